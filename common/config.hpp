@@ -1,0 +1,81 @@
+// The cluster configuration model: what one YAML file describes, after parsing and validation.
+// A ClusterConfig that exists has passed validate(): names unique, addresses parse, timing safe.
+#pragma once
+
+#include <cstdint>
+#include <expected>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/types.hpp"
+
+namespace hactl {
+
+enum class NoQuorumPolicy { kStop, kFreeze, kIgnore };
+std::string_view to_string(NoQuorumPolicy p);
+
+struct NodeAddress {
+  std::string host;  // numeric IPv4 or IPv6 literal (no brackets)
+  std::uint16_t port = 0;
+  bool operator==(const NodeAddress&) const = default;
+  std::string to_string() const;  // "10.0.0.1:5405" or "[fe80::1]:5405"
+};
+
+struct NodeConfig {
+  std::string name;
+  NodeAddress address;
+  bool witness = false;  // votes, never runs resources, never stands for coordinator
+};
+
+struct TimingConfig {
+  Duration heartbeat_interval = std::chrono::milliseconds{100};
+  Duration node_timeout = std::chrono::milliseconds{300};
+};
+
+struct ClusterConfig {
+  std::string name;
+  std::string auth_key_file;
+  std::string state_dir = "/var/lib/hactl";
+  std::string control_socket = "/run/hactl/hactl.sock";
+  TimingConfig timing;
+  NoQuorumPolicy no_quorum_policy = NoQuorumPolicy::kStop;
+  std::vector<NodeConfig> nodes;
+
+  std::optional<NodeId> find_node(std::string_view name) const;
+  const NodeConfig& node(NodeId id) const { return nodes.at(id.value); }
+  std::size_t voters() const { return nodes.size(); }
+  std::size_t majority() const { return nodes.size() / 2 + 1; }
+};
+
+// One problem in a config file, located as precisely as the YAML allows.
+struct ConfigError {
+  std::string file;
+  int line = 0;      // 1-based; 0 when unknown
+  int column = 0;    // 1-based; 0 when unknown
+  std::string path;  // field path, e.g. "nodes[1].address"
+  std::string message;
+  std::string to_string() const;  // "file:line:column: path: message"
+};
+
+struct ConfigWarning {
+  std::string path;
+  std::string message;
+};
+
+struct LoadedConfig {
+  ClusterConfig config;
+  std::vector<ConfigWarning> warnings;
+};
+
+// Parse and validate. `file` is used only to name the source in errors.
+std::expected<LoadedConfig, std::vector<ConfigError>> parse_config(std::string_view yaml_text,
+                                                                   std::string_view file);
+std::expected<LoadedConfig, std::vector<ConfigError>> load_config_file(const std::string& path);
+
+// "100ms", "2s", "1.5s", "250us", "1m". A bare number is an error (the unit is required).
+std::expected<Duration, std::string> parse_duration(std::string_view text);
+std::string format_duration(Duration d);
+
+}  // namespace hactl

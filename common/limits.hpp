@@ -1,0 +1,32 @@
+// Every bound of hactl in one place (TigerBeetle's habit): nodes, message sizes, queues.
+// A limit that two parts must agree on is defined here once and checked where it is used.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+
+namespace hactl::limits {
+
+inline constexpr std::size_t kMaxNodes = 32;
+inline constexpr std::size_t kMaxNodeNameLength = 63;
+inline constexpr std::size_t kMaxClusterNameLength = 63;
+// Largest datagram hactl sends or accepts; anything larger is dropped as oversized.
+inline constexpr std::size_t kMaxDatagramSize = 1400;
+// Pings remembered per node for matching echoes: two per peer per heartbeat interval, so a
+// 32-node cluster still matches an echo four intervals old.
+inline constexpr std::size_t kPingHistory = 256;
+// Control socket: largest request line and most concurrent clients.
+inline constexpr std::size_t kMaxControlRequest = 64 * 1024;
+inline constexpr std::size_t kMaxControlClients = 64;
+
+// Clock rate error the lease arithmetic tolerates between any two nodes' monotonic clocks
+// (parts per million). NTP slews CLOCK_MONOTONIC by at most 500 ppm; this is ten times that.
+inline constexpr long kMaxClockDriftPpm = 5000;
+
+inline constexpr std::chrono::milliseconds kMinHeartbeatInterval{10};
+inline constexpr std::chrono::milliseconds kMaxHeartbeatInterval{10'000};
+// node_timeout must cover at least this many heartbeat intervals, so one lost datagram never
+// marks a node down.
+inline constexpr int kMinHeartbeatsPerTimeout = 3;
+
+}  // namespace hactl::limits

@@ -1,0 +1,591 @@
+// Membership, failure detection, election and leases of one agent. See node.hpp for the rules
+// and docs/design.md for why they are safe.
+#include "coordinator/node.hpp"
+
+#include <algorithm>
+#include <string>
+
+#include "common/assert.hpp"
+
+namespace hactl {
+namespace {
+
+using std::chrono::duration_cast;
+using std::chrono::milliseconds;
+
+constexpr long kPpm = 1'000'000;
+
+// d * (1 - e) / (1 + e) for the drift bound e: how long a span measured on one clock may be
+// trusted on another.
+Duration shrink_by_drift(Duration d) {
+  return Duration{d.count() * (kPpm - limits::kMaxClockDriftPpm) /
+                  (kPpm + limits::kMaxClockDriftPpm)};
+}
+
+std::string format_ms(Duration d) {
+  return std::to_string(duration_cast<milliseconds>(d).count()) + "ms";
+}
+
+}  // namespace
+
+Duration Rng::uniform(Duration lo, Duration hi) {
+  HACTL_ASSERT(lo <= hi);
+  const auto span = static_cast<std::uint64_t>((hi - lo).count()) + 1;
+  return lo + Duration{static_cast<Duration::rep>(next() % span)};
+}
+
+Timing make_timing(const TimingConfig& t) {
+  Timing timing;
+  timing.heartbeat_interval = t.heartbeat_interval;
+  timing.node_timeout = t.node_timeout;
+  // A promise lasts node_timeout on the voter's clock; the lease it backs must end first on any
+  // clock within the drift bound, with a millisecond to spare for rounding.
+  timing.coordinator_lease = shrink_by_drift(t.node_timeout) - milliseconds{1};
+  timing.election_jitter = t.heartbeat_interval;
+  HACTL_ASSERT(timing.coordinator_lease > Duration::zero());
+  HACTL_ASSERT(timing.coordinator_lease < timing.node_timeout);
+  return timing;
+}
+
+Timing make_unsafe_timing_for_tests(const TimingConfig& t) {
+  Timing timing = make_timing(t);
+  timing.coordinator_lease = 3 * t.node_timeout;
+  return timing;
+}
+
+std::string_view to_string(Role r) {
+  switch (r) {
+    case Role::kFollower:
+      return "follower";
+    case Role::kPreCandidate:
+      return "pre_candidate";
+    case Role::kCandidate:
+      return "candidate";
+    case Role::kCoordinator:
+      return "coordinator";
+  }
+  return "unknown";
+}
+
+std::string_view to_string(Event::Kind k) {
+  switch (k) {
+    case Event::Kind::kBecameFollower:
+      return "became_follower";
+    case Event::Kind::kElectionStarted:
+      return "election_started";
+    case Event::Kind::kBecameCoordinator:
+      return "became_coordinator";
+    case Event::Kind::kSteppedDown:
+      return "stepped_down";
+    case Event::Kind::kNodeUp:
+      return "node_up";
+    case Event::Kind::kNodeDown:
+      return "node_down";
+    case Event::Kind::kQuorumGained:
+      return "quorum_gained";
+    case Event::Kind::kQuorumLost:
+      return "quorum_lost";
+    case Event::Kind::kCoordinatorChanged:
+      return "coordinator_changed";
+    case Event::Kind::kNodeRestarted:
+      return "node_restarted";
+  }
+  return "unknown";
+}
+
+Node::Node(const ClusterConfig& config, NodeId self, const Timing& timing, Rng& rng,
+           const HardState& persisted, Instant boot)
+    : config_(config),
+      self_(self),
+      timing_(timing),
+      rng_(rng),
+      hard_(persisted),
+      role_(Follower{}),
+      peers_(config.nodes.size()) {
+  HACTL_ASSERT(self.value < config.nodes.size());
+  HACTL_ASSERT(config.nodes.size() <= limits::kMaxNodes);
+  // Ping ids start at a random point so an echo of a ping from an earlier boot of this node
+  // never matches a ping of this one.
+  next_ping_ = 1 + (rng_.next() >> 2);
+  // Any promise made before a restart is forgotten, so refuse every vote for one promise span.
+  promise_until_ = boot + timing_.node_timeout;
+  next_heartbeat_at_ = boot;
+  reset_election_timer(boot);
+}
+
+Role Node::role() const {
+  struct Visitor {
+    Role operator()(const Follower&) const { return Role::kFollower; }
+    Role operator()(const PreCandidate&) const { return Role::kPreCandidate; }
+    Role operator()(const Candidate&) const { return Role::kCandidate; }
+    Role operator()(const Coordinator&) const { return Role::kCoordinator; }
+  };
+  return std::visit(Visitor{}, role_);
+}
+
+std::optional<NodeId> Node::coordinator() const {
+  if (std::holds_alternative<Coordinator>(role_)) return self_;
+  if (const auto* f = std::get_if<Follower>(&role_)) return f->coordinator;
+  return std::nullopt;
+}
+
+bool Node::is_witness() const { return config_.node(self_).witness; }
+
+// ---------------------------------------------------------------------------------------------
+// Inputs
+
+void Node::step(NodeId from, const Message& message, Instant now) {
+  HACTL_ASSERT(from.value < peers_.size());
+  HACTL_ASSERT(from != self_);
+  note_heard(from, now);
+  std::visit(
+      [&](const auto& m) {
+        using M = std::decay_t<decltype(m)>;
+        if constexpr (std::is_same_v<M, Heartbeat>) on_heartbeat(from, m, now);
+        if constexpr (std::is_same_v<M, PreVoteRequest>) on_pre_vote_request(from, m, now);
+        if constexpr (std::is_same_v<M, PreVoteResponse>) on_pre_vote_response(from, m, now);
+        if constexpr (std::is_same_v<M, VoteRequest>) on_vote_request(from, m, now);
+        if constexpr (std::is_same_v<M, VoteResponse>) on_vote_response(from, m, now);
+      },
+      message);
+  update_quorum_event(now);
+  check_invariants(now);
+}
+
+void Node::tick(Instant now) {
+  check_peers(now);
+  if (std::holds_alternative<Coordinator>(role_)) check_coordinator_lease(now);
+  check_election_timer(now);
+  if (now >= next_heartbeat_at_) send_heartbeats(now);
+  update_quorum_event(now);
+  check_invariants(now);
+}
+
+void Node::peer_restarted(NodeId from, Instant now) {
+  HACTL_ASSERT(from.value < peers_.size() && from != self_);
+  Peer& p = peers_[from.value];
+  // Its pings and round-trip history belong to the previous boot.
+  p.last_ping_received = 0;
+  p.last_ping_received_at.reset();
+  p.srtt.reset();
+  emit(Event::Kind::kNodeRestarted, from, "reason=new_incarnation");
+  note_heard(from, now);
+}
+
+void Node::note_heard(NodeId from, Instant now) {
+  Peer& p = peers_[from.value];
+  p.last_heard = now;
+  p.ever_heard = true;
+  if (!p.up) {
+    p.up = true;
+    p.down_reason.clear();
+    emit(Event::Kind::kNodeUp, from, "");
+  }
+}
+
+void Node::on_heartbeat(NodeId from, const Heartbeat& m, Instant now) {
+  Peer& p = peers_[from.value];
+  if (m.reply && m.echo != 0) {
+    if (auto sent = ping_sent_at(m.echo)) {
+      const Duration sample = now - *sent;
+      p.srtt = p.srtt ? (*p.srtt * 7 + sample) / 8 : sample;
+    }
+  }
+  if (m.term > hard_.term) {
+    const bool from_coordinator = m.coordinator == from;
+    become_follower(m.term, from_coordinator ? std::optional{from} : std::nullopt, now,
+                    "newer_term");
+  }
+  p.last_ping_received = m.ping;
+  p.last_ping_received_at = now;
+  if (m.term == hard_.term) {
+    if (m.coordinator == from) {
+      // The sender leads our term: whatever we were doing in it, follow.
+      HACTL_ASSERT(!std::holds_alternative<Coordinator>(role_));
+      if (coordinator() != from || !std::holds_alternative<Follower>(role_)) {
+        become_follower(hard_.term, from, now, "heard_coordinator");
+      }
+      reset_election_timer(now);
+      if (m.lease_remaining > Duration::zero() && m.echo != 0) {
+        if (auto anchor = ping_sent_at(m.echo)) {
+          // Nest our lease inside what the coordinator had left when it sent this.
+          const Duration span =
+              std::min(timing_.coordinator_lease, shrink_by_drift(m.lease_remaining));
+          if (!follower_lease_until_ || *anchor + span > *follower_lease_until_ ||
+              lease_term_ != hard_.term) {
+            follower_lease_until_ = *anchor + span;
+            lease_term_ = hard_.term;
+          }
+        }
+      }
+    }
+    if (auto* f = std::get_if<Follower>(&role_);
+        f != nullptr && f->coordinator == from && m.coordinator != from) {
+      // Our coordinator says it no longer leads this term (it lost its quorum).
+      f->coordinator.reset();
+      emit(Event::Kind::kCoordinatorChanged, std::nullopt, "reason=coordinator_stepped_down");
+    }
+    if (std::holds_alternative<Coordinator>(role_) && m.coordinator == self_ && m.echo != 0) {
+      if (auto sent = ping_sent_at(m.echo)) {
+        if (!p.acked_ping_sent_at || *sent > *p.acked_ping_sent_at) p.acked_ping_sent_at = sent;
+      }
+    }
+  }
+  if (!m.reply) send(from, make_heartbeat(from, true, now));
+}
+
+void Node::on_pre_vote_request(NodeId from, const PreVoteRequest& m, Instant now) {
+  const bool granted = m.term > hard_.term && !promised_elsewhere(from, now) &&
+                       !std::holds_alternative<Coordinator>(role_);
+  // A refusal from a newer term tells the requester which term to catch up to.
+  const Term reply_term = (!granted && hard_.term >= m.term) ? hard_.term : m.term;
+  send(from, PreVoteResponse{reply_term, granted});
+}
+
+void Node::on_pre_vote_response(NodeId from, const PreVoteResponse& m, Instant now) {
+  if (!m.granted && m.term > hard_.term) {
+    become_follower(m.term, std::nullopt, now, "pre_vote_refused_newer_term");
+    return;
+  }
+  auto* pc = std::get_if<PreCandidate>(&role_);
+  if (pc == nullptr || m.term != pc->proposed || !m.granted) return;
+  pc->granted[from.value] = true;
+  if (count(pc->granted) >= config_.majority()) become_candidate(now);
+}
+
+void Node::on_vote_request(NodeId from, const VoteRequest& m, Instant now) {
+  if (m.term < hard_.term) {
+    send(from, VoteResponse{hard_.term, false, m.ping});
+    return;
+  }
+  // Raft thesis 4.2.3: while we back a live coordinator, a vote request neither changes our
+  // term nor gets a vote. This is what makes the coordinator's lease safe.
+  if (promised_elsewhere(from, now)) return;
+  if (m.term > hard_.term) become_follower(m.term, std::nullopt, now, "vote_request");
+  const bool granted = !hard_.voted_for || *hard_.voted_for == from;
+  if (granted) {
+    set_hard_state(HardState{hard_.term, from});
+    promise(from, now);
+    reset_election_timer(now);
+  }
+  send(from, VoteResponse{hard_.term, granted, m.ping});
+}
+
+void Node::on_vote_response(NodeId from, const VoteResponse& m, Instant now) {
+  if (m.term > hard_.term) {
+    become_follower(m.term, std::nullopt, now, "newer_term");
+    return;
+  }
+  auto* c = std::get_if<Candidate>(&role_);
+  if (c == nullptr || m.term != hard_.term || !m.granted || m.echo != c->request_ping) return;
+  c->granted[from.value] = true;
+  if (count(c->granted) >= config_.majority()) become_coordinator(now);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Role changes
+
+void Node::become_follower(Term term, std::optional<NodeId> coordinator, Instant now,
+                           std::string reason) {
+  HACTL_ASSERT(term >= hard_.term);
+  const bool was_coordinator = std::holds_alternative<Coordinator>(role_);
+  const auto old_coordinator = this->coordinator();
+  if (term > hard_.term) set_hard_state(HardState{term, std::nullopt});
+  role_ = Follower{coordinator};
+  for (Peer& p : peers_) {
+    p.acked_ping_sent_at.reset();
+    p.granted_bound.reset();
+  }
+  reset_election_timer(now);
+  if (was_coordinator) emit(Event::Kind::kSteppedDown, std::nullopt, "reason=" + reason);
+  if (coordinator && coordinator != old_coordinator) {
+    emit(Event::Kind::kCoordinatorChanged, coordinator, "reason=" + reason);
+  }
+}
+
+void Node::become_pre_candidate(Instant now) {
+  HACTL_ASSERT(!is_witness());
+  PreCandidate pc{hard_.term.next(), std::vector<bool>(peers_.size(), false), now};
+  pc.granted[self_.value] = true;
+  pc.round_deadline = now + rng_.uniform(timing_.heartbeat_interval,
+                                         timing_.heartbeat_interval + timing_.election_jitter);
+  role_ = std::move(pc);
+  if (config_.majority() == 1) {
+    become_candidate(now);
+    return;
+  }
+  for (std::size_t i = 0; i < peers_.size(); ++i) {
+    if (i != self_.value)
+      send(NodeId{static_cast<std::uint16_t>(i)}, PreVoteRequest{hard_.term.next()});
+  }
+}
+
+void Node::become_candidate(Instant now) {
+  HACTL_ASSERT(!is_witness());
+  set_hard_state(HardState{hard_.term.next(), self_});
+  Candidate c{std::vector<bool>(peers_.size(), false), new_ping(now), now};
+  c.granted[self_.value] = true;
+  c.round_deadline = now + rng_.uniform(timing_.heartbeat_interval,
+                                        timing_.heartbeat_interval + timing_.election_jitter);
+  const std::uint64_t ping = c.request_ping;
+  role_ = std::move(c);
+  emit(Event::Kind::kElectionStarted, self_, "");
+  if (config_.majority() == 1) {
+    become_coordinator(now);
+    return;
+  }
+  for (std::size_t i = 0; i < peers_.size(); ++i) {
+    if (i != self_.value)
+      send(NodeId{static_cast<std::uint16_t>(i)}, VoteRequest{hard_.term, ping});
+  }
+}
+
+void Node::become_coordinator(Instant now) {
+  const auto* c = std::get_if<Candidate>(&role_);
+  HACTL_ASSERT(c != nullptr);
+  HACTL_ASSERT(hard_.voted_for == self_);
+  const auto anchor = ping_sent_at(c->request_ping);
+  HACTL_ASSERT(anchor.has_value());
+  for (std::size_t i = 0; i < peers_.size(); ++i) {
+    peers_[i].granted_bound.reset();
+    peers_[i].acked_ping_sent_at.reset();
+    // A granted vote is a promise made after the request left: it anchors the first lease.
+    if (i != self_.value && c->granted[i]) peers_[i].acked_ping_sent_at = anchor;
+  }
+  role_ = Coordinator{};
+  follower_lease_until_.reset();
+  promise(self_, now);
+  emit(Event::Kind::kBecameCoordinator, self_, "");
+  send_heartbeats(now);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Periodic duties
+
+void Node::send_heartbeats(Instant now) {
+  for (std::size_t i = 0; i < peers_.size(); ++i) {
+    const NodeId to{static_cast<std::uint16_t>(i)};
+    if (to != self_) send(to, make_heartbeat(to, false, now));
+  }
+  next_heartbeat_at_ = now + timing_.heartbeat_interval;
+}
+
+void Node::check_peers(Instant now) {
+  for (std::size_t i = 0; i < peers_.size(); ++i) {
+    Peer& p = peers_[i];
+    if (i == self_.value || !p.up || !p.last_heard) continue;
+    const Duration silent = now - *p.last_heard;
+    if (silent <= timing_.node_timeout) continue;
+    const NodeId id{static_cast<std::uint16_t>(i)};
+    p.up = false;
+    p.down_reason = "no heartbeat for " + format_ms(silent);
+    emit(Event::Kind::kNodeDown, id, "reason=timeout silent=" + format_ms(silent));
+    if (auto* f = std::get_if<Follower>(&role_); f != nullptr && f->coordinator == id) {
+      f->coordinator.reset();
+    }
+  }
+}
+
+void Node::check_coordinator_lease(Instant now) {
+  if (holds_coordinator_lease(now)) {
+    promise(self_, now);
+    return;
+  }
+  become_follower(hard_.term, std::nullopt, now, "lost_quorum");
+}
+
+void Node::check_election_timer(Instant now) {
+  if (is_witness()) return;
+  if (auto* pc = std::get_if<PreCandidate>(&role_)) {
+    if (now >= pc->round_deadline) become_pre_candidate(now);
+    return;
+  }
+  if (auto* c = std::get_if<Candidate>(&role_)) {
+    if (now >= c->round_deadline) become_pre_candidate(now);
+    return;
+  }
+  if (!std::holds_alternative<Follower>(role_)) return;
+  if (now < election_deadline_ || (promise_until_ && now < *promise_until_)) return;
+  become_pre_candidate(now);
+}
+
+void Node::update_quorum_event(Instant now) {
+  const bool q = has_quorum(now);
+  if (q == quorum_reported_) return;
+  quorum_reported_ = q;
+  emit(q ? Event::Kind::kQuorumGained : Event::Kind::kQuorumLost, std::nullopt, "");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Leases and promises
+
+std::optional<Instant> Node::coordinator_lease_until() const {
+  if (!std::holds_alternative<Coordinator>(role_)) return std::nullopt;
+  const std::size_t others_needed = config_.majority() - 1;
+  if (others_needed == 0) return Instant::max();
+  std::vector<Instant> acks;
+  acks.reserve(peers_.size());
+  for (std::size_t i = 0; i < peers_.size(); ++i) {
+    if (i != self_.value && peers_[i].acked_ping_sent_at)
+      acks.push_back(*peers_[i].acked_ping_sent_at);
+  }
+  if (acks.size() < others_needed) return std::nullopt;
+  std::nth_element(acks.begin(), acks.begin() + static_cast<long>(others_needed - 1), acks.end(),
+                   std::greater<>());
+  return acks[others_needed - 1] + timing_.coordinator_lease;
+}
+
+bool Node::holds_coordinator_lease(Instant now) const {
+  const auto until = coordinator_lease_until();
+  return until && now < *until;
+}
+
+std::optional<Instant> Node::lease_until() const {
+  if (std::holds_alternative<Coordinator>(role_)) return coordinator_lease_until();
+  return follower_lease_until_;
+}
+
+bool Node::has_quorum(Instant now) const {
+  const auto until = lease_until();
+  return until && now < *until;
+}
+
+std::optional<Instant> Node::granted_lease_bound(NodeId peer) const {
+  HACTL_ASSERT(peer.value < peers_.size());
+  if (!std::holds_alternative<Coordinator>(role_)) return std::nullopt;
+  return peers_[peer.value].granted_bound;
+}
+
+bool Node::promised_elsewhere(NodeId candidate, Instant now) const {
+  return promise_until_ && now < *promise_until_ && promised_to_ != candidate;
+}
+
+void Node::promise(NodeId to, Instant from) {
+  const bool live = promise_until_ && from < *promise_until_;
+  // A live promise moves only to the coordinator of our term (a promise to anyone else in this
+  // term backed a candidate that lost, and one from an older term a lease that is over since
+  // this coordinator's election), to a newer term's candidate, or away from the boot promise.
+  HACTL_ASSERT(!live || !promised_to_ || promised_to_ == to || promised_term_ < hard_.term ||
+               coordinator() == to);
+  promised_to_ = to;
+  promised_term_ = hard_.term;
+  const Instant until = from + timing_.node_timeout;
+  if (!promise_until_ || until > *promise_until_) promise_until_ = until;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+
+Heartbeat Node::make_heartbeat(NodeId to, bool reply, Instant now) {
+  Peer& p = peers_[to.value];
+  Heartbeat hb;
+  hb.term = hard_.term;
+  hb.coordinator = coordinator();
+  hb.ping = new_ping(now);
+  hb.echo = p.last_ping_received;
+  hb.reply = reply;
+  if (const auto until = coordinator_lease_until(); until && now < *until) {
+    hb.lease_remaining = std::min(*until - now, timing_.coordinator_lease);
+    if (hb.echo != 0 && p.last_ping_received_at) {
+      // The peer's lease is anchored no earlier than when it sent the ping we echo, which is no
+      // later than when we received it; node_timeout covers the lease on any drifting clock.
+      p.granted_bound = *p.last_ping_received_at + timing_.node_timeout;
+    }
+  }
+  // Acknowledging the coordinator's ping is a promise not to vote for anyone else, counted from
+  // when that ping arrived (so a silent coordinator's promise is not kept alive by our sends).
+  if (hb.coordinator == to && hb.echo != 0 && p.last_ping_received_at) {
+    promise(to, *p.last_ping_received_at);
+  }
+  return hb;
+}
+
+void Node::send(NodeId to, Message m) { ready_.messages.push_back(Outgoing{to, std::move(m)}); }
+
+void Node::emit(Event::Kind kind, std::optional<NodeId> node, std::string detail) {
+  ready_.events.push_back(Event{kind, hard_.term, node, std::move(detail)});
+}
+
+std::uint64_t Node::new_ping(Instant now) {
+  const std::uint64_t id = next_ping_++;
+  ping_sent_[id % limits::kPingHistory] = now;
+  return id;
+}
+
+std::optional<Instant> Node::ping_sent_at(std::uint64_t ping) const {
+  if (ping == 0 || ping >= next_ping_ || next_ping_ - ping > limits::kPingHistory) {
+    return std::nullopt;
+  }
+  return ping_sent_[ping % limits::kPingHistory];
+}
+
+void Node::set_hard_state(HardState h) {
+  HACTL_ASSERT(h.term >= hard_.term);
+  if (h == hard_) return;
+  hard_ = h;
+  ready_.hard_state = hard_;
+}
+
+void Node::reset_election_timer(Instant now) {
+  election_deadline_ =
+      now + timing_.node_timeout + rng_.uniform(Duration::zero(), timing_.election_jitter);
+}
+
+std::size_t Node::count(const std::vector<bool>& v) const {
+  return static_cast<std::size_t>(std::count(v.begin(), v.end(), true));
+}
+
+Ready Node::take_ready() {
+  Ready r = std::move(ready_);
+  ready_ = Ready{};
+  return r;
+}
+
+Instant Node::next_deadline() const {
+  Instant next = next_heartbeat_at_;
+  auto consider = [&next](std::optional<Instant> t) {
+    if (t && *t < next) next = *t;
+  };
+  for (std::size_t i = 0; i < peers_.size(); ++i) {
+    if (i != self_.value && peers_[i].up && peers_[i].last_heard) {
+      consider(*peers_[i].last_heard + timing_.node_timeout + Duration{1});
+    }
+  }
+  if (const auto* pc = std::get_if<PreCandidate>(&role_)) consider(pc->round_deadline);
+  if (const auto* c = std::get_if<Candidate>(&role_)) consider(c->round_deadline);
+  if (std::holds_alternative<Follower>(role_) && !is_witness()) {
+    consider(std::max(election_deadline_, promise_until_.value_or(election_deadline_)));
+  }
+  if (const auto until = lease_until(); until && *until != Instant::max()) consider(*until);
+  return next;
+}
+
+NodeStatus Node::status(Instant now) const {
+  NodeStatus s;
+  s.self = self_;
+  s.role = role();
+  s.term = hard_.term;
+  s.coordinator = coordinator();
+  s.quorum = has_quorum(now);
+  if (s.quorum) s.lease_until = lease_until();
+  for (std::size_t i = 0; i < peers_.size(); ++i) {
+    if (i == self_.value) continue;
+    const Peer& p = peers_[i];
+    s.peers.push_back(PeerStatus{NodeId{static_cast<std::uint16_t>(i)}, p.up, p.last_heard, p.srtt,
+                                 p.up ? "" : p.down_reason});
+  }
+  return s;
+}
+
+void Node::check_invariants(Instant now) const {
+  const Role r = role();
+  if (r == Role::kCoordinator || r == Role::kCandidate) HACTL_ASSERT(hard_.voted_for == self_);
+  if (is_witness()) HACTL_ASSERT(r == Role::kFollower);
+  if (const auto* pc = std::get_if<PreCandidate>(&role_))
+    HACTL_ASSERT(pc->proposed == hard_.term.next());
+  if (promise_until_) HACTL_ASSERT(*promise_until_ <= now + timing_.node_timeout);
+  HACTL_ASSERT(lease_term_ <= hard_.term);
+  HACTL_ASSERT(next_heartbeat_at_ <= now + timing_.heartbeat_interval);
+}
+
+}  // namespace hactl

@@ -1,0 +1,220 @@
+// The membership / failure-detection / election state machine of one agent: pure, deterministic,
+// no I/O. Inputs: step(from, message, now) and tick(now). Outputs: take_ready() (datagrams to
+// send, hard state to persist first, events to log). Randomness comes from an injected Rng.
+//
+// Safety rules kept here (see docs/design.md for the argument):
+//  - at most one coordinator per term: a node votes once per term, and the vote is persisted
+//    (Ready::hard_state) before the response leaves;
+//  - leases never overlap: a node that acknowledges a coordinator (or grants a vote) promises not
+//    to vote for anyone else for node_timeout; a coordinator's lease is shorter than that promise
+//    by the allowed clock drift, and every follower lease nests inside the coordinator lease
+//    that granted it. So at any instant, every valid lease in the cluster comes from one term.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "common/config.hpp"
+#include "common/limits.hpp"
+#include "common/messages.hpp"
+#include "common/types.hpp"
+
+namespace hactl {
+
+// Injected randomness (the simulation seeds it; the agent uses a real generator).
+class Rng {
+ public:
+  virtual ~Rng() = default;
+  virtual std::uint64_t next() = 0;            // uniform 64-bit
+  Duration uniform(Duration lo, Duration hi);  // [lo, hi]
+};
+
+// What must survive a restart: Raft's currentTerm and votedFor.
+struct HardState {
+  Term term;
+  std::optional<NodeId> voted_for;
+  bool operator==(const HardState&) const = default;
+};
+
+struct Timing {
+  Duration heartbeat_interval;
+  Duration node_timeout;       // peer declared down; also the promise a vote or ack makes
+  Duration coordinator_lease;  // < node_timeout by the drift bound (derived, see make_timing)
+  Duration election_jitter;    // random extra wait before a pre-vote, and per election round
+};
+Timing make_timing(const TimingConfig& t);
+// Test-only: a timing whose lease outlasts the promise. The simulation must catch it.
+Timing make_unsafe_timing_for_tests(const TimingConfig& t);
+
+enum class Role { kFollower, kPreCandidate, kCandidate, kCoordinator };
+std::string_view to_string(Role r);
+
+struct Outgoing {
+  NodeId to;
+  Message message;
+};
+
+struct Event {
+  enum class Kind {
+    kBecameFollower,
+    kElectionStarted,
+    kBecameCoordinator,
+    kSteppedDown,
+    kNodeUp,
+    kNodeDown,
+    kQuorumGained,
+    kQuorumLost,
+    kCoordinatorChanged,
+    kNodeRestarted,
+  };
+  Kind kind;
+  Term term;
+  std::optional<NodeId> node;  // the node the event is about, if any
+  std::string detail;          // key=value text for the log
+};
+std::string_view to_string(Event::Kind k);
+
+struct Ready {
+  std::optional<HardState> hard_state;  // persist (fsync) before sending `messages`
+  std::vector<Outgoing> messages;
+  std::vector<Event> events;
+  bool empty() const { return !hard_state && messages.empty() && events.empty(); }
+};
+
+struct PeerStatus {
+  NodeId id;
+  bool up = false;
+  std::optional<Instant> last_heard;
+  std::optional<Duration> rtt;  // smoothed round trip, once known
+  std::string down_reason;      // why it is down ("" while up)
+};
+
+struct NodeStatus {
+  NodeId self;
+  Role role = Role::kFollower;
+  Term term;
+  std::optional<NodeId> coordinator;
+  bool quorum = false;
+  std::optional<Instant> lease_until;  // this node's valid lease (coordinator or follower)
+  std::vector<PeerStatus> peers;       // every configured node except self
+};
+
+class Node {
+ public:
+  Node(const ClusterConfig& config, NodeId self, const Timing& timing, Rng& rng,
+       const HardState& persisted, Instant boot);
+
+  void step(NodeId from, const Message& message, Instant now);
+  void tick(Instant now);
+  // The peer's transport saw a new boot incarnation: it restarted and lost its volatile state.
+  void peer_restarted(NodeId from, Instant now);
+
+  Ready take_ready();
+  NodeStatus status(Instant now) const;
+  // The latest instant this node's clock may show while a lease it granted to `peer` could still
+  // be valid on the peer (coordinator only; nullopt when it granted none in this term).
+  std::optional<Instant> granted_lease_bound(NodeId peer) const;
+  Instant next_deadline() const;
+
+  Role role() const;
+  Term term() const { return hard_.term; }
+  std::optional<NodeId> coordinator() const;
+  bool holds_coordinator_lease(Instant now) const;
+  bool has_quorum(Instant now) const;
+  std::optional<Instant> lease_until() const;  // valid lease (either kind), if any
+  Term lease_term() const { return lease_term_; }
+  NodeId self() const { return self_; }
+  const HardState& hard_state() const { return hard_; }
+  void check_invariants(Instant now) const;
+
+ private:
+  struct Peer {
+    std::optional<Instant> last_heard;
+    bool up = false;
+    bool ever_heard = false;
+    std::string down_reason = "never heard";
+    std::uint64_t last_ping_received = 0;  // to echo back
+    std::optional<Instant> last_ping_received_at;
+    std::optional<Instant> acked_ping_sent_at;  // coordinator: latest own ping this peer acked
+    std::optional<Instant> granted_bound;       // coordinator: see granted_lease_bound()
+    std::optional<Duration> srtt;
+  };
+  struct Follower {
+    std::optional<NodeId> coordinator;
+  };
+  struct PreCandidate {
+    Term proposed;
+    std::vector<bool> granted;
+    Instant round_deadline;
+  };
+  struct Candidate {
+    std::vector<bool> granted;
+    std::uint64_t request_ping = 0;
+    Instant round_deadline;
+  };
+  struct Coordinator {};
+  using RoleState = std::variant<Follower, PreCandidate, Candidate, Coordinator>;
+
+  // inputs
+  void on_heartbeat(NodeId from, const Heartbeat& m, Instant now);
+  void on_pre_vote_request(NodeId from, const PreVoteRequest& m, Instant now);
+  void on_pre_vote_response(NodeId from, const PreVoteResponse& m, Instant now);
+  void on_vote_request(NodeId from, const VoteRequest& m, Instant now);
+  void on_vote_response(NodeId from, const VoteResponse& m, Instant now);
+  void note_heard(NodeId from, Instant now);
+
+  // role changes (each logs one event)
+  void become_follower(Term term, std::optional<NodeId> coordinator, Instant now,
+                       std::string reason);
+  void become_pre_candidate(Instant now);
+  void become_candidate(Instant now);
+  void become_coordinator(Instant now);
+
+  // periodic duties
+  void send_heartbeats(Instant now);
+  void check_peers(Instant now);
+  void check_election_timer(Instant now);
+  void check_coordinator_lease(Instant now);
+  void update_quorum_event(Instant now);
+
+  // helpers
+  void send(NodeId to, Message m);
+  void emit(Event::Kind kind, std::optional<NodeId> node, std::string detail);
+  std::uint64_t new_ping(Instant now);
+  std::optional<Instant> ping_sent_at(std::uint64_t ping) const;
+  std::optional<Instant> coordinator_lease_until() const;
+  bool promised_elsewhere(NodeId candidate, Instant now) const;
+  void promise(NodeId to, Instant from);
+  void set_hard_state(HardState h);
+  void reset_election_timer(Instant now);
+  Heartbeat make_heartbeat(NodeId to, bool reply, Instant now);
+  std::size_t count(const std::vector<bool>& v) const;
+  bool is_witness() const;
+
+  const ClusterConfig& config_;
+  NodeId self_;
+  Timing timing_;
+  Rng& rng_;
+  HardState hard_;
+  RoleState role_;
+  std::vector<Peer> peers_;  // indexed by NodeId; peers_[self_] unused
+
+  std::uint64_t next_ping_ = 1;
+  std::array<Instant, limits::kPingHistory> ping_sent_{};  // by ping % kPingHistory
+
+  Instant next_heartbeat_at_{};
+  Instant election_deadline_{};
+  std::optional<Instant> promise_until_;
+  std::optional<NodeId> promised_to_;  // nullopt with a live promise: refuse everyone (boot)
+  Term promised_term_;
+  std::optional<Instant> follower_lease_until_;
+  Term lease_term_;
+  bool quorum_reported_ = false;
+  Ready ready_;
+};
+
+}  // namespace hactl

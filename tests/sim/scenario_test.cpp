@@ -1,0 +1,201 @@
+// Scripted fault scenarios on the simulated cluster: the behaviours the design promises, one
+// test each, with zero drift and fixed small delays so every step is exact.
+#include <gtest/gtest.h>
+
+#include "sim/simulator.hpp"
+
+namespace hactl::sim {
+namespace {
+
+constexpr RealTime kMs = 1000;
+
+SimOptions exact(std::size_t nodes, std::size_t witnesses = 0) {
+  SimOptions o;
+  o.nodes = nodes;
+  o.witnesses = witnesses;
+  o.max_drift_ppm = 0;
+  o.max_delay = 100;  // 50..149 us per datagram
+  return o;
+}
+
+std::size_t index(NodeId id) { return id.value; }
+
+class Scenario : public ::testing::Test {
+ protected:
+  void expect_safe(const Simulation& sim) { ASSERT_TRUE(sim.result().ok) << sim.result().failure; }
+};
+
+TEST_F(Scenario, ThreeNodesElectOneCoordinatorAfterTheBootPromise) {
+  Simulation sim(exact(3), 1);
+  sim.start_all();
+  sim.run_for(290 * kMs);  // nobody may vote during the first node_timeout after boot
+  EXPECT_FALSE(sim.agreed());
+  for (std::size_t i = 0; i < 3; ++i) EXPECT_EQ(sim.node(i)->term(), Term{0});
+  sim.run_for(400 * kMs);
+  expect_safe(sim);
+  ASSERT_TRUE(sim.agreed());
+  EXPECT_EQ(sim.node(index(*sim.agreed()))->term(), Term{1});
+}
+
+TEST_F(Scenario, CoordinatorCrashIsReplacedWithinNodeTimeoutPlusJitter) {
+  Simulation sim(exact(3), 2);
+  sim.start_all();
+  sim.run_for(1000 * kMs);
+  const auto first = sim.agreed();
+  ASSERT_TRUE(first);
+  const Term before = sim.node(index(*first))->term();
+  sim.crash(index(*first));
+  const RealTime crashed_at = sim.now();
+  std::optional<NodeId> next;
+  for (int i = 0; i < 100 && !next; ++i) {
+    sim.run_for(5 * kMs);
+    // Only the survivors count: the crashed node has no opinion.
+    for (std::size_t n = 0; n < 3; ++n) {
+      const Node* node = sim.node(n);
+      if (node != nullptr && node->role() == Role::kCoordinator &&
+          node->holds_coordinator_lease(sim.local_now(n))) {
+        next = node->self();
+      }
+    }
+  }
+  expect_safe(sim);
+  ASSERT_TRUE(next);
+  EXPECT_NE(*next, *first);
+  EXPECT_GT(sim.node(index(*next))->term(), before);
+  // node_timeout 300 ms + jitter up to 100 ms + two round trips.
+  EXPECT_LE(sim.now() - crashed_at, 410 * kMs);
+}
+
+TEST_F(Scenario, IsolatedCoordinatorStepsDownWithinItsLeaseAndMajorityMovesOn) {
+  Simulation sim(exact(3), 3);
+  sim.start_all();
+  sim.run_for(1000 * kMs);
+  const auto first = sim.agreed();
+  ASSERT_TRUE(first);
+  const std::size_t old = index(*first);
+  sim.isolate(old);
+  sim.run_for(300 * kMs);  // lease is 296 ms from the last acknowledged ping
+  expect_safe(sim);
+  EXPECT_FALSE(sim.node(old)->has_quorum(sim.local_now(old)));
+  EXPECT_NE(sim.node(old)->role(), Role::kCoordinator);
+  sim.run_for(300 * kMs);
+  std::size_t coordinators = 0;
+  for (std::size_t n = 0; n < 3; ++n) {
+    if (n != old && sim.node(n)->role() == Role::kCoordinator) ++coordinators;
+  }
+  EXPECT_EQ(coordinators, 1u);
+  // The cut-off node keeps its term: pre-votes fail, so it never disrupts the others on return.
+  const Term isolated_term = sim.node(old)->term();
+  sim.run_for(2000 * kMs);
+  EXPECT_EQ(sim.node(old)->term(), isolated_term);
+  sim.heal_network();
+  sim.run_for(500 * kMs);
+  expect_safe(sim);
+  ASSERT_TRUE(sim.agreed());
+  EXPECT_NE(*sim.agreed(), *first);
+}
+
+TEST_F(Scenario, RejoiningFollowerDoesNotDisruptTheCoordinator) {
+  Simulation sim(exact(5), 4);
+  sim.start_all();
+  sim.run_for(1000 * kMs);
+  const auto leader = sim.agreed();
+  ASSERT_TRUE(leader);
+  const std::size_t follower = (index(*leader) + 1) % 5;
+  const Term term = sim.node(index(*leader))->term();
+  sim.isolate(follower);
+  sim.run_for(3000 * kMs);
+  sim.heal_network();
+  sim.run_for(1000 * kMs);
+  expect_safe(sim);
+  EXPECT_EQ(sim.agreed(), leader);
+  EXPECT_EQ(sim.node(index(*leader))->term(), term);
+}
+
+TEST_F(Scenario, TwoNodesAndWitnessSurviveTheLossOfEitherServer) {
+  for (std::size_t victim = 0; victim < 2; ++victim) {
+    Simulation sim(exact(3, 1), 5 + victim);
+    sim.start_all();
+    sim.run_for(1000 * kMs);
+    ASSERT_TRUE(sim.agreed());
+    EXPECT_NE(index(*sim.agreed()), 2u) << "the witness must never coordinate";
+    sim.crash(victim);
+    sim.run_for(1000 * kMs);
+    expect_safe(sim);
+    const std::size_t survivor = 1 - victim;
+    EXPECT_EQ(sim.node(survivor)->role(), Role::kCoordinator);
+    EXPECT_TRUE(sim.node(2)->has_quorum(sim.local_now(2)));
+  }
+}
+
+TEST_F(Scenario, TwoNodesWithoutWitnessCannotFailOver) {
+  Simulation sim(exact(2), 7);
+  sim.start_all();
+  sim.run_for(1000 * kMs);
+  const auto leader = sim.agreed();
+  ASSERT_TRUE(leader);
+  sim.crash(1 - index(*leader));
+  sim.run_for(1000 * kMs);
+  expect_safe(sim);
+  // Majority of two is two: the survivor cannot tell a dead peer from a cut link.
+  EXPECT_FALSE(sim.node(index(*leader))->has_quorum(sim.local_now(index(*leader))));
+}
+
+TEST_F(Scenario, PausedCoordinatorWakesWithoutALease) {
+  Simulation sim(exact(3), 8);
+  sim.start_all();
+  sim.run_for(1000 * kMs);
+  const auto leader = sim.agreed();
+  ASSERT_TRUE(leader);
+  const std::size_t old = index(*leader);
+  sim.pause(old, 2000 * kMs);  // SIGSTOP for two seconds
+  sim.run_for(1000 * kMs);
+  expect_safe(sim);
+  EXPECT_FALSE(sim.node(old)->holds_coordinator_lease(sim.local_now(old)));
+  sim.run_for(1500 * kMs);  // wakes, reads its queue of stale datagrams, follows the new term
+  expect_safe(sim);
+  ASSERT_TRUE(sim.agreed());
+  EXPECT_NE(*sim.agreed(), *leader);
+}
+
+TEST_F(Scenario, OneWayLinkLossFromCoordinatorIsSurvived) {
+  Simulation sim(exact(3), 9);
+  sim.start_all();
+  sim.run_for(1000 * kMs);
+  const auto leader = sim.agreed();
+  ASSERT_TRUE(leader);
+  const std::size_t c = index(*leader);
+  // The coordinator still hears everyone but nobody hears it.
+  for (std::size_t n = 0; n < 3; ++n) {
+    if (n != c) sim.block(c, n);
+  }
+  sim.run_for(2000 * kMs);
+  expect_safe(sim);
+  std::size_t coordinators = 0;
+  for (std::size_t n = 0; n < 3; ++n) {
+    if (sim.node(n)->holds_coordinator_lease(sim.local_now(n))) {
+      ++coordinators;
+      EXPECT_NE(n, c);
+    }
+  }
+  EXPECT_EQ(coordinators, 1u);
+}
+
+TEST_F(Scenario, RestartedNodeRemembersItsVote) {
+  Simulation sim(exact(3), 10);
+  sim.start_all();
+  sim.run_for(1000 * kMs);
+  const auto leader = sim.agreed();
+  ASSERT_TRUE(leader);
+  const std::size_t f = (index(*leader) + 1) % 3;
+  const HardState before = sim.node(f)->hard_state();
+  sim.crash(f);
+  sim.restart(f);
+  EXPECT_EQ(sim.node(f)->hard_state(), before);
+  sim.run_for(1000 * kMs);
+  expect_safe(sim);
+  EXPECT_EQ(sim.agreed(), leader);
+}
+
+}  // namespace
+}  // namespace hactl::sim

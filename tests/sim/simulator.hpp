@@ -1,0 +1,119 @@
+// Deterministic whole-cluster simulation (FoundationDB / TigerBeetle VOPR style): N cores on a
+// simulated network and simulated drifting clocks, with crashes, restarts, pauses, partitions
+// (symmetric and one-way), loss, duplication, reordering and delay, all drawn from one seed.
+// After every event the checker verifies the safety invariants; after the faults heal it
+// verifies that a coordinator is agreed on within a stated bound.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <queue>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "common/config.hpp"
+#include "coordinator/node.hpp"
+
+namespace hactl::sim {
+
+using RealTime = std::int64_t;  // microseconds of simulated real time
+
+struct SimOptions {
+  std::size_t nodes = 3;
+  std::size_t witnesses = 0;  // the last `witnesses` nodes are witnesses
+  TimingConfig timing;
+  bool unsafe_lease = false;  // break the lease rule on purpose: the checker must notice
+  RealTime fault_phase = 3'000'000;
+  // After healing, a coordinator all nodes agree on must appear within this bound.
+  RealTime liveness_bound = 2'000'000;
+  long max_drift_ppm = 4'000;  // within limits::kMaxClockDriftPpm
+  RealTime max_delay = 1'000;  // initial network delay bound
+};
+
+struct SimResult {
+  bool ok = true;
+  std::string failure;         // what broke, with the seed and the recent trace
+  RealTime recovery_time = 0;  // heal -> agreed coordinator
+  std::size_t elections = 0;
+  std::size_t messages = 0;
+};
+
+class Simulation {
+ public:
+  Simulation(const SimOptions& options, std::uint64_t seed);
+  ~Simulation();
+  SimResult run();
+
+  // Manual control, for scenario tests that script the faults instead of drawing them.
+  void start_all();
+  void run_for(RealTime duration);  // checks safety after every event
+  void crash(std::size_t i) { crash_node(i); }
+  void restart(std::size_t i) { start_node(i); }
+  void isolate(std::size_t i);
+  void block(std::size_t from, std::size_t to);
+  void heal_network();
+  void pause(std::size_t i, RealTime duration);
+  const Node* node(std::size_t i) const;
+  Instant local_now(std::size_t i) const { return local_time(i, now_); }
+  RealTime now() const { return now_; }
+  const SimResult& result() const { return result_; }
+  std::optional<NodeId> agreed() const;  // the coordinator every node agrees on, if any
+
+ private:
+  struct SimNode;
+  struct InFlight {
+    RealTime deliver_at;
+    std::uint64_t order;  // tie-break, keeps the queue deterministic
+    NodeId from;
+    NodeId to;
+    Message message;
+    bool operator>(const InFlight& o) const {
+      return deliver_at != o.deliver_at ? deliver_at > o.deliver_at : order > o.order;
+    }
+  };
+
+  // the clock of node i at real time t, and back
+  Instant local_time(std::size_t i, RealTime t) const;
+  RealTime real_time_for(std::size_t i, Instant local) const;
+
+  void start_node(std::size_t i);
+  void crash_node(std::size_t i);
+  void drain(std::size_t i);
+  void transmit(NodeId from, NodeId to, Message m);
+  void deliver(const InFlight& f);
+  void tick_node(std::size_t i);
+  bool advance_to_next_event(RealTime limit);
+
+  void inject_random_fault();
+  void heal_all();
+  bool agreed_coordinator() const;
+
+  bool check_safety();
+  void fail(const std::string& what);
+  void trace(const std::string& line);
+
+  SimOptions options_;
+  std::uint64_t seed_;
+  std::mt19937_64 rng_;
+  ClusterConfig config_;
+  std::vector<std::unique_ptr<SimNode>> nodes_;
+  std::priority_queue<InFlight, std::vector<InFlight>, std::greater<>> network_;
+  std::uint64_t order_ = 0;
+  RealTime now_ = 0;
+
+  // network faults
+  std::vector<std::vector<bool>> blocked_;  // blocked_[from][to]
+  double loss_ = 0;
+  double duplicate_ = 0;
+  RealTime max_delay_ = 1'000;
+
+  std::map<std::uint64_t, std::uint16_t> coordinator_of_term_;
+  std::deque<std::string> trace_;
+  SimResult result_;
+};
+
+}  // namespace hactl::sim
