@@ -337,6 +337,31 @@ bool Simulation::check_safety() {
     fail("two nodes hold a coordinator lease at once");
     return false;
   }
+  return check_granted_bounds();
+}
+
+// What the coordinator believes is the latest end of each follower's lease must really be no
+// earlier than that lease's end: the resource scheduler waits on it before moving resources.
+bool Simulation::check_granted_bounds() {
+  for (std::size_t c = 0; c < nodes_.size(); ++c) {
+    const Node* coord = nodes_[c]->node.get();
+    if (coord == nullptr || coord->role() != Role::kCoordinator) continue;
+    for (std::size_t f = 0; f < nodes_.size(); ++f) {
+      const Node* follower = nodes_[f]->node.get();
+      if (f == c || follower == nullptr || follower->role() == Role::kCoordinator) continue;
+      const auto until = follower->lease_until();
+      if (!until || follower->lease_term() != coord->term() ||
+          !follower->has_quorum(local_time(f, now_))) {
+        continue;
+      }
+      const auto bound = coord->granted_lease_bound(NodeId{static_cast<std::uint16_t>(f)});
+      if (!bound || real_time_for(c, *bound) < real_time_for(f, *until)) {
+        fail("coordinator " + config_.nodes[c].name + " underestimates the lease of " +
+             config_.nodes[f].name);
+        return false;
+      }
+    }
+  }
   return true;
 }
 

@@ -93,6 +93,7 @@ class Simulation {
   bool agreed_coordinator() const;
 
   bool check_safety();
+  bool check_granted_bounds();
   void fail(const std::string& what);
   void trace(const std::string& line);
 
