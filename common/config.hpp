@@ -43,7 +43,7 @@ struct ClusterConfig {
   NoQuorumPolicy no_quorum_policy = NoQuorumPolicy::kStop;
   std::vector<NodeConfig> nodes;
 
-  std::optional<NodeId> find_node(std::string_view name) const;
+  std::optional<NodeId> find_node(std::string_view node_name) const;
   const NodeConfig& node(NodeId id) const { return nodes.at(id.value); }
   std::size_t voters() const { return nodes.size(); }
   std::size_t majority() const { return nodes.size() / 2 + 1; }

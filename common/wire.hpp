@@ -61,6 +61,13 @@ class WireCodec {
   ClusterKey key_;
 };
 
+// Seals an arbitrary body under a valid header; WireCodec::seal uses it, and tests use it to
+// build datagrams that authenticate but do not parse.
+std::vector<std::uint8_t> seal_raw_body(const std::vector<std::string>& names,
+                                        const ClusterKey& key, NodeId sender,
+                                        std::uint64_t incarnation, std::uint64_t seq,
+                                        std::span<const std::uint8_t> body);
+
 // Per-sender anti-replay state (RFC 4303 section 3.4.3 style sliding window over seq, plus the
 // sender's boot incarnation, which must never go backwards).
 class ReplayFilter {

@@ -1,0 +1,410 @@
+// Datagram sealing and opening (libsodium XChaCha20-Poly1305), the anti-replay window and key
+// files. Every read is bounds-checked through ByteReader; nothing here throws on bad input.
+#include "common/wire.hpp"
+
+#include <fcntl.h>
+#include <sodium.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "common/assert.hpp"
+#include "common/limits.hpp"
+
+namespace hactl {
+namespace {
+
+constexpr std::uint8_t kMagic0 = 'H';
+constexpr std::uint8_t kMagic1 = 'A';
+constexpr std::size_t kNonceBytes = crypto_aead_xchacha20poly1305_ietf_NPUBBYTES;
+constexpr std::size_t kTagBytes = crypto_aead_xchacha20poly1305_ietf_ABYTES;
+constexpr std::string_view kKeyPrefix = "hactl-key-v1:";
+
+static_assert(kNonceBytes == 24 && kTagBytes == 16);
+static_assert(kKeyBytes == crypto_aead_xchacha20poly1305_ietf_KEYBYTES);
+
+enum class BodyType : std::uint8_t {
+  kHeartbeat = 1,
+  kPreVoteRequest = 2,
+  kPreVoteResponse = 3,
+  kVoteRequest = 4,
+  kVoteResponse = 5,
+};
+
+void init_sodium() { HACTL_ASSERT(sodium_init() >= 0); }
+
+class ByteWriter {
+ public:
+  void u8(std::uint8_t v) { out_.push_back(v); }
+  void u64(std::uint64_t v) {
+    for (int i = 0; i < 8; ++i) out_.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
+  }
+  void boolean(bool v) { u8(v ? 1 : 0); }
+  void name(std::string_view s) {
+    HACTL_ASSERT(s.size() <= 255);
+    u8(static_cast<std::uint8_t>(s.size()));
+    out_.insert(out_.end(), s.begin(), s.end());
+  }
+  void bytes(const unsigned char* p, std::size_t n) { out_.insert(out_.end(), p, p + n); }
+  std::vector<std::uint8_t>& data() { return out_; }
+
+ private:
+  std::vector<std::uint8_t> out_;
+};
+
+class ByteReader {
+ public:
+  explicit ByteReader(std::span<const std::uint8_t> in) : in_(in) {}
+  bool u8(std::uint8_t& v) {
+    if (left() < 1) return false;
+    v = in_[pos_++];
+    return true;
+  }
+  bool u64(std::uint64_t& v) {
+    if (left() < 8) return false;
+    v = 0;
+    for (int i = 0; i < 8; ++i) v |= static_cast<std::uint64_t>(in_[pos_++]) << (8 * i);
+    return true;
+  }
+  bool boolean(bool& v) {
+    std::uint8_t b = 0;
+    if (!u8(b) || b > 1) return false;
+    v = b == 1;
+    return true;
+  }
+  bool name(std::string& s) {
+    std::uint8_t n = 0;
+    if (!u8(n) || left() < n) return false;
+    s.assign(reinterpret_cast<const char*>(in_.data() + pos_), n);
+    pos_ += n;
+    return true;
+  }
+  bool skip(std::size_t n) {
+    if (left() < n) return false;
+    pos_ += n;
+    return true;
+  }
+  std::size_t pos() const { return pos_; }
+  std::size_t left() const { return in_.size() - pos_; }
+
+ private:
+  std::span<const std::uint8_t> in_;
+  std::size_t pos_ = 0;
+};
+
+struct BodyEncoder {
+  ByteWriter& w;
+  const std::vector<std::string>& names;
+  void operator()(const Heartbeat& m) const {
+    w.u8(static_cast<std::uint8_t>(BodyType::kHeartbeat));
+    w.u64(m.term.value);
+    w.name(m.coordinator ? std::string_view(names.at(m.coordinator->value)) : std::string_view());
+    w.u64(m.ping);
+    w.u64(m.echo);
+    w.u64(static_cast<std::uint64_t>(m.lease_remaining.count()));
+    w.boolean(m.reply);
+  }
+  void operator()(const PreVoteRequest& m) const {
+    w.u8(static_cast<std::uint8_t>(BodyType::kPreVoteRequest));
+    w.u64(m.term.value);
+  }
+  void operator()(const PreVoteResponse& m) const {
+    w.u8(static_cast<std::uint8_t>(BodyType::kPreVoteResponse));
+    w.u64(m.term.value);
+    w.boolean(m.granted);
+  }
+  void operator()(const VoteRequest& m) const {
+    w.u8(static_cast<std::uint8_t>(BodyType::kVoteRequest));
+    w.u64(m.term.value);
+    w.u64(m.ping);
+  }
+  void operator()(const VoteResponse& m) const {
+    w.u8(static_cast<std::uint8_t>(BodyType::kVoteResponse));
+    w.u64(m.term.value);
+    w.boolean(m.granted);
+    w.u64(m.echo);
+  }
+};
+
+std::optional<NodeId> find_name(const std::vector<std::string>& names, std::string_view s) {
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    if (names[i] == s) return NodeId{static_cast<std::uint16_t>(i)};
+  }
+  return std::nullopt;
+}
+
+std::optional<Message> decode_heartbeat(ByteReader& r, const std::vector<std::string>& names) {
+  Heartbeat m;
+  std::string coordinator;
+  std::uint64_t lease = 0;
+  if (!r.u64(m.term.value) || !r.name(coordinator) || !r.u64(m.ping) || !r.u64(m.echo) ||
+      !r.u64(lease) || !r.boolean(m.reply)) {
+    return std::nullopt;
+  }
+  if (lease > static_cast<std::uint64_t>(INT64_MAX)) return std::nullopt;
+  m.lease_remaining = Duration{static_cast<Duration::rep>(lease)};
+  if (!coordinator.empty()) {
+    m.coordinator = find_name(names, coordinator);
+    if (!m.coordinator) return std::nullopt;
+  }
+  return m;
+}
+
+std::optional<Message> decode_body(ByteReader& r, const std::vector<std::string>& names) {
+  std::uint8_t type = 0;
+  if (!r.u8(type)) return std::nullopt;
+  std::optional<Message> out;
+  switch (static_cast<BodyType>(type)) {
+    case BodyType::kHeartbeat:
+      out = decode_heartbeat(r, names);
+      break;
+    case BodyType::kPreVoteRequest: {
+      PreVoteRequest m;
+      if (r.u64(m.term.value)) out = m;
+      break;
+    }
+    case BodyType::kPreVoteResponse: {
+      PreVoteResponse m;
+      if (r.u64(m.term.value) && r.boolean(m.granted)) out = m;
+      break;
+    }
+    case BodyType::kVoteRequest: {
+      VoteRequest m;
+      if (r.u64(m.term.value) && r.u64(m.ping)) out = m;
+      break;
+    }
+    case BodyType::kVoteResponse: {
+      VoteResponse m;
+      if (r.u64(m.term.value) && r.boolean(m.granted) && r.u64(m.echo)) out = m;
+      break;
+    }
+  }
+  if (!out || r.left() != 0) return std::nullopt;  // trailing bytes are malformed too
+  return out;
+}
+
+}  // namespace
+
+std::string_view to_string(DropReason r) {
+  switch (r) {
+    case DropReason::kTruncated:
+      return "truncated";
+    case DropReason::kOversized:
+      return "oversized";
+    case DropReason::kBadMagic:
+      return "bad_magic";
+    case DropReason::kBadVersion:
+      return "bad_version";
+    case DropReason::kUnknownSender:
+      return "unknown_sender";
+    case DropReason::kAuthFailed:
+      return "auth_failed";
+    case DropReason::kMalformedBody:
+      return "malformed_body";
+    case DropReason::kReplayed:
+      return "replayed";
+    case DropReason::kStaleIncarnation:
+      return "stale_incarnation";
+    case DropReason::kFromSelf:
+      return "from_self";
+  }
+  return "unknown";
+}
+
+WireCodec::WireCodec(const ClusterConfig& config, const ClusterKey& key) : key_(key) {
+  init_sodium();
+  for (const auto& n : config.nodes) names_.push_back(n.name);
+}
+
+std::vector<std::uint8_t> seal_raw_body(const std::vector<std::string>& names,
+                                        const ClusterKey& key, NodeId sender,
+                                        std::uint64_t incarnation, std::uint64_t seq,
+                                        std::span<const std::uint8_t> body) {
+  ByteWriter w;
+  w.u8(kMagic0);
+  w.u8(kMagic1);
+  w.u8(kWireVersion);
+  w.u8(0);  // flags
+  w.name(names.at(sender.value));
+  w.u64(incarnation);
+  w.u64(seq);
+  unsigned char nonce[kNonceBytes];
+  randombytes_buf(nonce, sizeof nonce);
+  w.bytes(nonce, sizeof nonce);
+  std::vector<std::uint8_t>& out = w.data();
+  const std::size_t header_len = out.size();
+  out.resize(header_len + body.size() + kTagBytes);
+  unsigned long long sealed_len = 0;
+  crypto_aead_xchacha20poly1305_ietf_encrypt(out.data() + header_len, &sealed_len, body.data(),
+                                             body.size(), out.data(), header_len, nullptr, nonce,
+                                             key.data());
+  out.resize(header_len + sealed_len);
+  return out;
+}
+
+std::vector<std::uint8_t> WireCodec::seal(const Envelope& env) const {
+  ByteWriter body;
+  std::visit(BodyEncoder{body, names_}, env.message);
+  auto out = seal_raw_body(names_, key_, env.sender, env.incarnation, env.seq, body.data());
+  HACTL_ASSERT(out.size() <= limits::kMaxDatagramSize);
+  return out;
+}
+
+std::expected<Envelope, DropReason> WireCodec::open(std::span<const std::uint8_t> datagram) const {
+  if (datagram.size() > limits::kMaxDatagramSize) return std::unexpected(DropReason::kOversized);
+  ByteReader r(datagram);
+  std::uint8_t m0 = 0, m1 = 0, version = 0, flags = 0;
+  if (!r.u8(m0) || !r.u8(m1)) return std::unexpected(DropReason::kTruncated);
+  if (m0 != kMagic0 || m1 != kMagic1) return std::unexpected(DropReason::kBadMagic);
+  if (!r.u8(version) || !r.u8(flags)) return std::unexpected(DropReason::kTruncated);
+  if (version != kWireVersion) return std::unexpected(DropReason::kBadVersion);
+  Envelope env;
+  std::string sender;
+  if (!r.name(sender) || !r.u64(env.incarnation) || !r.u64(env.seq) || !r.skip(kNonceBytes)) {
+    return std::unexpected(DropReason::kTruncated);
+  }
+  const std::size_t header_len = r.pos();
+  if (r.left() < kTagBytes) return std::unexpected(DropReason::kTruncated);
+  const auto id = find_name(names_, sender);
+  if (!id) return std::unexpected(DropReason::kUnknownSender);
+  env.sender = *id;
+  std::vector<std::uint8_t> body(r.left() - kTagBytes);
+  unsigned long long body_len = 0;
+  const unsigned char* nonce = datagram.data() + header_len - kNonceBytes;
+  if (crypto_aead_xchacha20poly1305_ietf_decrypt(
+          body.data(), &body_len, nullptr, datagram.data() + header_len, r.left(), datagram.data(),
+          header_len, nonce, key_.data()) != 0) {
+    return std::unexpected(DropReason::kAuthFailed);
+  }
+  if (flags != 0) return std::unexpected(DropReason::kMalformedBody);
+  ByteReader br(std::span<const std::uint8_t>(body.data(), body_len));
+  auto message = decode_body(br, names_);
+  if (!message) return std::unexpected(DropReason::kMalformedBody);
+  env.message = std::move(*message);
+  return env;
+}
+
+ReplayFilter::Verdict ReplayFilter::check_and_update(std::uint64_t incarnation, std::uint64_t seq) {
+  if (seq == 0) return Verdict::kReplayed;
+  if (started_ && incarnation < incarnation_) return Verdict::kStaleIncarnation;
+  if (!started_ || incarnation > incarnation_) {
+    started_ = true;
+    incarnation_ = incarnation;
+    highest_ = seq;
+    bitmap_ = 1;
+    return Verdict::kAcceptNewIncarnation;
+  }
+  if (seq > highest_) {
+    const std::uint64_t shift = seq - highest_;
+    bitmap_ = shift >= kWindow ? 0 : bitmap_ << shift;
+    bitmap_ |= 1;
+    highest_ = seq;
+    return Verdict::kAccept;
+  }
+  const std::uint64_t age = highest_ - seq;
+  if (age >= kWindow) return Verdict::kReplayed;
+  const std::uint64_t bit = std::uint64_t{1} << age;
+  if ((bitmap_ & bit) != 0) return Verdict::kReplayed;
+  bitmap_ |= bit;
+  return Verdict::kAccept;
+}
+
+ClusterKey generate_key() {
+  init_sodium();
+  ClusterKey key;
+  crypto_aead_xchacha20poly1305_ietf_keygen(key.data());
+  return key;
+}
+
+std::string format_key_file(const ClusterKey& key) {
+  init_sodium();
+  char b64[sodium_base64_ENCODED_LEN(kKeyBytes, sodium_base64_VARIANT_ORIGINAL)];
+  sodium_bin2base64(b64, sizeof b64, key.data(), key.size(), sodium_base64_VARIANT_ORIGINAL);
+  std::string out = std::string(kKeyPrefix) + b64 + "\n";
+  sodium_memzero(b64, sizeof b64);
+  return out;
+}
+
+std::expected<ClusterKey, std::string> parse_key_file(std::string_view text) {
+  init_sodium();
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back())) != 0) {
+    text.remove_suffix(1);
+  }
+  if (!text.starts_with(kKeyPrefix)) {
+    return std::unexpected("not a hactl key file (expected a line starting with '" +
+                           std::string(kKeyPrefix) + "'; make one with `hactl keygen PATH`)");
+  }
+  text.remove_prefix(kKeyPrefix.size());
+  ClusterKey key;
+  std::size_t len = 0;
+  if (sodium_base642bin(key.data(), key.size(), text.data(), text.size(), nullptr, &len, nullptr,
+                        sodium_base64_VARIANT_ORIGINAL) != 0 ||
+      len != kKeyBytes) {
+    return std::unexpected(
+        "the key is not 32 bytes of base64; make a new one with `hactl keygen PATH`");
+  }
+  return key;
+}
+
+std::expected<ClusterKey, std::string> load_key_file(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) {
+    if (errno == ENOENT) {
+      return std::unexpected("key file " + path +
+                             " does not exist: create one with `hactl keygen " + path +
+                             "` and copy it to every node (mode 0600)");
+    }
+    return std::unexpected("cannot open key file " + path + ": " + std::strerror(errno));
+  }
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return std::unexpected("key file " + path + " is not a regular file");
+  }
+  if ((st.st_mode & 077) != 0) {
+    ::close(fd);
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", st.st_mode & 07777);
+    return std::unexpected("key file " + path +
+                           " is readable or writable by group or others (mode " + mode +
+                           "): run chmod 600 " + path);
+  }
+  char buf[256];
+  const ssize_t n = ::read(fd, buf, sizeof buf);
+  ::close(fd);
+  if (n < 0) return std::unexpected("cannot read key file " + path + ": " + std::strerror(errno));
+  auto key = parse_key_file(std::string_view(buf, static_cast<std::size_t>(n)));
+  sodium_memzero(buf, sizeof buf);
+  if (!key) return std::unexpected("key file " + path + ": " + key.error());
+  return key;
+}
+
+std::expected<void, std::string> write_new_key_file(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    if (errno == EEXIST) {
+      return std::unexpected(path +
+                             " already exists; hactl never overwrites a key (remove it first "
+                             "if you really mean to replace the cluster's key)");
+    }
+    return std::unexpected("cannot create " + path + ": " + std::strerror(errno));
+  }
+  ClusterKey key = generate_key();
+  std::string text = format_key_file(key);
+  sodium_memzero(key.data(), key.size());
+  const bool ok = ::fchmod(fd, 0600) == 0 &&
+                  ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
+                  ::fsync(fd) == 0;
+  const int saved = errno;
+  sodium_memzero(text.data(), text.size());
+  ::close(fd);
+  if (!ok) {
+    ::unlink(path.c_str());
+    return std::unexpected("cannot write " + path + ": " + std::strerror(saved));
+  }
+  return {};
+}
+
+}  // namespace hactl
