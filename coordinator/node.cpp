@@ -329,7 +329,7 @@ void Node::become_candidate(Instant now) {
                                         timing_.heartbeat_interval + timing_.election_jitter);
   const std::uint64_t ping = c.request_ping;
   role_ = std::move(c);
-  emit(Event::Kind::kElectionStarted, self_, "");
+  emit(Event::Kind::kElectionStarted, std::nullopt, "");
   if (config_.majority() == 1) {
     become_coordinator(now);
     return;
@@ -355,7 +355,7 @@ void Node::become_coordinator(Instant now) {
   role_ = Coordinator{};
   follower_lease_until_.reset();
   promise(self_, now);
-  emit(Event::Kind::kBecameCoordinator, self_, "");
+  emit(Event::Kind::kBecameCoordinator, std::nullopt, "");
   send_heartbeats(now);
 }
 

@@ -1,0 +1,69 @@
+// hactl-agent's shell around the pure core: owns the libuv loop's handles (UDP transport, one
+// timer, control socket), feeds the core its inputs with the monotonic time, and carries out
+// what the core returns (persist the hard state, then send, then log). Holds no cluster logic.
+#pragma once
+
+#include <uv.h>
+
+#include <memory>
+#include <random>
+#include <string>
+
+#include "agent/control_server.hpp"
+#include "agent/state_store.hpp"
+#include "agent/transport.hpp"
+#include "coordinator/node.hpp"
+
+namespace hactl {
+
+class RandomRng final : public Rng {
+ public:
+  RandomRng() : gen_(std::random_device{}()) {}
+  std::uint64_t next() override { return gen_(); }
+
+ private:
+  std::mt19937_64 gen_;
+};
+
+struct AgentOptions {
+  ClusterConfig config;
+  NodeId self;
+  ClusterKey key;
+  std::string state_dir;
+  std::string socket_path;
+};
+
+class Agent {
+ public:
+  Agent(uv_loop_t* loop, AgentOptions options);
+  Agent(const Agent&) = delete;
+  Agent& operator=(const Agent&) = delete;
+
+  // Loads the persisted state, binds the sockets and starts the timer.
+  std::expected<void, std::string> start();
+  // Closes every handle so the loop can end.
+  void stop();
+
+ private:
+  Instant now() const;
+  void on_message(const Envelope& env);
+  void on_timer();
+  void process();  // carries out the core's Ready
+  void arm_timer();
+  void log_event(const Event& e) const;
+  nlohmann::json handle_request(const nlohmann::json& request, const PeerCredentials& cred);
+
+  uv_loop_t* loop_;
+  AgentOptions options_;
+  StateStore store_;
+  PersistentState persisted_;
+  RandomRng rng_;
+  std::unique_ptr<Node> core_;
+  std::unique_ptr<Transport> transport_;
+  std::unique_ptr<ControlServer> control_;
+  uv_timer_t timer_{};
+  bool timer_open_ = false;
+  bool fatal_ = false;
+};
+
+}  // namespace hactl

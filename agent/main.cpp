@@ -1,0 +1,147 @@
+// hactl-agent: one per host. Parses the command line, loads and checks the configuration and
+// key, then runs the Agent on a libuv loop until SIGINT or SIGTERM.
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include <CLI/CLI.hpp>
+#include <csignal>
+#include <cstdlib>
+#include <iostream>
+
+#include "agent/agent.hpp"
+#include "version.hpp"
+
+namespace {
+
+struct Args {
+  std::string config = "/etc/hactl/cluster.yaml";
+  std::string node;
+  std::string socket;
+  std::string state_dir;
+  std::string log_level = "info";
+  bool check_config = false;
+};
+
+std::string hostname() {
+  char buf[256] = {};
+  if (::gethostname(buf, sizeof buf - 1) != 0) return "";
+  std::string h(buf);
+  return h.substr(0, h.find('.'));
+}
+
+void setup_logging(const std::string& level) {
+  auto logger = spdlog::stderr_color_mt("hactl");
+  // Under systemd the journal stamps every line already.
+  logger->set_pattern(std::getenv("JOURNAL_STREAM") != nullptr ? "%l %v"
+                                                               : "%Y-%m-%d %H:%M:%S.%e %l %v");
+  logger->set_level(spdlog::level::from_str(level));
+  spdlog::set_default_logger(logger);
+}
+
+std::expected<hactl::AgentOptions, std::string> load(const Args& args) {
+  auto loaded = hactl::load_config_file(args.config);
+  if (!loaded) {
+    std::string all;
+    for (const auto& e : loaded.error()) all += e.to_string() + "\n";
+    return std::unexpected(all);
+  }
+  hactl::AgentOptions o;
+  o.config = loaded->config;
+  const std::string name = args.node.empty() ? hostname() : args.node;
+  const auto self = o.config.find_node(name);
+  if (!self) {
+    std::string names;
+    for (const auto& n : o.config.nodes) names += (names.empty() ? "" : ", ") + n.name;
+    return std::unexpected("node '" + name + "' is not in " + args.config + " (nodes: " + names +
+                           "); pass --node NAME\n");
+  }
+  o.self = *self;
+  auto key = hactl::load_key_file(o.config.auth_key_file);
+  if (!key) return std::unexpected(key.error() + "\n");
+  o.key = *key;
+  o.state_dir = args.state_dir.empty() ? o.config.state_dir : args.state_dir;
+  o.socket_path = args.socket.empty() ? o.config.control_socket : args.socket;
+  for (const auto& w : loaded->warnings)
+    std::cerr << "warning: " << w.path << ": " << w.message << "\n";
+  return o;
+}
+
+int run(hactl::AgentOptions options) {
+  uv_loop_t* loop = uv_default_loop();
+  hactl::Agent agent(loop, std::move(options));
+  if (auto r = agent.start(); !r) {
+    spdlog::critical("event=start_failed error=\"{}\"", r.error());
+    agent.stop();
+    uv_run(loop, UV_RUN_DEFAULT);
+    return 1;
+  }
+  uv_signal_t sigint{}, sigterm{};
+  for (auto [handle, signum] : {std::pair{&sigint, SIGINT}, std::pair{&sigterm, SIGTERM}}) {
+    uv_signal_init(loop, handle);
+    handle->data = &agent;
+    uv_signal_start(
+        handle,
+        [](uv_signal_t* h, int sig) {
+          spdlog::info("event=agent_stopping signal={}", sig);
+          static_cast<hactl::Agent*>(h->data)->stop();
+          uv_close(reinterpret_cast<uv_handle_t*>(h), nullptr);
+          uv_walk(
+              h->loop,
+              [](uv_handle_t* other, void*) {
+                if (other->type == UV_SIGNAL && !uv_is_closing(other)) uv_close(other, nullptr);
+              },
+              nullptr);
+        },
+        signum);
+  }
+  uv_run(loop, UV_RUN_DEFAULT);
+  uv_walk(
+      loop,
+      [](uv_handle_t* h, void*) {
+        if (!uv_is_closing(h)) uv_close(h, nullptr);
+      },
+      nullptr);
+  uv_run(loop, UV_RUN_DEFAULT);
+  uv_loop_close(loop);
+  spdlog::info("event=agent_stopped");
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Args args;
+  bool foreground = true;
+  CLI::App app{"hactl-agent: the per-host agent of an hactl cluster (runs in the foreground)"};
+  app.set_version_flag("--version", std::string("hactl-agent ") + hactl::kVersion);
+  app.add_option("-c,--config", args.config, "cluster configuration file")->capture_default_str();
+  app.add_option("-n,--node", args.node,
+                 "this node's name in the configuration (default: hostname)");
+  app.add_option("-s,--socket", args.socket,
+                 "control socket path (default: cluster.control_socket)");
+  app.add_option("--state-dir", args.state_dir, "state directory (default: cluster.state_dir)");
+  app.add_option("--log-level", args.log_level, "trace, debug, info, warn, error")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
+  app.add_flag("--check-config", args.check_config, "check the configuration and key, then exit");
+  app.add_flag("--foreground", foreground, "run in the foreground (always the case)");
+  CLI11_PARSE(app, argc, argv);
+
+  std::signal(SIGPIPE, SIG_IGN);
+  auto options = load(args);
+  if (!options) {
+    std::cerr << options.error();
+    return 1;
+  }
+  if (args.check_config) {
+    std::cout << args.config << ": valid; cluster " << options->config.name << ", "
+              << options->config.nodes.size() << " nodes, this node "
+              << options->config.node(options->self).name << ", key "
+              << options->config.auth_key_file << " readable\n";
+    return 0;
+  }
+  setup_logging(args.log_level);
+  return run(std::move(*options));
+}

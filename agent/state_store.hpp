@@ -1,0 +1,41 @@
+// The agent's durable state: Raft's term and vote, and the last boot incarnation. Written
+// atomically (temp file, fsync, rename, fsync of the directory) so a crash at any point leaves
+// either the old or the new state, never a torn file.
+#pragma once
+
+#include <cstdint>
+#include <expected>
+#include <string>
+
+#include "common/config.hpp"
+#include "coordinator/node.hpp"
+
+namespace hactl {
+
+struct PersistentState {
+  HardState hard;
+  std::uint64_t incarnation = 0;
+};
+
+class StateStore {
+ public:
+  StateStore(const ClusterConfig& config, std::string dir, const std::string& node_name);
+
+  // A missing file is a fresh node; an unreadable or corrupt one is an error (never silently
+  // reset a term: that could let this node vote twice in one term).
+  std::expected<PersistentState, std::string> load() const;
+  std::expected<void, std::string> save(const PersistentState& state) const;
+  // Creates the directory (0700) if missing.
+  std::expected<void, std::string> prepare() const;
+  const std::string& path() const { return path_; }
+
+ private:
+  const ClusterConfig& config_;
+  std::string dir_;
+  std::string path_;
+};
+
+// The next boot incarnation: the wall clock in microseconds, but never below last + 1.
+std::uint64_t next_incarnation(std::uint64_t last, std::uint64_t realtime_us);
+
+}  // namespace hactl

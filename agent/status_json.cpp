@@ -1,0 +1,75 @@
+#include "agent/status_json.hpp"
+
+#include <chrono>
+
+namespace hactl {
+namespace {
+
+using std::chrono::duration_cast;
+using std::chrono::milliseconds;
+
+nlohmann::json name_or_null(const ClusterConfig& config, std::optional<NodeId> id) {
+  return id ? nlohmann::json(config.node(*id).name) : nlohmann::json(nullptr);
+}
+
+double ms_double(Duration d) { return static_cast<double>(d.count()) / 1000.0; }
+
+nlohmann::json node_entry(const ClusterConfig& config, const NodeStatus& s, NodeId id,
+                          Instant now) {
+  const NodeConfig& n = config.node(id);
+  nlohmann::json j;
+  j["name"] = n.name;
+  j["address"] = n.address.to_string();
+  j["witness"] = n.witness;
+  j["coordinator"] = s.coordinator == id;
+  j["self"] = s.self == id;
+  if (s.self == id) {
+    j["state"] = "online";
+    j["last_heard_ms"] = 0;
+    j["rtt_ms"] = nullptr;
+    j["reason"] = "";
+    return j;
+  }
+  const auto it = std::find_if(s.peers.begin(), s.peers.end(),
+                               [id](const PeerStatus& p) { return p.id == id; });
+  const PeerStatus& p = *it;
+  j["state"] = p.up ? "online" : "offline";
+  j["last_heard_ms"] =
+      p.last_heard ? nlohmann::json(duration_cast<milliseconds>(now - *p.last_heard).count())
+                   : nlohmann::json(nullptr);
+  j["rtt_ms"] = p.rtt ? nlohmann::json(ms_double(*p.rtt)) : nlohmann::json(nullptr);
+  j["reason"] = p.down_reason;
+  return j;
+}
+
+}  // namespace
+
+nlohmann::json status_json(const ClusterConfig& config, const NodeStatus& s, Instant now,
+                           const TransportCounters& counters) {
+  nlohmann::json j;
+  j["cluster"] = config.name;
+  j["node"] = config.node(s.self).name;
+  j["role"] = std::string(to_string(s.role));
+  j["coordinator"] = name_or_null(config, s.coordinator);
+  j["term"] = s.term.value;
+  j["quorum"] = s.quorum;
+  j["lease_remaining_ms"] = s.lease_until && *s.lease_until != Instant::max()
+                                ? nlohmann::json(ms_double(*s.lease_until - now))
+                                : nlohmann::json(nullptr);
+  j["no_quorum_policy"] = std::string(to_string(config.no_quorum_policy));
+  j["nodes"] = nlohmann::json::array();
+  for (std::size_t i = 0; i < config.nodes.size(); ++i) {
+    j["nodes"].push_back(node_entry(config, s, NodeId{static_cast<std::uint16_t>(i)}, now));
+  }
+  nlohmann::json dropped;
+  for (std::size_t i = 0; i < kDropReasonCount; ++i) {
+    dropped[std::string(to_string(static_cast<DropReason>(i)))] = counters.dropped[i];
+  }
+  j["transport"] = {{"sent", counters.sent},
+                    {"send_failed", counters.send_failed},
+                    {"received", counters.received},
+                    {"dropped", dropped}};
+  return j;
+}
+
+}  // namespace hactl

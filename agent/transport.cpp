@@ -1,0 +1,128 @@
+#include "agent/transport.hpp"
+
+#include <spdlog/spdlog.h>
+
+namespace hactl {
+namespace {
+
+constexpr auto kDropLogInterval = std::chrono::seconds{10};
+
+std::expected<sockaddr_storage, std::string> to_sockaddr(const NodeAddress& a) {
+  sockaddr_storage ss{};
+  int rc = 0;
+  if (a.host.find(':') != std::string::npos) {
+    rc = uv_ip6_addr(a.host.c_str(), a.port, reinterpret_cast<sockaddr_in6*>(&ss));
+  } else {
+    rc = uv_ip4_addr(a.host.c_str(), a.port, reinterpret_cast<sockaddr_in*>(&ss));
+  }
+  if (rc != 0) return std::unexpected("bad address " + a.to_string() + ": " + uv_strerror(rc));
+  return ss;
+}
+
+}  // namespace
+
+Transport::Transport(uv_loop_t* loop, const ClusterConfig& config, NodeId self,
+                     const ClusterKey& key, std::uint64_t incarnation)
+    : loop_(loop),
+      config_(config),
+      self_(self),
+      codec_(config, key),
+      incarnation_(incarnation),
+      replay_(config.nodes.size()),
+      heard_(config.nodes.size(), false) {}
+
+std::expected<void, std::string> Transport::start(OnMessage on_message, OnRestart on_restart) {
+  on_message_ = std::move(on_message);
+  on_restart_ = std::move(on_restart);
+  for (const auto& n : config_.nodes) {
+    auto ss = to_sockaddr(n.address);
+    if (!ss) return std::unexpected(ss.error());
+    peer_addrs_.push_back(*ss);
+  }
+  uv_udp_init(loop_, &udp_);
+  udp_.data = this;
+  open_ = true;
+  const auto& own = config_.node(self_).address;
+  int rc = uv_udp_bind(&udp_, reinterpret_cast<const sockaddr*>(&peer_addrs_[self_.value]), 0);
+  if (rc != 0) {
+    return std::unexpected("cannot bind UDP " + own.to_string() + ": " + uv_strerror(rc) +
+                           " (is this node's address configured on this host?)");
+  }
+  rc = uv_udp_recv_start(&udp_, &Transport::on_alloc, &Transport::on_recv);
+  if (rc != 0) return std::unexpected(std::string("cannot receive: ") + uv_strerror(rc));
+  return {};
+}
+
+void Transport::close() {
+  if (!open_) return;
+  open_ = false;
+  uv_udp_recv_stop(&udp_);
+  uv_close(reinterpret_cast<uv_handle_t*>(&udp_), nullptr);
+}
+
+void Transport::send(NodeId to, const Message& message) {
+  if (!open_) return;
+  const auto bytes = codec_.seal(Envelope{self_, incarnation_, next_seq_++, message});
+  uv_buf_t buf = uv_buf_init(const_cast<char*>(reinterpret_cast<const char*>(bytes.data())),
+                             static_cast<unsigned>(bytes.size()));
+  const int rc =
+      uv_udp_try_send(&udp_, &buf, 1, reinterpret_cast<const sockaddr*>(&peer_addrs_[to.value]));
+  if (rc < 0) {
+    ++counters_.send_failed;
+    return;
+  }
+  ++counters_.sent;
+}
+
+void Transport::on_alloc(uv_handle_t* handle, size_t, uv_buf_t* buf) {
+  auto* self = static_cast<Transport*>(handle->data);
+  *buf = uv_buf_init(self->recv_buf_.data(), static_cast<unsigned>(self->recv_buf_.size()));
+}
+
+void Transport::on_recv(uv_udp_t* handle, ssize_t nread, const uv_buf_t* buf, const sockaddr* addr,
+                        unsigned flags) {
+  auto* self = static_cast<Transport*>(handle->data);
+  if (nread <= 0 || addr == nullptr) return;  // nothing, or an error we cannot attribute
+  if ((flags & UV_UDP_PARTIAL) != 0 || static_cast<std::size_t>(nread) > limits::kMaxDatagramSize) {
+    self->drop(DropReason::kOversized);
+    return;
+  }
+  self->handle_datagram(std::span<const std::uint8_t>(
+      reinterpret_cast<const std::uint8_t*>(buf->base), static_cast<std::size_t>(nread)));
+}
+
+void Transport::handle_datagram(std::span<const std::uint8_t> data) {
+  auto env = codec_.open(data);
+  if (!env) {
+    drop(env.error());
+    return;
+  }
+  if (env->sender == self_) {
+    drop(DropReason::kFromSelf);
+    return;
+  }
+  const auto verdict = replay_[env->sender.value].check_and_update(env->incarnation, env->seq);
+  if (verdict == ReplayFilter::Verdict::kReplayed) return drop(DropReason::kReplayed);
+  if (verdict == ReplayFilter::Verdict::kStaleIncarnation) {
+    return drop(DropReason::kStaleIncarnation);
+  }
+  ++counters_.received;
+  const bool restarted =
+      verdict == ReplayFilter::Verdict::kAcceptNewIncarnation && heard_[env->sender.value];
+  heard_[env->sender.value] = true;
+  if (restarted) on_restart_(env->sender);
+  on_message_(*env);
+}
+
+void Transport::drop(DropReason reason) {
+  const auto i = static_cast<std::size_t>(reason);
+  ++counters_.dropped[i];
+  // At most one line per reason per interval: a flood must not fill the disk.
+  const auto now = std::chrono::steady_clock::now();
+  if (now - last_drop_log_[i] < kDropLogInterval) return;
+  last_drop_log_[i] = now;
+  spdlog::warn("event=datagram_dropped reason={} total={}", to_string(reason),
+               counters_.dropped[i]);
+}
+
+}  // namespace hactl

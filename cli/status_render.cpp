@@ -1,0 +1,91 @@
+#include "cli/status_render.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <sstream>
+#include <vector>
+
+namespace hactl {
+namespace {
+
+using Row = std::vector<std::string>;
+
+std::string table(const std::vector<Row>& rows) {
+  std::vector<std::size_t> width;
+  for (const auto& r : rows) {
+    width.resize(std::max(width.size(), r.size()));
+    for (std::size_t i = 0; i < r.size(); ++i) width[i] = std::max(width[i], r[i].size());
+  }
+  std::string out;
+  for (const auto& r : rows) {
+    std::string line;
+    for (std::size_t i = 0; i < r.size(); ++i) {
+      line += r[i];
+      if (i + 1 < r.size()) line += std::string(width[i] - r[i].size() + 2, ' ');
+    }
+    while (!line.empty() && line.back() == ' ') line.pop_back();
+    out += line + "\n";
+  }
+  return out;
+}
+
+std::string str(const nlohmann::json& j, const char* key, const char* fallback = "-") {
+  return j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : fallback;
+}
+
+Row node_row(const nlohmann::json& n) {
+  const bool self = n.value("self", false);
+  std::string role = n.value("coordinator", false) ? "coordinator"
+                     : n.value("witness", false)   ? "witness"
+                                                   : "member";
+  if (self) role += " (this node)";
+  std::string heard = "-";
+  if (!self && n.contains("last_heard_ms") && n["last_heard_ms"].is_number()) {
+    heard = format_age_ms(n["last_heard_ms"].get<std::int64_t>()) + " ago";
+  } else if (!self) {
+    heard = "never";
+  }
+  std::string rtt = "-";
+  if (n.contains("rtt_ms") && n["rtt_ms"].is_number() && str(n, "state") == "online") {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.1fms", n["rtt_ms"].get<double>());
+    rtt = buf;
+  }
+  return {str(n, "name"), str(n, "state"), role, heard, rtt, str(n, "reason", "")};
+}
+
+}  // namespace
+
+std::string format_age_ms(std::int64_t ms) {
+  if (ms < 1000) return std::to_string(ms) + "ms";
+  if (ms < 60'000) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.1fs", static_cast<double>(ms) / 1000.0);
+    return buf;
+  }
+  const std::int64_t s = ms / 1000;
+  if (s < 3600) return std::to_string(s / 60) + "m" + std::to_string(s % 60) + "s";
+  return std::to_string(s / 3600) + "h" + std::to_string((s % 3600) / 60) + "m";
+}
+
+std::string render_status(const nlohmann::json& s) {
+  std::ostringstream out;
+  const bool quorum = s.value("quorum", false);
+  out << "Cluster " << str(s, "cluster") << "  node " << str(s, "node") << "  term "
+      << s.value("term", 0) << "  quorum " << (quorum ? "yes" : "NO") << "\n";
+  const auto& c = s.contains("coordinator") ? s["coordinator"] : nlohmann::json();
+  out << "Coordinator: " << (c.is_string() ? c.get<std::string>() : "none known") << "\n";
+  if (!quorum) {
+    out << "This node has no quorum: it runs no resources (no_quorum_policy "
+        << str(s, "no_quorum_policy") << ").\n";
+  }
+  out << "\n";
+  std::vector<Row> rows = {{"NODE", "STATE", "ROLE", "LAST HEARD", "RTT", "REASON"}};
+  if (s.contains("nodes") && s["nodes"].is_array()) {
+    for (const auto& n : s["nodes"]) rows.push_back(node_row(n));
+  }
+  out << table(rows);
+  return out.str();
+}
+
+}  // namespace hactl
