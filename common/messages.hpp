@@ -31,7 +31,7 @@ struct PreVoteRequest {
   bool operator==(const PreVoteRequest&) const = default;
 };
 struct PreVoteResponse {
-  Term term;  // the request's term, or the voter's higher term on refusal
+  Term term;  // granted: the proposed term; refused: the voter's own term
   bool granted = false;
   bool operator==(const PreVoteResponse&) const = default;
 };

@@ -237,9 +237,9 @@ void Node::on_heartbeat(NodeId from, const Heartbeat& m, Instant now) {
 void Node::on_pre_vote_request(NodeId from, const PreVoteRequest& m, Instant now) {
   const bool granted = m.term > hard_.term && !promised_elsewhere(from, now) &&
                        !std::holds_alternative<Coordinator>(role_);
-  // A refusal from a newer term tells the requester which term to catch up to.
-  const Term reply_term = (!granted && hard_.term >= m.term) ? hard_.term : m.term;
-  send(from, PreVoteResponse{reply_term, granted});
+  // A grant names the proposed term; a refusal names our own term, so a requester behind us
+  // catches up and one ahead of us (its proposal is not a term anyone is in) ignores it.
+  send(from, PreVoteResponse{granted ? m.term : hard_.term, granted});
 }
 
 void Node::on_pre_vote_response(NodeId from, const PreVoteResponse& m, Instant now) {

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs every Debian package hactl's build, tests, demo and benchmarks need, then builds.
+# Run as root on Debian 12 (bookworm). Idempotent.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(
+  # build
+  build-essential cmake ninja-build pkg-config clang-format
+  libuv1-dev libyaml-cpp-dev libsdbus-c++-dev libsystemd-dev libspdlog-dev libfmt-dev
+  libsodium-dev libcli11-dev nlohmann-json3-dev libnl-route-3-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  # tests, demo and benchmarks: network namespaces, a client, fault injection
+  iproute2 iputils-arping iputils-ping nftables procps psmisc util-linux python3
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "setup: missing packages: ${missing[*]} (run as root to install them)" >&2
+    exit 1
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
+cmake --build build -j"$(nproc)"
+echo "setup: built build/bin/hactl-agent and build/bin/hactl"

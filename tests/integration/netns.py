@@ -1,0 +1,286 @@
+"""A real hactl cluster in Linux network namespaces, for tests, the demo and benchmarks.
+
+Each node is a network namespace with one veth link to a bridge in a private "switch"
+namespace, an address in 10.213.0.0/24, a private /run (bind-mounted in its own mount
+namespace, as a real host has) and a real hactl-agent. Nothing outside the namespaces this
+module creates is touched; traffic goes only to their 10.213.0.0/16 addresses. Cleanup (agents
+by PID, namespaces, temp dir) runs on exit, on SIGINT/SIGTERM and when a test fails.
+"""
+
+import atexit
+import json
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BIN_DIR = os.environ.get("HACTL_BIN_DIR", os.path.join(REPO, "build", "bin"))
+AGENT = os.path.join(BIN_DIR, "hactl-agent")
+HACTL = os.path.join(BIN_DIR, "hactl")
+SUBNET = "10.213.0"
+
+_live_clusters = []
+
+
+def run(*cmd, check=True, timeout=10, **kw):
+    return subprocess.run(cmd, check=check, timeout=timeout, capture_output=True, text=True, **kw)
+
+
+def _cleanup_all(*_args):
+    for c in list(_live_clusters):
+        c.cleanup()
+
+
+def _on_signal(signum, _frame):
+    _cleanup_all()
+    raise SystemExit(128 + signum)
+
+
+atexit.register(_cleanup_all)
+for _sig in (signal.SIGINT, signal.SIGTERM):
+    signal.signal(_sig, _on_signal)
+
+
+class Node:
+    def __init__(self, cluster, index, name, witness):
+        self.cluster = cluster
+        self.index = index
+        self.name = name
+        self.witness = witness
+        self.ns = f"{cluster.prefix}-{name}"
+        self.ip = f"{SUBNET}.{11 + index}"
+        self.port = 5405
+        self.switch_port = f"p{index}"
+        base = os.path.join(cluster.tmp, name)
+        self.run_dir = base + "-run"
+        self.state_dir = base + "-state"
+        self.socket = base + ".sock"
+        self.log_path = base + ".log"
+        self.proc = None
+
+    def exec(self, *cmd, check=True, timeout=10):
+        return run("ip", "netns", "exec", self.ns, *cmd, check=check, timeout=timeout)
+
+
+class Cluster:
+    """A cluster of len(names) nodes; names in `witnesses` are witness nodes."""
+
+    def __init__(self, names=("n1", "n2", "n3"), witnesses=(), heartbeat="100ms",
+                 node_timeout="300ms", extra_cluster_yaml=""):
+        self.prefix = f"hx{os.getpid() % 100000}{len(_live_clusters)}"
+        self.tmp = tempfile.mkdtemp(prefix="hactl-netns-")
+        self.switch = f"{self.prefix}-sw"
+        self.nodes = {n: Node(self, i, n, n in witnesses) for i, n in enumerate(names)}
+        self.heartbeat = heartbeat
+        self.node_timeout = node_timeout
+        self.extra_cluster_yaml = extra_cluster_yaml
+        self.created_ns = []
+        self.cleaned = False
+        self.final_logs = {}
+        _live_clusters.append(self)
+
+    # ------------------------------------------------------------------ lifecycle
+    def __enter__(self):
+        try:
+            self.setup()
+        except BaseException:
+            self.cleanup()
+            raise
+        return self
+
+    def __exit__(self, exc_type, _exc, _tb):
+        if exc_type is not None:
+            self.dump_logs()
+        self.cleanup()
+        return False
+
+    def setup(self):
+        for prog in (AGENT, HACTL):
+            if not os.access(prog, os.X_OK):
+                raise RuntimeError(f"{prog} not built (run scripts/setup.sh)")
+        self._add_ns(self.switch)
+        run("ip", "-n", self.switch, "link", "add", "br0", "type", "bridge")
+        run("ip", "-n", self.switch, "addr", "add", f"{SUBNET}.250/24", "dev", "br0")
+        run("ip", "-n", self.switch, "link", "set", "br0", "up")
+        for node in self.nodes.values():
+            self._add_ns(node.ns)
+            run("ip", "-n", node.ns, "link", "add", "eth0", "type", "veth",
+                "peer", "name", node.switch_port, "netns", self.switch)
+            run("ip", "-n", node.ns, "addr", "add", f"{node.ip}/24", "dev", "eth0")
+            run("ip", "-n", node.ns, "link", "set", "eth0", "up")
+            run("ip", "-n", node.ns, "link", "set", "lo", "up")
+            run("ip", "-n", self.switch, "link", "set", node.switch_port, "master", "br0")
+            run("ip", "-n", self.switch, "link", "set", node.switch_port, "up")
+            os.makedirs(node.run_dir, mode=0o755)
+        self.key = os.path.join(self.tmp, "authkey")
+        run(HACTL, "keygen", self.key)
+        self.config = os.path.join(self.tmp, "cluster.yaml")
+        with open(self.config, "w") as f:
+            f.write(self.config_text())
+
+    def config_text(self):
+        lines = ["cluster:", "  name: netns", f"  auth_key_file: {self.key}",
+                 f"  heartbeat_interval: {self.heartbeat}", f"  node_timeout: {self.node_timeout}"]
+        lines += [self.extra_cluster_yaml] if self.extra_cluster_yaml else []
+        lines.append("nodes:")
+        for n in self.nodes.values():
+            lines += [f"  - name: {n.name}", f"    address: {n.ip}:{n.port}"]
+            if n.witness:
+                lines.append("    witness: true")
+        return "\n".join(lines) + "\n"
+
+    def _add_ns(self, name):
+        run("ip", "netns", "add", name)
+        self.created_ns.append(name)
+
+    def cleanup(self):
+        if self.cleaned:
+            return
+        self.cleaned = True
+        for node in self.nodes.values():
+            self.kill(node.name, signal.SIGKILL)
+            self.final_logs[node.name] = self.log(node.name)
+        for ns in reversed(self.created_ns):
+            run("ip", "netns", "del", ns, check=False)
+        shutil.rmtree(self.tmp, ignore_errors=True)
+        if self in _live_clusters:
+            _live_clusters.remove(self)
+
+    def dump_logs(self, lines=50):
+        for node in self.nodes.values():
+            print(f"----- last {lines} lines of {node.name}'s agent log -----")
+            text = self.final_logs.get(node.name) or self.log(node.name)
+            print("\n".join(text.splitlines()[-lines:]) or "(no log)")
+
+    # ------------------------------------------------------------------ agents
+    def start(self, name):
+        node = self.nodes[name]
+        assert node.proc is None or node.proc.poll() is not None, f"{name} already running"
+        agent = (f"mount --bind {node.run_dir} /run && exec {AGENT} --config {self.config} "
+                 f"--node {name} --socket {node.socket} --state-dir {node.state_dir}")
+        log = open(node.log_path, "a")
+        node.proc = subprocess.Popen(
+            ["ip", "netns", "exec", node.ns, "unshare", "--mount", "--propagation", "private",
+             "sh", "-c", agent], stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        log.close()
+        # ip netns exec, unshare and sh all exec: the PID we hold becomes the agent itself.
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            try:
+                if os.path.basename(os.readlink(f"/proc/{node.proc.pid}/exe")) == "hactl-agent":
+                    return node.proc.pid
+            except OSError:
+                pass
+            if node.proc.poll() is not None:
+                break
+            time.sleep(0.01)
+        raise RuntimeError(f"{name}: hactl-agent did not start; log:\n" + self.log(name))
+
+    def start_all(self):
+        for name in self.nodes:
+            self.start(name)
+
+    def kill(self, name, sig=signal.SIGKILL):
+        node = self.nodes[name]
+        if node.proc is None or node.proc.poll() is not None:
+            return
+        os.kill(node.proc.pid, sig)
+        if sig in (signal.SIGKILL, signal.SIGTERM):
+            try:
+                node.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.kill(node.proc.pid, signal.SIGKILL)
+                node.proc.wait(timeout=10)
+
+    def restart(self, name):
+        self.kill(name)
+        return self.start(name)
+
+    def alive(self, name):
+        p = self.nodes[name].proc
+        return p is not None and p.poll() is None
+
+    def log(self, name):
+        try:
+            with open(self.nodes[name].log_path) as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    # ------------------------------------------------------------------ observing
+    def status(self, name, timeout=3):
+        try:
+            r = run(HACTL, "--socket", self.nodes[name].socket, "status", "--json", check=False,
+                    timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None
+        if r.returncode != 0:
+            return None
+        return json.loads(r.stdout)
+
+    def hactl(self, name, *args, check=False):
+        return run(HACTL, "--socket", self.nodes[name].socket, *args, check=check)
+
+    def views(self, names=None):
+        """{node: status or None} for the given (default: running) nodes."""
+        names = names or [n for n in self.nodes if self.alive(n)]
+        return {n: self.status(n) for n in names}
+
+    def agreed_coordinator(self, names=None):
+        """The coordinator every given node names while having quorum, else None."""
+        views = self.views(names)
+        coords = {v["coordinator"] if v and v["quorum"] else None for v in views.values()}
+        if len(coords) != 1:
+            return None
+        (c,) = coords
+        return c
+
+    @staticmethod
+    def wait_until(predicate, timeout, interval=0.05, what="condition"):
+        deadline = time.monotonic() + timeout
+        last = None
+        while time.monotonic() < deadline:
+            last = predicate()
+            if last:
+                return last
+            time.sleep(interval)
+        raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+    # ------------------------------------------------------------------ faults
+    def link_down(self, name):
+        run("ip", "-n", self.switch, "link", "set", self.nodes[name].switch_port, "down")
+
+    def link_up(self, name):
+        run("ip", "-n", self.switch, "link", "set", self.nodes[name].switch_port, "up")
+
+    def block(self, src, dst):
+        """Drop everything src sends to dst (one way), with nftables inside dst's namespace."""
+        d = self.nodes[dst]
+        d.exec("nft", "add table inet hactl_test")
+        d.exec("nft", "add chain inet hactl_test input { type filter hook input priority 0 ; }")
+        d.exec("nft", f"add rule inet hactl_test input ip saddr {self.nodes[src].ip} drop")
+
+    def partition(self, side_a, side_b):
+        for a in side_a:
+            for b in side_b:
+                self.block(a, b)
+                self.block(b, a)
+
+    def heal(self):
+        for node in self.nodes.values():
+            node.exec("nft", "delete table inet hactl_test", check=False)
+            self.link_up(node.name)
+
+    def send_from_switch(self, dst, payloads):
+        """Send raw UDP datagrams from the switch namespace (10.213.0.250) to dst's agent."""
+        node = self.nodes[dst]
+        code = ("import socket,sys,json\n"
+                "s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n"
+                "for p in json.loads(sys.stdin.read()):\n"
+                f"    s.sendto(bytes.fromhex(p),('{node.ip}',{node.port}))\n")
+        subprocess.run(["ip", "netns", "exec", self.switch, "python3", "-c", code],
+                       input=json.dumps([p.hex() for p in payloads]), text=True, check=True,
+                       timeout=10)

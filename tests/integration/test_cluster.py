@@ -1,0 +1,181 @@
+"""Real agents in network namespaces: election, crash, restart, partitions, witness, bad input.
+
+Bounds here are generous upper limits (behaviour, not speed: bench/ measures speed).
+Run as root: python3 tests/integration/test_cluster.py
+"""
+
+import os
+import random
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from netns import Cluster  # noqa: E402
+
+
+class ClusterTest(unittest.TestCase):
+    def run(self, result=None):
+        # When a test fails, print the agents' logs (kept by Cluster.cleanup) after it.
+        self.clusters = []
+        result = result or self.defaultTestResult()
+        before = len(result.failures) + len(result.errors)
+        super().run(result)
+        if len(result.failures) + len(result.errors) > before:
+            for c in self.clusters:
+                c.dump_logs()
+        return result
+
+    def cluster(self, **kw):
+        c = Cluster(**kw)
+        self.clusters.append(c)
+        self.addCleanup(c.cleanup)
+        c.setup()
+        return c
+
+    def wait_agreed(self, c, names=None, timeout=5, other_than=None):
+        """The coordinator all `names` agree on with quorum; with other_than, a new one (the
+        survivors may still hold a lease from the old coordinator for a moment)."""
+        def agreed():
+            a = c.agreed_coordinator(names)
+            return a if a != other_than else None
+        return c.wait_until(agreed, timeout,
+                            what=f"one coordinator agreed by {names or 'all running nodes'}"
+                                 + (f" other than {other_than}" if other_than else ""))
+
+    def term(self, c, name):
+        return c.status(name)["term"]
+
+
+class ThreeNodes(ClusterTest):
+    def test_elect_kill_restart_rejoin(self):
+        c = self.cluster()
+        c.start_all()
+        first = self.wait_agreed(c)
+        views = c.views()
+        self.assertTrue(all(v["quorum"] for v in views.values()))
+        self.assertEqual(sum(1 for v in views.values() if v["role"] == "coordinator"), 1)
+        for v in views.values():
+            self.assertTrue(all(n["state"] == "online" for n in v["nodes"]), v)
+        term_before = self.term(c, first)
+
+        c.kill(first)
+        survivors = [n for n in c.nodes if n != first]
+        second = self.wait_agreed(c, survivors, timeout=5, other_than=first)
+        self.assertNotEqual(second, first)
+        self.assertGreater(self.term(c, second), term_before)
+        dead = [n for n in c.status(second)["nodes"] if n["name"] == first][0]
+        self.assertEqual(dead["state"], "offline")
+        self.assertIn("no heartbeat", dead["reason"])
+
+        term_after = self.term(c, second)
+        c.start(first)
+        self.assertEqual(self.wait_agreed(c, timeout=5), second)
+        time.sleep(1.0)  # it must stay that way: the rejoining node disrupts nothing
+        self.assertEqual(c.agreed_coordinator(), second)
+        self.assertEqual(self.term(c, second), term_after)
+        self.assertIn(f"event=node_restarted node={second}", c.log(second))
+
+    def test_isolated_follower_loses_quorum_and_rejoins(self):
+        c = self.cluster()
+        c.start_all()
+        leader = self.wait_agreed(c)
+        term = self.term(c, leader)
+        follower = [n for n in c.nodes if n != leader][0]
+        c.link_down(follower)
+        c.wait_until(lambda: c.status(follower)["quorum"] is False, 2,
+                     what=f"{follower} to lose quorum")
+        others = [n for n in c.nodes if n != follower]
+        time.sleep(1.0)
+        self.assertEqual(c.agreed_coordinator(others), leader)
+        self.assertEqual(self.term(c, leader), term)
+        self.assertFalse(c.status(follower)["quorum"])
+        c.heal()
+        self.assertEqual(self.wait_agreed(c, timeout=5), leader)
+        self.assertEqual(self.term(c, leader), term, "a returning follower must not force an election")
+
+    def test_isolated_coordinator_steps_down(self):
+        c = self.cluster()
+        c.start_all()
+        leader = self.wait_agreed(c)
+        c.link_down(leader)
+        c.wait_until(lambda: (lambda s: not s["quorum"] and s["role"] != "coordinator")(c.status(leader)),
+                     2, what=f"{leader} to give up coordination")
+        others = [n for n in c.nodes if n != leader]
+        new = self.wait_agreed(c, others, timeout=5, other_than=leader)
+        c.heal()
+        self.assertEqual(self.wait_agreed(c, timeout=5), new)
+        roles = [v["role"] for v in c.views().values()]
+        self.assertEqual(roles.count("coordinator"), 1)
+
+    def test_one_way_partition_keeps_one_coordinator(self):
+        c = self.cluster()
+        c.start_all()
+        leader = self.wait_agreed(c)
+        for other in c.nodes:
+            if other != leader:
+                c.block(leader, other)  # nobody hears the coordinator; it still hears them
+        others = [n for n in c.nodes if n != leader]
+        self.wait_agreed(c, others, timeout=5, other_than=leader)
+        c.wait_until(lambda: c.status(leader)["role"] != "coordinator", 3,
+                     what="the unheard coordinator to step down")
+        c.heal()
+        self.wait_agreed(c, timeout=5)
+        roles = [v["role"] for v in c.views().values()]
+        self.assertEqual(roles.count("coordinator"), 1)
+
+    def test_garbage_and_forged_datagrams_are_dropped(self):
+        c = self.cluster()
+        c.start_all()
+        leader = self.wait_agreed(c)
+        target = [n for n in c.nodes if n != leader][0]
+        rng = random.Random(20261124)
+        payloads = [bytes(rng.randrange(256) for _ in range(rng.randrange(2, 1400)))
+                    for _ in range(300)]
+        garbage = sum(1 for p in payloads if p[:2] != b"HA")
+        payloads += [b"HA", b"HA\x01", b"HA\x09\x00", b"HA\x01\x00\x02n1" + b"\x00" * 16]
+        # A well-formed header from a real member name, sealed with the wrong key.
+        forged = b"HA\x01\x00\x02n1" + (7).to_bytes(8, "little") + (1).to_bytes(8, "little")
+        forged += bytes(24) + bytes(60)
+        payloads += [forged] * 20
+        payloads.append(b"HA\x01\x00" + b"\x05" + b"ghost" + bytes(80))
+        payloads.append(bytes(2000))
+        c.send_from_switch(target, payloads)
+        time.sleep(0.5)
+        s = c.status(target)
+        dropped = s["transport"]["dropped"]
+        self.assertEqual(dropped["auth_failed"], 20, dropped)
+        self.assertEqual(dropped["truncated"], 3, dropped)
+        self.assertEqual(dropped["bad_version"], 1, dropped)
+        self.assertEqual(dropped["bad_magic"], garbage, dropped)
+        self.assertEqual(dropped["unknown_sender"], 1, dropped)
+        self.assertEqual(dropped["oversized"], 1, dropped)
+        self.assertTrue(c.alive(target))
+        self.assertEqual(c.agreed_coordinator(), leader)
+
+
+class TwoNodesAndWitness(ClusterTest):
+    def test_either_server_may_die(self):
+        c = self.cluster(names=("s1", "s2", "w"), witnesses=("w",))
+        c.start_all()
+        first = self.wait_agreed(c)
+        self.assertNotEqual(first, "w", "the witness never coordinates")
+        c.kill(first)
+        other = "s2" if first == "s1" else "s1"
+        self.assertEqual(self.wait_agreed(c, [other, "w"], timeout=5, other_than=first), other)
+        s = c.status(other)
+        self.assertTrue(s["quorum"])
+        dead = [n for n in s["nodes"] if n["name"] == first][0]
+        self.assertEqual(dead["state"], "offline")
+        self.assertTrue(dead["reason"])
+        witness = [n for n in s["nodes"] if n["name"] == "w"][0]
+        self.assertTrue(witness["witness"])
+        c.start(first)
+        self.assertEqual(self.wait_agreed(c, timeout=5), other)
+
+
+if __name__ == "__main__":
+    if os.geteuid() != 0:
+        print("integration tests need root (network namespaces)", file=sys.stderr)
+        sys.exit(1)
+    unittest.main(verbosity=2)
