@@ -277,10 +277,12 @@ class Cluster:
     def send_from_switch(self, dst, payloads):
         """Send raw UDP datagrams from the switch namespace (10.213.0.250) to dst's agent."""
         node = self.nodes[dst]
-        code = ("import socket,sys,json\n"
+        # Paced, so the agent's socket buffer never overflows and every datagram is judged.
+        code = ("import socket,sys,json,time\n"
                 "s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n"
                 "for p in json.loads(sys.stdin.read()):\n"
-                f"    s.sendto(bytes.fromhex(p),('{node.ip}',{node.port}))\n")
+                f"    s.sendto(bytes.fromhex(p),('{node.ip}',{node.port}))\n"
+                "    time.sleep(0.001)\n")
         subprocess.run(["ip", "netns", "exec", self.switch, "python3", "-c", code],
                        input=json.dumps([p.hex() for p in payloads]), text=True, check=True,
                        timeout=10)
