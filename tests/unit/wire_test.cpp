@@ -1,0 +1,251 @@
+// Wire format: round trips, and every kind of bad datagram dropped with its reason, never
+// accepted and never crashing (including a seeded fuzz run over random and mutated input).
+#include "common/wire.hpp"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <random>
+
+#include "common/limits.hpp"
+
+namespace hactl {
+namespace {
+
+ClusterConfig three_nodes() {
+  ClusterConfig c;
+  c.name = "t";
+  for (const char* n : {"n1", "n2", "witness-with-a-long-name"}) {
+    c.nodes.push_back(NodeConfig{n, NodeAddress{"127.0.0.1", 1}, false});
+  }
+  return c;
+}
+
+std::vector<Message> samples() {
+  using std::chrono::microseconds;
+  return {
+      Heartbeat{Term{7}, NodeId{1}, 42, 41, microseconds{250'000}, false},
+      Heartbeat{Term{0}, std::nullopt, 1, 0, microseconds{0}, true},
+      Heartbeat{Term{UINT64_MAX}, NodeId{2}, UINT64_MAX, UINT64_MAX, microseconds{INT64_MAX}, true},
+      PreVoteRequest{Term{3}},
+      PreVoteResponse{Term{3}, true},
+      PreVoteResponse{Term{9}, false},
+      VoteRequest{Term{4}, 99},
+      VoteResponse{Term{4}, true, 99},
+  };
+}
+
+class Wire : public ::testing::Test {
+ protected:
+  ClusterConfig config_ = three_nodes();
+  ClusterKey key_ = generate_key();
+  WireCodec codec_{config_, key_};
+
+  std::vector<std::uint8_t> sealed(const Message& m, std::uint64_t seq = 5) {
+    return codec_.seal(Envelope{NodeId{1}, 1234, seq, m});
+  }
+  std::vector<std::uint8_t> raw(std::vector<std::uint8_t> body) {
+    std::vector<std::string> names;
+    for (const auto& n : config_.nodes) names.push_back(n.name);
+    return seal_raw_body(names, key_, NodeId{0}, 1, 1, body);
+  }
+};
+
+TEST_F(Wire, EveryMessageRoundTrips) {
+  for (const Message& m : samples()) {
+    const auto bytes = sealed(m);
+    EXPECT_LE(bytes.size(), 200u);
+    auto env = codec_.open(bytes);
+    ASSERT_TRUE(env) << to_string(env.error());
+    EXPECT_EQ(env->sender, NodeId{1});
+    EXPECT_EQ(env->incarnation, 1234u);
+    EXPECT_EQ(env->seq, 5u);
+    EXPECT_EQ(env->message, m);
+  }
+}
+
+TEST_F(Wire, AnotherKeyIsAnAuthFailure) {
+  WireCodec other(config_, generate_key());
+  EXPECT_EQ(other.open(sealed(samples()[0])).error(), DropReason::kAuthFailed);
+}
+
+TEST_F(Wire, EveryBitFlipIsRejected) {
+  const auto good = sealed(samples()[0]);
+  for (std::size_t i = 0; i < good.size() * 8; ++i) {
+    auto bad = good;
+    bad[i / 8] ^= static_cast<std::uint8_t>(1u << (i % 8));
+    EXPECT_FALSE(codec_.open(bad)) << "flip of bit " << i << " accepted";
+  }
+}
+
+TEST_F(Wire, EveryTruncationIsRejected) {
+  const auto good = sealed(samples()[0]);
+  for (std::size_t n = 0; n < good.size(); ++n) {
+    auto r = codec_.open(std::span(good.data(), n));
+    ASSERT_FALSE(r) << n;
+    if (n < 30) {
+      EXPECT_TRUE(r.error() == DropReason::kTruncated || r.error() == DropReason::kBadMagic) << n;
+    }
+  }
+}
+
+TEST_F(Wire, HeaderProblemsHaveTheirReasons) {
+  auto good = sealed(samples()[3]);
+  EXPECT_EQ(codec_.open(std::vector<std::uint8_t>(limits::kMaxDatagramSize + 1, 'H')).error(),
+            DropReason::kOversized);
+  auto magic = good;
+  magic[0] = 'X';
+  EXPECT_EQ(codec_.open(magic).error(), DropReason::kBadMagic);
+  auto version = good;
+  version[2] = 2;
+  EXPECT_EQ(codec_.open(version).error(), DropReason::kBadVersion);
+  ClusterConfig other = config_;
+  other.nodes[1].name = "stranger";
+  WireCodec stranger_codec(other, key_);
+  EXPECT_EQ(codec_.open(stranger_codec.seal(Envelope{NodeId{1}, 1, 1, samples()[3]})).error(),
+            DropReason::kUnknownSender);
+}
+
+TEST_F(Wire, AuthenticBodiesThatDoNotParseAreMalformed) {
+  const std::vector<std::vector<std::uint8_t>> bodies = {
+      {},                                             // no type
+      {0},                                            // unknown type
+      {9, 1, 2},                                      // unknown type
+      {2, 1, 0, 0, 0, 0, 0, 0},                       // PreVoteRequest one byte short
+      {2, 1, 0, 0, 0, 0, 0, 0, 0, 0},                 // PreVoteRequest one byte long
+      {3, 1, 0, 0, 0, 0, 0, 0, 0, 2},                 // bool that is 2
+      {1, 1, 0, 0, 0, 0, 0, 0, 0, 3, 'x', 'y', 'z'},  // heartbeat naming a stranger (and short)
+  };
+  for (const auto& b : bodies) {
+    auto r = codec_.open(raw(b));
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error(), DropReason::kMalformedBody) << "body size " << b.size();
+  }
+  // A heartbeat whose lease field does not fit a signed duration.
+  std::vector<std::uint8_t> hb = {1};
+  for (int i = 0; i < 8; ++i) hb.push_back(i == 0 ? 1 : 0);  // term
+  hb.push_back(0);                                           // no coordinator
+  for (int i = 0; i < 16; ++i) hb.push_back(0);              // ping, echo
+  for (int i = 0; i < 8; ++i) hb.push_back(0xff);            // lease: 2^64-1
+  hb.push_back(0);                                           // reply
+  EXPECT_EQ(codec_.open(raw(hb)).error(), DropReason::kMalformedBody);
+}
+
+// Seeded fuzzing: random bytes and random mutations of valid datagrams. Nothing may crash, and
+// nothing but an unchanged valid datagram may be accepted.
+TEST_F(Wire, FuzzRandomAndMutatedDatagrams) {
+  const char* env_seed = std::getenv("HACTL_FUZZ_SEED");
+  const std::uint64_t seed =
+      env_seed != nullptr ? std::strtoull(env_seed, nullptr, 10) : std::random_device{}();
+  SCOPED_TRACE("HACTL_FUZZ_SEED=" + std::to_string(seed));
+  std::mt19937_64 rng(seed);
+  std::vector<std::vector<std::uint8_t>> valid;
+  for (const Message& m : samples()) valid.push_back(sealed(m));
+  std::size_t accepted = 0;
+  for (int i = 0; i < 200'000; ++i) {
+    std::vector<std::uint8_t> d;
+    if (i % 4 == 0) {
+      d.resize(rng() % 1500);
+      for (auto& b : d) b = static_cast<std::uint8_t>(rng());
+      if (d.size() >= 3 && rng() % 2 == 0) d[0] = 'H', d[1] = 'A', d[2] = kWireVersion;
+    } else {
+      d = valid[rng() % valid.size()];
+      const auto original = d;
+      switch (rng() % 4) {
+        case 0:
+          d[rng() % d.size()] ^= static_cast<std::uint8_t>(1 + rng() % 255);
+          break;
+        case 1:
+          d.resize(rng() % d.size());
+          break;
+        case 2:
+          d.insert(d.begin() + static_cast<long>(rng() % d.size()),
+                   static_cast<std::uint8_t>(rng()));
+          break;
+        default:
+          std::swap(d[rng() % d.size()], d[rng() % d.size()]);
+          break;
+      }
+      if (d == original) continue;
+    }
+    if (codec_.open(d)) ++accepted;
+  }
+  EXPECT_EQ(accepted, 0u);
+}
+
+TEST(ReplayFilter, WindowAndIncarnations) {
+  using V = ReplayFilter::Verdict;
+  ReplayFilter f;
+  EXPECT_EQ(f.check_and_update(10, 0), V::kReplayed);  // seq 0 is never valid
+  EXPECT_EQ(f.check_and_update(10, 5), V::kAcceptNewIncarnation);
+  EXPECT_EQ(f.check_and_update(10, 5), V::kReplayed);
+  EXPECT_EQ(f.check_and_update(10, 7), V::kAccept);
+  EXPECT_EQ(f.check_and_update(10, 6), V::kAccept);  // reordered, inside the window
+  EXPECT_EQ(f.check_and_update(10, 6), V::kReplayed);
+  EXPECT_EQ(f.check_and_update(10, 100), V::kAccept);
+  EXPECT_EQ(f.check_and_update(10, 37), V::kAccept);    // age 63: still inside
+  EXPECT_EQ(f.check_and_update(10, 36), V::kReplayed);  // age 64: too old
+  EXPECT_EQ(f.check_and_update(9, 1000), V::kStaleIncarnation);
+  EXPECT_EQ(f.check_and_update(11, 1), V::kAcceptNewIncarnation);  // restarted sender
+  EXPECT_EQ(f.check_and_update(10, 101), V::kStaleIncarnation);    // replay of the old boot
+  EXPECT_EQ(f.check_and_update(11, 1), V::kReplayed);
+  EXPECT_EQ(f.check_and_update(11, 1000), V::kAccept);  // a jump larger than the window
+  EXPECT_EQ(f.check_and_update(11, 999), V::kAccept);
+}
+
+class KeyFile : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() / ("hactl-key-test-" + std::to_string(getpid()));
+    std::filesystem::create_directories(dir_);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  std::string path(const char* name) const { return (dir_ / name).string(); }
+  std::filesystem::path dir_;
+};
+
+TEST_F(KeyFile, WriteLoadAndRefuseOverwrite) {
+  const auto p = path("authkey");
+  ASSERT_TRUE(write_new_key_file(p));
+  struct stat st {};
+  ASSERT_EQ(::stat(p.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  EXPECT_TRUE(load_key_file(p));
+  auto again = write_new_key_file(p);
+  ASSERT_FALSE(again);
+  EXPECT_NE(again.error().find("already exists"), std::string::npos);
+}
+
+TEST_F(KeyFile, RefusesWhatOthersCanRead) {
+  const auto p = path("authkey");
+  ASSERT_TRUE(write_new_key_file(p));
+  ASSERT_EQ(::chmod(p.c_str(), 0644), 0);
+  auto r = load_key_file(p);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().find("(mode 0644): run chmod 600 " + p), std::string::npos) << r.error();
+  auto missing = load_key_file(path("none"));
+  ASSERT_FALSE(missing);
+  EXPECT_NE(missing.error().find("hactl keygen"), std::string::npos);
+}
+
+TEST_F(KeyFile, FormatRoundTripAndBadContent) {
+  const ClusterKey k = generate_key();
+  EXPECT_EQ(parse_key_file(format_key_file(k)).value(), k);
+  EXPECT_EQ(parse_key_file(format_key_file(k) + "  \n").value(), k);
+  EXPECT_FALSE(parse_key_file("hello"));
+  EXPECT_FALSE(parse_key_file("hactl-key-v1:c2hvcnQ="));  // 5 bytes
+  EXPECT_FALSE(parse_key_file("hactl-key-v1:!!!"));
+  const auto p = path("bad");
+  std::ofstream(p) << "not a key\n";
+  ASSERT_EQ(::chmod(p.c_str(), 0600), 0);
+  auto r = load_key_file(p);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().find("not a hactl key file"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace hactl
