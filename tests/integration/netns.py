@@ -92,7 +92,7 @@ class Cluster:
         return self
 
     def __exit__(self, exc_type, _exc, _tb):
-        if exc_type is not None:
+        if exc_type is not None and not issubclass(exc_type, (SystemExit, KeyboardInterrupt)):
             self.dump_logs()
         self.cleanup()
         return False
