@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/resource_config.hpp"
 #include "common/types.hpp"
 
 namespace hactl {
@@ -42,6 +43,7 @@ struct ClusterConfig {
   TimingConfig timing;
   NoQuorumPolicy no_quorum_policy = NoQuorumPolicy::kStop;
   std::vector<NodeConfig> nodes;
+  ResourceConfig resources;
 
   std::optional<NodeId> find_node(std::string_view node_name) const;
   const NodeConfig& node(NodeId id) const { return nodes.at(id.value); }

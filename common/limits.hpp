@@ -8,6 +8,9 @@
 namespace hactl::limits {
 
 inline constexpr std::size_t kMaxNodes = 32;
+// Scores saturate here: +-kInfinity is "always" / "never" (Pacemaker's INFINITY).
+inline constexpr int kInfinity = 1'000'000;
+inline constexpr std::size_t kMaxResources = 20'000;
 inline constexpr std::size_t kMaxNodeNameLength = 63;
 inline constexpr std::size_t kMaxClusterNameLength = 63;
 // Largest datagram hactl sends or accepts; anything larger is dropped as oversized.

@@ -1,0 +1,307 @@
+// Whole-file checks of the resource sections (part of check_resources in resource_loader.hpp):
+// unique ids, resolvable references, one owner per primitive, roles only on promotable
+// clones, no self-references or cycles among colocations and orders.
+#include <arpa/inet.h>
+
+#include <functional>
+#include <map>
+#include <set>
+
+#include "common/limits.hpp"
+#include "common/resource_loader.hpp"
+
+namespace hactl {
+namespace {
+
+struct Checker {
+  YamlReader& r;
+  const YAML::Node& root;
+  const ClusterConfig& config;
+  const ResourceConfig& rc;
+  std::map<std::string, std::string> owner;  // primitive or group -> group or clone holding it
+
+  YAML::Node node(const char* section, std::size_t i, const char* key = nullptr) const {
+    YAML::Node n = root[section][i];
+    return key != nullptr && n[key] ? n[key] : n;
+  }
+  YAML::Node constraint(const char* kind, std::size_t i, const char* key) const {
+    YAML::Node n = root["constraints"][kind][i];
+    return n[key] ? n[key] : n;
+  }
+
+  void unique_ids();
+  void vip_params();
+  void groups();
+  void clones();
+  void constraints();
+  void reference(const std::string& id, const YAML::Node& at, const std::string& path);
+  void role_on(const std::string& id, RoleFilter role, const YAML::Node& at,
+               const std::string& path);
+  void cycles(const char* kind, const std::vector<std::pair<std::string, std::string>>& edges);
+};
+
+void Checker::unique_ids() {
+  std::map<std::string, std::string> seen;
+  auto add = [&](const std::string& id, const char* section, std::size_t i) {
+    const std::string path = std::string(section) + "[" + std::to_string(i) + "].id";
+    if (!valid_name(id, 64)) {
+      r.error(node(section, i, "id"), path, "ids are 1 to 64 characters of A-Z a-z 0-9 _ . -");
+      return;
+    }
+    if (auto [it, fresh] = seen.emplace(id, path); !fresh) {
+      r.error(node(section, i, "id"), path, "duplicate id '" + id + "' (also " + it->second + ")");
+    }
+  };
+  for (std::size_t i = 0; i < rc.primitives.size(); ++i) add(rc.primitives[i].id, "resources", i);
+  for (std::size_t i = 0; i < rc.groups.size(); ++i) add(rc.groups[i].id, "groups", i);
+  for (std::size_t i = 0; i < rc.clones.size(); ++i) add(rc.clones[i].id, "clones", i);
+  if (seen.size() > limits::kMaxResources) {
+    r.error(root, "resources", "more than " + std::to_string(limits::kMaxResources) + " resources");
+  }
+}
+
+bool valid_cidr(const std::string& s) {
+  const auto slash = s.find('/');
+  if (slash == std::string::npos) return false;
+  const std::string ip = s.substr(0, slash);
+  const std::string prefix = s.substr(slash + 1);
+  const bool v6 = ip.find(':') != std::string::npos;
+  unsigned char buf[16];
+  if (inet_pton(v6 ? AF_INET6 : AF_INET, ip.c_str(), buf) != 1) return false;
+  if (prefix.empty() || prefix.size() > 3 ||
+      prefix.find_first_not_of("0123456789") != std::string::npos) {
+    return false;
+  }
+  return std::stoi(prefix) <= (v6 ? 128 : 32);
+}
+
+void Checker::vip_params() {
+  for (std::size_t i = 0; i < rc.primitives.size(); ++i) {
+    const auto& p = rc.primitives[i];
+    if (p.cls != ResourceClass::kVip) continue;
+    const std::string path = "resources[" + std::to_string(i) + "].params";
+    const YAML::Node at = node("resources", i, "params");
+    for (const auto& [k, v] : p.params) {
+      if (k != "address" && k != "interface") {
+        r.error(at, path + "." + k,
+                "unknown vip parameter '" + k + "' (known: address, interface)");
+      }
+    }
+    const auto addr = p.params.find("address");
+    if (addr == p.params.end()) {
+      r.error(at, path + ".address", "a vip needs an address, e.g. 10.0.0.100/24");
+    } else if (!valid_cidr(addr->second)) {
+      r.error(
+          at, path + ".address",
+          "'" + addr->second + "' is not an address/prefix such as 10.0.0.100/24 or fd00::100/64");
+    }
+    if (!p.params.contains("interface")) {
+      r.error(at, path + ".interface",
+              "a vip needs the interface to add the address to, e.g. eth0");
+    }
+  }
+}
+
+void Checker::groups() {
+  for (std::size_t i = 0; i < rc.groups.size(); ++i) {
+    const auto& g = rc.groups[i];
+    const std::string path = "groups[" + std::to_string(i) + "].members";
+    const YAML::Node at = node("groups", i, "members");
+    if (g.members.empty()) r.error(at, path, "a group needs at least one member");
+    for (std::size_t m = 0; m < g.members.size(); ++m) {
+      const auto& id = g.members[m];
+      const std::string mp = path + "[" + std::to_string(m) + "]";
+      if (rc.primitive(id) == nullptr) {
+        r.error(at, mp,
+                "'" + id + "' is not a resource (groups hold resources, not groups or clones)");
+      } else if (auto [it, fresh] = owner.emplace(id, g.id); !fresh) {
+        r.error(at, mp, "'" + id + "' is already a member of " + it->second);
+      }
+    }
+  }
+}
+
+void Checker::clones() {
+  for (std::size_t i = 0; i < rc.clones.size(); ++i) {
+    const auto& c = rc.clones[i];
+    const std::string path = "clones[" + std::to_string(i) + "]";
+    const YAML::Node at = node("clones", i, "resource");
+    if (rc.primitive(c.child) == nullptr && rc.group(c.child) == nullptr) {
+      r.error(at, path + ".resource", "'" + c.child + "' is not a resource or group");
+      continue;
+    }
+    if (auto [it, fresh] = owner.emplace(c.child, c.id); !fresh) {
+      r.error(at, path + ".resource", "'" + c.child + "' already belongs to " + it->second);
+    }
+    if (!c.promotable) continue;
+    const auto* prim = rc.primitive(c.child);
+    if (prim == nullptr || prim->cls != ResourceClass::kOcf) {
+      r.error(at, path + ".resource",
+              "a promotable clone needs an ocf resource (promote and demote are OCF actions)");
+    }
+    if (c.clone_max != 0 && c.promoted_max > c.clone_max) {
+      r.error(node("clones", i, "promoted_max"), path + ".promoted_max",
+              "promoted_max (" + std::to_string(c.promoted_max) + ") exceeds clone_max (" +
+                  std::to_string(c.clone_max) + ")");
+    }
+  }
+}
+
+void Checker::reference(const std::string& id, const YAML::Node& at, const std::string& path) {
+  if (!rc.exists(id)) {
+    r.error(at, path, "no resource, group or clone is called '" + id + "'");
+  } else if (auto it = owner.find(id); it != owner.end()) {
+    r.error(at, path,
+            "'" + id + "' belongs to " + it->second + ": constrain " + it->second + " instead");
+  }
+}
+
+void Checker::role_on(const std::string& id, RoleFilter role, const YAML::Node& at,
+                      const std::string& path) {
+  if (role != RoleFilter::kPromoted && role != RoleFilter::kUnpromoted) return;
+  const auto* c = rc.clone(id);
+  if (c == nullptr || !c->promotable) {
+    r.error(at, path, "the roles promoted and unpromoted exist only for promotable clones");
+  }
+}
+
+void Checker::constraints() {
+  std::vector<std::pair<std::string, std::string>> coloc_edges, order_edges;
+  for (std::size_t i = 0; i < rc.locations.size(); ++i) {
+    const auto& l = rc.locations[i];
+    const std::string p = "constraints.location[" + std::to_string(i) + "]";
+    reference(l.resource, constraint("location", i, "resource"), p + ".resource");
+    if (!config.find_node(l.node)) {
+      r.error(constraint("location", i, "node"), p + ".node", "no node is called '" + l.node + "'");
+    }
+    role_on(l.resource, l.role, constraint("location", i, "role"), p + ".role");
+  }
+  for (std::size_t i = 0; i < rc.colocations.size(); ++i) {
+    const auto& c = rc.colocations[i];
+    const std::string p = "constraints.colocation[" + std::to_string(i) + "]";
+    reference(c.resource, constraint("colocation", i, "resource"), p + ".resource");
+    reference(c.with, constraint("colocation", i, "with"), p + ".with");
+    role_on(c.with, c.with_role, constraint("colocation", i, "with_role"), p + ".with_role");
+    if (c.resource == c.with) {
+      r.error(constraint("colocation", i, "with"), p + ".with",
+              "a resource cannot be colocated with itself");
+    }
+    coloc_edges.emplace_back(c.resource, c.with);
+  }
+  for (std::size_t i = 0; i < rc.orders.size(); ++i) {
+    const auto& o = rc.orders[i];
+    const std::string p = "constraints.order[" + std::to_string(i) + "]";
+    reference(o.first, constraint("order", i, "first"), p + ".first");
+    reference(o.then, constraint("order", i, "then"), p + ".then");
+    if (o.first == o.then) {
+      r.error(constraint("order", i, "then"), p + ".then",
+              "a resource cannot be ordered after itself");
+    }
+    order_edges.emplace_back(o.first, o.then);
+  }
+  if (r.errors().empty()) {
+    cycles("colocation", coloc_edges);
+    cycles("order", order_edges);
+  }
+}
+
+// Depth-first search for a cycle; reports the first one found as a path a person can follow.
+void Checker::cycles(const char* kind,
+                     const std::vector<std::pair<std::string, std::string>>& edges) {
+  std::map<std::string, std::vector<std::string>> next;
+  for (const auto& [a, b] : edges) next[a].push_back(b);
+  std::map<std::string, int> state;  // 0 new, 1 on stack, 2 done
+  std::vector<std::string> stack;
+  std::function<bool(const std::string&)> visit = [&](const std::string& v) {
+    state[v] = 1;
+    stack.push_back(v);
+    for (const auto& w : next[v]) {
+      if (state[w] == 1) {
+        std::string loop;
+        for (auto it = std::find(stack.begin(), stack.end(), w); it != stack.end(); ++it)
+          loop += *it + " -> ";
+        r.error(root["constraints"][kind], std::string("constraints.") + kind,
+                std::string(kind) + " constraints form a cycle: " + loop + w);
+        return true;
+      }
+      if (state[w] == 0 && visit(w)) return true;
+    }
+    stack.pop_back();
+    state[v] = 2;
+    return false;
+  };
+  for (const auto& [v, _] : next) {
+    if (state[v] == 0 && visit(v)) return;
+  }
+}
+
+}  // namespace
+
+void check_resources(YamlReader& reader, const YAML::Node& root, const ClusterConfig& config) {
+  Checker c{reader, root, config, config.resources, {}};
+  c.unique_ids();
+  c.vip_params();
+  c.groups();
+  c.clones();
+  c.constraints();
+}
+
+std::string_view to_string(ResourceClass c) {
+  switch (c) {
+    case ResourceClass::kVip:
+      return "vip";
+    case ResourceClass::kOcf:
+      return "ocf";
+    case ResourceClass::kSystemd:
+      return "systemd";
+    case ResourceClass::kExec:
+      return "exec";
+  }
+  return "unknown";
+}
+
+std::string_view to_string(OnFail f) {
+  switch (f) {
+    case OnFail::kRestart:
+      return "restart";
+    case OnFail::kMove:
+      return "move";
+    case OnFail::kStop:
+      return "stop";
+    case OnFail::kIgnore:
+      return "ignore";
+  }
+  return "unknown";
+}
+
+std::string_view to_string(ActionKind a) {
+  switch (a) {
+    case ActionKind::kStart:
+      return "start";
+    case ActionKind::kStop:
+      return "stop";
+    case ActionKind::kPromote:
+      return "promote";
+    case ActionKind::kDemote:
+      return "demote";
+  }
+  return "unknown";
+}
+
+const PrimitiveConfig* ResourceConfig::primitive(std::string_view id) const {
+  for (const auto& p : primitives)
+    if (p.id == id) return &p;
+  return nullptr;
+}
+const GroupConfig* ResourceConfig::group(std::string_view id) const {
+  for (const auto& g : groups)
+    if (g.id == id) return &g;
+  return nullptr;
+}
+const CloneConfig* ResourceConfig::clone(std::string_view id) const {
+  for (const auto& c : clones)
+    if (c.id == id) return &c;
+  return nullptr;
+}
+
+}  // namespace hactl

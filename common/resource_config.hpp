@@ -1,0 +1,98 @@
+// The resource part of the configuration: primitives (vip, ocf, systemd, exec), ordered groups,
+// clones and promotable clones, and location / colocation / order constraints. Validated by
+// the loader: every reference resolves, a primitive belongs to at most one group or clone,
+// scores are within +-limits::kInfinity.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/types.hpp"
+
+namespace hactl {
+
+enum class ResourceClass { kVip, kOcf, kSystemd, kExec };
+enum class OnFail { kRestart, kMove, kStop, kIgnore };
+// The role a constraint speaks of; kAny when it does not care.
+enum class RoleFilter { kAny, kStarted, kPromoted, kUnpromoted };
+enum class ActionKind { kStart, kStop, kPromote, kDemote };
+
+std::string_view to_string(ResourceClass c);
+std::string_view to_string(OnFail f);
+std::string_view to_string(ActionKind a);
+
+struct OperationConfig {
+  Duration interval{0};  // monitor only; 0 = not recurring
+  Duration timeout;
+};
+
+struct PrimitiveConfig {
+  std::string id;
+  ResourceClass cls = ResourceClass::kExec;
+  std::string provider;  // ocf:PROVIDER:TYPE
+  std::string type;      // ocf type, systemd unit, or exec script path
+  std::map<std::string, std::string> params;
+  OperationConfig monitor{std::chrono::seconds{10}, std::chrono::seconds{20}};
+  OperationConfig start{Duration{0}, std::chrono::seconds{20}};
+  OperationConfig stop{Duration{0}, std::chrono::seconds{20}};
+  OperationConfig promote{Duration{0}, std::chrono::seconds{20}};
+  OperationConfig demote{Duration{0}, std::chrono::seconds{20}};
+  int stickiness = 100;
+  int migration_threshold = 1'000'000;  // failures on a node before it is banned there
+  Duration failure_timeout = std::chrono::minutes{10};  // failures older than this are forgotten
+  OnFail on_fail = OnFail::kRestart;
+  int priority = 0;  // higher is placed first when nodes are scarce
+};
+
+struct GroupConfig {
+  std::string id;
+  std::vector<std::string> members;  // started in this order, stopped in reverse
+};
+
+struct CloneConfig {
+  std::string id;
+  std::string child;  // a primitive or a group
+  int clone_max = 0;  // 0: one per eligible node
+  bool promotable = false;
+  int promoted_max = 1;
+};
+
+struct LocationConstraint {
+  std::string resource;
+  std::string node;
+  int score = 0;
+  RoleFilter role = RoleFilter::kAny;
+};
+
+struct ColocationConstraint {
+  std::string resource;  // placed where `with` is (score > 0) or away from it (score < 0)
+  std::string with;
+  int score = 0;
+  RoleFilter with_role = RoleFilter::kAny;
+};
+
+struct OrderConstraint {
+  std::string first;
+  ActionKind first_action = ActionKind::kStart;
+  std::string then;
+  ActionKind then_action = ActionKind::kStart;
+  bool symmetrical = true;  // stop `then` before stopping `first`
+};
+
+struct ResourceConfig {
+  std::vector<PrimitiveConfig> primitives;
+  std::vector<GroupConfig> groups;
+  std::vector<CloneConfig> clones;
+  std::vector<LocationConstraint> locations;
+  std::vector<ColocationConstraint> colocations;
+  std::vector<OrderConstraint> orders;
+
+  const PrimitiveConfig* primitive(std::string_view id) const;
+  const GroupConfig* group(std::string_view id) const;
+  const CloneConfig* clone(std::string_view id) const;
+  bool exists(std::string_view id) const { return primitive(id) || group(id) || clone(id); }
+};
+
+}  // namespace hactl

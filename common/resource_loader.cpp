@@ -1,0 +1,233 @@
+#include "common/resource_loader.hpp"
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <functional>
+#include <map>
+#include <set>
+
+#include "common/limits.hpp"
+
+namespace hactl {
+namespace {
+
+std::string at(const std::string& section, std::size_t i) {
+  return section + "[" + std::to_string(i) + "]";
+}
+
+bool parse_type(const std::string& type, PrimitiveConfig& p) {
+  if (type == "vip") {
+    p.cls = ResourceClass::kVip;
+    return true;
+  }
+  const auto colon = type.find(':');
+  if (colon == std::string::npos) return false;
+  const std::string cls = type.substr(0, colon);
+  const std::string rest = type.substr(colon + 1);
+  if (cls == "ocf") {
+    const auto second = rest.find(':');
+    if (second == std::string::npos || second == 0 || second + 1 == rest.size()) return false;
+    p.cls = ResourceClass::kOcf;
+    p.provider = rest.substr(0, second);
+    p.type = rest.substr(second + 1);
+    return valid_name(p.provider, 64) && valid_name(p.type, 64);
+  }
+  if (cls == "systemd" && !rest.empty()) {
+    p.cls = ResourceClass::kSystemd;
+    p.type = rest.find('.') == std::string::npos ? rest + ".service" : rest;
+    return true;
+  }
+  if (cls == "exec" && rest.starts_with('/')) {
+    p.cls = ResourceClass::kExec;
+    p.type = rest;
+    return true;
+  }
+  return false;
+}
+
+void load_op(YamlReader& r, const YAML::Node& ops, const std::string& path, const char* name,
+             OperationConfig& op, bool recurring) {
+  const YAML::Node n = ops[name];
+  if (!n) return;
+  const std::string p = path_join(path, name);
+  if (!r.expect_map(n, p,
+                    recurring ? std::vector<std::string_view>{"interval", "timeout"}
+                              : std::vector<std::string_view>{"timeout"})) {
+    return;
+  }
+  if (auto v = r.duration_field(n, p, "interval")) op.interval = *v;
+  if (auto v = r.duration_field(n, p, "timeout")) {
+    if (*v <= Duration::zero()) {
+      r.error(n["timeout"], path_join(p, "timeout"), "must be longer than zero");
+    } else {
+      op.timeout = *v;
+    }
+  }
+}
+
+void load_meta(YamlReader& r, const YAML::Node& meta, const std::string& path, PrimitiveConfig& p) {
+  if (!r.expect_map(
+          meta, path,
+          {"stickiness", "migration_threshold", "failure_timeout", "on_fail", "priority"})) {
+    return;
+  }
+  if (auto v = r.score_field(meta, path, "stickiness")) p.stickiness = *v;
+  if (auto v = r.int_field(meta, path, "migration_threshold", 1, limits::kInfinity)) {
+    p.migration_threshold = *v;
+  }
+  if (auto v = r.duration_field(meta, path, "failure_timeout")) p.failure_timeout = *v;
+  if (auto v = r.int_field(meta, path, "priority", -1000, 1000)) p.priority = *v;
+  if (auto v = r.string_field(meta, path, "on_fail")) {
+    static const std::map<std::string, OnFail, std::less<>> kOnFail = {
+        {"restart", OnFail::kRestart},
+        {"move", OnFail::kMove},
+        {"stop", OnFail::kStop},
+        {"ignore", OnFail::kIgnore}};
+    if (auto it = kOnFail.find(*v); it != kOnFail.end()) {
+      p.on_fail = it->second;
+    } else {
+      r.error(meta["on_fail"], path_join(path, "on_fail"),
+              "must be restart, move, stop or ignore, got '" + *v + "'");
+    }
+  }
+}
+
+void load_params(YamlReader& r, const YAML::Node& params, const std::string& path,
+                 PrimitiveConfig& p) {
+  if (!params.IsMap()) {
+    r.error(params, path, "expected a map of name: value, got " + std::string(kind_name(params)));
+    return;
+  }
+  for (const auto& kv : params) {
+    const std::string key = kv.first.Scalar();
+    if (!r.expect_scalar(kv.second, path_join(path, key), "a value")) continue;
+    if (!valid_name(key, 64)) {
+      r.error(kv.first, path_join(path, key), "parameter names are letters, digits, _ . -");
+      continue;
+    }
+    p.params[key] = kv.second.Scalar();
+  }
+}
+
+void load_primitive(YamlReader& r, const YAML::Node& n, const std::string& path,
+                    PrimitiveConfig& p) {
+  if (!r.expect_map(n, path, {"id", "type", "params", "ops", "meta"})) return;
+  if (auto id = r.string_field(n, path, "id", true)) p.id = *id;
+  if (auto type = r.string_field(n, path, "type", true); type && !parse_type(*type, p)) {
+    r.error(n["type"], path + ".type",
+            "unknown type '" + *type +
+                "': use vip, ocf:PROVIDER:TYPE, systemd:UNIT or exec:/absolute/path/to/script");
+  }
+  if (n["params"]) load_params(r, n["params"], path + ".params", p);
+  if (const YAML::Node ops = n["ops"]; ops) {
+    const std::string op_path = path + ".ops";
+    if (r.expect_map(ops, op_path, {"monitor", "start", "stop", "promote", "demote"})) {
+      load_op(r, ops, op_path, "monitor", p.monitor, true);
+      load_op(r, ops, op_path, "start", p.start, false);
+      load_op(r, ops, op_path, "stop", p.stop, false);
+      load_op(r, ops, op_path, "promote", p.promote, false);
+      load_op(r, ops, op_path, "demote", p.demote, false);
+    }
+  }
+  if (n["meta"]) load_meta(r, n["meta"], path + ".meta", p);
+}
+
+RoleFilter role_field(YamlReader& r, const YAML::Node& n, const std::string& path,
+                      const char* key) {
+  const auto v = r.string_field(n, path, key);
+  if (!v) return RoleFilter::kAny;
+  if (*v == "started") return RoleFilter::kStarted;
+  if (*v == "promoted") return RoleFilter::kPromoted;
+  if (*v == "unpromoted") return RoleFilter::kUnpromoted;
+  r.error(n[key], path_join(path, key),
+          "must be started, promoted or unpromoted, got '" + *v + "'");
+  return RoleFilter::kAny;
+}
+
+ActionKind action_field(YamlReader& r, const YAML::Node& n, const std::string& path,
+                        const char* key) {
+  const auto v = r.string_field(n, path, key);
+  if (!v || *v == "start") return ActionKind::kStart;
+  if (*v == "promote") return ActionKind::kPromote;
+  if (*v == "stop") return ActionKind::kStop;
+  if (*v == "demote") return ActionKind::kDemote;
+  r.error(n[key], path_join(path, key), "must be start, stop, promote or demote, got '" + *v + "'");
+  return ActionKind::kStart;
+}
+
+template <typename F>
+void each(YamlReader& r, const YAML::Node& list, const std::string& path, F&& f) {
+  if (!list) return;
+  if (!list.IsSequence()) {
+    r.error(list, path, "expected a list, got " + std::string(kind_name(list)));
+    return;
+  }
+  for (std::size_t i = 0; i < list.size(); ++i) f(list[i], at(path, i));
+}
+
+void load_constraints(YamlReader& r, const YAML::Node& c, ResourceConfig& out) {
+  if (!r.expect_map(c, "constraints", {"location", "colocation", "order"})) return;
+  each(r, c["location"], "constraints.location", [&](const YAML::Node& n, const std::string& p) {
+    if (!r.expect_map(n, p, {"resource", "node", "score", "role"})) return;
+    LocationConstraint l;
+    l.resource = r.string_field(n, p, "resource", true).value_or("");
+    l.node = r.string_field(n, p, "node", true).value_or("");
+    l.score = r.score_field(n, p, "score", true).value_or(0);
+    l.role = role_field(r, n, p, "role");
+    out.locations.push_back(l);
+  });
+  each(r, c["colocation"], "constraints.colocation",
+       [&](const YAML::Node& n, const std::string& p) {
+         if (!r.expect_map(n, p, {"resource", "with", "score", "with_role"})) return;
+         ColocationConstraint l;
+         l.resource = r.string_field(n, p, "resource", true).value_or("");
+         l.with = r.string_field(n, p, "with", true).value_or("");
+         l.score = r.score_field(n, p, "score", true).value_or(0);
+         l.with_role = role_field(r, n, p, "with_role");
+         out.colocations.push_back(l);
+       });
+  each(r, c["order"], "constraints.order", [&](const YAML::Node& n, const std::string& p) {
+    if (!r.expect_map(n, p, {"first", "first_action", "then", "then_action", "symmetrical"}))
+      return;
+    OrderConstraint o;
+    o.first = r.string_field(n, p, "first", true).value_or("");
+    o.then = r.string_field(n, p, "then", true).value_or("");
+    o.first_action = action_field(r, n, p, "first_action");
+    o.then_action = action_field(r, n, p, "then_action");
+    o.symmetrical = r.bool_field(n, p, "symmetrical").value_or(true);
+    out.orders.push_back(o);
+  });
+}
+
+}  // namespace
+
+void load_resources(YamlReader& r, const YAML::Node& root, ResourceConfig& out) {
+  each(r, root["resources"], "resources", [&](const YAML::Node& n, const std::string& p) {
+    PrimitiveConfig prim;
+    load_primitive(r, n, p, prim);
+    out.primitives.push_back(std::move(prim));
+  });
+  each(r, root["groups"], "groups", [&](const YAML::Node& n, const std::string& p) {
+    if (!r.expect_map(n, p, {"id", "members"})) return;
+    GroupConfig g;
+    g.id = r.string_field(n, p, "id", true).value_or("");
+    g.members = r.string_list(n, p, "members", true).value_or(std::vector<std::string>{});
+    out.groups.push_back(std::move(g));
+  });
+  each(r, root["clones"], "clones", [&](const YAML::Node& n, const std::string& p) {
+    if (!r.expect_map(n, p, {"id", "resource", "clone_max", "promotable", "promoted_max"})) return;
+    CloneConfig c;
+    c.id = r.string_field(n, p, "id", true).value_or("");
+    c.child = r.string_field(n, p, "resource", true).value_or("");
+    c.clone_max =
+        r.int_field(n, p, "clone_max", 1, static_cast<int>(limits::kMaxNodes)).value_or(0);
+    c.promotable = r.bool_field(n, p, "promotable").value_or(false);
+    c.promoted_max =
+        r.int_field(n, p, "promoted_max", 1, static_cast<int>(limits::kMaxNodes)).value_or(1);
+    out.clones.push_back(std::move(c));
+  });
+  if (root["constraints"]) load_constraints(r, root["constraints"], out);
+}
+
+}  // namespace hactl

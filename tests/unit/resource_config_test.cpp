@@ -1,0 +1,164 @@
+// Resource sections of the cluster file: the shapes the issues promise, and each error class.
+#include <gtest/gtest.h>
+
+#include "common/config.hpp"
+
+namespace hactl {
+namespace {
+
+using namespace std::chrono_literals;
+
+const std::string kHead = R"(cluster:
+  name: demo
+  auth_key_file: /etc/hactl/authkey
+nodes:
+  - {name: n1, address: "10.213.0.11:5405"}
+  - {name: n2, address: "10.213.0.12:5405"}
+  - {name: n3, address: "10.213.0.13:5405"}
+)";
+
+const std::string kWeb = R"(resources:
+  - id: web-ip
+    type: vip
+    params: {address: 10.213.0.100/24, interface: eth0}
+  - id: web-app
+    type: ocf:heartbeat:Dummy
+    params: {state: /run/hactl/web-app.state}
+    ops: {monitor: {interval: 1s, timeout: 5s}}
+    meta: {stickiness: inf, migration_threshold: 3, failure_timeout: 1m, on_fail: move}
+  - id: db
+    type: ocf:heartbeat:Stateful
+  - id: web-server
+    type: systemd:nginx
+  - id: job
+    type: exec:/usr/local/bin/job
+groups:
+  - id: web
+    members: [web-ip, web-app]
+clones:
+  - id: db-clone
+    resource: db
+    promotable: true
+    promoted_max: 2
+constraints:
+  location:
+    - {resource: web, node: n1, score: 100}
+    - {resource: db-clone, node: n3, score: -inf, role: promoted}
+  colocation:
+    - {resource: web, with: db-clone, score: inf, with_role: promoted}
+  order:
+    - {first: db-clone, first_action: promote, then: web}
+)";
+
+std::string errors(const std::string& yaml) {
+  auto r = parse_config(kHead + yaml, "c.yaml");
+  if (r) return "";
+  std::string all;
+  for (const auto& e : r.error()) all += e.to_string() + "\n";
+  return all;
+}
+
+std::string replace(std::string s, const std::string& from, const std::string& to) {
+  const auto at = s.find(from);
+  EXPECT_NE(at, std::string::npos) << from;
+  return at == std::string::npos ? s : s.replace(at, from.size(), to);
+}
+
+TEST(ResourceConfig, TheDocumentedShapeParses) {
+  auto r = parse_config(kHead + kWeb, "c.yaml");
+  ASSERT_TRUE(r) << errors(kWeb);
+  const ResourceConfig& rc = r->config.resources;
+  ASSERT_EQ(rc.primitives.size(), 5u);
+  const auto* app = rc.primitive("web-app");
+  ASSERT_NE(app, nullptr);
+  EXPECT_EQ(app->cls, ResourceClass::kOcf);
+  EXPECT_EQ(app->provider, "heartbeat");
+  EXPECT_EQ(app->type, "Dummy");
+  EXPECT_EQ(app->params.at("state"), "/run/hactl/web-app.state");
+  EXPECT_EQ(app->monitor.interval, 1s);
+  EXPECT_EQ(app->monitor.timeout, 5s);
+  EXPECT_EQ(app->start.timeout, 20s);
+  EXPECT_EQ(app->stickiness, 1'000'000);
+  EXPECT_EQ(app->migration_threshold, 3);
+  EXPECT_EQ(app->failure_timeout, 1min);
+  EXPECT_EQ(app->on_fail, OnFail::kMove);
+  EXPECT_EQ(rc.primitive("web-server")->type, "nginx.service");
+  EXPECT_EQ(rc.primitive("job")->cls, ResourceClass::kExec);
+  EXPECT_EQ(rc.group("web")->members, (std::vector<std::string>{"web-ip", "web-app"}));
+  EXPECT_TRUE(rc.clone("db-clone")->promotable);
+  EXPECT_EQ(rc.clone("db-clone")->promoted_max, 2);
+  EXPECT_EQ(rc.locations[1].score, -1'000'000);
+  EXPECT_EQ(rc.locations[1].role, RoleFilter::kPromoted);
+  EXPECT_EQ(rc.colocations[0].with_role, RoleFilter::kPromoted);
+  EXPECT_EQ(rc.orders[0].first_action, ActionKind::kPromote);
+  EXPECT_TRUE(rc.orders[0].symmetrical);
+}
+
+TEST(ResourceConfig, ErrorsNameFileLineAndField) {
+  EXPECT_NE(errors(replace(kWeb, "type: vip", "type: vipp"))
+                .find("c.yaml:10:11: resources[0].type: unknown type 'vipp'"),
+            std::string::npos);
+  EXPECT_NE(errors(replace(kWeb, "type: systemd:nginx", "type: systemd:"))
+                .find("resources[3].type"),
+            std::string::npos);
+  EXPECT_NE(errors(replace(kWeb, "exec:/usr", "exec:usr")).find("resources[4].type"),
+            std::string::npos);
+  EXPECT_NE(errors(replace(kWeb, "interval: 1s", "intervall: 1s"))
+                .find("resources[1].ops.monitor.intervall: unknown key 'intervall' (did you mean "
+                      "'interval'?)"),
+            std::string::npos);
+  EXPECT_NE(errors(replace(kWeb, "on_fail: move", "on_fail: panic"))
+                .find("resources[1].meta.on_fail: must be restart, move, stop or ignore"),
+            std::string::npos);
+  EXPECT_NE(errors(replace(kWeb, "migration_threshold: 3", "migration_threshold: 0"))
+                .find("meta.migration_threshold: expected a whole number from 1"),
+            std::string::npos);
+  EXPECT_NE(errors(replace(kWeb, "score: 100", "score: lots"))
+                .find("constraints.location[0].score: expected a score (an integer, inf or -inf), "
+                      "got 'lots'"),
+            std::string::npos);
+}
+
+TEST(ResourceConfig, CrossChecks) {
+  EXPECT_NE(errors(replace(kWeb, "  - id: db\n", "  - id: web-app\n"))
+                .find("duplicate id 'web-app' (also resources[1].id)"),
+            std::string::npos);
+  EXPECT_NE(errors(replace(kWeb, "10.213.0.100/24", "10.213.0.100"))
+                .find("resources[0].params.address: '10.213.0.100' is not an address/prefix"),
+            std::string::npos);
+  EXPECT_NE(errors(replace(kWeb, ", interface: eth0", ""))
+                .find("resources[0].params.interface: a vip needs the interface"),
+            std::string::npos);
+  EXPECT_NE(errors(replace(kWeb, "[web-ip, web-app]", "[web-ip, ghost]"))
+                .find("groups[0].members[1]: 'ghost' is not a resource"),
+            std::string::npos);
+  EXPECT_NE(errors(replace(kWeb, "resource: db\n", "resource: web-ip\n"))
+                .find("clones[0].resource: 'web-ip' already belongs to web"),
+            std::string::npos);
+  EXPECT_NE(errors(replace(kWeb, "resource: db\n", "resource: web-server\n"))
+                .find("a promotable clone needs an ocf resource"),
+            std::string::npos);
+  EXPECT_NE(
+      errors(replace(kWeb, "{resource: web, node: n1", "{resource: web-ip, node: n1"))
+          .find("constraints.location[0].resource: 'web-ip' belongs to web: constrain web instead"),
+      std::string::npos);
+  EXPECT_NE(errors(replace(kWeb, "node: n1", "node: n7"))
+                .find("constraints.location[0].node: no node is called 'n7'"),
+            std::string::npos);
+  EXPECT_NE(
+      errors(replace(kWeb, "with: db-clone", "with: web")).find("cannot be colocated with itself"),
+      std::string::npos);
+  EXPECT_NE(errors(replace(kWeb, "{resource: web, node: n1, score: 100}",
+                           "{resource: web, node: n1, score: 100, role: promoted}"))
+                .find("only for promotable clones"),
+            std::string::npos);
+  EXPECT_NE(errors(kWeb + "    - {first: web, then: db-clone}\n")
+                .find("order constraints form a cycle: db-clone -> web -> db-clone"),
+            std::string::npos);
+  EXPECT_NE(errors(replace(kWeb, "promoted_max: 2", "promoted_max: 2\n    clone_max: 1"))
+                .find("promoted_max (2) exceeds clone_max (1)"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace hactl
