@@ -1,0 +1,48 @@
+// What the scheduler knows of the cluster at one instant: each node's condition, each
+// primitive's role on each node (as the agents reported it), and failure records. The
+// coordinator builds it from membership and agent reports; `hactl simulate` reads it from a
+// file. Plain data: no behaviour, no I/O.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "common/config.hpp"
+#include "common/types.hpp"
+
+namespace hactl {
+
+enum class ResourceRole { kStopped, kStarted, kPromoted };  // kStarted = unpromoted for clones
+std::string_view to_string(ResourceRole r);
+
+enum class NodeCondition {
+  kOnline,
+  kStandby,  // in the cluster, runs nothing
+  kOffline,  // gone, and its lease is over: it runs nothing
+  kUnclean,  // gone, but its lease may still be valid: what it ran may still run there
+};
+std::string_view to_string(NodeCondition c);
+
+struct FailureRecord {
+  int count = 0;
+  Instant last{};
+};
+
+struct ClusterState {
+  Instant now{};
+  std::vector<NodeCondition> nodes;  // by NodeId
+  // primitive id -> role on each node (absent: stopped everywhere)
+  std::map<std::string, std::vector<ResourceRole>> roles;
+  // primitive id -> on each node, whether its last monitor failed and it awaits recovery
+  std::map<std::string, std::vector<bool>> failed;
+  // primitive id -> failures on each node
+  std::map<std::string, std::vector<FailureRecord>> failures;
+
+  ResourceRole role(const std::string& primitive, NodeId node) const;
+  bool is_failed(const std::string& primitive, NodeId node) const;
+  // Failures that still count (younger than failure_timeout; 0 = never forgotten).
+  int fail_count(const PrimitiveConfig& p, NodeId node) const;
+};
+
+}  // namespace hactl
