@@ -4,6 +4,9 @@
 #include <functional>
 #include <numeric>
 #include <set>
+#include <tuple>
+#include <unordered_map>
+#include <unordered_set>
 
 #include "common/assert.hpp"
 #include "common/limits.hpp"
@@ -18,24 +21,65 @@ using Scores = std::vector<int>;
 
 bool active(ResourceRole r) { return r != ResourceRole::kStopped; }
 
+// One primitive's recorded state, looked up once per placement rather than per node.
+struct MemberView {
+  const PrimitiveConfig* p = nullptr;
+  const std::vector<ResourceRole>* roles = nullptr;
+  const std::vector<bool>* failed = nullptr;
+  const std::vector<FailureRecord>* failures = nullptr;
+
+  ResourceRole role(std::size_t i) const { return roles ? (*roles)[i] : ResourceRole::kStopped; }
+  bool is_failed(std::size_t i) const { return failed && (*failed)[i]; }
+  int fail_count(std::size_t i, Instant now) const {
+    if (!failures) return 0;
+    const FailureRecord& f = (*failures)[i];
+    const bool expired =
+        p->failure_timeout > Duration::zero() && now - f.last >= p->failure_timeout;
+    return expired ? 0 : f.count;
+  }
+};
+
+template <typename Map>
+const typename Map::mapped_type* lookup(const Map& m, const std::string& key) {
+  const auto it = m.find(key);
+  return it == m.end() ? nullptr : &it->second;
+}
+
 struct Placer {
   const ClusterConfig& config;
   const ClusterState& state;
   Placement out;
+  std::unordered_map<std::string, std::vector<const LocationConstraint*>> locations;
+  std::unordered_map<std::string, std::vector<const ColocationConstraint*>> colocations;
+  std::unordered_map<std::string, std::size_t> node_index;
+  // The unit being placed.
+  std::vector<MemberView> members;
+  std::vector<bool> active_here;
 
-  std::size_t n() const { return config.nodes.size(); }
-  NodeId id(std::size_t i) const { return NodeId{static_cast<std::uint16_t>(i)}; }
-  const std::string& name(std::size_t i) const { return config.nodes[i].name; }
-
-  bool active_on(const Unit& u, std::size_t node) const {
-    return std::any_of(u.members.begin(), u.members.end(), [&](const PrimitiveConfig* p) {
-      return active(state.role(p->id, id(node)));
-    });
+  Placer(const ClusterConfig& c, const ClusterState& st) : config(c), state(st) {
+    for (const auto& l : c.resources.locations) locations[l.resource].push_back(&l);
+    for (const auto& co : c.resources.colocations) colocations[co.resource].push_back(&co);
+    for (std::size_t i = 0; i < c.nodes.size(); ++i) node_index[c.nodes[i].name] = i;
   }
 
-  bool failed_anywhere(const PrimitiveConfig& p) const {
+  std::size_t n() const { return config.nodes.size(); }
+  const std::string& name(std::size_t i) const { return config.nodes[i].name; }
+  bool active_on(std::size_t node) const { return active_here[node]; }
+
+  void view(const Unit& u) {
+    members.clear();
+    for (const PrimitiveConfig* p : u.members) {
+      members.push_back(MemberView{p, lookup(state.roles, p->id), lookup(state.failed, p->id),
+                                   lookup(state.failures, p->id)});
+    }
+    active_here.assign(n(), false);
     for (std::size_t i = 0; i < n(); ++i) {
-      if (state.is_failed(p.id, id(i))) return true;
+      for (const auto& m : members) active_here[i] = active_here[i] || active(m.role(i));
+    }
+  }
+  bool failed_anywhere(const MemberView& m) const {
+    for (std::size_t i = 0; i < n(); ++i) {
+      if (m.is_failed(i)) return true;
     }
     return false;
   }
@@ -50,28 +94,33 @@ struct Placer {
 Scores Placer::base_scores(const Unit& u) const {
   Scores s(n(), 0);
   for (std::size_t i = 0; i < n(); ++i) {
-    if (config.nodes[i].witness || state.nodes[i] != NodeCondition::kOnline) {
-      s[i] = -kInf;
-      continue;
-    }
-    for (const auto& l : config.resources.locations) {
-      if (l.resource == u.id && l.node == name(i) && l.role != RoleFilter::kPromoted) {
-        s[i] = add_scores(s[i], l.score);
+    if (config.nodes[i].witness || state.nodes[i] != NodeCondition::kOnline) s[i] = -kInf;
+  }
+  if (const auto* locs = lookup(locations, u.id)) {
+    for (const LocationConstraint* l : *locs) {
+      const auto node = node_index.find(l->node);
+      if (node != node_index.end() && l->role != RoleFilter::kPromoted) {
+        s[node->second] = add_scores(s[node->second], l->score);
       }
     }
-    for (const PrimitiveConfig* p : u.members) {
-      if (state.fail_count(*p, id(i)) >= p->migration_threshold) s[i] = -kInf;
-      if (p->on_fail == OnFail::kMove && state.is_failed(p->id, id(i))) s[i] = -kInf;
-      if (p->on_fail == OnFail::kStop && failed_anywhere(*p)) s[i] = -kInf;
-      if (active(state.role(p->id, id(i)))) s[i] = add_scores(s[i], p->stickiness);
+  }
+  for (const MemberView& m : members) {
+    const bool stop_everywhere = m.p->on_fail == OnFail::kStop && failed_anywhere(m);
+    for (std::size_t i = 0; i < n(); ++i) {
+      if (m.fail_count(i, state.now) >= m.p->migration_threshold) s[i] = -kInf;
+      if (m.p->on_fail == OnFail::kMove && m.is_failed(i)) s[i] = -kInf;
+      if (stop_everywhere) s[i] = -kInf;
+      if (active(m.role(i))) s[i] = add_scores(s[i], m.p->stickiness);
     }
   }
   return s;
 }
 
 void Placer::apply_colocations(const Unit& u, Scores& s) const {
-  for (const auto& c : config.resources.colocations) {
-    if (c.resource != u.id) continue;
+  const auto* list = lookup(colocations, u.id);
+  if (list == nullptr) return;
+  for (const ColocationConstraint* cp : *list) {
+    const ColocationConstraint& c = *cp;
     const auto with = out.unit_roles.find(c.with);
     HACTL_ASSERT(with != out.unit_roles.end());  // placement order puts `with` first
     for (std::size_t i = 0; i < n(); ++i) {
@@ -87,29 +136,29 @@ void Placer::apply_colocations(const Unit& u, Scores& s) const {
 }
 
 // Best node first: score, then where it runs now, then node name.
-std::vector<std::size_t> ranked(const Placer& p, const Unit& u, const Scores& s) {
+std::vector<std::size_t> ranked(const Placer& p, const Scores& s) {
   std::vector<std::size_t> order(p.n());
   std::iota(order.begin(), order.end(), 0);
   std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
     if (s[a] != s[b]) return s[a] > s[b];
-    const bool aa = p.active_on(u, a), ab = p.active_on(u, b);
+    const bool aa = p.active_on(a), ab = p.active_on(b);
     if (aa != ab) return aa;
     return p.name(a) < p.name(b);
   });
   return order;
 }
 
-std::vector<std::size_t> unclean_holders(const Placer& p, const Unit& u) {
+std::vector<std::size_t> unclean_holders(const Placer& p) {
   std::vector<std::size_t> held;
   for (std::size_t i = 0; i < p.n(); ++i) {
-    if (p.state.nodes[i] == NodeCondition::kUnclean && p.active_on(u, i)) held.push_back(i);
+    if (p.state.nodes[i] == NodeCondition::kUnclean && p.active_on(i)) held.push_back(i);
   }
   return held;
 }
 
 std::vector<ResourceRole> Placer::place_single(const Unit& u, const Scores& s) {
   std::vector<ResourceRole> roles(n(), ResourceRole::kStopped);
-  if (const auto held = unclean_holders(*this, u); !held.empty()) {
+  if (const auto held = unclean_holders(*this); !held.empty()) {
     // It may still run there until that node's lease ends: starting it elsewhere could run it
     // twice. Leave it be until the node is known to be offline.
     roles[held.front()] = ResourceRole::kStarted;
@@ -117,7 +166,7 @@ std::vector<ResourceRole> Placer::place_single(const Unit& u, const Scores& s) {
                         "'s lease to end before moving it");
     return roles;
   }
-  const auto order = ranked(*this, u, s);
+  const auto order = ranked(*this, s);
   if (s[order.front()] <= -kInf) {
     out.notes.push_back(u.id + ": cannot run anywhere (every node is excluded)");
     return roles;
@@ -131,13 +180,12 @@ std::vector<ResourceRole> Placer::place_clone(const Unit& u, const Scores& s) {
   const std::size_t max =
       u.clone->clone_max > 0 ? static_cast<std::size_t>(u.clone->clone_max) : n();
   std::size_t placed = 0;
-  for (std::size_t i : unclean_holders(*this, u)) {
-    roles[i] = state.role(u.members.front()->id, id(i)) == ResourceRole::kPromoted
-                   ? ResourceRole::kPromoted
-                   : ResourceRole::kStarted;
+  for (std::size_t i : unclean_holders(*this)) {
+    roles[i] = members.front().role(i) == ResourceRole::kPromoted ? ResourceRole::kPromoted
+                                                                  : ResourceRole::kStarted;
     ++placed;
   }
-  for (std::size_t i : ranked(*this, u, s)) {
+  for (std::size_t i : ranked(*this, s)) {
     if (placed >= max || s[i] <= -kInf) break;
     if (roles[i] != ResourceRole::kStopped) continue;
     roles[i] = ResourceRole::kStarted;
@@ -161,15 +209,15 @@ void Placer::promote(const Unit& u, std::vector<ResourceRole>& roles) {
         s[i] = add_scores(s[i], l.score);
       }
     }
-    if (state.role(child.id, id(i)) == ResourceRole::kPromoted)
+    if (members.front().role(i) == ResourceRole::kPromoted)
       s[i] = add_scores(s[i], child.stickiness);
   }
   std::vector<std::size_t> order(n());
   std::iota(order.begin(), order.end(), 0);
   std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
     if (s[a] != s[b]) return s[a] > s[b];
-    const bool pa = state.role(child.id, id(a)) == ResourceRole::kPromoted;
-    const bool pb = state.role(child.id, id(b)) == ResourceRole::kPromoted;
+    const bool pa = members.front().role(a) == ResourceRole::kPromoted;
+    const bool pb = members.front().role(b) == ResourceRole::kPromoted;
     if (pa != pb) return pa;
     return name(a) < name(b);
   });
@@ -182,6 +230,7 @@ void Placer::promote(const Unit& u, std::vector<ResourceRole>& roles) {
 }
 
 void Placer::place_unit(const Unit& u) {
+  view(u);
   Scores s = base_scores(u);
   apply_colocations(u, s);
   const auto roles = u.kind == Unit::Kind::kClone ? place_clone(u, s) : place_single(u, s);
@@ -192,19 +241,23 @@ void Placer::place_unit(const Unit& u) {
 }  // namespace
 
 std::vector<Unit> make_units(const ResourceConfig& rc) {
-  std::set<std::string> owned;
+  std::unordered_map<std::string, const PrimitiveConfig*> prims;
+  std::unordered_map<std::string, const GroupConfig*> groups;
+  for (const auto& p : rc.primitives) prims[p.id] = &p;
+  for (const auto& g : rc.groups) groups[g.id] = &g;
+  std::unordered_set<std::string> owned;
   for (const auto& g : rc.groups) owned.insert(g.members.begin(), g.members.end());
   for (const auto& c : rc.clones) owned.insert(c.child);
-  std::vector<Unit> units;
   auto members_of = [&](const std::string& id) {
     std::vector<const PrimitiveConfig*> m;
-    if (const auto* g = rc.group(id)) {
-      for (const auto& member : g->members) m.push_back(rc.primitive(member));
+    if (const auto g = groups.find(id); g != groups.end()) {
+      for (const auto& member : g->second->members) m.push_back(prims.at(member));
     } else {
-      m.push_back(rc.primitive(id));
+      m.push_back(prims.at(id));
     }
     return m;
   };
+  std::vector<Unit> units;
   for (const auto& p : rc.primitives) {
     if (!owned.contains(p.id)) units.push_back(Unit{Unit::Kind::kPrimitive, p.id, {&p}, nullptr});
   }
@@ -214,33 +267,35 @@ std::vector<Unit> make_units(const ResourceConfig& rc) {
   }
   for (const auto& c : rc.clones)
     units.push_back(Unit{Unit::Kind::kClone, c.id, members_of(c.child), &c});
-  // Depth in the colocation graph: a unit comes after everything it is colocated with.
-  std::map<std::string, int> depth;
+  // Sort key: depth in the colocation graph (a unit comes after everything it is colocated
+  // with), then priority (higher first), then id.
+  std::unordered_map<std::string, std::vector<std::string>> with;
+  for (const auto& c : rc.colocations) with[c.resource].push_back(c.with);
+  std::unordered_map<std::string, int> depth;
   std::function<int(const std::string&)> depth_of = [&](const std::string& id) {
     if (auto it = depth.find(id); it != depth.end()) return it->second;
     int d = 0;
-    for (const auto& c : rc.colocations) {
-      if (c.resource == id) d = std::max(d, depth_of(c.with) + 1);
+    if (auto it = with.find(id); it != with.end()) {
+      for (const auto& w : it->second) d = std::max(d, depth_of(w) + 1);
     }
     return depth[id] = d;
   };
-  auto priority = [](const Unit& u) {
-    int p = 0;
-    for (const auto* m : u.members) p = std::max(p, m->priority);
-    return p;
-  };
-  std::sort(units.begin(), units.end(), [&](const Unit& a, const Unit& b) {
-    const int da = depth_of(a.id), db = depth_of(b.id);
-    if (da != db) return da < db;
-    if (priority(a) != priority(b)) return priority(a) > priority(b);
-    return a.id < b.id;
-  });
-  return units;
+  std::vector<std::tuple<int, int, std::string, std::size_t>> keys;
+  for (std::size_t i = 0; i < units.size(); ++i) {
+    int priority = 0;
+    for (const auto* m : units[i].members) priority = std::max(priority, m->priority);
+    keys.emplace_back(depth_of(units[i].id), -priority, units[i].id, i);
+  }
+  std::sort(keys.begin(), keys.end());
+  std::vector<Unit> ordered;
+  ordered.reserve(units.size());
+  for (const auto& k : keys) ordered.push_back(std::move(units[std::get<3>(k)]));
+  return ordered;
 }
 
 Placement place(const ClusterConfig& config, const ClusterState& state) {
   HACTL_ASSERT(state.nodes.size() == config.nodes.size());
-  Placer p{config, state, {}};
+  Placer p(config, state);
   for (const Unit& u : make_units(config.resources)) p.place_unit(u);
   return std::move(p.out);
 }

@@ -2,10 +2,12 @@
 
 #include <algorithm>
 #include <map>
+#include <numeric>
 #include <queue>
 #include <set>
 #include <sstream>
 #include <tuple>
+#include <unordered_map>
 
 #include "common/assert.hpp"
 #include "common/limits.hpp"
@@ -30,99 +32,121 @@ int phase(ActionKind k) {
   return 4;
 }
 
+// Builds the action graph with integer indexes throughout: a primitive's actions live in a
+// small list of their own, so orderings cost what the transition holds, not nodes squared.
 class Builder {
  public:
-  Builder(const ClusterConfig& config, const ClusterState& state, const Placement& placement)
-      : config_(config), state_(state), placement_(placement) {}
-
+  Builder(const ClusterConfig& config, const ClusterState& state, const Placement& placement);
   Transition build();
 
  private:
-  using Key = std::tuple<std::string, std::uint16_t, ActionKind>;
-  std::size_t add(const std::string& rsc, std::size_t node, ActionKind kind, std::string reason);
-  std::optional<std::size_t> find(const std::string& rsc, std::size_t node, ActionKind kind) const;
+  static constexpr std::size_t kKinds = 4;
+  std::size_t slot(std::size_t prim, std::size_t node, ActionKind kind) const {
+    return (prim * config_.nodes.size() + node) * kKinds + static_cast<std::size_t>(kind);
+  }
+  std::size_t add(std::size_t prim, std::size_t node, ActionKind kind, std::string reason);
+  std::optional<std::size_t> find(std::size_t prim, std::size_t node, ActionKind kind) const;
   void edge(std::optional<std::size_t> a, std::optional<std::size_t> b);
-  ResourceRole target(const std::string& rsc, std::size_t node) const;
-  void actions_for(const PrimitiveConfig& p);
+  void actions_for(std::size_t prim);
   void restart_group_followers();
-  void order_primitive(const PrimitiveConfig& p, bool cloned);
+  void order_primitive(std::size_t prim, bool cloned);
   void order_groups();
   void order_constraints();
-  std::vector<const PrimitiveConfig*> primitives_of(const std::string& unit) const;
-  Transition sorted() const;
+  std::vector<std::size_t> primitives_of(const std::string& unit) const;
+  Transition sorted();
 
   const ClusterConfig& config_;
   const ClusterState& state_;
   const Placement& placement_;
+  std::vector<const PrimitiveConfig*> prims_;
+  std::unordered_map<std::string, std::size_t> prim_index_;
+  std::vector<const std::vector<ResourceRole>*> current_, target_;
+  std::vector<int> slots_;  // -1: no such action
+  std::vector<std::vector<std::size_t>> by_prim_;
   std::vector<PlannedAction> actions_;
-  std::map<Key, std::size_t> index_;
-  std::set<std::pair<std::size_t, std::size_t>> edges_;
+  std::vector<std::size_t> action_prim_;
+  std::vector<std::pair<std::size_t, std::size_t>> edges_;
 };
 
-std::size_t Builder::add(const std::string& rsc, std::size_t node, ActionKind kind,
-                         std::string reason) {
-  const Key key{rsc, static_cast<std::uint16_t>(node), kind};
-  if (auto it = index_.find(key); it != index_.end()) return it->second;
-  actions_.push_back(
-      PlannedAction{rsc, NodeId{static_cast<std::uint16_t>(node)}, kind, std::move(reason)});
-  index_[key] = actions_.size() - 1;
+Builder::Builder(const ClusterConfig& config, const ClusterState& state, const Placement& placement)
+    : config_(config), state_(state), placement_(placement) {
+  for (const auto& p : config.resources.primitives) {
+    prim_index_[p.id] = prims_.size();
+    prims_.push_back(&p);
+    const auto cur = state.roles.find(p.id);
+    current_.push_back(cur == state.roles.end() ? nullptr : &cur->second);
+    const auto tgt = placement.target.find(p.id);
+    target_.push_back(tgt == placement.target.end() ? nullptr : &tgt->second);
+  }
+  slots_.assign(prims_.size() * config.nodes.size() * kKinds, -1);
+  by_prim_.resize(prims_.size());
+}
+
+std::size_t Builder::add(std::size_t prim, std::size_t node, ActionKind kind, std::string reason) {
+  int& s = slots_[slot(prim, node, kind)];
+  if (s >= 0) return static_cast<std::size_t>(s);
+  s = static_cast<int>(actions_.size());
+  actions_.push_back(PlannedAction{prims_[prim]->id, NodeId{static_cast<std::uint16_t>(node)}, kind,
+                                   std::move(reason)});
+  action_prim_.push_back(prim);
+  by_prim_[prim].push_back(actions_.size() - 1);
   return actions_.size() - 1;
 }
 
-std::optional<std::size_t> Builder::find(const std::string& rsc, std::size_t node,
+std::optional<std::size_t> Builder::find(std::size_t prim, std::size_t node,
                                          ActionKind kind) const {
-  const auto it = index_.find(Key{rsc, static_cast<std::uint16_t>(node), kind});
-  return it == index_.end() ? std::nullopt : std::optional{it->second};
+  const int s = slots_[slot(prim, node, kind)];
+  return s < 0 ? std::nullopt : std::optional{static_cast<std::size_t>(s)};
 }
 
 void Builder::edge(std::optional<std::size_t> a, std::optional<std::size_t> b) {
-  if (a && b && *a != *b) edges_.emplace(*a, *b);
+  if (a && b && *a != *b) edges_.emplace_back(*a, *b);
 }
 
-ResourceRole Builder::target(const std::string& rsc, std::size_t node) const {
-  const auto it = placement_.target.find(rsc);
-  return it == placement_.target.end() ? ResourceRole::kStopped : it->second[node];
-}
-
-void Builder::actions_for(const PrimitiveConfig& p) {
+void Builder::actions_for(std::size_t prim) {
+  const PrimitiveConfig& p = *prims_[prim];
   for (std::size_t i = 0; i < config_.nodes.size(); ++i) {
     const NodeCondition cond = state_.nodes[i];
     if (cond == NodeCondition::kUnclean || cond == NodeCondition::kOffline) continue;
+    const ResourceRole c = current_[prim] ? (*current_[prim])[i] : ResourceRole::kStopped;
+    const ResourceRole t = target_[prim] ? (*target_[prim])[i] : ResourceRole::kStopped;
+    if (c == t && !active(c)) continue;
     const NodeId id{static_cast<std::uint16_t>(i)};
-    const ResourceRole c = state_.role(p.id, id);
-    const ResourceRole t = target(p.id, i);
     const bool recover =
         active(c) && active(t) && state_.is_failed(p.id, id) && p.on_fail != OnFail::kIgnore;
     if (recover) {
       if (c == ResourceRole::kPromoted)
-        add(p.id, i, ActionKind::kDemote, "recover: monitor failed");
-      add(p.id, i, ActionKind::kStop, "recover: monitor failed");
-      add(p.id, i, ActionKind::kStart, "recover: monitor failed");
+        add(prim, i, ActionKind::kDemote, "recover: monitor failed");
+      add(prim, i, ActionKind::kStop, "recover: monitor failed");
+      add(prim, i, ActionKind::kStart, "recover: monitor failed");
       if (t == ResourceRole::kPromoted)
-        add(p.id, i, ActionKind::kPromote, "recover: monitor failed");
+        add(prim, i, ActionKind::kPromote, "recover: monitor failed");
       continue;
     }
     const std::string why = cond == NodeCondition::kStandby ? "node is in standby"
                             : active(t)                     ? "placed here"
                                                             : "placed elsewhere or stopped";
     if (c == ResourceRole::kPromoted && t != ResourceRole::kPromoted)
-      add(p.id, i, ActionKind::kDemote, why);
-    if (active(c) && !active(t)) add(p.id, i, ActionKind::kStop, why);
-    if (!active(c) && active(t)) add(p.id, i, ActionKind::kStart, why);
+      add(prim, i, ActionKind::kDemote, why);
+    if (active(c) && !active(t)) add(prim, i, ActionKind::kStop, why);
+    if (!active(c) && active(t)) add(prim, i, ActionKind::kStart, why);
     if (t == ResourceRole::kPromoted && c != ResourceRole::kPromoted)
-      add(p.id, i, ActionKind::kPromote, "chosen for promotion");
+      add(prim, i, ActionKind::kPromote, "chosen for promotion");
   }
 }
 
 // A group member that restarts in place takes the members after it down and up with it.
 void Builder::restart_group_followers() {
   for (const auto& g : config_.resources.groups) {
+    std::vector<std::size_t> members;
+    for (const auto& m : g.members) members.push_back(prim_index_.at(m));
     for (std::size_t i = 0; i < config_.nodes.size(); ++i) {
       bool restarting = false;
-      for (const auto& m : g.members) {
+      for (std::size_t m : members) {
         const bool restarts = find(m, i, ActionKind::kStop) && find(m, i, ActionKind::kStart);
-        if (restarting && !restarts &&
-            active(state_.role(m, NodeId{static_cast<std::uint16_t>(i)})) && active(target(m, i))) {
+        const bool running =
+            current_[m] && active((*current_[m])[i]) && target_[m] && active((*target_[m])[i]);
+        if (restarting && !restarts && running) {
           add(m, i, ActionKind::kStop, "restart: an earlier member of " + g.id + " restarts");
           add(m, i, ActionKind::kStart, "restart: an earlier member of " + g.id + " restarts");
         }
@@ -132,18 +156,22 @@ void Builder::restart_group_followers() {
   }
 }
 
-void Builder::order_primitive(const PrimitiveConfig& p, bool cloned) {
-  const std::size_t n = config_.nodes.size();
-  for (std::size_t i = 0; i < n; ++i) {
-    edge(find(p.id, i, ActionKind::kDemote), find(p.id, i, ActionKind::kStop));
-    edge(find(p.id, i, ActionKind::kStop), find(p.id, i, ActionKind::kStart));
-    edge(find(p.id, i, ActionKind::kStart), find(p.id, i, ActionKind::kPromote));
-    for (std::size_t j = 0; j < n; ++j) {
-      if (i == j) continue;
+void Builder::order_primitive(std::size_t prim, bool cloned) {
+  for (std::size_t a : by_prim_[prim]) {
+    for (std::size_t b : by_prim_[prim]) {
+      const PlannedAction& x = actions_[a];
+      const PlannedAction& y = actions_[b];
+      const bool same = x.node == y.node;
+      const auto xk = x.kind, yk = y.kind;
+      if (same && ((xk == ActionKind::kDemote && yk == ActionKind::kStop) ||
+                   (xk == ActionKind::kStop && yk == ActionKind::kStart) ||
+                   (xk == ActionKind::kStart && yk == ActionKind::kPromote))) {
+        edge(a, b);
+      }
       // Never active on two nodes: stop here before starting there (clone instances are
       // separate per node, but never more promoted than allowed: demote before promote).
-      if (!cloned) edge(find(p.id, i, ActionKind::kStop), find(p.id, j, ActionKind::kStart));
-      edge(find(p.id, i, ActionKind::kDemote), find(p.id, j, ActionKind::kPromote));
+      if (!same && !cloned && xk == ActionKind::kStop && yk == ActionKind::kStart) edge(a, b);
+      if (!same && xk == ActionKind::kDemote && yk == ActionKind::kPromote) edge(a, b);
     }
   }
 }
@@ -151,29 +179,32 @@ void Builder::order_primitive(const PrimitiveConfig& p, bool cloned) {
 void Builder::order_groups() {
   for (const auto& g : config_.resources.groups) {
     for (std::size_t k = 0; k + 1 < g.members.size(); ++k) {
-      const auto& a = g.members[k];
-      const auto& b = g.members[k + 1];
-      for (std::size_t i = 0; i < config_.nodes.size(); ++i) {
-        edge(find(a, i, ActionKind::kStart), find(b, i, ActionKind::kStart));
-        edge(find(b, i, ActionKind::kStop), find(a, i, ActionKind::kStop));
-        for (std::size_t j = 0; j < config_.nodes.size(); ++j) {
+      const std::size_t a = prim_index_.at(g.members[k]);
+      const std::size_t b = prim_index_.at(g.members[k + 1]);
+      for (std::size_t x : by_prim_[a]) {
+        for (std::size_t y : by_prim_[b]) {
+          const PlannedAction& ax = actions_[x];
+          const PlannedAction& by = actions_[y];
+          const bool same = ax.node == by.node;
+          if (same && ax.kind == ActionKind::kStart && by.kind == ActionKind::kStart) edge(x, y);
+          if (same && ax.kind == ActionKind::kStop && by.kind == ActionKind::kStop) edge(y, x);
           // The whole group leaves a node before any of it starts on another.
-          edge(find(b, i, ActionKind::kStop), find(a, j, ActionKind::kStart));
+          if (!same && ax.kind == ActionKind::kStart && by.kind == ActionKind::kStop) edge(y, x);
         }
       }
     }
   }
 }
 
-std::vector<const PrimitiveConfig*> Builder::primitives_of(const std::string& unit) const {
+std::vector<std::size_t> Builder::primitives_of(const std::string& unit) const {
   const auto& rc = config_.resources;
   std::string inner = unit;
   if (const auto* c = rc.clone(unit)) inner = c->child;
-  std::vector<const PrimitiveConfig*> out;
+  std::vector<std::size_t> out;
   if (const auto* g = rc.group(inner)) {
-    for (const auto& m : g->members) out.push_back(rc.primitive(m));
-  } else if (const auto* p = rc.primitive(inner)) {
-    out.push_back(p);
+    for (const auto& m : g->members) out.push_back(prim_index_.at(m));
+  } else if (rc.primitive(inner) != nullptr) {
+    out.push_back(prim_index_.at(inner));
   }
   return out;
 }
@@ -185,15 +216,15 @@ ActionKind inverse(ActionKind k) {
 }
 
 void Builder::order_constraints() {
-  const std::size_t n = config_.nodes.size();
   for (const auto& o : config_.resources.orders) {
-    for (const auto* f : primitives_of(o.first)) {
-      for (const auto* t : primitives_of(o.then)) {
-        for (std::size_t i = 0; i < n; ++i) {
-          for (std::size_t j = 0; j < n; ++j) {
-            edge(find(f->id, i, o.first_action), find(t->id, j, o.then_action));
-            if (o.symmetrical) {
-              edge(find(t->id, j, inverse(o.then_action)), find(f->id, i, inverse(o.first_action)));
+    for (std::size_t f : primitives_of(o.first)) {
+      for (std::size_t t : primitives_of(o.then)) {
+        for (std::size_t x : by_prim_[f]) {
+          for (std::size_t y : by_prim_[t]) {
+            const ActionKind xk = actions_[x].kind, yk = actions_[y].kind;
+            if (xk == o.first_action && yk == o.then_action) edge(x, y);
+            if (o.symmetrical && yk == inverse(o.then_action) && xk == inverse(o.first_action)) {
+              edge(y, x);
             }
           }
         }
@@ -203,19 +234,32 @@ void Builder::order_constraints() {
 }
 
 // Kahn's algorithm; among ready actions the earliest phase, then resource id, then node name.
-Transition Builder::sorted() const {
+Transition Builder::sorted() {
+  std::sort(edges_.begin(), edges_.end());
+  edges_.erase(std::unique(edges_.begin(), edges_.end()), edges_.end());
   const std::size_t n = actions_.size();
+  std::vector<std::size_t> by_id(prims_.size()), by_name(config_.nodes.size());
+  std::iota(by_id.begin(), by_id.end(), 0);
+  std::iota(by_name.begin(), by_name.end(), 0);
+  std::sort(by_id.begin(), by_id.end(),
+            [&](auto a, auto b) { return prims_[a]->id < prims_[b]->id; });
+  std::sort(by_name.begin(), by_name.end(),
+            [&](auto a, auto b) { return config_.nodes[a].name < config_.nodes[b].name; });
+  std::vector<std::size_t> prim_rank(prims_.size()), node_rank(config_.nodes.size());
+  for (std::size_t r = 0; r < by_id.size(); ++r) prim_rank[by_id[r]] = r;
+  for (std::size_t r = 0; r < by_name.size(); ++r) node_rank[by_name[r]] = r;
+  std::vector<std::tuple<int, std::size_t, std::size_t>> key(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    key[i] = {phase(actions_[i].kind), prim_rank[action_prim_[i]],
+              node_rank[actions_[i].node.value]};
+  }
   std::vector<std::vector<std::size_t>> next(n);
   std::vector<std::size_t> indegree(n, 0);
   for (const auto& [a, b] : edges_) {
     next[a].push_back(b);
     ++indegree[b];
   }
-  auto key = [&](std::size_t i) {
-    const auto& a = actions_[i];
-    return std::tuple{phase(a.kind), a.resource, config_.nodes[a.node.value].name};
-  };
-  auto later = [&](std::size_t a, std::size_t b) { return key(a) > key(b); };
+  auto later = [&](std::size_t a, std::size_t b) { return key[a] > key[b]; };
   std::priority_queue<std::size_t, std::vector<std::size_t>, decltype(later)> ready(later);
   for (std::size_t i = 0; i < n; ++i) {
     if (indegree[i] == 0) ready.push(i);
@@ -238,14 +282,13 @@ Transition Builder::sorted() const {
 }
 
 Transition Builder::build() {
-  const auto& rc = config_.resources;
-  std::set<std::string> cloned;
-  for (const auto& c : rc.clones) {
-    for (const auto* p : primitives_of(c.id)) cloned.insert(p->id);
+  std::vector<bool> cloned(prims_.size(), false);
+  for (const auto& c : config_.resources.clones) {
+    for (std::size_t p : primitives_of(c.id)) cloned[p] = true;
   }
-  for (const auto& p : rc.primitives) actions_for(p);
+  for (std::size_t p = 0; p < prims_.size(); ++p) actions_for(p);
   restart_group_followers();
-  for (const auto& p : rc.primitives) order_primitive(p, cloned.contains(p.id));
+  for (std::size_t p = 0; p < prims_.size(); ++p) order_primitive(p, cloned[p]);
   order_groups();
   order_constraints();
   Transition t = sorted();

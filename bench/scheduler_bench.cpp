@@ -1,0 +1,76 @@
+// Scheduler time for large clusters (Google Benchmark): R primitives in groups of two, a
+// location preference for every fourth group, everything running, and one node lost so a
+// sixteenth of the groups must move. Run: build/bin/scheduler_bench
+#include <benchmark/benchmark.h>
+
+#include <random>
+
+#include "coordinator/scheduler.hpp"
+
+namespace hactl {
+namespace {
+
+struct Input {
+  ClusterConfig config;
+  ClusterState state;
+};
+
+Input make_input(std::size_t nodes, std::size_t resources) {
+  Input in;
+  std::mt19937_64 rng(42);
+  for (std::size_t i = 0; i < nodes; ++i) {
+    in.config.nodes.push_back(
+        NodeConfig{"node" + std::to_string(i), {"10.213.1." + std::to_string(i + 1), 5405}, false});
+  }
+  auto& rc = in.config.resources;
+  rc.primitives.reserve(resources);
+  in.state.nodes.assign(nodes, NodeCondition::kOnline);
+  in.state.nodes[nodes / 2] = NodeCondition::kOffline;
+  for (std::size_t g = 0; g < resources / 2; ++g) {
+    const std::string id = "g" + std::to_string(g);
+    PrimitiveConfig ip;
+    ip.id = id + "-ip";
+    ip.cls = ResourceClass::kVip;
+    PrimitiveConfig app;
+    app.id = id + "-app";
+    app.cls = ResourceClass::kOcf;
+    rc.primitives.push_back(ip);
+    rc.primitives.push_back(app);
+    rc.groups.push_back(GroupConfig{id, {ip.id, app.id}});
+    if (g % 4 == 0)
+      rc.locations.push_back(
+          LocationConstraint{id, in.config.nodes[rng() % nodes].name, 100, RoleFilter::kAny});
+    const std::size_t where = g % nodes;  // where it runs now (some on the lost node)
+    for (const auto* p : {&ip, &app}) {
+      auto& roles = in.state.roles[p->id];
+      roles.assign(nodes, ResourceRole::kStopped);
+      if (in.state.nodes[where] == NodeCondition::kOnline) roles[where] = ResourceRole::kStarted;
+    }
+  }
+  return in;
+}
+
+void BM_Schedule(benchmark::State& s) {
+  const auto nodes = static_cast<std::size_t>(s.range(0));
+  const auto resources = static_cast<std::size_t>(s.range(1));
+  const Input in = make_input(nodes, resources);
+  std::size_t actions = 0;
+  for (auto _ : s) {
+    const Transition t = schedule(in.config, in.state);
+    actions = t.actions.size();
+    benchmark::DoNotOptimize(actions);
+  }
+  s.counters["actions"] = static_cast<double>(actions);
+}
+
+BENCHMARK(BM_Schedule)
+    ->Args({16, 1000})
+    ->Args({64, 1000})
+    ->Args({16, 10000})
+    ->Args({64, 10000})
+    ->Unit(benchmark::kMillisecond);
+
+}  // namespace
+}  // namespace hactl
+
+BENCHMARK_MAIN();
