@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Prints hactl's benchmark figures: scheduler time for 1,000 and 10,000 resources on 16 and 64
-# nodes, re-election time after a coordinator crash (20 trials) and the idle cost of an agent. Needs root (network namespaces) and a build.
+# nodes, re-election time after a coordinator crash (20 trials) and the idle cost of an agent.
+# Needs root (network namespaces) and a build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -x build/bin/hactl-agent ] || scripts/setup.sh
