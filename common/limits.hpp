@@ -21,6 +21,8 @@ inline constexpr std::size_t kPingHistory = 256;
 // Control socket: largest request line and most concurrent clients.
 inline constexpr std::size_t kMaxControlRequest = 64 * 1024;
 inline constexpr std::size_t kMaxControlClients = 64;
+// Output kept from a resource agent run (its tail), for events and `hactl status`.
+inline constexpr std::size_t kMaxCapturedOutput = 4096;
 
 // Clock rate error the lease arithmetic tolerates between any two nodes' monotonic clocks
 // (parts per million). NTP slews CLOCK_MONOTONIC by at most 500 ppm; this is ten times that.

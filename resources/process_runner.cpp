@@ -1,0 +1,202 @@
+#include "resources/process_runner.hpp"
+
+#include <signal.h>
+
+#include <algorithm>
+
+#include "common/assert.hpp"
+#include "common/limits.hpp"
+
+namespace hactl {
+namespace {
+
+using std::chrono::duration_cast;
+using std::chrono::milliseconds;
+
+constexpr std::uint64_t kDrainMs = 100;  // after exit, how long to wait for the pipes to close
+
+std::uint64_t to_ms(Duration d) {
+  return static_cast<std::uint64_t>(
+      std::max<std::int64_t>(1, duration_cast<milliseconds>(d).count()));
+}
+
+// One running process: owns its handles, deletes itself after the last one closed.
+struct Job {
+  uv_loop_t* loop = nullptr;
+  ProcessSpec spec;
+  ProcessDone done;
+  uv_process_t process{};
+  uv_pipe_t out{}, err{};
+  uv_timer_t timer{};
+  std::string captured_out, captured_err;
+  ProcessResult result;
+  std::uint64_t started_ns = 0;
+  int open_handles = 0;
+  int open_pipes = 0;
+  bool exited = false;
+  bool timed_out = false;
+  bool killed = false;
+  bool reported = false;
+
+  void close(uv_handle_t* h) {
+    if (uv_is_closing(h) != 0) return;
+    uv_close(h, [](uv_handle_t* handle) {
+      auto* job = static_cast<Job*>(handle->data);
+      if (--job->open_handles == 0) delete job;
+    });
+  }
+
+  void report() {
+    if (reported) return;
+    reported = true;
+    result.took = Duration{static_cast<Duration::rep>((uv_hrtime() - started_ns) / 1000)};
+    std::string all = captured_out + captured_err;
+    if (all.size() > limits::kMaxCapturedOutput)
+      all.erase(0, all.size() - limits::kMaxCapturedOutput);
+    result.output = std::move(all);
+    uv_timer_stop(&timer);
+    close(reinterpret_cast<uv_handle_t*>(&timer));
+    close(reinterpret_cast<uv_handle_t*>(&out));
+    close(reinterpret_cast<uv_handle_t*>(&err));
+    close(reinterpret_cast<uv_handle_t*>(&process));
+    done(result);
+  }
+
+  void kill_group(int sig) {
+    // The child leads its own process group (UV_PROCESS_DETACHED -> setsid).
+    ::kill(-process.pid, sig);
+  }
+
+  void on_timer() {
+    if (exited) return report();  // drain period over
+    if (!timed_out) {
+      timed_out = true;
+      kill_group(SIGTERM);
+      uv_timer_start(
+          &timer, [](uv_timer_t* t) { static_cast<Job*>(t->data)->on_timer(); },
+          to_ms(spec.kill_grace), 0);
+      return;
+    }
+    killed = true;
+    kill_group(SIGKILL);
+  }
+
+  void on_exit(int64_t status, int term_signal) {
+    exited = true;
+    if (timed_out) {
+      result.ended = ProcessResult::Ended::kTimedOut;
+      kill_group(SIGKILL);  // whatever of the group is left
+    } else if (term_signal != 0) {
+      result.ended = ProcessResult::Ended::kSignaled;
+    } else {
+      result.ended = ProcessResult::Ended::kExited;
+    }
+    result.exit_code = static_cast<int>(status);
+    result.signal = term_signal;
+    if (open_pipes == 0) return report();
+    uv_timer_stop(&timer);
+    uv_timer_start(
+        &timer, [](uv_timer_t* t) { static_cast<Job*>(t->data)->on_timer(); }, kDrainMs, 0);
+  }
+
+  void on_read(uv_stream_t* s, ssize_t n, const uv_buf_t* buf) {
+    std::string& sink = s == reinterpret_cast<uv_stream_t*>(&out) ? captured_out : captured_err;
+    if (n > 0) {
+      sink.append(buf->base, static_cast<std::size_t>(n));
+      // Keep only the tail: an agent that floods its output cannot grow our memory.
+      if (sink.size() > 2 * limits::kMaxCapturedOutput)
+        sink.erase(0, sink.size() - limits::kMaxCapturedOutput);
+    }
+    delete[] buf->base;
+    if (n < 0) {
+      uv_read_stop(s);
+      --open_pipes;
+      if (exited && open_pipes == 0) report();
+    }
+  }
+};
+
+void start_reading(uv_pipe_t* pipe) {
+  uv_read_start(
+      reinterpret_cast<uv_stream_t*>(pipe),
+      [](uv_handle_t*, size_t suggested, uv_buf_t* b) {
+        *b = uv_buf_init(new char[suggested], static_cast<unsigned>(suggested));
+      },
+      [](uv_stream_t* s, ssize_t n, const uv_buf_t* b) {
+        static_cast<Job*>(s->data)->on_read(s, n, b);
+      });
+}
+
+}  // namespace
+
+std::string_view to_string(ProcessResult::Ended e) {
+  switch (e) {
+    case ProcessResult::Ended::kExited:
+      return "exited";
+    case ProcessResult::Ended::kTimedOut:
+      return "timed_out";
+    case ProcessResult::Ended::kSignaled:
+      return "signaled";
+    case ProcessResult::Ended::kExecFailed:
+      return "exec_failed";
+  }
+  return "unknown";
+}
+
+void run_process(uv_loop_t* loop, const ProcessSpec& spec, ProcessDone done) {
+  auto* job = new Job;
+  job->loop = loop;
+  job->spec = spec;
+  job->done = std::move(done);
+  job->started_ns = uv_hrtime();
+  for (auto* h :
+       {reinterpret_cast<uv_handle_t*>(&job->out), reinterpret_cast<uv_handle_t*>(&job->err),
+        reinterpret_cast<uv_handle_t*>(&job->timer),
+        reinterpret_cast<uv_handle_t*>(&job->process)}) {
+    h->data = job;
+  }
+  uv_pipe_init(loop, &job->out, 0);
+  uv_pipe_init(loop, &job->err, 0);
+  uv_timer_init(loop, &job->timer);
+  job->open_handles = 3;
+
+  std::vector<char*> argv{const_cast<char*>(spec.program.c_str())};
+  for (const auto& a : job->spec.args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  std::vector<char*> envp;
+  for (const auto& e : job->spec.env) envp.push_back(const_cast<char*>(e.c_str()));
+  envp.push_back(nullptr);
+  uv_stdio_container_t stdio[3];
+  stdio[0].flags = UV_IGNORE;
+  stdio[1].flags = static_cast<uv_stdio_flags>(UV_CREATE_PIPE | UV_WRITABLE_PIPE);
+  stdio[1].data.stream = reinterpret_cast<uv_stream_t*>(&job->out);
+  stdio[2].flags = static_cast<uv_stdio_flags>(UV_CREATE_PIPE | UV_WRITABLE_PIPE);
+  stdio[2].data.stream = reinterpret_cast<uv_stream_t*>(&job->err);
+  uv_process_options_t opts{};
+  opts.file = spec.program.c_str();
+  opts.args = argv.data();
+  opts.env = envp.data();
+  opts.cwd = "/";
+  opts.flags = UV_PROCESS_DETACHED;
+  opts.stdio_count = 3;
+  opts.stdio = stdio;
+  opts.exit_cb = [](uv_process_t* p, int64_t status, int sig) {
+    static_cast<Job*>(p->data)->on_exit(status, sig);
+  };
+  const int rc = uv_spawn(loop, &job->process, &opts);
+  ++job->open_handles;  // uv_spawn initialises the handle even when it fails
+  if (rc != 0) {
+    job->result.ended = ProcessResult::Ended::kExecFailed;
+    job->result.error = "cannot run " + spec.program + ": " + uv_strerror(rc);
+    job->report();
+    return;
+  }
+  job->open_pipes = 2;
+  start_reading(&job->out);
+  start_reading(&job->err);
+  uv_timer_start(
+      &job->timer, [](uv_timer_t* t) { static_cast<Job*>(t->data)->on_timer(); },
+      to_ms(spec.timeout), 0);
+}
+
+}  // namespace hactl

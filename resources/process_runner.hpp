@@ -1,0 +1,51 @@
+// Runs one resource-agent process on the agent's libuv loop, never blocking it (Pacemaker's
+// lib/services, keepalived's notify.c): the child gets its own session and process group, a
+// clean environment built by the caller, /dev/null as stdin and bounded capture of stdout and
+// stderr. On timeout the whole group gets SIGTERM, then SIGKILL after a grace period, so an
+// agent that forked helpers cannot leave them behind. A result says how the call ended and,
+// when it exited, with which code.
+#pragma once
+
+#include <sys/types.h>
+#include <uv.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/types.hpp"
+
+namespace hactl {
+
+struct ProcessSpec {
+  std::string program;            // absolute path
+  std::vector<std::string> args;  // without argv[0]
+  std::vector<std::string> env;   // "NAME=value", the child's whole environment
+  Duration timeout = std::chrono::seconds{20};
+  Duration kill_grace = std::chrono::seconds{5};  // SIGTERM to SIGKILL
+};
+
+struct ProcessResult {
+  enum class Ended {
+    kExited,      // ran to completion: see exit_code
+    kTimedOut,    // killed for running past its timeout
+    kSignaled,    // killed by a signal nobody here sent
+    kExecFailed,  // could not be started (missing, not executable, ...)
+  };
+  Ended ended = Ended::kExecFailed;
+  int exit_code = -1;
+  int signal = 0;
+  std::string output;  // stdout then stderr, the last limits::kMaxCapturedOutput bytes
+  std::string error;   // why it could not be started
+  Duration took{0};
+};
+std::string_view to_string(ProcessResult::Ended e);
+
+using ProcessDone = std::function<void(const ProcessResult&)>;
+
+// Starts the process; `done` runs exactly once, on the loop (also when the start fails). There
+// is no way to abandon a run: every call reaches a result, so a stop never ends half way.
+void run_process(uv_loop_t* loop, const ProcessSpec& spec, ProcessDone done);
+
+}  // namespace hactl

@@ -1,0 +1,176 @@
+// The process runner with real processes: exit codes, captured output, a clean environment,
+// a hung agent and its forked helper killed as a group on timeout, a program that is missing;
+// and real OCF agents from Debian's resource-agents run through their actions.
+#include "resources/process_runner.hpp"
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "resources/ocf_agent.hpp"
+
+namespace hactl {
+namespace {
+
+using namespace std::chrono_literals;
+
+ProcessResult run_sync(const ProcessSpec& spec) {
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  ProcessResult out;
+  int calls = 0;
+  run_process(&loop, spec, [&](const ProcessResult& r) {
+    out = r;
+    ++calls;
+  });
+  uv_run(&loop, UV_RUN_DEFAULT);
+  EXPECT_EQ(uv_loop_close(&loop), 0) << "a handle was left open";
+  EXPECT_EQ(calls, 1);
+  return out;
+}
+
+ProcessSpec sh(const std::string& script, Duration timeout = 5s) {
+  ProcessSpec s;
+  s.program = "/bin/sh";
+  s.args = {"-c", script};
+  s.env = {"PATH=/usr/bin:/bin", "ONLY_THIS=1"};
+  s.timeout = timeout;
+  s.kill_grace = 300ms;
+  return s;
+}
+
+TEST(ProcessRunner, ExitCodeAndOutput) {
+  const auto r = run_sync(sh("echo out; echo err >&2; exit 7"));
+  EXPECT_EQ(r.ended, ProcessResult::Ended::kExited);
+  EXPECT_EQ(r.exit_code, 7);
+  EXPECT_EQ(r.output, "out\nerr\n");
+}
+
+TEST(ProcessRunner, EnvironmentIsExactlyWhatWasGiven) {
+  const auto r = run_sync(sh("env | sort"));
+  EXPECT_EQ(r.output, "ONLY_THIS=1\nPATH=/usr/bin:/bin\nPWD=/\n");
+}
+
+TEST(ProcessRunner, OwnProcessGroupAndSession) {
+  const auto r = run_sync(sh("ps -o pid=,pgid=,sid= -p $$"));
+  std::istringstream in(r.output);
+  long pid = 0, pgid = 0, sid = 0;
+  in >> pid >> pgid >> sid;
+  EXPECT_EQ(pid, pgid);
+  EXPECT_EQ(pid, sid);
+}
+
+TEST(ProcessRunner, HungAgentAndItsHelpersAreKilledOnTimeout) {
+  const auto pidfile =
+      std::filesystem::temp_directory_path() / ("hactl-helper-" + std::to_string(getpid()));
+  // The agent forks a helper that ignores SIGTERM, then hangs itself.
+  const auto r = run_sync(sh("(trap '' TERM; echo $$ > /dev/null; sleep 30) & echo $! > " +
+                                 pidfile.string() + "; trap '' TERM; sleep 30",
+                             300ms));
+  EXPECT_EQ(r.ended, ProcessResult::Ended::kTimedOut);
+  EXPECT_LT(r.took, 3s);
+  std::ifstream in(pidfile);
+  pid_t helper = 0;
+  in >> helper;
+  ASSERT_GT(helper, 0);
+  // SIGKILL went to the whole group: the helper is gone (or a zombie about to be reaped by init).
+  for (int i = 0; i < 100 && ::kill(helper, 0) == 0; ++i) {
+    std::ifstream stat("/proc/" + std::to_string(helper) + "/stat");
+    std::string skip, state;
+    stat >> skip >> skip >> state;
+    if (state == "Z") break;
+    usleep(10'000);
+  }
+  std::ifstream stat("/proc/" + std::to_string(helper) + "/stat");
+  std::string skip, state;
+  stat >> skip >> skip >> state;
+  EXPECT_TRUE(state.empty() || state == "Z") << "helper still running, state " << state;
+  std::filesystem::remove(pidfile);
+}
+
+TEST(ProcessRunner, MissingProgramIsAnExecFailure) {
+  ProcessSpec s;
+  s.program = "/nonexistent/agent";
+  const auto r = run_sync(s);
+  EXPECT_EQ(r.ended, ProcessResult::Ended::kExecFailed);
+  EXPECT_NE(r.error.find("/nonexistent/agent"), std::string::npos);
+}
+
+TEST(ProcessRunner, FloodedOutputIsBounded) {
+  const auto r = run_sync(sh("yes hactl | head -c 1000000"));
+  EXPECT_EQ(r.ended, ProcessResult::Ended::kExited);
+  EXPECT_EQ(r.output.size(), 4096u);
+}
+
+class OcfDummy : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!std::filesystem::exists(std::string(kDefaultOcfRoot) + "/resource.d/heartbeat/Dummy")) {
+      FAIL() << "resource-agents is not installed (scripts/setup.sh installs it)";
+    }
+    state_ = std::filesystem::temp_directory_path() / ("hactl-dummy-" + std::to_string(getpid()));
+    p_.id = "web-app";
+    p_.cls = ResourceClass::kOcf;
+    p_.provider = "heartbeat";
+    p_.type = "Dummy";
+    p_.params["state"] = state_.string();
+  }
+  void TearDown() override { std::filesystem::remove(state_); }
+  OcfCode act(const char* action) {
+    const auto r = run_sync(ocf_spec(p_, action, 10s));
+    EXPECT_EQ(r.ended, ProcessResult::Ended::kExited) << action << ": " << r.error;
+    return ocf_code(r.exit_code);
+  }
+  std::filesystem::path state_;
+  PrimitiveConfig p_;
+};
+
+TEST_F(OcfDummy, EveryAction) {
+  EXPECT_EQ(act("monitor"), OcfCode::kNotRunning);
+  EXPECT_EQ(act("validate-all"), OcfCode::kSuccess);
+  EXPECT_EQ(act("start"), OcfCode::kSuccess);
+  EXPECT_TRUE(std::filesystem::exists(state_));
+  EXPECT_EQ(act("monitor"), OcfCode::kSuccess);
+  EXPECT_EQ(act("start"), OcfCode::kSuccess);  // idempotent, as the OCF API requires
+  EXPECT_EQ(act("stop"), OcfCode::kSuccess);
+  EXPECT_EQ(act("monitor"), OcfCode::kNotRunning);
+  EXPECT_EQ(act("stop"), OcfCode::kSuccess);
+  const auto meta = run_sync(ocf_spec(p_, "meta-data", 5s));
+  EXPECT_EQ(meta.exit_code, 0);
+  EXPECT_NE(meta.output.find("<resource-agent name=\"Dummy\""), std::string::npos);
+  EXPECT_EQ(ocf_code(run_sync(ocf_spec(p_, "no-such-action", 5s)).exit_code),
+            OcfCode::kErrUnimplemented);
+}
+
+TEST(OcfCodes, Meanings) {
+  EXPECT_EQ(describe(ocf_code(7)), "not running");
+  EXPECT_EQ(describe(ocf_code(8)), "running promoted");
+  EXPECT_EQ(describe(ocf_code(9)), "failed promoted");
+  EXPECT_EQ(ocf_code(42), OcfCode::kErrGeneric);
+  EXPECT_EQ(exec_code("monitor", 3), OcfCode::kNotRunning);
+  EXPECT_EQ(exec_code("start", 3), OcfCode::kErrGeneric);
+}
+
+TEST(OcfEnvironment, FollowsTheApi) {
+  PrimitiveConfig p;
+  p.id = "db";
+  p.provider = "heartbeat";
+  p.type = "Stateful";
+  p.params["state"] = "/run/x";
+  const auto s = ocf_spec(p, "monitor", 5s, 1s);
+  EXPECT_EQ(s.program, "/usr/lib/ocf/resource.d/heartbeat/Stateful");
+  EXPECT_EQ(s.args, std::vector<std::string>{"monitor"});
+  for (const char* v :
+       {"OCF_ROOT=/usr/lib/ocf", "OCF_RA_VERSION_MAJOR=1", "OCF_RESOURCE_INSTANCE=db",
+        "OCF_RESOURCE_TYPE=Stateful", "OCF_RESOURCE_PROVIDER=heartbeat", "OCF_RESKEY_state=/run/x",
+        "OCF_RESKEY_CRM_meta_timeout=5000", "OCF_RESKEY_CRM_meta_interval=1000"}) {
+    EXPECT_NE(std::find(s.env.begin(), s.env.end(), v), s.env.end()) << v;
+  }
+}
+
+}  // namespace
+}  // namespace hactl
