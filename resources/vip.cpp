@@ -1,0 +1,220 @@
+#include "resources/vip.hpp"
+
+#include <arpa/inet.h>
+#include <linux/if_addr.h>
+#include <linux/if_packet.h>
+#include <net/ethernet.h>
+#include <net/if.h>
+#include <net/if_arp.h>
+#include <netinet/icmp6.h>
+#include <netlink/netlink.h>
+#include <netlink/route/addr.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <memory>
+
+namespace hactl {
+namespace {
+
+struct SockDeleter {
+  void operator()(nl_sock* s) const { nl_socket_free(s); }
+};
+struct AddrDeleter {
+  void operator()(rtnl_addr* a) const { rtnl_addr_put(a); }
+};
+struct NlAddrDeleter {
+  void operator()(nl_addr* a) const { nl_addr_put(a); }
+};
+struct CacheDeleter {
+  void operator()(nl_cache* c) const { nl_cache_free(c); }
+};
+using Sock = std::unique_ptr<nl_sock, SockDeleter>;
+
+VipResult fail(OcfCode code, std::string message) { return VipResult{code, std::move(message)}; }
+
+std::expected<Sock, std::string> connect_route() {
+  Sock s(nl_socket_alloc());
+  if (!s) return std::unexpected("cannot allocate a netlink socket");
+  if (int rc = nl_connect(s.get(), NETLINK_ROUTE); rc < 0) {
+    return std::unexpected(std::string("cannot open rtnetlink: ") + nl_geterror(rc));
+  }
+  return s;
+}
+
+// The rtnl_addr describing this VIP on its interface (ifindex resolved now).
+std::expected<std::unique_ptr<rtnl_addr, AddrDeleter>, VipResult> make_addr(const VipSpec& vip) {
+  const unsigned ifindex = if_nametoindex(vip.interface.c_str());
+  if (ifindex == 0) {
+    return std::unexpected(
+        fail(OcfCode::kErrConfigured, "no interface " + vip.interface + " on this node"));
+  }
+  std::unique_ptr<rtnl_addr, AddrDeleter> a(rtnl_addr_alloc());
+  std::unique_ptr<nl_addr, NlAddrDeleter> local(
+      nl_addr_build(vip.family, vip.address.data(), vip.family == AF_INET ? 4 : 16));
+  nl_addr_set_prefixlen(local.get(), vip.prefix);
+  rtnl_addr_set_ifindex(a.get(), static_cast<int>(ifindex));
+  rtnl_addr_set_local(a.get(), local.get());
+  rtnl_addr_set_prefixlen(a.get(), vip.prefix);
+  if (vip.family == AF_INET6) rtnl_addr_set_flags(a.get(), IFA_F_NODAD);
+  return a;
+}
+
+std::expected<std::array<unsigned char, 6>, std::string> interface_mac(const std::string& ifname) {
+  const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return std::unexpected(std::string("socket: ") + std::strerror(errno));
+  ifreq req{};
+  std::strncpy(req.ifr_name, ifname.c_str(), IFNAMSIZ - 1);
+  const int rc = ::ioctl(fd, SIOCGIFHWADDR, &req);
+  ::close(fd);
+  if (rc != 0)
+    return std::unexpected("cannot read the MAC of " + ifname + ": " + std::strerror(errno));
+  std::array<unsigned char, 6> mac{};
+  std::memcpy(mac.data(), req.ifr_hwaddr.sa_data, 6);
+  return mac;
+}
+
+VipResult announce_v4(const VipSpec& vip, unsigned ifindex,
+                      const std::array<unsigned char, 6>& mac) {
+  const int fd = ::socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, htons(ETH_P_ARP));
+  if (fd < 0) return fail(OcfCode::kErrPerm, std::string("packet socket: ") + std::strerror(errno));
+  // A gratuitous ARP request: sender and target address are both the VIP (RFC 5227 3).
+  unsigned char frame[28] = {0x00, 0x01, 0x08, 0x00, 6, 4, 0x00, 0x01};
+  std::memcpy(frame + 8, mac.data(), 6);
+  std::memcpy(frame + 14, vip.address.data(), 4);
+  std::memset(frame + 18, 0, 6);
+  std::memcpy(frame + 24, vip.address.data(), 4);
+  sockaddr_ll to{};
+  to.sll_family = AF_PACKET;
+  to.sll_protocol = htons(ETH_P_ARP);
+  to.sll_ifindex = static_cast<int>(ifindex);
+  to.sll_halen = 6;
+  std::memset(to.sll_addr, 0xff, 6);
+  const ssize_t n =
+      ::sendto(fd, frame, sizeof frame, 0, reinterpret_cast<sockaddr*>(&to), sizeof to);
+  const int err = errno;
+  ::close(fd);
+  if (n != sizeof frame)
+    return fail(OcfCode::kErrGeneric, std::string("gratuitous ARP: ") + std::strerror(err));
+  return {};
+}
+
+VipResult announce_v6(const VipSpec& vip, unsigned ifindex,
+                      const std::array<unsigned char, 6>& mac) {
+  const int fd = ::socket(AF_INET6, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, IPPROTO_ICMPV6);
+  if (fd < 0) return fail(OcfCode::kErrPerm, std::string("ICMPv6 socket: ") + std::strerror(errno));
+  int hops = 255;  // RFC 4861: neighbour discovery is only believed with hop limit 255
+  ::setsockopt(fd, IPPROTO_IPV6, IPV6_MULTICAST_HOPS, &hops, sizeof hops);
+  ::setsockopt(fd, IPPROTO_IPV6, IPV6_MULTICAST_IF, &ifindex, sizeof ifindex);
+  unsigned char msg[32] = {};
+  msg[0] = ND_NEIGHBOR_ADVERT;
+  msg[4] = 0x20;  // override flag: replace cached link-layer addresses
+  std::memcpy(msg + 8, vip.address.data(), 16);
+  msg[24] = ND_OPT_TARGET_LINKADDR;
+  msg[25] = 1;  // length in units of 8 bytes
+  std::memcpy(msg + 26, mac.data(), 6);
+  sockaddr_in6 to{};
+  to.sin6_family = AF_INET6;
+  inet_pton(AF_INET6, "ff02::1", &to.sin6_addr);
+  to.sin6_scope_id = ifindex;
+  const ssize_t n = ::sendto(fd, msg, sizeof msg, 0, reinterpret_cast<sockaddr*>(&to), sizeof to);
+  const int err = errno;
+  ::close(fd);
+  if (n != sizeof msg)
+    return fail(OcfCode::kErrGeneric,
+                std::string("neighbour advertisement: ") + std::strerror(err));
+  return {};
+}
+
+}  // namespace
+
+std::expected<VipSpec, std::string> parse_vip(const std::map<std::string, std::string>& params) {
+  const auto addr = params.find("address");
+  const auto ifname = params.find("interface");
+  if (addr == params.end() || ifname == params.end())
+    return std::unexpected("a vip needs address and interface");
+  VipSpec v;
+  v.text = addr->second;
+  v.interface = ifname->second;
+  const auto slash = v.text.find('/');
+  if (slash == std::string::npos) return std::unexpected("'" + v.text + "' has no /prefix");
+  const std::string ip = v.text.substr(0, slash);
+  v.family = ip.find(':') != std::string::npos ? AF_INET6 : AF_INET;
+  if (inet_pton(v.family, ip.c_str(), v.address.data()) != 1)
+    return std::unexpected("'" + ip + "' is not an address");
+  v.prefix = std::atoi(v.text.c_str() + slash + 1);
+  if (v.prefix < 0 || v.prefix > (v.family == AF_INET ? 32 : 128))
+    return std::unexpected("bad prefix in '" + v.text + "'");
+  return v;
+}
+
+VipResult vip_start(const VipSpec& vip) {
+  auto sock = connect_route();
+  if (!sock) return fail(OcfCode::kErrGeneric, sock.error());
+  auto a = make_addr(vip);
+  if (!a) return a.error();
+  const int rc = rtnl_addr_add(sock->get(), a->get(), NLM_F_CREATE | NLM_F_EXCL);
+  if (rc < 0 && rc != -NLE_EXIST) {
+    return fail(OcfCode::kErrGeneric,
+                "cannot add " + vip.text + " to " + vip.interface + ": " + nl_geterror(rc));
+  }
+  return vip_announce(vip);
+}
+
+VipResult vip_stop(const VipSpec& vip) {
+  auto sock = connect_route();
+  if (!sock) return fail(OcfCode::kErrGeneric, sock.error());
+  auto a = make_addr(vip);
+  if (!a)
+    return a.error().code == OcfCode::kErrConfigured ? VipResult{}
+                                                     : a.error();  // no interface: not there
+  const int rc = rtnl_addr_delete(sock->get(), a->get(), 0);
+  if (rc < 0 && rc != -NLE_NOADDR && rc != -NLE_OBJ_NOTFOUND && rc != -NLE_NODEV) {
+    return fail(OcfCode::kErrGeneric,
+                "cannot remove " + vip.text + " from " + vip.interface + ": " + nl_geterror(rc));
+  }
+  return {};
+}
+
+VipResult vip_monitor(const VipSpec& vip) {
+  auto sock = connect_route();
+  if (!sock) return fail(OcfCode::kErrGeneric, sock.error());
+  const unsigned ifindex = if_nametoindex(vip.interface.c_str());
+  if (ifindex == 0) return fail(OcfCode::kNotRunning, "no interface " + vip.interface);
+  nl_cache* raw = nullptr;
+  if (int rc = rtnl_addr_alloc_cache(sock->get(), &raw); rc < 0) {
+    return fail(OcfCode::kErrGeneric, std::string("cannot list addresses: ") + nl_geterror(rc));
+  }
+  std::unique_ptr<nl_cache, CacheDeleter> cache(raw);
+  const std::size_t len = vip.family == AF_INET ? 4 : 16;
+  for (nl_object* o = nl_cache_get_first(cache.get()); o != nullptr; o = nl_cache_get_next(o)) {
+    auto* a = reinterpret_cast<rtnl_addr*>(o);
+    nl_addr* local = rtnl_addr_get_local(a);
+    if (rtnl_addr_get_ifindex(a) != static_cast<int>(ifindex) ||
+        rtnl_addr_get_family(a) != vip.family || local == nullptr ||
+        nl_addr_get_len(local) != len ||
+        std::memcmp(nl_addr_get_binary_addr(local), vip.address.data(), len) != 0) {
+      continue;
+    }
+    const unsigned flags = rtnl_addr_get_flags(a);
+    if ((flags & IFA_F_DADFAILED) != 0)
+      return fail(OcfCode::kErrGeneric, vip.text + " failed duplicate address detection");
+    if ((flags & IFA_F_TENTATIVE) != 0)
+      return fail(OcfCode::kNotRunning, vip.text + " is still tentative");
+    return {};
+  }
+  return fail(OcfCode::kNotRunning, vip.text + " is not on " + vip.interface);
+}
+
+VipResult vip_announce(const VipSpec& vip) {
+  const unsigned ifindex = if_nametoindex(vip.interface.c_str());
+  if (ifindex == 0) return fail(OcfCode::kErrConfigured, "no interface " + vip.interface);
+  auto mac = interface_mac(vip.interface);
+  if (!mac) return fail(OcfCode::kErrGeneric, mac.error());
+  return vip.family == AF_INET ? announce_v4(vip, ifindex, *mac) : announce_v6(vip, ifindex, *mac);
+}
+
+}  // namespace hactl

@@ -1,0 +1,38 @@
+// The `vip` resource class: a virtual IP address on an interface, added and removed through
+// rtnetlink (libnl-route-3) and announced with gratuitous ARP (IPv4) or an unsolicited
+// neighbour advertisement (IPv6, RFC 4861 section 7.2.6) so that neighbours update their
+// caches at once. Monitor checks the address is present and usable (an IPv6 address that is
+// still tentative, or failed duplicate address detection, does not count as started).
+#pragma once
+
+#include <array>
+#include <expected>
+#include <map>
+#include <string>
+
+#include "resources/ocf_agent.hpp"
+
+namespace hactl {
+
+struct VipSpec {
+  int family = 0;  // AF_INET or AF_INET6
+  std::array<unsigned char, 16> address{};
+  int prefix = 0;
+  std::string interface;
+  std::string text;  // "10.0.0.100/24", for messages
+};
+
+std::expected<VipSpec, std::string> parse_vip(const std::map<std::string, std::string>& params);
+
+// Each returns the OCF code the operation amounts to, and a sentence when it failed.
+struct VipResult {
+  OcfCode code = OcfCode::kSuccess;
+  std::string message;
+};
+VipResult vip_start(const VipSpec& vip);    // add (idempotent), then announce
+VipResult vip_stop(const VipSpec& vip);     // remove (idempotent)
+VipResult vip_monitor(const VipSpec& vip);  // kSuccess present, kNotRunning absent
+// Sends one gratuitous ARP / unsolicited NA for the address from the interface's MAC.
+VipResult vip_announce(const VipSpec& vip);
+
+}  // namespace hactl
