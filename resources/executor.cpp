@@ -1,0 +1,196 @@
+#include "resources/executor.hpp"
+
+#include <algorithm>
+
+#include "common/assert.hpp"
+#include "resources/vip.hpp"
+
+namespace hactl {
+
+struct Executor::Lane {
+  std::string resource;
+  const PrimitiveConfig* primitive = nullptr;
+  std::deque<OpRequest> queue;
+  bool running = false;
+  // recurring monitor; the timer is heap-allocated so closing it never outlives its memory
+  Executor* owner = nullptr;
+  uv_timer_t* timer = nullptr;
+  Duration interval{0};
+  std::optional<OcfCode> last_monitor;
+};
+
+Executor::Executor(uv_loop_t* loop, const ResourceConfig& resources, OnResult on_result,
+                   std::string ocf_root)
+    : loop_(loop),
+      resources_(resources),
+      on_result_(std::move(on_result)),
+      ocf_root_(std::move(ocf_root)),
+      alive_(std::make_shared<bool>(true)) {
+  for (const auto& p : resources.primitives) {
+    auto lane = std::make_unique<Lane>();
+    lane->resource = p.id;
+    lane->primitive = &p;
+    lane->owner = this;
+    lanes_[p.id] = std::move(lane);
+  }
+}
+
+Executor::~Executor() {
+  *alive_ = false;
+  close();
+}
+
+void Executor::close() {
+  for (auto& [id, lane] : lanes_) stop_monitor(id);
+}
+
+std::size_t Executor::busy() const {
+  std::size_t n = 0;
+  for (const auto& [id, lane] : lanes_) n += (lane->running || !lane->queue.empty()) ? 1 : 0;
+  return n;
+}
+
+Duration Executor::timeout_for(const PrimitiveConfig& p, const std::string& action) const {
+  if (action == "start") return p.start.timeout;
+  if (action == "stop") return p.stop.timeout;
+  if (action == "promote") return p.promote.timeout;
+  if (action == "demote") return p.demote.timeout;
+  if (action == "monitor") return p.monitor.timeout;
+  return std::chrono::seconds{20};
+}
+
+void Executor::submit(OpRequest request) {
+  const auto it = lanes_.find(request.resource);
+  if (it == lanes_.end()) {
+    on_result_(OpResult{request.call_id, request.resource, request.action,
+                        ProcessResult::Ended::kExecFailed, OcfCode::kErrConfigured,
+                        "no resource called '" + request.resource + "'", Duration{0}});
+    return;
+  }
+  if (request.timeout == Duration{0})
+    request.timeout = timeout_for(*it->second->primitive, request.action);
+  it->second->queue.push_back(std::move(request));
+  pump(*it->second);
+}
+
+void Executor::pump(Lane& lane) {
+  if (lane.running || lane.queue.empty()) return;
+  OpRequest next = std::move(lane.queue.front());
+  lane.queue.pop_front();
+  lane.running = true;
+  run(lane, next);
+}
+
+void Executor::run(Lane& lane, const OpRequest& request) {
+  const PrimitiveConfig& p = *lane.primitive;
+  std::weak_ptr<bool> alive = alive_;
+  auto done = [this, alive, &lane, request](const ProcessResult& r, OcfCode code) {
+    if (auto a = alive.lock(); !a || !*a) return;
+    finished(lane, request,
+             OpResult{request.call_id, request.resource, request.action, r.ended, code,
+                      r.error.empty() ? r.output : r.error, r.took});
+  };
+  switch (p.cls) {
+    case ResourceClass::kOcf:
+      run_process(loop_, ocf_spec(p, request.action, request.timeout, lane.interval, ocf_root_),
+                  [done](const ProcessResult& r) {
+                    done(r, r.ended == ProcessResult::Ended::kExited ? ocf_code(r.exit_code)
+                                                                     : OcfCode::kErrGeneric);
+                  });
+      return;
+    case ResourceClass::kExec:
+      run_process(loop_, exec_spec(p, request.action, request.timeout),
+                  [done, action = request.action](const ProcessResult& r) {
+                    done(r, r.ended == ProcessResult::Ended::kExited
+                                ? exec_code(action, r.exit_code)
+                                : OcfCode::kErrGeneric);
+                  });
+      return;
+    case ResourceClass::kVip: {
+      // Netlink calls to the local kernel return at once; the result is still delivered from
+      // the loop like every other class, never from inside submit().
+      const auto spec = parse_vip(p.params);
+      VipResult v{OcfCode::kErrConfigured, spec ? "" : spec.error()};
+      if (spec) {
+        v = request.action == "start"  ? vip_start(*spec)
+            : request.action == "stop" ? vip_stop(*spec)
+            : request.action == "monitor"
+                ? vip_monitor(*spec)
+                : VipResult{OcfCode::kErrUnimplemented, "vip has no " + request.action};
+      }
+      ProcessResult r;
+      r.ended = ProcessResult::Ended::kExited;
+      r.output = v.message;
+      auto* timer = new uv_timer_t;
+      uv_timer_init(loop_, timer);
+      timer->data = new std::function<void()>([done, r, code = v.code] { done(r, code); });
+      uv_timer_start(
+          timer,
+          [](uv_timer_t* t) {
+            auto* fn = static_cast<std::function<void()>*>(t->data);
+            (*fn)();
+            delete fn;
+            uv_close(reinterpret_cast<uv_handle_t*>(t),
+                     [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
+          },
+          0, 0);
+      return;
+    }
+    case ResourceClass::kSystemd:
+      done(ProcessResult{ProcessResult::Ended::kExecFailed, -1, 0, "",
+                         "the systemd class is not available in this build yet", Duration{0}},
+           OcfCode::kErrUnimplemented);
+      return;
+  }
+}
+
+void Executor::finished(Lane& lane, const OpRequest& request, OpResult result) {
+  lane.running = false;
+  const bool recurring = request.call_id == 0 && request.action == "monitor";
+  const bool changed = !lane.last_monitor || *lane.last_monitor != result.code;
+  if (recurring) lane.last_monitor = result.code;
+  if (!recurring || changed) on_result_(result);
+  pump(lane);
+}
+
+void Executor::start_monitor(const std::string& resource, Duration interval) {
+  auto it = lanes_.find(resource);
+  HACTL_ASSERT(it != lanes_.end());
+  Lane& lane = *it->second;
+  stop_monitor(resource);
+  lane.interval = interval > Duration{0} ? interval : lane.primitive->monitor.interval;
+  if (lane.interval <= Duration{0}) return;
+  lane.last_monitor.reset();
+  lane.timer = new uv_timer_t;
+  uv_timer_init(loop_, lane.timer);
+  lane.timer->data = &lane;
+  const auto ms = static_cast<std::uint64_t>(std::max<std::int64_t>(
+      1, std::chrono::duration_cast<std::chrono::milliseconds>(lane.interval).count()));
+  uv_timer_start(
+      lane.timer,
+      [](uv_timer_t* t) {
+        auto* l = static_cast<Lane*>(t->data);
+        // A monitor still queued or running is not doubled up.
+        const bool pending = std::any_of(l->queue.begin(), l->queue.end(), [](const OpRequest& r) {
+          return r.call_id == 0 && r.action == "monitor";
+        });
+        if (pending) return;
+        l->queue.push_back(OpRequest{0, l->resource, "monitor", l->primitive->monitor.timeout});
+        l->owner->pump(*l);
+      },
+      ms, ms);
+}
+
+void Executor::stop_monitor(const std::string& resource) {
+  auto it = lanes_.find(resource);
+  if (it == lanes_.end() || it->second->timer == nullptr) return;
+  Lane& lane = *it->second;
+  uv_timer_stop(lane.timer);
+  uv_close(reinterpret_cast<uv_handle_t*>(lane.timer),
+           [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
+  lane.timer = nullptr;
+  std::erase_if(lane.queue,
+                [](const OpRequest& r) { return r.call_id == 0 && r.action == "monitor"; });
+}
+
+}  // namespace hactl

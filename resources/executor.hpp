@@ -1,0 +1,70 @@
+// The agent's local executor (Pacemaker's LRM): runs resource actions of every class on the
+// libuv loop, one at a time per resource (the OCF API forbids concurrent actions on one
+// instance), any number of resources at once, and recurring monitors whose results are
+// reported when they change. It decides nothing: results go to the caller, who reports them
+// to the coordinator.
+#pragma once
+
+#include <uv.h>
+
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "common/resource_config.hpp"
+#include "resources/ocf_agent.hpp"
+
+namespace hactl {
+
+struct OpRequest {
+  std::uint64_t call_id = 0;
+  std::string resource;  // a primitive id
+  std::string action;    // start, stop, monitor, promote, demote, meta-data, validate-all
+  Duration timeout{0};   // 0: the primitive's configured timeout for the action
+};
+
+struct OpResult {
+  std::uint64_t call_id = 0;  // 0 for a recurring monitor
+  std::string resource;
+  std::string action;
+  ProcessResult::Ended ended = ProcessResult::Ended::kExited;
+  OcfCode code = OcfCode::kErrGeneric;
+  std::string output;  // the agent's output tail, or why it could not run
+  Duration took{0};
+};
+
+class Executor {
+ public:
+  using OnResult = std::function<void(const OpResult&)>;
+  Executor(uv_loop_t* loop, const ResourceConfig& resources, OnResult on_result,
+           std::string ocf_root = kDefaultOcfRoot);
+  ~Executor();
+  Executor(const Executor&) = delete;
+  Executor& operator=(const Executor&) = delete;
+
+  void submit(OpRequest request);
+  // Runs `monitor` every interval (the configured one when zero); reports the first result
+  // and then only changes of code.
+  void start_monitor(const std::string& resource, Duration interval = Duration{0});
+  void stop_monitor(const std::string& resource);
+  std::size_t busy() const;  // resources with an action running or queued
+  void close();              // stops the monitors; running actions still finish
+
+ private:
+  struct Lane;
+  void pump(Lane& lane);
+  void run(Lane& lane, const OpRequest& request);
+  Duration timeout_for(const PrimitiveConfig& p, const std::string& action) const;
+  void finished(Lane& lane, const OpRequest& request, OpResult result);
+
+  uv_loop_t* loop_;
+  const ResourceConfig& resources_;
+  OnResult on_result_;
+  std::string ocf_root_;
+  std::map<std::string, std::unique_ptr<Lane>> lanes_;
+  std::shared_ptr<bool> alive_;  // callbacks that outlive the executor see false
+};
+
+}  // namespace hactl
