@@ -1,5 +1,5 @@
 // Reads a recorded cluster state (the STATE.yaml of `hactl simulate` and of the scheduler golden
-// tests, documented in docs/simulate.md) into a ClusterState. Pure: text in, value out.
+// tests, documented in docs/scheduler.md) into a ClusterState. Pure: text in, value out.
 #pragma once
 
 #include <expected>
