@@ -98,9 +98,9 @@ TEST(ResourceConfig, ErrorsNameFileLineAndField) {
   EXPECT_NE(errors(replace(kWeb, "type: vip", "type: vipp"))
                 .find("c.yaml:10:11: resources[0].type: unknown type 'vipp'"),
             std::string::npos);
-  EXPECT_NE(errors(replace(kWeb, "type: systemd:nginx", "type: \"systemd:\""))
-                .find("resources[3].type"),
-            std::string::npos);
+  EXPECT_NE(
+      errors(replace(kWeb, "type: systemd:nginx", "type: \"systemd:\"")).find("resources[3].type"),
+      std::string::npos);
   EXPECT_NE(errors(replace(kWeb, "exec:/usr", "exec:usr")).find("resources[4].type"),
             std::string::npos);
   EXPECT_NE(errors(replace(kWeb, "interval: 1s", "intervall: 1s"))

@@ -26,11 +26,13 @@ std::string slurp(const fs::path& p) {
 std::string run_case(const fs::path& dir) {
   auto config = load_config_file((dir / "config.yaml").string());
   if (!config) return "config error: " + config.error().front().to_string();
-  auto state = parse_state(config->config, slurp(dir / "state.yaml"), (dir / "state.yaml").string());
+  auto state =
+      parse_state(config->config, slurp(dir / "state.yaml"), (dir / "state.yaml").string());
   if (!state) return "state error: " + state.error().front().to_string();
   const Transition t = schedule(config->config, *state);
   // The same input must give byte-identical output.
-  EXPECT_EQ(describe(config->config, schedule(config->config, *state)), describe(config->config, t));
+  EXPECT_EQ(describe(config->config, schedule(config->config, *state)),
+            describe(config->config, t));
   return describe(config->config, t);
 }
 
@@ -49,8 +51,8 @@ TEST(SchedulerGolden, EveryRecordedCase) {
       std::ofstream(dir / "expected.txt") << got;
       continue;
     }
-    EXPECT_EQ(got, slurp(dir / "expected.txt")) << "case " << dir.filename().string()
-                                                << " (HACTL_REGEN=1 rewrites expectations)";
+    EXPECT_EQ(got, slurp(dir / "expected.txt"))
+        << "case " << dir.filename().string() << " (HACTL_REGEN=1 rewrites expectations)";
   }
 }
 
