@@ -136,12 +136,31 @@ void Executor::run(Lane& lane, const OpRequest& request) {
           0, 0);
       return;
     }
-    case ResourceClass::kSystemd:
-      done(ProcessResult{ProcessResult::Ended::kExecFailed, -1, 0, "",
-                         "the systemd class is not available in this build yet", Duration{0}},
-           OcfCode::kErrUnimplemented);
+    case ResourceClass::kSystemd: {
+      const std::uint64_t begun = uv_hrtime();
+      run_systemd(p, request, [done, begun](OcfCode code, std::string message) {
+        ProcessResult r;
+        r.ended = ProcessResult::Ended::kExited;
+        r.output = std::move(message);
+        r.took = Duration{static_cast<Duration::rep>((uv_hrtime() - begun) / 1000)};
+        done(r, code);
+      });
       return;
+    }
   }
+}
+
+void Executor::run_systemd(const PrimitiveConfig& p, const OpRequest& request,
+                           std::function<void(OcfCode, std::string)> done) {
+  if (!systemd_) {
+    auto client = SystemdClient::connect(loop_);
+    if (!client) return done(OcfCode::kErrGeneric, client.error());
+    systemd_ = std::move(*client);
+  }
+  if (request.action == "start") return systemd_->start(p.type, request.timeout, std::move(done));
+  if (request.action == "stop") return systemd_->stop(p.type, request.timeout, std::move(done));
+  if (request.action == "monitor") return systemd_->monitor(p.type, std::move(done));
+  done(OcfCode::kErrUnimplemented, "systemd units have no " + request.action + " action");
 }
 
 void Executor::finished(Lane& lane, const OpRequest& request, OpResult result) {

@@ -15,6 +15,7 @@
 
 #include "common/resource_config.hpp"
 #include "resources/ocf_agent.hpp"
+#include "resources/systemd_unit.hpp"
 
 namespace hactl {
 
@@ -58,13 +59,16 @@ class Executor {
   void run(Lane& lane, const OpRequest& request);
   Duration timeout_for(const PrimitiveConfig& p, const std::string& action) const;
   void finished(Lane& lane, const OpRequest& request, OpResult result);
+  void run_systemd(const PrimitiveConfig& p, const OpRequest& request,
+                   std::function<void(OcfCode, std::string)> done);
 
   uv_loop_t* loop_;
   const ResourceConfig& resources_;
   OnResult on_result_;
   std::string ocf_root_;
   std::map<std::string, std::unique_ptr<Lane>> lanes_;
-  std::shared_ptr<bool> alive_;  // callbacks that outlive the executor see false
+  std::unique_ptr<SystemdClient> systemd_;  // connected on the first systemd action
+  std::shared_ptr<bool> alive_;             // callbacks that outlive the executor see false
 };
 
 }  // namespace hactl

@@ -12,6 +12,8 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   # tests, demo and benchmarks: network namespaces, a client, fault injection
   iproute2 iputils-arping iputils-ping nftables procps psmisc util-linux python3
+  # a real systemd (PID 1 of a private namespace) and its D-Bus for the systemd class tests
+  systemd dbus
   # real OCF resource agents (Dummy, IPaddr2, Stateful) for the resource tests
   resource-agents
 )
