@@ -3,6 +3,7 @@
 #include "common/config.hpp"
 
 #include <arpa/inet.h>
+#include <sodium.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -15,6 +16,7 @@
 #include <set>
 #include <sstream>
 
+#include "common/assert.hpp"
 #include "common/limits.hpp"
 #include "common/resource_loader.hpp"
 #include "common/yaml_reader.hpp"
@@ -211,6 +213,16 @@ void check_cluster(YamlReader& loader, const YAML::Node& root, ClusterConfig& c)
   }
 }
 
+std::uint64_t text_digest(std::string_view text) {
+  HACTL_ASSERT(sodium_init() >= 0);
+  unsigned char out[8];
+  crypto_generichash(out, sizeof out, reinterpret_cast<const unsigned char*>(text.data()),
+                     text.size(), nullptr, 0);
+  std::uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v |= static_cast<std::uint64_t>(out[i]) << (8 * i);
+  return v;
+}
+
 }  // namespace
 
 std::expected<LoadedConfig, std::vector<ConfigError>> parse_config(std::string_view yaml_text,
@@ -248,6 +260,7 @@ std::expected<LoadedConfig, std::vector<ConfigError>> parse_config(std::string_v
   }
   if (!reader.errors().empty()) return std::unexpected(reader.errors());
   out.warnings = reader.warnings();
+  out.config.config_id = text_digest(yaml_text);
   return out;
 }
 

@@ -44,6 +44,9 @@ struct ClusterConfig {
   NoQuorumPolicy no_quorum_policy = NoQuorumPolicy::kStop;
   std::vector<NodeConfig> nodes;
   ResourceConfig resources;
+  // A digest of the file's text. Agents act on each other's resource reports and requests only
+  // when their ids match: resources travel on the wire as indexes into this file's list.
+  std::uint64_t config_id = 0;
 
   std::optional<NodeId> find_node(std::string_view node_name) const;
   const NodeConfig& node(NodeId id) const { return nodes.at(id.value); }

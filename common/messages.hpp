@@ -6,7 +6,9 @@
 #include <cstdint>
 #include <optional>
 #include <variant>
+#include <vector>
 
+#include "common/resource_config.hpp"
 #include "common/types.hpp"
 
 namespace hactl {
@@ -48,6 +50,58 @@ struct VoteResponse {
   bool operator==(const VoteResponse&) const = default;
 };
 
-using Message = std::variant<Heartbeat, PreVoteRequest, PreVoteResponse, VoteRequest, VoteResponse>;
+// --- Resources. Primitives are numbered by their position in the cluster file every node shares;
+// config_id (ClusterConfig::id) says which file, and a message for another file is ignored.
+
+// One primitive as the sending node knows it.
+struct ResourceEntry {
+  ResourceRole role = ResourceRole::kStopped;
+  bool probed = false;  // the role is known: probed, or set by an action since
+  bool failed = false;  // a monitor or an action failed; it awaits recovery
+  bool busy = false;    // an action other than a recurring monitor is running or queued
+  std::uint32_t fail_count = 0;
+  std::uint32_t failure_age_ms = UINT32_MAX;  // since the last failure; UINT32_MAX: none
+  bool operator==(const ResourceEntry&) const = default;
+};
+
+// A node's resource state, sent to every peer on each change and periodically, in pages of at
+// most kReportPageEntries. `version` grows with every change (per boot of the sender).
+struct ResourceReport {
+  Term term;
+  std::uint64_t config_id = 0;
+  std::uint64_t version = 0;
+  std::uint32_t first = 0;  // entries cover primitives [first, first + entries.size())
+  std::uint32_t total = 0;  // primitives in the sender's file
+  std::vector<ResourceEntry> entries;
+  bool operator==(const ResourceReport&) const = default;
+};
+inline constexpr std::size_t kReportPageEntries = 100;
+
+enum class RequestKind : std::uint8_t { kStart, kStop, kPromote, kDemote, kCleanup };
+
+// Coordinator -> agent: run one action. The agent runs each id once and answers repeats of it
+// with the result it already has. kCleanup (forget failures, probe again) may come from any node.
+struct ActionRequest {
+  Term term;
+  std::uint64_t config_id = 0;
+  std::uint64_t id = 0;
+  std::uint32_t index = 0;  // the primitive
+  RequestKind kind = RequestKind::kStart;
+  bool operator==(const ActionRequest&) const = default;
+};
+
+struct ActionResult {
+  Term term;
+  std::uint64_t id = 0;
+  std::uint32_t index = 0;
+  RequestKind kind = RequestKind::kStart;
+  bool ok = false;
+  std::uint8_t code = 0;             // the OCF code
+  std::uint64_t report_version = 0;  // the sender's report version that includes the outcome
+  bool operator==(const ActionResult&) const = default;
+};
+
+using Message = std::variant<Heartbeat, PreVoteRequest, PreVoteResponse, VoteRequest, VoteResponse,
+                             ResourceReport, ActionRequest, ActionResult>;
 
 }  // namespace hactl

@@ -18,10 +18,13 @@ enum class OnFail { kRestart, kMove, kStop, kIgnore };
 // The role a constraint speaks of; kAny when it does not care.
 enum class RoleFilter { kAny, kStarted, kPromoted, kUnpromoted };
 enum class ActionKind { kStart, kStop, kPromote, kDemote };
+// A primitive's role on one node. kStarted is "unpromoted" for promotable clones.
+enum class ResourceRole : std::uint8_t { kStopped, kStarted, kPromoted };
 
 std::string_view to_string(ResourceClass c);
 std::string_view to_string(OnFail f);
 std::string_view to_string(ActionKind a);
+std::string_view to_string(ResourceRole r);
 
 struct OperationConfig {
   Duration interval{0};  // monitor only; 0 = not recurring
@@ -44,6 +47,15 @@ struct PrimitiveConfig {
   Duration failure_timeout = std::chrono::minutes{10};  // failures older than this are forgotten
   OnFail on_fail = OnFail::kRestart;
   int priority = 0;  // higher is placed first when nodes are scarce
+  // When the node holding this resource is lost, how long after that node's lease has ended
+  // the resource may start elsewhere. The lost node stops its resources when its lease ends
+  // (a vip before it ends), so the default covers the stop: 0 for a vip, the stop timeout for
+  // the rest. 0 says "may briefly run on two nodes" (stateless services only).
+  std::optional<Duration> takeover_delay;
+  Duration effective_takeover_delay() const {
+    if (takeover_delay) return *takeover_delay;
+    return cls == ResourceClass::kVip ? Duration::zero() : stop.timeout;
+  }
 };
 
 struct GroupConfig {

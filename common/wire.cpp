@@ -31,6 +31,9 @@ enum class BodyType : std::uint8_t {
   kPreVoteResponse = 3,
   kVoteRequest = 4,
   kVoteResponse = 5,
+  kResourceReport = 6,
+  kActionRequest = 7,
+  kActionResult = 8,
 };
 
 void init_sodium() { HACTL_ASSERT(sodium_init() >= 0); }
@@ -40,6 +43,9 @@ class ByteWriter {
   void u8(std::uint8_t v) { out_.push_back(v); }
   void u64(std::uint64_t v) {
     for (int i = 0; i < 8; ++i) out_.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
+  }
+  void u32(std::uint32_t v) {
+    for (int i = 0; i < 4; ++i) out_.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
   }
   void boolean(bool v) { u8(v ? 1 : 0); }
   void name(std::string_view s) {
@@ -66,6 +72,12 @@ class ByteReader {
     if (left() < 8) return false;
     v = 0;
     for (int i = 0; i < 8; ++i) v |= static_cast<std::uint64_t>(in_[pos_++]) << (8 * i);
+    return true;
+  }
+  bool u32(std::uint32_t& v) {
+    if (left() < 4) return false;
+    v = 0;
+    for (int i = 0; i < 4; ++i) v |= static_cast<std::uint32_t>(in_[pos_++]) << (8 * i);
     return true;
   }
   bool boolean(bool& v) {
@@ -126,6 +138,40 @@ struct BodyEncoder {
     w.boolean(m.granted);
     w.u64(m.echo);
   }
+  void operator()(const ResourceReport& m) const {
+    HACTL_ASSERT(m.entries.size() <= kReportPageEntries);
+    w.u8(static_cast<std::uint8_t>(BodyType::kResourceReport));
+    w.u64(m.term.value);
+    w.u64(m.config_id);
+    w.u64(m.version);
+    w.u32(m.first);
+    w.u32(m.total);
+    w.u8(static_cast<std::uint8_t>(m.entries.size()));
+    for (const ResourceEntry& e : m.entries) {
+      w.u8(static_cast<std::uint8_t>(e.role));
+      w.u8(static_cast<std::uint8_t>((e.probed ? 1 : 0) | (e.failed ? 2 : 0) | (e.busy ? 4 : 0)));
+      w.u32(e.fail_count);
+      w.u32(e.failure_age_ms);
+    }
+  }
+  void operator()(const ActionRequest& m) const {
+    w.u8(static_cast<std::uint8_t>(BodyType::kActionRequest));
+    w.u64(m.term.value);
+    w.u64(m.config_id);
+    w.u64(m.id);
+    w.u32(m.index);
+    w.u8(static_cast<std::uint8_t>(m.kind));
+  }
+  void operator()(const ActionResult& m) const {
+    w.u8(static_cast<std::uint8_t>(BodyType::kActionResult));
+    w.u64(m.term.value);
+    w.u64(m.id);
+    w.u32(m.index);
+    w.u8(static_cast<std::uint8_t>(m.kind));
+    w.boolean(m.ok);
+    w.u8(m.code);
+    w.u64(m.report_version);
+  }
 };
 
 std::optional<NodeId> find_name(const std::vector<std::string>& names, std::string_view s) {
@@ -148,6 +194,36 @@ std::optional<Message> decode_heartbeat(ByteReader& r, const std::vector<std::st
   if (!coordinator.empty()) {
     m.coordinator = find_name(names, coordinator);
     if (!m.coordinator) return std::nullopt;
+  }
+  return m;
+}
+
+bool decode_kind(ByteReader& r, RequestKind& kind) {
+  std::uint8_t k = 0;
+  if (!r.u8(k) || k > static_cast<std::uint8_t>(RequestKind::kCleanup)) return false;
+  kind = static_cast<RequestKind>(k);
+  return true;
+}
+
+std::optional<Message> decode_report(ByteReader& r) {
+  ResourceReport m;
+  std::uint8_t count = 0;
+  if (!r.u64(m.term.value) || !r.u64(m.config_id) || !r.u64(m.version) || !r.u32(m.first) ||
+      !r.u32(m.total) || !r.u8(count) || count > kReportPageEntries ||
+      m.total > limits::kMaxResources || m.first > m.total || count > m.total - m.first) {
+    return std::nullopt;
+  }
+  m.entries.resize(count);
+  for (ResourceEntry& e : m.entries) {
+    std::uint8_t role = 0, flags = 0;
+    if (!r.u8(role) || role > static_cast<std::uint8_t>(ResourceRole::kPromoted) || !r.u8(flags) ||
+        flags > 7 || !r.u32(e.fail_count) || !r.u32(e.failure_age_ms)) {
+      return std::nullopt;
+    }
+    e.role = static_cast<ResourceRole>(role);
+    e.probed = (flags & 1) != 0;
+    e.failed = (flags & 2) != 0;
+    e.busy = (flags & 4) != 0;
   }
   return m;
 }
@@ -178,6 +254,23 @@ std::optional<Message> decode_body(ByteReader& r, const std::vector<std::string>
     case BodyType::kVoteResponse: {
       VoteResponse m;
       if (r.u64(m.term.value) && r.boolean(m.granted) && r.u64(m.echo)) out = m;
+      break;
+    }
+    case BodyType::kResourceReport:
+      out = decode_report(r);
+      break;
+    case BodyType::kActionRequest: {
+      ActionRequest m;
+      if (r.u64(m.term.value) && r.u64(m.config_id) && r.u64(m.id) && r.u32(m.index) &&
+          decode_kind(r, m.kind))
+        out = m;
+      break;
+    }
+    case BodyType::kActionResult: {
+      ActionResult m;
+      if (r.u64(m.term.value) && r.u64(m.id) && r.u32(m.index) && decode_kind(r, m.kind) &&
+          r.boolean(m.ok) && r.u8(m.code) && r.u64(m.report_version))
+        out = m;
       break;
     }
   }

@@ -13,9 +13,6 @@
 
 namespace hactl {
 
-enum class ResourceRole { kStopped, kStarted, kPromoted };  // kStarted = unpromoted for clones
-std::string_view to_string(ResourceRole r);
-
 enum class NodeCondition {
   kOnline,
   kStandby,  // in the cluster, runs nothing

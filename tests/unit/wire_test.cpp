@@ -36,6 +36,19 @@ std::vector<Message> samples() {
       PreVoteResponse{Term{9}, false},
       VoteRequest{Term{4}, 99},
       VoteResponse{Term{4}, true, 99},
+      ResourceReport{
+          Term{5},
+          0xfeedULL,
+          12,
+          0,
+          3,
+          {ResourceEntry{ResourceRole::kStarted, true, false, false, 0, UINT32_MAX},
+           ResourceEntry{ResourceRole::kPromoted, true, true, true, 7, 1500}, ResourceEntry{}}},
+      ResourceReport{Term{5}, 1, 1, 20'000, 20'000, {}},
+      ActionRequest{Term{6}, 0xfeedULL, 77, 2, RequestKind::kPromote},
+      ActionRequest{Term{6}, 0xfeedULL, 78, 0, RequestKind::kCleanup},
+      ActionResult{Term{6}, 77, 2, RequestKind::kPromote, true, 0, 13},
+      ActionResult{Term{6}, 79, 1, RequestKind::kStop, false, 1, 14},
   };
 }
 
@@ -133,6 +146,35 @@ TEST_F(Wire, AuthenticBodiesThatDoNotParseAreMalformed) {
   for (int i = 0; i < 8; ++i) hb.push_back(0xff);            // lease: 2^64-1
   hb.push_back(0);                                           // reply
   EXPECT_EQ(codec_.open(raw(hb)).error(), DropReason::kMalformedBody);
+}
+
+TEST_F(Wire, AFullReportPageFitsADatagramAndBadPagesAreRefused) {
+  ResourceReport full{Term{1}, 1, 1, 0, 20'000, {}};
+  full.entries.assign(kReportPageEntries, ResourceEntry{ResourceRole::kStarted, true, true, true,
+                                                        UINT32_MAX, UINT32_MAX});
+  EXPECT_TRUE(codec_.open(sealed(full)));
+  auto body_of = [](const ResourceReport& r, std::uint8_t count) {
+    std::vector<std::uint8_t> b = {6};
+    for (std::uint64_t v : {r.term.value, r.config_id, r.version})
+      for (int i = 0; i < 8; ++i) b.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
+    for (std::uint32_t v : {r.first, r.total})
+      for (int i = 0; i < 4; ++i) b.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
+    b.push_back(count);
+    for (std::uint8_t i = 0; i < count; ++i) {
+      b.insert(b.end(), {1, 1, 0, 0, 0, 0, 0, 0, 0, 0});
+    }
+    return b;
+  };
+  EXPECT_TRUE(codec_.open(raw(body_of(ResourceReport{Term{1}, 1, 1, 2, 4, {}}, 2))));
+  // Entries past `total`, a page past the end, a total over the limit.
+  for (const auto& bad : {body_of(ResourceReport{Term{1}, 1, 1, 3, 4, {}}, 2),
+                          body_of(ResourceReport{Term{1}, 1, 1, 5, 4, {}}, 0),
+                          body_of(ResourceReport{Term{1}, 1, 1, 0, 20'001, {}}, 0)}) {
+    EXPECT_EQ(codec_.open(raw(bad)).error(), DropReason::kMalformedBody);
+  }
+  auto flags = body_of(ResourceReport{Term{1}, 1, 1, 0, 1, {}}, 1);
+  flags[flags.size() - 9] = 8;  // an unknown flag bit
+  EXPECT_EQ(codec_.open(raw(flags)).error(), DropReason::kMalformedBody);
 }
 
 // Seeded fuzzing: random bytes and random mutations of valid datagrams. Nothing may crash, and
