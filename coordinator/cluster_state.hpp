@@ -33,11 +33,15 @@ struct ClusterState {
   std::map<std::string, std::vector<ResourceRole>> roles;
   // primitive id -> on each node, whether its last monitor failed and it awaits recovery
   std::map<std::string, std::vector<bool>> failed;
+  // primitive id -> on each offline node, whether it may still be active there: the node's
+  // lease is over but the resource's takeover_delay is not (its role is kept in `roles`)
+  std::map<std::string, std::vector<bool>> settling;
   // primitive id -> failures on each node
   std::map<std::string, std::vector<FailureRecord>> failures;
 
   ResourceRole role(const std::string& primitive, NodeId node) const;
   bool is_failed(const std::string& primitive, NodeId node) const;
+  bool is_settling(const std::string& primitive, NodeId node) const;
   // Failures that still count (younger than failure_timeout; 0 = never forgotten).
   int fail_count(const PrimitiveConfig& p, NodeId node) const;
 };

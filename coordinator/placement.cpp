@@ -148,10 +148,17 @@ std::vector<std::size_t> ranked(const Placer& p, const Scores& s) {
   return order;
 }
 
+// Nodes out of reach where the unit may still be active: the node's lease may still be valid,
+// or a member's takeover_delay after it is not over.
 std::vector<std::size_t> unclean_holders(const Placer& p) {
   std::vector<std::size_t> held;
   for (std::size_t i = 0; i < p.n(); ++i) {
-    if (p.state.nodes[i] == NodeCondition::kUnclean && p.active_on(i)) held.push_back(i);
+    bool holds = p.state.nodes[i] == NodeCondition::kUnclean && p.active_on(i);
+    for (const auto& m : p.members) {
+      holds = holds || (active(m.role(i)) &&
+                        p.state.is_settling(m.p->id, NodeId{static_cast<std::uint16_t>(i)}));
+    }
+    if (holds) held.push_back(i);
   }
   return held;
 }
@@ -159,11 +166,17 @@ std::vector<std::size_t> unclean_holders(const Placer& p) {
 std::vector<ResourceRole> Placer::place_single(const Unit& u, const Scores& s) {
   std::vector<ResourceRole> roles(n(), ResourceRole::kStopped);
   if (const auto held = unclean_holders(*this); !held.empty()) {
-    // It may still run there until that node's lease ends: starting it elsewhere could run it
-    // twice. Leave it be until the node is known to be offline.
-    roles[held.front()] = ResourceRole::kStarted;
+    // It may still run there until that node's lease (and its takeover_delay) ends: starting
+    // it elsewhere could run it twice. Leave it be, wherever it is, until then.
+    for (std::size_t i = 0; i < n(); ++i) {
+      const bool reachable =
+          state.nodes[i] == NodeCondition::kOnline || state.nodes[i] == NodeCondition::kStandby;
+      if (active_on(i) && (reachable || std::find(held.begin(), held.end(), i) != held.end()))
+        roles[i] = ResourceRole::kStarted;
+    }
+    const bool settling = state.nodes[held.front()] != NodeCondition::kUnclean;
     out.notes.push_back(u.id + ": waiting for " + name(held.front()) +
-                        "'s lease to end before moving it");
+                        (settling ? "'s takeover_delay" : "'s lease") + " to end before moving it");
     return roles;
   }
   const auto order = ranked(*this, s);

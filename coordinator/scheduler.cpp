@@ -384,6 +384,11 @@ bool ClusterState::is_failed(const std::string& primitive, NodeId node) const {
   return it != failed.end() && it->second.at(node.value);
 }
 
+bool ClusterState::is_settling(const std::string& primitive, NodeId node) const {
+  const auto it = settling.find(primitive);
+  return it != settling.end() && it->second.at(node.value);
+}
+
 int ClusterState::fail_count(const PrimitiveConfig& p, NodeId node) const {
   const auto it = failures.find(p.id);
   if (it == failures.end()) return 0;

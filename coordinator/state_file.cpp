@@ -70,11 +70,17 @@ void StateReader::roles(const YAML::Node& n) {
       const std::string role = kv.second.Scalar();
       if (role == "started" || role == "unpromoted") {
         roles[*i] = ResourceRole::kStarted;
+      } else if (role == "settling" || role == "settling-promoted") {
+        // Active on a node whose lease is over, until its takeover_delay is over too.
+        roles[*i] = role == "settling" ? ResourceRole::kStarted : ResourceRole::kPromoted;
+        auto& settling = out.settling[rsc.first.Scalar()];
+        settling.resize(config.nodes.size(), false);
+        settling[*i] = true;
       } else if (role == "promoted") {
         roles[*i] = ResourceRole::kPromoted;
       } else if (role != "stopped") {
         r.error(kv.second, path + "." + kv.first.Scalar(),
-                "must be started, unpromoted, promoted or stopped");
+                "must be started, unpromoted, promoted, settling, settling-promoted or stopped");
       }
     }
   }
