@@ -117,6 +117,13 @@ void Executor::run(Lane& lane, const OpRequest& request) {
             : request.action == "monitor"
                 ? vip_monitor(*spec)
                 : VipResult{OcfCode::kErrUnimplemented, "vip has no " + request.action};
+        if (vip_guard_ != nullptr) {
+          const bool present = v.code == OcfCode::kSuccess && request.action != "stop";
+          const bool absent = (v.code == OcfCode::kSuccess && request.action == "stop") ||
+                              v.code == OcfCode::kNotRunning;
+          if (present) vip_guard_->hold(*spec);
+          if (absent) vip_guard_->release(*spec);
+        }
       }
       ProcessResult r;
       r.ended = ProcessResult::Ended::kExited;

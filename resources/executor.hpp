@@ -16,6 +16,7 @@
 #include "common/resource_config.hpp"
 #include "resources/ocf_agent.hpp"
 #include "resources/systemd_unit.hpp"
+#include "resources/vip_guard.hpp"
 
 namespace hactl {
 
@@ -45,6 +46,8 @@ class Executor {
   Executor(const Executor&) = delete;
   Executor& operator=(const Executor&) = delete;
 
+  // VIPs this executor adds (or finds at a probe) are held by `guard`, removed when it lets go.
+  void set_vip_guard(VipGuard* guard) { vip_guard_ = guard; }
   void submit(OpRequest request);
   // Runs `monitor` every interval (the configured one when zero); reports the first result
   // and then only changes of code.
@@ -67,6 +70,7 @@ class Executor {
   OnResult on_result_;
   std::string ocf_root_;
   std::map<std::string, std::unique_ptr<Lane>> lanes_;
+  VipGuard* vip_guard_ = nullptr;
   std::unique_ptr<SystemdClient> systemd_;  // connected on the first systemd action
   std::shared_ptr<bool> alive_;             // callbacks that outlive the executor see false
 };
