@@ -12,7 +12,10 @@
 #include "agent/control_server.hpp"
 #include "agent/state_store.hpp"
 #include "agent/transport.hpp"
+#include "coordinator/conductor.hpp"
+#include "coordinator/keeper.hpp"
 #include "coordinator/node.hpp"
+#include "resources/executor.hpp"
 
 namespace hactl {
 
@@ -51,6 +54,11 @@ class Agent {
   void process();  // carries out the core's Ready
   void arm_timer();
   void log_event(const Event& e) const;
+  LeaseView lease_view(Instant t) const;
+  Membership membership(Instant t) const;
+  void run_resources(Instant t);  // keeper and conductor, until neither has more to do
+  void on_op_result(const OpResult& r);
+  nlohmann::json cleanup(const nlohmann::json& request);
   nlohmann::json handle_request(const nlohmann::json& request, const PeerCredentials& cred);
 
   uv_loop_t* loop_;
@@ -61,6 +69,11 @@ class Agent {
   std::unique_ptr<Node> core_;
   std::unique_ptr<Transport> transport_;
   std::unique_ptr<ControlServer> control_;
+  VipGuard vip_guard_;
+  std::unique_ptr<Executor> executor_;
+  std::unique_ptr<Keeper> keeper_;
+  std::unique_ptr<Conductor> conductor_;
+  std::map<std::string, std::size_t> prim_index_;
   uv_timer_t timer_{};
   bool timer_open_ = false;
   bool fatal_ = false;

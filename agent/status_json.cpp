@@ -72,4 +72,54 @@ nlohmann::json status_json(const ClusterConfig& config, const NodeStatus& s, Ins
   return j;
 }
 
+void add_resources_json(nlohmann::json& status, const ClusterConfig& config, const Conductor& c,
+                        const Membership& m, Instant now) {
+  const ClusterState state = c.state(m, now);
+  nlohmann::json list = nlohmann::json::array();
+  for (std::size_t k = 0; k < config.resources.primitives.size(); ++k) {
+    const PrimitiveConfig& p = config.resources.primitives[k];
+    const auto& roles = state.roles.at(p.id);
+    nlohmann::json nodes = nlohmann::json::array();
+    nlohmann::json fail_counts = nlohmann::json::object();
+    bool promoted = false, failed = false, busy = false, known = true, unclean = false;
+    long total_failures = 0;
+    for (std::size_t i = 0; i < config.nodes.size(); ++i) {
+      const NodeView& v = c.views()[i];
+      const ResourceEntry& e = v.entries[k];
+      const int count = state.fail_count(p, NodeId{static_cast<std::uint16_t>(i)});
+      if (count > 0) fail_counts[config.nodes[i].name] = count;
+      total_failures += count;
+      if (config.nodes[i].witness) continue;
+      if (m.up[i]) {
+        known = known && v.complete && e.probed;
+        busy = busy || e.busy;
+        failed = failed || e.failed;
+      }
+      if (roles[i] == ResourceRole::kStopped) continue;
+      nodes.push_back(config.nodes[i].name);
+      promoted = promoted || roles[i] == ResourceRole::kPromoted;
+      unclean = unclean || !m.up[i];
+    }
+    const char* role = promoted ? "promoted" : nodes.empty() ? "stopped" : "started";
+    const char* st = !known    ? "unknown"
+                     : failed  ? "failed"
+                     : unclean ? "unclean"
+                     : busy    ? "changing"
+                               : role;
+    list.push_back({{"id", p.id},
+                    {"type", p.cls == ResourceClass::kOcf
+                                 ? "ocf:" + p.provider + ":" + p.type
+                                 : std::string(to_string(p.cls)) +
+                                       (p.cls == ResourceClass::kVip ? "" : ":" + p.type)},
+                    {"nodes", nodes},
+                    {"role", role},
+                    {"state", st},
+                    {"fail_count", total_failures},
+                    {"fail_counts", fail_counts}});
+  }
+  status["resources"] = list;
+  status["scheduler"] = {
+      {"active", c.active()}, {"waiting_for", c.waiting_for()}, {"notes", c.notes()}};
+}
+
 }  // namespace hactl

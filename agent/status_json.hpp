@@ -6,11 +6,17 @@
 
 #include "agent/transport.hpp"
 #include "common/config.hpp"
+#include "coordinator/conductor.hpp"
 #include "coordinator/node.hpp"
 
 namespace hactl {
 
 nlohmann::json status_json(const ClusterConfig& config, const NodeStatus& status, Instant now,
                            const TransportCounters& counters);
+
+// The `resources` array (one object per primitive: id, type, nodes, role, state, fail_count,
+// fail_counts) and the `scheduler` object, from what this node knows of every node.
+void add_resources_json(nlohmann::json& status, const ClusterConfig& config, const Conductor& c,
+                        const Membership& m, Instant now);
 
 }  // namespace hactl

@@ -54,6 +54,21 @@ int cmd_validate(const std::string& path) {
   return 0;
 }
 
+int cmd_cleanup(const std::string& socket, const std::string& resource) {
+  auto reply = hactl::control_request(socket, {{"cmd", "cleanup"}, {"resource", resource}});
+  if (!reply) {
+    std::cerr << "hactl: " << reply.error() << "\n";
+    return 2;
+  }
+  if (reply->contains("error")) {
+    std::cerr << "hactl: " << (*reply)["error"].get<std::string>() << "\n";
+    return 1;
+  }
+  std::cout << "cleanup of " << resource
+            << " sent to every node: failures forgotten, its state probed again\n";
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -80,7 +95,15 @@ int main(int argc, char** argv) {
       config->add_subcommand("validate", "check a configuration file, no cluster needed");
   validate->add_option("FILE", config_path, "the YAML file")->required();
 
+  std::string resource_id;
+  auto* resource = app.add_subcommand("resource", "act on resources");
+  resource->require_subcommand(1);
+  auto* cleanup = resource->add_subcommand(
+      "cleanup", "forget a resource's failures on every node and probe it again");
+  cleanup->add_option("RESOURCE", resource_id, "a primitive's id")->required();
+
   CLI11_PARSE(app, argc, argv);
+  if (cleanup->parsed()) return cmd_cleanup(socket, resource_id);
   if (status->parsed()) return cmd_status(socket, json);
   if (keygen->parsed()) return cmd_keygen(key_path);
   if (validate->parsed()) return cmd_validate(config_path);

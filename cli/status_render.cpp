@@ -85,6 +85,28 @@ std::string render_status(const nlohmann::json& s) {
     for (const auto& n : s["nodes"]) rows.push_back(node_row(n));
   }
   out << table(rows);
+  if (s.contains("resources") && s["resources"].is_array() && !s["resources"].empty()) {
+    std::vector<Row> res = {{"RESOURCE", "TYPE", "STATE", "ON", "FAILURES"}};
+    for (const auto& r : s["resources"]) {
+      std::string on;
+      if (r.contains("nodes") && r["nodes"].is_array()) {
+        for (const auto& n : r["nodes"])
+          if (n.is_string()) on += (on.empty() ? "" : ",") + n.get<std::string>();
+      }
+      res.push_back({str(r, "id"), str(r, "type"), str(r, "state"), on.empty() ? "-" : on,
+                     std::to_string(r.value("fail_count", 0))});
+    }
+    out << "\n" << table(res);
+  }
+  if (s.contains("scheduler") && s["scheduler"].is_object()) {
+    const auto& sch = s["scheduler"];
+    const std::string waiting = str(sch, "waiting_for", "");
+    if (sch.value("active", false) && !waiting.empty()) out << "\nWaiting for " << waiting << "\n";
+    if (sch.contains("notes") && sch["notes"].is_array()) {
+      for (const auto& n : sch["notes"])
+        if (n.is_string()) out << "Note: " << n.get<std::string>() << "\n";
+    }
+  }
   return out.str();
 }
 

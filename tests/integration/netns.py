@@ -69,7 +69,7 @@ class Cluster:
     """A cluster of len(names) nodes; names in `witnesses` are witness nodes."""
 
     def __init__(self, names=("n1", "n2", "n3"), witnesses=(), heartbeat="100ms",
-                 node_timeout="300ms", extra_cluster_yaml=""):
+                 node_timeout="300ms", extra_cluster_yaml="", resources_yaml=""):
         self.prefix = f"hx{os.getpid() % 100000}{len(_live_clusters)}"
         self.tmp = tempfile.mkdtemp(prefix="hactl-netns-")
         self.switch = f"{self.prefix}-sw"
@@ -77,6 +77,7 @@ class Cluster:
         self.heartbeat = heartbeat
         self.node_timeout = node_timeout
         self.extra_cluster_yaml = extra_cluster_yaml
+        self.resources_yaml = resources_yaml
         self.created_ns = []
         self.cleaned = False
         self.final_logs = {}
@@ -114,7 +115,7 @@ class Cluster:
             run("ip", "-n", node.ns, "link", "set", "lo", "up")
             run("ip", "-n", self.switch, "link", "set", node.switch_port, "master", "br0")
             run("ip", "-n", self.switch, "link", "set", node.switch_port, "up")
-            os.makedirs(node.run_dir, mode=0o755)
+            os.makedirs(os.path.join(node.run_dir, "hactl"), mode=0o755)
         self.key = os.path.join(self.tmp, "authkey")
         run(HACTL, "keygen", self.key)
         self.config = os.path.join(self.tmp, "cluster.yaml")
@@ -130,6 +131,8 @@ class Cluster:
             lines += [f"  - name: {n.name}", f"    address: {n.ip}:{n.port}"]
             if n.witness:
                 lines.append("    witness: true")
+        if self.resources_yaml:
+            lines.append(self.resources_yaml.strip("\n"))
         return "\n".join(lines) + "\n"
 
     def _add_ns(self, name):

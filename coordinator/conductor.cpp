@@ -1,0 +1,301 @@
+#include "coordinator/conductor.hpp"
+
+#include <algorithm>
+
+#include "common/assert.hpp"
+#include "coordinator/scheduler.hpp"
+
+namespace hactl {
+namespace {
+
+bool is_active(ResourceRole r) { return r != ResourceRole::kStopped; }
+
+std::string node_list(const ClusterConfig& config, const std::vector<std::size_t>& nodes) {
+  std::string s;
+  for (std::size_t i : nodes) s += (s.empty() ? "" : ",") + config.nodes[i].name;
+  return s;
+}
+
+}  // namespace
+
+RequestKind request_kind(ActionKind k) {
+  switch (k) {
+    case ActionKind::kStart:
+      return RequestKind::kStart;
+    case ActionKind::kStop:
+      return RequestKind::kStop;
+    case ActionKind::kPromote:
+      return RequestKind::kPromote;
+    case ActionKind::kDemote:
+      return RequestKind::kDemote;
+  }
+  return RequestKind::kStop;
+}
+
+Conductor::Conductor(const ClusterConfig& config, NodeId self)
+    : config_(config),
+      self_(self),
+      views_(config.nodes.size()),
+      awaited_version_(config.nodes.size(), 0) {
+  const std::size_t n = config.resources.primitives.size();
+  const std::size_t pages =
+      std::max<std::size_t>(1, (n + kReportPageEntries - 1) / kReportPageEntries);
+  for (NodeView& v : views_) {
+    v.entries.assign(n, ResourceEntry{});
+    v.page_version.assign(pages, 0);
+  }
+  for (const auto& p : config.resources.primitives) {
+    max_delay_ = std::max(max_delay_, p.effective_takeover_delay());
+    prim_index_.emplace(p.id, static_cast<std::uint32_t>(prim_index_.size()));
+  }
+}
+
+void Conductor::on_report(NodeId from, const ResourceReport& r) {
+  NodeView& v = views_.at(from.value);
+  if (r.config_id != config_.config_id || r.total != config_.resources.primitives.size()) {
+    if (!v.config_mismatch) {
+      events_.push_back("event=config_mismatch peer=" + config_.node(from).name +
+                        " action=ignore_its_reports");
+    }
+    v.config_mismatch = true;
+    return;
+  }
+  v.config_mismatch = false;
+  const std::size_t page = r.first / kReportPageEntries;
+  if (page >= v.page_version.size() || r.first % kReportPageEntries != 0) return;
+  if (r.version < v.page_version[page]) return;  // reordered: an older page
+  std::copy(r.entries.begin(), r.entries.end(), v.entries.begin() + r.first);
+  v.page_version[page] = r.version;
+  v.term = std::max(v.term, r.term);
+  v.fresh = true;
+  const bool same = std::all_of(v.page_version.begin(), v.page_version.end(),
+                                [&](std::uint64_t x) { return x == r.version; });
+  if (same) {
+    v.complete = true;
+    v.version = r.version;
+  }
+}
+
+void Conductor::on_result(NodeId from, const ActionResult& r) {
+  if (!active_ || r.term != term_) return;
+  const auto it = inflight_.find(r.id);
+  if (it == inflight_.end() || it->second.node != from) return;
+  const std::string& id = config_.resources.primitives.at(it->second.index).id;
+  events_.push_back(std::string("event=action_result resource=") + id +
+                    " node=" + config_.node(from).name + " ok=" + (r.ok ? "true" : "false") +
+                    " code=" + std::to_string(r.code));
+  awaited_version_[from.value] = std::max(awaited_version_[from.value], r.report_version);
+  inflight_.erase(it);
+}
+
+void Conductor::peer_restarted(NodeId from) {
+  NodeView& v = views_.at(from.value);
+  std::fill(v.page_version.begin(), v.page_version.end(), 0);
+  std::fill(v.entries.begin(), v.entries.end(), ResourceEntry{});
+  v.complete = false;
+  v.version = 0;
+  v.term = Term{};
+  awaited_version_[from.value] = 0;
+}
+
+void Conductor::tick(const Membership& m, Instant now) {
+  wake_.reset();
+  // What a node reported before it was lost is history once it is back: wait for a new report.
+  for (std::size_t i = 0; i < views_.size(); ++i) {
+    if (!m.up[i]) views_[i].fresh = false;
+  }
+  if (!m.leads) {
+    if (active_) events_.push_back("event=conductor_stopped reason=no_lease");
+    active_ = false;
+    inflight_.clear();
+    return;
+  }
+  if (!active_ || m.term != term_) begin_term(m, now);
+  drop_lost(m);
+  if (!inflight_.empty()) {
+    resend(m, now);
+    waiting_ = "actions in flight";
+    return;
+  }
+  if (!ready(m, now)) return;
+  dispatch(m, now);
+}
+
+void Conductor::begin_term(const Membership& m, Instant now) {
+  active_ = true;
+  term_ = m.term;
+  since_ = now;
+  inflight_.clear();
+  std::fill(awaited_version_.begin(), awaited_version_.end(), 0);
+  events_.push_back("event=conductor_started term=" + std::to_string(m.term.value));
+}
+
+void Conductor::drop_lost(const Membership& m) {
+  for (auto it = inflight_.begin(); it != inflight_.end();) {
+    const InFlight& f = it->second;
+    if (m.up[f.node.value]) {
+      ++it;
+      continue;
+    }
+    // It may have run: a start or promote counts as done, so the node stays unclean for it.
+    if (f.kind == RequestKind::kStart || f.kind == RequestKind::kPromote) {
+      lost_actions_[{f.index, f.node.value}] =
+          f.kind == RequestKind::kPromote ? ResourceRole::kPromoted : ResourceRole::kStarted;
+    }
+    events_.push_back("event=action_lost resource=" + config_.resources.primitives[f.index].id +
+                      " node=" + config_.node(f.node).name);
+    it = inflight_.erase(it);
+  }
+}
+
+void Conductor::resend(const Membership&, Instant now) {
+  const Duration retry = 2 * config_.timing.heartbeat_interval;
+  for (auto& [id, f] : inflight_) {
+    if (now - f.sent >= retry) {
+      requests_.emplace_back(f.node, ActionRequest{term_, config_.config_id, id, f.index, f.kind});
+      f.sent = now;
+    }
+    wake_at(f.sent + retry);
+  }
+}
+
+bool Conductor::ready(const Membership& m, Instant now) {
+  std::vector<std::size_t> silent, busy, unknown_down;
+  for (std::size_t i = 0; i < views_.size(); ++i) {
+    if (config_.nodes[i].witness) continue;
+    const NodeView& v = views_[i];
+    if (!m.up[i]) {
+      if (!v.complete) unknown_down.push_back(i);
+      continue;
+    }
+    const bool fresh = v.complete && v.fresh && !v.config_mismatch && v.term == term_ &&
+                       v.version >= awaited_version_[i];
+    if (!fresh) {
+      silent.push_back(i);
+      continue;
+    }
+    const bool settled = std::all_of(v.entries.begin(), v.entries.end(),
+                                     [](const auto& e) { return e.probed && !e.busy; });
+    if (!settled) busy.push_back(i);
+  }
+  if (!silent.empty()) {
+    waiting_ = "a report in this term from " + node_list(config_, silent);
+  } else if (!busy.empty()) {
+    waiting_ = "probes or actions to finish on " + node_list(config_, busy);
+  } else if (!unknown_down.empty() &&
+             (config_.no_quorum_policy != NoQuorumPolicy::kStop || now < since_ + max_delay_)) {
+    // A node we never heard from may run anything until its lease and every takeover delay
+    // are over (with stop), or for as long as it is away (with freeze or ignore).
+    waiting_ = "what " + node_list(config_, unknown_down) + " runs (never reported)";
+    if (config_.no_quorum_policy == NoQuorumPolicy::kStop) wake_at(since_ + max_delay_);
+  } else {
+    waiting_.clear();
+    // Reports from a node that is back are the truth now: forget what was assumed of it.
+    std::erase_if(lost_actions_, [&](const auto& kv) { return m.up[kv.first.second]; });
+    return true;
+  }
+  return false;
+}
+
+Instant Conductor::lost_base(const Membership& m, NodeId node) const {
+  if (config_.no_quorum_policy != NoQuorumPolicy::kStop) return Instant::max();
+  // A lease granted in this term ends by the bound; one from an earlier term ended before this
+  // coordinator was elected.
+  const auto& bound = m.lease_bound[node.value];
+  return bound ? std::max(*bound, since_) : since_;
+}
+
+ClusterState Conductor::state(const Membership& m, Instant now) const {
+  ClusterState s;
+  s.now = now;
+  const std::size_t n = config_.nodes.size();
+  s.nodes.assign(n, NodeCondition::kOnline);
+  std::vector<Instant> base(n, Instant::min());
+  for (std::size_t i = 0; i < n; ++i) {
+    if (m.up[i]) continue;
+    base[i] = lost_base(m, NodeId{static_cast<std::uint16_t>(i)});
+    s.nodes[i] = now < base[i] ? NodeCondition::kUnclean : NodeCondition::kOffline;
+  }
+  for (std::size_t k = 0; k < config_.resources.primitives.size(); ++k) {
+    const PrimitiveConfig& p = config_.resources.primitives[k];
+    std::vector<ResourceRole> roles(n, ResourceRole::kStopped);
+    std::vector<bool> failed(n, false), settling(n, false);
+    std::vector<FailureRecord> failures(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      const ResourceEntry& e = views_[i].entries[k];
+      ResourceRole role = views_[i].complete ? e.role : ResourceRole::kStopped;
+      if (const auto it =
+              lost_actions_.find({static_cast<std::uint32_t>(k), static_cast<std::uint16_t>(i)});
+          it != lost_actions_.end() && !m.up[i]) {
+        role = std::max(role, it->second);
+      }
+      if (!m.up[i] && is_active(role)) {
+        const Instant settle =
+            base[i] == Instant::max() ? base[i] : base[i] + p.effective_takeover_delay();
+        if (now >= settle) role = ResourceRole::kStopped;
+        settling[i] = now >= base[i] && now < settle;
+      }
+      roles[i] = role;
+      failed[i] = e.failed;
+      failures[i].count = static_cast<int>(e.fail_count);
+      if (e.failure_age_ms != UINT32_MAX)
+        failures[i].last = now - std::chrono::milliseconds{e.failure_age_ms};
+    }
+    s.roles[p.id] = std::move(roles);
+    s.failed[p.id] = std::move(failed);
+    s.settling[p.id] = std::move(settling);
+    s.failures[p.id] = std::move(failures);
+  }
+  return s;
+}
+
+void Conductor::dispatch(const Membership& m, Instant now) {
+  const ClusterState s = state(m, now);
+  // Wake when a lost node's lease, or a resource's takeover delay on it, runs out.
+  for (std::size_t i = 0; i < config_.nodes.size(); ++i) {
+    if (m.up[i]) continue;
+    const Instant base = lost_base(m, NodeId{static_cast<std::uint16_t>(i)});
+    if (base == Instant::max()) continue;
+    if (now < base) wake_at(base);
+    for (const auto& p : config_.resources.primitives) {
+      if (now < base + p.effective_takeover_delay()) wake_at(base + p.effective_takeover_delay());
+    }
+  }
+  const Transition t = schedule(config_, s);
+  notes_ = t.notes;
+  std::vector<bool> waits(t.actions.size(), false);
+  for (const auto& [before, after] : t.order) waits[after] = true;
+  std::size_t sent = 0;
+  for (std::size_t i = 0; i < t.actions.size(); ++i) {
+    if (waits[i]) continue;
+    const PlannedAction& a = t.actions[i];
+    const std::uint32_t index = prim_index_.at(a.resource);
+    const std::uint64_t id = (term_.value << 32) | (next_id_++ & 0xffffffffULL);
+    const RequestKind kind = request_kind(a.kind);
+    inflight_[id] = InFlight{a.node, index, kind, now};
+    requests_.emplace_back(a.node, ActionRequest{term_, config_.config_id, id, index, kind});
+    events_.push_back("event=dispatch resource=" + a.resource +
+                      " action=" + std::string(to_string(a.kind)) +
+                      " node=" + config_.node(a.node).name + " reason=\"" + a.reason + "\"");
+    ++sent;
+  }
+  if (sent > 0) wake_at(now + 2 * config_.timing.heartbeat_interval);
+}
+
+void Conductor::wake_at(Instant t) {
+  if (!wake_ || t < *wake_) wake_ = t;
+}
+
+std::vector<std::pair<NodeId, ActionRequest>> Conductor::take_requests() {
+  auto r = std::move(requests_);
+  requests_.clear();
+  return r;
+}
+
+std::vector<std::string> Conductor::take_events() {
+  auto e = std::move(events_);
+  events_.clear();
+  return e;
+}
+
+}  // namespace hactl

@@ -1,0 +1,105 @@
+// The coordinator's side of resource management, pure and deterministic: it keeps every
+// node's resource reports (every node does, so a new coordinator already knows what a lost node
+// ran), and while this node is the coordinator with a valid lease it runs transitions in waves:
+// schedule from the current state, send the actions that wait for nothing, and when all of
+// them are answered (and the reports show their outcome) schedule again.
+//
+// Rules kept here:
+//  - nothing is scheduled until every online node has reported, in this term, a probed state
+//    with no action running (so a coordinator change never double-starts anything);
+//  - a lost node's resources stay where they were (the node "unclean") until the lease this
+//    coordinator may have granted it is over, and each one's takeover_delay after that
+//    ("settling"); with no_quorum_policy freeze or ignore, a lost node never stops its
+//    resources, so they stay until it returns;
+//  - a start or promote sent to a node that is lost before answering counts as having run.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "common/config.hpp"
+#include "common/messages.hpp"
+#include "coordinator/cluster_state.hpp"
+
+namespace hactl {
+
+// What the election core says of the cluster at one instant.
+struct Membership {
+  Term term;
+  bool leads = false;                               // coordinator holding a valid lease
+  std::vector<bool> up;                             // by NodeId; self is up
+  std::vector<std::optional<Instant>> lease_bound;  // Node::granted_lease_bound, by NodeId
+};
+
+struct NodeView {
+  std::vector<ResourceEntry> entries;  // by primitive index
+  std::vector<std::uint64_t> page_version;
+  Term term;                  // the sender's term when it sent the newest page
+  std::uint64_t version = 0;  // set once every page has this version
+  bool complete = false;
+  bool config_mismatch = false;
+  bool fresh = false;  // a report arrived since the node was last seen down
+};
+
+class Conductor {
+ public:
+  Conductor(const ClusterConfig& config, NodeId self);
+
+  void on_report(NodeId from, const ResourceReport& r);
+  void on_result(NodeId from, const ActionResult& r);
+  void peer_restarted(NodeId from);
+  void tick(const Membership& m, Instant now);
+  std::vector<std::pair<NodeId, ActionRequest>> take_requests();
+  std::vector<std::string> take_events();
+  std::optional<Instant> next_deadline() const { return wake_; }
+
+  // The cluster as this node knows it (also when it is not the coordinator).
+  ClusterState state(const Membership& m, Instant now) const;
+  const std::vector<NodeView>& views() const { return views_; }
+  const std::string& waiting_for() const { return waiting_; }
+  const std::vector<std::string>& notes() const { return notes_; }
+  bool active() const { return active_; }
+
+ private:
+  struct InFlight {
+    NodeId node;
+    std::uint32_t index = 0;
+    RequestKind kind = RequestKind::kStart;
+    Instant sent{};
+  };
+
+  void begin_term(const Membership& m, Instant now);
+  void drop_lost(const Membership& m);
+  void resend(const Membership& m, Instant now);
+  bool ready(const Membership& m, Instant now);
+  void dispatch(const Membership& m, Instant now);
+  Instant lost_base(const Membership& m, NodeId node) const;
+  void wake_at(Instant t);
+
+  const ClusterConfig& config_;
+  NodeId self_;
+  std::vector<NodeView> views_;
+  bool active_ = false;
+  Term term_;
+  Instant since_{};
+  std::uint64_t next_id_ = 1;
+  std::map<std::uint64_t, InFlight> inflight_;
+  std::vector<std::uint64_t> awaited_version_;  // by node: reports must reach this version
+  // (primitive, node) -> role a start/promote may have left on a node lost before answering
+  std::map<std::pair<std::uint32_t, std::uint16_t>, ResourceRole> lost_actions_;
+  Duration max_delay_{0};
+  std::unordered_map<std::string, std::uint32_t> prim_index_;
+  std::optional<Instant> wake_;
+  std::string waiting_;
+  std::vector<std::string> notes_;
+  std::vector<std::pair<NodeId, ActionRequest>> requests_;
+  std::vector<std::string> events_;
+};
+
+RequestKind request_kind(ActionKind k);
+
+}  // namespace hactl

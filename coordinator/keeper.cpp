@@ -1,0 +1,306 @@
+#include "coordinator/keeper.hpp"
+
+#include <algorithm>
+
+#include "common/assert.hpp"
+#include "common/limits.hpp"
+
+namespace hactl {
+namespace {
+
+// OCF codes (OCF Resource Agent API, "Return codes"); the core sees them as plain ints.
+constexpr int kOcfSuccess = 0;
+constexpr int kOcfNotRunning = 7;
+constexpr int kOcfRunningPromoted = 8;
+constexpr int kOcfFailedPromoted = 9;
+constexpr int kOcfNotInstalled = 5;
+constexpr int kOcfNotConfigured = 6;
+
+// Requests remembered for answering repeats; older ids are forgotten first.
+constexpr std::size_t kRememberedRequests = 4096;
+
+std::string_view action_of(RequestKind k) {
+  switch (k) {
+    case RequestKind::kStart:
+      return "start";
+    case RequestKind::kStop:
+      return "stop";
+    case RequestKind::kPromote:
+      return "promote";
+    case RequestKind::kDemote:
+      return "demote";
+    case RequestKind::kCleanup:
+      return "monitor";
+  }
+  return "monitor";
+}
+
+}  // namespace
+
+Keeper::Keeper(const ClusterConfig& config, NodeId self, Instant now)
+    : config_(config),
+      self_(self),
+      witness_(config.node(self).witness),
+      guard_(config.timing.heartbeat_interval / 2),
+      report_every_(std::max<Duration>(config.timing.node_timeout, std::chrono::seconds{1})),
+      local_(config.resources.primitives.size()) {
+  // Probe everything once: what runs here is learned, never assumed (a witness runs nothing).
+  for (std::size_t i = 0; i < local_.size(); ++i) {
+    if (witness_) {
+      local_[i].probed = true;
+    } else {
+      submit(i, "monitor", now);
+    }
+  }
+  next_report_ = now;
+  // After a restart of the agent alone, what it left running is found by the probes and kept
+  // if a lease comes within three node_timeouts (time for the survivors to elect a coordinator
+  // if this node was it; the coordinator then sees the resource where it was);
+  // otherwise it is stopped like any resource held without a lease.
+  boot_grace_until_ = now + 3 * config.timing.node_timeout;
+}
+
+bool Keeper::lease_ok(const LeaseView& lease, Instant now) const {
+  return lease.lease_until && now + guard_ < *lease.lease_until;
+}
+
+void Keeper::on_request(NodeId from, const ActionRequest& r, const LeaseView& lease, Instant now) {
+  if (r.config_id != config_.config_id || r.index >= local_.size() || witness_) return;
+  if (r.kind == RequestKind::kCleanup) {
+    Local& l = local_[r.index];
+    l.fail_count = 0;
+    l.last_failure.reset();
+    l.failed = false;
+    out_.events.push_back("event=cleanup resource=" + config_.resources.primitives[r.index].id);
+    submit(r.index, "monitor", now);
+    changed();
+    return;
+  }
+  if (r.term != lease.term || lease.coordinator != from || !lease_ok(lease, now) || lapsed_) return;
+  if (const auto it = requests_.find(r.id); it != requests_.end()) {
+    if (it->second) out_.messages.emplace_back(from, *it->second);  // a repeat: answer again
+    return;
+  }
+  requests_.emplace(r.id, std::nullopt);
+  while (requests_.size() > kRememberedRequests) requests_.erase(requests_.begin());
+  if (r.kind == RequestKind::kStop || r.kind == RequestKind::kDemote) set_monitor(r.index, false);
+  const std::uint64_t call = submit(r.index, std::string(action_of(r.kind)), now);
+  Call& c = calls_.at(call);
+  c.request = r.id;
+  c.from = from;
+  c.kind = r.kind;
+}
+
+std::uint64_t Keeper::submit(std::size_t index, std::string action, Instant) {
+  const std::uint64_t id = next_call_++;
+  calls_[id] = Call{index, action, std::nullopt, self_, RequestKind::kStart};
+  ++local_[index].pending;
+  out_.calls.push_back(KeeperCall{id, index, std::move(action)});
+  changed();
+  return id;
+}
+
+void Keeper::on_call_done(std::uint64_t call_id, int code, bool ran, Instant now) {
+  const auto it = calls_.find(call_id);
+  if (it == calls_.end()) return;
+  const Call c = it->second;
+  calls_.erase(it);
+  Local& l = local_[c.index];
+  const PrimitiveConfig& p = config_.resources.primitives[c.index];
+  HACTL_ASSERT(l.pending > 0);
+  --l.pending;
+  apply(l, c.action, code, ran, now);
+  changed();
+  out_.events.push_back("event=action_done resource=" + p.id + " action=" + c.action + " code=" +
+                        std::to_string(code) + " role=" + std::string(to_string(l.role)) +
+                        (l.failed ? " failed=true" : ""));
+  if (!c.request) return;
+  const bool ok = !l.failed && (c.action != "stop" || l.role == ResourceRole::kStopped);
+  ActionResult result{last_term_, *c.request, static_cast<std::uint32_t>(c.index),
+                      c.kind,     ok,         static_cast<std::uint8_t>(std::clamp(code, 0, 255)),
+                      version_};
+  if (auto r = requests_.find(*c.request); r != requests_.end()) r->second = result;
+  out_.messages.emplace_back(c.from, result);
+}
+
+void Keeper::apply(Local& l, const std::string& action, int code, bool ran, Instant now) {
+  const bool success = ran && code == kOcfSuccess;
+  if (action == "monitor") {
+    // A probe (or the probe after a cleanup): learn the role.
+    l.probed = true;
+    if (code == kOcfSuccess) {
+      l.role = ResourceRole::kStarted;
+    } else if (code == kOcfRunningPromoted) {
+      l.role = ResourceRole::kPromoted;
+    } else if (code == kOcfNotRunning || code == kOcfNotInstalled || code == kOcfNotConfigured) {
+      l.role = ResourceRole::kStopped;
+      // Pacemaker's rule: an agent that cannot run here (not installed, not configured) bans
+      // the resource from this node until a cleanup.
+      if (code != kOcfNotRunning) {
+        fail(l, now, static_cast<std::uint32_t>(limits::kInfinity));
+        l.failed = false;  // nothing to recover: it is not running
+      }
+    } else {
+      l.role = code == kOcfFailedPromoted ? ResourceRole::kPromoted : ResourceRole::kStarted;
+      fail(l, now);
+    }
+    if (l.role != ResourceRole::kStopped) set_monitor(index_of(l), true);
+    return;
+  }
+  const std::size_t index = index_of(l);
+  if (action == "start") {
+    l.probed = true;
+    l.role = ResourceRole::kStarted;  // even a failed start may have left something running
+    l.failed = false;
+    // A failed start bans the resource from this node (Pacemaker's start-failure-is-fatal).
+    if (!success) fail(l, now, static_cast<std::uint32_t>(limits::kInfinity));
+    set_monitor(index, true);
+  } else if (action == "stop") {
+    if (success || (ran && code == kOcfNotRunning)) {
+      l.role = ResourceRole::kStopped;
+      l.failed = false;
+    } else {
+      fail(l, now);
+    }
+  } else if (action == "promote") {
+    if (success) {
+      l.role = ResourceRole::kPromoted;
+    } else {
+      fail(l, now);
+    }
+  } else if (action == "demote") {
+    if (success) {
+      l.role = ResourceRole::kStarted;
+      set_monitor(index, true);
+    } else {
+      fail(l, now);
+    }
+  }
+}
+
+void Keeper::fail(Local& l, Instant now, std::uint32_t count_to) {
+  l.failed = true;
+  l.last_failure = now;
+  l.fail_count = count_to > 0 ? std::max(l.fail_count, count_to) : l.fail_count + 1;
+  l.fail_count = std::min<std::uint32_t>(l.fail_count, limits::kInfinity);
+}
+
+void Keeper::on_monitor(std::size_t index, int code, Instant now) {
+  if (index >= local_.size()) return;
+  Local& l = local_[index];
+  if (l.role == ResourceRole::kStopped || l.pending > 0) return;  // an action's result decides
+  const int expected = l.role == ResourceRole::kPromoted ? kOcfRunningPromoted : kOcfSuccess;
+  if (code == expected || l.failed) return;
+  fail(l, now);
+  out_.events.push_back("event=monitor_failed resource=" + config_.resources.primitives[index].id +
+                        " code=" + std::to_string(code) +
+                        " fail_count=" + std::to_string(l.fail_count));
+  changed();
+}
+
+void Keeper::set_monitor(std::size_t index, bool on) {
+  Local& l = local_[index];
+  if (l.monitoring == on) return;
+  const PrimitiveConfig& p = config_.resources.primitives[index];
+  if (on && p.monitor.interval <= Duration::zero()) return;
+  l.monitoring = on;
+  out_.monitors.emplace_back(index, on);
+}
+
+void Keeper::tick(const LeaseView& lease, Instant now) {
+  if (lease.coordinator != last_coordinator_ || lease.term != last_term_) {
+    last_coordinator_ = lease.coordinator;
+    last_term_ = lease.term;
+    next_report_ = now;  // a new coordinator hears from us at once
+  }
+  const bool stop_policy = config_.no_quorum_policy == NoQuorumPolicy::kStop;
+  had_lease_ = had_lease_ || lease_ok(lease, now);
+  if (stop_policy && !witness_ && !lease_ok(lease, now)) {
+    if (!lapsed_ && (had_lease_ || now >= boot_grace_until_)) lapse(now);
+  } else if (lapsed_ && lease_ok(lease, now)) {
+    lapsed_ = false;
+    out_.events.push_back("event=lease_back action=accept_requests");
+  }
+  if (now >= next_report_) dirty_ = true;
+}
+
+void Keeper::lapse(Instant now) {
+  lapsed_ = true;
+  std::string stopped;
+  // Vips first: their stop runs at once, before the lease that covered them ends.
+  for (int pass = 0; pass < 2; ++pass) {
+    for (std::size_t i = 0; i < local_.size(); ++i) {
+      const PrimitiveConfig& p = config_.resources.primitives[i];
+      if ((p.cls == ResourceClass::kVip) != (pass == 0)) continue;
+      Local& l = local_[i];
+      if (l.role == ResourceRole::kStopped && l.pending == 0) continue;
+      set_monitor(i, false);
+      submit(i, "stop", now);
+      stopped += (stopped.empty() ? "" : ",") + p.id;
+    }
+  }
+  out_.events.push_back("event=lease_lapsed action=stop_all resources=" +
+                        (stopped.empty() ? std::string("none") : stopped));
+}
+
+void Keeper::changed() {
+  ++version_;
+  dirty_ = true;
+}
+
+ResourceEntry Keeper::entry(const Local& l, Instant now) const {
+  ResourceEntry e;
+  e.role = l.role;
+  e.probed = l.probed;
+  e.failed = l.failed;
+  e.busy = l.pending > 0;
+  e.fail_count = l.fail_count;
+  if (l.last_failure) {
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now - *l.last_failure);
+    e.failure_age_ms = static_cast<std::uint32_t>(
+        std::clamp<std::int64_t>(ms.count(), 0, std::int64_t{UINT32_MAX} - 1));
+  }
+  return e;
+}
+
+void Keeper::send_reports(Instant now) {
+  report_entries_.clear();
+  for (const Local& l : local_) report_entries_.push_back(entry(l, now));
+  const auto total = static_cast<std::uint32_t>(local_.size());
+  std::uint32_t first = 0;
+  do {
+    ResourceReport r{last_term_, config_.config_id, version_, first, total, {}};
+    const std::uint32_t end =
+        std::min<std::uint32_t>(total, first + static_cast<std::uint32_t>(kReportPageEntries));
+    r.entries.assign(report_entries_.begin() + first, report_entries_.begin() + end);
+    for (std::size_t n = 0; n < config_.nodes.size(); ++n) {
+      const NodeId to{static_cast<std::uint16_t>(n)};
+      if (to != self_) out_.messages.emplace_back(to, r);
+    }
+    out_.own_reports.push_back(std::move(r));
+    first = end;
+  } while (first < total);
+  next_report_ = now + report_every_;
+}
+
+KeeperOutput Keeper::take(Instant now) {
+  if (dirty_) {
+    dirty_ = false;
+    send_reports(now);
+  }
+  KeeperOutput o = std::move(out_);
+  out_ = KeeperOutput{};
+  return o;
+}
+
+Instant Keeper::next_deadline(const LeaseView& lease) const {
+  Instant next = next_report_;
+  bool holding = false;
+  for (const Local& l : local_) holding = holding || l.role != ResourceRole::kStopped;
+  if (holding && !lapsed_) {
+    next = std::min(next, lease.lease_until ? *lease.lease_until - guard_ : boot_grace_until_);
+  }
+  return next;
+}
+
+}  // namespace hactl

@@ -1,0 +1,118 @@
+// The agent's side of resource management, pure and deterministic: it keeps what runs on this
+// node, runs what the coordinator asks while this node holds a lease from it, and gives every
+// resource up when the lease is about to end.
+//
+// Rules kept here:
+//  - an action is run only for the coordinator of this node's current term, while this node's
+//    lease has more than `guard` left (cleanup, which starts nothing, comes from anyone);
+//  - with no_quorum_policy stop, once the lease has less than `guard` left (or none), every
+//    vip is removed at once and every other resource is stopped; nothing new is started until a
+//    lease is back. So a vip is gone before the lease that covered it ends;
+//  - each request id runs at most once; a repeat is answered with the result already known;
+//  - every change is reported to every peer (paged ResourceReports), and periodically again.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/config.hpp"
+#include "common/messages.hpp"
+#include "common/types.hpp"
+
+namespace hactl {
+
+// What the election core says of this node at one instant.
+struct LeaseView {
+  Term term;
+  std::optional<NodeId> coordinator;
+  std::optional<Instant> lease_until;  // this node's valid lease, if any
+};
+
+struct KeeperCall {
+  std::uint64_t call_id = 0;
+  std::size_t index = 0;  // the primitive
+  std::string action;     // start, stop, monitor, promote, demote
+};
+
+struct KeeperOutput {
+  std::vector<KeeperCall> calls;                       // for the executor, in order
+  std::vector<std::pair<std::size_t, bool>> monitors;  // (primitive, on): recurring monitors
+  std::vector<std::pair<NodeId, Message>> messages;    // reports and results
+  std::vector<ResourceReport> own_reports;  // this node's report pages, for its own conductor
+  std::vector<std::string> events;          // key=value lines for the log
+};
+
+class Keeper {
+ public:
+  Keeper(const ClusterConfig& config, NodeId self, Instant now);
+
+  void on_request(NodeId from, const ActionRequest& r, const LeaseView& lease, Instant now);
+  // A call this keeper asked for finished with this OCF code (`ran`: the agent ran to an exit).
+  void on_call_done(std::uint64_t call_id, int ocf_code, bool ran, Instant now);
+  // A recurring monitor's result changed.
+  void on_monitor(std::size_t index, int ocf_code, Instant now);
+  void tick(const LeaseView& lease, Instant now);
+  KeeperOutput take(Instant now);
+
+  // When tick() must run next: the lease guard while anything is held, the next report.
+  Instant next_deadline(const LeaseView& lease) const;
+  const std::vector<ResourceEntry>& entries() const { return report_entries_; }
+  std::uint64_t version() const { return version_; }
+  bool lapsed() const { return lapsed_; }
+
+ private:
+  struct Local {
+    ResourceRole role = ResourceRole::kStopped;
+    bool probed = false;
+    bool failed = false;
+    std::uint32_t fail_count = 0;
+    std::optional<Instant> last_failure;
+    int pending = 0;  // calls submitted, not finished
+    bool monitoring = false;
+  };
+  struct Call {
+    std::size_t index = 0;
+    std::string action;
+    std::optional<std::uint64_t> request;  // the coordinator's request id, if any
+    NodeId from;
+    RequestKind kind = RequestKind::kStart;
+  };
+
+  bool lease_ok(const LeaseView& lease, Instant now) const;
+  void lapse(Instant now);
+  std::uint64_t submit(std::size_t index, std::string action, Instant now);
+  void apply(Local& l, const std::string& action, int code, bool ran, Instant now);
+  std::size_t index_of(const Local& l) const {
+    return static_cast<std::size_t>(&l - local_.data());
+  }
+  void fail(Local& l, Instant now, std::uint32_t count_to = 0);
+  void set_monitor(std::size_t index, bool on);
+  void changed();
+  void send_reports(Instant now);
+  ResourceEntry entry(const Local& l, Instant now) const;
+
+  const ClusterConfig& config_;
+  NodeId self_;
+  bool witness_;
+  Duration guard_;
+  Duration report_every_;
+  std::vector<Local> local_;
+  std::map<std::uint64_t, Call> calls_;
+  std::map<std::uint64_t, std::optional<ActionResult>> requests_;  // id -> result once done
+  std::uint64_t next_call_ = 1;
+  std::uint64_t version_ = 1;
+  bool dirty_ = true;
+  bool lapsed_ = false;
+  bool had_lease_ = false;
+  std::optional<NodeId> last_coordinator_;
+  Term last_term_;
+  Instant next_report_{};
+  Instant boot_grace_until_{};
+  std::vector<ResourceEntry> report_entries_;
+  KeeperOutput out_;
+};
+
+}  // namespace hactl

@@ -1,0 +1,222 @@
+"""Resource failover with real agents in network namespaces: a vip + ocf:heartbeat:Dummy group
+on one node of three, moved on a crash, on a cut link, and restarted in place on a failed
+monitor; the VIP sampled in every namespace so that two holders at once would be seen; the
+client (the switch namespace) asks for the VIP with Debian's arping.
+
+Bounds are generous upper limits (behaviour, not speed: bench/ measures speed).
+Run as root: python3 tests/integration/test_failover.py
+"""
+
+import os
+import re
+import signal
+import sys
+import threading
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from netns import Cluster, run  # noqa: E402
+
+VIP = "10.213.0.100"
+GROUP = """
+resources:
+  - id: web-ip
+    type: vip
+    params: {address: 10.213.0.100/24, interface: eth0}
+    ops: {monitor: {interval: 500ms, timeout: 5s}}
+    meta: {migration_threshold: 2}
+  - id: web-app
+    type: ocf:heartbeat:Dummy
+    params: {state: /run/hactl/web-app.state}
+    ops: {monitor: {interval: 1s, timeout: 5s}, stop: {timeout: 2s}}
+groups:
+  - id: web
+    members: [web-ip, web-app]
+"""
+
+
+class VipSampler:
+    """Samples, in a thread, which namespaces hold the VIP; records every sample."""
+
+    def __init__(self, cluster):
+        self.c = cluster
+        self.samples = []
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._loop, daemon=True)
+
+    def holders(self):
+        out = []
+        for name, node in self.c.nodes.items():
+            r = run("ip", "-n", node.ns, "-4", "-o", "addr", "show", "dev", "eth0", check=False)
+            if f" {VIP}/" in r.stdout:
+                out.append(name)
+        return out
+
+    def _loop(self):
+        deadline = time.monotonic() + 120
+        while not self.stop.is_set() and time.monotonic() < deadline:
+            self.samples.append((time.monotonic(), self.holders()))
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_):
+        self.stop.set()
+        self.thread.join(timeout=10)
+
+    def doubles(self):
+        return [(t, h) for t, h in self.samples if len(h) > 1]
+
+
+class FailoverTest(unittest.TestCase):
+    def run(self, result=None):
+        self.clusters = []
+        result = result or self.defaultTestResult()
+        before = len(result.failures) + len(result.errors)
+        super().run(result)
+        if len(result.failures) + len(result.errors) > before:
+            for c in self.clusters:
+                c.dump_logs(80)
+        return result
+
+    def cluster(self):
+        c = Cluster(resources_yaml=GROUP)
+        self.clusters.append(c)
+        self.addCleanup(c.cleanup)
+        c.setup()
+        c.start_all()
+        return c
+
+    def resources(self, c, name):
+        s = c.status(name)
+        return {r["id"]: r for r in s["resources"]} if s and "resources" in s else {}
+
+    def group_on(self, c, name, viewer=None):
+        """True when `viewer` (default: name) sees the whole group started on `name` only."""
+        r = self.resources(c, viewer or name)
+        return all(r.get(i, {}).get("nodes") == [name] and r[i]["state"] == "started"
+                   for i in ("web-ip", "web-app"))
+
+    def wait_group_somewhere(self, c, names, timeout):
+        def where():
+            for n in names:
+                if self.group_on(c, n, viewer=names[0] if n != names[0] else n):
+                    return n
+            return None
+        return c.wait_until(where, timeout, 0.05, "the group running on one node")
+
+    def mac(self, c, name):
+        out = c.nodes[name].exec("cat", "/sys/class/net/eth0/address").stdout.strip()
+        return out.lower()
+
+    def arping_mac(self, c):
+        """The MAC that answers the client's ARP request for the VIP (from the switch ns)."""
+        r = run("ip", "netns", "exec", c.switch, "arping", "-c", "1", "-w", "2", "-I", "br0", VIP,
+                check=False, timeout=10)
+        m = re.search(r"\[([0-9a-fA-F:]{17})\]", r.stdout)
+        return m.group(1).lower() if m else None
+
+    def dummy_running(self, c, name):
+        return os.path.exists(os.path.join(c.nodes[name].run_dir, "hactl", "web-app.state"))
+
+    def start_group(self, c):
+        holder = self.wait_group_somewhere(c, list(c.nodes), 15)
+        self.assertTrue(self.dummy_running(c, holder))
+        self.assertEqual(self.arping_mac(c), self.mac(c, holder))
+        return holder
+
+    def check_moved(self, c, old, sampler):
+        others = [n for n in c.nodes if n != old]
+        new = c.wait_until(lambda: next((n for n in others if self.group_on(c, n, others[0])),
+                                        None), 15, 0.05, "the group on a survivor")
+        self.assertNotEqual(new, old)
+        self.assertTrue(self.dummy_running(c, new))
+        c.wait_until(lambda: self.arping_mac(c) == self.mac(c, new), 10, 0.1,
+                     "the client's ARP answered by the new holder")
+        # Dummy started after the VIP on the new node (group order), per its log.
+        log = c.log(new)
+        ip_at = log.find("resource=web-ip action=start code=0")
+        app_at = log.find("resource=web-app action=start code=0")
+        self.assertTrue(0 <= ip_at < app_at, "web-ip must start before web-app")
+        return new
+
+    def test_crash_moves_the_group_and_the_vip_is_never_on_two_nodes(self):
+        c = self.cluster()
+        holder = self.start_group(c)
+        with VipSampler(c) as sampler:
+            c.kill(holder)
+            c.link_down(holder)
+            new = self.check_moved(c, holder, sampler)
+            # The crashed node comes back: exactly one VIP, still on the new holder.
+            c.link_up(holder)
+            c.start(holder)
+            time.sleep(3)
+        self.assertEqual(sampler.doubles(), [])
+        self.assertEqual(sampler.holders(), [new])
+        self.assertTrue(self.group_on(c, new))
+
+    def test_cut_link_the_holder_gives_the_group_up_by_itself(self):
+        c = self.cluster()
+        holder = self.start_group(c)
+        with VipSampler(c) as sampler:
+            c.link_down(holder)  # the agent lives on, cut off
+            cut_at = time.monotonic()
+            # Within its lease (300ms at default timing; generous bound), the VIP is gone there.
+            c.wait_until(lambda: holder not in sampler.holders(), 3, 0.01,
+                         "the cut-off holder to drop the VIP")
+            self.assertLess(time.monotonic() - cut_at, 3)
+            new = self.check_moved(c, holder, sampler)
+            c.wait_until(lambda: not self.dummy_running(c, holder), 10, 0.1,
+                         "the cut-off holder to stop Dummy")
+            c.link_up(holder)
+            time.sleep(3)
+        self.assertEqual(sampler.doubles(), [])
+        self.assertEqual(sampler.holders(), [new])
+        self.assertTrue(self.group_on(c, new, viewer=holder))
+
+    def test_agent_restart_finds_the_group_and_does_not_double_start(self):
+        c = self.cluster()
+        holder = self.start_group(c)
+        c.kill(holder)
+        # The agent's guard removes the VIP at once: no VIP on a host whose agent is dead.
+        c.wait_until(lambda: holder not in VipSampler(c).holders(), 2, 0.01, "the VIP removed")
+        c.start(holder)
+        c.wait_until(lambda: self.group_on(c, holder), 15, 0.1, "the group where it was")
+        with VipSampler(c) as sampler:
+            time.sleep(2)
+        self.assertEqual(sampler.doubles(), [])
+        # The VIP went with the agent (its guard removed it) and is started again; Dummy, found
+        # running by the probe, is kept: never started twice.
+        log = c.log(holder).split("event=agent_started")[-1]
+        self.assertIn("resource=web-app action=monitor code=0 role=started", log)
+        self.assertNotIn("resource=web-app action=start", log)
+        self.assertNotIn("resource=web-app action=stop", log)
+
+    def test_failed_monitor_restarts_in_place_then_moves_after_threshold(self):
+        c = self.cluster()
+        holder = self.start_group(c)
+        # The VIP deleted by hand: the monitor fails, the group restarts in place.
+        c.nodes[holder].exec("ip", "addr", "del", f"{VIP}/24", "dev", "eth0")
+        c.wait_until(lambda: self.resources(c, holder)["web-ip"]["fail_count"] == 1, 10, 0.1,
+                     "a failure counted")
+        c.wait_until(lambda: self.group_on(c, holder), 10, 0.1, "the group restarted in place")
+        self.assertIn(holder, VipSampler(c).holders())
+        # The second failure reaches migration_threshold 2: the group moves.
+        c.nodes[holder].exec("ip", "addr", "del", f"{VIP}/24", "dev", "eth0")
+        others = [n for n in c.nodes if n != holder]
+        new = c.wait_until(lambda: next((n for n in others if self.group_on(c, n)), None), 15,
+                           0.1, "the group on another node")
+        self.assertEqual(VipSampler(c).holders(), [new])
+        # A cleanup forgets the failures everywhere.
+        self.assertEqual(c.hactl(holder, "resource", "cleanup", "web-ip").returncode, 0)
+        c.wait_until(lambda: self.resources(c, holder)["web-ip"]["fail_count"] == 0, 10, 0.1,
+                     "the failures forgotten")
+
+
+if __name__ == "__main__":
+    if os.geteuid() != 0:
+        print("skipped: needs root for network namespaces")
+        sys.exit(0)
+    unittest.main(verbosity=2)
