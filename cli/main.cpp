@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdlib>
 #include <iostream>
+#include <optional>
 
 #include "cli/control_client.hpp"
 #include "cli/status_render.hpp"
@@ -12,16 +13,27 @@
 
 namespace {
 
-int cmd_status(const std::string& socket, bool json) {
-  auto reply = hactl::control_request(socket, {{"cmd", "status"}});
+// Sends one request; on failure prints why and sets `exit_code` (2: no agent, 1: refused).
+std::optional<nlohmann::json> ask(const std::string& socket, const nlohmann::json& request,
+                                  int& exit_code) {
+  auto reply = hactl::control_request(socket, request);
   if (!reply) {
     std::cerr << "hactl: " << reply.error() << "\n";
-    return 2;
+    exit_code = 2;
+    return std::nullopt;
   }
   if (reply->contains("error")) {
     std::cerr << "hactl: " << (*reply)["error"].get<std::string>() << "\n";
-    return 1;
+    exit_code = 1;
+    return std::nullopt;
   }
+  return *reply;
+}
+
+int cmd_status(const std::string& socket, bool json) {
+  int code = 0;
+  const auto reply = ask(socket, {{"cmd", "status"}}, code);
+  if (!reply) return code;
   std::cout << (json ? reply->dump(2) + "\n" : hactl::render_status(*reply));
   return 0;
 }
@@ -55,15 +67,8 @@ int cmd_validate(const std::string& path) {
 }
 
 int cmd_cleanup(const std::string& socket, const std::string& resource) {
-  auto reply = hactl::control_request(socket, {{"cmd", "cleanup"}, {"resource", resource}});
-  if (!reply) {
-    std::cerr << "hactl: " << reply.error() << "\n";
-    return 2;
-  }
-  if (reply->contains("error")) {
-    std::cerr << "hactl: " << (*reply)["error"].get<std::string>() << "\n";
-    return 1;
-  }
+  int code = 0;
+  if (!ask(socket, {{"cmd", "cleanup"}, {"resource", resource}}, code)) return code;
   std::cout << "cleanup of " << resource
             << " sent to every node: failures forgotten, its state probed again\n";
   return 0;

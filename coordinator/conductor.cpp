@@ -113,7 +113,7 @@ void Conductor::tick(const Membership& m, Instant now) {
   if (!active_ || m.term != term_) begin_term(m, now);
   drop_lost(m);
   if (!inflight_.empty()) {
-    resend(m, now);
+    resend(now);
     waiting_ = "actions in flight";
     return;
   }
@@ -148,7 +148,7 @@ void Conductor::drop_lost(const Membership& m) {
   }
 }
 
-void Conductor::resend(const Membership&, Instant now) {
+void Conductor::resend(Instant now) {
   const Duration retry = 2 * config_.timing.heartbeat_interval;
   for (auto& [id, f] : inflight_) {
     if (now - f.sent >= retry) {

@@ -74,7 +74,7 @@ class Conductor {
 
   void begin_term(const Membership& m, Instant now);
   void drop_lost(const Membership& m);
-  void resend(const Membership& m, Instant now);
+  void resend(Instant now);
   bool ready(const Membership& m, Instant now);
   void dispatch(const Membership& m, Instant now);
   Instant lost_base(const Membership& m, NodeId node) const;

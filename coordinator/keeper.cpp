@@ -49,7 +49,7 @@ Keeper::Keeper(const ClusterConfig& config, NodeId self, Instant now)
     if (witness_) {
       local_[i].probed = true;
     } else {
-      submit(i, "monitor", now);
+      submit(i, "monitor");
     }
   }
   next_report_ = now;
@@ -72,7 +72,7 @@ void Keeper::on_request(NodeId from, const ActionRequest& r, const LeaseView& le
     l.last_failure.reset();
     l.failed = false;
     out_.events.push_back("event=cleanup resource=" + config_.resources.primitives[r.index].id);
-    submit(r.index, "monitor", now);
+    submit(r.index, "monitor");
     changed();
     return;
   }
@@ -84,14 +84,14 @@ void Keeper::on_request(NodeId from, const ActionRequest& r, const LeaseView& le
   requests_.emplace(r.id, std::nullopt);
   while (requests_.size() > kRememberedRequests) requests_.erase(requests_.begin());
   if (r.kind == RequestKind::kStop || r.kind == RequestKind::kDemote) set_monitor(r.index, false);
-  const std::uint64_t call = submit(r.index, std::string(action_of(r.kind)), now);
+  const std::uint64_t call = submit(r.index, std::string(action_of(r.kind)));
   Call& c = calls_.at(call);
   c.request = r.id;
   c.from = from;
   c.kind = r.kind;
 }
 
-std::uint64_t Keeper::submit(std::size_t index, std::string action, Instant) {
+std::uint64_t Keeper::submit(std::size_t index, std::string action) {
   const std::uint64_t id = next_call_++;
   calls_[id] = Call{index, action, std::nullopt, self_, RequestKind::kStart};
   ++local_[index].pending;
@@ -109,7 +109,7 @@ void Keeper::on_call_done(std::uint64_t call_id, int code, bool ran, Instant now
   const PrimitiveConfig& p = config_.resources.primitives[c.index];
   HACTL_ASSERT(l.pending > 0);
   --l.pending;
-  apply(l, c.action, code, ran, now);
+  apply(c.index, c.action, code, ran, now);
   changed();
   out_.events.push_back("event=action_done resource=" + p.id + " action=" + c.action + " code=" +
                         std::to_string(code) + " role=" + std::string(to_string(l.role)) +
@@ -123,7 +123,8 @@ void Keeper::on_call_done(std::uint64_t call_id, int code, bool ran, Instant now
   out_.messages.emplace_back(c.from, result);
 }
 
-void Keeper::apply(Local& l, const std::string& action, int code, bool ran, Instant now) {
+void Keeper::apply(std::size_t index, const std::string& action, int code, bool ran, Instant now) {
+  Local& l = local_[index];
   const bool success = ran && code == kOcfSuccess;
   if (action == "monitor") {
     // A probe (or the probe after a cleanup): learn the role.
@@ -144,10 +145,9 @@ void Keeper::apply(Local& l, const std::string& action, int code, bool ran, Inst
       l.role = code == kOcfFailedPromoted ? ResourceRole::kPromoted : ResourceRole::kStarted;
       fail(l, now);
     }
-    if (l.role != ResourceRole::kStopped) set_monitor(index_of(l), true);
+    if (l.role != ResourceRole::kStopped) set_monitor(index, true);
     return;
   }
-  const std::size_t index = index_of(l);
   if (action == "start") {
     l.probed = true;
     l.role = ResourceRole::kStarted;  // even a failed start may have left something running
@@ -216,7 +216,7 @@ void Keeper::tick(const LeaseView& lease, Instant now) {
   const bool stop_policy = config_.no_quorum_policy == NoQuorumPolicy::kStop;
   had_lease_ = had_lease_ || lease_ok(lease, now);
   if (stop_policy && !witness_ && !lease_ok(lease, now)) {
-    if (!lapsed_ && (had_lease_ || now >= boot_grace_until_)) lapse(now);
+    if (!lapsed_ && (had_lease_ || now >= boot_grace_until_)) lapse();
   } else if (lapsed_ && lease_ok(lease, now)) {
     lapsed_ = false;
     out_.events.push_back("event=lease_back action=accept_requests");
@@ -224,7 +224,7 @@ void Keeper::tick(const LeaseView& lease, Instant now) {
   if (now >= next_report_) dirty_ = true;
 }
 
-void Keeper::lapse(Instant now) {
+void Keeper::lapse() {
   lapsed_ = true;
   std::string stopped;
   // Vips first: their stop runs at once, before the lease that covered them ends.
@@ -235,7 +235,7 @@ void Keeper::lapse(Instant now) {
       Local& l = local_[i];
       if (l.role == ResourceRole::kStopped && l.pending == 0) continue;
       set_monitor(i, false);
-      submit(i, "stop", now);
+      submit(i, "stop");
       stopped += (stopped.empty() ? "" : ",") + p.id;
     }
   }
@@ -264,15 +264,16 @@ ResourceEntry Keeper::entry(const Local& l, Instant now) const {
 }
 
 void Keeper::send_reports(Instant now) {
-  report_entries_.clear();
-  for (const Local& l : local_) report_entries_.push_back(entry(l, now));
+  std::vector<ResourceEntry> entries;
+  entries.reserve(local_.size());
+  for (const Local& l : local_) entries.push_back(entry(l, now));
   const auto total = static_cast<std::uint32_t>(local_.size());
   std::uint32_t first = 0;
   do {
     ResourceReport r{last_term_, config_.config_id, version_, first, total, {}};
     const std::uint32_t end =
         std::min<std::uint32_t>(total, first + static_cast<std::uint32_t>(kReportPageEntries));
-    r.entries.assign(report_entries_.begin() + first, report_entries_.begin() + end);
+    r.entries.assign(entries.begin() + first, entries.begin() + end);
     for (std::size_t n = 0; n < config_.nodes.size(); ++n) {
       const NodeId to{static_cast<std::uint16_t>(n)};
       if (to != self_) out_.messages.emplace_back(to, r);

@@ -59,9 +59,6 @@ class Keeper {
 
   // When tick() must run next: the lease guard while anything is held, the next report.
   Instant next_deadline(const LeaseView& lease) const;
-  const std::vector<ResourceEntry>& entries() const { return report_entries_; }
-  std::uint64_t version() const { return version_; }
-  bool lapsed() const { return lapsed_; }
 
  private:
   struct Local {
@@ -82,12 +79,9 @@ class Keeper {
   };
 
   bool lease_ok(const LeaseView& lease, Instant now) const;
-  void lapse(Instant now);
-  std::uint64_t submit(std::size_t index, std::string action, Instant now);
-  void apply(Local& l, const std::string& action, int code, bool ran, Instant now);
-  std::size_t index_of(const Local& l) const {
-    return static_cast<std::size_t>(&l - local_.data());
-  }
+  void lapse();
+  std::uint64_t submit(std::size_t index, std::string action);
+  void apply(std::size_t index, const std::string& action, int code, bool ran, Instant now);
   void fail(Local& l, Instant now, std::uint32_t count_to = 0);
   void set_monitor(std::size_t index, bool on);
   void changed();
@@ -111,7 +105,6 @@ class Keeper {
   Term last_term_;
   Instant next_report_{};
   Instant boot_grace_until_{};
-  std::vector<ResourceEntry> report_entries_;
   KeeperOutput out_;
 };
 

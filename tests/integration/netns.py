@@ -15,6 +15,7 @@ import signal
 import subprocess
 import tempfile
 import time
+import unittest
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN_DIR = os.environ.get("HACTL_BIN_DIR", os.path.join(REPO, "build", "bin"))
@@ -289,3 +290,27 @@ class Cluster:
         subprocess.run(["ip", "netns", "exec", self.switch, "python3", "-c", code],
                        input=json.dumps([p.hex() for p in payloads]), text=True, check=True,
                        timeout=10)
+
+
+class ClusterTestCase(unittest.TestCase):
+    """A TestCase whose clusters are cleaned up after each test, and whose agents' logs are
+    printed after a test that failed."""
+
+    log_lines = 50
+
+    def run(self, result=None):
+        self.clusters = []
+        result = result or self.defaultTestResult()
+        before = len(result.failures) + len(result.errors)
+        super().run(result)
+        if len(result.failures) + len(result.errors) > before:
+            for c in self.clusters:
+                c.dump_logs(self.log_lines)
+        return result
+
+    def cluster(self, **kw):
+        c = Cluster(**kw)
+        self.clusters.append(c)
+        self.addCleanup(c.cleanup)
+        c.setup()
+        return c

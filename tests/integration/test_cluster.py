@@ -11,27 +11,10 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from netns import Cluster  # noqa: E402
+from netns import ClusterTestCase  # noqa: E402
 
 
-class ClusterTest(unittest.TestCase):
-    def run(self, result=None):
-        # When a test fails, print the agents' logs (kept by Cluster.cleanup) after it.
-        self.clusters = []
-        result = result or self.defaultTestResult()
-        before = len(result.failures) + len(result.errors)
-        super().run(result)
-        if len(result.failures) + len(result.errors) > before:
-            for c in self.clusters:
-                c.dump_logs()
-        return result
-
-    def cluster(self, **kw):
-        c = Cluster(**kw)
-        self.clusters.append(c)
-        self.addCleanup(c.cleanup)
-        c.setup()
-        return c
+class ClusterTest(ClusterTestCase):
 
     def wait_agreed(self, c, names=None, timeout=5, other_than=None):
         """The coordinator all `names` agree on with quorum; with other_than, a new one (the

@@ -9,14 +9,13 @@ Run as root: python3 tests/integration/test_failover.py
 
 import os
 import re
-import signal
 import sys
 import threading
 import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from netns import Cluster, run  # noqa: E402
+from netns import ClusterTestCase, run  # noqa: E402
 
 VIP = "10.213.0.100"
 GROUP = """
@@ -70,22 +69,11 @@ class VipSampler:
         return [(t, h) for t, h in self.samples if len(h) > 1]
 
 
-class FailoverTest(unittest.TestCase):
-    def run(self, result=None):
-        self.clusters = []
-        result = result or self.defaultTestResult()
-        before = len(result.failures) + len(result.errors)
-        super().run(result)
-        if len(result.failures) + len(result.errors) > before:
-            for c in self.clusters:
-                c.dump_logs(80)
-        return result
+class FailoverTest(ClusterTestCase):
+    log_lines = 80
 
     def cluster(self):
-        c = Cluster(resources_yaml=GROUP)
-        self.clusters.append(c)
-        self.addCleanup(c.cleanup)
-        c.setup()
+        c = super().cluster(resources_yaml=GROUP)
         c.start_all()
         return c
 
