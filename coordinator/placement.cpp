@@ -27,8 +27,10 @@ struct MemberView {
   const std::vector<ResourceRole>* roles = nullptr;
   const std::vector<bool>* failed = nullptr;
   const std::vector<FailureRecord>* failures = nullptr;
+  const std::vector<bool>* settling = nullptr;
 
   ResourceRole role(std::size_t i) const { return roles ? (*roles)[i] : ResourceRole::kStopped; }
+  bool is_settling(std::size_t i) const { return settling && (*settling)[i]; }
   bool is_failed(std::size_t i) const { return failed && (*failed)[i]; }
   int fail_count(std::size_t i, Instant now) const {
     if (!failures) return 0;
@@ -70,7 +72,7 @@ struct Placer {
     members.clear();
     for (const PrimitiveConfig* p : u.members) {
       members.push_back(MemberView{p, lookup(state.roles, p->id), lookup(state.failed, p->id),
-                                   lookup(state.failures, p->id)});
+                                   lookup(state.failures, p->id), lookup(state.settling, p->id)});
     }
     active_here.assign(n(), false);
     for (std::size_t i = 0; i < n(); ++i) {
@@ -154,10 +156,7 @@ std::vector<std::size_t> unclean_holders(const Placer& p) {
   std::vector<std::size_t> held;
   for (std::size_t i = 0; i < p.n(); ++i) {
     bool holds = p.state.nodes[i] == NodeCondition::kUnclean && p.active_on(i);
-    for (const auto& m : p.members) {
-      holds = holds || (active(m.role(i)) &&
-                        p.state.is_settling(m.p->id, NodeId{static_cast<std::uint16_t>(i)}));
-    }
+    for (const auto& m : p.members) holds = holds || (active(m.role(i)) && m.is_settling(i));
     if (holds) held.push_back(i);
   }
   return held;
