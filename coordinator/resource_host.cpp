@@ -1,0 +1,108 @@
+#include "coordinator/resource_host.hpp"
+
+namespace hactl {
+
+ResourceHost::ResourceHost(const ClusterConfig& config, NodeId self, Instant now,
+                           std::optional<Instant> previous_lease_end)
+    : config_(config),
+      self_(self),
+      keeper_(config, self, now, previous_lease_end),
+      conductor_(config, self) {}
+
+LeaseView ResourceHost::lease_view(const Node& core, Instant now) {
+  LeaseView v;
+  v.term = core.term();
+  v.coordinator = core.coordinator();
+  if (core.has_quorum(now)) v.lease_until = core.lease_until();
+  return v;
+}
+
+Membership ResourceHost::membership(const ClusterConfig& config, NodeId self, const Node& core,
+                                    Instant now) {
+  Membership m;
+  m.term = core.term();
+  m.leads = core.role() == Role::kCoordinator && core.holds_coordinator_lease(now);
+  const std::size_t n = config.nodes.size();
+  m.up.assign(n, false);
+  m.lease_bound.assign(n, std::nullopt);
+  m.up[self.value] = true;
+  for (const PeerStatus& p : core.status(now).peers) {
+    m.up[p.id.value] = p.up;
+    m.lease_bound[p.id.value] = core.granted_lease_bound(p.id);
+  }
+  return m;
+}
+
+void ResourceHost::on_message(NodeId from, const Message& m, const Node& core, Instant now) {
+  if (const auto* r = std::get_if<ResourceReport>(&m)) {
+    conductor_.on_report(from, *r);
+  } else if (const auto* q = std::get_if<ActionRequest>(&m)) {
+    keeper_.on_request(from, *q, lease_view(core, now), now);
+  } else if (const auto* a = std::get_if<ActionResult>(&m)) {
+    conductor_.on_result(from, *a);
+  }
+}
+
+void ResourceHost::on_call_done(std::uint64_t call_id, int ocf_code, bool ran, Instant now) {
+  keeper_.on_call_done(call_id, ocf_code, ran, now);
+}
+
+void ResourceHost::on_monitor(std::size_t index, int ocf_code, Instant now) {
+  keeper_.on_monitor(index, ocf_code, now);
+}
+
+void ResourceHost::cleanup(std::uint32_t index, const Node& core, Instant now) {
+  const ActionRequest r{core.term(), config_.config_id, 0, index, RequestKind::kCleanup};
+  for (std::size_t i = 0; i < config_.nodes.size(); ++i) {
+    const NodeId to{static_cast<std::uint16_t>(i)};
+    if (to == self_) {
+      keeper_.on_request(to, r, lease_view(core, now), now);
+    } else {
+      out_.messages.emplace_back(to, r);
+    }
+  }
+}
+
+void ResourceHost::run(const Node& core, Instant now) {
+  // Messages to ourselves are delivered here at once; a few rounds settle any chain of them.
+  for (int round = 0; round < 8; ++round) {
+    const LeaseView lease = lease_view(core, now);
+    keeper_.tick(lease, now);
+    conductor_.tick(membership(config_, self_, core, now), now);
+    bool more = false;
+    for (auto& [to, req] : conductor_.take_requests()) {
+      if (to == self_) {
+        keeper_.on_request(to, req, lease, now);
+        more = true;
+      } else {
+        out_.messages.emplace_back(to, std::move(req));
+      }
+    }
+    KeeperOutput k = keeper_.take(now);
+    for (const auto& r : k.own_reports) conductor_.on_report(self_, r);
+    for (auto& [to, msg] : k.messages) {
+      if (to != self_) {
+        out_.messages.emplace_back(to, std::move(msg));
+      } else if (const auto* a = std::get_if<ActionResult>(&msg)) {
+        conductor_.on_result(to, *a);
+        more = true;
+      }
+    }
+    more = more || !k.own_reports.empty();
+    for (auto& line : conductor_.take_events()) out_.log.push_back(std::move(line));
+    for (auto& line : k.events) out_.log.push_back(std::move(line));
+    out_.monitors.insert(out_.monitors.end(), k.monitors.begin(), k.monitors.end());
+    out_.calls.insert(out_.calls.end(), k.calls.begin(), k.calls.end());
+    if (!more) return;
+  }
+}
+
+HostOutput ResourceHost::take() { return std::exchange(out_, HostOutput{}); }
+
+Instant ResourceHost::next_deadline(const Node& core, Instant now) const {
+  Instant next = keeper_.next_deadline(lease_view(core, now));
+  if (const auto c = conductor_.next_deadline()) next = std::min(next, *c);
+  return next;
+}
+
+}  // namespace hactl

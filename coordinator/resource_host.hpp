@@ -1,0 +1,66 @@
+// One node's resource management as the agent runs it, pure and deterministic: its keeper and
+// its conductor, wired to the election core's view of the node and of the cluster. Messages a
+// node sends to itself are delivered at once. The agent (and the simulation) carry out what
+// take() returns: send the messages, submit the calls, switch the monitors, log the lines.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/config.hpp"
+#include "common/messages.hpp"
+#include "coordinator/conductor.hpp"
+#include "coordinator/keeper.hpp"
+#include "coordinator/node.hpp"
+
+namespace hactl {
+
+struct HostOutput {
+  std::vector<std::pair<NodeId, Message>> messages;    // to peers
+  std::vector<KeeperCall> calls;                       // for the executor, in order
+  std::vector<std::pair<std::size_t, bool>> monitors;  // (primitive, on)
+  std::vector<std::string> log;                        // key=value lines
+};
+
+class ResourceHost {
+ public:
+  ResourceHost(const ClusterConfig& config, NodeId self, Instant now,
+               std::optional<Instant> previous_lease_end = std::nullopt);
+
+  static LeaseView lease_view(const Node& core, Instant now);
+  // The end of this node's lease, if it holds one (kept where a restarted agent finds it).
+  static std::optional<Instant> lease_end(const Node& core, Instant now) {
+    return lease_view(core, now).lease_until;
+  }
+  static Membership membership(const ClusterConfig& config, NodeId self, const Node& core,
+                               Instant now);
+
+  // A resource message from a peer (other kinds are ignored).
+  void on_message(NodeId from, const Message& m, const Node& core, Instant now);
+  void on_call_done(std::uint64_t call_id, int ocf_code, bool ran, Instant now);
+  void on_monitor(std::size_t index, int ocf_code, Instant now);
+  void peer_restarted(NodeId from) { conductor_.peer_restarted(from); }
+  // Forget the failures of one primitive on every node (hactl resource cleanup).
+  void cleanup(std::uint32_t index, const Node& core, Instant now);
+  // Runs keeper and conductor until neither has more to do.
+  void run(const Node& core, Instant now);
+  HostOutput take();
+  Instant next_deadline(const Node& core, Instant now) const;
+  // Keeper::vip_deadline: for the vip guard.
+  std::optional<Instant> vip_deadline(const Node& core, Instant now) const {
+    return keeper_.vip_deadline(lease_view(core, now), now);
+  }
+
+  const Conductor& conductor() const { return conductor_; }
+
+ private:
+  const ClusterConfig& config_;
+  NodeId self_;
+  Keeper keeper_;
+  Conductor conductor_;
+  HostOutput out_;
+};
+
+}  // namespace hactl
