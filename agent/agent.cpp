@@ -1,8 +1,15 @@
 #include "agent/agent.hpp"
 
+#include <fcntl.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
 
 #include "agent/status_json.hpp"
 #include "common/assert.hpp"
@@ -47,14 +54,24 @@ std::expected<void, std::string> Agent::start() {
   executor_ = std::make_unique<Executor>(loop_, options_.config.resources,
                                          [this](const OpResult& r) { on_op_result(r); });
   executor_->set_vip_guard(&vip_guard_);
-  keeper_ = std::make_unique<Keeper>(options_.config, options_.self, now());
-  conductor_ = std::make_unique<Conductor>(options_.config, options_.self);
+  const auto previous_lease_end = read_previous_lease_end();
+  resources_ =
+      std::make_unique<ResourceHost>(options_.config, options_.self, now(), previous_lease_end);
+  std::error_code ec;
+  std::filesystem::create_directories(std::filesystem::path(options_.lease_file).parent_path(), ec);
+  lease_fd_ = ::open(options_.lease_file.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+  if (lease_fd_ < 0) {
+    spdlog::warn(
+        "event=lease_file_unwritable path={} error=\"{}\" effect=\"a restarted agent "
+        "keeps what it finds for restart_grace after its own start\"",
+        options_.lease_file, std::strerror(errno));
+  }
   transport_ = std::make_unique<Transport>(loop_, options_.config, options_.self, options_.key,
                                            persisted_.incarnation);
   auto started = transport_->start([this](const Envelope& e) { on_message(e); },
                                    [this](NodeId from) {
                                      core_->peer_restarted(from, now());
-                                     conductor_->peer_restarted(from);
+                                     resources_->peer_restarted(from);
                                      process();
                                    });
   if (!started) return started;
@@ -75,6 +92,10 @@ std::expected<void, std::string> Agent::start() {
 }
 
 void Agent::stop() {
+  if (lease_fd_ >= 0) {
+    ::close(lease_fd_);
+    lease_fd_ = -1;
+  }
   if (executor_) executor_->close();
   if (transport_) transport_->close();
   if (control_) control_->close();
@@ -87,13 +108,7 @@ void Agent::stop() {
 void Agent::on_message(const Envelope& env) {
   const Instant t = now();
   core_->step(env.sender, env.message, t);
-  if (const auto* r = std::get_if<ResourceReport>(&env.message)) {
-    conductor_->on_report(env.sender, *r);
-  } else if (const auto* q = std::get_if<ActionRequest>(&env.message)) {
-    keeper_->on_request(env.sender, *q, lease_view(t), t);
-  } else if (const auto* a = std::get_if<ActionResult>(&env.message)) {
-    conductor_->on_result(env.sender, *a);
-  }
+  resources_->on_message(env.sender, env.message, *core_, t);
   process();
 }
 
@@ -102,83 +117,64 @@ void Agent::on_op_result(const OpResult& r) {
   const bool ran = r.ended == ProcessResult::Ended::kExited;
   const int code = static_cast<int>(r.code);
   if (r.call_id == 0) {
-    keeper_->on_monitor(prim_index_.at(r.resource), code, now());
+    resources_->on_monitor(prim_index_.at(r.resource), code, now());
   } else {
     if (!ran || r.code != OcfCode::kSuccess) {
       spdlog::warn("event=action_output resource={} action={} ended={} code={} output=\"{}\"",
                    r.resource, r.action, to_string(r.ended), code, r.output.substr(0, 300));
     }
-    keeper_->on_call_done(r.call_id, code, ran, now());
+    resources_->on_call_done(r.call_id, code, ran, now());
   }
   process();
 }
 
-LeaseView Agent::lease_view(Instant t) const {
-  LeaseView v;
-  v.term = core_->term();
-  v.coordinator = core_->coordinator();
-  if (core_->has_quorum(t)) v.lease_until = core_->lease_until();
-  return v;
+std::optional<Instant> Agent::read_previous_lease_end() const {
+  // /run is emptied at boot, so a value there is from this boot's monotonic clock.
+  std::ifstream f(options_.lease_file);
+  long long us = 0;
+  if (!(f >> us) || us <= 0) return std::nullopt;
+  const Instant end{Duration{us}};
+  spdlog::info("event=previous_lease_found ended_ago_ms={}",
+               std::chrono::duration_cast<std::chrono::milliseconds>(now() - end).count());
+  return end;
 }
 
-Membership Agent::membership(Instant t) const {
-  Membership m;
-  m.term = core_->term();
-  m.leads = core_->role() == Role::kCoordinator && core_->holds_coordinator_lease(t);
-  const std::size_t n = options_.config.nodes.size();
-  m.up.assign(n, false);
-  m.lease_bound.assign(n, std::nullopt);
-  m.up[options_.self.value] = true;
-  for (const PeerStatus& p : core_->status(t).peers) {
-    m.up[p.id.value] = p.up;
-    m.lease_bound[p.id.value] = core_->granted_lease_bound(p.id);
-  }
-  return m;
+void Agent::keep_lease_end(Instant t) {
+  const auto end = ResourceHost::lease_end(*core_, t);
+  if (lease_fd_ < 0 || !end || end == lease_written_) return;
+  lease_written_ = end;
+  // Fixed width, one pwrite: the file never holds a shorter number's leftover digits.
+  char text[32];
+  const int n = std::snprintf(text, sizeof text, "%020lld\n",
+                              static_cast<long long>(end->time_since_epoch().count()));
+  [[maybe_unused]] const ssize_t w = ::pwrite(lease_fd_, text, static_cast<std::size_t>(n), 0);
 }
 
 void Agent::run_resources(Instant t) {
-  // Messages to ourselves are delivered here at once; a few rounds settle any chain of them.
-  for (int round = 0; round < 8; ++round) {
-    const LeaseView lease = lease_view(t);
-    keeper_->tick(lease, t);
-    conductor_->tick(membership(t), t);
-    bool more = false;
-    for (auto& [to, req] : conductor_->take_requests()) {
-      if (to == options_.self) {
-        keeper_->on_request(to, req, lease, t);
-        more = true;
-      } else {
-        transport_->send(to, req);
-      }
+  keep_lease_end(t);
+  resources_->run(*core_, t);
+  HostOutput out = resources_->take();
+  for (const auto& [to, msg] : out.messages) transport_->send(to, msg);
+  const std::string& self = options_.config.node(options_.self).name;
+  for (const auto& line : out.log) spdlog::info("{} node={}", line, self);
+  for (const auto& [index, on] : out.monitors) {
+    const std::string& id = options_.config.resources.primitives[index].id;
+    if (on) {
+      executor_->start_monitor(id);
+    } else {
+      executor_->stop_monitor(id);
     }
-    KeeperOutput out = keeper_->take(t);
-    for (const auto& r : out.own_reports) conductor_->on_report(options_.self, r);
-    for (auto& [to, msg] : out.messages) {
-      if (to != options_.self) {
-        transport_->send(to, msg);
-      } else if (const auto* a = std::get_if<ActionResult>(&msg)) {
-        conductor_->on_result(to, *a);
-        more = true;
-      }
-    }
-    more = more || !out.own_reports.empty();
-    for (const auto& line : conductor_->take_events())
-      spdlog::info("{} node={}", line, options_.config.node(options_.self).name);
-    for (const auto& line : out.events)
-      spdlog::info("{} node={}", line, options_.config.node(options_.self).name);
-    for (const auto& [index, on] : out.monitors) {
-      const std::string& id = options_.config.resources.primitives[index].id;
-      if (on) {
-        executor_->start_monitor(id);
-      } else {
-        executor_->stop_monitor(id);
-      }
-    }
-    for (const KeeperCall& c : out.calls) {
-      executor_->submit(OpRequest{c.call_id, options_.config.resources.primitives[c.index].id,
-                                  c.action, Duration{0}});
-    }
-    if (!more) return;
+  }
+  for (const KeeperCall& c : out.calls) {
+    executor_->submit(OpRequest{c.call_id, options_.config.resources.primitives[c.index].id,
+                                c.action, Duration{0}});
+  }
+  // now() is CLOCK_MONOTONIC in microseconds, the guard's clock.
+  std::optional<std::int64_t> deadline;
+  if (const auto d = resources_->vip_deadline(*core_, t)) deadline = d->time_since_epoch().count();
+  if (deadline != guard_deadline_) {
+    guard_deadline_ = deadline;
+    vip_guard_.set_deadline(deadline);
   }
 }
 
@@ -208,8 +204,7 @@ void Agent::process() {
 
 void Agent::arm_timer() {
   if (!timer_open_) return;
-  Instant next = std::min(core_->next_deadline(), keeper_->next_deadline(lease_view(now())));
-  if (const auto c = conductor_->next_deadline()) next = std::min(next, *c);
+  const Instant next = std::min(core_->next_deadline(), resources_->next_deadline(*core_, now()));
   const Duration wait =
       std::clamp(next - now(), Duration{1000}, options_.config.timing.heartbeat_interval);
   const auto ms = static_cast<std::uint64_t>((wait.count() + 999) / 1000);
@@ -232,7 +227,8 @@ nlohmann::json Agent::handle_request(const nlohmann::json& request, const PeerCr
   if (cmd == "status") {
     const Instant t = now();
     auto j = status_json(options_.config, core_->status(t), t, transport_->counters());
-    add_resources_json(j, options_.config, *conductor_, membership(t), t);
+    add_resources_json(j, options_.config, resources_->conductor(),
+                       ResourceHost::membership(options_.config, options_.self, *core_, t), t);
     return j;
   }
   if (cmd == "cleanup") return cleanup(request);
@@ -243,17 +239,7 @@ nlohmann::json Agent::cleanup(const nlohmann::json& request) {
   const auto id = request.value("resource", std::string());
   const auto it = prim_index_.find(id);
   if (it == prim_index_.end()) return {{"error", "no primitive is called '" + id + "'"}};
-  const Instant t = now();
-  const ActionRequest r{core_->term(), options_.config.config_id, 0,
-                        static_cast<std::uint32_t>(it->second), RequestKind::kCleanup};
-  for (std::size_t i = 0; i < options_.config.nodes.size(); ++i) {
-    const NodeId to{static_cast<std::uint16_t>(i)};
-    if (to == options_.self) {
-      keeper_->on_request(to, r, lease_view(t), t);
-    } else {
-      transport_->send(to, r);
-    }
-  }
+  resources_->cleanup(static_cast<std::uint32_t>(it->second), *core_, now());
   process();
   return {{"ok", true}, {"resource", id}};
 }

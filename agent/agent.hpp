@@ -12,9 +12,8 @@
 #include "agent/control_server.hpp"
 #include "agent/state_store.hpp"
 #include "agent/transport.hpp"
-#include "coordinator/conductor.hpp"
-#include "coordinator/keeper.hpp"
 #include "coordinator/node.hpp"
+#include "coordinator/resource_host.hpp"
 #include "resources/executor.hpp"
 
 namespace hactl {
@@ -34,6 +33,8 @@ struct AgentOptions {
   ClusterKey key;
   std::string state_dir;
   std::string socket_path;
+  // Where the end of this agent's lease is kept for the next agent of this boot (tmpfs).
+  std::string lease_file = "/run/hactl/lease";
 };
 
 class Agent {
@@ -54,9 +55,9 @@ class Agent {
   void process();  // carries out the core's Ready
   void arm_timer();
   void log_event(const Event& e) const;
-  LeaseView lease_view(Instant t) const;
-  Membership membership(Instant t) const;
-  void run_resources(Instant t);  // keeper and conductor, until neither has more to do
+  void run_resources(Instant t);  // and carry out what they return
+  std::optional<Instant> read_previous_lease_end() const;
+  void keep_lease_end(Instant t);
   void on_op_result(const OpResult& r);
   nlohmann::json cleanup(const nlohmann::json& request);
   nlohmann::json handle_request(const nlohmann::json& request, const PeerCredentials& cred);
@@ -70,9 +71,11 @@ class Agent {
   std::unique_ptr<Transport> transport_;
   std::unique_ptr<ControlServer> control_;
   VipGuard vip_guard_;
+  std::optional<std::int64_t> guard_deadline_;  // as last told to the guard
+  int lease_fd_ = -1;
+  std::optional<Instant> lease_written_;
   std::unique_ptr<Executor> executor_;
-  std::unique_ptr<Keeper> keeper_;
-  std::unique_ptr<Conductor> conductor_;
+  std::unique_ptr<ResourceHost> resources_;
   std::map<std::string, std::size_t> prim_index_;
   uv_timer_t timer_{};
   bool timer_open_ = false;

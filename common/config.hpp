@@ -83,4 +83,8 @@ std::expected<LoadedConfig, std::vector<ConfigError>> load_config_file(const std
 std::expected<Duration, std::string> parse_duration(std::string_view text);
 std::string format_duration(Duration d);
 
+// How long past the end of its last lease a restarted agent keeps the resources it finds
+// running, waiting for a new lease, before it stops them (Keeper).
+inline Duration restart_grace(const TimingConfig& t) { return 3 * t.node_timeout; }
+
 }  // namespace hactl

@@ -49,12 +49,14 @@ struct PrimitiveConfig {
   int priority = 0;  // higher is placed first when nodes are scarce
   // When the node holding this resource is lost, how long after that node's lease has ended
   // the resource may start elsewhere. The lost node stops its resources when its lease ends
-  // (a vip before it ends), so the default covers the stop: 0 for a vip, the stop timeout for
-  // the rest. 0 says "may briefly run on two nodes" (stateless services only).
+  // (a vip before it ends); an agent restarted meanwhile keeps what it finds for at most
+  // `restart_grace` after that lease's end, then stops it. So the default covers both: 0 for a
+  // vip (its guard removes it when the agent dies), restart_grace + the stop timeout for the
+  // rest. 0 says "may briefly run on two nodes" (stateless services only).
   std::optional<Duration> takeover_delay;
-  Duration effective_takeover_delay() const {
+  Duration effective_takeover_delay(Duration restart_grace) const {
     if (takeover_delay) return *takeover_delay;
-    return cls == ResourceClass::kVip ? Duration::zero() : stop.timeout;
+    return cls == ResourceClass::kVip ? Duration::zero() : restart_grace + stop.timeout;
   }
 };
 

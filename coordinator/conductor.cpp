@@ -45,8 +45,16 @@ Conductor::Conductor(const ClusterConfig& config, NodeId self)
     v.page_version.assign(pages, 0);
   }
   for (const auto& p : config.resources.primitives) {
-    max_delay_ = std::max(max_delay_, p.effective_takeover_delay());
+    max_delay_ = std::max(max_delay_, p.effective_takeover_delay(restart_grace(config.timing)));
     prim_index_.emplace(p.id, static_cast<std::uint32_t>(prim_index_.size()));
+  }
+  // The most a node whose reports we lack may be running of each primitive.
+  could_be_.assign(n, ResourceRole::kStarted);
+  for (const auto& c : config.resources.clones) {
+    if (!c.promotable) continue;
+    const GroupConfig* g = config.resources.group(c.child);
+    const std::vector<std::string> members = g ? g->members : std::vector{c.child};
+    for (const auto& id : members) could_be_[prim_index_.at(id)] = ResourceRole::kPromoted;
   }
 }
 
@@ -73,6 +81,9 @@ void Conductor::on_report(NodeId from, const ResourceReport& r) {
   if (same) {
     v.complete = true;
     v.version = r.version;
+    std::erase_if(answered_, [&](const auto& kv) {
+      return kv.first.second == from.value && kv.second.second <= v.version;
+    });
   }
 }
 
@@ -85,6 +96,14 @@ void Conductor::on_result(NodeId from, const ActionResult& r) {
                     " node=" + config_.node(from).name + " ok=" + (r.ok ? "true" : "false") +
                     " code=" + std::to_string(r.code));
   awaited_version_[from.value] = std::max(awaited_version_[from.value], r.report_version);
+  // Until a report shows it, what a start or promote left there is known only from this answer
+  // (the report may be lost with the node): count it as running.
+  const InFlight& f = it->second;
+  if (f.kind == RequestKind::kStart || f.kind == RequestKind::kPromote) {
+    answered_[{f.index, from.value}] = {
+        f.kind == RequestKind::kPromote ? ResourceRole::kPromoted : ResourceRole::kStarted,
+        r.report_version};
+  }
   inflight_.erase(it);
 }
 
@@ -96,6 +115,7 @@ void Conductor::peer_restarted(NodeId from) {
   v.version = 0;
   v.term = Term{};
   awaited_version_[from.value] = 0;
+  std::erase_if(answered_, [&](const auto& kv) { return kv.first.second == from.value; });
 }
 
 void Conductor::tick(const Membership& m, Instant now) {
@@ -211,11 +231,19 @@ ClusterState Conductor::state(const Membership& m, Instant now) const {
   const std::size_t n = config_.nodes.size();
   s.nodes.assign(n, NodeCondition::kOnline);
   std::vector<Instant> base(n, Instant::min());
+  // A lost node that has not reported in this coordinator's term may run what an earlier
+  // coordinator (or itself, as one) told it, and its last report may have been lost on the way:
+  // it is taken to run everything it could, until each resource's takeover delay is over. So
+  // is a resource it had not probed yet or was acting on.
+  std::vector<bool> unknown(n, false);
   for (std::size_t i = 0; i < n; ++i) {
     if (m.up[i]) continue;
     base[i] = lost_base(m, NodeId{static_cast<std::uint16_t>(i)});
     s.nodes[i] = now < base[i] ? NodeCondition::kUnclean : NodeCondition::kOffline;
+    unknown[i] =
+        active_ && !config_.nodes[i].witness && (!views_[i].complete || views_[i].term != term_);
   }
+  const Duration grace = restart_grace(config_.timing);
   for (std::size_t k = 0; k < config_.resources.primitives.size(); ++k) {
     const PrimitiveConfig& p = config_.resources.primitives[k];
     std::vector<ResourceRole> roles(n, ResourceRole::kStopped);
@@ -229,9 +257,16 @@ ClusterState Conductor::state(const Membership& m, Instant now) const {
           it != lost_actions_.end() && !m.up[i]) {
         role = std::max(role, it->second);
       }
+      if (const auto it =
+              answered_.find({static_cast<std::uint32_t>(k), static_cast<std::uint16_t>(i)});
+          it != answered_.end() && !m.up[i]) {
+        role = std::max(role, it->second.first);
+      }
+      // Not probed yet, or an action running when the node was lost: it may run anything.
+      if (unknown[i] || (!m.up[i] && (!e.probed || e.busy))) role = std::max(role, could_be_[k]);
       if (!m.up[i] && is_active(role)) {
         const Instant settle =
-            base[i] == Instant::max() ? base[i] : base[i] + p.effective_takeover_delay();
+            base[i] == Instant::max() ? base[i] : base[i] + p.effective_takeover_delay(grace);
         if (now >= settle) role = ResourceRole::kStopped;
         settling[i] = now >= base[i] && now < settle;
       }
@@ -258,7 +293,8 @@ void Conductor::dispatch(const Membership& m, Instant now) {
     if (base == Instant::max()) continue;
     if (now < base) wake_at(base);
     for (const auto& p : config_.resources.primitives) {
-      if (now < base + p.effective_takeover_delay()) wake_at(base + p.effective_takeover_delay());
+      const Duration delay = p.effective_takeover_delay(restart_grace(config_.timing));
+      if (now < base + delay) wake_at(base + delay);
     }
   }
   const Transition t = schedule(config_, s);

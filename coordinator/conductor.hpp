@@ -11,7 +11,10 @@
 //    coordinator may have granted it is over, and each one's takeover_delay after that
 //    ("settling"); with no_quorum_policy freeze or ignore, a lost node never stops its
 //    resources, so they stay until it returns;
-//  - a start or promote sent to a node that is lost before answering counts as having run.
+//  - a start or promote sent to a node that is lost before answering counts as having run, and
+//    one answered counts as running there until a report shows otherwise;
+//  - a lost node that has not reported in this term may run anything an earlier coordinator
+//    told it: every resource counts as active there until its takeover delay is over.
 #pragma once
 
 #include <cstdint>
@@ -91,8 +94,12 @@ class Conductor {
   std::vector<std::uint64_t> awaited_version_;  // by node: reports must reach this version
   // (primitive, node) -> role a start/promote may have left on a node lost before answering
   std::map<std::pair<std::uint32_t, std::uint16_t>, ResourceRole> lost_actions_;
+  // (primitive, node) -> role a start/promote answered with, and the report version to show it
+  std::map<std::pair<std::uint32_t, std::uint16_t>, std::pair<ResourceRole, std::uint64_t>>
+      answered_;
   Duration max_delay_{0};
   std::unordered_map<std::string, std::uint32_t> prim_index_;
+  std::vector<ResourceRole> could_be_;  // by primitive: started, or promoted if promotable
   std::optional<Instant> wake_;
   std::string waiting_;
   std::vector<std::string> notes_;

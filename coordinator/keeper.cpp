@@ -37,7 +37,8 @@ std::string_view action_of(RequestKind k) {
 
 }  // namespace
 
-Keeper::Keeper(const ClusterConfig& config, NodeId self, Instant now)
+Keeper::Keeper(const ClusterConfig& config, NodeId self, Instant now,
+               std::optional<Instant> previous_lease_end)
     : config_(config),
       self_(self),
       witness_(config.node(self).witness),
@@ -54,10 +55,12 @@ Keeper::Keeper(const ClusterConfig& config, NodeId self, Instant now)
   }
   next_report_ = now;
   // After a restart of the agent alone, what it left running is found by the probes and kept
-  // if a lease comes within three node_timeouts (time for the survivors to elect a coordinator
-  // if this node was it; the coordinator then sees the resource where it was);
-  // otherwise it is stopped like any resource held without a lease.
-  boot_grace_until_ = now + 3 * config.timing.node_timeout;
+  // if a lease comes within restart_grace (three node_timeouts: time for the survivors to elect
+  // a coordinator if this node was it; the coordinator then sees the resource where it was) of
+  // the end of the previous agent's lease; otherwise it is stopped like any resource held
+  // without a lease. The coordinator's takeover delay counts on that bound.
+  boot_grace_until_ =
+      std::min(now, previous_lease_end.value_or(now)) + restart_grace(config.timing);
 }
 
 bool Keeper::lease_ok(const LeaseView& lease, Instant now) const {
@@ -292,6 +295,12 @@ KeeperOutput Keeper::take(Instant now) {
   KeeperOutput o = std::move(out_);
   out_ = KeeperOutput{};
   return o;
+}
+
+std::optional<Instant> Keeper::vip_deadline(const LeaseView& lease, Instant now) const {
+  if (config_.no_quorum_policy != NoQuorumPolicy::kStop || witness_) return std::nullopt;
+  if (lease_ok(lease, now)) return *lease.lease_until - guard_ / 2;
+  return had_lease_ || now >= boot_grace_until_ ? Instant{} : boot_grace_until_;
 }
 
 Instant Keeper::next_deadline(const LeaseView& lease) const {

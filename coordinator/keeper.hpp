@@ -47,7 +47,10 @@ struct KeeperOutput {
 
 class Keeper {
  public:
-  Keeper(const ClusterConfig& config, NodeId self, Instant now);
+  // `previous_lease_end`: when the lease of this node's previous agent (same boot) ended, if it
+  // had one; what a restarted agent finds running it keeps until restart_grace after that.
+  Keeper(const ClusterConfig& config, NodeId self, Instant now,
+         std::optional<Instant> previous_lease_end = std::nullopt);
 
   void on_request(NodeId from, const ActionRequest& r, const LeaseView& lease, Instant now);
   // A call this keeper asked for finished with this OCF code (`ran`: the agent ran to an exit).
@@ -59,6 +62,10 @@ class Keeper {
 
   // When tick() must run next: the lease guard while anything is held, the next report.
   Instant next_deadline(const LeaseView& lease) const;
+  // When VIPs on this node must be gone if this keeper has not removed them by then (it was
+  // paused or starved): the vip guard, a separate process, enforces it. Before the lease ends,
+  // later than the keeper's own deadline. None: keep them (no_quorum_policy freeze/ignore).
+  std::optional<Instant> vip_deadline(const LeaseView& lease, Instant now) const;
 
  private:
   struct Local {

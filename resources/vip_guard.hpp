@@ -4,14 +4,19 @@
 // host while the cluster, once the agent's lease is over, starts them on another node.
 //
 // The agent tells the guard "+ADDRESS/PREFIX INTERFACE" when a VIP is added (or found at a
-// probe) and "-ADDRESS/PREFIX INTERFACE" when it is removed. The guard has its own session and
-// ignores SIGINT, SIGTERM and SIGHUP, so a signal to the agent's terminal or process group
-// does not take it down first. Only a SIGKILL of both defeats it (document: KillMode).
+// probe) and "-ADDRESS/PREFIX INTERFACE" when it is removed, and "L<microseconds>" the
+// CLOCK_MONOTONIC instant by which its VIPs must be gone unless its lease is renewed ("L-":
+// no such instant). The guard removes them at that instant itself, so an agent that is
+// stopped (SIGSTOP), starved or stuck cannot keep a VIP past its lease. The guard has its own
+// session and ignores SIGINT, SIGTERM and SIGHUP, so a signal to the agent's terminal or process
+// group does not take it down first. Only a SIGKILL of both defeats it (document: KillMode).
 #pragma once
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <expected>
+#include <optional>
 #include <string>
 
 #include "resources/vip.hpp"
@@ -29,10 +34,13 @@ class VipGuard {
 
   void hold(const VipSpec& vip);
   void release(const VipSpec& vip);
+  // Microseconds of CLOCK_MONOTONIC (the agent's clock), or none.
+  void set_deadline(std::optional<std::int64_t> monotonic_us);
   pid_t pid() const { return pid_; }
 
  private:
   void send(char op, const VipSpec& vip);
+  void write_line(std::string line);
   int fd_ = -1;
   pid_t pid_ = -1;
 };

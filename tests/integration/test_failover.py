@@ -9,6 +9,7 @@ Run as root: python3 tests/integration/test_failover.py
 
 import os
 import re
+import signal
 import sys
 import threading
 import time
@@ -181,6 +182,30 @@ class FailoverTest(ClusterTestCase):
         self.assertIn("resource=web-app action=monitor code=0 role=started", log)
         self.assertNotIn("resource=web-app action=start", log)
         self.assertNotIn("resource=web-app action=stop", log)
+
+    def test_stopped_agent_loses_the_vip_through_its_guard(self):
+        c = self.cluster()
+        holder = self.start_group(c)
+        with VipSampler(c) as sampler:
+            # SIGSTOP: the agent can neither renew its lease nor stop anything; its guard (a
+            # separate process) removes the VIP at the lease deadline the agent gave it.
+            c.kill(holder, signal.SIGSTOP)
+            stopped_at = time.monotonic()
+            c.wait_until(lambda: holder not in sampler.holders(), 3, 0.01,
+                         "the guard to remove the stopped agent's VIP")
+            self.assertLess(time.monotonic() - stopped_at, 3)
+            time.sleep(1)
+            # Back before Dummy's takeover_delay (2 s) is over: the group was not moved yet;
+            # the agent finds its lease gone, stops the group, rejoins; the group runs again on
+            # one node (any: the resumed node is as good as the others).
+            c.kill(holder, signal.SIGCONT)
+            where = self.wait_group_somewhere(c, list(c.nodes), 15)
+            c.wait_until(lambda: self.arping_mac(c) == c.mac(where), 10, 0.1,
+                         "the client's ARP answered by the holder")
+            time.sleep(2)
+        self.assertEqual(sampler.doubles(), [])
+        self.assertEqual(sampler.holders(), [where])
+        self.assertIn("event=vip_guard_deadline action=remove", c.log(holder))
 
     def test_failed_monitor_restarts_in_place_then_moves_after_threshold(self):
         c = self.cluster()
