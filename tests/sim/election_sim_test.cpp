@@ -44,7 +44,7 @@ TEST(ElectionSim, RandomFaultSchedulesKeepSafetyAndRecover) {
     std::size_t elections = 0;
     std::size_t messages = 0;
     for (std::uint64_t k = 0; k < count; ++k) {
-      const std::uint64_t seed = base + done++;
+      const std::uint64_t seed = replay != 0 ? replay : base + done++;
       SimOptions o;
       o.nodes = shape.nodes;
       o.witnesses = shape.witnesses;

@@ -27,6 +27,13 @@ std::string ms(RealTime t) {
 }  // namespace
 
 struct Simulation::SimNode {
+  struct Call {
+    std::uint64_t id = 0;
+    std::size_t index = 0;
+    std::string action;
+    RealTime done_at = 0;
+    std::uint64_t epoch = 0;  // the agent incarnation that asked; a later one does not hear it
+  };
   long drift_ppm = 0;
   RealTime clock_offset = 0;  // local microseconds at real time 0
   HardState disk;             // what survives a crash
@@ -35,18 +42,81 @@ struct Simulation::SimNode {
   RealTime paused_until = 0;
   RealTime next_tick = 0;
   std::vector<InFlight> held;  // arrived while paused, delivered on resume in order
+  // resources
+  std::unique_ptr<ResourceHost> host;  // with node
+  std::uint64_t epoch = 0;
+  std::vector<Call> calls;           // running on the host
+  std::vector<ResourceRole> actual;  // what really runs, by primitive
+  std::vector<bool> guarded;         // vips the guard was told of (held after a start, released
+                                     // after a stop that succeeded)
+  std::vector<bool> monitoring;      // recurring monitor on
+  std::vector<int> monitor_code;     // last monitor result reported
+  std::vector<std::pair<std::uint64_t, int>> held_results;  // finished while paused
+  std::optional<RealTime> guard_deadline;                   // vips removed by the guard then
+  std::optional<RealTime> restart_at;                       // agent crashed, supervisor restarts
+  std::vector<std::uint64_t> heard_epoch;                   // by sender, as the transport keeps
+  std::optional<Instant> lease_end;  // the agent's lease file in /run: survives an agent crash
 };
+
+namespace {
+
+int ocf_code(ResourceRole r) {
+  switch (r) {
+    case ResourceRole::kStopped:
+      return 7;
+    case ResourceRole::kStarted:
+      return 0;
+    case ResourceRole::kPromoted:
+      return 8;
+  }
+  return 7;
+}
+
+std::string resource_config_yaml(const SimOptions& o) {
+  std::string y = "cluster:\n  name: sim\n  auth_key_file: /etc/hactl/authkey\nnodes:\n";
+  for (std::size_t i = 0; i < o.nodes; ++i) {
+    y += "  - {name: n" + std::to_string(i + 1) + ", address: \"10.213.0." +
+         std::to_string(11 + i) + ":5405\"" +
+         (i >= o.nodes - o.witnesses ? ", witness: true}\n" : "}\n");
+  }
+  return y + o.resources_yaml;
+}
+
+}  // namespace
 
 Simulation::Simulation(const SimOptions& options, std::uint64_t seed)
     : options_(options), seed_(seed), rng_(seed) {
-  config_.name = "sim";
+  if (!options.resources_yaml.empty()) {
+    auto loaded = parse_config(resource_config_yaml(options), "sim.yaml");
+    if (!loaded) throw std::runtime_error("sim: bad resources: " + loaded.error()[0].message);
+    config_ = loaded->config;
+  } else {
+    config_.name = "sim";
+    for (std::size_t i = 0; i < options.nodes; ++i) {
+      NodeConfig n;
+      n.name = "n" + std::to_string(i + 1);
+      n.address = NodeAddress{"10.213.0." + std::to_string(11 + i), 5405};
+      n.witness = i >= options.nodes - options.witnesses;
+      config_.nodes.push_back(n);
+    }
+  }
   config_.timing = options.timing;
-  for (std::size_t i = 0; i < options.nodes; ++i) {
-    NodeConfig n;
-    n.name = "n" + std::to_string(i + 1);
-    n.address = NodeAddress{"10.213.0." + std::to_string(11 + i), 5405};
-    n.witness = i >= options.nodes - options.witnesses;
-    config_.nodes.push_back(n);
+  const auto& prims = config_.resources.primitives;
+  last_host_.assign(prims.size(), std::nullopt);
+  is_vip_.assign(prims.size(), false);
+  in_clone_.assign(prims.size(), false);
+  promoted_max_.assign(prims.size(), 0);
+  for (std::size_t k = 0; k < prims.size(); ++k) {
+    is_vip_[k] = prims[k].cls == ResourceClass::kVip;
+    for (const auto& c : config_.resources.clones) {
+      const GroupConfig* g = config_.resources.group(c.child);
+      const bool member =
+          c.child == prims[k].id ||
+          (g && std::find(g->members.begin(), g->members.end(), prims[k].id) != g->members.end());
+      if (!member) continue;
+      in_clone_[k] = true;
+      if (c.promotable) promoted_max_[k] = static_cast<std::size_t>(c.promoted_max);
+    }
   }
   max_delay_ = options.max_delay;
   blocked_.assign(options.nodes, std::vector<bool>(options.nodes, false));
@@ -55,6 +125,10 @@ Simulation::Simulation(const SimOptions& options, std::uint64_t seed)
     const auto span = static_cast<std::uint64_t>(2 * options.max_drift_ppm + 1);
     n->drift_ppm = static_cast<long>(rng_() % span) - options.max_drift_ppm;
     n->clock_offset = static_cast<RealTime>(rng_() % 1'000'000'000);
+    n->actual.assign(prims.size(), ResourceRole::kStopped);
+    n->monitoring.assign(prims.size(), false);
+    n->guarded.assign(prims.size(), false);
+    n->monitor_code.assign(prims.size(), 7);
     nodes_.push_back(std::move(n));
   }
 }
@@ -83,15 +157,157 @@ void Simulation::start_node(std::size_t i) {
                                   n.disk, local_time(i, now_));
   n.paused_until = 0;
   n.next_tick = now_;
+  n.restart_at.reset();
+  ++n.epoch;
+  n.heard_epoch.assign(nodes_.size(), 0);
+  if (has_resources()) {
+    std::fill(n.monitoring.begin(), n.monitoring.end(), false);
+    n.held_results.clear();
+    n.guard_deadline.reset();
+    n.host = std::make_unique<ResourceHost>(config_, NodeId{static_cast<std::uint16_t>(i)},
+                                            local_time(i, now_), n.lease_end);
+  }
   trace("start " + config_.nodes[i].name + " term=" + std::to_string(n.disk.term.value));
 }
 
 void Simulation::crash_node(std::size_t i) {
   SimNode& n = *nodes_[i];
   n.node.reset();
+  n.host.reset();
   n.held.clear();
   n.paused_until = 0;
+  n.restart_at.reset();
+  // The whole host is gone: nothing runs there any more.
+  n.calls.clear();
+  std::fill(n.actual.begin(), n.actual.end(), ResourceRole::kStopped);
+  std::fill(n.guarded.begin(), n.guarded.end(), false);
+  n.guard_deadline.reset();
+  n.lease_end.reset();  // /run is emptied at boot
   trace("crash " + config_.nodes[i].name);
+}
+
+void Simulation::crash_agent(std::size_t i) {
+  SimNode& n = *nodes_[i];
+  if (!n.node) return;
+  n.node.reset();
+  n.host.reset();
+  n.held.clear();
+  n.paused_until = 0;
+  // Its resource agents' processes run on (and finish unheard), but a vip's netlink call was
+  // the agent's own; the guard reads EOF and removes every vip.
+  std::erase_if(n.calls, [&](const SimNode::Call& c) { return is_vip_[c.index]; });
+  for (std::size_t k = 0; k < n.actual.size(); ++k) {
+    if (n.guarded[k] && !options_.broken_vip_stop) n.actual[k] = ResourceRole::kStopped;
+    n.guarded[k] = false;
+  }
+  n.guard_deadline.reset();
+  n.restart_at =
+      now_ + 1 +
+      static_cast<RealTime>(rng_() % static_cast<std::uint64_t>(options_.agent_restart_within));
+  trace("crash agent " + config_.nodes[i].name + ", restart at " + ms(*n.restart_at));
+}
+
+void Simulation::drain_resources(std::size_t i) {
+  SimNode& n = *nodes_[i];
+  if (!n.host) return;
+  const Instant local = local_time(i, now_);
+  if (const auto end = ResourceHost::lease_end(*n.node, local)) n.lease_end = end;
+  n.host->run(*n.node, local);
+  HostOutput out = n.host->take();
+  for (auto& [to, m] : out.messages) transmit(NodeId{static_cast<std::uint16_t>(i)}, to, m);
+  for (const auto& line : out.log) trace(config_.nodes[i].name + " " + line);
+  for (const auto& [index, on] : out.monitors) {
+    n.monitoring[index] = on;
+    n.monitor_code[index] = ocf_code(n.actual[index]);
+  }
+  for (const KeeperCall& c : out.calls) {
+    const RealTime took = is_vip_[c.index]        ? 100 + static_cast<RealTime>(rng_() % 1900)
+                          : c.action == "monitor" ? 500 + static_cast<RealTime>(rng_() % 5000)
+                                                  : 1000 + static_cast<RealTime>(rng_() % 40'000);
+    n.calls.push_back({c.call_id, c.index, c.action, now_ + took, n.epoch});
+  }
+  if (const auto d = n.host->vip_deadline(*n.node, local)) {
+    n.guard_deadline = *d == Instant{} ? now_ : std::max(now_, real_time_for(i, *d));
+  } else {
+    n.guard_deadline.reset();
+  }
+  enforce_guard(i);
+  n.next_tick = std::min(
+      n.next_tick,
+      std::max(now_ + 1, real_time_for(i, std::max(local, n.host->next_deadline(*n.node, local)))));
+}
+
+void Simulation::enforce_guard(std::size_t i) {
+  SimNode& n = *nodes_[i];
+  if (!n.guard_deadline || *n.guard_deadline > now_) return;
+  for (std::size_t k = 0; k < n.actual.size(); ++k) {
+    if (n.guarded[k]) {
+      n.guarded[k] = false;
+      if (!options_.broken_vip_stop) n.actual[k] = ResourceRole::kStopped;
+      trace("vip guard of " + config_.nodes[i].name + " removes " +
+            config_.resources.primitives[k].id);
+    }
+  }
+}
+
+void Simulation::finish_call(std::size_t i, std::size_t k) {
+  SimNode& n = *nodes_[i];
+  const SimNode::Call c = n.calls[k];
+  n.calls.erase(n.calls.begin() + static_cast<std::ptrdiff_t>(k));
+  ResourceRole& role = n.actual[c.index];
+  if (c.action != "monitor") ++result_.actions;
+  if (c.action == "start") {
+    if (!in_clone_[c.index] && last_host_[c.index] && *last_host_[c.index] != i) {
+      ++result_.failovers;
+    }
+    last_host_[c.index] = i;
+    role = ResourceRole::kStarted;
+  } else if (c.action == "stop") {
+    if (!(is_vip_[c.index] && options_.broken_vip_stop)) role = ResourceRole::kStopped;
+  } else if (c.action == "promote") {
+    role = ResourceRole::kPromoted;
+  } else if (c.action == "demote") {
+    role = ResourceRole::kStarted;
+  }
+  const int code = c.action == "monitor" ? ocf_code(role) : 0;
+  if (is_vip_[c.index]) {
+    // The executor holds a vip with the guard when a start or a probe finds it, and releases
+    // it when a stop succeeds; a guard past its deadline removes it at once.
+    if (c.action == "stop") n.guarded[c.index] = false;
+    if (c.action == "start" || (c.action == "monitor" && code == 0)) n.guarded[c.index] = true;
+    enforce_guard(i);
+  }
+  if (!n.host || c.epoch != n.epoch) return;  // nobody hears it
+  if (n.paused_until > now_) {
+    n.held_results.emplace_back(c.id, code);
+    return;
+  }
+  n.host->on_call_done(c.id, code, true, local_time(i, now_));
+  drain_resources(i);
+}
+
+void Simulation::poll_monitors(std::size_t i) {
+  SimNode& n = *nodes_[i];
+  if (!n.host) return;
+  bool any = false;
+  for (std::size_t k = 0; k < n.actual.size(); ++k) {
+    if (!n.monitoring[k]) continue;
+    const bool busy = std::any_of(n.calls.begin(), n.calls.end(),
+                                  [&](const SimNode::Call& c) { return c.index == k; });
+    const int code = ocf_code(n.actual[k]);
+    if (busy || code == n.monitor_code[k]) continue;
+    n.monitor_code[k] = code;
+    n.host->on_monitor(k, code, local_time(i, now_));
+    any = true;
+  }
+  if (any) drain_resources(i);
+}
+
+void Simulation::fail_resource(std::size_t i, std::size_t prim) {
+  SimNode& n = *nodes_[i];
+  if (n.actual[prim] == ResourceRole::kStopped) return;
+  n.actual[prim] = ResourceRole::kStopped;
+  trace(config_.resources.primitives[prim].id + " fails on " + config_.nodes[i].name);
 }
 
 void Simulation::drain(std::size_t i) {
@@ -111,6 +327,7 @@ void Simulation::drain(std::size_t i) {
   }
   const RealTime next = real_time_for(i, n.node->next_deadline());
   n.next_tick = std::clamp(next, now_ + 1, now_ + kMaxTickGap);
+  drain_resources(i);
 }
 
 void Simulation::transmit(NodeId from, NodeId to, Message m) {
@@ -122,8 +339,9 @@ void Simulation::transmit(NodeId from, NodeId to, Message m) {
   auto delay = [&] {
     return 50 + static_cast<RealTime>(rng_() % static_cast<std::uint64_t>(max_delay_));
   };
-  if (dup) network_.push(InFlight{now_ + delay(), order_++, from, to, m});
-  network_.push(InFlight{now_ + delay(), order_++, from, to, std::move(m)});
+  const std::uint64_t epoch = nodes_[from.value]->epoch;
+  if (dup) network_.push(InFlight{now_ + delay(), order_++, from, to, epoch, m});
+  network_.push(InFlight{now_ + delay(), order_++, from, to, epoch, std::move(m)});
 }
 
 void Simulation::deliver(const InFlight& f) {
@@ -133,7 +351,25 @@ void Simulation::deliver(const InFlight& f) {
     n.held.push_back(f);
     return;
   }
-  n.node->step(f.from, f.message, local_time(f.to.value, now_));
+  receive(f);
+}
+
+void Simulation::receive(const InFlight& f) {
+  SimNode& n = *nodes_[f.to.value];
+  const Instant local = local_time(f.to.value, now_);
+  // The transport's incarnation rule: an older incarnation's datagrams are dropped, a newer
+  // one's first datagram tells the core and the conductor that the peer restarted.
+  std::uint64_t& heard = n.heard_epoch[f.from.value];
+  if (f.epoch < heard) return;
+  if (f.epoch > heard) {
+    if (heard != 0) {
+      n.node->peer_restarted(f.from, local);
+      if (n.host) n.host->peer_restarted(f.from);
+    }
+    heard = f.epoch;
+  }
+  n.node->step(f.from, f.message, local);
+  if (n.host) n.host->on_message(f.from, f.message, *n.node, local);
   drain(f.to.value);
 }
 
@@ -145,13 +381,14 @@ void Simulation::tick_node(std::size_t i) {
     trace("resume " + config_.nodes[i].name);
     auto held = std::move(n.held);
     n.held.clear();
-    for (const auto& f : held) {
-      n.node->step(f.from, f.message, local_time(i, now_));
-      drain(i);
+    for (const auto& f : held) receive(f);
+    for (const auto& [id, code] : std::exchange(n.held_results, {})) {
+      n.host->on_call_done(id, code, true, local_time(i, now_));
     }
   }
   n.node->tick(local_time(i, now_));
   drain(i);
+  poll_monitors(i);
   // Scheduling jitter of a real event loop.
   n.next_tick += static_cast<RealTime>(rng_() % 2000);
 }
@@ -168,6 +405,37 @@ bool Simulation::advance_to_next_event(RealTime limit) {
       tick_of = i;
     }
   }
+  // The world: resource actions finishing, vip guards' deadlines, supervisors restarting agents.
+  enum class World { kNone, kCall, kGuard, kRestart } world = World::kNone;
+  std::size_t world_node = 0;
+  std::size_t world_call = 0;
+  for (std::size_t i = 0; i < nodes_.size(); ++i) {
+    const SimNode& n = *nodes_[i];
+    for (std::size_t k = 0; k < n.calls.size(); ++k) {
+      // A vip's netlink call is the agent's own: it does not progress while the agent is
+      // stopped, and finishes when it resumes.
+      const bool frozen = is_vip_[n.calls[k].index] && n.paused_until > now_;
+      const RealTime done = frozen ? n.paused_until : n.calls[k].done_at;
+      if (done < next) {
+        next = done;
+        world = World::kCall;
+        world_node = i;
+        world_call = k;
+      }
+    }
+    const bool vips_held = std::find(n.guarded.begin(), n.guarded.end(), true) != n.guarded.end();
+    if (n.guard_deadline && vips_held && *n.guard_deadline < next) {
+      next = std::max(now_, *n.guard_deadline);
+      world = World::kGuard;
+      world_node = i;
+    }
+    if (n.restart_at && *n.restart_at < next) {
+      next = *n.restart_at;
+      world = World::kRestart;
+      world_node = i;
+    }
+  }
+  if (world != World::kNone) tick_of.reset();
   const bool network_first = !network_.empty() && network_.top().deliver_at <= next;
   if (network_first) next = network_.top().deliver_at;
   if (next > limit) {
@@ -179,6 +447,13 @@ bool Simulation::advance_to_next_event(RealTime limit) {
     const InFlight f = network_.top();
     network_.pop();
     deliver(f);
+  } else if (world == World::kCall) {
+    finish_call(world_node, world_call);
+  } else if (world == World::kGuard) {
+    enforce_guard(world_node);
+  } else if (world == World::kRestart) {
+    if (!nodes_[world_node]->node) start_node(world_node);
+    nodes_[world_node]->restart_at.reset();
   } else {
     tick_node(*tick_of);
   }
@@ -189,9 +464,16 @@ void Simulation::inject_random_fault() {
   const std::size_t n = nodes_.size();
   const std::size_t a = rng_() % n;
   const std::size_t b = (a + 1 + rng_() % (n - 1)) % n;
-  switch (rng_() % 9) {
+  switch (rng_() % (has_resources() ? 12 : 9)) {
     case 0:
       if (nodes_[a]->node) crash_node(a);
+      break;
+    case 9:
+      crash_agent(a);
+      break;
+    case 10:
+    case 11:
+      if (has_resources()) fail_resource(a, rng_() % config_.resources.primitives.size());
       break;
     case 1:
     case 2:
@@ -304,6 +586,13 @@ void Simulation::pause(std::size_t i, RealTime duration) {
 
 const Node* Simulation::node(std::size_t i) const { return nodes_[i]->node.get(); }
 
+const ResourceHost* Simulation::host(std::size_t i) const { return nodes_[i]->host.get(); }
+
+Membership Simulation::membership(std::size_t i) const {
+  return ResourceHost::membership(config_, NodeId{static_cast<std::uint16_t>(i)}, *nodes_[i]->node,
+                                  local_time(i, now_));
+}
+
 bool Simulation::check_safety() {
   std::optional<Term> lease_term;
   std::optional<std::size_t> lease_holder;
@@ -337,7 +626,91 @@ bool Simulation::check_safety() {
     fail("two nodes hold a coordinator lease at once");
     return false;
   }
-  return check_granted_bounds();
+  return check_granted_bounds() && check_resources();
+}
+
+// A vip or a non-clone primitive active on one host at most (a start or stop in progress
+// counts as active); a promotable clone promoted on promoted_max hosts at most (a promote or
+// demote in progress counts as promoted).
+bool Simulation::check_resources() {
+  const auto& prims = config_.resources.primitives;
+  for (std::size_t k = 0; k < prims.size(); ++k) {
+    std::string active;
+    std::size_t count = 0;
+    std::size_t promoted = 0;
+    for (std::size_t i = 0; i < nodes_.size(); ++i) {
+      const SimNode& n = *nodes_[i];
+      bool on = n.actual[k] != ResourceRole::kStopped;
+      bool up = n.actual[k] == ResourceRole::kPromoted;
+      // An action in progress counts as done already, except a vip's start: its address
+      // appears in one netlink call, when the call finishes.
+      for (const auto& c : n.calls) {
+        if (c.index != k) continue;
+        on = on || (c.action == "start" && !is_vip_[k]);
+        up = up || c.action == "promote";
+      }
+      if (on) {
+        ++count;
+        active += " " + config_.nodes[i].name;
+      }
+      if (up) ++promoted;
+    }
+    if ((!in_clone_[k] || is_vip_[k]) && count > 1) {
+      fail(prims[k].id + " is active on two hosts at once:" + active + coordinator_view(k));
+      return false;
+    }
+    if (promoted_max_[k] > 0 && promoted > promoted_max_[k]) {
+      fail(prims[k].id + " is promoted on " + std::to_string(promoted) + " hosts, more than " +
+           std::to_string(promoted_max_[k]) + coordinator_view(k));
+      return false;
+    }
+  }
+  return true;
+}
+
+// What the coordinator believes of primitive k, node by node: for a failure's message.
+std::string Simulation::coordinator_view(std::size_t k) const {
+  std::string out;
+  for (std::size_t c = 0; c < nodes_.size(); ++c) {
+    const ResourceHost* h = host(c);
+    if (h == nullptr || !h->conductor().active()) continue;
+    const Membership m = membership(c);
+    const ClusterState st = h->conductor().state(m, local_time(c, now_));
+    const auto& id = config_.resources.primitives[k].id;
+    out += "; coordinator " + config_.nodes[c].name + " sees " + id + ":";
+    for (std::size_t i = 0; i < nodes_.size(); ++i) {
+      const NodeView& v = h->conductor().views()[i];
+      out += " " + config_.nodes[i].name + "=" + std::string(to_string(st.roles.at(id)[i])) +
+             (st.settling.at(id)[i] ? "(settling)" : "") + (m.up[i] ? "" : "(down)") +
+             "[view term " + std::to_string(v.term.value) + (v.complete ? "" : " incomplete") + "]";
+    }
+  }
+  return out;
+}
+
+// After the heal, with every node up and nothing failing: every non-clone primitive runs on
+// exactly one host, every clone instance on every non-witness host, promoted_max promoted.
+bool Simulation::check_resources_settled(std::string& why) const {
+  const auto& prims = config_.resources.primitives;
+  std::size_t hosts = 0;
+  for (const auto& n : config_.nodes) hosts += n.witness ? 0 : 1;
+  for (std::size_t k = 0; k < prims.size(); ++k) {
+    std::size_t count = 0;
+    std::size_t promoted = 0;
+    for (const auto& n : nodes_) {
+      count += n->actual[k] != ResourceRole::kStopped ? 1 : 0;
+      promoted += n->actual[k] == ResourceRole::kPromoted ? 1 : 0;
+    }
+    const std::size_t want = in_clone_[k] ? hosts : 1;
+    const std::size_t want_promoted = std::min(promoted_max_[k], hosts);
+    if (count != want || promoted != want_promoted) {
+      why = prims[k].id + " runs on " + std::to_string(count) + " hosts (" +
+            std::to_string(promoted) + " promoted), expected " + std::to_string(want) + " (" +
+            std::to_string(want_promoted) + ")";
+      return false;
+    }
+  }
+  return true;
 }
 
 // What the coordinator believes is the latest end of each follower's lease must really be no
@@ -374,6 +747,12 @@ void Simulation::fail(const std::string& what) {
   result_.failure = s.str();
 }
 
+std::string Simulation::trace_text() const {
+  std::string s;
+  for (const auto& line : trace_) s += line + "\n";
+  return s;
+}
+
 void Simulation::trace(const std::string& line) {
   trace_.push_back("[" + ms(now_) + "] " + line);
   if (trace_.size() > kTraceLines) trace_.pop_front();
@@ -398,6 +777,27 @@ SimResult Simulation::run() {
     check_safety();
   }
   result_.recovery_time = now_ - healed_at;
+  if (result_.ok && has_resources()) {
+    // Lost nodes' resources wait out takeover delays; failures restart in place.
+    const RealTime settle_by = now_ + options_.resources_settle_bound;
+    std::string why;
+    while (result_.ok && !check_resources_settled(why)) {
+      if (!advance_to_next_event(settle_by)) {
+        for (std::size_t i = 0; i < nodes_.size(); ++i) {
+          const auto& h = nodes_[i]->host;
+          if (h && h->conductor().active()) {
+            why += "; coordinator " + config_.nodes[i].name +
+                   " waits for: " + h->conductor().waiting_for();
+            for (const auto& note : h->conductor().notes()) why += "; " + note;
+          }
+        }
+        fail("resources not settled " + ms(options_.resources_settle_bound) +
+             " after the coordinator was agreed: " + why);
+        break;
+      }
+      check_safety();
+    }
+  }
   return result_;
 }
 

@@ -17,6 +17,7 @@
 
 #include "common/config.hpp"
 #include "coordinator/node.hpp"
+#include "coordinator/resource_host.hpp"
 
 namespace hactl::sim {
 
@@ -32,6 +33,21 @@ struct SimOptions {
   RealTime liveness_bound = 2'000'000;
   long max_drift_ppm = 4'000;  // within limits::kMaxClockDriftPpm
   RealTime max_delay = 1'000;  // initial network delay bound
+
+  // Resources (the `resources:`, `groups:`, `clones:` part of a cluster file). With them, every
+  // node runs its keeper and conductor over a simulated executor and a simulated world (what
+  // really runs on each host), and the checker adds: a vip or a non-clone primitive is never
+  // active on two hosts at once (an action in progress counts as active), a promotable clone
+  // never has more than promoted_max instances promoted; after the heal, every resource that
+  // can run is running. A host crash stops everything on it; an agent crash leaves what runs
+  // but its vip guard removes the vips; a paused agent's guard removes them at its deadline.
+  // Agents are restarted (by their supervisor) within `agent_restart_within`.
+  std::string resources_yaml;
+  RealTime agent_restart_within = 1'000'000;
+  RealTime resources_settle_bound = 15'000'000;
+  // A vip removal (the stop, and the guard's, which is the same netlink call) that leaves the
+  // address in place while reporting success: the checker must see two holders.
+  bool broken_vip_stop = false;
 };
 
 struct SimResult {
@@ -40,6 +56,8 @@ struct SimResult {
   RealTime recovery_time = 0;  // heal -> agreed coordinator
   std::size_t elections = 0;
   std::size_t messages = 0;
+  std::size_t actions = 0;    // resource actions run (start, stop, promote, demote)
+  std::size_t failovers = 0;  // starts of a resource on a node other than its last
 };
 
 class Simulation {
@@ -52,15 +70,19 @@ class Simulation {
   void start_all();
   void run_for(RealTime duration);  // checks safety after every event
   void crash(std::size_t i) { crash_node(i); }
+  void crash_agent(std::size_t i);  // the host and what it runs live on
   void restart(std::size_t i) { start_node(i); }
   void isolate(std::size_t i);
   void block(std::size_t from, std::size_t to);
   void heal_network();
   void pause(std::size_t i, RealTime duration);
   const Node* node(std::size_t i) const;
+  const ResourceHost* host(std::size_t i) const;
+  Membership membership(std::size_t i) const;
   Instant local_now(std::size_t i) const { return local_time(i, now_); }
   RealTime now() const { return now_; }
   const SimResult& result() const { return result_; }
+  std::string trace_text() const;        // the recent events, for a failing scenario's message
   std::optional<NodeId> agreed() const;  // the coordinator every node agrees on, if any
 
  private:
@@ -70,6 +92,7 @@ class Simulation {
     std::uint64_t order;  // tie-break, keeps the queue deterministic
     NodeId from;
     NodeId to;
+    std::uint64_t epoch;  // the sender's incarnation
     Message message;
     bool operator>(const InFlight& o) const {
       return deliver_at != o.deliver_at ? deliver_at > o.deliver_at : order > o.order;
@@ -84,13 +107,23 @@ class Simulation {
   void crash_node(std::size_t i);
   void drain(std::size_t i);
   void transmit(NodeId from, NodeId to, Message m);
+  void drain_resources(std::size_t i);
+  void finish_call(std::size_t i, std::size_t k);
+  void poll_monitors(std::size_t i);
+  void enforce_guard(std::size_t i);
+  void fail_resource(std::size_t i, std::size_t prim);
+  bool check_resources();
+  std::string coordinator_view(std::size_t k) const;
+  bool check_resources_settled(std::string& why) const;
   void deliver(const InFlight& f);
+  void receive(const InFlight& f);
   void tick_node(std::size_t i);
   bool advance_to_next_event(RealTime limit);
 
   void inject_random_fault();
   void heal_all();
   bool agreed_coordinator() const;
+  bool has_resources() const { return !config_.resources.primitives.empty(); }
 
   bool check_safety();
   bool check_granted_bounds();
@@ -113,6 +146,9 @@ class Simulation {
   RealTime max_delay_ = 1'000;
 
   std::map<std::uint64_t, std::uint16_t> coordinator_of_term_;
+  std::vector<std::optional<std::size_t>> last_host_;  // by primitive: where it last started
+  std::vector<bool> is_vip_, in_clone_;                // by primitive
+  std::vector<std::size_t> promoted_max_;              // by primitive: 0 unless promotable
   std::deque<std::string> trace_;
   SimResult result_;
 };
