@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Prints hactl's benchmark figures: scheduler time for 1,000 and 10,000 resources on 16 and 64
-# nodes, re-election time after a coordinator crash (20 trials) and the idle cost of an agent.
+# nodes, re-election time after a coordinator crash (20 trials), VIP failover time after a crash
+# and after a cut link (20 trials each, default and fast timing) and the idle cost of an agent.
 # Needs root (network namespaces) and a build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -x build/bin/hactl-agent ] || scripts/setup.sh
 build/bin/scheduler_bench --benchmark_min_time=1
 python3 bench/election_bench.py "${TRIALS:-20}"
+python3 bench/vip_failover.py "${TRIALS:-20}" --profile default
+python3 bench/vip_failover.py "${TRIALS:-20}" --profile fast
 python3 bench/idle_cost.py "${IDLE_SECONDS:-30}"

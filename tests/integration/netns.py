@@ -8,12 +8,14 @@ by PID, namespaces, temp dir) runs on exit, on SIGINT/SIGTERM and when a test fa
 """
 
 import atexit
+import datetime
 import json
 import os
 import shutil
 import signal
 import subprocess
 import tempfile
+import threading
 import time
 import unittest
 
@@ -278,6 +280,18 @@ class Cluster:
             node.exec("nft", "delete table inet hactl_test", check=False)
             self.link_up(node.name)
 
+    def mac(self, name):
+        return self.nodes[name].exec("cat", "/sys/class/net/eth0/address").stdout.strip().lower()
+
+    def holders(self, address, dev="eth0"):
+        """The nodes whose namespace holds `address` on `dev` right now."""
+        out = []
+        for name, node in self.nodes.items():
+            r = run("ip", "-n", node.ns, "-o", "addr", "show", "dev", dev, check=False)
+            if f" {address}/" in r.stdout:
+                out.append(name)
+        return out
+
     def send_from_switch(self, dst, payloads):
         """Send raw UDP datagrams from the switch namespace (10.213.0.250) to dst's agent."""
         node = self.nodes[dst]
@@ -290,6 +304,160 @@ class Cluster:
         subprocess.run(["ip", "netns", "exec", self.switch, "python3", "-c", code],
                        input=json.dumps([p.hex() for p in payloads]), text=True, check=True,
                        timeout=10)
+
+
+class AddressWatch:
+    """Every node's kernel view of `address` on eth0, from `ip monitor` in each namespace:
+    the times (realtime clock, microseconds) the address was added and deleted there. Shows
+    whether two nodes ever held it at once, however briefly, which sampling cannot."""
+
+    def __init__(self, cluster, address):
+        self.address = address
+        self.events = []  # (epoch seconds, node, held)
+        self.initial = set(cluster.holders(address))
+        self.lock = threading.Lock()
+        self.procs = []
+        for name, node in cluster.nodes.items():
+            p = subprocess.Popen(["ip", "-n", node.ns, "-ts", "-o", "monitor", "address", "dev",
+                                  "eth0"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                 text=True)
+            t = threading.Thread(target=self._read, args=(name, p), daemon=True)
+            t.start()
+            self.procs.append((p, t))
+        time.sleep(0.2)  # the monitors subscribe
+
+    def _read(self, name, proc):
+        for line in proc.stdout:
+            if f" {self.address}/" not in line or not line.startswith("["):
+                continue
+            stamp = datetime.datetime.fromisoformat(line[1:line.index("]")]).timestamp()
+            with self.lock:
+                self.events.append((stamp, name, "Deleted " not in line))
+
+    def close(self):
+        for p, t in self.procs:
+            if p.poll() is None:
+                p.kill()
+            p.wait(timeout=10)
+            t.join(timeout=10)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *_):
+        self.close()
+
+    def intervals(self):
+        """{node: [(from, to)]} the times each node held the address (None: still holds)."""
+        out, since = {}, {n: 0.0 for n in self.initial}
+        with self.lock:
+            events = sorted(self.events)
+        for t, n, held in events:
+            if held and n not in since:
+                since[n] = t
+            elif not held and n in since:
+                out.setdefault(n, []).append((since.pop(n), t))
+        for n, t in since.items():
+            out.setdefault(n, []).append((t, None))
+        return out
+
+    def longest_overlap(self):
+        """The longest time two nodes held the address at once, in seconds (0: never)."""
+        spans = [(n, a, b if b is not None else float("inf"))
+                 for n, v in self.intervals().items() for a, b in v]
+        worst = 0.0
+        for i, (n1, a1, b1) in enumerate(spans):
+            for n2, a2, b2 in spans[i + 1:]:
+                if n1 != n2:
+                    worst = max(worst, min(b1, b2) - max(a1, a2))
+        return worst
+
+    def handover_gap(self, old, new):
+        """Seconds from `old` deleting the address to `new` adding it (negative: overlap)."""
+        gone = [b for a, b in self.intervals().get(old, []) if b is not None]
+        came = [a for a, _ in self.intervals().get(new, []) if a > 0]
+        return (min(came) - max(gone)) if gone and came else None
+
+
+ARP_CLIENT = r"""
+import select, socket, struct, sys, time
+dev, src, dst, interval, deadline = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4]), \
+    time.monotonic() + float(sys.argv[5])
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0806))
+s.bind((dev, 0x0806))
+mac, src, dst = s.getsockname()[4], socket.inet_aton(src), socket.inet_aton(dst)
+request = (b"\xff" * 6 + mac + struct.pack("!HHHBBH", 0x0806, 1, 0x0800, 6, 4, 1) + mac + src
+           + b"\0" * 6 + dst)
+next_send = 0.0
+while time.monotonic() < deadline:
+    if time.monotonic() >= next_send:
+        s.send(request)
+        next_send = time.monotonic() + interval
+    if select.select([s], [], [], max(0.0, next_send - time.monotonic()))[0]:
+        p = s.recv(128)
+        if len(p) >= 42 and p[20:22] == b"\0\2" and p[28:32] == dst:
+            print("%.6f %s" % (time.monotonic(), p[22:28].hex(":")), flush=True)
+"""
+
+
+class ArpClient:
+    """The client: in the switch namespace, broadcasts an ARP request for `address` every
+    `interval` seconds (never unicast to a MAC it learnt, so a new holder's answer is seen at
+    once) and records every reply with the monotonic time it arrived. Debian's iputils arping
+    cannot ask more often than once a second, too coarse to time a failover; the tests use
+    arping itself to check who answers."""
+
+    def __init__(self, cluster, address, interval=0.005, deadline=600):
+        self.replies = []  # (monotonic time, mac)
+        self.cond = threading.Condition()
+        self.proc = subprocess.Popen(
+            ["ip", "netns", "exec", cluster.switch, "python3", "-c", ARP_CLIENT, "br0",
+             f"{SUBNET}.250", address, str(interval), str(deadline)],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            t, mac = line.split()
+            with self.cond:
+                self.replies.append((float(t), mac))
+                self.cond.notify_all()
+
+    def wait_reply(self, mac, after, timeout):
+        """The time of the first reply from `mac` read after `after`, or None at the timeout."""
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while True:
+                for t, m in self.replies:
+                    if t > after and m == mac:
+                        return t
+                left = deadline - time.monotonic()
+                if left <= 0 or self.proc.poll() is not None:
+                    return None
+                self.cond.wait(min(left, 0.05))
+
+    def macs_since(self, after):
+        with self.cond:
+            return [m for t, m in self.replies if t > after]
+
+    def longest_gap(self, start, end):
+        """The longest time in [start, end] without a reply, in seconds."""
+        with self.cond:
+            times = [start] + [t for t, _ in self.replies if start < t < end] + [end]
+        return max(b - a for a, b in zip(times, times[1:]))
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(timeout=10)
+        self.thread.join(timeout=10)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *_):
+        self.close()
 
 
 class ClusterTestCase(unittest.TestCase):
