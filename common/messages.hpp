@@ -87,6 +87,9 @@ struct ActionRequest {
   std::uint64_t id = 0;
   std::uint32_t index = 0;  // the primitive
   RequestKind kind = RequestKind::kStart;
+  // The latest ping the coordinator had received from the recipient when it sent this: the
+  // recipient acts only if that ping is no older than the one its current lease began with.
+  std::uint64_t echo = 0;
   bool operator==(const ActionRequest&) const = default;
 };
 

@@ -161,6 +161,7 @@ struct BodyEncoder {
     w.u64(m.id);
     w.u32(m.index);
     w.u8(static_cast<std::uint8_t>(m.kind));
+    w.u64(m.echo);
   }
   void operator()(const ActionResult& m) const {
     w.u8(static_cast<std::uint8_t>(BodyType::kActionResult));
@@ -262,7 +263,7 @@ std::optional<Message> decode_body(ByteReader& r, const std::vector<std::string>
     case BodyType::kActionRequest: {
       ActionRequest m;
       if (r.u64(m.term.value) && r.u64(m.config_id) && r.u64(m.id) && r.u32(m.index) &&
-          decode_kind(r, m.kind))
+          decode_kind(r, m.kind) && r.u64(m.echo))
         out = m;
       break;
     }

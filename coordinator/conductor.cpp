@@ -133,7 +133,7 @@ void Conductor::tick(const Membership& m, Instant now) {
   if (!active_ || m.term != term_) begin_term(m, now);
   drop_lost(m);
   if (!inflight_.empty()) {
-    resend(now);
+    resend(m, now);
     waiting_ = "actions in flight";
     return;
   }
@@ -168,11 +168,16 @@ void Conductor::drop_lost(const Membership& m) {
   }
 }
 
-void Conductor::resend(Instant now) {
+ActionRequest Conductor::request(const Membership& m, std::uint64_t id, const InFlight& f) const {
+  const std::uint64_t echo = f.node.value < m.echo.size() ? m.echo[f.node.value] : 0;
+  return ActionRequest{term_, config_.config_id, id, f.index, f.kind, echo};
+}
+
+void Conductor::resend(const Membership& m, Instant now) {
   const Duration retry = 2 * config_.timing.heartbeat_interval;
   for (auto& [id, f] : inflight_) {
     if (now - f.sent >= retry) {
-      requests_.emplace_back(f.node, ActionRequest{term_, config_.config_id, id, f.index, f.kind});
+      requests_.emplace_back(f.node, request(m, id, f));
       f.sent = now;
     }
     wake_at(f.sent + retry);
@@ -309,7 +314,7 @@ void Conductor::dispatch(const Membership& m, Instant now) {
     const std::uint64_t id = (term_.value << 32) | (next_id_++ & 0xffffffffULL);
     const RequestKind kind = request_kind(a.kind);
     inflight_[id] = InFlight{a.node, index, kind, now};
-    requests_.emplace_back(a.node, ActionRequest{term_, config_.config_id, id, index, kind});
+    requests_.emplace_back(a.node, request(m, id, inflight_[id]));
     events_.push_back("event=dispatch resource=" + a.resource +
                       " action=" + std::string(to_string(a.kind)) +
                       " node=" + config_.node(a.node).name + " reason=\"" + a.reason + "\"");

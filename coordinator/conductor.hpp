@@ -36,6 +36,7 @@ struct Membership {
   bool leads = false;                               // coordinator holding a valid lease
   std::vector<bool> up;                             // by NodeId; self is up
   std::vector<std::optional<Instant>> lease_bound;  // Node::granted_lease_bound, by NodeId
+  std::vector<std::uint64_t> echo;                  // Node::last_ping_from, by NodeId
 };
 
 struct NodeView {
@@ -77,7 +78,8 @@ class Conductor {
 
   void begin_term(const Membership& m, Instant now);
   void drop_lost(const Membership& m);
-  void resend(Instant now);
+  void resend(const Membership& m, Instant now);
+  ActionRequest request(const Membership& m, std::uint64_t id, const InFlight& f) const;
   bool ready(const Membership& m, Instant now);
   void dispatch(const Membership& m, Instant now);
   Instant lost_base(const Membership& m, NodeId node) const;

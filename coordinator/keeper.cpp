@@ -84,6 +84,15 @@ void Keeper::on_request(NodeId from, const ActionRequest& r, const LeaseView& le
     if (it->second) out_.messages.emplace_back(from, *it->second);  // a repeat: answer again
     return;
   }
+  // Sent before this node's lease began (a datagram delayed, or held while this agent was
+  // stopped): the coordinator may have given up on it and run it elsewhere. It resends what it
+  // still wants, with a newer echo.
+  if (from != self_ && r.echo < lease.session_ping) {
+    out_.events.push_back(
+        "event=request_refused resource=" + config_.resources.primitives[r.index].id +
+        " reason=sent_before_this_lease");
+    return;
+  }
   requests_.emplace(r.id, std::nullopt);
   while (requests_.size() > kRememberedRequests) requests_.erase(requests_.begin());
   if (r.kind == RequestKind::kStop || r.kind == RequestKind::kDemote) set_monitor(r.index, false);

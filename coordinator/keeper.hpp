@@ -29,6 +29,7 @@ struct LeaseView {
   Term term;
   std::optional<NodeId> coordinator;
   std::optional<Instant> lease_until;  // this node's valid lease, if any
+  std::uint64_t session_ping = 0;      // Node::lease_session_ping
 };
 
 struct KeeperCall {

@@ -213,6 +213,9 @@ void Node::on_heartbeat(NodeId from, const Heartbeat& m, Instant now) {
               std::min(timing_.coordinator_lease, shrink_by_drift(m.lease_remaining));
           if (!follower_lease_until_ || *anchor + span > *follower_lease_until_ ||
               lease_term_ != hard_.term) {
+            const bool unbroken =
+                follower_lease_until_ && lease_term_ == hard_.term && now < *follower_lease_until_;
+            if (!unbroken) lease_session_ping_ = m.echo;
             follower_lease_until_ = *anchor + span;
             lease_term_ = hard_.term;
           }
@@ -448,6 +451,10 @@ std::optional<Instant> Node::lease_until() const {
 bool Node::has_quorum(Instant now) const {
   const auto until = lease_until();
   return until && now < *until;
+}
+
+std::uint64_t Node::last_ping_from(NodeId peer) const {
+  return peer.value < peers_.size() ? peers_[peer.value].last_ping_received : 0;
 }
 
 std::optional<Instant> Node::granted_lease_bound(NodeId peer) const {

@@ -127,6 +127,12 @@ class Node {
   bool has_quorum(Instant now) const;
   std::optional<Instant> lease_until() const;  // valid lease (either kind), if any
   Term lease_term() const { return lease_term_; }
+  // Follower: the ping whose echo began the current unbroken run of its lease. A request the
+  // coordinator sent before it had heard that ping (its echo is older) was sent before this
+  // lease began, perhaps before the coordinator gave this node up: it must not be acted on.
+  std::uint64_t lease_session_ping() const { return lease_session_ping_; }
+  // Coordinator: the latest ping received from `peer` (what a request to it carries as echo).
+  std::uint64_t last_ping_from(NodeId peer) const;
   NodeId self() const { return self_; }
   const HardState& hard_state() const { return hard_; }
   void check_invariants(Instant now) const;
@@ -213,6 +219,7 @@ class Node {
   Term promised_term_;
   std::optional<Instant> follower_lease_until_;
   Term lease_term_;
+  std::uint64_t lease_session_ping_ = 0;
   bool quorum_reported_ = false;
   Ready ready_;
 };

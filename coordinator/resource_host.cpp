@@ -14,6 +14,7 @@ LeaseView ResourceHost::lease_view(const Node& core, Instant now) {
   v.term = core.term();
   v.coordinator = core.coordinator();
   if (core.has_quorum(now)) v.lease_until = core.lease_until();
+  v.session_ping = core.lease_session_ping();
   return v;
 }
 
@@ -25,10 +26,12 @@ Membership ResourceHost::membership(const ClusterConfig& config, NodeId self, co
   const std::size_t n = config.nodes.size();
   m.up.assign(n, false);
   m.lease_bound.assign(n, std::nullopt);
+  m.echo.assign(n, 0);
   m.up[self.value] = true;
   for (const PeerStatus& p : core.status(now).peers) {
     m.up[p.id.value] = p.up;
     m.lease_bound[p.id.value] = core.granted_lease_bound(p.id);
+    m.echo[p.id.value] = core.last_ping_from(p.id);
   }
   return m;
 }

@@ -45,7 +45,7 @@ std::vector<Message> samples() {
           {ResourceEntry{ResourceRole::kStarted, true, false, false, 0, UINT32_MAX},
            ResourceEntry{ResourceRole::kPromoted, true, true, true, 7, 1500}, ResourceEntry{}}},
       ResourceReport{Term{5}, 1, 1, 20'000, 20'000, {}},
-      ActionRequest{Term{6}, 0xfeedULL, 77, 2, RequestKind::kPromote},
+      ActionRequest{Term{6}, 0xfeedULL, 77, 2, RequestKind::kPromote, 0x1234567890ULL},
       ActionRequest{Term{6}, 0xfeedULL, 78, 0, RequestKind::kCleanup},
       ActionResult{Term{6}, 77, 2, RequestKind::kPromote, true, 0, 13},
       ActionResult{Term{6}, 79, 1, RequestKind::kStop, false, 1, 14},
