@@ -175,6 +175,9 @@ void Executor::finished(Lane& lane, const OpRequest& request, OpResult result) {
   const bool recurring = request.call_id == 0 && request.action == "monitor";
   const bool changed = !lane.last_monitor || *lane.last_monitor != result.code;
   if (recurring) lane.last_monitor = result.code;
+  // After an action the resource may be another: the next monitor's result is news, even if it
+  // repeats the one before (running, started, failed again: "not running" twice).
+  if (!recurring) lane.last_monitor.reset();
   if (!recurring || changed) on_result_(result);
   pump(lane);
 }

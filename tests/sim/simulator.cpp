@@ -217,14 +217,20 @@ void Simulation::drain_resources(std::size_t i) {
   for (auto& [to, m] : out.messages) transmit(NodeId{static_cast<std::uint16_t>(i)}, to, m);
   for (const auto& line : out.log) trace(config_.nodes[i].name + " " + line);
   for (const auto& [index, on] : out.monitors) {
+    // As the executor: the first result after a monitor is switched on is always reported.
     n.monitoring[index] = on;
-    n.monitor_code[index] = ocf_code(n.actual[index]);
+    n.monitor_code[index] = -1;
   }
   for (const KeeperCall& c : out.calls) {
     const RealTime took = is_vip_[c.index]        ? 100 + static_cast<RealTime>(rng_() % 1900)
                           : c.action == "monitor" ? 500 + static_cast<RealTime>(rng_() % 5000)
                                                   : 1000 + static_cast<RealTime>(rng_() % 40'000);
-    n.calls.push_back({c.call_id, c.index, c.action, now_ + took, n.epoch});
+    // As the executor: one action at a time per resource (its lane), in order.
+    RealTime begin = now_;
+    for (const auto& q : n.calls) {
+      if (q.index == c.index) begin = std::max(begin, q.done_at);
+    }
+    n.calls.push_back({c.call_id, c.index, c.action, begin + took, n.epoch});
   }
   if (const auto d = n.host->vip_deadline(*n.node, local)) {
     n.guard_deadline = *d == Instant{} ? now_ : std::max(now_, real_time_for(i, *d));
@@ -270,6 +276,7 @@ void Simulation::finish_call(std::size_t i, std::size_t k) {
     role = ResourceRole::kStarted;
   }
   const int code = c.action == "monitor" ? ocf_code(role) : 0;
+  n.monitor_code[c.index] = -1;  // as the executor: after an action, the next monitor is news
   if (is_vip_[c.index]) {
     // The executor holds a vip with the guard when a start or a probe finds it, and releases
     // it when a stop succeeds; a guard past its deadline removes it at once.
