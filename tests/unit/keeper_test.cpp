@@ -1,0 +1,149 @@
+// The agent's resource keeper, in-process: requests run only under this node's lease from its
+// coordinator, once each, and never when sent before the lease began; a lapsing lease stops
+// VIPs first; the VIP guard's deadline follows the lease.
+#include "coordinator/keeper.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+namespace hactl {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr const char* kConfig = R"(cluster:
+  name: k
+  auth_key_file: /etc/hactl/authkey
+nodes:
+  - {name: n1, address: "10.213.0.11:5405"}
+  - {name: n2, address: "10.213.0.12:5405"}
+  - {name: n3, address: "10.213.0.13:5405"}
+resources:
+  - id: app
+    type: ocf:heartbeat:Dummy
+  - id: ip
+    type: vip
+    params: {address: 10.213.0.100/24, interface: eth0}
+)";
+
+const NodeId kSelf{0};
+const NodeId kCoordinator{1};
+const Instant kT0{Duration{1'000'000'000}};
+
+class KeeperTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto loaded = parse_config(kConfig, "k.yaml");
+    ASSERT_TRUE(loaded) << loaded.error()[0].message;
+    config_ = loaded->config;
+    keeper_ = std::make_unique<Keeper>(config_, kSelf, kT0);
+    // The probes: nothing runs here.
+    const KeeperOutput out = keeper_->take(kT0);
+    ASSERT_EQ(out.calls.size(), 2u);
+    for (const auto& c : out.calls) keeper_->on_call_done(c.call_id, 7, true, kT0);
+    keeper_->take(kT0);
+  }
+
+  LeaseView lease(Instant until, std::uint64_t session_ping = 100) const {
+    return LeaseView{Term{3}, kCoordinator, until, session_ping};
+  }
+  ActionRequest start(std::uint64_t id, std::uint32_t index, std::uint64_t echo = 100) const {
+    return ActionRequest{Term{3}, config_.config_id, id, index, RequestKind::kStart, echo};
+  }
+  std::vector<KeeperCall> calls(Instant now) { return keeper_->take(now).calls; }
+
+  ClusterConfig config_;
+  std::unique_ptr<Keeper> keeper_;
+};
+
+TEST_F(KeeperTest, RunsARequestFromItsCoordinatorUnderItsLeaseOnce) {
+  const Instant now = kT0 + 10ms;
+  keeper_->on_request(kCoordinator, start(1, 0), lease(now + 300ms), now);
+  const auto c = calls(now);
+  ASSERT_EQ(c.size(), 1u);
+  EXPECT_EQ(c[0].action, "start");
+  // A repeat (the coordinator resends until answered) is not run again.
+  keeper_->on_request(kCoordinator, start(1, 0), lease(now + 300ms), now);
+  EXPECT_TRUE(calls(now).empty());
+  // Once done, a repeat is answered with the known result.
+  keeper_->on_call_done(c[0].call_id, 0, true, now);
+  keeper_->take(now);
+  keeper_->on_request(kCoordinator, start(1, 0), lease(now + 300ms), now);
+  const auto out = keeper_->take(now);
+  EXPECT_TRUE(out.calls.empty());
+  ASSERT_EQ(out.messages.size(), 1u);
+  EXPECT_TRUE(std::get<ActionResult>(out.messages[0].second).ok);
+}
+
+TEST_F(KeeperTest, RefusesRequestsFromOthersOrWithoutEnoughLease) {
+  const Instant now = kT0 + 10ms;
+  keeper_->on_request(NodeId{2}, start(1, 0), lease(now + 300ms), now);  // not its coordinator
+  EXPECT_TRUE(calls(now).empty());
+  keeper_->on_request(kCoordinator, start(2, 0), LeaseView{Term{3}, kCoordinator, {}, 0}, now);
+  EXPECT_TRUE(calls(now).empty());  // no lease
+  keeper_->on_request(kCoordinator, start(3, 0), lease(now + 40ms), now);
+  EXPECT_TRUE(calls(now).empty());  // less than heartbeat/2 (50 ms) left
+  ActionRequest other_term = start(4, 0);
+  other_term.term = Term{2};
+  keeper_->on_request(kCoordinator, other_term, lease(now + 300ms), now);
+  EXPECT_TRUE(calls(now).empty());
+}
+
+TEST_F(KeeperTest, RefusesARequestSentBeforeItsLeaseBegan) {
+  const Instant now = kT0 + 10ms;
+  // The lease began with ping 200; the coordinator had heard only ping 150 when it sent this:
+  // sent before this lease (delayed, or held while the agent was stopped).
+  keeper_->on_request(kCoordinator, start(1, 0, 150), lease(now + 300ms, 200), now);
+  const auto out = keeper_->take(now);
+  EXPECT_TRUE(out.calls.empty());
+  EXPECT_TRUE(std::any_of(out.events.begin(), out.events.end(), [](const std::string& e) {
+    return e.find("request_refused") != std::string::npos;
+  }));
+  // The coordinator's resend carries a newer echo: now it runs.
+  keeper_->on_request(kCoordinator, start(1, 0, 201), lease(now + 300ms, 200), now);
+  EXPECT_EQ(calls(now).size(), 1u);
+}
+
+TEST_F(KeeperTest, ALapsingLeaseStopsVipsFirstAndTheGuardDeadlineFollowsIt) {
+  Instant now = kT0 + 10ms;
+  keeper_->tick(lease(now + 300ms), now);
+  keeper_->on_request(kCoordinator, start(1, 0), lease(now + 300ms), now);
+  keeper_->on_request(kCoordinator, start(2, 1), lease(now + 300ms), now);
+  for (const auto& c : calls(now)) keeper_->on_call_done(c.call_id, 0, true, now);
+  keeper_->take(now);
+  const Instant until = now + 300ms;
+  // With a lease, the guard removes the VIPs a quarter heartbeat before its end.
+  EXPECT_EQ(keeper_->vip_deadline(lease(until), now), until - 25ms);
+  now = until - 45ms;  // less than heartbeat/2 left: the lease lapses here
+  keeper_->tick(lease(until), now);
+  const auto c = calls(now);
+  ASSERT_EQ(c.size(), 2u);
+  EXPECT_EQ(c[0].index, 1u);  // the vip
+  EXPECT_EQ(c[0].action, "stop");
+  EXPECT_EQ(c[1].index, 0u);
+  EXPECT_EQ(c[1].action, "stop");
+  EXPECT_EQ(keeper_->vip_deadline(lease(until), now), Instant{});  // due at once
+}
+
+TEST_F(KeeperTest, ARestartedAgentKeepsWhatItFindsOnlyWithinTheGraceOfItsLastLease) {
+  // The previous agent's lease ended 2 s ago: the grace (3 x 300 ms) is over, what the probes
+  // find running is stopped at the first tick without a lease.
+  Keeper k(config_, kSelf, kT0, kT0 - 2s);
+  for (const auto& c : k.take(kT0).calls) k.on_call_done(c.call_id, 0, true, kT0);
+  k.take(kT0);
+  k.tick(LeaseView{Term{3}, kCoordinator, {}, 0}, kT0 + 1ms);
+  auto stops = k.take(kT0 + 1ms).calls;
+  EXPECT_EQ(stops.size(), 2u);
+  // Its lease ended 100 ms ago: it waits for a lease until 800 ms from now.
+  Keeper fresh(config_, kSelf, kT0, kT0 - 100ms);
+  for (const auto& c : fresh.take(kT0).calls) fresh.on_call_done(c.call_id, 0, true, kT0);
+  fresh.take(kT0);
+  fresh.tick(LeaseView{Term{3}, kCoordinator, {}, 0}, kT0 + 700ms);
+  EXPECT_TRUE(fresh.take(kT0 + 700ms).calls.empty());
+  fresh.tick(LeaseView{Term{3}, kCoordinator, {}, 0}, kT0 + 800ms);
+  EXPECT_EQ(fresh.take(kT0 + 800ms).calls.size(), 2u);
+}
+
+}  // namespace
+}  // namespace hactl
