@@ -57,6 +57,8 @@ struct Placer {
   // The unit being placed.
   std::vector<MemberView> members;
   std::vector<bool> active_here;
+  // Set when a group's members go different ways (see place_single): by member.
+  std::vector<std::vector<ResourceRole>> member_roles;
 
   Placer(const ClusterConfig& c, const ClusterState& st) : config(c), state(st) {
     for (const auto& l : c.resources.locations) locations[l.resource].push_back(&l);
@@ -70,6 +72,7 @@ struct Placer {
 
   void view(const Unit& u) {
     members.clear();
+    member_roles.clear();
     for (const PrimitiveConfig* p : u.members) {
       members.push_back(MemberView{p, lookup(state.roles, p->id), lookup(state.failed, p->id),
                                    lookup(state.failures, p->id), lookup(state.settling, p->id)});
@@ -88,6 +91,7 @@ struct Placer {
   Scores base_scores(const Unit& u) const;
   void apply_colocations(const Unit& u, Scores& s) const;
   std::vector<ResourceRole> place_single(const Unit& u, const Scores& s);
+  std::size_t settling_split(const std::vector<std::size_t>& held) const;
   std::vector<ResourceRole> place_clone(const Unit& u, const Scores& s);
   void promote(const Unit& u, std::vector<ResourceRole>& roles);
   void place_unit(const Unit& u);
@@ -164,7 +168,32 @@ std::vector<std::size_t> unclean_holders(const Placer& p) {
 
 std::vector<ResourceRole> Placer::place_single(const Unit& u, const Scores& s) {
   std::vector<ResourceRole> roles(n(), ResourceRole::kStopped);
-  if (const auto held = unclean_holders(*this); !held.empty()) {
+  const auto held = unclean_holders(*this);
+  if (const auto split = settling_split(held); split > 0 && split < members.size()) {
+    // Every held node's lease is over and the first members have settled there: they move,
+    // in order, as far as the first member still settling; it and the members after it stay
+    // where they may still run until their takeover_delay is over (Pacemaker's group rule: a
+    // member that cannot run stops the ones after it, not the ones before).
+    const auto order = ranked(*this, s);
+    if (s[order.front()] > -kInf) roles[order.front()] = ResourceRole::kStarted;
+    for (std::size_t k = 0; k < members.size(); ++k) {
+      std::vector<ResourceRole> r = roles;
+      if (k >= split) {
+        r.assign(n(), ResourceRole::kStopped);
+        for (std::size_t i = 0; i < n(); ++i) {
+          const bool reachable =
+              state.nodes[i] == NodeCondition::kOnline || state.nodes[i] == NodeCondition::kStandby;
+          const bool is_held = std::find(held.begin(), held.end(), i) != held.end();
+          if (active(members[k].role(i)) && (reachable || is_held)) r[i] = ResourceRole::kStarted;
+        }
+      }
+      member_roles.push_back(std::move(r));
+    }
+    out.notes.push_back(u.id + ": " + members[split].p->id + " and the members after it wait for " +
+                        name(held.front()) + "'s takeover_delay to end before moving");
+    return roles;
+  }
+  if (!held.empty()) {
     // It may still run there until that node's lease (and its takeover_delay) ends: starting
     // it elsewhere could run it twice. Leave it be, wherever it is, until then.
     for (std::size_t i = 0; i < n(); ++i) {
@@ -185,6 +214,21 @@ std::vector<ResourceRole> Placer::place_single(const Unit& u, const Scores& s) {
   }
   roles[order.front()] = ResourceRole::kStarted;
   return roles;
+}
+
+// For a group held only by settling members (every held node's lease is over): the index of
+// the first member still settling on a held node; 0 when the group cannot split.
+std::size_t Placer::settling_split(const std::vector<std::size_t>& held) const {
+  if (held.empty() || members.size() < 2) return 0;
+  for (std::size_t i : held) {
+    if (state.nodes[i] == NodeCondition::kUnclean) return 0;
+  }
+  for (std::size_t k = 0; k < members.size(); ++k) {
+    for (std::size_t i : held) {
+      if (active(members[k].role(i)) && members[k].is_settling(i)) return k;
+    }
+  }
+  return 0;
 }
 
 std::vector<ResourceRole> Placer::place_clone(const Unit& u, const Scores& s) {
@@ -247,7 +291,9 @@ void Placer::place_unit(const Unit& u) {
   apply_colocations(u, s);
   const auto roles = u.kind == Unit::Kind::kClone ? place_clone(u, s) : place_single(u, s);
   out.unit_roles[u.id] = roles;
-  for (const PrimitiveConfig* p : u.members) out.target[p->id] = roles;
+  for (std::size_t k = 0; k < u.members.size(); ++k) {
+    out.target[u.members[k]->id] = member_roles.empty() ? roles : member_roles[k];
+  }
 }
 
 }  // namespace
