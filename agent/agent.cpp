@@ -119,7 +119,9 @@ void Agent::on_op_result(const OpResult& r) {
   if (r.call_id == 0) {
     resources_->on_monitor(prim_index_.at(r.resource), code, now());
   } else {
-    if (!ran || r.code != OcfCode::kSuccess) {
+    // A probe finding a resource not running is news, not a warning.
+    const bool not_running = r.action == "monitor" && r.code == OcfCode::kNotRunning;
+    if (!ran || (r.code != OcfCode::kSuccess && !not_running)) {
       spdlog::warn("event=action_output resource={} action={} ended={} code={} output=\"{}\"",
                    r.resource, r.action, to_string(r.ended), code, r.output.substr(0, 300));
     }

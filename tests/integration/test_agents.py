@@ -1,0 +1,135 @@
+"""Resource classes through the whole cluster, in network namespaces: Debian's IPaddr2 OCF
+agent started, monitored and stopped by hactl (and given up by a cut-off node by itself), and
+an exec-class script whose start hangs past its timeout: killed, reported in the cluster's
+status with the failure on that node, and run on another node instead.
+
+Run as root: python3 tests/integration/test_agents.py
+"""
+
+import os
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from netns import ClusterTestCase, run  # noqa: E402
+
+IP2 = "10.213.0.101"
+IPADDR2 = f"""
+resources:
+  - id: ip2
+    type: ocf:heartbeat:IPaddr2
+    params: {{ip: {IP2}, cidr_netmask: "24", nic: eth0}}
+    ops: {{monitor: {{interval: 1s, timeout: 10s}}, stop: {{timeout: 5s}}}}
+"""
+
+JOB = """#!/bin/sh
+# start hangs on the first node that tries it (the directory is shared by every namespace);
+# elsewhere it records that it runs in the node's private /run.
+dir="$HACTL_PARAM_dir"
+case "$1" in
+  start)
+    if mkdir "$dir/first" 2>/dev/null; then
+      echo $$ > "$dir/hung.pid"
+      exec sleep 1000
+    fi
+    touch /run/hactl/job.running ;;
+  stop) rm -f /run/hactl/job.running ;;
+  status) [ -f /run/hactl/job.running ] || exit 3 ;;
+esac
+exit 0
+"""
+
+
+def resources(c, name):
+    s = c.status(name)
+    return {r["id"]: r for r in s["resources"]} if s and "resources" in s else {}
+
+
+class IPaddr2Test(ClusterTestCase):
+    def holders(self, c):
+        return c.holders(IP2)
+
+    def test_ipaddr2_through_the_cluster_and_given_up_when_cut_off(self):
+        c = self.cluster(resources_yaml=IPADDR2)
+        c.start_all()
+        holder = c.wait_until(
+            lambda: next((n for n in c.nodes
+                          if resources(c, n).get("ip2", {}).get("nodes") == [n] and
+                          resources(c, n)["ip2"]["state"] == "started"), None),
+            20, 0.1, "IPaddr2 started")
+        self.assertEqual(self.holders(c), [holder])
+        r = run("ip", "netns", "exec", c.switch, "arping", "-c", "1", "-w", "2", "-I", "br0", IP2,
+                check=False, timeout=10)
+        self.assertIn(c.mac(holder), r.stdout.lower())
+        # Its monitor runs: the address deleted by hand is a failure, restarted in place.
+        c.nodes[holder].exec("ip", "addr", "del", f"{IP2}/24", "dev", "eth0")
+        c.wait_until(lambda: resources(c, holder)["ip2"]["fail_count"] == 1, 10, 0.1,
+                     "the failure counted")
+        c.wait_until(lambda: self.holders(c) == [holder], 10, 0.1, "IPaddr2 restarted")
+        # Cut off, the holder's agent stops it by itself when its lease ends (IPaddr2's stop);
+        # a survivor starts it once its takeover delay (3 x 300 ms + 5 s stop timeout) is over.
+        c.link_down(holder)
+        cut = time.monotonic()
+        c.wait_until(lambda: holder not in self.holders(c), 5, 0.05, "the cut-off holder to stop it")
+        gone = time.monotonic() - cut
+        others = [n for n in c.nodes if n != holder]
+        new = c.wait_until(lambda: next((n for n in others if self.holders(c) == [n]), None), 20,
+                           0.1, "IPaddr2 on a survivor")
+        self.assertLess(gone, time.monotonic() - cut)  # never two holders: gone, then started
+        log = c.log(holder)
+        self.assertIn("resource=ip2 action=stop code=0", log)
+        c.link_up(holder)
+        time.sleep(2)
+        self.assertEqual(self.holders(c), [new])
+
+
+class HungAgentTest(ClusterTestCase):
+    def test_a_hung_start_is_killed_reported_and_run_elsewhere(self):
+        c = self.cluster()
+        job_dir = os.path.join(c.tmp, "job")
+        os.makedirs(job_dir)
+        script = os.path.join(c.tmp, "job.sh")
+        with open(script, "w") as f:
+            f.write(JOB)
+        os.chmod(script, 0o755)
+        c.resources_yaml = f"""
+resources:
+  - id: job
+    type: exec:{script}
+    params: {{dir: {job_dir}}}
+    ops: {{monitor: {{interval: 1s}}, start: {{timeout: 1s}}}}
+"""
+        with open(c.config, "w") as f:
+            f.write(c.config_text())
+        c.start_all()
+        pid_file = os.path.join(job_dir, "hung.pid")
+        c.wait_until(lambda: os.path.exists(pid_file), 15, 0.05, "the first start to hang")
+        with open(pid_file) as f:
+            pid = int(f.read())
+        timed_out = "event=action_output resource=job action=start ended=timed_out"
+        hung_on = c.wait_until(lambda: next((n for n in c.nodes if timed_out in c.log(n)), None),
+                               10, 0.05, "the hung start to time out")
+
+        def elsewhere():
+            r = resources(c, hung_on).get("job", {})
+            on = r.get("nodes", [])
+            return on[0] if len(on) == 1 and on[0] != hung_on and r["state"] == "started" else None
+
+        other = c.wait_until(elsewhere, 20, 0.1, "the job started on another node")
+        # The hung start was killed at its timeout (its whole process group).
+        self.assertFalse(os.path.exists(f"/proc/{pid}"), "the hung start still runs")
+        # Reported in the cluster: every node's status shows the failure on that node.
+        for n in c.nodes:
+            r = resources(c, n)["job"]
+            self.assertGreater(r["fail_counts"].get(hung_on, 0), 0, f"{n}'s view: {r}")
+            self.assertEqual(r["nodes"], [other])
+        self.assertTrue(os.path.exists(os.path.join(c.nodes[other].run_dir, "hactl",
+                                                    "job.running")))
+
+
+if __name__ == "__main__":
+    if os.geteuid() != 0:
+        print("skipped: needs root for network namespaces")
+        sys.exit(0)
+    unittest.main(verbosity=2)
