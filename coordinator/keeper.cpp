@@ -93,6 +93,16 @@ void Keeper::on_request(NodeId from, const ActionRequest& r, const LeaseView& le
         " reason=sent_before_this_lease");
     return;
   }
+  Local& l = local_[r.index];
+  if (r.kind == RequestKind::kPromote && l.role == ResourceRole::kStopped && l.pending == 0) {
+    // Not running here (stopped since the coordinator's view of it): nothing to promote. The
+    // answer and a fresh report let it schedule again from what is true.
+    const ActionResult refused{last_term_, r.id, r.index, r.kind, false, 7, version_ + 1};
+    requests_.emplace(r.id, refused);
+    out_.messages.emplace_back(from, refused);
+    changed();
+    return;
+  }
   requests_.emplace(r.id, std::nullopt);
   while (requests_.size() > kRememberedRequests) requests_.erase(requests_.begin());
   if (r.kind == RequestKind::kStop || r.kind == RequestKind::kDemote) set_monitor(r.index, false);
@@ -177,6 +187,7 @@ void Keeper::apply(std::size_t index, const std::string& action, int code, bool 
   } else if (action == "promote") {
     if (success) {
       l.role = ResourceRole::kPromoted;
+      set_monitor(index, true);  // a promoted instance is monitored too (expecting "promoted")
     } else {
       fail(l, now);
     }
@@ -184,6 +195,9 @@ void Keeper::apply(std::size_t index, const std::string& action, int code, bool 
     if (success) {
       l.role = ResourceRole::kStarted;
       set_monitor(index, true);
+    } else if (ran && code == kOcfNotRunning) {
+      l.role = ResourceRole::kStopped;  // not running at all: nothing is promoted here
+      set_monitor(index, false);
     } else {
       fail(l, now);
     }

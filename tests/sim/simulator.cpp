@@ -270,12 +270,16 @@ void Simulation::finish_call(std::size_t i, std::size_t k) {
     role = ResourceRole::kStarted;
   } else if (c.action == "stop") {
     if (!(is_vip_[c.index] && options_.broken_vip_stop)) role = ResourceRole::kStopped;
+  }
+  int code = c.action == "monitor" ? ocf_code(role) : 0;
+  // As a real agent: an instance that is not running cannot be promoted or demoted.
+  if ((c.action == "promote" || c.action == "demote") && role == ResourceRole::kStopped) {
+    code = 7;
   } else if (c.action == "promote") {
     role = ResourceRole::kPromoted;
   } else if (c.action == "demote") {
     role = ResourceRole::kStarted;
   }
-  const int code = c.action == "monitor" ? ocf_code(role) : 0;
   n.monitor_code[c.index] = -1;  // as the executor: after an action, the next monitor is news
   if (is_vip_[c.index]) {
     // The executor holds a vip with the guard when a start or a probe finds it, and releases

@@ -105,6 +105,24 @@ TEST_F(KeeperTest, RefusesARequestSentBeforeItsLeaseBegan) {
   EXPECT_EQ(calls(now).size(), 1u);
 }
 
+TEST_F(KeeperTest, APromoteOfAnInstanceThatIsNotRunningIsRefusedWithAReport) {
+  const Instant now = kT0 + 10ms;
+  ActionRequest promote = start(1, 0);
+  promote.kind = RequestKind::kPromote;
+  keeper_->on_request(kCoordinator, promote, lease(now + 300ms), now);
+  const auto out = keeper_->take(now);
+  EXPECT_TRUE(out.calls.empty());
+  const auto result = std::find_if(out.messages.begin(), out.messages.end(), [](const auto& m) {
+    return std::holds_alternative<ActionResult>(m.second);
+  });
+  ASSERT_NE(result, out.messages.end());
+  EXPECT_FALSE(std::get<ActionResult>(result->second).ok);
+  EXPECT_EQ(std::get<ActionResult>(result->second).code, 7);
+  EXPECT_TRUE(std::any_of(out.messages.begin(), out.messages.end(), [](const auto& m) {
+    return std::holds_alternative<ResourceReport>(m.second);
+  }));
+}
+
 TEST_F(KeeperTest, ALapsingLeaseStopsVipsFirstAndTheGuardDeadlineFollowsIt) {
   Instant now = kT0 + 10ms;
   keeper_->tick(lease(now + 300ms), now);
