@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <spdlog/spdlog.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -37,9 +38,23 @@ Instant Agent::now() const {
 
 std::expected<void, std::string> Agent::start() {
   // First, before this process opens anything the guard should not inherit.
-  auto guard = VipGuard::spawn();
+  GuardOptions g;
+  g.resources = options_.config.resources;
+  g.restart_grace = restart_grace(options_.config.timing);
+  g.alive_window = options_.config.timing.node_timeout;
+  g.lock_file = options_.lock_file;
+  auto guard = VipGuard::spawn(g);
   if (!guard) return std::unexpected(guard.error());
   vip_guard_ = std::move(*guard);
+  // One agent per host: the lock also tells a dead agent's guard that a new agent is in charge.
+  std::error_code dir_error;
+  std::filesystem::create_directories(std::filesystem::path(options_.lock_file).parent_path(),
+                                      dir_error);
+  lock_fd_ = ::open(options_.lock_file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (lock_fd_ < 0 || ::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+    return std::unexpected("cannot lock " + options_.lock_file + " (" + std::strerror(errno) +
+                           "): is another hactl-agent running on this host?");
+  }
   if (auto r = store_.prepare(); !r) return r;
   auto loaded = store_.load();
   if (!loaded) return std::unexpected(loaded.error());
@@ -92,6 +107,10 @@ std::expected<void, std::string> Agent::start() {
 }
 
 void Agent::stop() {
+  if (lock_fd_ >= 0) {
+    ::close(lock_fd_);
+    lock_fd_ = -1;
+  }
   if (lease_fd_ >= 0) {
     ::close(lease_fd_);
     lease_fd_ = -1;
@@ -154,6 +173,10 @@ void Agent::keep_lease_end(Instant t) {
 
 void Agent::run_resources(Instant t) {
   keep_lease_end(t);
+  if (t - last_keepalive_ >= options_.config.timing.heartbeat_interval / 2) {
+    last_keepalive_ = t;
+    vip_guard_.keepalive();  // the guard takes a long silence for a stopped or hung agent
+  }
   resources_->run(*core_, t);
   HostOutput out = resources_->take();
   for (const auto& [to, msg] : out.messages) transport_->send(to, msg);

@@ -35,6 +35,7 @@ struct AgentOptions {
   std::string socket_path;
   // Where the end of this agent's lease is kept for the next agent of this boot (tmpfs).
   std::string lease_file = "/run/hactl/lease";
+  std::string lock_file = "/run/hactl/agent.lock";  // one agent per host
 };
 
 class Agent {
@@ -73,6 +74,8 @@ class Agent {
   VipGuard vip_guard_;
   std::optional<std::int64_t> guard_deadline_;  // as last told to the guard
   int lease_fd_ = -1;
+  int lock_fd_ = -1;
+  Instant last_keepalive_{};
   std::optional<Instant> lease_written_;
   std::unique_ptr<Executor> executor_;
   std::unique_ptr<ResourceHost> resources_;

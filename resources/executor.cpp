@@ -8,6 +8,7 @@
 namespace hactl {
 
 struct Executor::Lane {
+  bool guarded = false;  // the guard was told this resource may run here
   std::string resource;
   const PrimitiveConfig* primitive = nullptr;
   std::deque<OpRequest> queue;
@@ -81,8 +82,25 @@ void Executor::pump(Lane& lane) {
   run(lane, next);
 }
 
+void Executor::guard(Lane& lane, bool may_run) {
+  const ResourceClass cls = lane.primitive->cls;
+  if (vip_guard_ == nullptr || lane.guarded == may_run ||
+      (cls != ResourceClass::kOcf && cls != ResourceClass::kExec)) {
+    return;
+  }
+  lane.guarded = may_run;
+  if (may_run) {
+    vip_guard_->hold_resource(lane.resource);
+  } else {
+    vip_guard_->release_resource(lane.resource);
+  }
+}
+
 void Executor::run(Lane& lane, const OpRequest& request) {
   const PrimitiveConfig& p = *lane.primitive;
+  // From the moment a start or promote begins, the resource may run here, whatever the
+  // agent hears of it afterwards.
+  if (request.action == "start" || request.action == "promote") guard(lane, true);
   std::weak_ptr<bool> alive = alive_;
   auto done = [this, alive, &lane, request](const ProcessResult& r, OcfCode code) {
     if (auto a = alive.lock(); !a || !*a) return;
@@ -172,6 +190,14 @@ void Executor::run_systemd(const PrimitiveConfig& p, const OpRequest& request,
 
 void Executor::finished(Lane& lane, const OpRequest& request, OpResult result) {
   lane.running = false;
+  const bool exited = result.ended == ProcessResult::Ended::kExited;
+  const bool running = result.code == OcfCode::kSuccess ||
+                       result.code == OcfCode::kRunningPromoted ||
+                       result.code == OcfCode::kFailedPromoted;
+  if (request.action == "monitor" && exited && running) guard(lane, true);
+  const bool gone = exited && (result.code == OcfCode::kNotRunning ||
+                               (request.action == "stop" && result.code == OcfCode::kSuccess));
+  if ((request.action == "monitor" || request.action == "stop") && gone) guard(lane, false);
   const bool recurring = request.call_id == 0 && request.action == "monitor";
   const bool changed = !lane.last_monitor || *lane.last_monitor != result.code;
   if (recurring) lane.last_monitor = result.code;

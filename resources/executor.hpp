@@ -46,7 +46,8 @@ class Executor {
   Executor(const Executor&) = delete;
   Executor& operator=(const Executor&) = delete;
 
-  // VIPs this executor adds (or finds at a probe) are held by `guard`, removed when it lets go.
+  // VIPs this executor adds (or finds at a probe) are held by `guard`, removed when it lets go;
+  // OCF and exec resources that may run here are told to it too (see VipGuard).
   void set_vip_guard(VipGuard* guard) { vip_guard_ = guard; }
   void submit(OpRequest request);
   // Runs `monitor` every interval (the configured one when zero); reports the first result
@@ -62,6 +63,7 @@ class Executor {
   void run(Lane& lane, const OpRequest& request);
   Duration timeout_for(const PrimitiveConfig& p, const std::string& action) const;
   void finished(Lane& lane, const OpRequest& request, OpResult result);
+  void guard(Lane& lane, bool may_run);
   void run_systemd(const PrimitiveConfig& p, const OpRequest& request,
                    std::function<void(OcfCode, std::string)> done);
 

@@ -3,13 +3,19 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <time.h>
 #include <unistd.h>
+#include <uv.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <set>
+#include <vector>
+
+#include "resources/process_runner.hpp"
 
 namespace hactl {
 namespace {
@@ -36,50 +42,125 @@ void remove_all(std::set<std::string>& held) {
   held.clear();
 }
 
-[[noreturn]] void guard_main(int fd) {
+// Runs `stop` for each resource still held, last taken first, each within its stop timeout,
+// on a loop of the guard's own.
+void stop_resources(const GuardOptions& o, std::vector<std::string>& held) {
+  uv_loop_t loop;
+  if (uv_loop_init(&loop) != 0) return;
+  for (auto it = held.rbegin(); it != held.rend(); ++it) {
+    const PrimitiveConfig* p = o.resources.primitive(*it);
+    if (p == nullptr) continue;
+    ProcessSpec spec;
+    if (p->cls == ResourceClass::kOcf) {
+      spec = ocf_spec(*p, "stop", p->stop.timeout, Duration{0}, o.ocf_root);
+    } else if (p->cls == ResourceClass::kExec) {
+      spec = exec_spec(*p, "stop", p->stop.timeout);
+    } else {
+      continue;
+    }
+    std::string how;
+    run_process(&loop, spec, [&how](const ProcessResult& r) {
+      how = std::string(to_string(r.ended)) + " code=" + std::to_string(r.exit_code);
+    });
+    uv_run(&loop, UV_RUN_DEFAULT);
+    std::fprintf(stderr, "event=guard_stopped resource=%s ended=%s\n", it->c_str(), how.c_str());
+  }
+  held.clear();
+  uv_loop_close(&loop);
+}
+
+// True when another process (a new agent) holds the lock file.
+bool lock_held_by_another(const std::string& path) {
+  if (path.empty()) return false;
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return false;
+  const bool held = flock(fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+  ::close(fd);  // releases our lock, if we took it
+  return held;
+}
+
+[[noreturn]] void guard_main(int fd, const GuardOptions& o) {
   setsid();
   for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGPIPE}) ::signal(sig, SIG_IGN);
-  std::set<std::string> held;
-  std::int64_t deadline = -1;  // none
+  std::set<std::string> held;          // VIP lines
+  std::vector<std::string> resources;  // ids, in the order they were taken
+  std::int64_t deadline = -1;          // none
+  const std::int64_t grace =
+      std::chrono::duration_cast<std::chrono::microseconds>(o.restart_grace).count();
+  const std::int64_t window =
+      std::chrono::duration_cast<std::chrono::microseconds>(o.alive_window).count();
+  std::int64_t heard = monotonic_us();
+  bool eof = false;
   std::string buffer;
   char chunk[512];
   for (;;) {
-    int wait_ms = -1;
-    if (deadline >= 0 && !held.empty()) {
-      const std::int64_t left = deadline - monotonic_us();
-      if (left <= 0) {
-        std::fprintf(stderr, "event=vip_guard_deadline action=remove vips=%zu\n", held.size());
-        remove_all(held);
+    const std::int64_t now = monotonic_us();
+    if (deadline >= 0 && !held.empty() && now >= deadline) {
+      std::fprintf(stderr, "event=vip_guard_deadline action=remove vips=%zu\n", held.size());
+      remove_all(held);
+    }
+    if (eof && held.empty() && (resources.empty() || deadline < 0)) break;
+    // The others: at the deadline + restart_grace, unless a live agent is in charge.
+    std::int64_t wake = -1;
+    if (!resources.empty() && deadline >= 0) {
+      const std::int64_t at = deadline + grace;
+      const bool silent = eof || (window > 0 && now - heard > window);
+      if (now >= at && silent) {
+        if (eof && lock_held_by_another(o.lock_file)) break;  // a new agent is in charge
+        std::fprintf(stderr, "event=guard_stops_resources reason=%s count=%zu\n",
+                     eof ? "agent_gone" : "agent_silent", resources.size());
+        stop_resources(o, resources);
+        if (eof) break;
         continue;
       }
-      wait_ms = static_cast<int>(std::min<std::int64_t>((left + 999) / 1000, 60'000));
+      wake = now >= at ? now + (window > 0 ? window : 1'000'000) / 4 : at;
     }
+    if (deadline >= 0 && !held.empty()) wake = wake < 0 ? deadline : std::min(wake, deadline);
+    if (eof) {
+      if (wake < 0) break;
+      usleep(static_cast<useconds_t>(std::clamp<std::int64_t>(wake - now, 1000, 1'000'000)));
+      continue;
+    }
+    const int wait_ms =
+        wake < 0 ? -1
+                 : static_cast<int>(std::clamp<std::int64_t>((wake - now + 999) / 1000, 1, 60'000));
     pollfd p{fd, POLLIN, 0};
     const int ready = poll(&p, 1, wait_ms);
     if (ready < 0 && errno == EINTR) continue;
     if (ready == 0) continue;
     const ssize_t n = read(fd, chunk, sizeof chunk);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;  // EOF: the agent is gone
+    if (n <= 0) {
+      // EOF: the agent is gone. Its VIPs go at once; the rest wait for the deadline + grace.
+      eof = true;
+      remove_all(held);
+      continue;
+    }
+    heard = monotonic_us();
     buffer.append(chunk, static_cast<std::size_t>(n));
     for (auto nl = buffer.find('\n'); nl != std::string::npos; nl = buffer.find('\n')) {
       const std::string line = buffer.substr(0, nl);
       buffer.erase(0, nl + 1);
-      if (line.size() < 2 || held.size() > 4096) continue;
+      if (line.empty() || held.size() > 4096 || resources.size() > 4096) continue;
       if (line[0] == '+') held.insert(line.substr(1));
       if (line[0] == '-') held.erase(line.substr(1));
       if (line[0] == 'L') {
         deadline = line == "L-" ? -1 : std::max(0LL, std::strtoll(line.c_str() + 1, nullptr, 10));
       }
+      if (line.starts_with("R+")) {
+        const std::string id = line.substr(2);
+        if (std::find(resources.begin(), resources.end(), id) == resources.end())
+          resources.push_back(id);
+      }
+      if (line.starts_with("R-")) std::erase(resources, line.substr(2));
     }
   }
-  remove_all(held);
   _exit(0);
 }
 
 }  // namespace
 
-std::expected<VipGuard, std::string> VipGuard::spawn() {
+std::expected<VipGuard, std::string> VipGuard::spawn(const GuardOptions& options) {
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0)
     return std::unexpected(std::string("vip guard: pipe: ") + std::strerror(errno));
@@ -91,7 +172,7 @@ std::expected<VipGuard, std::string> VipGuard::spawn() {
   }
   if (pid == 0) {
     close(fds[1]);
-    guard_main(fds[0]);
+    guard_main(fds[0], options);
   }
   close(fds[0]);
   VipGuard g;

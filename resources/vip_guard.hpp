@@ -1,15 +1,23 @@
-// The vip guard: a small child process, forked by the agent at start, that removes every VIP
-// the agent holds the moment the agent dies (SIGKILL included: the kernel closes the agent's
-// end of the pipe, the guard reads EOF). Without it a crashed agent would leave its VIPs on the
-// host while the cluster, once the agent's lease is over, starts them on another node.
+// The guard: a small child process, forked by the agent at start, that gives up what the agent
+// holds when the agent can no longer do it itself.
 //
-// The agent tells the guard "+ADDRESS/PREFIX INTERFACE" when a VIP is added (or found at a
-// probe) and "-ADDRESS/PREFIX INTERFACE" when it is removed, and "L<microseconds>" the
-// CLOCK_MONOTONIC instant by which its VIPs must be gone unless its lease is renewed ("L-":
-// no such instant). The guard removes them at that instant itself, so an agent that is
-// stopped (SIGSTOP), starved or stuck cannot keep a VIP past its lease. The guard has its own
-// session and ignores SIGINT, SIGTERM and SIGHUP, so a signal to the agent's terminal or process
-// group does not take it down first. Only a SIGKILL of both defeats it (document: KillMode).
+//  - VIPs: removed the moment the agent dies (SIGKILL included: the kernel closes the agent's
+//    end of the pipe, the guard reads EOF), and at the lease deadline the agent gave it, so a
+//    stopped (SIGSTOP), starved or stuck agent cannot keep a VIP past its lease.
+//  - Other resources (OCF and exec classes): stopped, in the reverse of the order they were
+//    taken, at the lease deadline + restart_grace, the instant after which the cluster may
+//    start them elsewhere once their stop timeout is over, if by then the agent is dead and
+//    no new agent runs (the lock file is free) or the agent has been silent for longer than
+//    `alive_window` (stopped or hung). An agent that lives does this itself; a new agent that
+//    started meanwhile keeps what it finds if it gets a lease in time, or stops it itself.
+//    systemd units are not covered (the guard has no D-Bus connection).
+//
+// Lines from the agent: "+ADDRESS/PREFIX INTERFACE" and "-ADDRESS/PREFIX INTERFACE" when a VIP
+// is added (or found) and removed; "R+ID" when a start or promote of resource ID begins or a
+// probe finds it running, "R-ID" when a stop succeeds or a probe finds it not running;
+// "L<microseconds>" the CLOCK_MONOTONIC instant by which VIPs must be gone unless the lease is
+// renewed ("L-": no such instant); "K" now and then, to say the agent runs. The guard has its
+// own session and ignores SIGINT, SIGTERM and SIGHUP.
 #pragma once
 
 #include <sys/types.h>
@@ -19,14 +27,24 @@
 #include <optional>
 #include <string>
 
+#include "common/resource_config.hpp"
+#include "resources/ocf_agent.hpp"
 #include "resources/vip.hpp"
 
 namespace hactl {
 
+struct GuardOptions {
+  ResourceConfig resources;  // the guard keeps its own copy
+  std::string ocf_root = kDefaultOcfRoot;
+  Duration restart_grace{0};
+  Duration alive_window{0};  // 0: never take the agent for stopped
+  std::string lock_file;     // held by every live agent ("": do not look)
+};
+
 class VipGuard {
  public:
   // Forks the guard; call before any thread exists.
-  static std::expected<VipGuard, std::string> spawn();
+  static std::expected<VipGuard, std::string> spawn(const GuardOptions& options = {});
   VipGuard() = default;
   VipGuard(VipGuard&& o) noexcept : fd_(o.fd_), pid_(o.pid_) { o.fd_ = -1; }
   VipGuard& operator=(VipGuard&& o) noexcept;
@@ -34,8 +52,11 @@ class VipGuard {
 
   void hold(const VipSpec& vip);
   void release(const VipSpec& vip);
+  void hold_resource(const std::string& id) { write_line("R+" + id); }
+  void release_resource(const std::string& id) { write_line("R-" + id); }
   // Microseconds of CLOCK_MONOTONIC (the agent's clock), or none.
   void set_deadline(std::optional<std::int64_t> monotonic_us);
+  void keepalive() { write_line("K"); }
   pid_t pid() const { return pid_; }
 
  private:

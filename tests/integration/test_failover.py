@@ -182,6 +182,46 @@ class FailoverTest(ClusterTestCase):
         self.assertIn("resource=web-app action=monitor code=0 role=started", log)
         self.assertNotIn("resource=web-app action=start", log)
         self.assertNotIn("resource=web-app action=stop", log)
+        # Nor did the dead agent's guard: the new agent holds the lock, so it is in charge.
+        self.assertNotIn("guard_stops_resources", c.log(holder))
+
+    def test_dead_agent_on_a_live_host_has_its_group_stopped_by_its_guard(self):
+        c = self.cluster()
+        holder = self.start_group(c)
+        # Dummy "runs" while its state file exists; sample every node's, with the VIP.
+        seen_twice = []
+        stop = threading.Event()
+
+        def sample():
+            deadline = time.monotonic() + 60
+            while not stop.is_set() and time.monotonic() < deadline:
+                running = [n for n in c.nodes if self.dummy_running(c, n)]
+                if len(running) > 1:
+                    seen_twice.append(running)
+                time.sleep(0.005)
+
+        sampler_thread = threading.Thread(target=sample, daemon=True)
+        sampler_thread.start()
+        try:
+            with VipSampler(c) as sampler:
+                # The agent dies, the host and its link live on, and no agent is restarted: its
+                # guard removes the VIP at once and stops Dummy once the lease + restart grace
+                # are over, before the survivors may start it (takeover delay).
+                c.kill(holder)
+                killed = time.monotonic()
+                c.wait_until(lambda: not self.dummy_running(c, holder), 10, 0.01,
+                             "the guard to stop Dummy")
+                stopped_after = time.monotonic() - killed
+                new = self.check_moved(c, holder, sampler)
+                self.assertLess(stopped_after, time.monotonic() - killed)
+                time.sleep(1)
+        finally:
+            stop.set()
+            sampler_thread.join(timeout=10)
+        self.assertEqual(sampler.doubles(), [])
+        self.assertEqual(seen_twice, [], "Dummy ran on two nodes at once")
+        self.assertEqual(sampler.holders(), [new])
+        self.assertIn("event=guard_stops_resources reason=agent_gone", c.log(holder))
 
     def test_stopped_agent_loses_the_vip_through_its_guard(self):
         c = self.cluster()
