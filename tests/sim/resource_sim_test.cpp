@@ -19,10 +19,9 @@ std::uint64_t env_u64(const char* name, std::uint64_t fallback) {
 }
 
 // The issue's group, a lone primitive and a promotable clone. A non-vip resource's takeover
-// delay is its stop timeout (2 s here): it covers a lost node stopping it when its lease ends.
-// It also bounds how long an agent may be stopped (SIGSTOP), or dead with its host up, before
-// the resource can run twice: only vips have a guard outside the agent. The fault schedule
-// keeps pauses (<= 1.55 s) and agent restarts (<= 1 s) within it (see the closing notes).
+// delay is 3 x node_timeout + its stop timeout (2.9 s here): a lost node stops it when its lease
+// ends; if its agent is stopped or dead with the host up, its guard does, at the lease deadline
+// + 3 x node_timeout. Pauses and agent restarts in the schedule go well past that delay.
 std::string resources(int promoted_max) {
   return R"(resources:
   - id: web-ip
@@ -87,6 +86,9 @@ TEST(ResourceSim, RandomFaultSchedulesNeverRunAResourceTwice) {
       o.witnesses = shape.witnesses;
       o.resources_yaml = resources(shape.promoted_max);
       o.fault_phase = 8'000'000;
+      // Longer than the takeover delay (2.9 s): the guard must stop what the agent cannot.
+      o.agent_restart_within = 6'000'000;
+      o.max_pause = 5'000'000;
       const SimResult r = Simulation(o, seed).run();
       ASSERT_TRUE(r.ok) << shape.name << ": " << r.failure;
       actions += r.actions;

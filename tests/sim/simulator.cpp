@@ -56,6 +56,15 @@ struct Simulation::SimNode {
   std::optional<RealTime> restart_at;                       // agent crashed, supervisor restarts
   std::vector<std::uint64_t> heard_epoch;                   // by sender, as the transport keeps
   std::optional<Instant> lease_end;  // the agent's lease file in /run: survives an agent crash
+  // The guard's other half: OCF/exec resources that may run here, stopped by the guard at the
+  // lease deadline + restart_grace if the agent is stopped by then (live guard), or dead with
+  // no new agent (the dead agent's guard, "orphan").
+  std::vector<bool> res_held;
+  std::optional<RealTime> res_check_at;
+  std::optional<Instant> res_deadline;  // the deadline res_check_at was computed from
+  std::vector<bool> orphan_held;
+  std::optional<RealTime> orphan_at;
+  RealTime paused_since = 0;
 };
 
 namespace {
@@ -128,6 +137,8 @@ Simulation::Simulation(const SimOptions& options, std::uint64_t seed)
     n->actual.assign(prims.size(), ResourceRole::kStopped);
     n->monitoring.assign(prims.size(), false);
     n->guarded.assign(prims.size(), false);
+    n->res_held.assign(prims.size(), false);
+    n->orphan_held.assign(prims.size(), false);
     n->monitor_code.assign(prims.size(), 7);
     nodes_.push_back(std::move(n));
   }
@@ -164,6 +175,9 @@ void Simulation::start_node(std::size_t i) {
     std::fill(n.monitoring.begin(), n.monitoring.end(), false);
     n.held_results.clear();
     n.guard_deadline.reset();
+    std::fill(n.res_held.begin(), n.res_held.end(), false);  // the new guard learns by probes
+    n.res_check_at.reset();
+    n.res_deadline.reset();
     n.host = std::make_unique<ResourceHost>(config_, NodeId{static_cast<std::uint16_t>(i)},
                                             local_time(i, now_), n.lease_end);
   }
@@ -183,6 +197,10 @@ void Simulation::crash_node(std::size_t i) {
   std::fill(n.guarded.begin(), n.guarded.end(), false);
   n.guard_deadline.reset();
   n.lease_end.reset();  // /run is emptied at boot
+  std::fill(n.res_held.begin(), n.res_held.end(), false);
+  std::fill(n.orphan_held.begin(), n.orphan_held.end(), false);
+  n.res_check_at.reset();
+  n.orphan_at.reset();
   trace("crash " + config_.nodes[i].name);
 }
 
@@ -200,6 +218,13 @@ void Simulation::crash_agent(std::size_t i) {
     if (n.guarded[k] && !options_.broken_vip_stop) n.actual[k] = ResourceRole::kStopped;
     n.guarded[k] = false;
   }
+  // Its guard lives on with the non-vip resources it was told of, until the deadline + grace.
+  if (n.guard_deadline) {
+    n.orphan_held = n.res_held;
+    n.orphan_at = std::max(now_, *n.guard_deadline) + grace_real();
+  }
+  std::fill(n.res_held.begin(), n.res_held.end(), false);
+  n.res_check_at.reset();
   n.guard_deadline.reset();
   n.restart_at =
       now_ + 1 +
@@ -231,16 +256,38 @@ void Simulation::drain_resources(std::size_t i) {
       if (q.index == c.index) begin = std::max(begin, q.done_at);
     }
     n.calls.push_back({c.call_id, c.index, c.action, begin + took, n.epoch});
+    if (!is_vip_[c.index] && (c.action == "start" || c.action == "promote")) {
+      n.res_held[c.index] = true;  // as the executor: from the moment it begins
+    }
   }
-  if (const auto d = n.host->vip_deadline(*n.node, local)) {
+  const auto d = n.host->vip_deadline(*n.node, local);
+  if (d) {
     n.guard_deadline = *d == Instant{} ? now_ : std::max(now_, real_time_for(i, *d));
   } else {
     n.guard_deadline.reset();
+  }
+  if (d != n.res_deadline) {
+    n.res_deadline = d;
+    n.res_check_at = d ? std::optional{*n.guard_deadline + grace_real()} : std::nullopt;
   }
   enforce_guard(i);
   n.next_tick = std::min(
       n.next_tick,
       std::max(now_ + 1, real_time_for(i, std::max(local, n.host->next_deadline(*n.node, local)))));
+}
+
+RealTime Simulation::grace_real() const { return restart_grace(options_.timing).count(); }
+
+void Simulation::guard_stops(std::size_t i, std::vector<bool>& held, const char* why) {
+  SimNode& n = *nodes_[i];
+  for (std::size_t k = 0; k < held.size(); ++k) {
+    if (!held[k]) continue;
+    held[k] = false;
+    const RealTime took = 1000 + static_cast<RealTime>(rng_() % 40'000);
+    n.calls.push_back({0, k, "stop", now_ + took, 0});  // nobody hears it
+    trace("guard of " + config_.nodes[i].name + " (" + why + ") stops " +
+          config_.resources.primitives[k].id);
+  }
 }
 
 void Simulation::enforce_guard(std::size_t i) {
@@ -281,6 +328,12 @@ void Simulation::finish_call(std::size_t i, std::size_t k) {
     role = ResourceRole::kStarted;
   }
   n.monitor_code[c.index] = -1;  // as the executor: after an action, the next monitor is news
+  if (!is_vip_[c.index] && c.epoch != 0) {
+    if ((c.action == "monitor" && code != 7) || c.action == "start" || c.action == "promote") {
+      n.res_held[c.index] = true;
+    }
+    if ((c.action == "monitor" && code == 7) || c.action == "stop") n.res_held[c.index] = false;
+  }
   if (is_vip_[c.index]) {
     // The executor holds a vip with the guard when a start or a probe finds it, and releases
     // it when a stop succeeds; a guard past its deadline removes it at once.
@@ -417,7 +470,7 @@ bool Simulation::advance_to_next_event(RealTime limit) {
     }
   }
   // The world: resource actions finishing, vip guards' deadlines, supervisors restarting agents.
-  enum class World { kNone, kCall, kGuard, kRestart } world = World::kNone;
+  enum class World { kNone, kCall, kGuard, kRestart, kResGuard, kOrphanGuard } world = World::kNone;
   std::size_t world_node = 0;
   std::size_t world_call = 0;
   for (std::size_t i = 0; i < nodes_.size(); ++i) {
@@ -445,6 +498,17 @@ bool Simulation::advance_to_next_event(RealTime limit) {
       world = World::kRestart;
       world_node = i;
     }
+    const bool res_any = std::find(n.res_held.begin(), n.res_held.end(), true) != n.res_held.end();
+    if (n.res_check_at && res_any && n.paused_until > now_ && *n.res_check_at < next) {
+      next = std::max(now_, *n.res_check_at);
+      world = World::kResGuard;
+      world_node = i;
+    }
+    if (n.orphan_at && *n.orphan_at < next) {
+      next = std::max(now_, *n.orphan_at);
+      world = World::kOrphanGuard;
+      world_node = i;
+    }
   }
   if (world != World::kNone) tick_of.reset();
   const bool network_first = !network_.empty() && network_.top().deliver_at <= next;
@@ -465,6 +529,21 @@ bool Simulation::advance_to_next_event(RealTime limit) {
   } else if (world == World::kRestart) {
     if (!nodes_[world_node]->node) start_node(world_node);
     nodes_[world_node]->restart_at.reset();
+  } else if (world == World::kResGuard) {
+    SimNode& n = *nodes_[world_node];
+    const RealTime window = options_.timing.node_timeout.count();
+    if (now_ - n.paused_since > window) {
+      guard_stops(world_node, n.res_held, "stopped agent");
+      n.res_check_at.reset();
+    } else {
+      n.res_check_at = n.paused_since + window + 1;  // the guard looks again
+    }
+  } else if (world == World::kOrphanGuard) {
+    SimNode& n = *nodes_[world_node];
+    n.orphan_at.reset();
+    // A new agent holds the lock: it is in charge of what runs here.
+    if (!n.node) guard_stops(world_node, n.orphan_held, "dead agent");
+    std::fill(n.orphan_held.begin(), n.orphan_held.end(), false);
   } else {
     tick_node(*tick_of);
   }
@@ -492,7 +571,8 @@ void Simulation::inject_random_fault() {
       break;
     case 3:
       if (nodes_[a]->node && nodes_[a]->paused_until <= now_) {
-        pause(a, 50'000 + static_cast<RealTime>(rng_() % 1'500'000));
+        pause(a, 50'000 + static_cast<RealTime>(rng_() %
+                                                static_cast<std::uint64_t>(options_.max_pause)));
       }
       break;
     case 4: {  // symmetric partition into two random groups
@@ -592,6 +672,7 @@ void Simulation::heal_network() {
 
 void Simulation::pause(std::size_t i, RealTime duration) {
   nodes_[i]->paused_until = now_ + duration;
+  nodes_[i]->paused_since = now_;
   trace("pause " + config_.nodes[i].name + " until " + ms(nodes_[i]->paused_until));
 }
 

@@ -39,11 +39,14 @@ struct SimOptions {
   // really runs on each host), and the checker adds: a vip or a non-clone primitive is never
   // active on two hosts at once (an action in progress counts as active), a promotable clone
   // never has more than promoted_max instances promoted; after the heal, every resource that
-  // can run is running. A host crash stops everything on it; an agent crash leaves what runs
-  // but its vip guard removes the vips; a paused agent's guard removes them at its deadline.
-  // Agents are restarted (by their supervisor) within `agent_restart_within`.
+  // can run is running. A host crash stops everything on it; an agent crash leaves what runs,
+  // its guard removes the vips at once and stops the rest at the lease deadline + restart grace
+  // unless a new agent runs by then; a stopped agent's guard removes the vips at its deadline
+  // and stops the rest at the deadline + grace if the agent is still stopped. Agents are
+  // restarted (by their supervisor) within `agent_restart_within`.
   std::string resources_yaml;
   RealTime agent_restart_within = 1'000'000;
+  RealTime max_pause = 1'500'000;  // an agent stopped (SIGSTOP) for 50 ms + up to this
   RealTime resources_settle_bound = 15'000'000;
   // A vip removal (the stop, and the guard's, which is the same netlink call) that leaves the
   // address in place while reporting success: the checker must see two holders.
@@ -111,6 +114,8 @@ class Simulation {
   void finish_call(std::size_t i, std::size_t k);
   void poll_monitors(std::size_t i);
   void enforce_guard(std::size_t i);
+  void guard_stops(std::size_t i, std::vector<bool>& held, const char* why);
+  RealTime grace_real() const;
   void fail_resource(std::size_t i, std::size_t prim);
   bool check_resources();
   std::string coordinator_view(std::size_t k) const;
