@@ -147,13 +147,29 @@ class Cluster:
             return
         self.cleaned = True
         for node in self.nodes.values():
+            # The agent's children too (its guard and any resource agent running): a dead
+            # agent's guard would otherwise linger until its lease deadline + grace.
+            children = self._children(node.proc.pid) if self.alive(node.name) else []
             self.kill(node.name, signal.SIGKILL)
+            for pid in children:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
             self.final_logs[node.name] = self.log(node.name)
         for ns in reversed(self.created_ns):
             run("ip", "netns", "del", ns, check=False)
         shutil.rmtree(self.tmp, ignore_errors=True)
         if self in _live_clusters:
             _live_clusters.remove(self)
+
+    @staticmethod
+    def _children(pid):
+        try:
+            with open(f"/proc/{pid}/task/{pid}/children") as f:
+                return [int(x) for x in f.read().split()]
+        except OSError:
+            return []
 
     def dump_logs(self, lines=50):
         for node in self.nodes.values():
