@@ -84,8 +84,7 @@ void Executor::pump(Lane& lane) {
 
 void Executor::guard(Lane& lane, bool may_run) {
   const ResourceClass cls = lane.primitive->cls;
-  if (vip_guard_ == nullptr || lane.guarded == may_run ||
-      (cls != ResourceClass::kOcf && cls != ResourceClass::kExec)) {
+  if (vip_guard_ == nullptr || lane.guarded == may_run || cls == ResourceClass::kVip) {
     return;
   }
   lane.guarded = may_run;

@@ -47,7 +47,7 @@ class Executor {
   Executor& operator=(const Executor&) = delete;
 
   // VIPs this executor adds (or finds at a probe) are held by `guard`, removed when it lets go;
-  // OCF and exec resources that may run here are told to it too (see VipGuard).
+  // the other resources that may run here are told to it too (see VipGuard).
   void set_vip_guard(VipGuard* guard) { vip_guard_ = guard; }
   void submit(OpRequest request);
   // Runs `monitor` every interval (the configured one when zero); reports the first result

@@ -12,10 +12,12 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <memory>
 #include <set>
 #include <vector>
 
 #include "resources/process_runner.hpp"
+#include "resources/systemd_unit.hpp"
 
 namespace hactl {
 namespace {
@@ -47,25 +49,39 @@ void remove_all(std::set<std::string>& held) {
 void stop_resources(const GuardOptions& o, std::vector<std::string>& held) {
   uv_loop_t loop;
   if (uv_loop_init(&loop) != 0) return;
+  std::unique_ptr<SystemdClient> systemd;  // connected for the first unit
   for (auto it = held.rbegin(); it != held.rend(); ++it) {
     const PrimitiveConfig* p = o.resources.primitive(*it);
     if (p == nullptr) continue;
-    ProcessSpec spec;
-    if (p->cls == ResourceClass::kOcf) {
-      spec = ocf_spec(*p, "stop", p->stop.timeout, Duration{0}, o.ocf_root);
-    } else if (p->cls == ResourceClass::kExec) {
-      spec = exec_spec(*p, "stop", p->stop.timeout);
+    std::string how = "not run";
+    if (p->cls == ResourceClass::kSystemd) {
+      if (!systemd) {
+        auto c = SystemdClient::connect(&loop);
+        if (c) systemd = std::move(*c);
+        if (!c) how = "no systemd: " + c.error();
+      }
+      if (systemd) {
+        systemd->stop(p->type, p->stop.timeout, [&how](OcfCode code, const std::string& why) {
+          how = "code=" + std::to_string(static_cast<int>(code)) + (why.empty() ? "" : " " + why);
+        });
+        for (int i = 0; i < 100'000 && how == "not run"; ++i) uv_run(&loop, UV_RUN_ONCE);
+      }
+    } else if (p->cls == ResourceClass::kOcf || p->cls == ResourceClass::kExec) {
+      const ProcessSpec spec = p->cls == ResourceClass::kOcf
+                                   ? ocf_spec(*p, "stop", p->stop.timeout, Duration{0}, o.ocf_root)
+                                   : exec_spec(*p, "stop", p->stop.timeout);
+      run_process(&loop, spec, [&how](const ProcessResult& r) {
+        how = std::string(to_string(r.ended)) + " code=" + std::to_string(r.exit_code);
+      });
+      uv_run(&loop, UV_RUN_DEFAULT);
     } else {
       continue;
     }
-    std::string how;
-    run_process(&loop, spec, [&how](const ProcessResult& r) {
-      how = std::string(to_string(r.ended)) + " code=" + std::to_string(r.exit_code);
-    });
-    uv_run(&loop, UV_RUN_DEFAULT);
-    std::fprintf(stderr, "event=guard_stopped resource=%s ended=%s\n", it->c_str(), how.c_str());
+    std::fprintf(stderr, "event=guard_stopped resource=%s %s\n", it->c_str(), how.c_str());
   }
   held.clear();
+  systemd.reset();
+  uv_run(&loop, UV_RUN_NOWAIT);
   uv_loop_close(&loop);
 }
 

@@ -4,13 +4,13 @@
 //  - VIPs: removed the moment the agent dies (SIGKILL included: the kernel closes the agent's
 //    end of the pipe, the guard reads EOF), and at the lease deadline the agent gave it, so a
 //    stopped (SIGSTOP), starved or stuck agent cannot keep a VIP past its lease.
-//  - Other resources (OCF and exec classes): stopped, in the reverse of the order they were
+//  - Other resources (OCF, exec and systemd classes): stopped, in the reverse of the order they
+//  were
 //    taken, at the lease deadline + restart_grace, the instant after which the cluster may
 //    start them elsewhere once their stop timeout is over, if by then the agent is dead and
 //    no new agent runs (the lock file is free) or the agent has been silent for longer than
 //    `alive_window` (stopped or hung). An agent that lives does this itself; a new agent that
 //    started meanwhile keeps what it finds if it gets a lease in time, or stops it itself.
-//    systemd units are not covered (the guard has no D-Bus connection).
 //
 // Lines from the agent: "+ADDRESS/PREFIX INTERFACE" and "-ADDRESS/PREFIX INTERFACE" when a VIP
 // is added (or found) and removed; "R+ID" when a start or promote of resource ID begins or a

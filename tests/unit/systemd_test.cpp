@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "resources/executor.hpp"
+#include "resources/vip_guard.hpp"
 
 extern char** environ;
 
@@ -124,6 +125,37 @@ TEST_F(PrivateSystemd, StartMonitorStopAndAFailingUnit) {
   EXPECT_EQ(act("bad", "monitor").code, OcfCode::kNotRunning);
   EXPECT_EQ(act("none", "stop").code, OcfCode::kSuccess);  // not there: stopped
   EXPECT_EQ(act("none", "start").code, OcfCode::kErrInstalled);
+}
+
+// A dead agent's guard stops the units it may have run, over the same D-Bus API.
+TEST_F(PrivateSystemd, ADeadAgentsGuardStopsItsUnits) {
+  rc_.primitives = {unit("ok", "hactl-ok.service")};
+  GuardOptions o;
+  o.resources = rc_;
+  o.restart_grace = 100ms;
+  o.lock_file = root_ + "/run/hactl-agent.lock";
+  auto guard = VipGuard::spawn(o);
+  ASSERT_TRUE(guard.has_value()) << guard.error();
+  const pid_t pid = guard->pid();
+  executor_ = std::make_unique<Executor>(&loop_, rc_, [this](const OpResult& r) { last_ = r; });
+  executor_->set_vip_guard(&*guard);
+  EXPECT_EQ(act("ok", "start").code, OcfCode::kSuccess);
+  EXPECT_TRUE(nsenter("systemctl is-active --quiet hactl-ok.service"));
+  guard->set_deadline(std::chrono::duration_cast<std::chrono::microseconds>(
+                          std::chrono::steady_clock::now().time_since_epoch())
+                          .count());
+  executor_.reset();
+  *guard = VipGuard{};  // the agent's end of the pipe closes, as when it dies
+  bool inactive = false;
+  for (int i = 0; i < 100 && !inactive; ++i) {
+    std::this_thread::sleep_for(100ms);
+    inactive = !nsenter("systemctl is-active --quiet hactl-ok.service");
+  }
+  EXPECT_TRUE(inactive) << "the guard did not stop the unit";
+  int status = 0;
+  for (int i = 0; i < 100 && ::waitpid(pid, &status, WNOHANG) != pid; ++i) {
+    std::this_thread::sleep_for(50ms);
+  }
 }
 
 }  // namespace

@@ -1,0 +1,132 @@
+// The guard's second half, with a real forked guard and a real exec-class script: resources
+// the agent may run are stopped at the lease deadline + restart grace when the agent is gone
+// and no new agent holds the lock, or when the agent has fallen silent; never while a live
+// agent speaks, nor when a new agent is in charge.
+#include <gtest/gtest.h>
+#include <sys/file.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "resources/vip_guard.hpp"
+
+namespace hactl {
+namespace {
+
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+std::int64_t now_us() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+class GuardTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("hactl-guard-" + std::to_string(getpid()));
+    fs::create_directories(dir_);
+    const fs::path script = dir_ / "job.sh";
+    std::ofstream(script) << "#!/bin/sh\n[ \"$1\" = stop ] && touch \"$HACTL_PARAM_dir/stopped\"\n"
+                             "exit 0\n";
+    fs::permissions(script, fs::perms::owner_all);
+    PrimitiveConfig p;
+    p.id = "job";
+    p.cls = ResourceClass::kExec;
+    p.type = script.string();
+    p.params = {{"dir", dir_.string()}};
+    p.stop.timeout = 5s;
+    options_.resources.primitives = {p};
+    options_.restart_grace = 100ms;
+    options_.alive_window = 150ms;
+    options_.lock_file = (dir_ / "agent.lock").string();
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  VipGuard spawn() {
+    auto g = VipGuard::spawn(options_);
+    EXPECT_TRUE(g.has_value());
+    return std::move(*g);
+  }
+  bool stopped() const { return fs::exists(dir_ / "stopped"); }
+  bool wait_stopped(std::chrono::milliseconds within) const {
+    const auto end = std::chrono::steady_clock::now() + within;
+    while (!stopped() && std::chrono::steady_clock::now() < end) std::this_thread::sleep_for(10ms);
+    return stopped();
+  }
+  // The guard exits by itself once nothing is left to do.
+  static bool exits(pid_t pid) {
+    for (int i = 0; i < 500; ++i) {
+      if (waitpid(pid, nullptr, WNOHANG) == pid) return true;
+      std::this_thread::sleep_for(10ms);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
+    return false;
+  }
+
+  fs::path dir_;
+  GuardOptions options_;
+};
+
+TEST_F(GuardTest, AGoneAgentsResourcesAreStoppedAfterItsDeadlineAndGrace) {
+  pid_t pid = 0;
+  {
+    VipGuard g = spawn();
+    pid = g.pid();
+    g.hold_resource("job");
+    g.set_deadline(now_us() + 200'000);
+  }  // the agent is gone: EOF
+  EXPECT_FALSE(wait_stopped(150ms)) << "stopped before the deadline + grace";
+  EXPECT_TRUE(wait_stopped(3s));
+  EXPECT_TRUE(exits(pid));
+}
+
+TEST_F(GuardTest, ANewAgentHoldingTheLockIsLeftInCharge) {
+  const int lock = ::open(options_.lock_file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  ASSERT_EQ(::flock(lock, LOCK_EX | LOCK_NB), 0);
+  pid_t pid = 0;
+  {
+    VipGuard g = spawn();
+    pid = g.pid();
+    g.hold_resource("job");
+    g.set_deadline(now_us());
+  }
+  EXPECT_TRUE(exits(pid));
+  EXPECT_FALSE(stopped());
+  ::close(lock);
+}
+
+TEST_F(GuardTest, ASilentAgentsResourcesAreStoppedAndASpeakingOnesAreNot) {
+  VipGuard g = spawn();
+  g.hold_resource("job");
+  g.set_deadline(now_us());  // the lease is over; the agent itself is stopping things
+  for (int i = 0; i < 40; ++i) {
+    g.keepalive();
+    std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_FALSE(stopped()) << "stopped while the agent still speaks";
+  EXPECT_TRUE(wait_stopped(3s)) << "not stopped after the agent fell silent";
+  g.release_resource("job");
+}
+
+TEST_F(GuardTest, ReleasedResourcesAreNotStopped) {
+  pid_t pid = 0;
+  {
+    VipGuard g = spawn();
+    pid = g.pid();
+    g.hold_resource("job");
+    g.release_resource("job");
+    g.set_deadline(now_us());
+  }
+  EXPECT_TRUE(exits(pid));
+  EXPECT_FALSE(stopped());
+}
+
+}  // namespace
+}  // namespace hactl
