@@ -261,6 +261,8 @@ void Keeper::lapse() {
       Local& l = local_[i];
       if (l.role == ResourceRole::kStopped && l.pending == 0) continue;
       set_monitor(i, false);
+      // Agents stop only what is not promoted (Stateful refuses): demote first, as Pacemaker.
+      if (l.role == ResourceRole::kPromoted) submit(i, "demote");
       submit(i, "stop");
       stopped += (stopped.empty() ? "" : ",") + p.id;
     }

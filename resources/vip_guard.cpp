@@ -67,13 +67,29 @@ void stop_resources(const GuardOptions& o, std::vector<std::string>& held) {
         for (int i = 0; i < 100'000 && how == "not run"; ++i) uv_run(&loop, UV_RUN_ONCE);
       }
     } else if (p->cls == ResourceClass::kOcf || p->cls == ResourceClass::kExec) {
-      const ProcessSpec spec = p->cls == ResourceClass::kOcf
-                                   ? ocf_spec(*p, "stop", p->stop.timeout, Duration{0}, o.ocf_root)
-                                   : exec_spec(*p, "stop", p->stop.timeout);
-      run_process(&loop, spec, [&how](const ProcessResult& r) {
-        how = std::string(to_string(r.ended)) + " code=" + std::to_string(r.exit_code);
-      });
-      uv_run(&loop, UV_RUN_DEFAULT);
+      // A promotable instance may be promoted, and agents stop only what is not: demote first
+      // (a demote of an instance that is not promoted does nothing).
+      const bool promotable = std::any_of(
+          o.resources.clones.begin(), o.resources.clones.end(), [&](const CloneConfig& c) {
+            const GroupConfig* g = o.resources.group(c.child);
+            return c.promotable &&
+                   (c.child == p->id || (g && std::find(g->members.begin(), g->members.end(),
+                                                        p->id) != g->members.end()));
+          });
+      for (const char* action : {"demote", "stop"}) {
+        if (std::string_view(action) == "demote" && (!promotable || p->cls != ResourceClass::kOcf))
+          continue;
+        const Duration timeout =
+            std::string_view(action) == "demote" ? p->demote.timeout : p->stop.timeout;
+        const ProcessSpec spec = p->cls == ResourceClass::kOcf
+                                     ? ocf_spec(*p, action, timeout, Duration{0}, o.ocf_root)
+                                     : exec_spec(*p, action, timeout);
+        run_process(&loop, spec, [&how, action](const ProcessResult& r) {
+          how = std::string(action) + " " + std::string(to_string(r.ended)) +
+                " code=" + std::to_string(r.exit_code);
+        });
+        uv_run(&loop, UV_RUN_DEFAULT);
+      }
     } else {
       continue;
     }

@@ -8,6 +8,7 @@ Run as root: python3 tests/integration/test_agents.py
 
 import os
 import sys
+import threading
 import time
 import unittest
 
@@ -126,6 +127,92 @@ resources:
             self.assertEqual(r["nodes"], [other])
         self.assertTrue(os.path.exists(os.path.join(c.nodes[other].run_dir, "hactl",
                                                     "job.running")))
+
+
+def stateful(promoted_max):
+    return f"""
+resources:
+  - id: db
+    type: ocf:heartbeat:Stateful
+    params: {{state: /run/hactl/db.state}}
+    ops: {{monitor: {{interval: 1s, timeout: 10s}}, stop: {{timeout: 2s}}}}
+clones:
+  - id: db-clone
+    resource: db
+    promotable: true
+    promoted_max: {promoted_max}
+"""
+
+
+class PromotableTest(ClusterTestCase):
+    """Debian's Stateful agent (ocf:heartbeat:Stateful) as a promotable clone: its state file
+    says "master" or "slave" on each node. A crash of a master's node promotes another
+    instance; at no sampled moment are more than promoted_max nodes master."""
+
+    def roles(self, c):
+        out = {}
+        for n, node in c.nodes.items():
+            try:
+                with open(os.path.join(node.run_dir, "hactl", "db.state")) as f:
+                    out[n] = f.read().strip()
+            except OSError:
+                out[n] = None
+        return out
+
+    def masters(self, c, among=None):
+        return sorted(n for n, r in self.roles(c).items()
+                      if r == "master" and (among is None or n in among))
+
+    def run_crash(self, promoted_max):
+        c = self.cluster(resources_yaml=stateful(promoted_max))
+        c.start_all()
+
+        def steady(names):
+            r = self.roles(c)
+            m = [n for n in names if r[n] == "master"]
+            ok = len(m) == promoted_max and all(r[n] == "slave" for n in names if n not in m)
+            return m if ok else None
+
+        masters = c.wait_until(lambda: steady(list(c.nodes)), 20, 0.1,
+                               f"{promoted_max} master(s), the rest slaves")
+        s = c.status(masters[0])
+        db = next(r for r in s["resources"] if r["id"] == "db")
+        self.assertEqual(db["role"], "promoted")
+        most = []
+        stop = threading.Event()
+
+        def sample():
+            deadline = time.monotonic() + 60
+            while not stop.is_set() and time.monotonic() < deadline:
+                most.append(len(self.masters(c)))
+                time.sleep(0.005)
+
+        t = threading.Thread(target=sample, daemon=True)
+        t.start()
+        try:
+            victim = masters[0]
+            c.kill(victim)
+            c.link_down(victim)
+            survivors = [n for n in c.nodes if n != victim]
+            # The survivors get promoted_max masters again (a slave promoted if needed); the
+            # crashed node's guard demotes and stops its instance before that may happen.
+            c.wait_until(lambda: len(self.masters(c, survivors)) == min(promoted_max, 2) and
+                         self.roles(c)[victim] is None, 20, 0.05,
+                         "the survivors promoted, the crashed master given up")
+            c.link_up(victim)
+            c.start(victim)
+            c.wait_until(lambda: steady(list(c.nodes)), 20, 0.1, "the node back as a slave")
+        finally:
+            stop.set()
+            t.join(timeout=10)
+        self.assertLessEqual(max(most), promoted_max, "more masters than promoted_max at once")
+        self.assertIn("event=guard_stops_resources reason=agent_gone", c.log(victim))
+
+    def test_master_slave_a_crashed_master_is_replaced_never_two(self):
+        self.run_crash(1)
+
+    def test_multi_master_two_of_three_a_crashed_master_is_replaced_never_three(self):
+        self.run_crash(2)
 
 
 if __name__ == "__main__":

@@ -315,10 +315,15 @@ void Simulation::finish_call(std::size_t i, std::size_t k) {
     }
     last_host_[c.index] = i;
     role = ResourceRole::kStarted;
-  } else if (c.action == "stop") {
-    if (!(is_vip_[c.index] && options_.broken_vip_stop)) role = ResourceRole::kStopped;
   }
   int code = c.action == "monitor" ? ocf_code(role) : 0;
+  if (c.action == "stop") {
+    if (role == ResourceRole::kPromoted && c.epoch != 0) {
+      code = 8;  // as Stateful: a promoted instance is not stopped (the guard demotes first)
+    } else if (!(is_vip_[c.index] && options_.broken_vip_stop)) {
+      role = ResourceRole::kStopped;
+    }
+  }
   // As a real agent: an instance that is not running cannot be promoted or demoted.
   if ((c.action == "promote" || c.action == "demote") && role == ResourceRole::kStopped) {
     code = 7;
@@ -332,7 +337,9 @@ void Simulation::finish_call(std::size_t i, std::size_t k) {
     if ((c.action == "monitor" && code != 7) || c.action == "start" || c.action == "promote") {
       n.res_held[c.index] = true;
     }
-    if ((c.action == "monitor" && code == 7) || c.action == "stop") n.res_held[c.index] = false;
+    if ((c.action == "monitor" && code == 7) || (c.action == "stop" && code == 0)) {
+      n.res_held[c.index] = false;
+    }
   }
   if (is_vip_[c.index]) {
     // The executor holds a vip with the guard when a start or a probe finds it, and releases
