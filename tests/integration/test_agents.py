@@ -60,6 +60,16 @@ class IPaddr2Test(ClusterTestCase):
                           resources(c, n)["ip2"]["state"] == "started"), None),
             20, 0.1, "IPaddr2 started")
         self.assertEqual(self.holders(c), [holder])
+        # The actions hactl does not schedule, run the way it runs the others (OCF environment).
+        env = ["env", "-i", "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "OCF_ROOT=/usr/lib/ocf",
+               "OCF_RESOURCE_INSTANCE=ip2", f"OCF_RESKEY_ip={IP2}", "OCF_RESKEY_cidr_netmask=24",
+               "OCF_RESKEY_nic=eth0"]
+        agent = "/usr/lib/ocf/resource.d/heartbeat/IPaddr2"
+        meta = c.nodes[holder].exec(*env, agent, "meta-data", check=False)
+        self.assertEqual(meta.returncode, 0)
+        self.assertIn('<resource-agent name="IPaddr2"', meta.stdout)
+        self.assertEqual(c.nodes[holder].exec(*env, agent, "validate-all", check=False).returncode,
+                         0)
         r = run("ip", "netns", "exec", c.switch, "arping", "-c", "1", "-w", "2", "-I", "br0", IP2,
                 check=False, timeout=10)
         self.assertIn(c.mac(holder), r.stdout.lower())
