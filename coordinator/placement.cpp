@@ -54,6 +54,7 @@ struct Placer {
   std::unordered_map<std::string, std::vector<const LocationConstraint*>> locations;
   std::unordered_map<std::string, std::vector<const ColocationConstraint*>> colocations;
   std::unordered_map<std::string, std::size_t> node_index;
+  std::vector<std::size_t> name_rank;  // by node: its place in name order (the last tie-break)
   // The unit being placed.
   std::vector<MemberView> members;
   std::vector<bool> active_here;
@@ -64,6 +65,12 @@ struct Placer {
     for (const auto& l : c.resources.locations) locations[l.resource].push_back(&l);
     for (const auto& co : c.resources.colocations) colocations[co.resource].push_back(&co);
     for (std::size_t i = 0; i < c.nodes.size(); ++i) node_index[c.nodes[i].name] = i;
+    std::vector<std::size_t> by_name(c.nodes.size());
+    std::iota(by_name.begin(), by_name.end(), 0);
+    std::sort(by_name.begin(), by_name.end(),
+              [&](std::size_t a, std::size_t b) { return c.nodes[a].name < c.nodes[b].name; });
+    name_rank.assign(c.nodes.size(), 0);
+    for (std::size_t r = 0; r < by_name.size(); ++r) name_rank[by_name[r]] = r;
   }
 
   std::size_t n() const { return config.nodes.size(); }
@@ -141,17 +148,30 @@ void Placer::apply_colocations(const Unit& u, Scores& s) const {
   }
 }
 
-// Best node first: score, then where it runs now, then node name.
+// Whether node a goes before node b: score, then where it runs now, then node name.
+bool better(const Placer& p, const Scores& s, std::size_t a, std::size_t b) {
+  if (s[a] != s[b]) return s[a] > s[b];
+  const bool aa = p.active_on(a), ab = p.active_on(b);
+  if (aa != ab) return aa;
+  return p.name_rank[a] < p.name_rank[b];
+}
+
+// Every node, best first.
 std::vector<std::size_t> ranked(const Placer& p, const Scores& s) {
   std::vector<std::size_t> order(p.n());
   std::iota(order.begin(), order.end(), 0);
-  std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
-    if (s[a] != s[b]) return s[a] > s[b];
-    const bool aa = p.active_on(a), ab = p.active_on(b);
-    if (aa != ab) return aa;
-    return p.name(a) < p.name(b);
-  });
+  std::sort(order.begin(), order.end(),
+            [&](std::size_t a, std::size_t b) { return better(p, s, a, b); });
   return order;
+}
+
+// The best node (what ranked() puts first, without sorting the rest).
+std::size_t best(const Placer& p, const Scores& s) {
+  std::size_t top = 0;
+  for (std::size_t i = 1; i < p.n(); ++i) {
+    if (better(p, s, i, top)) top = i;
+  }
+  return top;
 }
 
 // Nodes out of reach where the unit may still be active: the node's lease may still be valid,
@@ -174,8 +194,8 @@ std::vector<ResourceRole> Placer::place_single(const Unit& u, const Scores& s) {
     // in order, as far as the first member still settling; it and the members after it stay
     // where they may still run until their takeover_delay is over (Pacemaker's group rule: a
     // member that cannot run stops the ones after it, not the ones before).
-    const auto order = ranked(*this, s);
-    if (s[order.front()] > -kInf) roles[order.front()] = ResourceRole::kStarted;
+    const std::size_t top = best(*this, s);
+    if (s[top] > -kInf) roles[top] = ResourceRole::kStarted;
     for (std::size_t k = 0; k < members.size(); ++k) {
       std::vector<ResourceRole> r = roles;
       if (k >= split) {
@@ -207,12 +227,12 @@ std::vector<ResourceRole> Placer::place_single(const Unit& u, const Scores& s) {
                         (settling ? "'s takeover_delay" : "'s lease") + " to end before moving it");
     return roles;
   }
-  const auto order = ranked(*this, s);
-  if (s[order.front()] <= -kInf) {
+  const std::size_t top = best(*this, s);
+  if (s[top] <= -kInf) {
     out.notes.push_back(u.id + ": cannot run anywhere (every node is excluded)");
     return roles;
   }
-  roles[order.front()] = ResourceRole::kStarted;
+  roles[top] = ResourceRole::kStarted;
   return roles;
 }
 
@@ -275,7 +295,7 @@ void Placer::promote(const Unit& u, std::vector<ResourceRole>& roles) {
     const bool pa = members.front().role(a) == ResourceRole::kPromoted;
     const bool pb = members.front().role(b) == ResourceRole::kPromoted;
     if (pa != pb) return pa;
-    return name(a) < name(b);
+    return name_rank[a] < name_rank[b];
   });
   const auto max = static_cast<std::size_t>(u.clone->promoted_max);
   for (std::size_t i : order) {
