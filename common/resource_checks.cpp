@@ -3,6 +3,7 @@
 // clones, no self-references or cycles among colocations and orders.
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <functional>
 #include <map>
 #include <set>
@@ -301,6 +302,16 @@ const GroupConfig* ResourceConfig::group(std::string_view id) const {
 const CloneConfig* ResourceConfig::clone(std::string_view id) const {
   for (const auto& c : clones)
     if (c.id == id) return &c;
+  return nullptr;
+}
+const CloneConfig* ResourceConfig::clone_of(std::string_view primitive) const {
+  for (const auto& c : clones) {
+    if (c.child == primitive) return &c;
+    if (const GroupConfig* g = group(c.child);
+        g && std::find(g->members.begin(), g->members.end(), primitive) != g->members.end()) {
+      return &c;
+    }
+  }
   return nullptr;
 }
 

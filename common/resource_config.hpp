@@ -106,6 +106,8 @@ struct ResourceConfig {
   const PrimitiveConfig* primitive(std::string_view id) const;
   const GroupConfig* group(std::string_view id) const;
   const CloneConfig* clone(std::string_view id) const;
+  // The clone a primitive runs in (directly, or as a member of the cloned group), if any.
+  const CloneConfig* clone_of(std::string_view primitive) const;
   bool exists(std::string_view id) const { return primitive(id) || group(id) || clone(id); }
 };
 

@@ -49,12 +49,9 @@ Conductor::Conductor(const ClusterConfig& config, NodeId self)
     prim_index_.emplace(p.id, static_cast<std::uint32_t>(prim_index_.size()));
   }
   // The most a node whose reports we lack may be running of each primitive.
-  could_be_.assign(n, ResourceRole::kStarted);
-  for (const auto& c : config.resources.clones) {
-    if (!c.promotable) continue;
-    const GroupConfig* g = config.resources.group(c.child);
-    const std::vector<std::string> members = g ? g->members : std::vector{c.child};
-    for (const auto& id : members) could_be_[prim_index_.at(id)] = ResourceRole::kPromoted;
+  for (const auto& p : config.resources.primitives) {
+    const CloneConfig* c = config.resources.clone_of(p.id);
+    could_be_.push_back(c && c->promotable ? ResourceRole::kPromoted : ResourceRole::kStarted);
   }
 }
 

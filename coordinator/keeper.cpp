@@ -97,7 +97,8 @@ void Keeper::on_request(NodeId from, const ActionRequest& r, const LeaseView& le
   if (r.kind == RequestKind::kPromote && l.role == ResourceRole::kStopped && l.pending == 0) {
     // Not running here (stopped since the coordinator's view of it): nothing to promote. The
     // answer and a fresh report let it schedule again from what is true.
-    const ActionResult refused{last_term_, r.id, r.index, r.kind, false, 7, version_ + 1};
+    const ActionResult refused{last_term_, r.id,           r.index,     r.kind,
+                               false,      kOcfNotRunning, version_ + 1};
     requests_.emplace(r.id, refused);
     out_.messages.emplace_back(from, refused);
     changed();

@@ -69,13 +69,8 @@ void stop_resources(const GuardOptions& o, std::vector<std::string>& held) {
     } else if (p->cls == ResourceClass::kOcf || p->cls == ResourceClass::kExec) {
       // A promotable instance may be promoted, and agents stop only what is not: demote first
       // (a demote of an instance that is not promoted does nothing).
-      const bool promotable = std::any_of(
-          o.resources.clones.begin(), o.resources.clones.end(), [&](const CloneConfig& c) {
-            const GroupConfig* g = o.resources.group(c.child);
-            return c.promotable &&
-                   (c.child == p->id || (g && std::find(g->members.begin(), g->members.end(),
-                                                        p->id) != g->members.end()));
-          });
+      const CloneConfig* clone = o.resources.clone_of(p->id);
+      const bool promotable = clone != nullptr && clone->promotable;
       for (const char* action : {"demote", "stop"}) {
         if (std::string_view(action) == "demote" && (!promotable || p->cls != ResourceClass::kOcf))
           continue;

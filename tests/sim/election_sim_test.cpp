@@ -2,8 +2,6 @@
 // HACTL_SIM_SEED=<seed> replays exactly one schedule, HACTL_SIM_SCHEDULES scales the count.
 #include <gtest/gtest.h>
 
-#include <chrono>
-#include <cstdlib>
 #include <iostream>
 #include <string>
 
@@ -11,11 +9,6 @@
 
 namespace hactl::sim {
 namespace {
-
-std::uint64_t env_u64(const char* name, std::uint64_t fallback) {
-  const char* v = std::getenv(name);
-  return v != nullptr ? std::strtoull(v, nullptr, 10) : fallback;
-}
 
 struct Shape {
   const char* name;
@@ -28,23 +21,14 @@ constexpr Shape kShapes[] = {
     {"3 nodes", 3, 0, 4}, {"5 nodes", 5, 0, 3}, {"2 nodes + witness", 3, 1, 3}};
 
 TEST(ElectionSim, RandomFaultSchedulesKeepSafetyAndRecover) {
-  const std::uint64_t replay = env_u64("HACTL_SIM_SEED", 0);
-  const std::uint64_t total = replay != 0 ? 1 : env_u64("HACTL_SIM_SCHEDULES", 10'000);
-  const std::uint64_t base =
-      replay != 0 ? replay
-                  : static_cast<std::uint64_t>(
-                        std::chrono::system_clock::now().time_since_epoch().count()) %
-                        1'000'000'000'000ULL;
-  std::cout << "simulation base seed " << base
-            << " (replay one schedule with HACTL_SIM_SEED=<seed>)\n";
-  std::uint64_t done = 0;
+  SeedPlan seeds = plan_seeds("simulation", "HACTL_SIM_SCHEDULES", 10'000);
   for (const Shape& shape : kShapes) {
-    const std::uint64_t count = replay != 0 ? 1 : total * shape.share / 10;
+    const std::uint64_t count = seeds.count(shape.share);
     RealTime worst_recovery = 0;
     std::size_t elections = 0;
     std::size_t messages = 0;
     for (std::uint64_t k = 0; k < count; ++k) {
-      const std::uint64_t seed = replay != 0 ? replay : base + done++;
+      const std::uint64_t seed = seeds.seed();
       SimOptions o;
       o.nodes = shape.nodes;
       o.witnesses = shape.witnesses;

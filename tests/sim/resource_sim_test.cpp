@@ -3,8 +3,6 @@
 // HACTL_SIM_SEED=<seed> replays one schedule, HACTL_SIM_RESOURCE_SCHEDULES scales the count.
 #include <gtest/gtest.h>
 
-#include <chrono>
-#include <cstdlib>
 #include <iostream>
 #include <string>
 
@@ -12,11 +10,6 @@
 
 namespace hactl::sim {
 namespace {
-
-std::uint64_t env_u64(const char* name, std::uint64_t fallback) {
-  const char* v = std::getenv(name);
-  return v != nullptr ? std::strtoull(v, nullptr, 10) : fallback;
-}
 
 // The group, a lone primitive and a promotable clone. A non-vip resource's takeover
 // delay is 3 x node_timeout + its stop timeout (2.9 s here): a lost node stops it when its lease
@@ -62,25 +55,14 @@ constexpr Shape kShapes[] = {{"3 nodes, master/slave", 3, 0, 1, 4},
                              {"2 nodes + witness", 3, 1, 1, 2}};
 
 TEST(ResourceSim, RandomFaultSchedulesNeverRunAResourceTwice) {
-  const std::uint64_t replay = env_u64("HACTL_SIM_SEED", 0);
-  const std::uint64_t total = replay != 0 ? 1 : env_u64("HACTL_SIM_RESOURCE_SCHEDULES", 1'000);
   // A fixed base seed by default, so CI runs a known set; HACTL_SIM_RANDOM=1 explores new ones.
-  const std::uint64_t base =
-      replay != 0 ? replay
-      : env_u64("HACTL_SIM_RANDOM", 0) == 0
-          ? 1
-          : static_cast<std::uint64_t>(
-                std::chrono::system_clock::now().time_since_epoch().count()) %
-                1'000'000'000'000ULL;
-  std::cout << "resource simulation base seed " << base
-            << " (replay one schedule with HACTL_SIM_SEED=<seed>)\n";
-  std::uint64_t done = 0;
+  SeedPlan seeds = plan_seeds("resource simulation", "HACTL_SIM_RESOURCE_SCHEDULES", 1'000, 1);
   for (const Shape& shape : kShapes) {
-    const std::uint64_t count = replay != 0 ? 1 : total * shape.share / 10;
+    const std::uint64_t count = seeds.count(shape.share);
     std::size_t actions = 0;
     std::size_t failovers = 0;
     for (std::uint64_t k = 0; k < count; ++k) {
-      const std::uint64_t seed = replay != 0 ? replay : base + done++;
+      const std::uint64_t seed = seeds.seed();
       SimOptions o;
       o.nodes = shape.nodes;
       o.witnesses = shape.witnesses;

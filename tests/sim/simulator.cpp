@@ -1,6 +1,9 @@
 #include "sim/simulator.hpp"
 
 #include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <iostream>
 #include <sstream>
 
 namespace hactl::sim {
@@ -117,14 +120,9 @@ Simulation::Simulation(const SimOptions& options, std::uint64_t seed)
   promoted_max_.assign(prims.size(), 0);
   for (std::size_t k = 0; k < prims.size(); ++k) {
     is_vip_[k] = prims[k].cls == ResourceClass::kVip;
-    for (const auto& c : config_.resources.clones) {
-      const GroupConfig* g = config_.resources.group(c.child);
-      const bool member =
-          c.child == prims[k].id ||
-          (g && std::find(g->members.begin(), g->members.end(), prims[k].id) != g->members.end());
-      if (!member) continue;
+    if (const CloneConfig* c = config_.resources.clone_of(prims[k].id)) {
       in_clone_[k] = true;
-      if (c.promotable) promoted_max_[k] = static_cast<std::size_t>(c.promoted_max);
+      if (c->promotable) promoted_max_[k] = static_cast<std::size_t>(c->promoted_max);
     }
   }
   max_delay_ = options.max_delay;
@@ -846,10 +844,29 @@ void Simulation::fail(const std::string& what) {
   result_.failure = s.str();
 }
 
-std::string Simulation::trace_text() const {
-  std::string s;
-  for (const auto& line : trace_) s += line + "\n";
-  return s;
+namespace {
+
+std::uint64_t env_u64(const char* name, std::uint64_t fallback) {
+  const char* v = std::getenv(name);
+  return v != nullptr ? std::strtoull(v, nullptr, 10) : fallback;
+}
+
+}  // namespace
+
+SeedPlan plan_seeds(const char* what, const char* count_var, std::uint64_t fallback,
+                    std::optional<std::uint64_t> fixed_base) {
+  SeedPlan p;
+  p.replay = env_u64("HACTL_SIM_SEED", 0);
+  p.total = p.replay != 0 ? 1 : env_u64(count_var, fallback);
+  const auto clock =
+      static_cast<std::uint64_t>(std::chrono::system_clock::now().time_since_epoch().count()) %
+      1'000'000'000'000ULL;
+  p.base = p.replay != 0                                       ? p.replay
+           : fixed_base && env_u64("HACTL_SIM_RANDOM", 0) == 0 ? *fixed_base
+                                                               : clock;
+  std::cout << what << " base seed " << p.base
+            << " (replay one schedule with HACTL_SIM_SEED=<seed>)\n";
+  return p;
 }
 
 void Simulation::trace(const std::string& line) {

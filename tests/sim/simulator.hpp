@@ -63,6 +63,23 @@ struct SimResult {
   std::size_t failovers = 0;  // starts of a resource on a node other than its last
 };
 
+// The seeds of a test's run of schedules. HACTL_SIM_SEED=<seed> replays one schedule per shape,
+// all with that seed; otherwise `count_var` (default `fallback`) schedules, shared out among the
+// shapes, numbered from a base seed: `fixed_base` when given and HACTL_SIM_RANDOM is unset,
+// else one drawn from the clock. The base is printed so any schedule can be replayed.
+struct SeedPlan {
+  std::uint64_t replay = 0;
+  std::uint64_t total = 0;
+  std::uint64_t base = 0;
+  std::uint64_t next = 0;
+  std::uint64_t count(std::size_t share_of_ten) const {
+    return replay != 0 ? 1 : total * share_of_ten / 10;
+  }
+  std::uint64_t seed() { return replay != 0 ? replay : base + next++; }
+};
+SeedPlan plan_seeds(const char* what, const char* count_var, std::uint64_t fallback,
+                    std::optional<std::uint64_t> fixed_base = std::nullopt);
+
 class Simulation {
  public:
   Simulation(const SimOptions& options, std::uint64_t seed);
@@ -85,7 +102,6 @@ class Simulation {
   Instant local_now(std::size_t i) const { return local_time(i, now_); }
   RealTime now() const { return now_; }
   const SimResult& result() const { return result_; }
-  std::string trace_text() const;        // the recent events, for a failing scenario's message
   std::optional<NodeId> agreed() const;  // the coordinator every node agrees on, if any
 
  private:
