@@ -11,9 +11,12 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 #include "agent/status_json.hpp"
 #include "common/assert.hpp"
+#include "common/limits.hpp"
+#include "common/suggest.hpp"
 
 namespace hactl {
 namespace {
@@ -29,7 +32,8 @@ std::uint64_t realtime_us() {
 Agent::Agent(uv_loop_t* loop, AgentOptions options)
     : loop_(loop),
       options_(std::move(options)),
-      store_(options_.config, options_.state_dir, options_.config.node(options_.self).name) {}
+      store_(options_.config, options_.state_dir, options_.config.node(options_.self).name),
+      doc_store_(options_.state_dir, options_.config.node(options_.self).name) {}
 
 Instant Agent::now() const {
   // uv_hrtime is CLOCK_MONOTONIC: immune to wall-clock steps, as the lease arithmetic needs.
@@ -61,17 +65,23 @@ std::expected<void, std::string> Agent::start() {
   persisted_ = *loaded;
   persisted_.incarnation = next_incarnation(persisted_.incarnation, realtime_us());
   if (auto r = store_.save(persisted_); !r) return r;
+  // The cluster's document decides which configuration the resources run on.
+  if (auto r = start_docs(); !r) return r;
 
   core_ = std::make_unique<Node>(options_.config, options_.self,
                                  make_timing(options_.config.timing), rng_, persisted_.hard, now());
+  core_->set_doc_version(docs_->doc().version);
   for (const auto& p : options_.config.resources.primitives)
     prim_index_.emplace(p.id, prim_index_.size());
   executor_ = std::make_unique<Executor>(loop_, options_.config.resources,
-                                         [this](const OpResult& r) { on_op_result(r); });
+                                         [this, g = executor_generation_](const OpResult& r) {
+                                           if (g == executor_generation_) on_op_result(r);
+                                         });
   executor_->set_vip_guard(&vip_guard_);
   const auto previous_lease_end = read_previous_lease_end();
   resources_ =
       std::make_unique<ResourceHost>(options_.config, options_.self, now(), previous_lease_end);
+  resources_->set_standby(standby_nodes(options_.config, doc_));
   std::error_code ec;
   std::filesystem::create_directories(std::filesystem::path(options_.lease_file).parent_path(), ec);
   lease_fd_ = ::open(options_.lease_file.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
@@ -91,9 +101,14 @@ std::expected<void, std::string> Agent::start() {
                                    });
   if (!started) return started;
   control_ = std::make_unique<ControlServer>(
-      loop_, options_.socket_path, [this](const nlohmann::json& req, const PeerCredentials& cred) {
-        return handle_request(req, cred);
+      loop_, options_.socket_path,
+      [this](const nlohmann::json& req, const PeerCredentials& cred, ControlServer::Reply reply) {
+        handle_request(req, cred, std::move(reply));
+      },
+      [this](const PeerCredentials& cred) {
+        return may_write(cred) ? limits::kMaxAdminControlRequest : limits::kMaxControlRequest;
       });
+  control_->set_group(options_.config.read_group);
   if (auto r = control_->start(); !r) return r;
   uv_timer_init(loop_, &timer_);
   timer_.data = this;
@@ -107,6 +122,7 @@ std::expected<void, std::string> Agent::start() {
 }
 
 void Agent::stop() {
+  waiting_.clear();  // their clients are closed with the socket
   if (lock_fd_ >= 0) {
     ::close(lock_fd_);
     lock_fd_ = -1;
@@ -127,7 +143,13 @@ void Agent::stop() {
 void Agent::on_message(const Envelope& env) {
   const Instant t = now();
   core_->step(env.sender, env.message, t);
-  resources_->on_message(env.sender, env.message, *core_, t);
+  if (const auto* c = std::get_if<DocChunk>(&env.message)) {
+    docs_->on_chunk(env.sender, *c, core_->term(), core_->coordinator(), t);
+  } else if (const auto* a = std::get_if<DocAck>(&env.message)) {
+    docs_->on_ack(env.sender, *a, t);
+  } else {
+    resources_->on_message(env.sender, env.message, *core_, t);
+  }
   process();
 }
 
@@ -223,13 +245,16 @@ void Agent::process() {
   }
   for (const auto& out : ready.messages) transport_->send(out.to, out.message);
   for (const auto& e : ready.events) log_event(e);
+  run_docs(now());
+  if (fatal_) return;
   run_resources(now());
   arm_timer();
 }
 
 void Agent::arm_timer() {
   if (!timer_open_) return;
-  const Instant next = std::min(core_->next_deadline(), resources_->next_deadline(*core_, now()));
+  Instant next = std::min(core_->next_deadline(), resources_->next_deadline(*core_, now()));
+  if (const auto d = docs_->next_deadline()) next = std::min(next, *d);
   const Duration wait =
       std::clamp(next - now(), Duration{1000}, options_.config.timing.heartbeat_interval);
   const auto ms = static_cast<std::uint64_t>((wait.count() + 999) / 1000);
@@ -247,23 +272,68 @@ void Agent::log_event(const Event& e) const {
               to_string(e.kind), nodes[options_.self.value].name, e.term.value, peer, detail);
 }
 
-nlohmann::json Agent::handle_request(const nlohmann::json& request, const PeerCredentials&) {
-  const auto cmd = request.value("cmd", std::string());
-  if (cmd == "status") {
-    const Instant t = now();
-    auto j = status_json(options_.config, core_->status(t), t, transport_->counters());
-    add_resources_json(j, options_.config, resources_->conductor(),
-                       ResourceHost::membership(options_.config, options_.self, *core_, t), t);
-    return j;
+nlohmann::json Agent::status() const {
+  const Instant t = now();
+  auto j = status_json(options_.config, core_->status(t), t, transport_->counters());
+  add_resources_json(j, options_.config, resources_->conductor(),
+                     ResourceHost::membership(options_.config, options_.self, *core_, t), t);
+  j["document"] = doc_json();
+  for (auto& n : j["nodes"]) {
+    const auto name = n["name"].get<std::string>();
+    if (n["state"] == "online" &&
+        std::find(doc_.standby.begin(), doc_.standby.end(), name) != doc_.standby.end()) {
+      n["state"] = "standby";
+    }
   }
-  if (cmd == "cleanup") return cleanup(request);
-  return {{"error", "unknown command '" + cmd + "'"}};
+  return j;
+}
+
+void Agent::handle_request(const nlohmann::json& request, const PeerCredentials& cred,
+                           ControlServer::Reply reply) {
+  const auto cmd = request.value("cmd", std::string());
+  static const std::set<std::string> kReads = {"status", "config-show", "config-history",
+                                               "config-check"};
+  static const std::set<std::string> kWrites = {
+      "cleanup",        "node-standby",    "node-online",      "resource-move", "resource-ban",
+      "resource-clear", "resource-enable", "resource-disable", "config-apply"};
+  if (kReads.count(cmd) == 0 && kWrites.count(cmd) == 0) {
+    reply({{"error", "unknown command '" + cmd + "'"}});
+    return;
+  }
+  if (kWrites.count(cmd) != 0 && !may_write(cred)) {
+    spdlog::warn("event=control_refused cmd={} caller=\"{}\" reason=not_an_admin", cmd,
+                 caller(cred));
+    reply({{"error", "permission denied: '" + cmd + "' changes the cluster and needs root" +
+                         (options_.config.admin_group.empty()
+                              ? std::string()
+                              : " or group " + options_.config.admin_group)}});
+    return;
+  }
+  if (!may_read(cred)) {
+    reply({{"error", "permission denied: needs root or group " + options_.config.read_group}});
+    return;
+  }
+  if (kWrites.count(cmd) != 0) {
+    spdlog::info("event=control_write cmd={} caller=\"{}\" request={}", cmd, caller(cred),
+                 request.dump().substr(0, 300));
+  }
+  if (cmd == "status") {
+    reply(status());
+  } else if (cmd == "cleanup") {
+    reply(cleanup(request));
+  } else {
+    handle_doc_request(cmd, request, cred, std::move(reply));
+  }
 }
 
 nlohmann::json Agent::cleanup(const nlohmann::json& request) {
   const auto id = request.value("resource", std::string());
   const auto it = prim_index_.find(id);
-  if (it == prim_index_.end()) return {{"error", "no primitive is called '" + id + "'"}};
+  if (it == prim_index_.end()) {
+    std::vector<std::string> known;
+    for (const auto& p : options_.config.resources.primitives) known.push_back(p.id);
+    return {{"error", unknown_name_message("primitive", id, known)}};
+  }
   resources_->cleanup(static_cast<std::uint32_t>(it->second), *core_, now());
   process();
   return {{"ok", true}, {"resource", id}};

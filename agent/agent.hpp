@@ -10,8 +10,11 @@
 #include <string>
 
 #include "agent/control_server.hpp"
+#include "agent/doc_store.hpp"
 #include "agent/state_store.hpp"
 #include "agent/transport.hpp"
+#include "common/cluster_doc.hpp"
+#include "coordinator/doc_replica.hpp"
 #include "coordinator/node.hpp"
 #include "coordinator/resource_host.hpp"
 #include "resources/executor.hpp"
@@ -29,6 +32,8 @@ class RandomRng final : public Rng {
 
 struct AgentOptions {
   ClusterConfig config;
+  std::string config_path;  // the file `config` was read from, and its text
+  std::string config_text;
   NodeId self;
   ClusterKey key;
   std::string state_dir;
@@ -61,7 +66,24 @@ class Agent {
   void keep_lease_end(Instant t);
   void on_op_result(const OpResult& r);
   nlohmann::json cleanup(const nlohmann::json& request);
-  nlohmann::json handle_request(const nlohmann::json& request, const PeerCredentials& cred);
+  void handle_request(const nlohmann::json& request, const PeerCredentials& cred,
+                      ControlServer::Reply reply);
+  nlohmann::json status() const;
+
+  // The cluster document (agent_doc.cpp).
+  std::expected<void, std::string> start_docs();
+  void run_docs(Instant t);
+  void apply_doc();                   // doc_ changed: take its configuration and intents
+  void refresh_effective(Instant t);  // intents -> constraints; a new configuration when idle
+  void rebuild_resources(ClusterConfig base, Instant t);
+  std::string validate_doc(const std::string& bytes) const;
+  void propose(const ClusterDoc& next, ControlServer::Reply reply, nlohmann::json ok_answer);
+  void handle_doc_request(const std::string& cmd, const nlohmann::json& request,
+                          const PeerCredentials& cred, ControlServer::Reply reply);
+  nlohmann::json doc_json() const;
+  std::string caller(const PeerCredentials& cred) const;
+  bool may_write(const PeerCredentials& cred) const;
+  bool may_read(const PeerCredentials& cred) const;
 
   uv_loop_t* loop_;
   AgentOptions options_;
@@ -80,6 +102,16 @@ class Agent {
   std::unique_ptr<Executor> executor_;
   std::unique_ptr<ResourceHost> resources_;
   std::map<std::string, std::size_t> prim_index_;
+  DocStore doc_store_;
+  std::unique_ptr<DocReplica> docs_;
+  ClusterDoc doc_;                             // as stored here
+  std::string applied_text_;                   // the configuration text the resources run on
+  ClusterConfig base_;                         // parsed from applied_text_, without intents
+  std::optional<ClusterConfig> pending_base_;  // a new configuration, once the executor is idle
+  std::int64_t intents_until_ = 0;             // unix seconds: when an intent expires next
+  std::map<std::uint64_t, std::pair<ControlServer::Reply, nlohmann::json>> waiting_;
+  std::vector<std::unique_ptr<Executor>> retired_executors_;
+  std::uint64_t executor_generation_ = 0;
   uv_timer_t timer_{};
   bool timer_open_ = false;
   bool fatal_ = false;

@@ -18,7 +18,9 @@ struct ControlServer::Client {
   uv_pipe_t pipe{};
   std::string buffer;
   PeerCredentials cred;
+  std::size_t max_request = limits::kMaxControlRequest;
   bool closing = false;
+  std::shared_ptr<bool> alive = std::make_shared<bool>(true);
 };
 
 namespace {
@@ -53,8 +55,8 @@ PeerCredentials peer_credentials(uv_pipe_t* pipe) {
 
 }  // namespace
 
-ControlServer::ControlServer(uv_loop_t* loop, std::string path, Handler handler)
-    : loop_(loop), path_(std::move(path)), handler_(std::move(handler)) {}
+ControlServer::ControlServer(uv_loop_t* loop, std::string path, Handler handler, SizeLimit limit)
+    : loop_(loop), path_(std::move(path)), handler_(std::move(handler)), limit_(std::move(limit)) {}
 
 ControlServer::~ControlServer() { close(); }
 
@@ -69,7 +71,7 @@ std::expected<void, std::string> ControlServer::start() {
   if (int rc = uv_pipe_bind(&server_, path_.c_str()); rc != 0) {
     return std::unexpected("cannot bind control socket " + path_ + ": " + uv_strerror(rc));
   }
-  if (const group* g = ::getgrnam("haclient"); g != nullptr) {
+  if (const group* g = group_.empty() ? nullptr : ::getgrnam(group_.c_str()); g != nullptr) {
     if (::chown(path_.c_str(), static_cast<uid_t>(-1), g->gr_gid) != 0 ||
         ::chmod(path_.c_str(), 0660) != 0) {
       return std::unexpected("cannot set owner/mode of " + path_ + ": " + std::strerror(errno));
@@ -113,6 +115,7 @@ void ControlServer::accept_one() {
     return;
   }
   c->cred = peer_credentials(&c->pipe);
+  if (limit_) c->max_request = limit_(c->cred);
   uv_read_start(
       reinterpret_cast<uv_stream_t*>(&c->pipe),
       [](uv_handle_t*, size_t suggested, uv_buf_t* buf) {
@@ -130,7 +133,7 @@ void ControlServer::accept_one() {
             client->buffer.erase(0, nl + 1);
             client->server->on_line(*client, line);
           }
-          if (!client->closing && client->buffer.size() > limits::kMaxControlRequest) {
+          if (!client->closing && client->buffer.size() > client->max_request) {
             client->server->close_client(client);
           }
         }
@@ -139,19 +142,26 @@ void ControlServer::accept_one() {
 }
 
 void ControlServer::on_line(Client& c, std::string_view line) {
-  nlohmann::json response;
-  if (line.size() > limits::kMaxControlRequest) {
-    response = {{"error", "request too large"}};
-  } else {
-    const auto request = nlohmann::json::parse(line, nullptr, false);
-    if (request.is_discarded() || !request.is_object()) {
-      response = {{"error", "malformed request: expected one JSON object per line"}};
-    } else {
-      response = handler_(request, c.cred);
-    }
+  if (line.size() > c.max_request) {
+    respond(c, {{"error", "request too large"}});
+    return;
   }
+  const auto request = nlohmann::json::parse(line, nullptr, false);
+  if (request.is_discarded() || !request.is_object()) {
+    respond(c, {{"error", "malformed request: expected one JSON object per line"}});
+    return;
+  }
+  Client* client = &c;
+  std::weak_ptr<bool> alive = c.alive;
+  handler_(request, c.cred, [this, client, alive](const nlohmann::json& response) {
+    if (alive.expired() || client->closing) return;
+    respond(*client, response);
+  });
+}
+
+void ControlServer::respond(Client& c, const nlohmann::json& response) {
   auto* w = new WriteRequest;
-  w->data = response.dump() + "\n";
+  w->data = response.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
   uv_buf_t buf = uv_buf_init(w->data.data(), static_cast<unsigned>(w->data.size()));
   w->req.data = w;
   const int rc =

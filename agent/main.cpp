@@ -8,7 +8,9 @@
 #include <CLI/CLI.hpp>
 #include <csignal>
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
+#include <sstream>
 
 #include "agent/agent.hpp"
 #include "version.hpp"
@@ -49,6 +51,13 @@ std::expected<hactl::AgentOptions, std::string> load(const Args& args) {
   }
   hactl::AgentOptions o;
   o.config = loaded->config;
+  o.config_path = args.config;
+  {
+    std::ifstream f(args.config, std::ios::binary);
+    std::ostringstream text;
+    text << f.rdbuf();
+    o.config_text = text.str();
+  }
   const std::string name = args.node.empty() ? hostname() : args.node;
   const auto self = o.config.find_node(name);
   if (!self) {

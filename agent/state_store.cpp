@@ -41,6 +41,22 @@ std::expected<void, std::string> write_all_and_sync(const std::string& path,
 
 }  // namespace
 
+std::expected<void, std::string> replace_file_atomically(const std::string& dir,
+                                                         const std::string& path,
+                                                         const std::string& data) {
+  const std::string tmp = path + ".tmp";
+  if (auto r = write_all_and_sync(tmp, data); !r) return r;
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    return std::unexpected("cannot rename " + tmp + " to " + path + ": " + errno_text());
+  }
+  const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd < 0) return std::unexpected("cannot open " + dir + ": " + errno_text());
+  const int rc = ::fsync(dfd);
+  ::close(dfd);
+  if (rc != 0) return std::unexpected("cannot fsync " + dir + ": " + errno_text());
+  return {};
+}
+
 StateStore::StateStore(const ClusterConfig& config, std::string dir, const std::string& node_name)
     : config_(config), dir_(std::move(dir)), path_(dir_ + "/hactl-" + node_name + ".state") {}
 
@@ -89,17 +105,7 @@ std::expected<void, std::string> StateStore::save(const PersistentState& s) cons
   j["voted_for"] = s.hard.voted_for ? nlohmann::json(config_.node(*s.hard.voted_for).name)
                                     : nlohmann::json(nullptr);
   j["incarnation"] = s.incarnation;
-  const std::string tmp = path_ + ".tmp";
-  if (auto r = write_all_and_sync(tmp, j.dump() + "\n"); !r) return r;
-  if (::rename(tmp.c_str(), path_.c_str()) != 0) {
-    return std::unexpected("cannot rename " + tmp + " to " + path_ + ": " + errno_text());
-  }
-  const int dfd = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd < 0) return std::unexpected("cannot open " + dir_ + ": " + errno_text());
-  const int rc = ::fsync(dfd);
-  ::close(dfd);
-  if (rc != 0) return std::unexpected("cannot fsync " + dir_ + ": " + errno_text());
-  return {};
+  return replace_file_atomically(dir_, path_, j.dump() + "\n");
 }
 
 std::uint64_t next_incarnation(std::uint64_t last, std::uint64_t realtime_us) {

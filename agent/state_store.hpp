@@ -35,6 +35,12 @@ class StateStore {
   std::string path_;
 };
 
+// Writes `data` to `path` (in `dir`) so a crash at any point leaves the old or the new content:
+// a temporary file, fsync, rename, fsync of the directory.
+std::expected<void, std::string> replace_file_atomically(const std::string& dir,
+                                                         const std::string& path,
+                                                         const std::string& data);
+
 // The next boot incarnation: the wall clock in microseconds, but never below last + 1.
 std::uint64_t next_incarnation(std::uint64_t last, std::uint64_t realtime_us);
 

@@ -2,6 +2,8 @@
 
 #include <chrono>
 
+#include "common/cluster_doc.hpp"
+
 namespace hactl {
 namespace {
 
@@ -107,6 +109,7 @@ void add_resources_json(nlohmann::json& status, const ClusterConfig& config, con
                      : busy    ? "changing"
                                : role;
     list.push_back({{"id", p.id},
+                    {"top", top_level_resource(config.resources, p.id).value_or(p.id)},
                     {"type", p.cls == ResourceClass::kOcf
                                  ? "ocf:" + p.provider + ":" + p.type
                                  : std::string(to_string(p.cls)) +

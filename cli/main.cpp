@@ -1,9 +1,18 @@
 // hactl: the operator's command line. A thin client of the agent's control socket; it holds
-// no cluster logic. Every verb has --help; read verbs have --json.
+// no cluster logic. Every verb has --help; read verbs have --json. Exit codes: 0 done, 1 refused
+// or failed (the reason on stderr), 2 no agent to ask or bad usage.
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
+#include <chrono>
 #include <cstdlib>
+#include <fstream>
+#include <iomanip>
 #include <iostream>
 #include <optional>
+#include <set>
+#include <sstream>
+#include <thread>
 
 #include "cli/control_client.hpp"
 #include "cli/status_render.hpp"
@@ -13,10 +22,12 @@
 
 namespace {
 
+using nlohmann::json;
+
 // Sends one request; on failure prints why and sets `exit_code` (2: no agent, 1: refused).
-std::optional<nlohmann::json> ask(const std::string& socket, const nlohmann::json& request,
-                                  int& exit_code) {
-  auto reply = hactl::control_request(socket, request);
+std::optional<json> ask(const std::string& socket, const json& request, int& exit_code,
+                        int timeout_ms = 15000) {
+  auto reply = hactl::control_request(socket, request, timeout_ms);
   if (!reply) {
     std::cerr << "hactl: " << reply.error() << "\n";
     exit_code = 2;
@@ -24,17 +35,48 @@ std::optional<nlohmann::json> ask(const std::string& socket, const nlohmann::jso
   }
   if (reply->contains("error")) {
     std::cerr << "hactl: " << (*reply)["error"].get<std::string>() << "\n";
+    if (reply->contains("errors")) {
+      for (const auto& e : (*reply)["errors"]) std::cerr << "  " << e.get<std::string>() << "\n";
+    }
     exit_code = 1;
     return std::nullopt;
   }
   return *reply;
 }
 
-int cmd_status(const std::string& socket, bool json) {
+std::optional<std::string> read_text(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) {
+    std::cerr << "hactl: cannot read " << path << "\n";
+    return std::nullopt;
+  }
+  std::ostringstream s;
+  s << f.rdbuf();
+  return s.str();
+}
+
+std::optional<std::int64_t> lifetime_seconds(const std::string& text) {
+  if (text.empty()) return 0;
+  const auto d = hactl::parse_duration(text);
+  if (!d || d->count() <= 0) {
+    std::cerr << "hactl: --lifetime: " << (d ? "must be positive" : d.error()) << "\n";
+    return std::nullopt;
+  }
+  return std::max<std::int64_t>(1, std::chrono::duration_cast<std::chrono::seconds>(*d).count());
+}
+
+int cmd_status(const std::string& socket, bool as_json, bool watch, double interval) {
   int code = 0;
-  const auto reply = ask(socket, {{"cmd", "status"}}, code);
-  if (!reply) return code;
-  std::cout << (json ? reply->dump(2) + "\n" : hactl::render_status(*reply));
+  // --watch redraws in place until interrupted (bounded: a day of refreshes at most).
+  const int rounds = watch ? static_cast<int>(86400 / std::max(interval, 0.2)) : 1;
+  for (int i = 0; i < rounds; ++i) {
+    const auto reply = ask(socket, {{"cmd", "status"}}, code);
+    if (!reply) return code;
+    if (watch) std::cout << "\x1b[H\x1b[2J";
+    std::cout << (as_json ? reply->dump(2) + "\n" : hactl::render_status(*reply));
+    std::cout.flush();
+    if (watch) std::this_thread::sleep_for(std::chrono::duration<double>(interval));
+  }
   return 0;
 }
 
@@ -59,10 +101,198 @@ int cmd_validate(const std::string& path) {
   for (const auto& n : c.nodes) witnesses += n.witness ? 1 : 0;
   std::cout << path << ": valid (cluster " << c.name << ", " << c.nodes.size() << " nodes";
   if (witnesses != 0) std::cout << " including " << witnesses << " witness";
-  std::cout << ", heartbeat " << hactl::format_duration(c.timing.heartbeat_interval)
-            << ", node timeout " << hactl::format_duration(c.timing.node_timeout) << ")\n";
+  std::cout << ", " << c.resources.primitives.size() << " primitives, heartbeat "
+            << hactl::format_duration(c.timing.heartbeat_interval) << ", node timeout "
+            << hactl::format_duration(c.timing.node_timeout) << ")\n";
   for (const auto& w : loaded->warnings)
     std::cout << "warning: " << w.path << ": " << w.message << "\n";
+  return 0;
+}
+
+// Checks a file locally (errors with file:line) and then against the running cluster.
+std::optional<json> check_config(const std::string& socket, const std::string& path,
+                                 std::string& text, int& code) {
+  if (cmd_validate(path) != 0) {
+    code = 1;
+    return std::nullopt;
+  }
+  const auto t = read_text(path);
+  if (!t) {
+    code = 1;
+    return std::nullopt;
+  }
+  text = *t;
+  return ask(socket, {{"cmd", "config-check"}, {"path", path}, {"text", text}}, code);
+}
+
+void print_plan(const json& plan) {
+  std::size_t changes = 0;
+  for (const auto& p : plan["plan"]) {
+    const std::string change = p["change"];
+    if (change == "keep") continue;
+    ++changes;
+    std::string what = change == "add"        ? "added (will be started where it is placed)"
+                       : change == "remove"   ? "removed"
+                       : change == "redefine" ? "redefined"
+                                              : change;
+    if (change != "add" && p.value("active", false)) {
+      what += change == "remove" ? " (active: stopped first)" : " (active: restarted)";
+    }
+    std::cout << "  " << p["resource"].get<std::string>() << ": " << what << "\n";
+  }
+  if (changes == 0) std::cout << "  no resource is added, removed or redefined\n";
+  for (const auto& w : plan["warnings"]) std::cout << "warning: " << w.get<std::string>() << "\n";
+}
+
+int cmd_config_diff(const std::string& socket, const std::string& path, bool as_json) {
+  int code = 0;
+  std::string text;
+  const auto plan = check_config(socket, path, text, code);
+  if (!plan) return code;
+  if (as_json) {
+    std::cout << plan->dump(2) << "\n";
+    return 0;
+  }
+  if ((*plan)["unchanged"].get<bool>()) {
+    std::cout << path << " is the configuration the cluster runs (version "
+              << (*plan)["config_version"] << "): nothing to apply\n";
+    return 0;
+  }
+  std::cout << "Applying " << path << " (over version " << (*plan)["config_version"]
+            << ") would change:\n";
+  print_plan(*plan);
+  return 0;
+}
+
+// Waits until no primitive of the given top-level resources is active or changing anywhere.
+bool wait_stopped(const std::string& socket, const std::set<std::string>& tops, double timeout_s,
+                  int& code) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
+  for (int i = 0; i < 100000 && std::chrono::steady_clock::now() < deadline; ++i) {
+    const auto s = ask(socket, {{"cmd", "status"}}, code);
+    if (!s) return false;
+    bool stopped = true;
+    for (const auto& r : (*s)["resources"]) {
+      if (tops.count(r.value("top", std::string())) == 0) continue;
+      const std::string state = r.value("state", std::string());
+      if (!r["nodes"].empty() || state == "changing" || state == "unknown") stopped = false;
+    }
+    if (stopped) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  return false;
+}
+
+int cmd_config_apply(const std::string& socket, const std::string& path, double timeout_s) {
+  int code = 0;
+  std::string text;
+  const auto plan = check_config(socket, path, text, code);
+  if (!plan) return code;
+  if ((*plan)["unchanged"].get<bool>()) {
+    std::cout << path << " is already the configuration the cluster runs (version "
+              << (*plan)["config_version"] << ")\n";
+    return 0;
+  }
+  print_plan(*plan);
+  // What is active and removed or redefined is stopped first, through the cluster, so its old
+  // and new definitions never run at once.
+  std::set<std::string> stop_first;
+  for (const auto& id : (*plan)["stop_first"]) stop_first.insert(id.get<std::string>());
+  if (!stop_first.empty()) {
+    std::cout << "stopping first:";
+    for (const auto& id : stop_first) std::cout << " " << id;
+    std::cout << "\n";
+    if (!ask(socket, {{"cmd", "resource-disable"}, {"resources", stop_first}}, code)) return code;
+    if (!wait_stopped(socket, stop_first, timeout_s, code)) {
+      std::cerr << "hactl: they did not stop within " << timeout_s
+                << "s; nothing was applied; starting them again\n";
+      ask(socket, {{"cmd", "resource-enable"}, {"resources", stop_first}}, code);
+      return 1;
+    }
+  }
+  const auto r =
+      ask(socket, {{"cmd", "config-apply"}, {"path", path}, {"text", text}, {"enable", stop_first}},
+          code);
+  if (!r) {
+    if (!stop_first.empty()) {
+      std::cerr << "hactl: starting again what was stopped for the apply\n";
+      int ignored = 0;
+      ask(socket, {{"cmd", "resource-enable"}, {"resources", stop_first}}, ignored);
+    }
+    return code;
+  }
+  std::cout << "applied " << path << " as configuration version " << (*r)["config_version"]
+            << " (stored by a majority of the nodes)\n";
+  return 0;
+}
+
+int cmd_config_show(const std::string& socket, std::optional<std::uint64_t> version, bool as_json) {
+  int code = 0;
+  json req = {{"cmd", "config-show"}};
+  if (version) req["version"] = *version;
+  const auto r = ask(socket, req, code);
+  if (!r) return code;
+  if (as_json) {
+    std::cout << r->dump(2) << "\n";
+    return 0;
+  }
+  std::cout << "# configuration version " << (*r)["version"] << ", applied "
+            << hactl::format_unix_time((*r)["applied"].get<std::int64_t>()) << " by "
+            << (*r)["by"].get<std::string>() << "\n"
+            << (*r)["text"].get<std::string>();
+  return 0;
+}
+
+int cmd_config_history(const std::string& socket, bool as_json) {
+  int code = 0;
+  const auto r = ask(socket, {{"cmd", "config-history"}}, code);
+  if (!r) return code;
+  if (as_json) {
+    std::cout << r->dump(2) << "\n";
+    return 0;
+  }
+  std::cout << "VERSION  APPLIED               BY\n";
+  for (const auto& v : (*r)["versions"]) {
+    std::cout << (v["current"].get<bool>() ? "*" : " ") << std::left << std::setw(8)
+              << v["version"].get<std::uint64_t>() << std::setw(22)
+              << hactl::format_unix_time(v["applied"].get<std::int64_t>())
+              << v["by"].get<std::string>() << "\n";
+  }
+  return 0;
+}
+
+// A write verb: sends it, prints `done` on success.
+int write_verb(const std::string& socket, const json& request, const std::string& done) {
+  int code = 0;
+  const auto r = ask(socket, request, code);
+  if (!r) return code;
+  std::cout << done << (r->value("changed", true) ? "" : " (it already was)") << "\n";
+  return 0;
+}
+
+int cmd_restart(const std::string& socket, const std::string& id, double timeout_s) {
+  int code = 0;
+  const auto s = ask(socket, {{"cmd", "status"}}, code);
+  if (!s) return code;
+  for (const auto& d : (*s)["document"]["disabled"]) {
+    if (d == id) {
+      std::cerr << "hactl: " << id << " is disabled: `hactl resource enable " << id
+                << "` starts it\n";
+      return 1;
+    }
+  }
+  const auto r = ask(socket, {{"cmd", "resource-disable"}, {"resources", {id}}}, code);
+  if (!r) return code;
+  const std::string top = (*r)["resources"][0];
+  std::cout << "stopping " << top << "\n";
+  const bool stopped = wait_stopped(socket, {top}, timeout_s, code);
+  if (!ask(socket, {{"cmd", "resource-enable"}, {"resources", {top}}}, code)) return code;
+  if (!stopped) {
+    std::cerr << "hactl: " << top << " did not stop within " << timeout_s
+              << "s; it is enabled again\n";
+    return 1;
+  }
+  std::cout << "starting " << top << " again\n";
   return 0;
 }
 
@@ -85,32 +315,139 @@ int main(int argc, char** argv) {
   app.add_option("-s,--socket", socket, "the agent's control socket ($HACTL_SOCKET)")
       ->capture_default_str();
 
-  bool json = false;
+  bool as_json = false;
+  bool watch = false;
+  double interval = 1.0;
   auto* status = app.add_subcommand("status", "show the cluster as this node sees it");
-  status->add_flag("--json", json, "print one JSON object (schema in docs/status.md)");
+  status->add_flag("--json", as_json, "print one JSON object (schema in docs/status.md)");
+  status->add_flag("-w,--watch", watch, "redraw every --interval seconds until interrupted");
+  status->add_option("--interval", interval, "seconds between redraws with --watch")
+      ->check(CLI::Range(0.2, 3600.0))
+      ->capture_default_str();
 
   std::string key_path;
   auto* keygen = app.add_subcommand("keygen", "write a new cluster key file (mode 0600)");
   keygen->add_option("PATH", key_path, "where to write it; never overwritten")->required();
 
-  std::string config_path;
-  auto* config = app.add_subcommand("config", "work with configuration files");
-  config->require_subcommand(1);
-  auto* validate =
-      config->add_subcommand("validate", "check a configuration file, no cluster needed");
-  validate->add_option("FILE", config_path, "the YAML file")->required();
+  // node
+  std::string node;
+  auto* node_cmd = app.add_subcommand("node", "put nodes in standby or back online");
+  node_cmd->require_subcommand(1);
+  auto* standby = node_cmd->add_subcommand(
+      "standby", "move every resource off NODE and keep them off until `hactl node online`");
+  standby->add_option("NODE", node, "a node name")->required();
+  auto* online = node_cmd->add_subcommand("online", "let NODE run resources again (ends standby)");
+  online->add_option("NODE", node, "a node name")->required();
 
+  // resource
   std::string resource_id;
+  std::vector<std::string> resource_ids;
+  std::string lifetime;
+  std::string clear_node;
+  double timeout_s = 120;
   auto* resource = app.add_subcommand("resource", "act on resources");
   resource->require_subcommand(1);
+  auto* move = resource->add_subcommand(
+      "move",
+      "move a resource to NODE (or away from where it runs): an intent kept until "
+      "`hactl resource clear` or --lifetime");
+  move->add_option("RESOURCE", resource_id, "a resource (a group member moves its group)")
+      ->required();
+  move->add_option("NODE", node, "where to; without it, away from its current node");
+  move->add_option("--lifetime", lifetime, "drop the intent after this long (e.g. 10m, 2h)");
+  auto* ban = resource->add_subcommand("ban", "keep a resource off NODE until cleared");
+  ban->add_option("RESOURCE", resource_id, "a resource")->required();
+  ban->add_option("NODE", node, "the node to keep it off")->required();
+  ban->add_option("--lifetime", lifetime, "drop the ban after this long (e.g. 10m, 2h)");
+  auto* clear = resource->add_subcommand("clear", "remove the moves and bans made for a resource");
+  clear->add_option("RESOURCE", resource_id, "a resource")->required();
+  clear->add_option("--node", clear_node, "only those naming this node");
+  auto* enable = resource->add_subcommand("enable", "let disabled resources run again");
+  enable->add_option("RESOURCE", resource_ids, "one or more resources")->required();
+  auto* disable =
+      resource->add_subcommand("disable", "stop resources everywhere and keep them stopped");
+  disable->add_option("RESOURCE", resource_ids, "one or more resources")->required();
+  auto* restart = resource->add_subcommand(
+      "restart", "stop a resource everywhere, wait until it is stopped, start it again");
+  restart->add_option("RESOURCE", resource_id, "a resource")->required();
+  restart->add_option("--timeout", timeout_s, "seconds to wait for the stop")
+      ->capture_default_str();
   auto* cleanup = resource->add_subcommand(
       "cleanup", "forget a resource's failures on every node and probe it again");
   cleanup->add_option("RESOURCE", resource_id, "a primitive's id")->required();
 
-  CLI11_PARSE(app, argc, argv);
-  if (cleanup->parsed()) return cmd_cleanup(socket, resource_id);
-  if (status->parsed()) return cmd_status(socket, json);
+  // config
+  std::string config_path;
+  std::uint64_t show_version = 0;
+  auto* config = app.add_subcommand("config", "check, compare, apply and show configurations");
+  config->require_subcommand(1);
+  auto* validate =
+      config->add_subcommand("validate", "check a configuration file, no cluster needed");
+  validate->add_option("FILE", config_path, "the YAML file")->required();
+  auto* diff =
+      config->add_subcommand("diff", "show what applying FILE would change in the running cluster");
+  diff->add_option("FILE", config_path, "the YAML file")->required();
+  diff->add_flag("--json", as_json, "print the plan as JSON");
+  auto* apply = config->add_subcommand(
+      "apply",
+      "make FILE the cluster's configuration: every node stores it as a new version; "
+      "active resources it removes or redefines are stopped first");
+  apply->add_option("FILE", config_path, "the YAML file")->required();
+  apply->add_option("--timeout", timeout_s, "seconds to wait for resources to stop")
+      ->capture_default_str();
+  auto* show = config->add_subcommand("show", "print the configuration the cluster runs");
+  show->add_option("--version", show_version, "an earlier version, from this node's history");
+  show->add_flag("--json", as_json, "print JSON");
+  auto* history =
+      config->add_subcommand("history", "list the configuration versions this node keeps");
+  history->add_flag("--json", as_json, "print JSON");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // --help and --version are "errors" that exit 0; real usage errors exit 2.
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  const auto life = lifetime_seconds(lifetime);
+  if (!life) return 2;
+  if (status->parsed()) return cmd_status(socket, as_json, watch, interval);
   if (keygen->parsed()) return cmd_keygen(key_path);
+  if (standby->parsed())
+    return write_verb(socket, {{"cmd", "node-standby"}, {"node", node}},
+                      node + " is in standby: its resources move elsewhere");
+  if (online->parsed())
+    return write_verb(socket, {{"cmd", "node-online"}, {"node", node}},
+                      node + " is online: it may run resources");
+  if (move->parsed()) {
+    json req = {{"cmd", "resource-move"}, {"resource", resource_id}, {"lifetime_s", *life}};
+    if (!node.empty()) req["node"] = node;
+    return write_verb(socket, req,
+                      node.empty() ? resource_id + " moves away from its current node"
+                                   : resource_id + " moves to " + node);
+  }
+  if (ban->parsed())
+    return write_verb(
+        socket,
+        {{"cmd", "resource-ban"}, {"resource", resource_id}, {"node", node}, {"lifetime_s", *life}},
+        resource_id + " is banned from " + node);
+  if (clear->parsed()) {
+    json req = {{"cmd", "resource-clear"}, {"resource", resource_id}};
+    if (!clear_node.empty()) req["node"] = clear_node;
+    return write_verb(socket, req, "moves and bans of " + resource_id + " cleared");
+  }
+  if (enable->parsed())
+    return write_verb(socket, {{"cmd", "resource-enable"}, {"resources", resource_ids}}, "enabled");
+  if (disable->parsed())
+    return write_verb(socket, {{"cmd", "resource-disable"}, {"resources", resource_ids}},
+                      "disabled: stopping everywhere");
+  if (restart->parsed()) return cmd_restart(socket, resource_id, timeout_s);
+  if (cleanup->parsed()) return cmd_cleanup(socket, resource_id);
   if (validate->parsed()) return cmd_validate(config_path);
+  if (diff->parsed()) return cmd_config_diff(socket, config_path, as_json);
+  if (apply->parsed()) return cmd_config_apply(socket, config_path, timeout_s);
+  if (show->parsed())
+    return cmd_config_show(
+        socket, show->count("--version") ? std::optional(show_version) : std::nullopt, as_json);
+  if (history->parsed()) return cmd_config_history(socket, as_json);
   return 2;
 }

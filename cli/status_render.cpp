@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <ctime>
 #include <sstream>
 #include <vector>
 
@@ -68,6 +69,15 @@ std::string format_age_ms(std::int64_t ms) {
   return std::to_string(s / 3600) + "h" + std::to_string((s % 3600) / 60) + "m";
 }
 
+std::string format_unix_time(std::int64_t unix_seconds) {
+  const std::time_t t = static_cast<std::time_t>(unix_seconds);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%SZ", &tm);
+  return buf;
+}
+
 std::string render_status(const nlohmann::json& s) {
   std::ostringstream out;
   const bool quorum = s.value("quorum", false);
@@ -97,6 +107,36 @@ std::string render_status(const nlohmann::json& s) {
                      std::to_string(r.value("fail_count", 0))});
     }
     out << "\n" << table(res);
+  }
+  if (s.contains("document") && s["document"].is_object()) {
+    const auto& d = s["document"];
+    out << "\nConfiguration version " << d.value("config_version", 0) << ", applied "
+        << format_unix_time(d.value("config_applied", std::int64_t{0})) << " by "
+        << str(d, "config_by") << (d.value("config_pending", false) ? " (being applied here)" : "")
+        << "\n";
+    std::vector<std::string> lines;
+    if (d.contains("placements") && d["placements"].is_array()) {
+      for (const auto& p : d["placements"]) {
+        std::string line = str(p, "kind") == "prefer" ? "move " : "ban ";
+        line +=
+            str(p, "resource") + (str(p, "kind") == "prefer" ? " to " : " from ") + str(p, "node");
+        if (p.contains("expires_in_s") && p["expires_in_s"].is_number()) {
+          line +=
+              " (expires in " + format_age_ms(p["expires_in_s"].get<std::int64_t>() * 1000) + ")";
+        } else {
+          line += " (until cleared)";
+        }
+        lines.push_back(line + ", by " + str(p, "by"));
+      }
+    }
+    if (d.contains("disabled") && d["disabled"].is_array()) {
+      for (const auto& r : d["disabled"])
+        if (r.is_string()) lines.push_back("disabled " + r.get<std::string>());
+    }
+    if (!lines.empty()) {
+      out << "Operator intents (hactl resource clear / enable to remove):\n";
+      for (const auto& l : lines) out << "  " << l << "\n";
+    }
   }
   if (s.contains("scheduler") && s["scheduler"].is_object()) {
     const auto& sch = s["scheduler"];

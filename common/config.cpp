@@ -66,9 +66,20 @@ std::expected<NodeAddress, std::string> parse_address(std::string_view text) {
 
 void load_cluster(YamlReader& loader, const YAML::Node& n, ClusterConfig& c) {
   static const std::vector<std::string_view> kKnown = {
-      "name",      "auth_key_file", "heartbeat_interval", "node_timeout", "no_quorum_policy",
-      "state_dir", "control_socket"};
+      "name",      "auth_key_file",  "heartbeat_interval", "node_timeout", "no_quorum_policy",
+      "state_dir", "control_socket", "read_group",         "admin_group"};
   if (!loader.expect_map(n, "cluster", kKnown)) return;
+  for (auto [key, target] :
+       {std::pair{"read_group", &c.read_group}, std::pair{"admin_group", &c.admin_group}}) {
+    if (auto v = loader.string_field(n, "cluster", key, false)) {
+      if (!v->empty() && !valid_name(*v, 32)) {
+        loader.error(n[key], std::string("cluster.") + key,
+                     "must be a group name (A-Z a-z 0-9 _ . -), got '" + *v + "'");
+      } else {
+        *target = *v;
+      }
+    }
+  }
   if (auto name = loader.string_field(n, "cluster", "name", true)) {
     if (valid_name(*name, limits::kMaxClusterNameLength)) {
       c.name = *name;
@@ -213,6 +224,8 @@ void check_cluster(YamlReader& loader, const YAML::Node& root, ClusterConfig& c)
   }
 }
 
+}  // namespace
+
 std::uint64_t text_digest(std::string_view text) {
   HACTL_ASSERT(sodium_init() >= 0);
   unsigned char out[8];
@@ -222,8 +235,6 @@ std::uint64_t text_digest(std::string_view text) {
   for (int i = 0; i < 8; ++i) v |= static_cast<std::uint64_t>(out[i]) << (8 * i);
   return v;
 }
-
-}  // namespace
 
 std::expected<LoadedConfig, std::vector<ConfigError>> parse_config(std::string_view yaml_text,
                                                                    std::string_view file) {

@@ -40,6 +40,10 @@ struct ClusterConfig {
   std::string auth_key_file;
   std::string state_dir = "/var/lib/hactl";
   std::string control_socket = "/run/hactl/hactl.sock";
+  // Control socket access: read verbs for this group's members, write verbs for root and the
+  // admin group's members ("" : root only).
+  std::string read_group = "haclient";
+  std::string admin_group;
   TimingConfig timing;
   NoQuorumPolicy no_quorum_policy = NoQuorumPolicy::kStop;
   std::vector<NodeConfig> nodes;
@@ -53,6 +57,9 @@ struct ClusterConfig {
   std::size_t voters() const { return nodes.size(); }
   std::size_t majority() const { return nodes.size() / 2 + 1; }
 };
+
+// A 64-bit BLAKE2b digest of a text (config ids, document digests); the same on every node.
+std::uint64_t text_digest(std::string_view text);
 
 // One problem in a config file, located as precisely as the YAML allows.
 struct ConfigError {

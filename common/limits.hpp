@@ -18,8 +18,14 @@ inline constexpr std::size_t kMaxDatagramSize = 1400;
 // Pings remembered per node for matching echoes: two per peer per heartbeat interval, so a
 // 32-node cluster still matches an echo four intervals old.
 inline constexpr std::size_t kPingHistory = 256;
+// The cluster document (intents and the resource configuration) and its kept history.
+inline constexpr std::size_t kMaxDocBytes = 8 * 1024 * 1024;
+inline constexpr std::size_t kConfigHistory = 20;
 // Control socket: largest request line and most concurrent clients.
+// A request from a writer (root or the admin group) may carry a configuration file.
 inline constexpr std::size_t kMaxControlRequest = 64 * 1024;
+inline constexpr std::size_t kMaxConfigBytes = 2 * 1024 * 1024;
+inline constexpr std::size_t kMaxAdminControlRequest = 3 * kMaxConfigBytes;
 inline constexpr std::size_t kMaxControlClients = 64;
 // Output kept from a resource agent run (its tail), for events and `hactl status`.
 inline constexpr std::size_t kMaxCapturedOutput = 4096;

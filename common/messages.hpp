@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <variant>
 #include <vector>
 
@@ -27,9 +28,21 @@ struct Heartbeat {
   bool operator==(const Heartbeat&) const = default;
 };
 
-// Pre-vote (Raft thesis 9.6): "would you vote for me in `term`?" Changes no state.
+// The version of the cluster document (operator intents and the resource configuration, see
+// coordinator/doc_replica.hpp): the term of the coordinator that wrote it, then a counter.
+// Ordered like a Raft log's last entry (term first).
+struct DocVersion {
+  Term term;
+  std::uint64_t revision = 0;
+  constexpr auto operator<=>(const DocVersion&) const = default;
+};
+
+// Pre-vote (Raft thesis 9.6): "would you vote for me in `term`?" Changes no state. `doc`: the
+// candidate's document version; a voter whose own is newer refuses (Raft's election restriction),
+// so a coordinator always holds every committed document.
 struct PreVoteRequest {
   Term term;
+  DocVersion doc;
   bool operator==(const PreVoteRequest&) const = default;
 };
 struct PreVoteResponse {
@@ -41,6 +54,7 @@ struct PreVoteResponse {
 struct VoteRequest {
   Term term;
   std::uint64_t ping = 0;  // a granted vote anchors the candidate's first lease at this ping
+  DocVersion doc;
   bool operator==(const VoteRequest&) const = default;
 };
 struct VoteResponse {
@@ -104,7 +118,37 @@ struct ActionResult {
   bool operator==(const ActionResult&) const = default;
 };
 
+// --- The cluster document, moved in chunks of at most kDocChunkBytes.
+//  kReplicate: coordinator -> node, the document at `version` (an empty chunk asks the node
+//  for its version); kPropose: node -> coordinator, a new document derived from `version`
+//  (proposal `proposal` of the sender).
+enum class DocChunkKind : std::uint8_t { kReplicate, kPropose };
+struct DocChunk {
+  Term term;
+  DocChunkKind kind = DocChunkKind::kReplicate;
+  DocVersion version;
+  std::uint64_t proposal = 0;
+  std::uint64_t digest = 0;  // of the whole document
+  std::uint32_t total = 0;   // bytes in the whole document
+  std::uint32_t offset = 0;
+  std::string data;
+  bool operator==(const DocChunk&) const = default;
+};
+inline constexpr std::size_t kDocChunkBytes = 1100;
+
+// node -> coordinator: the version it has stored (proposal 0); coordinator -> proposer: the
+// outcome of its proposal (ok, or refused with `error`).
+struct DocAck {
+  Term term;
+  DocVersion version;
+  std::uint64_t proposal = 0;
+  bool ok = true;
+  std::string error;  // at most kDocErrorBytes
+  bool operator==(const DocAck&) const = default;
+};
+inline constexpr std::size_t kDocErrorBytes = 1000;
+
 using Message = std::variant<Heartbeat, PreVoteRequest, PreVoteResponse, VoteRequest, VoteResponse,
-                             ResourceReport, ActionRequest, ActionResult>;
+                             ResourceReport, ActionRequest, ActionResult, DocChunk, DocAck>;
 
 }  // namespace hactl

@@ -34,6 +34,8 @@ enum class BodyType : std::uint8_t {
   kResourceReport = 6,
   kActionRequest = 7,
   kActionResult = 8,
+  kDocChunk = 9,
+  kDocAck = 10,
 };
 
 void init_sodium() { HACTL_ASSERT(sodium_init() >= 0); }
@@ -54,6 +56,16 @@ class ByteWriter {
     out_.insert(out_.end(), s.begin(), s.end());
   }
   void bytes(const unsigned char* p, std::size_t n) { out_.insert(out_.end(), p, p + n); }
+  void text16(std::string_view s) {
+    HACTL_ASSERT(s.size() <= 0xffff);
+    u8(static_cast<std::uint8_t>(s.size()));
+    u8(static_cast<std::uint8_t>(s.size() >> 8));
+    out_.insert(out_.end(), s.begin(), s.end());
+  }
+  void doc_version(const DocVersion& v) {
+    u64(v.term.value);
+    u64(v.revision);
+  }
   std::vector<std::uint8_t>& data() { return out_; }
 
  private:
@@ -93,6 +105,16 @@ class ByteReader {
     pos_ += n;
     return true;
   }
+  bool text16(std::string& s, std::size_t max) {
+    std::uint8_t lo = 0, hi = 0;
+    if (!u8(lo) || !u8(hi)) return false;
+    const std::size_t n = lo | (static_cast<std::size_t>(hi) << 8);
+    if (n > max || left() < n) return false;
+    s.assign(reinterpret_cast<const char*>(in_.data() + pos_), n);
+    pos_ += n;
+    return true;
+  }
+  bool doc_version(DocVersion& v) { return u64(v.term.value) && u64(v.revision); }
   bool skip(std::size_t n) {
     if (left() < n) return false;
     pos_ += n;
@@ -121,6 +143,7 @@ struct BodyEncoder {
   void operator()(const PreVoteRequest& m) const {
     w.u8(static_cast<std::uint8_t>(BodyType::kPreVoteRequest));
     w.u64(m.term.value);
+    w.doc_version(m.doc);
   }
   void operator()(const PreVoteResponse& m) const {
     w.u8(static_cast<std::uint8_t>(BodyType::kPreVoteResponse));
@@ -131,6 +154,7 @@ struct BodyEncoder {
     w.u8(static_cast<std::uint8_t>(BodyType::kVoteRequest));
     w.u64(m.term.value);
     w.u64(m.ping);
+    w.doc_version(m.doc);
   }
   void operator()(const VoteResponse& m) const {
     w.u8(static_cast<std::uint8_t>(BodyType::kVoteResponse));
@@ -172,6 +196,27 @@ struct BodyEncoder {
     w.boolean(m.ok);
     w.u8(m.code);
     w.u64(m.report_version);
+  }
+  void operator()(const DocChunk& m) const {
+    HACTL_ASSERT(m.data.size() <= kDocChunkBytes);
+    w.u8(static_cast<std::uint8_t>(BodyType::kDocChunk));
+    w.u64(m.term.value);
+    w.u8(static_cast<std::uint8_t>(m.kind));
+    w.doc_version(m.version);
+    w.u64(m.proposal);
+    w.u64(m.digest);
+    w.u32(m.total);
+    w.u32(m.offset);
+    w.text16(m.data);
+  }
+  void operator()(const DocAck& m) const {
+    HACTL_ASSERT(m.error.size() <= kDocErrorBytes);
+    w.u8(static_cast<std::uint8_t>(BodyType::kDocAck));
+    w.u64(m.term.value);
+    w.doc_version(m.version);
+    w.u64(m.proposal);
+    w.boolean(m.ok);
+    w.text16(m.error);
   }
 };
 
@@ -239,7 +284,7 @@ std::optional<Message> decode_body(ByteReader& r, const std::vector<std::string>
       break;
     case BodyType::kPreVoteRequest: {
       PreVoteRequest m;
-      if (r.u64(m.term.value)) out = m;
+      if (r.u64(m.term.value) && r.doc_version(m.doc)) out = m;
       break;
     }
     case BodyType::kPreVoteResponse: {
@@ -249,7 +294,7 @@ std::optional<Message> decode_body(ByteReader& r, const std::vector<std::string>
     }
     case BodyType::kVoteRequest: {
       VoteRequest m;
-      if (r.u64(m.term.value) && r.u64(m.ping)) out = m;
+      if (r.u64(m.term.value) && r.u64(m.ping) && r.doc_version(m.doc)) out = m;
       break;
     }
     case BodyType::kVoteResponse: {
@@ -271,6 +316,26 @@ std::optional<Message> decode_body(ByteReader& r, const std::vector<std::string>
       ActionResult m;
       if (r.u64(m.term.value) && r.u64(m.id) && r.u32(m.index) && decode_kind(r, m.kind) &&
           r.boolean(m.ok) && r.u8(m.code) && r.u64(m.report_version))
+        out = m;
+      break;
+    }
+    case BodyType::kDocChunk: {
+      DocChunk m;
+      std::uint8_t kind = 0;
+      if (r.u64(m.term.value) && r.u8(kind) &&
+          kind <= static_cast<std::uint8_t>(DocChunkKind::kPropose) && r.doc_version(m.version) &&
+          r.u64(m.proposal) && r.u64(m.digest) && r.u32(m.total) && r.u32(m.offset) &&
+          r.text16(m.data, kDocChunkBytes) && m.total <= limits::kMaxDocBytes &&
+          m.offset <= m.total && m.data.size() <= m.total - m.offset) {
+        m.kind = static_cast<DocChunkKind>(kind);
+        out = m;
+      }
+      break;
+    }
+    case BodyType::kDocAck: {
+      DocAck m;
+      if (r.u64(m.term.value) && r.doc_version(m.version) && r.u64(m.proposal) && r.boolean(m.ok) &&
+          r.text16(m.error, kDocErrorBytes))
         out = m;
       break;
     }

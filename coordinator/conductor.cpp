@@ -239,7 +239,10 @@ ClusterState Conductor::state(const Membership& m, Instant now) const {
   // is a resource it had not probed yet or was acting on.
   std::vector<bool> unknown(n, false);
   for (std::size_t i = 0; i < n; ++i) {
-    if (m.up[i]) continue;
+    if (m.up[i]) {
+      if (i < standby_.size() && standby_[i]) s.nodes[i] = NodeCondition::kStandby;
+      continue;
+    }
     base[i] = lost_base(m, NodeId{static_cast<std::uint16_t>(i)});
     s.nodes[i] = now < base[i] ? NodeCondition::kUnclean : NodeCondition::kOffline;
     unknown[i] =

@@ -57,6 +57,8 @@ class Conductor {
   void on_result(NodeId from, const ActionResult& r);
   void peer_restarted(NodeId from);
   void tick(const Membership& m, Instant now);
+  // By NodeId: nodes an operator put in standby (they run nothing; hactl node standby).
+  void set_standby(std::vector<bool> standby) { standby_ = std::move(standby); }
   std::vector<std::pair<NodeId, ActionRequest>> take_requests();
   std::vector<std::string> take_events();
   std::optional<Instant> next_deadline() const { return wake_; }
@@ -101,7 +103,8 @@ class Conductor {
       answered_;
   Duration max_delay_{0};
   std::unordered_map<std::string, std::uint32_t> prim_index_;
-  std::vector<ResourceRole> could_be_;  // by primitive: started, or promoted if promotable
+  std::vector<ResourceRole> could_be_;
+  std::vector<bool> standby_;  // by primitive: started, or promoted if promotable
   std::optional<Instant> wake_;
   std::string waiting_;
   std::vector<std::string> notes_;

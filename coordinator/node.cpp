@@ -239,7 +239,7 @@ void Node::on_heartbeat(NodeId from, const Heartbeat& m, Instant now) {
 
 void Node::on_pre_vote_request(NodeId from, const PreVoteRequest& m, Instant now) {
   const bool granted = m.term > hard_.term && !promised_elsewhere(from, now) &&
-                       !std::holds_alternative<Coordinator>(role_);
+                       !std::holds_alternative<Coordinator>(role_) && m.doc >= doc_version_;
   // A grant names the proposed term; a refusal names our own term, so a requester behind us
   // catches up and one ahead of us (its proposal is not a term anyone is in) ignores it.
   send(from, PreVoteResponse{granted ? m.term : hard_.term, granted});
@@ -265,7 +265,8 @@ void Node::on_vote_request(NodeId from, const VoteRequest& m, Instant now) {
   // term nor gets a vote. This is what makes the coordinator's lease safe.
   if (promised_elsewhere(from, now)) return;
   if (m.term > hard_.term) become_follower(m.term, std::nullopt, now, "vote_request");
-  const bool granted = !hard_.voted_for || *hard_.voted_for == from;
+  // Raft's election restriction, on the document: never for a candidate that may lack a change.
+  const bool granted = (!hard_.voted_for || *hard_.voted_for == from) && m.doc >= doc_version_;
   if (granted) {
     set_hard_state(HardState{hard_.term, from});
     promise(from, now);
@@ -319,7 +320,7 @@ void Node::become_pre_candidate(Instant now) {
   }
   for (std::size_t i = 0; i < peers_.size(); ++i) {
     if (i != self_.value)
-      send(NodeId{static_cast<std::uint16_t>(i)}, PreVoteRequest{hard_.term.next()});
+      send(NodeId{static_cast<std::uint16_t>(i)}, PreVoteRequest{hard_.term.next(), doc_version_});
   }
 }
 
@@ -339,7 +340,7 @@ void Node::become_candidate(Instant now) {
   }
   for (std::size_t i = 0; i < peers_.size(); ++i) {
     if (i != self_.value)
-      send(NodeId{static_cast<std::uint16_t>(i)}, VoteRequest{hard_.term, ping});
+      send(NodeId{static_cast<std::uint16_t>(i)}, VoteRequest{hard_.term, ping, doc_version_});
   }
 }
 

@@ -136,6 +136,10 @@ class Node {
   NodeId self() const { return self_; }
   const HardState& hard_state() const { return hard_; }
   void check_invariants(Instant now) const;
+  // The version of the cluster document this node has stored: sent with vote requests, and a
+  // vote is refused to a candidate whose document is older (so no committed change is lost).
+  void set_doc_version(DocVersion v) { doc_version_ = v; }
+  DocVersion doc_version() const { return doc_version_; }
 
  private:
   struct Peer {
@@ -219,6 +223,7 @@ class Node {
   Term promised_term_;
   std::optional<Instant> follower_lease_until_;
   Term lease_term_;
+  DocVersion doc_version_;
   std::uint64_t lease_session_ping_ = 0;
   bool quorum_reported_ = false;
   Ready ready_;

@@ -54,6 +54,7 @@ class ResourceHost {
   }
 
   const Conductor& conductor() const { return conductor_; }
+  void set_standby(std::vector<bool> standby) { conductor_.set_standby(std::move(standby)); }
 
  private:
   const ClusterConfig& config_;

@@ -16,6 +16,7 @@
 #include <set>
 #include <vector>
 
+#include "common/config.hpp"
 #include "resources/process_runner.hpp"
 #include "resources/systemd_unit.hpp"
 
@@ -106,7 +107,26 @@ bool lock_held_by_another(const std::string& path) {
   return held;
 }
 
-[[noreturn]] void guard_main(int fd, const GuardOptions& o) {
+// The definitions of a configuration applied at run time ("F" line): the file's, plus the old
+// definition of anything still held that the new file no longer has.
+void reload_definitions(GuardOptions& o, const std::string& path,
+                        const std::vector<std::string>& held_ids) {
+  auto loaded = load_config_file(path);
+  if (!loaded) {
+    std::fprintf(stderr, "event=guard_reload_failed path=%s\n", path.c_str());
+    return;
+  }
+  ResourceConfig next = loaded->config.resources;
+  for (const auto& id : held_ids) {
+    if (next.primitive(id) == nullptr) {
+      if (const PrimitiveConfig* old = o.resources.primitive(id)) next.primitives.push_back(*old);
+    }
+  }
+  o.resources = std::move(next);
+}
+
+[[noreturn]] void guard_main(int fd, const GuardOptions& options) {
+  GuardOptions o = options;
   setsid();
   for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGPIPE}) ::signal(sig, SIG_IGN);
   std::set<std::string> held;          // VIP lines
@@ -180,6 +200,7 @@ bool lock_held_by_another(const std::string& path) {
           resources.push_back(id);
       }
       if (line.starts_with("R-")) std::erase(resources, line.substr(2));
+      if (line[0] == 'F') reload_definitions(o, line.substr(1), resources);
     }
   }
   _exit(0);

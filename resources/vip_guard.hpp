@@ -16,8 +16,10 @@
 // is added (or found) and removed; "R+ID" when a start or promote of resource ID begins or a
 // probe finds it running, "R-ID" when a stop succeeds or a probe finds it not running;
 // "L<microseconds>" the CLOCK_MONOTONIC instant by which VIPs must be gone unless the lease is
-// renewed ("L-": no such instant); "K" now and then, to say the agent runs. The guard has its
-// own session and ignores SIGINT, SIGTERM and SIGHUP.
+// renewed ("L-": no such instant); "K" now and then, to say the agent runs; "F<path>" when a
+// configuration is applied at run time: the guard takes its resource definitions from that
+// file (keeping the old definition of anything it holds that the file no longer has). The guard has
+// its own session and ignores SIGINT, SIGTERM and SIGHUP.
 #pragma once
 
 #include <sys/types.h>
@@ -57,6 +59,7 @@ class VipGuard {
   // Microseconds of CLOCK_MONOTONIC (the agent's clock), or none.
   void set_deadline(std::optional<std::int64_t> monotonic_us);
   void keepalive() { write_line("K"); }
+  void reload_definitions(const std::string& config_file) { write_line("F" + config_file); }
   pid_t pid() const { return pid_; }
 
  private:

@@ -31,10 +31,10 @@ std::vector<Message> samples() {
       Heartbeat{Term{7}, NodeId{1}, 42, 41, microseconds{250'000}, false},
       Heartbeat{Term{0}, std::nullopt, 1, 0, microseconds{0}, true},
       Heartbeat{Term{UINT64_MAX}, NodeId{2}, UINT64_MAX, UINT64_MAX, microseconds{INT64_MAX}, true},
-      PreVoteRequest{Term{3}},
+      PreVoteRequest{Term{3}, DocVersion{Term{2}, 17}},
       PreVoteResponse{Term{3}, true},
       PreVoteResponse{Term{9}, false},
-      VoteRequest{Term{4}, 99},
+      VoteRequest{Term{4}, 99, DocVersion{Term{UINT64_MAX}, UINT64_MAX}},
       VoteResponse{Term{4}, true, 99},
       ResourceReport{
           Term{5},
@@ -49,6 +49,12 @@ std::vector<Message> samples() {
       ActionRequest{Term{6}, 0xfeedULL, 78, 0, RequestKind::kCleanup},
       ActionResult{Term{6}, 77, 2, RequestKind::kPromote, true, 0, 13},
       ActionResult{Term{6}, 79, 1, RequestKind::kStop, false, 1, 14},
+      DocChunk{Term{8}, DocChunkKind::kReplicate, DocVersion{Term{8}, 3}, 0, 0xabcdef, 5000, 2200,
+               std::string(kDocChunkBytes, 'x')},
+      DocChunk{Term{8}, DocChunkKind::kPropose, DocVersion{Term{7}, 2}, 4, 1, 10, 0, "0123456789"},
+      DocChunk{Term{8}, DocChunkKind::kReplicate, DocVersion{Term{8}, 3}, 0, 1, 10, 0, ""},
+      DocAck{Term{8}, DocVersion{Term{8}, 3}, 0, true, ""},
+      DocAck{Term{8}, DocVersion{Term{8}, 3}, 9, false, std::string(kDocErrorBytes, 'e')},
   };
 }
 
@@ -71,7 +77,8 @@ class Wire : public ::testing::Test {
 TEST_F(Wire, EveryMessageRoundTrips) {
   for (const Message& m : samples()) {
     const auto bytes = sealed(m);
-    EXPECT_LE(bytes.size(), 200u);
+    const bool doc = std::holds_alternative<DocChunk>(m) || std::holds_alternative<DocAck>(m);
+    EXPECT_LE(bytes.size(), doc ? limits::kMaxDatagramSize : 200u);
     auto env = codec_.open(bytes);
     ASSERT_TRUE(env) << to_string(env.error());
     EXPECT_EQ(env->sender, NodeId{1});
@@ -127,9 +134,9 @@ TEST_F(Wire, AuthenticBodiesThatDoNotParseAreMalformed) {
   const std::vector<std::vector<std::uint8_t>> bodies = {
       {},                                             // no type
       {0},                                            // unknown type
-      {9, 1, 2},                                      // unknown type
-      {2, 1, 0, 0, 0, 0, 0, 0},                       // PreVoteRequest one byte short
-      {2, 1, 0, 0, 0, 0, 0, 0, 0, 0},                 // PreVoteRequest one byte long
+      {99, 1, 2},                                     // unknown type
+      {2, 1, 0, 0, 0, 0, 0, 0},                       // PreVoteRequest, term short
+      {2, 1, 0, 0, 0, 0, 0, 0, 0, 0},                 // PreVoteRequest, no document version
       {3, 1, 0, 0, 0, 0, 0, 0, 0, 2},                 // bool that is 2
       {1, 1, 0, 0, 0, 0, 0, 0, 0, 3, 'x', 'y', 'z'},  // heartbeat naming a stranger (and short)
   };
@@ -146,6 +153,23 @@ TEST_F(Wire, AuthenticBodiesThatDoNotParseAreMalformed) {
   for (int i = 0; i < 8; ++i) hb.push_back(0xff);            // lease: 2^64-1
   hb.push_back(0);                                           // reply
   EXPECT_EQ(codec_.open(raw(hb)).error(), DropReason::kMalformedBody);
+}
+
+TEST_F(Wire, DocumentChunksThatDoNotFitTheirDocumentAreRefused) {
+  const auto sealed = [&](const DocChunk& c) {
+    return codec_.seal(Envelope{NodeId{1}, 1, 1, c});  // seal() checks only the chunk size
+  };
+  DocChunk c{Term{1}, DocChunkKind::kReplicate, DocVersion{Term{1}, 1}, 0, 1, 10, 8, "abc"};
+  EXPECT_EQ(codec_.open(sealed(c)).error(), DropReason::kMalformedBody);  // past the end
+  c.offset = 11;
+  c.data = "";
+  EXPECT_EQ(codec_.open(sealed(c)).error(), DropReason::kMalformedBody);  // offset past total
+  c.total = static_cast<std::uint32_t>(limits::kMaxDocBytes + 1);
+  c.offset = 0;
+  EXPECT_EQ(codec_.open(sealed(c)).error(), DropReason::kMalformedBody);  // too large a document
+  c.total = 10;
+  c.data = "0123456789";
+  EXPECT_TRUE(codec_.open(sealed(c)));
 }
 
 TEST_F(Wire, AFullReportPageFitsADatagramAndBadPagesAreRefused) {

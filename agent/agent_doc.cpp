@@ -1,0 +1,588 @@
+// The agent's side of the cluster document: load and store it, hand the replica its messages,
+// run on the configuration it holds, and turn operators' write verbs into proposals.
+#include <grp.h>
+#include <pwd.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <set>
+
+#include "agent/agent.hpp"
+#include "common/assert.hpp"
+#include "common/limits.hpp"
+#include "common/suggest.hpp"
+
+namespace hactl {
+namespace {
+
+std::int64_t unix_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string show(DocVersion v) {
+  return std::to_string(v.term.value) + "." + std::to_string(v.revision);
+}
+
+// What makes a primitive the same thing on a node: a change to any of these means stopping the
+// old one before the new one may start.
+bool same_definition(const PrimitiveConfig& a, const PrimitiveConfig& b) {
+  return a.cls == b.cls && a.provider == b.provider && a.type == b.type && a.params == b.params;
+}
+
+std::vector<std::string> node_names(const ClusterConfig& c) {
+  std::vector<std::string> out;
+  for (const auto& n : c.nodes) out.push_back(n.name);
+  return out;
+}
+
+std::vector<std::string> resource_names(const ResourceConfig& rc) {
+  std::vector<std::string> out;
+  for (const auto& p : rc.primitives) out.push_back(p.id);
+  for (const auto& g : rc.groups) out.push_back(g.id);
+  for (const auto& c : rc.clones) out.push_back(c.id);
+  return out;
+}
+
+// The primitives a top-level resource is made of.
+std::vector<std::string> primitives_of(const ResourceConfig& rc, const std::string& id) {
+  if (rc.primitive(id)) return {id};
+  if (const GroupConfig* g = rc.group(id)) return g->members;
+  if (const CloneConfig* c = rc.clone(id)) return primitives_of(rc, c->child);
+  return {};
+}
+
+bool in_group(gid_t want, const PeerCredentials& cred) {
+  if (cred.gid == want) return true;
+  std::vector<char> buf(16384);
+  passwd pw{};
+  passwd* found = nullptr;
+  if (getpwuid_r(cred.uid, &pw, buf.data(), buf.size(), &found) != 0 || found == nullptr) {
+    return false;
+  }
+  int count = 64;
+  std::vector<gid_t> groups(static_cast<std::size_t>(count));
+  if (getgrouplist(pw.pw_name, pw.pw_gid, groups.data(), &count) < 0) {
+    groups.resize(static_cast<std::size_t>(count));
+    if (getgrouplist(pw.pw_name, pw.pw_gid, groups.data(), &count) < 0) return false;
+  }
+  groups.resize(static_cast<std::size_t>(count));
+  return std::find(groups.begin(), groups.end(), want) != groups.end();
+}
+
+bool member_of(const std::string& group_name, const PeerCredentials& cred) {
+  if (group_name.empty()) return false;
+  const group* g = ::getgrnam(group_name.c_str());
+  return g != nullptr && in_group(g->gr_gid, cred);
+}
+
+}  // namespace
+
+bool Agent::may_write(const PeerCredentials& cred) const {
+  return cred.uid == 0 || member_of(options_.config.admin_group, cred);
+}
+
+bool Agent::may_read(const PeerCredentials& cred) const {
+  return may_write(cred) || member_of(options_.config.read_group, cred);
+}
+
+std::string Agent::caller(const PeerCredentials& cred) const {
+  std::string who = "uid " + std::to_string(cred.uid);
+  std::vector<char> buf(16384);
+  passwd pw{};
+  passwd* found = nullptr;
+  if (getpwuid_r(cred.uid, &pw, buf.data(), buf.size(), &found) == 0 && found != nullptr) {
+    who += " (" + std::string(pw.pw_name) + ")";
+  }
+  return who;
+}
+
+std::expected<void, std::string> Agent::start_docs() {
+  const std::string self = options_.config.node(options_.self).name;
+  ClusterDoc fresh;
+  fresh.config_version = 1;
+  fresh.config_text = options_.config_text;
+  fresh.config_applied = unix_now();
+  fresh.config_by = options_.config_path + " on " + self;
+  StoredDoc initial{DocVersion{}, doc_to_bytes(fresh)};
+  auto stored = doc_store_.load();
+  if (!stored) return std::unexpected(stored.error());
+  if (*stored) {
+    auto parsed = doc_from_bytes((*stored)->bytes);
+    std::string why;
+    if (parsed) {
+      auto cfg = parse_config(parsed->config_text, doc_store_.path());
+      if (!cfg) {
+        why = cfg.error().front().to_string();
+      } else if (auto d = static_differences(options_.config, cfg->config); !d.empty()) {
+        why = "its nodes or timing differ from " + options_.config_path + " (" + d.front() + ")";
+      }
+    } else {
+      why = parsed.error();
+    }
+    if (why.empty()) {
+      initial = **stored;
+    } else {
+      spdlog::warn("event=stored_document_ignored path={} reason=\"{}\" effect=\"starts from {}\"",
+                   doc_store_.path(), why, options_.config_path);
+    }
+  }
+  const Duration resend = std::max<Duration>(5 * options_.config.timing.heartbeat_interval,
+                                             std::chrono::milliseconds(100));
+  docs_ = std::make_unique<DocReplica>(options_.config.nodes.size(), options_.self, resend, initial,
+                                       [this](const std::string& b) { return validate_doc(b); });
+  doc_ = *doc_from_bytes(initial.bytes);
+  auto cfg = parse_config(doc_.config_text, doc_store_.path());
+  HACTL_ASSERT(cfg.has_value());
+  base_ = std::move(cfg->config);
+  applied_text_ = doc_.config_text;
+  options_.config.resources = base_.resources;
+  options_.config.config_id = base_.config_id;
+  options_.config.resources.locations =
+      effective_config(base_, doc_, unix_now()).resources.locations;
+  intents_until_ = next_expiry(doc_, unix_now()).value_or(0);
+  spdlog::info("event=document_loaded version={} config_version={} source=\"{}\"",
+               show(initial.version), doc_.config_version,
+               initial.version == DocVersion{} ? options_.config_path : doc_store_.path());
+  if (applied_text_ != options_.config_text) {
+    spdlog::warn(
+        "event=config_from_cluster config_version={} note=\"{} differs from the configuration "
+        "the cluster runs (see hactl config show); apply it with hactl config apply\"",
+        doc_.config_version, options_.config_path);
+    const std::string applied = options_.state_dir + "/hactl-" + self + ".applied.yaml";
+    if (replace_file_atomically(options_.state_dir, applied, applied_text_)) {
+      vip_guard_.reload_definitions(applied);
+    }
+  }
+  return {};
+}
+
+void Agent::run_docs(Instant t) {
+  const std::string& self = options_.config.node(options_.self).name;
+  docs_->tick(ResourceHost::membership(options_.config, options_.self, *core_, t),
+              core_->coordinator(), t);
+  DocOutput out = docs_->take();
+  if (out.store) {
+    auto parsed = doc_from_bytes(out.store->bytes);
+    // Stored before any acknowledgement leaves: the majority that commits a change has it on disk.
+    if (auto r = doc_store_.save(*out.store, parsed ? *parsed : ClusterDoc{}); !r) {
+      spdlog::critical("event=persist_failed what=document error=\"{}\" action=exit", r.error());
+      fatal_ = true;
+      stop();
+      return;
+    }
+    core_->set_doc_version(out.store->version);
+    if (parsed) {
+      doc_ = std::move(*parsed);
+      apply_doc();
+    } else {
+      spdlog::error("event=document_unreadable version={} error=\"{}\"", show(out.store->version),
+                    parsed.error());
+    }
+  }
+  for (const auto& [to, msg] : out.messages) transport_->send(to, msg);
+  for (const auto& line : out.events) spdlog::info("{} node={}", line, self);
+  for (const auto& o : out.outcomes) {
+    const auto it = waiting_.find(o.id);
+    if (it == waiting_.end()) continue;
+    auto [reply, answer] = std::move(it->second);
+    waiting_.erase(it);
+    if (o.ok) {
+      answer["ok"] = true;
+      answer["changed"] = true;
+      answer["document_version"] = show(o.version);
+      reply(answer);
+    } else {
+      reply({{"error", o.error}});
+    }
+  }
+  refresh_effective(t);
+}
+
+void Agent::apply_doc() {
+  intents_until_ = -1;  // recompute the constraints from the intents
+  if (doc_.config_text == applied_text_) {
+    pending_base_.reset();
+    return;
+  }
+  auto cfg = parse_config(doc_.config_text,
+                          "configuration version " + std::to_string(doc_.config_version));
+  if (!cfg) {
+    spdlog::error("event=config_refused version={} error=\"{}\"", doc_.config_version,
+                  cfg.error().front().to_string());
+    return;
+  }
+  if (auto d = static_differences(options_.config, cfg->config); !d.empty()) {
+    spdlog::error(
+        "event=config_refused version={} error=\"{}\" effect=\"restart every agent with "
+        "the new file\"",
+        doc_.config_version, d.front());
+    return;
+  }
+  pending_base_ = std::move(cfg->config);
+}
+
+void Agent::refresh_effective(Instant t) {
+  const std::int64_t unix = unix_now();
+  if (pending_base_ && executor_->busy() == 0) {
+    rebuild_resources(std::move(*pending_base_), t);
+    pending_base_.reset();
+    intents_until_ = -1;
+  }
+  if (intents_until_ >= 0 && (intents_until_ == 0 || unix < intents_until_)) return;
+  options_.config.resources.locations = effective_config(base_, doc_, unix).resources.locations;
+  resources_->set_standby(standby_nodes(options_.config, doc_));
+  intents_until_ = next_expiry(doc_, unix).value_or(0);
+}
+
+void Agent::rebuild_resources(ClusterConfig base, Instant t) {
+  const std::string self = options_.config.node(options_.self).name;
+  base_ = std::move(base);
+  applied_text_ = doc_.config_text;
+  // The executor and the resource host are rebuilt on the new list, as an agent restart would:
+  // what runs here is probed and kept (this node's lease still covers it), what the new
+  // configuration no longer has was stopped before it was applied (see `hactl config apply`).
+  executor_->close();
+  retired_executors_.push_back(std::move(executor_));
+  ++executor_generation_;
+  options_.config.resources = base_.resources;
+  options_.config.config_id = base_.config_id;
+  prim_index_.clear();
+  for (const auto& p : options_.config.resources.primitives)
+    prim_index_.emplace(p.id, prim_index_.size());
+  executor_ = std::make_unique<Executor>(loop_, options_.config.resources,
+                                         [this, g = executor_generation_](const OpResult& r) {
+                                           if (g == executor_generation_) on_op_result(r);
+                                         });
+  executor_->set_vip_guard(&vip_guard_);
+  resources_ =
+      std::make_unique<ResourceHost>(options_.config, options_.self, t, lease_written_.value_or(t));
+  const std::string applied = options_.state_dir + "/hactl-" + self + ".applied.yaml";
+  if (auto r = replace_file_atomically(options_.state_dir, applied, applied_text_); r) {
+    vip_guard_.reload_definitions(applied);
+  } else {
+    spdlog::error("event=guard_not_told error=\"{}\"", r.error());
+  }
+  spdlog::info("event=config_applied node={} config_version={} primitives={}", self,
+               doc_.config_version, options_.config.resources.primitives.size());
+}
+
+std::string Agent::validate_doc(const std::string& bytes) const {
+  auto next = doc_from_bytes(bytes);
+  if (!next) return "not a cluster document: " + next.error();
+  if (next->config_text.size() > limits::kMaxConfigBytes) return "the configuration is too large";
+  auto cfg = parse_config(next->config_text,
+                          "configuration version " + std::to_string(next->config_version));
+  if (!cfg) {
+    std::string all = "the configuration is invalid:";
+    for (const auto& e : cfg.error()) all += "\n  " + e.to_string();
+    return all;
+  }
+  if (auto d = static_differences(options_.config, cfg->config); !d.empty()) {
+    std::string all = "these settings need every agent restarted with the new file, not apply:";
+    for (const auto& line : d) all += "\n  " + line;
+    return all;
+  }
+  for (const auto& n : next->standby) {
+    if (!cfg->config.find_node(n)) return "standby names an unknown node '" + n + "'";
+  }
+  // Nothing active may be removed or redefined by the document itself: it must be stopped
+  // first, or its old and new definitions could run at once on two nodes.
+  if (next->config_text != applied_text_) {
+    const Instant t = now();
+    const ClusterState s = resources_->conductor().state(
+        ResourceHost::membership(options_.config, options_.self, *core_, t), t);
+    std::vector<std::string> active;
+    for (const auto& p : base_.resources.primitives) {
+      const PrimitiveConfig* q = cfg->config.resources.primitive(p.id);
+      if (q != nullptr && same_definition(p, *q)) continue;
+      const auto it = s.roles.find(p.id);
+      if (it == s.roles.end()) continue;
+      for (std::size_t i = 0; i < it->second.size(); ++i) {
+        if (it->second[i] != ResourceRole::kStopped) {
+          active.push_back(p.id + " on " + options_.config.nodes[i].name);
+          break;
+        }
+      }
+    }
+    if (!active.empty()) {
+      std::string all =
+          "the new configuration removes or redefines resources that are active; "
+          "disable them first (hactl config apply does that for you):";
+      for (const auto& a : active) all += "\n  " + a;
+      return all;
+    }
+  }
+  return {};
+}
+
+void Agent::propose(const ClusterDoc& next, ControlServer::Reply reply, nlohmann::json ok_answer) {
+  if (next == doc_) {
+    ok_answer["ok"] = true;
+    ok_answer["changed"] = false;
+    ok_answer["document_version"] = show(docs_->doc().version);
+    reply(ok_answer);
+    return;
+  }
+  const Instant t = now();
+  const std::uint64_t id =
+      docs_->propose(doc_to_bytes(next), docs_->doc().version, t, t + std::chrono::seconds(10));
+  waiting_.emplace(id, std::make_pair(std::move(reply), std::move(ok_answer)));
+  process();
+}
+
+nlohmann::json Agent::doc_json() const {
+  const std::int64_t unix = unix_now();
+  nlohmann::json placements = nlohmann::json::array();
+  for (const auto& p : doc_.placements) {
+    if (p.expires != 0 && p.expires <= unix) continue;
+    placements.push_back(
+        {{"kind", to_string(p.kind)},
+         {"resource", p.resource},
+         {"node", p.node},
+         {"created", p.created},
+         {"expires", p.expires == 0 ? nlohmann::json(nullptr) : nlohmann::json(p.expires)},
+         {"expires_in_s",
+          p.expires == 0 ? nlohmann::json(nullptr) : nlohmann::json(p.expires - unix)},
+         {"by", p.by}});
+  }
+  return {{"version", show(docs_->doc().version)},
+          {"config_version", doc_.config_version},
+          {"config_applied", doc_.config_applied},
+          {"config_by", doc_.config_by},
+          {"config_pending", pending_base_.has_value()},
+          {"standby", doc_.standby},
+          {"placements", placements},
+          {"disabled", doc_.disabled}};
+}
+
+void Agent::handle_doc_request(const std::string& cmd, const nlohmann::json& request,
+                               const PeerCredentials& cred, ControlServer::Reply reply) {
+  const ResourceConfig& rc = base_.resources;
+  const std::int64_t unix = unix_now();
+  auto fail = [&](const std::string& m) { reply({{"error", m}}); };
+  // Operands, checked with a suggestion for a typo.
+  auto node_arg = [&](const char* key, bool runs_resources) -> std::optional<std::string> {
+    const std::string name = request.value(key, std::string());
+    const auto id = base_.find_node(name);
+    if (!id) {
+      fail(unknown_name_message("node", name, node_names(base_)));
+      return std::nullopt;
+    }
+    if (runs_resources && base_.node(*id).witness) {
+      fail("node '" + name + "' is a witness: it never runs resources");
+      return std::nullopt;
+    }
+    return name;
+  };
+  auto resource_arg = [&]() -> std::optional<std::string> {
+    const std::string name = request.value("resource", std::string());
+    const auto top = top_level_resource(rc, name);
+    if (!top) {
+      fail(unknown_name_message("resource", name, resource_names(rc)));
+      return std::nullopt;
+    }
+    return top;
+  };
+  auto expires_arg = [&]() -> std::int64_t {
+    const std::int64_t lifetime = request.value("lifetime_s", std::int64_t{0});
+    return lifetime > 0 ? unix + lifetime : 0;
+  };
+  ClusterDoc next = doc_;
+  // Expired intents are dropped by any change.
+  std::erase_if(next.placements,
+                [&](const PlacementIntent& p) { return p.expires != 0 && p.expires <= unix; });
+
+  if (cmd == "config-show") {
+    if (request.contains("version")) {
+      const auto v = request["version"].get<std::uint64_t>();
+      const auto info = doc_store_.config_version(v);
+      if (!info) {
+        std::string kept;
+        for (const auto& h : doc_store_.history()) kept += " " + std::to_string(h.version);
+        return fail("configuration version " + std::to_string(v) +
+                    " is not in this node's history (kept:" + kept + ")");
+      }
+      return reply({{"version", info->version},
+                    {"applied", info->applied},
+                    {"by", info->by},
+                    {"text", info->text}});
+    }
+    return reply({{"version", doc_.config_version},
+                  {"applied", doc_.config_applied},
+                  {"by", doc_.config_by},
+                  {"text", doc_.config_text},
+                  {"document", doc_json()}});
+  }
+  if (cmd == "config-history") {
+    nlohmann::json list = nlohmann::json::array();
+    for (const auto& h : doc_store_.history()) {
+      list.push_back({{"version", h.version},
+                      {"applied", h.applied},
+                      {"by", h.by},
+                      {"current", h.version == doc_.config_version}});
+    }
+    return reply({{"versions", list}});
+  }
+  if (cmd == "config-check" || cmd == "config-apply") {
+    const std::string text = request.value("text", std::string());
+    const std::string path = request.value("path", std::string("-"));
+    auto cfg = parse_config(text, path);
+    if (!cfg) {
+      nlohmann::json errors = nlohmann::json::array();
+      for (const auto& e : cfg.error()) errors.push_back(e.to_string());
+      return reply(
+          {{"error", "the configuration is invalid; nothing was changed"}, {"errors", errors}});
+    }
+    if (auto d = static_differences(base_, cfg->config); !d.empty()) {
+      return reply({{"error",
+                     "these settings need every agent restarted with the new file, not apply; "
+                     "nothing was changed"},
+                    {"errors", d}});
+    }
+    // The plan: what applying it does to each primitive.
+    const Instant t = now();
+    const ClusterState s = resources_->conductor().state(
+        ResourceHost::membership(options_.config, options_.self, *core_, t), t);
+    auto active = [&](const std::string& id) {
+      const auto it = s.roles.find(id);
+      return it != s.roles.end() &&
+             std::any_of(it->second.begin(), it->second.end(),
+                         [](ResourceRole r) { return r != ResourceRole::kStopped; });
+    };
+    const ResourceConfig& nrc = cfg->config.resources;
+    nlohmann::json plan = nlohmann::json::array();
+    std::set<std::string> to_stop;  // top-level resources (current config) to stop first
+    for (const auto& p : rc.primitives) {
+      const PrimitiveConfig* q = nrc.primitive(p.id);
+      const char* change = q == nullptr ? "remove" : !same_definition(p, *q) ? "redefine" : "keep";
+      const bool is_active = active(p.id);
+      if (std::string(change) != "keep" && is_active) to_stop.insert(*top_level_resource(rc, p.id));
+      plan.push_back({{"resource", p.id}, {"change", change}, {"active", is_active}});
+    }
+    for (const auto& q : nrc.primitives) {
+      if (rc.primitive(q.id) == nullptr) {
+        plan.push_back({{"resource", q.id}, {"change", "add"}, {"active", false}});
+      }
+    }
+    const bool same = text == doc_.config_text;
+    nlohmann::json warnings = nlohmann::json::array();
+    for (const auto& w : cfg->warnings) warnings.push_back(w.path + ": " + w.message);
+    nlohmann::json answer = {{"valid", true},
+                             {"unchanged", same},
+                             {"plan", plan},
+                             {"stop_first", to_stop},
+                             {"warnings", warnings},
+                             {"config_version", doc_.config_version},
+                             {"document_version", show(docs_->doc().version)}};
+    if (cmd == "config-check") return reply(answer);
+    if (same) {
+      answer["ok"] = true;
+      answer["changed"] = false;
+      return reply(answer);
+    }
+    next.config_version = doc_.config_version + 1;
+    next.config_text = text;
+    next.config_applied = unix;
+    next.config_by = caller(cred) + " from " + path;
+    // Intents on what no longer exists go; resources re-enabled after their restart.
+    std::erase_if(next.placements, [&](const PlacementIntent& p) {
+      return !cfg->config.resources.exists(p.resource);
+    });
+    std::erase_if(next.disabled,
+                  [&](const std::string& id) { return !cfg->config.resources.exists(id); });
+    if (request.contains("enable")) {
+      for (const auto& id : request["enable"]) std::erase(next.disabled, id.get<std::string>());
+    }
+    answer["config_version"] = next.config_version;
+    return propose(next, std::move(reply), answer);
+  }
+  if (cmd == "node-standby" || cmd == "node-online") {
+    const auto node = node_arg("node", cmd == "node-standby");
+    if (!node) return;
+    std::erase(next.standby, *node);
+    if (cmd == "node-standby") {
+      next.standby.push_back(*node);
+      std::sort(next.standby.begin(), next.standby.end());
+    }
+    return propose(next, std::move(reply), {{"node", *node}});
+  }
+  if (cmd == "resource-enable" || cmd == "resource-disable") {
+    std::vector<std::string> ids;
+    for (const auto& r : request.value("resources", nlohmann::json::array())) {
+      const std::string name = r.get<std::string>();
+      const auto top = top_level_resource(rc, name);
+      if (!top) return fail(unknown_name_message("resource", name, resource_names(rc)));
+      ids.push_back(*top);
+    }
+    if (ids.empty()) return fail("no resource given");
+    for (const auto& id : ids) {
+      std::erase(next.disabled, id);
+      if (cmd == "resource-disable") next.disabled.push_back(id);
+    }
+    std::sort(next.disabled.begin(), next.disabled.end());
+    return propose(next, std::move(reply), {{"resources", ids}});
+  }
+  const auto res = resource_arg();
+  if (!res) return;
+  const std::string by = caller(cred);
+  if (cmd == "resource-clear") {
+    const std::string node = request.value("node", std::string());
+    std::erase_if(next.placements, [&](const PlacementIntent& p) {
+      return p.resource == *res && (node.empty() || p.node == node);
+    });
+    return propose(next, std::move(reply), {{"resource", *res}});
+  }
+  if (cmd == "resource-ban") {
+    const auto node = node_arg("node", true);
+    if (!node) return;
+    std::erase_if(next.placements,
+                  [&](const PlacementIntent& p) { return p.resource == *res && p.node == *node; });
+    next.placements.push_back({PlacementIntent::Kind::kBan, *res, *node, unix, expires_arg(), by});
+    return propose(next, std::move(reply), {{"resource", *res}, {"node", *node}});
+  }
+  if (cmd == "resource-move") {
+    if (request.contains("node")) {
+      const auto node = node_arg("node", true);
+      if (!node) return;
+      std::erase_if(next.placements, [&](const PlacementIntent& p) {
+        return p.resource == *res && (p.kind == PlacementIntent::Kind::kPrefer || p.node == *node);
+      });
+      next.placements.push_back(
+          {PlacementIntent::Kind::kPrefer, *res, *node, unix, expires_arg(), by});
+      return propose(next, std::move(reply), {{"resource", *res}, {"node", *node}});
+    }
+    // No node: away from where it runs now.
+    if (rc.clone(*res) != nullptr) {
+      return fail("'" + *res +
+                  "' is a clone and runs on several nodes: name the node to move "
+                  "it away from with `hactl resource ban " +
+                  *res + " NODE`");
+    }
+    const Instant t = now();
+    const ClusterState s = resources_->conductor().state(
+        ResourceHost::membership(options_.config, options_.self, *core_, t), t);
+    std::optional<std::string> where;
+    for (const auto& id : primitives_of(rc, *res)) {
+      const auto it = s.roles.find(id);
+      if (it == s.roles.end()) continue;
+      for (std::size_t i = 0; i < it->second.size() && !where; ++i) {
+        if (it->second[i] != ResourceRole::kStopped) where = base_.nodes[i].name;
+      }
+    }
+    if (!where) {
+      return fail("'" + *res + "' is not running anywhere; name the node to move it to");
+    }
+    std::erase_if(next.placements, [&](const PlacementIntent& p) {
+      return p.resource == *res && (p.node == *where || p.kind == PlacementIntent::Kind::kPrefer);
+    });
+    next.placements.push_back({PlacementIntent::Kind::kBan, *res, *where, unix, expires_arg(), by});
+    return propose(next, std::move(reply), {{"resource", *res}, {"away_from", *where}});
+  }
+  fail("unknown command '" + cmd + "'");
+}
+
+}  // namespace hactl

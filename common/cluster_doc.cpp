@@ -1,0 +1,155 @@
+#include "common/cluster_doc.hpp"
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+
+#include "common/limits.hpp"
+
+namespace hactl {
+
+std::string_view to_string(PlacementIntent::Kind k) {
+  return k == PlacementIntent::Kind::kPrefer ? "prefer" : "ban";
+}
+
+std::string doc_to_bytes(const ClusterDoc& doc) {
+  nlohmann::json placements = nlohmann::json::array();
+  for (const auto& p : doc.placements) {
+    placements.push_back({{"kind", to_string(p.kind)},
+                          {"resource", p.resource},
+                          {"node", p.node},
+                          {"created", p.created},
+                          {"expires", p.expires},
+                          {"by", p.by}});
+  }
+  const nlohmann::json j = {{"config_version", doc.config_version},
+                            {"config_text", doc.config_text},
+                            {"config_applied", doc.config_applied},
+                            {"config_by", doc.config_by},
+                            {"standby", doc.standby},
+                            {"placements", placements},
+                            {"disabled", doc.disabled}};
+  return j.dump();
+}
+
+std::expected<ClusterDoc, std::string> doc_from_bytes(std::string_view bytes) {
+  const auto j = nlohmann::json::parse(bytes, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return std::unexpected("not a JSON object");
+  try {
+    ClusterDoc d;
+    d.config_version = j.at("config_version").get<std::uint64_t>();
+    d.config_text = j.at("config_text").get<std::string>();
+    d.config_applied = j.at("config_applied").get<std::int64_t>();
+    d.config_by = j.at("config_by").get<std::string>();
+    d.standby = j.at("standby").get<std::vector<std::string>>();
+    d.disabled = j.at("disabled").get<std::vector<std::string>>();
+    for (const auto& p : j.at("placements")) {
+      PlacementIntent i;
+      const auto kind = p.at("kind").get<std::string>();
+      if (kind != "prefer" && kind != "ban") return std::unexpected("unknown placement " + kind);
+      i.kind = kind == "prefer" ? PlacementIntent::Kind::kPrefer : PlacementIntent::Kind::kBan;
+      i.resource = p.at("resource").get<std::string>();
+      i.node = p.at("node").get<std::string>();
+      i.created = p.at("created").get<std::int64_t>();
+      i.expires = p.at("expires").get<std::int64_t>();
+      i.by = p.at("by").get<std::string>();
+      d.placements.push_back(std::move(i));
+    }
+    return d;
+  } catch (const nlohmann::json::exception& e) {
+    return std::unexpected(std::string("malformed document: ") + e.what());
+  }
+}
+
+std::optional<std::string> top_level_resource(const ResourceConfig& rc, std::string_view id) {
+  if (!rc.exists(id)) return std::nullopt;
+  std::string top(id);
+  for (const auto& g : rc.groups) {
+    if (std::find(g.members.begin(), g.members.end(), top) != g.members.end()) top = g.id;
+  }
+  for (const auto& c : rc.clones) {
+    if (c.child == top) top = c.id;
+  }
+  return top;
+}
+
+namespace {
+
+bool in_force(const PlacementIntent& p, std::int64_t now_unix) {
+  return p.expires == 0 || now_unix < p.expires;
+}
+
+}  // namespace
+
+ClusterConfig effective_config(const ClusterConfig& base, const ClusterDoc& doc,
+                               std::int64_t now_unix) {
+  ClusterConfig c = base;
+  auto& locs = c.resources.locations;
+  for (const auto& p : doc.placements) {
+    if (!in_force(p, now_unix) || !c.resources.exists(p.resource) || !c.find_node(p.node)) continue;
+    const int score =
+        p.kind == PlacementIntent::Kind::kPrefer ? limits::kInfinity : -limits::kInfinity;
+    locs.push_back(LocationConstraint{p.resource, p.node, score, RoleFilter::kAny});
+  }
+  for (const auto& id : doc.disabled) {
+    if (!c.resources.exists(id)) continue;
+    for (const auto& n : c.nodes) {
+      locs.push_back(LocationConstraint{id, n.name, -limits::kInfinity, RoleFilter::kAny});
+    }
+  }
+  return c;
+}
+
+std::vector<bool> standby_nodes(const ClusterConfig& config, const ClusterDoc& doc) {
+  std::vector<bool> out(config.nodes.size(), false);
+  for (const auto& name : doc.standby) {
+    if (const auto id = config.find_node(name)) out[id->value] = true;
+  }
+  return out;
+}
+
+std::optional<std::int64_t> next_expiry(const ClusterDoc& doc, std::int64_t now_unix) {
+  std::optional<std::int64_t> next;
+  for (const auto& p : doc.placements) {
+    if (p.expires != 0 && p.expires > now_unix && (!next || p.expires < *next)) next = p.expires;
+  }
+  return next;
+}
+
+std::vector<std::string> static_differences(const ClusterConfig& current,
+                                            const ClusterConfig& next) {
+  std::vector<std::string> out;
+  if (current.name != next.name) {
+    out.push_back("cluster.name: '" + current.name + "' -> '" + next.name + "'");
+  }
+  if (current.auth_key_file != next.auth_key_file) out.push_back("cluster.auth_key_file changed");
+  if (current.timing.heartbeat_interval != next.timing.heartbeat_interval) {
+    out.push_back(
+        "cluster.heartbeat_interval: " + format_duration(current.timing.heartbeat_interval) +
+        " -> " + format_duration(next.timing.heartbeat_interval));
+  }
+  if (current.timing.node_timeout != next.timing.node_timeout) {
+    out.push_back("cluster.node_timeout: " + format_duration(current.timing.node_timeout) + " -> " +
+                  format_duration(next.timing.node_timeout));
+  }
+  if (current.no_quorum_policy != next.no_quorum_policy) {
+    out.push_back("cluster.no_quorum_policy: " + std::string(to_string(current.no_quorum_policy)) +
+                  " -> " + std::string(to_string(next.no_quorum_policy)));
+  }
+  if (current.nodes.size() != next.nodes.size()) {
+    out.push_back("nodes: " + std::to_string(current.nodes.size()) + " -> " +
+                  std::to_string(next.nodes.size()) + " nodes");
+  } else {
+    for (std::size_t i = 0; i < current.nodes.size(); ++i) {
+      const auto& a = current.nodes[i];
+      const auto& b = next.nodes[i];
+      if (a.name != b.name || !(a.address == b.address) || a.witness != b.witness) {
+        out.push_back("nodes[" + std::to_string(i) + "]: " + a.name + " " + a.address.to_string() +
+                      (a.witness ? " witness" : "") + " -> " + b.name + " " +
+                      b.address.to_string() + (b.witness ? " witness" : ""));
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace hactl

@@ -1,0 +1,66 @@
+// The cluster document: what operators change at run time, replicated by the coordinator to
+// every node with a version (coordinator/doc_replica.hpp) and stored by each (agent/doc_store):
+// the resource configuration as applied (`hactl config apply`, numbered config_version) and the
+// operators' intents (standby nodes, moves and bans with an optional expiry, disabled
+// resources). Serialized as JSON; plain data and pure functions.
+#pragma once
+
+#include <cstdint>
+#include <expected>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/config.hpp"
+
+namespace hactl {
+
+struct PlacementIntent {
+  enum class Kind { kPrefer, kBan };
+  Kind kind = Kind::kPrefer;
+  std::string resource;  // a top-level resource: a primitive outside groups and clones, a group,
+                         // or a clone
+  std::string node;
+  std::int64_t created = 0;  // unix seconds
+  std::int64_t expires = 0;  // unix seconds; 0: until `hactl resource clear`
+  std::string by;            // who asked ("uid 0")
+  bool operator==(const PlacementIntent&) const = default;
+};
+
+struct ClusterDoc {
+  std::uint64_t config_version = 0;  // 1 for the file the cluster first ran; +1 per apply
+  std::string config_text;           // the YAML as applied
+  std::int64_t config_applied = 0;   // unix seconds
+  std::string config_by;             // who applied it, and from where
+  std::vector<std::string> standby;  // node names, sorted
+  std::vector<PlacementIntent> placements;
+  std::vector<std::string> disabled;  // top-level resources held stopped, sorted
+  bool operator==(const ClusterDoc&) const = default;
+};
+
+std::string doc_to_bytes(const ClusterDoc& doc);
+std::expected<ClusterDoc, std::string> doc_from_bytes(std::string_view bytes);
+
+std::string_view to_string(PlacementIntent::Kind k);
+
+// The top-level resource a name stands for: itself if top-level, else the group or clone that
+// holds it (a group member -> its group -> its clone, if cloned). Nullopt if unknown.
+std::optional<std::string> top_level_resource(const ResourceConfig& rc, std::string_view id);
+
+// The configuration the scheduler runs on: `base` (parsed from doc.config_text) with every
+// intent in force at `now_unix` added as a location constraint (prefer +INFINITY, ban and
+// disabled -INFINITY). Standby is not a constraint: see standby_nodes().
+ClusterConfig effective_config(const ClusterConfig& base, const ClusterDoc& doc,
+                               std::int64_t now_unix);
+// By NodeId: whether the node is in standby.
+std::vector<bool> standby_nodes(const ClusterConfig& config, const ClusterDoc& doc);
+// The earliest expiry after now_unix of an intent, if any (when effective_config changes).
+std::optional<std::int64_t> next_expiry(const ClusterDoc& doc, std::int64_t now_unix);
+
+// Whether `next` may replace `current` by `hactl config apply`: the same cluster name, nodes,
+// addresses, timing and key file (those need every agent restarted). Empty when it may; else
+// one line per difference.
+std::vector<std::string> static_differences(const ClusterConfig& current,
+                                            const ClusterConfig& next);
+
+}  // namespace hactl

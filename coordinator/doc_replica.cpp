@@ -1,0 +1,295 @@
+#include "coordinator/doc_replica.hpp"
+
+#include <algorithm>
+
+#include "common/assert.hpp"
+#include "common/config.hpp"
+#include "common/limits.hpp"
+
+namespace hactl {
+namespace {
+
+std::string show(DocVersion v) {
+  return std::to_string(v.term.value) + "." + std::to_string(v.revision);
+}
+
+constexpr std::size_t kAnsweredKept = 256;
+
+}  // namespace
+
+DocReplica::DocReplica(std::size_t nodes, NodeId self, Duration resend, StoredDoc initial,
+                       Validator validator)
+    : n_(nodes),
+      self_(self),
+      resend_(resend),
+      doc_(std::move(initial)),
+      validator_(std::move(validator)),
+      acked_(nodes),
+      last_sent_(nodes) {}
+
+std::optional<Instant> DocReplica::next_deadline() const {
+  std::optional<Instant> next;
+  auto at = [&](Instant t) {
+    if (!next || t < *next) next = t;
+  };
+  for (const auto& [id, m] : mine_) {
+    at(m.deadline);
+    at(m.last_sent + resend_);
+  }
+  if (leading()) {
+    for (std::size_t i = 0; i < n_; ++i) {
+      if (i != self_.value && acked_[i] != doc_.version) at(last_sent_[i] + resend_);
+    }
+  }
+  return next;
+}
+
+void DocReplica::adopt(StoredDoc d) {
+  doc_ = std::move(d);
+  out_.store = doc_;
+  out_.events.push_back("event=doc_stored version=" + show(doc_.version));
+}
+
+void DocReplica::become_leader(Term term, Instant now) {
+  lead_term_ = term;
+  committed_.reset();
+  std::fill(acked_.begin(), acked_.end(), std::nullopt);
+  std::fill(last_sent_.begin(), last_sent_.end(), now - resend_);
+  if (doc_.version.term < term) {
+    // Raft's no-op entry: from here on only versions of this term are counted for commit.
+    adopt(StoredDoc{DocVersion{term, doc_.version.revision + 1}, doc_.bytes});
+  }
+  acked_[self_.value] = doc_.version;
+  update_commit();
+}
+
+void DocReplica::step_down(const std::string& why) {
+  for (const auto& [v, w] : waiting_) {
+    answer(w.from, w.id, false,
+           "the coordinator " + why +
+               " before a majority stored the change; the next coordinator may still apply it: "
+               "check `hactl status` before retrying",
+           v);
+  }
+  waiting_.clear();
+  proposals_.clear();
+  lead_term_.reset();
+  committed_.reset();
+}
+
+void DocReplica::tick(const Membership& m, std::optional<NodeId> coordinator, Instant now) {
+  term_ = m.term;
+  coordinator_ = coordinator;
+  if (leading() && (!m.leads || *lead_term_ != m.term)) step_down("lost its lease");
+  if (m.leads && !leading()) become_leader(m.term, now);
+  if (leading()) {
+    for (std::size_t i = 0; i < n_; ++i) {
+      const NodeId to{static_cast<std::uint16_t>(i)};
+      if (to == self_ || !m.up[i] || acked_[i] == doc_.version) continue;
+      if (now - last_sent_[i] < resend_) continue;
+      last_sent_[i] = now;
+      if (!acked_[i]) {
+        // Ask its version first: a node that has it needs no copy.
+        send(to, DocChunk{*lead_term_,
+                          DocChunkKind::kReplicate,
+                          doc_.version,
+                          0,
+                          text_digest(doc_.bytes),
+                          static_cast<std::uint32_t>(doc_.bytes.size()),
+                          0,
+                          {}});
+      } else {
+        send_doc(to, DocChunkKind::kReplicate, doc_.bytes, doc_.version, 0);
+      }
+    }
+  }
+  // Own proposals: to the coordinator (or handled here when it is this node), until answered.
+  for (auto it = mine_.begin(); it != mine_.end();) {
+    const std::uint64_t id = it->first;
+    Mine& p = it->second;
+    if (now >= p.deadline) {
+      out_.outcomes.push_back(ProposalOutcome{
+          id,
+          false,
+          "no answer from a coordinator in time (is the cluster quorate? see `hactl status`); "
+          "the change may or may not be applied",
+          {}});
+      it = mine_.erase(it);
+      continue;
+    }
+    ++it;
+    if (p.sent && now - p.last_sent < resend_) continue;
+    if (leading()) {
+      p.sent = true;
+      p.last_sent = now;
+      on_proposal(self_, id, p.bytes, p.base, now);  // may erase the entry
+    } else if (coordinator && *coordinator != self_) {
+      p.sent = true;
+      p.last_sent = now;
+      send_doc(*coordinator, DocChunkKind::kPropose, p.bytes, p.base, id);
+    }
+  }
+  // Half-received documents are dropped after a while (a sender that went away).
+  const Duration stale = 20 * resend_;
+  if (incoming_ && now - incoming_->started > stale) incoming_.reset();
+  std::erase_if(proposals_, [&](const auto& e) { return now - e.second.started > stale; });
+}
+
+std::uint64_t DocReplica::propose(std::string bytes, DocVersion base, Instant now,
+                                  Instant deadline) {
+  const std::uint64_t id = next_proposal_++;
+  mine_.emplace(id, Mine{std::move(bytes), base, deadline, now, false});
+  return id;
+}
+
+void DocReplica::send(NodeId to, Message m) { out_.messages.emplace_back(to, std::move(m)); }
+
+void DocReplica::send_doc(NodeId to, DocChunkKind kind, const std::string& bytes,
+                          DocVersion version, std::uint64_t proposal) {
+  HACTL_ASSERT(bytes.size() <= limits::kMaxDocBytes);
+  const std::uint64_t digest = text_digest(bytes);
+  const auto total = static_cast<std::uint32_t>(bytes.size());
+  for (std::size_t off = 0; off < bytes.size(); off += kDocChunkBytes) {
+    send(to, DocChunk{term_, kind, version, proposal, digest, total,
+                      static_cast<std::uint32_t>(off), bytes.substr(off, kDocChunkBytes)});
+  }
+}
+
+bool DocReplica::assemble(Assembly& a, const DocChunk& c, Instant now) {
+  const std::size_t chunks = (c.total + kDocChunkBytes - 1) / kDocChunkBytes;
+  if (a.have.empty() || a.version != c.version || a.digest != c.digest ||
+      a.bytes.size() != c.total || a.proposal != c.proposal) {
+    a = Assembly{c.version,
+                 c.proposal,
+                 c.digest,
+                 std::string(c.total, '\0'),
+                 std::vector<bool>(chunks, false),
+                 chunks,
+                 now};
+  }
+  if (c.offset % kDocChunkBytes != 0) return false;
+  const std::size_t index = c.offset / kDocChunkBytes;
+  if (index >= chunks || c.data.size() != std::min<std::size_t>(kDocChunkBytes, c.total - c.offset))
+    return false;
+  if (!a.have[index]) {
+    a.have[index] = true;
+    --a.missing;
+    std::copy(c.data.begin(), c.data.end(), a.bytes.begin() + static_cast<long>(c.offset));
+  }
+  return a.missing == 0 && text_digest(a.bytes) == a.digest;
+}
+
+void DocReplica::on_chunk(NodeId from, const DocChunk& c, Term term,
+                          std::optional<NodeId> coordinator, Instant now) {
+  if (from == self_ || c.term != term) return;
+  if (c.kind == DocChunkKind::kReplicate) {
+    if (coordinator != from) return;
+    if (c.version <= doc_.version || c.data.empty()) {
+      send(from, DocAck{term, doc_.version, 0, true, {}});
+      return;
+    }
+    if (!incoming_) incoming_.emplace();
+    if (!assemble(*incoming_, c, now)) return;
+    adopt(StoredDoc{c.version, std::move(incoming_->bytes)});
+    incoming_.reset();
+    send(from, DocAck{term, doc_.version, 0, true, {}});
+    return;
+  }
+  if (!leading() || *lead_term_ != c.term || c.proposal == 0) return;
+  const std::pair key{from.value, c.proposal};
+  if (const auto a = answered_.find(key); a != answered_.end()) {
+    send(from, DocAck{term, doc_.version, c.proposal, a->second.first, a->second.second});
+    return;
+  }
+  // One proposal at a time per peer: a newer one replaces a half-received older one.
+  std::erase_if(proposals_, [&](const auto& e) {
+    return e.first.first == from.value && e.first.second != c.proposal;
+  });
+  Assembly& a = proposals_[key];
+  if (!assemble(a, c, now)) return;
+  const std::string bytes = std::move(a.bytes);
+  proposals_.erase(key);
+  on_proposal(from, c.proposal, bytes, c.version, now);
+}
+
+void DocReplica::on_proposal(NodeId from, std::uint64_t id, const std::string& bytes,
+                             DocVersion base, Instant now) {
+  for (const auto& [v, w] : waiting_) {
+    if (w.from == from && w.id == id) return;  // accepted, awaiting commit
+  }
+  if (base != doc_.version) {
+    answer(from, id, false,
+           "the cluster's document changed meanwhile (now at version " + show(doc_.version) +
+               ", the change was made from " + show(base) +
+               "); nothing was changed: run the command again",
+           doc_.version);
+    return;
+  }
+  if (const std::string error = validator_(bytes); !error.empty()) {
+    answer(from, id, false, error, doc_.version);
+    return;
+  }
+  adopt(StoredDoc{DocVersion{*lead_term_, doc_.version.revision + 1}, bytes});
+  acked_[self_.value] = doc_.version;
+  waiting_[doc_.version] = Waiting{from, id};
+  std::fill(last_sent_.begin(), last_sent_.end(), now - resend_);
+  update_commit();
+}
+
+void DocReplica::answer(NodeId to, std::uint64_t id, bool ok, const std::string& error,
+                        DocVersion v) {
+  const std::string e = error.substr(0, kDocErrorBytes);
+  if (to == self_) {
+    if (mine_.erase(id) != 0) out_.outcomes.push_back(ProposalOutcome{id, ok, e, v});
+    return;
+  }
+  if (answered_.size() >= kAnsweredKept) answered_.erase(answered_.begin());
+  answered_[{to.value, id}] = {ok, e};
+  send(to, DocAck{term_, v, id, ok, e});
+}
+
+void DocReplica::on_ack(NodeId from, const DocAck& a, Instant now) {
+  if (a.proposal != 0) {
+    // The outcome of one of this node's proposals.
+    if (mine_.erase(a.proposal) != 0) {
+      out_.outcomes.push_back(ProposalOutcome{a.proposal, a.ok, a.error, a.version});
+    }
+    return;
+  }
+  if (!leading() || a.term != *lead_term_ || from.value >= n_) return;
+  const bool first = !acked_[from.value];
+  if (first || *acked_[from.value] < a.version) acked_[from.value] = a.version;
+  if (first && *acked_[from.value] < doc_.version) {
+    // It answered the question "which version have you?": send it the document now.
+    last_sent_[from.value] = now;
+    send_doc(from, DocChunkKind::kReplicate, doc_.bytes, doc_.version, 0);
+  }
+  update_commit();
+}
+
+void DocReplica::update_commit() {
+  if (!leading()) return;
+  auto holders = [&](DocVersion v) {
+    std::size_t k = 0;
+    for (const auto& a : acked_) k += (a && *a >= v) ? 1 : 0;
+    return k;
+  };
+  const std::size_t majority = n_ / 2 + 1;
+  if (doc_.version.term == *lead_term_ && holders(doc_.version) >= majority) {
+    if (committed_ != doc_.version) {
+      out_.events.push_back("event=doc_committed version=" + show(doc_.version));
+    }
+    committed_ = doc_.version;
+  } else {
+    for (const auto& [v, w] : waiting_) {
+      if (holders(v) >= majority) committed_ = v;
+    }
+  }
+  if (!committed_) return;
+  for (auto it = waiting_.begin(); it != waiting_.end() && it->first <= *committed_;) {
+    answer(it->second.from, it->second.id, true, {}, it->first);
+    it = waiting_.erase(it);
+  }
+}
+
+}  // namespace hactl

@@ -1,0 +1,138 @@
+// Replication of the cluster document (common/cluster_doc.hpp), pure and deterministic.
+//
+// The document is small state replaced as a whole, so it is replicated the way Raft ships a
+// snapshot: the coordinator's copy is the truth; every change is a new whole document with a
+// higher DocVersion (the coordinator's term, then a counter); each node stores what the
+// coordinator of its current term sends if it is newer than its own, and acknowledges the
+// version it stored. A change is committed once a majority has stored it (or a newer one).
+//
+// Why nothing committed is lost when the coordinator changes: votes carry the candidate's
+// version and a voter refuses a candidate older than itself (Node::set_doc_version), and a
+// majority holds every committed version, so every coordinator starts with it. A new
+// coordinator re-stamps its document with its own term before anything else (Raft's no-op
+// entry), so it only ever counts acknowledgements of versions of its own term.
+//
+// Any node may propose a change: the whole new document, with the version it derived from. The
+// coordinator accepts it only if that is still its version (so two operators cannot overwrite
+// each other's change unseen) and the validator agrees, and answers once it is committed.
+//
+// The shell stores `take().store` (write, fsync, rename) before it sends the messages of the same
+// take(): an acknowledgement never leaves before the document is on disk.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/messages.hpp"
+#include "coordinator/conductor.hpp"
+
+namespace hactl {
+
+struct StoredDoc {
+  DocVersion version;
+  std::string bytes;
+  bool operator==(const StoredDoc&) const = default;
+};
+
+struct ProposalOutcome {
+  std::uint64_t id = 0;
+  bool ok = false;
+  std::string error;
+  DocVersion version;  // ok: the committed version
+};
+
+struct DocOutput {
+  std::optional<StoredDoc> store;  // persist before sending `messages`
+  std::vector<std::pair<NodeId, Message>> messages;
+  std::vector<ProposalOutcome> outcomes;  // for this node's own proposals
+  std::vector<std::string> events;        // key=value lines
+};
+
+class DocReplica {
+ public:
+  // Refuses a proposed document (with the reason) or accepts it (empty).
+  using Validator = std::function<std::string(const std::string& bytes)>;
+
+  DocReplica(std::size_t nodes, NodeId self, Duration resend, StoredDoc initial,
+             Validator validator);
+
+  // Chunks and acks from peers. `term`/`coordinator`: this node's current term and whom it
+  // follows in it (Node::term(), Node::coordinator()).
+  void on_chunk(NodeId from, const DocChunk& c, Term term, std::optional<NodeId> coordinator,
+                Instant now);
+  void on_ack(NodeId from, const DocAck& a, Instant now);
+  void tick(const Membership& m, std::optional<NodeId> coordinator, Instant now);
+  // A change derived from `base`. Its outcome comes back in take().outcomes (by `deadline` at
+  // the latest: then it failed, and may or may not have been applied). Returns the id.
+  std::uint64_t propose(std::string bytes, DocVersion base, Instant now, Instant deadline);
+  DocOutput take() { return std::exchange(out_, DocOutput{}); }
+
+  const StoredDoc& doc() const { return doc_; }
+  // The newest version this coordinator knows a majority holds (coordinator only).
+  std::optional<DocVersion> committed() const { return committed_; }
+  // Coordinator: the version each node acknowledged (nullopt: not yet heard).
+  const std::vector<std::optional<DocVersion>>& acked() const { return acked_; }
+  std::optional<Instant> next_deadline() const;
+
+ private:
+  struct Assembly {
+    DocVersion version;
+    std::uint64_t proposal = 0;
+    std::uint64_t digest = 0;
+    std::string bytes;
+    std::vector<bool> have;  // by chunk
+    std::size_t missing = 0;
+    Instant started{};
+  };
+  struct Waiting {  // an accepted proposal awaiting commit
+    NodeId from;
+    std::uint64_t id = 0;
+  };
+  struct Mine {  // this node's proposal in flight
+    std::string bytes;
+    DocVersion base;
+    Instant deadline{};
+    Instant last_sent{};
+    bool sent = false;
+  };
+
+  bool leading() const { return lead_term_.has_value(); }
+  void become_leader(Term term, Instant now);
+  void step_down(const std::string& why);
+  void adopt(StoredDoc d);
+  void send(NodeId to, Message m);
+  void send_doc(NodeId to, DocChunkKind kind, const std::string& bytes, DocVersion version,
+                std::uint64_t proposal);
+  // Adds a chunk to `a`; true when `a` is complete and its digest matches.
+  bool assemble(Assembly& a, const DocChunk& c, Instant now);
+  void on_proposal(NodeId from, std::uint64_t id, const std::string& bytes, DocVersion base,
+                   Instant now);
+  void answer(NodeId to, std::uint64_t id, bool ok, const std::string& error, DocVersion v);
+  void update_commit();
+
+  std::size_t n_;
+  NodeId self_;
+  Duration resend_;
+  StoredDoc doc_;
+  Validator validator_;
+  std::optional<Term> lead_term_;
+  std::optional<DocVersion> committed_;
+  std::vector<std::optional<DocVersion>> acked_;
+  std::vector<Instant> last_sent_;
+  std::optional<Assembly> incoming_;  // follower: from the coordinator
+  std::map<std::pair<std::uint16_t, std::uint64_t>, Assembly> proposals_;  // coordinator
+  std::map<std::pair<std::uint16_t, std::uint64_t>, std::pair<bool, std::string>> answered_;
+  std::map<DocVersion, Waiting> waiting_;
+  std::map<std::uint64_t, Mine> mine_;
+  std::uint64_t next_proposal_ = 1;
+  std::optional<NodeId> coordinator_;
+  Term term_;
+  DocOutput out_;
+};
+
+}  // namespace hactl

@@ -1,0 +1,328 @@
+"""The operator's verbs, driven through the real `hactl` binary against a real 3-node cluster in
+network namespaces: standby/online, move/ban/clear (with a lifetime), enable/disable/restart,
+config validate/diff/apply/show/history, and their error paths (unknown names with a
+suggestion, an invalid or static-changing apply refused with the cluster unchanged, an agent
+that was down catching up, a reader refused a write). Plus the config-apply crash test: agents
+SIGKILLed at random points of applies, every stored document always one whole version.
+
+Bounds are generous upper limits (behaviour, not speed). Run as root:
+python3 tests/integration/test_operators.py
+"""
+
+import grp
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from netns import HACTL, AddressWatch, ClusterTestCase, run  # noqa: E402
+
+VIP = "10.213.0.100"
+VIP2 = "10.213.0.101"
+VIP3 = "10.213.0.102"
+
+RESOURCES = f"""
+resources:
+  - id: web-ip
+    type: vip
+    params: {{address: {VIP}/24, interface: eth0}}
+    ops: {{monitor: {{interval: 500ms, timeout: 5s}}}}
+"""
+
+# The same, plus a second VIP.
+RESOURCES_2 = RESOURCES + f"""
+  - id: api-ip
+    type: vip
+    params: {{address: {VIP2}/24, interface: eth0}}
+    ops: {{monitor: {{interval: 500ms, timeout: 5s}}}}
+"""
+
+# api-ip redefined: another address.
+RESOURCES_3 = RESOURCES + f"""
+  - id: api-ip
+    type: vip
+    params: {{address: {VIP3}/24, interface: eth0}}
+    ops: {{monitor: {{interval: 500ms, timeout: 5s}}}}
+"""
+
+
+def read(path):
+    with open(path) as f:
+        return f.read()
+
+
+class VipSampler:
+    """Samples, in a thread, which namespaces hold each address; records every sample."""
+
+    def __init__(self, cluster, addresses, period=0.02):
+        self.c, self.addresses, self.period = cluster, addresses, period
+        self.samples = []
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        deadline = time.monotonic() + 600
+        while not self.stop.is_set() and time.monotonic() < deadline:
+            self.samples.append({a: self.c.holders(a) for a in self.addresses})
+            time.sleep(self.period)
+
+    def close(self):
+        self.stop.set()
+        self.thread.join(timeout=10)
+
+    def most_holders(self, address):
+        return max((len(s[address]) for s in self.samples), default=0)
+
+
+class OperatorTest(ClusterTestCase):
+    def start(self, resources=RESOURCES, **kw):
+        c = self.cluster(resources_yaml=resources, **kw)
+        c.start_all()
+        c.wait_until(lambda: c.agreed_coordinator(), 10, 0.1, "a coordinator")
+        return c
+
+    def hactl(self, c, node, *args):
+        return c.hactl(node, *args)
+
+    def ok(self, c, node, *args):
+        r = c.hactl(node, *args)
+        self.assertEqual(r.returncode, 0, f"hactl {' '.join(args)}: {r.stdout}{r.stderr}")
+        return r.stdout
+
+    def holder(self, c, address=VIP, timeout=15):
+        return c.wait_until(
+            lambda: (lambda h: h[0] if len(h) == 1 else None)(c.holders(address)), timeout,
+            0.05, f"{address} on one node")
+
+    def doc(self, c, node):
+        s = c.status(node)
+        return s["document"] if s else None
+
+    def test_standby_move_ban_clear_lifetime_disable_restart(self):
+        c = self.start()
+        first = self.holder(c)
+        others = [n for n in c.nodes if n != first]
+
+        # standby moves the VIP off and shows the node as standby; online lets it back.
+        self.ok(c, others[0], "node", "standby", first)
+        c.wait_until(lambda: c.holders(VIP) and first not in c.holders(VIP), 10, 0.05,
+                     "the VIP off the standby node")
+        c.wait_until(lambda: next(n["state"] for n in c.status(first)["nodes"]
+                                  if n["name"] == first) == "standby", 5, 0.1, "standby shown")
+        second = self.holder(c)
+        self.assertNotEqual(second, first)
+        self.ok(c, first, "node", "online", first)
+        c.wait_until(lambda: first not in self.doc(c, second)["standby"], 5, 0.1, "online")
+        time.sleep(1)
+        self.assertEqual(c.holders(VIP), [second], "stickiness keeps it where it is")
+
+        # move to a node, shown as an intent; clear keeps it where it is.
+        self.ok(c, first, "resource", "move", "web-ip", first)
+        c.wait_until(lambda: c.holders(VIP) == [first], 10, 0.05, "the VIP moved")
+        text = self.ok(c, second, "status")
+        self.assertIn("move web-ip to " + first + " (until cleared)", text)
+        self.ok(c, second, "resource", "clear", "web-ip")
+        c.wait_until(lambda: not self.doc(c, first)["placements"], 5, 0.1, "intent cleared")
+        time.sleep(1)
+        self.assertEqual(c.holders(VIP), [first])
+
+        # ban from a node; move without a node moves away from where it runs.
+        self.ok(c, first, "resource", "ban", "web-ip", first)
+        third = c.wait_until(lambda: (lambda h: h[0] if h and h != [first] else None)(
+            c.holders(VIP)), 10, 0.05, "the VIP off the banned node")
+        c.wait_until(lambda: c.status(first)["resources"][0]["nodes"] == [third], 5, 0.05,
+                     "the move known to the node asked")
+        self.ok(c, first, "resource", "move", "web-ip")
+        c.wait_until(lambda: c.holders(VIP) and third not in c.holders(VIP)
+                     and first not in c.holders(VIP), 10, 0.05, "away from its node")
+        self.ok(c, first, "resource", "clear", "web-ip")
+
+        # a move with a lifetime expires by itself.
+        where = self.holder(c)
+        target = next(n for n in c.nodes if n != where)
+        self.ok(c, where, "resource", "move", "web-ip", target, "--lifetime", "3s")
+        c.wait_until(lambda: c.holders(VIP) == [target], 10, 0.05, "moved for a while")
+        placements = self.doc(c, where)["placements"]
+        self.assertEqual(len(placements), 1)
+        self.assertLessEqual(placements[0]["expires_in_s"], 3)
+        c.wait_until(lambda: not self.doc(c, where)["placements"], 10, 0.2, "the move expired")
+        self.assertEqual(c.holders(VIP), [target], "expiry does not move it back")
+
+        # disable stops it everywhere; enable starts it again; restart does both.
+        self.ok(c, target, "resource", "disable", "web-ip")
+        c.wait_until(lambda: not c.holders(VIP), 10, 0.05, "the VIP gone")
+        time.sleep(0.5)
+        self.assertEqual(c.holders(VIP), [])
+        self.ok(c, target, "resource", "enable", "web-ip")
+        self.holder(c)
+        with AddressWatch(c, VIP) as watch:
+            out = self.ok(c, target, "resource", "restart", "web-ip")
+            self.holder(c)
+            time.sleep(0.3)
+        self.assertIn("starting web-ip again", out)
+        spans = [s for v in watch.intervals().values() for s in v]
+        self.assertGreaterEqual(len(spans), 2, f"deleted, then added again: {spans}")
+        self.assertEqual(watch.longest_overlap(), 0.0)
+
+    def test_errors_name_the_problem_and_change_nothing(self):
+        c = self.start(names=("n1", "n2", "n3", "w"), witnesses=("w",))
+        self.holder(c)
+        before = self.doc(c, "n1")["version"]
+
+        def refused(*args, needle):
+            r = c.hactl("n1", *args)
+            self.assertEqual(r.returncode, 1, f"{args}: {r.stdout}{r.stderr}")
+            self.assertIn(needle, r.stderr)
+
+        refused("resource", "move", "web-iq", "n2", needle="did you mean 'web-ip'?")
+        refused("resource", "ban", "web-ip", "n22", needle="no node is called 'n22'; did you mean")
+        refused("node", "standby", "nodeX", needle="known: n1, n2, n3, w")
+        refused("resource", "move", "web-ip", "w", needle="is a witness")
+        refused("resource", "disable", "nothing", needle="no resource is called 'nothing'")
+        refused("resource", "cleanup", "web-iq", needle="did you mean 'web-ip'?")
+        self.assertEqual(self.doc(c, "n1")["version"], before, "nothing was changed")
+        # Usage errors are exit code 2 (CLI11), and --help works on every verb.
+        self.assertEqual(c.hactl("n1", "resource", "ban", "web-ip").returncode, 2)
+        self.assertEqual(c.hactl("n1", "resource", "move", "web-ip", "n2", "--lifetime", "x")
+                         .returncode, 2)
+
+    def write_config(self, c, name, resources, extra=""):
+        path = os.path.join(c.tmp, name)
+        text = c.config_text().replace(c.resources_yaml.strip("\n"), resources.strip("\n"))
+        with open(path, "w") as f:
+            f.write(text.replace("  node_timeout:", extra + "  node_timeout:") if extra else text)
+        return path
+
+    def test_config_apply_diff_show_history_and_refusals(self):
+        c = self.start()
+        self.holder(c)
+        v2 = self.write_config(c, "v2.yaml", RESOURCES_2)
+        out = self.ok(c, "n2", "config", "diff", v2)
+        self.assertIn("api-ip: added", out)
+        self.ok(c, "n2", "config", "apply", v2)
+        self.holder(c, VIP2)
+        for n in c.nodes:
+            c.wait_until(lambda n=n: self.doc(c, n)["config_version"] == 2, 5, 0.1, "version 2")
+        self.assertIn("api-ip", self.ok(c, "n3", "config", "show"))
+        old = json.loads(self.ok(c, "n3", "config", "show", "--version", "1", "--json"))
+        self.assertNotIn("api-ip", old["text"])
+        hist = json.loads(self.ok(c, "n1", "config", "history", "--json"))["versions"]
+        self.assertEqual([v["version"] for v in hist], [2, 1])
+        self.assertIn("nothing to apply", self.ok(c, "n1", "config", "diff", v2))
+
+        # An invalid file is refused with file, line and field; the cluster is unchanged.
+        bad = os.path.join(c.tmp, "bad.yaml")
+        with open(bad, "w") as f:
+            f.write(read(v2).replace("interface: eth0}", "interfce: eth0}", 1))
+        r = c.hactl("n1", "config", "apply", bad)
+        self.assertEqual(r.returncode, 1)
+        self.assertRegex(r.stderr, r"bad\.yaml:\d+:\d+: resources\[0\]")
+        # Node list or timing changes need restarts, not apply: refused, listed.
+        timing = self.write_config(c, "timing.yaml", RESOURCES_2, extra="  # x\n")
+        with open(timing, "w") as f:
+            f.write(read(v2).replace("node_timeout: 300ms", "node_timeout: 600ms"))
+        r = c.hactl("n1", "config", "apply", timing)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("cluster.node_timeout: 300ms -> 600ms", r.stderr)
+        self.assertEqual(self.doc(c, "n1")["config_version"], 2)
+
+        # Redefining an active VIP: stopped first, then the new one; never both addresses, and
+        # the unrelated VIP keeps its node.
+        keep = c.holders(VIP)
+        v3 = self.write_config(c, "v3.yaml", RESOURCES_3)
+        sampler = VipSampler(c, [VIP, VIP2, VIP3])
+        try:
+            out = self.ok(c, "n1", "config", "apply", v3)
+            self.holder(c, VIP3)
+        finally:
+            sampler.close()
+        self.assertIn("stopping first: api-ip", out)
+        self.assertEqual(c.holders(VIP2), [])
+        self.assertEqual(c.holders(VIP), keep)
+        self.assertFalse(any(s[VIP2] and s[VIP3] for s in sampler.samples))
+        self.assertTrue(all(s[VIP] == keep for s in sampler.samples), "web-ip untouched")
+
+    def test_an_agent_down_during_apply_catches_up_on_rejoin(self):
+        c = self.start()
+        self.holder(c)
+        c.kill("n3")
+        v2 = self.write_config(c, "v2.yaml", RESOURCES_2)
+        self.ok(c, "n1", "config", "apply", v2)
+        self.holder(c, VIP2)
+        c.start("n3")
+        c.wait_until(lambda: (self.doc(c, "n3") or {}).get("config_version") == 2, 10, 0.1,
+                     "n3 on version 2")
+        self.assertIn("api-ip", self.ok(c, "n3", "config", "show"))
+        c.wait_until(lambda: [r["id"] for r in c.status("n3")["resources"]] ==
+                     ["web-ip", "api-ip"], 5, 0.1, "n3 runs on the new list")
+
+    def test_a_reader_may_read_and_may_not_write(self):
+        created = False
+        try:
+            grp.getgrnam("haclient")
+        except KeyError:
+            run("groupadd", "--system", "haclient")
+            created = True
+        if created:
+            self.addCleanup(run, "groupdel", "haclient", check=False)
+        gid = grp.getgrnam("haclient").gr_gid
+        c = self.start()
+        self.holder(c)
+        # The socket's directory must be reachable for the reader.
+        os.chmod(c.tmp, 0o755)
+        reader = ["setpriv", f"--reuid=65534", f"--regid={gid}", "--clear-groups", HACTL,
+                  "--socket", c.nodes["n1"].socket]
+        r = run(*reader, "status", "--json", check=False)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        r = run(*reader, "node", "standby", "n2", check=False)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("permission denied", r.stderr)
+        self.assertNotIn("n2", self.doc(c, "n1")["standby"])
+        other = run("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", HACTL,
+                    "--socket", c.nodes["n1"].socket, "status", check=False)
+        self.assertNotEqual(other.returncode, 0, "not in the group: no access at all")
+        self.assertIn("event=control_refused cmd=node-standby caller=\"uid 65534", c.log("n1"))
+        self.ok(c, "n1", "node", "standby", "n2")
+        self.assertIn("event=control_write cmd=node-standby caller=\"uid 0", c.log("n1"))
+
+    def test_killed_during_apply_the_stored_document_is_always_whole(self):
+        c = self.start()
+        self.holder(c)
+        rng = random.Random(int(os.environ.get("HACTL_TEST_SEED", "4")))
+        files = [self.write_config(c, "a.yaml", RESOURCES_2),
+                 self.write_config(c, "b.yaml", RESOURCES)]
+        rounds = int(os.environ.get("HACTL_APPLY_CRASH_ROUNDS", "8"))
+        for i in range(rounds):
+            victim = rng.choice(list(c.nodes))
+            applier = rng.choice([n for n in c.nodes if n != victim])
+            proc = subprocess.Popen([HACTL, "--socket", c.nodes[applier].socket, "config", "apply",
+                                     files[i % 2]], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                    text=True)
+            time.sleep(rng.uniform(0, 0.15))
+            c.kill(victim)
+            proc.communicate(timeout=60)
+            # Whatever the moment, the victim's stored document is one whole version.
+            path = os.path.join(c.nodes[victim].state_dir, f"hactl-{victim}.doc")
+            if os.path.exists(path):
+                with open(path) as f:
+                    stored = json.load(f)
+                doc = json.loads(stored["document"])
+                self.assertIn(doc["config_text"], (read(files[0]), read(files[1]), c.config_text()))
+            c.start(victim)
+            c.wait_until(lambda: c.agreed_coordinator(), 10, 0.1, "a coordinator")
+        # All nodes converge on one version.
+        c.wait_until(lambda: len({json.dumps(self.doc(c, n), sort_keys=True) is not None and
+                                  self.doc(c, n)["version"] for n in c.nodes}) == 1, 15, 0.2,
+                     "one document everywhere")
+        self.assertEqual(len(c.holders(VIP)), 1)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

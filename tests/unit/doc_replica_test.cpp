@@ -1,0 +1,204 @@
+#include "coordinator/doc_replica.hpp"
+
+#include <gtest/gtest.h>
+
+#include <deque>
+
+namespace hactl {
+namespace {
+
+using std::chrono::milliseconds;
+
+// Three (or more) replicas wired through an in-memory network; node `leader` leads in `term`.
+struct Net {
+  std::vector<DocReplica> r;
+  std::vector<bool> up;
+  std::vector<std::vector<StoredDoc>> stored;
+  std::vector<std::vector<ProposalOutcome>> outcomes;
+  std::deque<std::tuple<NodeId, NodeId, Message>> queue;
+  Term term{1};
+  std::optional<NodeId> leader = NodeId{0};
+  Instant now{};
+  std::string refuse;  // what the validator says
+
+  explicit Net(std::size_t n) : up(n, true), stored(n), outcomes(n) {
+    for (std::size_t i = 0; i < n; ++i) {
+      r.emplace_back(n, NodeId{static_cast<std::uint16_t>(i)}, milliseconds(100),
+                     StoredDoc{DocVersion{}, "v0"}, [this](const std::string& b) {
+                       return b.find("bad") != std::string::npos ? "bad document" : refuse;
+                     });
+    }
+  }
+  Membership membership(std::size_t i) const {
+    Membership m;
+    m.term = term;
+    m.leads = leader && leader->value == i;
+    m.up = up;
+    return m;
+  }
+  void drain(std::size_t i) {
+    DocOutput o = r[i].take();
+    if (o.store) stored[i].push_back(*o.store);
+    for (auto& oc : o.outcomes) outcomes[i].push_back(oc);
+    for (auto& [to, m] : o.messages) {
+      queue.emplace_back(NodeId{static_cast<std::uint16_t>(i)}, to, std::move(m));
+    }
+  }
+  void deliver_all(std::size_t max = 100000) {
+    for (std::size_t k = 0; k < max && !queue.empty(); ++k) {
+      auto [from, to, m] = std::move(queue.front());
+      queue.pop_front();
+      if (!up[to.value] || !up[from.value]) continue;
+      if (auto* c = std::get_if<DocChunk>(&m)) r[to.value].on_chunk(from, *c, term, leader, now);
+      if (auto* a = std::get_if<DocAck>(&m)) r[to.value].on_ack(from, *a, now);
+      drain(to.value);
+    }
+  }
+  void round(Duration step = milliseconds(100)) {
+    now += step;
+    for (std::size_t i = 0; i < r.size(); ++i) {
+      if (!up[i]) continue;
+      r[i].tick(membership(i), leader, now);
+      drain(i);
+    }
+    deliver_all();
+  }
+};
+
+TEST(DocReplica, ANewCoordinatorRestampsItsDocumentAndAMajorityCommitsIt) {
+  Net net(3);
+  net.round();
+  EXPECT_EQ(net.r[0].doc().version, (DocVersion{Term{1}, 1}));
+  ASSERT_TRUE(net.r[0].committed());
+  EXPECT_EQ(*net.r[0].committed(), (DocVersion{Term{1}, 1}));
+  for (std::size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(net.r[i].doc(), (StoredDoc{DocVersion{Term{1}, 1}, "v0"}));
+    ASSERT_FALSE(net.stored[i].empty()) << i;  // stored before it was acknowledged
+  }
+}
+
+TEST(DocReplica, AFollowersProposalIsCommittedEverywhereAndAnswered) {
+  Net net(3);
+  net.round();
+  const std::string big(5000, 'x');  // several chunks
+  const auto id =
+      net.r[2].propose(big, net.r[2].doc().version, net.now, net.now + milliseconds(5000));
+  for (int i = 0; i < 3; ++i) net.round();
+  ASSERT_EQ(net.outcomes[2].size(), 1u);
+  EXPECT_EQ(net.outcomes[2][0].id, id);
+  EXPECT_TRUE(net.outcomes[2][0].ok) << net.outcomes[2][0].error;
+  EXPECT_EQ(net.outcomes[2][0].version, (DocVersion{Term{1}, 2}));
+  for (std::size_t i = 0; i < 3; ++i) EXPECT_EQ(net.r[i].doc().bytes, big) << i;
+}
+
+TEST(DocReplica, AChangeFromAnOldVersionIsRefusedAndChangesNothing) {
+  Net net(3);
+  net.round();
+  const DocVersion base = net.r[1].doc().version;
+  net.r[0].propose("first", base, net.now, net.now + milliseconds(5000));
+  net.round();
+  net.r[1].propose("second", base, net.now, net.now + milliseconds(5000));
+  for (int i = 0; i < 3; ++i) net.round();
+  ASSERT_EQ(net.outcomes[1].size(), 1u);
+  EXPECT_FALSE(net.outcomes[1][0].ok);
+  EXPECT_NE(net.outcomes[1][0].error.find("changed meanwhile"), std::string::npos);
+  for (std::size_t i = 0; i < 3; ++i) EXPECT_EQ(net.r[i].doc().bytes, "first");
+}
+
+TEST(DocReplica, AnInvalidDocumentIsRefusedWithTheValidatorsReason) {
+  Net net(3);
+  net.round();
+  net.r[1].propose("bad", net.r[1].doc().version, net.now, net.now + milliseconds(5000));
+  for (int i = 0; i < 3; ++i) net.round();
+  ASSERT_EQ(net.outcomes[1].size(), 1u);
+  EXPECT_FALSE(net.outcomes[1][0].ok);
+  EXPECT_EQ(net.outcomes[1][0].error, "bad document");
+  EXPECT_EQ(net.r[0].doc().bytes, "v0");
+}
+
+TEST(DocReplica, ANodeThatWasDownCatchesUpWhenItReturns) {
+  Net net(3);
+  net.round();
+  net.up[2] = false;
+  net.r[0].propose("while 2 was down", net.r[0].doc().version, net.now,
+                   net.now + milliseconds(5000));
+  for (int i = 0; i < 3; ++i) net.round();
+  ASSERT_EQ(net.outcomes[0].size(), 1u);
+  EXPECT_TRUE(net.outcomes[0][0].ok);  // 2 of 3 is a majority
+  EXPECT_EQ(net.r[2].doc().bytes, "v0");
+  net.up[2] = true;
+  for (int i = 0; i < 3; ++i) net.round();
+  EXPECT_EQ(net.r[2].doc(), net.r[0].doc());
+}
+
+TEST(DocReplica, WithoutAMajorityNothingIsCommittedAndTheProposerIsToldSo) {
+  Net net(3);
+  net.round();
+  net.up[1] = net.up[2] = false;
+  net.r[0].propose("alone", net.r[0].doc().version, net.now, net.now + milliseconds(5000));
+  net.round();
+  EXPECT_TRUE(net.outcomes[0].empty());
+  net.leader.reset();  // the coordinator's lease runs out
+  net.round();
+  ASSERT_EQ(net.outcomes[0].size(), 1u);
+  EXPECT_FALSE(net.outcomes[0][0].ok);
+  EXPECT_NE(net.outcomes[0][0].error.find("may still apply"), std::string::npos);
+}
+
+TEST(DocReplica, AProposalWithNoCoordinatorFailsAtItsDeadline) {
+  Net net(3);
+  net.leader.reset();
+  net.r[1].propose("x", net.r[1].doc().version, net.now, net.now + milliseconds(1000));
+  for (int i = 0; i < 12; ++i) net.round();
+  ASSERT_EQ(net.outcomes[1].size(), 1u);
+  EXPECT_FALSE(net.outcomes[1][0].ok);
+  EXPECT_NE(net.outcomes[1][0].error.find("no answer"), std::string::npos);
+}
+
+TEST(DocReplica, AFollowerNeverGoesBackToAnOlderVersion) {
+  Net net(3);
+  net.round();
+  DocReplica& f = net.r[1];
+  const DocChunk newer{
+      Term{1}, DocChunkKind::kReplicate, DocVersion{Term{1}, 5}, 0, text_digest("new"), 3, 0,
+      "new"};
+  const DocChunk older{
+      Term{1}, DocChunkKind::kReplicate, DocVersion{Term{1}, 4}, 0, text_digest("old"), 3, 0,
+      "old"};
+  f.on_chunk(NodeId{0}, newer, Term{1}, NodeId{0}, net.now);
+  f.on_chunk(NodeId{0}, older, Term{1}, NodeId{0}, net.now);
+  EXPECT_EQ(f.doc().bytes, "new");
+  // Nor takes a document from a node that is not its coordinator, or with a wrong digest.
+  const DocChunk stranger{
+      Term{1}, DocChunkKind::kReplicate, DocVersion{Term{1}, 9}, 0, text_digest("evil"), 4, 0,
+      "evil"};
+  f.on_chunk(NodeId{2}, stranger, Term{1}, NodeId{0}, net.now);
+  DocChunk torn = stranger;
+  torn.digest = 1;
+  f.on_chunk(NodeId{0}, torn, Term{1}, NodeId{0}, net.now);
+  EXPECT_EQ(f.doc().bytes, "new");
+}
+
+TEST(DocReplica, ACommittedChangeSurvivesACoordinatorChange) {
+  Net net(3);
+  net.round();
+  net.r[0].propose("kept", net.r[0].doc().version, net.now, net.now + milliseconds(5000));
+  net.round();
+  net.round();
+  ASSERT_EQ(net.outcomes[0].size(), 1u);
+  ASSERT_TRUE(net.outcomes[0].at(0).ok);
+  // Node 0 goes away; node 1 (which has the change, as the election restriction ensures)
+  // becomes coordinator in term 2 and re-stamps it.
+  net.up[0] = false;
+  net.term = Term{2};
+  net.leader = NodeId{1};
+  for (int i = 0; i < 3; ++i) net.round();
+  EXPECT_EQ(net.r[1].doc(), (StoredDoc{DocVersion{Term{2}, 3}, "kept"}));
+  EXPECT_EQ(net.r[2].doc(), net.r[1].doc());
+  net.up[0] = true;
+  for (int i = 0; i < 3; ++i) net.round();
+  EXPECT_EQ(net.r[0].doc(), net.r[1].doc());
+}
+
+}  // namespace
+}  // namespace hactl
