@@ -47,7 +47,8 @@ Row node_row(const nlohmann::json& n) {
     heard = "never";
   }
   std::string rtt = "-";
-  if (n.contains("rtt_ms") && n["rtt_ms"].is_number() && str(n, "state") == "online") {
+  // A standby node is heard like an online one; only an offline node's RTT is stale.
+  if (n.contains("rtt_ms") && n["rtt_ms"].is_number() && str(n, "state") != "offline") {
     char buf[32];
     std::snprintf(buf, sizeof buf, "%.1fms", n["rtt_ms"].get<double>());
     rtt = buf;
@@ -141,11 +142,13 @@ std::string render_status(const nlohmann::json& s) {
   if (s.contains("scheduler") && s["scheduler"].is_object()) {
     const auto& sch = s["scheduler"];
     const std::string waiting = str(sch, "waiting_for", "");
-    if (sch.value("active", false) && !waiting.empty()) out << "\nWaiting for " << waiting << "\n";
+    std::string lines;
+    if (sch.value("active", false) && !waiting.empty()) lines += "Waiting for " + waiting + "\n";
     if (sch.contains("notes") && sch["notes"].is_array()) {
       for (const auto& n : sch["notes"])
-        if (n.is_string()) out << "Note: " << n.get<std::string>() << "\n";
+        if (n.is_string()) lines += "Note: " + n.get<std::string>() + "\n";
     }
+    if (!lines.empty()) out << "\n" << lines;
   }
   return out.str();
 }

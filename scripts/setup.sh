@@ -12,6 +12,8 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   # tests, demo and benchmarks: network namespaces, a client, fault injection
   iproute2 iputils-arping iputils-ping nftables procps psmisc util-linux python3
+  # the JSON Schema check of `hactl status --json` (tests/integration/test_status_schema.py)
+  python3-jsonschema
   # a real systemd (PID 1 of a private namespace) and its D-Bus for the systemd class tests
   systemd dbus
   # real OCF resource agents (Dummy, IPaddr2, Stateful) for the resource tests
