@@ -187,6 +187,105 @@ void load_nodes(YamlReader& loader, const YAML::Node& n, ClusterConfig& c) {
   }
 }
 
+// One `alerts:` entry. Durations and counts are bounded here so a hook can never hold a run
+// slot for long or retry without end; whether the file exists is the runner's business (the
+// same file is validated on machines that do not have the hooks installed).
+void load_alert(YamlReader& loader, const YAML::Node& n, const std::string& path, AlertConfig& a) {
+  if (!loader.expect_map(n, path, {"id", "path", "timeout", "kinds", "retries", "retry_delay"}))
+    return;
+  if (auto p = loader.string_field(n, path, "path", true)) {
+    if (p->empty() || p->front() != '/' || p->back() == '/') {
+      loader.error(n["path"], path + ".path",
+                   "must be the absolute path of an executable file, got '" + *p + "'");
+    } else {
+      a.path = *p;
+    }
+  }
+  if (auto id = loader.string_field(n, path, "id", false)) {
+    if (valid_name(*id, limits::kMaxNodeNameLength)) {
+      a.id = *id;
+    } else {
+      loader.error(n["id"], path + ".id", "must be 1 to 63 characters of A-Z a-z 0-9 _ . -");
+    }
+  } else if (!n["id"] && !a.path.empty()) {
+    const std::string base = a.path.substr(a.path.rfind('/') + 1);
+    if (valid_name(base, limits::kMaxNodeNameLength)) {
+      a.id = base;
+    } else {
+      loader.error(n["path"], path + ".path",
+                   "the file name '" + base +
+                       "' is not a valid alert id (1 to 63 characters of A-Z a-z 0-9 _ . -): "
+                       "set 'id'");
+    }
+  }
+  for (auto [key, target, min, max] :
+       {std::tuple{"timeout", &a.timeout, Duration{std::chrono::milliseconds{1}},
+                   AlertConfig::kMaxTimeout},
+        std::tuple{"retry_delay", &a.retry_delay, Duration{0}, AlertConfig::kMaxRetryDelay}}) {
+    if (auto d = loader.duration_field(n, path, key)) {
+      if (*d < min || *d > max) {
+        loader.error(n[key], path + "." + key,
+                     "must be between " + format_duration(min) + " and " + format_duration(max) +
+                         ", got " + n[key].Scalar());
+      } else {
+        *target = *d;
+      }
+    }
+  }
+  if (auto r = loader.int_field(n, path, "retries", 0, AlertConfig::kMaxRetries)) a.retries = *r;
+  if (auto kinds = loader.string_list(n, path, "kinds")) {
+    const std::string p = path + ".kinds";
+    if (kinds->empty()) {
+      loader.error(n["kinds"], p,
+                   "must name at least one event kind (leave 'kinds' out to run on every event)");
+    }
+    std::set<std::string> seen;
+    for (std::size_t i = 0; i < kinds->size(); ++i) {
+      const std::string& k = (*kinds)[i];
+      const std::string at = p + "[" + std::to_string(i) + "]";
+      if (!valid_name(k, AlertConfig::kMaxKindLength)) {
+        loader.error(n["kinds"][i], at,
+                     "must be an event kind such as node_down (1 to 64 characters of A-Z a-z 0-9 "
+                     "_ . -), got '" +
+                         k + "'");
+      } else if (!seen.insert(k).second) {
+        loader.error(n["kinds"][i], at, "duplicate event kind '" + k + "'");
+      } else {
+        a.kinds.push_back(k);
+      }
+    }
+  }
+}
+
+void load_alerts(YamlReader& loader, const YAML::Node& n, ClusterConfig& c) {
+  if (!n.IsSequence()) {
+    loader.error(n, "alerts", "expected a list of alert hooks, got " + std::string(kind_name(n)));
+    return;
+  }
+  if (n.size() > AlertConfig::kMaxAlerts) {
+    loader.error(n, "alerts",
+                 "must list at most " + std::to_string(AlertConfig::kMaxAlerts) +
+                     " alert hooks, got " + std::to_string(n.size()));
+    return;
+  }
+  std::map<std::string, std::size_t> ids;
+  for (std::size_t i = 0; i < n.size(); ++i) {
+    const std::string path = "alerts[" + std::to_string(i) + "]";
+    AlertConfig a;
+    load_alert(loader, n[i], path, a);
+    if (!a.id.empty()) {
+      if (auto [it, fresh] = ids.emplace(a.id, i); !fresh) {
+        const bool named = n[i].IsMap() && n[i]["id"];
+        loader.error(named ? n[i]["id"] : n[i]["path"], path + (named ? ".id" : ".path"),
+                     "duplicate alert id '" + a.id + "' (also alerts[" +
+                         std::to_string(it->second) + "])" +
+                         (named ? "" : "; set 'id' to tell them apart"));
+      }
+    }
+    c.alerts.push_back(std::move(a));
+  }
+}
+
 void check_cluster(YamlReader& loader, const YAML::Node& root, ClusterConfig& c) {
   const auto& t = c.timing;
   if (t.heartbeat_interval < limits::kMinHeartbeatInterval ||
@@ -249,8 +348,9 @@ std::expected<LoadedConfig, std::vector<ConfigError>> parse_config(std::string_v
     return std::unexpected(reader.errors());
   }
   try {
-    if (reader.expect_map(root, "",
-                          {"cluster", "nodes", "resources", "groups", "clones", "constraints"})) {
+    if (reader.expect_map(
+            root, "",
+            {"cluster", "nodes", "resources", "groups", "clones", "constraints", "alerts"})) {
       if (root["cluster"]) {
         load_cluster(reader, root["cluster"], out.config);
       } else {
@@ -262,6 +362,7 @@ std::expected<LoadedConfig, std::vector<ConfigError>> parse_config(std::string_v
         reader.error(root, "nodes", "required section 'nodes' is missing");
       }
       load_resources(reader, root, out.config.resources);
+      if (root["alerts"]) load_alerts(reader, root["alerts"], out.config);
       if (reader.errors().empty()) check_cluster(reader, root, out.config);
       if (reader.errors().empty()) check_resources(reader, root, out.config);
     }
@@ -330,6 +431,10 @@ std::string_view to_string(NoQuorumPolicy p) {
       return "ignore";
   }
   return "unknown";
+}
+
+bool AlertConfig::wants(std::string_view kind) const {
+  return kinds.empty() || std::find(kinds.begin(), kinds.end(), kind) != kinds.end();
 }
 
 std::string NodeAddress::to_string() const {

@@ -2,6 +2,8 @@
 // A ClusterConfig that exists has passed validate(): names unique, addresses parse, timing safe.
 #pragma once
 
+#include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <expected>
 #include <optional>
@@ -35,6 +37,26 @@ struct TimingConfig {
   Duration node_timeout = std::chrono::milliseconds{300};
 };
 
+// One alert hook (`alerts:` in the YAML): an executable run on events, the event in its
+// environment (agent/alert_runner.hpp, docs/alerts.md).
+struct AlertConfig {
+  static constexpr std::size_t kMaxAlerts = 32;
+  static constexpr int kMaxRetries = 10;
+  static constexpr Duration kMaxTimeout = std::chrono::minutes{10};
+  static constexpr Duration kMaxRetryDelay = std::chrono::hours{1};
+  static constexpr std::size_t kMaxKindLength = 64;  // EventLogLimits::max_key_bytes
+
+  std::string id;                                  // unique; default: the path's basename
+  std::string path;                                // absolute path of an executable
+  Duration timeout = std::chrono::seconds{30};     // then killed (SIGTERM, then SIGKILL)
+  std::vector<std::string> kinds;                  // event kinds to run on; empty: every kind
+  int retries = 2;                                 // further attempts after a failed one
+  Duration retry_delay = std::chrono::seconds{5};  // between a failed attempt and the next
+  bool operator==(const AlertConfig&) const = default;
+
+  bool wants(std::string_view kind) const;
+};
+
 struct ClusterConfig {
   std::string name;
   std::string auth_key_file;
@@ -48,6 +70,7 @@ struct ClusterConfig {
   NoQuorumPolicy no_quorum_policy = NoQuorumPolicy::kStop;
   std::vector<NodeConfig> nodes;
   ResourceConfig resources;
+  std::vector<AlertConfig> alerts;
   // A digest of the file's text. Agents act on each other's resource reports and requests only
   // when their ids match: resources travel on the wire as indexes into this file's list.
   std::uint64_t config_id = 0;

@@ -1,0 +1,107 @@
+// Alert hooks: the executables of the config's `alerts:` list, run on the agent's events with the
+// event in their environment (Pacemaker's alert agents, keepalived's notify scripts). Every run
+// goes through the process runner (resources/process_runner.hpp), so the loop never waits on a
+// hook: a hook gets its own process group, /dev/null as stdin, a clean environment and its
+// timeout, after which its whole group gets SIGTERM and, kill_grace later, SIGKILL.
+//
+// Environment of a hook, and nothing else (nothing is inherited from the agent's environment,
+// so secrets the agent was started with never reach a hook; a hook sets what it needs itself):
+//   PATH                 /usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+//   HACTL_ALERT_ID       the hook's id          HACTL_ALERT_ATTEMPT  1, then 2, ... on retries
+//   HACTL_EVENT_KIND     e.g. node_down         HACTL_EVENT_SEQ      the event's sequence number
+//   HACTL_EVENT_TIME     RFC 3339, UTC, us      HACTL_EVENT_TIME_US  unix microseconds
+//   HACTL_TERM           the election term      HACTL_NODE / HACTL_CLUSTER  this node, cluster
+//   HACTL_FIELD_<KEY>    each event field; KEY upper-cased, other than A-Z 0-9 _ made '_' (when
+//                        two keys give one name, the first key in sorted order wins)
+//
+// Bounded everywhere: at most max_running hooks at once; runs waiting for a slot or for their
+// retry delay are pending, at most max_pending of them, and when a new run would exceed that the
+// oldest pending run is dropped (counted, logged at most once a second). A run that exits
+// non-zero, is killed by a signal, times out or cannot be started is logged (event=alert_failed)
+// and counted, and tried again retry_delay later, at most `retries` more times. Hooks run in
+// the order their runs were queued but concurrently, so a hook must not rely on finishing in
+// event order: HACTL_EVENT_SEQ orders events.
+//
+// Everything runs on the loop's thread. notify() only queues (it never forks, so it is safe to
+// call from EventLog's listener); runs start from a timer on a later turn of the loop.
+#pragma once
+
+#include <uv.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "agent/event_log.hpp"
+#include "common/config.hpp"
+
+namespace hactl {
+
+struct AlertRunnerOptions {
+  std::string node{};     // HACTL_NODE
+  std::string cluster{};  // HACTL_CLUSTER
+  std::size_t max_running = 4;
+  std::size_t max_pending = 256;
+  Duration kill_grace = std::chrono::seconds{5};  // after the timeout's SIGTERM, SIGKILL
+};
+
+struct AlertCounters {
+  std::uint64_t runs = 0;       // attempts started (first attempts and retries)
+  std::uint64_t succeeded = 0;  // attempts that exited 0
+  std::uint64_t failures = 0;   // attempts that did not (including timeouts)
+  std::uint64_t timeouts = 0;   // attempts killed for outliving their timeout
+  std::uint64_t retries = 0;    // retries scheduled after a failed attempt
+  std::uint64_t gave_up = 0;    // runs whose last allowed attempt failed
+  std::uint64_t dropped = 0;    // pending runs dropped: queue full (oldest first) or close()
+  bool operator==(const AlertCounters&) const = default;
+};
+
+struct AlertStats {
+  AlertCounters total;
+  std::map<std::string, AlertCounters> by_alert;  // every configured id, even if never run
+  std::size_t running = 0;                        // hooks running now
+  std::size_t pending = 0;                        // runs waiting for a slot or a retry delay
+};
+
+class AlertRunner {
+ public:
+  // `alerts` as validated by parse_config (ids unique, paths absolute). max_running and
+  // max_pending must be at least 1.
+  AlertRunner(uv_loop_t* loop, std::vector<AlertConfig> alerts, AlertRunnerOptions options);
+  AlertRunner(const AlertRunner&) = delete;
+  AlertRunner& operator=(const AlertRunner&) = delete;
+  ~AlertRunner();  // close()
+
+  // Queues one run of every hook whose kinds match e.kind. Never blocks, never forks; ignored
+  // after close().
+  void notify(const LoggedEvent& e, std::uint64_t term);
+
+  // Stops the timer and drops pending runs (counted as dropped). Hooks already running are
+  // not waited for and cannot be abandoned: the process runner still ends each one (at most its
+  // timeout plus kill_grace), so the loop stays alive until then; their results are counted and
+  // logged while this object exists, never retried. Destroying the runner right after close()
+  // is safe. Idempotent.
+  void close();
+
+  AlertStats stats() const;
+  std::size_t running() const;
+  std::size_t pending() const;
+
+  struct State;  // shared with the process runner's callbacks
+
+ private:
+  std::shared_ptr<State> state_;
+};
+
+// "HACTL_FIELD_" + key upper-cased, every character other than A-Z 0-9 _ replaced by '_'.
+std::string alert_field_variable(std::string_view key);
+
+// The whole environment of one attempt ("NAME=value" strings), as described above.
+std::vector<std::string> alert_environment(const AlertConfig& alert, const LoggedEvent& e,
+                                           std::uint64_t term, int attempt,
+                                           const AlertRunnerOptions& options);
+
+}  // namespace hactl
