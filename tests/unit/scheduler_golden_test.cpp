@@ -1,6 +1,11 @@
 // Scheduler regression cases (Pacemaker's cts/scheduler habit): each directory of
 // tests/scheduler holds config.yaml, state.yaml and expected.txt, the transition a person
 // checked. HACTL_REGEN=1 rewrites expected.txt (commit it only once the diff is understood).
+// They run through simulate() with an empty request, the same path as `hactl simulate --state`,
+// so what the daemon decides and what simulate prints cannot differ. expected.txt is written by
+// describe() (the scheduler's target as the placement); simulate's format_transition() prints the
+// same action lines and the placement after the actions, checked here to match that target on
+// every reachable node.
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -9,6 +14,7 @@
 #include <sstream>
 
 #include "coordinator/scheduler.hpp"
+#include "coordinator/simulate.hpp"
 #include "coordinator/state_file.hpp"
 
 namespace hactl {
@@ -29,11 +35,38 @@ std::string run_case(const fs::path& dir) {
   auto state =
       parse_state(config->config, slurp(dir / "state.yaml"), (dir / "state.yaml").string());
   if (!state) return "state error: " + state.error().front().to_string();
-  const Transition t = schedule(config->config, *state);
+  const auto result = simulate(config->config, *state, SimulateRequest{});
+  if (!result) return "simulate error: " + result.error();
+  const std::string text = describe(config->config, result->transition);
   // The same input must give byte-identical output.
-  EXPECT_EQ(describe(config->config, schedule(config->config, *state)),
-            describe(config->config, t));
-  return describe(config->config, t);
+  const auto again = simulate(config->config, *state, SimulateRequest{});
+  EXPECT_TRUE(again.has_value());
+  if (again) {
+    EXPECT_EQ(describe(config->config, again->transition), text);
+    EXPECT_EQ(format_transition(*again), format_transition(*result));
+  }
+  // What simulate prints: the same actions, and a placement that is the scheduler's target on
+  // every node it can reach (on a lost node, the target of a held unit names all its members).
+  const std::string printed = format_transition(*result);
+  EXPECT_EQ(printed.substr(0, printed.find("placement:")), text.substr(0, text.find("placement:")))
+      << dir.filename().string();
+  for (const auto& p : config->config.resources.primitives) {
+    const auto target = result->transition.target.find(p.id);
+    for (std::size_t i = 0; i < config->config.nodes.size(); ++i) {
+      const NodeCondition c = result->state.nodes[i];
+      if (c != NodeCondition::kOnline && c != NodeCondition::kStandby) continue;
+      const ResourceRole want =
+          target == result->transition.target.end() ? ResourceRole::kStopped : target->second[i];
+      ResourceRole got = ResourceRole::kStopped;
+      for (const auto& placed : result->placement) {
+        if (placed.resource == p.id && placed.node == config->config.nodes[i].name)
+          got = placed.role;
+      }
+      EXPECT_EQ(got, want) << dir.filename().string() << ": " << p.id << " on "
+                           << config->config.nodes[i].name;
+    }
+  }
+  return text;
 }
 
 TEST(SchedulerGolden, EveryRecordedCase) {

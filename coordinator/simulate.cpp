@@ -1,0 +1,318 @@
+#include "coordinator/simulate.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <map>
+#include <optional>
+#include <sstream>
+
+#include "common/suggest.hpp"
+
+namespace hactl {
+namespace {
+
+bool active(ResourceRole r) { return r != ResourceRole::kStopped; }
+
+bool reachable(NodeCondition c) {
+  return c == NodeCondition::kOnline || c == NodeCondition::kStandby;
+}
+
+std::vector<std::string> node_names(const ClusterConfig& config) {
+  std::vector<std::string> names;
+  for (const auto& n : config.nodes) names.push_back(n.name);
+  return names;
+}
+
+std::vector<std::string> resource_ids(const ResourceConfig& rc) {
+  std::vector<std::string> ids;
+  for (const auto& p : rc.primitives) ids.push_back(p.id);
+  for (const auto& g : rc.groups) ids.push_back(g.id);
+  for (const auto& c : rc.clones) ids.push_back(c.id);
+  return ids;
+}
+
+// The primitives a resource id stands for: itself, a group's members, a clone's child.
+std::vector<std::string> primitives_of(const ResourceConfig& rc, const std::string& id) {
+  std::string inner = id;
+  if (const auto* c = rc.clone(id)) inner = c->child;
+  if (const auto* g = rc.group(inner)) return g->members;
+  if (rc.primitive(inner) != nullptr) return {inner};
+  return {};
+}
+
+std::string join_lines(const std::vector<std::string>& lines) {
+  std::string out;
+  for (const auto& l : lines) out += (out.empty() ? "" : "\n") + l;
+  return out;
+}
+
+std::optional<std::string> check_shape(const ClusterConfig& config, const ClusterState& state) {
+  const std::size_t n = config.nodes.size();
+  if (state.nodes.size() != n) {
+    return "the state has " + std::to_string(state.nodes.size()) + " nodes, the configuration " +
+           std::to_string(n);
+  }
+  auto check = [&](const auto& map, const char* what) -> std::optional<std::string> {
+    for (const auto& [id, v] : map) {
+      if (config.resources.primitive(id) == nullptr)
+        return std::string("the state's ") + what + " name '" + id + "', not a primitive";
+      if (v.size() != n)
+        return std::string("the state's ") + what + " of '" + id + "' do not cover every node";
+    }
+    return std::nullopt;
+  };
+  if (auto e = check(state.roles, "roles")) return e;
+  if (auto e = check(state.failed, "failed monitors")) return e;
+  if (auto e = check(state.settling, "settling marks")) return e;
+  if (auto e = check(state.failures, "failures")) return e;
+  return std::nullopt;
+}
+
+// Applies the request; returns every error found (unknown names, nothing to fail).
+std::vector<std::string> apply_request(const ClusterConfig& config, ClusterState& state,
+                                       const SimulateRequest& request) {
+  std::vector<std::string> errors;
+  const std::size_t n = config.nodes.size();
+  for (const auto& name : request.kill) {
+    const auto id = config.find_node(name);
+    if (!id) {
+      errors.push_back(unknown_name_message("node", name, node_names(config)));
+      continue;
+    }
+    const std::size_t i = id->value;
+    state.nodes[i] = NodeCondition::kOffline;
+    for (auto& [_, roles] : state.roles) roles[i] = ResourceRole::kStopped;
+    for (auto& [_, flags] : state.failed) flags[i] = false;
+    for (auto& [_, flags] : state.settling) flags[i] = false;
+  }
+  for (const auto& id : request.fail) {
+    const auto prims = primitives_of(config.resources, id);
+    if (prims.empty()) {
+      errors.push_back(unknown_name_message("resource", id, resource_ids(config.resources)));
+      continue;
+    }
+    bool any = false;
+    for (const auto& p : prims) {
+      const auto roles = state.roles.find(p);
+      if (roles == state.roles.end()) continue;
+      for (std::size_t i = 0; i < n; ++i) {
+        if (!active(roles->second[i]) || !reachable(state.nodes[i])) continue;
+        any = true;
+        auto& failed = state.failed[p];
+        failed.resize(n, false);
+        failed[i] = true;
+        auto& failures = state.failures[p];
+        failures.resize(n, FailureRecord{0, state.now});
+        ++failures[i].count;
+        failures[i].last = state.now;
+      }
+    }
+    if (!any) {
+      errors.push_back("resource '" + id +
+                       "' is not active on any online or standby node: there is no monitor to "
+                       "fail");
+    }
+  }
+  return errors;
+}
+
+std::string roles_text(const std::vector<std::pair<std::string, ResourceRole>>& roles) {
+  std::string promoted, started;
+  for (const auto& [node, role] : roles) {
+    std::string& list = role == ResourceRole::kPromoted ? promoted : started;
+    list += (list.empty() ? "" : ", ") + node;
+  }
+  if (promoted.empty() && started.empty()) return "stopped";
+  if (promoted.empty()) return "started on " + started;
+  return "promoted on " + promoted + (started.empty() ? "" : "; started on " + started);
+}
+
+// A name as a YAML scalar: plain when it cannot be read as anything else, else quoted.
+std::string yaml_name(const std::string& s) {
+  std::string lower = s;
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  static const std::vector<std::string> kWords = {"null", "true", "false", "yes", "no",
+                                                  "on",   "off",  "y",     "n",   "~"};
+  bool plain = !s.empty() && (std::isalnum(static_cast<unsigned char>(s[0])) || s[0] == '_') &&
+               std::find(kWords.begin(), kWords.end(), lower) == kWords.end();
+  for (const char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    plain = plain && (std::isalnum(u) || c == '_' || c == '.' || c == '-');
+  }
+  if (plain) return s;
+  std::string q = "\"";
+  for (const char c : s) {
+    if (c == '"' || c == '\\') q += '\\';
+    q += c;
+  }
+  return q + "\"";
+}
+
+}  // namespace
+
+std::expected<SimulateResult, std::string> simulate(const ClusterConfig& config, ClusterState state,
+                                                    const SimulateRequest& request) {
+  if (const auto e = check_shape(config, state)) {
+    return std::unexpected("the state does not fit the configuration: " + *e);
+  }
+  if (const auto errors = apply_request(config, state, request); !errors.empty()) {
+    return std::unexpected(join_lines(errors));
+  }
+  SimulateResult r;
+  r.transition = schedule(config, state);
+  const Transition& t = r.transition;
+  const std::size_t n = config.nodes.size();
+  r.notes = t.notes;
+  for (const auto& a : t.actions) {
+    r.actions.push_back(
+        SimulatedAction{a.resource, config.nodes[a.node.value].name, a.kind, a.reason, {}});
+  }
+  for (const auto& [before, after] : t.order) r.actions[after].after.push_back(before);
+
+  // The placement after: what runs now (a lost node runs nothing unless it may still: its
+  // lease is not over, or the resource is still settling there), then each action in turn.
+  std::map<std::string, std::vector<ResourceRole>> roles;
+  for (const auto& p : config.resources.primitives) {
+    auto& v = roles[p.id];
+    v.assign(n, ResourceRole::kStopped);
+    for (std::size_t i = 0; i < n; ++i) {
+      const NodeId id{static_cast<std::uint16_t>(i)};
+      const bool may_run = state.nodes[i] != NodeCondition::kOffline || state.is_settling(p.id, id);
+      if (may_run) v[i] = state.role(p.id, id);
+    }
+  }
+  for (const auto& a : t.actions) {
+    ResourceRole& role = roles.at(a.resource)[a.node.value];
+    switch (a.kind) {
+      case ActionKind::kDemote:
+        role = ResourceRole::kStarted;
+        break;
+      case ActionKind::kStop:
+        role = ResourceRole::kStopped;
+        break;
+      case ActionKind::kStart:
+        role = ResourceRole::kStarted;
+        break;
+      case ActionKind::kPromote:
+        role = ResourceRole::kPromoted;
+        break;
+    }
+  }
+  for (const auto& p : config.resources.primitives) {
+    r.resources.push_back(p.id);
+    const auto& v = roles.at(p.id);
+    for (std::size_t i = 0; i < n; ++i) {
+      if (active(v[i])) r.placement.push_back(PlacedResource{p.id, config.nodes[i].name, v[i]});
+    }
+  }
+  r.state = std::move(state);
+  return r;
+}
+
+std::string format_transition(const SimulateResult& r) {
+  std::ostringstream out;
+  out << "actions:\n";
+  if (r.actions.empty()) out << "  (none)\n";
+  for (std::size_t i = 0; i < r.actions.size(); ++i) {
+    const auto& a = r.actions[i];
+    out << "  " << i + 1 << ". " << to_string(a.kind) << " " << a.resource << " on " << a.node;
+    std::string after;
+    for (const std::size_t x : a.after) after += (after.empty() ? "" : ",") + std::to_string(x + 1);
+    if (!after.empty()) out << " after " << after;
+    out << "  (" << a.reason << ")\n";
+  }
+  out << "placement:\n";
+  std::map<std::string, std::vector<std::pair<std::string, ResourceRole>>> by_resource;
+  for (const auto& p : r.placement) by_resource[p.resource].emplace_back(p.node, p.role);
+  for (const auto& id : r.resources) {
+    const auto it = by_resource.find(id);
+    out << "  " << id << ": " << (it == by_resource.end() ? "stopped" : roles_text(it->second))
+        << "\n";
+  }
+  for (const auto& note : r.notes) out << "note: " << note << "\n";
+  return out.str();
+}
+
+nlohmann::json to_json(const SimulateResult& r) {
+  nlohmann::json actions = nlohmann::json::array();
+  for (const auto& a : r.actions) {
+    actions.push_back({{"resource", a.resource},
+                       {"action", std::string(to_string(a.kind))},
+                       {"node", a.node},
+                       {"reason", a.reason},
+                       {"after", a.after}});
+  }
+  nlohmann::json placement = nlohmann::json::array();
+  for (const auto& p : r.placement) {
+    placement.push_back(
+        {{"resource", p.resource}, {"node", p.node}, {"role", std::string(to_string(p.role))}});
+  }
+  return {{"actions", std::move(actions)}, {"placement", std::move(placement)}, {"notes", r.notes}};
+}
+
+std::string write_state_yaml(const ClusterConfig& config, const ClusterState& state) {
+  const std::size_t n = std::min(config.nodes.size(), state.nodes.size());
+  std::ostringstream out;
+  out << "nodes: {";
+  for (std::size_t i = 0; i < n; ++i) {
+    out << (i ? ", " : "") << yaml_name(config.nodes[i].name) << ": " << to_string(state.nodes[i]);
+  }
+  out << "}\n";
+
+  // One "  resource: ..." line for each primitive that has something to say, under `section`.
+  auto section = [&](const char* name, auto&& line) {
+    std::string body;
+    for (const auto& p : config.resources.primitives) {
+      const std::string l = line(p);
+      if (!l.empty()) body += "  " + yaml_name(p.id) + ": " + l + "\n";
+    }
+    if (!body.empty()) out << name << ":\n" << body;
+  };
+  section("resources", [&](const PrimitiveConfig& p) {
+    const auto it = state.roles.find(p.id);
+    if (it == state.roles.end()) return std::string();
+    const CloneConfig* clone = config.resources.clone_of(p.id);
+    const bool promotable = clone != nullptr && clone->promotable;
+    std::string l;
+    for (std::size_t i = 0; i < n && i < it->second.size(); ++i) {
+      const ResourceRole role = it->second[i];
+      if (!active(role)) continue;
+      const bool settling = state.is_settling(p.id, NodeId{static_cast<std::uint16_t>(i)});
+      const char* text = role == ResourceRole::kPromoted
+                             ? (settling ? "settling-promoted" : "promoted")
+                         : settling   ? "settling"
+                         : promotable ? "unpromoted"
+                                      : "started";
+      l += (l.empty() ? "{" : ", ") + yaml_name(config.nodes[i].name) + ": " + text;
+    }
+    return l.empty() ? l : l + "}";
+  });
+  section("failed", [&](const PrimitiveConfig& p) {
+    const auto it = state.failed.find(p.id);
+    if (it == state.failed.end()) return std::string();
+    std::string l;
+    for (std::size_t i = 0; i < n && i < it->second.size(); ++i) {
+      if (it->second[i]) l += (l.empty() ? "[" : ", ") + yaml_name(config.nodes[i].name);
+    }
+    return l.empty() ? l : l + "]";
+  });
+  section("failures", [&](const PrimitiveConfig& p) {
+    const auto it = state.failures.find(p.id);
+    if (it == state.failures.end()) return std::string();
+    std::string l;
+    for (std::size_t i = 0; i < n && i < it->second.size(); ++i) {
+      const FailureRecord& f = it->second[i];
+      if (f.count <= 0) continue;
+      const Duration age = std::max(Duration::zero(), state.now - f.last);
+      l += (l.empty() ? "{" : ", ") + yaml_name(config.nodes[i].name) + ": " +
+           (age == Duration::zero()
+                ? std::to_string(f.count)
+                : "{count: " + std::to_string(f.count) + ", age: " + format_duration(age) + "}");
+    }
+    return l.empty() ? l : l + "}";
+  });
+  return out.str();
+}
+
+}  // namespace hactl

@@ -1,0 +1,80 @@
+// The pure core of `hactl simulate` (Pacemaker's crm_simulate): what transition the scheduler
+// would run for a cluster state, optionally after killing nodes or failing resources, without
+// running it. The scheduler golden tests (tests/scheduler/) go through exactly this path, so
+// what the coordinator decides and what simulate prints cannot differ.
+//
+// Also writes a ClusterState back as the STATE.yaml that parse_state (state_file.hpp) reads,
+// so a live agent can dump its state for an offline `hactl simulate --state`.
+#pragma once
+
+#include <expected>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "common/config.hpp"
+#include "coordinator/cluster_state.hpp"
+#include "coordinator/scheduler.hpp"
+
+namespace hactl {
+
+struct SimulateRequest {
+  // Nodes lost, their lease over and every takeover_delay after it over too: they become
+  // offline and what they ran is gone (their roles, failed monitors and settling marks cleared).
+  std::vector<std::string> kill;
+  // Resource ids (a primitive, or a group or clone meaning each of its primitives) whose
+  // monitor fails on every reachable (online or standby) node where they are active: marked
+  // failed there, with one more failure counted at `now`. Applied after `kill`.
+  std::vector<std::string> fail;
+};
+
+struct SimulatedAction {
+  std::string resource;  // a primitive
+  std::string node;
+  ActionKind kind;
+  std::string reason;
+  std::vector<std::size_t> after;  // indexes (0-based) of the actions that must finish first
+  bool operator==(const SimulatedAction&) const = default;
+};
+
+struct PlacedResource {
+  std::string resource;  // a primitive
+  std::string node;
+  ResourceRole role;  // started or promoted (never stopped)
+  bool operator==(const PlacedResource&) const = default;
+};
+
+struct SimulateResult {
+  std::vector<SimulatedAction> actions;  // in the scheduler's execution order
+  // Where each primitive runs once every action has run (and what lost nodes ran is gone):
+  // primitives in configuration order, then nodes in configuration order.
+  std::vector<PlacedResource> placement;
+  std::vector<std::string> resources;  // every primitive, in configuration order
+  std::vector<std::string> notes;      // resources that cannot run or must wait, and why
+  ClusterState state;                  // the input state with the request applied
+  Transition transition;               // the scheduler's output, as it gave it
+};
+
+// Applies the request to the state, runs the scheduler, and applies its actions to compute the
+// placement after. Errors: an unknown node or resource (with a did-you-mean), a resource to fail
+// that is active on no reachable node, a state that does not fit the configuration.
+std::expected<SimulateResult, std::string> simulate(const ClusterConfig& config, ClusterState state,
+                                                    const SimulateRequest& request);
+
+// Person-readable: one numbered action a line ("after N,M" for its orderings, its reason in
+// parentheses), then "placement:" with each primitive's roles after the transition, then any
+// notes. The golden tests' format (describe() in scheduler.hpp) but for the placement: theirs is
+// the scheduler's target, which for a unit held on a lost node names every member there, even
+// one not running there (tests/scheduler/18: web-ip); this one is what runs after the actions.
+std::string format_transition(const SimulateResult& r);
+
+// {"actions": [{"resource", "action", "node", "reason", "after": [indexes]}],
+//  "placement": [{"resource", "node", "role"}], "notes": [...]}
+nlohmann::json to_json(const SimulateResult& r);
+
+// The state as STATE.yaml (docs/scheduler.md), which parse_state reads back into the same
+// state. Failure times are written as ages relative to state.now (a failure recorded after
+// `now` is written as age 0); settling marks are kept where the primitive is active.
+std::string write_state_yaml(const ClusterConfig& config, const ClusterState& state);
+
+}  // namespace hactl
