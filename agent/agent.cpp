@@ -60,6 +60,7 @@ std::expected<void, std::string> Agent::start() {
                            "): is another hactl-agent running on this host?");
   }
   if (auto r = store_.prepare(); !r) return r;
+  start_events();
   auto loaded = store_.load();
   if (!loaded) return std::unexpected(loaded.error());
   persisted_ = *loaded;
@@ -67,6 +68,7 @@ std::expected<void, std::string> Agent::start() {
   if (auto r = store_.save(persisted_); !r) return r;
   // The cluster's document decides which configuration the resources run on.
   if (auto r = start_docs(); !r) return r;
+  start_alerts();
 
   core_ = std::make_unique<Node>(options_.config, options_.self,
                                  make_timing(options_.config.timing), rng_, persisted_.hard, now());
@@ -123,6 +125,14 @@ std::expected<void, std::string> Agent::start() {
 
 void Agent::stop() {
   waiting_.clear();  // their clients are closed with the socket
+  if (event_sink_) {
+    event_sink_->detach();
+    auto& sinks = spdlog::default_logger()->sinks();
+    std::erase(sinks, std::static_pointer_cast<spdlog::sinks::sink>(event_sink_));
+    event_sink_.reset();
+  }
+  if (alerts_) alerts_->close();
+  if (events_) events_->close();
   if (lock_fd_ >= 0) {
     ::close(lock_fd_);
     lock_fd_ = -1;
@@ -157,6 +167,15 @@ void Agent::on_op_result(const OpResult& r) {
   if (fatal_) return;
   const bool ran = r.ended == ProcessResult::Ended::kExited;
   const int code = static_cast<int>(r.code);
+  const auto took_ms = std::chrono::duration_cast<std::chrono::milliseconds>(r.took).count();
+  spdlog::log(ran && (r.code == OcfCode::kSuccess || r.code == OcfCode::kNotRunning ||
+                      r.code == OcfCode::kRunningPromoted)
+                  ? spdlog::level::info
+                  : spdlog::level::warn,
+              "event=action_finished resource={} action={} recurring={} ended={} code={} "
+              "took_ms={} node={}",
+              r.resource, r.action, r.call_id == 0, to_string(r.ended), code, took_ms,
+              options_.config.node(options_.self).name);
   if (r.call_id == 0) {
     resources_->on_monitor(prim_index_.at(r.resource), code, now());
   } else {
@@ -292,7 +311,7 @@ void Agent::handle_request(const nlohmann::json& request, const PeerCredentials&
                            ControlServer::Reply reply) {
   const auto cmd = request.value("cmd", std::string());
   static const std::set<std::string> kReads = {"status", "config-show", "config-history",
-                                               "config-check"};
+                                               "config-check", "events"};
   static const std::set<std::string> kWrites = {
       "cleanup",        "node-standby",    "node-online",      "resource-move", "resource-ban",
       "resource-clear", "resource-enable", "resource-disable", "config-apply"};
@@ -319,6 +338,8 @@ void Agent::handle_request(const nlohmann::json& request, const PeerCredentials&
   }
   if (cmd == "status") {
     reply(status());
+  } else if (cmd == "events") {
+    reply(events_json(request));
   } else if (cmd == "cleanup") {
     reply(cleanup(request));
   } else {

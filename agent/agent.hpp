@@ -9,8 +9,11 @@
 #include <random>
 #include <string>
 
+#include "agent/alert_runner.hpp"
 #include "agent/control_server.hpp"
 #include "agent/doc_store.hpp"
+#include "agent/event_log.hpp"
+#include "agent/event_sink.hpp"
 #include "agent/state_store.hpp"
 #include "agent/transport.hpp"
 #include "common/cluster_doc.hpp"
@@ -69,6 +72,10 @@ class Agent {
   void handle_request(const nlohmann::json& request, const PeerCredentials& cred,
                       ControlServer::Reply reply);
   nlohmann::json status() const;
+  // Every "event=..." line this agent logs is kept in the event history (agent_events.cpp).
+  void start_events();
+  void on_logged_event(std::string kind, std::map<std::string, std::string> fields);
+  nlohmann::json events_json(const nlohmann::json& request) const;
 
   // The cluster document (agent_doc.cpp).
   std::expected<void, std::string> start_docs();
@@ -112,6 +119,11 @@ class Agent {
   std::map<std::uint64_t, std::pair<ControlServer::Reply, nlohmann::json>> waiting_;
   std::vector<std::unique_ptr<Executor>> retired_executors_;
   std::uint64_t executor_generation_ = 0;
+  std::unique_ptr<EventLog> events_;
+  std::shared_ptr<EventSink> event_sink_;
+  std::map<std::string, std::uint64_t> event_counts_;  // by kind, since this agent started
+  std::unique_ptr<AlertRunner> alerts_;
+  void start_alerts();
   uv_timer_t timer_{};
   bool timer_open_ = false;
   bool fatal_ = false;

@@ -266,6 +266,7 @@ void Agent::rebuild_resources(ClusterConfig base, Instant t) {
   } else {
     spdlog::error("event=guard_not_told error=\"{}\"", r.error());
   }
+  start_alerts();
   spdlog::info("event=config_applied node={} config_version={} primitives={}", self,
                doc_.config_version, options_.config.resources.primitives.size());
 }

@@ -80,6 +80,38 @@ int cmd_status(const std::string& socket, bool as_json, bool watch, double inter
   return 0;
 }
 
+std::string event_line(const json& e) {
+  std::string line = e.value("time", std::string("?")) + "  #" +
+                     std::to_string(e.value("seq", std::uint64_t{0})) + "  " +
+                     e.value("kind", std::string("?"));
+  for (const auto& [k, v] : e.items()) {
+    if (k == "time" || k == "time_us" || k == "seq" || k == "kind" || k == "agent") continue;
+    const std::string value = v.is_string() ? v.get<std::string>() : v.dump();
+    line += " " + k + "=" + (value.find(' ') == std::string::npos ? value : "\"" + value + "\"");
+  }
+  return line;
+}
+
+int cmd_events(const std::string& socket, bool as_json, std::size_t count, bool follow) {
+  int code = 0;
+  std::uint64_t last = 0;
+  // --follow polls for newer events until interrupted (bounded: a day at most).
+  for (int round = 0; round < (follow ? 172800 : 1); ++round) {
+    json req = {{"cmd", "events"}, {"limit", last == 0 ? count : 1000}};
+    if (last != 0) req["since"] = last;
+    const auto r = ask(socket, req, code);
+    if (!r) return code;
+    for (const auto& e : (*r)["events"]) {
+      last = std::max(last, e.value("seq", std::uint64_t{0}));
+      std::cout << (as_json ? e.dump() : event_line(e)) << "\n";
+    }
+    if (last == 0) last = (*r)["last_seq"].get<std::uint64_t>();
+    std::cout.flush();
+    if (follow) std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+  return 0;
+}
+
 int cmd_keygen(const std::string& path) {
   if (auto r = hactl::write_new_key_file(path); !r) {
     std::cerr << "hactl: " << r.error() << "\n";
@@ -325,6 +357,14 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0.2, 3600.0))
       ->capture_default_str();
 
+  std::size_t event_count = 30;
+  bool follow = false;
+  auto* events = app.add_subcommand(
+      "events", "show this node's event history: elections, nodes, resource actions, changes");
+  events->add_option("-n,--count", event_count, "how many of the latest")->capture_default_str();
+  events->add_flag("-f,--follow", follow, "keep printing new events until interrupted");
+  events->add_flag("--json", as_json, "one JSON object per line");
+
   std::string key_path;
   auto* keygen = app.add_subcommand("keygen", "write a new cluster key file (mode 0600)");
   keygen->add_option("PATH", key_path, "where to write it; never overwritten")->required();
@@ -412,6 +452,7 @@ int main(int argc, char** argv) {
   if (!life) return 2;
   if (status->parsed()) return cmd_status(socket, as_json, watch, interval);
   if (keygen->parsed()) return cmd_keygen(key_path);
+  if (events->parsed()) return cmd_events(socket, as_json, event_count, follow);
   if (standby->parsed())
     return write_verb(socket, {{"cmd", "node-standby"}, {"node", node}},
                       node + " is in standby: its resources move elsewhere");

@@ -13,9 +13,11 @@ import grp
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import unittest
@@ -291,6 +293,65 @@ class OperatorTest(ClusterTestCase):
         self.assertIn("event=control_refused cmd=node-standby caller=\"uid 65534", c.log("n1"))
         self.ok(c, "n1", "node", "standby", "n2")
         self.assertIn("event=control_write cmd=node-standby caller=\"uid 0", c.log("n1"))
+
+    def events(self, c, node, *args):
+        out = self.ok(c, node, "events", "--json", *args)
+        return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+    def test_events_are_kept_across_a_restart_and_followed(self):
+        hook_dir = tempfile.mkdtemp(prefix="hactl-hook-")
+        self.addCleanup(shutil.rmtree, hook_dir, True)
+        hook = os.path.join(hook_dir, "hook.sh")
+        with open(hook, "w") as f:
+            f.write("#!/bin/sh\nenv | grep ^HACTL_ | sort > "
+                    f"{hook_dir}/$HACTL_NODE-$HACTL_EVENT_SEQ.env\n")
+        os.chmod(hook, 0o755)
+        alerts = f"alerts:\n  - path: {hook}\n    timeout: 5s\n    kinds: [control_write]\n"
+        c = self.start(resources=RESOURCES + alerts)
+        holder = self.holder(c)
+        self.ok(c, holder, "node", "standby", holder)
+        c.wait_until(lambda: c.holders(VIP) and holder not in c.holders(VIP), 10, 0.05, "moved")
+        coord = c.agreed_coordinator()
+        kinds = [e["kind"] for e in self.events(c, coord, "-n", "500")]
+        for k in ("became_coordinator", "node_up", "doc_committed", "dispatch",
+                  "action_finished"):
+            self.assertIn(k, kinds, f"{k} on the coordinator {coord}")
+        mine = self.events(c, holder, "-n", "500")
+        writes = [e for e in mine if e["kind"] == "control_write"]
+        self.assertEqual(writes[-1]["caller"], "uid 0 (root)")
+        stops = [e for e in mine if e["kind"] == "action_finished" and e.get("action") == "stop"]
+        self.assertTrue(stops, "the stop, with its duration")
+        self.assertGreaterEqual(int(stops[-1]["took_ms"]), 0)
+        last = mine[-1]["seq"]
+        # Kept across a restart; numbering continues.
+        c.restart(holder)
+        c.wait_until(lambda: c.status(holder) is not None, 10, 0.1, "restarted")
+        after = self.events(c, holder, "-n", "1000")
+        self.assertIn(last, [e["seq"] for e in after])
+        self.assertGreater(after[-1]["seq"], last)
+        self.assertIn("agent_started", [e["kind"] for e in after if e["seq"] > last])
+        # --follow prints what comes next.
+        follow = subprocess.Popen([HACTL, "--socket", c.nodes[holder].socket, "events", "-f",
+                                   "-n", "1"], stdout=subprocess.PIPE, text=True)
+        try:
+            time.sleep(1)
+            self.ok(c, holder, "node", "online", holder)
+            c.wait_until(lambda: holder not in self.doc(c, holder)["standby"], 5, 0.1, "online")
+            time.sleep(1.5)
+        finally:
+            follow.terminate()
+            out, _ = follow.communicate(timeout=10)
+        self.assertIn("control_write", out)
+        self.assertIn("cmd=node-online", out)
+        # The alert hook ran for each write, with the event in its environment.
+        runs = c.wait_until(lambda: [f for f in os.listdir(hook_dir) if f.endswith(".env")
+                                     and len(read(os.path.join(hook_dir, f))) > 0] or None,
+                            10, 0.1, "the hook's runs")
+        env = read(os.path.join(hook_dir, sorted(runs)[-1]))
+        self.assertIn("HACTL_EVENT_KIND=control_write", env)
+        self.assertIn(f"HACTL_NODE={holder}", env)
+        self.assertIn("HACTL_FIELD_CALLER=uid 0 (root)", env)
+        self.assertRegex(env, r"HACTL_TERM=\d+")
 
     def test_killed_during_apply_the_stored_document_is_always_whole(self):
         c = self.start()
