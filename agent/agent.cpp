@@ -112,6 +112,17 @@ std::expected<void, std::string> Agent::start() {
       });
   control_->set_group(options_.config.read_group);
   if (auto r = control_->start(); !r) return r;
+  last_beat_.assign(options_.config.nodes.size(), std::nullopt);
+  missed_beats_.assign(options_.config.nodes.size(), 0);
+  if (!options_.config.metrics_address.empty()) {
+    metrics_ = std::make_unique<MetricsServer>(loop_, options_.config.metrics_address,
+                                               [this] { return metrics_text(); });
+    if (auto r = metrics_->start(); !r) {
+      // Monitoring is not worth refusing to keep services up for: say so, run on.
+      spdlog::error("event=metrics_unavailable error=\"{}\"", r.error());
+      metrics_.reset();
+    }
+  }
   uv_timer_init(loop_, &timer_);
   timer_.data = this;
   timer_open_ = true;
@@ -144,6 +155,7 @@ void Agent::stop() {
   if (executor_) executor_->close();
   if (transport_) transport_->close();
   if (control_) control_->close();
+  if (metrics_) metrics_->close();
   if (timer_open_) {
     timer_open_ = false;
     uv_close(reinterpret_cast<uv_handle_t*>(&timer_), nullptr);
@@ -153,6 +165,9 @@ void Agent::stop() {
 void Agent::on_message(const Envelope& env) {
   const Instant t = now();
   core_->step(env.sender, env.message, t);
+  if (const auto* h = std::get_if<Heartbeat>(&env.message); h != nullptr && !h->reply) {
+    count_heartbeat(env.sender, t);
+  }
   if (const auto* c = std::get_if<DocChunk>(&env.message)) {
     docs_->on_chunk(env.sender, *c, core_->term(), core_->coordinator(), t);
   } else if (const auto* a = std::get_if<DocAck>(&env.message)) {
@@ -310,8 +325,8 @@ nlohmann::json Agent::status() const {
 void Agent::handle_request(const nlohmann::json& request, const PeerCredentials& cred,
                            ControlServer::Reply reply) {
   const auto cmd = request.value("cmd", std::string());
-  static const std::set<std::string> kReads = {"status", "config-show", "config-history",
-                                               "config-check", "events"};
+  static const std::set<std::string> kReads = {"status",       "config-show", "config-history",
+                                               "config-check", "events",      "simulate"};
   static const std::set<std::string> kWrites = {
       "cleanup",        "node-standby",    "node-online",      "resource-move", "resource-ban",
       "resource-clear", "resource-enable", "resource-disable", "config-apply"};
@@ -338,6 +353,8 @@ void Agent::handle_request(const nlohmann::json& request, const PeerCredentials&
   }
   if (cmd == "status") {
     reply(status());
+  } else if (cmd == "simulate") {
+    reply(simulate_json(request));
   } else if (cmd == "events") {
     reply(events_json(request));
   } else if (cmd == "cleanup") {

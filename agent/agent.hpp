@@ -14,6 +14,7 @@
 #include "agent/doc_store.hpp"
 #include "agent/event_log.hpp"
 #include "agent/event_sink.hpp"
+#include "agent/metrics_server.hpp"
 #include "agent/state_store.hpp"
 #include "agent/transport.hpp"
 #include "common/cluster_doc.hpp"
@@ -88,6 +89,7 @@ class Agent {
   void handle_doc_request(const std::string& cmd, const nlohmann::json& request,
                           const PeerCredentials& cred, ControlServer::Reply reply);
   nlohmann::json doc_json() const;
+  nlohmann::json simulate_json(const nlohmann::json& request) const;
   std::string caller(const PeerCredentials& cred) const;
   bool may_write(const PeerCredentials& cred) const;
   bool may_read(const PeerCredentials& cred) const;
@@ -124,6 +126,17 @@ class Agent {
   std::map<std::string, std::uint64_t> event_counts_;  // by kind, since this agent started
   std::unique_ptr<AlertRunner> alerts_;
   void start_alerts();
+  // Metrics (agent_metrics.cpp).
+  std::string metrics_text() const;
+  void count_heartbeat(NodeId from, Instant t);
+  std::unique_ptr<MetricsServer> metrics_;
+  struct ActionStats {
+    std::uint64_t ok = 0, failed = 0;
+    double seconds = 0;
+  };
+  std::map<std::pair<std::string, std::string>, ActionStats> action_stats_;
+  std::vector<std::optional<Instant>> last_beat_;  // by NodeId: the last heartbeat received
+  std::vector<std::uint64_t> missed_beats_;        // by NodeId
   uv_timer_t timer_{};
   bool timer_open_ = false;
   bool fatal_ = false;

@@ -13,6 +13,7 @@
 #include "common/assert.hpp"
 #include "common/limits.hpp"
 #include "common/suggest.hpp"
+#include "coordinator/simulate.hpp"
 
 namespace hactl {
 namespace {
@@ -333,6 +334,55 @@ void Agent::propose(const ClusterDoc& next, ControlServer::Reply reply, nlohmann
       docs_->propose(doc_to_bytes(next), docs_->doc().version, t, t + std::chrono::seconds(10));
   waiting_.emplace(id, std::make_pair(std::move(reply), std::move(ok_answer)));
   process();
+}
+
+nlohmann::json Agent::simulate_json(const nlohmann::json& request) const {
+  // The cluster as this node knows it now, under this configuration or a proposed one.
+  const Instant t = now();
+  ClusterState state = resources_->conductor().state(
+      ResourceHost::membership(options_.config, options_.self, *core_, t), t);
+  ClusterConfig config = options_.config;
+  if (request.contains("text")) {
+    auto cfg =
+        parse_config(request.value("text", std::string()), request.value("path", std::string("-")));
+    if (!cfg) {
+      nlohmann::json errors = nlohmann::json::array();
+      for (const auto& e : cfg.error()) errors.push_back(e.to_string());
+      return {{"error", "the configuration is invalid"}, {"errors", errors}};
+    }
+    if (auto d = static_differences(base_, cfg->config); !d.empty()) {
+      return {{"error", "simulate takes a configuration of the same nodes and timing"},
+              {"errors", d}};
+    }
+    config = effective_config(cfg->config, doc_, unix_now());
+    // What is known of primitives the two share carries over; new ones are stopped.
+    ClusterState next = state;
+    next.roles.clear();
+    next.failed.clear();
+    next.settling.clear();
+    next.failures.clear();
+    for (const auto& p : config.resources.primitives) {
+      const auto n = config.nodes.size();
+      auto take = [&](auto& to, const auto& from, auto none) {
+        const auto it = from.find(p.id);
+        to[p.id] = it != from.end() ? it->second : decltype(it->second)(n, none);
+      };
+      take(next.roles, state.roles, ResourceRole::kStopped);
+      take(next.failed, state.failed, false);
+      take(next.settling, state.settling, false);
+      take(next.failures, state.failures, FailureRecord{});
+    }
+    state = std::move(next);
+  }
+  SimulateRequest sr;
+  for (const auto& k : request.value("kill", nlohmann::json::array())) sr.kill.push_back(k);
+  for (const auto& f : request.value("fail", nlohmann::json::array())) sr.fail.push_back(f);
+  auto r = simulate(config, std::move(state), sr);
+  if (!r) return {{"error", r.error()}};
+  nlohmann::json j = to_json(*r);
+  j["text"] = format_transition(*r);
+  if (request.value("dump_state", false)) j["state_yaml"] = write_state_yaml(config, r->state);
+  return j;
 }
 
 nlohmann::json Agent::doc_json() const {

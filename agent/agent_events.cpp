@@ -33,6 +33,14 @@ void Agent::start_alerts() {
 
 void Agent::on_logged_event(std::string kind, std::map<std::string, std::string> fields) {
   ++event_counts_[kind];
+  if (kind == "action_finished" && fields.count("resource") && fields.count("action")) {
+    auto& a = action_stats_[{fields["resource"], fields["action"]}];
+    const bool ok = fields["ended"] == "exited" &&
+                    (fields["code"] == "0" || (fields["action"] == "monitor" &&
+                                               (fields["code"] == "7" || fields["code"] == "8")));
+    ++(ok ? a.ok : a.failed);
+    a.seconds += std::strtod(fields["took_ms"].c_str(), nullptr) / 1000.0;
+  }
   fields.emplace("agent", options_.config.node(options_.self).name);
   if (core_) fields.emplace("term", std::to_string(core_->term().value));
   events_->append(kind, std::move(fields), wall_clock_us());

@@ -112,6 +112,43 @@ int cmd_events(const std::string& socket, bool as_json, std::size_t count, bool 
   return 0;
 }
 
+int cmd_simulate(const std::string& socket, const std::string& config_path,
+                 const std::vector<std::string>& kill, const std::vector<std::string>& fail,
+                 bool as_json, bool dump_state) {
+  int code = 0;
+  json req = {{"cmd", "simulate"}, {"kill", kill}, {"fail", fail}, {"dump_state", dump_state}};
+  if (!config_path.empty()) {
+    const auto text = read_text(config_path);
+    if (!text) return 1;
+    req["text"] = *text;
+    req["path"] = config_path;
+  }
+  const auto r = ask(socket, req, code);
+  if (!r) return code;
+  if (dump_state) {
+    std::cout << (*r)["state_yaml"].get<std::string>();
+    return 0;
+  }
+  if (as_json) {
+    json out = *r;
+    out.erase("text");
+    std::cout << out.dump(2) << "\n";
+    return 0;
+  }
+  std::cout << "What the scheduler would do now";
+  if (!kill.empty() || !fail.empty() || !config_path.empty()) std::cout << " if";
+  bool first = true;
+  auto part = [&](const std::string& s) {
+    std::cout << (first ? " " : ", ") << s;
+    first = false;
+  };
+  for (const auto& k : kill) part(k + " died");
+  for (const auto& f : fail) part(f + " failed");
+  if (!config_path.empty()) part(config_path + " were applied");
+  std::cout << " (nothing is run):\n" << (*r)["text"].get<std::string>();
+  return 0;
+}
+
 int cmd_keygen(const std::string& path) {
   if (auto r = hactl::write_new_key_file(path); !r) {
     std::cerr << "hactl: " << r.error() << "\n";
@@ -442,6 +479,17 @@ int main(int argc, char** argv) {
       config->add_subcommand("history", "list the configuration versions this node keeps");
   history->add_flag("--json", as_json, "print JSON");
 
+  std::vector<std::string> sim_kill, sim_fail;
+  std::string sim_config;
+  bool dump_state = false;
+  auto* sim = app.add_subcommand(
+      "simulate", "print the transition the scheduler would run, without running it");
+  sim->add_option("--kill", sim_kill, "as if this node died (repeatable)");
+  sim->add_option("--fail", sim_fail, "as if this resource's monitor failed (repeatable)");
+  sim->add_option("--config", sim_config, "as if this configuration file were applied");
+  sim->add_flag("--json", as_json, "actions and resulting placement as JSON");
+  sim->add_flag("--dump-state", dump_state,
+                "print the cluster state (after --kill/--fail) as STATE.yaml instead");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -452,6 +500,8 @@ int main(int argc, char** argv) {
   if (!life) return 2;
   if (status->parsed()) return cmd_status(socket, as_json, watch, interval);
   if (keygen->parsed()) return cmd_keygen(key_path);
+  if (sim->parsed())
+    return cmd_simulate(socket, sim_config, sim_kill, sim_fail, as_json, dump_state);
   if (events->parsed()) return cmd_events(socket, as_json, event_count, follow);
   if (standby->parsed())
     return write_verb(socket, {{"cmd", "node-standby"}, {"node", node}},

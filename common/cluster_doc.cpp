@@ -122,6 +122,14 @@ std::vector<std::string> static_differences(const ClusterConfig& current,
     out.push_back("cluster.name: '" + current.name + "' -> '" + next.name + "'");
   }
   if (current.auth_key_file != next.auth_key_file) out.push_back("cluster.auth_key_file changed");
+  for (auto [key, a, b] :
+       {std::tuple{"state_dir", &current.state_dir, &next.state_dir},
+        std::tuple{"control_socket", &current.control_socket, &next.control_socket},
+        std::tuple{"read_group", &current.read_group, &next.read_group},
+        std::tuple{"admin_group", &current.admin_group, &next.admin_group},
+        std::tuple{"metrics_address", &current.metrics_address, &next.metrics_address}}) {
+    if (*a != *b) out.push_back(std::string("cluster.") + key + ": '" + *a + "' -> '" + *b + "'");
+  }
   if (current.timing.heartbeat_interval != next.timing.heartbeat_interval) {
     out.push_back(
         "cluster.heartbeat_interval: " + format_duration(current.timing.heartbeat_interval) +

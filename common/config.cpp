@@ -69,6 +69,16 @@ void load_cluster(YamlReader& loader, const YAML::Node& n, ClusterConfig& c) {
       "name",      "auth_key_file",  "heartbeat_interval", "node_timeout", "no_quorum_policy",
       "state_dir", "control_socket", "read_group",         "admin_group"};
   if (!loader.expect_map(n, "cluster", kKnown)) return;
+  if (auto v = loader.string_field(n, "cluster", "metrics_address", false)) {
+    if (v->empty()) {
+      c.metrics_address.clear();
+    } else if (auto a = parse_address(*v); !a) {
+      loader.error(n["metrics_address"], "cluster.metrics_address",
+                   a.error() + " (\"\" turns the metrics endpoint off)");
+    } else {
+      c.metrics_address = *v;
+    }
+  }
   for (auto [key, target] :
        {std::pair{"read_group", &c.read_group}, std::pair{"admin_group", &c.admin_group}}) {
     if (auto v = loader.string_field(n, "cluster", key, false)) {

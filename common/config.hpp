@@ -65,6 +65,9 @@ struct ClusterConfig {
   // Control socket access: read verbs for this group's members, write verbs for root and the
   // admin group's members ("" : root only).
   std::string read_group = "haclient";
+  // Prometheus text on http://ADDRESS/metrics; loopback unless the operator says otherwise,
+  // "" for none.
+  std::string metrics_address = "127.0.0.1:9405";
   std::string admin_group;
   TimingConfig timing;
   NoQuorumPolicy no_quorum_policy = NoQuorumPolicy::kStop;

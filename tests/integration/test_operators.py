@@ -13,6 +13,7 @@ import grp
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -352,6 +353,64 @@ class OperatorTest(ClusterTestCase):
         self.assertIn(f"HACTL_NODE={holder}", env)
         self.assertIn("HACTL_FIELD_CALLER=uid 0 (root)", env)
         self.assertRegex(env, r"HACTL_TERM=\d+")
+
+    def scrape(self, c, node, host="127.0.0.1"):
+        code = ("import sys, urllib.request\n"
+                f"print(urllib.request.urlopen('http://{host}:9405/metrics', timeout=3)"
+                ".read().decode())")
+        return c.nodes[node].exec(sys.executable, "-c", code, check=False)
+
+    def test_metrics_on_loopback(self):
+        c = self.start()
+        holder = self.holder(c)
+        c.wait_until(lambda: 'hactl_peer_up{peer="n2"} 1' in self.scrape(c, "n1").stdout, 5, 0.1,
+                     "n2 up in n1's metrics")
+        text = self.scrape(c, holder).stdout
+        for line in ("hactl_quorum 1", f'hactl_resource_role{{resource="web-ip",node="{holder}",'
+                     'role="started"} 1', "# TYPE hactl_elections_total counter",
+                     'hactl_actions_total{resource="web-ip",action="start",result="ok"} 1'):
+            self.assertIn(line, text)
+        self.assertRegex(text, r'hactl_peer_rtt_seconds\{peer="n\d"\} [0-9.e-]+')
+
+        def forged():
+            m = re.search(r'hactl_datagrams_dropped_total\{reason="bad_magic"\} (\d+)',
+                          self.scrape(c, "n1").stdout)
+            return int(m.group(1))
+        before = forged()
+        c.send_from_switch("n1", [b"HX not ours"] * 5)
+        c.wait_until(lambda: forged() >= before + 5, 5, 0.1, "the garbage counted")
+        # Loopback only: not reachable on the node's own address.
+        r = self.scrape(c, "n1", host=c.nodes["n1"].ip)
+        self.assertNotEqual(r.returncode, 0)
+
+    def test_simulate_prints_the_transition_and_runs_nothing(self):
+        c = self.start()
+        holder = self.holder(c)
+        other = next(n for n in c.nodes if n != holder)
+        c.wait_until(lambda: c.status(other)["resources"][0]["nodes"] == [holder], 5, 0.1,
+                     "the placement known everywhere")
+        out = self.ok(c, other, "simulate", "--kill", holder)
+        self.assertIn(f"if {holder} died", out)
+        self.assertRegex(out, r"start web-ip on n\d")
+        r = json.loads(self.ok(c, other, "simulate", "--kill", holder, "--json"))
+        placed = [p for p in r["placement"] if p["resource"] == "web-ip"]
+        self.assertEqual(len(placed), 1)
+        self.assertNotEqual(placed[0]["node"], holder)
+        self.assertEqual([a["action"] for a in r["actions"]], ["start"])
+        r = json.loads(self.ok(c, other, "simulate", "--fail", "web-ip", "--json"))
+        self.assertIn("stop", [a["action"] for a in r["actions"]])
+        v2 = self.write_config(c, "v2.yaml", RESOURCES_2)
+        r = json.loads(self.ok(c, other, "simulate", "--config", v2, "--json"))
+        self.assertEqual([(a["resource"], a["action"]) for a in r["actions"]],
+                         [("api-ip", "start")])
+        state = self.ok(c, other, "simulate", "--dump-state")
+        self.assertIn("web-ip", state)
+        bad = c.hactl(other, "simulate", "--kill", holder + "x")
+        self.assertEqual(bad.returncode, 1)
+        self.assertIn(f"did you mean '{holder}'", bad.stderr)
+        time.sleep(0.5)
+        self.assertEqual(c.holders(VIP), [holder], "nothing was run")
+        self.assertEqual(c.holders(VIP2), [])
 
     def test_killed_during_apply_the_stored_document_is_always_whole(self):
         c = self.start()

@@ -1,0 +1,136 @@
+// The agent's Prometheus metrics, rendered from what it already keeps at each scrape.
+#include <cmath>
+
+#include "agent/agent.hpp"
+#include "agent/prometheus_text.hpp"
+#include "version.hpp"
+
+namespace hactl {
+namespace {
+
+double seconds(Duration d) { return static_cast<double>(d.count()) / 1e6; }
+
+}  // namespace
+
+void Agent::count_heartbeat(NodeId from, Instant t) {
+  // A heartbeat that comes k intervals after the previous one means k - 1 were missed (lost,
+  // late, or never sent by a stalled peer).
+  auto& last = last_beat_[from.value];
+  if (last) {
+    const double gap = static_cast<double>((t - *last).count()) /
+                       static_cast<double>(options_.config.timing.heartbeat_interval.count());
+    if (gap >= 1.5) missed_beats_[from.value] += static_cast<std::uint64_t>(std::lround(gap)) - 1;
+  }
+  last = t;
+}
+
+std::string Agent::metrics_text() const {
+  const Instant t = now();
+  const NodeStatus st = core_->status(t);
+  const auto& nodes = options_.config.nodes;
+  const std::string& self = nodes[options_.self.value].name;
+  MetricsText m;
+  using enum MetricType;
+  m.family("hactl_info", kGauge, "Constant 1, labelled with the cluster, node and version.");
+  m.sample("hactl_info", {{"cluster", options_.config.name}, {"node", self}, {"version", kVersion}},
+           1);
+  m.family("hactl_term", kGauge, "The election term this node is in.");
+  m.sample("hactl_term", static_cast<double>(st.term.value));
+  m.family("hactl_is_coordinator", kGauge, "1 if this node is the coordinator.");
+  m.sample("hactl_is_coordinator", st.role == Role::kCoordinator ? 1 : 0);
+  m.family("hactl_quorum", kGauge, "1 if this node has quorum (a valid lease).");
+  m.sample("hactl_quorum", st.quorum ? 1 : 0);
+  m.family("hactl_lease_remaining_seconds", kGauge, "What is left of this node's lease.");
+  if (st.lease_until && *st.lease_until != Instant::max()) {
+    m.sample("hactl_lease_remaining_seconds", seconds(*st.lease_until - t));
+  }
+  m.family("hactl_elections_total", kCounter, "Elections this agent started.");
+  const auto count = [&](const char* kind) {
+    const auto it = event_counts_.find(kind);
+    return it == event_counts_.end() ? 0.0 : static_cast<double>(it->second);
+  };
+  m.sample("hactl_elections_total", count("election_started"));
+  m.family("hactl_peer_up", kGauge, "1 if the peer is heard within node_timeout.");
+  m.family("hactl_peer_rtt_seconds", kGauge, "Smoothed heartbeat round trip to the peer.");
+  m.family("hactl_peer_last_heard_seconds", kGauge, "Time since the peer was last heard.");
+  m.family("hactl_heartbeats_missed_total", kCounter,
+           "Heartbeats from the peer that did not arrive in their interval.");
+  for (const PeerStatus& p : st.peers) {
+    const MetricLabels l = {{"peer", nodes[p.id.value].name}};
+    m.sample("hactl_peer_up", l, p.up ? 1 : 0);
+    if (p.rtt) m.sample("hactl_peer_rtt_seconds", l, seconds(*p.rtt));
+    if (p.last_heard) m.sample("hactl_peer_last_heard_seconds", l, seconds(t - *p.last_heard));
+    m.sample("hactl_heartbeats_missed_total", l, static_cast<double>(missed_beats_[p.id.value]));
+  }
+  const TransportCounters& tc = transport_->counters();
+  m.family("hactl_datagrams_sent_total", kCounter, "Datagrams sent.");
+  m.sample("hactl_datagrams_sent_total", static_cast<double>(tc.sent));
+  m.family("hactl_datagrams_send_failed_total", kCounter, "Datagrams the kernel refused.");
+  m.sample("hactl_datagrams_send_failed_total", static_cast<double>(tc.send_failed));
+  m.family("hactl_datagrams_received_total", kCounter, "Datagrams accepted.");
+  m.sample("hactl_datagrams_received_total", static_cast<double>(tc.received));
+  m.family("hactl_datagrams_dropped_total", kCounter,
+           "Datagrams dropped, by reason (auth_failed: forged or sealed with another key).");
+  for (std::size_t i = 0; i < kDropReasonCount; ++i) {
+    m.sample("hactl_datagrams_dropped_total",
+             {{"reason", std::string(to_string(static_cast<DropReason>(i)))}},
+             static_cast<double>(tc.dropped[i]));
+  }
+  // Resources, as this node knows them.
+  const Membership mem = ResourceHost::membership(options_.config, options_.self, *core_, t);
+  const ClusterState cs = resources_->conductor().state(mem, t);
+  m.family("hactl_resource_role", kGauge,
+           "1 for each node a primitive is active on, by role (started or promoted).");
+  m.family("hactl_resource_fail_count", kGauge, "Failures of a primitive on a node that count.");
+  for (const auto& p : options_.config.resources.primitives) {
+    const auto& roles = cs.roles.at(p.id);
+    for (std::size_t i = 0; i < nodes.size(); ++i) {
+      if (roles[i] != ResourceRole::kStopped) {
+        m.sample("hactl_resource_role",
+                 {{"resource", p.id},
+                  {"node", nodes[i].name},
+                  {"role", std::string(to_string(roles[i]))}},
+                 1);
+      }
+      const int fc = cs.fail_count(p, NodeId{static_cast<std::uint16_t>(i)});
+      if (fc > 0) {
+        m.sample("hactl_resource_fail_count", {{"resource", p.id}, {"node", nodes[i].name}}, fc);
+      }
+    }
+  }
+  m.family("hactl_actions_total", kCounter, "Resource agent runs on this node, by result.");
+  m.family("hactl_action_seconds_total", kCounter, "Time resource agent runs took on this node.");
+  for (const auto& [key, a] : action_stats_) {
+    const auto& [resource, action] = key;
+    m.sample("hactl_actions_total", {{"resource", resource}, {"action", action}, {"result", "ok"}},
+             static_cast<double>(a.ok));
+    m.sample("hactl_actions_total",
+             {{"resource", resource}, {"action", action}, {"result", "failed"}},
+             static_cast<double>(a.failed));
+    m.sample("hactl_action_seconds_total", {{"resource", resource}, {"action", action}}, a.seconds);
+  }
+  m.family("hactl_config_version", kGauge, "The configuration version this node stores.");
+  m.sample("hactl_config_version", static_cast<double>(doc_.config_version));
+  m.family("hactl_events_total", kCounter, "Events this agent logged, by kind.");
+  for (const auto& [kind, n] : event_counts_) {
+    m.sample("hactl_events_total", {{"kind", kind}}, static_cast<double>(n));
+  }
+  m.family("hactl_event_log_dropped_writes_total", kCounter,
+           "Event history lines not written to disk (queue full or disk refused).");
+  m.sample("hactl_event_log_dropped_writes_total",
+           static_cast<double>(events_->dropped_writes() + events_->failed_writes()));
+  if (alerts_) {
+    const AlertStats as = alerts_->stats();
+    m.family("hactl_alert_runs_total", kCounter, "Alert hook runs, retries included.");
+    m.family("hactl_alert_failures_total", kCounter, "Alert hook runs that failed or timed out.");
+    m.family("hactl_alert_dropped_total", kCounter, "Alert hook runs dropped (queue full).");
+    for (const auto& [id, c] : as.by_alert) {
+      m.sample("hactl_alert_runs_total", {{"alert", id}}, static_cast<double>(c.runs));
+      m.sample("hactl_alert_failures_total", {{"alert", id}}, static_cast<double>(c.failures));
+      m.sample("hactl_alert_dropped_total", {{"alert", id}}, static_cast<double>(c.dropped));
+    }
+  }
+  return m.str();
+}
+
+}  // namespace hactl
