@@ -84,6 +84,9 @@ std::expected<void, std::string> Agent::start() {
   resources_ =
       std::make_unique<ResourceHost>(options_.config, options_.self, now(), previous_lease_end);
   resources_->set_standby(standby_nodes(options_.config, doc_));
+  resources_->set_maintenance(maintenance_nodes(options_.config, doc_));
+  guard_maintenance_ = maintenance_nodes(options_.config, doc_)[options_.self.value];
+  vip_guard_.set_maintenance(guard_maintenance_);
   std::error_code ec;
   std::filesystem::create_directories(std::filesystem::path(options_.lease_file).parent_path(), ec);
   lease_fd_ = ::open(options_.lease_file.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
@@ -99,6 +102,7 @@ std::expected<void, std::string> Agent::start() {
                                    [this](NodeId from) {
                                      core_->peer_restarted(from, now());
                                      resources_->peer_restarted(from);
+                                     docs_->peer_restarted(from);
                                      process();
                                    });
   if (!started) return started;
@@ -314,8 +318,13 @@ nlohmann::json Agent::status() const {
   j["document"] = doc_json();
   for (auto& n : j["nodes"]) {
     const auto name = n["name"].get<std::string>();
-    if (n["state"] == "online" &&
-        std::find(doc_.standby.begin(), doc_.standby.end(), name) != doc_.standby.end()) {
+    const bool maintenance =
+        std::find(doc_.maintenance.begin(), doc_.maintenance.end(), name) != doc_.maintenance.end();
+    n["maintenance"] = maintenance;
+    if (n["state"] == "online" && maintenance) {
+      n["state"] = "maintenance";
+    } else if (n["state"] == "online" &&
+               std::find(doc_.standby.begin(), doc_.standby.end(), name) != doc_.standby.end()) {
       n["state"] = "standby";
     }
   }
@@ -328,8 +337,8 @@ void Agent::handle_request(const nlohmann::json& request, const PeerCredentials&
   static const std::set<std::string> kReads = {"status",       "config-show", "config-history",
                                                "config-check", "events",      "simulate"};
   static const std::set<std::string> kWrites = {
-      "cleanup",        "node-standby",    "node-online",      "resource-move", "resource-ban",
-      "resource-clear", "resource-enable", "resource-disable", "config-apply"};
+      "node-maintenance", "cleanup",        "node-standby",    "node-online",      "resource-move",
+      "resource-ban",     "resource-clear", "resource-enable", "resource-disable", "config-apply"};
   if (kReads.count(cmd) == 0 && kWrites.count(cmd) == 0) {
     reply({{"error", "unknown command '" + cmd + "'"}});
     return;

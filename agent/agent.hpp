@@ -121,6 +121,7 @@ class Agent {
   std::map<std::uint64_t, std::pair<ControlServer::Reply, nlohmann::json>> waiting_;
   std::vector<std::unique_ptr<Executor>> retired_executors_;
   std::uint64_t executor_generation_ = 0;
+  bool guard_maintenance_ = false;  // as last told to the guard
   std::unique_ptr<EventLog> events_;
   std::shared_ptr<EventSink> event_sink_;
   std::map<std::string, std::uint64_t> event_counts_;  // by kind, since this agent started

@@ -133,8 +133,9 @@ std::expected<void, std::string> Agent::start_docs() {
   }
   const Duration resend = std::max<Duration>(5 * options_.config.timing.heartbeat_interval,
                                              std::chrono::milliseconds(100));
-  docs_ = std::make_unique<DocReplica>(options_.config.nodes.size(), options_.self, resend, initial,
-                                       [this](const std::string& b) { return validate_doc(b); });
+  docs_ = std::make_unique<DocReplica>(
+      options_.config.nodes.size(), options_.self, resend, initial,
+      [this](const std::string& b) { return validate_doc(b); }, persisted_.incarnation);
   doc_ = *doc_from_bytes(initial.bytes);
   auto cfg = parse_config(doc_.config_text, doc_store_.path());
   HACTL_ASSERT(cfg.has_value());
@@ -236,6 +237,12 @@ void Agent::refresh_effective(Instant t) {
   if (intents_until_ >= 0 && (intents_until_ == 0 || unix < intents_until_)) return;
   options_.config.resources.locations = effective_config(base_, doc_, unix).resources.locations;
   resources_->set_standby(standby_nodes(options_.config, doc_));
+  const auto maintenance = maintenance_nodes(options_.config, doc_);
+  resources_->set_maintenance(maintenance);
+  if (maintenance[options_.self.value] != guard_maintenance_) {
+    guard_maintenance_ = maintenance[options_.self.value];
+    vip_guard_.set_maintenance(guard_maintenance_);
+  }
   intents_until_ = next_expiry(doc_, unix).value_or(0);
 }
 
@@ -406,6 +413,7 @@ nlohmann::json Agent::doc_json() const {
           {"config_by", doc_.config_by},
           {"config_pending", pending_base_.has_value()},
           {"standby", doc_.standby},
+          {"maintenance", doc_.maintenance},
           {"placements", placements},
           {"disabled", doc_.disabled}};
 }
@@ -551,13 +559,29 @@ void Agent::handle_doc_request(const std::string& cmd, const nlohmann::json& req
     answer["config_version"] = next.config_version;
     return propose(next, std::move(reply), answer);
   }
-  if (cmd == "node-standby" || cmd == "node-online") {
-    const auto node = node_arg("node", cmd == "node-standby");
+  if (cmd == "node-standby" || cmd == "node-online" || cmd == "node-maintenance") {
+    const auto node = node_arg("node", cmd != "node-online");
     if (!node) return;
+    const bool in_maintenance = std::find(next.maintenance.begin(), next.maintenance.end(),
+                                          *node) != next.maintenance.end();
+    if (cmd == "node-online" && in_maintenance && !request.value("force", false)) {
+      // It leaves everything alone until it hears it is out of maintenance: unreachable, it
+      // cannot hear it, and its resources could then be started elsewhere as well.
+      const Instant t = now();
+      const auto m = ResourceHost::membership(options_.config, options_.self, *core_, t);
+      if (!m.up[base_.find_node(*node)->value]) {
+        return fail("'" + *node +
+                    "' is in maintenance and not reachable: what it runs would "
+                    "be started elsewhere while it still runs there. Bring it back first, or, if "
+                    "it is powered off and runs nothing, use --force");
+      }
+    }
     std::erase(next.standby, *node);
-    if (cmd == "node-standby") {
-      next.standby.push_back(*node);
-      std::sort(next.standby.begin(), next.standby.end());
+    std::erase(next.maintenance, *node);
+    auto& list = cmd == "node-standby" ? next.standby : next.maintenance;
+    if (cmd != "node-online") {
+      list.push_back(*node);
+      std::sort(list.begin(), list.end());
     }
     return propose(next, std::move(reply), {{"node", *node}});
   }

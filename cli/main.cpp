@@ -413,8 +413,17 @@ int main(int argc, char** argv) {
   auto* standby = node_cmd->add_subcommand(
       "standby", "move every resource off NODE and keep them off until `hactl node online`");
   standby->add_option("NODE", node, "a node name")->required();
-  auto* online = node_cmd->add_subcommand("online", "let NODE run resources again (ends standby)");
+  bool force = false;
+  auto* online = node_cmd->add_subcommand(
+      "online", "let NODE run resources again (ends standby and maintenance)");
   online->add_option("NODE", node, "a node name")->required();
+  online->add_flag("--force", force,
+                   "end maintenance of a node that cannot be reached (it must run nothing)");
+  auto* maintenance = node_cmd->add_subcommand(
+      "maintenance",
+      "leave what runs on NODE alone (no monitors, stops or moves; it survives "
+      "an agent restart) until `hactl node online`");
+  maintenance->add_option("NODE", node, "a node name")->required();
 
   // resource
   std::string resource_id;
@@ -507,8 +516,11 @@ int main(int argc, char** argv) {
     return write_verb(socket, {{"cmd", "node-standby"}, {"node", node}},
                       node + " is in standby: its resources move elsewhere");
   if (online->parsed())
-    return write_verb(socket, {{"cmd", "node-online"}, {"node", node}},
+    return write_verb(socket, {{"cmd", "node-online"}, {"node", node}, {"force", force}},
                       node + " is online: it may run resources");
+  if (maintenance->parsed())
+    return write_verb(socket, {{"cmd", "node-maintenance"}, {"node", node}},
+                      node + " is in maintenance: what runs there is left alone");
   if (move->parsed()) {
     json req = {{"cmd", "resource-move"}, {"resource", resource_id}, {"lifetime_s", *life}};
     if (!node.empty()) req["node"] = node;

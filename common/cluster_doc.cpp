@@ -26,6 +26,7 @@ std::string doc_to_bytes(const ClusterDoc& doc) {
                             {"config_applied", doc.config_applied},
                             {"config_by", doc.config_by},
                             {"standby", doc.standby},
+                            {"maintenance", doc.maintenance},
                             {"placements", placements},
                             {"disabled", doc.disabled}};
   return j.dump();
@@ -41,6 +42,7 @@ std::expected<ClusterDoc, std::string> doc_from_bytes(std::string_view bytes) {
     d.config_applied = j.at("config_applied").get<std::int64_t>();
     d.config_by = j.at("config_by").get<std::string>();
     d.standby = j.at("standby").get<std::vector<std::string>>();
+    d.maintenance = j.value("maintenance", std::vector<std::string>{});
     d.disabled = j.at("disabled").get<std::vector<std::string>>();
     for (const auto& p : j.at("placements")) {
       PlacementIntent i;
@@ -102,6 +104,14 @@ ClusterConfig effective_config(const ClusterConfig& base, const ClusterDoc& doc,
 std::vector<bool> standby_nodes(const ClusterConfig& config, const ClusterDoc& doc) {
   std::vector<bool> out(config.nodes.size(), false);
   for (const auto& name : doc.standby) {
+    if (const auto id = config.find_node(name)) out[id->value] = true;
+  }
+  return out;
+}
+
+std::vector<bool> maintenance_nodes(const ClusterConfig& config, const ClusterDoc& doc) {
+  std::vector<bool> out(config.nodes.size(), false);
+  for (const auto& name : doc.maintenance) {
     if (const auto id = config.find_node(name)) out[id->value] = true;
   }
   return out;

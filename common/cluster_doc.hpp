@@ -28,11 +28,12 @@ struct PlacementIntent {
 };
 
 struct ClusterDoc {
-  std::uint64_t config_version = 0;  // 1 for the file the cluster first ran; +1 per apply
-  std::string config_text;           // the YAML as applied
-  std::int64_t config_applied = 0;   // unix seconds
-  std::string config_by;             // who applied it, and from where
-  std::vector<std::string> standby;  // node names, sorted
+  std::uint64_t config_version = 0;      // 1 for the file the cluster first ran; +1 per apply
+  std::string config_text;               // the YAML as applied
+  std::int64_t config_applied = 0;       // unix seconds
+  std::string config_by;                 // who applied it, and from where
+  std::vector<std::string> standby;      // node names, sorted
+  std::vector<std::string> maintenance;  // node names, sorted
   std::vector<PlacementIntent> placements;
   std::vector<std::string> disabled;  // top-level resources held stopped, sorted
   bool operator==(const ClusterDoc&) const = default;
@@ -52,8 +53,9 @@ std::optional<std::string> top_level_resource(const ResourceConfig& rc, std::str
 // disabled -INFINITY). Standby is not a constraint: see standby_nodes().
 ClusterConfig effective_config(const ClusterConfig& base, const ClusterDoc& doc,
                                std::int64_t now_unix);
-// By NodeId: whether the node is in standby.
+// By NodeId: whether the node is in standby, in maintenance.
 std::vector<bool> standby_nodes(const ClusterConfig& config, const ClusterDoc& doc);
+std::vector<bool> maintenance_nodes(const ClusterConfig& config, const ClusterDoc& doc);
 // The earliest expiry after now_unix of an intent, if any (when effective_config changes).
 std::optional<std::int64_t> next_expiry(const ClusterDoc& doc, std::int64_t now_unix);
 

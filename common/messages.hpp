@@ -129,7 +129,10 @@ struct DocChunk {
   DocVersion version;
   std::uint64_t proposal = 0;
   std::uint64_t digest = 0;  // of the whole document
-  std::uint32_t total = 0;   // bytes in the whole document
+  // kPropose: the digest of the document it was derived from, so a change made from the same
+  // content is accepted even if the coordinator has re-stamped it with a newer version since.
+  std::uint64_t base_digest = 0;
+  std::uint32_t total = 0;  // bytes in the whole document
   std::uint32_t offset = 0;
   std::string data;
   bool operator==(const DocChunk&) const = default;

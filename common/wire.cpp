@@ -205,6 +205,7 @@ struct BodyEncoder {
     w.doc_version(m.version);
     w.u64(m.proposal);
     w.u64(m.digest);
+    w.u64(m.base_digest);
     w.u32(m.total);
     w.u32(m.offset);
     w.text16(m.data);
@@ -324,8 +325,8 @@ std::optional<Message> decode_body(ByteReader& r, const std::vector<std::string>
       std::uint8_t kind = 0;
       if (r.u64(m.term.value) && r.u8(kind) &&
           kind <= static_cast<std::uint8_t>(DocChunkKind::kPropose) && r.doc_version(m.version) &&
-          r.u64(m.proposal) && r.u64(m.digest) && r.u32(m.total) && r.u32(m.offset) &&
-          r.text16(m.data, kDocChunkBytes) && m.total <= limits::kMaxDocBytes &&
+          r.u64(m.proposal) && r.u64(m.digest) && r.u64(m.base_digest) && r.u32(m.total) &&
+          r.u32(m.offset) && r.text16(m.data, kDocChunkBytes) && m.total <= limits::kMaxDocBytes &&
           m.offset <= m.total && m.data.size() <= m.total - m.offset) {
         m.kind = static_cast<DocChunkKind>(kind);
         out = m;

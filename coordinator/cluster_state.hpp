@@ -18,7 +18,14 @@ enum class NodeCondition {
   kStandby,  // in the cluster, runs nothing
   kOffline,  // gone, and its lease is over: it runs nothing
   kUnclean,  // gone, but its lease may still be valid: what it ran may still run there
+  // An operator put it in maintenance: what runs there is left alone (not monitored, stopped,
+  // or started elsewhere) and nothing new is placed there, whether it is up or not.
+  kMaintenance,
 };
+// Whatever is active on a node in this condition stays and is not acted on.
+inline bool frozen(NodeCondition c) {
+  return c == NodeCondition::kUnclean || c == NodeCondition::kMaintenance;
+}
 std::string_view to_string(NodeCondition c);
 
 struct FailureRecord {

@@ -239,6 +239,11 @@ ClusterState Conductor::state(const Membership& m, Instant now) const {
   // is a resource it had not probed yet or was acting on.
   std::vector<bool> unknown(n, false);
   for (std::size_t i = 0; i < n; ++i) {
+    if (i < maintenance_.size() && maintenance_[i]) {
+      s.nodes[i] = NodeCondition::kMaintenance;  // up or not: left alone
+      base[i] = Instant::max();                  // what it runs never settles elsewhere
+      continue;
+    }
     if (m.up[i]) {
       if (i < standby_.size() && standby_[i]) s.nodes[i] = NodeCondition::kStandby;
       continue;

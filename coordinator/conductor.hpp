@@ -59,6 +59,8 @@ class Conductor {
   void tick(const Membership& m, Instant now);
   // By NodeId: nodes an operator put in standby (they run nothing; hactl node standby).
   void set_standby(std::vector<bool> standby) { standby_ = std::move(standby); }
+  // By NodeId: nodes in maintenance (hactl node maintenance): frozen, up or not.
+  void set_maintenance(std::vector<bool> m) { maintenance_ = std::move(m); }
   std::vector<std::pair<NodeId, ActionRequest>> take_requests();
   std::vector<std::string> take_events();
   std::optional<Instant> next_deadline() const { return wake_; }
@@ -104,7 +106,8 @@ class Conductor {
   Duration max_delay_{0};
   std::unordered_map<std::string, std::uint32_t> prim_index_;
   std::vector<ResourceRole> could_be_;
-  std::vector<bool> standby_;  // by primitive: started, or promoted if promotable
+  std::vector<bool> standby_;
+  std::vector<bool> maintenance_;  // by primitive: started, or promoted if promotable
   std::optional<Instant> wake_;
   std::string waiting_;
   std::vector<std::string> notes_;

@@ -18,14 +18,24 @@ constexpr std::size_t kAnsweredKept = 256;
 }  // namespace
 
 DocReplica::DocReplica(std::size_t nodes, NodeId self, Duration resend, StoredDoc initial,
-                       Validator validator)
+                       Validator validator, std::uint64_t first_proposal)
     : n_(nodes),
       self_(self),
       resend_(resend),
       doc_(std::move(initial)),
       validator_(std::move(validator)),
       acked_(nodes),
-      last_sent_(nodes) {}
+      last_sent_(nodes),
+      next_proposal_(std::max<std::uint64_t>(first_proposal, 1)) {}
+
+void DocReplica::peer_restarted(NodeId from) {
+  std::erase_if(answered_, [&](const auto& e) { return e.first.first == from.value; });
+  std::erase_if(proposals_, [&](const auto& e) { return e.first.first == from.value; });
+  // Its accepted changes still commit; only the answer has no one to go to.
+  for (auto& [v, w] : waiting_) {
+    if (w.from == from) w.id = 0;
+  }
+}
 
 std::optional<Instant> DocReplica::next_deadline() const {
   std::optional<Instant> next;
@@ -95,6 +105,7 @@ void DocReplica::tick(const Membership& m, std::optional<NodeId> coordinator, In
                           doc_.version,
                           0,
                           text_digest(doc_.bytes),
+                          0,
                           static_cast<std::uint32_t>(doc_.bytes.size()),
                           0,
                           {}});
@@ -122,11 +133,11 @@ void DocReplica::tick(const Membership& m, std::optional<NodeId> coordinator, In
     if (leading()) {
       p.sent = true;
       p.last_sent = now;
-      on_proposal(self_, id, p.bytes, p.base, now);  // may erase the entry
+      on_proposal(self_, id, p.bytes, p.base, p.base_digest, now);  // may erase the entry
     } else if (coordinator && *coordinator != self_) {
       p.sent = true;
       p.last_sent = now;
-      send_doc(*coordinator, DocChunkKind::kPropose, p.bytes, p.base, id);
+      send_doc(*coordinator, DocChunkKind::kPropose, p.bytes, p.base, id, p.base_digest);
     }
   }
   // Half-received documents are dropped after a while (a sender that went away).
@@ -138,19 +149,20 @@ void DocReplica::tick(const Membership& m, std::optional<NodeId> coordinator, In
 std::uint64_t DocReplica::propose(std::string bytes, DocVersion base, Instant now,
                                   Instant deadline) {
   const std::uint64_t id = next_proposal_++;
-  mine_.emplace(id, Mine{std::move(bytes), base, deadline, now, false});
+  const std::uint64_t base_digest = base == doc_.version ? text_digest(doc_.bytes) : 0;
+  mine_.emplace(id, Mine{std::move(bytes), base, base_digest, deadline, now, false});
   return id;
 }
 
 void DocReplica::send(NodeId to, Message m) { out_.messages.emplace_back(to, std::move(m)); }
 
 void DocReplica::send_doc(NodeId to, DocChunkKind kind, const std::string& bytes,
-                          DocVersion version, std::uint64_t proposal) {
+                          DocVersion version, std::uint64_t proposal, std::uint64_t base_digest) {
   HACTL_ASSERT(bytes.size() <= limits::kMaxDocBytes);
   const std::uint64_t digest = text_digest(bytes);
   const auto total = static_cast<std::uint32_t>(bytes.size());
   for (std::size_t off = 0; off < bytes.size(); off += kDocChunkBytes) {
-    send(to, DocChunk{term_, kind, version, proposal, digest, total,
+    send(to, DocChunk{term_, kind, version, proposal, digest, base_digest, total,
                       static_cast<std::uint32_t>(off), bytes.substr(off, kDocChunkBytes)});
   }
 }
@@ -158,10 +170,11 @@ void DocReplica::send_doc(NodeId to, DocChunkKind kind, const std::string& bytes
 bool DocReplica::assemble(Assembly& a, const DocChunk& c, Instant now) {
   const std::size_t chunks = (c.total + kDocChunkBytes - 1) / kDocChunkBytes;
   if (a.have.empty() || a.version != c.version || a.digest != c.digest ||
-      a.bytes.size() != c.total || a.proposal != c.proposal) {
+      a.bytes.size() != c.total || a.proposal != c.proposal || a.base_digest != c.base_digest) {
     a = Assembly{c.version,
                  c.proposal,
                  c.digest,
+                 c.base_digest,
                  std::string(c.total, '\0'),
                  std::vector<bool>(chunks, false),
                  chunks,
@@ -209,15 +222,16 @@ void DocReplica::on_chunk(NodeId from, const DocChunk& c, Term term,
   if (!assemble(a, c, now)) return;
   const std::string bytes = std::move(a.bytes);
   proposals_.erase(key);
-  on_proposal(from, c.proposal, bytes, c.version, now);
+  on_proposal(from, c.proposal, bytes, c.version, c.base_digest, now);
 }
 
 void DocReplica::on_proposal(NodeId from, std::uint64_t id, const std::string& bytes,
-                             DocVersion base, Instant now) {
+                             DocVersion base, std::uint64_t base_digest, Instant now) {
   for (const auto& [v, w] : waiting_) {
     if (w.from == from && w.id == id) return;  // accepted, awaiting commit
   }
-  if (base != doc_.version) {
+  // Derived from what is current: the same version, or the same content re-stamped since.
+  if (base != doc_.version && (base_digest == 0 || base_digest != text_digest(doc_.bytes))) {
     answer(from, id, false,
            "the cluster's document changed meanwhile (now at version " + show(doc_.version) +
                ", the change was made from " + show(base) +
@@ -239,6 +253,7 @@ void DocReplica::on_proposal(NodeId from, std::uint64_t id, const std::string& b
 void DocReplica::answer(NodeId to, std::uint64_t id, bool ok, const std::string& error,
                         DocVersion v) {
   const std::string e = error.substr(0, kDocErrorBytes);
+  if (id == 0) return;  // its proposer restarted since
   if (to == self_) {
     if (mine_.erase(id) != 0) out_.outcomes.push_back(ProposalOutcome{id, ok, e, v});
     return;

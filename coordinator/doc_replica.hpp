@@ -58,8 +58,10 @@ class DocReplica {
   // Refuses a proposed document (with the reason) or accepts it (empty).
   using Validator = std::function<std::string(const std::string& bytes)>;
 
+  // `first_proposal`: the id of this node's first proposal; ids must not repeat across restarts
+  // (the agent starts from its boot incarnation).
   DocReplica(std::size_t nodes, NodeId self, Duration resend, StoredDoc initial,
-             Validator validator);
+             Validator validator, std::uint64_t first_proposal = 1);
 
   // Chunks and acks from peers. `term`/`coordinator`: this node's current term and whom it
   // follows in it (Node::term(), Node::coordinator()).
@@ -67,6 +69,8 @@ class DocReplica {
                 Instant now);
   void on_ack(NodeId from, const DocAck& a, Instant now);
   void tick(const Membership& m, std::optional<NodeId> coordinator, Instant now);
+  // The peer restarted: what it proposed before is no longer its to hear about.
+  void peer_restarted(NodeId from);
   // A change derived from `base`. Its outcome comes back in take().outcomes (by `deadline` at
   // the latest: then it failed, and may or may not have been applied). Returns the id.
   std::uint64_t propose(std::string bytes, DocVersion base, Instant now, Instant deadline);
@@ -84,6 +88,7 @@ class DocReplica {
     DocVersion version;
     std::uint64_t proposal = 0;
     std::uint64_t digest = 0;
+    std::uint64_t base_digest = 0;
     std::string bytes;
     std::vector<bool> have;  // by chunk
     std::size_t missing = 0;
@@ -96,6 +101,7 @@ class DocReplica {
   struct Mine {  // this node's proposal in flight
     std::string bytes;
     DocVersion base;
+    std::uint64_t base_digest = 0;
     Instant deadline{};
     Instant last_sent{};
     bool sent = false;
@@ -107,11 +113,11 @@ class DocReplica {
   void adopt(StoredDoc d);
   void send(NodeId to, Message m);
   void send_doc(NodeId to, DocChunkKind kind, const std::string& bytes, DocVersion version,
-                std::uint64_t proposal);
+                std::uint64_t proposal, std::uint64_t base_digest = 0);
   // Adds a chunk to `a`; true when `a` is complete and its digest matches.
   bool assemble(Assembly& a, const DocChunk& c, Instant now);
   void on_proposal(NodeId from, std::uint64_t id, const std::string& bytes, DocVersion base,
-                   Instant now);
+                   std::uint64_t base_digest, Instant now);
   void answer(NodeId to, std::uint64_t id, bool ok, const std::string& error, DocVersion v);
   void update_commit();
 

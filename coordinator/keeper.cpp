@@ -79,7 +79,9 @@ void Keeper::on_request(NodeId from, const ActionRequest& r, const LeaseView& le
     changed();
     return;
   }
-  if (r.term != lease.term || lease.coordinator != from || !lease_ok(lease, now) || lapsed_) return;
+  if (r.term != lease.term || lease.coordinator != from || !lease_ok(lease, now) || lapsed_ ||
+      maintenance_)
+    return;
   if (const auto it = requests_.find(r.id); it != requests_.end()) {
     if (it->second) out_.messages.emplace_back(from, *it->second);  // a repeat: answer again
     return;
@@ -215,7 +217,7 @@ void Keeper::fail(Local& l, Instant now, std::uint32_t count_to) {
 void Keeper::on_monitor(std::size_t index, int code, Instant now) {
   if (index >= local_.size()) return;
   Local& l = local_[index];
-  if (l.role == ResourceRole::kStopped || l.pending > 0) return;  // an action's result decides
+  if (l.role == ResourceRole::kStopped || l.pending > 0 || maintenance_) return;
   const int expected = l.role == ResourceRole::kPromoted ? kOcfRunningPromoted : kOcfSuccess;
   if (code == expected || l.failed) return;
   fail(l, now);
@@ -227,7 +229,7 @@ void Keeper::on_monitor(std::size_t index, int code, Instant now) {
 
 void Keeper::set_monitor(std::size_t index, bool on) {
   Local& l = local_[index];
-  if (l.monitoring == on) return;
+  if (l.monitoring == on || (on && maintenance_)) return;
   const PrimitiveConfig& p = config_.resources.primitives[index];
   if (on && p.monitor.interval <= Duration::zero()) return;
   l.monitoring = on;
@@ -240,7 +242,7 @@ void Keeper::tick(const LeaseView& lease, Instant now) {
     last_term_ = lease.term;
     next_report_ = now;  // a new coordinator hears from us at once
   }
-  const bool stop_policy = config_.no_quorum_policy == NoQuorumPolicy::kStop;
+  const bool stop_policy = config_.no_quorum_policy == NoQuorumPolicy::kStop && !maintenance_;
   had_lease_ = had_lease_ || lease_ok(lease, now);
   if (stop_policy && !witness_ && !lease_ok(lease, now)) {
     if (!lapsed_ && (had_lease_ || now >= boot_grace_until_)) lapse();
@@ -249,6 +251,22 @@ void Keeper::tick(const LeaseView& lease, Instant now) {
     out_.events.push_back("event=lease_back action=accept_requests");
   }
   if (now >= next_report_) dirty_ = true;
+}
+
+void Keeper::set_maintenance(bool on) {
+  if (on == maintenance_) return;
+  if (on) {
+    for (std::size_t i = 0; i < local_.size(); ++i) set_monitor(i, false);
+    maintenance_ = true;
+    out_.events.push_back("event=maintenance_started effect=\"resources left alone\"");
+  } else {
+    maintenance_ = false;
+    for (std::size_t i = 0; i < local_.size(); ++i) {
+      if (local_[i].role != ResourceRole::kStopped) set_monitor(i, true);
+    }
+    out_.events.push_back("event=maintenance_ended effect=\"resources managed again\"");
+  }
+  changed();
 }
 
 void Keeper::lapse() {
@@ -324,7 +342,8 @@ KeeperOutput Keeper::take(Instant now) {
 }
 
 std::optional<Instant> Keeper::vip_deadline(const LeaseView& lease, Instant now) const {
-  if (config_.no_quorum_policy != NoQuorumPolicy::kStop || witness_) return std::nullopt;
+  if (config_.no_quorum_policy != NoQuorumPolicy::kStop || witness_ || maintenance_)
+    return std::nullopt;
   if (lease_ok(lease, now)) return *lease.lease_until - guard_ / 2;
   return had_lease_ || now >= boot_grace_until_ ? Instant{} : boot_grace_until_;
 }

@@ -59,6 +59,10 @@ class Keeper {
   // A recurring monitor's result changed.
   void on_monitor(std::size_t index, int ocf_code, Instant now);
   void tick(const LeaseView& lease, Instant now);
+  // Maintenance (hactl node maintenance): what runs here is left alone: no monitors, no stop
+  // when the lease lapses, no vip deadline, no actions but cleanup. Ending it resumes monitors.
+  void set_maintenance(bool on);
+  bool maintenance() const { return maintenance_; }
   KeeperOutput take(Instant now);
 
   // When tick() must run next: the lease guard while anything is held, the next report.
@@ -109,6 +113,7 @@ class Keeper {
   bool dirty_ = true;
   bool lapsed_ = false;
   bool had_lease_ = false;
+  bool maintenance_ = false;
   std::optional<NodeId> last_coordinator_;
   Term last_term_;
   Instant next_report_{};

@@ -179,7 +179,7 @@ std::size_t best(const Placer& p, const Scores& s) {
 std::vector<std::size_t> unclean_holders(const Placer& p) {
   std::vector<std::size_t> held;
   for (std::size_t i = 0; i < p.n(); ++i) {
-    bool holds = p.state.nodes[i] == NodeCondition::kUnclean && p.active_on(i);
+    bool holds = frozen(p.state.nodes[i]) && p.active_on(i);
     for (const auto& m : p.members) holds = holds || (active(m.role(i)) && m.is_settling(i));
     if (holds) held.push_back(i);
   }
@@ -222,9 +222,15 @@ std::vector<ResourceRole> Placer::place_single(const Unit& u, const Scores& s) {
       if (active_on(i) && (reachable || std::find(held.begin(), held.end(), i) != held.end()))
         roles[i] = ResourceRole::kStarted;
     }
-    const bool settling = state.nodes[held.front()] != NodeCondition::kUnclean;
-    out.notes.push_back(u.id + ": waiting for " + name(held.front()) +
-                        (settling ? "'s takeover_delay" : "'s lease") + " to end before moving it");
+    const NodeCondition c = state.nodes[held.front()];
+    if (c == NodeCondition::kMaintenance) {
+      out.notes.push_back(u.id + ": left as it is on " + name(held.front()) +
+                          ", which is in maintenance");
+    } else {
+      out.notes.push_back(u.id + ": waiting for " + name(held.front()) +
+                          (c == NodeCondition::kUnclean ? "'s lease" : "'s takeover_delay") +
+                          " to end before moving it");
+    }
     return roles;
   }
   const std::size_t top = best(*this, s);
@@ -241,7 +247,7 @@ std::vector<ResourceRole> Placer::place_single(const Unit& u, const Scores& s) {
 std::size_t Placer::settling_split(const std::vector<std::size_t>& held) const {
   if (held.empty() || members.size() < 2) return 0;
   for (std::size_t i : held) {
-    if (state.nodes[i] == NodeCondition::kUnclean) return 0;
+    if (frozen(state.nodes[i])) return 0;
   }
   for (std::size_t k = 0; k < members.size(); ++k) {
     for (std::size_t i : held) {

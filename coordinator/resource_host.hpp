@@ -55,6 +55,11 @@ class ResourceHost {
 
   const Conductor& conductor() const { return conductor_; }
   void set_standby(std::vector<bool> standby) { conductor_.set_standby(std::move(standby)); }
+  // By NodeId; this node's own entry puts its keeper in maintenance.
+  void set_maintenance(const std::vector<bool>& m) {
+    conductor_.set_maintenance(m);
+    keeper_.set_maintenance(m.at(self_.value));
+  }
 
  private:
   const ClusterConfig& config_;

@@ -107,7 +107,7 @@ void Builder::actions_for(std::size_t prim) {
   const PrimitiveConfig& p = *prims_[prim];
   for (std::size_t i = 0; i < config_.nodes.size(); ++i) {
     const NodeCondition cond = state_.nodes[i];
-    if (cond == NodeCondition::kUnclean || cond == NodeCondition::kOffline) continue;
+    if (frozen(cond) || cond == NodeCondition::kOffline) continue;
     const ResourceRole c = current_[prim] ? (*current_[prim])[i] : ResourceRole::kStopped;
     const ResourceRole t = target_[prim] ? (*target_[prim])[i] : ResourceRole::kStopped;
     if (c == t && !active(c)) continue;
@@ -370,6 +370,8 @@ std::string_view to_string(NodeCondition c) {
       return "offline";
     case NodeCondition::kUnclean:
       return "unclean";
+    case NodeCondition::kMaintenance:
+      return "maintenance";
   }
   return "unknown";
 }

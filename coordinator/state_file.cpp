@@ -38,6 +38,7 @@ void StateReader::nodes(const YAML::Node& n) {
   static const std::map<std::string, NodeCondition, std::less<>> kConditions = {
       {"online", NodeCondition::kOnline},
       {"standby", NodeCondition::kStandby},
+      {"maintenance", NodeCondition::kMaintenance},
       {"offline", NodeCondition::kOffline},
       {"unclean", NodeCondition::kUnclean}};
   for (const auto& kv : n) {

@@ -132,6 +132,7 @@ void reload_definitions(GuardOptions& o, const std::string& path,
   std::set<std::string> held;          // VIP lines
   std::vector<std::string> resources;  // ids, in the order they were taken
   std::int64_t deadline = -1;          // none
+  bool maintenance = false;
   const std::int64_t grace =
       std::chrono::duration_cast<std::chrono::microseconds>(o.restart_grace).count();
   const std::int64_t window =
@@ -178,6 +179,10 @@ void reload_definitions(GuardOptions& o, const std::string& path,
     const ssize_t n = read(fd, chunk, sizeof chunk);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
+      if (maintenance) {
+        std::fprintf(stderr, "event=guard_exits reason=agent_gone_in_maintenance action=none\n");
+        break;
+      }
       // EOF: the agent is gone. Its VIPs go at once; the rest wait for the deadline + grace.
       eof = true;
       remove_all(held);
@@ -201,6 +206,7 @@ void reload_definitions(GuardOptions& o, const std::string& path,
       }
       if (line.starts_with("R-")) std::erase(resources, line.substr(2));
       if (line[0] == 'F') reload_definitions(o, line.substr(1), resources);
+      if (line[0] == 'M') maintenance = line == "M1";
     }
   }
   _exit(0);

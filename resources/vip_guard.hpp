@@ -18,7 +18,9 @@
 // "L<microseconds>" the CLOCK_MONOTONIC instant by which VIPs must be gone unless the lease is
 // renewed ("L-": no such instant); "K" now and then, to say the agent runs; "F<path>" when a
 // configuration is applied at run time: the guard takes its resource definitions from that
-// file (keeping the old definition of anything it holds that the file no longer has). The guard has
+// file (keeping the old definition of anything it holds that the file no longer has); "M1" and
+// "M0" when this node enters and leaves maintenance: in maintenance the guard removes and stops
+// nothing, even when the agent dies (an operator restarting or upgrading it). The guard has
 // its own session and ignores SIGINT, SIGTERM and SIGHUP.
 #pragma once
 
@@ -60,6 +62,8 @@ class VipGuard {
   void set_deadline(std::optional<std::int64_t> monotonic_us);
   void keepalive() { write_line("K"); }
   void reload_definitions(const std::string& config_file) { write_line("F" + config_file); }
+  // In maintenance the guard leaves everything as it is, even when the agent dies ("M1"/"M0").
+  void set_maintenance(bool on) { write_line(on ? "M1" : "M0"); }
   pid_t pid() const { return pid_; }
 
  private:

@@ -412,6 +412,36 @@ class OperatorTest(ClusterTestCase):
         self.assertEqual(c.holders(VIP), [holder], "nothing was run")
         self.assertEqual(c.holders(VIP2), [])
 
+    def test_maintenance_leaves_a_node_alone_even_across_an_agent_restart(self):
+        c = self.start()
+        holder = self.holder(c)
+        self.ok(c, holder, "node", "maintenance", holder)
+        c.wait_until(lambda: next(n for n in c.status(holder)["nodes"]
+                                  if n["name"] == holder)["state"] == "maintenance", 5, 0.1,
+                     "maintenance shown")
+        # The agent dies (an operator upgrading it): its guard removes nothing, and the cluster
+        # starts nothing elsewhere.
+        c.kill(holder)
+        time.sleep(3)
+        self.assertEqual(c.holders(VIP), [holder])
+        other = next(n for n in c.nodes if n != holder)
+        r = c.hactl(other, "node", "online", holder)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("in maintenance and not reachable", r.stderr)
+        out = self.ok(c, other, "simulate", "--json")
+        self.assertEqual(json.loads(out)["actions"], [])
+        c.start(holder)
+        c.wait_until(lambda: c.status(holder) is not None and c.status(holder)["quorum"], 10,
+                     0.1, "back")
+        time.sleep(1)
+        self.assertEqual(c.holders(VIP), [holder], "still where it was, once")
+        self.assertIn(holder, self.doc(c, holder)["maintenance"])
+        self.ok(c, other, "node", "online", holder)
+        c.wait_until(lambda: not self.doc(c, holder)["maintenance"], 5, 0.1, "online")
+        time.sleep(1)
+        self.assertEqual(c.holders(VIP), [holder])
+        self.assertIn("event=maintenance_ended", c.log(holder))
+
     def test_killed_during_apply_the_stored_document_is_always_whole(self):
         c = self.start()
         self.holder(c)

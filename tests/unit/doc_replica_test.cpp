@@ -105,6 +105,24 @@ TEST(DocReplica, AChangeFromAnOldVersionIsRefusedAndChangesNothing) {
   for (std::size_t i = 0; i < 3; ++i) EXPECT_EQ(net.r[i].doc().bytes, "first");
 }
 
+TEST(DocReplica, AChangeFromTheSameContentReStampedSinceIsAccepted) {
+  Net net(3);
+  net.round();
+  // Node 2 derives a change from 1.1; meanwhile node 1 becomes coordinator in term 2 and
+  // re-stamps the same content as 2.2 before the proposal reaches it.
+  const DocVersion base = net.r[2].doc().version;
+  net.term = Term{2};
+  net.leader = NodeId{1};
+  net.r[1].tick(net.membership(1), net.leader, net.now);
+  net.drain(1);
+  net.queue.clear();  // node 2 has not heard of 2.2 yet
+  net.r[2].propose("mine", base, net.now, net.now + milliseconds(5000));
+  for (int i = 0; i < 3; ++i) net.round();
+  ASSERT_EQ(net.outcomes[2].size(), 1u);
+  EXPECT_TRUE(net.outcomes[2][0].ok) << net.outcomes[2][0].error;
+  EXPECT_EQ(net.r[0].doc().bytes, "mine");
+}
+
 TEST(DocReplica, AnInvalidDocumentIsRefusedWithTheValidatorsReason) {
   Net net(3);
   net.round();
@@ -160,23 +178,44 @@ TEST(DocReplica, AFollowerNeverGoesBackToAnOlderVersion) {
   net.round();
   DocReplica& f = net.r[1];
   const DocChunk newer{
-      Term{1}, DocChunkKind::kReplicate, DocVersion{Term{1}, 5}, 0, text_digest("new"), 3, 0,
+      Term{1}, DocChunkKind::kReplicate, DocVersion{Term{1}, 5}, 0, text_digest("new"), 0, 3, 0,
       "new"};
   const DocChunk older{
-      Term{1}, DocChunkKind::kReplicate, DocVersion{Term{1}, 4}, 0, text_digest("old"), 3, 0,
+      Term{1}, DocChunkKind::kReplicate, DocVersion{Term{1}, 4}, 0, text_digest("old"), 0, 3, 0,
       "old"};
   f.on_chunk(NodeId{0}, newer, Term{1}, NodeId{0}, net.now);
   f.on_chunk(NodeId{0}, older, Term{1}, NodeId{0}, net.now);
   EXPECT_EQ(f.doc().bytes, "new");
   // Nor takes a document from a node that is not its coordinator, or with a wrong digest.
   const DocChunk stranger{
-      Term{1}, DocChunkKind::kReplicate, DocVersion{Term{1}, 9}, 0, text_digest("evil"), 4, 0,
+      Term{1}, DocChunkKind::kReplicate, DocVersion{Term{1}, 9}, 0, text_digest("evil"), 0, 4, 0,
       "evil"};
   f.on_chunk(NodeId{2}, stranger, Term{1}, NodeId{0}, net.now);
   DocChunk torn = stranger;
   torn.digest = 1;
   f.on_chunk(NodeId{0}, torn, Term{1}, NodeId{0}, net.now);
   EXPECT_EQ(f.doc().bytes, "new");
+}
+
+TEST(DocReplica, AProposerThatRestartedIsNotAnsweredWithItsPreviousLifesOutcome) {
+  Net net(3);
+  net.round();
+  const auto first =
+      net.r[2].propose("one", net.r[2].doc().version, net.now, net.now + milliseconds(5000));
+  for (int i = 0; i < 3; ++i) net.round();
+  ASSERT_EQ(net.outcomes[2].size(), 1u);
+  // Node 2 restarts: a new replica from its stored document, whose first id is the same.
+  net.r[2] = DocReplica(3, NodeId{2}, milliseconds(100), net.r[2].doc(),
+                        [](const std::string&) { return std::string(); });
+  net.r[0].peer_restarted(NodeId{2});
+  net.r[1].peer_restarted(NodeId{2});
+  const auto again =
+      net.r[2].propose("two", net.r[2].doc().version, net.now, net.now + milliseconds(5000));
+  ASSERT_EQ(again, first);
+  for (int i = 0; i < 3; ++i) net.round();
+  ASSERT_EQ(net.outcomes[2].size(), 2u);
+  EXPECT_TRUE(net.outcomes[2][1].ok);
+  for (std::size_t i = 0; i < 3; ++i) EXPECT_EQ(net.r[i].doc().bytes, "two") << i;
 }
 
 TEST(DocReplica, ACommittedChangeSurvivesACoordinatorChange) {

@@ -144,6 +144,38 @@ TEST_F(KeeperTest, ALapsingLeaseStopsVipsFirstAndTheGuardDeadlineFollowsIt) {
   EXPECT_EQ(keeper_->vip_deadline(lease(until), now), Instant{});  // due at once
 }
 
+TEST_F(KeeperTest, InMaintenanceNothingIsStoppedMonitoredOrRunUntilItEnds) {
+  Instant now = kT0 + 10ms;
+  keeper_->tick(lease(now + 300ms), now);
+  keeper_->on_request(kCoordinator, start(1, 0), lease(now + 300ms), now);
+  for (const auto& c : calls(now)) keeper_->on_call_done(c.call_id, 0, true, now);
+  keeper_->take(now);
+  keeper_->set_maintenance(true);
+  auto out = keeper_->take(now);
+  ASSERT_EQ(out.monitors.size(), 1u);
+  EXPECT_EQ(out.monitors[0], (std::pair<std::size_t, bool>{0, false}));  // monitor off
+  // The lease runs out: nothing is stopped, and the guard gets no deadline.
+  now += 10s;
+  keeper_->tick(LeaseView{Term{3}, kCoordinator, std::nullopt, 100}, now);
+  EXPECT_TRUE(calls(now).empty());
+  EXPECT_EQ(keeper_->vip_deadline(LeaseView{}, now), std::nullopt);
+  // Requests are not run; a failed monitor result is not a failure.
+  keeper_->on_request(kCoordinator, start(2, 1), lease(now + 300ms), now);
+  keeper_->on_monitor(0, 7, now);
+  out = keeper_->take(now);
+  EXPECT_TRUE(out.calls.empty());
+  EXPECT_EQ(out.messages.size(), 0u);
+  // Its end turns the monitor back on; without a lease the usual rule applies again.
+  keeper_->set_maintenance(false);
+  out = keeper_->take(now);
+  ASSERT_EQ(out.monitors.size(), 1u);
+  EXPECT_EQ(out.monitors[0], (std::pair<std::size_t, bool>{0, true}));
+  keeper_->tick(LeaseView{Term{3}, kCoordinator, std::nullopt, 100}, now);
+  const auto c = calls(now);
+  ASSERT_EQ(c.size(), 1u);
+  EXPECT_EQ(c[0].action, "stop");
+}
+
 TEST_F(KeeperTest, ARestartedAgentKeepsWhatItFindsOnlyWithinTheGraceOfItsLastLease) {
   // The previous agent's lease ended 2 s ago: the grace (3 x 300 ms) is over, what the probes
   // find running is stopped at the first tick without a lease.

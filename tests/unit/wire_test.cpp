@@ -49,10 +49,11 @@ std::vector<Message> samples() {
       ActionRequest{Term{6}, 0xfeedULL, 78, 0, RequestKind::kCleanup},
       ActionResult{Term{6}, 77, 2, RequestKind::kPromote, true, 0, 13},
       ActionResult{Term{6}, 79, 1, RequestKind::kStop, false, 1, 14},
-      DocChunk{Term{8}, DocChunkKind::kReplicate, DocVersion{Term{8}, 3}, 0, 0xabcdef, 5000, 2200,
-               std::string(kDocChunkBytes, 'x')},
-      DocChunk{Term{8}, DocChunkKind::kPropose, DocVersion{Term{7}, 2}, 4, 1, 10, 0, "0123456789"},
-      DocChunk{Term{8}, DocChunkKind::kReplicate, DocVersion{Term{8}, 3}, 0, 1, 10, 0, ""},
+      DocChunk{Term{8}, DocChunkKind::kReplicate, DocVersion{Term{8}, 3}, 0, 0xabcdef, 0, 5000,
+               2200, std::string(kDocChunkBytes, 'x')},
+      DocChunk{Term{8}, DocChunkKind::kPropose, DocVersion{Term{7}, 2}, 4, 1, 77, 10, 0,
+               "0123456789"},
+      DocChunk{Term{8}, DocChunkKind::kReplicate, DocVersion{Term{8}, 3}, 0, 1, 0, 10, 0, ""},
       DocAck{Term{8}, DocVersion{Term{8}, 3}, 0, true, ""},
       DocAck{Term{8}, DocVersion{Term{8}, 3}, 9, false, std::string(kDocErrorBytes, 'e')},
   };
@@ -159,7 +160,7 @@ TEST_F(Wire, DocumentChunksThatDoNotFitTheirDocumentAreRefused) {
   const auto sealed = [&](const DocChunk& c) {
     return codec_.seal(Envelope{NodeId{1}, 1, 1, c});  // seal() checks only the chunk size
   };
-  DocChunk c{Term{1}, DocChunkKind::kReplicate, DocVersion{Term{1}, 1}, 0, 1, 10, 8, "abc"};
+  DocChunk c{Term{1}, DocChunkKind::kReplicate, DocVersion{Term{1}, 1}, 0, 1, 0, 10, 8, "abc"};
   EXPECT_EQ(codec_.open(sealed(c)).error(), DropReason::kMalformedBody);  // past the end
   c.offset = 11;
   c.data = "";
