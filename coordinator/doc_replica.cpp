@@ -48,7 +48,8 @@ std::optional<Instant> DocReplica::next_deadline() const {
   }
   if (leading()) {
     for (std::size_t i = 0; i < n_; ++i) {
-      if (i != self_.value && acked_[i] != doc_.version) at(last_sent_[i] + resend_);
+      if (i != self_.value && acked_[i] != doc_.version)
+        at(last_sent_[i] + (acked_[i] ? resend_ : resend_ / 5));
     }
   }
   return next;
@@ -96,7 +97,9 @@ void DocReplica::tick(const Membership& m, std::optional<NodeId> coordinator, In
     for (std::size_t i = 0; i < n_; ++i) {
       const NodeId to{static_cast<std::uint16_t>(i)};
       if (to == self_ || !m.up[i] || acked_[i] == doc_.version) continue;
-      if (now - last_sent_[i] < resend_) continue;
+      // The question "which version have you?" is small: asked again sooner (a new coordinator
+      // asks before its followers know it is one, and they do not answer until they do).
+      if (now - last_sent_[i] < (acked_[i] ? resend_ : resend_ / 5)) continue;
       last_sent_[i] = now;
       if (!acked_[i]) {
         // Ask its version first: a node that has it needs no copy.

@@ -64,5 +64,47 @@ TEST(ElectionSim, CheckerCatchesABrokenLease) {
   std::cout << "broken lease caught: " << example << "\n";
 }
 
+// The cluster document through the same faults: proposals from random nodes, stored before they
+// are acknowledged; no committed change is ever lost, one version is one content, and every node
+// converges after the heal.
+TEST(DocumentSim, RandomFaultSchedulesNeverLoseACommittedChange) {
+  SeedPlan seeds = plan_seeds("document simulation", "HACTL_SIM_DOC_SCHEDULES", 2'000, 1);
+  for (const Shape& shape : kShapes) {
+    const std::uint64_t count = seeds.count(shape.share);
+    std::size_t proposals = 0, committed = 0;
+    for (std::uint64_t k = 0; k < count; ++k) {
+      const std::uint64_t seed = seeds.seed();
+      SimOptions o;
+      o.nodes = shape.nodes;
+      o.witnesses = shape.witnesses;
+      o.documents = true;
+      const SimResult r = Simulation(o, seed).run();
+      ASSERT_TRUE(r.ok) << shape.name << ": " << r.failure;
+      proposals += r.proposals;
+      committed += r.committed;
+    }
+    std::cout << shape.name << ": " << count << " schedules, " << proposals << " proposals, "
+              << committed << " committed\n";
+    EXPECT_GT(committed, 0u);
+  }
+}
+
+// Without the election restriction (votes ignore the document) a node that missed a committed
+// change can be elected, and the checker has to see the change lost.
+TEST(DocumentSim, CheckerCatchesElectionsThatIgnoreTheDocument) {
+  std::string example;
+  for (std::uint64_t seed = 1; seed <= 500 && example.empty(); ++seed) {
+    SimOptions o;
+    o.documents = true;
+    o.unsafe_votes = true;
+    const SimResult r = Simulation(o, seed).run();
+    if (!r.ok && r.failure.find("lost a committed change") != std::string::npos) {
+      example = r.failure.substr(0, r.failure.find('\n'));
+    }
+  }
+  EXPECT_FALSE(example.empty()) << "500 schedules without the restriction and nothing was lost";
+  std::cout << "lost change caught: " << example << "\n";
+}
+
 }  // namespace
 }  // namespace hactl::sim

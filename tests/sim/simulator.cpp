@@ -68,6 +68,9 @@ struct Simulation::SimNode {
   std::vector<bool> orphan_held;
   std::optional<RealTime> orphan_at;
   RealTime paused_since = 0;
+  // the cluster document
+  std::unique_ptr<DocReplica> docs;
+  StoredDoc doc_disk{DocVersion{}, "v0"};  // what survives a crash
 };
 
 namespace {
@@ -164,6 +167,15 @@ void Simulation::start_node(std::size_t i) {
                                               : make_timing(options_.timing);
   n.node = std::make_unique<Node>(config_, NodeId{static_cast<std::uint16_t>(i)}, timing, *n.rng,
                                   n.disk, local_time(i, now_));
+  if (options_.documents) {
+    const Duration resend =
+        std::max<Duration>(5 * options_.timing.heartbeat_interval, std::chrono::milliseconds(100));
+    n.docs = std::make_unique<DocReplica>(
+        nodes_.size(), NodeId{static_cast<std::uint16_t>(i)}, resend, n.doc_disk,
+        [](const std::string& b) { return b.ends_with("|bad") ? "refused" : std::string(); },
+        (n.epoch + 1) * 1'000'000);
+    if (!options_.unsafe_votes) n.node->set_doc_version(n.doc_disk.version);
+  }
   n.paused_until = 0;
   n.next_tick = now_;
   n.restart_at.reset();
@@ -184,6 +196,8 @@ void Simulation::start_node(std::size_t i) {
 
 void Simulation::crash_node(std::size_t i) {
   SimNode& n = *nodes_[i];
+  n.docs.reset();  // its proposals die with it
+  std::erase_if(proposed_, [&](const auto& e) { return e.first.first == i; });
   n.node.reset();
   n.host.reset();
   n.held.clear();
@@ -205,6 +219,8 @@ void Simulation::crash_node(std::size_t i) {
 void Simulation::crash_agent(std::size_t i) {
   SimNode& n = *nodes_[i];
   if (!n.node) return;
+  n.docs.reset();
+  std::erase_if(proposed_, [&](const auto& e) { return e.first.first == i; });
   n.node.reset();
   n.host.reset();
   n.held.clear();
@@ -396,7 +412,88 @@ void Simulation::drain(std::size_t i) {
   }
   const RealTime next = real_time_for(i, n.node->next_deadline());
   n.next_tick = std::clamp(next, now_ + 1, now_ + kMaxTickGap);
+  drain_docs(i);
   drain_resources(i);
+}
+
+void Simulation::drain_docs(std::size_t i) {
+  SimNode& n = *nodes_[i];
+  if (!n.docs) return;
+  const Instant local = local_time(i, now_);
+  n.docs->tick(membership(i), n.node->coordinator(), local);
+  DocOutput out = n.docs->take();
+  if (out.store) {
+    n.doc_disk = *out.store;  // "fsync" before the acknowledgements leave
+    if (!options_.unsafe_votes) n.node->set_doc_version(out.store->version);
+    auto [it, inserted] = stored_versions_.emplace(out.store->version, out.store->bytes);
+    if (!inserted && it->second != out.store->bytes) {
+      fail("two documents with version " + std::to_string(out.store->version.term.value) + "." +
+           std::to_string(out.store->version.revision) + ": '" + it->second + "' and '" +
+           out.store->bytes + "'");
+    }
+  }
+  for (auto& [to, m] : out.messages) transmit(NodeId{static_cast<std::uint16_t>(i)}, to, m);
+  for (const auto& line : out.events) trace(config_.nodes[i].name + " " + line);
+  for (const auto& o : out.outcomes) {
+    const auto it = proposed_.find({i, o.id});
+    if (it == proposed_.end()) continue;
+    trace(config_.nodes[i].name + " proposal " + it->second + (o.ok ? " committed" : " failed: ") +
+          o.error.substr(0, 80));
+    if (o.ok) {
+      committed_docs_.push_back(it->second);
+      ++result_.committed;
+    }
+    proposed_.erase(it);
+  }
+  if (const auto d = n.docs->next_deadline()) {
+    n.next_tick = std::min(n.next_tick, std::max(now_ + 1, real_time_for(i, *d)));
+  }
+}
+
+void Simulation::propose_random(bool allow_bad) {
+  std::vector<std::size_t> live;
+  for (std::size_t i = 0; i < nodes_.size(); ++i) {
+    if (nodes_[i]->docs && nodes_[i]->paused_until <= now_) live.push_back(i);
+  }
+  if (live.empty()) return;
+  const std::size_t i = live[rng_() % live.size()];
+  SimNode& n = *nodes_[i];
+  const bool bad = allow_bad && rng_() % 10 == 0;
+  const std::string content =
+      n.docs->doc().bytes + "|" + (bad ? std::string("bad") : "p" + std::to_string(next_token_++));
+  const Instant local = local_time(i, now_);
+  const std::uint64_t id =
+      n.docs->propose(content, n.docs->doc().version, local, local + std::chrono::seconds(3));
+  proposed_[{i, id}] = content;
+  ++result_.proposals;
+  trace(config_.nodes[i].name + " proposes " + content);
+  drain(i);
+}
+
+bool Simulation::check_documents() {
+  for (std::size_t i = 0; i < nodes_.size(); ++i) {
+    const SimNode& n = *nodes_[i];
+    if (!n.docs || !n.node) continue;
+    if (!membership(i).leads) continue;
+    for (const auto& c : committed_docs_) {
+      if (!n.docs->doc().bytes.starts_with(c)) {
+        fail("coordinator " + config_.nodes[i].name + " lost a committed change: it holds '" +
+             n.docs->doc().bytes + "', '" + c + "' was committed");
+        return false;
+      }
+    }
+  }
+  return true;
+}
+
+bool Simulation::documents_converged() const {
+  std::optional<StoredDoc> seen;
+  for (const auto& n : nodes_) {
+    if (!n->docs) continue;
+    if (seen && !(n->docs->doc() == *seen)) return false;
+    seen = n->docs->doc();
+  }
+  return true;
 }
 
 void Simulation::transmit(NodeId from, NodeId to, Message m) {
@@ -434,10 +531,18 @@ void Simulation::receive(const InFlight& f) {
     if (heard != 0) {
       n.node->peer_restarted(f.from, local);
       if (n.host) n.host->peer_restarted(f.from);
+      if (n.docs) n.docs->peer_restarted(f.from);
     }
     heard = f.epoch;
   }
   n.node->step(f.from, f.message, local);
+  if (n.docs) {
+    if (const auto* c = std::get_if<DocChunk>(&f.message)) {
+      n.docs->on_chunk(f.from, *c, n.node->term(), n.node->coordinator(), local);
+    } else if (const auto* a = std::get_if<DocAck>(&f.message)) {
+      n.docs->on_ack(f.from, *a, local);
+    }
+  }
   if (n.host) n.host->on_message(f.from, f.message, *n.node, local);
   drain(f.to.value);
 }
@@ -691,6 +796,7 @@ Membership Simulation::membership(std::size_t i) const {
 }
 
 bool Simulation::check_safety() {
+  if (options_.documents && !check_documents()) return false;
   std::optional<Term> lease_term;
   std::optional<std::size_t> lease_holder;
   std::size_t coordinator_leases = 0;
@@ -879,6 +985,7 @@ SimResult Simulation::run() {
   while (result_.ok && now_ < options_.fault_phase) {
     const RealTime next_fault = now_ + 20'000 + static_cast<RealTime>(rng_() % 600'000);
     while (result_.ok && advance_to_next_event(next_fault)) check_safety();
+    if (result_.ok && options_.documents && rng_() % 2 == 0) propose_random();
     if (result_.ok) inject_random_fault();
   }
   if (!result_.ok) return result_;
@@ -893,6 +1000,29 @@ SimResult Simulation::run() {
     check_safety();
   }
   result_.recovery_time = now_ - healed_at;
+  if (result_.ok && options_.documents) {
+    // A last change after the heal must commit, and every node converge on it.
+    const std::size_t before = result_.committed;
+    propose_random(false);
+    const RealTime settle_by = now_ + options_.documents_settle_bound;
+    int attempts = 0;
+    RealTime next_attempt = now_;
+    while (result_.ok && (result_.committed == before || !documents_converged())) {
+      // One refused (made from a copy the new coordinator had replaced): propose again, from
+      // a node that has had time to receive the new copy (bounded).
+      if (result_.committed == before && proposed_.empty() && now_ >= next_attempt &&
+          ++attempts < 20) {
+        next_attempt = now_ + 200'000;
+        propose_random(false);
+      }
+      if (!advance_to_next_event(settle_by)) {
+        fail("documents not converged " + ms(options_.documents_settle_bound) +
+             " after the coordinator was agreed");
+        break;
+      }
+      check_safety();
+    }
+  }
   if (result_.ok && has_resources()) {
     // Lost nodes' resources wait out takeover delays; failures restart in place.
     const RealTime settle_by = now_ + options_.resources_settle_bound;

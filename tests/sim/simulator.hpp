@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "common/config.hpp"
+#include "coordinator/doc_replica.hpp"
 #include "coordinator/node.hpp"
 #include "coordinator/resource_host.hpp"
 
@@ -51,6 +52,18 @@ struct SimOptions {
   // A vip removal (the stop, and the guard's, which is the same netlink call) that leaves the
   // address in place while reporting success: the checker must see two holders.
   bool broken_vip_stop = false;
+
+  // The cluster document (coordinator/doc_replica): every node runs a replica that stores what
+  // it is sent on its simulated disk before acknowledging, and random nodes propose changes
+  // (each the content it holds plus a new token) through the faults. The checker adds: two
+  // stored documents with one version are identical; every coordinator holding a lease holds
+  // every change reported committed (as a prefix of its content); after the heal, every node
+  // converges on one document within `documents_settle_bound`.
+  bool documents = false;
+  RealTime documents_settle_bound = 5'000'000;
+  // Break the election restriction on purpose (voters ignore the document): the checker must
+  // notice a committed change lost.
+  bool unsafe_votes = false;
 };
 
 struct SimResult {
@@ -61,6 +74,8 @@ struct SimResult {
   std::size_t messages = 0;
   std::size_t actions = 0;    // resource actions run (start, stop, promote, demote)
   std::size_t failovers = 0;  // starts of a resource on a node other than its last
+  std::size_t proposals = 0;  // document changes proposed
+  std::size_t committed = 0;  // ... reported committed to their proposer
 };
 
 // The seeds of a test's run of schedules. HACTL_SIM_SEED=<seed> replays one schedule per shape,
@@ -146,6 +161,11 @@ class Simulation {
   bool agreed_coordinator() const;
   bool has_resources() const { return !config_.resources.primitives.empty(); }
 
+  void drain_docs(std::size_t i);
+  void propose_random(bool allow_bad = true);
+  bool check_documents();
+  bool documents_converged() const;
+
   bool check_safety();
   bool check_granted_bounds();
   void fail(const std::string& what);
@@ -170,6 +190,10 @@ class Simulation {
   std::vector<std::optional<std::size_t>> last_host_;  // by primitive: where it last started
   std::vector<bool> is_vip_, in_clone_;                // by primitive
   std::vector<std::size_t> promoted_max_;              // by primitive: 0 unless promotable
+  std::map<DocVersion, std::string> stored_versions_;  // every version stored anywhere
+  std::vector<std::string> committed_docs_;            // contents reported committed
+  std::map<std::pair<std::size_t, std::uint64_t>, std::string> proposed_;  // (node, id) -> content
+  std::uint64_t next_token_ = 1;
   std::deque<std::string> trace_;
   SimResult result_;
 };
