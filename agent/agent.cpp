@@ -316,6 +316,10 @@ nlohmann::json Agent::status() const {
   add_resources_json(j, options_.config, resources_->conductor(),
                      ResourceHost::membership(options_.config, options_.self, *core_, t), t);
   j["document"] = doc_json();
+  j["failures"] =
+      failures_json(resources_->conductor().state(
+                        ResourceHost::membership(options_.config, options_.self, *core_, t), t),
+                    t);
   for (auto& n : j["nodes"]) {
     const auto name = n["name"].get<std::string>();
     const bool maintenance =

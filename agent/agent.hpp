@@ -77,6 +77,9 @@ class Agent {
   void start_events();
   void on_logged_event(std::string kind, std::map<std::string, std::string> fields);
   nlohmann::json events_json(const nlohmann::json& request) const;
+  // Failures that count, cluster-wide, with the reason when this node saw it (its own actions
+  // and monitors, and as coordinator the answers to what it dispatched).
+  nlohmann::json failures_json(const ClusterState& state, Instant now) const;
 
   // The cluster document (agent_doc.cpp).
   std::expected<void, std::string> start_docs();

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "agent/agent.hpp"
+#include "resources/ocf_agent.hpp"
 
 namespace hactl {
 
@@ -44,6 +45,52 @@ void Agent::on_logged_event(std::string kind, std::map<std::string, std::string>
   fields.emplace("agent", options_.config.node(options_.self).name);
   if (core_) fields.emplace("term", std::to_string(core_->term().value));
   events_->append(kind, std::move(fields), wall_clock_us());
+}
+
+nlohmann::json Agent::failures_json(const ClusterState& state, Instant now) const {
+  const std::string& self = options_.config.node(options_.self).name;
+  // The latest reason known here for each (resource, node).
+  std::map<std::pair<std::string, std::string>, std::string> reasons;
+  for (const LoggedEvent& e : events_->recent(1000)) {
+    auto field = [&](const char* k) {
+      const auto it = e.fields.find(k);
+      return it == e.fields.end() ? std::string() : it->second;
+    };
+    const std::string resource = field("resource");
+    if (resource.empty()) continue;
+    auto code_text = [&](const std::string& code) {
+      const int c = std::atoi(code.c_str());
+      return std::string(describe(ocf_code(c))) + " (" + code + ")";
+    };
+    if (e.kind == "monitor_failed") {
+      reasons[{resource, self}] = "monitor: " + code_text(field("code"));
+    } else if (e.kind == "action_finished" && field("level") == "warning") {
+      const std::string ended = field("ended");
+      reasons[{resource, self}] =
+          field("action") + ": " + (ended == "exited" ? code_text(field("code")) : ended);
+    } else if (e.kind == "action_result" && field("ok") == "false") {
+      reasons[{resource, field("node")}] = field("action") + ": " + code_text(field("code"));
+    }
+  }
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& p : options_.config.resources.primitives) {
+    const auto it = state.failures.find(p.id);
+    if (it == state.failures.end()) continue;
+    for (std::size_t i = 0; i < it->second.size(); ++i) {
+      const int count = state.fail_count(p, NodeId{static_cast<std::uint16_t>(i)});
+      if (count <= 0) continue;
+      const std::string& node = options_.config.nodes[i].name;
+      const auto r = reasons.find({p.id, node});
+      out.push_back(
+          {{"resource", p.id},
+           {"node", node},
+           {"count", count},
+           {"last_ago_s",
+            std::chrono::duration_cast<std::chrono::seconds>(now - it->second[i].last).count()},
+           {"reason", r == reasons.end() ? nlohmann::json(nullptr) : nlohmann::json(r->second)}});
+    }
+  }
+  return out;
 }
 
 nlohmann::json Agent::events_json(const nlohmann::json& request) const {

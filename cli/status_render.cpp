@@ -109,6 +109,26 @@ std::string render_status(const nlohmann::json& s) {
     }
     out << "\n" << table(res);
   }
+  if (s.contains("failures") && s["failures"].is_array() && !s["failures"].empty()) {
+    out << "\nFailures (hactl resource cleanup RESOURCE forgets them):\n";
+    for (const auto& f : s["failures"]) {
+      const int count = f.value("count", 0);
+      out << "  " << str(f, "resource") << " on " << str(f, "node") << ": ";
+      // INFINITY: a failed start, or an agent that cannot run there: banned until cleanup.
+      if (count >= 1'000'000) {
+        out << "banned there";
+      } else {
+        out << count << (count == 1 ? " failure" : " failures");
+      }
+      if (f.contains("last_ago_s") && f["last_ago_s"].is_number()) {
+        out << ", last " << format_age_ms(f["last_ago_s"].get<std::int64_t>() * 1000) << " ago";
+      }
+      if (f.contains("reason") && f["reason"].is_string()) {
+        out << ": " << f["reason"].get<std::string>();
+      }
+      out << "\n";
+    }
+  }
   if (s.contains("document") && s["document"].is_object()) {
     const auto& d = s["document"];
     out << "\nConfiguration version " << d.value("config_version", 0) << ", applied "

@@ -89,9 +89,11 @@ void Conductor::on_result(NodeId from, const ActionResult& r) {
   const auto it = inflight_.find(r.id);
   if (it == inflight_.end() || it->second.node != from) return;
   const std::string& id = config_.resources.primitives.at(it->second.index).id;
+  static constexpr const char* kKinds[] = {"start", "stop", "promote", "demote", "cleanup"};
   events_.push_back(std::string("event=action_result resource=") + id +
-                    " node=" + config_.node(from).name + " ok=" + (r.ok ? "true" : "false") +
-                    " code=" + std::to_string(r.code));
+                    " node=" + config_.node(from).name +
+                    " action=" + kKinds[static_cast<std::size_t>(it->second.kind)] +
+                    " ok=" + (r.ok ? "true" : "false") + " code=" + std::to_string(r.code));
   awaited_version_[from.value] = std::max(awaited_version_[from.value], r.report_version);
   // Until a report shows it, what a start or promote left there is known only from this answer
   // (the report may be lost with the node): count it as running.

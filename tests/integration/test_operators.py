@@ -442,6 +442,28 @@ class OperatorTest(ClusterTestCase):
         self.assertEqual(c.holders(VIP), [holder])
         self.assertIn("event=maintenance_ended", c.log(holder))
 
+    def test_a_failure_shows_with_its_reason_until_cleanup_and_status_watches(self):
+        c = self.start()
+        holder = self.holder(c)
+        c.nodes[holder].exec("ip", "addr", "del", f"{VIP}/24", "dev", "eth0")
+        failures = c.wait_until(lambda: c.status(holder)["failures"] or None, 10, 0.1,
+                                "the failure in status")
+        self.assertEqual(failures[0]["resource"], "web-ip")
+        self.assertEqual(failures[0]["node"], holder)
+        self.assertEqual(failures[0]["reason"], "monitor: not running (7)")
+        self.assertIn("web-ip on " + holder + ": 1 failure", self.ok(c, holder, "status"))
+        self.holder(c)  # recovered in place
+        self.ok(c, holder, "resource", "cleanup", "web-ip")
+        c.wait_until(lambda: not c.status(holder)["failures"], 10, 0.1, "forgotten")
+        # --watch redraws in place until interrupted.
+        w = subprocess.Popen([HACTL, "--socket", c.nodes[holder].socket, "status", "--watch",
+                              "--interval", "0.2"], stdout=subprocess.PIPE, text=True)
+        time.sleep(1.5)
+        w.terminate()
+        out, _ = w.communicate(timeout=10)
+        self.assertGreaterEqual(out.count("\x1b[H\x1b[2J"), 3)
+        self.assertGreaterEqual(out.count("Cluster netns"), 3)
+
     def test_killed_during_apply_the_stored_document_is_always_whole(self):
         c = self.start()
         self.holder(c)
