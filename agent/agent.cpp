@@ -379,15 +379,29 @@ void Agent::handle_request(const nlohmann::json& request, const PeerCredentials&
 
 nlohmann::json Agent::cleanup(const nlohmann::json& request) {
   const auto id = request.value("resource", std::string());
-  const auto it = prim_index_.find(id);
-  if (it == prim_index_.end()) {
+  const ResourceConfig& rc = options_.config.resources;
+  const auto prims = primitives_of(rc, id);
+  if (prims.empty()) {
     std::vector<std::string> known;
-    for (const auto& p : options_.config.resources.primitives) known.push_back(p.id);
-    return {{"error", unknown_name_message("primitive", id, known)}};
+    for (const auto& p : rc.primitives) known.push_back(p.id);
+    for (const auto& g : rc.groups) known.push_back(g.id);
+    for (const auto& c : rc.clones) known.push_back(c.id);
+    return {{"error", unknown_name_message("resource", id, known)}};
   }
-  resources_->cleanup(static_cast<std::uint32_t>(it->second), *core_, now());
+  std::optional<NodeId> only;
+  if (const auto node = request.value("node", std::string()); !node.empty()) {
+    only = options_.config.find_node(node);
+    if (!only) {
+      std::vector<std::string> names;
+      for (const auto& n : options_.config.nodes) names.push_back(n.name);
+      return {{"error", unknown_name_message("node", node, names)}};
+    }
+  }
+  for (const auto& p : prims) {
+    resources_->cleanup(static_cast<std::uint32_t>(prim_index_.at(p)), *core_, now(), only);
+  }
   process();
-  return {{"ok", true}, {"resource", id}};
+  return {{"ok", true}, {"resource", id}, {"primitives", prims}};
 }
 
 }  // namespace hactl

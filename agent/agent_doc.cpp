@@ -48,14 +48,6 @@ std::vector<std::string> resource_names(const ResourceConfig& rc) {
   return out;
 }
 
-// The primitives a top-level resource is made of.
-std::vector<std::string> primitives_of(const ResourceConfig& rc, const std::string& id) {
-  if (rc.primitive(id)) return {id};
-  if (const GroupConfig* g = rc.group(id)) return g->members;
-  if (const CloneConfig* c = rc.clone(id)) return primitives_of(rc, c->child);
-  return {};
-}
-
 bool in_group(gid_t want, const PeerCredentials& cred) {
   if (cred.gid == want) return true;
   std::vector<char> buf(16384);

@@ -365,11 +365,14 @@ int cmd_restart(const std::string& socket, const std::string& id, double timeout
   return 0;
 }
 
-int cmd_cleanup(const std::string& socket, const std::string& resource) {
+int cmd_cleanup(const std::string& socket, const std::string& resource, const std::string& node) {
   int code = 0;
-  if (!ask(socket, {{"cmd", "cleanup"}, {"resource", resource}}, code)) return code;
-  std::cout << "cleanup of " << resource
-            << " sent to every node: failures forgotten, its state probed again\n";
+  json req = {{"cmd", "cleanup"}, {"resource", resource}};
+  if (!node.empty()) req["node"] = node;
+  if (!ask(socket, req, code)) return code;
+  std::cout << "cleanup of " << resource << " sent to "
+            << (node.empty() ? std::string("every node") : node)
+            << ": failures forgotten, its state probed again\n";
   return 0;
 }
 
@@ -459,8 +462,10 @@ int main(int argc, char** argv) {
   restart->add_option("--timeout", timeout_s, "seconds to wait for the stop")
       ->capture_default_str();
   auto* cleanup = resource->add_subcommand(
-      "cleanup", "forget a resource's failures on every node and probe it again");
-  cleanup->add_option("RESOURCE", resource_id, "a primitive's id")->required();
+      "cleanup", "forget a resource's failures (on every node, or --node) and probe it again");
+  cleanup->add_option("RESOURCE", resource_id, "a primitive, or a group or clone (all of it)")
+      ->required();
+  cleanup->add_option("--node", clear_node, "only on this node");
 
   // config
   std::string config_path;
@@ -544,7 +549,7 @@ int main(int argc, char** argv) {
     return write_verb(socket, {{"cmd", "resource-disable"}, {"resources", resource_ids}},
                       "disabled: stopping everywhere");
   if (restart->parsed()) return cmd_restart(socket, resource_id, timeout_s);
-  if (cleanup->parsed()) return cmd_cleanup(socket, resource_id);
+  if (cleanup->parsed()) return cmd_cleanup(socket, resource_id, clear_node);
   if (validate->parsed()) return cmd_validate(config_path);
   if (diff->parsed()) return cmd_config_diff(socket, config_path, as_json);
   if (apply->parsed()) return cmd_config_apply(socket, config_path, timeout_s);

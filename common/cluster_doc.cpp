@@ -74,6 +74,13 @@ std::optional<std::string> top_level_resource(const ResourceConfig& rc, std::str
   return top;
 }
 
+std::vector<std::string> primitives_of(const ResourceConfig& rc, const std::string& id) {
+  if (rc.primitive(id)) return {id};
+  if (const GroupConfig* g = rc.group(id)) return g->members;
+  if (const CloneConfig* c = rc.clone(id)) return primitives_of(rc, c->child);
+  return {};
+}
+
 namespace {
 
 bool in_force(const PlacementIntent& p, std::int64_t now_unix) {

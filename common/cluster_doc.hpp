@@ -48,6 +48,9 @@ std::string_view to_string(PlacementIntent::Kind k);
 // holds it (a group member -> its group -> its clone, if cloned). Nullopt if unknown.
 std::optional<std::string> top_level_resource(const ResourceConfig& rc, std::string_view id);
 
+// The primitives a resource is made of: itself, a group's members, a clone's child's.
+std::vector<std::string> primitives_of(const ResourceConfig& rc, const std::string& id);
+
 // The configuration the scheduler runs on: `base` (parsed from doc.config_text) with every
 // intent in force at `now_unix` added as a location constraint (prefer +INFINITY, ban and
 // disabled -INFINITY). Standby is not a constraint: see standby_nodes().

@@ -54,10 +54,12 @@ void ResourceHost::on_monitor(std::size_t index, int ocf_code, Instant now) {
   keeper_.on_monitor(index, ocf_code, now);
 }
 
-void ResourceHost::cleanup(std::uint32_t index, const Node& core, Instant now) {
+void ResourceHost::cleanup(std::uint32_t index, const Node& core, Instant now,
+                           std::optional<NodeId> only) {
   const ActionRequest r{core.term(), config_.config_id, 0, index, RequestKind::kCleanup};
   for (std::size_t i = 0; i < config_.nodes.size(); ++i) {
     const NodeId to{static_cast<std::uint16_t>(i)};
+    if (only && to != *only) continue;
     if (to == self_) {
       keeper_.on_request(to, r, lease_view(core, now), now);
     } else {

@@ -42,8 +42,9 @@ class ResourceHost {
   void on_call_done(std::uint64_t call_id, int ocf_code, bool ran, Instant now);
   void on_monitor(std::size_t index, int ocf_code, Instant now);
   void peer_restarted(NodeId from) { conductor_.peer_restarted(from); }
-  // Forget the failures of one primitive on every node (hactl resource cleanup).
-  void cleanup(std::uint32_t index, const Node& core, Instant now);
+  // Forget the failures of one primitive on every node, or on `only` (hactl resource cleanup).
+  void cleanup(std::uint32_t index, const Node& core, Instant now,
+               std::optional<NodeId> only = std::nullopt);
   // Runs keeper and conductor until neither has more to do.
   void run(const Node& core, Instant now);
   HostOutput take();

@@ -453,7 +453,14 @@ class OperatorTest(ClusterTestCase):
         self.assertEqual(failures[0]["reason"], "monitor: not running (7)")
         self.assertIn("web-ip on " + holder + ": 1 failure", self.ok(c, holder, "status"))
         self.holder(c)  # recovered in place
-        self.ok(c, holder, "resource", "cleanup", "web-ip")
+        other = next(n for n in c.nodes if n != holder)
+        self.ok(c, holder, "resource", "cleanup", "web-ip", "--node", other)
+        time.sleep(1)
+        self.assertTrue(c.status(holder)["failures"], "only the other node's were forgotten")
+        r = c.hactl(holder, "resource", "cleanup", "web-ip", "--node", holder + "x")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn(f"did you mean '{holder}'", r.stderr)
+        self.ok(c, holder, "resource", "cleanup", "web-ip", "--node", holder)
         c.wait_until(lambda: not c.status(holder)["failures"], 10, 0.1, "forgotten")
         # --watch redraws in place until interrupted.
         w = subprocess.Popen([HACTL, "--socket", c.nodes[holder].socket, "status", "--watch",
