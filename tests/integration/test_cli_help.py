@@ -28,7 +28,8 @@ KNOWN = {
     ("resource",), ("resource", "move"), ("resource", "ban"), ("resource", "clear"),
     ("resource", "enable"), ("resource", "disable"), ("resource", "restart"),
     ("resource", "cleanup"), ("config",), ("config", "validate"), ("config", "diff"),
-    ("config", "apply"), ("config", "show"), ("config", "history"),
+    ("config", "apply"), ("config", "show"), ("config", "history"), ("node", "maintenance"),
+    ("simulate",), ("events",),
 }
 
 
