@@ -7,6 +7,7 @@
 
 #include <memory>
 #include <random>
+#include <set>
 #include <string>
 
 #include "agent/alert_runner.hpp"
@@ -88,6 +89,9 @@ class Agent {
   void refresh_effective(Instant t);  // intents -> constraints; a new configuration when idle
   void rebuild_resources(ClusterConfig base, Instant t);
   std::string validate_doc(const std::string& bytes) const;
+  // The primitives of the running configuration that may be active anywhere, as far as this
+  // node knows (reports, actions in flight, lost nodes' leases and takeover delays).
+  std::set<std::string> possibly_active() const;
   void propose(const ClusterDoc& next, ControlServer::Reply reply, nlohmann::json ok_answer);
   void handle_doc_request(const std::string& cmd, const nlohmann::json& request,
                           const PeerCredentials& cred, ControlServer::Reply reply);
@@ -123,6 +127,9 @@ class Agent {
   std::int64_t intents_until_ = 0;             // unix seconds: when an intent expires next
   std::map<std::uint64_t, std::pair<ControlServer::Reply, nlohmann::json>> waiting_;
   std::vector<std::unique_ptr<Executor>> retired_executors_;
+  // Executors over an earlier configuration, stopping what a new one dropped (see
+  // rebuild_resources); the configuration first, so it outlives its executor.
+  std::vector<std::pair<std::unique_ptr<ResourceConfig>, std::unique_ptr<Executor>>> orphans_;
   std::uint64_t executor_generation_ = 0;
   bool guard_maintenance_ = false;  // as last told to the guard
   std::unique_ptr<EventLog> events_;

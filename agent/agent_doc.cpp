@@ -242,9 +242,44 @@ void Agent::rebuild_resources(ClusterConfig base, Instant t) {
   const std::string self = options_.config.node(options_.self).name;
   base_ = std::move(base);
   applied_text_ = doc_.config_text;
+  // What the new list drops or redefines was stopped before the document was accepted
+  // (`hactl config apply` stops it first, the coordinator refuses otherwise). If this node
+  // still shows it running or acting (a race with a start), it is stopped here, with its old
+  // definition, so nothing runs that no configuration knows.
+  if (!options_.config.node(options_.self).witness) {
+    auto old = std::make_unique<ResourceConfig>(options_.config.resources);
+    const NodeView& own = resources_->conductor().views()[options_.self.value];
+    std::vector<std::pair<std::string, bool>> orphans;  // id, promoted
+    for (std::size_t k = 0; k < old->primitives.size(); ++k) {
+      const PrimitiveConfig& p = old->primitives[k];
+      const PrimitiveConfig* q = base_.resources.primitive(p.id);
+      if (q != nullptr && same_definition(p, *q)) continue;
+      const bool known = own.complete && k < own.entries.size();
+      if (known && own.entries[k].role == ResourceRole::kStopped && !own.entries[k].busy) {
+        continue;
+      }
+      orphans.emplace_back(p.id, known && own.entries[k].role == ResourceRole::kPromoted);
+    }
+    if (!orphans.empty()) {
+      auto ex = std::make_unique<Executor>(loop_, *old, [self](const OpResult& r) {
+        spdlog::info("event=orphan_action resource={} action={} code={} node={}", r.resource,
+                     r.action, static_cast<int>(r.code), self);
+      });
+      ex->set_vip_guard(&vip_guard_);
+      std::uint64_t call = 1;
+      for (const auto& [id, promoted] : orphans) {
+        spdlog::warn(
+            "event=orphan_stop resource={} node={} reason=\"dropped or redefined by "
+            "configuration version {} while it may run here\"",
+            id, self, doc_.config_version);
+        if (promoted) ex->submit(OpRequest{call++, id, "demote", Duration{0}});
+        ex->submit(OpRequest{call++, id, "stop", Duration{0}});
+      }
+      orphans_.emplace_back(std::move(old), std::move(ex));
+    }
+  }
   // The executor and the resource host are rebuilt on the new list, as an agent restart would:
-  // what runs here is probed and kept (this node's lease still covers it), what the new
-  // configuration no longer has was stopped before it was applied (see `hactl config apply`).
+  // what runs here is probed and kept (this node's lease still covers it).
   executor_->close();
   retired_executors_.push_back(std::move(executor_));
   ++executor_generation_;
@@ -293,21 +328,12 @@ std::string Agent::validate_doc(const std::string& bytes) const {
   // Nothing active may be removed or redefined by the document itself: it must be stopped
   // first, or its old and new definitions could run at once on two nodes.
   if (next->config_text != applied_text_) {
-    const Instant t = now();
-    const ClusterState s = resources_->conductor().state(
-        ResourceHost::membership(options_.config, options_.self, *core_, t), t);
     std::vector<std::string> active;
+    const auto maybe = possibly_active();
     for (const auto& p : base_.resources.primitives) {
       const PrimitiveConfig* q = cfg->config.resources.primitive(p.id);
       if (q != nullptr && same_definition(p, *q)) continue;
-      const auto it = s.roles.find(p.id);
-      if (it == s.roles.end()) continue;
-      for (std::size_t i = 0; i < it->second.size(); ++i) {
-        if (it->second[i] != ResourceRole::kStopped) {
-          active.push_back(p.id + " on " + options_.config.nodes[i].name);
-          break;
-        }
-      }
+      if (maybe.count(p.id) != 0) active.push_back(p.id);
     }
     if (!active.empty()) {
       std::string all =
@@ -318,6 +344,24 @@ std::string Agent::validate_doc(const std::string& bytes) const {
     }
   }
   return {};
+}
+
+std::set<std::string> Agent::possibly_active() const {
+  const Instant t = now();
+  const Membership m = ResourceHost::membership(options_.config, options_.self, *core_, t);
+  const Conductor& c = resources_->conductor();
+  const ClusterState s = c.state(m, t);
+  std::set<std::string> out;
+  const auto& prims = options_.config.resources.primitives;
+  for (std::size_t k = 0; k < prims.size(); ++k) {
+    const auto& roles = s.roles.at(prims[k].id);
+    if (c.possibly_active(static_cast<std::uint32_t>(k), m) ||
+        std::any_of(roles.begin(), roles.end(),
+                    [](ResourceRole r) { return r != ResourceRole::kStopped; })) {
+      out.insert(prims[k].id);
+    }
+  }
+  return out;
 }
 
 void Agent::propose(const ClusterDoc& next, ControlServer::Reply reply, nlohmann::json ok_answer) {
@@ -495,15 +539,8 @@ void Agent::handle_doc_request(const std::string& cmd, const nlohmann::json& req
                     {"errors", d}});
     }
     // The plan: what applying it does to each primitive.
-    const Instant t = now();
-    const ClusterState s = resources_->conductor().state(
-        ResourceHost::membership(options_.config, options_.self, *core_, t), t);
-    auto active = [&](const std::string& id) {
-      const auto it = s.roles.find(id);
-      return it != s.roles.end() &&
-             std::any_of(it->second.begin(), it->second.end(),
-                         [](ResourceRole r) { return r != ResourceRole::kStopped; });
-    };
+    const auto maybe = possibly_active();
+    auto active = [&](const std::string& id) { return maybe.count(id) != 0; };
     const ResourceConfig& nrc = cfg->config.resources;
     nlohmann::json plan = nlohmann::json::array();
     std::set<std::string> to_stop;  // top-level resources (current config) to stop first

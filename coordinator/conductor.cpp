@@ -229,6 +229,23 @@ Instant Conductor::lost_base(const Membership& m, NodeId node) const {
   return bound ? std::max(*bound, since_) : since_;
 }
 
+bool Conductor::possibly_active(std::uint32_t index, const Membership& m) const {
+  for (std::size_t i = 0; i < views_.size(); ++i) {
+    if (config_.nodes[i].witness || !m.up[i]) continue;
+    const NodeView& v = views_[i];
+    if (!v.complete || index >= v.entries.size()) return true;
+    const ResourceEntry& e = v.entries[index];
+    if (e.role != ResourceRole::kStopped || e.busy || !e.probed) return true;
+  }
+  for (const auto& [id, f] : inflight_) {
+    if (f.index == index && m.up[f.node.value]) return true;
+  }
+  for (const auto& [key, v] : answered_) {
+    if (key.first == index && m.up[key.second]) return true;
+  }
+  return false;
+}
+
 ClusterState Conductor::state(const Membership& m, Instant now) const {
   ClusterState s;
   s.now = now;

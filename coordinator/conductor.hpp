@@ -68,6 +68,10 @@ class Conductor {
   // The cluster as this node knows it (also when it is not the coordinator).
   ClusterState state(const Membership& m, Instant now) const;
   const std::vector<NodeView>& views() const { return views_; }
+  // Whether primitive `index` may be active on a node that is up: in a role, busy or not yet
+  // probed in its report, or started there by an action this coordinator sent (answered or
+  // not). For nodes that are down, state() says (their lease and takeover delays decide).
+  bool possibly_active(std::uint32_t index, const Membership& m) const;
   const std::string& waiting_for() const { return waiting_; }
   const std::vector<std::string>& notes() const { return notes_; }
   bool active() const { return active_; }
