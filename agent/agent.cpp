@@ -138,6 +138,57 @@ std::expected<void, std::string> Agent::start() {
   return {};
 }
 
+void Agent::shutdown(std::function<void()> stopped) {
+  const bool again = on_stopped_ != nullptr;
+  on_stopped_ = std::move(stopped);
+  const std::string& self = options_.config.node(options_.self).name;
+  if (again || !resources_ || guard_maintenance_ || options_.config.node(options_.self).witness) {
+    spdlog::info("event=agent_stopping node={} resources={}", self,
+                 again                ? "left as they are (second signal)"
+                 : guard_maintenance_ ? "left as they are (maintenance)"
+                                      : "none");
+    stop();
+    return;
+  }
+  // Bounded by the longest stop (and demote) timeout of what may run here, and a margin.
+  Duration longest{0};
+  for (const auto& p : options_.config.resources.primitives) {
+    longest = std::max(longest, p.stop.timeout + p.demote.timeout);
+  }
+  shutdown_deadline_ = now() + longest + std::chrono::seconds(5);
+  spdlog::info("event=agent_stopping node={} resources=\"given up first\"", self);
+  resources_->leave();
+  process();
+}
+
+void Agent::check_shutdown() {
+  if (!shutdown_deadline_ || !timer_open_) return;
+  const Instant t = now();
+  if (linger_until_) {
+    if (t >= *linger_until_) {
+      shutdown_deadline_.reset();
+      stop();
+    }
+    return;
+  }
+  if (resources_->left()) {
+    // The report that says so goes to every peer (twice), and the agent lingers a few
+    // heartbeats so it arrives: the coordinator then places the resources elsewhere at once
+    // instead of waiting out this node's lease and takeover delays.
+    spdlog::info("event=resources_given_up node={}", options_.config.node(options_.self).name);
+    resources_->report_now();
+    linger_until_ = t + 3 * options_.config.timing.heartbeat_interval;
+    return;
+  }
+  if (t >= *shutdown_deadline_) {
+    spdlog::warn(
+        "event=shutdown_timeout effect=\"exits with resources still running; its guard "
+        "stops them\"");
+    shutdown_deadline_.reset();
+    stop();
+  }
+}
+
 void Agent::stop() {
   waiting_.clear();  // their clients are closed with the socket
   if (event_sink_) {
@@ -164,6 +215,7 @@ void Agent::stop() {
     timer_open_ = false;
     uv_close(reinterpret_cast<uv_handle_t*>(&timer_), nullptr);
   }
+  if (on_stopped_) std::exchange(on_stopped_, [] {})();
 }
 
 void Agent::on_message(const Envelope& env) {
@@ -286,6 +338,7 @@ void Agent::process() {
   run_docs(now());
   if (fatal_) return;
   run_resources(now());
+  check_shutdown();
   arm_timer();
 }
 

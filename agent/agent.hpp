@@ -58,6 +58,10 @@ class Agent {
   std::expected<void, std::string> start();
   // Closes every handle so the loop can end.
   void stop();
+  // SIGTERM: give this node's resources up (stop them here, and the coordinator places them
+  // elsewhere at once), then stop(); in maintenance, or on a second call, stop() at once.
+  // `stopped` runs once the agent has stopped.
+  void shutdown(std::function<void()> stopped);
 
  private:
   Instant now() const;
@@ -151,6 +155,10 @@ class Agent {
   uv_timer_t timer_{};
   bool timer_open_ = false;
   bool fatal_ = false;
+  std::function<void()> on_stopped_;
+  std::optional<Instant> shutdown_deadline_;  // giving resources up until then at the latest
+  std::optional<Instant> linger_until_;       // given up: the last reports are on their way
+  void check_shutdown();
 };
 
 }  // namespace hactl

@@ -221,7 +221,7 @@ void Agent::apply_doc() {
 
 void Agent::refresh_effective(Instant t) {
   const std::int64_t unix = unix_now();
-  if (pending_base_ && executor_->busy() == 0) {
+  if (pending_base_ && executor_->busy() == 0 && !resources_->leaving()) {
     rebuild_resources(std::move(*pending_base_), t);
     pending_base_.reset();
     intents_until_ = -1;

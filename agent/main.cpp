@@ -93,15 +93,18 @@ int run(hactl::AgentOptions options) {
     uv_signal_start(
         handle,
         [](uv_signal_t* h, int sig) {
-          spdlog::info("event=agent_stopping signal={}", sig);
-          static_cast<hactl::Agent*>(h->data)->stop();
-          uv_close(reinterpret_cast<uv_handle_t*>(h), nullptr);
-          uv_walk(
-              h->loop,
-              [](uv_handle_t* other, void*) {
-                if (other->type == UV_SIGNAL && !uv_is_closing(other)) uv_close(other, nullptr);
-              },
-              nullptr);
+          spdlog::info("event=signal signal={} action={}", sig,
+                       "give resources up, then exit (again: exit at once)");
+          uv_loop_t* l = h->loop;
+          // Once the agent has stopped, the signal handles close too and the loop ends.
+          static_cast<hactl::Agent*>(h->data)->shutdown([l] {
+            uv_walk(
+                l,
+                [](uv_handle_t* other, void*) {
+                  if (other->type == UV_SIGNAL && !uv_is_closing(other)) uv_close(other, nullptr);
+                },
+                nullptr);
+          });
         },
         signum);
   }

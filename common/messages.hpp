@@ -87,6 +87,9 @@ struct ResourceReport {
   std::uint32_t first = 0;  // entries cover primitives [first, first + entries.size())
   std::uint32_t total = 0;  // primitives in the sender's file
   std::vector<ResourceEntry> entries;
+  // The sender's agent is shutting down (SIGTERM): it gives everything up and takes nothing
+  // new; the coordinator treats it as in standby.
+  bool leaving = false;
   bool operator==(const ResourceReport&) const = default;
 };
 inline constexpr std::size_t kReportPageEntries = 100;

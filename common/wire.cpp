@@ -177,6 +177,7 @@ struct BodyEncoder {
       w.u32(e.fail_count);
       w.u32(e.failure_age_ms);
     }
+    w.boolean(m.leaving);
   }
   void operator()(const ActionRequest& m) const {
     w.u8(static_cast<std::uint8_t>(BodyType::kActionRequest));
@@ -272,6 +273,7 @@ std::optional<Message> decode_report(ByteReader& r) {
     e.failed = (flags & 2) != 0;
     e.busy = (flags & 4) != 0;
   }
+  if (!r.boolean(m.leaving)) return std::nullopt;
   return m;
 }
 

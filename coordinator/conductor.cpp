@@ -73,6 +73,7 @@ void Conductor::on_report(NodeId from, const ResourceReport& r) {
   v.page_version[page] = r.version;
   v.term = std::max(v.term, r.term);
   v.fresh = true;
+  v.leaving = r.leaving;
   const bool same = std::all_of(v.page_version.begin(), v.page_version.end(),
                                 [&](std::uint64_t x) { return x == r.version; });
   if (same) {
@@ -113,6 +114,7 @@ void Conductor::peer_restarted(NodeId from) {
   v.complete = false;
   v.version = 0;
   v.term = Term{};
+  v.leaving = false;
   awaited_version_[from.value] = 0;
   std::erase_if(answered_, [&](const auto& kv) { return kv.first.second == from.value; });
 }
@@ -264,7 +266,9 @@ ClusterState Conductor::state(const Membership& m, Instant now) const {
       continue;
     }
     if (m.up[i]) {
-      if (i < standby_.size() && standby_[i]) s.nodes[i] = NodeCondition::kStandby;
+      if ((i < standby_.size() && standby_[i]) || views_[i].leaving) {
+        s.nodes[i] = NodeCondition::kStandby;
+      }
       continue;
     }
     base[i] = lost_base(m, NodeId{static_cast<std::uint16_t>(i)});

@@ -46,7 +46,8 @@ struct NodeView {
   std::uint64_t version = 0;  // set once every page has this version
   bool complete = false;
   bool config_mismatch = false;
-  bool fresh = false;  // a report arrived since the node was last seen down
+  bool fresh = false;    // a report arrived since the node was last seen down
+  bool leaving = false;  // its agent is shutting down: treated as in standby
 };
 
 class Conductor {

@@ -95,6 +95,11 @@ void Keeper::on_request(NodeId from, const ActionRequest& r, const LeaseView& le
         " reason=sent_before_this_lease");
     return;
   }
+  if (leaving_ && (r.kind == RequestKind::kStart || r.kind == RequestKind::kPromote)) {
+    out_.events.push_back("event=request_refused resource=" +
+                          config_.resources.primitives[r.index].id + " reason=shutting_down");
+    return;
+  }
   Local& l = local_[r.index];
   if (r.kind == RequestKind::kPromote && l.role == ResourceRole::kStopped && l.pending == 0) {
     // Not running here (stopped since the coordinator's view of it): nothing to promote. The
@@ -136,6 +141,12 @@ void Keeper::on_call_done(std::uint64_t call_id, int code, bool ran, Instant now
   --l.pending;
   apply(c.index, c.action, code, ran, now);
   changed();
+  if (leaving_ && l.role != ResourceRole::kStopped && l.pending == 0 && !witness_) {
+    // Started (or left running by a failed stop) while shutting down: stop it (again).
+    set_monitor(c.index, false);
+    if (l.role == ResourceRole::kPromoted) submit(c.index, "demote");
+    submit(c.index, "stop");
+  }
   out_.events.push_back("event=action_done resource=" + p.id + " action=" + c.action + " code=" +
                         std::to_string(code) + " role=" + std::string(to_string(l.role)) +
                         (l.failed ? " failed=true" : ""));
@@ -269,6 +280,25 @@ void Keeper::set_maintenance(bool on) {
   changed();
 }
 
+void Keeper::leave() {
+  if (leaving_ || witness_) {
+    leaving_ = true;
+    return;
+  }
+  leaving_ = true;
+  const bool was = lapsed_;
+  lapse();
+  lapsed_ = was;  // the lease is not the reason: requests to stop still run
+  out_.events.push_back("event=leaving action=stop_all");
+  changed();
+}
+
+bool Keeper::done() const {
+  return std::all_of(local_.begin(), local_.end(), [](const Local& l) {
+    return l.pending == 0 && l.role == ResourceRole::kStopped;
+  });
+}
+
 void Keeper::lapse() {
   lapsed_ = true;
   std::string stopped;
@@ -317,7 +347,7 @@ void Keeper::send_reports(Instant now) {
   const auto total = static_cast<std::uint32_t>(local_.size());
   std::uint32_t first = 0;
   do {
-    ResourceReport r{last_term_, config_.config_id, version_, first, total, {}};
+    ResourceReport r{last_term_, config_.config_id, version_, first, total, {}, leaving_};
     const std::uint32_t end =
         std::min<std::uint32_t>(total, first + static_cast<std::uint32_t>(kReportPageEntries));
     r.entries.assign(entries.begin() + first, entries.begin() + end);

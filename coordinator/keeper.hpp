@@ -62,6 +62,13 @@ class Keeper {
   // Maintenance (hactl node maintenance): what runs here is left alone: no monitors, no stop
   // when the lease lapses, no vip deadline, no actions but cleanup. Ending it resumes monitors.
   void set_maintenance(bool on);
+  // The agent is shutting down: stop everything (vips first, promoted demoted first), start
+  // nothing more, and say so in the reports. done() once nothing runs and nothing is pending.
+  void leave();
+  bool leaving() const { return leaving_; }
+  bool done() const;
+  // Sends this node's reports again at the next take().
+  void report_now() { dirty_ = true; }
   bool maintenance() const { return maintenance_; }
   KeeperOutput take(Instant now);
 
@@ -114,6 +121,7 @@ class Keeper {
   bool lapsed_ = false;
   bool had_lease_ = false;
   bool maintenance_ = false;
+  bool leaving_ = false;
   std::optional<NodeId> last_coordinator_;
   Term last_term_;
   Instant next_report_{};

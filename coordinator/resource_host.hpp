@@ -56,6 +56,11 @@ class ResourceHost {
 
   const Conductor& conductor() const { return conductor_; }
   void set_standby(std::vector<bool> standby) { conductor_.set_standby(std::move(standby)); }
+  // Shutting down (SIGTERM): Keeper::leave; left() once nothing runs here.
+  void leave() { keeper_.leave(); }
+  bool left() const { return keeper_.done(); }
+  bool leaving() const { return keeper_.leaving(); }
+  void report_now() { keeper_.report_now(); }
   // By NodeId; this node's own entry puts its keeper in maintenance.
   void set_maintenance(const std::vector<bool>& m) {
     conductor_.set_maintenance(m);

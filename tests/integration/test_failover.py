@@ -131,6 +131,42 @@ class FailoverTest(ClusterTestCase):
         self.assertTrue(0 <= ip_at < app_at, "web-ip must start before web-app")
         return new
 
+    def test_sigterm_gives_the_group_up_at_once_and_exits(self):
+        c = self.cluster()
+        holder = self.start_group(c)
+        with VipSampler(c) as sampler:
+            t0 = time.monotonic()
+            c.nodes[holder].proc.send_signal(signal.SIGTERM)
+            self.assertEqual(c.nodes[holder].proc.wait(timeout=30), 0)
+            exited = time.monotonic() - t0
+            new = self.check_moved(c, holder, sampler)
+            moved = time.monotonic() - t0
+        self.assertFalse(self.dummy_running(c, holder), "stopped by the agent itself")
+        self.assertEqual(sampler.doubles(), [])
+        # Given up, not lost: no lease or takeover delay to wait out (a crash takes ~3 s for
+        # Dummy at this timing; 2 s is a generous bound for the handover after a stop).
+        print(f"SIGTERM: agent exited after {exited:.2f}s, group moved after {moved:.2f}s")
+        self.assertLess(moved, 2.5, f"moved after {moved:.2f}s (agent exited after {exited:.2f}s)")
+        log = c.log(holder)
+        self.assertIn("event=leaving action=stop_all", log)
+        self.assertIn("event=resources_given_up", log)
+        self.assertIn(new, [n for n in c.nodes if n != holder])
+
+    def test_sigterm_in_maintenance_leaves_the_group_running(self):
+        c = self.cluster()
+        holder = self.start_group(c)
+        self.assertEqual(c.hactl(holder, "node", "maintenance", holder).returncode, 0)
+        c.wait_until(lambda: holder in c.status(holder)["document"]["maintenance"], 5, 0.1,
+                     "maintenance")
+        c.nodes[holder].proc.send_signal(signal.SIGTERM)
+        self.assertEqual(c.nodes[holder].proc.wait(timeout=10), 0)
+        time.sleep(2)
+        self.assertTrue(self.dummy_running(c, holder))
+        self.assertEqual(VipSampler(c).holders(), [holder])
+        c.start(holder)
+        c.wait_until(lambda: self.group_on(c, holder), 10, 0.1, "the group found in place")
+        self.assertEqual(VipSampler(c).holders(), [holder])
+
     def test_crash_moves_the_group_and_the_vip_is_never_on_two_nodes(self):
         c = self.cluster()
         holder = self.start_group(c)

@@ -176,6 +176,37 @@ TEST_F(KeeperTest, InMaintenanceNothingIsStoppedMonitoredOrRunUntilItEnds) {
   EXPECT_EQ(c[0].action, "stop");
 }
 
+TEST_F(KeeperTest, LeavingStopsEverythingStartsNothingAndSaysSoInItsReports) {
+  Instant now = kT0 + 10ms;
+  keeper_->tick(lease(now + 300ms), now);
+  keeper_->on_request(kCoordinator, start(1, 0), lease(now + 300ms), now);
+  keeper_->on_request(kCoordinator, start(2, 1), lease(now + 300ms), now);
+  auto running = calls(now);
+  ASSERT_EQ(running.size(), 2u);
+  keeper_->on_call_done(running[1].call_id, 0, true, now);  // the vip is up, app still starting
+  keeper_->take(now);
+  keeper_->leave();
+  auto out = keeper_->take(now);
+  ASSERT_EQ(out.calls.size(), 2u);
+  EXPECT_EQ(out.calls[0].index, 1u);  // the vip first
+  EXPECT_EQ(out.calls[0].action, "stop");
+  EXPECT_EQ(out.calls[1].index, 0u);  // queued behind its start
+  EXPECT_EQ(out.calls[1].action, "stop");
+  const auto* report = std::get_if<ResourceReport>(&out.messages.at(0).second);
+  ASSERT_NE(report, nullptr);
+  EXPECT_TRUE(report->leaving);
+  EXPECT_FALSE(keeper_->done());
+  // A start asked now is refused.
+  keeper_->on_request(kCoordinator, start(3, 1), lease(now + 300ms), now);
+  EXPECT_TRUE(calls(now).empty());
+  keeper_->on_call_done(out.calls[0].call_id, 0, true, now);
+  keeper_->on_call_done(running[0].call_id, 0, true, now);
+  EXPECT_FALSE(keeper_->done());
+  keeper_->on_call_done(out.calls[1].call_id, 0, true, now);
+  EXPECT_TRUE(keeper_->done());
+  EXPECT_TRUE(calls(now).empty());
+}
+
 TEST_F(KeeperTest, ARestartedAgentKeepsWhatItFindsOnlyWithinTheGraceOfItsLastLease) {
   // The previous agent's lease ended 2 s ago: the grace (3 x 300 ms) is over, what the probes
   // find running is stopped at the first tick without a lease.

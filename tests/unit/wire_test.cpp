@@ -44,7 +44,7 @@ std::vector<Message> samples() {
           3,
           {ResourceEntry{ResourceRole::kStarted, true, false, false, 0, UINT32_MAX},
            ResourceEntry{ResourceRole::kPromoted, true, true, true, 7, 1500}, ResourceEntry{}}},
-      ResourceReport{Term{5}, 1, 1, 20'000, 20'000, {}},
+      ResourceReport{Term{5}, 1, 1, 20'000, 20'000, {}, true},
       ActionRequest{Term{6}, 0xfeedULL, 77, 2, RequestKind::kPromote, 0x1234567890ULL},
       ActionRequest{Term{6}, 0xfeedULL, 78, 0, RequestKind::kCleanup},
       ActionResult{Term{6}, 77, 2, RequestKind::kPromote, true, 0, 13},
@@ -188,6 +188,7 @@ TEST_F(Wire, AFullReportPageFitsADatagramAndBadPagesAreRefused) {
     for (std::uint8_t i = 0; i < count; ++i) {
       b.insert(b.end(), {1, 1, 0, 0, 0, 0, 0, 0, 0, 0});
     }
+    b.push_back(0);  // not leaving
     return b;
   };
   EXPECT_TRUE(codec_.open(raw(body_of(ResourceReport{Term{1}, 1, 1, 2, 4, {}}, 2))));
@@ -198,7 +199,7 @@ TEST_F(Wire, AFullReportPageFitsADatagramAndBadPagesAreRefused) {
     EXPECT_EQ(codec_.open(raw(bad)).error(), DropReason::kMalformedBody);
   }
   auto flags = body_of(ResourceReport{Term{1}, 1, 1, 0, 1, {}}, 1);
-  flags[flags.size() - 9] = 8;  // an unknown flag bit
+  flags[flags.size() - 10] = 8;  // an unknown flag bit
   EXPECT_EQ(codec_.open(raw(flags)).error(), DropReason::kMalformedBody);
 }
 
