@@ -62,6 +62,10 @@ class Agent {
   // elsewhere at once), then stop(); in maintenance, or on a second call, stop() at once.
   // `stopped` runs once the agent has stopped.
   void shutdown(std::function<void()> stopped);
+  // SIGHUP: re-read the configuration file and apply it to the cluster as `hactl config apply`
+  // would (refused, and logged, if it is invalid, changes nodes or timing, or would drop or
+  // redefine something running: that takes `hactl config apply`, which stops it first).
+  void reload();
 
  private:
   Instant now() const;

@@ -7,7 +7,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <fstream>
 #include <set>
+#include <sstream>
 
 #include "agent/agent.hpp"
 #include "common/assert.hpp"
@@ -377,6 +379,32 @@ void Agent::propose(const ClusterDoc& next, ControlServer::Reply reply, nlohmann
       docs_->propose(doc_to_bytes(next), docs_->doc().version, t, t + std::chrono::seconds(10));
   waiting_.emplace(id, std::make_pair(std::move(reply), std::move(ok_answer)));
   process();
+}
+
+void Agent::reload() {
+  std::ifstream f(options_.config_path, std::ios::binary);
+  if (!f) {
+    spdlog::error("event=reload_failed path={} error=\"cannot read it\"", options_.config_path);
+    return;
+  }
+  std::ostringstream text;
+  text << f.rdbuf();
+  spdlog::info("event=reload path={}", options_.config_path);
+  const nlohmann::json request = {
+      {"cmd", "config-apply"}, {"text", text.str()}, {"path", options_.config_path}};
+  handle_doc_request("config-apply", request, PeerCredentials{0, 0},
+                     [path = options_.config_path](const nlohmann::json& r) {
+                       if (r.contains("error")) {
+                         std::string why = r["error"].get<std::string>();
+                         for (const auto& e : r.value("errors", nlohmann::json::array()))
+                           why += "; " + e.get<std::string>();
+                         spdlog::error("event=reload_refused path={} error=\"{}\"", path, why);
+                       } else {
+                         spdlog::info("event=reload_done path={} config_version={} changed={}",
+                                      path, r.value("config_version", std::uint64_t{0}),
+                                      r.value("changed", false));
+                       }
+                     });
 }
 
 nlohmann::json Agent::simulate_json(const nlohmann::json& request) const {

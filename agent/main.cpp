@@ -108,6 +108,11 @@ int run(hactl::AgentOptions options) {
         },
         signum);
   }
+  uv_signal_t sighup{};
+  uv_signal_init(loop, &sighup);
+  sighup.data = &agent;
+  uv_signal_start(
+      &sighup, [](uv_signal_t* h, int) { static_cast<hactl::Agent*>(h->data)->reload(); }, SIGHUP);
   uv_run(loop, UV_RUN_DEFAULT);
   uv_walk(
       loop,

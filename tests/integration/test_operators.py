@@ -271,6 +271,25 @@ class OperatorTest(ClusterTestCase):
         c.wait_until(lambda: [r["id"] for r in c.status("n3")["resources"]] ==
                      ["web-ip", "api-ip"], 5, 0.1, "n3 runs on the new list")
 
+    def test_sighup_applies_the_edited_file_or_logs_why_not(self):
+        c = self.start()
+        self.holder(c)
+        with open(c.config, "w") as f:
+            f.write(read(self.write_config(c, "v2.yaml", RESOURCES_2)))
+        c.nodes["n2"].proc.send_signal(signal.SIGHUP)
+        self.holder(c, VIP2)
+        for n in c.nodes:
+            c.wait_until(lambda n=n: self.doc(c, n)["config_version"] == 2, 5, 0.1, "version 2")
+        self.assertIn("event=reload_done", c.log("n2"))
+        # A broken edit is refused and logged; the cluster keeps version 2.
+        with open(c.config, "w") as f:
+            f.write(c.config_text().replace("node_timeout: 300ms", "node_timeout: 900ms"))
+        c.nodes["n2"].proc.send_signal(signal.SIGHUP)
+        c.wait_until(lambda: "event=reload_refused" in c.log("n2"), 5, 0.1, "refused")
+        self.assertIn("cluster.node_timeout: 300ms -> 900ms", c.log("n2"))
+        self.assertEqual(self.doc(c, "n1")["config_version"], 2)
+        self.assertTrue(c.alive("n2"))
+
     def test_a_reader_may_read_and_may_not_write(self):
         created = False
         try:
