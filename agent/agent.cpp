@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <spdlog/spdlog.h>
 #include <sys/file.h>
+#include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -134,8 +135,20 @@ std::expected<void, std::string> Agent::start() {
                options_.config.node(options_.self).name, options_.config.name,
                persisted_.hard.term.value, persisted_.incarnation,
                options_.config.node(options_.self).address.to_string());
+  std::uint64_t watchdog_us = 0;
+  if (sd_watchdog_enabled(0, &watchdog_us) > 0 && watchdog_us > 0) {
+    watchdog_every_ = Duration{static_cast<Duration::rep>(watchdog_us / 2)};
+  }
+  sd_notifyf(0, "READY=1\nSTATUS=node %s of cluster %s",
+             options_.config.node(options_.self).name.c_str(), options_.config.name.c_str());
   on_timer();
   return {};
+}
+
+void Agent::notify_watchdog(Instant t) {
+  if (!watchdog_every_ || t - last_watchdog_ < *watchdog_every_) return;
+  last_watchdog_ = t;
+  sd_notify(0, "WATCHDOG=1");
 }
 
 void Agent::shutdown(std::function<void()> stopped) {
@@ -190,6 +203,7 @@ void Agent::check_shutdown() {
 }
 
 void Agent::stop() {
+  sd_notify(0, "STOPPING=1");
   waiting_.clear();  // their clients are closed with the socket
   if (event_sink_) {
     event_sink_->detach();
@@ -339,6 +353,7 @@ void Agent::process() {
   if (fatal_) return;
   run_resources(now());
   check_shutdown();
+  notify_watchdog(now());
   arm_timer();
 }
 
@@ -346,6 +361,7 @@ void Agent::arm_timer() {
   if (!timer_open_) return;
   Instant next = std::min(core_->next_deadline(), resources_->next_deadline(*core_, now()));
   if (const auto d = docs_->next_deadline()) next = std::min(next, *d);
+  if (watchdog_every_) next = std::min(next, last_watchdog_ + *watchdog_every_);
   const Duration wait =
       std::clamp(next - now(), Duration{1000}, options_.config.timing.heartbeat_interval);
   const auto ms = static_cast<std::uint64_t>((wait.count() + 999) / 1000);

@@ -162,6 +162,11 @@ class Agent {
   std::function<void()> on_stopped_;
   std::optional<Instant> shutdown_deadline_;  // giving resources up until then at the latest
   std::optional<Instant> linger_until_;       // given up: the last reports are on their way
+  // systemd (Type=notify): READY=1 once started, WATCHDOG=1 every half WatchdogSec from the
+  // loop (a hung or stopped loop stops it, and systemd restarts the agent), STOPPING=1.
+  std::optional<Duration> watchdog_every_;
+  Instant last_watchdog_{};
+  void notify_watchdog(Instant t);
   void check_shutdown();
 };
 

@@ -22,6 +22,7 @@ struct Args {
   std::string node;
   std::string socket;
   std::string state_dir;
+  std::string run_dir = "/run/hactl";
   std::string log_level = "info";
   bool check_config = false;
 };
@@ -72,6 +73,8 @@ std::expected<hactl::AgentOptions, std::string> load(const Args& args) {
   o.key = *key;
   o.state_dir = args.state_dir.empty() ? o.config.state_dir : args.state_dir;
   o.socket_path = args.socket.empty() ? o.config.control_socket : args.socket;
+  o.lease_file = args.run_dir + "/lease";
+  o.lock_file = args.run_dir + "/agent.lock";
   for (const auto& w : loaded->warnings)
     std::cerr << "warning: " << w.path << ": " << w.message << "\n";
   return o;
@@ -139,6 +142,9 @@ int main(int argc, char** argv) {
   app.add_option("-s,--socket", args.socket,
                  "control socket path (default: cluster.control_socket)");
   app.add_option("--state-dir", args.state_dir, "state directory (default: cluster.state_dir)");
+  app.add_option("--run-dir", args.run_dir,
+                 "runtime directory for the lease and lock files (emptied at boot)")
+      ->capture_default_str();
   app.add_option("--log-level", args.log_level, "trace, debug, info, warn, error")
       ->capture_default_str()
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));

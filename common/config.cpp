@@ -67,7 +67,7 @@ std::expected<NodeAddress, std::string> parse_address(std::string_view text) {
 void load_cluster(YamlReader& loader, const YAML::Node& n, ClusterConfig& c) {
   static const std::vector<std::string_view> kKnown = {
       "name",      "auth_key_file",  "heartbeat_interval", "node_timeout", "no_quorum_policy",
-      "state_dir", "control_socket", "read_group",         "admin_group"};
+      "state_dir", "control_socket", "read_group",         "admin_group",  "metrics_address"};
   if (!loader.expect_map(n, "cluster", kKnown)) return;
   if (auto v = loader.string_field(n, "cluster", "metrics_address", false)) {
     if (v->empty()) {

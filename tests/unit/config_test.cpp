@@ -72,6 +72,32 @@ TEST(Config, TimingAndPolicy) {
   EXPECT_EQ(r->config.no_quorum_policy, NoQuorumPolicy::kFreeze);
 }
 
+TEST(Config, AccessGroupsAndMetricsAddress) {
+  const std::string key = "  auth_key_file: /etc/hactl/authkey\n";
+  auto r = parse_config(replace(kMinimal, key,
+                                key + "  read_group: ops\n  admin_group: ha-admin\n"
+                                      "  metrics_address: \"[::1]:9500\"\n"),
+                        "f");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->config.read_group, "ops");
+  EXPECT_EQ(r->config.admin_group, "ha-admin");
+  EXPECT_EQ(r->config.metrics_address, "[::1]:9500");
+  auto defaults = parse_config(kMinimal, "f");
+  ASSERT_TRUE(defaults);
+  EXPECT_EQ(defaults->config.read_group, "haclient");
+  EXPECT_EQ(defaults->config.admin_group, "");
+  EXPECT_EQ(defaults->config.metrics_address, "127.0.0.1:9405");
+  auto off = parse_config(replace(kMinimal, key, key + "  metrics_address: \"\"\n"), "f");
+  ASSERT_TRUE(off);
+  EXPECT_EQ(off->config.metrics_address, "");
+  EXPECT_NE(only_error(replace(kMinimal, key, key + "  metrics_address: localhost\n"))
+                .find("cluster.yaml:4:20: cluster.metrics_address:"),
+            std::string::npos);
+  EXPECT_NE(only_error(replace(kMinimal, key, key + "  admin_group: \"bad group\"\n"))
+                .find("cluster.admin_group: must be a group name"),
+            std::string::npos);
+}
+
 TEST(Config, SyntaxErrorHasLineAndColumn) {
   const auto e = only_error("cluster:\n  name: [unclosed\nnodes: []\n");
   EXPECT_NE(e.find("cluster.yaml:"), std::string::npos) << e;
