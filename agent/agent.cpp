@@ -74,20 +74,12 @@ std::expected<void, std::string> Agent::start() {
   core_ = std::make_unique<Node>(options_.config, options_.self,
                                  make_timing(options_.config.timing), rng_, persisted_.hard, now());
   core_->set_doc_version(docs_->doc().version);
-  for (const auto& p : options_.config.resources.primitives)
-    prim_index_.emplace(p.id, prim_index_.size());
-  executor_ = std::make_unique<Executor>(loop_, options_.config.resources,
-                                         [this, g = executor_generation_](const OpResult& r) {
-                                           if (g == executor_generation_) on_op_result(r);
-                                         });
-  executor_->set_vip_guard(&vip_guard_);
+  open_executor();
   const auto previous_lease_end = read_previous_lease_end();
   resources_ =
       std::make_unique<ResourceHost>(options_.config, options_.self, now(), previous_lease_end);
-  resources_->set_standby(standby_nodes(options_.config, doc_));
-  resources_->set_maintenance(maintenance_nodes(options_.config, doc_));
-  guard_maintenance_ = maintenance_nodes(options_.config, doc_)[options_.self.value];
-  vip_guard_.set_maintenance(guard_maintenance_);
+  // Standby and maintenance reach the resource host (and the guard) from the document at the
+  // first process(), before its keeper's first tick (refresh_effective).
   std::error_code ec;
   std::filesystem::create_directories(std::filesystem::path(options_.lease_file).parent_path(), ec);
   lease_fd_ = ::open(options_.lease_file.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
@@ -200,6 +192,18 @@ void Agent::check_shutdown() {
     shutdown_deadline_.reset();
     stop();
   }
+}
+
+void Agent::open_executor() {
+  prim_index_.clear();
+  for (const auto& p : options_.config.resources.primitives)
+    prim_index_.emplace(p.id, prim_index_.size());
+  // Results from an executor of an earlier configuration are not this one's.
+  executor_ = std::make_unique<Executor>(loop_, options_.config.resources,
+                                         [this, g = executor_generation_](const OpResult& r) {
+                                           if (g == executor_generation_) on_op_result(r);
+                                         });
+  executor_->set_vip_guard(&vip_guard_);
 }
 
 void Agent::stop() {

@@ -96,6 +96,8 @@ class Agent {
   void apply_doc();                   // doc_ changed: take its configuration and intents
   void refresh_effective(Instant t);  // intents -> constraints; a new configuration when idle
   void rebuild_resources(ClusterConfig base, Instant t);
+  // prim_index_ and an executor over options_.config.resources, told of the guard.
+  void open_executor();
   std::string validate_doc(const std::string& bytes) const;
   // The primitives of the running configuration that may be active anywhere, as far as this
   // node knows (reports, actions in flight, lost nodes' leases and takeover delays).

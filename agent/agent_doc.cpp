@@ -139,7 +139,7 @@ std::expected<void, std::string> Agent::start_docs() {
   options_.config.config_id = base_.config_id;
   options_.config.resources.locations =
       effective_config(base_, doc_, unix_now()).resources.locations;
-  intents_until_ = next_expiry(doc_, unix_now()).value_or(0);
+  intents_until_ = -1;  // standby, maintenance and expiries applied at the first process()
   spdlog::info("event=document_loaded version={} config_version={} source=\"{}\"",
                show(initial.version), doc_.config_version,
                initial.version == DocVersion{} ? options_.config_path : doc_store_.path());
@@ -287,14 +287,7 @@ void Agent::rebuild_resources(ClusterConfig base, Instant t) {
   ++executor_generation_;
   options_.config.resources = base_.resources;
   options_.config.config_id = base_.config_id;
-  prim_index_.clear();
-  for (const auto& p : options_.config.resources.primitives)
-    prim_index_.emplace(p.id, prim_index_.size());
-  executor_ = std::make_unique<Executor>(loop_, options_.config.resources,
-                                         [this, g = executor_generation_](const OpResult& r) {
-                                           if (g == executor_generation_) on_op_result(r);
-                                         });
-  executor_->set_vip_guard(&vip_guard_);
+  open_executor();
   resources_ =
       std::make_unique<ResourceHost>(options_.config, options_.self, t, lease_written_.value_or(t));
   const std::string applied = options_.state_dir + "/hactl-" + self + ".applied.yaml";

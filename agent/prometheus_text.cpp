@@ -47,44 +47,32 @@ std::string MetricsText::format_value(double v) {
   return std::string(buf.data(), ptr);
 }
 
-std::string MetricsText::escape_label_value(std::string_view v) {
+namespace {
+
+// The exposition format's escapes: backslash and newline always, the double quote in label
+// values only.
+std::string escaped(std::string_view v, bool quotes) {
   std::string out;
   out.reserve(v.size());
   for (const char c : v) {
-    switch (c) {
-      case '\\':
-        out += "\\\\";
-        break;
-      case '"':
-        out += "\\\"";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      default:
-        out += c;
+    if (c == '\\') {
+      out += "\\\\";
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (c == '"' && quotes) {
+      out += "\\\"";
+    } else {
+      out += c;
     }
   }
   return out;
 }
 
-std::string MetricsText::escape_help(std::string_view v) {
-  std::string out;
-  out.reserve(v.size());
-  for (const char c : v) {
-    switch (c) {
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
+}  // namespace
+
+std::string MetricsText::escape_label_value(std::string_view v) { return escaped(v, true); }
+
+std::string MetricsText::escape_help(std::string_view v) { return escaped(v, false); }
 
 MetricsText::Family* MetricsText::find(std::string_view name) {
   for (auto& f : families_) {

@@ -150,7 +150,8 @@ class FailoverTest(ClusterTestCase):
         log = c.log(holder)
         self.assertIn("event=leaving action=stop_all", log)
         self.assertIn("event=resources_given_up", log)
-        self.assertIn(new, [n for n in c.nodes if n != holder])
+        self.assertIn("event=dispatch resource=web-ip action=start node=" + new,
+                      c.log(c.agreed_coordinator()) + c.log(holder))
 
     def test_sigterm_in_maintenance_leaves_the_group_running(self):
         c = self.cluster()
