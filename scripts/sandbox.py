@@ -15,20 +15,10 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
                                 "integration"))
 from netns import Cluster  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from demo import GROUP  # noqa: E402  (the demo's vip + Dummy group)
+
 LINK = "/tmp/hactl-sandbox"
-GROUP = """
-resources:
-  - id: web-ip
-    type: vip
-    params: {address: 10.213.0.100/24, interface: eth0}
-  - id: web-app
-    type: ocf:heartbeat:Dummy
-    params: {state: /run/hactl/web-app.state}
-    ops: {monitor: {interval: 1s, timeout: 5s}, stop: {timeout: 2s}}
-groups:
-  - id: web
-    members: [web-ip, web-app]
-"""
 API = """
   - id: api-ip
     type: vip
