@@ -1,12 +1,15 @@
 // hactl-agent: one per host. Parses the command line, loads and checks the configuration and
 // key, then runs the Agent on a libuv loop until SIGINT or SIGTERM.
+#include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <uv.h>
 
 #include <CLI/CLI.hpp>
 #include <csignal>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
@@ -16,6 +19,10 @@
 #include "version.hpp"
 
 namespace {
+
+// EX_CONFIG (sysexits.h): the configuration or the key is missing or wrong. The systemd unit
+// does not restart the agent on it (RestartPreventExitStatus=78): it would fail the same way.
+constexpr int kExitConfig = 78;
 
 struct Args {
   std::string config = "/etc/hactl/cluster.yaml";
@@ -34,11 +41,62 @@ std::string hostname() {
   return h.substr(0, h.find('.'));
 }
 
+// True when stderr is the journal's stream (systemd sets JOURNAL_STREAM to its device:inode;
+// a child that inherited the variable but not the stream must not believe it).
+bool stderr_is_journal() {
+  const char* stream = std::getenv("JOURNAL_STREAM");
+  if (stream == nullptr) return false;
+  unsigned long long dev = 0, ino = 0;
+  if (std::sscanf(stream, "%llu:%llu", &dev, &ino) != 2) return false;
+  struct stat st {};
+  return ::fstat(STDERR_FILENO, &st) == 0 && st.st_dev == dev && st.st_ino == ino;
+}
+
+// "<N>", the syslog priority of the line, which journald reads off the start of each line it
+// is given on a stream (sd-daemon(3)), so `journalctl -p warning` shows warnings and worse.
+class SyslogPriorityFlag : public spdlog::custom_flag_formatter {
+ public:
+  void format(const spdlog::details::log_msg& msg, const std::tm&,
+              spdlog::memory_buf_t& dest) override {
+    char p = '6';
+    switch (msg.level) {
+      case spdlog::level::trace:
+      case spdlog::level::debug:
+        p = '7';
+        break;
+      case spdlog::level::info:
+        p = '6';
+        break;
+      case spdlog::level::warn:
+        p = '4';
+        break;
+      case spdlog::level::err:
+        p = '3';
+        break;
+      case spdlog::level::critical:
+        p = '2';
+        break;
+      default:
+        break;
+    }
+    const char text[] = {'<', p, '>'};
+    dest.append(text, text + sizeof text);
+  }
+  std::unique_ptr<custom_flag_formatter> clone() const override {
+    return std::make_unique<SyslogPriorityFlag>();
+  }
+};
+
 void setup_logging(const std::string& level) {
   auto logger = spdlog::stderr_color_mt("hactl");
-  // Under systemd the journal stamps every line already.
-  logger->set_pattern(std::getenv("JOURNAL_STREAM") != nullptr ? "%l %v"
-                                                               : "%Y-%m-%d %H:%M:%S.%e %l %v");
+  if (stderr_is_journal()) {
+    // The journal stamps every line with the time and the unit already.
+    auto formatter = std::make_unique<spdlog::pattern_formatter>();
+    formatter->add_flag<SyslogPriorityFlag>('*').set_pattern("%*%l %v");
+    logger->set_formatter(std::move(formatter));
+  } else {
+    logger->set_pattern("%Y-%m-%d %H:%M:%S.%e %l %v");
+  }
   logger->set_level(spdlog::level::from_str(level));
   spdlog::set_default_logger(logger);
 }
@@ -76,7 +134,8 @@ std::expected<hactl::AgentOptions, std::string> load(const Args& args) {
   o.lease_file = args.run_dir + "/lease";
   o.lock_file = args.run_dir + "/agent.lock";
   for (const auto& w : loaded->warnings)
-    std::cerr << "warning: " << w.path << ": " << w.message << "\n";
+    std::cerr << (stderr_is_journal() ? "<4>" : "") << "warning: " << w.path << ": " << w.message
+              << "\n";
   return o;
 }
 
@@ -155,8 +214,11 @@ int main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
   auto options = load(args);
   if (!options) {
-    std::cerr << options.error();
-    return 1;
+    // Before the logger exists: under the journal, mark the lines as errors the same way.
+    const char* prefix = stderr_is_journal() ? "<3>" : "";
+    std::istringstream lines(options.error());
+    for (std::string line; std::getline(lines, line);) std::cerr << prefix << line << "\n";
+    return kExitConfig;
   }
   if (args.check_config) {
     std::cout << args.config << ": valid; cluster " << options->config.name << ", "
