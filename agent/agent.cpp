@@ -143,6 +143,19 @@ void Agent::notify_watchdog(Instant t) {
   sd_notify(0, "WATCHDOG=1");
 }
 
+void Agent::notify_status(Instant t) {
+  const auto coordinator = core_->coordinator();
+  std::string s = core_->role() == Role::kCoordinator ? "coordinator"
+                  : coordinator ? "follower of " + options_.config.node(*coordinator).name
+                                : "no coordinator";
+  s += ", term " + std::to_string(core_->term().value);
+  s += core_->has_quorum(t) ? ", quorum" : ", no quorum";
+  if (s == notified_status_) return;
+  notified_status_ = s;
+  sd_notifyf(0, "STATUS=%s (node %s of cluster %s)", s.c_str(),
+             options_.config.node(options_.self).name.c_str(), options_.config.name.c_str());
+}
+
 void Agent::shutdown(std::function<void()> stopped) {
   const bool again = on_stopped_ != nullptr;
   on_stopped_ = std::move(stopped);
@@ -358,6 +371,7 @@ void Agent::process() {
   run_resources(now());
   check_shutdown();
   notify_watchdog(now());
+  notify_status(now());
   arm_timer();
 }
 

@@ -169,6 +169,9 @@ class Agent {
   std::optional<Duration> watchdog_every_;
   Instant last_watchdog_{};
   void notify_watchdog(Instant t);
+  // STATUS= for `systemctl status`: this node's role, term and quorum, sent when it changes.
+  void notify_status(Instant t);
+  std::string notified_status_;
   void check_shutdown();
 };
 
