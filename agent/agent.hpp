@@ -66,6 +66,8 @@ class Agent {
   // would (refused, and logged, if it is invalid, changes nodes or timing, or would drop or
   // redefine something running: that takes `hactl config apply`, which stops it first).
   void reload();
+  // True once the agent stopped on an error it cannot go on from (its state not persisted).
+  bool failed() const { return fatal_; }
 
  private:
   Instant now() const;

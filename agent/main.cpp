@@ -185,7 +185,7 @@ int run(hactl::AgentOptions options) {
   uv_run(loop, UV_RUN_DEFAULT);
   uv_loop_close(loop);
   spdlog::info("event=agent_stopped");
-  return 0;
+  return agent.failed() ? 1 : 0;  // a failure: systemd's Restart=on-failure starts it again
 }
 
 }  // namespace
