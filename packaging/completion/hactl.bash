@@ -1,0 +1,200 @@
+# bash completion for hactl(8): verbs, options, files, and the running cluster's node names and
+# resource ids (asked of the local agent with `hactl status --json`, at most 2 s; nothing when
+# no agent answers). Installed as /usr/share/bash-completion/completions/hactl.
+
+# Node names (nodes) or resource, group and clone ids (resources) from `hactl status --json`
+# on stdin, one per line. python3 when there is one, else sed.
+_hactl_names_from_status() {
+    local what=$1
+    if command -v python3 >/dev/null 2>&1; then
+        python3 -c '
+import json, sys
+try:
+    s = json.load(sys.stdin)
+except ValueError:
+    sys.exit(0)
+names = []
+if sys.argv[1] == "nodes":
+    names = [n.get("name") for n in s.get("nodes", [])]
+else:
+    for r in s.get("resources", []):
+        names += [r.get("id"), r.get("top")]
+seen = set()
+for n in names:
+    if isinstance(n, str) and n and n not in seen:
+        seen.add(n)
+        print(n)
+' "$what" 2>/dev/null
+        return 0
+    fi
+    # Without python3: the document on one line, the "nodes" or "resources" array cut out of it,
+    # one object per line (neither array's objects hold an object with "}, {" inside).
+    local json
+    json=$(tr -d '\n')
+    if [[ $what == nodes ]]; then
+        json=${json#*\"nodes\":*\[}
+        json=${json%%\]*}
+        printf '%s\n' "$json" | sed -e 's/} *, *{/}\n{/g' |
+            sed -n 's/.*"name": *"\([^"]*\)".*/\1/p'
+    else
+        json=${json#*\"resources\":*\[}
+        json=${json%%\"scheduler\":*}
+        printf '%s\n' "$json" | sed -e 's/} *, *{/}\n{/g' |
+            sed -n -e 'h;s/.*"id": *"\([^"]*\)".*/\1/p' -e 'g;s/.*"top": *"\([^"]*\)".*/\1/p' |
+            awk '!seen[$0]++'
+    fi
+}
+
+# Asks the agent (the --socket on the line, else $HACTL_SOCKET, else the default).
+_hactl_names() {
+    local what=$1 socket=$2
+    local -a args=()
+    [[ -n $socket ]] && args=(--socket "$socket")
+    timeout 2 "${_hactl_cmd:-hactl}" "${args[@]}" status --json 2>/dev/null </dev/null |
+        _hactl_names_from_status "$what"
+}
+
+_hactl() {
+    local cur prev
+    cur=${COMP_WORDS[COMP_CWORD]}
+    prev=""
+    ((COMP_CWORD > 0)) && prev=${COMP_WORDS[COMP_CWORD - 1]}
+    local _hactl_cmd=${COMP_WORDS[0]}
+
+    # The verb path typed so far, the positional arguments after it, the socket.
+    local -a path=() positional=()
+    local socket="" i word
+    for ((i = 1; i < COMP_CWORD; i++)); do
+        word=${COMP_WORDS[i]}
+        case $word in
+        -s | --socket)
+            ((i++))
+            socket=${COMP_WORDS[i]}
+            continue
+            ;;
+        --socket=*)
+            socket=${word#--socket=}
+            continue
+            ;;
+        --lifetime | --node | --timeout | --interval | -n | --count | --kill | --fail | \
+            --config | --version)
+            # Options that take a value (--version only under config show).
+            if [[ $word != --version || "${path[*]}" == "config show" ]]; then
+                ((i++))
+            fi
+            continue
+            ;;
+        -*) continue ;;
+        esac
+        if [[ ${#positional[@]} -eq 0 ]] && _hactl_is_verb "${path[*]}" "$word"; then
+            path+=("$word")
+        else
+            positional+=("$word")
+        fi
+    done
+
+    local verb="${path[*]}"
+    local words="" opts=""
+    case $verb in
+    "") words="status events keygen node resource config simulate"
+        opts="--socket --version --help" ;;
+    node) words="standby online maintenance" ;;
+    resource) words="move ban clear enable disable restart cleanup" ;;
+    config) words="validate diff apply show history" ;;
+    status) opts="--json --watch --interval" ;;
+    events) opts="--count --follow --json" ;;
+    "node online") opts="--force" ;;
+    "resource move" | "resource ban") opts="--lifetime" ;;
+    "resource clear" | "resource cleanup") opts="--node" ;;
+    "resource restart") opts="--timeout" ;;
+    "config diff") opts="--json" ;;
+    "config apply") opts="--timeout" ;;
+    "config show") opts="--version --json" ;;
+    "config history") opts="--json" ;;
+    simulate) opts="--kill --fail --config --json --dump-state" ;;
+    esac
+    [[ -n $verb ]] && opts="$opts --help"
+
+    # The value of an option.
+    case $prev in
+    -s | --socket)
+        _hactl_files "$cur"
+        return 0
+        ;;
+    --config)
+        [[ $verb == simulate ]] && _hactl_files "$cur"
+        return 0
+        ;;
+    --node | --kill)
+        mapfile -t COMPREPLY < <(compgen -W "$(_hactl_names nodes "$socket")" -- "$cur")
+        return 0
+        ;;
+    --fail)
+        mapfile -t COMPREPLY < <(compgen -W "$(_hactl_names resources "$socket")" -- "$cur")
+        return 0
+        ;;
+    --lifetime | --timeout | --interval | -n | --count)
+        return 0
+        ;;
+    --version)
+        [[ $verb == "config show" ]] && return 0
+        ;;
+    esac
+
+    if [[ $cur == -* ]]; then
+        mapfile -t COMPREPLY < <(compgen -W "$opts" -- "$cur")
+        return 0
+    fi
+    if [[ -n $words ]]; then
+        mapfile -t COMPREPLY < <(compgen -W "$words" -- "$cur")
+        return 0
+    fi
+
+    # Positional arguments.
+    local n=${#positional[@]}
+    case $verb in
+    keygen | "config validate" | "config diff" | "config apply")
+        ((n == 0)) && _hactl_files "$cur"
+        ;;
+    "node standby" | "node online" | "node maintenance")
+        ((n == 0)) && mapfile -t COMPREPLY < <(compgen -W "$(_hactl_names nodes "$socket")" -- "$cur")
+        ;;
+    "resource move" | "resource ban")
+        if ((n == 0)); then
+            mapfile -t COMPREPLY < <(compgen -W "$(_hactl_names resources "$socket")" -- "$cur")
+        elif ((n == 1)); then
+            mapfile -t COMPREPLY < <(compgen -W "$(_hactl_names nodes "$socket")" -- "$cur")
+        fi
+        ;;
+    "resource clear" | "resource restart" | "resource cleanup")
+        ((n == 0)) && mapfile -t COMPREPLY < <(compgen -W "$(_hactl_names resources "$socket")" -- "$cur")
+        ;;
+    "resource enable" | "resource disable")
+        mapfile -t COMPREPLY < <(compgen -W "$(_hactl_names resources "$socket")" -- "$cur")
+        ;;
+    esac
+    return 0
+}
+
+# Whether WORD is a verb under PATH ("" for the top level).
+_hactl_is_verb() {
+    case "$1:$2" in
+    :status | :events | :keygen | :node | :resource | :config | :simulate) return 0 ;;
+    node:standby | node:online | node:maintenance) return 0 ;;
+    resource:move | resource:ban | resource:clear | resource:enable | resource:disable | \
+        resource:restart | resource:cleanup) return 0 ;;
+    config:validate | config:diff | config:apply | config:show | config:history) return 0 ;;
+    esac
+    return 1
+}
+
+# File names (bash-completion's _filedir when loaded).
+_hactl_files() {
+    if declare -F _filedir >/dev/null; then
+        _filedir
+    else
+        mapfile -t COMPREPLY < <(compgen -f -- "$1")
+    fi
+}
+
+complete -F _hactl hactl
