@@ -18,6 +18,10 @@ packages=(
   systemd dbus
   # real OCF resource agents (Dummy, IPaddr2, Stateful) for the resource tests
   resource-agents
+  # the packages: .deb (dpkg-dev's dpkg-shlibdeps) and .rpm (rpmbuild) built by CPack, checked
+  # by lintian and rpm, the man pages by man-db, the bash completion loaded as bash-completion
+  # would (tests/integration/test_packaging.py, test_manpages.py, test_completion.py)
+  dpkg-dev rpm lintian man-db bash-completion
 )
 
 missing=()

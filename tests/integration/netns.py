@@ -72,9 +72,11 @@ class Cluster:
     """A cluster of len(names) nodes; names in `witnesses` are witness nodes."""
 
     def __init__(self, names=("n1", "n2", "n3"), witnesses=(), heartbeat="100ms",
-                 node_timeout="300ms", extra_cluster_yaml="", resources_yaml=""):
+                 node_timeout="300ms", extra_cluster_yaml="", resources_yaml="", tmp_parent=None):
         self.prefix = f"hx{os.getpid() % 100000}{len(_live_clusters)}"
-        self.tmp = tempfile.mkdtemp(prefix="hactl-netns-")
+        # tmp_parent: a directory outside /tmp, for a node whose agent runs where /tmp is
+        # private (under a systemd of its own, test_packaging.py).
+        self.tmp = tempfile.mkdtemp(prefix="hactl-netns-", dir=tmp_parent)
         self.switch = f"{self.prefix}-sw"
         self.nodes = {n: Node(self, i, n, n in witnesses) for i, n in enumerate(names)}
         self.heartbeat = heartbeat
