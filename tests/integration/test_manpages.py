@@ -20,7 +20,7 @@ import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from netns import AGENT, HACTL, REPO  # noqa: E402
+from netns import AGENT, HACTL, REPO, cannot_run, main  # noqa: E402
 from test_cli_help import subcommands  # noqa: E402
 
 MAN_DIR = os.path.join(REPO, "packaging", "man")
@@ -73,7 +73,7 @@ class ManPagesTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         if shutil.which("man") is None:
-            raise unittest.SkipTest("man (man-db) is not installed")
+            cannot_run("man (man-db) is not installed")
         for prog in (HACTL, AGENT):
             if not os.access(prog, os.X_OK):
                 raise AssertionError(f"{prog} not built")
@@ -133,4 +133,4 @@ class ManPagesTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    unittest.main(verbosity=2)
+    main()
