@@ -27,13 +27,14 @@ for n in names:
 ' "$what" 2>/dev/null
         return 0
     fi
-    # Without python3: the document on one line, the "nodes" or "resources" array cut out of it,
-    # one object per line (neither array's objects hold an object with "}, {" inside).
+    # Without python3: the document on one line, the "nodes" or "resources" array cut out of it
+    # (up to the key that follows it), one object per line (neither array's objects hold an
+    # object with "}, {" inside).
     local json
     json=$(tr -d '\n')
     if [[ $what == nodes ]]; then
         json=${json#*\"nodes\":*\[}
-        json=${json%%\]*}
+        json=${json%%\"transport\":*} # the key after "nodes" (a "]" may be in a reason)
         printf '%s\n' "$json" | sed -e 's/} *, *{/}\n{/g' |
             sed -n 's/.*"name": *"\([^"]*\)".*/\1/p'
     else
@@ -55,21 +56,39 @@ _hactl_names() {
 }
 
 _hactl() {
-    local cur prev
-    cur=${COMP_WORDS[COMP_CWORD]}
-    prev=""
-    ((COMP_CWORD > 0)) && prev=${COMP_WORDS[COMP_CWORD - 1]}
-    local _hactl_cmd=${COMP_WORDS[0]}
+    # The words, re-joined where bash split them at "=" (it is in COMP_WORDBREAKS):
+    # "--socket" "=" "/x" is "--socket=/x" again.
+    local -a words=()
+    local i word glue=0
+    for ((i = 0; i <= COMP_CWORD; i++)); do
+        word=${COMP_WORDS[i]}
+        if ((${#words[@]} > 0)) && [[ $word == "=" || $glue == 1 ]]; then
+            words[-1]+=$word
+            [[ $word == "=" ]] && glue=1 || glue=0
+        else
+            words+=("$word")
+            glue=0
+        fi
+    done
+    local cword=$((${#words[@]} - 1))
+    local cur=${words[cword]} prev=""
+    ((cword > 0)) && prev=${words[cword - 1]}
+    # --option=value at the cursor: complete the value (bash replaces only what follows "=").
+    if [[ $cur == --*=* ]]; then
+        prev=${cur%%=*}
+        cur=${cur#*=}
+    fi
+    local _hactl_cmd=${words[0]}
 
     # The verb path typed so far, the positional arguments after it, the socket.
     local -a path=() positional=()
-    local socket="" i word
-    for ((i = 1; i < COMP_CWORD; i++)); do
-        word=${COMP_WORDS[i]}
+    local socket=""
+    for ((i = 1; i < cword; i++)); do
+        word=${words[i]}
         case $word in
         -s | --socket)
             ((i++))
-            socket=${COMP_WORDS[i]}
+            socket=${words[i]}
             continue
             ;;
         --socket=*)

@@ -36,11 +36,13 @@ BASH = shutil.which("bash")
 ENV = dict(os.environ, HACTL_SOCKET="/nonexistent/hactl-completion-test.sock")
 
 
-def complete(line, cwd=None, env=None, load_bash_completion=True):
-    """The completions bash would offer at the end of `line` (COMP_WORDS split on blanks)."""
-    words = line.split()
-    if line.endswith(" "):
-        words.append("")
+def complete(line, cwd=None, env=None, load_bash_completion=True, words=None):
+    """The completions bash would offer at the end of `line` (COMP_WORDS split on blanks, or
+    `words` as given)."""
+    if words is None:
+        words = line.split()
+        if line.endswith(" "):
+            words.append("")
     prelude = f"source {BASH_COMPLETION}\n" if load_bash_completion and os.path.exists(
         BASH_COMPLETION) else ""
     script = (prelude + f"source {shlex.quote(SCRIPT)}\n"
@@ -67,10 +69,17 @@ class CompletionTest(unittest.TestCase):
         self.addCleanup(shutil.rmtree, self.tmp, True)
 
     def fake_hactl(self):
-        """A stand-in hactl that prints a real status document and records its arguments."""
+        """A stand-in hactl that prints a real status document (one node's reason holding
+        brackets and braces) and records its arguments."""
+        with open(STATUS) as f:
+            status = json.load(f)
+        status["nodes"][-1]["reason"] = "link down [eth1] {x}, {y}"
+        doc = os.path.join(self.tmp, "status.json")
+        with open(doc, "w") as f:
+            json.dump(status, f, indent=2)
         path = os.path.join(self.tmp, "hactl")
         with open(path, "w") as f:
-            f.write(f"#!/bin/sh\necho \"$@\" >> {self.tmp}/args\ncat {STATUS}\n")
+            f.write(f"#!/bin/sh\necho \"$@\" >> {self.tmp}/args\ncat {doc}\n")
         os.chmod(path, 0o755)
         return path
 
@@ -135,6 +144,23 @@ class CompletionTest(unittest.TestCase):
         complete(f"{fake} --socket /x/y.sock node online ")
         with open(os.path.join(self.tmp, "args")) as f:
             self.assertIn("--socket /x/y.sock status --json", f.read())
+
+    def test_option_equals_value_split_as_bash_splits_it(self):
+        # "=" is in COMP_WORDBREAKS: bash hands "--socket=/x" over as "--socket" "=" "/x".
+        fake = self.fake_hactl()
+        _, offered = complete("", words=["hactl", "--socket", "=", "/x.sock", "status", "--"])
+        self.assertIn("--json", offered)
+        _, offered = complete("", words=[fake, "--socket", "=", "/x/y.sock", "node", "online", ""])
+        self.assertIn("n2", offered)
+        with open(os.path.join(self.tmp, "args")) as f:
+            self.assertIn("--socket /x/y.sock status --json", f.read())
+        _, offered = complete("", words=[fake, "resource", "clear", "web", "--node", "=", "n"])
+        self.assertEqual(set(offered), {"n1", "n2", "n3"})
+        _, offered = complete("", words=[fake, "resource", "clear", "web", "--node", "="])
+        self.assertIn("w", offered)
+        open(os.path.join(self.tmp, "cluster.yaml"), "w").close()
+        _, offered = complete("", words=["hactl", "--socket", "=", "clu"], cwd=self.tmp)
+        self.assertEqual(offered, ["cluster.yaml"])
 
     def test_the_sed_fallback_reads_the_same_names(self):
         # A PATH with what the fallback uses, and no python3.
