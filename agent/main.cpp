@@ -23,6 +23,7 @@ namespace {
 // EX_CONFIG (sysexits.h): the configuration or the key is missing or wrong. The systemd unit
 // does not restart the agent on it (RestartPreventExitStatus=78): it would fail the same way.
 constexpr int kExitConfig = 78;
+constexpr int kExitUsage = 64;
 
 struct Args {
   std::string config = "/etc/hactl/cluster.yaml";
@@ -209,7 +210,13 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
   app.add_flag("--check-config", args.check_config, "check the configuration and key, then exit");
   app.add_flag("--foreground", foreground, "run in the foreground (always the case)");
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // --help and --version exit 0; a wrong command line exits 64 (EX_USAGE), which the unit
+    // does not restart on either.
+    return app.exit(e) == 0 ? 0 : kExitUsage;
+  }
 
   std::signal(SIGPIPE, SIG_IGN);
   auto options = load(args);
