@@ -376,6 +376,7 @@ class AddressWatch:
                 p.kill()
             p.wait(timeout=10)
             t.join(timeout=10)
+            p.stdout.close()
 
     def __enter__(self):
         return self

@@ -477,6 +477,7 @@ class SystemdTest(ClusterTestCase):
         self.assertEqual(self.show("ActiveState")["ActiveState"], "active")
         st = self.c.status("n1")
         self.assertIsNotNone(st, "the control socket did not answer right after start")
+        print(f"\n  systemctl start returned after {time.monotonic() - t0:.2f} s (READY=1)")
         self.assertLess(time.monotonic() - t0, 30)
         self.wait(lambda: self.one_holder(VIP) == "n1", 30, "the VIP on n1 (its preference)")
         # STATUS= for `systemctl status`.
@@ -541,6 +542,7 @@ class SystemdTest(ClusterTestCase):
             # resolve on a loaded machine.
             self.assertEqual(watch.longest_overlap(), 0.0, watch.intervals())
         self.wait(lambda: self.one_holder(VIP) == "n1", 30, "the VIP back on n1")
+        print(f"\n  VIP on another node {moved:.2f} s after SIGSTOP; agent restarted by the watchdog")
         self.assertLess(moved, 10, "the VIP left the hung agent before the watchdog fired")
         self.assertIn("watchdog", self.inside("journalctl", "--no-pager", "-o", "cat", "-u",
                                               "hactl-agent").stdout.lower())
@@ -556,6 +558,7 @@ class SystemdTest(ClusterTestCase):
             self.assertEqual(self.show("ActiveState", "Result"),
                              {"ActiveState": "inactive", "Result": "success"})
             self.assertEqual(watch.longest_overlap(), 0.0, watch.intervals())
+        print(f"\n  systemctl stop returned after {stop_took:.2f} s, the VIP elsewhere")
         self.assertLess(stop_took, 30)
         self.wait(lambda: self.worker_on("n2") or self.worker_on("n3"), 15, "worker elsewhere")
         self.assertNotEqual(self.inside("test", "-e", "/run/hactl-test-worker.pid").returncode, 0)
