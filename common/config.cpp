@@ -358,9 +358,9 @@ std::expected<LoadedConfig, std::vector<ConfigError>> parse_config(std::string_v
     return std::unexpected(reader.errors());
   }
   try {
-    if (reader.expect_map(
-            root, "",
-            {"cluster", "nodes", "resources", "groups", "clones", "constraints", "alerts"})) {
+    if (reader.expect_map(root, "",
+                          {"cluster", "nodes", "resources", "groups", "clones", "constraints",
+                           "alerts", "fencing"})) {
       if (root["cluster"]) {
         load_cluster(reader, root["cluster"], out.config);
       } else {
@@ -373,6 +373,7 @@ std::expected<LoadedConfig, std::vector<ConfigError>> parse_config(std::string_v
       }
       load_resources(reader, root, out.config.resources);
       if (root["alerts"]) load_alerts(reader, root["alerts"], out.config);
+      if (root["fencing"]) load_fencing(reader, root["fencing"], out.config);
       if (reader.errors().empty()) check_cluster(reader, root, out.config);
       if (reader.errors().empty()) check_resources(reader, root, out.config);
     }

@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/fencing_config.hpp"
 #include "common/resource_config.hpp"
 #include "common/types.hpp"
 
@@ -74,6 +75,7 @@ struct ClusterConfig {
   std::vector<NodeConfig> nodes;
   ResourceConfig resources;
   std::vector<AlertConfig> alerts;
+  FencingConfig fencing;  // fencing: (none: a lost node's resources wait for its lease)
   // A digest of the file's text. Agents act on each other's resource reports and requests only
   // when their ids match: resources travel on the wire as indexes into this file's list.
   std::uint64_t config_id = 0;

@@ -1,0 +1,152 @@
+// The `fencing:` section of the cluster YAML: devices and levels, defaults, what the agent is
+// given on standard input, and each error with its file:line:column and field path.
+#include <gtest/gtest.h>
+
+#include "common/config.hpp"
+
+namespace hactl {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr const char* kBase = R"(cluster:
+  name: demo
+  auth_key_file: /etc/hactl/authkey
+nodes:
+  - name: n1
+    address: 10.213.0.11:5405
+  - name: n2
+    address: 10.213.0.12:5405
+  - name: w
+    address: 10.213.0.13:5405
+    witness: true
+)";  // 11 lines: `fencing:` is on line 12
+
+std::expected<LoadedConfig, std::vector<ConfigError>> parse(const std::string& fencing) {
+  return parse_config(std::string(kBase) + fencing, "cluster.yaml");
+}
+
+LoadedConfig parsed(const std::string& fencing) {
+  auto r = parse(fencing);
+  EXPECT_TRUE(r) << (r ? "" : r.error().front().to_string());
+  return r ? *r : LoadedConfig{};
+}
+
+std::string only_error(const std::string& fencing) {
+  auto r = parse(fencing);
+  EXPECT_FALSE(r) << "expected an error for:\n" << fencing;
+  if (r) return "";
+  EXPECT_EQ(r.error().size(), 1u) << r.error().front().to_string();
+  return r.error().front().to_string();
+}
+
+constexpr const char* kTwoDevices = R"(fencing:
+  devices:
+    - id: ipmi-n1
+      agent: fence_ipmilan
+      params: {ip: 192.0.2.101, username: admin, password: "s3cret x", lanplus: "1"}
+      nodes: [n1]
+    - id: pdu
+      agent: /usr/local/sbin/fence_mypdu
+      nodes: [n1, n2]
+      host_map: {n1: "4", n2: "7"}
+      action: reboot
+      timeout: 20s
+)";
+
+TEST(ConfigFencing, AbsentMeansNoFencing) {
+  const auto c = parsed("").config;
+  EXPECT_FALSE(c.fencing.enabled());
+  EXPECT_TRUE(c.fencing.levels_for("n1").empty());
+}
+
+TEST(ConfigFencing, DevicesWithDefaultsAndEveryKey) {
+  const auto loaded = parsed(kTwoDevices);
+  const FencingConfig& f = loaded.config.fencing;
+  ASSERT_TRUE(f.enabled());
+  ASSERT_EQ(f.devices.size(), 2u);
+  const FenceDevice& ipmi = f.devices[0];
+  EXPECT_EQ(ipmi.agent, "/usr/sbin/fence_ipmilan");
+  EXPECT_EQ(ipmi.action, FenceAction::kOff);
+  EXPECT_EQ(ipmi.timeout, 60s);
+  EXPECT_EQ(ipmi.plug_for("n1"), "n1");
+  const FenceDevice& pdu = f.devices[1];
+  EXPECT_EQ(pdu.agent, "/usr/local/sbin/fence_mypdu");
+  EXPECT_EQ(pdu.action, FenceAction::kReboot);
+  EXPECT_EQ(pdu.timeout, 20s);
+  EXPECT_EQ(pdu.plug_for("n2"), "7");
+  EXPECT_TRUE(pdu.can_fence("n2"));
+  EXPECT_FALSE(ipmi.can_fence("n2"));
+  // No levels: each device that can fence a node is a level of its own, in file order.
+  EXPECT_EQ(f.levels_for("n1"), (std::vector<std::vector<std::string>>{{"ipmi-n1"}, {"pdu"}}));
+  EXPECT_EQ(f.levels_for("n2"), (std::vector<std::vector<std::string>>{{"pdu"}}));
+  // The witness runs nothing: no warning for it, nor for n1 and n2 which can be fenced; only
+  // that fencing is not carried out yet.
+  ASSERT_EQ(loaded.warnings.size(), 1u);
+  EXPECT_NE(loaded.warnings[0].message.find("does not fence yet"), std::string::npos);
+}
+
+TEST(ConfigFencing, StdinCarriesActionPlugAndParams) {
+  const auto c = parsed(kTwoDevices).config;
+  EXPECT_EQ(c.fencing.devices[0].stdin_for("n1"),
+            "action=off\nplug=n1\nip=192.0.2.101\nlanplus=1\npassword=s3cret x\n"
+            "username=admin\n");
+  EXPECT_EQ(c.fencing.devices[1].stdin_for("n1"), "action=reboot\nplug=4\n");
+}
+
+TEST(ConfigFencing, LevelsAsConfigured) {
+  const auto c = parsed(std::string(kTwoDevices) +
+                        "  levels:\n"
+                        "    n1: [[pdu], [ipmi-n1, pdu]]\n")
+                     .config;
+  EXPECT_EQ(c.fencing.levels_for("n1"),
+            (std::vector<std::vector<std::string>>{{"pdu"}, {"ipmi-n1", "pdu"}}));
+  EXPECT_EQ(c.fencing.levels_for("n2"), (std::vector<std::vector<std::string>>{{"pdu"}}));
+}
+
+TEST(ConfigFencing, ANodeNoDeviceCanFenceIsAWarning) {
+  const auto loaded =
+      parsed("fencing:\n  devices:\n    - {id: only-n1, agent: fence_dummy, nodes: [n1]}\n");
+  ASSERT_EQ(loaded.warnings.size(), 2u);
+  EXPECT_EQ(loaded.warnings[1].path, "fencing");
+  EXPECT_NE(loaded.warnings[1].message.find("no fence device can fence n2"), std::string::npos);
+}
+
+TEST(ConfigFencing, ErrorsNameFileLineAndField) {
+  EXPECT_EQ(only_error("fencing:\n  devices:\n    - {id: d, agent: ipmitool, nodes: [n1]}\n"),
+            "cluster.yaml:14:22: fencing.devices[0].agent: must be a fence agent's name "
+            "(fence_ipmilan: /usr/sbin/fence_ipmilan) or an absolute path, got 'ipmitool'");
+  EXPECT_EQ(only_error("fencing:\n  devices:\n    - {id: d, agent: fence_dummy, nodes: [n9]}\n"),
+            "cluster.yaml:14:43: fencing.devices[0].nodes[0]: no node named 'n9' in nodes:");
+  EXPECT_EQ(only_error("fencing:\n  devices:\n    - id: d\n      agent: fence_dummy\n"
+                       "      nodes: [n1]\n      params: {plug: x}\n"),
+            "cluster.yaml:17:16: fencing.devices[0].params.plug: hactl sets 'plug' itself "
+            "(action: and host_map: choose them)");
+  EXPECT_EQ(only_error("fencing:\n  devices:\n    - id: d\n      agent: fence_dummy\n"
+                       "      nodes: [n1]\n      action: on\n"),
+            "cluster.yaml:17:15: fencing.devices[0].action: must be off or reboot, got 'on'");
+  EXPECT_EQ(only_error("fencing:\n  devices:\n    - id: d\n      agent: fence_dummy\n"
+                       "      nodes: [n1]\n      host_map: {n2: \"3\"}\n"),
+            "cluster.yaml:17:18: fencing.devices[0].host_map.n2: 'n2' is not in this device's "
+            "nodes");
+  EXPECT_EQ(only_error("fencing:\n  devices:\n    - id: d\n      agent: fence_dummy\n"
+                       "      nodes: [n1]\n      timeout: 0s\n"),
+            "cluster.yaml:17:16: fencing.devices[0].timeout: must be between 1s and 10m, got 0s");
+  EXPECT_EQ(only_error("fencing:\n  devices:\n    - {id: d, agent: fence_dummy, nodes: [n1]}\n"
+                       "    - {id: d, agent: fence_dummy, nodes: [n2]}\n"),
+            "cluster.yaml:15:12: fencing.devices[1].id: 'd' is used twice");
+  EXPECT_EQ(only_error(std::string(kTwoDevices) + "  levels:\n    n2: [[ipmi-n1]]\n"),
+            "cluster.yaml:25:11: fencing.levels.n2[0][0]: device 'ipmi-n1' does not list 'n2' "
+            "in its nodes");
+  EXPECT_EQ(only_error(std::string(kTwoDevices) + "  levels:\n    n1: [[nope]]\n"),
+            "cluster.yaml:25:11: fencing.levels.n1[0][0]: no fence device 'nope' in "
+            "fencing.devices");
+  EXPECT_EQ(only_error("fencing:\n  levels:\n    n1: [[x]]\n"),
+            "cluster.yaml:14:5: fencing.levels: levels need fencing.devices");
+  EXPECT_EQ(only_error("fencing:\n  device: []\n"),
+            "cluster.yaml:13:3: fencing.device: unknown key 'device' (did you mean 'devices'?); "
+            "known keys: devices, levels");
+}
+
+}  // namespace
+}  // namespace hactl
