@@ -129,6 +129,7 @@ void Conductor::tick(const Membership& m, Instant now) {
     if (active_) events_.push_back("event=conductor_stopped reason=no_lease");
     active_ = false;
     inflight_.clear();
+    waiting_.clear();  // status: a node that does not lead waits for nothing (docs/status.md)
     return;
   }
   if (!active_ || m.term != term_) begin_term(m, now);
