@@ -35,8 +35,9 @@ client's replies are recorded; then the rules are removed and the time to one ho
 Idle cost: every daemon of one steady cluster per configuration over IDLE_SECONDS, all at once:
 CPU seconds per minute (/proc/PID/task/*/schedstat, nanoseconds on CPU) and VmRSS.
 
-hactl's steady-state check is vip_failover.steady_holder with one change (see steady_holder
-below): only the active coordinator's scheduler.waiting_for must be empty.
+hactl's steady-state check is vip_failover.steady_holder. (The figures in
+docs/failover-comparison.md were taken with a copy of it that ignored a deposed coordinator's
+stale scheduler.waiting_for, a bug since fixed in Conductor::tick.)
 
 Cleanup: netns.py's (atexit, SIGINT/SIGTERM, exceptions): every daemon by PID, every namespace,
 the temp dir. Every wait is bounded. hactl binaries from HACTL_BIN_DIR (default build/bin).
@@ -290,29 +291,6 @@ def ka_trial(c, fault):
 
 
 # ---------------------------------------------------------------------------------- hactl
-def steady_holder(c):
-    """vip_failover.steady_holder, except that only the active coordinator's
-    scheduler.waiting_for counts. A deposed coordinator keeps its last waiting_for (e.g.
-    "actions in flight") after it lost its lease (Conductor::tick clears active_ and inflight_
-    but not waiting_; docs/status.md says it is empty when not active), so after a cut link of a
-    node that was coordinator and VIP holder at once, vip_failover.steady_holder never sees a
-    steady cluster again. Everything else is checked as there."""
-    holders = c.holders(VIP)
-    if len(holders) != 1 or c.agreed_coordinator() is None:
-        return None
-    for name in c.nodes:
-        s = c.status(name)
-        res = {r["id"]: r for r in (s or {}).get("resources", [])}
-        if res.get("vip", {}).get("nodes") != holders or res["vip"]["state"] != "started":
-            return None
-        if s["scheduler"].get("active") and s["scheduler"].get("waiting_for"):
-            return None
-    return holders[0]
-
-
-vf.steady_holder = steady_holder  # vf.trial() looks it up at call time
-
-
 def hactl_trial(c, fault):
     ms, coordinator, gap, overlap = vf.trial(c, fault)
     return {"ms": ms, "gap_ms": None if gap is None else gap * 1000,
@@ -325,7 +303,7 @@ def hactl_cluster(profile):
 
 
 def hactl_steady(c, timeout=30):
-    return c.wait_until(lambda: steady_holder(c), timeout, 0.05, "a steady VIP holder")
+    return c.wait_until(lambda: vf.steady_holder(c), timeout, 0.05, "a steady VIP holder")
 
 
 # ---------------------------------------------------------------------------------- partition
