@@ -64,6 +64,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import vip_failover as vf  # noqa: E402  (puts tests/integration on sys.path)
+from idle_cost import rss_kib  # noqa: E402
 import netns  # noqa: E402
 from netns import AddressWatch, ArpClient, Cluster, run  # noqa: E402
 
@@ -394,14 +395,6 @@ def cpu_ns(pid):
             with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
                 total += int(f.read().split()[0])
     return total
-
-
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
 
 
 def uss_kib(pid):
