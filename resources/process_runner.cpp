@@ -26,7 +26,10 @@ struct Job {
   ProcessSpec spec;
   ProcessDone done;
   uv_process_t process{};
-  uv_pipe_t out{}, err{};
+  uv_pipe_t in{}, out{}, err{};
+  uv_write_t write_req{};
+  uv_shutdown_t shutdown_req{};
+  bool has_input = false;
   uv_timer_t timer{};
   std::string captured_out, captured_err;
   ProcessResult result;
@@ -56,6 +59,7 @@ struct Job {
     result.output = std::move(all);
     uv_timer_stop(&timer);
     close(reinterpret_cast<uv_handle_t*>(&timer));
+    if (has_input) close(reinterpret_cast<uv_handle_t*>(&in));
     close(reinterpret_cast<uv_handle_t*>(&out));
     close(reinterpret_cast<uv_handle_t*>(&err));
     close(reinterpret_cast<uv_handle_t*>(&process));
@@ -114,6 +118,23 @@ struct Job {
       if (exited && open_pipes == 0) report();
     }
   }
+
+  // Hands the input to the child and closes its standard input after it. A child that exits
+  // without reading it fails the write (EPIPE; SIGPIPE is ignored by the agent): its exit says
+  // what happened.
+  void write_input() {
+    auto buf = uv_buf_init(spec.input->data(), static_cast<unsigned>(spec.input->size()));
+    auto* stream = reinterpret_cast<uv_stream_t*>(&in);
+    const int rc = uv_write(&write_req, stream, &buf, 1, [](uv_write_t* req, int status) {
+      if (status != 0) return;
+      auto* job = static_cast<Job*>(req->handle->data);
+      uv_shutdown(&job->shutdown_req, req->handle, [](uv_shutdown_t* s, int) {
+        auto* j = static_cast<Job*>(s->handle->data);
+        j->close(reinterpret_cast<uv_handle_t*>(&j->in));
+      });
+    });
+    if (rc != 0) close(reinterpret_cast<uv_handle_t*>(&in));
+  }
 };
 
 void start_reading(uv_pipe_t* pipe) {
@@ -149,9 +170,10 @@ void run_process(uv_loop_t* loop, const ProcessSpec& spec, ProcessDone done) {
   job->spec = spec;
   job->done = std::move(done);
   job->started_ns = uv_hrtime();
+  job->has_input = spec.input.has_value();
   for (auto* h :
-       {reinterpret_cast<uv_handle_t*>(&job->out), reinterpret_cast<uv_handle_t*>(&job->err),
-        reinterpret_cast<uv_handle_t*>(&job->timer),
+       {reinterpret_cast<uv_handle_t*>(&job->in), reinterpret_cast<uv_handle_t*>(&job->out),
+        reinterpret_cast<uv_handle_t*>(&job->err), reinterpret_cast<uv_handle_t*>(&job->timer),
         reinterpret_cast<uv_handle_t*>(&job->process)}) {
     h->data = job;
   }
@@ -159,6 +181,10 @@ void run_process(uv_loop_t* loop, const ProcessSpec& spec, ProcessDone done) {
   uv_pipe_init(loop, &job->err, 0);
   uv_timer_init(loop, &job->timer);
   job->open_handles = 3;
+  if (job->has_input) {
+    uv_pipe_init(loop, &job->in, 0);
+    ++job->open_handles;
+  }
 
   std::vector<char*> argv{const_cast<char*>(spec.program.c_str())};
   for (const auto& a : job->spec.args) argv.push_back(const_cast<char*>(a.c_str()));
@@ -168,6 +194,10 @@ void run_process(uv_loop_t* loop, const ProcessSpec& spec, ProcessDone done) {
   envp.push_back(nullptr);
   uv_stdio_container_t stdio[3];
   stdio[0].flags = UV_IGNORE;
+  if (job->has_input) {
+    stdio[0].flags = static_cast<uv_stdio_flags>(UV_CREATE_PIPE | UV_READABLE_PIPE);
+    stdio[0].data.stream = reinterpret_cast<uv_stream_t*>(&job->in);
+  }
   stdio[1].flags = static_cast<uv_stdio_flags>(UV_CREATE_PIPE | UV_WRITABLE_PIPE);
   stdio[1].data.stream = reinterpret_cast<uv_stream_t*>(&job->out);
   stdio[2].flags = static_cast<uv_stdio_flags>(UV_CREATE_PIPE | UV_WRITABLE_PIPE);
@@ -192,6 +222,7 @@ void run_process(uv_loop_t* loop, const ProcessSpec& spec, ProcessDone done) {
     return;
   }
   job->open_pipes = 2;
+  if (job->has_input) job->write_input();
   start_reading(&job->out);
   start_reading(&job->err);
   uv_timer_start(

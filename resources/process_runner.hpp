@@ -1,9 +1,9 @@
 // Runs one resource-agent process on the agent's libuv loop, never blocking it (Pacemaker's
 // lib/services, keepalived's notify.c): the child gets its own session and process group, a
-// clean environment built by the caller, /dev/null as stdin and bounded capture of stdout and
-// stderr. On timeout the whole group gets SIGTERM, then SIGKILL after a grace period, so an
-// agent that forked helpers cannot leave them behind. A result says how the call ended and,
-// when it exited, with which code.
+// clean environment built by the caller, /dev/null as stdin (or the caller's input, for a fence
+// agent's name=value arguments) and bounded capture of stdout and stderr. On timeout the whole
+// group gets SIGTERM, then SIGKILL after a grace period, so an agent that forked helpers cannot
+// leave them behind. A result says how the call ended and, when it exited, with which code.
 #pragma once
 
 #include <sys/types.h>
@@ -11,6 +11,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,8 @@ struct ProcessSpec {
   std::string program;            // absolute path
   std::vector<std::string> args;  // without argv[0]
   std::vector<std::string> env;   // "NAME=value", the child's whole environment
+  // Written to the child's standard input, which is then closed; without it, /dev/null.
+  std::optional<std::string> input;
   Duration timeout = std::chrono::seconds{20};
   Duration kill_grace = std::chrono::seconds{5};  // SIGTERM to SIGKILL
 };

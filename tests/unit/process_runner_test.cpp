@@ -55,6 +55,43 @@ TEST(ProcessRunner, EnvironmentIsExactlyWhatWasGiven) {
   EXPECT_EQ(r.output, "ONLY_THIS=1\nPATH=/usr/bin:/bin\nPWD=/\n");
 }
 
+TEST(ProcessRunner, StandardInputIsDevNullByDefault) {
+  const auto r = run_sync(sh("cat; echo end"));
+  EXPECT_EQ(r.output, "end\n");
+}
+
+TEST(ProcessRunner, InputIsWrittenToStandardInputAndClosed) {
+  auto spec = sh("while IFS= read -r line; do echo \"got $line\"; done; echo eof");
+  spec.input = "action=off\nplug=n1\n";
+  const auto r = run_sync(spec);
+  EXPECT_EQ(r.ended, ProcessResult::Ended::kExited);
+  EXPECT_EQ(r.output, "got action=off\ngot plug=n1\neof\n");
+}
+
+TEST(ProcessRunner, InputLargerThanAPipeBuffer) {
+  auto spec = sh("wc -c");
+  spec.input = std::string(1 << 20, 'x');
+  const auto r = run_sync(spec);
+  EXPECT_EQ(r.output, std::to_string(1 << 20) + "\n");
+}
+
+TEST(ProcessRunner, InputToAChildThatNeverReadsIt) {
+  ::signal(SIGPIPE, SIG_IGN);  // as hactl-agent does
+  auto spec = sh("exit 3");
+  spec.input = std::string(1 << 20, 'x');  // the write fails (EPIPE) once it is gone
+  const auto r = run_sync(spec);
+  EXPECT_EQ(r.ended, ProcessResult::Ended::kExited);
+  EXPECT_EQ(r.exit_code, 3);
+}
+
+TEST(ProcessRunner, InputToAMissingProgram) {
+  ProcessSpec spec;
+  spec.program = "/nonexistent/fence_nothing";
+  spec.input = "action=off\n";
+  const auto r = run_sync(spec);
+  EXPECT_EQ(r.ended, ProcessResult::Ended::kExecFailed);
+}
+
 TEST(ProcessRunner, OwnProcessGroupAndSession) {
   const auto r = run_sync(sh("ps -o pid=,pgid=,sid= -p $$"));
   std::istringstream in(r.output);
