@@ -5,8 +5,9 @@ Topology (tests/integration/netns.py): a "switch" namespace with a bridge (10.21
 namespaces (10.213.0.11, .12, .13) each with one veth link to the bridge and a private /run
 (its own mount namespace). keepalived runs on two nodes (k1: state MASTER, priority 150; k2:
 state BACKUP, priority 100; one vrrp_instance, virtual_router_id 51, VIP 10.213.0.100/24 on
-eth0, multicast adverts on the bridge), started by this script inside the namespaces with
-private pid files (`keepalived -n -l -D -G -P -f CONF -p /run/keepalived.pid -r
+eth0, unicast adverts: `unicast_src_ip` its own 10.213.0.x address, `unicast_peer` the other
+router's, never the VRRP multicast group 224.0.0.18), started by this script inside the
+namespaces with private pid files (`keepalived -n -l -D -G -P -f CONF -p /run/keepalived.pid -r
 /run/keepalived_vrrp.pid`), never the system's service. hactl runs on three nodes with the vip
 resource of bench/vip_failover.py, at default timing and in the fast profile; its trials are
 bench/vip_failover.py's own `trial()`.
@@ -38,6 +39,13 @@ CPU seconds per minute (/proc/PID/task/*/schedstat, nanoseconds on CPU) and VmRS
 hactl's steady-state check is vip_failover.steady_holder. (The figures in
 docs/failover-comparison.md were taken with a copy of it that ignored a deposed coordinator's
 stale scheduler.waiting_for, a bug since fixed in Conductor::tick.)
+
+Traffic: only to 10.213.0.0/16 addresses in the namespaces this script creates. keepalived's
+adverts are unicast IP to the peer router; its gratuitous ARPs (keepalived's default garp
+settings, unchanged) and the client's ARP requests are ARP broadcasts on the private bridge,
+not IP multicast. (The kernel's own link-local chatter on netns.py's topology, IPv6 DAD, MLD
+and router solicitations to ff02:: and the bridge's IGMP join of 224.0.0.106, is not the
+script's and also stays on the private bridge.)
 
 Cleanup: netns.py's (atexit, SIGINT/SIGTERM, exceptions): every daemon by PID, every namespace,
 the temp dir. Every wait is bounded. hactl binaries from HACTL_BIN_DIR (default build/bin).
@@ -95,7 +103,12 @@ def percentile(values, p):
 
 
 # ---------------------------------------------------------------------------------- keepalived
-def ka_config(router_id, state, priority, version, advert):
+def ka_config(router_id, state, priority, version, advert, src_ip, peer_ip):
+    """keepalived.conf of one router: unicast VRRP adverts from its own 10.213.0.x address
+    (unicast_src_ip) to the other router's (unicast_peer), never to the VRRP multicast group
+    224.0.0.18 (nor an IGMP join of it). unicast_fault_no_peer: should the peer list ever be
+    empty, the instance goes to FAULT instead of falling back to multicast. Gratuitous ARPs
+    (keepalived's defaults) are ARP broadcasts on the private bridge, not IP multicast."""
     return f"""global_defs {{
     router_id {router_id}
     vrrp_version {version}
@@ -107,6 +120,11 @@ vrrp_instance VI_1 {{
     virtual_router_id 51
     priority {priority}
     advert_int {advert:g}
+    unicast_src_ip {src_ip}
+    unicast_peer {{
+        {peer_ip}
+    }}
+    unicast_fault_no_peer
     virtual_ipaddress {{
         {VIP}/24 dev eth0
     }}
@@ -150,9 +168,10 @@ class KaCluster(Cluster):
         super().setup()  # namespaces, bridge, veths, run dirs (and an unused hactl key/config)
         for name, node in self.nodes.items():
             state, prio = self.PRIORITY[name]
+            (peer,) = [n for n in self.nodes.values() if n is not node]
             node.ka_conf = os.path.join(self.tmp, f"{name}-keepalived.conf")
             with open(node.ka_conf, "w") as f:
-                f.write(ka_config(name, state, prio, self.version, self.advert))
+                f.write(ka_config(name, state, prio, self.version, self.advert, node.ip, peer.ip))
 
     def start(self, name):
         node = self.nodes[name]
@@ -686,10 +705,11 @@ bridge and a private `/run` in its own mount namespace.
   inside the namespaces with private pid files (`keepalived -n -l -D -G -P -f CONF -p
   /run/keepalived.pid -r /run/keepalived_vrrp.pid`; the system's service is never started):
   k1 `state MASTER`, `priority 150`; k2 `state BACKUP`, `priority 100`; one `vrrp_instance`,
-  `virtual_router_id 51`, VIP 10.213.0.100/24 on eth0, multicast adverts on the bridge,
-  preemption on (the default). Three configurations: VRRPv2 with `advert_int 1` (the
-  defaults), VRRPv3 with `advert_int 0.1`, and VRRPv3 with `advert_int 0.02` (the interval of
-  hactl's fast heartbeats).
+  `virtual_router_id 51`, VIP 10.213.0.100/24 on eth0, unicast adverts (`unicast_src_ip` the
+  router's own address, `unicast_peer` the other router's; no multicast), preemption on (the
+  default). Three configurations: VRRPv2 with `advert_int 1` (the defaults), VRRPv3 with
+  `advert_int 0.1`, and VRRPv3 with `advert_int 0.02` (the interval of hactl's fast
+  heartbeats).
 - **hactl** ({hactl_version}) runs three agents with the `vip` resource of
   `bench/vip_failover.py`, at default timing and in the fast profile; its trials are
   `vip_failover.py`'s own `trial()`. One change to its steady-state check: only the active
@@ -769,9 +789,10 @@ NOTES = """\
   empty when the node is not active. `bench/vip_failover.py`'s steady check wants every node's
   `waiting_for` empty, so its link trials stop with "timed out after 30s waiting for a steady
   VIP holder" once that has happened; this benchmark checks only the active coordinator's.
-- **Not compared**: keepalived with unicast peers, `nopreempt`, `vrrp_script` tracking or
-  VRRPv3 at 10 ms; hactl in a 2-node + witness cluster. keepalived runs 2 nodes, hactl 3 (its
-  minimum for quorum), so the figures compare what each needs for one VIP with one failure.
+- **Not compared**: keepalived with multicast adverts (224.0.0.18), `nopreempt`, `vrrp_script`
+  tracking or VRRPv3 at 10 ms; hactl in a 2-node + witness cluster. keepalived runs 2 nodes,
+  hactl 3 (its minimum for quorum), so the figures compare what each needs for one VIP with one
+  failure.
 """
 
 
@@ -872,8 +893,8 @@ def main():
         if s not in SYSTEMS:
             ap.error(f"unknown system {s}")
     if any(SYSTEMS[s][2][0] == "ka" for s in names) and not os.access(KEEPALIVED, os.X_OK):
-        sys.exit("keepalived is not installed: apt-get install -y keepalived (its service is "
-                 "never started by this benchmark)")
+        sys.exit("keepalived is not installed: run bench/setup.sh as root (installs Debian's "
+                 "keepalived and leaves its service disabled; this benchmark never uses it)")
     ka_version = keepalived_version() if os.access(KEEPALIVED, os.X_OK) else "n/a"
     log(f"{ka_version}; hactl from {netns.BIN_DIR}")
     started = time.monotonic()
