@@ -6,6 +6,7 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -18,6 +19,7 @@
 #include "common/assert.hpp"
 #include "common/limits.hpp"
 #include "common/suggest.hpp"
+#include "resources/process_runner.hpp"
 
 namespace hactl {
 namespace {
@@ -262,7 +264,44 @@ void Agent::on_message(const Envelope& env) {
   } else {
     resources_->on_message(env.sender, env.message, *core_, t);
   }
+  resources_->peer_incarnation(env.sender, env.incarnation);
   process();
+}
+
+void Agent::run_fence(const FenceOp& op) {
+  const FenceDevice* d = options_.config.fencing.device(op.device);
+  const std::string& target = options_.config.node(op.target).name;
+  if (d == nullptr) {  // the configuration changed under it
+    resources_->on_fence_done(op.id, false, "no device " + op.device, now());
+    return;
+  }
+  ProcessSpec spec;
+  spec.program = d->agent;
+  spec.env = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C.UTF-8"};
+  spec.input = d->stdin_for(target, op.action);
+  spec.timeout = d->timeout;
+  spdlog::warn("event=fence_run node={} target={} device={} action={} agent={}",
+               options_.config.node(options_.self).name, target, op.device, op.action, d->agent);
+  run_process(loop_, spec, [this, op, target, g = executor_generation_](const ProcessResult& r) {
+    const bool ok = r.ended == ProcessResult::Ended::kExited && r.exit_code == 0;
+    const auto took_ms = std::chrono::duration_cast<std::chrono::milliseconds>(r.took).count();
+    std::string detail =
+        r.ended == ProcessResult::Ended::kExited
+            ? "exit " + std::to_string(r.exit_code)
+            : std::string(to_string(r.ended)) + (r.error.empty() ? "" : ": " + r.error);
+    std::string out = r.output.size() > 300 ? r.output.substr(r.output.size() - 300) : r.output;
+    std::replace(out.begin(), out.end(), '"', '\'');
+    std::replace(out.begin(), out.end(), '\n', ' ');
+    spdlog::log(ok ? spdlog::level::warn : spdlog::level::err,
+                "event=fence_result node={} target={} device={} action={} ok={} "
+                "ended=\"{}\" took_ms={} output=\"{}\"",
+                options_.config.node(options_.self).name, target, op.device, op.action, ok, detail,
+                took_ms, out);
+    if (fatal_ || g != executor_generation_ || !resources_) return;
+    if (!ok && !out.empty()) detail += " (" + out.substr(0, 120) + ")";
+    resources_->on_fence_done(op.id, ok, detail, now());
+    process();
+  });
 }
 
 void Agent::on_op_result(const OpResult& r) {
@@ -333,6 +372,7 @@ void Agent::run_resources(Instant t) {
       executor_->stop_monitor(id);
     }
   }
+  for (const FenceOp& op : out.fence_ops) run_fence(op);
   for (const KeeperCall& c : out.calls) {
     executor_->submit(OpRequest{c.call_id, options_.config.resources.primitives[c.index].id,
                                 c.action, Duration{0}});
@@ -400,13 +440,37 @@ void Agent::log_event(const Event& e) const {
 nlohmann::json Agent::status() const {
   const Instant t = now();
   auto j = status_json(options_.config, core_->status(t), t, transport_->counters());
-  add_resources_json(j, options_.config, resources_->conductor(),
-                     ResourceHost::membership(options_.config, options_.self, *core_, t), t);
+  add_resources_json(j, options_.config, resources_->conductor(), resources_->membership(*core_, t),
+                     t);
   j["document"] = doc_json();
   j["failures"] =
-      failures_json(resources_->conductor().state(
-                        ResourceHost::membership(options_.config, options_.self, *core_, t), t),
-                    t);
+      failures_json(resources_->conductor().state(resources_->membership(*core_, t), t), t);
+  const Membership mem = resources_->membership(*core_, t);
+  const Fencer& fencer = resources_->fencer();
+  for (std::size_t i = 0; i < j["nodes"].size(); ++i) {
+    // What fencing does about this node, when anything: pending (lost, to be fenced by the
+    // coordinator), running, fenced or failed (retried).
+    const NodeId id{static_cast<std::uint16_t>(i)};
+    const NodeFencing& f = fencer.state(id);
+    const bool pending = mem.fence_of(i) == NodeFence::kPending;
+    if (f.stage == FenceStage::kNone && !pending) {
+      j["nodes"][i]["fencing"] = nullptr;
+      continue;
+    }
+    nlohmann::json fj{{"stage", f.stage == FenceStage::kNone ? "pending" : to_string(f.stage)}};
+    if (f.stage != FenceStage::kNone) {
+      fj["since_ms"] = std::chrono::duration_cast<std::chrono::milliseconds>(t - f.since).count();
+    }
+    if (f.stage == FenceStage::kRunning) fj["level"] = f.level + 1;
+    if (!f.by.empty()) fj["by"] = f.by;
+    if (!f.error.empty() && f.stage != FenceStage::kFenced) fj["error"] = f.error;
+    if (f.rounds > 0) fj["failed_rounds"] = f.rounds;
+    if (f.stage == FenceStage::kFailed && f.retry_at) {
+      fj["retry_in_ms"] =
+          std::chrono::duration_cast<std::chrono::milliseconds>(*f.retry_at - t).count();
+    }
+    j["nodes"][i]["fencing"] = fj;
+  }
   for (auto& n : j["nodes"]) {
     const auto name = n["name"].get<std::string>();
     const bool maintenance =

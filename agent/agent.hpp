@@ -80,6 +80,8 @@ class Agent {
   std::optional<Instant> read_previous_lease_end() const;
   void keep_lease_end(Instant t);
   void on_op_result(const OpResult& r);
+  // Runs one fence agent (FenceOp) and hands its outcome to the fencer.
+  void run_fence(const FenceOp& op);
   nlohmann::json cleanup(const nlohmann::json& request);
   void handle_request(const nlohmann::json& request, const PeerCredentials& cred,
                       ControlServer::Reply reply);

@@ -158,7 +158,7 @@ std::expected<void, std::string> Agent::start_docs() {
 
 void Agent::run_docs(Instant t) {
   const std::string& self = options_.config.node(options_.self).name;
-  docs_->tick(ResourceHost::membership(options_.config, options_.self, *core_, t),
+  docs_->tick(resources_->membership(*core_, t),
               core_->coordinator(), t);
   DocOutput out = docs_->take();
   if (out.store) {
@@ -343,7 +343,7 @@ std::string Agent::validate_doc(const std::string& bytes) const {
 
 std::set<std::string> Agent::possibly_active() const {
   const Instant t = now();
-  const Membership m = ResourceHost::membership(options_.config, options_.self, *core_, t);
+  const Membership m = resources_->membership(*core_, t);
   const Conductor& c = resources_->conductor();
   const ClusterState s = c.state(m, t);
   std::set<std::string> out;
@@ -404,7 +404,7 @@ nlohmann::json Agent::simulate_json(const nlohmann::json& request) const {
   // The cluster as this node knows it now, under this configuration or a proposed one.
   const Instant t = now();
   ClusterState state = resources_->conductor().state(
-      ResourceHost::membership(options_.config, options_.self, *core_, t), t);
+      resources_->membership(*core_, t), t);
   ClusterConfig config = options_.config;
   if (request.contains("text")) {
     auto cfg =
@@ -618,7 +618,7 @@ void Agent::handle_doc_request(const std::string& cmd, const nlohmann::json& req
       // It leaves everything alone until it hears it is out of maintenance: unreachable, it
       // cannot hear it, and its resources could then be started elsewhere as well.
       const Instant t = now();
-      const auto m = ResourceHost::membership(options_.config, options_.self, *core_, t);
+      const auto m = resources_->membership(*core_, t);
       if (!m.up[base_.find_node(*node)->value]) {
         return fail("'" + *node +
                     "' is in maintenance and not reachable: what it runs would "
@@ -689,7 +689,7 @@ void Agent::handle_doc_request(const std::string& cmd, const nlohmann::json& req
     }
     const Instant t = now();
     const ClusterState s = resources_->conductor().state(
-        ResourceHost::membership(options_.config, options_.self, *core_, t), t);
+        resources_->membership(*core_, t), t);
     std::optional<std::string> where;
     for (const auto& id : primitives_of(rc, *res)) {
       const auto it = s.roles.find(id);

@@ -77,7 +77,7 @@ std::string Agent::metrics_text() const {
              static_cast<double>(tc.dropped[i]));
   }
   // Resources, as this node knows them.
-  const Membership mem = ResourceHost::membership(options_.config, options_.self, *core_, t);
+  const Membership mem = resources_->membership(*core_, t);
   const ClusterState cs = resources_->conductor().state(mem, t);
   m.family("hactl_resource_role", kGauge,
            "1 for each node a primitive is active on, by role (started or promoted).");

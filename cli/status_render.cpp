@@ -53,7 +53,21 @@ Row node_row(const nlohmann::json& n) {
     std::snprintf(buf, sizeof buf, "%.1fms", n["rtt_ms"].get<double>());
     rtt = buf;
   }
-  return {str(n, "name"), str(n, "state"), role, heard, rtt, str(n, "reason", "")};
+  std::string reason = str(n, "reason", "");
+  if (n.contains("fencing") && n["fencing"].is_object()) {
+    const auto& f = n["fencing"];
+    std::string what = "fencing " + str(f, "stage", "?");
+    if (f.contains("level") && f["level"].is_number()) {
+      what += " (level " + std::to_string(f["level"].get<int>()) + ")";
+    }
+    if (f.contains("by") && f["by"].is_string()) what += " by " + f["by"].get<std::string>();
+    if (f.contains("error") && f["error"].is_string()) what += ": " + f["error"].get<std::string>();
+    if (f.contains("retry_in_ms") && f["retry_in_ms"].is_number()) {
+      what += ", again in " + format_age_ms(f["retry_in_ms"].get<std::int64_t>());
+    }
+    reason += (reason.empty() ? "" : "; ") + what;
+  }
+  return {str(n, "name"), str(n, "state"), role, heard, rtt, reason};
 }
 
 }  // namespace

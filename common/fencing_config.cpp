@@ -23,8 +23,8 @@ std::string FenceDevice::plug_for(const std::string& node) const {
   return it != host_map.end() ? it->second : node;
 }
 
-std::string FenceDevice::stdin_for(const std::string& node) const {
-  std::string out = "action=" + std::string(to_string(action)) + "\nplug=" + plug_for(node) + "\n";
+std::string FenceDevice::stdin_for(const std::string& node, std::string_view act) const {
+  std::string out = "action=" + std::string(act) + "\nplug=" + plug_for(node) + "\n";
   for (const auto& [k, v] : params) out += k + "=" + v + "\n";
   return out;
 }
@@ -230,9 +230,6 @@ void load_fencing(YamlReader& r, const YAML::Node& n, ClusterConfig& config) {
     return;
   }
   if (n["levels"]) load_levels(r, n["levels"], config, f);
-  r.warn("fencing",
-         "checked, but this version does not fence yet: a lost node's resources are recovered "
-         "when its lease has run out, as without fencing");
   for (const auto& node : config.nodes) {
     if (!node.witness && f.levels_for(node.name).empty()) {
       r.warn("fencing",

@@ -51,7 +51,10 @@ struct FenceDevice {
   bool can_fence(std::string_view node) const;
   std::string plug_for(const std::string& node) const;  // host_map, or the node's name
   // The name=value lines given to the agent on standard input to fence `node`.
-  std::string stdin_for(const std::string& node) const;
+  std::string stdin_for(const std::string& node) const {
+    return stdin_for(node, to_string(action));
+  }
+  std::string stdin_for(const std::string& node, std::string_view action) const;
 };
 
 struct FencingConfig {

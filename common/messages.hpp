@@ -154,7 +154,18 @@ struct DocAck {
 };
 inline constexpr std::size_t kDocErrorBytes = 1000;
 
-using Message = std::variant<Heartbeat, PreVoteRequest, PreVoteResponse, VoteRequest, VoteResponse,
-                             ResourceReport, ActionRequest, ActionResult, DocChunk, DocAck>;
+// A node fenced `node` in its boot `incarnation` (coordinator/fencer.hpp): sent to every peer
+// when the fence succeeded and each second after while the victim stays down.
+struct FenceNotice {
+  Term term;
+  NodeId node;
+  std::uint64_t incarnation = 0;
+  std::string device;  // at most 255 bytes: the device, or the level, that fenced it
+  bool operator==(const FenceNotice&) const = default;
+};
+
+using Message =
+    std::variant<Heartbeat, PreVoteRequest, PreVoteResponse, VoteRequest, VoteResponse,
+                 ResourceReport, ActionRequest, ActionResult, DocChunk, DocAck, FenceNotice>;
 
 }  // namespace hactl

@@ -36,6 +36,7 @@ enum class BodyType : std::uint8_t {
   kActionResult = 8,
   kDocChunk = 9,
   kDocAck = 10,
+  kFenceNotice = 11,
 };
 
 void init_sodium() { HACTL_ASSERT(sodium_init() >= 0); }
@@ -220,6 +221,14 @@ struct BodyEncoder {
     w.boolean(m.ok);
     w.text16(m.error);
   }
+  void operator()(const FenceNotice& m) const {
+    w.u8(static_cast<std::uint8_t>(BodyType::kFenceNotice));
+    w.u64(m.term.value);
+    w.name(names.at(m.node.value));
+    w.u64(m.incarnation);
+    w.name(m.device.size() <= 255 ? std::string_view(m.device)
+                                  : std::string_view(m.device).substr(0, 255));
+  }
 };
 
 std::optional<NodeId> find_name(const std::vector<std::string>& names, std::string_view s) {
@@ -340,6 +349,17 @@ std::optional<Message> decode_body(ByteReader& r, const std::vector<std::string>
       if (r.u64(m.term.value) && r.doc_version(m.version) && r.u64(m.proposal) && r.boolean(m.ok) &&
           r.text16(m.error, kDocErrorBytes))
         out = m;
+      break;
+    }
+    case BodyType::kFenceNotice: {
+      FenceNotice m;
+      std::string node;
+      if (r.u64(m.term.value) && r.name(node) && r.u64(m.incarnation) && r.name(m.device)) {
+        if (const auto id = find_name(names, node)) {
+          m.node = *id;
+          out = m;
+        }
+      }
       break;
     }
   }

@@ -187,12 +187,13 @@ void Conductor::resend(const Membership& m, Instant now) {
 }
 
 bool Conductor::ready(const Membership& m, Instant now) {
-  std::vector<std::size_t> silent, busy, unknown_down;
+  std::vector<std::size_t> silent, busy, unknown_down, unfenced;
   for (std::size_t i = 0; i < views_.size(); ++i) {
     if (config_.nodes[i].witness) continue;
     const NodeView& v = views_[i];
     if (!m.up[i]) {
-      if (!v.complete) unknown_down.push_back(i);
+      if (v.complete || m.fence_of(i) == NodeFence::kFenced) continue;
+      (m.fence_of(i) == NodeFence::kPending ? unfenced : unknown_down).push_back(i);
       continue;
     }
     const bool fresh = v.complete && v.fresh && !v.config_mismatch && v.term == term_ &&
@@ -209,6 +210,8 @@ bool Conductor::ready(const Membership& m, Instant now) {
     waiting_ = "a report in this term from " + node_list(config_, silent);
   } else if (!busy.empty()) {
     waiting_ = "probes or actions to finish on " + node_list(config_, busy);
+  } else if (!unfenced.empty()) {
+    waiting_ = "fencing of " + node_list(config_, unfenced) + " (never reported)";
   } else if (!unknown_down.empty() &&
              (config_.no_quorum_policy != NoQuorumPolicy::kStop || now < since_ + max_delay_)) {
     // A node we never heard from may run anything until its lease and every takeover delay
@@ -225,11 +228,30 @@ bool Conductor::ready(const Membership& m, Instant now) {
 }
 
 Instant Conductor::lost_base(const Membership& m, NodeId node) const {
+  // Fenced: nothing runs there any more. To be fenced: everything stays until it is.
+  if (m.fence_of(node.value) == NodeFence::kFenced) return Instant::min();
+  if (m.fence_of(node.value) == NodeFence::kPending) return Instant::max();
   if (config_.no_quorum_policy != NoQuorumPolicy::kStop) return Instant::max();
   // A lease granted in this term ends by the bound; one from an earlier term ended before this
   // coordinator was elected.
   const auto& bound = m.lease_bound[node.value];
   return bound ? std::max(*bound, since_) : since_;
+}
+
+bool Conductor::needs_fencing(NodeId node, const Membership& m) const {
+  const std::size_t i = node.value;
+  if (i >= views_.size() || m.up[i] || config_.nodes[i].witness) return false;
+  if (i < maintenance_.size() && maintenance_[i]) return false;
+  const NodeView& v = views_[i];
+  if (!v.complete || v.term != term_) return true;
+  for (const ResourceEntry& e : v.entries) {
+    if (e.role != ResourceRole::kStopped || e.busy || !e.probed) return true;
+  }
+  for (const auto& [key, role] : lost_actions_)
+    if (key.second == i) return true;
+  for (const auto& [key, v2] : answered_)
+    if (key.second == i) return true;
+  return false;
 }
 
 bool Conductor::possibly_active(std::uint32_t index, const Membership& m) const {

@@ -14,7 +14,9 @@
 //  - a start or promote sent to a node that is lost before answering counts as having run, and
 //    one answered counts as running there until a report shows otherwise;
 //  - a lost node that has not reported in this term may run anything an earlier coordinator
-//    told it: every resource counts as active there until its takeover delay is over.
+//    told it: every resource counts as active there until its takeover delay is over;
+//  - with fencing (Membership::fence), a lost node that needs it stays unclean until it is
+//    fenced, and once fenced runs nothing: its lease and takeover delays no longer matter.
 #pragma once
 
 #include <cstdint>
@@ -30,6 +32,11 @@
 
 namespace hactl {
 
+// A lost node and fencing: kNone, it has no fence device or needs no fencing (its lease and
+// takeover delays decide); kPending, it must be fenced before what it ran moves; kFenced, it
+// was fenced since it was lost, so it runs nothing.
+enum class NodeFence : std::uint8_t { kNone, kPending, kFenced };
+
 // What the election core says of the cluster at one instant.
 struct Membership {
   Term term;
@@ -37,6 +44,8 @@ struct Membership {
   std::vector<bool> up;                             // by NodeId; self is up
   std::vector<std::optional<Instant>> lease_bound;  // Node::granted_lease_bound, by NodeId
   std::vector<std::uint64_t> echo;                  // Node::last_ping_from, by NodeId
+  std::vector<NodeFence> fence;                     // by NodeId; empty: kNone for all
+  NodeFence fence_of(std::size_t i) const { return i < fence.size() ? fence[i] : NodeFence::kNone; }
 };
 
 struct NodeView {
@@ -73,6 +82,11 @@ class Conductor {
   // probed in its report, or started there by an action this coordinator sent (answered or
   // not). For nodes that are down, state() says (their lease and takeover delays decide).
   bool possibly_active(std::uint32_t index, const Membership& m) const;
+  // Whether lost node `node` must be fenced before what it ran may run elsewhere: it may run
+  // something (active, busy or unprobed in its last report, a start or promote sent to it) or
+  // its state is unknown (no complete report in this term). Never a witness or a node in
+  // maintenance.
+  bool needs_fencing(NodeId node, const Membership& m) const;
   const std::string& waiting_for() const { return waiting_; }
   const std::vector<std::string>& notes() const { return notes_; }
   bool active() const { return active_; }

@@ -7,7 +7,9 @@ ResourceHost::ResourceHost(const ClusterConfig& config, NodeId self, Instant now
     : config_(config),
       self_(self),
       keeper_(config, self, now, previous_lease_end),
-      conductor_(config, self) {}
+      conductor_(config, self),
+      fencer_(config, self),
+      incarnation_(config.nodes.size(), 0) {}
 
 LeaseView ResourceHost::lease_view(const Node& core, Instant now) {
   LeaseView v;
@@ -36,6 +38,21 @@ Membership ResourceHost::membership(const ClusterConfig& config, NodeId self, co
   return m;
 }
 
+Membership ResourceHost::membership(const Node& core, Instant now) const {
+  Membership m = membership(config_, self_, core, now);
+  m.fence.assign(config_.nodes.size(), NodeFence::kNone);
+  for (std::size_t i = 0; i < config_.nodes.size(); ++i) {
+    const NodeId id{static_cast<std::uint16_t>(i)};
+    if (m.up[i] || !fencer_.configured(id)) continue;
+    if (fencer_.fenced(id)) {
+      m.fence[i] = NodeFence::kFenced;
+    } else if (conductor_.needs_fencing(id, m) || fencer_.state(id).stage != FenceStage::kNone) {
+      m.fence[i] = NodeFence::kPending;
+    }
+  }
+  return m;
+}
+
 void ResourceHost::on_message(NodeId from, const Message& m, const Node& core, Instant now) {
   if (const auto* r = std::get_if<ResourceReport>(&m)) {
     conductor_.on_report(from, *r);
@@ -43,6 +60,8 @@ void ResourceHost::on_message(NodeId from, const Message& m, const Node& core, I
     keeper_.on_request(from, *q, lease_view(core, now), now);
   } else if (const auto* a = std::get_if<ActionResult>(&m)) {
     conductor_.on_result(from, *a);
+  } else if (const auto* f = std::get_if<FenceNotice>(&m)) {
+    fencer_.on_notice(from, *f);
   }
 }
 
@@ -73,7 +92,26 @@ void ResourceHost::run(const Node& core, Instant now) {
   for (int round = 0; round < 8; ++round) {
     const LeaseView lease = lease_view(core, now);
     keeper_.tick(lease, now);
-    conductor_.tick(membership(config_, self_, core, now), now);
+    Membership m = membership(config_, self_, core, now);
+    if (fencer_.any_configured()) {
+      FenceView fv{m.leads, m.term, m.up, std::vector<bool>(m.up.size(), false), incarnation_, {}};
+      for (std::size_t i = 0; i < m.up.size(); ++i) {
+        fv.needs[i] = conductor_.needs_fencing(NodeId{static_cast<std::uint16_t>(i)}, m);
+      }
+      fv.heard.assign(m.up.size(), std::nullopt);
+      for (const PeerStatus& p : core.status(now).peers) fv.heard[p.id.value] = p.last_heard;
+      fencer_.tick(fv, now);
+      for (auto& op : fencer_.take_ops()) out_.fence_ops.push_back(std::move(op));
+      for (const FenceNotice& n : fencer_.take_notices()) {
+        for (std::size_t i = 0; i < config_.nodes.size(); ++i) {
+          if (i != self_.value)
+            out_.messages.emplace_back(NodeId{static_cast<std::uint16_t>(i)}, n);
+        }
+      }
+      for (auto& line : fencer_.take_events()) out_.log.push_back(std::move(line));
+      m = membership(core, now);
+    }
+    conductor_.tick(m, now);
     bool more = false;
     for (auto& [to, req] : conductor_.take_requests()) {
       if (to == self_) {
@@ -107,6 +145,7 @@ HostOutput ResourceHost::take() { return std::exchange(out_, HostOutput{}); }
 Instant ResourceHost::next_deadline(const Node& core, Instant now) const {
   Instant next = keeper_.next_deadline(lease_view(core, now));
   if (const auto c = conductor_.next_deadline()) next = std::min(next, *c);
+  if (const auto f = fencer_.next_deadline()) next = std::min(next, *f);
   return next;
 }
 

@@ -12,6 +12,7 @@
 #include "common/config.hpp"
 #include "common/messages.hpp"
 #include "coordinator/conductor.hpp"
+#include "coordinator/fencer.hpp"
 #include "coordinator/keeper.hpp"
 #include "coordinator/node.hpp"
 
@@ -22,6 +23,7 @@ struct HostOutput {
   std::vector<KeeperCall> calls;                       // for the executor, in order
   std::vector<std::pair<std::size_t, bool>> monitors;  // (primitive, on)
   std::vector<std::string> log;                        // key=value lines
+  std::vector<FenceOp> fence_ops;                      // for the fence runner
 };
 
 class ResourceHost {
@@ -36,12 +38,22 @@ class ResourceHost {
   }
   static Membership membership(const ClusterConfig& config, NodeId self, const Node& core,
                                Instant now);
+  // The same, with what fencing says of each lost node (Membership::fence).
+  Membership membership(const Node& core, Instant now) const;
 
   // A resource message from a peer (other kinds are ignored).
   void on_message(NodeId from, const Message& m, const Node& core, Instant now);
   void on_call_done(std::uint64_t call_id, int ocf_code, bool ran, Instant now);
   void on_monitor(std::size_t index, int ocf_code, Instant now);
   void peer_restarted(NodeId from) { conductor_.peer_restarted(from); }
+  // The boot incarnation of a peer, from each datagram's clear header.
+  void peer_incarnation(NodeId from, std::uint64_t incarnation) {
+    incarnation_.at(from.value) = incarnation;
+  }
+  // The fence runner ran operation `id` (FenceOp): ok when the fence agent exited 0.
+  void on_fence_done(std::uint64_t id, bool ok, const std::string& detail, Instant now) {
+    fencer_.on_done(id, ok, detail, now);
+  }
   // Forget the failures of one primitive on every node, or on `only` (hactl resource cleanup).
   void cleanup(std::uint32_t index, const Node& core, Instant now,
                std::optional<NodeId> only = std::nullopt);
@@ -55,6 +67,7 @@ class ResourceHost {
   }
 
   const Conductor& conductor() const { return conductor_; }
+  const Fencer& fencer() const { return fencer_; }
   void set_standby(std::vector<bool> standby) { conductor_.set_standby(std::move(standby)); }
   // Shutting down (SIGTERM): Keeper::leave; left() once nothing runs here.
   void leave() { keeper_.leave(); }
@@ -72,6 +85,8 @@ class ResourceHost {
   NodeId self_;
   Keeper keeper_;
   Conductor conductor_;
+  Fencer fencer_;
+  std::vector<std::uint64_t> incarnation_;  // by NodeId
   HostOutput out_;
 };
 

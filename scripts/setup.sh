@@ -18,6 +18,9 @@ packages=(
   systemd dbus
   # real OCF resource agents (Dummy, IPaddr2, Stateful) for the resource tests
   resource-agents
+  # real fence agents (fence_dummy, and the stdin interface every fence_* shares) for the
+  # fencing tests (tests/integration/test_fencing.py)
+  fence-agents
   # the packages: .deb (dpkg-dev's dpkg-shlibdeps) and .rpm (rpmbuild) built by CPack, checked
   # by lintian and rpm, the man pages by man-db, the bash completion loaded as bash-completion
   # would (tests/integration/test_packaging.py, test_manpages.py, test_completion.py)

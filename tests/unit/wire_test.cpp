@@ -56,6 +56,8 @@ std::vector<Message> samples() {
       DocChunk{Term{8}, DocChunkKind::kReplicate, DocVersion{Term{8}, 3}, 0, 1, 0, 10, 0, ""},
       DocAck{Term{8}, DocVersion{Term{8}, 3}, 0, true, ""},
       DocAck{Term{8}, DocVersion{Term{8}, 3}, 9, false, std::string(kDocErrorBytes, 'e')},
+      FenceNotice{Term{9}, NodeId{2}, 0xdeadbeefULL, "ipmi-n3"},
+      FenceNotice{Term{9}, NodeId{0}, 0, std::string(100, 'd')},
   };
 }
 

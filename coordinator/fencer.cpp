@@ -1,0 +1,205 @@
+#include "coordinator/fencer.hpp"
+
+#include <algorithm>
+#include <utility>
+
+namespace hactl {
+
+std::string_view to_string(FenceStage s) {
+  switch (s) {
+    case FenceStage::kNone:
+      return "none";
+    case FenceStage::kRunning:
+      return "running";
+    case FenceStage::kFenced:
+      return "fenced";
+    case FenceStage::kFailed:
+      return "failed";
+  }
+  return "unknown";
+}
+
+Fencer::Fencer(const ClusterConfig& config, NodeId self)
+    : config_(config), self_(self), nodes_(config.nodes.size()), heard_(config.nodes.size()) {
+  for (const auto& n : config.nodes) {
+    // A witness runs nothing, and this node never fences itself.
+    const bool fenceable = !n.witness && n.name != config.nodes.at(self.value).name;
+    levels_.push_back(fenceable ? config.fencing.levels_for(n.name)
+                                : std::vector<std::vector<std::string>>{});
+  }
+}
+
+bool Fencer::fenced(NodeId node) const {
+  return nodes_.at(node.value).stage == FenceStage::kFenced;
+}
+
+std::vector<Fencer::Step> Fencer::steps(NodeId node, std::size_t level) const {
+  const auto& ids = levels_.at(node.value).at(level);
+  std::vector<Step> out;
+  if (ids.size() == 1) {
+    const FenceDevice* d = config_.fencing.device(ids.front());
+    out.push_back({ids.front(), std::string(to_string(d ? d->action : FenceAction::kOff)), true});
+    return out;
+  }
+  // Several devices (power supplies): all off first, then on again for those that reboot.
+  for (const auto& id : ids) out.push_back({id, "off", true});
+  for (const auto& id : ids) {
+    const FenceDevice* d = config_.fencing.device(id);
+    if (d && d->action == FenceAction::kReboot) out.push_back({id, "on", false});
+  }
+  return out;
+}
+
+void Fencer::tick(const FenceView& v, Instant now) {
+  term_ = v.term;
+  for (std::size_t i = 0; i < nodes_.size(); ++i) {
+    const NodeId id{static_cast<std::uint16_t>(i)};
+    NodeFencing& f = nodes_[i];
+    const std::uint64_t inc = i < v.incarnation.size() ? v.incarnation[i] : 0;
+    if (v.up[i]) {
+      heard_[i].reset();
+      if (f.stage == FenceStage::kFenced) {
+        const Instant heard = i < v.heard.size() && v.heard[i] ? *v.heard[i] : Instant::min();
+        if (inc != f.incarnation) {
+          f = NodeFencing{};  // a new boot: the fence did its job
+        } else if (heard > f.since + config_.timing.heartbeat_interval) {
+          // Not a datagram that was on its way when the fence ended: it still runs.
+          event("event=fence_ineffective node=" + name(id) + " by=\"" + f.by +
+                "\" reason=\"heard again in the boot it was fenced in: the device did not stop "
+                "it\"");
+          f = NodeFencing{};
+        }
+      } else if (f.stage == FenceStage::kFailed) {
+        event("event=fence_abandoned node=" + name(id) + " reason=\"it is back\"");
+        f = NodeFencing{};
+      }
+      continue;  // a running fence goes on to its end
+    }
+    if (f.stage == FenceStage::kFenced && inc != f.incarnation) f = NodeFencing{};
+    if (f.stage != FenceStage::kFenced && f.stage != FenceStage::kRunning) {
+      if (const auto& n = heard_[i]; n && n->incarnation == inc) {
+        f = NodeFencing{};
+        f.stage = FenceStage::kFenced;
+        f.incarnation = inc;
+        f.since = now;
+        f.by = n->device;
+        event("event=fence_learned node=" + name(id) + " by=\"" + n->device + "\"");
+        continue;
+      }
+    }
+    if (f.stage == FenceStage::kFenced && f.local && now >= f.notified + kNoticeEvery) {
+      notices_.push_back(FenceNotice{v.term, id, f.incarnation, f.by});
+      f.notified = now;
+    }
+    if (!v.leads || !configured(id) || i >= v.needs.size() || !v.needs[i]) continue;
+    if (f.stage == FenceStage::kNone ||
+        (f.stage == FenceStage::kFailed && f.retry_at && now >= *f.retry_at)) {
+      begin(id, v, now);
+    }
+  }
+}
+
+void Fencer::begin(NodeId node, const FenceView& v, Instant now) {
+  NodeFencing& f = nodes_[node.value];
+  const int rounds = f.rounds;
+  f = NodeFencing{};
+  f.stage = FenceStage::kRunning;
+  f.incarnation = node.value < v.incarnation.size() ? v.incarnation[node.value] : 0;
+  f.rounds = rounds;
+  f.since = now;
+  event("event=fence_started node=" + name(node) + " term=" + std::to_string(v.term.value) +
+        " levels=" + std::to_string(levels_[node.value].size()) +
+        " attempt=" + std::to_string(rounds + 1));
+  issue(node, now);
+}
+
+void Fencer::issue(NodeId node, Instant now) {
+  NodeFencing& f = nodes_[node.value];
+  const auto s = steps(node, f.level);
+  if (f.step >= s.size()) {
+    f.stage = FenceStage::kFenced;
+    f.local = true;
+    f.op = 0;
+    f.rounds = 0;
+    f.since = now;
+    f.by = levels_[node.value][f.level].size() == 1 ? levels_[node.value][f.level].front()
+                                                    : "level " + std::to_string(f.level + 1);
+    event("event=fence_succeeded node=" + name(node) + " by=\"" + f.by +
+          "\" level=" + std::to_string(f.level + 1));
+    notices_.push_back(FenceNotice{term_, node, f.incarnation, f.by});
+    f.notified = now;
+    return;
+  }
+  f.op = next_id_++;
+  ops_.push_back(FenceOp{f.op, node, s[f.step].device, s[f.step].action});
+  event("event=fence_device node=" + name(node) + " device=" + s[f.step].device +
+        " action=" + s[f.step].action + " level=" + std::to_string(f.level + 1));
+}
+
+void Fencer::on_done(std::uint64_t id, bool ok, const std::string& detail, Instant now) {
+  for (std::size_t i = 0; i < nodes_.size(); ++i) {
+    NodeFencing& f = nodes_[i];
+    if (f.stage != FenceStage::kRunning || f.op != id) continue;
+    const NodeId node{static_cast<std::uint16_t>(i)};
+    const auto s = steps(node, f.level);
+    const Step& step = s.at(f.step);
+    if (!ok) {
+      event("event=fence_device_failed node=" + name(node) + " device=" + step.device +
+            " action=" + step.action + " reason=\"" + detail + "\"");
+      f.error = step.device + " " + step.action + ": " + detail;
+      if (step.required) return level_failed(node, now);
+    }
+    ++f.step;
+    issue(node, now);
+    return;
+  }
+}
+
+void Fencer::level_failed(NodeId node, Instant now) {
+  NodeFencing& f = nodes_[node.value];
+  f.op = 0;
+  if (f.level + 1 < levels_[node.value].size()) {
+    ++f.level;
+    f.step = 0;
+    issue(node, now);
+    return;
+  }
+  ++f.rounds;
+  Duration wait = kFirstRetry;
+  for (int k = 1; k < f.rounds && wait < kMaxRetry; ++k) wait *= 2;
+  wait = std::min(wait, kMaxRetry);
+  f.stage = FenceStage::kFailed;
+  f.since = now;
+  f.retry_at = now + wait;
+  event("event=fence_failed node=" + name(node) + " attempt=" + std::to_string(f.rounds) +
+        " retry_in_ms=" +
+        std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(wait).count()) +
+        " reason=\"" + f.error + "\"");
+}
+
+void Fencer::on_notice(NodeId from, const FenceNotice& n) {
+  if (n.node.value >= heard_.size() || n.node == self_) return;
+  heard_[n.node.value] = n;
+  if (!heard_[n.node.value]->device.empty())
+    heard_[n.node.value]->device += " (notice from " + name(from) + ")";
+  else
+    heard_[n.node.value]->device = "notice from " + name(from);
+}
+
+std::vector<FenceOp> Fencer::take_ops() { return std::exchange(ops_, {}); }
+std::vector<FenceNotice> Fencer::take_notices() { return std::exchange(notices_, {}); }
+std::vector<std::string> Fencer::take_events() { return std::exchange(events_, {}); }
+
+std::optional<Instant> Fencer::next_deadline() const {
+  std::optional<Instant> next;
+  auto at = [&](Instant t) {
+    if (!next || t < *next) next = t;
+  };
+  for (const auto& f : nodes_) {
+    if (f.stage == FenceStage::kFailed && f.retry_at) at(*f.retry_at);
+    if (f.stage == FenceStage::kFenced && f.local) at(f.notified + kNoticeEvery);
+  }
+  return next;
+}
+
+}  // namespace hactl

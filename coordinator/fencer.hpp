@@ -1,0 +1,120 @@
+// Fencing, pure and deterministic: which node to fence, with which device, in which order, and
+// what the outcome means. The agent runs each operation it returns (a fence agent, its arguments
+// on standard input) and hands back the result.
+//
+// Rules kept here:
+//  - only the coordinator holding a lease starts fencing; a fence already running is carried
+//    to its end whoever leads (a half-run power cycle cannot be taken back);
+//  - a node is fenced when it is lost (down) while it may run something (the conductor says:
+//    a resource active, busy or unprobed in its last report, an action sent to it, or no report
+//    in this term); a node in maintenance and a witness never are;
+//  - levels in order: every device of a level must succeed (for a level of several devices the
+//    action is "off" on each, then "on" for those configured to reboot, so two power supplies
+//    are never cut one after the other); a device failing moves on to the next level; when
+//    every level failed, the whole walk is tried again after a back-off (2 s doubling to 60 s)
+//    and the node's resources stay where they were meanwhile;
+//  - a fence is for one boot of the victim (its incarnation, from the transport): it stands
+//    while the node stays down and is forgotten once a node with a new incarnation is heard. A
+//    node heard again with the incarnation it was fenced in was not stopped: that is reported
+//    as an error (the device did not do what it said);
+//  - the node that fenced tells every peer (`FenceNotice`, repeated each second while the
+//    victim is down), so a new coordinator and every `hactl status` know; a notice counts only
+//    while the victim is down and has the incarnation it names.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/config.hpp"
+#include "common/messages.hpp"
+
+namespace hactl {
+
+struct FenceOp {
+  std::uint64_t id = 0;
+  NodeId target;
+  std::string device;  // a device id of config.fencing
+  std::string action;  // off, on or reboot
+  bool operator==(const FenceOp&) const = default;
+};
+
+// The cluster as the fencer needs to see it at one instant, by NodeId.
+struct FenceView {
+  bool leads = false;
+  Term term;
+  std::vector<bool> up;
+  std::vector<bool> needs;                    // down, and may run something
+  std::vector<std::uint64_t> incarnation;     // last boot incarnation heard; 0: never heard
+  std::vector<std::optional<Instant>> heard;  // when a datagram of it last arrived
+};
+
+enum class FenceStage : std::uint8_t { kNone, kRunning, kFenced, kFailed };
+std::string_view to_string(FenceStage s);
+
+struct NodeFencing {
+  FenceStage stage = FenceStage::kNone;
+  std::uint64_t incarnation = 0;  // of the victim, when fencing began (or the notice named)
+  std::size_t level = 0;          // kRunning: the level being tried
+  std::size_t step = 0;           // ... and the operation in it
+  std::uint64_t op = 0;           // the operation running (0: none)
+  int rounds = 0;                 // walks over every level that failed
+  Instant since{};                // when the current stage began
+  std::optional<Instant> retry_at;
+  std::string error;   // why the last device failed
+  std::string by;      // kFenced: the device (or "notice from <node>")
+  bool local = false;  // kFenced by this node (it sends the notices)
+  Instant notified{};  // when the last notice went out
+};
+
+class Fencer {
+ public:
+  static constexpr Duration kFirstRetry = std::chrono::seconds{2};
+  static constexpr Duration kMaxRetry = std::chrono::seconds{60};
+  static constexpr Duration kNoticeEvery = std::chrono::seconds{1};
+
+  Fencer(const ClusterConfig& config, NodeId self);
+
+  // Whether `node` has fence devices: then it is fenced before its resources move.
+  bool configured(NodeId node) const { return !levels_.at(node.value).empty(); }
+  bool any_configured() const { return config_.fencing.enabled(); }
+  bool fenced(NodeId node) const;
+  const NodeFencing& state(NodeId node) const { return nodes_.at(node.value); }
+
+  void tick(const FenceView& v, Instant now);
+  // The agent ran operation `id`: ok when the fence agent exited 0; detail says how it ended.
+  void on_done(std::uint64_t id, bool ok, const std::string& detail, Instant now);
+  void on_notice(NodeId from, const FenceNotice& n);
+
+  std::vector<FenceOp> take_ops();
+  std::vector<FenceNotice> take_notices();
+  std::vector<std::string> take_events();
+  std::optional<Instant> next_deadline() const;
+
+ private:
+  struct Step {
+    std::string device;
+    std::string action;
+    bool required = true;  // an "on" after "off" may fail without failing the level
+  };
+  std::vector<Step> steps(NodeId node, std::size_t level) const;
+  void begin(NodeId node, const FenceView& v, Instant now);
+  void issue(NodeId node, Instant now);
+  void level_failed(NodeId node, Instant now);
+  void event(const std::string& line) { events_.push_back(line); }
+  const std::string& name(NodeId n) const { return config_.nodes.at(n.value).name; }
+
+  const ClusterConfig& config_;
+  NodeId self_;
+  std::vector<std::vector<std::vector<std::string>>> levels_;  // by NodeId
+  std::vector<NodeFencing> nodes_;
+  std::vector<std::optional<FenceNotice>> heard_;  // by NodeId: the latest notice heard
+  std::uint64_t next_id_ = 1;
+  Term term_;
+  std::vector<FenceOp> ops_;
+  std::vector<FenceNotice> notices_;
+  std::vector<std::string> events_;
+};
+
+}  // namespace hactl

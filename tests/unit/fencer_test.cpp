@@ -1,0 +1,319 @@
+// Fencing, pure: who is fenced, with which device and action, in which order; levels, retries
+// with back-off, notices between nodes, a fence that did not stop its victim; and the conductor
+// keeping a lost node's resources where they were until it is fenced, then moving them at once.
+#include "coordinator/fencer.hpp"
+
+#include <gtest/gtest.h>
+
+#include "common/config.hpp"
+#include "coordinator/conductor.hpp"
+
+namespace hactl {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr const char* kNodes = R"(cluster:
+  name: c
+  auth_key_file: /etc/hactl/authkey
+nodes:
+  - {name: n1, address: "10.213.0.11:5405"}
+  - {name: n2, address: "10.213.0.12:5405"}
+  - {name: n3, address: "10.213.0.13:5405"}
+  - {name: w, address: "10.213.0.14:5405", witness: true}
+resources:
+  - id: ip
+    type: vip
+    params: {address: 10.213.0.100/24, interface: eth0}
+)";
+
+constexpr const char* kFencing = R"(fencing:
+  devices:
+    - {id: ipmi-n3, agent: /bin/true, nodes: [n3]}
+    - {id: psu-a, agent: /bin/true, nodes: [n1, n2, n3], action: reboot}
+    - {id: psu-b, agent: /bin/true, nodes: [n1, n2, n3], action: reboot}
+  levels:
+    n3: [[ipmi-n3], [psu-a, psu-b]]
+)";
+
+ClusterConfig load(const std::string& extra = kFencing) {
+  auto r = parse_config(std::string(kNodes) + extra, "c.yaml");
+  EXPECT_TRUE(r) << (r ? "" : r.error().front().to_string());
+  return r ? r->config : ClusterConfig{};
+}
+
+const NodeId n1{0}, n2{1}, n3{2}, w{3};
+
+struct Rig {
+  ClusterConfig config = load();
+  Fencer f{config, n1};
+  FenceView v;
+  Instant now{Duration{1'000'000'000}};
+
+  Rig() {
+    v.leads = true;
+    v.term = Term{4};
+    v.up = {true, true, true, true};
+    v.needs = {false, false, false, false};
+    v.incarnation = {11, 12, 13, 14};
+    v.heard.assign(4, std::nullopt);
+  }
+  void lose(NodeId n) {
+    v.up[n.value] = false;
+    v.needs[n.value] = true;
+  }
+  std::vector<FenceOp> tick(Duration after = 0ms) {
+    now += after;
+    f.tick(v, now);
+    return f.take_ops();
+  }
+  std::vector<FenceOp> done(const FenceOp& op, bool ok) {
+    f.on_done(op.id, ok, ok ? "exit 0" : "exit 1", now);
+    return f.take_ops();
+  }
+};
+
+TEST(Fencer, ALostNodeIsFencedByItsFirstLevel) {
+  Rig r;
+  EXPECT_TRUE(r.tick().empty());
+  r.lose(n3);
+  auto ops = r.tick();
+  ASSERT_EQ(ops.size(), 1u);
+  EXPECT_EQ(ops[0].target, n3);
+  EXPECT_EQ(ops[0].device, "ipmi-n3");
+  EXPECT_EQ(ops[0].action, "off");
+  EXPECT_EQ(r.f.state(n3).stage, FenceStage::kRunning);
+  EXPECT_FALSE(r.f.fenced(n3));
+  EXPECT_TRUE(r.tick(1s).empty()) << "one operation at a time, never started twice";
+  EXPECT_TRUE(r.done(ops[0], true).empty());
+  EXPECT_TRUE(r.f.fenced(n3));
+  EXPECT_EQ(r.f.state(n3).by, "ipmi-n3");
+  const auto notices = r.f.take_notices();
+  ASSERT_EQ(notices.size(), 1u);
+  EXPECT_EQ(notices[0], (FenceNotice{Term{4}, n3, 13, "ipmi-n3"}));
+  // Repeated each second while the victim stays down.
+  r.tick(500ms);
+  EXPECT_TRUE(r.f.take_notices().empty());
+  r.tick(600ms);
+  EXPECT_EQ(r.f.take_notices().size(), 1u);
+  EXPECT_TRUE(r.f.fenced(n3));
+}
+
+TEST(Fencer, OnlyTheCoordinatorStartsAndOnlyWhatNeedsIt) {
+  Rig r;
+  r.v.leads = false;
+  r.lose(n3);
+  EXPECT_TRUE(r.tick().empty()) << "a follower never fences";
+  r.v.leads = true;
+  r.v.needs[2] = false;  // it ran nothing
+  EXPECT_TRUE(r.tick().empty());
+  r.lose(w);  // a witness runs nothing and has no device
+  EXPECT_TRUE(r.tick().empty());
+  Fencer self_view(r.config, n3);  // a node never fences itself
+  EXPECT_FALSE(self_view.configured(n3));
+  EXPECT_FALSE(r.f.configured(n1)) << "itself";
+  EXPECT_TRUE(r.f.configured(n2)) << "psu-a and psu-b list n2";
+  EXPECT_FALSE(r.f.configured(w));
+}
+
+TEST(Fencer, AFailedDeviceMovesToTheNextLevelOfSeveralDevices) {
+  Rig r;
+  r.lose(n3);
+  auto ops = r.tick();
+  ASSERT_EQ(ops.size(), 1u);
+  ops = r.done(ops[0], false);
+  // Level 2 has two power supplies set to reboot: both off first, then both on.
+  std::vector<std::pair<std::string, std::string>> seen;
+  for (int k = 0; k < 4; ++k) {
+    ASSERT_EQ(ops.size(), 1u) << "step " << k;
+    seen.emplace_back(ops[0].device, ops[0].action);
+    ops = r.done(ops[0], k != 2);  // "on" of psu-a fails: the node is off all the same
+  }
+  EXPECT_TRUE(ops.empty());
+  EXPECT_EQ(seen, (std::vector<std::pair<std::string, std::string>>{
+                      {"psu-a", "off"}, {"psu-b", "off"}, {"psu-a", "on"}, {"psu-b", "on"}}));
+  EXPECT_TRUE(r.f.fenced(n3));
+  EXPECT_EQ(r.f.state(n3).by, "level 2");
+}
+
+TEST(Fencer, EveryLevelFailingIsRetriedWithBackOff) {
+  Rig r;
+  r.lose(n3);
+  auto fail_all = [&](std::vector<FenceOp> ops) {
+    ops = r.done(ops.at(0), false);  // ipmi
+    ops = r.done(ops.at(0), false);  // psu-a off: level 2 failed
+    EXPECT_TRUE(ops.empty());
+  };
+  fail_all(r.tick());
+  EXPECT_EQ(r.f.state(n3).stage, FenceStage::kFailed);
+  EXPECT_NE(r.f.state(n3).error.find("psu-a off: exit 1"), std::string::npos);
+  EXPECT_EQ(r.f.next_deadline(), r.now + 2s);
+  EXPECT_TRUE(r.tick(1900ms).empty());
+  auto ops = r.tick(100ms);
+  ASSERT_EQ(ops.size(), 1u) << "retried after 2 s";
+  EXPECT_EQ(ops[0].device, "ipmi-n3");
+  fail_all(ops);
+  EXPECT_EQ(r.f.next_deadline(), r.now + 4s);
+  for (int k = 0; k < 10; ++k) {
+    ops = r.tick(*r.f.next_deadline() - r.now);
+    fail_all(ops);
+  }
+  EXPECT_EQ(r.f.next_deadline(), r.now + 60s) << "the back-off stops at a minute";
+  EXPECT_FALSE(r.f.fenced(n3));
+  const auto events = r.f.take_events();
+  EXPECT_NE(events.back().find("event=fence_failed node=n3 attempt=12"), std::string::npos)
+      << events.back();
+}
+
+TEST(Fencer, ARunningFenceEndsEvenIfLeadershipIsLost) {
+  Rig r;
+  r.lose(n3);
+  auto ops = r.tick();
+  r.v.leads = false;
+  r.tick(1s);
+  EXPECT_TRUE(r.done(ops.at(0), true).empty());
+  EXPECT_TRUE(r.f.fenced(n3));
+}
+
+TEST(Fencer, ANewBootEndsTheFenceAndTheSameBootHeardAgainIsAnError) {
+  Rig r;
+  r.lose(n3);
+  r.done(r.tick().at(0), true);
+  ASSERT_TRUE(r.f.fenced(n3));
+  r.f.take_events();
+  // A datagram that was on its way when the fence ended is not a sign of life...
+  r.v.up[2] = true;
+  r.v.heard[2] = r.now;
+  r.tick(10ms);
+  EXPECT_TRUE(r.f.fenced(n3));
+  // ...one heard later is: the device said it stopped the node and it did not.
+  r.v.heard[2] = r.now + 500ms;
+  r.tick(500ms);
+  EXPECT_FALSE(r.f.fenced(n3));
+  const auto events = r.f.take_events();
+  ASSERT_FALSE(events.empty());
+  EXPECT_NE(events.back().find("event=fence_ineffective node=n3"), std::string::npos);
+
+  Rig s;
+  s.lose(n3);
+  s.done(s.tick().at(0), true);
+  s.v.up[2] = true;
+  s.v.incarnation[2] = 99;  // rebooted
+  s.v.heard[2] = s.now + 5s;
+  s.tick(5s);
+  EXPECT_FALSE(s.f.fenced(n3));
+  for (const auto& e : s.f.take_events()) EXPECT_EQ(e.find("fence_ineffective"), std::string::npos);
+  // Lost again later: fenced again.
+  s.lose(n3);
+  EXPECT_EQ(s.tick(1s).size(), 1u);
+}
+
+TEST(Fencer, ANoticeCountsWhileTheVictimIsDownInTheBootItNames) {
+  Rig r;
+  r.v.leads = false;
+  r.f.on_notice(n2, FenceNotice{Term{4}, n3, 13, "ipmi-n3"});
+  r.tick();
+  EXPECT_FALSE(r.f.fenced(n3)) << "n3 is up here: the notice is forgotten";
+  r.lose(n3);
+  r.tick();
+  EXPECT_FALSE(r.f.fenced(n3)) << "and was not kept";
+  r.f.on_notice(n2, FenceNotice{Term{4}, n3, 12, "ipmi-n3"});
+  r.tick();
+  EXPECT_FALSE(r.f.fenced(n3)) << "another boot of n3";
+  r.f.on_notice(n2, FenceNotice{Term{4}, n3, 13, "ipmi-n3"});
+  r.tick();
+  EXPECT_TRUE(r.f.fenced(n3));
+  EXPECT_EQ(r.f.state(n3).by, "ipmi-n3 (notice from n2)");
+  EXPECT_TRUE(r.f.take_notices().empty()) << "only the node that fenced repeats it";
+  r.v.leads = true;
+  EXPECT_TRUE(r.tick(1s).empty()) << "a new coordinator that heard it does not fence again";
+}
+
+TEST(Fencer, NoDevicesNoFencing) {
+  const ClusterConfig config = load("");
+  Fencer f(config, n1);
+  EXPECT_FALSE(f.any_configured());
+  EXPECT_FALSE(f.configured(n3));
+}
+
+// --- The conductor with fencing: a lost node's vip stays until the node is fenced, then moves
+// at once, before the lease and takeover delays would have let it.
+
+Membership members(std::vector<bool> up, std::vector<NodeFence> fence) {
+  Membership m;
+  m.term = Term{3};
+  m.leads = true;
+  m.up = std::move(up);
+  m.lease_bound.assign(m.up.size(), std::nullopt);
+  m.echo.assign(m.up.size(), 0);
+  m.fence = std::move(fence);
+  return m;
+}
+
+ResourceReport report(const ClusterConfig& c, ResourceRole role, std::uint64_t version) {
+  ResourceEntry e;
+  e.role = role;
+  e.probed = true;
+  return ResourceReport{Term{3}, c.config_id, version, 0, 1, {e}};
+}
+
+TEST(ConductorFencing, ALostNodesVipMovesOnlyOnceItIsFenced) {
+  const ClusterConfig config = load();
+  Conductor c(config, n1);
+  Instant now{Duration{1'000'000'000}};
+  const auto all_up = members({true, true, true, true}, {});
+  c.tick(all_up, now);
+  c.on_report(n1, report(config, ResourceRole::kStopped, 1));
+  c.on_report(n2, report(config, ResourceRole::kStopped, 1));
+  c.on_report(n3, report(config, ResourceRole::kStarted, 1));
+  c.tick(all_up, now);
+  EXPECT_TRUE(c.take_requests().empty()) << "the vip runs on n3";
+
+  auto lost = members({true, true, false, true}, {});
+  EXPECT_TRUE(c.needs_fencing(n3, lost));
+  EXPECT_FALSE(c.needs_fencing(n2, lost)) << "up";
+  EXPECT_FALSE(c.needs_fencing(w, members({true, true, true, false}, {}))) << "a witness";
+
+  // To be fenced: it stays long after any lease and takeover delay would be over.
+  lost.fence = {NodeFence::kNone, NodeFence::kNone, NodeFence::kPending, NodeFence::kNone};
+  now += 1h;
+  c.tick(lost, now);
+  EXPECT_TRUE(c.take_requests().empty());
+  EXPECT_EQ(c.state(lost, now).nodes[2], NodeCondition::kUnclean);
+  EXPECT_EQ(c.state(lost, now).roles.at("ip")[2], ResourceRole::kStarted);
+
+  // Fenced: it runs nothing; the vip starts elsewhere at once, with no lease bound passed.
+  Instant t2{Duration{1'000'000'000}};
+  Conductor d(config, n1);
+  d.tick(all_up, t2);
+  d.on_report(n1, report(config, ResourceRole::kStopped, 1));
+  d.on_report(n2, report(config, ResourceRole::kStopped, 1));
+  d.on_report(n3, report(config, ResourceRole::kStarted, 1));
+  d.tick(all_up, t2);
+  auto fenced = members({true, true, false, true},
+                        {NodeFence::kNone, NodeFence::kNone, NodeFence::kFenced, NodeFence::kNone});
+  fenced.lease_bound[2] = t2 + 10s;  // without fencing it would wait for this
+  t2 += 1ms;
+  d.tick(fenced, t2);
+  EXPECT_EQ(d.state(fenced, t2).nodes[2], NodeCondition::kOffline);
+  const auto reqs = d.take_requests();
+  ASSERT_EQ(reqs.size(), 1u);
+  EXPECT_NE(reqs[0].first, n3);
+  EXPECT_EQ(reqs[0].second.kind, RequestKind::kStart);
+}
+
+TEST(ConductorFencing, ANodeThatRanNothingNeedsNoFencing) {
+  const ClusterConfig config = load();
+  Conductor c(config, n1);
+  const Instant now{Duration{1'000'000'000}};
+  c.tick(members({true, true, true, true}, {}), now);
+  c.on_report(n3, report(config, ResourceRole::kStopped, 1));
+  EXPECT_FALSE(c.needs_fencing(n3, members({true, true, false, true}, {})));
+  Conductor never_heard(config, n1);
+  never_heard.tick(members({true, true, true, true}, {}), now);
+  EXPECT_TRUE(never_heard.needs_fencing(n3, members({true, true, false, true}, {})))
+      << "no report: it may run anything";
+}
+
+}  // namespace
+}  // namespace hactl
