@@ -80,6 +80,7 @@ std::expected<void, std::string> Agent::start() {
   const auto previous_lease_end = read_previous_lease_end();
   resources_ =
       std::make_unique<ResourceHost>(options_.config, options_.self, now(), previous_lease_end);
+  resources_->set_incarnation(persisted_.incarnation);
   // Standby and maintenance reach the resource host (and the guard) from the document at the
   // first process(), before its keeper's first tick (refresh_effective).
   std::error_code ec;

@@ -158,8 +158,7 @@ std::expected<void, std::string> Agent::start_docs() {
 
 void Agent::run_docs(Instant t) {
   const std::string& self = options_.config.node(options_.self).name;
-  docs_->tick(resources_->membership(*core_, t),
-              core_->coordinator(), t);
+  docs_->tick(resources_->membership(*core_, t), core_->coordinator(), t);
   DocOutput out = docs_->take();
   if (out.store) {
     auto parsed = doc_from_bytes(out.store->bytes);
@@ -290,6 +289,7 @@ void Agent::rebuild_resources(ClusterConfig base, Instant t) {
   open_executor();
   resources_ =
       std::make_unique<ResourceHost>(options_.config, options_.self, t, lease_written_.value_or(t));
+  resources_->set_incarnation(persisted_.incarnation);
   const std::string applied = options_.state_dir + "/hactl-" + self + ".applied.yaml";
   if (auto r = replace_file_atomically(options_.state_dir, applied, applied_text_); r) {
     vip_guard_.reload_definitions(applied);
@@ -403,8 +403,7 @@ void Agent::reload() {
 nlohmann::json Agent::simulate_json(const nlohmann::json& request) const {
   // The cluster as this node knows it now, under this configuration or a proposed one.
   const Instant t = now();
-  ClusterState state = resources_->conductor().state(
-      resources_->membership(*core_, t), t);
+  ClusterState state = resources_->conductor().state(resources_->membership(*core_, t), t);
   ClusterConfig config = options_.config;
   if (request.contains("text")) {
     auto cfg =
@@ -688,8 +687,7 @@ void Agent::handle_doc_request(const std::string& cmd, const nlohmann::json& req
                   *res + " NODE`");
     }
     const Instant t = now();
-    const ClusterState s = resources_->conductor().state(
-        resources_->membership(*core_, t), t);
+    const ClusterState s = resources_->conductor().state(resources_->membership(*core_, t), t);
     std::optional<std::string> where;
     for (const auto& id : primitives_of(rc, *res)) {
       const auto it = s.roles.find(id);

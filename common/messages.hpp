@@ -107,6 +107,10 @@ struct ActionRequest {
   // The latest ping the coordinator had received from the recipient when it sent this: the
   // recipient acts only if that ping is no older than the one its current lease began with.
   std::uint64_t echo = 0;
+  // The recipient's boot incarnation as the coordinator last heard it (0: not known). Ping ids
+  // start afresh at each boot, so the echo alone cannot tell a request meant for an earlier
+  // agent of the recipient (delayed in the network) from one for the agent that runs now.
+  std::uint64_t incarnation = 0;
   bool operator==(const ActionRequest&) const = default;
 };
 

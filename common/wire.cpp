@@ -188,6 +188,7 @@ struct BodyEncoder {
     w.u32(m.index);
     w.u8(static_cast<std::uint8_t>(m.kind));
     w.u64(m.echo);
+    w.u64(m.incarnation);
   }
   void operator()(const ActionResult& m) const {
     w.u8(static_cast<std::uint8_t>(BodyType::kActionResult));
@@ -320,7 +321,7 @@ std::optional<Message> decode_body(ByteReader& r, const std::vector<std::string>
     case BodyType::kActionRequest: {
       ActionRequest m;
       if (r.u64(m.term.value) && r.u64(m.config_id) && r.u64(m.id) && r.u32(m.index) &&
-          decode_kind(r, m.kind) && r.u64(m.echo))
+          decode_kind(r, m.kind) && r.u64(m.echo) && r.u64(m.incarnation))
         out = m;
       break;
     }

@@ -172,7 +172,9 @@ void Conductor::drop_lost(const Membership& m) {
 
 ActionRequest Conductor::request(const Membership& m, std::uint64_t id, const InFlight& f) const {
   const std::uint64_t echo = f.node.value < m.echo.size() ? m.echo[f.node.value] : 0;
-  return ActionRequest{term_, config_.config_id, id, f.index, f.kind, echo};
+  const std::uint64_t inc =
+      f.node.value < m.incarnation.size() && f.node != self_ ? m.incarnation[f.node.value] : 0;
+  return ActionRequest{term_, config_.config_id, id, f.index, f.kind, echo, inc};
 }
 
 void Conductor::resend(const Membership& m, Instant now) {
@@ -243,7 +245,8 @@ bool Conductor::needs_fencing(NodeId node, const Membership& m) const {
   if (i >= views_.size() || m.up[i] || config_.nodes[i].witness) return false;
   if (i < maintenance_.size() && maintenance_[i]) return false;
   const NodeView& v = views_[i];
-  if (!v.complete || v.term != term_) return true;
+  // m.term, not term_: asked before tick() begins a new term, it must already judge by it.
+  if (!v.complete || v.term != m.term) return true;
   for (const ResourceEntry& e : v.entries) {
     if (e.role != ResourceRole::kStopped || e.busy || !e.probed) return true;
   }
@@ -251,6 +254,10 @@ bool Conductor::needs_fencing(NodeId node, const Membership& m) const {
     if (key.second == i) return true;
   for (const auto& [key, v2] : answered_)
     if (key.second == i) return true;
+  // Sent and not answered yet (drop_lost moves it to lost_actions_ at the next tick).
+  for (const auto& [id, f] : inflight_)
+    if (f.node.value == i && (f.kind == RequestKind::kStart || f.kind == RequestKind::kPromote))
+      return true;
   return false;
 }
 

@@ -45,6 +45,7 @@ struct Membership {
   std::vector<std::optional<Instant>> lease_bound;  // Node::granted_lease_bound, by NodeId
   std::vector<std::uint64_t> echo;                  // Node::last_ping_from, by NodeId
   std::vector<NodeFence> fence;                     // by NodeId; empty: kNone for all
+  std::vector<std::uint64_t> incarnation;           // by NodeId: boot last heard; empty: 0
   NodeFence fence_of(std::size_t i) const { return i < fence.size() ? fence[i] : NodeFence::kNone; }
 };
 

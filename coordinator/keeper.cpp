@@ -86,6 +86,13 @@ void Keeper::on_request(NodeId from, const ActionRequest& r, const LeaseView& le
     if (it->second) out_.messages.emplace_back(from, *it->second);  // a repeat: answer again
     return;
   }
+  // Meant for another boot of this node (an earlier agent, the request delayed in the network):
+  // the coordinator may have given that up and run it elsewhere since.
+  if (from != self_ && r.incarnation != 0 && incarnation_ != 0 && r.incarnation != incarnation_) {
+    out_.events.push_back("event=request_refused resource=" +
+                          config_.resources.primitives[r.index].id + " reason=another_boot");
+    return;
+  }
   // Sent before this node's lease began (a datagram delayed, or held while this agent was
   // stopped): the coordinator may have given up on it and run it elsewhere. It resends what it
   // still wants, with a newer echo.

@@ -54,6 +54,8 @@ class Keeper {
          std::optional<Instant> previous_lease_end = std::nullopt);
 
   void on_request(NodeId from, const ActionRequest& r, const LeaseView& lease, Instant now);
+  // This agent's boot incarnation: a request naming another one is refused.
+  void set_incarnation(std::uint64_t incarnation) { incarnation_ = incarnation; }
   // A call this keeper asked for finished with this OCF code (`ran`: the agent ran to an exit).
   void on_call_done(std::uint64_t call_id, int ocf_code, bool ran, Instant now);
   // A recurring monitor's result changed.
@@ -119,6 +121,7 @@ class Keeper {
   std::uint64_t version_ = 1;
   bool dirty_ = true;
   bool lapsed_ = false;
+  std::uint64_t incarnation_ = 0;
   bool had_lease_ = false;
   bool maintenance_ = false;
   bool leaving_ = false;

@@ -93,6 +93,7 @@ void ResourceHost::run(const Node& core, Instant now) {
     const LeaseView lease = lease_view(core, now);
     keeper_.tick(lease, now);
     Membership m = membership(config_, self_, core, now);
+    m.incarnation = incarnation_;
     if (fencer_.any_configured()) {
       FenceView fv{m.leads, m.term, m.up, std::vector<bool>(m.up.size(), false), incarnation_, {}};
       for (std::size_t i = 0; i < m.up.size(); ++i) {
@@ -110,6 +111,7 @@ void ResourceHost::run(const Node& core, Instant now) {
       }
       for (auto& line : fencer_.take_events()) out_.log.push_back(std::move(line));
       m = membership(core, now);
+      m.incarnation = incarnation_;
     }
     conductor_.tick(m, now);
     bool more = false;

@@ -46,6 +46,8 @@ class ResourceHost {
   void on_call_done(std::uint64_t call_id, int ocf_code, bool ran, Instant now);
   void on_monitor(std::size_t index, int ocf_code, Instant now);
   void peer_restarted(NodeId from) { conductor_.peer_restarted(from); }
+  // This node's own boot incarnation (requests naming another are refused).
+  void set_incarnation(std::uint64_t incarnation) { keeper_.set_incarnation(incarnation); }
   // The boot incarnation of a peer, from each datagram's clear header.
   void peer_incarnation(NodeId from, std::uint64_t incarnation) {
     incarnation_.at(from.value) = incarnation;

@@ -105,6 +105,26 @@ TEST_F(KeeperTest, RefusesARequestSentBeforeItsLeaseBegan) {
   EXPECT_EQ(calls(now).size(), 1u);
 }
 
+// Found by the fencing simulation: a start the coordinator sent to this node's previous agent
+// (it crashed), delayed in the network, reached the agent that replaced it. Ping ids start
+// afresh at each boot, so its echo looked recent; the incarnation it names does not match.
+TEST_F(KeeperTest, RefusesARequestMeantForAnotherBootOfThisNode) {
+  const Instant now = kT0 + 10ms;
+  keeper_->set_incarnation(5000);
+  ActionRequest old_boot = start(1, 0, 1'000'000);  // an echo far above this lease's first ping
+  old_boot.incarnation = 4000;
+  keeper_->on_request(kCoordinator, old_boot, lease(now + 300ms, 200), now);
+  const auto out = keeper_->take(now);
+  EXPECT_TRUE(out.calls.empty());
+  EXPECT_TRUE(std::any_of(out.events.begin(), out.events.end(), [](const std::string& e) {
+    return e.find("request_refused resource=app reason=another_boot") != std::string::npos;
+  }));
+  ActionRequest this_boot = start(2, 0, 201);
+  this_boot.incarnation = 5000;
+  keeper_->on_request(kCoordinator, this_boot, lease(now + 300ms, 200), now);
+  EXPECT_EQ(calls(now).size(), 1u);
+}
+
 TEST_F(KeeperTest, APromoteOfAnInstanceThatIsNotRunningIsRefusedWithAReport) {
   const Instant now = kT0 + 10ms;
   ActionRequest promote = start(1, 0);
