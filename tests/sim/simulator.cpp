@@ -94,7 +94,16 @@ std::string resource_config_yaml(const SimOptions& o) {
          std::to_string(11 + i) + ":5405\"" +
          (i >= o.nodes - o.witnesses ? ", witness: true}\n" : "}\n");
   }
-  return y + o.resources_yaml;
+  y += o.resources_yaml;
+  if (o.fencing) {
+    y += "fencing:\n  devices:\n    - id: power\n      agent: /bin/true\n      action: reboot\n"
+         "      nodes: [";
+    for (std::size_t i = 0; i < o.nodes - o.witnesses; ++i) {
+      y += (i ? ", n" : "n") + std::to_string(i + 1);
+    }
+    y += "]\n";
+  }
+  return y;
 }
 
 }  // namespace
@@ -190,6 +199,7 @@ void Simulation::start_node(std::size_t i) {
     n.res_deadline.reset();
     n.host = std::make_unique<ResourceHost>(config_, NodeId{static_cast<std::uint16_t>(i)},
                                             local_time(i, now_), n.lease_end);
+    n.host->set_incarnation(n.epoch);
   }
   trace("start " + config_.nodes[i].name + " term=" + std::to_string(n.disk.term.value));
 }
@@ -260,6 +270,13 @@ void Simulation::drain_resources(std::size_t i) {
     n.monitoring[index] = on;
     n.monitor_code[index] = -1;
   }
+  for (const FenceOp& op : out.fence_ops) {
+    const RealTime took = 20'000 + static_cast<RealTime>(rng_() % 1'480'000);
+    fences_.push_back(Fence{now_ + took, i, n.epoch, op, rng_() % 4 != 0});
+    trace(config_.nodes[i].name + " fences " + config_.nodes[op.target.value].name + " with " +
+          op.device + " " + op.action + " (op " + std::to_string(op.id) + ", " +
+          (fences_.back().ok ? "succeeds" : "fails") + " at " + ms(fences_.back().done_at) + ")");
+  }
   for (const KeeperCall& c : out.calls) {
     const RealTime took = is_vip_[c.index]        ? 100 + static_cast<RealTime>(rng_() % 1900)
                           : c.action == "monitor" ? 500 + static_cast<RealTime>(rng_() % 5000)
@@ -304,9 +321,39 @@ void Simulation::guard_stops(std::size_t i, std::vector<bool>& held, const char*
   }
 }
 
+void Simulation::finish_fence(std::size_t k) {
+  const Fence f = fences_[k];
+  fences_.erase(fences_.begin() + static_cast<std::ptrdiff_t>(k));
+  const std::size_t target = f.op.target.value;
+  if (f.applied) {
+    // Heard late: the asking agent was stopped when the device finished.
+  } else if (f.ok && f.op.action != "on") {
+    // The device cut the power: everything on the host stops; "reboot" brings it back.
+    crash_node(target);
+    trace("fence: " + config_.nodes[target].name + " powered off by " + f.op.device);
+    if (f.op.action == "reboot") {
+      nodes_[target]->restart_at = now_ + 500'000 + static_cast<RealTime>(rng_() % 2'500'000);
+    }
+  } else if (!f.ok && !f.applied) {
+    trace("fence: " + f.op.device + " failed on " + config_.nodes[target].name);
+  }
+  SimNode& by = *nodes_[f.by];
+  if (!by.host || by.epoch != f.by_epoch) return;  // the agent that asked is gone
+  if (by.paused_until > now_) {                    // it hears the result when it runs again
+    Fence later = f;
+    later.done_at = by.paused_until;
+    later.applied = true;
+    fences_.push_back(later);
+    return;
+  }
+  by.host->on_fence_done(f.op.id, f.ok, f.ok ? "exit 0" : "exit 1", local_time(f.by, now_));
+  by.next_tick = now_;
+}
+
 void Simulation::enforce_guard(std::size_t i) {
   SimNode& n = *nodes_[i];
   if (!n.guard_deadline || *n.guard_deadline > now_) return;
+  if (options_.host_freeze && n.paused_until > now_) return;
   for (std::size_t k = 0; k < n.actual.size(); ++k) {
     if (n.guarded[k]) {
       n.guarded[k] = false;
@@ -543,7 +590,10 @@ void Simulation::receive(const InFlight& f) {
       n.docs->on_ack(f.from, *a, local);
     }
   }
-  if (n.host) n.host->on_message(f.from, f.message, *n.node, local);
+  if (n.host) {
+    n.host->on_message(f.from, f.message, *n.node, local);
+    n.host->peer_incarnation(f.from, f.epoch);
+  }
   drain(f.to.value);
 }
 
@@ -580,7 +630,15 @@ bool Simulation::advance_to_next_event(RealTime limit) {
     }
   }
   // The world: resource actions finishing, vip guards' deadlines, supervisors restarting agents.
-  enum class World { kNone, kCall, kGuard, kRestart, kResGuard, kOrphanGuard } world = World::kNone;
+  enum class World {
+    kNone,
+    kCall,
+    kGuard,
+    kRestart,
+    kResGuard,
+    kOrphanGuard,
+    kFence
+  } world = World::kNone;
   std::size_t world_node = 0;
   std::size_t world_call = 0;
   for (std::size_t i = 0; i < nodes_.size(); ++i) {
@@ -588,7 +646,8 @@ bool Simulation::advance_to_next_event(RealTime limit) {
     for (std::size_t k = 0; k < n.calls.size(); ++k) {
       // A vip's netlink call is the agent's own: it does not progress while the agent is
       // stopped, and finishes when it resumes.
-      const bool frozen = is_vip_[n.calls[k].index] && n.paused_until > now_;
+      const bool frozen =
+          (is_vip_[n.calls[k].index] || options_.host_freeze) && n.paused_until > now_;
       const RealTime done = frozen ? n.paused_until : n.calls[k].done_at;
       if (done < next) {
         next = done;
@@ -598,7 +657,9 @@ bool Simulation::advance_to_next_event(RealTime limit) {
       }
     }
     const bool vips_held = std::find(n.guarded.begin(), n.guarded.end(), true) != n.guarded.end();
-    if (n.guard_deadline && vips_held && *n.guard_deadline < next) {
+    // A frozen host's guard does nothing until the host runs again.
+    const bool host_frozen = options_.host_freeze && n.paused_until > now_;
+    if (n.guard_deadline && vips_held && *n.guard_deadline < next && !host_frozen) {
       next = std::max(now_, *n.guard_deadline);
       world = World::kGuard;
       world_node = i;
@@ -609,7 +670,8 @@ bool Simulation::advance_to_next_event(RealTime limit) {
       world_node = i;
     }
     const bool res_any = std::find(n.res_held.begin(), n.res_held.end(), true) != n.res_held.end();
-    if (n.res_check_at && res_any && n.paused_until > now_ && *n.res_check_at < next) {
+    if (n.res_check_at && res_any && n.paused_until > now_ && !host_frozen &&
+        *n.res_check_at < next) {
       next = std::max(now_, *n.res_check_at);
       world = World::kResGuard;
       world_node = i;
@@ -618,6 +680,14 @@ bool Simulation::advance_to_next_event(RealTime limit) {
       next = std::max(now_, *n.orphan_at);
       world = World::kOrphanGuard;
       world_node = i;
+    }
+  }
+  std::size_t fence_index = 0;
+  for (std::size_t k = 0; k < fences_.size(); ++k) {
+    if (fences_[k].done_at < next) {
+      next = fences_[k].done_at;
+      world = World::kFence;
+      fence_index = k;
     }
   }
   if (world != World::kNone) tick_of.reset();
@@ -648,6 +718,8 @@ bool Simulation::advance_to_next_event(RealTime limit) {
     } else {
       n.res_check_at = n.paused_since + window + 1;  // the guard looks again
     }
+  } else if (world == World::kFence) {
+    finish_fence(fence_index);
   } else if (world == World::kOrphanGuard) {
     SimNode& n = *nodes_[world_node];
     n.orphan_at.reset();

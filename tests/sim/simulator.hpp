@@ -52,6 +52,14 @@ struct SimOptions {
   // A vip removal (the stop, and the guard's, which is the same netlink call) that leaves the
   // address in place while reporting success: the checker must see two holders.
   bool broken_vip_stop = false;
+  // Fencing: one power device (action reboot) for every node that runs resources. A fence op
+  // takes 20 ms to 1.5 s and fails one time in four; one that succeeds crashes the target host
+  // (everything on it stops) and boots it again 0.5 to 3 s later.
+  bool fencing = false;
+  // A pause freezes the whole host, its guard and its resource agents too (a VM paused, a
+  // kernel stalled): only fencing can then take a vip from it. Without fencing the checker
+  // must see two holders.
+  bool host_freeze = false;
 
   // The cluster document (coordinator/doc_replica): every node runs a replica that stores what
   // it is sent on its simulated disk before acknowledging, and random nodes propose changes
@@ -182,6 +190,16 @@ class Simulation {
 
   // network faults
   std::vector<std::vector<bool>> blocked_;  // blocked_[from][to]
+  struct Fence {
+    RealTime done_at = 0;
+    std::size_t by = 0;
+    std::uint64_t by_epoch = 0;  // the agent that asked; another one does not hear the result
+    FenceOp op;
+    bool ok = true;
+    bool applied = false;  // the device did its work; only the result is still to be heard
+  };
+  std::vector<Fence> fences_;  // fence operations running
+  void finish_fence(std::size_t k);
   double loss_ = 0;
   double duplicate_ = 0;
   RealTime max_delay_ = 1'000;
