@@ -99,6 +99,20 @@ void Conductor::on_result(NodeId from, const ActionResult& r) {
   // Until a report shows it, what a start or promote left there is known only from this answer
   // (the report may be lost with the node): count it as running.
   const InFlight& f = it->second;
+  if (f.kind == RequestKind::kStop && !r.ok) {
+    // It may still run there, and a stop that fails may keep failing: with fencing, the node
+    // is fenced (Pacemaker's on-fail=fence for stop).
+    stop_failed_.insert({f.index, from.value});
+    // Not again at once: a stop that failed is retried after 1 s, doubling to 30 s, so a
+    // resource that cannot be stopped does not have its agent run in a loop.
+    auto& [count, at] = stop_retry_[{f.index, from.value}];
+    ++count;
+    Duration wait = std::chrono::seconds{1};
+    for (int k = 1; k < count && wait < std::chrono::seconds{30}; ++k) wait *= 2;
+    at = last_tick_ + std::min<Duration>(wait, std::chrono::seconds{30});
+    events_.push_back("event=stop_failed resource=" + id + " node=" + config_.node(from).name +
+                      " code=" + std::to_string(r.code));
+  }
   if (f.kind == RequestKind::kStart || f.kind == RequestKind::kPromote) {
     answered_[{f.index, from.value}] = {
         f.kind == RequestKind::kPromote ? ResourceRole::kPromoted : ResourceRole::kStarted,
@@ -117,10 +131,13 @@ void Conductor::peer_restarted(NodeId from) {
   v.leaving = false;
   awaited_version_[from.value] = 0;
   std::erase_if(answered_, [&](const auto& kv) { return kv.first.second == from.value; });
+  std::erase_if(stop_failed_, [&](const auto& kv) { return kv.second == from.value; });
+  std::erase_if(stop_retry_, [&](const auto& kv) { return kv.first.second == from.value; });
 }
 
 void Conductor::tick(const Membership& m, Instant now) {
   wake_.reset();
+  last_tick_ = now;
   // What a node reported before it was lost is history once it is back: wait for a new report.
   for (std::size_t i = 0; i < views_.size(); ++i) {
     if (!m.up[i]) views_[i].fresh = false;
@@ -242,9 +259,15 @@ Instant Conductor::lost_base(const Membership& m, NodeId node) const {
 
 bool Conductor::needs_fencing(NodeId node, const Membership& m) const {
   const std::size_t i = node.value;
-  if (i >= views_.size() || m.up[i] || config_.nodes[i].witness) return false;
+  if (i >= views_.size() || config_.nodes[i].witness) return false;
   if (i < maintenance_.size() && maintenance_[i]) return false;
   const NodeView& v = views_[i];
+  if (m.up[i]) {
+    // A stop this coordinator sent there failed and its report still shows it running.
+    return std::any_of(stop_failed_.begin(), stop_failed_.end(), [&](const auto& kv) {
+      return kv.second == i && (!v.complete || v.entries[kv.first].role != ResourceRole::kStopped);
+    });
+  }
   // m.term, not term_: asked before tick() begins a new term, it must already judge by it.
   if (!v.complete || v.term != m.term) return true;
   for (const ResourceEntry& e : v.entries) {
@@ -362,8 +385,27 @@ void Conductor::dispatch(const Membership& m, Instant now) {
   }
   const Transition t = schedule(config_, s);
   notes_ = t.notes;
+  // A failed stop's retry waits (on_result); forget the failure once it is stopped there.
+  std::erase_if(stop_retry_, [&](const auto& kv) {
+    const NodeView& v = views_[kv.first.second];
+    return v.complete && v.entries[kv.first.first].role == ResourceRole::kStopped;
+  });
   std::vector<bool> waits(t.actions.size(), false);
   for (const auto& [before, after] : t.order) waits[after] = true;
+  for (std::size_t i = 0; i < t.actions.size(); ++i) {
+    const PlannedAction& a = t.actions[i];
+    if (a.kind != ActionKind::kStop) continue;
+    const auto it = stop_retry_.find({prim_index_.at(a.resource), a.node.value});
+    if (it == stop_retry_.end() || now >= it->second.second) continue;
+    waits[i] = true;
+    wake_at(it->second.second);
+    notes_.push_back("the stop of " + a.resource + " on " + config_.node(a.node).name + " failed " +
+                     std::to_string(it->second.first) + " time(s); tried again in " +
+                     std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                        it->second.second - now)
+                                        .count()) +
+                     "ms");
+  }
   std::size_t sent = 0;
   for (std::size_t i = 0; i < t.actions.size(); ++i) {
     if (waits[i]) continue;

@@ -22,6 +22,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -83,10 +84,10 @@ class Conductor {
   // probed in its report, or started there by an action this coordinator sent (answered or
   // not). For nodes that are down, state() says (their lease and takeover delays decide).
   bool possibly_active(std::uint32_t index, const Membership& m) const;
-  // Whether lost node `node` must be fenced before what it ran may run elsewhere: it may run
+  // Whether `node` must be fenced. Lost: before what it ran may run elsewhere, if it may run
   // something (active, busy or unprobed in its last report, a start or promote sent to it) or
-  // its state is unknown (no complete report in this term). Never a witness or a node in
-  // maintenance.
+  // its state is unknown (no complete report in this term). Up: a stop sent there failed and
+  // its report still shows the resource running. Never a witness or a node in maintenance.
   bool needs_fencing(NodeId node, const Membership& m) const;
   const std::string& waiting_for() const { return waiting_; }
   const std::vector<std::string>& notes() const { return notes_; }
@@ -126,6 +127,10 @@ class Conductor {
   Duration max_delay_{0};
   std::unordered_map<std::string, std::uint32_t> prim_index_;
   std::vector<ResourceRole> could_be_;
+  std::set<std::pair<std::uint32_t, std::uint16_t>> stop_failed_;  // (primitive, node)
+  // (primitive, node) -> failed stops in a row, and when the next may be sent
+  std::map<std::pair<std::uint32_t, std::uint16_t>, std::pair<int, Instant>> stop_retry_;
+  Instant last_tick_{};
   std::vector<bool> standby_;
   std::vector<bool> maintenance_;  // by primitive: started, or promoted if promotable
   std::optional<Instant> wake_;

@@ -56,6 +56,7 @@ void Fencer::tick(const FenceView& v, Instant now) {
     const NodeId id{static_cast<std::uint16_t>(i)};
     NodeFencing& f = nodes_[i];
     const std::uint64_t inc = i < v.incarnation.size() ? v.incarnation[i] : 0;
+    const bool needs = i < v.needs.size() && v.needs[i];
     if (v.up[i]) {
       heard_[i].reset();
       if (f.stage == FenceStage::kFenced) {
@@ -69,29 +70,30 @@ void Fencer::tick(const FenceView& v, Instant now) {
                 "it\"");
           f = NodeFencing{};
         }
-      } else if (f.stage == FenceStage::kFailed) {
+      } else if (f.stage == FenceStage::kFailed && !needs) {
         event("event=fence_abandoned node=" + name(id) + " reason=\"it is back\"");
         f = NodeFencing{};
       }
-      continue;  // a running fence goes on to its end
-    }
-    if (f.stage == FenceStage::kFenced && inc != f.incarnation) f = NodeFencing{};
-    if (f.stage != FenceStage::kFenced && f.stage != FenceStage::kRunning) {
-      if (const auto& n = heard_[i]; n && n->incarnation == inc) {
-        f = NodeFencing{};
-        f.stage = FenceStage::kFenced;
-        f.incarnation = inc;
-        f.since = now;
-        f.by = n->device;
-        event("event=fence_learned node=" + name(id) + " by=\"" + n->device + "\"");
-        continue;
+      // A running fence goes on to its end; an up node is fenced only for a failed stop.
+    } else {
+      if (f.stage == FenceStage::kFenced && inc != f.incarnation) f = NodeFencing{};
+      if (f.stage != FenceStage::kFenced && f.stage != FenceStage::kRunning) {
+        if (const auto& n = heard_[i]; n && n->incarnation == inc) {
+          f = NodeFencing{};
+          f.stage = FenceStage::kFenced;
+          f.incarnation = inc;
+          f.since = now;
+          f.by = n->device;
+          event("event=fence_learned node=" + name(id) + " by=\"" + n->device + "\"");
+          continue;
+        }
       }
     }
     if (f.stage == FenceStage::kFenced && f.local && now >= f.notified + kNoticeEvery) {
       notices_.push_back(FenceNotice{v.term, id, f.incarnation, f.by});
       f.notified = now;
     }
-    if (!v.leads || !configured(id) || i >= v.needs.size() || !v.needs[i]) continue;
+    if (!v.leads || !configured(id) || !needs) continue;
     if (f.stage == FenceStage::kNone ||
         (f.stage == FenceStage::kFailed && f.retry_at && now >= *f.retry_at)) {
       begin(id, v, now);

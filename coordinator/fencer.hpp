@@ -7,7 +7,8 @@
 //    to its end whoever leads (a half-run power cycle cannot be taken back);
 //  - a node is fenced when it is lost (down) while it may run something (the conductor says:
 //    a resource active, busy or unprobed in its last report, an action sent to it, or no report
-//    in this term); a node in maintenance and a witness never are;
+//    in this term), or when a stop sent to it failed and it still runs the resource; a node in
+//    maintenance and a witness never are;
 //  - levels in order: every device of a level must succeed (for a level of several devices the
 //    action is "off" on each, then "on" for those configured to reboot, so two power supplies
 //    are never cut one after the other); a device failing moves on to the next level; when
@@ -45,7 +46,7 @@ struct FenceView {
   bool leads = false;
   Term term;
   std::vector<bool> up;
-  std::vector<bool> needs;                    // down, and may run something
+  std::vector<bool> needs;                    // Conductor::needs_fencing
   std::vector<std::uint64_t> incarnation;     // last boot incarnation heard; 0: never heard
   std::vector<std::optional<Instant>> heard;  // when a datagram of it last arrived
 };

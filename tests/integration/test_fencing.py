@@ -65,6 +65,37 @@ sys.exit(0 if args.get("action") in ("monitor", "status", "list") else 1)
 '''
 
 
+# An exec resource whose stop fails while `stop-fails` exists in the shared directory; every
+# start and stop is logged there with the monotonic time and the node (from /run/hactl/node,
+# which the test writes into each node's private /run).
+APP = r"""#!/usr/bin/python3
+import os, sys, time
+d = os.environ["HACTL_PARAM_dir"]
+state = "/run/hactl/app.running"
+try:
+    node = open("/run/hactl/node").read().strip()
+except OSError:
+    node = "?"
+def log(what):
+    with open(os.path.join(d, "app.log"), "a") as f:
+        f.write(f"{time.monotonic()} {what} {node}\n")
+action = sys.argv[1]
+if action == "start":
+    open(state, "w").close()
+    log("start")
+elif action == "stop":
+    if os.path.exists(os.path.join(d, "stop-fails")):
+        log("stop-failed")
+        sys.exit(1)
+    if os.path.exists(state):
+        os.unlink(state)
+    log("stop")
+elif action in ("status", "monitor"):
+    sys.exit(0 if os.path.exists(state) else 3)
+sys.exit(0)
+"""
+
+
 class FencingTest(ClusterTestCase):
     log_lines = 80
 
@@ -75,7 +106,7 @@ class FencingTest(ClusterTestCase):
             netns.cannot_run(f"{FENCE_DUMMY} missing (Debian's fence-agents; scripts/setup.sh)")
 
     # ------------------------------------------------------------------ helpers
-    def fenced_cluster(self, fenceable=("n1", "n2", "n3"), prefer="n1"):
+    def fenced_cluster(self, fenceable=("n1", "n2", "n3"), prefer="n1", app=False):
         """Three nodes, a VIP preferring `prefer`; the nodes in `fenceable` are fenced first
         by fence_dummy type=fail (level 1, always fails), then by fence_dummy type=file and
         fence_netns together (level 2)."""
@@ -93,14 +124,32 @@ class FencingTest(ClusterTestCase):
         host_map = ", ".join(f'{n}: "{c.nodes[n].ns}/{c.nodes[n].switch_port}"'
                              for n in fenceable)
         nodes = "[" + ", ".join(fenceable) + "]"
+        app_yaml = colocation = ""
+        if app:
+            self.app_dir = os.path.join(c.tmp, "app")
+            os.makedirs(self.app_dir)
+            script = os.path.join(c.tmp, "app.py")
+            with open(script, "w") as f:
+                f.write(APP)
+            os.chmod(script, 0o755)
+            for n in c.nodes.values():
+                with open(os.path.join(n.run_dir, "hactl", "node"), "w") as f:
+                    f.write(n.name)
+            app_yaml = f"""  - id: app
+    type: exec:{script}
+    params: {{dir: {self.app_dir}}}
+    ops: {{monitor: {{interval: 1s}}, stop: {{timeout: 5s}}}}
+"""
+            colocation = "  colocation:\n    - {resource: vip, with: app, score: inf}\n"
         levels = "\n".join(f"    {n}: [[dummy-fail], [dummy-file, netns]]" for n in fenceable)
         c.resources_yaml = f"""resources:
   - id: vip
     type: vip
     params: {{address: {VIP}/24, interface: eth0}}
-constraints:
+{app_yaml}constraints:
   location:
     - {{resource: vip, node: {prefer}, score: 100}}
+{colocation}
 fencing:
   devices:
     - id: dummy-fail
@@ -240,6 +289,43 @@ fencing:
         self.assertGreaterEqual(len([e for e in self.fence_events()
                                      if e["event"] == "refused"]), 1)
         self.assertIn(new, self.holders(c))
+
+    def test_a_stop_that_fails_on_a_live_node_gets_it_fenced(self):
+        # Pacemaker's on-fail=fence for stop: the app cannot be stopped on a node, so that node
+        # is fenced, and the app and its VIP start elsewhere once it is, not before. (Not the
+        # coordinator: it does not fence itself, see docs/fencing.md.)
+        c = self.fenced_cluster(app=True)
+        app_on = lambda n: any(r["id"] == "app" and n in r["nodes"] and r["state"] == "started"
+                               for r in (c.status(n) or {}).get("resources", []))
+        where = c.wait_until(lambda: next((n for n in c.nodes if app_on(n)), None), 20, 0.1,
+                             "the app running")
+        coordinator = c.agreed_coordinator()
+        target = next(n for n in ("n1", "n2", "n3") if n != coordinator)
+        if where != target:
+            r = c.hactl(coordinator, "resource", "move", "app", target)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            c.wait_until(lambda: app_on(target), 20, 0.1, f"the app moved to {target}")
+        open(os.path.join(self.app_dir, "stop-fails"), "w").close()
+        r = c.hactl(coordinator, "node", "standby", target)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        others = [n for n in ("n1", "n2", "n3") if n != target]
+        new = c.wait_until(lambda: next((n for n in others if app_on(n)), None), 40, 0.2,
+                           "the app started elsewhere")
+        with open(os.path.join(self.app_dir, "app.log")) as f:
+            lines = [line.split() for line in f]
+        failed_at = next(float(t) for t, what, node in lines
+                         if what == "stop-failed" and node == target)
+        started_at = [float(t) for t, what, node in lines if what == "start" and node == new][-1]
+        ends = [e for e in self.fence_events() if e["event"] == "end"]
+        self.assertEqual(len(ends), 1, self.fence_events())
+        port = c.nodes[target].switch_port
+        self.assertEqual(ends[0]["args"]["plug"], f"{c.nodes[target].ns}/{port}")
+        self.assertLess(failed_at, ends[0]["t"])
+        self.assertLess(ends[0]["t"], started_at, "started elsewhere only once it was fenced")
+        log = c.log(coordinator)
+        self.assertIn(f"event=stop_failed resource=app node={target}", log)
+        self.assertIn(f"event=fence_succeeded node={target}", log)
+        c.wait_until(lambda: self.holders(c) == [new], 10, 0.1, "the VIP with the app")
 
     def test_a_node_no_device_can_fence_keeps_the_lease_rule(self):
         # n3 has no fence device: its VIP moves when its lease is over, and nobody is fenced.

@@ -183,6 +183,7 @@ TEST(Fencer, ANewBootEndsTheFenceAndTheSameBootHeardAgainIsAnError) {
   r.f.take_events();
   // A datagram that was on its way when the fence ended is not a sign of life...
   r.v.up[2] = true;
+  r.v.needs[2] = false;
   r.v.heard[2] = r.now;
   r.tick(10ms);
   EXPECT_TRUE(r.f.fenced(n3));
@@ -198,6 +199,7 @@ TEST(Fencer, ANewBootEndsTheFenceAndTheSameBootHeardAgainIsAnError) {
   s.lose(n3);
   s.done(s.tick().at(0), true);
   s.v.up[2] = true;
+  s.v.needs[2] = false;
   s.v.incarnation[2] = 99;  // rebooted
   s.v.heard[2] = s.now + 5s;
   s.tick(5s);
@@ -206,6 +208,26 @@ TEST(Fencer, ANewBootEndsTheFenceAndTheSameBootHeardAgainIsAnError) {
   // Lost again later: fenced again.
   s.lose(n3);
   EXPECT_EQ(s.tick(1s).size(), 1u);
+}
+
+// A stop that failed on a node that is up (the conductor says it needs fencing): it is fenced
+// all the same, and the fence stands until the node goes down or comes back in a new boot.
+TEST(Fencer, AnUpNodeWhoseStopFailedIsFenced) {
+  Rig r;
+  r.v.needs[1] = true;  // n2 is up
+  auto ops = r.tick();
+  ASSERT_EQ(ops.size(), 1u);
+  EXPECT_EQ(ops[0].target, n2);
+  // No levels for n2: each device listing it is a level of its own, with its own action.
+  EXPECT_EQ(ops[0].device, "psu-a");
+  EXPECT_EQ(ops[0].action, "reboot");
+  EXPECT_TRUE(r.done(ops[0], true).empty());
+  EXPECT_TRUE(r.f.fenced(n2));
+  EXPECT_TRUE(r.tick(100ms).empty()) << "not fenced twice while it is going down";
+  EXPECT_TRUE(r.f.fenced(n2));
+  r.v.up[1] = false;
+  r.tick(300ms);
+  EXPECT_TRUE(r.f.fenced(n2)) << "and it stands once the node is seen down";
 }
 
 TEST(Fencer, ANoticeCountsWhileTheVictimIsDownInTheBootItNames) {
@@ -300,6 +322,44 @@ TEST(ConductorFencing, ALostNodesVipMovesOnlyOnceItIsFenced) {
   ASSERT_EQ(reqs.size(), 1u);
   EXPECT_NE(reqs[0].first, n3);
   EXPECT_EQ(reqs[0].second.kind, RequestKind::kStart);
+}
+
+TEST(ConductorFencing, AFailedStopOnAnUpNodeNeedsFencingWhileItStillRuns) {
+  const ClusterConfig config = load();
+  Conductor c(config, n1);
+  Instant now{Duration{1'000'000'000}};
+  const auto all_up = members({true, true, true, true}, {});
+  c.tick(all_up, now);
+  c.on_report(n1, report(config, ResourceRole::kStopped, 1));
+  c.on_report(n2, report(config, ResourceRole::kStopped, 1));
+  c.on_report(n3, report(config, ResourceRole::kStarted, 1));
+  c.set_standby({false, false, true, false});  // n3 must give the vip up
+  c.tick(all_up, now);
+  auto reqs = c.take_requests();
+  ASSERT_EQ(reqs.size(), 1u);
+  ASSERT_EQ(reqs[0].first, n3);
+  ASSERT_EQ(reqs[0].second.kind, RequestKind::kStop);
+  EXPECT_FALSE(c.needs_fencing(n3, all_up));
+  c.on_result(n3, ActionResult{Term{3}, reqs[0].second.id, 0, RequestKind::kStop, false, 1, 2});
+  EXPECT_TRUE(c.needs_fencing(n3, all_up)) << "its stop failed and it still runs the vip";
+  const auto events = c.take_events();
+  EXPECT_TRUE(std::any_of(events.begin(), events.end(), [](const std::string& e) {
+    return e.find("event=stop_failed resource=ip node=n3 code=1") != std::string::npos;
+  }));
+  // Without fencing it would be retried in a loop: the next stop waits a second.
+  c.on_report(n3, report(config, ResourceRole::kStarted, 2));
+  c.tick(all_up, now + 10ms);
+  EXPECT_TRUE(c.take_requests().empty());
+  ASSERT_FALSE(c.notes().empty());
+  EXPECT_NE(c.notes().back().find("the stop of ip on n3 failed 1 time(s)"), std::string::npos)
+      << c.notes().back();
+  EXPECT_EQ(c.next_deadline(), now + 1s);
+  c.tick(all_up, now + 1s);
+  reqs = c.take_requests();
+  ASSERT_EQ(reqs.size(), 1u);
+  EXPECT_EQ(reqs[0].second.kind, RequestKind::kStop);
+  c.on_report(n3, report(config, ResourceRole::kStopped, 3));  // this one did it
+  EXPECT_FALSE(c.needs_fencing(n3, all_up));
 }
 
 TEST(ConductorFencing, ANodeThatRanNothingNeedsNoFencing) {
