@@ -168,8 +168,26 @@ struct FenceNotice {
   bool operator==(const FenceNotice&) const = default;
 };
 
-using Message =
-    std::variant<Heartbeat, PreVoteRequest, PreVoteResponse, VoteRequest, VoteResponse,
-                 ResourceReport, ActionRequest, ActionResult, DocChunk, DocAck, FenceNotice>;
+// coordinator -> a peer: run this fence operation for me (its target is the coordinator's own
+// node, which it cannot fence from the inside); the peer answers with a FenceResult.
+struct FenceRequest {
+  Term term;
+  std::uint64_t id = 0;
+  NodeId target;
+  std::string device;  // at most 255 bytes each
+  std::string action;
+  bool operator==(const FenceRequest&) const = default;
+};
+struct FenceResult {
+  Term term;
+  std::uint64_t id = 0;
+  bool ok = false;
+  std::string detail;  // at most 255 bytes
+  bool operator==(const FenceResult&) const = default;
+};
+
+using Message = std::variant<Heartbeat, PreVoteRequest, PreVoteResponse, VoteRequest, VoteResponse,
+                             ResourceReport, ActionRequest, ActionResult, DocChunk, DocAck,
+                             FenceNotice, FenceRequest, FenceResult>;
 
 }  // namespace hactl

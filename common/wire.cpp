@@ -37,7 +37,11 @@ enum class BodyType : std::uint8_t {
   kDocChunk = 9,
   kDocAck = 10,
   kFenceNotice = 11,
+  kFenceRequest = 12,
+  kFenceResult = 13,
 };
+
+std::string_view cut255(const std::string& s) { return std::string_view(s).substr(0, 255); }
 
 void init_sodium() { HACTL_ASSERT(sodium_init() >= 0); }
 
@@ -227,8 +231,22 @@ struct BodyEncoder {
     w.u64(m.term.value);
     w.name(names.at(m.node.value));
     w.u64(m.incarnation);
-    w.name(m.device.size() <= 255 ? std::string_view(m.device)
-                                  : std::string_view(m.device).substr(0, 255));
+    w.name(cut255(m.device));
+  }
+  void operator()(const FenceRequest& m) const {
+    w.u8(static_cast<std::uint8_t>(BodyType::kFenceRequest));
+    w.u64(m.term.value);
+    w.u64(m.id);
+    w.name(names.at(m.target.value));
+    w.name(cut255(m.device));
+    w.name(cut255(m.action));
+  }
+  void operator()(const FenceResult& m) const {
+    w.u8(static_cast<std::uint8_t>(BodyType::kFenceResult));
+    w.u64(m.term.value);
+    w.u64(m.id);
+    w.boolean(m.ok);
+    w.name(cut255(m.detail));
   }
 };
 
@@ -361,6 +379,23 @@ std::optional<Message> decode_body(ByteReader& r, const std::vector<std::string>
           out = m;
         }
       }
+      break;
+    }
+    case BodyType::kFenceRequest: {
+      FenceRequest m;
+      std::string target;
+      if (r.u64(m.term.value) && r.u64(m.id) && r.name(target) && r.name(m.device) &&
+          r.name(m.action)) {
+        if (const auto id = find_name(names, target)) {
+          m.target = *id;
+          out = m;
+        }
+      }
+      break;
+    }
+    case BodyType::kFenceResult: {
+      FenceResult m;
+      if (r.u64(m.term.value) && r.u64(m.id) && r.boolean(m.ok) && r.name(m.detail)) out = m;
       break;
     }
   }

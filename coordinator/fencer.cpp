@@ -22,10 +22,9 @@ std::string_view to_string(FenceStage s) {
 Fencer::Fencer(const ClusterConfig& config, NodeId self)
     : config_(config), self_(self), nodes_(config.nodes.size()), heard_(config.nodes.size()) {
   for (const auto& n : config.nodes) {
-    // A witness runs nothing, and this node never fences itself.
-    const bool fenceable = !n.witness && n.name != config.nodes.at(self.value).name;
-    levels_.push_back(fenceable ? config.fencing.levels_for(n.name)
-                                : std::vector<std::vector<std::string>>{});
+    // A witness runs nothing. This node is fenced by a peer it asks (executor_for).
+    levels_.push_back(n.witness ? std::vector<std::vector<std::string>>{}
+                                : config.fencing.levels_for(n.name));
   }
 }
 
@@ -50,8 +49,29 @@ std::vector<Fencer::Step> Fencer::steps(NodeId node, std::size_t level) const {
   return out;
 }
 
+std::optional<NodeId> Fencer::executor_for(NodeId target) const {
+  if (target != self_) return self_;
+  // A peer that is up, one that runs resources first (a witness may lack fence-agents).
+  std::optional<NodeId> witness;
+  for (std::size_t i = 0; i < up_.size(); ++i) {
+    if (i == self_.value || !up_[i]) continue;
+    const NodeId id{static_cast<std::uint16_t>(i)};
+    if (!config_.nodes[i].witness) return id;
+    if (!witness) witness = id;
+  }
+  return witness;
+}
+
 void Fencer::tick(const FenceView& v, Instant now) {
   term_ = v.term;
+  up_ = v.up;
+  // A peer asked to run an operation that never answered: it failed.
+  for (std::size_t i = 0; i < nodes_.size(); ++i) {
+    const NodeFencing& f = nodes_[i];
+    if (f.stage == FenceStage::kRunning && f.op != 0 && f.op_deadline && now >= *f.op_deadline) {
+      on_done(f.op, false, "no answer from the peer asked to run it", now);
+    }
+  }
   for (std::size_t i = 0; i < nodes_.size(); ++i) {
     const NodeId id{static_cast<std::uint16_t>(i)};
     NodeFencing& f = nodes_[i];
@@ -132,10 +152,24 @@ void Fencer::issue(NodeId node, Instant now) {
     f.notified = now;
     return;
   }
+  const auto executor = executor_for(node);
   f.op = next_id_++;
-  ops_.push_back(FenceOp{f.op, node, s[f.step].device, s[f.step].action});
+  f.op_deadline.reset();
+  if (!executor) {
+    event("event=fence_device_failed node=" + name(node) + " device=" + s[f.step].device +
+          " action=" + s[f.step].action + " reason=\"no peer up to run it\"");
+    f.error = s[f.step].device + " " + s[f.step].action + ": no peer up to run it";
+    return level_failed(node, now);
+  }
+  if (*executor != self_) {
+    const FenceDevice* d = config_.fencing.device(s[f.step].device);
+    f.op_deadline =
+        now + (d ? d->timeout : FenceDevice::kDefaultTimeout) + std::chrono::seconds{10};
+  }
+  ops_.push_back(FenceOp{f.op, node, s[f.step].device, s[f.step].action, *executor});
   event("event=fence_device node=" + name(node) + " device=" + s[f.step].device +
-        " action=" + s[f.step].action + " level=" + std::to_string(f.level + 1));
+        " action=" + s[f.step].action + " level=" + std::to_string(f.level + 1) +
+        (*executor != self_ ? " run_by=" + name(*executor) : ""));
 }
 
 void Fencer::on_done(std::uint64_t id, bool ok, const std::string& detail, Instant now) {
@@ -150,6 +184,14 @@ void Fencer::on_done(std::uint64_t id, bool ok, const std::string& detail, Insta
             " action=" + step.action + " reason=\"" + detail + "\"");
       f.error = step.device + " " + step.action + ": " + detail;
       if (step.required) return level_failed(node, now);
+    }
+    const bool cuts_power = f.step + 1 == s.size() || s[f.step + 1].action == "on";
+    if (ok && node == self_ && step.action != "on" && cuts_power) {
+      // Still here to hear it: the device did not stop this node.
+      f.error = step.device + " " + step.action + ": reported success, but this node still runs";
+      event("event=fence_ineffective node=" + name(node) + " by=\"" + step.device +
+            "\" reason=\"this node heard the success it should not have lived to hear\"");
+      return level_failed(node, now);
     }
     ++f.step;
     issue(node, now);
@@ -179,6 +221,22 @@ void Fencer::level_failed(NodeId node, Instant now) {
         " reason=\"" + f.error + "\"");
 }
 
+void Fencer::fenced_for(NodeId target, std::uint64_t incarnation, const std::string& device,
+                        Instant now) {
+  NodeFencing& f = nodes_.at(target.value);
+  if (f.stage == FenceStage::kRunning) return;  // cannot be: only a coordinator fences
+  f = NodeFencing{};
+  f.stage = FenceStage::kFenced;
+  f.local = true;
+  f.incarnation = incarnation;
+  f.since = now;
+  f.by = device;
+  event("event=fence_succeeded node=" + name(target) + " by=\"" + device +
+        "\" for=" + name(target));
+  notices_.push_back(FenceNotice{term_, target, incarnation, device});
+  f.notified = now;
+}
+
 void Fencer::on_notice(NodeId from, const FenceNotice& n) {
   if (n.node.value >= heard_.size() || n.node == self_) return;
   heard_[n.node.value] = n;
@@ -199,6 +257,7 @@ std::optional<Instant> Fencer::next_deadline() const {
   };
   for (const auto& f : nodes_) {
     if (f.stage == FenceStage::kFailed && f.retry_at) at(*f.retry_at);
+    if (f.stage == FenceStage::kRunning && f.op_deadline) at(*f.op_deadline);
     if (f.stage == FenceStage::kFenced && f.local) at(f.notified + kNoticeEvery);
   }
   return next;

@@ -18,6 +18,9 @@
 //    while the node stays down and is forgotten once a node with a new incarnation is heard. A
 //    node heard again with the incarnation it was fenced in was not stopped: that is reported
 //    as an error (the device did not do what it said);
+//  - the coordinator's own node is fenced by a peer it asks to run the device (FenceRequest;
+//    failed if not answered within the device's timeout + 10 s); a success it lives to hear
+//    means the device did not stop it;
 //  - the node that fenced tells every peer (`FenceNotice`, repeated each second while the
 //    victim is down), so a new coordinator and every `hactl status` know; a notice counts only
 //    while the victim is down and has the incarnation it names.
@@ -38,6 +41,8 @@ struct FenceOp {
   NodeId target;
   std::string device;  // a device id of config.fencing
   std::string action;  // off, on or reboot
+  // Who runs it: this node, or (to fence this node itself) a peer, asked by FenceRequest.
+  NodeId executor;
   bool operator==(const FenceOp&) const = default;
 };
 
@@ -56,12 +61,13 @@ std::string_view to_string(FenceStage s);
 
 struct NodeFencing {
   FenceStage stage = FenceStage::kNone;
-  std::uint64_t incarnation = 0;  // of the victim, when fencing began (or the notice named)
-  std::size_t level = 0;          // kRunning: the level being tried
-  std::size_t step = 0;           // ... and the operation in it
-  std::uint64_t op = 0;           // the operation running (0: none)
-  int rounds = 0;                 // walks over every level that failed
-  Instant since{};                // when the current stage began
+  std::uint64_t incarnation = 0;       // of the victim, when fencing began (or the notice named)
+  std::size_t level = 0;               // kRunning: the level being tried
+  std::size_t step = 0;                // ... and the operation in it
+  std::uint64_t op = 0;                // the operation running (0: none)
+  std::optional<Instant> op_deadline;  // run by a peer: failed if not answered by then
+  int rounds = 0;                      // walks over every level that failed
+  Instant since{};                     // when the current stage began
   std::optional<Instant> retry_at;
   std::string error;   // why the last device failed
   std::string by;      // kFenced: the device (or "notice from <node>")
@@ -87,6 +93,9 @@ class Fencer {
   // The agent ran operation `id`: ok when the fence agent exited 0; detail says how it ended.
   void on_done(std::uint64_t id, bool ok, const std::string& detail, Instant now);
   void on_notice(NodeId from, const FenceNotice& n);
+  // This node ran, for `target` (a coordinator fencing its own node), the operation that cut
+  // its power: it knows the target is fenced and tells every peer, as if it had fenced it.
+  void fenced_for(NodeId target, std::uint64_t incarnation, const std::string& device, Instant now);
 
   std::vector<FenceOp> take_ops();
   std::vector<FenceNotice> take_notices();
@@ -106,8 +115,11 @@ class Fencer {
   void event(const std::string& line) { events_.push_back(line); }
   const std::string& name(NodeId n) const { return config_.nodes.at(n.value).name; }
 
+  std::optional<NodeId> executor_for(NodeId target) const;
+
   const ClusterConfig& config_;
   NodeId self_;
+  std::vector<bool> up_;                                       // as of the last tick
   std::vector<std::vector<std::vector<std::string>>> levels_;  // by NodeId
   std::vector<NodeFencing> nodes_;
   std::vector<std::optional<FenceNotice>> heard_;  // by NodeId: the latest notice heard

@@ -62,6 +62,41 @@ void ResourceHost::on_message(NodeId from, const Message& m, const Node& core, I
     conductor_.on_result(from, *a);
   } else if (const auto* f = std::get_if<FenceNotice>(&m)) {
     fencer_.on_notice(from, *f);
+  } else if (const auto* fq = std::get_if<FenceRequest>(&m)) {
+    // A coordinator fencing its own node asks this node to run the device.
+    if (fq->target != from || !config_.fencing.device(fq->device)) return;
+    const std::uint64_t id = next_delegated_++;
+    delegated_[id] = Delegated{from, *fq};
+    out_.fence_ops.push_back(FenceOp{id, fq->target, fq->device, fq->action, self_});
+    out_.log.push_back("event=fence_delegated node=" + config_.nodes[fq->target.value].name +
+                       " device=" + fq->device + " action=" + fq->action +
+                       " asked_by=" + config_.nodes[from.value].name);
+  } else if (const auto* fr = std::get_if<FenceResult>(&m)) {
+    fencer_.on_done(fr->id, fr->ok, fr->detail + " (run by " + config_.nodes[from.value].name + ")",
+                    now);
+  }
+}
+
+void ResourceHost::on_fence_done(std::uint64_t id, bool ok, const std::string& detail,
+                                 Instant now) {
+  const auto it = delegated_.find(id);
+  if (it == delegated_.end()) {
+    fencer_.on_done(id, ok, detail, now);
+    return;
+  }
+  const Delegated d = it->second;
+  delegated_.erase(it);
+  out_.messages.emplace_back(d.from, FenceResult{d.request.term, d.request.id, ok, detail});
+  if (ok && d.request.action != "on") {
+    // Its asker will not hear this (it is off): this node tells every node, as the fencer.
+    const NodeId target = d.request.target;
+    fencer_.fenced_for(target, incarnation_.at(target.value), d.request.device, now);
+    for (const FenceNotice& n : fencer_.take_notices()) {
+      for (std::size_t i = 0; i < config_.nodes.size(); ++i) {
+        if (i != self_.value) out_.messages.emplace_back(NodeId{static_cast<std::uint16_t>(i)}, n);
+      }
+    }
+    for (auto& line : fencer_.take_events()) out_.log.push_back(std::move(line));
   }
 }
 
@@ -102,7 +137,14 @@ void ResourceHost::run(const Node& core, Instant now) {
       fv.heard.assign(m.up.size(), std::nullopt);
       for (const PeerStatus& p : core.status(now).peers) fv.heard[p.id.value] = p.last_heard;
       fencer_.tick(fv, now);
-      for (auto& op : fencer_.take_ops()) out_.fence_ops.push_back(std::move(op));
+      for (auto& op : fencer_.take_ops()) {
+        if (op.executor == self_) {
+          out_.fence_ops.push_back(std::move(op));
+        } else {
+          out_.messages.emplace_back(op.executor,
+                                     FenceRequest{m.term, op.id, op.target, op.device, op.action});
+        }
+      }
       for (const FenceNotice& n : fencer_.take_notices()) {
         for (std::size_t i = 0; i < config_.nodes.size(); ++i) {
           if (i != self_.value)

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -53,9 +54,7 @@ class ResourceHost {
     incarnation_.at(from.value) = incarnation;
   }
   // The fence runner ran operation `id` (FenceOp): ok when the fence agent exited 0.
-  void on_fence_done(std::uint64_t id, bool ok, const std::string& detail, Instant now) {
-    fencer_.on_done(id, ok, detail, now);
-  }
+  void on_fence_done(std::uint64_t id, bool ok, const std::string& detail, Instant now);
   // Forget the failures of one primitive on every node, or on `only` (hactl resource cleanup).
   void cleanup(std::uint32_t index, const Node& core, Instant now,
                std::optional<NodeId> only = std::nullopt);
@@ -89,6 +88,13 @@ class ResourceHost {
   Conductor conductor_;
   Fencer fencer_;
   std::vector<std::uint64_t> incarnation_;  // by NodeId
+  // Fence operations run here for a coordinator fencing its own node: local id -> request.
+  struct Delegated {
+    NodeId from;
+    FenceRequest request;
+  };
+  std::map<std::uint64_t, Delegated> delegated_;
+  std::uint64_t next_delegated_ = std::uint64_t{1} << 62;  // apart from the fencer's ids
   HostOutput out_;
 };
 

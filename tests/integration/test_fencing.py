@@ -291,16 +291,23 @@ fencing:
         self.assertIn(new, self.holders(c))
 
     def test_a_stop_that_fails_on_a_live_node_gets_it_fenced(self):
+        self.check_stop_failure(on_coordinator=False)
+
+    def test_a_stop_that_fails_on_the_coordinator_gets_it_fenced_by_a_peer(self):
+        self.check_stop_failure(on_coordinator=True)
+
+    def check_stop_failure(self, on_coordinator):
         # Pacemaker's on-fail=fence for stop: the app cannot be stopped on a node, so that node
-        # is fenced, and the app and its VIP start elsewhere once it is, not before. (Not the
-        # coordinator: it does not fence itself, see docs/fencing.md.)
+        # is fenced, and the app and its VIP start elsewhere once it is, not before. The
+        # coordinator's own node is fenced by a peer it asks to run the device.
         c = self.fenced_cluster(app=True)
         app_on = lambda n: any(r["id"] == "app" and n in r["nodes"] and r["state"] == "started"
                                for r in (c.status(n) or {}).get("resources", []))
         where = c.wait_until(lambda: next((n for n in c.nodes if app_on(n)), None), 20, 0.1,
                              "the app running")
         coordinator = c.agreed_coordinator()
-        target = next(n for n in ("n1", "n2", "n3") if n != coordinator)
+        target = coordinator if on_coordinator else next(n for n in ("n1", "n2", "n3")
+                                                        if n != coordinator)
         if where != target:
             r = c.hactl(coordinator, "resource", "move", "app", target)
             self.assertEqual(r.returncode, 0, r.stderr)
@@ -322,9 +329,17 @@ fencing:
         self.assertEqual(ends[0]["args"]["plug"], f"{c.nodes[target].ns}/{port}")
         self.assertLess(failed_at, ends[0]["t"])
         self.assertLess(ends[0]["t"], started_at, "started elsewhere only once it was fenced")
-        log = c.log(coordinator)
-        self.assertIn(f"event=stop_failed resource=app node={target}", log)
-        self.assertIn(f"event=fence_succeeded node={target}", log)
+        self.assertIn(f"event=stop_failed resource=app node={target}", c.log(coordinator))
+        if on_coordinator:
+            runner = next(n for n in others
+                          if f"event=fence_delegated node={target} device=netns" in c.log(n))
+            self.assertIn(f"asked_by={target}", c.log(runner))
+            # Every node learnt it from the peer that ran it, so nobody fences it again.
+            for n in others:
+                c.wait_until(lambda n=n: self._fencing_of(c, n, target), 5, 0.1,
+                             f"{n}'s status showing {target} fenced")
+        else:
+            self.assertIn(f"event=fence_succeeded node={target}", c.log(coordinator))
         c.wait_until(lambda: self.holders(c) == [new], 10, 0.1, "the VIP with the app")
 
     def test_a_node_no_device_can_fence_keeps_the_lease_rule(self):

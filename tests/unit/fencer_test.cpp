@@ -109,9 +109,7 @@ TEST(Fencer, OnlyTheCoordinatorStartsAndOnlyWhatNeedsIt) {
   EXPECT_TRUE(r.tick().empty());
   r.lose(w);  // a witness runs nothing and has no device
   EXPECT_TRUE(r.tick().empty());
-  Fencer self_view(r.config, n3);  // a node never fences itself
-  EXPECT_FALSE(self_view.configured(n3));
-  EXPECT_FALSE(r.f.configured(n1)) << "itself";
+  EXPECT_TRUE(r.f.configured(n1)) << "itself: through a peer";
   EXPECT_TRUE(r.f.configured(n2)) << "psu-a and psu-b list n2";
   EXPECT_FALSE(r.f.configured(w));
 }
@@ -228,6 +226,49 @@ TEST(Fencer, AnUpNodeWhoseStopFailedIsFenced) {
   r.v.up[1] = false;
   r.tick(300ms);
   EXPECT_TRUE(r.f.fenced(n2)) << "and it stands once the node is seen down";
+}
+
+// The coordinator's own stop failed: it cannot fence itself from the inside, so a peer runs
+// the device for it (FenceRequest). A peer that never answers fails the level; a success this
+// node lives to hear means the device did not stop it.
+TEST(Fencer, ItsOwnNodeIsFencedByAPeer) {
+  Rig r;
+  r.v.needs[0] = true;  // n1 is this node
+  auto ops = r.tick();
+  ASSERT_EQ(ops.size(), 1u);
+  EXPECT_EQ(ops[0].target, n1);
+  EXPECT_EQ(ops[0].executor, n2) << "the first peer up that runs resources";
+  EXPECT_EQ(ops[0].device, "psu-a");
+  // n2 never answers: after psu-a's timeout (60 s) + 10 s, the next level (psu-b) is tried,
+  // by n3 now that n2 is down.
+  r.v.up[1] = false;
+  EXPECT_EQ(r.f.next_deadline(), r.now + 70s);
+  ops = r.tick(70s);
+  ASSERT_EQ(ops.size(), 1u);
+  EXPECT_EQ(ops[0].device, "psu-b");
+  EXPECT_EQ(ops[0].executor, n3);
+  EXPECT_NE(r.f.state(n1).error.find("no answer"), std::string::npos) << r.f.state(n1).error;
+  // It answers success, and this node is still here to hear it.
+  EXPECT_TRUE(r.done(ops[0], true).empty());
+  EXPECT_FALSE(r.f.fenced(n1));
+  EXPECT_EQ(r.f.state(n1).stage, FenceStage::kFailed);
+  const auto events = r.f.take_events();
+  EXPECT_TRUE(std::any_of(events.begin(), events.end(), [](const std::string& e) {
+    return e.find("event=fence_ineffective node=n1") != std::string::npos;
+  }));
+  // Only the witness up: it is asked (a witness may run a device too).
+  r.v.up[2] = false;
+  ops = r.tick(*r.f.next_deadline() - r.now);
+  ASSERT_EQ(ops.size(), 1u);
+  EXPECT_EQ(ops[0].executor, w);
+  ops = r.done(ops[0], false);  // psu-a failed; psu-b, by the witness too
+  ASSERT_EQ(ops.size(), 1u);
+  EXPECT_TRUE(r.done(ops[0], false).empty());
+  // With no peer up, nothing can run: every level fails at once.
+  r.v.up[3] = false;
+  ops = r.tick(*r.f.next_deadline() - r.now);
+  EXPECT_TRUE(ops.empty());
+  EXPECT_NE(r.f.state(n1).error.find("no peer up to run it"), std::string::npos);
 }
 
 TEST(Fencer, ANoticeCountsWhileTheVictimIsDownInTheBootItNames) {

@@ -59,6 +59,9 @@ std::vector<Message> samples() {
       DocAck{Term{8}, DocVersion{Term{8}, 3}, 9, false, std::string(kDocErrorBytes, 'e')},
       FenceNotice{Term{9}, NodeId{2}, 0xdeadbeefULL, "ipmi-n3"},
       FenceNotice{Term{9}, NodeId{0}, 0, std::string(100, 'd')},
+      FenceRequest{Term{9}, 42, NodeId{1}, "ipmi-n2", "reboot"},
+      FenceResult{Term{9}, 42, false, "exit 1 (Failed: Timed out waiting to power OFF)"},
+      FenceResult{Term{9}, 43, true, ""},
   };
 }
 
