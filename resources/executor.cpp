@@ -1,6 +1,7 @@
 #include "resources/executor.hpp"
 
 #include <algorithm>
+#include <utility>
 
 #include "common/assert.hpp"
 #include "resources/vip.hpp"
@@ -13,6 +14,9 @@ struct Executor::Lane {
   const PrimitiveConfig* primitive = nullptr;
   std::deque<OpRequest> queue;
   bool running = false;
+  bool running_recurring = false;          // the running action is a recurring monitor
+  std::shared_ptr<ProcessHandle> process;  // the running action's, for OCF and exec
+  bool cancelled = false;                  // killed for a stop: its result means nothing
   // recurring monitor; the timer is heap-allocated so closing it never outlives its memory
   Executor* owner = nullptr;
   uv_timer_t* timer = nullptr;
@@ -79,6 +83,7 @@ void Executor::pump(Lane& lane) {
   OpRequest next = std::move(lane.queue.front());
   lane.queue.pop_front();
   lane.running = true;
+  lane.running_recurring = next.call_id == 0 && next.action == "monitor";
   run(lane, next);
 }
 
@@ -109,19 +114,20 @@ void Executor::run(Lane& lane, const OpRequest& request) {
   };
   switch (p.cls) {
     case ResourceClass::kOcf:
-      run_process(loop_, ocf_spec(p, request.action, request.timeout, lane.interval, ocf_root_),
-                  [done](const ProcessResult& r) {
-                    done(r, r.ended == ProcessResult::Ended::kExited ? ocf_code(r.exit_code)
-                                                                     : OcfCode::kErrGeneric);
-                  });
+      lane.process =
+          run_process(loop_, ocf_spec(p, request.action, request.timeout, lane.interval, ocf_root_),
+                      [done](const ProcessResult& r) {
+                        done(r, r.ended == ProcessResult::Ended::kExited ? ocf_code(r.exit_code)
+                                                                         : OcfCode::kErrGeneric);
+                      });
       return;
     case ResourceClass::kExec:
-      run_process(loop_, exec_spec(p, request.action, request.timeout),
-                  [done, action = request.action](const ProcessResult& r) {
-                    done(r, r.ended == ProcessResult::Ended::kExited
-                                ? exec_code(action, r.exit_code)
-                                : OcfCode::kErrGeneric);
-                  });
+      lane.process = run_process(loop_, exec_spec(p, request.action, request.timeout),
+                                 [done, action = request.action](const ProcessResult& r) {
+                                   done(r, r.ended == ProcessResult::Ended::kExited
+                                               ? exec_code(action, r.exit_code)
+                                               : OcfCode::kErrGeneric);
+                                 });
       return;
     case ResourceClass::kVip: {
       // Netlink calls to the local kernel return at once; the result is still delivered from
@@ -189,6 +195,9 @@ void Executor::run_systemd(const PrimitiveConfig& p, const OpRequest& request,
 
 void Executor::finished(Lane& lane, const OpRequest& request, OpResult result) {
   lane.running = false;
+  lane.running_recurring = false;
+  lane.process.reset();
+  if (std::exchange(lane.cancelled, false)) return pump(lane);
   const bool exited = result.ended == ProcessResult::Ended::kExited;
   const bool running = result.code == OcfCode::kSuccess ||
                        result.code == OcfCode::kRunningPromoted ||
@@ -245,6 +254,13 @@ void Executor::stop_monitor(const std::string& resource) {
   lane.timer = nullptr;
   std::erase_if(lane.queue,
                 [](const OpRequest& r) { return r.call_id == 0 && r.action == "monitor"; });
+  // A recurring monitor still running (hung, maybe) must not hold up what comes next: a stop
+  // when the lease lapsed has to begin now, not when the monitor times out. Its group is
+  // killed and its result dropped.
+  if (lane.running && lane.running_recurring && lane.process && !lane.cancelled) {
+    lane.cancelled = true;
+    lane.process->kill_group();
+  }
 }
 
 }  // namespace hactl

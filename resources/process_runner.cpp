@@ -8,6 +8,19 @@
 #include "common/limits.hpp"
 
 namespace hactl {
+
+void ProcessHandle::kill_group() const {
+  if (!exited_ && pid_ > 0) ::kill(-pid_, SIGKILL);
+}
+
+struct ProcessJobAccess {
+  static void started(ProcessHandle& h, pid_t pid) {
+    h.pid_ = pid;
+    h.exited_ = false;
+  }
+  static void exited(ProcessHandle& h) { h.exited_ = true; }
+};
+
 namespace {
 
 using std::chrono::duration_cast;
@@ -40,6 +53,7 @@ struct Job {
   bool timed_out = false;
   bool killed = false;
   bool reported = false;
+  std::weak_ptr<ProcessHandle> control;  // the caller's handle
 
   void close(uv_handle_t* h) {
     if (uv_is_closing(h) != 0) return;
@@ -87,6 +101,7 @@ struct Job {
 
   void on_exit(int64_t status, int term_signal) {
     exited = true;
+    if (auto h = control.lock()) ProcessJobAccess::exited(*h);
     if (timed_out) {
       result.ended = ProcessResult::Ended::kTimedOut;
       kill_group(SIGKILL);  // whatever of the group is left
@@ -164,7 +179,9 @@ std::string_view to_string(ProcessResult::Ended e) {
   return "unknown";
 }
 
-void run_process(uv_loop_t* loop, const ProcessSpec& spec, ProcessDone done) {
+std::shared_ptr<ProcessHandle> run_process(uv_loop_t* loop, const ProcessSpec& spec,
+                                           ProcessDone done) {
+  auto handle = std::make_shared<ProcessHandle>();
   auto* job = new Job;
   job->loop = loop;
   job->spec = spec;
@@ -219,8 +236,10 @@ void run_process(uv_loop_t* loop, const ProcessSpec& spec, ProcessDone done) {
     job->result.ended = ProcessResult::Ended::kExecFailed;
     job->result.error = "cannot run " + spec.program + ": " + uv_strerror(rc);
     job->report();
-    return;
+    return handle;
   }
+  ProcessJobAccess::started(*handle, job->process.pid);
+  job->control = handle;
   job->open_pipes = 2;
   if (job->has_input) job->write_input();
   start_reading(&job->out);
@@ -228,6 +247,7 @@ void run_process(uv_loop_t* loop, const ProcessSpec& spec, ProcessDone done) {
   uv_timer_start(
       &job->timer, [](uv_timer_t* t) { static_cast<Job*>(t->data)->on_timer(); },
       to_ms(spec.timeout), 0);
+  return handle;
 }
 
 }  // namespace hactl

@@ -49,6 +49,20 @@ using ProcessDone = std::function<void(const ProcessResult&)>;
 
 // Starts the process; `done` runs exactly once, on the loop (also when the start fails). There
 // is no way to abandon a run: every call reaches a result, so a stop never ends half way.
-void run_process(uv_loop_t* loop, const ProcessSpec& spec, ProcessDone done);
+// The returned handle lets the caller kill the child's process group early (a recurring
+// monitor cancelled for a stop); `done` still runs, with how it ended.
+class ProcessHandle {
+ public:
+  // SIGKILL to the child's group, if the child has not exited yet (libuv reaps a child and
+  // reports its exit in one step, so its PID cannot have been reused).
+  void kill_group() const;
+
+ private:
+  friend struct ProcessJobAccess;
+  pid_t pid_ = 0;
+  bool exited_ = true;
+};
+std::shared_ptr<ProcessHandle> run_process(uv_loop_t* loop, const ProcessSpec& spec,
+                                           ProcessDone done);
 
 }  // namespace hactl

@@ -139,6 +139,37 @@ TEST_F(ExecutorTest, RecurringMonitorReportsChangesOnly) {
   EXPECT_EQ(results_.size(), 3u);
 }
 
+// Found by the nemesis: a recurring monitor that hangs held up the stop a lost lease queued
+// behind it until the monitor's timeout, past the takeover delay. Switching the monitor off
+// kills it (its result is dropped) and the stop runs at once.
+TEST_F(ExecutorTest, AHungRecurringMonitorIsKilledWhenTheMonitorIsSwitchedOff) {
+  const auto script = dir_ / "hang.sh";
+  std::ofstream(script) << "#!/bin/sh\ncase \"$1\" in\n  status) [ -f " << (dir_ / "hang").string()
+                        << " ] && exec sleep 60; exit 0 ;;\n  stop) echo stopped >> "
+                        << (dir_ / "log").string() << " ;;\nesac\nexit 0\n";
+  fs::permissions(script, fs::perms::owner_all);
+  PrimitiveConfig p;
+  p.id = "h";
+  p.cls = ResourceClass::kExec;
+  p.type = script.string();
+  p.monitor.timeout = 30s;
+  make({p});
+  executor_->start_monitor("h", 50ms);
+  run_for(200ms);
+  ASSERT_EQ(results_.size(), 1u);  // running
+  std::ofstream(dir_ / "hang").close();
+  run_for(200ms);  // the next monitor hangs
+  ASSERT_EQ(executor_->busy(), 1u);
+  const auto begin = std::chrono::steady_clock::now();
+  executor_->stop_monitor("h");
+  executor_->submit(OpRequest{7, "h", "stop", 5s});
+  run_until_idle();
+  EXPECT_LT(std::chrono::steady_clock::now() - begin, 2s) << "not the monitor's 30 s timeout";
+  ASSERT_EQ(results_.size(), 2u) << "the killed monitor reports nothing";
+  EXPECT_EQ(results_[1].call_id, 7u);
+  EXPECT_EQ(results_[1].code, OcfCode::kSuccess);
+}
+
 TEST_F(ExecutorTest, UnknownResource) {
   make({dummy("a")});
   executor_->submit(OpRequest{1, "ghost", "start", 0s});
