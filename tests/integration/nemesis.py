@@ -1239,7 +1239,7 @@ def parse_plan(text):
 
 
 def parse_args(argv):
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0],
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--seed", type=int, default=None, help="the schedule's seed (default: random)")
     p.add_argument("--duration", type=float, default=120.0,
@@ -1251,7 +1251,8 @@ def parse_args(argv):
     p.add_argument("--inject-violation", action="store_true",
                    help="self-test: add the VIP by hand on a second node and a second master "
                         "mid-run; passes only if the checker reports both")
-    p.add_argument("--quiet", action="store_true", help="print faults only on a failure")
+    p.add_argument("--quiet", action="store_true",
+                   help="no live fault log (the history is still printed on a failure)")
     p.add_argument("--plan", default=None,
                    help="a fixed schedule instead of a random one (see parse_plan), e.g. "
                         "'oneway/deaf@vip:30' or 'hang@app:12&partition@app:8+1.5'")
