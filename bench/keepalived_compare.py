@@ -712,10 +712,7 @@ bridge and a private `/run` in its own mount namespace.
   heartbeats).
 - **hactl** ({hactl_version}) runs three agents with the `vip` resource of
   `bench/vip_failover.py`, at default timing and in the fast profile; its trials are
-  `vip_failover.py`'s own `trial()`. One change to its steady-state check: only the active
-  coordinator's `scheduler.waiting_for` must be empty (a deposed coordinator keeps its last
-  `waiting_for`, e.g. `actions in flight`, after losing its lease, and `vip_failover.py` then
-  never sees a steady cluster again; see the notes).
+  `vip_failover.py`'s own `trial()` and steady-state check (`steady_holder`).
 - **Client**: `netns.ArpClient` in the switch namespace broadcasts an ARP request for the VIP
   every 5 ms. Failover time runs from the fault to the first reply carrying the new holder's
   MAC (so it includes up to 5 ms of polling).
@@ -781,14 +778,11 @@ NOTES = """\
   datagrams per peer per interval each way) and reports its resources every second, so at
   comparable intervals hactl spends several times the CPU (CPU seconds per minute / 60 is the
   share of one core). Memory is of the same order.
-- **A hactl status weakness found on the way.** After a cut link of a node that was coordinator
-  and VIP holder at once, that node, back as a follower, kept reporting
-  `scheduler.waiting_for: "actions in flight"` with `active: false` for as long as it was
-  watched (over 90 s): `Conductor::tick` (coordinator/conductor.cpp) clears `active_` and
-  `inflight_` when the lease is lost but not `waiting_`, while docs/status.md says the field is
-  empty when the node is not active. `bench/vip_failover.py`'s steady check wants every node's
-  `waiting_for` empty, so its link trials stop with "timed out after 30s waiting for a steady
-  VIP holder" once that has happened; this benchmark checks only the active coordinator's.
+- **A hactl status weakness found on the way** (first run of this benchmark, fixed since in
+  8fbde85): after a cut link of a node that was coordinator and VIP holder at once, that node,
+  back as a follower, kept reporting `scheduler.waiting_for: "actions in flight"` with
+  `active: false`; `Conductor::tick` now clears it when the lease is lost
+  (tests/unit/conductor_test.cpp).
 - **Not compared**: keepalived with multicast adverts (224.0.0.18), `nopreempt`, `vrrp_script`
   tracking or VRRPv3 at 10 ms; hactl in a 2-node + witness cluster. keepalived runs 2 nodes,
   hactl 3 (its minimum for quorum), so the figures compare what each needs for one VIP with one
