@@ -3,7 +3,9 @@
 // HACTL_SIM_SEED=<seed> replays one schedule, HACTL_SIM_RESOURCE_SCHEDULES scales the count.
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <iostream>
+#include <span>
 #include <string>
 
 #include "sim/simulator.hpp"
@@ -54,10 +56,11 @@ constexpr Shape kShapes[] = {{"3 nodes, master/slave", 3, 0, 1, 4},
                              {"5 nodes, promoted_max 2", 5, 0, 2, 2},
                              {"2 nodes + witness", 3, 1, 1, 2}};
 
-TEST(ResourceSim, RandomFaultSchedulesNeverRunAResourceTwice) {
-  // A fixed base seed by default, so CI runs a known set; HACTL_SIM_RANDOM=1 explores new ones.
-  SeedPlan seeds = plan_seeds("resource simulation", "HACTL_SIM_RESOURCE_SCHEDULES", 1'000, 1);
-  for (const Shape& shape : kShapes) {
+// Runs `seeds` over `shapes` (each its share of the count), each schedule with the options
+// every shape shares, then `extra`; prints what moved.
+void run_shapes(SeedPlan& seeds, std::span<const Shape> shapes,
+                const std::function<void(SimOptions&)>& extra) {
+  for (const Shape& shape : shapes) {
     const std::uint64_t count = seeds.count(shape.share);
     std::size_t actions = 0;
     std::size_t failovers = 0;
@@ -71,6 +74,7 @@ TEST(ResourceSim, RandomFaultSchedulesNeverRunAResourceTwice) {
       // Longer than the takeover delay (2.9 s): the guard must stop what the agent cannot.
       o.agent_restart_within = 6'000'000;
       o.max_pause = 5'000'000;
+      extra(o);
       const SimResult r = Simulation(o, seed).run();
       ASSERT_TRUE(r.ok) << shape.name << ": " << r.failure;
       actions += r.actions;
@@ -84,20 +88,33 @@ TEST(ResourceSim, RandomFaultSchedulesNeverRunAResourceTwice) {
   }
 }
 
+// The first of 200 schedules (3 nodes, master/slave) whose failure contains `needle`, or "".
+std::string first_caught(const std::function<void(SimOptions&)>& breakage,
+                         const std::string& needle) {
+  for (std::uint64_t seed = 1; seed <= 200; ++seed) {
+    SimOptions o;
+    o.resources_yaml = resources(1);
+    o.fault_phase = 8'000'000;
+    breakage(o);
+    const SimResult r = Simulation(o, seed).run();
+    if (!r.ok && r.failure.find(needle) != std::string::npos) {
+      return r.failure.substr(0, r.failure.find('\n'));
+    }
+  }
+  return "";
+}
+
+TEST(ResourceSim, RandomFaultSchedulesNeverRunAResourceTwice) {
+  // A fixed base seed by default, so CI runs a known set; HACTL_SIM_RANDOM=1 explores new ones.
+  SeedPlan seeds = plan_seeds("resource simulation", "HACTL_SIM_RESOURCE_SCHEDULES", 1'000, 1);
+  run_shapes(seeds, kShapes, [](SimOptions&) {});
+}
+
 // The checker must be able to fail: a vip whose removal leaves the address in place (in the
 // stop and in the guard) is still there when the cluster starts it elsewhere.
 TEST(ResourceSim, CheckerCatchesAVipThatDoesNotStop) {
-  std::string example;
-  for (std::uint64_t seed = 1; seed <= 200 && example.empty(); ++seed) {
-    SimOptions o;
-    o.resources_yaml = resources(1);
-    o.broken_vip_stop = true;
-    o.fault_phase = 8'000'000;
-    const SimResult r = Simulation(o, seed).run();
-    if (!r.ok && r.failure.find("web-ip is active on two hosts") != std::string::npos) {
-      example = r.failure.substr(0, r.failure.find('\n'));
-    }
-  }
+  const std::string example = first_caught([](SimOptions& o) { o.broken_vip_stop = true; },
+                                           "web-ip is active on two hosts");
   EXPECT_FALSE(example.empty()) << "200 schedules with a vip that never stops, nothing seen";
   std::cout << "broken vip stop caught: " << example << "\n";
 }
@@ -109,47 +126,25 @@ TEST(ResourceSim, FencingKeepsFrozenHostsSafe) {
   SeedPlan seeds = plan_seeds("fencing simulation", "HACTL_SIM_FENCING_SCHEDULES", 300, 7'000'000);
   const Shape shapes[] = {{"3 nodes, fencing, frozen hosts", 3, 0, 1, 6},
                           {"2 nodes + witness, fencing, frozen hosts", 3, 1, 1, 4}};
-  for (const Shape& shape : shapes) {
-    const std::uint64_t count = seeds.count(shape.share);
-    std::size_t failovers = 0;
-    for (std::uint64_t k = 0; k < count; ++k) {
-      const std::uint64_t seed = seeds.seed();
-      SimOptions o;
-      o.nodes = shape.nodes;
-      o.witnesses = shape.witnesses;
-      o.resources_yaml = resources(shape.promoted_max);
-      o.fault_phase = 8'000'000;
-      o.agent_restart_within = 6'000'000;
-      o.max_pause = 5'000'000;
-      o.fencing = true;
-      o.host_freeze = true;
-      // A fence running at the heal still power-cycles its target (up to 1.5 s, then a boot
-      // within 3 s), and fencing retries back off (2 s, 4 s, ...).
-      o.liveness_bound = 8'000'000;
-      o.resources_settle_bound = 30'000'000;
-      const SimResult r = Simulation(o, seed).run();
-      ASSERT_TRUE(r.ok) << shape.name << ": " << r.failure;
-      failovers += r.failovers;
-    }
-    std::cout << shape.name << ": " << count << " schedules, " << failovers << " failovers\n";
-  }
+  run_shapes(seeds, shapes, [](SimOptions& o) {
+    o.fencing = true;
+    o.host_freeze = true;
+    // A fence running at the heal still power-cycles its target (up to 1.5 s, then a boot
+    // within 3 s), and fencing retries back off (2 s, 4 s, ...).
+    o.liveness_bound = 8'000'000;
+    o.resources_settle_bound = 30'000'000;
+  });
 }
 
 // The same frozen hosts without fencing: the lease rule cannot take a vip from a host whose
 // guard is frozen with it, and the checker must see two holders.
 TEST(ResourceSim, CheckerCatchesFrozenHostsWithoutFencing) {
-  std::string example;
-  for (std::uint64_t seed = 1; seed <= 200 && example.empty(); ++seed) {
-    SimOptions o;
-    o.resources_yaml = resources(1);
-    o.host_freeze = true;
-    o.max_pause = 5'000'000;
-    o.fault_phase = 8'000'000;
-    const SimResult r = Simulation(o, seed).run();
-    if (!r.ok && r.failure.find("is active on two hosts") != std::string::npos) {
-      example = r.failure.substr(0, r.failure.find('\n'));
-    }
-  }
+  const std::string example = first_caught(
+      [](SimOptions& o) {
+        o.host_freeze = true;
+        o.max_pause = 5'000'000;
+      },
+      "is active on two hosts");
   EXPECT_FALSE(example.empty()) << "200 schedules with frozen hosts and no fencing, nothing seen";
   std::cout << "frozen host without fencing caught: " << example << "\n";
 }

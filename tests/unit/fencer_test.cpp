@@ -320,15 +320,20 @@ ResourceReport report(const ClusterConfig& c, ResourceRole role, std::uint64_t v
   return ResourceReport{Term{3}, c.config_id, version, 0, 1, {e}};
 }
 
+// The coordinator n1 in term 3, every node reported: the vip runs on n3.
+void vip_on_n3(Conductor& c, const ClusterConfig& config, Instant now) {
+  c.tick(members({true, true, true, true}, {}), now);
+  c.on_report(n1, report(config, ResourceRole::kStopped, 1));
+  c.on_report(n2, report(config, ResourceRole::kStopped, 1));
+  c.on_report(n3, report(config, ResourceRole::kStarted, 1));
+}
+
 TEST(ConductorFencing, ALostNodesVipMovesOnlyOnceItIsFenced) {
   const ClusterConfig config = load();
   Conductor c(config, n1);
   Instant now{Duration{1'000'000'000}};
   const auto all_up = members({true, true, true, true}, {});
-  c.tick(all_up, now);
-  c.on_report(n1, report(config, ResourceRole::kStopped, 1));
-  c.on_report(n2, report(config, ResourceRole::kStopped, 1));
-  c.on_report(n3, report(config, ResourceRole::kStarted, 1));
+  vip_on_n3(c, config, now);
   c.tick(all_up, now);
   EXPECT_TRUE(c.take_requests().empty()) << "the vip runs on n3";
 
@@ -348,10 +353,7 @@ TEST(ConductorFencing, ALostNodesVipMovesOnlyOnceItIsFenced) {
   // Fenced: it runs nothing; the vip starts elsewhere at once, with no lease bound passed.
   Instant t2{Duration{1'000'000'000}};
   Conductor d(config, n1);
-  d.tick(all_up, t2);
-  d.on_report(n1, report(config, ResourceRole::kStopped, 1));
-  d.on_report(n2, report(config, ResourceRole::kStopped, 1));
-  d.on_report(n3, report(config, ResourceRole::kStarted, 1));
+  vip_on_n3(d, config, t2);
   d.tick(all_up, t2);
   auto fenced = members({true, true, false, true},
                         {NodeFence::kNone, NodeFence::kNone, NodeFence::kFenced, NodeFence::kNone});
@@ -370,10 +372,7 @@ TEST(ConductorFencing, AFailedStopOnAnUpNodeNeedsFencingWhileItStillRuns) {
   Conductor c(config, n1);
   Instant now{Duration{1'000'000'000}};
   const auto all_up = members({true, true, true, true}, {});
-  c.tick(all_up, now);
-  c.on_report(n1, report(config, ResourceRole::kStopped, 1));
-  c.on_report(n2, report(config, ResourceRole::kStopped, 1));
-  c.on_report(n3, report(config, ResourceRole::kStarted, 1));
+  vip_on_n3(c, config, now);
   c.set_standby({false, false, true, false});  // n3 must give the vip up
   c.tick(all_up, now);
   auto reqs = c.take_requests();
