@@ -290,9 +290,7 @@ void Agent::run_fence(const FenceOp& op) {
         r.ended == ProcessResult::Ended::kExited
             ? "exit " + std::to_string(r.exit_code)
             : std::string(to_string(r.ended)) + (r.error.empty() ? "" : ": " + r.error);
-    std::string out = r.output.size() > 300 ? r.output.substr(r.output.size() - 300) : r.output;
-    std::replace(out.begin(), out.end(), '"', '\'');
-    std::replace(out.begin(), out.end(), '\n', ' ');
+    const std::string out = log_text(r.output, 300);
     spdlog::log(ok ? spdlog::level::warn : spdlog::level::err,
                 "event=fence_result node={} target={} device={} action={} ok={} "
                 "ended=\"{}\" took_ms={} output=\"{}\"",

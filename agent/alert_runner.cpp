@@ -21,9 +21,10 @@ std::uint64_t ceil_ms(Duration d) {
   return static_cast<std::uint64_t>((std::max<Duration::rep>(0, d.count()) + 999) / 1000);
 }
 
-// One line, quotable in a key="value" log: the tail, newlines and quotes escaped.
-std::string log_text(std::string_view s) {
-  if (s.size() > kMaxLoggedOutput) s = s.substr(s.size() - kMaxLoggedOutput);
+}  // namespace
+
+std::string log_text(std::string_view s, std::size_t max_tail) {
+  if (s.size() > max_tail) s = s.substr(s.size() - max_tail);
   while (!s.empty() && s.back() == '\n') s.remove_suffix(1);
   std::string out;
   for (const char c : s) {
@@ -41,7 +42,7 @@ std::string log_text(std::string_view s) {
   return out;
 }
 
-}  // namespace
+namespace {}  // namespace
 
 std::string alert_field_variable(std::string_view key) {
   std::string out = "HACTL_FIELD_";
@@ -209,7 +210,7 @@ struct AlertRunner::State : std::enable_shared_from_this<AlertRunner::State> {
         reason = "signaled signal=" + std::to_string(r.signal);
         break;
       case ProcessResult::Ended::kExecFailed:
-        reason = "exec_failed error=\"" + log_text(r.error) + "\"";
+        reason = "exec_failed error=\"" + log_text(r.error, kMaxLoggedOutput) + "\"";
         break;
     }
     std::string then;
@@ -228,7 +229,7 @@ struct AlertRunner::State : std::enable_shared_from_this<AlertRunner::State> {
         "output=\"{}\"",
         a.id, e.seq, e.kind, run.attempt, a.retries + 1, reason,
         std::chrono::duration_cast<std::chrono::milliseconds>(r.took).count(), then,
-        log_text(r.output));
+        log_text(r.output, kMaxLoggedOutput));
     if (then.starts_with("retry")) {
       run.attempt += 1;
       run.not_before_ms = uv_now(loop) + ceil_ms(a.retry_delay);

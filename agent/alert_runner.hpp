@@ -33,12 +33,17 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "agent/event_log.hpp"
 #include "common/config.hpp"
 
 namespace hactl {
+
+// One line, quotable in a key="value" log: the last `max_tail` bytes of `s`, newlines and
+// quotes escaped (a hook's or a fence agent's output).
+std::string log_text(std::string_view s, std::size_t max_tail);
 
 struct AlertRunnerOptions {
   std::string node{};     // HACTL_NODE

@@ -239,11 +239,9 @@ void Fencer::fenced_for(NodeId target, std::uint64_t incarnation, const std::str
 
 void Fencer::on_notice(NodeId from, const FenceNotice& n) {
   if (n.node.value >= heard_.size() || n.node == self_) return;
-  heard_[n.node.value] = n;
-  if (!heard_[n.node.value]->device.empty())
-    heard_[n.node.value]->device += " (notice from " + name(from) + ")";
-  else
-    heard_[n.node.value]->device = "notice from " + name(from);
+  FenceNotice& kept = heard_[n.node.value].emplace(n);
+  kept.device += (kept.device.empty() ? "" : " (") + ("notice from " + name(from)) +
+                 (n.device.empty() ? "" : ")");
 }
 
 std::vector<FenceOp> Fencer::take_ops() { return std::exchange(ops_, {}); }

@@ -91,11 +91,7 @@ void ResourceHost::on_fence_done(std::uint64_t id, bool ok, const std::string& d
     // Its asker will not hear this (it is off): this node tells every node, as the fencer.
     const NodeId target = d.request.target;
     fencer_.fenced_for(target, incarnation_.at(target.value), d.request.device, now);
-    for (const FenceNotice& n : fencer_.take_notices()) {
-      for (std::size_t i = 0; i < config_.nodes.size(); ++i) {
-        if (i != self_.value) out_.messages.emplace_back(NodeId{static_cast<std::uint16_t>(i)}, n);
-      }
-    }
+    for (const FenceNotice& n : fencer_.take_notices()) to_peers(n);
     for (auto& line : fencer_.take_events()) out_.log.push_back(std::move(line));
   }
 }
@@ -145,12 +141,7 @@ void ResourceHost::run(const Node& core, Instant now) {
                                      FenceRequest{m.term, op.id, op.target, op.device, op.action});
         }
       }
-      for (const FenceNotice& n : fencer_.take_notices()) {
-        for (std::size_t i = 0; i < config_.nodes.size(); ++i) {
-          if (i != self_.value)
-            out_.messages.emplace_back(NodeId{static_cast<std::uint16_t>(i)}, n);
-        }
-      }
+      for (const FenceNotice& n : fencer_.take_notices()) to_peers(n);
       for (auto& line : fencer_.take_events()) out_.log.push_back(std::move(line));
       m = membership(core, now);
       m.incarnation = incarnation_;
@@ -181,6 +172,12 @@ void ResourceHost::run(const Node& core, Instant now) {
     out_.monitors.insert(out_.monitors.end(), k.monitors.begin(), k.monitors.end());
     out_.calls.insert(out_.calls.end(), k.calls.begin(), k.calls.end());
     if (!more) return;
+  }
+}
+
+void ResourceHost::to_peers(const Message& m) {
+  for (std::size_t i = 0; i < config_.nodes.size(); ++i) {
+    if (i != self_.value) out_.messages.emplace_back(NodeId{static_cast<std::uint16_t>(i)}, m);
   }
 }
 

@@ -82,6 +82,8 @@ class ResourceHost {
   }
 
  private:
+  void to_peers(const Message& m);
+
   const ClusterConfig& config_;
   NodeId self_;
   Keeper keeper_;
