@@ -1,8 +1,6 @@
 // Whole-file checks of the resource sections (part of check_resources in resource_loader.hpp):
 // unique ids, resolvable references, one owner per primitive, roles only on promotable
 // clones, no self-references or cycles among colocations and orders.
-#include <arpa/inet.h>
-
 #include <algorithm>
 #include <functional>
 #include <map>
@@ -10,6 +8,7 @@
 
 #include "common/limits.hpp"
 #include "common/resource_loader.hpp"
+#include "common/vip_params.hpp"
 
 namespace hactl {
 namespace {
@@ -61,44 +60,17 @@ void Checker::unique_ids() {
   }
 }
 
-bool valid_cidr(const std::string& s) {
-  const auto slash = s.find('/');
-  if (slash == std::string::npos) return false;
-  const std::string ip = s.substr(0, slash);
-  const std::string prefix = s.substr(slash + 1);
-  const bool v6 = ip.find(':') != std::string::npos;
-  unsigned char buf[16];
-  if (inet_pton(v6 ? AF_INET6 : AF_INET, ip.c_str(), buf) != 1) return false;
-  if (prefix.empty() || prefix.size() > 3 ||
-      prefix.find_first_not_of("0123456789") != std::string::npos) {
-    return false;
-  }
-  return std::stoi(prefix) <= (v6 ? 128 : 32);
-}
-
 void Checker::vip_params() {
   for (std::size_t i = 0; i < rc.primitives.size(); ++i) {
     const auto& p = rc.primitives[i];
     if (p.cls != ResourceClass::kVip) continue;
     const std::string path = "resources[" + std::to_string(i) + "].params";
     const YAML::Node at = node("resources", i, "params");
-    for (const auto& [k, v] : p.params) {
-      if (k != "address" && k != "interface") {
-        r.error(at, path + "." + k,
-                "unknown vip parameter '" + k + "' (known: address, interface)");
-      }
-    }
-    const auto addr = p.params.find("address");
-    if (addr == p.params.end()) {
-      r.error(at, path + ".address", "a vip needs an address, e.g. 10.0.0.100/24");
-    } else if (!valid_cidr(addr->second)) {
-      r.error(
-          at, path + ".address",
-          "'" + addr->second + "' is not an address/prefix such as 10.0.0.100/24 or fd00::100/64");
-    }
-    if (!p.params.contains("interface")) {
-      r.error(at, path + ".interface",
-              "a vip needs the interface to add the address to, e.g. eth0");
+    const auto parsed = parse_vip_params(p.params);
+    if (parsed) continue;
+    for (const VipParamError& e : parsed.error()) {
+      const YAML::Node key = at.IsMap() && at[e.key] ? at[e.key] : at;
+      r.error(key, path + "." + e.key, e.message);
     }
   }
 }

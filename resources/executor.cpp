@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "common/assert.hpp"
+#include "common/config.hpp"
 #include "resources/vip.hpp"
 
 namespace hactl {
@@ -134,6 +135,7 @@ void Executor::run(Lane& lane, const OpRequest& request) {
       // the loop like every other class, never from inside submit().
       const auto spec = parse_vip(p.params);
       VipResult v{OcfCode::kErrConfigured, spec ? "" : spec.error()};
+      bool wait_dad = false;
       if (spec) {
         v = request.action == "start"  ? vip_start(*spec)
             : request.action == "stop" ? vip_stop(*spec)
@@ -147,23 +149,17 @@ void Executor::run(Lane& lane, const OpRequest& request) {
           if (present) vip_guard_->hold(*spec);
           if (absent) vip_guard_->release(*spec);
         }
+        wait_dad = request.action == "start" && v.code == OcfCode::kSuccess &&
+                   spec->family == AF_INET6 && !spec->nodad;
+      }
+      if (wait_dad) {
+        wait_for_dad(*spec, timeout_for(p, "start"), std::move(done));
+        return;
       }
       ProcessResult r;
       r.ended = ProcessResult::Ended::kExited;
       r.output = v.message;
-      auto* timer = new uv_timer_t;
-      uv_timer_init(loop_, timer);
-      timer->data = new std::function<void()>([done, r, code = v.code] { done(r, code); });
-      uv_timer_start(
-          timer,
-          [](uv_timer_t* t) {
-            auto* fn = static_cast<std::function<void()>*>(t->data);
-            (*fn)();
-            delete fn;
-            uv_close(reinterpret_cast<uv_handle_t*>(t),
-                     [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
-          },
-          0, 0);
+      after(Duration{0}, [done, r, code = v.code] { done(r, code); });
       return;
     }
     case ResourceClass::kSystemd: {
@@ -178,6 +174,63 @@ void Executor::run(Lane& lane, const OpRequest& request) {
       return;
     }
   }
+}
+
+void Executor::after(Duration delay, std::function<void()> fn) {
+  auto* timer = new uv_timer_t;
+  uv_timer_init(loop_, timer);
+  timer->data = new std::function<void()>(std::move(fn));
+  uv_timer_start(
+      timer,
+      [](uv_timer_t* t) {
+        auto* f = static_cast<std::function<void()>*>(t->data);
+        (*f)();
+        delete f;
+        uv_close(reinterpret_cast<uv_handle_t*>(t),
+                 [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
+      },
+      static_cast<std::uint64_t>(
+          std::chrono::duration_cast<std::chrono::milliseconds>(delay).count()),
+      0);
+}
+
+void Executor::wait_for_dad(const VipSpec& spec, Duration timeout,
+                            std::function<void(const ProcessResult&, OcfCode)> done) {
+  // Duplicate address detection runs in the kernel (about a second by default): the address
+  // is tentative until it passed, and is not "started" before. Checked every 50 ms until the
+  // start timeout; the announcement goes out once it is usable.
+  struct Poll {
+    VipSpec spec;
+    std::uint64_t begun = 0;
+    Duration timeout{0};
+    std::function<void(const ProcessResult&, OcfCode)> done;
+  };
+  auto poll = std::make_shared<Poll>(Poll{spec, uv_hrtime(), timeout, std::move(done)});
+  auto step = std::make_shared<std::function<void()>>();
+  std::weak_ptr<bool> alive = alive_;
+  *step = [this, poll, alive, weak = std::weak_ptr<std::function<void()>>(step)] {
+    if (auto a = alive.lock(); !a || !*a) return;
+    const Duration took{static_cast<Duration::rep>((uv_hrtime() - poll->begun) / 1000)};
+    VipResult v = vip_monitor(poll->spec);
+    if (v.code == OcfCode::kNotRunning && took < poll->timeout &&
+        v.message.find("tentative") != std::string::npos) {
+      // The pending timer holds the only strong reference: the chain frees itself at the end.
+      if (auto s = weak.lock()) after(std::chrono::milliseconds{50}, [s] { (*s)(); });
+      return;
+    }
+    if (v.code == OcfCode::kSuccess) {
+      v = vip_announce(poll->spec);
+    } else if (v.code == OcfCode::kNotRunning) {
+      v.code = OcfCode::kErrGeneric;  // still tentative at the timeout, or gone meanwhile
+      v.message += " (waited " + format_duration(took) + " for duplicate address detection)";
+    }
+    ProcessResult r;
+    r.ended = ProcessResult::Ended::kExited;
+    r.output = v.message;
+    r.took = took;
+    poll->done(r, v.code);
+  };
+  after(std::chrono::milliseconds{50}, [step] { (*step)(); });
 }
 
 void Executor::run_systemd(const PrimitiveConfig& p, const OpRequest& request,

@@ -16,6 +16,7 @@
 #include "common/resource_config.hpp"
 #include "resources/ocf_agent.hpp"
 #include "resources/systemd_unit.hpp"
+#include "resources/vip.hpp"
 #include "resources/vip_guard.hpp"
 
 namespace hactl {
@@ -64,6 +65,12 @@ class Executor {
   Duration timeout_for(const PrimitiveConfig& p, const std::string& action) const;
   void finished(Lane& lane, const OpRequest& request, OpResult result);
   void guard(Lane& lane, bool may_run);
+  // Runs fn on the loop after `delay` (a later turn of the loop even for 0).
+  void after(Duration delay, std::function<void()> fn);
+  // An IPv6 vip added with duplicate address detection: done once it is usable (announced),
+  // failed DAD, or is still tentative after `timeout`.
+  void wait_for_dad(const VipSpec& spec, Duration timeout,
+                    std::function<void(const ProcessResult&, OcfCode)> done);
   void run_systemd(const PrimitiveConfig& p, const OpRequest& request,
                    std::function<void(OcfCode, std::string)> done);
 

@@ -59,26 +59,15 @@ std::expected<std::unique_ptr<rtnl_addr, AddrDeleter>, VipResult> make_addr(cons
   rtnl_addr_set_ifindex(a.get(), static_cast<int>(ifindex));
   rtnl_addr_set_local(a.get(), local.get());
   rtnl_addr_set_prefixlen(a.get(), vip.prefix);
-  if (vip.family == AF_INET6) rtnl_addr_set_flags(a.get(), IFA_F_NODAD);
+  if (vip.family == AF_INET6 && vip.nodad) rtnl_addr_set_flags(a.get(), IFA_F_NODAD);
+  if (vip.family == AF_INET6 && vip.deprecated) {
+    rtnl_addr_set_valid_lifetime(a.get(), 0xffffffffU);  // forever
+    rtnl_addr_set_preferred_lifetime(a.get(), 0);        // never picked as a source address
+  }
   return a;
 }
 
-std::expected<std::array<unsigned char, 6>, std::string> interface_mac(const std::string& ifname) {
-  const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return std::unexpected(std::string("socket: ") + std::strerror(errno));
-  ifreq req{};
-  std::strncpy(req.ifr_name, ifname.c_str(), IFNAMSIZ - 1);
-  const int rc = ::ioctl(fd, SIOCGIFHWADDR, &req);
-  ::close(fd);
-  if (rc != 0)
-    return std::unexpected("cannot read the MAC of " + ifname + ": " + std::strerror(errno));
-  std::array<unsigned char, 6> mac{};
-  std::memcpy(mac.data(), req.ifr_hwaddr.sa_data, 6);
-  return mac;
-}
-
-VipResult announce_v4(const VipSpec& vip, unsigned ifindex,
-                      const std::array<unsigned char, 6>& mac) {
+VipResult announce_v4(const VipSpec& vip, unsigned ifindex, const MacAddress& mac) {
   const int fd = ::socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, htons(ETH_P_ARP));
   if (fd < 0) return fail(OcfCode::kErrPerm, std::string("packet socket: ") + std::strerror(errno));
   // A gratuitous ARP request: sender and target address are both the VIP (RFC 5227 3).
@@ -102,8 +91,7 @@ VipResult announce_v4(const VipSpec& vip, unsigned ifindex,
   return {};
 }
 
-VipResult announce_v6(const VipSpec& vip, unsigned ifindex,
-                      const std::array<unsigned char, 6>& mac) {
+VipResult announce_v6(const VipSpec& vip, unsigned ifindex, const MacAddress& mac) {
   const int fd = ::socket(AF_INET6, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, IPPROTO_ICMPV6);
   if (fd < 0) return fail(OcfCode::kErrPerm, std::string("ICMPv6 socket: ") + std::strerror(errno));
   int hops = 255;  // RFC 4861: neighbour discovery is only believed with hop limit 255
@@ -131,23 +119,37 @@ VipResult announce_v6(const VipSpec& vip, unsigned ifindex,
 
 }  // namespace
 
+std::expected<MacAddress, std::string> interface_mac(const std::string& ifname) {
+  const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return std::unexpected(std::string("socket: ") + std::strerror(errno));
+  ifreq req{};
+  std::strncpy(req.ifr_name, ifname.c_str(), IFNAMSIZ - 1);
+  const int rc = ::ioctl(fd, SIOCGIFHWADDR, &req);
+  ::close(fd);
+  if (rc != 0)
+    return std::unexpected("cannot read the MAC of " + ifname + ": " + std::strerror(errno));
+  MacAddress mac{};
+  std::memcpy(mac.data(), req.ifr_hwaddr.sa_data, 6);
+  return mac;
+}
+
 std::expected<VipSpec, std::string> parse_vip(const std::map<std::string, std::string>& params) {
-  const auto addr = params.find("address");
-  const auto ifname = params.find("interface");
-  if (addr == params.end() || ifname == params.end())
-    return std::unexpected("a vip needs address and interface");
+  const auto parsed = parse_vip_params(params);
+  if (!parsed) {
+    const VipParamError& e = parsed.error().front();
+    return std::unexpected(e.key + ": " + e.message);
+  }
   VipSpec v;
-  v.text = addr->second;
-  v.interface = ifname->second;
+  v.text = parsed->address;
+  v.interface = parsed->interface;
+  v.nodad = parsed->nodad;
+  v.deprecated = parsed->deprecated;
   const auto slash = v.text.find('/');
-  if (slash == std::string::npos) return std::unexpected("'" + v.text + "' has no /prefix");
   const std::string ip = v.text.substr(0, slash);
-  v.family = ip.find(':') != std::string::npos ? AF_INET6 : AF_INET;
+  v.family = parsed->ipv6 ? AF_INET6 : AF_INET;
   if (inet_pton(v.family, ip.c_str(), v.address.data()) != 1)
     return std::unexpected("'" + ip + "' is not an address");
   v.prefix = std::atoi(v.text.c_str() + slash + 1);
-  if (v.prefix < 0 || v.prefix > (v.family == AF_INET ? 32 : 128))
-    return std::unexpected("bad prefix in '" + v.text + "'");
   return v;
 }
 
@@ -161,6 +163,9 @@ VipResult vip_start(const VipSpec& vip) {
     return fail(OcfCode::kErrGeneric,
                 "cannot add " + vip.text + " to " + vip.interface + ": " + nl_geterror(rc));
   }
+  // With duplicate address detection the address is tentative for now: the caller waits for
+  // vip_monitor to say it is usable, then announces it.
+  if (vip.family == AF_INET6 && !vip.nodad) return {};
   return vip_announce(vip);
 }
 

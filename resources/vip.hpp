@@ -10,6 +10,8 @@
 #include <map>
 #include <string>
 
+#include "common/messages.hpp"
+#include "common/vip_params.hpp"
 #include "resources/ocf_agent.hpp"
 
 namespace hactl {
@@ -19,8 +21,13 @@ struct VipSpec {
   std::array<unsigned char, 16> address{};
   int prefix = 0;
   std::string interface;
-  std::string text;  // "10.0.0.100/24", for messages
+  std::string text;         // "10.0.0.100/24", for messages
+  bool nodad = true;        // IPv6: no duplicate address detection (VipParams::nodad)
+  bool deprecated = false;  // IPv6: preferred_lft 0
 };
+
+// The MAC address of a local interface.
+std::expected<MacAddress, std::string> interface_mac(const std::string& ifname);
 
 std::expected<VipSpec, std::string> parse_vip(const std::map<std::string, std::string>& params);
 
@@ -29,7 +36,9 @@ struct VipResult {
   OcfCode code = OcfCode::kSuccess;
   std::string message;
 };
-VipResult vip_start(const VipSpec& vip);    // add (idempotent), then announce
+// Add (idempotent), then announce. An IPv6 address with DAD (nodad false) is not announced:
+// it is tentative; the caller polls vip_monitor until it is usable (or failed), then announces.
+VipResult vip_start(const VipSpec& vip);
 VipResult vip_stop(const VipSpec& vip);     // remove (idempotent)
 VipResult vip_monitor(const VipSpec& vip);  // kSuccess present, kNotRunning absent
 // Sends one gratuitous ARP / unsolicited NA for the address from the interface's MAC.

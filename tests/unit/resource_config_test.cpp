@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "common/config.hpp"
+#include "common/vip_params.hpp"
 
 namespace hactl {
 namespace {
@@ -129,6 +130,23 @@ TEST(ResourceConfig, CrossChecks) {
   EXPECT_NE(errors(replace(kWeb, ", interface: eth0", ""))
                 .find("resources[0].params.interface: a vip needs the interface"),
             std::string::npos);
+  EXPECT_NE(errors(replace(kWeb, "interface: eth0}", "interface: eth0, verify: maybe}"))
+                .find("resources[0].params.verify: must be true or false, got 'maybe'"),
+            std::string::npos);
+  EXPECT_NE(errors(replace(kWeb, "interface: eth0}", "interface: eth0, announce_refresh: 100ms}"))
+                .find("resources[0].params.announce_refresh: must be 0s (never) or between 1s"),
+            std::string::npos);
+  EXPECT_NE(errors(replace(kWeb, "interface: eth0}", "interface: eth0, nodad: true}"))
+                .find("resources[0].params.nodad: applies to IPv6 addresses only"),
+            std::string::npos);
+  EXPECT_NE(errors(replace(kWeb, "interface: eth0}", "interface: eth0, dad: no}"))
+                .find("resources[0].params.dad: unknown vip parameter 'dad' (known: address, "
+                      "interface, verify, announce_refresh, nodad, preferred_lft)"),
+            std::string::npos);
+  EXPECT_TRUE(parse_vip_params({{"address", "fd00::1/64"},
+                                {"interface", "eth0"},
+                                {"nodad", "false"},
+                                {"preferred_lft", "0"}}));
   EXPECT_NE(errors(replace(kWeb, "[web-ip, web-app]", "[web-ip, ghost]"))
                 .find("groups[0].members[1]: 'ghost' is not a resource"),
             std::string::npos);
