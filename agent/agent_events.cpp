@@ -24,12 +24,23 @@ void Agent::start_events() {
 }
 
 void Agent::start_alerts() {
-  // A new configuration brings new hooks: the old runner lets its running hooks end.
-  if (alerts_) alerts_->close();
+  // A new configuration brings new hooks: the old runner lets its running hooks end, and the
+  // new one takes its delivery record over and runs again what it had not done (pending,
+  // waiting for a retry or running: at least once, so perhaps twice).
+  std::shared_ptr<AlertLedger> ledger;
+  if (alerts_) {
+    alerts_->close();
+    ledger = alerts_->ledger();
+  }
+  // The delivery record lives next to the event history; the runner queues again, from the
+  // history, what a previous agent had not done (docs/alerts.md, "Delivery").
   alerts_ = std::make_unique<AlertRunner>(
       loop_, base_.nodes.empty() ? options_.config.alerts : base_.alerts,
       AlertRunnerOptions{.node = options_.config.node(options_.self).name,
-                         .cluster = options_.config.name});
+                         .cluster = options_.config.name,
+                         .history = events_.get(),
+                         .record_dir = events_->dir(),
+                         .ledger = std::move(ledger)});
 }
 
 void Agent::on_logged_event(std::string kind, std::map<std::string, std::string> fields) {

@@ -11,6 +11,7 @@
 // "kind":"node_down","peer":"n2",...}; the event's fields are string members of the object.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
@@ -93,6 +94,17 @@ class EventLog {
   // Every event in memory with seq > `seq`, oldest first. If the first returned seq is above
   // seq + 1, older events have left memory (see the files) or were never logged.
   std::vector<LoggedEvent> since(std::uint64_t seq) const;
+  // The same without copies: f(const LoggedEvent&) on each, oldest first, until it returns
+  // false. f must not append (nor log an event: that appends).
+  template <typename F>
+  void visit_since(std::uint64_t seq, F&& f) const {
+    auto it = std::ranges::upper_bound(memory_, seq, {}, &LoggedEvent::seq);
+    for (; it != memory_.end(); ++it) {
+      if (!f(*it)) return;
+    }
+  }
+  // The oldest seq in memory, 0 if none.
+  std::uint64_t first_seq() const { return memory_.empty() ? 0 : memory_.front().seq; }
   std::uint64_t last_seq() const { return last_seq_; }
 
   // Called synchronously from append() with the stored event. Must not throw, must not block.

@@ -49,6 +49,7 @@ class AlertRunnerTest : public ::testing::Test {
     const auto deadline = Clock::now() + kWaitLimit;
     while (uv_loop_alive(&loop_) != 0 && Clock::now() < deadline) run_for(20ms);
     runner_.reset();
+    history_.reset();
     EXPECT_EQ(uv_loop_close(&loop_), 0) << "a handle was left open";
     fs::remove_all(dir_);
   }
@@ -104,6 +105,45 @@ class AlertRunnerTest : public ::testing::Test {
 
   bool idle() const { return runner_->running() == 0 && runner_->pending() == 0; }
 
+  // The event history of the test's "agent" (dir_/events), read back from its files: what an
+  // agent that starts finds. Events appended to it are told to the current runner, as the
+  // agent's listener does.
+  EventLog& reopen_history(EventLogLimits limits = {}) {
+    history_.reset();
+    history_ = std::make_unique<EventLog>((dir_ / "events").string(), limits);
+    EXPECT_TRUE(history_->open().has_value());
+    history_->set_listener([this](const LoggedEvent& e) {
+      if (runner_) runner_->notify(e, event_term(e));
+    });
+    return *history_;
+  }
+
+  std::uint64_t log_event(const std::string& kind, std::int64_t time_us = 0) {
+    return history_->append(kind, {{"term", "3"}}, time_us ? time_us : wall_clock_us());
+  }
+
+  // A runner with at-least-once delivery over history_ (as the agent makes it).
+  AlertRunner& make_delivering(std::vector<AlertConfig> alerts, AlertRunnerOptions o = {}) {
+    o.history = history_.get();
+    o.record_dir = history_->dir();
+    o.record_interval = 10ms;
+    return make(std::move(alerts), std::move(o));
+  }
+
+  // Ends a runner as an agent that stops does: close(), its running hooks end, it is gone.
+  void stop_runner() {
+    runner_->close();
+    ASSERT_TRUE(run_until([&] { return runner_->running() == 0; }));
+    runner_.reset();
+  }
+
+  std::string record_text() const {
+    std::ifstream in(dir_ / "events" / AlertLedger::kFile);
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+  }
+
   std::vector<std::string> lines(const std::string& name) const {
     std::ifstream in(dir_ / name);
     std::vector<std::string> out;
@@ -122,6 +162,7 @@ class AlertRunnerTest : public ::testing::Test {
 
   fs::path dir_;
   uv_loop_t loop_{};
+  std::unique_ptr<EventLog> history_;  // before runner_: it outlives the runner
   std::unique_ptr<AlertRunner> runner_;
 };
 
@@ -144,8 +185,9 @@ TEST(AlertEnvironment, ExactlyTheDocumentedVariables) {
       alert_environment(a, event(9, "node_down", {{"a.b", "1"}, {"a-b", "2"}}), 4, 3, o);
   EXPECT_EQ(env, (std::vector<std::string>{
                      "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-                     "HACTL_ALERT_ID=pager", "HACTL_ALERT_ATTEMPT=3", "HACTL_EVENT_KIND=node_down",
-                     "HACTL_EVENT_SEQ=9", "HACTL_EVENT_TIME=" + format_time_us(kT0),
+                     "HACTL_ALERT_ID=pager", "HACTL_ALERT_ATTEMPT=3", "HACTL_ALERT_REDELIVERY=0",
+                     "HACTL_EVENT_KIND=node_down", "HACTL_EVENT_SEQ=9",
+                     "HACTL_EVENT_TIME=" + format_time_us(kT0),
                      "HACTL_EVENT_TIME_US=" + std::to_string(kT0), "HACTL_TERM=4", "HACTL_NODE=n2",
                      "HACTL_CLUSTER=prod",
                      // "a-b" < "a.b": the first key in sorted order wins the name
@@ -349,6 +391,278 @@ TEST_F(AlertRunnerTest, DestroyedWhileHooksRunIsSafe) {
   const auto deadline = Clock::now() + kWaitLimit;
   while (uv_loop_alive(&loop_) != 0 && Clock::now() < deadline) run_for(20ms);
   EXPECT_EQ(uv_loop_alive(&loop_), 0);
+}
+
+// ---------------------------------------------------------------- at least once per event
+
+TEST(AlertWants, CatchAllHooksSkipTheRunnersOwnEventsAndNoHookHearsOfItself) {
+  AlertConfig all;
+  all.id = "all";
+  AlertConfig failures = all;
+  failures.id = "failures";
+  failures.kinds = {"alert_failed", "node_down"};
+  const LoggedEvent mine{1, kT0, "alert_failed", {{"id", "failures"}}};
+  const LoggedEvent other{2, kT0, "alert_failed", {{"id", "all"}}};
+  const LoggedEvent down{3, kT0, "node_down", {}};
+  EXPECT_FALSE(alert_wants(all, mine));
+  EXPECT_FALSE(alert_wants(all, other));
+  EXPECT_TRUE(alert_wants(all, down));
+  EXPECT_FALSE(alert_wants(failures, mine));  // about itself
+  EXPECT_TRUE(alert_wants(failures, other));
+  EXPECT_TRUE(alert_wants(failures, down));
+  EXPECT_EQ(event_term(LoggedEvent{1, kT0, "x", {{"term", "42"}}}), 42u);
+  EXPECT_EQ(event_term(LoggedEvent{1, kT0, "x", {{"term", "4x"}}}), 0u);
+  EXPECT_EQ(event_term(LoggedEvent{1, kT0, "x", {}}), 0u);
+}
+
+TEST(AlertLedgerText, RoundTripsAsRanges) {
+  std::map<std::string, AlertLedger::Hook> hooks;
+  hooks["a"] = {.mark = 20, .owed = {3, 4, 5, 9, 20}};
+  hooks["b"] = {.mark = 7, .owed = {}};
+  const std::string text = AlertLedger::to_text(hooks);
+  EXPECT_EQ(text,
+            "{\"hooks\":{\"a\":{\"mark\":20,\"owed\":[[3,5],[9,9],[20,20]]},\"b\":{\"mark\":7,"
+            "\"owed\":[]}},\"version\":1}\n");
+  EXPECT_EQ(AlertLedger::from_text(text), hooks);
+  EXPECT_FALSE(AlertLedger::from_text("{\"version\":2,\"hooks\":{}}"));
+  EXPECT_FALSE(
+      AlertLedger::from_text("{\"version\":1,\"hooks\":{\"a\":{\"mark\":3,\"owed\":[[2,9]]}}}"));
+  EXPECT_FALSE(
+      AlertLedger::from_text("{\"version\":1,\"hooks\":{\"a\":{\"mark\":3,\"owed\":[[3,2]]}}}"));
+  EXPECT_FALSE(AlertLedger::from_text("not json"));
+}
+
+TEST_F(AlertRunnerTest, RunsPendingAtCloseAreRunAfterARestart) {
+  const auto log = (dir_ / "log").string();
+  const auto hook = script("h.sh",
+                           "echo \"$HACTL_EVENT_SEQ $HACTL_ALERT_ATTEMPT "
+                           "$HACTL_ALERT_REDELIVERY $HACTL_TERM\" >> " +
+                               log + "; sleep 0.2");
+  reopen_history();
+  auto& r = make_delivering({alert("h", hook)}, {.max_running = 1});
+  const auto s1 = log_event("action");
+  const auto s2 = log_event("action");
+  const auto s3 = log_event("action");
+  ASSERT_TRUE(run_until([&] { return r.running() == 1; }));
+  EXPECT_EQ(r.pending(), 2u);
+  stop_runner();  // s1 ends (and is done with); s2 and s3 are dropped, still owed
+  EXPECT_EQ(lines("log"), (std::vector<std::string>{std::to_string(s1) + " 1 0 3"}));
+
+  // The next agent: the history read from its files, a new runner.
+  reopen_history();
+  auto& r2 = make_delivering({alert("h", hook)}, {.max_running = 1});
+  EXPECT_EQ(r2.pending(), 2u);  // queued at once, from the history
+  const auto s4 = log_event("action");
+  ASSERT_TRUE(run_until([&] { return idle(); }));
+  EXPECT_EQ(lines("log"), (std::vector<std::string>{
+                              std::to_string(s1) + " 1 0 3", std::to_string(s2) + " 1 1 3",
+                              std::to_string(s3) + " 1 1 3", std::to_string(s4) + " 1 0 3"}));
+  EXPECT_EQ(r2.stats().total, (AlertCounters{.runs = 3, .succeeded = 3, .redelivered = 2}));
+
+  // And nothing again after one more restart.
+  stop_runner();
+  reopen_history();
+  auto& r3 = make_delivering({alert("h", hook)});
+  EXPECT_EQ(r3.pending(), 0u);
+  run_for(300ms);
+  EXPECT_EQ(lines("log").size(), 4u);
+}
+
+TEST_F(AlertRunnerTest, RunInterruptedByACrashIsRunAgain) {
+  const auto log = (dir_ / "log").string();
+  // Slow the first time, quick once a marker exists.
+  const auto marker = (dir_ / "quick").string();
+  auto a = alert("h", script("h.sh",
+                             "echo \"$HACTL_EVENT_SEQ $HACTL_ALERT_ATTEMPT "
+                             "$HACTL_ALERT_REDELIVERY\" >> " +
+                                 log + "; [ -e " + marker + " ] || sleep 0.5"));
+  a.retries = 3;
+  reopen_history();
+  auto& r = make_delivering({a});
+  const auto seq = log_event("node_down");
+  ASSERT_TRUE(run_until([&] { return r.running() == 1; }));
+  // What is on disk while the hook runs is what a crash (kill -9) leaves.
+  r.ledger()->flush();
+  const std::string crashed = record_text();
+  EXPECT_NE(crashed.find("\"owed\":[[" + std::to_string(seq) + "," + std::to_string(seq) + "]]"),
+            std::string::npos)
+      << crashed;
+  runner_.reset();  // gone with the hook still running: its result reaches nobody
+  std::ofstream(dir_ / "events" / AlertLedger::kFile) << crashed;
+  std::ofstream(marker) << "";
+
+  reopen_history();
+  auto& r2 = make_delivering({a});
+  ASSERT_TRUE(run_until([&] { return r2.stats().total.succeeded == 1 && idle(); }));
+  EXPECT_EQ(lines("log"),
+            (std::vector<std::string>{std::to_string(seq) + " 1 0", std::to_string(seq) + " 1 1"}));
+  r2.ledger()->flush();
+  EXPECT_NE(record_text().find("\"owed\":[]"), std::string::npos) << record_text();
+}
+
+TEST_F(AlertRunnerTest, RunGivenUpAfterItsLastAttemptIsNotRunAgain) {
+  const auto log = (dir_ / "log").string();
+  auto a = alert("f", script("f.sh", "echo $HACTL_EVENT_SEQ >> " + log + "; exit 1"));
+  a.retries = 1;
+  reopen_history();
+  auto& r = make_delivering({a});
+  log_event("action");
+  ASSERT_TRUE(run_until([&] { return r.stats().total.gave_up == 1 && idle(); }));
+  EXPECT_EQ(lines("log").size(), 2u);
+  stop_runner();
+  reopen_history();
+  auto& r2 = make_delivering({a});
+  EXPECT_EQ(r2.pending(), 0u);
+  run_for(300ms);
+  EXPECT_EQ(lines("log").size(), 2u);
+  EXPECT_EQ(r2.stats().total, AlertCounters{});
+}
+
+TEST_F(AlertRunnerTest, FullQueueDefersRunsToTheHistoryAndLosesNone) {
+  const auto log = (dir_ / "log").string();
+  reopen_history();
+  auto& r = make_delivering(
+      {alert("q", script("q.sh", "echo $HACTL_EVENT_SEQ >> " + log + "; sleep 0.02"))},
+      {.max_running = 1, .max_pending = 3});
+  std::vector<std::string> want;
+  for (int i = 0; i < 12; ++i) want.push_back(std::to_string(log_event("action")));
+  EXPECT_EQ(r.pending(), 3u);
+  EXPECT_EQ(r.stats().total.deferred, 9u);
+  EXPECT_TRUE(r.stats().backlog);
+  ASSERT_TRUE(run_until([&] { return idle() && !r.stats().backlog; }));
+  EXPECT_EQ(lines("log"), want);  // each once, in order
+  const auto s = r.stats().total;
+  EXPECT_EQ(s.runs, 12u);
+  EXPECT_EQ(s.redelivered, 9u);
+  EXPECT_EQ(s.dropped, 0u);
+}
+
+TEST_F(AlertRunnerTest, RetryTakesThePlaceOfTheNewestFirstAttempt) {
+  const auto log = (dir_ / "log").string();
+  // Seq 1 fails its first attempt (slowly); everything else succeeds.
+  auto a = alert("r", script("r.sh", "echo \"$HACTL_EVENT_SEQ $HACTL_ALERT_ATTEMPT\" >> " + log +
+                                         "\nif [ $HACTL_EVENT_SEQ$HACTL_ALERT_ATTEMPT = 11 ]; then "
+                                         "sleep 0.2; exit 1; fi"));
+  a.retries = 1;
+  reopen_history();
+  auto& r = make_delivering({a}, {.max_running = 1, .max_pending = 2});
+  log_event("action");
+  log_event("action");
+  log_event("action");  // the queue is full: deferred
+  EXPECT_EQ(r.stats().total.deferred, 1u);
+  // 1 runs, 3 comes back from the history, then 1's retry takes its place: deferred again.
+  ASSERT_TRUE(run_until([&] { return idle() && !r.stats().backlog; }));
+  EXPECT_EQ(lines("log"), (std::vector<std::string>{"1 1", "2 1", "1 2", "3 1"}));
+  EXPECT_EQ(r.stats().total, (AlertCounters{.runs = 4,
+                                            .succeeded = 3,
+                                            .failures = 1,
+                                            .retries = 1,
+                                            .deferred = 2,
+                                            .redelivered = 2}));
+}
+
+TEST_F(AlertRunnerTest, RedeliveryAtStartIsBoundedInNumberAndAge) {
+  const auto log = (dir_ / "log").string();
+  const auto hook = script("h.sh", "echo $HACTL_EVENT_SEQ >> " + log);
+  reopen_history();
+  make_delivering({alert("h", hook)}, {.max_running = 1});
+  const std::int64_t day_ago = wall_clock_us() - std::int64_t{25} * 3600 * 1'000'000;
+  log_event("action", day_ago);  // 1: too old when it is redelivered
+  std::vector<std::uint64_t> seqs;
+  for (int i = 0; i < 9; ++i) seqs.push_back(log_event("action"));
+  stop_runner();  // nothing ran: all ten owed
+  EXPECT_TRUE(lines("log").empty());
+
+  reopen_history();
+  auto& r = make_delivering({alert("h", hook)}, {.max_redelivered = 4});
+  ASSERT_TRUE(run_until([&] { return idle(); }));
+  // The newest four; the one from a day ago and the five oldest others are skipped.
+  std::vector<std::string> want;
+  for (std::size_t i = 5; i < seqs.size(); ++i) want.push_back(std::to_string(seqs[i]));
+  auto got = lines("log");
+  std::sort(got.begin(), got.end());
+  std::sort(want.begin(), want.end());
+  EXPECT_EQ(got, want);
+  EXPECT_EQ(r.stats().total.skipped, 6u);
+  EXPECT_EQ(r.stats().total.redelivered, 4u);
+  // Skipped for good.
+  stop_runner();
+  reopen_history();
+  auto& r2 = make_delivering({alert("h", hook)});
+  EXPECT_EQ(r2.pending(), 0u);
+}
+
+TEST_F(AlertRunnerTest, NewHookStartsWithEventsLoggedFromThenOn) {
+  const auto log = (dir_ / "log").string();
+  reopen_history();
+  make_delivering({alert("a", script("a.sh", "true"))});
+  log_event("action");
+  stop_runner();
+  // "b" added by a configuration change: the runner it gets takes the record over.
+  reopen_history();
+  auto& r = make_delivering({alert("b", script("b.sh", "echo $HACTL_EVENT_SEQ >> " + log))});
+  const auto seq = log_event("action");
+  ASSERT_TRUE(run_until([&] { return r.stats().total.succeeded == 1 && idle(); }));
+  EXPECT_EQ(lines("log"), (std::vector<std::string>{std::to_string(seq)}));
+  r.ledger()->flush();
+  EXPECT_EQ(record_text().find("\"a\""), std::string::npos) << "a removed hook is forgotten";
+}
+
+TEST_F(AlertRunnerTest, ConfigurationChangeTakesTheRecordOverAndRunsWhatWasPending) {
+  const auto log = (dir_ / "log").string();
+  const auto hook =
+      script("h.sh", "echo \"$HACTL_EVENT_SEQ $HACTL_ALERT_REDELIVERY\" >> " + log + "; sleep 0.1");
+  reopen_history();
+  auto& r = make_delivering({alert("h", hook)}, {.max_running = 1});
+  const auto s1 = log_event("action");
+  const auto s2 = log_event("action");
+  ASSERT_TRUE(run_until([&] { return r.running() == 1; }));
+  // As Agent::start_alerts does: close the old runner, hand its record to the new one.
+  r.close();
+  auto ledger = r.ledger();
+  AlertRunnerOptions o;
+  o.ledger = ledger;
+  o.max_running = 1;
+  auto& r2 = make_delivering({alert("h", hook)}, o);  // the old runner is destroyed here
+  ASSERT_TRUE(run_until([&] { return idle(); }));
+  run_for(200ms);
+  auto got = lines("log");
+  std::sort(got.begin(), got.end());
+  // s1 was running when its runner went: run again (at least once, so twice here).
+  EXPECT_EQ(got, (std::vector<std::string>{std::to_string(s1) + " 0", std::to_string(s1) + " 1",
+                                           std::to_string(s2) + " 1"}));
+  EXPECT_EQ(r2.ledger(), ledger);
+}
+
+TEST_F(AlertRunnerTest, UnreadableRecordRunsTheHistoryAgainWithinTheBound) {
+  const auto log = (dir_ / "log").string();
+  reopen_history();
+  for (int i = 0; i < 5; ++i) log_event("action");
+  std::ofstream(dir_ / "events" / AlertLedger::kFile) << "{torn";
+  auto& r = make_delivering({alert("h", script("h.sh", "echo $HACTL_EVENT_SEQ >> " + log))},
+                            {.max_redelivered = 3});
+  ASSERT_TRUE(run_until([&] { return idle(); }));
+  auto got = lines("log");
+  std::sort(got.begin(), got.end());
+  EXPECT_EQ(got, (std::vector<std::string>{"3", "4", "5"}));
+  EXPECT_EQ(r.stats().total.skipped, 2u);
+}
+
+TEST_F(AlertRunnerTest, OwedEventsThatLeftTheHistoryAreSkippedAndCounted) {
+  const auto log = (dir_ / "log").string();
+  const auto hook = script("h.sh", "echo $HACTL_EVENT_SEQ >> " + log);
+  reopen_history({.memory_events = 5});
+  make_delivering({alert("h", hook)});
+  for (int i = 0; i < 3; ++i) log_event("action");   // 1..3
+  stop_runner();                                     // owed, never run
+  for (int i = 0; i < 10; ++i) log_event("action");  // 4..13, with no runner to tell
+  reopen_history({.memory_events = 5});              // 9..13 in memory
+  auto& r = make_delivering({alert("h", hook)});
+  ASSERT_TRUE(run_until([&] { return idle(); }));
+  auto got = lines("log");
+  std::sort(got.begin(), got.end());
+  EXPECT_EQ(got, (std::vector<std::string>{"10", "11", "12", "13", "9"}));
+  EXPECT_EQ(r.stats().total.skipped, 3u);  // 1..3; 4..8 were never looked at
 }
 
 }  // namespace
