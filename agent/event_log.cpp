@@ -15,6 +15,8 @@
 #include <fstream>
 #include <limits>
 
+#include "resources/realtime.hpp"
+
 namespace hactl {
 namespace {
 
@@ -411,6 +413,7 @@ bool EventLog::open_current() {
 }
 
 void EventLog::writer_main() {
+  leave_realtime();  // disk work: never ahead of anything (resources/realtime.hpp)
   std::vector<std::string> batch;
   for (;;) {
     {

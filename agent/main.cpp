@@ -16,6 +16,7 @@
 #include <sstream>
 
 #include "agent/agent.hpp"
+#include "resources/realtime.hpp"
 #include "version.hpp"
 
 namespace {
@@ -33,6 +34,7 @@ struct Args {
   std::string run_dir = "/run/hactl";
   std::string log_level = "info";
   bool check_config = false;
+  bool no_realtime = false;
 };
 
 std::string hostname() {
@@ -142,12 +144,29 @@ std::expected<hactl::AgentOptions, std::string> load(const Args& args) {
 
 int run(hactl::AgentOptions options) {
   uv_loop_t* loop = uv_default_loop();
+  const int priority = options.realtime_priority;
   hactl::Agent agent(loop, std::move(options));
   if (auto r = agent.start(); !r) {
     spdlog::critical("event=start_failed error=\"{}\"", r.error());
     agent.stop();
     uv_run(loop, UV_RUN_DEFAULT);
     return 1;
+  }
+  // After start: the guard is forked and goes realtime itself; threads started later (disk
+  // writers) put themselves back to normal priority, processes are exec'd through chrt. Heartbeats
+  // must not wait for a CPU behind a loaded machine (keepalived #211), nor behind a page fault.
+  if (priority > 0) {
+    const auto rt = hactl::enter_realtime(priority, false);
+    const auto locked = hactl::lock_memory();
+    if (!rt || !locked) {
+      spdlog::warn(
+          "event=realtime_unavailable error=\"{}\" effect=\"heartbeats may be late "
+          "on a loaded machine\" fix=\"run as root or with CAP_SYS_NICE and "
+          "CAP_IPC_LOCK; --no-realtime to silence\"",
+          !rt ? rt.error() : locked.error());
+    } else {
+      spdlog::info("event=realtime policy=SCHED_RR priority={} memory=locked", priority);
+    }
   }
   uv_signal_t sigint{}, sigterm{};
   for (auto [handle, signum] : {std::pair{&sigint, SIGINT}, std::pair{&sigterm, SIGTERM}}) {
@@ -209,6 +228,9 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
   app.add_flag("--check-config", args.check_config, "check the configuration and key, then exit");
+  app.add_flag("--no-realtime", args.no_realtime,
+               "run at normal priority (default: the loop thread and the guard run SCHED_RR " +
+                   std::to_string(hactl::kDefaultRealtimePriority) + ", memory locked)");
   app.add_flag("--foreground", foreground, "run in the foreground (always the case)");
   try {
     app.parse(argc, argv);
@@ -235,5 +257,6 @@ int main(int argc, char** argv) {
     return 0;
   }
   setup_logging(args.log_level);
+  options->realtime_priority = args.no_realtime ? 0 : hactl::kDefaultRealtimePriority;
   return run(std::move(*options));
 }

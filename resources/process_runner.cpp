@@ -1,6 +1,8 @@
 #include "resources/process_runner.hpp"
 
+#include <sched.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <algorithm>
 
@@ -163,6 +165,13 @@ void start_reading(uv_pipe_t* pipe) {
       });
 }
 
+constexpr const char* kChrt = "/usr/bin/chrt";  // util-linux, an essential package
+
+bool caller_is_realtime() {
+  const int policy = ::sched_getscheduler(0) & ~SCHED_RESET_ON_FORK;
+  return policy == SCHED_RR || policy == SCHED_FIFO;
+}
+
 }  // namespace
 
 std::string_view to_string(ProcessResult::Ended e) {
@@ -203,7 +212,20 @@ std::shared_ptr<ProcessHandle> run_process(uv_loop_t* loop, const ProcessSpec& s
     ++job->open_handles;
   }
 
-  std::vector<char*> argv{const_cast<char*>(spec.program.c_str())};
+  // A realtime caller (the agent's loop, resources/realtime.hpp) keeps its policy across fork:
+  // uv_spawn waits (reading a pipe) until the child has exec'd, and a child at normal priority
+  // may wait 100 ms and more for a CPU on a loaded machine, with the loop blocked. So the child
+  // stays realtime just long enough to exec chrt, which puts it back to SCHED_OTHER and execs
+  // the program. A program that cannot be run is spawned directly, so that uv_spawn reports it
+  // as before (an exec failure, not chrt's exit code).
+  const bool via_chrt =
+      caller_is_realtime() && ::access(kChrt, X_OK) == 0 &&
+      (spec.program.find('/') == std::string::npos || ::access(spec.program.c_str(), X_OK) == 0);
+  std::vector<char*> argv;
+  if (via_chrt) {
+    for (const char* a : {kChrt, "--other", "0"}) argv.push_back(const_cast<char*>(a));
+  }
+  argv.push_back(const_cast<char*>(spec.program.c_str()));
   for (const auto& a : job->spec.args) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
   std::vector<char*> envp;
@@ -220,7 +242,7 @@ std::shared_ptr<ProcessHandle> run_process(uv_loop_t* loop, const ProcessSpec& s
   stdio[2].flags = static_cast<uv_stdio_flags>(UV_CREATE_PIPE | UV_WRITABLE_PIPE);
   stdio[2].data.stream = reinterpret_cast<uv_stream_t*>(&job->err);
   uv_process_options_t opts{};
-  opts.file = spec.program.c_str();
+  opts.file = argv[0];
   opts.args = argv.data();
   opts.env = envp.data();
   opts.cwd = "/";

@@ -18,6 +18,7 @@
 
 #include "common/config.hpp"
 #include "resources/process_runner.hpp"
+#include "resources/realtime.hpp"
 #include "resources/systemd_unit.hpp"
 
 namespace hactl {
@@ -128,6 +129,9 @@ void reload_definitions(GuardOptions& o, const std::string& path,
 [[noreturn]] void guard_main(int fd, const GuardOptions& options) {
   GuardOptions o = options;
   setsid();
+  // It enforces the lease deadline: it must not wait behind a busy machine either (it is forked
+  // before the agent goes realtime). What it stops resources with runs at normal priority.
+  if (o.realtime_priority > 0 && enter_realtime(o.realtime_priority, true)) (void)lock_memory();
   for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGPIPE}) ::signal(sig, SIG_IGN);
   std::set<std::string> held;          // VIP lines
   std::vector<std::string> resources;  // ids, in the order they were taken

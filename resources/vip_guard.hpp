@@ -41,8 +41,9 @@ struct GuardOptions {
   ResourceConfig resources;  // the guard keeps its own copy
   std::string ocf_root = kDefaultOcfRoot;
   Duration restart_grace{0};
-  Duration alive_window{0};  // 0: never take the agent for stopped
-  std::string lock_file;     // held by every live agent ("": do not look)
+  Duration alive_window{0};   // 0: never take the agent for stopped
+  std::string lock_file;      // held by every live agent ("": do not look)
+  int realtime_priority = 0;  // > 0: the guard runs SCHED_RR at this priority (realtime.hpp)
 };
 
 class VipGuard {

@@ -21,6 +21,9 @@ packages=(
   # real fence agents (fence_dummy, and the stdin interface every fence_* shares) for the
   # fencing tests (tests/integration/test_fencing.py)
   fence-agents
+  # the load test (tests/integration/test_load.py): stress-ng saturates CPU and disk in a node's
+  # namespace; python3-fusepy runs slowfs.py, the state directory with a slow fsync
+  stress-ng python3-fusepy
   # the packages: .deb (dpkg-dev's dpkg-shlibdeps) and .rpm (rpmbuild) built by CPack, checked
   # by lintian and rpm, the man pages by man-db, the bash completion loaded as bash-completion
   # would (tests/integration/test_packaging.py, test_manpages.py, test_completion.py)

@@ -10,8 +10,10 @@
 
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "resources/ocf_agent.hpp"
+#include "resources/realtime.hpp"
 
 namespace hactl {
 namespace {
@@ -135,6 +137,29 @@ TEST(ProcessRunner, MissingProgramIsAnExecFailure) {
   const auto r = run_sync(s);
   EXPECT_EQ(r.ended, ProcessResult::Ended::kExecFailed);
   EXPECT_NE(r.error.find("/nonexistent/agent"), std::string::npos);
+}
+
+TEST(ProcessRunner, ARealtimeCallersChildrenRunAtNormalPriority) {
+  // The agent's loop runs SCHED_RR without reset-on-fork (resources/realtime.hpp): what it runs
+  // must not inherit that. In a thread of its own, so the test binary's main thread is untouched.
+  ProcessResult r, missing;
+  std::string refused;
+  std::thread t([&] {
+    if (auto rt = enter_realtime(5, false); !rt) {
+      refused = rt.error();
+      return;
+    }
+    r = run_sync(sh("/usr/bin/chrt -p $$"));
+    ProcessSpec s;
+    s.program = "/nonexistent/agent";
+    missing = run_sync(s);
+  });
+  t.join();
+  if (!refused.empty()) GTEST_SKIP() << "cannot go realtime here: " << refused;
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("SCHED_OTHER"), std::string::npos) << r.output;
+  // Still an exec failure, not chrt's exit code.
+  EXPECT_EQ(missing.ended, ProcessResult::Ended::kExecFailed);
 }
 
 TEST(ProcessRunner, FloodedOutputIsBounded) {

@@ -1,0 +1,30 @@
+// Keeping the agent's loop on time under load (corosync does the same): heartbeats must not
+// wait behind a busy machine. The loop thread runs SCHED_RR with SCHED_RESET_ON_FORK, so what
+// it forks (resource agents, hooks, fence agents) runs at normal priority; threads it starts
+// for disk work put themselves back to normal priority; and the agent's memory is locked so
+// that a page fault under memory pressure cannot stall it. The guard does the same for itself.
+// Children never run realtime: the process runner execs them through `chrt --other 0`.
+#pragma once
+
+#include <expected>
+#include <string>
+
+namespace hactl {
+
+// hactl-agent's default priority (1..99; corosync uses 99, keepalived 0; low enough that
+// kernel threads and anything an administrator set higher still come first).
+inline constexpr int kDefaultRealtimePriority = 10;
+
+// The calling thread to SCHED_RR at `priority`. Needs CAP_SYS_NICE (or RLIMIT_RTPRIO) and,
+// with cgroup v2 and RT group scheduling, RT runtime in its cgroup. `reset_on_fork`: children
+// start at normal priority; without it they inherit SCHED_RR, and must drop it themselves
+// (the process runner execs them through chrt, so that the loop, which waits for the exec, is
+// not held up by a child waiting for a CPU).
+std::expected<void, std::string> enter_realtime(int priority, bool reset_on_fork);
+// The calling thread back to SCHED_OTHER (threads started by a realtime thread inherit it).
+void leave_realtime();
+// mlockall: what is mapped now and later, locked as it is touched (MCL_ONFAULT: thread stacks
+// are not faulted in whole). Not inherited across fork.
+std::expected<void, std::string> lock_memory();
+
+}  // namespace hactl
