@@ -50,6 +50,7 @@ std::expected<void, std::string> Agent::start() {
   g.restart_grace = restart_grace(options_.config.timing);
   g.alive_window = options_.config.timing.node_timeout;
   g.lock_file = options_.lock_file;
+  g.realtime_priority = options_.realtime_priority;
   auto guard = VipGuard::spawn(g);
   if (!guard) return std::unexpected(guard.error());
   vip_guard_ = std::move(*guard);
@@ -81,6 +82,8 @@ std::expected<void, std::string> Agent::start() {
   resources_ =
       std::make_unique<ResourceHost>(options_.config, options_.self, now(), previous_lease_end);
   resources_->set_incarnation(persisted_.incarnation);
+  tell_macs();
+  vip_checker_ = std::make_unique<VipChecker>(loop_);
   // Standby and maintenance reach the resource host (and the guard) from the document at the
   // first process(), before its keeper's first tick (refresh_effective).
   std::error_code ec;
@@ -222,8 +225,21 @@ void Agent::open_executor() {
   executor_->set_vip_guard(&vip_guard_);
 }
 
+void Agent::tell_macs(std::optional<std::size_t> only) {
+  const auto& prims = options_.config.resources.primitives;
+  std::set<std::string> told;
+  for (std::size_t i = 0; i < prims.size(); ++i) {
+    if (prims[i].cls != ResourceClass::kVip || (only && *only != i)) continue;
+    const auto it = prims[i].params.find("interface");
+    if (it == prims[i].params.end() || !told.insert(it->second).second) continue;
+    // An interface missing now may appear later: asked again at each start of a vip on it.
+    if (const auto mac = interface_mac(it->second)) resources_->set_mac(it->second, *mac);
+  }
+}
+
 void Agent::stop() {
   sd_notify(0, "STOPPING=1");
+  if (vip_checker_) vip_checker_->close();
   waiting_.clear();  // their clients are closed with the socket
   if (event_sink_) {
     event_sink_->detach();
@@ -325,6 +341,7 @@ void Agent::on_op_result(const OpResult& r) {
       spdlog::warn("event=action_output resource={} action={} ended={} code={} output=\"{}\"",
                    r.resource, r.action, to_string(r.ended), code, r.output.substr(0, 300));
     }
+    if (r.action == "start") tell_macs(prim_index_.at(r.resource));
     resources_->on_call_done(r.call_id, code, ran, now());
   }
   process();
@@ -363,6 +380,10 @@ void Agent::run_resources(Instant t) {
   for (const auto& [to, msg] : out.messages) transport_->send(to, msg);
   const std::string& self = options_.config.node(options_.self).name;
   for (const auto& line : out.log) spdlog::info("{} node={}", line, self);
+  if (auto line =
+          reconciled_.check(options_.config, options_.self, *resources_, *core_, t, out.log)) {
+    spdlog::info("{}", *line);
+  }
   for (const auto& [index, on] : out.monitors) {
     const std::string& id = options_.config.resources.primitives[index].id;
     if (on) {
@@ -372,6 +393,23 @@ void Agent::run_resources(Instant t) {
     }
   }
   for (const FenceOp& op : out.fence_ops) run_fence(op);
+  for (const std::size_t index : out.announces) {
+    const PrimitiveConfig& p = options_.config.resources.primitives[index];
+    const auto spec = parse_vip(p.params);
+    const VipResult v =
+        spec ? vip_announce(*spec) : VipResult{OcfCode::kErrConfigured, spec.error()};
+    if (v.code != OcfCode::kSuccess) {
+      spdlog::warn("event=vip_announce_failed resource={} node={} error=\"{}\"", p.id, self,
+                   v.message);
+    }
+  }
+  for (auto& [asker, request] : out.vip_checks) {
+    vip_checker_->check(request, [this, asker](VipCheckResult result) {
+      if (fatal_ || !resources_) return;
+      resources_->on_vip_check_done(asker, std::move(result));
+      process();
+    });
+  }
   for (const KeeperCall& c : out.calls) {
     executor_->submit(OpRequest{c.call_id, options_.config.resources.primitives[c.index].id,
                                 c.action, Duration{0}});

@@ -16,6 +16,7 @@
 #include "agent/event_log.hpp"
 #include "agent/event_sink.hpp"
 #include "agent/metrics_server.hpp"
+#include "agent/reconcile_watch.hpp"
 #include "agent/state_store.hpp"
 #include "agent/transport.hpp"
 #include "common/cluster_doc.hpp"
@@ -23,6 +24,7 @@
 #include "coordinator/node.hpp"
 #include "coordinator/resource_host.hpp"
 #include "resources/executor.hpp"
+#include "resources/vip_check.hpp"
 
 namespace hactl {
 
@@ -46,6 +48,8 @@ struct AgentOptions {
   // Where the end of this agent's lease is kept for the next agent of this boot (tmpfs).
   std::string lease_file = "/run/hactl/lease";
   std::string lock_file = "/run/hactl/agent.lock";  // one agent per host
+  // > 0: the guard runs SCHED_RR at this priority (main() puts the loop thread there).
+  int realtime_priority = 0;
 };
 
 class Agent {
@@ -131,6 +135,9 @@ class Agent {
   std::optional<Instant> lease_written_;
   std::unique_ptr<Executor> executor_;
   std::unique_ptr<ResourceHost> resources_;
+  std::unique_ptr<VipChecker> vip_checker_;  // checks of peers' vips (Announcer)
+  // Tells the resource host this node's MAC on the interfaces of its vips (all, or `only`'s).
+  void tell_macs(std::optional<std::size_t> only = std::nullopt);
   std::map<std::string, std::size_t> prim_index_;
   DocStore doc_store_;
   std::unique_ptr<DocReplica> docs_;
@@ -151,6 +158,8 @@ class Agent {
   std::map<std::string, std::uint64_t> event_counts_;  // by kind, since this agent started
   std::unique_ptr<AlertRunner> alerts_;
   void start_alerts();
+  // Logs event=reconciled once per term this node coordinates (agent/reconcile_watch.hpp).
+  ReconcileWatch reconciled_;
   // Metrics (agent_metrics.cpp).
   std::string metrics_text() const;
   void count_heartbeat(NodeId from, Instant t);

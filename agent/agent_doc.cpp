@@ -290,6 +290,7 @@ void Agent::rebuild_resources(ClusterConfig base, Instant t) {
   resources_ =
       std::make_unique<ResourceHost>(options_.config, options_.self, t, lease_written_.value_or(t));
   resources_->set_incarnation(persisted_.incarnation);
+  tell_macs();
   const std::string applied = options_.state_dir + "/hactl-" + self + ".applied.yaml";
   if (auto r = replace_file_atomically(options_.state_dir, applied, applied_text_); r) {
     vip_guard_.reload_definitions(applied);

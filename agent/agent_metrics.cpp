@@ -98,6 +98,25 @@ std::string Agent::metrics_text() const {
       }
     }
   }
+  // Verified VIP moves (coordinator/announcer.hpp), as each holder reports them.
+  m.family("hactl_vip_verified", kGauge,
+           "1 when another node confirmed a held vip's announcement and answer, else 0.");
+  m.family("hactl_vip_verify_seconds", kGauge, "From a vip's start to its confirmation.");
+  m.family("hactl_vip_announcements", kGauge, "Announcements of a held vip since its start.");
+  for (std::size_t k = 0; k < options_.config.resources.primitives.size(); ++k) {
+    const PrimitiveConfig& p = options_.config.resources.primitives[k];
+    if (p.cls != ResourceClass::kVip) continue;
+    for (std::size_t i = 0; i < nodes.size(); ++i) {
+      const ResourceEntry& e = resources_->conductor().views()[i].entries[k];
+      if (!mem.up[i] || e.check == VipCheck::kNone) continue;
+      const MetricLabels labels{{"resource", p.id}, {"node", nodes[i].name}};
+      m.sample("hactl_vip_verified", labels, e.check == VipCheck::kVerified ? 1 : 0);
+      if (e.check == VipCheck::kVerified) {
+        m.sample("hactl_vip_verify_seconds", labels, e.check_ms / 1000.0);
+      }
+      m.sample("hactl_vip_announcements", labels, e.announcements);
+    }
+  }
   m.family("hactl_actions_total", kCounter, "Resource agent runs on this node, by result.");
   m.family("hactl_action_seconds_total", kCounter, "Time resource agent runs took on this node.");
   for (const auto& [key, a] : action_stats_) {
@@ -123,11 +142,23 @@ std::string Agent::metrics_text() const {
     const AlertStats as = alerts_->stats();
     m.family("hactl_alert_runs_total", kCounter, "Alert hook runs, retries included.");
     m.family("hactl_alert_failures_total", kCounter, "Alert hook runs that failed or timed out.");
-    m.family("hactl_alert_dropped_total", kCounter, "Alert hook runs dropped (queue full).");
+    m.family("hactl_alert_dropped_total", kCounter,
+             "Alert hook runs dropped from memory (shutdown, a displaced retry); still owed "
+             "unless skipped.");
+    m.family("hactl_alert_deferred_total", kCounter,
+             "Alert hook runs deferred to the event history (queue full), run later.");
+    m.family("hactl_alert_redelivered_total", kCounter,
+             "Alert hook runs queued from the event history (after a restart or a deferral).");
+    m.family("hactl_alert_skipped_total", kCounter,
+             "Events an alert hook wanted but was not run for (too old, over the bound, gone).");
     for (const auto& [id, c] : as.by_alert) {
       m.sample("hactl_alert_runs_total", {{"alert", id}}, static_cast<double>(c.runs));
       m.sample("hactl_alert_failures_total", {{"alert", id}}, static_cast<double>(c.failures));
       m.sample("hactl_alert_dropped_total", {{"alert", id}}, static_cast<double>(c.dropped));
+      m.sample("hactl_alert_deferred_total", {{"alert", id}}, static_cast<double>(c.deferred));
+      m.sample("hactl_alert_redelivered_total", {{"alert", id}},
+               static_cast<double>(c.redelivered));
+      m.sample("hactl_alert_skipped_total", {{"alert", id}}, static_cast<double>(c.skipped));
     }
   }
   return m.str();

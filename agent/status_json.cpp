@@ -102,6 +102,18 @@ void add_resources_json(nlohmann::json& status, const ClusterConfig& config, con
       promoted = promoted || roles[i] == ResourceRole::kPromoted;
       unclean = unclean || !m.up[i];
     }
+    // A vip's verification, as its holder reports it (coordinator/announcer.hpp).
+    nlohmann::json verify = nullptr;
+    for (std::size_t i = 0; i < config.nodes.size() && p.cls == ResourceClass::kVip; ++i) {
+      const ResourceEntry& e = c.views()[i].entries[k];
+      if (!m.up[i] || roles[i] == ResourceRole::kStopped || e.check == VipCheck::kNone) continue;
+      verify = {{"node", config.nodes[i].name},
+                {"state", std::string(to_string(e.check))},
+                {"took_ms", e.check == VipCheck::kVerified ? nlohmann::json(e.check_ms)
+                                                           : nlohmann::json(nullptr)},
+                {"announcements", e.announcements}};
+      break;
+    }
     const char* role = promoted ? "promoted" : nodes.empty() ? "stopped" : "started";
     const char* st = !known    ? "unknown"
                      : failed  ? "failed"
@@ -118,7 +130,8 @@ void add_resources_json(nlohmann::json& status, const ClusterConfig& config, con
                     {"role", role},
                     {"state", st},
                     {"fail_count", total_failures},
-                    {"fail_counts", fail_counts}});
+                    {"fail_counts", fail_counts},
+                    {"verify", verify}});
   }
   status["resources"] = list;
   status["scheduler"] = {

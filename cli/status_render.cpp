@@ -118,7 +118,15 @@ std::string render_status(const nlohmann::json& s) {
         for (const auto& n : r["nodes"])
           if (n.is_string()) on += (on.empty() ? "" : ",") + n.get<std::string>();
       }
-      res.push_back({str(r, "id"), str(r, "type"), str(r, "state"), on.empty() ? "-" : on,
+      std::string state = str(r, "state");
+      if (r.contains("verify") && r["verify"].is_object()) {
+        const auto& v = r["verify"];
+        state += " (" + str(v, "state");
+        if (v.contains("took_ms") && v["took_ms"].is_number())
+          state += " in " + format_age_ms(v["took_ms"].get<std::int64_t>());
+        state += ")";
+      }
+      res.push_back({str(r, "id"), str(r, "type"), state, on.empty() ? "-" : on,
                      std::to_string(r.value("fail_count", 0))});
     }
     out << "\n" << table(res);

@@ -3,6 +3,7 @@
 // list and are carried on the wire as names.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -67,6 +68,16 @@ struct VoteResponse {
 // --- Resources. Primitives are numbered by their position in the cluster file every node shares;
 // config_id (ClusterConfig::id) says which file, and a message for another file is ignored.
 
+// Where the verification of a vip held by the sender stands (coordinator/announcer.hpp).
+enum class VipCheck : std::uint8_t {
+  kNone,        // not a vip, not held here, or verify is off
+  kPending,     // announced, no peer has confirmed it yet
+  kVerified,    // a peer saw it announced and answered from this node's MAC
+  kUnverified,  // checks keep failing (no peer saw it, or none could check): still retried
+  kConflict,    // a peer saw another MAC answer for the address too
+};
+std::string_view to_string(VipCheck c);
+
 // One primitive as the sending node knows it.
 struct ResourceEntry {
   ResourceRole role = ResourceRole::kStopped;
@@ -75,6 +86,9 @@ struct ResourceEntry {
   bool busy = false;    // an action other than a recurring monitor is running or queued
   std::uint32_t fail_count = 0;
   std::uint32_t failure_age_ms = UINT32_MAX;  // since the last failure; UINT32_MAX: none
+  VipCheck check = VipCheck::kNone;
+  std::uint32_t check_ms = 0;      // kVerified: from the start to the confirmation
+  std::uint8_t announcements = 0;  // since the start (capped at 255)
   bool operator==(const ResourceEntry&) const = default;
 };
 
@@ -92,7 +106,7 @@ struct ResourceReport {
   bool leaving = false;
   bool operator==(const ResourceReport&) const = default;
 };
-inline constexpr std::size_t kReportPageEntries = 100;
+inline constexpr std::size_t kReportPageEntries = 64;
 
 enum class RequestKind : std::uint8_t { kStart, kStop, kPromote, kDemote, kCleanup };
 
@@ -186,8 +200,38 @@ struct FenceResult {
   bool operator==(const FenceResult&) const = default;
 };
 
-using Message = std::variant<Heartbeat, PreVoteRequest, PreVoteResponse, VoteRequest, VoteResponse,
-                             ResourceReport, ActionRequest, ActionResult, DocChunk, DocAck,
-                             FenceNotice, FenceRequest, FenceResult>;
+using MacAddress = std::array<std::uint8_t, 6>;
+std::string to_string(const MacAddress& mac);  // "02:00:0a:d5:00:0b"
+
+// The holder of a vip -> a peer: check the address from there (resources/vip_check.hpp): ask
+// for it (ARP request, or neighbour solicitation) and watch its announcements (gratuitous ARP,
+// unsolicited neighbour advertisements) for at most window_ms, or until both came from `mac`;
+// then answer with a VipCheckResult.
+struct VipCheckRequest {
+  Term term;
+  std::uint64_t id = 0;
+  std::uint32_t index = 0;  // the primitive, for the answer
+  std::string address;      // "10.0.0.100" or "fd00::100", at most 255 bytes
+  std::string interface;    // at most 255 bytes
+  MacAddress mac{};         // the holder's, on that interface
+  std::uint32_t window_ms = 0;
+  bool operator==(const VipCheckRequest&) const = default;
+};
+inline constexpr std::size_t kMaxCheckMacs = 8;
+struct VipCheckResult {
+  Term term;
+  std::uint64_t id = 0;
+  std::uint32_t index = 0;
+  bool probed = false;                // false: this node could not check (see detail)
+  std::vector<MacAddress> announced;  // MACs that announced the address, at most kMaxCheckMacs
+  std::vector<MacAddress> answered;   // MACs that answered for it, at most kMaxCheckMacs
+  std::string detail;                 // at most 255 bytes
+  bool operator==(const VipCheckResult&) const = default;
+};
+
+using Message =
+    std::variant<Heartbeat, PreVoteRequest, PreVoteResponse, VoteRequest, VoteResponse,
+                 ResourceReport, ActionRequest, ActionResult, DocChunk, DocAck, FenceNotice,
+                 FenceRequest, FenceResult, VipCheckRequest, VipCheckResult>;
 
 }  // namespace hactl

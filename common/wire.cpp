@@ -39,6 +39,8 @@ enum class BodyType : std::uint8_t {
   kFenceNotice = 11,
   kFenceRequest = 12,
   kFenceResult = 13,
+  kVipCheckRequest = 14,
+  kVipCheckResult = 15,
 };
 
 std::string_view cut255(const std::string& s) { return std::string_view(s).substr(0, 255); }
@@ -178,9 +180,16 @@ struct BodyEncoder {
     w.u8(static_cast<std::uint8_t>(m.entries.size()));
     for (const ResourceEntry& e : m.entries) {
       w.u8(static_cast<std::uint8_t>(e.role));
-      w.u8(static_cast<std::uint8_t>((e.probed ? 1 : 0) | (e.failed ? 2 : 0) | (e.busy ? 4 : 0)));
+      const bool check = e.check != VipCheck::kNone || e.check_ms != 0 || e.announcements != 0;
+      w.u8(static_cast<std::uint8_t>((e.probed ? 1 : 0) | (e.failed ? 2 : 0) | (e.busy ? 4 : 0) |
+                                     (check ? 8 : 0)));
       w.u32(e.fail_count);
       w.u32(e.failure_age_ms);
+      if (check) {  // only for vips held here: a page of them still fits a datagram
+        w.u8(static_cast<std::uint8_t>(e.check));
+        w.u32(e.check_ms);
+        w.u8(e.announcements);
+      }
     }
     w.boolean(m.leaving);
   }
@@ -248,7 +257,47 @@ struct BodyEncoder {
     w.boolean(m.ok);
     w.name(cut255(m.detail));
   }
+  void operator()(const VipCheckRequest& m) const {
+    w.u8(static_cast<std::uint8_t>(BodyType::kVipCheckRequest));
+    w.u64(m.term.value);
+    w.u64(m.id);
+    w.u32(m.index);
+    w.name(cut255(m.address));
+    w.name(cut255(m.interface));
+    w.bytes(m.mac.data(), m.mac.size());
+    w.u32(m.window_ms);
+  }
+  void operator()(const VipCheckResult& m) const {
+    HACTL_ASSERT(m.announced.size() <= kMaxCheckMacs && m.answered.size() <= kMaxCheckMacs);
+    w.u8(static_cast<std::uint8_t>(BodyType::kVipCheckResult));
+    w.u64(m.term.value);
+    w.u64(m.id);
+    w.u32(m.index);
+    w.boolean(m.probed);
+    for (const auto* list : {&m.announced, &m.answered}) {
+      w.u8(static_cast<std::uint8_t>(list->size()));
+      for (const MacAddress& mac : *list) w.bytes(mac.data(), mac.size());
+    }
+    w.name(cut255(m.detail));
+  }
 };
+
+bool read_mac(ByteReader& r, MacAddress& mac) {
+  for (auto& b : mac) {
+    if (!r.u8(b)) return false;
+  }
+  return true;
+}
+
+bool read_macs(ByteReader& r, std::vector<MacAddress>& list) {
+  std::uint8_t n = 0;
+  if (!r.u8(n) || n > kMaxCheckMacs) return false;
+  list.resize(n);
+  for (MacAddress& mac : list) {
+    if (!read_mac(r, mac)) return false;
+  }
+  return true;
+}
 
 std::optional<NodeId> find_name(const std::vector<std::string>& names, std::string_view s) {
   for (std::size_t i = 0; i < names.size(); ++i) {
@@ -293,8 +342,16 @@ std::optional<Message> decode_report(ByteReader& r) {
   for (ResourceEntry& e : m.entries) {
     std::uint8_t role = 0, flags = 0;
     if (!r.u8(role) || role > static_cast<std::uint8_t>(ResourceRole::kPromoted) || !r.u8(flags) ||
-        flags > 7 || !r.u32(e.fail_count) || !r.u32(e.failure_age_ms)) {
+        flags > 15 || !r.u32(e.fail_count) || !r.u32(e.failure_age_ms)) {
       return std::nullopt;
+    }
+    if ((flags & 8) != 0) {
+      std::uint8_t check = 0;
+      if (!r.u8(check) || check > static_cast<std::uint8_t>(VipCheck::kConflict) ||
+          !r.u32(e.check_ms) || !r.u8(e.announcements)) {
+        return std::nullopt;
+      }
+      e.check = static_cast<VipCheck>(check);
     }
     e.role = static_cast<ResourceRole>(role);
     e.probed = (flags & 1) != 0;
@@ -398,12 +455,55 @@ std::optional<Message> decode_body(ByteReader& r, const std::vector<std::string>
       if (r.u64(m.term.value) && r.u64(m.id) && r.boolean(m.ok) && r.name(m.detail)) out = m;
       break;
     }
+    case BodyType::kVipCheckRequest: {
+      VipCheckRequest m;
+      if (r.u64(m.term.value) && r.u64(m.id) && r.u32(m.index) && r.name(m.address) &&
+          r.name(m.interface) && read_mac(r, m.mac) && r.u32(m.window_ms)) {
+        out = m;
+      }
+      break;
+    }
+    case BodyType::kVipCheckResult: {
+      VipCheckResult m;
+      if (r.u64(m.term.value) && r.u64(m.id) && r.u32(m.index) && r.boolean(m.probed) &&
+          read_macs(r, m.announced) && read_macs(r, m.answered) && r.name(m.detail)) {
+        out = m;
+      }
+      break;
+    }
   }
   if (!out || r.left() != 0) return std::nullopt;  // trailing bytes are malformed too
   return out;
 }
 
 }  // namespace
+
+std::string_view to_string(VipCheck c) {
+  switch (c) {
+    case VipCheck::kNone:
+      return "none";
+    case VipCheck::kPending:
+      return "pending";
+    case VipCheck::kVerified:
+      return "verified";
+    case VipCheck::kUnverified:
+      return "unverified";
+    case VipCheck::kConflict:
+      return "conflict";
+  }
+  return "none";
+}
+
+std::string to_string(const MacAddress& mac) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (std::size_t i = 0; i < mac.size(); ++i) {
+    if (i > 0) out += ':';
+    out += kHex[mac[i] >> 4];
+    out += kHex[mac[i] & 15];
+  }
+  return out;
+}
 
 std::string_view to_string(DropReason r) {
   switch (r) {

@@ -44,7 +44,8 @@ Keeper::Keeper(const ClusterConfig& config, NodeId self, Instant now,
       witness_(config.node(self).witness),
       guard_(config.timing.heartbeat_interval / 2),
       report_every_(std::max<Duration>(config.timing.node_timeout, std::chrono::seconds{1})),
-      local_(config.resources.primitives.size()) {
+      local_(config.resources.primitives.size()),
+      announcer_(config, self) {
   // Probe everything once: what runs here is learned, never assumed (a witness runs nothing).
   for (std::size_t i = 0; i < local_.size(); ++i) {
     if (witness_) {
@@ -148,6 +149,13 @@ void Keeper::on_call_done(std::uint64_t call_id, int code, bool ran, Instant now
   --l.pending;
   apply(c.index, c.action, code, ran, now);
   changed();
+  if (p.cls == ResourceClass::kVip) {
+    if (c.action == "start" && ran && code == kOcfSuccess && !l.failed) {
+      announcer_.started(c.index, now);
+    } else if (l.role == ResourceRole::kStopped) {
+      announcer_.stopped(c.index);
+    }
+  }
   if (leaving_ && l.role != ResourceRole::kStopped && l.pending == 0 && !witness_) {
     // Started (or left running by a failed stop) while shutting down: stop it (again).
     set_monitor(c.index, false);
@@ -268,6 +276,11 @@ void Keeper::tick(const LeaseView& lease, Instant now) {
     lapsed_ = false;
     out_.events.push_back("event=lease_back action=accept_requests");
   }
+  // Announcing an address needs the lease that covers it (a node giving its vips up must not
+  // announce them meanwhile); in maintenance and while leaving nothing is announced either.
+  const bool may_announce =
+      !maintenance_ && !leaving_ && !lapsed_ && (lease_ok(lease, now) || !stop_policy);
+  if (may_announce) announcer_.tick(lease.up, lease.term, now);
   if (now >= next_report_) dirty_ = true;
 }
 
@@ -332,7 +345,8 @@ void Keeper::changed() {
   dirty_ = true;
 }
 
-ResourceEntry Keeper::entry(const Local& l, Instant now) const {
+ResourceEntry Keeper::entry(std::size_t index, Instant now) const {
+  const Local& l = local_[index];
   ResourceEntry e;
   e.role = l.role;
   e.probed = l.probed;
@@ -344,13 +358,14 @@ ResourceEntry Keeper::entry(const Local& l, Instant now) const {
     e.failure_age_ms = static_cast<std::uint32_t>(
         std::clamp<std::int64_t>(ms.count(), 0, std::int64_t{UINT32_MAX} - 1));
   }
+  announcer_.fill(index, e);
   return e;
 }
 
 void Keeper::send_reports(Instant now) {
   std::vector<ResourceEntry> entries;
   entries.reserve(local_.size());
-  for (const Local& l : local_) entries.push_back(entry(l, now));
+  for (std::size_t i = 0; i < local_.size(); ++i) entries.push_back(entry(i, now));
   const auto total = static_cast<std::uint32_t>(local_.size());
   std::uint32_t first = 0;
   do {
@@ -369,6 +384,11 @@ void Keeper::send_reports(Instant now) {
 }
 
 KeeperOutput Keeper::take(Instant now) {
+  AnnouncerOutput a = announcer_.take();
+  for (auto& [to, check] : a.checks) out_.messages.emplace_back(to, std::move(check));
+  out_.announces.insert(out_.announces.end(), a.announce.begin(), a.announce.end());
+  for (auto& line : a.events) out_.events.push_back(std::move(line));
+  if (announcer_.take_changed()) changed();
   if (dirty_) {
     dirty_ = false;
     send_reports(now);
@@ -392,6 +412,7 @@ Instant Keeper::next_deadline(const LeaseView& lease) const {
   if (holding && !lapsed_) {
     next = std::min(next, lease.lease_until ? *lease.lease_until - guard_ : boot_grace_until_);
   }
+  if (const auto a = announcer_.next_deadline()) next = std::min(next, *a);
   return next;
 }
 

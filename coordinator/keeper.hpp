@@ -21,6 +21,7 @@
 #include "common/config.hpp"
 #include "common/messages.hpp"
 #include "common/types.hpp"
+#include "coordinator/announcer.hpp"
 
 namespace hactl {
 
@@ -30,6 +31,7 @@ struct LeaseView {
   std::optional<NodeId> coordinator;
   std::optional<Instant> lease_until;  // this node's valid lease, if any
   std::uint64_t session_ping = 0;      // Node::lease_session_ping
+  std::vector<bool> up{};              // by NodeId: the peers this node hears (empty: none)
 };
 
 struct KeeperCall {
@@ -44,6 +46,7 @@ struct KeeperOutput {
   std::vector<std::pair<NodeId, Message>> messages;    // reports and results
   std::vector<ResourceReport> own_reports;  // this node's report pages, for its own conductor
   std::vector<std::string> events;          // key=value lines for the log
+  std::vector<std::size_t> announces;       // vips to announce again now (Announcer)
 };
 
 class Keeper {
@@ -61,6 +64,15 @@ class Keeper {
   // A recurring monitor's result changed.
   void on_monitor(std::size_t index, int ocf_code, Instant now);
   void tick(const LeaseView& lease, Instant now);
+  // A peer's answer to a check of a vip held here (Announcer).
+  void on_vip_check(NodeId from, const VipCheckResult& r, Instant now) {
+    announcer_.on_result(from, r, now);
+  }
+  // This node's MAC on an interface, for the checks of the vips on it.
+  void set_mac(const std::string& interface, const MacAddress& mac) {
+    announcer_.set_mac(interface, mac);
+  }
+  const Announcer& announcer() const { return announcer_; }
   // Maintenance (hactl node maintenance): what runs here is left alone: no monitors, no stop
   // when the lease lapses, no vip deadline, no actions but cleanup. Ending it resumes monitors.
   void set_maintenance(bool on);
@@ -107,7 +119,7 @@ class Keeper {
   void set_monitor(std::size_t index, bool on);
   void changed();
   void send_reports(Instant now);
-  ResourceEntry entry(const Local& l, Instant now) const;
+  ResourceEntry entry(std::size_t index, Instant now) const;
 
   const ClusterConfig& config_;
   NodeId self_;
@@ -129,6 +141,7 @@ class Keeper {
   Term last_term_;
   Instant next_report_{};
   Instant boot_grace_until_{};
+  Announcer announcer_;
   KeeperOutput out_;
 };
 

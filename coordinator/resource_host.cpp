@@ -17,6 +17,10 @@ LeaseView ResourceHost::lease_view(const Node& core, Instant now) {
   v.coordinator = core.coordinator();
   if (core.has_quorum(now)) v.lease_until = core.lease_until();
   v.session_ping = core.lease_session_ping();
+  for (const PeerStatus& p : core.status(now).peers) {
+    if (v.up.size() <= p.id.value) v.up.resize(p.id.value + 1, false);
+    v.up[p.id.value] = p.up;
+  }
   return v;
 }
 
@@ -71,6 +75,10 @@ void ResourceHost::on_message(NodeId from, const Message& m, const Node& core, I
     out_.log.push_back("event=fence_delegated node=" + config_.nodes[fq->target.value].name +
                        " device=" + fq->device + " action=" + fq->action +
                        " asked_by=" + config_.nodes[from.value].name);
+  } else if (const auto* cq = std::get_if<VipCheckRequest>(&m)) {
+    out_.vip_checks.emplace_back(from, *cq);
+  } else if (const auto* cr = std::get_if<VipCheckResult>(&m)) {
+    keeper_.on_vip_check(from, *cr, now);
   } else if (const auto* fr = std::get_if<FenceResult>(&m)) {
     fencer_.on_done(fr->id, fr->ok, fr->detail + " (run by " + config_.nodes[from.value].name + ")",
                     now);
@@ -171,6 +179,7 @@ void ResourceHost::run(const Node& core, Instant now) {
     for (auto& line : k.events) out_.log.push_back(std::move(line));
     out_.monitors.insert(out_.monitors.end(), k.monitors.begin(), k.monitors.end());
     out_.calls.insert(out_.calls.end(), k.calls.begin(), k.calls.end());
+    out_.announces.insert(out_.announces.end(), k.announces.begin(), k.announces.end());
     if (!more) return;
   }
 }

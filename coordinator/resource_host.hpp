@@ -25,6 +25,10 @@ struct HostOutput {
   std::vector<std::pair<std::size_t, bool>> monitors;  // (primitive, on)
   std::vector<std::string> log;                        // key=value lines
   std::vector<FenceOp> fence_ops;                      // for the fence runner
+  std::vector<std::size_t> announces;                  // vips to announce again (Announcer)
+  // Checks peers asked of this node (resources/vip_check.hpp): answer each with
+  // on_vip_check_done(asker, result).
+  std::vector<std::pair<NodeId, VipCheckRequest>> vip_checks;
 };
 
 class ResourceHost {
@@ -53,6 +57,15 @@ class ResourceHost {
   void peer_incarnation(NodeId from, std::uint64_t incarnation) {
     incarnation_.at(from.value) = incarnation;
   }
+  // A check a peer asked for (HostOutput::vip_checks) is done: the answer goes back to it.
+  void on_vip_check_done(NodeId asker, VipCheckResult result) {
+    out_.messages.emplace_back(asker, std::move(result));
+  }
+  // This node's MAC on an interface (the agent reads it), for the checks of its vips.
+  void set_mac(const std::string& interface, const MacAddress& mac) {
+    keeper_.set_mac(interface, mac);
+  }
+  const Keeper& keeper() const { return keeper_; }
   // The fence runner ran operation `id` (FenceOp): ok when the fence agent exited 0.
   void on_fence_done(std::uint64_t id, bool ok, const std::string& detail, Instant now);
   // Forget the failures of one primitive on every node, or on `only` (hactl resource cleanup).

@@ -41,9 +41,13 @@ std::vector<Message> samples() {
           0xfeedULL,
           12,
           0,
-          3,
+          5,
           {ResourceEntry{ResourceRole::kStarted, true, false, false, 0, UINT32_MAX},
-           ResourceEntry{ResourceRole::kPromoted, true, true, true, 7, 1500}, ResourceEntry{}}},
+           ResourceEntry{ResourceRole::kPromoted, true, true, true, 7, 1500}, ResourceEntry{},
+           ResourceEntry{ResourceRole::kStarted, true, false, false, 0, UINT32_MAX,
+                         VipCheck::kVerified, 212, 4},
+           ResourceEntry{ResourceRole::kStarted, true, false, false, 0, UINT32_MAX,
+                         VipCheck::kConflict, 0, 255}}},
       ResourceReport{Term{5}, 1, 1, 20'000, 20'000, {}, true},
       ActionRequest{Term{6}, 0xfeedULL, 77, 2, RequestKind::kPromote, 0x1234567890ULL,
                     1795752844878007ULL},
@@ -62,6 +66,13 @@ std::vector<Message> samples() {
       FenceRequest{Term{9}, 42, NodeId{1}, "ipmi-n2", "reboot"},
       FenceResult{Term{9}, 42, false, "exit 1 (Failed: Timed out waiting to power OFF)"},
       FenceResult{Term{9}, 43, true, ""},
+      VipCheckRequest{Term{9}, 5, 3, "10.213.0.100", "eth0", {2, 0, 10, 213, 0, 11}, 2000},
+      VipCheckRequest{Term{9}, 6, 0, "fd00:10:213::100", std::string(255, 'i'), {}, 0},
+      VipCheckResult{Term{9}, 5, 3, true, {{2, 0, 10, 213, 0, 11}}, {{2, 0, 10, 213, 0, 11}}, ""},
+      VipCheckResult{Term{9}, 6, 0, false, {}, {}, "no interface eth1 here"},
+      VipCheckResult{Term{9}, 7, 1, true,
+                     std::vector<MacAddress>(kMaxCheckMacs, {1, 2, 3, 4, 5, 6}),
+                     std::vector<MacAddress>(kMaxCheckMacs), std::string(255, 'd')},
   };
 }
 
@@ -84,7 +95,10 @@ class Wire : public ::testing::Test {
 TEST_F(Wire, EveryMessageRoundTrips) {
   for (const Message& m : samples()) {
     const auto bytes = sealed(m);
-    const bool doc = std::holds_alternative<DocChunk>(m) || std::holds_alternative<DocAck>(m);
+    // Heartbeats and votes stay small; documents and vip checks (names, MAC lists) may not.
+    const bool doc = std::holds_alternative<DocChunk>(m) || std::holds_alternative<DocAck>(m) ||
+                     std::holds_alternative<VipCheckRequest>(m) ||
+                     std::holds_alternative<VipCheckResult>(m);
     EXPECT_LE(bytes.size(), doc ? limits::kMaxDatagramSize : 200u);
     auto env = codec_.open(bytes);
     ASSERT_TRUE(env) << to_string(env.error());
@@ -184,6 +198,12 @@ TEST_F(Wire, AFullReportPageFitsADatagramAndBadPagesAreRefused) {
   full.entries.assign(kReportPageEntries, ResourceEntry{ResourceRole::kStarted, true, true, true,
                                                         UINT32_MAX, UINT32_MAX});
   EXPECT_TRUE(codec_.open(sealed(full)));
+  // A page of vips, each with its check state, fits too.
+  full.entries.assign(kReportPageEntries,
+                      ResourceEntry{ResourceRole::kStarted, true, true, true, UINT32_MAX,
+                                    UINT32_MAX, VipCheck::kVerified, UINT32_MAX, 255});
+  EXPECT_LE(sealed(full).size(), limits::kMaxDatagramSize);
+  EXPECT_TRUE(codec_.open(sealed(full)));
   auto body_of = [](const ResourceReport& r, std::uint8_t count) {
     std::vector<std::uint8_t> b = {6};
     for (std::uint64_t v : {r.term.value, r.config_id, r.version})
@@ -205,7 +225,9 @@ TEST_F(Wire, AFullReportPageFitsADatagramAndBadPagesAreRefused) {
     EXPECT_EQ(codec_.open(raw(bad)).error(), DropReason::kMalformedBody);
   }
   auto flags = body_of(ResourceReport{Term{1}, 1, 1, 0, 1, {}}, 1);
-  flags[flags.size() - 10] = 8;  // an unknown flag bit
+  flags[flags.size() - 10] = 16;  // an unknown flag bit
+  EXPECT_EQ(codec_.open(raw(flags)).error(), DropReason::kMalformedBody);
+  flags[flags.size() - 10] = 8;  // check data announced, missing
   EXPECT_EQ(codec_.open(raw(flags)).error(), DropReason::kMalformedBody);
 }
 
