@@ -51,6 +51,7 @@ std::expected<void, std::string> Agent::start() {
   g.alive_window = options_.config.timing.node_timeout;
   g.lock_file = options_.lock_file;
   g.realtime_priority = options_.realtime_priority;
+  g.no_quorum_policy = options_.config.no_quorum_policy;
   auto guard = VipGuard::spawn(g);
   if (!guard) return std::unexpected(guard.error());
   vip_guard_ = std::move(*guard);

@@ -120,18 +120,20 @@ void add_resources_json(nlohmann::json& status, const ClusterConfig& config, con
                      : unclean ? "unclean"
                      : busy    ? "changing"
                                : role;
-    list.push_back({{"id", p.id},
-                    {"top", top_level_resource(config.resources, p.id).value_or(p.id)},
-                    {"type", p.cls == ResourceClass::kOcf
-                                 ? "ocf:" + p.provider + ":" + p.type
-                                 : std::string(to_string(p.cls)) +
-                                       (p.cls == ResourceClass::kVip ? "" : ":" + p.type)},
-                    {"nodes", nodes},
-                    {"role", role},
-                    {"state", st},
-                    {"fail_count", total_failures},
-                    {"fail_counts", fail_counts},
-                    {"verify", verify}});
+    list.push_back(
+        {{"id", p.id},
+         {"top", top_level_resource(config.resources, p.id).value_or(p.id)},
+         {"type",
+          p.cls == ResourceClass::kOcf
+              ? "ocf:" + p.provider + ":" + p.type
+              : std::string(to_string(p.cls)) + (p.cls == ResourceClass::kVip ? "" : ":" + p.type)},
+         {"nodes", nodes},
+         {"role", role},
+         {"state", st},
+         {"fail_count", total_failures},
+         {"fail_counts", fail_counts},
+         {"on_quorum_loss", stops_without_quorum(p, config.no_quorum_policy) ? "stop" : "freeze"},
+         {"verify", verify}});
   }
   status["resources"] = list;
   status["scheduler"] = {

@@ -130,6 +130,19 @@ std::string render_status(const nlohmann::json& s) {
                      std::to_string(r.value("fail_count", 0))});
     }
     out << "\n" << table(res);
+    // Resources whose on_quorum_loss differs from the cluster's policy, by name.
+    const bool cluster_stops = str(s, "no_quorum_policy") == "stop";
+    std::string odd;
+    for (const auto& r : s["resources"]) {
+      if (!r.contains("on_quorum_loss") || !r["on_quorum_loss"].is_string()) continue;
+      if ((r["on_quorum_loss"].get<std::string>() == "stop") != cluster_stops)
+        odd += (odd.empty() ? "" : ", ") + str(r, "id");
+    }
+    if (!odd.empty()) {
+      out << "On quorum loss a node "
+          << (cluster_stops ? "stops its resources but keeps " : "keeps its resources but stops ")
+          << odd << ".\n";
+    }
   }
   if (s.contains("failures") && s["failures"].is_array() && !s["failures"].empty()) {
     out << "\nFailures (hactl resource cleanup RESOURCE forgets them):\n";

@@ -122,4 +122,11 @@ std::string format_duration(Duration d);
 // running, waiting for a new lease, before it stops them (Keeper).
 inline Duration restart_grace(const TimingConfig& t) { return 3 * t.node_timeout; }
 
+// Whether a node that loses its lease stops this primitive: its meta on_quorum_loss, else the
+// cluster's no_quorum_policy (stop; freeze and ignore keep what runs).
+inline bool stops_without_quorum(const PrimitiveConfig& p, NoQuorumPolicy cluster) {
+  return p.on_quorum_loss ? *p.on_quorum_loss == QuorumLoss::kStop
+                          : cluster == NoQuorumPolicy::kStop;
+}
+
 }  // namespace hactl

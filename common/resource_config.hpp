@@ -15,6 +15,10 @@ namespace hactl {
 
 enum class ResourceClass { kVip, kOcf, kSystemd, kExec };
 enum class OnFail { kRestart, kMove, kStop, kIgnore };
+// What a node that lost quorum (its lease) does with a resource: stop it (and the cluster
+// starts it elsewhere once that node's lease and the resource's takeover_delay are over), or
+// keep it running (and the cluster never starts it elsewhere while that node is away).
+enum class QuorumLoss { kStop, kFreeze };
 // The role a constraint speaks of; kAny when it does not care.
 enum class RoleFilter { kAny, kStarted, kPromoted, kUnpromoted };
 enum class ActionKind { kStart, kStop, kPromote, kDemote };
@@ -47,6 +51,8 @@ struct PrimitiveConfig {
   Duration failure_timeout = std::chrono::minutes{10};  // failures older than this are forgotten
   OnFail on_fail = OnFail::kRestart;
   int priority = 0;  // higher is placed first when nodes are scarce
+  // Overrides the cluster's no_quorum_policy for this resource (stops_without_quorum).
+  std::optional<QuorumLoss> on_quorum_loss;
   // When the node holding this resource is lost, how long after that node's lease has ended
   // the resource may start elsewhere. The lost node stops its resources when its lease ends
   // (a vip before it ends); an agent restarted meanwhile keeps what it finds for at most

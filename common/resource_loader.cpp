@@ -69,7 +69,7 @@ void load_op(YamlReader& r, const YAML::Node& ops, const std::string& path, cons
 void load_meta(YamlReader& r, const YAML::Node& meta, const std::string& path, PrimitiveConfig& p) {
   if (!r.expect_map(meta, path,
                     {"stickiness", "migration_threshold", "failure_timeout", "on_fail", "priority",
-                     "takeover_delay"})) {
+                     "takeover_delay", "on_quorum_loss"})) {
     return;
   }
   if (auto v = r.score_field(meta, path, "stickiness")) p.stickiness = *v;
@@ -79,6 +79,16 @@ void load_meta(YamlReader& r, const YAML::Node& meta, const std::string& path, P
   if (auto v = r.duration_field(meta, path, "failure_timeout")) p.failure_timeout = *v;
   if (auto v = r.int_field(meta, path, "priority", -1000, 1000)) p.priority = *v;
   if (auto v = r.duration_field(meta, path, "takeover_delay")) p.takeover_delay = *v;
+  if (auto v = r.string_field(meta, path, "on_quorum_loss")) {
+    if (*v == "stop") {
+      p.on_quorum_loss = QuorumLoss::kStop;
+    } else if (*v == "freeze") {
+      p.on_quorum_loss = QuorumLoss::kFreeze;
+    } else {
+      r.error(meta["on_quorum_loss"], path_join(path, "on_quorum_loss"),
+              "must be stop or freeze, got '" + *v + "'");
+    }
+  }
   if (auto v = r.string_field(meta, path, "on_fail")) {
     static const std::map<std::string, OnFail, std::less<>> kOnFail = {
         {"restart", OnFail::kRestart},

@@ -21,7 +21,7 @@ void Announcer::set_mac(const std::string& interface, const MacAddress& mac) {
   macs_[interface] = mac;
 }
 
-void Announcer::started(std::size_t index, Instant now) {
+void Announcer::started(std::size_t index, Instant now, bool keep) {
   if (index >= config_.resources.primitives.size()) return;
   const PrimitiveConfig& p = config_.resources.primitives[index];
   if (p.cls != ResourceClass::kVip) return;
@@ -29,6 +29,7 @@ void Announcer::started(std::size_t index, Instant now) {
   if (!params) return;  // the loader refused such a file already
   Vip v;
   v.params = *params;
+  v.keep = keep;
   v.ip = params->address.substr(0, params->address.find('/'));
   v.started = now;
   v.check = params->verify ? VipCheck::kPending : VipCheck::kNone;
@@ -127,8 +128,9 @@ void Announcer::check_failed(std::size_t index, Vip& v, std::string detail, Inst
   }
 }
 
-void Announcer::tick(const std::vector<bool>& up, Term term, Instant now) {
+void Announcer::tick(const std::vector<bool>& up, Term term, Instant now, bool lease) {
   for (auto& [index, v] : vips_) {
+    if (!lease && !v.keep) continue;
     announce_due(index, v, now);
     if (!v.params.verify || v.check == VipCheck::kVerified) continue;
     if (v.check_id != 0 && now >= v.check_deadline) {

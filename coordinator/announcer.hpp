@@ -14,7 +14,7 @@
 // The state (pending, verified, unverified after 3 failed checks, conflict) goes in this
 // node's resource reports, so `hactl status` on any node shows it; each outcome is an event
 // (vip_verified with took_ms, announcements and checks; vip_unverified; vip_conflict).
-// Announcing needs the lease: the keeper stops ticking this when its lease is going.
+// Announcing needs the lease (but for a vip kept without one: on_quorum_loss freeze).
 #pragma once
 
 #include <map>
@@ -50,13 +50,15 @@ class Announcer {
 
   // This node's MAC on an interface (the agent reads it; a check cannot be asked without it).
   void set_mac(const std::string& interface, const MacAddress& mac);
-  // The vip at primitive `index` started here; its start announced it once.
-  void started(std::size_t index, Instant now);
+  // The vip at primitive `index` started here; its start announced it once. `keep`: it stays
+  // when this node loses its lease (on_quorum_loss freeze), and is announced without one too.
+  void started(std::size_t index, Instant now, bool keep = false);
   // It is no longer held here (stopped, or its stop began).
   void stopped(std::size_t index);
   void on_result(NodeId from, const VipCheckResult& r, Instant now);
-  // `up`: by NodeId, whether each peer is heard (empty: none). Sends what is due.
-  void tick(const std::vector<bool>& up, Term term, Instant now);
+  // `up`: by NodeId, whether each peer is heard (empty: none). Sends what is due; without a
+  // lease (`lease`), only for the vips kept without one: the others are being given up.
+  void tick(const std::vector<bool>& up, Term term, Instant now, bool lease = true);
   std::optional<Instant> next_deadline() const;
 
   // The check fields of a resource entry (none for what is not a held vip).
@@ -69,7 +71,8 @@ class Announcer {
  private:
   struct Vip {
     VipParams params;
-    std::string ip;  // the address without its prefix
+    bool keep = false;  // kept without a lease
+    std::string ip;     // the address without its prefix
     Instant started{};
     VipCheck check = VipCheck::kPending;
     std::uint32_t announcements = 1;

@@ -46,6 +46,7 @@ Conductor::Conductor(const ClusterConfig& config, NodeId self)
   }
   for (const auto& p : config.resources.primitives) {
     max_delay_ = std::max(max_delay_, p.effective_takeover_delay(restart_grace(config.timing)));
+    keeps_.push_back(!stops_without_quorum(p, config.no_quorum_policy));
     prim_index_.emplace(p.id, static_cast<std::uint32_t>(prim_index_.size()));
   }
   // The most a node whose reports we lack may be running of each primitive.
@@ -231,12 +232,12 @@ bool Conductor::ready(const Membership& m, Instant now) {
     waiting_ = "probes or actions to finish on " + node_list(config_, busy);
   } else if (!unfenced.empty()) {
     waiting_ = "fencing of " + node_list(config_, unfenced) + " (never reported)";
-  } else if (!unknown_down.empty() &&
-             (config_.no_quorum_policy != NoQuorumPolicy::kStop || now < since_ + max_delay_)) {
+  } else if (!unknown_down.empty() && now < since_ + max_delay_) {
     // A node we never heard from may run anything until its lease and every takeover delay
-    // are over (with stop), or for as long as it is away (with freeze or ignore).
+    // are over; what it keeps without quorum (on_quorum_loss freeze) stays "possibly there"
+    // for as long as it is away (state()).
     waiting_ = "what " + node_list(config_, unknown_down) + " runs (never reported)";
-    if (config_.no_quorum_policy == NoQuorumPolicy::kStop) wake_at(since_ + max_delay_);
+    wake_at(since_ + max_delay_);
   } else {
     waiting_.clear();
     // Reports from a node that is back are the truth now: forget what was assumed of it.
@@ -250,7 +251,6 @@ Instant Conductor::lost_base(const Membership& m, NodeId node) const {
   // Fenced: nothing runs there any more. To be fenced: everything stays until it is.
   if (m.fence_of(node.value) == NodeFence::kFenced) return Instant::min();
   if (m.fence_of(node.value) == NodeFence::kPending) return Instant::max();
-  if (config_.no_quorum_policy != NoQuorumPolicy::kStop) return Instant::max();
   // A lease granted in this term ends by the bound; one from an earlier term ended before this
   // coordinator was elected.
   const auto& bound = m.lease_bound[node.value];
@@ -351,8 +351,12 @@ ClusterState Conductor::state(const Membership& m, Instant now) const {
       // Not probed yet, or an action running when the node was lost: it may run anything.
       if (unknown[i] || (!m.up[i] && (!e.probed || e.busy))) role = std::max(role, could_be_[k]);
       if (!m.up[i] && is_active(role)) {
-        const Instant settle =
-            base[i] == Instant::max() ? base[i] : base[i] + p.effective_takeover_delay(grace);
+        // Kept without quorum (on_quorum_loss freeze, or the cluster's freeze): it stays
+        // there for as long as the node is away, unless the node was fenced.
+        const bool kept = keeps_[k] && base[i] != Instant::min();
+        const Instant settle = base[i] == Instant::max() || kept
+                                   ? Instant::max()
+                                   : base[i] + p.effective_takeover_delay(grace);
         if (now >= settle) role = ResourceRole::kStopped;
         settling[i] = now >= base[i] && now < settle;
       }
@@ -378,7 +382,9 @@ void Conductor::dispatch(const Membership& m, Instant now) {
     const Instant base = lost_base(m, NodeId{static_cast<std::uint16_t>(i)});
     if (base == Instant::max()) continue;
     if (now < base) wake_at(base);
-    for (const auto& p : config_.resources.primitives) {
+    for (std::size_t k = 0; k < config_.resources.primitives.size(); ++k) {
+      const PrimitiveConfig& p = config_.resources.primitives[k];
+      if (keeps_[k]) continue;
       const Duration delay = p.effective_takeover_delay(restart_grace(config_.timing));
       if (now < base + delay) wake_at(base + delay);
     }

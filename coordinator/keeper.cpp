@@ -46,6 +46,9 @@ Keeper::Keeper(const ClusterConfig& config, NodeId self, Instant now,
       report_every_(std::max<Duration>(config.timing.node_timeout, std::chrono::seconds{1})),
       local_(config.resources.primitives.size()),
       announcer_(config, self) {
+  for (const PrimitiveConfig& p : config.resources.primitives) {
+    any_stops_ = any_stops_ || stops_without_quorum(p, config.no_quorum_policy);
+  }
   // Probe everything once: what runs here is learned, never assumed (a witness runs nothing).
   for (std::size_t i = 0; i < local_.size(); ++i) {
     if (witness_) {
@@ -151,7 +154,7 @@ void Keeper::on_call_done(std::uint64_t call_id, int code, bool ran, Instant now
   changed();
   if (p.cls == ResourceClass::kVip) {
     if (c.action == "start" && ran && code == kOcfSuccess && !l.failed) {
-      announcer_.started(c.index, now);
+      announcer_.started(c.index, now, !stops_without_quorum(p, config_.no_quorum_policy));
     } else if (l.role == ResourceRole::kStopped) {
       announcer_.stopped(c.index);
     }
@@ -268,7 +271,7 @@ void Keeper::tick(const LeaseView& lease, Instant now) {
     last_term_ = lease.term;
     next_report_ = now;  // a new coordinator hears from us at once
   }
-  const bool stop_policy = config_.no_quorum_policy == NoQuorumPolicy::kStop && !maintenance_;
+  const bool stop_policy = any_stops_ && !maintenance_;
   had_lease_ = had_lease_ || lease_ok(lease, now);
   if (stop_policy && !witness_ && !lease_ok(lease, now)) {
     if (!lapsed_ && (had_lease_ || now >= boot_grace_until_)) lapse();
@@ -278,9 +281,7 @@ void Keeper::tick(const LeaseView& lease, Instant now) {
   }
   // Announcing an address needs the lease that covers it (a node giving its vips up must not
   // announce them meanwhile); in maintenance and while leaving nothing is announced either.
-  const bool may_announce =
-      !maintenance_ && !leaving_ && !lapsed_ && (lease_ok(lease, now) || !stop_policy);
-  if (may_announce) announcer_.tick(lease.up, lease.term, now);
+  if (!maintenance_ && !leaving_) announcer_.tick(lease.up, lease.term, now, lease_ok(lease, now));
   if (now >= next_report_) dirty_ = true;
 }
 
@@ -327,6 +328,8 @@ void Keeper::lapse() {
     for (std::size_t i = 0; i < local_.size(); ++i) {
       const PrimitiveConfig& p = config_.resources.primitives[i];
       if ((p.cls == ResourceClass::kVip) != (pass == 0)) continue;
+      // on_quorum_loss freeze (or the cluster's freeze/ignore): kept, unless shutting down.
+      if (!leaving_ && !stops_without_quorum(p, config_.no_quorum_policy)) continue;
       Local& l = local_[i];
       if (l.role == ResourceRole::kStopped && l.pending == 0) continue;
       set_monitor(i, false);
@@ -399,8 +402,7 @@ KeeperOutput Keeper::take(Instant now) {
 }
 
 std::optional<Instant> Keeper::vip_deadline(const LeaseView& lease, Instant now) const {
-  if (config_.no_quorum_policy != NoQuorumPolicy::kStop || witness_ || maintenance_)
-    return std::nullopt;
+  if (!any_stops_ || witness_ || maintenance_) return std::nullopt;
   if (lease_ok(lease, now)) return *lease.lease_until - guard_ / 2;
   return had_lease_ || now >= boot_grace_until_ ? Instant{} : boot_grace_until_;
 }

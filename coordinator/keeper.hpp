@@ -137,6 +137,7 @@ class Keeper {
   bool had_lease_ = false;
   bool maintenance_ = false;
   bool leaving_ = false;
+  bool any_stops_ = false;  // some primitive is stopped when the lease lapses
   std::optional<NodeId> last_coordinator_;
   Term last_term_;
   Instant next_report_{};

@@ -98,6 +98,38 @@ void stop_resources(const GuardOptions& o, std::vector<std::string>& held) {
   uv_loop_close(&loop);
 }
 
+// What the lease deadline takes away: the held VIPs and resources whose primitive stops without
+// quorum (a VIP line not matching any primitive too: removing is the safe side).
+bool stops(const GuardOptions& o, const std::string& vip_line) {
+  for (const PrimitiveConfig& p : o.resources.primitives) {
+    if (p.cls != ResourceClass::kVip) continue;
+    const auto a = p.params.find("address");
+    const auto i = p.params.find("interface");
+    if (a != p.params.end() && i != p.params.end() && vip_line == a->second + " " + i->second) {
+      return stops_without_quorum(p, o.no_quorum_policy);
+    }
+  }
+  return true;
+}
+
+std::set<std::string> stopping_vips(const GuardOptions& o, const std::set<std::string>& held) {
+  std::set<std::string> out;
+  for (const auto& line : held) {
+    if (stops(o, line)) out.insert(line);
+  }
+  return out;
+}
+
+std::vector<std::string> stopping_resources(const GuardOptions& o,
+                                            const std::vector<std::string>& ids) {
+  std::vector<std::string> out;
+  for (const auto& id : ids) {
+    const PrimitiveConfig* p = o.resources.primitive(id);
+    if (p == nullptr || stops_without_quorum(*p, o.no_quorum_policy)) out.push_back(id);
+  }
+  return out;
+}
+
 // True when another process (a new agent) holds the lock file.
 bool lock_held_by_another(const std::string& path) {
   if (path.empty()) return false;
@@ -124,6 +156,7 @@ void reload_definitions(GuardOptions& o, const std::string& path,
     }
   }
   o.resources = std::move(next);
+  o.no_quorum_policy = loaded->config.no_quorum_policy;
 }
 
 [[noreturn]] void guard_main(int fd, const GuardOptions& options) {
@@ -147,27 +180,37 @@ void reload_definitions(GuardOptions& o, const std::string& path,
   char chunk[512];
   for (;;) {
     const std::int64_t now = monotonic_us();
-    if (deadline >= 0 && !held.empty() && now >= deadline) {
-      std::fprintf(stderr, "event=vip_guard_deadline action=remove vips=%zu\n", held.size());
-      remove_all(held);
+    // Only what stops without quorum: a VIP or resource with on_quorum_loss freeze stays.
+    std::set<std::string> due_vips = stopping_vips(o, held);
+    if (deadline >= 0 && !due_vips.empty() && now >= deadline) {
+      std::fprintf(stderr, "event=vip_guard_deadline action=remove vips=%zu\n", due_vips.size());
+      for (const auto& line : due_vips) held.erase(line);
+      remove_all(due_vips);
     }
-    if (eof && held.empty() && (resources.empty() || deadline < 0)) break;
+    const std::vector<std::string> due = stopping_resources(o, resources);
+    if (eof && held.empty() && (due.empty() || deadline < 0)) break;
     // The others: at the deadline + restart_grace, unless a live agent is in charge.
     std::int64_t wake = -1;
-    if (!resources.empty() && deadline >= 0) {
+    if (!due.empty() && deadline >= 0) {
       const std::int64_t at = deadline + grace;
       const bool silent = eof || (window > 0 && now - heard > window);
       if (now >= at && silent) {
         if (eof && lock_held_by_another(o.lock_file)) break;  // a new agent is in charge
         std::fprintf(stderr, "event=guard_stops_resources reason=%s count=%zu\n",
-                     eof ? "agent_gone" : "agent_silent", resources.size());
-        stop_resources(o, resources);
+                     eof ? "agent_gone" : "agent_silent", due.size());
+        std::vector<std::string> stopping = due;
+        stop_resources(o, stopping);
+        std::erase_if(resources, [&](const std::string& id) {
+          return std::find(due.begin(), due.end(), id) != due.end();
+        });
         if (eof) break;
         continue;
       }
       wake = now >= at ? now + (window > 0 ? window : 1'000'000) / 4 : at;
     }
-    if (deadline >= 0 && !held.empty()) wake = wake < 0 ? deadline : std::min(wake, deadline);
+    if (deadline >= 0 && !due_vips.empty() && now < deadline) {
+      wake = wake < 0 ? deadline : std::min(wake, deadline);
+    }
     if (eof) {
       if (wake < 0) break;
       usleep(static_cast<useconds_t>(std::clamp<std::int64_t>(wake - now, 1000, 1'000'000)));

@@ -31,7 +31,7 @@
 #include <optional>
 #include <string>
 
-#include "common/resource_config.hpp"
+#include "common/config.hpp"
 #include "resources/ocf_agent.hpp"
 #include "resources/vip.hpp"
 
@@ -44,6 +44,8 @@ struct GuardOptions {
   Duration alive_window{0};   // 0: never take the agent for stopped
   std::string lock_file;      // held by every live agent ("": do not look)
   int realtime_priority = 0;  // > 0: the guard runs SCHED_RR at this priority (realtime.hpp)
+  // With `resources`, what the lease deadline takes away (stops_without_quorum).
+  NoQuorumPolicy no_quorum_policy = NoQuorumPolicy::kStop;
 };
 
 class VipGuard {

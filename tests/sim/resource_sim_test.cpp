@@ -110,6 +110,22 @@ TEST(ResourceSim, RandomFaultSchedulesNeverRunAResourceTwice) {
   run_shapes(seeds, kShapes, [](SimOptions&) {});
 }
 
+// Per-resource behaviour on quorum loss: the lone Dummy says on_quorum_loss freeze (the
+// cluster stops the rest). A lost node keeps it, and its guard never stops it; the cluster must
+// never start it elsewhere while that node may still run it, through the same faults.
+TEST(ResourceSim, OnQuorumLossFreezeNeverRunsAResourceTwice) {
+  SeedPlan seeds =
+      plan_seeds("on_quorum_loss freeze simulation", "HACTL_SIM_FREEZE_SCHEDULES", 400, 9'000'000);
+  const Shape shapes[] = {{"3 nodes, solo frozen on quorum loss", 3, 0, 1, 3},
+                          {"2 nodes + witness, solo frozen on quorum loss", 3, 1, 1, 2}};
+  run_shapes(seeds, shapes, [](SimOptions& o) {
+    const std::string solo = "  - id: solo\n    type: ocf:heartbeat:Dummy\n";
+    const auto at = o.resources_yaml.find(solo);
+    ASSERT_NE(at, std::string::npos);
+    o.resources_yaml.insert(at + solo.size(), "    meta: {on_quorum_loss: freeze}\n");
+  });
+}
+
 // The checker must be able to fail: a vip whose removal leaves the address in place (in the
 // stop and in the guard) is still there when the cluster starts it elsewhere.
 TEST(ResourceSim, CheckerCatchesAVipThatDoesNotStop) {

@@ -132,6 +132,9 @@ Simulation::Simulation(const SimOptions& options, std::uint64_t seed)
   promoted_max_.assign(prims.size(), 0);
   for (std::size_t k = 0; k < prims.size(); ++k) {
     is_vip_[k] = prims[k].cls == ResourceClass::kVip;
+    // As the real guard: what is kept without quorum (on_quorum_loss freeze) is never taken
+    // away at the lease deadline (a vip still goes when the agent dies).
+    stops_.push_back(stops_without_quorum(prims[k], config_.no_quorum_policy));
     if (const CloneConfig* c = config_.resources.clone_of(prims[k].id)) {
       in_clone_[k] = true;
       if (c->promotable) promoted_max_[k] = static_cast<std::size_t>(c->promoted_max);
@@ -287,7 +290,7 @@ void Simulation::drain_resources(std::size_t i) {
       if (q.index == c.index) begin = std::max(begin, q.done_at);
     }
     n.calls.push_back({c.call_id, c.index, c.action, begin + took, n.epoch});
-    if (!is_vip_[c.index] && (c.action == "start" || c.action == "promote")) {
+    if (!is_vip_[c.index] && stops_[c.index] && (c.action == "start" || c.action == "promote")) {
       n.res_held[c.index] = true;  // as the executor: from the moment it begins
     }
   }
@@ -355,7 +358,7 @@ void Simulation::enforce_guard(std::size_t i) {
   if (!n.guard_deadline || *n.guard_deadline > now_) return;
   if (options_.host_freeze && n.paused_until > now_) return;
   for (std::size_t k = 0; k < n.actual.size(); ++k) {
-    if (n.guarded[k]) {
+    if (n.guarded[k] && stops_[k]) {
       n.guarded[k] = false;
       if (!options_.broken_vip_stop) n.actual[k] = ResourceRole::kStopped;
       trace("vip guard of " + config_.nodes[i].name + " removes " +
@@ -394,7 +397,7 @@ void Simulation::finish_call(std::size_t i, std::size_t k) {
     role = ResourceRole::kStarted;
   }
   n.monitor_code[c.index] = -1;  // as the executor: after an action, the next monitor is news
-  if (!is_vip_[c.index] && c.epoch != 0) {
+  if (!is_vip_[c.index] && stops_[c.index] && c.epoch != 0) {
     if ((c.action == "monitor" && code != 7) || c.action == "start" || c.action == "promote") {
       n.res_held[c.index] = true;
     }
@@ -656,7 +659,9 @@ bool Simulation::advance_to_next_event(RealTime limit) {
         world_call = k;
       }
     }
-    const bool vips_held = std::find(n.guarded.begin(), n.guarded.end(), true) != n.guarded.end();
+    bool vips_held = false;  // that the deadline takes away
+    for (std::size_t k = 0; k < n.guarded.size(); ++k)
+      vips_held = vips_held || (n.guarded[k] && stops_[k]);
     // A frozen host's guard does nothing until the host runs again.
     const bool host_frozen = options_.host_freeze && n.paused_until > now_;
     if (n.guard_deadline && vips_held && *n.guard_deadline < next && !host_frozen) {

@@ -207,6 +207,8 @@ class Simulation {
   std::map<std::uint64_t, std::uint16_t> coordinator_of_term_;
   std::vector<std::optional<std::size_t>> last_host_;  // by primitive: where it last started
   std::vector<bool> is_vip_, in_clone_;                // by primitive
+  std::vector<bool>
+      stops_;  // by primitive: taken away when the lease lapses (stops_without_quorum)
   std::vector<std::size_t> promoted_max_;              // by primitive: 0 unless promotable
   std::map<DocVersion, std::string> stored_versions_;  // every version stored anywhere
   std::vector<std::string> committed_docs_;            // contents reported committed

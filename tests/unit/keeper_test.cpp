@@ -164,6 +164,62 @@ TEST_F(KeeperTest, ALapsingLeaseStopsVipsFirstAndTheGuardDeadlineFollowsIt) {
   EXPECT_EQ(keeper_->vip_deadline(lease(until), now), Instant{});  // due at once
 }
 
+TEST(KeeperQuorumLoss, OnQuorumLossFreezeKeepsOneResourceAndStopsTheOther) {
+  // The cluster stops what runs on quorum loss, but `app` says freeze: only the vip goes.
+  std::string text = kConfig;
+  text.replace(text.find("type: ocf:heartbeat:Dummy"), 25,
+               "type: ocf:heartbeat:Dummy\n    meta: {on_quorum_loss: freeze}");
+  auto loaded = parse_config(text, "k.yaml");
+  ASSERT_TRUE(loaded) << loaded.error()[0].message;
+  const ClusterConfig& config = loaded->config;
+  ASSERT_EQ(config.resources.primitives[0].on_quorum_loss, QuorumLoss::kFreeze);
+  EXPECT_FALSE(stops_without_quorum(config.resources.primitives[0], config.no_quorum_policy));
+  EXPECT_TRUE(stops_without_quorum(config.resources.primitives[1], config.no_quorum_policy));
+  Keeper k(config, kSelf, kT0);
+  for (const auto& c : k.take(kT0).calls) k.on_call_done(c.call_id, 7, true, kT0);
+  Instant now = kT0 + 10ms;
+  const Instant until = now + 300ms;
+  const LeaseView lease{Term{3}, kCoordinator, until, 100};
+  k.tick(lease, now);
+  for (std::uint32_t i : {0u, 1u}) {
+    k.on_request(kCoordinator,
+                 ActionRequest{Term{3}, config.config_id, i + 1, i, RequestKind::kStart, 100},
+                 lease, now);
+  }
+  for (const auto& c : k.take(now).calls) k.on_call_done(c.call_id, 0, true, now);
+  k.take(now);
+  now = until - 45ms;
+  k.tick(lease, now);
+  const auto out = k.take(now);
+  ASSERT_EQ(out.calls.size(), 1u);
+  EXPECT_EQ(out.calls[0].index, 1u);  // the vip only
+  EXPECT_EQ(out.calls[0].action, "stop");
+  // The guard still gets a deadline (for the vip; it keeps what freezes itself).
+  EXPECT_EQ(k.vip_deadline(lease, now), Instant{});
+  // Shutting down still stops everything.
+  k.on_call_done(out.calls[0].call_id, 0, true, now);
+  k.take(now);
+  k.leave();
+  const auto left = k.take(now);
+  ASSERT_EQ(left.calls.size(), 1u);
+  EXPECT_EQ(left.calls[0].index, 0u);
+  // With every resource kept, there is no deadline at all.
+  text.replace(text.find("interface: eth0}"), 16,
+               "interface: eth0}\n    meta: {on_quorum_loss: freeze}");
+  auto frozen = parse_config(text, "k.yaml");
+  ASSERT_TRUE(frozen) << frozen.error()[0].message;
+  Keeper all(frozen->config, kSelf, kT0);
+  EXPECT_FALSE(all.vip_deadline(lease, now));
+  // A wrong value names the field.
+  text.replace(text.find("on_quorum_loss: freeze"), 22, "on_quorum_loss: maybe");
+  auto bad = parse_config(text, "k.yaml");
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error()[0].to_string().find(
+                "resources[0].meta.on_quorum_loss: must be stop or freeze, got 'maybe'"),
+            std::string::npos)
+      << bad.error()[0].to_string();
+}
+
 TEST_F(KeeperTest, InMaintenanceNothingIsStoppedMonitoredOrRunUntilItEnds) {
   Instant now = kT0 + 10ms;
   keeper_->tick(lease(now + 300ms), now);
