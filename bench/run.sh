@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Prints hactl's benchmark figures: scheduler time for 1,000 and 10,000 resources on 16 and 64
 # nodes, re-election time after a coordinator crash (20 trials), VIP failover time after a crash
-# and after a cut link (20 trials each, default and fast timing), the idle cost of an agent, and
+# and after a cut link (20 trials each, default and fast timing, and IPv6 at default timing;
+# each with the time from the new holder's start to its VIP verified), the idle cost of an agent, and
 # how long operators wait for standby, online and config apply.
 # Needs root (network namespaces) and a build.
 set -euo pipefail
@@ -11,5 +12,6 @@ build/bin/scheduler_bench --benchmark_min_time=1
 python3 bench/election_bench.py "${TRIALS:-20}"
 python3 bench/vip_failover.py "${TRIALS:-20}" --profile default
 python3 bench/vip_failover.py "${TRIALS:-20}" --profile fast
+python3 bench/vip_failover.py "${TRIALS:-20}" --profile default --family 6
 python3 bench/idle_cost.py "${IDLE_SECONDS:-30}"
 python3 bench/operator_bench.py "${TRIALS:-20}"

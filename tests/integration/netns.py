@@ -437,6 +437,38 @@ while time.monotonic() < deadline:
 """
 
 
+ND_CLIENT = r"""
+import select, socket, struct, sys, time
+dev, dst, interval, deadline = sys.argv[1], sys.argv[2], float(sys.argv[3]), \
+    time.monotonic() + float(sys.argv[4])
+s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, dev.encode())
+s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, 255)
+ifindex = socket.if_nametoindex(dev)
+s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_IF, ifindex)
+with open("/sys/class/net/%s/address" % dev) as f:
+    mac = bytes.fromhex(f.read().strip().replace(":", ""))
+target = socket.inet_pton(socket.AF_INET6, dst)
+group = socket.inet_ntop(socket.AF_INET6, b"\xff\x02" + b"\0" * 9 + b"\x01\xff" + target[13:])
+request = struct.pack("!BBHI", 135, 0, 0, 0) + target + bytes([1, 1]) + mac
+next_send = 0.0
+while time.monotonic() < deadline:
+    if time.monotonic() >= next_send:
+        s.sendto(request, (group, 0, 0, ifindex))
+        next_send = time.monotonic() + interval
+    if select.select([s], [], [], max(0.0, next_send - time.monotonic()))[0]:
+        p = s.recv(256)
+        # A solicited advertisement for the target, with its link-layer address option.
+        if len(p) >= 32 and p[0] == 136 and p[4] & 0x40 and p[8:24] == target:
+            at = 24
+            while at + 8 <= len(p) and p[at + 1]:
+                if p[at] == 2:
+                    print("%.6f %s" % (time.monotonic(), p[at + 2:at + 8].hex(":")), flush=True)
+                    break
+                at += p[at + 1] * 8
+"""
+
+
 class ArpClient:
     """The client: in the switch namespace, broadcasts an ARP request for `address` every
     `interval` seconds (never unicast to a MAC it learnt, so a new holder's answer is seen at
@@ -447,9 +479,14 @@ class ArpClient:
     def __init__(self, cluster, address, interval=0.005, deadline=600):
         self.replies = []  # (monotonic time, mac)
         self.cond = threading.Condition()
+        # An IPv6 address: neighbour solicitations instead (the switch namespace needs an
+        # address of that subnet on br0, or its link-local one, as the source).
+        cmd = (["python3", "-c", ND_CLIENT, "br0", address, str(interval), str(deadline)]
+               if ":" in address else
+               ["python3", "-c", ARP_CLIENT, "br0", f"{SUBNET}.250", address, str(interval),
+                str(deadline)])
         self.proc = subprocess.Popen(
-            ["ip", "netns", "exec", cluster.switch, "python3", "-c", ARP_CLIENT, "br0",
-             f"{SUBNET}.250", address, str(interval), str(deadline)],
+            ["ip", "netns", "exec", cluster.switch] + cmd,
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         self.thread = threading.Thread(target=self._read, daemon=True)
         self.thread.start()
