@@ -26,7 +26,9 @@ class ReadmeWalkthrough(unittest.TestCase):
         lines = ["set -m", "cd " + REPO]
         for line in script.splitlines():
             lines.append(line)
-            lines.append(f'echo "@@ $? {line.split("#")[0].strip()}"')
+            # On a line of its own even when a background job (the sandbox, told to stop)
+            # wrote half a line just before.
+            lines.append(f'rc=$?; echo; echo "@@ $rc {line.split("#")[0].strip()}"')
         lines.append("wait")
         r = subprocess.run(["bash", "-c", "\n".join(lines)], capture_output=True, text=True,
                            timeout=300)
