@@ -119,6 +119,9 @@ void Announcer::send_check(std::size_t index, Vip& v, const std::vector<bool>& u
 }
 
 void Announcer::check_failed(std::size_t index, Vip& v, std::string detail, Instant retry_at) {
+  // Part of it comes from a peer: kept to one quotable line in the event.
+  std::replace(detail.begin(), detail.end(), '"', '\'');
+  std::replace(detail.begin(), detail.end(), '\n', ' ');
   v.detail = std::move(detail);
   v.next_check = retry_at;
   if (++v.failed_checks == kUnverifiedAfter && v.check == VipCheck::kPending) {

@@ -31,7 +31,7 @@ struct LeaseView {
   std::optional<NodeId> coordinator;
   std::optional<Instant> lease_until;  // this node's valid lease, if any
   std::uint64_t session_ping = 0;      // Node::lease_session_ping
-  std::vector<bool> up{};              // by NodeId: the peers this node hears (empty: none)
+  std::vector<bool> up{};  // by NodeId: peers up and heard within 2 heartbeats (empty: none)
 };
 
 struct KeeperCall {

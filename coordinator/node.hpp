@@ -122,6 +122,7 @@ class Node {
 
   Role role() const;
   Term term() const { return hard_.term; }
+  const Timing& timing() const { return timing_; }
   std::optional<NodeId> coordinator() const;
   bool holds_coordinator_lease(Instant now) const;
   bool has_quorum(Instant now) const;

@@ -17,9 +17,12 @@ LeaseView ResourceHost::lease_view(const Node& core, Instant now) {
   v.coordinator = core.coordinator();
   if (core.has_quorum(now)) v.lease_until = core.lease_until();
   v.session_ping = core.lease_session_ping();
+  // Heard within two heartbeats: a peer about to be declared down (a cut link) is not asked
+  // to check a vip (Announcer), which would cost a whole check window.
+  const Duration recent = 2 * core.timing().heartbeat_interval;
   for (const PeerStatus& p : core.status(now).peers) {
     if (v.up.size() <= p.id.value) v.up.resize(p.id.value + 1, false);
-    v.up[p.id.value] = p.up;
+    v.up[p.id.value] = p.up && p.last_heard && now - *p.last_heard <= recent;
   }
   return v;
 }
