@@ -21,6 +21,14 @@ std::string doc_to_bytes(const ClusterDoc& doc) {
                           {"expires", p.expires},
                           {"by", p.by}});
   }
+  nlohmann::json held = nlohmann::json::array();
+  for (const auto& h : doc.held) {
+    held.push_back({{"resource", h.resource},
+                    {"node", h.node},
+                    {"since", h.since},
+                    {"moves", h.moves},
+                    {"within", h.within}});
+  }
   const nlohmann::json j = {{"config_version", doc.config_version},
                             {"config_text", doc.config_text},
                             {"config_applied", doc.config_applied},
@@ -28,7 +36,8 @@ std::string doc_to_bytes(const ClusterDoc& doc) {
                             {"standby", doc.standby},
                             {"maintenance", doc.maintenance},
                             {"placements", placements},
-                            {"disabled", doc.disabled}};
+                            {"disabled", doc.disabled},
+                            {"held", held}};
   return j.dump();
 }
 
@@ -56,10 +65,23 @@ std::expected<ClusterDoc, std::string> doc_from_bytes(std::string_view bytes) {
       i.by = p.at("by").get<std::string>();
       d.placements.push_back(std::move(i));
     }
+    for (const auto& h : j.value("held", nlohmann::json::array())) {
+      FlapHold f;
+      f.resource = h.at("resource").get<std::string>();
+      f.node = h.at("node").get<std::string>();
+      f.since = h.at("since").get<std::int64_t>();
+      f.moves = h.at("moves").get<int>();
+      f.within = h.at("within").get<std::int64_t>();
+      d.held.push_back(std::move(f));
+    }
     return d;
   } catch (const nlohmann::json::exception& e) {
     return std::unexpected(std::string("malformed document: ") + e.what());
   }
+}
+
+std::string FlapHold::why() const {
+  return std::to_string(moves) + " moves within " + format_duration(std::chrono::seconds{within});
 }
 
 std::optional<std::string> top_level_resource(const ResourceConfig& rc, std::string_view id) {
@@ -97,15 +119,25 @@ ClusterConfig effective_config(const ClusterConfig& base, const ClusterDoc& doc,
     if (!in_force(p, now_unix) || !c.resources.exists(p.resource) || !c.find_node(p.node)) continue;
     const int score =
         p.kind == PlacementIntent::Kind::kPrefer ? limits::kInfinity : -limits::kInfinity;
-    locs.push_back(LocationConstraint{p.resource, p.node, score, RoleFilter::kAny});
+    locs.push_back(LocationConstraint{p.resource, p.node, score, RoleFilter::kAny,
+                                      p.kind == PlacementIntent::Kind::kPrefer});
   }
   for (const auto& id : doc.disabled) {
     if (!c.resources.exists(id)) continue;
     for (const auto& n : c.nodes) {
-      locs.push_back(LocationConstraint{id, n.name, -limits::kInfinity, RoleFilter::kAny});
+      locs.push_back(LocationConstraint{id, n.name, -limits::kInfinity, RoleFilter::kAny, false});
     }
   }
   return c;
+}
+
+std::map<std::string, std::string> held_resources(const ResourceConfig& rc, const ClusterDoc& doc) {
+  std::map<std::string, std::string> out;
+  for (const auto& h : doc.held) {
+    if (top_level_resource(rc, h.resource) == h.resource && rc.clone(h.resource) == nullptr)
+      out[h.resource] = h.why();
+  }
+  return out;
 }
 
 std::vector<bool> standby_nodes(const ClusterConfig& config, const ClusterDoc& doc) {

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <expected>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -27,6 +28,18 @@ struct PlacementIntent {
   bool operator==(const PlacementIntent&) const = default;
 };
 
+// A resource flap damping holds where it is (the coordinator adds it, `hactl resource
+// cleanup` removes it).
+struct FlapHold {
+  std::string resource;     // a top-level primitive or group
+  std::string node;         // where it ran when it was held
+  std::int64_t since = 0;   // unix seconds
+  int moves = 0;            // moves counted
+  std::int64_t within = 0;  // in this many seconds
+  bool operator==(const FlapHold&) const = default;
+  std::string why() const;  // "7 moves within 1h"
+};
+
 struct ClusterDoc {
   std::uint64_t config_version = 0;      // 1 for the file the cluster first ran; +1 per apply
   std::string config_text;               // the YAML as applied
@@ -36,6 +49,7 @@ struct ClusterDoc {
   std::vector<std::string> maintenance;  // node names, sorted
   std::vector<PlacementIntent> placements;
   std::vector<std::string> disabled;  // top-level resources held stopped, sorted
+  std::vector<FlapHold> held;         // by resource
   bool operator==(const ClusterDoc&) const = default;
 };
 
@@ -56,6 +70,8 @@ std::vector<std::string> primitives_of(const ResourceConfig& rc, const std::stri
 // disabled -INFINITY). Standby is not a constraint: see standby_nodes().
 ClusterConfig effective_config(const ClusterConfig& base, const ClusterDoc& doc,
                                std::int64_t now_unix);
+// Top-level resources of `rc` the document holds by flap damping -> why.
+std::map<std::string, std::string> held_resources(const ResourceConfig& rc, const ClusterDoc& doc);
 // By NodeId: whether the node is in standby, in maintenance.
 std::vector<bool> standby_nodes(const ClusterConfig& config, const ClusterDoc& doc);
 std::vector<bool> maintenance_nodes(const ClusterConfig& config, const ClusterDoc& doc);

@@ -67,7 +67,8 @@ std::expected<NodeAddress, std::string> parse_address(std::string_view text) {
 void load_cluster(YamlReader& loader, const YAML::Node& n, ClusterConfig& c) {
   static const std::vector<std::string_view> kKnown = {
       "name",      "auth_key_file",  "heartbeat_interval", "node_timeout", "no_quorum_policy",
-      "state_dir", "control_socket", "read_group",         "admin_group",  "metrics_address"};
+      "state_dir", "control_socket", "read_group",         "admin_group",  "metrics_address",
+      "failback",  "flap_damping"};
   if (!loader.expect_map(n, "cluster", kKnown)) return;
   if (auto v = loader.string_field(n, "cluster", "metrics_address", false)) {
     if (v->empty()) {
@@ -120,6 +121,8 @@ void load_cluster(YamlReader& loader, const YAML::Node& n, ClusterConfig& c) {
       }
     }
   }
+  if (auto v = failback_field(loader, n, "cluster")) c.failback = *v;
+  if (auto v = flap_damping_field(loader, n, "cluster")) c.flap_damping = *v;
   if (auto v = loader.string_field(n, "cluster", "no_quorum_policy", false)) {
     static const std::map<std::string, NoQuorumPolicy, std::less<>> kPolicies = {
         {"stop", NoQuorumPolicy::kStop},

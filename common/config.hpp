@@ -72,6 +72,9 @@ struct ClusterConfig {
   std::string admin_group;
   TimingConfig timing;
   NoQuorumPolicy no_quorum_policy = NoQuorumPolicy::kStop;
+  // Defaults for every resource (its meta overrides them). No failback: the scores decide.
+  std::optional<Failback> failback;
+  FlapDamping flap_damping;
   std::vector<NodeConfig> nodes;
   ResourceConfig resources;
   std::vector<AlertConfig> alerts;

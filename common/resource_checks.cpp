@@ -91,6 +91,25 @@ void Checker::groups() {
         r.error(at, mp, "'" + id + "' is already a member of " + it->second);
       }
     }
+    // The group moves as one: its members' failback and flap_damping must agree.
+    const PrimitiveConfig* fb = nullptr;
+    const PrimitiveConfig* fd = nullptr;
+    for (const auto& id : g.members) {
+      const PrimitiveConfig* p = rc.primitive(id);
+      if (p == nullptr) continue;
+      if (p->failback && fb && *fb->failback != *p->failback) {
+        r.error(at, path,
+                "members of a group move together: '" + fb->id + "' has failback " +
+                    to_string(*fb->failback) + " and '" + p->id + "' " + to_string(*p->failback));
+      }
+      if (p->flap_damping && fd && *fd->flap_damping != *p->flap_damping) {
+        r.error(at, path,
+                "members of a group move together: '" + fd->id + "' and '" + p->id +
+                    "' have different flap_damping");
+      }
+      if (p->failback && !fb) fb = p;
+      if (p->flap_damping && !fd) fd = p;
+    }
   }
 }
 
@@ -229,6 +248,18 @@ std::string_view to_string(ResourceClass c) {
       return "systemd";
     case ResourceClass::kExec:
       return "exec";
+  }
+  return "unknown";
+}
+
+std::string to_string(const Failback& f) {
+  switch (f.mode) {
+    case Failback::Mode::kNever:
+      return "never";
+    case Failback::Mode::kImmediate:
+      return "immediate";
+    case Failback::Mode::kAfter:
+      return "after " + format_duration(f.after);
   }
   return "unknown";
 }

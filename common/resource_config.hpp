@@ -30,6 +30,30 @@ std::string_view to_string(OnFail f);
 std::string_view to_string(ActionKind a);
 std::string_view to_string(ResourceRole r);
 
+// How a resource goes back to a node it prefers (by location score) once that node is online
+// again (docs/failback.md). Set, it replaces stickiness for the resource: kImmediate moves it
+// as soon as the preferred node is online; kNever keeps it where it runs while it can run there
+// (an operator's `hactl resource move` still moves it); kAfter keeps it until the preferred node
+// has been online for `after` without a break. Unset: the scores decide (stickiness against
+// location scores, Pacemaker's rule).
+struct Failback {
+  enum class Mode { kNever, kImmediate, kAfter };
+  Mode mode = Mode::kNever;
+  Duration after{0};
+  bool operator==(const Failback&) const = default;
+};
+std::string to_string(const Failback& f);  // "never", "immediate", "after 5m"
+
+// Flap damping: a resource that moves more than `moves` times within `within` is held where
+// it is (no more moves for preferences or failback, as with failback never) until `hactl
+// resource cleanup`. It still leaves a node that is lost or where it cannot run. moves 0: off.
+struct FlapDamping {
+  int moves = 6;
+  Duration within = std::chrono::hours{1};
+  bool on() const { return moves > 0; }
+  bool operator==(const FlapDamping&) const = default;
+};
+
 struct OperationConfig {
   Duration interval{0};  // monitor only; 0 = not recurring
   Duration timeout;
@@ -53,6 +77,9 @@ struct PrimitiveConfig {
   int priority = 0;  // higher is placed first when nodes are scarce
   // Overrides the cluster's no_quorum_policy for this resource (stops_without_quorum).
   std::optional<QuorumLoss> on_quorum_loss;
+  // Override the cluster's failback and flap_damping (a group's members must agree).
+  std::optional<Failback> failback;
+  std::optional<FlapDamping> flap_damping;
   // When the node holding this resource is lost, how long after that node's lease has ended
   // the resource may start elsewhere. The lost node stops its resources when its lease ends
   // (a vip before it ends); an agent restarted meanwhile keeps what it finds for at most
@@ -84,6 +111,7 @@ struct LocationConstraint {
   std::string node;
   int score = 0;
   RoleFilter role = RoleFilter::kAny;
+  bool intent = false;  // an operator's move (effective_config): failback never gives way to it
 };
 
 struct ColocationConstraint {

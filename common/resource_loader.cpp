@@ -69,7 +69,7 @@ void load_op(YamlReader& r, const YAML::Node& ops, const std::string& path, cons
 void load_meta(YamlReader& r, const YAML::Node& meta, const std::string& path, PrimitiveConfig& p) {
   if (!r.expect_map(meta, path,
                     {"stickiness", "migration_threshold", "failure_timeout", "on_fail", "priority",
-                     "takeover_delay", "on_quorum_loss"})) {
+                     "takeover_delay", "on_quorum_loss", "failback", "flap_damping"})) {
     return;
   }
   if (auto v = r.score_field(meta, path, "stickiness")) p.stickiness = *v;
@@ -79,6 +79,8 @@ void load_meta(YamlReader& r, const YAML::Node& meta, const std::string& path, P
   if (auto v = r.duration_field(meta, path, "failure_timeout")) p.failure_timeout = *v;
   if (auto v = r.int_field(meta, path, "priority", -1000, 1000)) p.priority = *v;
   if (auto v = r.duration_field(meta, path, "takeover_delay")) p.takeover_delay = *v;
+  if (auto v = failback_field(r, meta, path)) p.failback = *v;
+  if (auto v = flap_damping_field(r, meta, path)) p.flap_damping = *v;
   if (auto v = r.string_field(meta, path, "on_quorum_loss")) {
     if (*v == "stop") {
       p.on_quorum_loss = QuorumLoss::kStop;
@@ -212,6 +214,66 @@ void load_constraints(YamlReader& r, const YAML::Node& c, ResourceConfig& out) {
 }
 
 }  // namespace
+
+std::optional<Failback> failback_field(YamlReader& r, const YAML::Node& map,
+                                       const std::string& path) {
+  const YAML::Node n = map["failback"];
+  if (!n) return std::nullopt;
+  const std::string p = path_join(path, "failback");
+  const std::string expected = "must be never, immediate or {after: DURATION}";
+  if (n.IsMap()) {
+    if (!r.expect_map(n, p, {"after"})) return std::nullopt;
+    if (!n["after"]) {
+      r.error(n, p, expected + ", got a map without after");
+      return std::nullopt;
+    }
+    const auto d = r.duration_field(n, p, "after");
+    if (!d) return std::nullopt;
+    if (*d <= Duration::zero() || *d > std::chrono::hours{24 * 7}) {
+      r.error(n["after"], path_join(p, "after"),
+              "must be longer than zero and at most 7 days (use never for longer)");
+      return std::nullopt;
+    }
+    return Failback{Failback::Mode::kAfter, *d};
+  }
+  if (!n.IsScalar()) {
+    r.error(n, p, expected + ", got " + std::string(kind_name(n)));
+    return std::nullopt;
+  }
+  if (n.Scalar() == "never") return Failback{Failback::Mode::kNever, Duration{0}};
+  if (n.Scalar() == "immediate") return Failback{Failback::Mode::kImmediate, Duration{0}};
+  r.error(n, p, expected + ", got '" + n.Scalar() + "'");
+  return std::nullopt;
+}
+
+std::optional<FlapDamping> flap_damping_field(YamlReader& r, const YAML::Node& map,
+                                              const std::string& path) {
+  const YAML::Node n = map["flap_damping"];
+  if (!n) return std::nullopt;
+  const std::string p = path_join(path, "flap_damping");
+  if (n.IsScalar() && (n.Scalar() == "off" || n.Scalar() == "false")) {
+    return FlapDamping{0, std::chrono::hours{1}};
+  }
+  if (!n.IsMap()) {
+    r.error(n, p, "must be off or {moves: N, within: DURATION}");
+    return std::nullopt;
+  }
+  if (!r.expect_map(n, p, {"moves", "within"})) return std::nullopt;
+  FlapDamping f;
+  const auto moves = r.int_field(n, p, "moves", 1, 1000);
+  if (n["moves"] && !moves) return std::nullopt;
+  if (moves) f.moves = *moves;
+  if (n["within"]) {
+    const auto d = r.duration_field(n, p, "within");
+    if (!d) return std::nullopt;
+    if (*d < std::chrono::seconds{1} || *d > std::chrono::hours{24 * 7}) {
+      r.error(n["within"], path_join(p, "within"), "must be from 1s to 7 days");
+      return std::nullopt;
+    }
+    f.within = *d;
+  }
+  return f;
+}
 
 void load_resources(YamlReader& r, const YAML::Node& root, ResourceConfig& out) {
   each(r, root["resources"], "resources", [&](const YAML::Node& n, const std::string& p) {

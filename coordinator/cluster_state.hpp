@@ -45,6 +45,12 @@ struct ClusterState {
   std::map<std::string, std::vector<bool>> settling;
   // primitive id -> failures on each node
   std::map<std::string, std::vector<FailureRecord>> failures;
+  // By NodeId: since when the node has been online without a break (failback after); empty,
+  // or Instant::min() for a node: longer than any failback delay.
+  std::vector<Instant> online_since;
+  // Top-level resources flap damping holds (ClusterDoc::held) -> why ("7 moves within 1h"):
+  // they move only when they cannot stay where they run.
+  std::map<std::string, std::string> held;
 
   ResourceRole role(const std::string& primitive, NodeId node) const;
   bool is_failed(const std::string& primitive, NodeId node) const;

@@ -95,6 +95,20 @@ struct Placer {
     }
     return false;
   }
+  // The unit's failback (its members' meta, else the cluster's); nullopt: the scores decide.
+  std::optional<Failback> failback_of(const Unit& u) const {
+    for (const PrimitiveConfig* p : u.members) {
+      if (p->failback) return p->failback;
+    }
+    return config.failback;
+  }
+  // Whether node j must not outscore where the unit runs now (failback never or after, flap
+  // damping); for `after`, also when that changes.
+  bool holds_back(const Unit& u, std::size_t j, std::optional<Instant>& until) const;
+  void hold_back(const Unit& u, Scores& s);
+  void recheck_at(Instant t) {
+    if (!out.recheck || t < *out.recheck) out.recheck = t;
+  }
   Scores base_scores(const Unit& u) const;
   void apply_colocations(const Unit& u, Scores& s) const;
   std::vector<ResourceRole> place_single(const Unit& u, const Scores& s);
@@ -106,6 +120,7 @@ struct Placer {
 
 Scores Placer::base_scores(const Unit& u) const {
   Scores s(n(), 0);
+  const bool sticky = !failback_of(u);  // a failback replaces stickiness
   for (std::size_t i = 0; i < n(); ++i) {
     if (config.nodes[i].witness || state.nodes[i] != NodeCondition::kOnline) s[i] = -kInf;
   }
@@ -123,10 +138,78 @@ Scores Placer::base_scores(const Unit& u) const {
       if (m.fail_count(i, state.now) >= m.p->migration_threshold) s[i] = -kInf;
       if (m.p->on_fail == OnFail::kMove && m.is_failed(i)) s[i] = -kInf;
       if (stop_everywhere) s[i] = -kInf;
-      if (active(m.role(i))) s[i] = add_scores(s[i], m.p->stickiness);
+      if (sticky && active(m.role(i))) s[i] = add_scores(s[i], m.p->stickiness);
     }
   }
   return s;
+}
+
+bool Placer::holds_back(const Unit& u, std::size_t j, std::optional<Instant>& until) const {
+  until.reset();
+  if (state.held.contains(u.id)) return true;
+  const auto fb = failback_of(u);
+  if (!fb || fb->mode == Failback::Mode::kImmediate) return false;
+  if (fb->mode == Failback::Mode::kNever) return true;
+  const Instant since = j < state.online_since.size() ? state.online_since[j] : Instant::min();
+  if (since == Instant::min() || state.now - since >= fb->after) return false;
+  until = since + fb->after;
+  return true;
+}
+
+// Failback never or after, or held by flap damping: while the unit can stay where it runs, no
+// node outscores that place (a tie goes to where it runs), except one an operator moved it to
+// and, with `after`, one online for that long. Not for clones on every node (nothing to move).
+void Placer::hold_back(const Unit& u, Scores& s) {
+  if (u.kind == Unit::Kind::kClone && u.clone->clone_max == 0) return;
+  int floor = kInf;
+  bool stays = false;
+  for (std::size_t i = 0; i < n(); ++i) {
+    if (active_on(i) && s[i] > -kInf && state.nodes[i] == NodeCondition::kOnline) {
+      floor = std::min(floor, s[i]);
+      stays = true;
+    }
+  }
+  if (!stays) return;
+  std::vector<bool> moved_to(n(), false);
+  if (const auto* locs = lookup(locations, u.id)) {
+    for (const LocationConstraint* l : *locs) {
+      const auto node = node_index.find(l->node);
+      if (l->intent && l->score > 0 && node != node_index.end()) moved_to[node->second] = true;
+    }
+  }
+  std::vector<std::size_t> kept_from;
+  std::optional<Instant> due;
+  for (std::size_t j = 0; j < n(); ++j) {
+    if (active_on(j) || s[j] <= floor || moved_to[j]) continue;
+    std::optional<Instant> until;
+    if (!holds_back(u, j, until)) continue;
+    s[j] = floor;
+    kept_from.push_back(j);
+    if (until && (!due || *until < *due)) due = until;
+  }
+  if (kept_from.empty()) return;
+  std::string where;
+  for (std::size_t i = 0; i < n(); ++i) {
+    if (active_on(i) && state.nodes[i] == NodeCondition::kOnline)
+      where += (where.empty() ? "" : ",") + name(i);
+  }
+  std::string better;
+  for (std::size_t j : kept_from) better += (better.empty() ? "" : ",") + name(j);
+  if (const auto h = state.held.find(u.id); h != state.held.end()) {
+    out.notes.push_back(u.id + ": held on " + where + " by flap damping (" + h->second +
+                        "), although " + better + " scores higher; `hactl resource cleanup " +
+                        u.id + "` releases it");
+  } else if (due) {
+    recheck_at(*due);
+    out.notes.push_back(u.id + ": stays on " + where + " until " + better + " has been online " +
+                        format_duration(failback_of(u)->after) + " (failback after; due in " +
+                        format_duration(std::chrono::ceil<std::chrono::seconds>(*due - state.now)) +
+                        ")");
+  } else {
+    out.notes.push_back(u.id + ": stays on " + where + " although " + better +
+                        " scores higher (failback never; `hactl resource move " + u.id + " " +
+                        name(kept_from.front()) + "` moves it)");
+  }
 }
 
 void Placer::apply_colocations(const Unit& u, Scores& s) const {
@@ -280,6 +363,7 @@ std::vector<ResourceRole> Placer::place_clone(const Unit& u, const Scores& s) {
 
 void Placer::promote(const Unit& u, std::vector<ResourceRole>& roles) {
   const PrimitiveConfig& child = *u.members.front();
+  const bool sticky = !failback_of(u);
   std::size_t promoted = 0;
   for (std::size_t i = 0; i < n(); ++i) promoted += roles[i] == ResourceRole::kPromoted ? 1 : 0;
   Scores s(n(), -kInf);
@@ -291,8 +375,37 @@ void Placer::promote(const Unit& u, std::vector<ResourceRole>& roles) {
         s[i] = add_scores(s[i], l.score);
       }
     }
-    if (members.front().role(i) == ResourceRole::kPromoted)
+    if (sticky && members.front().role(i) == ResourceRole::kPromoted)
       s[i] = add_scores(s[i], child.stickiness);
+  }
+  // Failback never / after and flap damping hold the promoted role where it is, as they hold
+  // an instance (hold_back).
+  int floor = kInf;
+  for (std::size_t i = 0; i < n(); ++i) {
+    if (members.front().role(i) == ResourceRole::kPromoted && s[i] > -kInf)
+      floor = std::min(floor, s[i]);
+  }
+  if (floor < kInf) {
+    std::vector<std::size_t> kept_from;
+    std::optional<Instant> due;
+    for (std::size_t j = 0; j < n(); ++j) {
+      if (members.front().role(j) == ResourceRole::kPromoted || s[j] <= floor) continue;
+      std::optional<Instant> until;
+      if (!holds_back(u, j, until)) continue;
+      s[j] = floor;
+      kept_from.push_back(j);
+      if (until && (!due || *until < *due)) due = until;
+    }
+    if (!kept_from.empty()) {
+      if (due) recheck_at(*due);
+      std::string better;
+      for (std::size_t j : kept_from) better += (better.empty() ? "" : ",") + name(j);
+      out.notes.push_back(
+          u.id + ": stays promoted where it is although " + better +
+          " scores higher for promotion (" +
+          (state.held.contains(u.id) ? "flap damping" : "failback " + to_string(*failback_of(u))) +
+          ")");
+    }
   }
   std::vector<std::size_t> order(n());
   std::iota(order.begin(), order.end(), 0);
@@ -315,6 +428,7 @@ void Placer::place_unit(const Unit& u) {
   view(u);
   Scores s = base_scores(u);
   apply_colocations(u, s);
+  hold_back(u, s);
   const auto roles = u.kind == Unit::Kind::kClone ? place_clone(u, s) : place_single(u, s);
   out.unit_roles[u.id] = roles;
   for (std::size_t k = 0; k < u.members.size(); ++k) {

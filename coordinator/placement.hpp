@@ -3,6 +3,7 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,8 @@ struct Placement {
   std::map<std::string, std::vector<ResourceRole>> unit_roles;  // unit id -> role per node
   std::map<std::string, std::vector<ResourceRole>> target;      // primitive id -> role per node
   std::vector<std::string> notes;
+  // When a decision held back by time (failback after) is due to change: schedule again then.
+  std::optional<Instant> recheck;
 };
 
 // Units in placement order: what others are colocated with comes first, then by priority,

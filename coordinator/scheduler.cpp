@@ -294,6 +294,7 @@ Transition Builder::build() {
   Transition t = sorted();
   t.target = placement_.target;
   t.notes = placement_.notes;
+  t.recheck = placement_.recheck;
   return t;
 }
 

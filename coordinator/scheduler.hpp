@@ -9,6 +9,8 @@
 // promoted_max (demotions before promotions).
 #pragma once
 
+#include <map>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -31,6 +33,7 @@ struct Transition {
   std::vector<std::pair<std::size_t, std::size_t>> order;   // (before, after) action indexes
   std::map<std::string, std::vector<ResourceRole>> target;  // primitive -> role on each node
   std::vector<std::string> notes;  // resources that cannot run or must wait, and why
+  std::optional<Instant> recheck;  // Placement::recheck
 };
 
 Transition schedule(const ClusterConfig& config, const ClusterState& state);

@@ -256,9 +256,21 @@ std::string write_state_yaml(const ClusterConfig& config, const ClusterState& st
   std::ostringstream out;
   out << "nodes: {";
   for (std::size_t i = 0; i < n; ++i) {
-    out << (i ? ", " : "") << yaml_name(config.nodes[i].name) << ": " << to_string(state.nodes[i]);
+    out << (i ? ", " : "") << yaml_name(config.nodes[i].name) << ": ";
+    const Instant since = i < state.online_since.size() ? state.online_since[i] : Instant::min();
+    if (since != Instant::min() && state.nodes[i] == NodeCondition::kOnline) {
+      out << "{state: online, online_for: "
+          << format_duration(std::max(Duration::zero(), state.now - since)) << "}";
+    } else {
+      out << to_string(state.nodes[i]);
+    }
   }
   out << "}\n";
+  if (!state.held.empty()) {
+    out << "held:\n";
+    for (const auto& [id, why] : state.held)
+      out << "  " << yaml_name(id) << ": " << yaml_name(why) << "\n";
+  }
 
   // One "  resource: ..." line for each primitive that has something to say, under `section`.
   auto section = [&](const char* name, auto&& line) {

@@ -1,5 +1,6 @@
 #include "coordinator/state_file.hpp"
 
+#include <algorithm>
 #include <map>
 
 #include "common/yaml_reader.hpp"
@@ -20,6 +21,15 @@ struct StateReader {
     if (!id) r.error(key, path, "no node is called '" + key.Scalar() + "'");
     return id ? std::optional{static_cast<std::size_t>(id->value)} : std::nullopt;
   }
+  std::string top_level_of(const std::string& id) const {
+    for (const auto& g : config.resources.groups) {
+      if (std::find(g.members.begin(), g.members.end(), id) != g.members.end()) return g.id;
+    }
+    for (const auto& c : config.resources.clones) {
+      if (c.child == id) return c.id;
+    }
+    return id;
+  }
   bool primitive(const YAML::Node& key, const std::string& path) {
     if (config.resources.primitive(key.Scalar()) != nullptr) return true;
     r.error(key, path,
@@ -31,7 +41,34 @@ struct StateReader {
   void roles(const YAML::Node& n);
   void failed(const YAML::Node& n);
   void failures(const YAML::Node& n);
+  void held(const YAML::Node& n);
 };
+
+void StateReader::held(const YAML::Node& n) {
+  // [resource, ...] or {resource: why}: top-level resources flap damping holds.
+  const auto one = [&](const YAML::Node& key, std::string why) {
+    const std::string id = key.Scalar();
+    if (!config.resources.exists(id) || config.resources.clone(id) != nullptr ||
+        top_level_of(id) != id) {
+      r.error(key, "held." + id,
+              "no primitive or group outside a group or clone is called '" + id + "'");
+      return;
+    }
+    out.held[id] = std::move(why);
+  };
+  if (n.IsSequence()) {
+    for (const auto& k : n) {
+      if (r.expect_scalar(k, "held", "a resource")) one(k, "held");
+    }
+  } else if (n.IsMap()) {
+    for (const auto& kv : n) {
+      if (r.expect_scalar(kv.second, "held." + kv.first.Scalar(), "why it is held"))
+        one(kv.first, kv.second.Scalar());
+    }
+  } else {
+    r.error(n, "held", "expected a list of resources, or a map of resource: why");
+  }
+}
 
 void StateReader::nodes(const YAML::Node& n) {
   if (!n.IsMap()) return r.error(n, "nodes", "expected a map of node: state");
@@ -44,10 +81,21 @@ void StateReader::nodes(const YAML::Node& n) {
   for (const auto& kv : n) {
     const std::string path = "nodes." + kv.first.Scalar();
     const auto i = node(kv.first, path);
-    if (!i || !r.expect_scalar(kv.second, path, "a node state")) continue;
-    const auto it = kConditions.find(kv.second.Scalar());
+    if (!i) continue;
+    // Either a state or {state: S, online_for: DURATION} (how long it has been online).
+    YAML::Node value = kv.second;
+    if (value.IsMap()) {
+      if (!r.expect_map(value, path, {"state", "online_for"})) continue;
+      if (const auto d = r.duration_field(value, path, "online_for")) {
+        out.online_since.resize(config.nodes.size(), Instant::min());
+        out.online_since[*i] = kNow - *d;
+      }
+      value = value["state"] ? value["state"] : YAML::Node("online");
+    }
+    if (!r.expect_scalar(value, path, "a node state")) continue;
+    const auto it = kConditions.find(value.Scalar());
     if (it == kConditions.end()) {
-      r.error(kv.second, path, "must be online, standby, offline or unclean");
+      r.error(value, path, "must be online, standby, maintenance, offline or unclean");
       continue;
     }
     out.nodes[*i] = it->second;
@@ -139,12 +187,13 @@ std::expected<ClusterState, std::vector<ConfigError>> parse_state(const ClusterC
   try {
     const YAML::Node root = YAML::Load(std::string(yaml_text));
     if (root.IsNull()) return state;
-    if (r.expect_map(root, "", {"nodes", "resources", "failed", "failures"})) {
+    if (r.expect_map(root, "", {"nodes", "resources", "failed", "failures", "held"})) {
       StateReader s{r, config, state};
       if (root["nodes"]) s.nodes(root["nodes"]);
       if (root["resources"]) s.roles(root["resources"]);
       if (root["failed"]) s.failed(root["failed"]);
       if (root["failures"]) s.failures(root["failures"]);
+      if (root["held"]) s.held(root["held"]);
     }
   } catch (const YAML::Exception& e) {
     r.add_error(e.mark.is_null() ? 0 : e.mark.line + 1, e.mark.is_null() ? 0 : e.mark.column + 1,

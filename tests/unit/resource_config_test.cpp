@@ -178,5 +178,77 @@ TEST(ResourceConfig, CrossChecks) {
             std::string::npos);
 }
 
+TEST(ResourceConfig, FailbackAndFlapDampingFromTheClusterAndPerResource) {
+  const std::string head = R"(cluster:
+  name: demo
+  auth_key_file: /etc/hactl/authkey
+  failback: {after: 5m}
+  flap_damping: {moves: 4, within: 30m}
+nodes:
+  - {name: n1, address: "10.213.0.11:5405"}
+  - {name: n2, address: "10.213.0.12:5405"}
+)";
+  auto r = parse_config(head + R"(resources:
+  - id: a
+    type: vip
+    params: {address: 10.213.0.100/24, interface: eth0}
+    meta: {failback: never, flap_damping: off}
+  - id: b
+    type: exec:/bin/true
+    meta: {failback: immediate, flap_damping: {moves: 2}}
+  - id: c
+    type: exec:/bin/true
+)",
+                        "c.yaml");
+  ASSERT_TRUE(r) << r.error().front().to_string();
+  const ClusterConfig& c = r->config;
+  ASSERT_TRUE(c.failback);
+  EXPECT_EQ(to_string(*c.failback), "after 5m");
+  EXPECT_EQ(c.flap_damping, (FlapDamping{4, 30min}));
+  EXPECT_EQ(to_string(*c.resources.primitives[0].failback), "never");
+  EXPECT_FALSE(c.resources.primitives[0].flap_damping->on());
+  EXPECT_EQ(to_string(*c.resources.primitives[1].failback), "immediate");
+  EXPECT_EQ(c.resources.primitives[1].flap_damping, (FlapDamping{2, 1h}));
+  EXPECT_FALSE(c.resources.primitives[2].failback);
+  // Defaults: no failback (the scores decide), damping on at 6 moves within 1h.
+  auto d = parse_config(kHead, "c.yaml");
+  ASSERT_TRUE(d);
+  EXPECT_FALSE(d->config.failback);
+  EXPECT_EQ(d->config.flap_damping, (FlapDamping{6, 1h}));
+}
+
+TEST(ResourceConfig, BadFailbackAndFlapDampingNameTheLineAndField) {
+  const std::string prim = "resources:\n  - id: a\n    type: exec:/bin/true\n    meta: ";
+  EXPECT_EQ(errors(prim + "{failback: later}\n"),
+            "c.yaml:11:22: resources[0].meta.failback: must be never, immediate or {after: "
+            "DURATION}, got 'later'\n");
+  EXPECT_EQ(errors(prim + "{failback: {after: 5}}\n"),
+            "c.yaml:11:30: resources[0].meta.failback.after: '5' has no unit: write e.g. 5ms or "
+            "5s\n");
+  EXPECT_NE(errors(prim + "{failback: {after: 0s}}\n").find("must be longer than zero"),
+            std::string::npos);
+  EXPECT_NE(errors(prim + "{failback: {afterr: 5m}}\n").find("failback.afterr"), std::string::npos);
+  EXPECT_NE(errors(prim + "{flap_damping: {moves: 0}}\n").find("flap_damping.moves"),
+            std::string::npos);
+  EXPECT_NE(errors(prim + "{flap_damping: sometimes}\n")
+                .find("must be off or {moves: N, within: DURATION}"),
+            std::string::npos);
+  // A group moves as one: its members must agree.
+  EXPECT_NE(errors(R"(resources:
+  - id: a
+    type: exec:/bin/true
+    meta: {failback: never}
+  - id: b
+    type: exec:/bin/true
+    meta: {failback: immediate}
+groups:
+  - id: g
+    members: [a, b]
+)")
+                .find("groups[0].members: members of a group move together: 'a' has failback "
+                      "never and 'b' immediate"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace hactl
