@@ -394,6 +394,7 @@ void Agent::run_resources(Instant t) {
     }
   }
   for (const FenceOp& op : out.fence_ops) run_fence(op);
+  for (const HoldRequest& h : out.holds) hold_resource(h);
   for (const std::size_t index : out.announces) {
     const PrimitiveConfig& p = options_.config.resources.primitives[index];
     const auto spec = parse_vip(p.params);
@@ -560,13 +561,13 @@ void Agent::handle_request(const nlohmann::json& request, const PeerCredentials&
   } else if (cmd == "events") {
     reply(events_json(request));
   } else if (cmd == "cleanup") {
-    reply(cleanup(request));
+    cleanup(request, std::move(reply));
   } else {
     handle_doc_request(cmd, request, cred, std::move(reply));
   }
 }
 
-nlohmann::json Agent::cleanup(const nlohmann::json& request) {
+void Agent::cleanup(const nlohmann::json& request, ControlServer::Reply reply) {
   const auto id = request.value("resource", std::string());
   const ResourceConfig& rc = options_.config.resources;
   const auto prims = primitives_of(rc, id);
@@ -575,7 +576,7 @@ nlohmann::json Agent::cleanup(const nlohmann::json& request) {
     for (const auto& p : rc.primitives) known.push_back(p.id);
     for (const auto& g : rc.groups) known.push_back(g.id);
     for (const auto& c : rc.clones) known.push_back(c.id);
-    return {{"error", unknown_name_message("resource", id, known)}};
+    return reply({{"error", unknown_name_message("resource", id, known)}});
   }
   std::optional<NodeId> only;
   if (const auto node = request.value("node", std::string()); !node.empty()) {
@@ -583,14 +584,25 @@ nlohmann::json Agent::cleanup(const nlohmann::json& request) {
     if (!only) {
       std::vector<std::string> names;
       for (const auto& n : options_.config.nodes) names.push_back(n.name);
-      return {{"error", unknown_name_message("node", node, names)}};
+      return reply({{"error", unknown_name_message("node", node, names)}});
     }
   }
   for (const auto& p : prims) {
     resources_->cleanup(static_cast<std::uint32_t>(prim_index_.at(p)), *core_, now(), only);
   }
+  nlohmann::json answer = {{"ok", true}, {"resource", id}, {"primitives", prims}};
+  // A hold of flap damping goes with the failures (not with a cleanup of one node only).
+  const auto top = top_level_resource(rc, id);
+  ClusterDoc next = doc_;
+  if (!only && top &&
+      std::erase_if(next.held, [&](const FlapHold& h) { return h.resource == *top; }) > 0) {
+    spdlog::info("event=flap_released resource={} by=hactl_resource_cleanup node={}", *top,
+                 options_.config.node(options_.self).name);
+    answer["released"] = *top;
+    return propose(next, std::move(reply), answer);
+  }
   process();
-  return {{"ok", true}, {"resource", id}, {"primitives", prims}};
+  reply(answer);
 }
 
 }  // namespace hactl

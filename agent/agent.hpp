@@ -86,7 +86,10 @@ class Agent {
   void on_op_result(const OpResult& r);
   // Runs one fence agent (FenceOp) and hands its outcome to the fencer.
   void run_fence(const FenceOp& op);
-  nlohmann::json cleanup(const nlohmann::json& request);
+  // Forgets failures; a resource flap damping holds is released (the document changes first).
+  void cleanup(const nlohmann::json& request, ControlServer::Reply reply);
+  // Adds what flap damping holds to the cluster document (this node is the coordinator).
+  void hold_resource(const HoldRequest& h);
   void handle_request(const nlohmann::json& request, const PeerCredentials& cred,
                       ControlServer::Reply reply);
   nlohmann::json status() const;

@@ -137,6 +137,8 @@ std::expected<void, std::string> Agent::start_docs() {
   applied_text_ = doc_.config_text;
   options_.config.resources = base_.resources;
   options_.config.config_id = base_.config_id;
+  options_.config.failback = base_.failback;  // the cluster's defaults apply without a restart
+  options_.config.flap_damping = base_.flap_damping;
   options_.config.resources.locations =
       effective_config(base_, doc_, unix_now()).resources.locations;
   intents_until_ = -1;  // standby, maintenance and expiries applied at the first process()
@@ -230,6 +232,7 @@ void Agent::refresh_effective(Instant t) {
   if (intents_until_ >= 0 && (intents_until_ == 0 || unix < intents_until_)) return;
   options_.config.resources.locations = effective_config(base_, doc_, unix).resources.locations;
   resources_->set_standby(standby_nodes(options_.config, doc_));
+  resources_->set_held(held_resources(options_.config.resources, doc_));
   const auto maintenance = maintenance_nodes(options_.config, doc_);
   resources_->set_maintenance(maintenance);
   if (maintenance[options_.self.value] != guard_maintenance_) {
@@ -286,9 +289,13 @@ void Agent::rebuild_resources(ClusterConfig base, Instant t) {
   ++executor_generation_;
   options_.config.resources = base_.resources;
   options_.config.config_id = base_.config_id;
+  options_.config.failback = base_.failback;  // the cluster's defaults apply without a restart
+  options_.config.flap_damping = base_.flap_damping;
   open_executor();
+  auto previous = std::move(resources_);
   resources_ =
       std::make_unique<ResourceHost>(options_.config, options_.self, t, lease_written_.value_or(t));
+  resources_->inherit(*previous);
   resources_->set_incarnation(persisted_.incarnation);
   tell_macs();
   const std::string applied = options_.state_dir + "/hactl-" + self + ".applied.yaml";
@@ -373,6 +380,26 @@ void Agent::propose(const ClusterDoc& next, ControlServer::Reply reply, nlohmann
       docs_->propose(doc_to_bytes(next), docs_->doc().version, t, t + std::chrono::seconds(10));
   waiting_.emplace(id, std::make_pair(std::move(reply), std::move(ok_answer)));
   process();
+}
+
+void Agent::hold_resource(const HoldRequest& h) {
+  ClusterDoc next = doc_;
+  if (std::any_of(next.held.begin(), next.held.end(),
+                  [&](const FlapHold& f) { return f.resource == h.resource; })) {
+    return;
+  }
+  next.held.push_back(FlapHold{h.resource, options_.config.node(h.node).name, unix_now(), h.moves,
+                               std::chrono::duration_cast<std::chrono::seconds>(h.within).count()});
+  std::sort(next.held.begin(), next.held.end(),
+            [](const FlapHold& a, const FlapHold& b) { return a.resource < b.resource; });
+  propose(next,
+          [resource = h.resource](const nlohmann::json& r) {
+            if (r.contains("error")) {
+              spdlog::error("event=flap_hold_not_stored resource={} error=\"{}\"", resource,
+                            r["error"].get<std::string>());
+            }
+          },
+          {{"resource", h.resource}});
 }
 
 void Agent::reload() {
@@ -464,6 +491,14 @@ nlohmann::json Agent::doc_json() const {
           p.expires == 0 ? nlohmann::json(nullptr) : nlohmann::json(p.expires - unix)},
          {"by", p.by}});
   }
+  nlohmann::json held = nlohmann::json::array();
+  for (const auto& h : doc_.held) {
+    held.push_back({{"resource", h.resource},
+                    {"node", h.node},
+                    {"since", h.since},
+                    {"moves", h.moves},
+                    {"within_s", h.within}});
+  }
   return {{"version", show(docs_->doc().version)},
           {"config_version", doc_.config_version},
           {"config_applied", doc_.config_applied},
@@ -472,7 +507,8 @@ nlohmann::json Agent::doc_json() const {
           {"standby", doc_.standby},
           {"maintenance", doc_.maintenance},
           {"placements", placements},
-          {"disabled", doc_.disabled}};
+          {"disabled", doc_.disabled},
+          {"held", held}};
 }
 
 void Agent::handle_doc_request(const std::string& cmd, const nlohmann::json& request,

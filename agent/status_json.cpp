@@ -114,6 +114,16 @@ void add_resources_json(nlohmann::json& status, const ClusterConfig& config, con
                 {"announcements", e.announcements}};
       break;
     }
+    // The failback of what it moves with (docs/failback.md), and whether flap damping holds it.
+    const std::string top = top_level_resource(config.resources, p.id).value_or(p.id);
+    std::optional<Failback> failback = config.failback;
+    for (const auto& id : primitives_of(config.resources, top)) {
+      if (const PrimitiveConfig* q = config.resources.primitive(id); q && q->failback) {
+        failback = q->failback;
+        break;
+      }
+    }
+    const auto held = state.held.find(top);
     const char* role = promoted ? "promoted" : nodes.empty() ? "stopped" : "started";
     const char* st = !known    ? "unknown"
                      : failed  ? "failed"
@@ -122,7 +132,7 @@ void add_resources_json(nlohmann::json& status, const ClusterConfig& config, con
                                : role;
     list.push_back(
         {{"id", p.id},
-         {"top", top_level_resource(config.resources, p.id).value_or(p.id)},
+         {"top", top},
          {"type",
           p.cls == ResourceClass::kOcf
               ? "ocf:" + p.provider + ":" + p.type
@@ -133,6 +143,9 @@ void add_resources_json(nlohmann::json& status, const ClusterConfig& config, con
          {"fail_count", total_failures},
          {"fail_counts", fail_counts},
          {"on_quorum_loss", stops_without_quorum(p, config.no_quorum_policy) ? "stop" : "freeze"},
+         {"failback", failback ? nlohmann::json(to_string(*failback)) : nlohmann::json(nullptr)},
+         {"held",
+          held != state.held.end() ? nlohmann::json(held->second) : nlohmann::json(nullptr)},
          {"verify", verify}});
   }
   status["resources"] = list;

@@ -369,10 +369,15 @@ int cmd_cleanup(const std::string& socket, const std::string& resource, const st
   int code = 0;
   json req = {{"cmd", "cleanup"}, {"resource", resource}};
   if (!node.empty()) req["node"] = node;
-  if (!ask(socket, req, code)) return code;
+  const auto reply = ask(socket, req, code);
+  if (!reply) return code;
   std::cout << "cleanup of " << resource << " sent to "
             << (node.empty() ? std::string("every node") : node)
             << ": failures forgotten, its state probed again\n";
+  if (reply->contains("released")) {
+    std::cout << (*reply)["released"].get<std::string>()
+              << " is no longer held by flap damping: it may move again\n";
+  }
   return 0;
 }
 

@@ -126,6 +126,7 @@ std::string render_status(const nlohmann::json& s) {
           state += " in " + format_age_ms(v["took_ms"].get<std::int64_t>());
         state += ")";
       }
+      if (r.contains("held") && r["held"].is_string()) state += ", held";
       res.push_back({str(r, "id"), str(r, "type"), state, on.empty() ? "-" : on,
                      std::to_string(r.value("fail_count", 0))});
     }
@@ -192,6 +193,15 @@ std::string render_status(const nlohmann::json& s) {
     if (!lines.empty()) {
       out << "Operator intents (hactl resource clear / enable to remove):\n";
       for (const auto& l : lines) out << "  " << l << "\n";
+    }
+    if (d.contains("held") && d["held"].is_array() && !d["held"].empty()) {
+      out << "Held by flap damping (hactl resource cleanup RESOURCE releases it):\n";
+      for (const auto& h : d["held"]) {
+        out << "  " << str(h, "resource") << " on " << str(h, "node") << " since "
+            << format_unix_time(h.value("since", std::int64_t{0})) << ": " << h.value("moves", 0)
+            << " moves within " << format_age_ms(h.value("within_s", std::int64_t{0}) * 1000)
+            << "\n";
+      }
     }
   }
   if (s.contains("scheduler") && s["scheduler"].is_object()) {

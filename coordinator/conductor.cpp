@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "common/assert.hpp"
+#include "common/cluster_doc.hpp"
 #include "coordinator/scheduler.hpp"
 
 namespace hactl {
@@ -54,6 +55,90 @@ Conductor::Conductor(const ClusterConfig& config, NodeId self)
     const CloneConfig* c = config.resources.clone_of(p.id);
     could_be_.push_back(c && c->promotable ? ResourceRole::kPromoted : ResourceRole::kStarted);
   }
+  online_since_.assign(config.nodes.size(), std::nullopt);
+  // Flap damping watches what moves as one (a primitive outside groups and clones, a group),
+  // by its first member's starts.
+  const auto damping = [&](const std::vector<std::string>& members) {
+    for (const auto& id : members) {
+      if (const PrimitiveConfig* p = config.resources.primitive(id); p && p->flap_damping)
+        return *p->flap_damping;
+    }
+    return config.flap_damping;
+  };
+  damped_of_.assign(n, -1);
+  const auto watch = [&](const std::string& first, const std::string& unit, FlapDamping f) {
+    if (!f.on()) return;
+    damped_of_[prim_index_.at(first)] = static_cast<std::int32_t>(damped_.size());
+    damped_.push_back(Damped{unit, f});
+  };
+  for (const auto& g : config.resources.groups) {
+    if (config.resources.clone_of(g.members.front()) != nullptr) continue;
+    watch(g.members.front(), g.id, damping(g.members));
+  }
+  for (const auto& p : config.resources.primitives) {
+    const auto top = top_level_resource(config.resources, p.id);
+    if (top && *top == p.id) watch(p.id, p.id, damping({p.id}));
+  }
+}
+
+void Conductor::saw_active(std::uint32_t index, NodeId node) {
+  const Damped& d = damped_[static_cast<std::size_t>(damped_of_[index])];
+  const auto last = last_node_.find(d.unit);
+  if (last != last_node_.end() && last->second == node.value) return;
+  const bool moved = last != last_node_.end();
+  last_node_[d.unit] = node.value;
+  if (!moved) return;
+  // An operator's move (hactl resource move) is not a flap.
+  const std::string& to = config_.node(node).name;
+  const bool asked =
+      std::any_of(config_.resources.locations.begin(), config_.resources.locations.end(),
+                  [&](const LocationConstraint& l) {
+                    return l.intent && l.score > 0 && l.resource == d.unit && l.node == to;
+                  });
+  if (asked) return;
+  auto& times = moves_[d.unit];
+  times.push_back(last_tick_);
+  while (last_tick_ - times.front() >= d.limit.within) times.pop_front();
+  if (active_) hold_flapping(last_tick_);
+}
+
+void Conductor::hold_flapping(Instant now) {
+  for (const Damped& d : damped_) {
+    const auto it = moves_.find(d.unit);
+    if (it == moves_.end()) continue;
+    auto& times = it->second;
+    while (!times.empty() && now - times.front() >= d.limit.within) times.pop_front();
+    const int count = static_cast<int>(times.size());
+    if (count <= d.limit.moves || held_.contains(d.unit) || pending_holds_.contains(d.unit))
+      continue;
+    const auto where = last_node_.find(d.unit);
+    if (where == last_node_.end()) continue;
+    const NodeId node{where->second};
+    const std::string why =
+        std::to_string(count) + " moves within " + format_duration(d.limit.within);
+    pending_holds_[d.unit] = {why, now};
+    holds_.push_back(HoldRequest{d.unit, node, count, d.limit.within});
+    events_.push_back("event=flap_held resource=" + d.unit + " node=" + config_.node(node).name +
+                      " moves=" + std::to_string(count) +
+                      " within=" + format_duration(d.limit.within) +
+                      " note=\"held where it runs until hactl resource cleanup " + d.unit + "\"");
+  }
+}
+
+void Conductor::set_held(std::map<std::string, std::string> held) {
+  for (const auto& [unit, why] : held_) {
+    if (!held.contains(unit)) moves_.erase(unit);  // released: count afresh
+  }
+  for (const auto& [unit, why] : held) pending_holds_.erase(unit);
+  held_ = std::move(held);
+}
+
+void Conductor::inherit(const Conductor& old) {
+  if (old.online_since_.size() == online_since_.size()) online_since_ = old.online_since_;
+  moves_ = old.moves_;
+  last_node_ = old.last_node_;
+  held_ = old.held_;
+  pending_holds_ = old.pending_holds_;
 }
 
 void Conductor::on_report(NodeId from, const ResourceReport& r) {
@@ -71,6 +156,12 @@ void Conductor::on_report(NodeId from, const ResourceReport& r) {
   if (page >= v.page_version.size() || r.first % kReportPageEntries != 0) return;
   if (r.version < v.page_version[page]) return;  // reordered: an older page
   std::copy(r.entries.begin(), r.entries.end(), v.entries.begin() + r.first);
+  for (std::size_t k = 0; k < r.entries.size(); ++k) {
+    const std::size_t index = r.first + k;
+    const ResourceEntry& e = r.entries[k];
+    if (damped_of_[index] >= 0 && e.probed && e.role != ResourceRole::kStopped)
+      saw_active(static_cast<std::uint32_t>(index), from);
+  }
   v.page_version[page] = r.version;
   v.term = std::max(v.term, r.term);
   v.fresh = true;
@@ -136,9 +227,23 @@ void Conductor::peer_restarted(NodeId from) {
   std::erase_if(stop_retry_, [&](const auto& kv) { return kv.first.second == from.value; });
 }
 
+bool Conductor::node_online(const Membership& m, std::size_t i) const {
+  return m.up[i] && !(i < standby_.size() && standby_[i]) &&
+         !(i < maintenance_.size() && maintenance_[i]) && !views_[i].leaving;
+}
+
 void Conductor::tick(const Membership& m, Instant now) {
   wake_.reset();
   last_tick_ = now;
+  // Since when each node is online (failback after): watched on every node, so a new
+  // coordinator knows it as far back as its own agent does.
+  for (std::size_t i = 0; i < online_since_.size(); ++i) {
+    if (!node_online(m, i)) {
+      online_since_[i].reset();
+    } else if (!online_since_[i]) {
+      online_since_[i] = now;
+    }
+  }
   // What a node reported before it was lost is history once it is back: wait for a new report.
   for (std::size_t i = 0; i < views_.size(); ++i) {
     if (!m.up[i]) views_[i].fresh = false;
@@ -371,6 +476,13 @@ ClusterState Conductor::state(const Membership& m, Instant now) const {
     s.settling[p.id] = std::move(settling);
     s.failures[p.id] = std::move(failures);
   }
+  s.online_since.assign(n, Instant::min());
+  for (std::size_t i = 0; i < n; ++i) {
+    // Not seen online yet by this node: since now (it may have just come back).
+    if (s.nodes[i] == NodeCondition::kOnline) s.online_since[i] = online_since_[i].value_or(now);
+  }
+  s.held = held_;
+  for (const auto& [unit, pending] : pending_holds_) s.held.emplace(unit, pending.first);
   return s;
 }
 
@@ -412,6 +524,11 @@ void Conductor::dispatch(const Membership& m, Instant now) {
                                         .count()) +
                      "ms");
   }
+  if (t.recheck) wake_at(*t.recheck);  // a failback after a delay
+  // A hold the cluster document has not taken within 30 s is asked for again at the next move.
+  std::erase_if(pending_holds_,
+                [&](const auto& kv) { return now - kv.second.second >= std::chrono::seconds{30}; });
+  hold_flapping(now);
   std::size_t sent = 0;
   for (std::size_t i = 0; i < t.actions.size(); ++i) {
     if (waits[i]) continue;

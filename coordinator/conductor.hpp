@@ -20,11 +20,13 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <optional>
 #include <set>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "common/config.hpp"
@@ -61,6 +63,16 @@ struct NodeView {
   bool leaving = false;  // its agent is shutting down: treated as in standby
 };
 
+// Flap damping decided to hold a resource (FlapDamping): the agent adds it to the cluster
+// document (ClusterDoc::held), where it stays until `hactl resource cleanup`.
+struct HoldRequest {
+  std::string resource;  // a top-level primitive or group
+  NodeId node;           // where it runs now
+  int moves = 0;         // moves within `within`
+  Duration within{0};
+  bool operator==(const HoldRequest&) const = default;
+};
+
 class Conductor {
  public:
   Conductor(const ClusterConfig& config, NodeId self);
@@ -73,8 +85,15 @@ class Conductor {
   void set_standby(std::vector<bool> standby) { standby_ = std::move(standby); }
   // By NodeId: nodes in maintenance (hactl node maintenance): frozen, up or not.
   void set_maintenance(std::vector<bool> m) { maintenance_ = std::move(m); }
+  // Resources flap damping holds, from the cluster document: resource -> why. One that leaves
+  // the list (hactl resource cleanup) has its moves forgotten.
+  void set_held(std::map<std::string, std::string> held);
+  // What this node, as coordinator, carried over from `old` (a configuration change rebuilds
+  // the conductor): since when each node is online, the moves counted, the holds.
+  void inherit(const Conductor& old);
   std::vector<std::pair<NodeId, ActionRequest>> take_requests();
   std::vector<std::string> take_events();
+  std::vector<HoldRequest> take_holds() { return std::exchange(holds_, {}); }
   std::optional<Instant> next_deadline() const { return wake_; }
 
   // The cluster as this node knows it (also when it is not the coordinator).
@@ -109,6 +128,18 @@ class Conductor {
   void dispatch(const Membership& m, Instant now);
   Instant lost_base(const Membership& m, NodeId node) const;
   void wake_at(Instant t);
+  bool node_online(const Membership& m, std::size_t i) const;
+  // A report shows primitive `index` active on `node`: a watched unit that last ran elsewhere
+  // moved (counted by every node, so a new coordinator knows the count).
+  void saw_active(std::uint32_t index, NodeId node);
+  // Asks for a hold of every watched unit past its limit (coordinator only).
+  void hold_flapping(Instant now);
+
+  // A top-level primitive or group flap damping watches, by its first primitive's index.
+  struct Damped {
+    std::string unit;
+    FlapDamping limit;
+  };
 
   const ClusterConfig& config_;
   NodeId self_;
@@ -138,6 +169,14 @@ class Conductor {
   std::string waiting_;
   std::vector<std::string> notes_;
   std::vector<std::pair<NodeId, ActionRequest>> requests_;
+  std::vector<std::optional<Instant>> online_since_;  // by NodeId: online without a break since
+  std::vector<Damped> damped_;
+  std::vector<std::int32_t> damped_of_;               // by primitive: its index in damped_, or -1
+  std::map<std::string, std::deque<Instant>> moves_;  // unit -> its moves, oldest first
+  std::map<std::string, std::uint16_t> last_node_;    // unit -> where it last ran
+  std::map<std::string, std::string> held_;           // from the cluster document
+  std::map<std::string, std::pair<std::string, Instant>> pending_holds_;  // why, when asked
+  std::vector<HoldRequest> holds_;
   std::vector<std::string> events_;
 };
 

@@ -179,6 +179,7 @@ void ResourceHost::run(const Node& core, Instant now) {
     }
     more = more || !k.own_reports.empty();
     for (auto& line : conductor_.take_events()) out_.log.push_back(std::move(line));
+    for (auto& h : conductor_.take_holds()) out_.holds.push_back(std::move(h));
     for (auto& line : k.events) out_.log.push_back(std::move(line));
     out_.monitors.insert(out_.monitors.end(), k.monitors.begin(), k.monitors.end());
     out_.calls.insert(out_.calls.end(), k.calls.begin(), k.calls.end());

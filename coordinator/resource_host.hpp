@@ -29,6 +29,8 @@ struct HostOutput {
   // Checks peers asked of this node (resources/vip_check.hpp): answer each with
   // on_vip_check_done(asker, result).
   std::vector<std::pair<NodeId, VipCheckRequest>> vip_checks;
+  // Resources flap damping holds: add each to the cluster document (Conductor::take_holds).
+  std::vector<HoldRequest> holds;
 };
 
 class ResourceHost {
@@ -83,6 +85,9 @@ class ResourceHost {
   const Conductor& conductor() const { return conductor_; }
   const Fencer& fencer() const { return fencer_; }
   void set_standby(std::vector<bool> standby) { conductor_.set_standby(std::move(standby)); }
+  void set_held(std::map<std::string, std::string> held) { conductor_.set_held(std::move(held)); }
+  // Carries the conductor's history over a rebuild (Conductor::inherit).
+  void inherit(const ResourceHost& old) { conductor_.inherit(old.conductor_); }
   // Shutting down (SIGTERM): Keeper::leave; left() once nothing runs here.
   void leave() { keeper_.leave(); }
   bool left() const { return keeper_.done(); }

@@ -47,5 +47,199 @@ TEST(Conductor, WaitsForNothingOnceItNoLongerLeads) {
   EXPECT_EQ(c.waiting_for(), "");
 }
 
+// A two-node cluster around one conductor (on n2): the test runs each request it sends at
+// once and reports the outcome, so placements play out over "time" in a few lines.
+class TwoNodes {
+ public:
+  explicit TwoNodes(const std::string& meta)
+      : loaded_(load(meta)), c_(loaded_.config, NodeId{1}), m_(membership(true)) {
+    m_.up = {true, true};
+    m_.lease_bound.assign(2, std::nullopt);
+    m_.echo.assign(2, 0);
+    report(0);
+    report(1);
+  }
+  static LoadedConfig load(const std::string& meta) {
+    const std::string text = std::string(R"(cluster:
+  name: c
+  auth_key_file: /etc/hactl/authkey
+nodes:
+  - {name: n1, address: "10.213.0.11:5405"}
+  - {name: n2, address: "10.213.0.12:5405"}
+resources:
+  - id: ip
+    type: vip
+    params: {address: 10.213.0.100/24, interface: eth0}
+    meta: )") + meta + R"(
+constraints:
+  location:
+    - {resource: ip, node: n1, score: 100}
+)";
+    auto l = parse_config(text, "c.yaml");
+    EXPECT_TRUE(l) << (l ? "" : l.error().front().to_string());
+    return *l;
+  }
+  void report(std::size_t node) {
+    ResourceEntry e;
+    e.role = role_[node];
+    e.probed = true;
+    c_.on_report(NodeId{static_cast<std::uint16_t>(node)},
+                 ResourceReport{m_.term, loaded_.config.config_id, ++version_[node], 0, 1, {e}});
+  }
+  // Ticks until nothing is left to do (each tick 10 ms later).
+  void settle() {
+    for (int round = 0; round < 50; ++round) {
+      c_.tick(m_, now_);
+      auto requests = c_.take_requests();
+      for (const auto& [to, req] : requests) {
+        if (!m_.up[to.value]) continue;
+        role_[to.value] =
+            req.kind == RequestKind::kStart ? ResourceRole::kStarted : ResourceRole::kStopped;
+        report(to.value);
+        c_.on_result(
+            to, ActionResult{m_.term, req.id, req.index, req.kind, true, 0, version_[to.value]});
+      }
+      for (auto& h : c_.take_holds()) holds_.push_back(h);
+      now_ += std::chrono::milliseconds{10};
+      if (requests.empty()) return;
+    }
+  }
+  void crash_n1() {
+    m_.up[0] = false;
+    role_[0] = ResourceRole::kStopped;
+    settle();
+  }
+  void back_n1() {
+    m_.up[0] = true;
+    report(0);
+    settle();
+  }
+  void wait(Duration d) {
+    now_ += d;
+    settle();
+  }
+  std::string where() const {
+    return role_[0] != ResourceRole::kStopped   ? "n1"
+           : role_[1] != ResourceRole::kStopped ? "n2"
+                                                : "nowhere";
+  }
+
+  LoadedConfig loaded_;
+  Conductor c_;
+  Membership m_;
+  Instant now_{Duration{1'000'000'000}};
+  ResourceRole role_[2] = {ResourceRole::kStopped, ResourceRole::kStopped};
+  std::uint64_t version_[2] = {0, 0};
+  std::vector<HoldRequest> holds_;
+};
+
+TEST(ConductorFailback, ImmediateGoesBackAsSoonAsThePreferredNodeReturns) {
+  TwoNodes t("{failback: immediate}");
+  t.settle();
+  EXPECT_EQ(t.where(), "n1");
+  t.crash_n1();
+  EXPECT_EQ(t.where(), "n2");
+  t.back_n1();
+  EXPECT_EQ(t.where(), "n1");
+}
+
+TEST(ConductorFailback, NeverStaysAndTheScoresAloneWouldNot) {
+  TwoNodes t("{failback: never, stickiness: 0}");
+  t.settle();
+  t.crash_n1();
+  t.back_n1();
+  t.wait(std::chrono::hours{1});
+  EXPECT_EQ(t.where(), "n2");
+  // An operator's move still moves it.
+  t.loaded_.config.resources.locations.push_back(
+      LocationConstraint{"ip", "n1", 1'000'000, RoleFilter::kAny, true});
+  t.wait(std::chrono::seconds{1});
+  EXPECT_EQ(t.where(), "n1");
+  TwoNodes scores("{stickiness: 0}");  // no failback: score 100 against stickiness 0
+  scores.settle();
+  scores.crash_n1();
+  scores.back_n1();
+  EXPECT_EQ(scores.where(), "n1");
+}
+
+TEST(ConductorFailback, AfterWaitsUntilThePreferredNodeHasBeenOnlineThatLong) {
+  TwoNodes t("{failback: {after: 30s}}");
+  t.settle();
+  t.crash_n1();
+  t.back_n1();
+  const Instant back = t.now_;
+  EXPECT_EQ(t.where(), "n2");
+  ASSERT_TRUE(t.c_.next_deadline()) << "it must wake when the failback is due";
+  EXPECT_LE(*t.c_.next_deadline(), back + std::chrono::seconds{30});
+  t.wait(std::chrono::seconds{20});
+  EXPECT_EQ(t.where(), "n2");
+  // n1 flaps: the wait starts again from its return.
+  t.crash_n1();
+  t.back_n1();
+  t.wait(std::chrono::seconds{20});
+  EXPECT_EQ(t.where(), "n2");
+  t.wait(std::chrono::seconds{11});
+  EXPECT_EQ(t.where(), "n1");
+}
+
+TEST(ConductorFlapDamping, HoldsAResourceThatMovesTooOftenUntilReleased) {
+  TwoNodes t("{failback: immediate, flap_damping: {moves: 2, within: 10m}}");
+  t.settle();    // the first start is not a move
+  t.crash_n1();  // 1
+  t.back_n1();   // 2
+  EXPECT_TRUE(t.holds_.empty());
+  t.crash_n1();  // 3: more than 2
+  ASSERT_EQ(t.holds_.size(), 1u);
+  EXPECT_EQ(t.holds_[0], (HoldRequest{"ip", NodeId{1}, 3, std::chrono::minutes{10}}));
+  t.back_n1();
+  EXPECT_EQ(t.where(), "n2") << "held: no failback";
+  EXPECT_FALSE(t.c_.notes().empty());
+  // The cluster document holds it; then hactl resource cleanup takes it out.
+  t.c_.set_held({{"ip", "3 moves within 10m"}});
+  t.wait(std::chrono::minutes{1});
+  EXPECT_EQ(t.where(), "n2");
+  t.c_.set_held({});
+  t.wait(std::chrono::seconds{1});
+  EXPECT_EQ(t.where(), "n1") << "released: it goes back";
+  EXPECT_EQ(t.holds_.size(), 1u) << "its moves were forgotten with the hold";
+}
+
+// (A held resource still leaves a lost node: tests/scheduler/31-held-still-leaves-a-lost-node.)
+TEST(ConductorFlapDamping, ForgetsMovesOlderThanItsWindow) {
+  TwoNodes t("{failback: immediate, flap_damping: {moves: 2, within: 10m}}");
+  t.settle();
+  t.crash_n1();
+  t.back_n1();
+  t.wait(std::chrono::minutes{11});  // both moves age out
+  t.crash_n1();
+  t.back_n1();
+  EXPECT_TRUE(t.holds_.empty());
+  t.crash_n1();
+  ASSERT_EQ(t.holds_.size(), 1u);
+  EXPECT_EQ(t.holds_[0].moves, 3);
+  EXPECT_EQ(t.where(), "n2");
+}
+
+// An operator's move is not a flap.
+TEST(ConductorFlapDamping, OperatorMovesAreNotCounted) {
+  TwoNodes t("{failback: immediate, flap_damping: {moves: 1, within: 10m}}");
+  t.settle();
+  auto& locs = t.loaded_.config.resources.locations;
+  for (int k = 0; k < 4; ++k) {
+    const std::string to = k % 2 == 0 ? "n2" : "n1";
+    std::erase_if(locs, [](const LocationConstraint& l) { return l.intent; });
+    locs.push_back(LocationConstraint{"ip", to, 1'000'000, RoleFilter::kAny, true});
+    t.wait(std::chrono::seconds{1});
+    EXPECT_EQ(t.where(), to);
+  }
+  EXPECT_TRUE(t.holds_.empty()) << "4 moves, all asked for";
+  // Moves the operator did not ask for count.
+  std::erase_if(locs, [](const LocationConstraint& l) { return l.intent; });
+  t.crash_n1();  // n1 -> n2: 1, not more than 1
+  EXPECT_TRUE(t.holds_.empty());
+  t.back_n1();  // failback n2 -> n1: 2
+  EXPECT_EQ(t.holds_.size(), 1u);
+}
+
 }  // namespace
 }  // namespace hactl
