@@ -90,6 +90,12 @@ class Agent {
   void cleanup(const nlohmann::json& request, ControlServer::Reply reply);
   // Adds what flap damping holds to the cluster document (this node is the coordinator).
   void hold_resource(const HoldRequest& h);
+  // The transition the scheduler would run with `next` as the cluster document (hactl resource
+  // move/ban --dry-run); `refusal` says why when `resource` would then not run on `to` (or,
+  // without `to`, run nowhere) and `must_run`.
+  nlohmann::json plan_intent(const ClusterDoc& next, const std::string& resource,
+                             const std::optional<std::string>& to, bool must_run,
+                             std::string& refusal) const;
   void handle_request(const nlohmann::json& request, const PeerCredentials& cred,
                       ControlServer::Reply reply);
   nlohmann::json status() const;

@@ -382,6 +382,64 @@ void Agent::propose(const ClusterDoc& next, ControlServer::Reply reply, nlohmann
   process();
 }
 
+nlohmann::json Agent::plan_intent(const ClusterDoc& next, const std::string& resource,
+                                  const std::optional<std::string>& to, bool must_run,
+                                  std::string& refusal) const {
+  const Instant t = now();
+  ClusterState state = resources_->conductor().state(resources_->membership(*core_, t), t);
+  ClusterConfig config = effective_config(base_, next, unix_now());
+  auto r = simulate(config, std::move(state), SimulateRequest{});
+  if (!r) {
+    refusal = r.error();
+    return {};
+  }
+  const auto prims = primitives_of(config.resources, resource);
+  // Where the scheduler would place each primitive of the resource (its target).
+  std::set<std::string> nodes;
+  bool all_there = to.has_value();
+  for (const auto& p : prims) {
+    bool here = false;
+    const auto it = r->transition.target.find(p);
+    for (std::size_t i = 0; it != r->transition.target.end() && i < it->second.size(); ++i) {
+      if (it->second[i] == ResourceRole::kStopped) continue;
+      nodes.insert(config.nodes[i].name);
+      here = here || (to && config.nodes[i].name == *to);
+    }
+    all_there = all_there && here;
+  }
+  nlohmann::json plan = to_json(*r);
+  plan["text"] = format_transition(*r);
+  plan["nodes"] = std::vector<std::string>(nodes.begin(), nodes.end());
+  if (!must_run || (to ? all_there : !nodes.empty())) return plan;
+  // Why not: the node's condition, then what the scheduler noted of the resource.
+  std::string why;
+  if (to) {
+    const auto id = config.find_node(*to);
+    const NodeCondition c = r->state.nodes[id->value];
+    if (c != NodeCondition::kOnline) {
+      why = *to + " is " + std::string(to_string(c));
+    } else {
+      for (const auto& p : prims) {
+        const PrimitiveConfig& pc = *config.resources.primitive(p);
+        const int count = r->state.fail_count(pc, *id);
+        if (count >= pc.migration_threshold) {
+          why = p + " failed " + std::to_string(count) + " time(s) on " + *to +
+                " (migration_threshold " + std::to_string(pc.migration_threshold) +
+                "; `hactl resource cleanup " + p + " --node " + *to + "` forgets them)";
+          break;
+        }
+      }
+    }
+  }
+  for (const auto& note : r->notes) {
+    if (why.empty() && note.starts_with(resource + ":")) why = note;
+  }
+  if (why.empty()) why = "the scheduler would place it elsewhere (constraints or colocations)";
+  refusal = "cannot move " + resource + (to ? " to " + *to : " away from where it runs") + ": " +
+            why + "; nothing was changed";
+  return plan;
+}
+
 void Agent::hold_resource(const HoldRequest& h) {
   ClusterDoc next = doc_;
   if (std::any_of(next.held.begin(), next.held.end(),
@@ -539,9 +597,31 @@ void Agent::handle_doc_request(const std::string& cmd, const nlohmann::json& req
     }
     return top;
   };
+  // lifetime_s: absent or 0, the default lifetime; negative, until cleared.
   auto expires_arg = [&]() -> std::int64_t {
     const std::int64_t lifetime = request.value("lifetime_s", std::int64_t{0});
-    return lifetime > 0 ? unix + lifetime : 0;
+    if (lifetime < 0) return 0;
+    return unix + (lifetime > 0 ? lifetime : kDefaultIntentLifetimeSeconds);
+  };
+  // A move or ban: what it would do (--dry-run answers with that and changes nothing); a move
+  // the scheduler would not carry out is refused with why, and nothing is written.
+  auto place = [&](const ClusterDoc& next, const std::string& res,
+                   const std::optional<std::string>& to, bool must_run, nlohmann::json answer) {
+    std::string refusal;
+    nlohmann::json plan = plan_intent(next, res, to, must_run, refusal);
+    if (!refusal.empty()) {
+      reply({{"error", refusal}, {"errors", nlohmann::json::array({plan.value("text", "")})}});
+      return;
+    }
+    if (request.value("dry_run", false)) {
+      answer["ok"] = true;
+      answer["dry_run"] = true;
+      answer["changed"] = false;
+      answer["plan"] = plan;
+      reply(answer);
+      return;
+    }
+    propose(next, std::move(reply), answer);
   };
   ClusterDoc next = doc_;
   // Expired intents are dropped by any change.
@@ -703,7 +783,8 @@ void Agent::handle_doc_request(const std::string& cmd, const nlohmann::json& req
     std::erase_if(next.placements,
                   [&](const PlacementIntent& p) { return p.resource == *res && p.node == *node; });
     next.placements.push_back({PlacementIntent::Kind::kBan, *res, *node, unix, expires_arg(), by});
-    return propose(next, std::move(reply), {{"resource", *res}, {"node", *node}});
+    // A ban may leave a resource nowhere to run: that is the operator's call, shown by --dry-run.
+    return place(next, *res, std::nullopt, false, {{"resource", *res}, {"node", *node}});
   }
   if (cmd == "resource-move") {
     if (request.contains("node")) {
@@ -714,7 +795,7 @@ void Agent::handle_doc_request(const std::string& cmd, const nlohmann::json& req
       });
       next.placements.push_back(
           {PlacementIntent::Kind::kPrefer, *res, *node, unix, expires_arg(), by});
-      return propose(next, std::move(reply), {{"resource", *res}, {"node", *node}});
+      return place(next, *res, *node, true, {{"resource", *res}, {"node", *node}});
     }
     // No node: away from where it runs now.
     if (rc.clone(*res) != nullptr) {
@@ -740,7 +821,7 @@ void Agent::handle_doc_request(const std::string& cmd, const nlohmann::json& req
       return p.resource == *res && (p.node == *where || p.kind == PlacementIntent::Kind::kPrefer);
     });
     next.placements.push_back({PlacementIntent::Kind::kBan, *res, *where, unix, expires_arg(), by});
-    return propose(next, std::move(reply), {{"resource", *res}, {"away_from", *where}});
+    return place(next, *res, std::nullopt, true, {{"resource", *res}, {"away_from", *where}});
   }
   fail("unknown command '" + cmd + "'");
 }

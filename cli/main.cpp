@@ -55,11 +55,14 @@ std::optional<std::string> read_text(const std::string& path) {
   return s.str();
 }
 
+// --lifetime: nothing, the agent's default (an hour); "forever", until cleared (-1).
 std::optional<std::int64_t> lifetime_seconds(const std::string& text) {
   if (text.empty()) return 0;
+  if (text == "forever") return -1;
   const auto d = hactl::parse_duration(text);
   if (!d || d->count() <= 0) {
-    std::cerr << "hactl: --lifetime: " << (d ? "must be positive" : d.error()) << "\n";
+    std::cerr << "hactl: --lifetime: " << (d ? "must be positive" : d.error())
+              << " (or forever: until hactl resource clear)\n";
     return std::nullopt;
   }
   return std::max<std::int64_t>(1, std::chrono::duration_cast<std::chrono::seconds>(*d).count());
@@ -335,6 +338,17 @@ int write_verb(const std::string& socket, const json& request, const std::string
   int code = 0;
   const auto r = ask(socket, request, code);
   if (!r) return code;
+  if (r->value("dry_run", false)) {
+    // What it would do; nothing was changed.
+    const auto& plan = (*r)["plan"];
+    std::cout << plan.value("text", "");
+    std::string where;
+    for (const auto& n : plan.value("nodes", json::array()))
+      where += (where.empty() ? "" : ", ") + n.get<std::string>();
+    std::cout << "dry run: " << request.value("resource", std::string()) << " would run on "
+              << (where.empty() ? "no node" : where) << "; nothing was changed\n";
+    return 0;
+  }
   std::cout << done << (r->value("changed", true) ? "" : " (it already was)") << "\n";
   return 0;
 }
@@ -443,16 +457,25 @@ int main(int argc, char** argv) {
   resource->require_subcommand(1);
   auto* move = resource->add_subcommand(
       "move",
-      "move a resource to NODE (or away from where it runs): an intent kept until "
-      "`hactl resource clear` or --lifetime");
+      "move a resource to NODE (or away from where it runs): an intent kept for --lifetime "
+      "(default 1h) or until `hactl resource clear`; refused, changing nothing, if the "
+      "resource could not run there");
   move->add_option("RESOURCE", resource_id, "a resource (a group member moves its group)")
       ->required();
   move->add_option("NODE", node, "where to; without it, away from its current node");
-  move->add_option("--lifetime", lifetime, "drop the intent after this long (e.g. 10m, 2h)");
-  auto* ban = resource->add_subcommand("ban", "keep a resource off NODE until cleared");
+  bool dry_run = false;
+  move->add_option("--lifetime", lifetime,
+                   "drop the intent after this long (e.g. 10m, 2h; default 1h; forever: until "
+                   "cleared)");
+  move->add_flag("--dry-run", dry_run, "show where it would go and why; change nothing");
+  auto* ban = resource->add_subcommand(
+      "ban", "keep a resource off NODE for --lifetime (default 1h) or until cleared");
   ban->add_option("RESOURCE", resource_id, "a resource")->required();
   ban->add_option("NODE", node, "the node to keep it off")->required();
-  ban->add_option("--lifetime", lifetime, "drop the ban after this long (e.g. 10m, 2h)");
+  ban->add_option(
+      "--lifetime", lifetime,
+      "drop the ban after this long (e.g. 10m, 2h; default 1h; forever: until cleared)");
+  ban->add_flag("--dry-run", dry_run, "show what the ban would do; change nothing");
   auto* clear = resource->add_subcommand("clear", "remove the moves and bans made for a resource");
   clear->add_option("RESOURCE", resource_id, "a resource")->required();
   clear->add_option("--node", clear_node, "only those naming this node");
@@ -532,17 +555,23 @@ int main(int argc, char** argv) {
     return write_verb(socket, {{"cmd", "node-maintenance"}, {"node", node}},
                       node + " is in maintenance: what runs there is left alone");
   if (move->parsed()) {
-    json req = {{"cmd", "resource-move"}, {"resource", resource_id}, {"lifetime_s", *life}};
+    json req = {{"cmd", "resource-move"},
+                {"resource", resource_id},
+                {"lifetime_s", *life},
+                {"dry_run", dry_run}};
     if (!node.empty()) req["node"] = node;
     return write_verb(socket, req,
                       node.empty() ? resource_id + " moves away from its current node"
                                    : resource_id + " moves to " + node);
   }
   if (ban->parsed())
-    return write_verb(
-        socket,
-        {{"cmd", "resource-ban"}, {"resource", resource_id}, {"node", node}, {"lifetime_s", *life}},
-        resource_id + " is banned from " + node);
+    return write_verb(socket,
+                      {{"cmd", "resource-ban"},
+                       {"resource", resource_id},
+                       {"node", node},
+                       {"lifetime_s", *life},
+                       {"dry_run", dry_run}},
+                      resource_id + " is banned from " + node);
   if (clear->parsed()) {
     json req = {{"cmd", "resource-clear"}, {"resource", resource_id}};
     if (!clear_node.empty()) req["node"] = clear_node;

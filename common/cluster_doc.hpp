@@ -16,6 +16,10 @@
 
 namespace hactl {
 
+// How long `hactl resource move` and `ban` last when no --lifetime is given (docs/operators.md):
+// an intent forgotten by its operator does not pin a resource for ever.
+inline constexpr std::int64_t kDefaultIntentLifetimeSeconds = 3600;
+
 struct PlacementIntent {
   enum class Kind { kPrefer, kBan };
   Kind kind = Kind::kPrefer;

@@ -130,14 +130,17 @@ class OperatorTest(ClusterTestCase):
         self.ok(c, first, "resource", "move", "web-ip", first)
         c.wait_until(lambda: c.holders(VIP) == [first], 10, 0.05, "the VIP moved")
         text = self.ok(c, second, "status")
-        self.assertIn("move web-ip to " + first + " (until cleared)", text)
+        # Without --lifetime, an intent lasts an hour (docs/operators.md).
+        self.assertRegex(text, "move web-ip to " + first + r" \(expires in (1h0m|59m\d+s)\)")
         self.ok(c, second, "resource", "clear", "web-ip")
         c.wait_until(lambda: not self.doc(c, first)["placements"], 5, 0.1, "intent cleared")
         time.sleep(1)
         self.assertEqual(c.holders(VIP), [first])
 
         # ban from a node; move without a node moves away from where it runs.
-        self.ok(c, first, "resource", "ban", "web-ip", first)
+        self.ok(c, first, "resource", "ban", "web-ip", first, "--lifetime", "forever")
+        c.wait_until(lambda: self.doc(c, second)["placements"], 5, 0.1, "the ban known")
+        self.assertIn("ban web-ip from " + first + " (until cleared)", self.ok(c, second, "status"))
         third = c.wait_until(lambda: (lambda h: h[0] if h and h != [first] else None)(
             c.holders(VIP)), 10, 0.05, "the VIP off the banned node")
         c.wait_until(lambda: c.status(first)["resources"][0]["nodes"] == [third], 5, 0.05,
@@ -191,6 +194,26 @@ class OperatorTest(ClusterTestCase):
         refused("resource", "disable", "nothing", needle="no resource is called 'nothing'")
         refused("resource", "cleanup", "web-iq", needle="did you mean 'web-ip'?")
         self.assertEqual(self.doc(c, "n1")["version"], before, "nothing was changed")
+        # --dry-run shows where it would go and why, and changes nothing.
+        holder = self.holder(c)
+        other = next(n for n in ("n1", "n2", "n3") if n != holder)
+        r = c.hactl("n1", "resource", "move", "web-ip", other, "--dry-run")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn(f"start web-ip on {other}", r.stdout)
+        self.assertIn(f"dry run: web-ip would run on {other}; nothing was changed", r.stdout)
+        r = c.hactl("n1", "resource", "ban", "web-ip", holder, "--dry-run")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn(f"stop web-ip on {holder}", r.stdout)
+        self.assertEqual(self.doc(c, "n1")["version"], before, "a dry run changes nothing")
+        self.assertEqual(c.holders(VIP), [holder])
+        # A move that cannot be carried out is refused with why; nothing is written.
+        self.ok(c, "n1", "node", "standby", other)
+        c.wait_until(lambda: other in self.doc(c, "n1")["standby"], 5, 0.1, "standby")
+        before = self.doc(c, "n1")["version"]
+        refused("resource", "move", "web-ip", other,
+                needle=f"cannot move web-ip to {other}: {other} is standby; nothing was changed")
+        self.assertEqual(self.doc(c, "n1")["version"], before, "a refused move leaves nothing")
+        self.assertEqual(self.doc(c, "n1")["placements"], [])
         # Usage errors are exit code 2 (CLI11), and --help works on every verb.
         self.assertEqual(c.hactl("n1", "resource", "ban", "web-ip").returncode, 2)
         self.assertEqual(c.hactl("n1", "resource", "move", "web-ip", "n2", "--lifetime", "x")
