@@ -128,6 +128,36 @@ TEST(ResourceSim, OnQuorumLossFreezeNeverRunsAResourceTwice) {
 
 // The checker must be able to fail: a vip whose removal leaves the address in place (in the
 // stop and in the guard) is still there when the cluster starts it elsewhere.
+// Failback modes and flap damping change only the scores, never the order of actions: with
+// location preferences that pull resources back (immediate for the group, after 2s for solo,
+// never for the database's promoted role) and damping after 2 moves within 10 s, the same
+// faults must still never run anything twice.
+TEST(ResourceSim, FailbackAndFlapDampingNeverRunAResourceTwice) {
+  SeedPlan seeds =
+      plan_seeds("failback simulation", "HACTL_SIM_FAILBACK_SCHEDULES", 300, 11'000'000);
+  const Shape shapes[] = {{"3 nodes, failback modes", 3, 0, 1, 2},
+                          {"2 nodes + witness, failback modes", 3, 1, 1, 1}};
+  run_shapes(seeds, shapes, [](SimOptions& o) {
+    auto meta = [&](const std::string& id, const std::string& m) {
+      const std::string at = "  - id: " + id + "\n";
+      const auto pos = o.resources_yaml.find(at);
+      ASSERT_NE(pos, std::string::npos) << id;
+      const auto ops = o.resources_yaml.find("    ops:", pos);
+      const auto end = o.resources_yaml.find('\n', ops) + 1;
+      o.resources_yaml.insert(end, "    meta: " + m + "\n");
+    };
+    meta("web-ip", "{failback: immediate, flap_damping: {moves: 2, within: 10s}}");
+    meta("web-app", "{failback: immediate, flap_damping: {moves: 2, within: 10s}}");
+    meta("solo", "{failback: {after: 2s}}");
+    meta("db", "{failback: never}");
+    o.resources_yaml +=
+        "constraints:\n  location:\n"
+        "    - {resource: web, node: n1, score: 100}\n"
+        "    - {resource: solo, node: n2, score: 100}\n"
+        "    - {resource: db-clone, node: n1, score: 100, role: promoted}\n";
+  });
+}
+
 TEST(ResourceSim, CheckerCatchesAVipThatDoesNotStop) {
   const std::string example = first_caught([](SimOptions& o) { o.broken_vip_stop = true; },
                                            "web-ip is active on two hosts");
