@@ -137,6 +137,10 @@ void Executor::run(Lane& lane, const OpRequest& request) {
       VipResult v{OcfCode::kErrConfigured, spec ? "" : spec.error()};
       bool wait_dad = false;
       if (spec) {
+        // The guard hears of the address before it exists: vip_start adds it and then announces
+        // it (the packet socket's close alone can take 20 ms), and an agent killed in between
+        // must not leave it behind. Removing an address that is not there is harmless.
+        if (vip_guard_ != nullptr && request.action == "start") vip_guard_->hold(*spec);
         v = request.action == "start"  ? vip_start(*spec)
             : request.action == "stop" ? vip_stop(*spec)
             : request.action == "monitor"
