@@ -123,7 +123,7 @@ _hactl() {
     status) opts="--json --watch --interval" ;;
     events) opts="--count --follow --json" ;;
     "node online") opts="--force" ;;
-    "resource move" | "resource ban") opts="--lifetime" ;;
+    "resource move" | "resource ban") opts="--lifetime --dry-run" ;;
     "resource clear" | "resource cleanup") opts="--node" ;;
     "resource restart") opts="--timeout" ;;
     "config diff") opts="--json" ;;

@@ -173,7 +173,7 @@ class LiveSchemaTest(ClusterTestCase, SchemaAssertions):
         # A standby node, and both shapes of placement intent.
         others = [n for n in c.nodes if n != holder]
         self.ok(c, holder, "node", "standby", others[0])
-        self.ok(c, holder, "resource", "ban", "web-ip", others[0])
+        self.ok(c, holder, "resource", "ban", "web-ip", others[0], "--lifetime", "forever")
         self.ok(c, holder, "resource", "move", "web-ip", others[1], "--lifetime", "1h")
 
         def intents_everywhere():
