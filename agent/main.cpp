@@ -166,6 +166,13 @@ int run(hactl::AgentOptions options) {
           !rt ? rt.error() : locked.error());
     } else {
       spdlog::info("event=realtime policy=SCHED_RR priority={} memory=locked", priority);
+      // Children are exec'd through chrt, and the loop waits for that exec: keep it in memory.
+      if (const auto r = hactl::keep_resident(hactl::kChrtPath); !r) {
+        spdlog::warn(
+            "event=not_resident error=\"{}\" effect=\"a child's start may wait for "
+            "the disk under load\"",
+            r.error());
+      }
     }
   }
   uv_signal_t sigint{}, sigterm{};

@@ -8,6 +8,7 @@
 
 #include "common/assert.hpp"
 #include "common/limits.hpp"
+#include "resources/realtime.hpp"
 
 namespace hactl {
 
@@ -165,7 +166,7 @@ void start_reading(uv_pipe_t* pipe) {
       });
 }
 
-constexpr const char* kChrt = "/usr/bin/chrt";  // util-linux, an essential package
+constexpr const char* kChrt = kChrtPath;
 
 bool caller_is_realtime() {
   const int policy = ::sched_getscheduler(0) & ~SCHED_RESET_ON_FORK;

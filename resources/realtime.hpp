@@ -14,6 +14,8 @@ namespace hactl {
 // hactl-agent's default priority (1..99; corosync uses 99, keepalived 0; low enough that
 // kernel threads and anything an administrator set higher still come first).
 inline constexpr int kDefaultRealtimePriority = 10;
+// What a realtime agent execs its children through (util-linux, an essential package).
+inline constexpr const char* kChrtPath = "/usr/bin/chrt";
 
 // The calling thread to SCHED_RR at `priority`. Needs CAP_SYS_NICE (or RLIMIT_RTPRIO) and,
 // with cgroup v2 and RT group scheduling, RT runtime in its cgroup. `reset_on_fork`: children
@@ -26,5 +28,10 @@ void leave_realtime();
 // mlockall: what is mapped now and later, locked as it is touched (MCL_ONFAULT: thread stacks
 // are not faulted in whole). Not inherited across fork.
 std::expected<void, std::string> lock_memory();
+// Maps a file read-only and locks its pages in memory for the life of the process, so that
+// exec'ing it never waits for the disk: the loop waits for each child's first exec (uv_spawn),
+// and under heavy disk load an evicted /usr/bin/chrt held the loop for 165 ms
+// (tests/integration/test_load.py).
+std::expected<void, std::string> keep_resident(const std::string& path);
 
 }  // namespace hactl
