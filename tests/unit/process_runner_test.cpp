@@ -234,5 +234,16 @@ TEST(OcfEnvironment, FollowsTheApi) {
   }
 }
 
+// A realtime agent keeps chrt in memory (test_load: an evicted chrt held the loop 165 ms).
+TEST(KeepResident, LocksAFileAndNamesOneItCannot) {
+  EXPECT_TRUE(keep_resident(kChrtPath)) << kChrtPath << " is util-linux's, always installed";
+  const auto missing = keep_resident("/nonexistent/hactl-test");
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error(), "/nonexistent/hactl-test: No such file or directory");
+  const auto empty = keep_resident("/dev/null");
+  ASSERT_FALSE(empty);
+  EXPECT_EQ(empty.error(), "/dev/null: empty");
+}
+
 }  // namespace
 }  // namespace hactl
