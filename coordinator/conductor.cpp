@@ -534,6 +534,9 @@ void Conductor::dispatch(const Membership& m, Instant now) {
     if (waits[i]) continue;
     const PlannedAction& a = t.actions[i];
     const std::uint32_t index = prim_index_.at(a.resource);
+    // A start counts as a move when it is sent: a node that dies right after starting it
+    // never reports it, and the move must still count (test_failback found one missed).
+    if (a.kind == ActionKind::kStart && damped_of_[index] >= 0) saw_active(index, a.node);
     const std::uint64_t id = (term_.value << 32) | (next_id_++ & 0xffffffffULL);
     const RequestKind kind = request_kind(a.kind);
     inflight_[id] = InFlight{a.node, index, kind, now};

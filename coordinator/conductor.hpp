@@ -129,8 +129,9 @@ class Conductor {
   Instant lost_base(const Membership& m, NodeId node) const;
   void wake_at(Instant t);
   bool node_online(const Membership& m, std::size_t i) const;
-  // A report shows primitive `index` active on `node`: a watched unit that last ran elsewhere
-  // moved (counted by every node, so a new coordinator knows the count).
+  // A report shows primitive `index` active on `node`, or this coordinator sends it a start:
+  // a watched unit that last ran elsewhere moved (counted by every node from the reports, so a
+  // new coordinator knows the count).
   void saw_active(std::uint32_t index, NodeId node);
   // Asks for a hold of every watched unit past its limit (coordinator only).
   void hold_flapping(Instant now);

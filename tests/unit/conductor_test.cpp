@@ -204,6 +204,32 @@ TEST(ConductorFlapDamping, HoldsAResourceThatMovesTooOftenUntilReleased) {
   EXPECT_EQ(t.holds_.size(), 1u) << "its moves were forgotten with the hold";
 }
 
+// A node that dies right after a start, before any report shows it, still made a move.
+TEST(ConductorFlapDamping, AStartWhoseReportIsLostStillCounts) {
+  TwoNodes t("{failback: immediate, flap_damping: {moves: 2, within: 10m}}");
+  t.settle();
+  t.crash_n1();  // 1: n1 -> n2
+  // n1 returns; the failback start is sent, runs, and n1 dies before its report arrives.
+  t.m_.up[0] = true;
+  t.report(0);
+  t.c_.tick(t.m_, t.now_);
+  auto sent = t.c_.take_requests();  // the stop on n2 (run at once: it is this conductor's node)
+  t.role_[1] = ResourceRole::kStopped;
+  t.report(1);
+  for (const auto& [to, req] : sent) {
+    t.c_.on_result(
+        to, ActionResult{t.m_.term, req.id, req.index, req.kind, true, 0, t.version_[to.value]});
+  }
+  t.now_ += std::chrono::milliseconds{10};
+  t.c_.tick(t.m_, t.now_);
+  sent = t.c_.take_requests();
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(sent[0].first, NodeId{0}) << "the failback start goes to n1";  // 2: n2 -> n1
+  t.crash_n1();  // its report never came; n1 -> n2 again: 3
+  ASSERT_EQ(t.holds_.size(), 1u) << "the move whose report was lost counts";
+  EXPECT_EQ(t.holds_[0].moves, 3);
+}
+
 // (A held resource still leaves a lost node: tests/scheduler/31-held-still-leaves-a-lost-node.)
 TEST(ConductorFlapDamping, ForgetsMovesOlderThanItsWindow) {
   TwoNodes t("{failback: immediate, flap_damping: {moves: 2, within: 10m}}");
