@@ -46,6 +46,7 @@ struct Job {
   uv_write_t write_req{};
   uv_shutdown_t shutdown_req{};
   bool has_input = false;
+  bool via_chrt = false;  // exec'd through chrt (a realtime caller)
   uv_timer_t timer{};
   std::string captured_out, captured_err;
   ProcessResult result;
@@ -74,6 +75,7 @@ struct Job {
     if (all.size() > limits::kMaxCapturedOutput)
       all.erase(0, all.size() - limits::kMaxCapturedOutput);
     result.output = std::move(all);
+    if (via_chrt) recognise_chrt_exec_failure();
     uv_timer_stop(&timer);
     close(reinterpret_cast<uv_handle_t*>(&timer));
     if (has_input) close(reinterpret_cast<uv_handle_t*>(&in));
@@ -81,6 +83,23 @@ struct Job {
     close(reinterpret_cast<uv_handle_t*>(&err));
     close(reinterpret_cast<uv_handle_t*>(&process));
     done(result);
+  }
+
+  // The program was exec'd by `chrt --other 0`: when chrt could not exec it, chrt exits 126
+  // (not executable) or 127 (not found) with "chrt: failed to execute PROGRAM: REASON" as its
+  // only output, and that is the same exec failure a direct spawn reports.
+  void recognise_chrt_exec_failure() {
+    if (result.ended != ProcessResult::Ended::kExited) return;
+    if (result.exit_code != 126 && result.exit_code != 127) return;
+    const std::string prefix = "chrt: ";
+    if (captured_err.rfind(prefix, 0) != 0 || !captured_out.empty()) return;
+    if (captured_err.find(spec.program) == std::string::npos) return;
+    std::string reason = captured_err;
+    while (!reason.empty() && (reason.back() == '\n' || reason.back() == '\r')) reason.pop_back();
+    const auto colon = reason.rfind(": ");
+    reason = colon == std::string::npos ? reason.substr(prefix.size()) : reason.substr(colon + 2);
+    result.ended = ProcessResult::Ended::kExecFailed;
+    result.error = "cannot run " + spec.program + ": " + reason;
   }
 
   void kill_group(int sig) {
@@ -168,6 +187,11 @@ void start_reading(uv_pipe_t* pipe) {
 
 constexpr const char* kChrt = kChrtPath;
 
+bool chrt_usable() {
+  static const bool usable = ::access(kChrt, X_OK) == 0;
+  return usable;
+}
+
 bool caller_is_realtime() {
   const int policy = ::sched_getscheduler(0) & ~SCHED_RESET_ON_FORK;
   return policy == SCHED_RR || policy == SCHED_FIFO;
@@ -219,9 +243,13 @@ std::shared_ptr<ProcessHandle> run_process(uv_loop_t* loop, const ProcessSpec& s
   // stays realtime just long enough to exec chrt, which puts it back to SCHED_OTHER and execs
   // the program. A program that cannot be run is spawned directly, so that uv_spawn reports it
   // as before (an exec failure, not chrt's exit code).
-  const bool via_chrt =
-      caller_is_realtime() && ::access(kChrt, X_OK) == 0 &&
-      (spec.program.find('/') == std::string::npos || ::access(spec.program.c_str(), X_OK) == 0);
+  // Nothing here touches the disk on the loop: whether chrt can be run is asked once per
+  // process, and a program chrt cannot exec is recognised from chrt's own exit (126 or 127 and
+  // its message) when the job ends, not by looking the program up first (an access() of the
+  // program stalled the loop 56 ms in a path lookup under disk load, tests/integration/
+  // test_load.py).
+  const bool via_chrt = caller_is_realtime() && chrt_usable();
+  job->via_chrt = via_chrt;
   std::vector<char*> argv;
   if (via_chrt) {
     for (const char* a : {kChrt, "--other", "0"}) argv.push_back(const_cast<char*>(a));

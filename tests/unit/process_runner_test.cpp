@@ -142,8 +142,12 @@ TEST(ProcessRunner, MissingProgramIsAnExecFailure) {
 TEST(ProcessRunner, ARealtimeCallersChildrenRunAtNormalPriority) {
   // The agent's loop runs SCHED_RR without reset-on-fork (resources/realtime.hpp): what it runs
   // must not inherit that. In a thread of its own, so the test binary's main thread is untouched.
-  ProcessResult r, missing;
+  ProcessResult r, missing, refused_exec, own_127;
   std::string refused;
+  const std::string not_executable =
+      (std::filesystem::temp_directory_path() / ("hactl-noexec-" + std::to_string(::getpid())))
+          .string();
+  { std::ofstream(not_executable) << "#!/bin/sh\n"; }
   std::thread t([&] {
     if (auto rt = enter_realtime(5, false); !rt) {
       refused = rt.error();
@@ -153,13 +157,23 @@ TEST(ProcessRunner, ARealtimeCallersChildrenRunAtNormalPriority) {
     ProcessSpec s;
     s.program = "/nonexistent/agent";
     missing = run_sync(s);
+    s.program = not_executable;
+    refused_exec = run_sync(s);
+    // A program that fails on its own with 127 is not an exec failure.
+    own_127 = run_sync(sh("echo 'chrt: failed to execute x: lookalike' >&2; exit 127"));
   });
   t.join();
   if (!refused.empty()) GTEST_SKIP() << "cannot go realtime here: " << refused;
   EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("SCHED_OTHER"), std::string::npos) << r.output;
-  // Still an exec failure, not chrt's exit code.
+  // Still an exec failure, not chrt's exit code, recognised without looking the program up.
   EXPECT_EQ(missing.ended, ProcessResult::Ended::kExecFailed);
+  EXPECT_EQ(missing.error, "cannot run /nonexistent/agent: No such file or directory");
+  EXPECT_EQ(refused_exec.ended, ProcessResult::Ended::kExecFailed);
+  EXPECT_EQ(refused_exec.error, "cannot run " + not_executable + ": Permission denied");
+  std::filesystem::remove(not_executable);
+  EXPECT_EQ(own_127.ended, ProcessResult::Ended::kExited) << own_127.error;
+  EXPECT_EQ(own_127.exit_code, 127);
 }
 
 TEST(ProcessRunner, FloodedOutputIsBounded) {
