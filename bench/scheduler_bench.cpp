@@ -63,6 +63,26 @@ void BM_Schedule(benchmark::State& s) {
   s.counters["actions"] = static_cast<double>(actions);
 }
 
+// The same with every score term kept (hactl explain and simulate run the scheduler so).
+void BM_ScheduleExplained(benchmark::State& s) {
+  const auto nodes = static_cast<std::size_t>(s.range(0));
+  const auto resources = static_cast<std::size_t>(s.range(1));
+  const Input in = make_input(nodes, resources);
+  std::size_t terms = 0;
+  for (auto _ : s) {
+    const Transition t = schedule(in.config, in.state, true);
+    terms = 0;
+    for (const auto& u : t.why) terms += u.terms.size();
+    benchmark::DoNotOptimize(terms);
+  }
+  s.counters["terms"] = static_cast<double>(terms);
+}
+
+BENCHMARK(BM_ScheduleExplained)
+    ->Args({16, 10000})
+    ->Args({64, 10000})
+    ->Unit(benchmark::kMillisecond);
+
 BENCHMARK(BM_Schedule)
     ->Args({16, 1000})
     ->Args({64, 1000})

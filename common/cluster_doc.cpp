@@ -119,13 +119,16 @@ ClusterConfig effective_config(const ClusterConfig& base, const ClusterDoc& doc,
     if (!in_force(p, now_unix) || !c.resources.exists(p.resource) || !c.find_node(p.node)) continue;
     const int score =
         p.kind == PlacementIntent::Kind::kPrefer ? limits::kInfinity : -limits::kInfinity;
-    locs.push_back(LocationConstraint{p.resource, p.node, score, RoleFilter::kAny,
-                                      p.kind == PlacementIntent::Kind::kPrefer});
+    const bool move = p.kind == PlacementIntent::Kind::kPrefer;
+    locs.push_back(LocationConstraint{
+        p.resource, p.node, score, RoleFilter::kAny,
+        move ? LocationConstraint::Origin::kMove : LocationConstraint::Origin::kBan, p.expires});
   }
   for (const auto& id : doc.disabled) {
     if (!c.resources.exists(id)) continue;
     for (const auto& n : c.nodes) {
-      locs.push_back(LocationConstraint{id, n.name, -limits::kInfinity, RoleFilter::kAny, false});
+      locs.push_back(LocationConstraint{id, n.name, -limits::kInfinity, RoleFilter::kAny,
+                                        LocationConstraint::Origin::kDisabled, 0});
     }
   }
   return c;

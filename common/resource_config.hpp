@@ -111,7 +111,12 @@ struct LocationConstraint {
   std::string node;
   int score = 0;
   RoleFilter role = RoleFilter::kAny;
-  bool intent = false;  // an operator's move (effective_config): failback never gives way to it
+  // Where it comes from: the configuration, or an operator's intent in the cluster document
+  // (effective_config): a move (failback never gives way to it), a ban, or a disabled resource.
+  enum class Origin : std::uint8_t { kConfig, kMove, kBan, kDisabled };
+  Origin origin = Origin::kConfig;
+  std::int64_t expires = 0;  // an intent's expiry, unix seconds; 0: until cleared
+  bool is_move() const { return origin == Origin::kMove; }
 };
 
 struct ColocationConstraint {

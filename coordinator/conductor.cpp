@@ -93,7 +93,7 @@ void Conductor::saw_active(std::uint32_t index, NodeId node) {
   const bool asked =
       std::any_of(config_.resources.locations.begin(), config_.resources.locations.end(),
                   [&](const LocationConstraint& l) {
-                    return l.intent && l.score > 0 && l.resource == d.unit && l.node == to;
+                    return l.is_move() && l.score > 0 && l.resource == d.unit && l.node == to;
                   });
   if (asked) return;
   auto& times = moves_[d.unit];

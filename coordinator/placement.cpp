@@ -47,6 +47,28 @@ const typename Map::mapped_type* lookup(const Map& m, const std::string& key) {
   return it == m.end() ? nullptr : &it->second;
 }
 
+ScoreTerm located(const LocationConstraint* l) {
+  ScoreTerm t;
+  t.location = l;
+  return t;
+}
+ScoreTerm colocated(const ColocationConstraint* c) {
+  ScoreTerm t;
+  t.colocation = c;
+  return t;
+}
+ScoreTerm of_member(const PrimitiveConfig* p, int fail_count = 0) {
+  ScoreTerm t;
+  t.member = p;
+  t.fail_count = fail_count;
+  return t;
+}
+ScoreTerm held_until(std::optional<Instant> until) {
+  ScoreTerm t;
+  t.until = until;
+  return t;
+}
+
 struct Placer {
   const ClusterConfig& config;
   const ClusterState& state;
@@ -60,8 +82,12 @@ struct Placer {
   std::vector<bool> active_here;
   // Set when a group's members go different ways (see place_single): by member.
   std::vector<std::vector<ResourceRole>> member_roles;
+  // Asked why (place(..., explain)): the unit being placed's entry in out.why.
+  bool explain = false;
+  UnitWhy* why_now = nullptr;
 
-  Placer(const ClusterConfig& c, const ClusterState& st) : config(c), state(st) {
+  Placer(const ClusterConfig& c, const ClusterState& st, bool ex)
+      : config(c), state(st), explain(ex) {
     for (const auto& l : c.resources.locations) locations[l.resource].push_back(&l);
     for (const auto& co : c.resources.colocations) colocations[co.resource].push_back(&co);
     for (std::size_t i = 0; i < c.nodes.size(); ++i) node_index[c.nodes[i].name] = i;
@@ -74,6 +100,13 @@ struct Placer {
   }
 
   std::size_t n() const { return config.nodes.size(); }
+  void term(ScoreTerm::Kind kind, std::size_t node, int value, ScoreTerm t = {}) const {
+    if (why_now == nullptr) return;
+    t.kind = kind;
+    t.node = static_cast<std::uint16_t>(node);
+    t.value = value;
+    why_now->terms.push_back(t);
+  }
   const std::string& name(std::size_t i) const { return config.nodes[i].name; }
   bool active_on(std::size_t node) const { return active_here[node]; }
 
@@ -122,23 +155,43 @@ Scores Placer::base_scores(const Unit& u) const {
   Scores s(n(), 0);
   const bool sticky = !failback_of(u);  // a failback replaces stickiness
   for (std::size_t i = 0; i < n(); ++i) {
-    if (config.nodes[i].witness || state.nodes[i] != NodeCondition::kOnline) s[i] = -kInf;
+    if (config.nodes[i].witness) {
+      s[i] = -kInf;
+      term(ScoreTerm::Kind::kWitness, i, -kInf);
+    } else if (state.nodes[i] != NodeCondition::kOnline) {
+      s[i] = -kInf;
+      term(ScoreTerm::Kind::kNodeCondition, i, -kInf);
+    }
   }
   if (const auto* locs = lookup(locations, u.id)) {
     for (const LocationConstraint* l : *locs) {
       const auto node = node_index.find(l->node);
       if (node != node_index.end() && l->role != RoleFilter::kPromoted) {
         s[node->second] = add_scores(s[node->second], l->score);
+        term(ScoreTerm::Kind::kLocation, node->second, l->score, located(l));
       }
     }
   }
   for (const MemberView& m : members) {
     const bool stop_everywhere = m.p->on_fail == OnFail::kStop && failed_anywhere(m);
     for (std::size_t i = 0; i < n(); ++i) {
-      if (m.fail_count(i, state.now) >= m.p->migration_threshold) s[i] = -kInf;
-      if (m.p->on_fail == OnFail::kMove && m.is_failed(i)) s[i] = -kInf;
-      if (stop_everywhere) s[i] = -kInf;
-      if (sticky && active(m.role(i))) s[i] = add_scores(s[i], m.p->stickiness);
+      if (const int count = m.fail_count(i, state.now); count >= m.p->migration_threshold) {
+        s[i] = -kInf;
+        term(ScoreTerm::Kind::kFailThreshold, i, -kInf, of_member(m.p, count));
+      }
+      if (m.p->on_fail == OnFail::kMove && m.is_failed(i)) {
+        s[i] = -kInf;
+        term(ScoreTerm::Kind::kOnFailMove, i, -kInf, of_member(m.p));
+      }
+      if (stop_everywhere) {
+        s[i] = -kInf;
+        term(ScoreTerm::Kind::kOnFailStop, i, -kInf, of_member(m.p));
+      }
+      if (sticky && active(m.role(i))) {
+        s[i] = add_scores(s[i], m.p->stickiness);
+        if (m.p->stickiness != 0)
+          term(ScoreTerm::Kind::kStickiness, i, m.p->stickiness, of_member(m.p));
+      }
     }
   }
   return s;
@@ -174,7 +227,7 @@ void Placer::hold_back(const Unit& u, Scores& s) {
   if (const auto* locs = lookup(locations, u.id)) {
     for (const LocationConstraint* l : *locs) {
       const auto node = node_index.find(l->node);
-      if (l->intent && l->score > 0 && node != node_index.end()) moved_to[node->second] = true;
+      if (l->is_move() && l->score > 0 && node != node_index.end()) moved_to[node->second] = true;
     }
   }
   std::vector<std::size_t> kept_from;
@@ -184,6 +237,7 @@ void Placer::hold_back(const Unit& u, Scores& s) {
     std::optional<Instant> until;
     if (!holds_back(u, j, until)) continue;
     s[j] = floor;
+    term(ScoreTerm::Kind::kHeldBack, j, floor, held_until(until));
     kept_from.push_back(j);
     if (until && (!due || *until < *due)) due = until;
   }
@@ -224,9 +278,13 @@ void Placer::apply_colocations(const Unit& u, Scores& s) const {
       const bool there = c.with_role == RoleFilter::kPromoted     ? r == ResourceRole::kPromoted
                          : c.with_role == RoleFilter::kUnpromoted ? r == ResourceRole::kStarted
                                                                   : active(r);
-      if (c.score >= kInf && !there) s[i] = -kInf;
-      if (c.score <= -kInf && there) s[i] = -kInf;
-      if (c.score > -kInf && c.score < kInf && there) s[i] = add_scores(s[i], c.score);
+      int added = 0;
+      if (c.score >= kInf && !there) added = -kInf;
+      if (c.score <= -kInf && there) added = -kInf;
+      if (c.score > -kInf && c.score < kInf && there) added = c.score;
+      s[i] = added == -kInf ? -kInf : add_scores(s[i], added);
+      if (added != 0 || (c.score >= kInf && there))
+        term(ScoreTerm::Kind::kColocation, i, added == 0 ? kInf : added, colocated(cp));
     }
   }
 }
@@ -373,10 +431,14 @@ void Placer::promote(const Unit& u, std::vector<ResourceRole>& roles) {
     for (const auto& l : config.resources.locations) {
       if (l.resource == u.id && l.node == name(i) && l.role == RoleFilter::kPromoted) {
         s[i] = add_scores(s[i], l.score);
+        term(ScoreTerm::Kind::kPromotionLocation, i, l.score, located(&l));
       }
     }
-    if (sticky && members.front().role(i) == ResourceRole::kPromoted)
+    if (sticky && members.front().role(i) == ResourceRole::kPromoted) {
       s[i] = add_scores(s[i], child.stickiness);
+      if (child.stickiness != 0)
+        term(ScoreTerm::Kind::kPromotionStickiness, i, child.stickiness, of_member(&child));
+    }
   }
   // Failback never / after and flap damping hold the promoted role where it is, as they hold
   // an instance (hold_back).
@@ -393,6 +455,7 @@ void Placer::promote(const Unit& u, std::vector<ResourceRole>& roles) {
       std::optional<Instant> until;
       if (!holds_back(u, j, until)) continue;
       s[j] = floor;
+      term(ScoreTerm::Kind::kPromotionHeldBack, j, floor, held_until(until));
       kept_from.push_back(j);
       if (until && (!due || *until < *due)) due = until;
     }
@@ -416,6 +479,7 @@ void Placer::promote(const Unit& u, std::vector<ResourceRole>& roles) {
     if (pa != pb) return pa;
     return name_rank[a] < name_rank[b];
   });
+  if (why_now != nullptr) why_now->promotion_scores = s;
   const auto max = static_cast<std::size_t>(u.clone->promoted_max);
   for (std::size_t i : order) {
     if (promoted >= max || s[i] <= -kInf) break;
@@ -426,10 +490,28 @@ void Placer::promote(const Unit& u, std::vector<ResourceRole>& roles) {
 
 void Placer::place_unit(const Unit& u) {
   view(u);
+  const std::size_t notes_before = out.notes.size();
+  if (explain) {
+    why_now = &out.why.emplace_back();
+    why_now->unit = u.id;
+    why_now->kind = u.kind;
+    why_now->current.assign(n(), ResourceRole::kStopped);
+    for (const auto& m : members) {
+      for (std::size_t i = 0; i < n(); ++i)
+        why_now->current[i] = std::max(why_now->current[i], m.role(i));
+    }
+  }
   Scores s = base_scores(u);
   apply_colocations(u, s);
   hold_back(u, s);
   const auto roles = u.kind == Unit::Kind::kClone ? place_clone(u, s) : place_single(u, s);
+  if (why_now != nullptr) {
+    why_now->scores = std::move(s);
+    why_now->roles = roles;
+    why_now->notes.assign(out.notes.begin() + static_cast<std::ptrdiff_t>(notes_before),
+                          out.notes.end());
+    why_now = nullptr;
+  }
   out.unit_roles[u.id] = roles;
   for (std::size_t k = 0; k < u.members.size(); ++k) {
     out.target[u.members[k]->id] = member_roles.empty() ? roles : member_roles[k];
@@ -491,9 +573,9 @@ std::vector<Unit> make_units(const ResourceConfig& rc) {
   return ordered;
 }
 
-Placement place(const ClusterConfig& config, const ClusterState& state) {
+Placement place(const ClusterConfig& config, const ClusterState& state, bool explain) {
   HACTL_ASSERT(state.nodes.size() == config.nodes.size());
-  Placer p(config, state);
+  Placer p(config, state, explain);
   for (const Unit& u : make_units(config.resources)) p.place_unit(u);
   return std::move(p.out);
 }

@@ -123,9 +123,15 @@ void Builder::actions_for(std::size_t prim) {
         add(prim, i, ActionKind::kPromote, "recover: monitor failed");
       continue;
     }
+    std::string elsewhere;
+    for (std::size_t j = 0; j < config_.nodes.size() && target_[prim]; ++j) {
+      if (j != i && active((*target_[prim])[j]))
+        elsewhere += (elsewhere.empty() ? "" : ",") + config_.nodes[j].name;
+    }
     const std::string why = cond == NodeCondition::kStandby ? "node is in standby"
                             : active(t)                     ? "placed here"
-                                                            : "placed elsewhere or stopped";
+                            : !elsewhere.empty()            ? "placed on " + elsewhere
+                                                            : "placed nowhere";
     if (c == ResourceRole::kPromoted && t != ResourceRole::kPromoted)
       add(prim, i, ActionKind::kDemote, why);
     if (active(c) && !active(t)) add(prim, i, ActionKind::kStop, why);
@@ -319,9 +325,11 @@ int add_scores(int a, int b) {
   return std::clamp(a + b, -kInf, kInf);
 }
 
-Transition schedule(const ClusterConfig& config, const ClusterState& state) {
-  const Placement placement = place(config, state);
-  return Builder(config, state, placement).build();
+Transition schedule(const ClusterConfig& config, const ClusterState& state, bool explain) {
+  Placement placement = place(config, state, explain);
+  Transition t = Builder(config, state, placement).build();
+  t.why = std::move(placement.why);
+  return t;
 }
 
 std::string describe(const ClusterConfig& config, const Transition& t) {

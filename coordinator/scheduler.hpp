@@ -17,6 +17,7 @@
 
 #include "common/config.hpp"
 #include "coordinator/cluster_state.hpp"
+#include "coordinator/placement.hpp"
 
 namespace hactl {
 
@@ -34,9 +35,10 @@ struct Transition {
   std::map<std::string, std::vector<ResourceRole>> target;  // primitive -> role on each node
   std::vector<std::string> notes;  // resources that cannot run or must wait, and why
   std::optional<Instant> recheck;  // Placement::recheck
+  std::vector<UnitWhy> why;        // with `explain`: what made each unit's scores
 };
 
-Transition schedule(const ClusterConfig& config, const ClusterState& state);
+Transition schedule(const ClusterConfig& config, const ClusterState& state, bool explain = false);
 
 // A person-readable rendering (also the golden-test format).
 std::string describe(const ClusterConfig& config, const Transition& t);

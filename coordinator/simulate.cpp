@@ -5,8 +5,10 @@
 #include <map>
 #include <optional>
 #include <sstream>
+#include <tuple>
 
 #include "common/suggest.hpp"
+#include "coordinator/explain.hpp"
 
 namespace hactl {
 namespace {
@@ -149,6 +151,56 @@ std::string yaml_name(const std::string& s) {
   return q + "\"";
 }
 
+// For each primitive: every stop of it (each clone instance on its own) or demote (the promoted
+// role, on whichever node) of something active, and the first later start (promote) that brings
+// it back. Downs before that comeback are part of the same interruption.
+std::vector<Interruption> interruptions(
+    const ClusterConfig& config, const Transition& t,
+    const std::vector<std::tuple<std::string, std::string, ResourceRole>>& lost) {
+  std::vector<Interruption> out;
+  for (const auto& p : config.resources.primitives) {
+    const bool cloned = config.resources.clone_of(p.id) != nullptr;
+    std::map<std::string, std::size_t> open;  // instance key -> index in `out`
+    for (const auto& [id, node, role] : lost) {
+      if (id != p.id) continue;
+      // Down since its node died: the instance there, and the promoted role if it had it.
+      const std::string key = "instance/" + (cloned ? node : std::string());
+      if (!open.contains(key)) {
+        open[key] = out.size();
+        out.push_back(Interruption{p.id, cloned ? node : std::string(), ActionKind::kStop,
+                                   std::nullopt, node, std::nullopt, std::string()});
+      }
+      if (role == ResourceRole::kPromoted && !open.contains("promoted/")) {
+        open["promoted/"] = out.size();
+        out.push_back(Interruption{p.id, std::string(), ActionKind::kDemote, std::nullopt, node,
+                                   std::nullopt, std::string()});
+      }
+    }
+    for (std::size_t k = 0; k < t.actions.size(); ++k) {
+      const PlannedAction& a = t.actions[k];
+      if (a.resource != p.id) continue;
+      const std::string& node = config.nodes[a.node.value].name;
+      const bool promotion = a.kind == ActionKind::kDemote || a.kind == ActionKind::kPromote;
+      const std::string key = std::string(promotion ? "promoted" : "instance") + "/" +
+                              (cloned && !promotion ? node : std::string());
+      if (a.kind == ActionKind::kStop || a.kind == ActionKind::kDemote) {
+        if (open.contains(key)) continue;
+        open[key] = out.size();
+        out.push_back(Interruption{p.id, cloned ? node : std::string(), a.kind, k, std::string(),
+                                   std::nullopt, std::string()});
+      } else if (const auto it = open.find(key); it != open.end()) {
+        out[it->second].until = k;
+        out[it->second].back_on = node;
+        open.erase(it);
+      }
+    }
+  }
+  // Those lost with a node first (nullopt sorts first), then by the action that takes them down.
+  std::stable_sort(out.begin(), out.end(),
+                   [](const Interruption& a, const Interruption& b) { return a.from < b.from; });
+  return out;
+}
+
 }  // namespace
 
 std::expected<SimulateResult, std::string> simulate(const ClusterConfig& config, ClusterState state,
@@ -156,19 +208,34 @@ std::expected<SimulateResult, std::string> simulate(const ClusterConfig& config,
   if (const auto e = check_shape(config, state)) {
     return std::unexpected("the state does not fit the configuration: " + *e);
   }
+  // What ran on the nodes to kill: the interruptions start there, before any action.
+  std::vector<std::tuple<std::string, std::string, ResourceRole>> lost;  // primitive, node, role
+  for (const auto& name : request.kill) {
+    const auto id = config.find_node(name);
+    if (!id) continue;
+    for (const auto& [p, roles] : state.roles) {
+      if (id->value < roles.size() && active(roles[id->value]))
+        lost.emplace_back(p, name, roles[id->value]);
+    }
+  }
   if (const auto errors = apply_request(config, state, request); !errors.empty()) {
     return std::unexpected(join_lines(errors));
   }
   SimulateResult r;
-  r.transition = schedule(config, state);
+  r.transition = schedule(config, state, true);
   const Transition& t = r.transition;
   const std::size_t n = config.nodes.size();
   r.notes = t.notes;
   for (const auto& a : t.actions) {
-    r.actions.push_back(
-        SimulatedAction{a.resource, config.nodes[a.node.value].name, a.kind, a.reason, {}});
+    r.actions.push_back(SimulatedAction{a.resource,
+                                        config.nodes[a.node.value].name,
+                                        a.kind,
+                                        a.reason,
+                                        {},
+                                        action_why(config, state, t, a)});
   }
   for (const auto& [before, after] : t.order) r.actions[after].after.push_back(before);
+  r.interruptions = interruptions(config, t, lost);
 
   // The placement after: what runs now (a lost node runs nothing unless it may still: its
   // lease is not over, or the resource is still settling there), then each action in turn.
@@ -201,6 +268,8 @@ std::expected<SimulateResult, std::string> simulate(const ClusterConfig& config,
   }
   for (const auto& p : config.resources.primitives) {
     r.resources.push_back(p.id);
+    if (const CloneConfig* c = config.resources.clone_of(p.id); c != nullptr && c->promotable)
+      r.promotable.insert(p.id);
     const auto& v = roles.at(p.id);
     for (std::size_t i = 0; i < n; ++i) {
       if (active(v[i])) r.placement.push_back(PlacedResource{p.id, config.nodes[i].name, v[i]});
@@ -221,6 +290,28 @@ std::string format_transition(const SimulateResult& r) {
     for (const std::size_t x : a.after) after += (after.empty() ? "" : ",") + std::to_string(x + 1);
     if (!after.empty()) out << " after " << after;
     out << "  (" << a.reason << ")\n";
+    if (!a.why.empty()) out << "       why: " << a.why << "\n";
+  }
+  if (!r.interruptions.empty()) {
+    out << "interruptions:\n";
+    for (const auto& x : r.interruptions) {
+      const bool demote = x.down == ActionKind::kDemote;
+      out << "  " << x.resource;
+      if (!demote && !x.node.empty()) out << " on " << x.node;
+      out << (demote ? ": no promoted instance" : ": down");
+      if (x.from) {
+        out << " from " << *x.from + 1 << " (" << to_string(x.down) << " on "
+            << r.actions[*x.from].node << ")";
+      } else {
+        out << " since " << x.lost_on << " died";
+      }
+      if (x.until) {
+        out << " until " << *x.until + 1 << " (" << to_string(r.actions[*x.until].kind) << " on "
+            << x.back_on << ")\n";
+      } else {
+        out << ", not brought back\n";
+      }
+    }
   }
   out << "placement:\n";
   std::map<std::string, std::vector<std::pair<std::string, ResourceRole>>> by_resource;
@@ -241,14 +332,31 @@ nlohmann::json to_json(const SimulateResult& r) {
                        {"action", std::string(to_string(a.kind))},
                        {"node", a.node},
                        {"reason", a.reason},
+                       {"why", a.why},
                        {"after", a.after}});
+  }
+  nlohmann::json downs = nlohmann::json::array();
+  for (const auto& x : r.interruptions) {
+    downs.push_back(
+        {{"resource", x.resource},
+         {"node", x.node.empty() ? nlohmann::json(nullptr) : nlohmann::json(x.node)},
+         {"down", std::string(to_string(x.down))},
+         {"from", x.from ? nlohmann::json(*x.from) : nlohmann::json(nullptr)},
+         {"lost_on", x.lost_on.empty() ? nlohmann::json(nullptr) : nlohmann::json(x.lost_on)},
+         {"until", x.until ? nlohmann::json(*x.until) : nlohmann::json(nullptr)},
+         {"back_on", x.back_on.empty() ? nlohmann::json(nullptr) : nlohmann::json(x.back_on)}});
   }
   nlohmann::json placement = nlohmann::json::array();
   for (const auto& p : r.placement) {
-    placement.push_back(
-        {{"resource", p.resource}, {"node", p.node}, {"role", std::string(to_string(p.role))}});
+    const bool unpromoted = p.role == ResourceRole::kStarted && r.promotable.contains(p.resource);
+    placement.push_back({{"resource", p.resource},
+                         {"node", p.node},
+                         {"role", unpromoted ? "unpromoted" : std::string(to_string(p.role))}});
   }
-  return {{"actions", std::move(actions)}, {"placement", std::move(placement)}, {"notes", r.notes}};
+  return {{"actions", std::move(actions)},
+          {"interruptions", std::move(downs)},
+          {"placement", std::move(placement)},
+          {"notes", r.notes}};
 }
 
 std::string write_state_yaml(const ClusterConfig& config, const ClusterState& state) {

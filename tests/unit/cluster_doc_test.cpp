@@ -67,9 +67,10 @@ TEST(ClusterDoc, AnOperatorsMoveIsMarkedAsAnIntent) {
   d.placements.push_back({PlacementIntent::Kind::kBan, "web", "n1", 10, 0, "uid 0"});
   const auto eff = effective_config(cfg->config, d, 20);
   ASSERT_EQ(eff.resources.locations.size(), 2u);
-  EXPECT_TRUE(eff.resources.locations[0].intent);
+  EXPECT_TRUE(eff.resources.locations[0].is_move());
   EXPECT_EQ(eff.resources.locations[0].node, "n2");
-  EXPECT_FALSE(eff.resources.locations[1].intent) << "a ban is not a place to move to";
+  EXPECT_FALSE(eff.resources.locations[1].is_move()) << "a ban is not a place to move to";
+  EXPECT_EQ(eff.resources.locations[1].origin, LocationConstraint::Origin::kBan);
 }
 
 }  // namespace

@@ -151,8 +151,8 @@ TEST(ConductorFailback, NeverStaysAndTheScoresAloneWouldNot) {
   t.wait(std::chrono::hours{1});
   EXPECT_EQ(t.where(), "n2");
   // An operator's move still moves it.
-  t.loaded_.config.resources.locations.push_back(
-      LocationConstraint{"ip", "n1", 1'000'000, RoleFilter::kAny, true});
+  t.loaded_.config.resources.locations.push_back(LocationConstraint{
+      "ip", "n1", 1'000'000, RoleFilter::kAny, LocationConstraint::Origin::kMove});
   t.wait(std::chrono::seconds{1});
   EXPECT_EQ(t.where(), "n1");
   TwoNodes scores("{stickiness: 0}");  // no failback: score 100 against stickiness 0
@@ -253,14 +253,15 @@ TEST(ConductorFlapDamping, OperatorMovesAreNotCounted) {
   auto& locs = t.loaded_.config.resources.locations;
   for (int k = 0; k < 4; ++k) {
     const std::string to = k % 2 == 0 ? "n2" : "n1";
-    std::erase_if(locs, [](const LocationConstraint& l) { return l.intent; });
-    locs.push_back(LocationConstraint{"ip", to, 1'000'000, RoleFilter::kAny, true});
+    std::erase_if(locs, [](const LocationConstraint& l) { return l.is_move(); });
+    locs.push_back(LocationConstraint{"ip", to, 1'000'000, RoleFilter::kAny,
+                                      LocationConstraint::Origin::kMove});
     t.wait(std::chrono::seconds{1});
     EXPECT_EQ(t.where(), to);
   }
   EXPECT_TRUE(t.holds_.empty()) << "4 moves, all asked for";
   // Moves the operator did not ask for count.
-  std::erase_if(locs, [](const LocationConstraint& l) { return l.intent; });
+  std::erase_if(locs, [](const LocationConstraint& l) { return l.is_move(); });
   t.crash_n1();  // n1 -> n2: 1, not more than 1
   EXPECT_TRUE(t.holds_.empty());
   t.back_n1();  // failback n2 -> n1: 2

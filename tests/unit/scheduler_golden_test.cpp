@@ -13,6 +13,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "coordinator/explain.hpp"
+#include "coordinator/placement.hpp"
 #include "coordinator/scheduler.hpp"
 #include "coordinator/simulate.hpp"
 #include "coordinator/state_file.hpp"
@@ -47,7 +49,17 @@ std::string run_case(const fs::path& dir) {
   }
   // What simulate prints: the same actions, and a placement that is the scheduler's target on
   // every node it can reach (on a lost node, the target of a held unit names all its members).
-  const std::string printed = format_transition(*result);
+  // (simulate also prints why under each action and the interruptions: left out here).
+  std::string printed;
+  {
+    std::istringstream lines(format_transition(*result));
+    bool skipping = false;
+    for (std::string line; std::getline(lines, line);) {
+      if (line.rfind("interruptions:", 0) == 0) skipping = true;
+      if (line.rfind("placement:", 0) == 0) skipping = false;
+      if (!skipping && line.rfind("       why: ", 0) != 0) printed += line + "\n";
+    }
+  }
   EXPECT_EQ(printed.substr(0, printed.find("placement:")), text.substr(0, text.find("placement:")))
       << dir.filename().string();
   for (const auto& p : config->config.resources.primitives) {
@@ -67,6 +79,46 @@ std::string run_case(const fs::path& dir) {
     }
   }
   return text;
+}
+
+// What `hactl simulate --state` prints for the case (with why lines and interruptions), then
+// `hactl explain` of every unit in it: tests/scheduler/<case>/explain.txt.
+std::string explain_case(const fs::path& dir) {
+  auto config = load_config_file((dir / "config.yaml").string());
+  if (!config) return "config error: " + config.error().front().to_string();
+  auto state =
+      parse_state(config->config, slurp(dir / "state.yaml"), (dir / "state.yaml").string());
+  if (!state) return "state error: " + state.error().front().to_string();
+  const auto result = simulate(config->config, *state, SimulateRequest{});
+  if (!result) return "simulate error: " + result.error();
+  std::string out =
+      "$ hactl simulate --config config.yaml --state state.yaml\n" + format_transition(*result);
+  for (const Unit& u : make_units(config->config.resources)) {
+    const auto e = explain(config->config, *state, u.id, std::nullopt);
+    out += "\n$ hactl explain " + u.id + " --config config.yaml --state state.yaml\n";
+    out += e ? format_explanation(*e) : "error: " + e.error() + "\n";
+  }
+  return out;
+}
+
+TEST(SchedulerGolden, EveryRecordedCaseExplained) {
+  const fs::path root = fs::path(HACTL_SOURCE_DIR) / "tests" / "scheduler";
+  const bool regen = std::getenv("HACTL_REGEN") != nullptr;
+  std::size_t checked = 0;
+  for (const auto& e : fs::directory_iterator(root)) {
+    if (!e.is_directory()) continue;
+    const std::string got = explain_case(e.path());
+    if (regen) {
+      std::ofstream(e.path() / "explain.txt") << got;
+      continue;
+    }
+    EXPECT_EQ(got, slurp(e.path() / "explain.txt"))
+        << "case " << e.path().filename().string() << " (HACTL_REGEN=1 rewrites expectations)";
+    ++checked;
+  }
+  if (!regen) {
+    EXPECT_GE(checked, 10u);
+  }
 }
 
 TEST(SchedulerGolden, EveryRecordedCase) {

@@ -76,8 +76,12 @@ void expect_same_state(const ClusterConfig& config, const ClusterState& a, const
 
 TEST(Simulate, AnEmptyRequestGivesTheGoldenTransition) {
   const Case c = load("04-standby-stops-in-reverse-then-moves");
-  EXPECT_EQ(format_transition(run(c, {})),
-            slurp(kGolden / "04-standby-stops-in-reverse-then-moves" / "expected.txt"));
+  const std::string explained =
+      slurp(kGolden / "04-standby-stops-in-reverse-then-moves" / "explain.txt");
+  const std::string printed = format_transition(run(c, {}));
+  // explain.txt starts with what simulate prints for the case, then the explanations.
+  EXPECT_EQ(explained.substr(0, explained.find("\n$ hactl explain")),
+            "$ hactl simulate --config config.yaml --state state.yaml\n" + printed);
 }
 
 TEST(Simulate, KillingTheHolderStartsTheGroupElsewhereInOrder) {
@@ -86,7 +90,14 @@ TEST(Simulate, KillingTheHolderStartsTheGroupElsewhereInOrder) {
   EXPECT_EQ(format_transition(r),
             "actions:\n"
             "  1. start web-ip on n1  (placed here)\n"
+            "       why: score on n1 100 (+100 location constraint in the configuration (n1: "
+            "100)); best other: n3 0\n"
             "  2. start web-app on n1 after 1  (placed here)\n"
+            "       why: score on n1 100 (+100 location constraint in the configuration (n1: "
+            "100)); best other: n3 0\n"
+            "interruptions:\n"
+            "  web-ip: down since n2 died until 1 (start on n1)\n"
+            "  web-app: down since n2 died until 2 (start on n1)\n"
             "placement:\n"
             "  web-ip: started on n1\n"
             "  web-app: started on n1\n");
@@ -126,7 +137,13 @@ TEST(Simulate, AFailedMonitorIsRecoveredInPlace) {
   EXPECT_EQ(format_transition(r),
             "actions:\n"
             "  1. stop web-app on n2  (recover: monitor failed)\n"
+            "       why: score on n2 200 (+100 web-ip runs here (stickiness 100); +100 web-app "
+            "runs here (stickiness 100))\n"
             "  2. start web-app on n2 after 1  (recover: monitor failed)\n"
+            "       why: score on n2 200 (+100 web-ip runs here (stickiness 100); +100 web-app "
+            "runs here (stickiness 100))\n"
+            "interruptions:\n"
+            "  web-app: down from 1 (stop on n2) until 2 (start on n2)\n"
             "placement:\n"
             "  web-ip: started on n2\n"
             "  web-app: started on n2\n");
@@ -164,10 +181,23 @@ TEST(Simulate, TheFailureThatReachesTheThresholdMovesTheGroup) {
                       "  web-app: {n2: 2}\n");
   EXPECT_EQ(format_transition(run(c, {.kill = {}, .fail = {"web-app"}})),
             "actions:\n"
-            "  1. stop web-app on n2  (placed elsewhere or stopped)\n"
-            "  2. stop web-ip on n2 after 1  (placed elsewhere or stopped)\n"
+            "  1. stop web-app on n2  (placed on n1)\n"
+            "       why: score on n2 -inf (+100 web-ip runs here (stickiness 100); -inf web-app "
+            "failed 3 times here (migration_threshold 3); +100 web-app runs here (stickiness "
+            "100))\n"
+            "  2. stop web-ip on n2 after 1  (placed on n1)\n"
+            "       why: score on n2 -inf (+100 web-ip runs here (stickiness 100); -inf web-app "
+            "failed 3 times here (migration_threshold 3); +100 web-app runs here (stickiness "
+            "100))\n"
             "  3. start web-ip on n1 after 1,2  (placed here)\n"
+            "       why: score on n1 100 (+100 location constraint in the configuration (n1: "
+            "100)); best other: n3 0\n"
             "  4. start web-app on n1 after 1,3  (placed here)\n"
+            "       why: score on n1 100 (+100 location constraint in the configuration (n1: "
+            "100)); best other: n3 0\n"
+            "interruptions:\n"
+            "  web-app: down from 1 (stop on n2) until 4 (start on n1)\n"
+            "  web-ip: down from 2 (stop on n2) until 3 (start on n1)\n"
             "placement:\n"
             "  web-ip: started on n1\n"
             "  web-app: started on n1\n");
@@ -210,9 +240,17 @@ TEST(Simulate, JsonHasActionsAndPlacement) {
   EXPECT_EQ(j, nlohmann::json::parse(R"({
     "actions": [
       {"resource": "web-ip", "action": "start", "node": "n1", "reason": "placed here",
+       "why": "score on n1 100 (+100 location constraint in the configuration (n1: 100)); best other: n3 0",
        "after": []},
       {"resource": "web-app", "action": "start", "node": "n1", "reason": "placed here",
+       "why": "score on n1 100 (+100 location constraint in the configuration (n1: 100)); best other: n3 0",
        "after": [0]}
+    ],
+    "interruptions": [
+      {"resource": "web-ip", "node": null, "down": "stop", "from": null, "lost_on": "n2",
+       "until": 0, "back_on": "n1"},
+      {"resource": "web-app", "node": null, "down": "stop", "from": null, "lost_on": "n2",
+       "until": 1, "back_on": "n1"}
     ],
     "placement": [
       {"resource": "web-ip", "node": "n1", "role": "started"},
@@ -226,6 +264,15 @@ TEST(Simulate, JsonHasActionsAndPlacement) {
   EXPECT_EQ(p["placement"][0],
             (nlohmann::json{{"resource", "db"}, {"node", "n2"}, {"role", "promoted"}}));
   EXPECT_EQ(p["actions"][0]["action"], "promote");
+  // A promotable clone's instance that is not promoted is "unpromoted", as in STATE.yaml.
+  EXPECT_EQ(p["placement"][1],
+            (nlohmann::json{{"resource", "db"}, {"node", "n3"}, {"role", "unpromoted"}}));
+  // What a move interrupts, and until which action.
+  const nlohmann::json moved = to_json(run(c, {.kill = {}, .fail = {"web-app"}}));
+  EXPECT_EQ(moved["interruptions"], nlohmann::json::parse(R"([
+    {"resource": "web-app", "node": null, "down": "stop", "from": 0, "lost_on": null, "until": 1,
+     "back_on": "n2"}
+  ])"));
 }
 
 TEST(Simulate, HeldResourcesStayInThePlacementAndAreNoted) {

@@ -1,0 +1,146 @@
+// `hactl explain`'s pure core beyond the golden cases (tests/scheduler/*/explain.txt): operators'
+// intents with the time left and the command that lifts them, a member explained as its group,
+// one node only, quorum, unknown names, and that the terms account for every score.
+#include "coordinator/explain.hpp"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "common/cluster_doc.hpp"
+#include "common/limits.hpp"
+#include "coordinator/state_file.hpp"
+
+namespace hactl {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string slurp(const fs::path& p) {
+  std::ifstream in(p);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+struct Case {
+  ClusterConfig config;
+  ClusterState state;
+};
+
+Case load(const std::string& name) {
+  const fs::path dir = fs::path(HACTL_SOURCE_DIR) / "tests" / "scheduler" / name;
+  auto config = load_config_file((dir / "config.yaml").string());
+  EXPECT_TRUE(config.has_value()) << name;
+  auto state = parse_state(config->config, slurp(dir / "state.yaml"), "state.yaml");
+  EXPECT_TRUE(state.has_value()) << name;
+  return Case{config->config, *state};
+}
+
+const nlohmann::json& node_of(const nlohmann::json& j, const std::string& node) {
+  for (const auto& n : j["nodes"]) {
+    if (n["node"] == node) return n;
+  }
+  static const nlohmann::json none;
+  ADD_FAILURE() << "no node " << node << " in " << j.dump();
+  return none;
+}
+
+TEST(Explain, AnOperatorsMoveAndBanNameTheirTimeLeftAndTheirUndo) {
+  Case c = load("10-stickiness-prevents-failback");  // web (web-ip, web-app) on n2
+  ClusterDoc doc;
+  doc.placements.push_back({PlacementIntent::Kind::kPrefer, "web", "n3", 1000, 1000 + 3600, "op"});
+  doc.placements.push_back({PlacementIntent::Kind::kBan, "web", "n1", 1000, 0, "op"});
+  const ClusterConfig eff = effective_config(c.config, doc, 1000);
+  const auto j = explain(eff, c.state, "web-app", std::nullopt, {.quorum = true, .now_unix = 1600});
+  ASSERT_TRUE(j.has_value()) << j.error();
+  EXPECT_EQ((*j)["unit"], "web");
+  EXPECT_EQ((*j)["resource"], "web-app");
+  EXPECT_EQ((*j)["decision"], "runs on n2; goes to n3");
+  const auto& n3 = node_of(*j, "n3");
+  ASSERT_EQ(n3["reasons"].size(), 1u);
+  EXPECT_EQ(n3["reasons"][0]["kind"], "move");
+  EXPECT_EQ(n3["reasons"][0]["text"],
+            "an operator moved it here (hactl resource move, for another 50m)");
+  EXPECT_EQ(n3["reasons"][0]["change"], "hactl resource clear web");
+  const auto& n1 = node_of(*j, "n1");
+  EXPECT_TRUE(n1["excluded"].get<bool>());
+  bool ban = false;
+  for (const auto& r : n1["reasons"]) {
+    if (r["kind"] != "ban") continue;
+    ban = true;
+    EXPECT_EQ(r["text"], "an operator banned it from here (hactl resource ban, until cleared)");
+    EXPECT_EQ(r["change"], "hactl resource clear web --node n1");
+  }
+  EXPECT_TRUE(ban) << n1.dump();
+  EXPECT_EQ((*j)["quorum"], true);
+  const std::string text = format_explanation(*j);
+  EXPECT_NE(text.find("web-app (in group web) runs on n2; goes to n3."), std::string::npos) << text;
+  EXPECT_NE(text.find("to change: hactl resource clear web --node n1"), std::string::npos) << text;
+}
+
+TEST(Explain, TheTermsAccountForEveryScore) {
+  // Each node's score is the sum of its terms (saturating), or -inf when one of them is; held
+  // back scores are capped. Over every golden case and unit.
+  std::size_t checked = 0;
+  for (const auto& e : fs::directory_iterator(fs::path(HACTL_SOURCE_DIR) / "tests" / "scheduler")) {
+    if (!e.is_directory()) continue;
+    const Case c = load(e.path().filename().string());
+    const Transition t = schedule(c.config, c.state, true);
+    for (const UnitWhy& u : t.why) {
+      for (std::size_t i = 0; i < c.config.nodes.size(); ++i) {
+        int sum = 0;
+        std::optional<int> cap;
+        for (const auto& term : u.terms) {
+          if (term.node != i) continue;
+          switch (term.kind) {
+            case ScoreTerm::Kind::kPromotionLocation:
+            case ScoreTerm::Kind::kPromotionStickiness:
+            case ScoreTerm::Kind::kPromotionHeldBack:
+              continue;
+            case ScoreTerm::Kind::kHeldBack:
+              cap = term.value;
+              continue;
+            default:
+              sum = term.value >= limits::kInfinity ? sum : add_scores(sum, term.value);
+          }
+        }
+        if (cap && sum > -limits::kInfinity) sum = *cap;
+        EXPECT_EQ(u.scores[i], sum)
+            << e.path().filename().string() << ": " << u.unit << " on " << c.config.nodes[i].name;
+        ++checked;
+      }
+    }
+  }
+  EXPECT_GT(checked, 90u);
+}
+
+TEST(Explain, OneNodeOnlyAndNoQuorum) {
+  const Case c = load("19-location-ban-and-preference");
+  const auto j = explain(c.config, c.state, "db", "n3", {.quorum = false, .now_unix = 0});
+  ASSERT_TRUE(j.has_value());
+  ASSERT_EQ((*j)["nodes"].size(), 1u);
+  EXPECT_EQ((*j)["nodes"][0]["node"], "n3");
+  EXPECT_EQ((*j)["nodes"][0]["condition"], "offline");
+  const std::string text = format_explanation(*j);
+  EXPECT_NE(text.find("this node's partition has no quorum"), std::string::npos) << text;
+  EXPECT_EQ(text.find("  n1:"), std::string::npos) << text;
+  EXPECT_NE(text.find("-inf  n3 is offline"), std::string::npos) << text;
+  EXPECT_NE(text.find("+50   location constraint in the configuration (n3: 50)"), std::string::npos)
+      << text;
+}
+
+TEST(Explain, UnknownNamesAreRefusedWithASuggestion) {
+  const Case c = load("01-fresh-group-starts-in-order");
+  const auto r = explain(c.config, c.state, "wbe-app", std::nullopt);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error(), "no resource is called 'wbe-app'; did you mean 'web-app'?");
+  const auto n = explain(c.config, c.state, "web", "nn2");
+  ASSERT_FALSE(n.has_value());
+  EXPECT_EQ(n.error(), "no node is called 'nn2'; did you mean 'n2'?");
+}
+
+}  // namespace
+}  // namespace hactl
