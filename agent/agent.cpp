@@ -528,8 +528,8 @@ nlohmann::json Agent::status() const {
 void Agent::handle_request(const nlohmann::json& request, const PeerCredentials& cred,
                            ControlServer::Reply reply) {
   const auto cmd = request.value("cmd", std::string());
-  static const std::set<std::string> kReads = {"status",       "config-show", "config-history",
-                                               "config-check", "events",      "simulate"};
+  static const std::set<std::string> kReads = {
+      "status", "config-show", "config-history", "config-check", "events", "simulate", "explain"};
   static const std::set<std::string> kWrites = {
       "node-maintenance", "cleanup",        "node-standby",    "node-online",      "resource-move",
       "resource-ban",     "resource-clear", "resource-enable", "resource-disable", "config-apply"};
@@ -558,6 +558,8 @@ void Agent::handle_request(const nlohmann::json& request, const PeerCredentials&
     reply(status());
   } else if (cmd == "simulate") {
     reply(simulate_json(request));
+  } else if (cmd == "explain") {
+    reply(explain_json(request));
   } else if (cmd == "events") {
     reply(events_json(request));
   } else if (cmd == "cleanup") {

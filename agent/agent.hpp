@@ -124,6 +124,8 @@ class Agent {
                           const PeerCredentials& cred, ControlServer::Reply reply);
   nlohmann::json doc_json() const;
   nlohmann::json simulate_json(const nlohmann::json& request) const;
+  // `hactl explain`: the cluster as this node knows it now, explained (coordinator/explain.hpp).
+  nlohmann::json explain_json(const nlohmann::json& request) const;
   std::string caller(const PeerCredentials& cred) const;
   bool may_write(const PeerCredentials& cred) const;
   bool may_read(const PeerCredentials& cred) const;

@@ -15,6 +15,7 @@
 #include "common/assert.hpp"
 #include "common/limits.hpp"
 #include "common/suggest.hpp"
+#include "coordinator/explain.hpp"
 #include "coordinator/simulate.hpp"
 
 namespace hactl {
@@ -532,6 +533,19 @@ nlohmann::json Agent::simulate_json(const nlohmann::json& request) const {
   j["text"] = format_transition(*r);
   if (request.value("dump_state", false)) j["state_yaml"] = write_state_yaml(config, r->state);
   return j;
+}
+
+nlohmann::json Agent::explain_json(const nlohmann::json& request) const {
+  const Instant t = now();
+  const ClusterState state = resources_->conductor().state(resources_->membership(*core_, t), t);
+  std::optional<std::string> node;
+  if (const auto n = request.value("node", std::string()); !n.empty()) node = n;
+  ExplainContext context;
+  context.quorum = core_->has_quorum(t);
+  context.now_unix = unix_now();
+  auto r = explain(options_.config, state, request.value("resource", std::string()), node, context);
+  if (!r) return {{"error", r.error()}};
+  return *r;
 }
 
 nlohmann::json Agent::doc_json() const {

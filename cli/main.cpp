@@ -1,6 +1,7 @@
 // hactl: the operator's command line. A thin client of the agent's control socket; it holds
-// no cluster logic. Every verb has --help; read verbs have --json. Exit codes: 0 done, 1 refused
-// or failed (the reason on stderr), 2 no agent to ask or bad usage.
+// no cluster logic (offline `simulate --state` runs the pure scheduler core, coordinator/). Every
+// verb has --help; read verbs have --json. Exit codes: 0 done, 1 refused or failed (the reason on
+// stderr), 2 no agent to ask or bad usage.
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -18,6 +19,9 @@
 #include "cli/status_render.hpp"
 #include "common/config.hpp"
 #include "common/wire.hpp"
+#include "coordinator/explain.hpp"
+#include "coordinator/simulate.hpp"
+#include "coordinator/state_file.hpp"
 #include "version.hpp"
 
 namespace {
@@ -115,9 +119,52 @@ int cmd_events(const std::string& socket, bool as_json, std::size_t count, bool 
   return 0;
 }
 
+// `hactl simulate --config FILE --state STATE.yaml`: the scheduler run here, on a recorded
+// state, with no cluster at all (the pure core, coordinator/simulate.hpp, which the scheduler
+// golden tests use too). Errors name the file, line and field.
+int simulate_offline(const std::string& config_path, const std::string& state_path,
+                     const std::vector<std::string>& kill, const std::vector<std::string>& fail,
+                     bool as_json, bool dump_state) {
+  if (config_path.empty()) {
+    std::cerr << "hactl: simulate --state needs --config FILE (the configuration the state was "
+                 "recorded under)\n";
+    return 2;
+  }
+  auto loaded = hactl::load_config_file(config_path);
+  if (!loaded) {
+    for (const auto& e : loaded.error()) std::cerr << e.to_string() << "\n";
+    return 1;
+  }
+  const auto text = read_text(state_path);
+  if (!text) return 1;
+  auto state = hactl::parse_state(loaded->config, *text, state_path);
+  if (!state) {
+    for (const auto& e : state.error()) std::cerr << e.to_string() << "\n";
+    return 1;
+  }
+  const auto r = hactl::simulate(loaded->config, std::move(*state), {kill, fail});
+  if (!r) {
+    std::cerr << "hactl: " << r.error() << "\n";
+    return 1;
+  }
+  if (dump_state) {
+    std::cout << hactl::write_state_yaml(loaded->config, r->state);
+  } else if (as_json) {
+    std::cout << hactl::to_json(*r).dump(2) << "\n";
+  } else {
+    std::cout << "What the scheduler would do in " << state_path;
+    for (const auto& k : kill) std::cout << ", " << k << " dead";
+    for (const auto& f : fail) std::cout << ", " << f << " failed";
+    std::cout << " (offline, nothing is run):\n" << hactl::format_transition(*r);
+  }
+  return 0;
+}
+
 int cmd_simulate(const std::string& socket, const std::string& config_path,
-                 const std::vector<std::string>& kill, const std::vector<std::string>& fail,
-                 bool as_json, bool dump_state) {
+                 const std::string& state_path, const std::vector<std::string>& kill,
+                 const std::vector<std::string>& fail, bool as_json, bool dump_state) {
+  if (!state_path.empty())
+    return simulate_offline(config_path, state_path, kill, fail, as_json, dump_state);
   int code = 0;
   json req = {{"cmd", "simulate"}, {"kill", kill}, {"fail", fail}, {"dump_state", dump_state}};
   if (!config_path.empty()) {
@@ -149,6 +196,47 @@ int cmd_simulate(const std::string& socket, const std::string& config_path,
   for (const auto& f : fail) part(f + " failed");
   if (!config_path.empty()) part(config_path + " were applied");
   std::cout << " (nothing is run):\n" << (*r)["text"].get<std::string>();
+  return 0;
+}
+
+// `hactl explain RES [--node N]`: asks the agent, or offline (--config and --state) runs the
+// scheduler here on a recorded state.
+int cmd_explain(const std::string& socket, const std::string& resource, const std::string& node,
+                const std::string& config_path, const std::string& state_path, bool as_json) {
+  json j;
+  if (!state_path.empty() || !config_path.empty()) {
+    if (state_path.empty() || config_path.empty()) {
+      std::cerr << "hactl: explain offline needs both --config FILE and --state STATE.yaml\n";
+      return 2;
+    }
+    auto loaded = hactl::load_config_file(config_path);
+    if (!loaded) {
+      for (const auto& e : loaded.error()) std::cerr << e.to_string() << "\n";
+      return 1;
+    }
+    const auto text = read_text(state_path);
+    if (!text) return 1;
+    auto state = hactl::parse_state(loaded->config, *text, state_path);
+    if (!state) {
+      for (const auto& e : state.error()) std::cerr << e.to_string() << "\n";
+      return 1;
+    }
+    auto r = hactl::explain(loaded->config, *state, resource,
+                            node.empty() ? std::nullopt : std::optional<std::string>(node));
+    if (!r) {
+      std::cerr << "hactl: " << r.error() << "\n";
+      return 1;
+    }
+    j = std::move(*r);
+  } else {
+    int code = 0;
+    json req = {{"cmd", "explain"}, {"resource", resource}};
+    if (!node.empty()) req["node"] = node;
+    const auto r = ask(socket, req, code);
+    if (!r) return code;
+    j = *r;
+  }
+  std::cout << (as_json ? j.dump(2) + "\n" : hactl::format_explanation(j));
   return 0;
 }
 
@@ -522,16 +610,33 @@ int main(int argc, char** argv) {
   history->add_flag("--json", as_json, "print JSON");
 
   std::vector<std::string> sim_kill, sim_fail;
-  std::string sim_config;
+  std::string sim_config, sim_state;
   bool dump_state = false;
   auto* sim = app.add_subcommand(
       "simulate", "print the transition the scheduler would run, without running it");
   sim->add_option("--kill", sim_kill, "as if this node died (repeatable)");
   sim->add_option("--fail", sim_fail, "as if this resource's monitor failed (repeatable)");
-  sim->add_option("--config", sim_config, "as if this configuration file were applied");
+  sim->add_option("--config", sim_config,
+                  "as if this configuration file were applied (with --state: the configuration "
+                  "the state was recorded under)");
+  sim->add_option("--state", sim_state,
+                  "offline: run on this recorded cluster state (STATE.yaml, docs/scheduler.md) "
+                  "instead of asking the agent; needs --config");
   sim->add_flag("--json", as_json, "actions and resulting placement as JSON");
   sim->add_flag("--dump-state", dump_state,
                 "print the cluster state (after --kill/--fail) as STATE.yaml instead");
+  std::string explain_resource, explain_node, explain_config, explain_state;
+  auto* explain = app.add_subcommand(
+      "explain",
+      "why a resource runs where it runs, or does not run: every node's score, what made it, "
+      "and the command that would change it");
+  explain->add_option("RESOURCE", explain_resource, "a resource (a member: its group)")->required();
+  explain->add_option("--node", explain_node, "only this node's lines");
+  explain->add_option("--config", explain_config,
+                      "offline, with --state: the configuration the state was recorded under");
+  explain->add_option("--state", explain_state,
+                      "offline: explain on this recorded cluster state (STATE.yaml)");
+  explain->add_flag("--json", as_json, "print JSON");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -542,8 +647,11 @@ int main(int argc, char** argv) {
   if (!life) return 2;
   if (status->parsed()) return cmd_status(socket, as_json, watch, interval);
   if (keygen->parsed()) return cmd_keygen(key_path);
+  if (explain->parsed())
+    return cmd_explain(socket, explain_resource, explain_node, explain_config, explain_state,
+                       as_json);
   if (sim->parsed())
-    return cmd_simulate(socket, sim_config, sim_kill, sim_fail, as_json, dump_state);
+    return cmd_simulate(socket, sim_config, sim_state, sim_kill, sim_fail, as_json, dump_state);
   if (events->parsed()) return cmd_events(socket, as_json, event_count, follow);
   if (standby->parsed())
     return write_verb(socket, {{"cmd", "node-standby"}, {"node", node}},

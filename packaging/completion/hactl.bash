@@ -115,7 +115,7 @@ _hactl() {
     local verb="${path[*]}"
     local words="" opts=""
     case $verb in
-    "") words="status events keygen node resource config simulate"
+    "") words="status events keygen node resource config simulate explain"
         opts="--socket --version --help" ;;
     node) words="standby online maintenance" ;;
     resource) words="move ban clear enable disable restart cleanup" ;;
@@ -130,7 +130,8 @@ _hactl() {
     "config apply") opts="--timeout" ;;
     "config show") opts="--version --json" ;;
     "config history") opts="--json" ;;
-    simulate) opts="--kill --fail --config --json --dump-state" ;;
+    simulate) opts="--kill --fail --config --state --json --dump-state" ;;
+    explain) opts="--node --config --state --json" ;;
     esac
     [[ -n $verb ]] && opts="$opts --help"
 
@@ -140,8 +141,8 @@ _hactl() {
         _hactl_files "$cur"
         return 0
         ;;
-    --config)
-        [[ $verb == simulate ]] && _hactl_files "$cur"
+    --config | --state)
+        [[ $verb == simulate || $verb == explain ]] && _hactl_files "$cur"
         return 0
         ;;
     --node | --kill)
@@ -185,7 +186,7 @@ _hactl() {
             mapfile -t COMPREPLY < <(compgen -W "$(_hactl_names nodes "$socket")" -- "$cur")
         fi
         ;;
-    "resource clear" | "resource restart" | "resource cleanup")
+    "resource clear" | "resource restart" | "resource cleanup" | explain)
         ((n == 0)) && mapfile -t COMPREPLY < <(compgen -W "$(_hactl_names resources "$socket")" -- "$cur")
         ;;
     "resource enable" | "resource disable")
@@ -198,7 +199,7 @@ _hactl() {
 # Whether WORD is a verb under PATH ("" for the top level).
 _hactl_is_verb() {
     case "$1:$2" in
-    :status | :events | :keygen | :node | :resource | :config | :simulate) return 0 ;;
+    :status | :events | :keygen | :node | :resource | :config | :simulate | :explain) return 0 ;;
     node:standby | node:online | node:maintenance) return 0 ;;
     resource:move | resource:ban | resource:clear | resource:enable | resource:disable | \
         resource:restart | resource:cleanup) return 0 ;;

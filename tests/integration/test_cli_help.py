@@ -29,7 +29,7 @@ KNOWN = {
     ("resource", "enable"), ("resource", "disable"), ("resource", "restart"),
     ("resource", "cleanup"), ("config",), ("config", "validate"), ("config", "diff"),
     ("config", "apply"), ("config", "show"), ("config", "history"), ("node", "maintenance"),
-    ("simulate",), ("events",),
+    ("simulate",), ("events",), ("explain",),
 }
 
 

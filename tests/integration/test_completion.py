@@ -116,7 +116,8 @@ class CompletionTest(unittest.TestCase):
         for name in ("cluster.yaml", "other.yaml"):
             open(os.path.join(self.tmp, name), "w").close()
         for line in ("hactl config validate ", "hactl config apply c", "hactl keygen ",
-                     "hactl simulate --config "):
+                     "hactl simulate --config ", "hactl simulate --state ",
+                     "hactl explain web --state "):
             _, offered = complete(line, cwd=self.tmp)
             want = {"cluster.yaml"} if line.endswith("c") else {"cluster.yaml", "other.yaml"}
             self.assertEqual(set(offered), want, line)
@@ -140,6 +141,10 @@ class CompletionTest(unittest.TestCase):
             self.assertEqual(offered, ["n2"])
             _, offered = complete(f"{fake} simulate --fail web-", load_bash_completion=load)
             self.assertEqual(set(offered), {"web-ip", "web-svc"})
+            _, offered = complete(f"{fake} explain web-", load_bash_completion=load)
+            self.assertEqual(set(offered), {"web-ip", "web-svc"})
+            _, offered = complete(f"{fake} explain web --node n2", load_bash_completion=load)
+            self.assertEqual(offered, ["n2"])
         # The socket typed on the line is the one asked.
         complete(f"{fake} --socket /x/y.sock node online ")
         with open(os.path.join(self.tmp, "args")) as f:

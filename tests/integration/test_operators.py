@@ -145,6 +145,17 @@ class OperatorTest(ClusterTestCase):
             c.holders(VIP)), 10, 0.05, "the VIP off the banned node")
         c.wait_until(lambda: c.status(first)["resources"][0]["nodes"] == [third], 5, 0.05,
                      "the move known to the node asked")
+        # explain names the ban, and the command that lifts it, on the banned node.
+        ex = json.loads(self.ok(c, second, "explain", "web-ip", "--json"))
+        banned = next(n for n in ex["nodes"] if n["node"] == first)
+        self.assertTrue(banned["excluded"])
+        self.assertEqual([r["change"] for r in banned["reasons"] if r["kind"] == "ban"],
+                         [f"hactl resource clear web-ip --node {first}"])
+        self.assertIs(ex["quorum"], True)
+        self.assertEqual(ex["now"], [{"node": third, "role": "started"}])
+        text = self.ok(c, second, "explain", "web-ip", "--node", first)
+        self.assertIn("an operator banned it from here (hactl resource ban, until cleared)", text)
+        self.assertNotIn(f"  {third}:", text)
         self.ok(c, first, "resource", "move", "web-ip")
         c.wait_until(lambda: c.holders(VIP) and third not in c.holders(VIP)
                      and first not in c.holders(VIP), 10, 0.05, "away from its node")
@@ -452,6 +463,17 @@ class OperatorTest(ClusterTestCase):
                          [("api-ip", "start")])
         state = self.ok(c, other, "simulate", "--dump-state")
         self.assertIn("web-ip", state)
+        # Recorded, then replayed offline with no agent: the same decision.
+        recorded = os.path.join(c.tmp, "state.yaml")
+        with open(recorded, "w") as f:
+            f.write(state)
+        live = json.loads(self.ok(c, other, "simulate", "--kill", holder, "--json"))
+        offline = subprocess.run([HACTL, "--socket", "/nonexistent.sock", "simulate", "--config",
+                                  c.config, "--state", recorded, "--kill", holder, "--json"],
+                                 capture_output=True, text=True, timeout=20)
+        self.assertEqual(offline.returncode, 0, offline.stderr)
+        self.assertEqual(json.loads(offline.stdout)["actions"], live["actions"])
+        self.assertEqual(json.loads(offline.stdout)["placement"], live["placement"])
         bad = c.hactl(other, "simulate", "--kill", holder + "x")
         self.assertEqual(bad.returncode, 1)
         self.assertIn(f"did you mean '{holder}'", bad.stderr)
