@@ -29,6 +29,11 @@ struct Checker {
     return n[key] ? n[key] : n;
   }
 
+  // A clone's child: the primitive, or the group's members.
+  std::vector<std::string> primitives_of_child(const std::string& child) const {
+    if (const GroupConfig* g = rc.group(child)) return g->members;
+    return {child};
+  }
   void unique_ids();
   void vip_params();
   void groups();
@@ -110,6 +115,16 @@ void Checker::groups() {
       if (p->failback && !fb) fb = p;
       if (p->flap_damping && !fd) fd = p;
     }
+    const PrimitiveConfig* first = rc.primitive(g.members.empty() ? "" : g.members.front());
+    for (const auto& id : g.members) {
+      const PrimitiveConfig* p = rc.primitive(id);
+      if (p == nullptr || first == nullptr || p->placement == first->placement) continue;
+      r.error(at, path,
+              "members of a group are placed together: '" + first->id + "' has placement " +
+                  std::string(to_string(first->placement)) + " and '" + p->id + "' " +
+                  std::string(to_string(p->placement)));
+      break;
+    }
   }
 }
 
@@ -121,6 +136,15 @@ void Checker::clones() {
     if (rc.primitive(c.child) == nullptr && rc.group(c.child) == nullptr) {
       r.error(at, path + ".resource", "'" + c.child + "' is not a resource or group");
       continue;
+    }
+    // A clone runs on the best clone_max nodes; there is no one node to choose.
+    for (const auto& id : primitives_of_child(c.child)) {
+      const PrimitiveConfig* p = rc.primitive(id);
+      if (p != nullptr && p->placement != PlacementStrategy::kScore) {
+        r.error(at, path + ".resource",
+                "'" + id + "' has placement " + std::string(to_string(p->placement)) +
+                    ", which is for primitives and groups, not clones");
+      }
     }
     if (auto [it, fresh] = owner.emplace(c.child, c.id); !fresh) {
       r.error(at, path + ".resource", "'" + c.child + "' already belongs to " + it->second);
@@ -262,6 +286,18 @@ std::string to_string(const Failback& f) {
       return "after " + format_duration(f.after);
   }
   return "unknown";
+}
+
+std::string_view to_string(PlacementStrategy s) {
+  switch (s) {
+    case PlacementStrategy::kScore:
+      return "score";
+    case PlacementStrategy::kBalanced:
+      return "balanced";
+    case PlacementStrategy::kHash:
+      return "hash";
+  }
+  return "score";
 }
 
 std::string_view to_string(OnFail f) {

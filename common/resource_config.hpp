@@ -54,6 +54,13 @@ struct FlapDamping {
   bool operator==(const FlapDamping&) const = default;
 };
 
+// How a unit's node is chosen among the nodes of the best score (docs/scheduler.md):
+// kScore: where it runs now, then name order; kBalanced: where it runs now, then the node with
+// the fewest resources placed so far; kHash: a consistent-hash ring with virtual nodes, so
+// adding or removing one node of N moves about 1/N of such units (stickiness does not apply).
+enum class PlacementStrategy : std::uint8_t { kScore, kBalanced, kHash };
+std::string_view to_string(PlacementStrategy s);
+
 struct OperationConfig {
   Duration interval{0};  // monitor only; 0 = not recurring
   Duration timeout;
@@ -80,6 +87,7 @@ struct PrimitiveConfig {
   // Override the cluster's failback and flap_damping (a group's members must agree).
   std::optional<Failback> failback;
   std::optional<FlapDamping> flap_damping;
+  PlacementStrategy placement = PlacementStrategy::kScore;  // a group's members must agree
   // When the node holding this resource is lost, how long after that node's lease has ended
   // the resource may start elsewhere. The lost node stops its resources when its lease ends
   // (a vip before it ends); an agent restarted meanwhile keeps what it finds for at most

@@ -67,9 +67,10 @@ void load_op(YamlReader& r, const YAML::Node& ops, const std::string& path, cons
 }
 
 void load_meta(YamlReader& r, const YAML::Node& meta, const std::string& path, PrimitiveConfig& p) {
-  if (!r.expect_map(meta, path,
-                    {"stickiness", "migration_threshold", "failure_timeout", "on_fail", "priority",
-                     "takeover_delay", "on_quorum_loss", "failback", "flap_damping"})) {
+  if (!r.expect_map(
+          meta, path,
+          {"stickiness", "migration_threshold", "failure_timeout", "on_fail", "priority",
+           "takeover_delay", "on_quorum_loss", "failback", "flap_damping", "placement"})) {
     return;
   }
   if (auto v = r.score_field(meta, path, "stickiness")) p.stickiness = *v;
@@ -81,6 +82,18 @@ void load_meta(YamlReader& r, const YAML::Node& meta, const std::string& path, P
   if (auto v = r.duration_field(meta, path, "takeover_delay")) p.takeover_delay = *v;
   if (auto v = failback_field(r, meta, path)) p.failback = *v;
   if (auto v = flap_damping_field(r, meta, path)) p.flap_damping = *v;
+  if (auto v = r.string_field(meta, path, "placement")) {
+    if (*v == "score") {
+      p.placement = PlacementStrategy::kScore;
+    } else if (*v == "balanced") {
+      p.placement = PlacementStrategy::kBalanced;
+    } else if (*v == "hash") {
+      p.placement = PlacementStrategy::kHash;
+    } else {
+      r.error(meta["placement"], path_join(path, "placement"),
+              "must be score, balanced or hash, got '" + *v + "'");
+    }
+  }
   if (auto v = r.string_field(meta, path, "on_quorum_loss")) {
     if (*v == "stop") {
       p.on_quorum_loss = QuorumLoss::kStop;

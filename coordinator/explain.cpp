@@ -162,6 +162,7 @@ std::optional<std::size_t> winner(const UnitWhy& u) {
 
 // Why the winner won against nodes of the same score, or nullopt when no node tied with it.
 std::optional<std::string> tie_break(const ClusterConfig& config, const UnitWhy& u) {
+  if (!u.chosen_by.empty()) return u.chosen_by;
   if (u.kind == Unit::Kind::kClone) return std::nullopt;
   const auto w = winner(u);
   if (!w || u.scores[*w] <= -kInf) return std::nullopt;

@@ -69,6 +69,26 @@ ScoreTerm held_until(std::optional<Instant> until) {
   return t;
 }
 
+// Placement by consistent hashing (placement: hash): each node has kVirtualNodes points on a
+// 64-bit ring, from its name alone, so adding or removing a node moves only the units whose
+// point falls to it or from it. FNV-1a, then a splitmix64 finaliser to spread similar names;
+// fixed, so every agent and every version places the same way.
+constexpr std::size_t kVirtualNodes = 160;
+
+std::uint64_t ring_hash(std::string_view text) {
+  std::uint64_t h = 14695981039346656037ull;
+  for (const char c : text) {
+    h ^= static_cast<unsigned char>(c);
+    h *= 1099511628211ull;
+  }
+  h ^= h >> 30;
+  h *= 0xbf58476d1ce4e5b9ull;
+  h ^= h >> 27;
+  h *= 0x94d049bb133111ebull;
+  h ^= h >> 31;
+  return h;
+}
+
 struct Placer {
   const ClusterConfig& config;
   const ClusterState& state;
@@ -85,6 +105,12 @@ struct Placer {
   // Asked why (place(..., explain)): the unit being placed's entry in out.why.
   bool explain = false;
   UnitWhy* why_now = nullptr;
+  // Primitives placed on each node so far in this pass (placement: balanced).
+  std::vector<int> load;
+  // (point, node) sorted, built at the first hashed unit (placement: hash).
+  std::vector<std::pair<std::uint64_t, std::size_t>> ring;
+  // Whether hold_back capped another node for the unit being placed.
+  bool held_now = false;
 
   Placer(const ClusterConfig& c, const ClusterState& st, bool ex)
       : config(c), state(st), explain(ex) {
@@ -97,6 +123,7 @@ struct Placer {
               [&](std::size_t a, std::size_t b) { return c.nodes[a].name < c.nodes[b].name; });
     name_rank.assign(c.nodes.size(), 0);
     for (std::size_t r = 0; r < by_name.size(); ++r) name_rank[by_name[r]] = r;
+    load.assign(c.nodes.size(), 0);
   }
 
   std::size_t n() const { return config.nodes.size(); }
@@ -145,6 +172,8 @@ struct Placer {
   Scores base_scores(const Unit& u) const;
   void apply_colocations(const Unit& u, Scores& s) const;
   std::vector<ResourceRole> place_single(const Unit& u, const Scores& s);
+  std::size_t choose(const Unit& u, const Scores& s);
+  std::size_t choose_by_hash(const Unit& u, const Scores& s, int top);
   std::size_t settling_split(const std::vector<std::size_t>& held) const;
   std::vector<ResourceRole> place_clone(const Unit& u, const Scores& s);
   void promote(const Unit& u, std::vector<ResourceRole>& roles);
@@ -153,7 +182,8 @@ struct Placer {
 
 Scores Placer::base_scores(const Unit& u) const {
   Scores s(n(), 0);
-  const bool sticky = !failback_of(u);  // a failback replaces stickiness
+  // A failback replaces stickiness; a hashed unit goes where the ring says.
+  const bool sticky = !failback_of(u) && u.members.front()->placement != PlacementStrategy::kHash;
   for (std::size_t i = 0; i < n(); ++i) {
     if (config.nodes[i].witness) {
       s[i] = -kInf;
@@ -238,6 +268,7 @@ void Placer::hold_back(const Unit& u, Scores& s) {
     if (!holds_back(u, j, until)) continue;
     s[j] = floor;
     term(ScoreTerm::Kind::kHeldBack, j, floor, held_until(until));
+    held_now = true;
     kept_from.push_back(j);
     if (until && (!due || *until < *due)) due = until;
   }
@@ -374,13 +405,93 @@ std::vector<ResourceRole> Placer::place_single(const Unit& u, const Scores& s) {
     }
     return roles;
   }
-  const std::size_t top = best(*this, s);
+  const std::size_t top = choose(u, s);
   if (s[top] <= -kInf) {
     out.notes.push_back(u.id + ": cannot run anywhere (every node is excluded)");
     return roles;
   }
   roles[top] = ResourceRole::kStarted;
   return roles;
+}
+
+// The node for a unit placed as one (not a clone): the best score, then by its strategy.
+std::size_t Placer::choose(const Unit& u, const Scores& s) {
+  const std::size_t first = best(*this, s);
+  const PlacementStrategy strategy = u.members.front()->placement;
+  const int top = s[first];
+  if (strategy == PlacementStrategy::kScore || top <= -kInf) return first;
+  if (strategy == PlacementStrategy::kHash) return choose_by_hash(u, s, top);
+  std::vector<std::size_t> tier;
+  for (std::size_t i = 0; i < n(); ++i) {
+    if (s[i] == top) tier.push_back(i);
+  }
+  // Balanced: where it runs now, then the fewest resources placed so far, then name order.
+  std::size_t pick = first;
+  for (std::size_t i : tier) {
+    const bool ai = active_on(i), ap = active_on(pick);
+    if (ai != ap) {
+      if (ai) pick = i;
+      continue;
+    }
+    if (load[i] != load[pick] ? load[i] < load[pick] : name_rank[i] < name_rank[pick]) pick = i;
+  }
+  if (why_now != nullptr && tier.size() > 1) {
+    why_now->chosen_by =
+        "placement balanced: " + name(pick) +
+        (active_on(pick)
+             ? " runs it now"
+             : " has the fewest resources placed before it (" + std::to_string(load[pick]) + ")") +
+        " among the " + std::to_string(tier.size()) + " nodes that score " + std::to_string(top);
+  }
+  return pick;
+}
+
+std::size_t Placer::choose_by_hash(const Unit& u, const Scores& s, int top) {
+  // Held where it runs (failback never/after, flap damping): stays there.
+  if (held_now) {
+    for (std::size_t i = 0; i < n(); ++i) {
+      if (s[i] == top && active_on(i)) return i;
+    }
+  }
+  if (ring.empty()) {
+    ring.reserve(n() * kVirtualNodes);
+    for (std::size_t i = 0; i < n(); ++i) {
+      for (std::size_t v = 0; v < kVirtualNodes; ++v)
+        ring.emplace_back(ring_hash(name(i) + "#" + std::to_string(v)), i);
+    }
+    std::sort(ring.begin(), ring.end());
+  }
+  const std::uint64_t point = ring_hash(u.id);
+  auto it = std::lower_bound(ring.begin(), ring.end(), std::make_pair(point, std::size_t{0}));
+  for (std::size_t step = 0; step < ring.size(); ++step, ++it) {
+    if (it == ring.end()) it = ring.begin();
+    if (s[it->second] != top) continue;
+    // Failback never or after (not yet due) and flap damping keep it where it runs, as they
+    // keep other units: no move to a node of the same score.
+    std::optional<Instant> until;
+    if (!active_on(it->second) && holds_back(u, it->second, until)) {
+      for (std::size_t i = 0; i < n(); ++i) {
+        if (s[i] != top || !active_on(i)) continue;
+        if (until) recheck_at(*until);
+        if (why_now != nullptr) {
+          why_now->chosen_by =
+              "placement hash: the ring gives " + name(it->second) + ", but " + u.id +
+              " stays on " + name(i) + " (" +
+              (state.held.contains(u.id) ? std::string("flap damping")
+                                         : "failback " + to_string(*failback_of(u))) +
+              ")";
+        }
+        return i;
+      }
+    }
+    if (why_now != nullptr) {
+      why_now->chosen_by = "placement hash: " + name(it->second) +
+                           " holds the first point of the ring after " + u.id +
+                           "'s among the nodes that score " + std::to_string(top);
+    }
+    return it->second;
+  }
+  return best(*this, s);
 }
 
 // For a group held only by settling members (every held node's lease is over): the index of
@@ -511,6 +622,10 @@ void Placer::place_unit(const Unit& u) {
     why_now->notes.assign(out.notes.begin() + static_cast<std::ptrdiff_t>(notes_before),
                           out.notes.end());
     why_now = nullptr;
+  }
+  held_now = false;
+  for (std::size_t i = 0; i < n(); ++i) {
+    if (active(roles[i])) load[i] += static_cast<int>(u.members.size());
   }
   out.unit_roles[u.id] = roles;
   for (std::size_t k = 0; k < u.members.size(); ++k) {

@@ -56,6 +56,8 @@ struct UnitWhy {
   std::vector<ResourceRole> current;  // where the unit is active now (its highest role)
   std::vector<ResourceRole> roles;    // what placement chose
   std::vector<std::string> notes;     // placement's notes about it
+  // How `placement: balanced` or `hash` chose among the nodes of the best score ("" otherwise).
+  std::string chosen_by;
 };
 
 struct Placement {

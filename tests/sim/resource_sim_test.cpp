@@ -158,6 +158,29 @@ TEST(ResourceSim, FailbackAndFlapDampingNeverRunAResourceTwice) {
   });
 }
 
+// Placement strategies only choose among nodes of the best score: the group balanced, solo
+// hashed (no stickiness: it goes back to its ring node when that node returns). The same
+// faults must never run anything twice.
+TEST(ResourceSim, PlacementStrategiesNeverRunAResourceTwice) {
+  SeedPlan seeds =
+      plan_seeds("placement strategy simulation", "HACTL_SIM_PLACEMENT_SCHEDULES", 200, 13'000'000);
+  const Shape shapes[] = {{"3 nodes, balanced and hash", 3, 0, 1, 2},
+                          {"2 nodes + witness, balanced and hash", 3, 1, 1, 1}};
+  run_shapes(seeds, shapes, [](SimOptions& o) {
+    auto meta = [&](const std::string& id, const std::string& m) {
+      const std::string at = "  - id: " + id + "\n";
+      const auto pos = o.resources_yaml.find(at);
+      ASSERT_NE(pos, std::string::npos) << id;
+      const auto ops = o.resources_yaml.find("    ops:", pos);
+      const auto end = o.resources_yaml.find('\n', ops) + 1;
+      o.resources_yaml.insert(end, "    meta: " + m + "\n");
+    };
+    meta("web-ip", "{placement: balanced}");
+    meta("web-app", "{placement: balanced}");
+    meta("solo", "{placement: hash}");
+  });
+}
+
 TEST(ResourceSim, CheckerCatchesAVipThatDoesNotStop) {
   const std::string example = first_caught([](SimOptions& o) { o.broken_vip_stop = true; },
                                            "web-ip is active on two hosts");
