@@ -15,6 +15,7 @@
 #include "common/assert.hpp"
 #include "common/limits.hpp"
 #include "common/suggest.hpp"
+#include "coordinator/config_plan.hpp"
 #include "coordinator/explain.hpp"
 #include "coordinator/simulate.hpp"
 
@@ -29,12 +30,6 @@ std::int64_t unix_now() {
 
 std::string show(DocVersion v) {
   return std::to_string(v.term.value) + "." + std::to_string(v.revision);
-}
-
-// What makes a primitive the same thing on a node: a change to any of these means stopping the
-// old one before the new one may start.
-bool same_definition(const PrimitiveConfig& a, const PrimitiveConfig& b) {
-  return a.cls == b.cls && a.provider == b.provider && a.type == b.type && a.params == b.params;
 }
 
 std::vector<std::string> node_names(const ClusterConfig& c) {
@@ -693,6 +688,27 @@ void Agent::handle_doc_request(const std::string& cmd, const nlohmann::json& req
     const auto maybe = possibly_active();
     auto active = [&](const std::string& id) { return maybe.count(id) != 0; };
     const ResourceConfig& nrc = cfg->config.resources;
+    // What the scheduler then does to each primitive (coordinator/config_plan.hpp).
+    const Instant t = now();
+    const auto outcomes =
+        plan_apply(options_.config, effective_config(cfg->config, doc_, unix),
+                   resources_->conductor().state(resources_->membership(*core_, t), t));
+    auto outcome_of = [&](const std::string& id) {
+      for (const auto& o : outcomes) {
+        if (o.resource == id) return o;
+      }
+      return ResourcePlan{};
+    };
+    auto row = [&](const std::string& id, const char* change, bool is_active) {
+      const ResourcePlan o = outcome_of(id);
+      return nlohmann::json{{"resource", id},
+                            {"change", change},
+                            {"active", is_active},
+                            {"definition", std::string(to_string(o.definition))},
+                            {"outcome", std::string(to_string(o.outcome))},
+                            {"from", o.from},
+                            {"to", o.to}};
+    };
     nlohmann::json plan = nlohmann::json::array();
     std::set<std::string> to_stop;  // top-level resources (current config) to stop first
     for (const auto& p : rc.primitives) {
@@ -700,12 +716,10 @@ void Agent::handle_doc_request(const std::string& cmd, const nlohmann::json& req
       const char* change = q == nullptr ? "remove" : !same_definition(p, *q) ? "redefine" : "keep";
       const bool is_active = active(p.id);
       if (std::string(change) != "keep" && is_active) to_stop.insert(*top_level_resource(rc, p.id));
-      plan.push_back({{"resource", p.id}, {"change", change}, {"active", is_active}});
+      plan.push_back(row(p.id, change, is_active));
     }
     for (const auto& q : nrc.primitives) {
-      if (rc.primitive(q.id) == nullptr) {
-        plan.push_back({{"resource", q.id}, {"change", "add"}, {"active", false}});
-      }
+      if (rc.primitive(q.id) == nullptr) plan.push_back(row(q.id, "add", false));
     }
     const bool same = text == doc_.config_text;
     nlohmann::json warnings = nlohmann::json::array();

@@ -271,8 +271,16 @@ int cmd_validate(const std::string& path) {
 
 // Checks a file locally (errors with file:line) and then against the running cluster.
 std::optional<json> check_config(const std::string& socket, const std::string& path,
-                                 std::string& text, int& code) {
-  if (cmd_validate(path) != 0) {
+                                 std::string& text, int& code, bool quiet = false) {
+  // Checked here first, so that errors name this file (quietly for --json: only the JSON on
+  // standard output).
+  if (quiet) {
+    if (auto loaded = hactl::load_config_file(path); !loaded) {
+      for (const auto& e : loaded.error()) std::cerr << e.to_string() << "\n";
+      code = 1;
+      return std::nullopt;
+    }
+  } else if (cmd_validate(path) != 0) {
     code = 1;
     return std::nullopt;
   }
@@ -285,29 +293,57 @@ std::optional<json> check_config(const std::string& socket, const std::string& p
   return ask(socket, {{"cmd", "config-check"}, {"path", path}, {"text", text}}, code);
 }
 
+// One line per resource the apply changes or acts on: its definition (added, removed,
+// redefined, updated: operations or meta only) and what the cluster then does (nothing,
+// update in place, restart, move, start, stop); then the resources left alone.
 void print_plan(const json& plan) {
-  std::size_t changes = 0;
+  auto nodes = [](const json& list) {
+    std::string s;
+    for (const auto& n : list) s += (s.empty() ? "" : ", ") + n.get<std::string>();
+    return s;
+  };
+  std::string alone;
+  std::size_t lines = 0;
   for (const auto& p : plan["plan"]) {
-    const std::string change = p["change"];
-    if (change == "keep") continue;
-    ++changes;
-    std::string what = change == "add"        ? "added (will be started where it is placed)"
-                       : change == "remove"   ? "removed"
-                       : change == "redefine" ? "redefined"
-                                              : change;
-    if (change != "add" && p.value("active", false)) {
-      what += change == "remove" ? " (active: stopped first)" : " (active: restarted)";
+    const std::string id = p["resource"];
+    const std::string def = p.value("definition", std::string("same"));
+    const std::string outcome = p.value("outcome", std::string("nothing"));
+    if (def == "same" && outcome == "nothing") {
+      alone += (alone.empty() ? "" : ", ") + id;
+      continue;
     }
-    std::cout << "  " << p["resource"].get<std::string>() << ": " << what << "\n";
+    const std::string from = nodes(p.value("from", json::array()));
+    const std::string to = nodes(p.value("to", json::array()));
+    std::string what = def == "same"      ? "unchanged"
+                       : def == "updated" ? "updated (operations or meta)"
+                                          : def;
+    if (outcome == "nothing") {
+      what += def == "added"     ? ", placed nowhere (not started)"
+              : def == "removed" ? " (not running)"
+                                 : ", nothing to do";
+    } else if (outcome == "update") {
+      what += ", updated in place on " + from + " (no restart)";
+    } else if (outcome == "restart") {
+      what += ", restarted on " + from + " (stopped first)";
+    } else if (outcome == "move") {
+      what += ", moves from " + from + " to " + to;
+    } else if (outcome == "start") {
+      what += ", starts on " + to;
+    } else if (outcome == "stop") {
+      what += ", stops on " + from;
+    }
+    std::cout << "  " << id << ": " << what << "\n";
+    ++lines;
   }
-  if (changes == 0) std::cout << "  no resource is added, removed or redefined\n";
+  if (lines == 0) std::cout << "  no resource is added, removed, changed or moved\n";
+  if (!alone.empty()) std::cout << "  left alone: " << alone << "\n";
   for (const auto& w : plan["warnings"]) std::cout << "warning: " << w.get<std::string>() << "\n";
 }
 
 int cmd_config_diff(const std::string& socket, const std::string& path, bool as_json) {
   int code = 0;
   std::string text;
-  const auto plan = check_config(socket, path, text, code);
+  const auto plan = check_config(socket, path, text, code, as_json);
   if (!plan) return code;
   if (as_json) {
     std::cout << plan->dump(2) << "\n";

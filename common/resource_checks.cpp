@@ -288,6 +288,20 @@ std::string to_string(const Failback& f) {
   return "unknown";
 }
 
+bool same_definition(const PrimitiveConfig& a, const PrimitiveConfig& b) {
+  return a.cls == b.cls && a.provider == b.provider && a.type == b.type && a.params == b.params;
+}
+
+bool same_settings(const PrimitiveConfig& a, const PrimitiveConfig& b) {
+  return same_definition(a, b) && a.monitor == b.monitor && a.start == b.start &&
+         a.stop == b.stop && a.promote == b.promote && a.demote == b.demote &&
+         a.stickiness == b.stickiness && a.migration_threshold == b.migration_threshold &&
+         a.failure_timeout == b.failure_timeout && a.on_fail == b.on_fail &&
+         a.priority == b.priority && a.on_quorum_loss == b.on_quorum_loss &&
+         a.failback == b.failback && a.flap_damping == b.flap_damping &&
+         a.placement == b.placement && a.takeover_delay == b.takeover_delay;
+}
+
 std::string_view to_string(PlacementStrategy s) {
   switch (s) {
     case PlacementStrategy::kScore:

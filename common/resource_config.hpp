@@ -64,6 +64,7 @@ std::string_view to_string(PlacementStrategy s);
 struct OperationConfig {
   Duration interval{0};  // monitor only; 0 = not recurring
   Duration timeout;
+  bool operator==(const OperationConfig&) const = default;
 };
 
 struct PrimitiveConfig {
@@ -100,6 +101,12 @@ struct PrimitiveConfig {
     return cls == ResourceClass::kVip ? Duration::zero() : restart_grace + stop.timeout;
   }
 };
+
+// What makes a primitive the same thing on a node: a change to any of these (class, provider,
+// type, params) means stopping the old one before the new one may start.
+bool same_definition(const PrimitiveConfig& a, const PrimitiveConfig& b);
+// Everything else (operations, meta) is the same too: nothing to change at all.
+bool same_settings(const PrimitiveConfig& a, const PrimitiveConfig& b);
 
 struct GroupConfig {
   std::string id;

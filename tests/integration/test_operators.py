@@ -242,7 +242,8 @@ class OperatorTest(ClusterTestCase):
         self.holder(c)
         v2 = self.write_config(c, "v2.yaml", RESOURCES_2)
         out = self.ok(c, "n2", "config", "diff", v2)
-        self.assertIn("api-ip: added", out)
+        self.assertRegex(out, r"api-ip: added, starts on n\d")
+        self.assertIn("left alone: web-ip", out)
         self.ok(c, "n2", "config", "apply", v2)
         self.holder(c, VIP2)
         for n in c.nodes:
@@ -274,14 +275,38 @@ class OperatorTest(ClusterTestCase):
         # the unrelated VIP keeps its node.
         keep = c.holders(VIP)
         v3 = self.write_config(c, "v3.yaml", RESOURCES_3)
+        plan = self.ok(c, "n1", "config", "diff", v3)
+        self.assertRegex(plan, r"api-ip: redefined, (restarted on|moves from) n\d")
+        self.assertIn("left alone: web-ip", plan)
+        rows = {r["resource"]: r for r in
+                json.loads(self.ok(c, "n1", "config", "diff", v3, "--json"))["plan"]}
+        self.assertEqual((rows["web-ip"]["definition"], rows["web-ip"]["outcome"]),
+                         ("same", "nothing"))
+        self.assertIn(rows["api-ip"]["outcome"], ("restart", "move"))
         sampler = VipSampler(c, [VIP])
-        with AddressWatch(c, VIP2) as old, AddressWatch(c, VIP3) as new:
-            try:
-                out = self.ok(c, "n1", "config", "apply", v3)
-                self.holder(c, VIP3)
-                time.sleep(0.3)
-            finally:
-                sampler.close()
+        # A client pings the unrelated VIP every 20 ms through the apply (500 pings, 10 s, ended
+        # by count so that none is in flight at the end): not one reply lost.
+        ping = subprocess.Popen(["ip", "netns", "exec", c.switch, "ping", "-n", "-q", "-i",
+                                 "0.02", "-c", "500", "-W", "2", VIP],
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        ping_started = time.monotonic()
+        try:
+            time.sleep(0.5)
+            with AddressWatch(c, VIP2) as old, AddressWatch(c, VIP3) as new:
+                try:
+                    out = self.ok(c, "n1", "config", "apply", v3)
+                    self.holder(c, VIP3)
+                    time.sleep(0.5)
+                finally:
+                    sampler.close()
+            applied_within = time.monotonic() - ping_started
+        finally:
+            summary = ping.communicate(timeout=30)[0]
+        self.assertLess(applied_within, 9.5, "the pings covered the whole apply")
+        sent, got = map(int, re.search(r"(\d+) packets transmitted, (\d+) received",
+                                       summary).groups())
+        self.assertGreater(sent, 20, summary)
+        self.assertEqual(got, sent, f"replies lost from the unrelated VIP: {summary}")
         self.assertIn("stopping first: api-ip", out)
         self.assertEqual(c.holders(VIP2), [])
         self.assertEqual(c.holders(VIP), keep)
