@@ -135,6 +135,9 @@ std::expected<void, std::string> Agent::start_docs() {
   options_.config.config_id = base_.config_id;
   options_.config.failback = base_.failback;  // the cluster's defaults apply without a restart
   options_.config.flap_damping = base_.flap_damping;
+  // Node capacities too (the node list itself needs a restart: static_differences).
+  for (std::size_t i = 0; i < options_.config.nodes.size() && i < base_.nodes.size(); ++i)
+    options_.config.nodes[i].capacity = base_.nodes[i].capacity;
   options_.config.resources.locations =
       effective_config(base_, doc_, unix_now()).resources.locations;
   intents_until_ = -1;  // standby, maintenance and expiries applied at the first process()
@@ -287,6 +290,9 @@ void Agent::rebuild_resources(ClusterConfig base, Instant t) {
   options_.config.config_id = base_.config_id;
   options_.config.failback = base_.failback;  // the cluster's defaults apply without a restart
   options_.config.flap_damping = base_.flap_damping;
+  // Node capacities too (the node list itself needs a restart: static_differences).
+  for (std::size_t i = 0; i < options_.config.nodes.size() && i < base_.nodes.size(); ++i)
+    options_.config.nodes[i].capacity = base_.nodes[i].capacity;
   open_executor();
   auto previous = std::move(resources_);
   resources_ =

@@ -138,7 +138,8 @@ void load_cluster(YamlReader& loader, const YAML::Node& n, ClusterConfig& c) {
 }
 
 void load_node(YamlReader& loader, const YAML::Node& n, const std::string& path, NodeConfig& node) {
-  if (!loader.expect_map(n, path, {"name", "address", "witness"})) return;
+  if (!loader.expect_map(n, path, {"name", "address", "witness", "capacity"})) return;
+  if (auto c = loader.amounts_field(n, path, "capacity")) node.capacity = *c;
   if (auto name = loader.string_field(n, path, "name", true)) {
     if (valid_name(*name, limits::kMaxNodeNameLength)) {
       node.name = *name;

@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <expected>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -31,6 +32,9 @@ struct NodeConfig {
   std::string name;
   NodeAddress address;
   bool witness = false;  // votes, never runs resources, never stands for coordinator
+  // What resources may use here (name -> amount; `utilization` of resources): a name the node
+  // does not list is unlimited on it. Applied without a restart.
+  std::map<std::string, int> capacity;
 };
 
 struct TimingConfig {

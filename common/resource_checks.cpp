@@ -8,6 +8,7 @@
 
 #include "common/limits.hpp"
 #include "common/resource_loader.hpp"
+#include "common/suggest.hpp"
 #include "common/vip_params.hpp"
 
 namespace hactl {
@@ -36,6 +37,7 @@ struct Checker {
   }
   void unique_ids();
   void vip_params();
+  void utilization();
   void groups();
   void clones();
   void constraints();
@@ -260,6 +262,30 @@ void check_resources(YamlReader& reader, const YAML::Node& root, const ClusterCo
   c.groups();
   c.clones();
   c.constraints();
+  c.utilization();
+}
+
+// A utilization name no node lists in its capacity limits nothing: most likely a typo.
+void Checker::utilization() {
+  std::vector<std::string> known;
+  for (const auto& n : config.nodes) {
+    for (const auto& [name, _] : n.capacity) {
+      if (std::find(known.begin(), known.end(), name) == known.end()) known.push_back(name);
+    }
+  }
+  for (std::size_t i = 0; i < rc.primitives.size(); ++i) {
+    for (const auto& [name, _] : rc.primitives[i].utilization) {
+      if (std::find(known.begin(), known.end(), name) != known.end()) continue;
+      std::string message = "no node lists '" + name + "' in its capacity";
+      if (const auto close = closest_name(name, known)) {
+        message += "; did you mean '" + *close + "'?";
+      } else if (known.empty()) {
+        message += " (nodes: [{name: ..., capacity: {" + name + ": N}}])";
+      }
+      r.error(node("resources", i, "utilization"),
+              "resources[" + std::to_string(i) + "].utilization." + name, message);
+    }
+  }
 }
 
 std::string_view to_string(ResourceClass c) {
@@ -299,7 +325,8 @@ bool same_settings(const PrimitiveConfig& a, const PrimitiveConfig& b) {
          a.failure_timeout == b.failure_timeout && a.on_fail == b.on_fail &&
          a.priority == b.priority && a.on_quorum_loss == b.on_quorum_loss &&
          a.failback == b.failback && a.flap_damping == b.flap_damping &&
-         a.placement == b.placement && a.takeover_delay == b.takeover_delay;
+         a.placement == b.placement && a.takeover_delay == b.takeover_delay &&
+         a.utilization == b.utilization;
 }
 
 std::string_view to_string(PlacementStrategy s) {

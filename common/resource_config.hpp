@@ -89,6 +89,8 @@ struct PrimitiveConfig {
   std::optional<Failback> failback;
   std::optional<FlapDamping> flap_damping;
   PlacementStrategy placement = PlacementStrategy::kScore;  // a group's members must agree
+  // What it uses of a node's capacity (name -> amount): it runs only where that much is left.
+  std::map<std::string, int> utilization;
   // When the node holding this resource is lost, how long after that node's lease has ended
   // the resource may start elsewhere. The lost node stops its resources when its lease ends
   // (a vip before it ends); an agent restarted meanwhile keeps what it finds for at most

@@ -138,7 +138,8 @@ void load_params(YamlReader& r, const YAML::Node& params, const std::string& pat
 
 void load_primitive(YamlReader& r, const YAML::Node& n, const std::string& path,
                     PrimitiveConfig& p) {
-  if (!r.expect_map(n, path, {"id", "type", "params", "ops", "meta"})) return;
+  if (!r.expect_map(n, path, {"id", "type", "params", "ops", "meta", "utilization"})) return;
+  if (auto u = r.amounts_field(n, path, "utilization")) p.utilization = *u;
   if (auto id = r.string_field(n, path, "id", true)) p.id = *id;
   if (auto type = r.string_field(n, path, "type", true); type && !parse_type(*type, p)) {
     r.error(n["type"], path + ".type",

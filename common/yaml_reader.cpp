@@ -181,6 +181,35 @@ std::optional<int> YamlReader::int_field(const YAML::Node& map, const std::strin
   return v;
 }
 
+std::optional<std::map<std::string, int>> YamlReader::amounts_field(const YAML::Node& map,
+                                                                    const std::string& path,
+                                                                    const char* key) {
+  const YAML::Node v = map[key];
+  if (!v) return std::nullopt;
+  const std::string p = path_join(path, key);
+  if (!v.IsMap()) {
+    error(v, p, "expected a map of names to amounts, got " + std::string(kind_name(v)));
+    return std::nullopt;
+  }
+  std::map<std::string, int> out;
+  bool ok = true;
+  for (const auto& kv : v) {
+    const std::string name = kv.first.Scalar();
+    if (!valid_name(name, 63)) {
+      error(kv.first, p, "'" + name + "' is not a name (1 to 63 of A-Z a-z 0-9 _ . -)");
+      ok = false;
+      continue;
+    }
+    if (auto amount = int_field(v, p, name.c_str(), 0, 1'000'000'000)) {
+      out[name] = *amount;
+    } else {
+      ok = false;
+    }
+  }
+  if (!ok) return std::nullopt;
+  return out;
+}
+
 std::optional<std::vector<std::string>> YamlReader::string_list(const YAML::Node& map,
                                                                 const std::string& path,
                                                                 const char* key, bool required) {

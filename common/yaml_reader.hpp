@@ -5,6 +5,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -38,6 +39,10 @@ class YamlReader {
                                  bool required = false);
   std::optional<int> int_field(const YAML::Node& map, const std::string& path, const char* key,
                                int min, int max);
+  // A map of names to amounts (node capacity, resource utilization): each name 1 to 63 of
+  // A-Z a-z 0-9 _ . -, each amount a whole number from 0 to 1,000,000,000.
+  std::optional<std::map<std::string, int>> amounts_field(const YAML::Node& map,
+                                                          const std::string& path, const char* key);
   std::optional<std::vector<std::string>> string_list(const YAML::Node& map,
                                                       const std::string& path, const char* key,
                                                       bool required = false);

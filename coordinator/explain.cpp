@@ -67,6 +67,8 @@ std::string_view kind_name(const ScoreTerm& t) {
     case K::kHeldBack:
     case K::kPromotionHeldBack:
       return "held_back";
+    case K::kCapacity:
+      return "capacity";
   }
   return "unknown";
 }
@@ -289,6 +291,15 @@ TermText term_text(const ClusterConfig& config, const ClusterState& state, const
         text = "colocation with " + with + ", which runs here (score " + total_text(c.score) + ")";
       }
       return {text, "hactl explain " + c.with + " (where it runs decides)"};
+    }
+    case K::kCapacity: {
+      const std::string& a = *t.attribute;
+      const auto cap = config.nodes[t.node].capacity.find(a);
+      const int of = cap == config.nodes[t.node].capacity.end() ? 0 : cap->second;
+      return {node + " has " + std::to_string(t.left) + " " + a + " left of " + std::to_string(of) +
+                  "; " + id + " needs " + std::to_string(t.needed),
+              "raise " + node + "'s capacity or lower " + id +
+                  "'s utilization (hactl config apply), or move something off " + node};
     }
     case K::kHeldBack:
     case K::kPromotionHeldBack: {

@@ -63,6 +63,13 @@ ScoreTerm of_member(const PrimitiveConfig* p, int fail_count = 0) {
   t.fail_count = fail_count;
   return t;
 }
+ScoreTerm short_of(const std::string* attribute, int left, int needed) {
+  ScoreTerm t;
+  t.attribute = attribute;
+  t.left = left;
+  t.needed = needed;
+  return t;
+}
 ScoreTerm held_until(std::optional<Instant> until) {
   ScoreTerm t;
   t.until = until;
@@ -111,6 +118,12 @@ struct Placer {
   std::vector<std::pair<std::uint64_t, std::size_t>> ring;
   // Whether hold_back capped another node for the unit being placed.
   bool held_now = false;
+  // Capacity left on each node (its capacity less the utilization of what is placed there; a
+  // name the node does not list is unlimited). What runs now is reserved where it runs before
+  // any unit is placed, so that a new resource never pushes a running one off its node.
+  std::vector<std::map<std::string, int>> left;
+  std::unordered_map<std::string, std::vector<std::size_t>> reserved;  // unit -> nodes
+  std::map<std::string, int> need;  // the unit being placed: its members' utilization summed
 
   Placer(const ClusterConfig& c, const ClusterState& st, bool ex)
       : config(c), state(st), explain(ex) {
@@ -124,6 +137,53 @@ struct Placer {
     name_rank.assign(c.nodes.size(), 0);
     for (std::size_t r = 0; r < by_name.size(); ++r) name_rank[by_name[r]] = r;
     load.assign(c.nodes.size(), 0);
+    left.resize(c.nodes.size());
+    for (std::size_t i = 0; i < c.nodes.size(); ++i) left[i] = c.nodes[i].capacity;
+  }
+
+  static std::map<std::string, int> utilization_of(const Unit& u) {
+    std::map<std::string, int> out;
+    for (const PrimitiveConfig* p : u.members) {
+      for (const auto& [name, amount] : p->utilization) out[name] += amount;
+    }
+    return out;
+  }
+  void use(std::size_t node, const std::map<std::string, int>& amounts, int sign) {
+    for (const auto& [name, amount] : amounts) {
+      if (const auto it = left[node].find(name); it != left[node].end())
+        it->second += sign * amount;
+    }
+  }
+  // Reserves, for every unit with a utilization, what it uses where it runs now.
+  void reserve_running(const std::vector<Unit>& units) {
+    for (const Unit& u : units) {
+      const auto amounts = utilization_of(u);
+      if (amounts.empty()) continue;
+      for (std::size_t i = 0; i < n(); ++i) {
+        bool here = false;
+        for (const PrimitiveConfig* p : u.members) {
+          const auto* roles = lookup(state.roles, p->id);
+          here = here || (roles != nullptr && active((*roles)[i]));
+        }
+        const bool kept = state.nodes[i] != NodeCondition::kOffline;
+        if (!here || !kept) continue;
+        use(i, amounts, -1);
+        reserved[u.id].push_back(i);
+      }
+    }
+  }
+  void apply_capacity(Scores& s) const;
+  // The share of the needed capacities still free on a node (1 where it lists none of them).
+  double free_share(std::size_t node) const {
+    double sum = 0;
+    int counted = 0;
+    for (const auto& [name, amount] : need) {
+      const auto cap = config.nodes[node].capacity.find(name);
+      if (cap == config.nodes[node].capacity.end() || cap->second == 0) continue;
+      sum += static_cast<double>(left[node].at(name)) / cap->second;
+      ++counted;
+    }
+    return counted == 0 ? 1.0 : sum / counted;
   }
 
   std::size_t n() const { return config.nodes.size(); }
@@ -297,6 +357,22 @@ void Placer::hold_back(const Unit& u, Scores& s) {
   }
 }
 
+// A node with less of a capacity left than the unit needs cannot take it.
+void Placer::apply_capacity(Scores& s) const {
+  if (need.empty()) return;
+  for (std::size_t i = 0; i < n(); ++i) {
+    if (s[i] <= -kInf) continue;
+    for (const auto& [name, amount] : need) {
+      const auto it = left[i].find(name);
+      if (it == left[i].end() || it->second >= amount) continue;
+      s[i] = -kInf;
+      const auto& key = config.nodes[i].capacity.find(name)->first;
+      term(ScoreTerm::Kind::kCapacity, i, -kInf, short_of(&key, it->second, amount));
+      break;
+    }
+  }
+}
+
 void Placer::apply_colocations(const Unit& u, Scores& s) const {
   const auto* list = lookup(colocations, u.id);
   if (list == nullptr) return;
@@ -425,7 +501,8 @@ std::size_t Placer::choose(const Unit& u, const Scores& s) {
   for (std::size_t i = 0; i < n(); ++i) {
     if (s[i] == top) tier.push_back(i);
   }
-  // Balanced: where it runs now, then the fewest resources placed so far, then name order.
+  // Balanced: where it runs now, then (with a utilization) the largest share of the needed
+  // capacities free, then the fewest resources placed so far, then name order.
   std::size_t pick = first;
   for (std::size_t i : tier) {
     const bool ai = active_on(i), ap = active_on(pick);
@@ -433,15 +510,24 @@ std::size_t Placer::choose(const Unit& u, const Scores& s) {
       if (ai) pick = i;
       continue;
     }
+    const double fi = free_share(i), fp = free_share(pick);
+    if (fi != fp) {
+      if (fi > fp) pick = i;
+      continue;
+    }
     if (load[i] != load[pick] ? load[i] < load[pick] : name_rank[i] < name_rank[pick]) pick = i;
   }
   if (why_now != nullptr && tier.size() > 1) {
-    why_now->chosen_by =
-        "placement balanced: " + name(pick) +
-        (active_on(pick)
-             ? " runs it now"
-             : " has the fewest resources placed before it (" + std::to_string(load[pick]) + ")") +
-        " among the " + std::to_string(tier.size()) + " nodes that score " + std::to_string(top);
+    std::string because = " runs it now";
+    if (!active_on(pick)) {
+      because = need.empty() ? " has the fewest resources placed before it (" +
+                                   std::to_string(load[pick]) + ")"
+                             : " has the most of the capacity it needs free (" +
+                                   std::to_string(static_cast<int>(free_share(pick) * 100 + 0.5)) +
+                                   "%), then the fewest resources";
+    }
+    why_now->chosen_by = "placement balanced: " + name(pick) + because + " among the " +
+                         std::to_string(tier.size()) + " nodes that score " + std::to_string(top);
   }
   return pick;
 }
@@ -612,8 +698,13 @@ void Placer::place_unit(const Unit& u) {
         why_now->current[i] = std::max(why_now->current[i], m.role(i));
     }
   }
+  need = utilization_of(u);
+  if (const auto r = reserved.find(u.id); r != reserved.end()) {
+    for (std::size_t i : r->second) use(i, need, +1);  // its own reservation, given back
+  }
   Scores s = base_scores(u);
   apply_colocations(u, s);
+  apply_capacity(s);
   hold_back(u, s);
   const auto roles = u.kind == Unit::Kind::kClone ? place_clone(u, s) : place_single(u, s);
   if (why_now != nullptr) {
@@ -625,7 +716,9 @@ void Placer::place_unit(const Unit& u) {
   }
   held_now = false;
   for (std::size_t i = 0; i < n(); ++i) {
-    if (active(roles[i])) load[i] += static_cast<int>(u.members.size());
+    if (!active(roles[i])) continue;
+    load[i] += static_cast<int>(u.members.size());
+    use(i, need, -1);
   }
   out.unit_roles[u.id] = roles;
   for (std::size_t k = 0; k < u.members.size(); ++k) {
@@ -691,7 +784,9 @@ std::vector<Unit> make_units(const ResourceConfig& rc) {
 Placement place(const ClusterConfig& config, const ClusterState& state, bool explain) {
   HACTL_ASSERT(state.nodes.size() == config.nodes.size());
   Placer p(config, state, explain);
-  for (const Unit& u : make_units(config.resources)) p.place_unit(u);
+  const std::vector<Unit> units = make_units(config.resources);
+  p.reserve_running(units);
+  for (const Unit& u : units) p.place_unit(u);
   return std::move(p.out);
 }
 

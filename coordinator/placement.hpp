@@ -33,6 +33,7 @@ struct ScoreTerm {
     kStickiness,     // a member's stickiness where it runs
     kColocation,     // a colocation with a unit placed before
     kHeldBack,       // failback never/after or flap damping: capped at `value`
+    kCapacity,       // -inf: not enough of `attribute` left for the unit's utilization
     kPromotionLocation,
     kPromotionStickiness,
     kPromotionHeldBack,
@@ -45,6 +46,8 @@ struct ScoreTerm {
   const PrimitiveConfig* member = nullptr;  // the member whose meta or state it is
   int fail_count = 0;                       // kFailThreshold
   std::optional<Instant> until;             // kHeldBack for failback after: when it is due
+  const std::string* attribute = nullptr;   // kCapacity: the capacity that is short
+  int left = 0, needed = 0;                 // kCapacity: what is left of it, what the unit needs
 };
 
 struct UnitWhy {

@@ -190,5 +190,71 @@ TEST(PlacementStrategy, BadValuesAndMixedGroupsAreRefused) {
       << cl.error().front().to_string();
 }
 
+// Nodes with a capacity, resources with a utilization (Pacemaker's utilization placement).
+std::string capacity_yaml(const std::string& resources, const std::string& extra = "") {
+  return "cluster:\n  name: capacity\n  auth_key_file: /etc/hactl/authkey\n"
+         "nodes:\n"
+         "  - {name: n1, address: \"10.213.0.11:5405\", capacity: {cpu: 4, memory: 100}}\n"
+         "  - {name: n2, address: \"10.213.0.12:5405\", capacity: {cpu: 4, memory: 400}}\n"
+         "resources:\n" +
+         resources + extra;
+}
+
+std::string dummy(const std::string& id, const std::string& utilization,
+                  const std::string& placement = "score") {
+  return "  - {id: " + id + ", type: \"ocf:heartbeat:Dummy\", utilization: " + utilization +
+         ", meta: {placement: " + placement + "}}\n";
+}
+
+TEST(PlacementCapacity, ANodeTakesNoMoreThanItsCapacity) {
+  const ClusterConfig c = config_of(
+      capacity_yaml(dummy("a", "{cpu: 3}") + dummy("b", "{cpu: 3}") + dummy("c", "{cpu: 3}")));
+  const Transition t = schedule(c, fresh(c));
+  const auto where = placed(c, t);
+  EXPECT_EQ(where.size(), 2u) << describe(c, t);
+  EXPECT_EQ(per_node(where), (std::map<std::string, int>{{"n1", 1}, {"n2", 1}}));
+  EXPECT_FALSE(where.contains("c"));
+  const auto e = explain(c, fresh(c), "c", std::nullopt);
+  ASSERT_TRUE(e.has_value());
+  const auto& reason = (*e)["nodes"][0]["reasons"][0];
+  EXPECT_EQ(reason["kind"], "capacity");
+  EXPECT_EQ(reason["text"], "n1 has 1 cpu left of 4; c needs 3");
+}
+
+TEST(PlacementCapacity, ANewResourceNeverPushesARunningOneOff) {
+  // z runs on n1 using 3 of its 4 cpu; a is new, placed first (by id), prefers n1: it goes to
+  // n2, and z stays.
+  const ClusterConfig c = config_of(
+      capacity_yaml(dummy("a", "{cpu: 3}") + dummy("z", "{cpu: 3}"),
+                    "constraints:\n  location:\n    - {resource: a, node: n1, score: 500}\n"));
+  const Transition t = schedule(c, running(c, {{"z", "n1"}}));
+  EXPECT_EQ(placed(c, t), (std::map<std::string, std::string>{{"a", "n2"}, {"z", "n1"}}))
+      << describe(c, t);
+}
+
+TEST(PlacementCapacity, BalancedGoesWhereTheMostOfWhatItNeedsIsFree) {
+  // memory: n1 100, n2 400; each needs 50: n1 first (a tie, name order), then n2 twice (n1 is
+  // half used, n2 at most a quarter).
+  const ClusterConfig c = config_of(capacity_yaml(dummy("r1", "{memory: 50}", "balanced") +
+                                                  dummy("r2", "{memory: 50}", "balanced") +
+                                                  dummy("r3", "{memory: 50}", "balanced")));
+  EXPECT_EQ(per_node(placed(c, schedule(c, fresh(c)))),
+            (std::map<std::string, int>{{"n1", 1}, {"n2", 2}}));
+}
+
+TEST(PlacementCapacity, UnknownNamesAndBadAmountsAreRefused) {
+  auto typo = parse_config(capacity_yaml(dummy("a", "{cpus: 1}")), "c.yaml");
+  ASSERT_FALSE(typo.has_value());
+  EXPECT_EQ(typo.error().front().to_string(),
+            "c.yaml:8:55: resources[0].utilization.cpus: no node lists 'cpus' in its capacity; "
+            "did you mean 'cpu'?");
+  auto negative = parse_config(capacity_yaml(dummy("a", "{cpu: -1}")), "c.yaml");
+  ASSERT_FALSE(negative.has_value());
+  EXPECT_NE(negative.error().front().to_string().find(
+                "utilization.cpu: expected a whole number from 0 to 1000000000, got '-1'"),
+            std::string::npos)
+      << negative.error().front().to_string();
+}
+
 }  // namespace
 }  // namespace hactl
