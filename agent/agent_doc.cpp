@@ -389,56 +389,16 @@ nlohmann::json Agent::plan_intent(const ClusterDoc& next, const std::string& res
                                   std::string& refusal) const {
   const Instant t = now();
   ClusterState state = resources_->conductor().state(resources_->membership(*core_, t), t);
-  ClusterConfig config = effective_config(base_, next, unix_now());
-  auto r = simulate(config, std::move(state), SimulateRequest{});
+  const ClusterConfig config = effective_config(base_, next, unix_now());
+  auto r = check_intent(config, std::move(state), resource, to, must_run);
   if (!r) {
     refusal = r.error();
     return {};
   }
-  const auto prims = primitives_of(config.resources, resource);
-  // Where the scheduler would place each primitive of the resource (its target).
-  std::set<std::string> nodes;
-  bool all_there = to.has_value();
-  for (const auto& p : prims) {
-    bool here = false;
-    const auto it = r->transition.target.find(p);
-    for (std::size_t i = 0; it != r->transition.target.end() && i < it->second.size(); ++i) {
-      if (it->second[i] == ResourceRole::kStopped) continue;
-      nodes.insert(config.nodes[i].name);
-      here = here || (to && config.nodes[i].name == *to);
-    }
-    all_there = all_there && here;
-  }
-  nlohmann::json plan = to_json(*r);
-  plan["text"] = format_transition(*r);
-  plan["nodes"] = std::vector<std::string>(nodes.begin(), nodes.end());
-  if (!must_run || (to ? all_there : !nodes.empty())) return plan;
-  // Why not: the node's condition, then what the scheduler noted of the resource.
-  std::string why;
-  if (to) {
-    const auto id = config.find_node(*to);
-    const NodeCondition c = r->state.nodes[id->value];
-    if (c != NodeCondition::kOnline) {
-      why = *to + " is " + std::string(to_string(c));
-    } else {
-      for (const auto& p : prims) {
-        const PrimitiveConfig& pc = *config.resources.primitive(p);
-        const int count = r->state.fail_count(pc, *id);
-        if (count >= pc.migration_threshold) {
-          why = p + " failed " + std::to_string(count) + " time(s) on " + *to +
-                " (migration_threshold " + std::to_string(pc.migration_threshold) +
-                "; `hactl resource cleanup " + p + " --node " + *to + "` forgets them)";
-          break;
-        }
-      }
-    }
-  }
-  for (const auto& note : r->notes) {
-    if (why.empty() && note.starts_with(resource + ":")) why = note;
-  }
-  if (why.empty()) why = "the scheduler would place it elsewhere (constraints or colocations)";
-  refusal = "cannot move " + resource + (to ? " to " + *to : " away from where it runs") + ": " +
-            why + "; nothing was changed";
+  nlohmann::json plan = to_json(r->result);
+  plan["text"] = format_transition(r->result);
+  plan["nodes"] = r->nodes;
+  if (r->refusal) refusal = *r->refusal;
   return plan;
 }
 

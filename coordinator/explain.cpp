@@ -1,6 +1,7 @@
 #include "coordinator/explain.hpp"
 
 #include <algorithm>
+#include <set>
 #include <sstream>
 
 #include "common/cluster_doc.hpp"
@@ -480,6 +481,55 @@ std::string format_explanation(const nlohmann::json& j) {
     }
   }
   return out.str();
+}
+
+std::expected<IntentCheck, std::string> check_intent(const ClusterConfig& config,
+                                                     ClusterState state,
+                                                     const std::string& resource,
+                                                     const std::optional<std::string>& to,
+                                                     bool must_run) {
+  auto r = simulate(config, std::move(state), SimulateRequest{});
+  if (!r) return std::unexpected(r.error());
+  IntentCheck out;
+  const auto prims = primitives_of(config.resources, resource);
+  // Where the scheduler would place each primitive of the resource (its target).
+  std::set<std::string> nodes;
+  bool all_there = to.has_value();
+  for (const auto& p : prims) {
+    bool here = false;
+    const auto it = r->transition.target.find(p);
+    for (std::size_t i = 0; it != r->transition.target.end() && i < it->second.size(); ++i) {
+      if (it->second[i] == ResourceRole::kStopped) continue;
+      nodes.insert(config.nodes[i].name);
+      here = here || (to && config.nodes[i].name == *to);
+    }
+    all_there = all_there && here;
+  }
+  out.nodes.assign(nodes.begin(), nodes.end());
+  if (must_run && !(to ? all_there : !nodes.empty())) {
+    // Why not: what excludes that node (explain's terms), else the scheduler's note.
+    std::string why;
+    if (to) {
+      if (const auto e = explain(config, r->state, resource, *to); e) {
+        for (const auto& n : (*e)["nodes"]) {
+          for (const auto& reason : n["reasons"]) {
+            if (reason["score"].get<int>() > -kInf) continue;
+            why += (why.empty() ? "" : "; ") + reason["text"].get<std::string>();
+            if (reason["change"].is_string())
+              why += " (`" + reason["change"].get<std::string>() + "`)";
+          }
+        }
+      }
+    }
+    for (const auto& note : r->notes) {
+      if (why.empty() && note.starts_with(resource + ":")) why = note;
+    }
+    if (why.empty()) why = "the scheduler would place it elsewhere (constraints or colocations)";
+    out.refusal = "cannot move " + resource + (to ? " to " + *to : " away from where it runs") +
+                  ": " + why + "; nothing was changed";
+  }
+  out.result = std::move(*r);
+  return out;
 }
 
 std::string action_why(const ClusterConfig& config, const ClusterState& state, const Transition& t,

@@ -12,10 +12,12 @@
 #include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "common/config.hpp"
 #include "coordinator/cluster_state.hpp"
 #include "coordinator/scheduler.hpp"
+#include "coordinator/simulate.hpp"
 
 namespace hactl {
 
@@ -42,6 +44,22 @@ std::string format_explanation(const nlohmann::json& explanation);
 // and, for a start or promote, the best node it beat.
 std::string action_why(const ClusterConfig& config, const ClusterState& state, const Transition& t,
                        const PlannedAction& action);
+
+// What an operator's move or ban would do (`hactl resource move/ban [--dry-run]`): the
+// scheduler run on `state` under `config` (the effective configuration with the intent in it).
+// With `must_run` (a move), a move the scheduler would not carry out (the resource would not
+// run on `to`, or without `to` nowhere) gets a refusal naming why: the terms that exclude `to`
+// (explain's), else the scheduler's note on the resource.
+struct IntentCheck {
+  SimulateResult result;
+  std::vector<std::string> nodes;  // where the resource's primitives would run, sorted
+  std::optional<std::string> refusal;
+};
+std::expected<IntentCheck, std::string> check_intent(const ClusterConfig& config,
+                                                     ClusterState state,
+                                                     const std::string& resource,
+                                                     const std::optional<std::string>& to,
+                                                     bool must_run);
 
 // The text of one score term, and the command that would change it ("" when none does).
 struct TermText {

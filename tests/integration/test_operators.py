@@ -222,7 +222,8 @@ class OperatorTest(ClusterTestCase):
         c.wait_until(lambda: other in self.doc(c, "n1")["standby"], 5, 0.1, "standby")
         before = self.doc(c, "n1")["version"]
         refused("resource", "move", "web-ip", other,
-                needle=f"cannot move web-ip to {other}: {other} is standby; nothing was changed")
+                needle=f"cannot move web-ip to {other}: {other} is in standby "
+                       f"(`hactl node online {other}`); nothing was changed")
         self.assertEqual(self.doc(c, "n1")["version"], before, "a refused move leaves nothing")
         self.assertEqual(self.doc(c, "n1")["placements"], [])
         # Usage errors are exit code 2 (CLI11), and --help works on every verb.

@@ -132,6 +132,35 @@ TEST(Explain, OneNodeOnlyAndNoQuorum) {
       << text;
 }
 
+TEST(Explain, AMoveTheSchedulerWouldNotCarryOutIsRefusedWithWhy) {
+  // 06: web-app failed 3 times on n1 (migration_threshold 3); the group runs there now.
+  Case c = load("06-migration-threshold-moves-group");
+  ClusterDoc doc;
+  doc.placements.push_back({PlacementIntent::Kind::kPrefer, "web", "n1", 1000, 0, "op"});
+  const auto r = check_intent(effective_config(c.config, doc, 1000), c.state, "web", "n1", true);
+  ASSERT_TRUE(r.has_value()) << r.error();
+  ASSERT_TRUE(r->refusal.has_value());
+  EXPECT_EQ(*r->refusal,
+            "cannot move web to n1: web-app failed 3 times here (migration_threshold 3); "
+            "failures are forgotten 10m after the last (`hactl resource cleanup web-app --node "
+            "n1`); nothing was changed");
+  // Standby names the node's condition and its undo; a move that works is not refused.
+  c.state.nodes[2] = NodeCondition::kStandby;
+  ClusterDoc to3;
+  to3.placements.push_back({PlacementIntent::Kind::kPrefer, "web", "n3", 1000, 0, "op"});
+  const auto s = check_intent(effective_config(c.config, to3, 1000), c.state, "web", "n3", true);
+  ASSERT_TRUE(s.has_value() && s->refusal.has_value());
+  EXPECT_EQ(*s->refusal,
+            "cannot move web to n3: n3 is in standby (`hactl node online n3`); nothing was "
+            "changed");
+  ClusterDoc to2;
+  to2.placements.push_back({PlacementIntent::Kind::kPrefer, "web", "n2", 1000, 0, "op"});
+  const auto ok = check_intent(effective_config(c.config, to2, 1000), c.state, "web", "n2", true);
+  ASSERT_TRUE(ok.has_value());
+  EXPECT_FALSE(ok->refusal.has_value()) << *ok->refusal;
+  EXPECT_EQ(ok->nodes, std::vector<std::string>{"n2"});
+}
+
 TEST(Explain, UnknownNamesAreRefusedWithASuggestion) {
   const Case c = load("01-fresh-group-starts-in-order");
   const auto r = explain(c.config, c.state, "wbe-app", std::nullopt);
