@@ -448,6 +448,7 @@ void Agent::process() {
   run_docs(now());
   if (fatal_) return;
   run_resources(now());
+  watch_availability(now());
   check_shutdown();
   notify_watchdog(now());
   notify_status(now());
@@ -482,6 +483,7 @@ nlohmann::json Agent::status() const {
   add_resources_json(j, options_.config, resources_->conductor(), resources_->membership(*core_, t),
                      t);
   j["document"] = doc_json();
+  j["availability"] = availability_json();
   j["failures"] =
       failures_json(resources_->conductor().state(resources_->membership(*core_, t), t), t);
   const Membership mem = resources_->membership(*core_, t);

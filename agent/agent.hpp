@@ -5,6 +5,7 @@
 
 #include <uv.h>
 
+#include <deque>
 #include <memory>
 #include <random>
 #include <set>
@@ -20,6 +21,7 @@
 #include "agent/state_store.hpp"
 #include "agent/transport.hpp"
 #include "common/cluster_doc.hpp"
+#include "coordinator/availability.hpp"
 #include "coordinator/doc_replica.hpp"
 #include "coordinator/node.hpp"
 #include "coordinator/resource_host.hpp"
@@ -167,6 +169,18 @@ class Agent {
   std::unique_ptr<EventLog> events_;
   std::shared_ptr<EventSink> event_sink_;
   std::map<std::string, std::uint64_t> event_counts_;  // by kind, since this agent started
+  // Availability accounting (coordinator/availability.hpp): resource_up / resource_down events
+  // logged as the cluster state changes, and kept (from the history too) for the figures.
+  AvailabilityWatch availability_watch_;
+  std::optional<Instant> availability_looked_;
+  std::deque<AvailabilityChange> availability_log_;  // bounded, oldest first
+  void watch_availability(Instant t);
+  void remember_availability(const std::string& kind,
+                             const std::map<std::string, std::string>& fields,
+                             std::int64_t time_us);
+  // The figures over the last 24 hours (status --json, explain, metrics).
+  std::vector<AvailabilityStats> availability_stats() const;
+  nlohmann::json availability_json(const std::vector<std::string>& only = {}) const;
   std::unique_ptr<AlertRunner> alerts_;
   void start_alerts();
   // Logs event=reconciled once per term this node coordinates (agent/reconcile_watch.hpp).

@@ -504,6 +504,11 @@ nlohmann::json Agent::explain_json(const nlohmann::json& request) const {
   ExplainContext context;
   context.quorum = core_->has_quorum(t);
   context.now_unix = unix_now();
+  if (const auto top =
+          top_level_resource(options_.config.resources, request.value("resource", std::string()))) {
+    context.availability =
+        availability_json(primitives_of(options_.config.resources, *top))["resources"];
+  }
   auto r = explain(options_.config, state, request.value("resource", std::string()), node, context);
   if (!r) return {{"error", r.error()}};
   return *r;

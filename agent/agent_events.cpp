@@ -2,6 +2,8 @@
 // for the metrics, and served to `hactl events`.
 #include <spdlog/spdlog.h>
 
+#include <cmath>
+
 #include "agent/agent.hpp"
 #include "resources/ocf_agent.hpp"
 
@@ -13,6 +15,9 @@ void Agent::start_events() {
     spdlog::warn("event=event_log_unavailable error=\"{}\" effect=\"events kept in memory only\"",
                  r.error());
   }
+  // Availability figures carry on from the history kept (as far back as it reaches).
+  for (const LoggedEvent& e : events_->recent(1'000'000))
+    remember_availability(e.kind, e.fields, e.time_us);
   events_->set_listener([this](const LoggedEvent& e) {
     if (alerts_) alerts_->notify(e, core_ ? core_->term().value : 0);
   });
@@ -55,7 +60,65 @@ void Agent::on_logged_event(std::string kind, std::map<std::string, std::string>
   }
   fields.emplace("agent", options_.config.node(options_.self).name);
   if (core_) fields.emplace("term", std::to_string(core_->term().value));
-  events_->append(kind, std::move(fields), wall_clock_us());
+  const std::int64_t t = wall_clock_us();
+  remember_availability(kind, fields, t);
+  events_->append(kind, std::move(fields), t);
+}
+
+// At most every 20 ms: what the cluster state says of each primitive, logged when it changes
+// (the event history is where the figures come from).
+void Agent::watch_availability(Instant t) {
+  if (availability_looked_ && t - *availability_looked_ < std::chrono::milliseconds{20}) return;
+  availability_looked_ = t;
+  const ClusterState state = resources_->conductor().state(resources_->membership(*core_, t), t);
+  const std::string& self = options_.config.node(options_.self).name;
+  for (const auto& c : availability_watch_.observe(options_.config, state, wall_clock_us())) {
+    if (c.kind == AvailabilityChange::Kind::kUp) {
+      spdlog::info("event=resource_up resource={} on={}{} node={}", c.resource, c.node,
+                   c.cause.empty() ? "" : " cause=" + c.cause, self);
+    } else {
+      spdlog::log(c.cause == "stopped" ? spdlog::level::info : spdlog::level::warn,
+                  "event=resource_down resource={} on={} cause={} node={}", c.resource, c.node,
+                  c.cause, self);
+    }
+  }
+}
+
+void Agent::remember_availability(const std::string& kind,
+                                  const std::map<std::string, std::string>& fields,
+                                  std::int64_t time_us) {
+  if (kind != "resource_up" && kind != "resource_down") return;
+  auto field = [&](const char* k) {
+    const auto it = fields.find(k);
+    return it == fields.end() ? std::string() : it->second;
+  };
+  availability_log_.push_back(
+      {kind == "resource_up" ? AvailabilityChange::Kind::kUp : AvailabilityChange::Kind::kDown,
+       field("resource"), field("on"), field("cause"), time_us});
+  while (availability_log_.size() > 20'000) availability_log_.pop_front();
+}
+
+std::vector<AvailabilityStats> Agent::availability_stats() const {
+  std::vector<std::string> ids;
+  for (const auto& p : options_.config.resources.primitives) ids.push_back(p.id);
+  const std::vector<AvailabilityChange> changes(availability_log_.begin(), availability_log_.end());
+  return availability(changes, ids, wall_clock_us(), std::int64_t{86'400} * 1'000'000);
+}
+
+nlohmann::json Agent::availability_json(const std::vector<std::string>& only) const {
+  nlohmann::json list = nlohmann::json::array();
+  for (const auto& s : availability_stats()) {
+    if (!only.empty() && std::find(only.begin(), only.end(), s.resource) == only.end()) continue;
+    list.push_back({{"resource", s.resource},
+                    {"up", s.up},
+                    {"uptime_percent", std::round(s.uptime_percent * 1000) / 1000},
+                    {"observed_s", s.observed_s},
+                    {"outages", s.outages},
+                    {"failovers", s.failovers},
+                    {"mttr_s", s.mttr_s ? nlohmann::json(std::round(*s.mttr_s * 1000) / 1000)
+                                        : nlohmann::json(nullptr)}});
+  }
+  return {{"window_s", 86'400}, {"resources", std::move(list)}};
 }
 
 nlohmann::json Agent::failures_json(const ClusterState& state, Instant now) const {

@@ -117,6 +117,19 @@ std::string Agent::metrics_text() const {
       m.sample("hactl_vip_announcements", labels, e.announcements);
     }
   }
+  // Availability over the last 24 hours, from this node's event history.
+  m.family("hactl_resource_uptime_ratio", kGauge,
+           "Share of the last 24 h (as far as this node's history reaches) the resource ran.");
+  m.family("hactl_resource_failovers", kGauge,
+           "Times in the last 24 h the resource came back on another node after a fault.");
+  m.family("hactl_resource_mttr_seconds", kGauge,
+           "Mean time in the last 24 h from a fault detected to the resource running again.");
+  for (const auto& s : availability_stats()) {
+    const MetricLabels labels{{"resource", s.resource}};
+    m.sample("hactl_resource_uptime_ratio", labels, s.uptime_percent / 100.0);
+    m.sample("hactl_resource_failovers", labels, s.failovers);
+    if (s.mttr_s) m.sample("hactl_resource_mttr_seconds", labels, *s.mttr_s);
+  }
   m.family("hactl_actions_total", kCounter, "Resource agent runs on this node, by result.");
   m.family("hactl_action_seconds_total", kCounter, "Time resource agent runs took on this node.");
   for (const auto& [key, a] : action_stats_) {

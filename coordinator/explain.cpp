@@ -1,6 +1,7 @@
 #include "coordinator/explain.hpp"
 
 #include <algorithm>
+#include <cstdio>
 #include <set>
 #include <sstream>
 
@@ -414,6 +415,7 @@ std::expected<nlohmann::json, std::string> explain(const ClusterConfig& config,
   j["tie_break"] = tie ? nlohmann::json(*tie) : nlohmann::json(nullptr);
   j["notes"] = u->notes;
   j["quorum"] = context.quorum ? nlohmann::json(*context.quorum) : nlohmann::json(nullptr);
+  j["availability"] = context.availability;
   nlohmann::json actions = nlohmann::json::array();
   const auto prims = primitives_of(config.resources, u->unit);
   for (const auto& a : t.actions) {
@@ -469,6 +471,21 @@ std::string format_explanation(const nlohmann::json& j) {
     }
   }
   if (j["tie_break"].is_string()) out << "  tie: " << j["tie_break"].get<std::string>() << "\n";
+  if (j.contains("availability") && j["availability"].is_array()) {
+    for (const auto& a : j["availability"]) {
+      char pct[32];
+      std::snprintf(pct, sizeof pct, "%.3f", a["uptime_percent"].get<double>());
+      out << "  availability of " << a["resource"].get<std::string>() << " (last 24h, "
+          << format_duration(std::chrono::seconds{a["observed_s"].get<std::int64_t>()})
+          << " observed): " << pct << "% up, " << a["outages"].get<int>() << " outages, "
+          << a["failovers"].get<int>() << " failovers";
+      if (a["mttr_s"].is_number()) {
+        std::snprintf(pct, sizeof pct, "%.3f", a["mttr_s"].get<double>());
+        out << ", mean time to recover " << pct << "s";
+      }
+      out << "\n";
+    }
+  }
   for (const auto& note : j["notes"]) out << "  note: " << note.get<std::string>() << "\n";
   if (j["actions"].empty()) {
     out << "  actions now: none\n";

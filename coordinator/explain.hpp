@@ -25,6 +25,8 @@ namespace hactl {
 struct ExplainContext {
   std::optional<bool> quorum;  // unknown offline
   std::int64_t now_unix = 0;   // for the time left on moves and bans (0: not shown)
+  // The unit's primitives' availability figures (the agent's availability_json), if known.
+  nlohmann::json availability = nullptr;
 };
 
 // Explains `resource` (a primitive, group or clone; a group member or clone child is explained

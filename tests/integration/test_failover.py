@@ -175,6 +175,17 @@ class FailoverTest(ClusterTestCase):
             c.kill(holder)
             c.link_down(holder)
             new = self.check_moved(c, holder, sampler)
+            # Availability accounting: one outage, one failover, recovered in well under 5 s;
+            # in status --json, explain and the metrics endpoint.
+            def figures():
+                got = {a["resource"]: a for a in c.status(new)["availability"]["resources"]}
+                return got if got["web-ip"]["up"] and got["web-ip"]["failovers"] == 1 else None
+            got = c.wait_until(figures, 5, 0.1, "the failover counted")
+            self.assertEqual(got["web-ip"]["outages"], 1)
+            self.assertLess(got["web-ip"]["mttr_s"], 5)
+            self.assertGreater(got["web-ip"]["uptime_percent"], 50)
+            self.assertIn("availability of web-ip (last 24h",
+                          c.hactl(new, "explain", "web-ip").stdout)
             # The crashed node comes back: exactly one VIP, still on the new holder.
             c.link_up(holder)
             c.start(holder)

@@ -455,6 +455,9 @@ class OperatorTest(ClusterTestCase):
                      'hactl_actions_total{resource="web-ip",action="start",result="ok"} 1'):
             self.assertIn(line, text)
         self.assertRegex(text, r'hactl_peer_rtt_seconds\{peer="n\d"\} [0-9.e-]+')
+        # Availability from the event history: up since it first started, no failover yet.
+        self.assertRegex(text, r'hactl_resource_uptime_ratio\{resource="web-ip"\} (1|0\.99\d*)\n')
+        self.assertIn('hactl_resource_failovers{resource="web-ip"} 0', text)
 
         def forged():
             m = re.search(r'hactl_datagrams_dropped_total\{reason="bad_magic"\} (\d+)',
