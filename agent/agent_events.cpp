@@ -70,9 +70,22 @@ void Agent::on_logged_event(std::string kind, std::map<std::string, std::string>
 void Agent::watch_availability(Instant t) {
   if (availability_looked_ && t - *availability_looked_ < std::chrono::milliseconds{20}) return;
   availability_looked_ = t;
-  const ClusterState state = resources_->conductor().state(resources_->membership(*core_, t), t);
+  const Membership mem = resources_->membership(*core_, t);
+  const ClusterState state = resources_->conductor().state(mem, t);
+  // Vips announced on their node and not yet confirmed by a peer: not up there yet.
+  std::set<std::string> unverified;
+  const auto& prims = options_.config.resources.primitives;
+  for (std::size_t k = 0; k < prims.size(); ++k) {
+    if (prims[k].cls != ResourceClass::kVip) continue;
+    for (std::size_t i = 0; i < options_.config.nodes.size(); ++i) {
+      const auto& view = resources_->conductor().views()[i];
+      if (mem.up[i] && k < view.entries.size() && view.entries[k].check == VipCheck::kPending)
+        unverified.insert(prims[k].id);
+    }
+  }
   const std::string& self = options_.config.node(options_.self).name;
-  for (const auto& c : availability_watch_.observe(options_.config, state, wall_clock_us())) {
+  for (const auto& c :
+       availability_watch_.observe(options_.config, state, wall_clock_us(), unverified)) {
     if (c.kind == AvailabilityChange::Kind::kUp) {
       spdlog::info("event=resource_up resource={} on={}{} node={}", c.resource, c.node,
                    c.cause.empty() ? "" : " cause=" + c.cause, self);

@@ -20,9 +20,9 @@ bool active_on(const ClusterState& state, const std::string& primitive, const Cl
 
 }  // namespace
 
-std::vector<AvailabilityChange> AvailabilityWatch::observe(const ClusterConfig& config,
-                                                           const ClusterState& state,
-                                                           std::int64_t now_us) {
+std::vector<AvailabilityChange> AvailabilityWatch::observe(
+    const ClusterConfig& config, const ClusterState& state, std::int64_t now_us,
+    const std::set<std::string>& unverified) {
   std::vector<AvailabilityChange> out;
   for (const auto& p : config.resources.primitives) {
     const auto roles = state.roles.find(p.id);
@@ -34,7 +34,8 @@ std::vector<AvailabilityChange> AvailabilityWatch::observe(const ClusterConfig& 
       break;
     }
     Seen& s = seen_[p.id];
-    const bool up = !where.empty();
+    // A vip on a new node is up once a peer confirmed it (a refresh of one up does not count).
+    const bool up = !where.empty() && (!unverified.contains(p.id) || (s.up && s.node == where));
     // Why it is no longer where it was: that node out of reach, its monitor failed there, or
     // it was stopped.
     auto cause = [&]() -> std::string {

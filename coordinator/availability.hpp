@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -30,10 +31,13 @@ struct AvailabilityChange {
 
 // Remembers, per primitive, whether it was up at the last look. The first look reports every
 // primitive that is up, with cause "initial" (so the history says where observation began).
+// `unverified`: vips running but not yet confirmed by a peer (VipCheck::kPending, verified VIP
+// moves): on a node where the vip was not up before, it is up only once verified.
 class AvailabilityWatch {
  public:
   std::vector<AvailabilityChange> observe(const ClusterConfig& config, const ClusterState& state,
-                                          std::int64_t now_us);
+                                          std::int64_t now_us,
+                                          const std::set<std::string>& unverified = {});
 
  private:
   struct Seen {

@@ -35,6 +35,19 @@ ClusterState on(const ClusterConfig& c, const std::string& ip, const std::string
 
 using K = AvailabilityChange::Kind;
 
+TEST(AvailabilityWatch, AVipOnANewNodeIsUpOnceVerified) {
+  const ClusterConfig c = three_nodes();
+  AvailabilityWatch w;
+  EXPECT_TRUE(w.observe(c, on(c, "n1", ""), 1, {"ip"}).empty()) << "announced, not confirmed";
+  EXPECT_EQ(w.observe(c, on(c, "n1", ""), 2),
+            (std::vector<AvailabilityChange>{{K::kUp, "ip", "n1", "", 2}}));
+  ClusterState lost = on(c, "n2", "");
+  lost.nodes[0] = NodeCondition::kOffline;
+  EXPECT_EQ(w.observe(c, lost, 3, {"ip"}),
+            (std::vector<AvailabilityChange>{{K::kDown, "ip", "n1", "node_lost", 3}}));
+  EXPECT_EQ(w.observe(c, lost, 4), (std::vector<AvailabilityChange>{{K::kUp, "ip", "n2", "", 4}}));
+}
+
 TEST(AvailabilityWatch, ReportsUpsDownsAndTheirCauses) {
   const ClusterConfig c = three_nodes();
   AvailabilityWatch w;
@@ -58,6 +71,8 @@ TEST(AvailabilityWatch, ReportsUpsDownsAndTheirCauses) {
             (std::vector<AvailabilityChange>{{K::kDown, "ip", "n2", "node_lost", 5},
                                              {K::kUp, "ip", "n1", "", 5}}));
   EXPECT_TRUE(w.observe(c, on(c, "n1", "n3"), 6).empty());
+  // A refresh of the vip where it is up (its check pending again) changes nothing.
+  EXPECT_TRUE(w.observe(c, on(c, "n1", "n3"), 6, {"ip"}).empty());
   // db's monitor failed and it was stopped for recovery; ip stopped by an operator.
   ClusterState failed = on(c, "", "");
   failed.failed["db"] = {false, false, true};
