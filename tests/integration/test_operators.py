@@ -455,8 +455,11 @@ class OperatorTest(ClusterTestCase):
                      'hactl_actions_total{resource="web-ip",action="start",result="ok"} 1'):
             self.assertIn(line, text)
         self.assertRegex(text, r'hactl_peer_rtt_seconds\{peer="n\d"\} [0-9.e-]+')
-        # Availability from the event history: up since it first started, no failover yet.
-        self.assertRegex(text, r'hactl_resource_uptime_ratio\{resource="web-ip"\} (1|0\.99\d*)\n')
+        # Availability from the event history: up since it first started (logged at the agent's
+        # next look after the VIP is verified), no failover yet.
+        up = re.compile(r'hactl_resource_uptime_ratio\{resource="web-ip"\} (1|0\.99\d*)\n')
+        text = c.wait_until(lambda: (lambda t: t if up.search(t) else None)(
+            self.scrape(c, holder).stdout), 5, 0.1, "web-ip up in the availability metrics")
         self.assertIn('hactl_resource_failovers{resource="web-ip"} 0', text)
 
         def forged():
