@@ -116,13 +116,7 @@ void add_resources_json(nlohmann::json& status, const ClusterConfig& config, con
     }
     // The failback of what it moves with (docs/failback.md), and whether flap damping holds it.
     const std::string top = top_level_resource(config.resources, p.id).value_or(p.id);
-    std::optional<Failback> failback = config.failback;
-    for (const auto& id : primitives_of(config.resources, top)) {
-      if (const PrimitiveConfig* q = config.resources.primitive(id); q && q->failback) {
-        failback = q->failback;
-        break;
-      }
-    }
+    const std::optional<Failback> failback = unit_failback(config, top);
     const auto held = state.held.find(top);
     const char* role = promoted ? "promoted" : nodes.empty() ? "stopped" : "started";
     const char* st = !known    ? "unknown"

@@ -119,6 +119,25 @@ int cmd_events(const std::string& socket, bool as_json, std::size_t count, bool 
   return 0;
 }
 
+// A configuration and a cluster state recorded under it, read from files for the offline verbs;
+// errors (file, line and field) printed.
+std::optional<std::pair<hactl::ClusterConfig, hactl::ClusterState>> load_recorded(
+    const std::string& config_path, const std::string& state_path) {
+  auto loaded = hactl::load_config_file(config_path);
+  if (!loaded) {
+    for (const auto& e : loaded.error()) std::cerr << e.to_string() << "\n";
+    return std::nullopt;
+  }
+  const auto text = read_text(state_path);
+  if (!text) return std::nullopt;
+  auto state = hactl::parse_state(loaded->config, *text, state_path);
+  if (!state) {
+    for (const auto& e : state.error()) std::cerr << e.to_string() << "\n";
+    return std::nullopt;
+  }
+  return std::pair{std::move(loaded->config), std::move(*state)};
+}
+
 // `hactl simulate --config FILE --state STATE.yaml`: the scheduler run here, on a recorded
 // state, with no cluster at all (the pure core, coordinator/simulate.hpp, which the scheduler
 // golden tests use too). Errors name the file, line and field.
@@ -130,25 +149,16 @@ int simulate_offline(const std::string& config_path, const std::string& state_pa
                  "recorded under)\n";
     return 2;
   }
-  auto loaded = hactl::load_config_file(config_path);
-  if (!loaded) {
-    for (const auto& e : loaded.error()) std::cerr << e.to_string() << "\n";
-    return 1;
-  }
-  const auto text = read_text(state_path);
-  if (!text) return 1;
-  auto state = hactl::parse_state(loaded->config, *text, state_path);
-  if (!state) {
-    for (const auto& e : state.error()) std::cerr << e.to_string() << "\n";
-    return 1;
-  }
-  const auto r = hactl::simulate(loaded->config, std::move(*state), {kill, fail});
+  auto recorded = load_recorded(config_path, state_path);
+  if (!recorded) return 1;
+  const hactl::ClusterConfig& config = recorded->first;
+  const auto r = hactl::simulate(config, std::move(recorded->second), {kill, fail});
   if (!r) {
     std::cerr << "hactl: " << r.error() << "\n";
     return 1;
   }
   if (dump_state) {
-    std::cout << hactl::write_state_yaml(loaded->config, r->state);
+    std::cout << hactl::write_state_yaml(config, r->state);
   } else if (as_json) {
     std::cout << hactl::to_json(*r).dump(2) << "\n";
   } else {
@@ -209,19 +219,9 @@ int cmd_explain(const std::string& socket, const std::string& resource, const st
       std::cerr << "hactl: explain offline needs both --config FILE and --state STATE.yaml\n";
       return 2;
     }
-    auto loaded = hactl::load_config_file(config_path);
-    if (!loaded) {
-      for (const auto& e : loaded.error()) std::cerr << e.to_string() << "\n";
-      return 1;
-    }
-    const auto text = read_text(state_path);
-    if (!text) return 1;
-    auto state = hactl::parse_state(loaded->config, *text, state_path);
-    if (!state) {
-      for (const auto& e : state.error()) std::cerr << e.to_string() << "\n";
-      return 1;
-    }
-    auto r = hactl::explain(loaded->config, *state, resource,
+    const auto recorded = load_recorded(config_path, state_path);
+    if (!recorded) return 1;
+    auto r = hactl::explain(recorded->first, recorded->second, resource,
                             node.empty() ? std::nullopt : std::optional<std::string>(node));
     if (!r) {
       std::cerr << "hactl: " << r.error() << "\n";

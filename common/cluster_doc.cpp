@@ -103,6 +103,22 @@ std::vector<std::string> primitives_of(const ResourceConfig& rc, const std::stri
   return {};
 }
 
+std::optional<Failback> failback_of(const ClusterConfig& config,
+                                    std::span<const PrimitiveConfig* const> members) {
+  for (const PrimitiveConfig* p : members) {
+    if (p->failback) return p->failback;
+  }
+  return config.failback;
+}
+
+std::optional<Failback> unit_failback(const ClusterConfig& config, const std::string& unit) {
+  std::vector<const PrimitiveConfig*> members;
+  for (const auto& id : primitives_of(config.resources, unit)) {
+    if (const PrimitiveConfig* p = config.resources.primitive(id)) members.push_back(p);
+  }
+  return failback_of(config, members);
+}
+
 namespace {
 
 bool in_force(const PlacementIntent& p, std::int64_t now_unix) {

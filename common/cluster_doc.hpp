@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <expected>
 #include <map>
+#include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -68,6 +70,11 @@ std::optional<std::string> top_level_resource(const ResourceConfig& rc, std::str
 
 // The primitives a resource is made of: itself, a group's members, a clone's child's.
 std::vector<std::string> primitives_of(const ResourceConfig& rc, const std::string& id);
+// How a unit (a top-level resource) fails back (docs/failback.md): the first of its members
+// that sets a failback, else the cluster's; nullopt: the scores decide (stickiness).
+std::optional<Failback> failback_of(const ClusterConfig& config,
+                                    std::span<const PrimitiveConfig* const> members);
+std::optional<Failback> unit_failback(const ClusterConfig& config, const std::string& unit);
 
 // The configuration the scheduler runs on: `base` (parsed from doc.config_text) with every
 // intent in force at `now_unix` added as a location constraint (prefer +INFINITY, ban and

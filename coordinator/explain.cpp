@@ -311,12 +311,7 @@ TermText term_text(const ClusterConfig& config, const ClusterState& state, const
       if (const auto h = state.held.find(id); h != state.held.end()) {
         return {cap + ": held by flap damping (" + h->second + ")", "hactl resource cleanup " + id};
       }
-      const PrimitiveConfig* first = nullptr;
-      for (const auto& p : config.resources.primitives) {
-        if (first == nullptr && p.failback && top_level_resource(config.resources, p.id) == id)
-          first = &p;
-      }
-      const std::optional<Failback> fb = first != nullptr ? first->failback : config.failback;
+      const std::optional<Failback> fb = unit_failback(config, id);
       if (t.until) {
         return {cap + ": failback " + (fb ? to_string(*fb) : std::string("after")) + ", until " +
                     node + " has been online long enough (due in " +

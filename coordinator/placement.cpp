@@ -9,6 +9,7 @@
 #include <unordered_set>
 
 #include "common/assert.hpp"
+#include "common/cluster_doc.hpp"
 #include "common/limits.hpp"
 #include "coordinator/scheduler.hpp"
 
@@ -217,10 +218,7 @@ struct Placer {
   }
   // The unit's failback (its members' meta, else the cluster's); nullopt: the scores decide.
   std::optional<Failback> failback_of(const Unit& u) const {
-    for (const PrimitiveConfig* p : u.members) {
-      if (p->failback) return p->failback;
-    }
-    return config.failback;
+    return hactl::failback_of(config, u.members);
   }
   // Whether node j must not outscore where the unit runs now (failback never or after, flap
   // damping); for `after`, also when that changes.

@@ -104,6 +104,16 @@ std::string first_caught(const std::function<void(SimOptions&)>& breakage,
   return "";
 }
 
+// Gives primitive `id` of the simulated configuration the meta map `m` (after its ops).
+void add_meta(SimOptions& o, const std::string& id, const std::string& m) {
+  const std::string at = "  - id: " + id + "\n";
+  const auto pos = o.resources_yaml.find(at);
+  ASSERT_NE(pos, std::string::npos) << id;
+  const auto ops = o.resources_yaml.find("    ops:", pos);
+  const auto end = o.resources_yaml.find('\n', ops) + 1;
+  o.resources_yaml.insert(end, "    meta: " + m + "\n");
+}
+
 TEST(ResourceSim, RandomFaultSchedulesNeverRunAResourceTwice) {
   // A fixed base seed by default, so CI runs a known set; HACTL_SIM_RANDOM=1 explores new ones.
   SeedPlan seeds = plan_seeds("resource simulation", "HACTL_SIM_RESOURCE_SCHEDULES", 1'000, 1);
@@ -138,18 +148,10 @@ TEST(ResourceSim, FailbackAndFlapDampingNeverRunAResourceTwice) {
   const Shape shapes[] = {{"3 nodes, failback modes", 3, 0, 1, 2},
                           {"2 nodes + witness, failback modes", 3, 1, 1, 1}};
   run_shapes(seeds, shapes, [](SimOptions& o) {
-    auto meta = [&](const std::string& id, const std::string& m) {
-      const std::string at = "  - id: " + id + "\n";
-      const auto pos = o.resources_yaml.find(at);
-      ASSERT_NE(pos, std::string::npos) << id;
-      const auto ops = o.resources_yaml.find("    ops:", pos);
-      const auto end = o.resources_yaml.find('\n', ops) + 1;
-      o.resources_yaml.insert(end, "    meta: " + m + "\n");
-    };
-    meta("web-ip", "{failback: immediate, flap_damping: {moves: 2, within: 10s}}");
-    meta("web-app", "{failback: immediate, flap_damping: {moves: 2, within: 10s}}");
-    meta("solo", "{failback: {after: 2s}}");
-    meta("db", "{failback: never}");
+    add_meta(o, "web-ip", "{failback: immediate, flap_damping: {moves: 2, within: 10s}}");
+    add_meta(o, "web-app", "{failback: immediate, flap_damping: {moves: 2, within: 10s}}");
+    add_meta(o, "solo", "{failback: {after: 2s}}");
+    add_meta(o, "db", "{failback: never}");
     o.resources_yaml +=
         "constraints:\n  location:\n"
         "    - {resource: web, node: n1, score: 100}\n"
@@ -167,17 +169,9 @@ TEST(ResourceSim, PlacementStrategiesNeverRunAResourceTwice) {
   const Shape shapes[] = {{"3 nodes, balanced and hash", 3, 0, 1, 2},
                           {"2 nodes + witness, balanced and hash", 3, 1, 1, 1}};
   run_shapes(seeds, shapes, [](SimOptions& o) {
-    auto meta = [&](const std::string& id, const std::string& m) {
-      const std::string at = "  - id: " + id + "\n";
-      const auto pos = o.resources_yaml.find(at);
-      ASSERT_NE(pos, std::string::npos) << id;
-      const auto ops = o.resources_yaml.find("    ops:", pos);
-      const auto end = o.resources_yaml.find('\n', ops) + 1;
-      o.resources_yaml.insert(end, "    meta: " + m + "\n");
-    };
-    meta("web-ip", "{placement: balanced}");
-    meta("web-app", "{placement: balanced}");
-    meta("solo", "{placement: hash}");
+    add_meta(o, "web-ip", "{placement: balanced}");
+    add_meta(o, "web-app", "{placement: balanced}");
+    add_meta(o, "solo", "{placement: hash}");
   });
 }
 

@@ -18,36 +18,28 @@
 #include "common/cluster_doc.hpp"
 #include "coordinator/scheduler.hpp"
 #include "coordinator/state_file.hpp"
+#include "tests/unit/recorded_case.hpp"
 
 namespace hactl {
 namespace {
 
-namespace fs = std::filesystem;
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-struct Case {
-  std::string name;
-  ClusterConfig config;
-  ClusterState state;
-};
+using Case = testing::RecordedCase;
 
 std::vector<Case> golden_cases() {
   std::vector<Case> out;
-  for (const auto& e : fs::directory_iterator(fs::path(HACTL_SOURCE_DIR) / "tests" / "scheduler")) {
-    if (!e.is_directory()) continue;
-    auto config = load_config_file((e.path() / "config.yaml").string());
-    if (!config) continue;
-    auto state = parse_state(config->config, slurp(e.path() / "state.yaml"), "state.yaml");
-    if (!state) continue;
-    out.push_back({e.path().filename().string(), config->config, *state});
-  }
+  for (const auto& dir : testing::recorded_case_dirs())
+    out.push_back(testing::load_case(dir.filename().string()));
   return out;
+}
+
+// A new primitive (ocf:heartbeat:Dummy) for the changes that add one.
+PrimitiveConfig dummy(const std::string& id) {
+  PrimitiveConfig p;
+  p.id = id;
+  p.cls = ResourceClass::kOcf;
+  p.provider = "heartbeat";
+  p.type = "Dummy";
+  return p;
 }
 
 // The primitives an apply that changes `id` may legitimately act on: its whole group or clone
@@ -101,12 +93,7 @@ TEST(ConfigPlan, AnApplyLeavesUnrelatedResourcesAlone) {
              }},
             {"add",
              [](ClusterConfig& n, const std::string&) {
-               PrimitiveConfig extra;
-               extra.id = "hactl-plan-extra";
-               extra.cls = ResourceClass::kOcf;
-               extra.provider = "heartbeat";
-               extra.type = "Dummy";
-               n.resources.primitives.push_back(extra);
+               n.resources.primitives.push_back(dummy("hactl-plan-extra"));
              }},
         };
     for (const auto& p : c.config.resources.primitives) {
@@ -250,12 +237,7 @@ TEST(ConfigPlan, RandomClustersAnApplyLeavesUnrelatedResourcesAlone) {
         }
         break;
       case 2: {
-        PrimitiveConfig extra;
-        extra.id = "extra";
-        extra.cls = ResourceClass::kOcf;
-        extra.provider = "heartbeat";
-        extra.type = "Dummy";
-        next.resources.primitives.push_back(extra);
+        next.resources.primitives.push_back(dummy("extra"));
         mine = {"extra"};
         break;
       }
@@ -329,12 +311,7 @@ TEST(ConfigPlan, WhatEachChangeDoes) {
   }
   {
     ClusterConfig next = sticky->config;
-    PrimitiveConfig extra;
-    extra.id = "batch";
-    extra.cls = ResourceClass::kOcf;
-    extra.provider = "heartbeat";
-    extra.type = "Dummy";
-    next.resources.primitives.push_back(extra);
+    next.resources.primitives.push_back(dummy("batch"));
     const auto plan = plan_apply(sticky->config, next, sticky->state);
     EXPECT_EQ(row(plan, "batch").definition, D::kAdded);
     EXPECT_EQ(row(plan, "batch").outcome, O::kStart);

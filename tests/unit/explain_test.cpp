@@ -12,32 +12,15 @@
 #include "common/cluster_doc.hpp"
 #include "common/limits.hpp"
 #include "coordinator/state_file.hpp"
+#include "tests/unit/recorded_case.hpp"
 
 namespace hactl {
 namespace {
 
 namespace fs = std::filesystem;
 
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-struct Case {
-  ClusterConfig config;
-  ClusterState state;
-};
-
-Case load(const std::string& name) {
-  const fs::path dir = fs::path(HACTL_SOURCE_DIR) / "tests" / "scheduler" / name;
-  auto config = load_config_file((dir / "config.yaml").string());
-  EXPECT_TRUE(config.has_value()) << name;
-  auto state = parse_state(config->config, slurp(dir / "state.yaml"), "state.yaml");
-  EXPECT_TRUE(state.has_value()) << name;
-  return Case{config->config, *state};
-}
+using Case = testing::RecordedCase;
+Case load(const std::string& name) { return testing::load_case(name); }
 
 const nlohmann::json& node_of(const nlohmann::json& j, const std::string& node) {
   for (const auto& n : j["nodes"]) {
@@ -85,9 +68,8 @@ TEST(Explain, TheTermsAccountForEveryScore) {
   // Each node's score is the sum of its terms (saturating), or -inf when one of them is; held
   // back scores are capped. Over every golden case and unit.
   std::size_t checked = 0;
-  for (const auto& e : fs::directory_iterator(fs::path(HACTL_SOURCE_DIR) / "tests" / "scheduler")) {
-    if (!e.is_directory()) continue;
-    const Case c = load(e.path().filename().string());
+  for (const auto& dir : testing::recorded_case_dirs()) {
+    const Case c = load(dir.filename().string());
     const Transition t = schedule(c.config, c.state, true);
     for (const UnitWhy& u : t.why) {
       for (std::size_t i = 0; i < c.config.nodes.size(); ++i) {
@@ -109,7 +91,7 @@ TEST(Explain, TheTermsAccountForEveryScore) {
         }
         if (cap && sum > -limits::kInfinity) sum = *cap;
         EXPECT_EQ(u.scores[i], sum)
-            << e.path().filename().string() << ": " << u.unit << " on " << c.config.nodes[i].name;
+            << dir.filename().string() << ": " << u.unit << " on " << c.config.nodes[i].name;
         ++checked;
       }
     }

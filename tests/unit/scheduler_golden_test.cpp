@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <sstream>
 
 #include "coordinator/explain.hpp"
@@ -18,33 +19,27 @@
 #include "coordinator/scheduler.hpp"
 #include "coordinator/simulate.hpp"
 #include "coordinator/state_file.hpp"
+#include "tests/unit/recorded_case.hpp"
 
 namespace hactl {
 namespace {
 
 namespace fs = std::filesystem;
 
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+using testing::slurp;
 
 std::string run_case(const fs::path& dir) {
-  auto config = load_config_file((dir / "config.yaml").string());
-  if (!config) return "config error: " + config.error().front().to_string();
-  auto state =
-      parse_state(config->config, slurp(dir / "state.yaml"), (dir / "state.yaml").string());
-  if (!state) return "state error: " + state.error().front().to_string();
-  const auto result = simulate(config->config, *state, SimulateRequest{});
+  std::string error;
+  const auto c = testing::read_case(dir, error);
+  if (!c) return error;
+  const auto result = simulate(c->config, c->state, SimulateRequest{});
   if (!result) return "simulate error: " + result.error();
-  const std::string text = describe(config->config, result->transition);
+  const std::string text = describe(c->config, result->transition);
   // The same input must give byte-identical output.
-  const auto again = simulate(config->config, *state, SimulateRequest{});
+  const auto again = simulate(c->config, c->state, SimulateRequest{});
   EXPECT_TRUE(again.has_value());
   if (again) {
-    EXPECT_EQ(describe(config->config, again->transition), text);
+    EXPECT_EQ(describe(c->config, again->transition), text);
     EXPECT_EQ(format_transition(*again), format_transition(*result));
   }
   // What simulate prints: the same actions, and a placement that is the scheduler's target on
@@ -62,20 +57,19 @@ std::string run_case(const fs::path& dir) {
   }
   EXPECT_EQ(printed.substr(0, printed.find("placement:")), text.substr(0, text.find("placement:")))
       << dir.filename().string();
-  for (const auto& p : config->config.resources.primitives) {
+  for (const auto& p : c->config.resources.primitives) {
     const auto target = result->transition.target.find(p.id);
-    for (std::size_t i = 0; i < config->config.nodes.size(); ++i) {
-      const NodeCondition c = result->state.nodes[i];
-      if (c != NodeCondition::kOnline && c != NodeCondition::kStandby) continue;
+    for (std::size_t i = 0; i < c->config.nodes.size(); ++i) {
+      const NodeCondition cond = result->state.nodes[i];
+      if (cond != NodeCondition::kOnline && cond != NodeCondition::kStandby) continue;
       const ResourceRole want =
           target == result->transition.target.end() ? ResourceRole::kStopped : target->second[i];
       ResourceRole got = ResourceRole::kStopped;
       for (const auto& placed : result->placement) {
-        if (placed.resource == p.id && placed.node == config->config.nodes[i].name)
-          got = placed.role;
+        if (placed.resource == p.id && placed.node == c->config.nodes[i].name) got = placed.role;
       }
       EXPECT_EQ(got, want) << dir.filename().string() << ": " << p.id << " on "
-                           << config->config.nodes[i].name;
+                           << c->config.nodes[i].name;
     }
   }
   return text;
@@ -84,62 +78,41 @@ std::string run_case(const fs::path& dir) {
 // What `hactl simulate --state` prints for the case (with why lines and interruptions), then
 // `hactl explain` of every unit in it: tests/scheduler/<case>/explain.txt.
 std::string explain_case(const fs::path& dir) {
-  auto config = load_config_file((dir / "config.yaml").string());
-  if (!config) return "config error: " + config.error().front().to_string();
-  auto state =
-      parse_state(config->config, slurp(dir / "state.yaml"), (dir / "state.yaml").string());
-  if (!state) return "state error: " + state.error().front().to_string();
-  const auto result = simulate(config->config, *state, SimulateRequest{});
+  std::string error;
+  const auto c = testing::read_case(dir, error);
+  if (!c) return error;
+  const auto result = simulate(c->config, c->state, SimulateRequest{});
   if (!result) return "simulate error: " + result.error();
   std::string out =
       "$ hactl simulate --config config.yaml --state state.yaml\n" + format_transition(*result);
-  for (const Unit& u : make_units(config->config.resources)) {
-    const auto e = explain(config->config, *state, u.id, std::nullopt);
+  for (const Unit& u : make_units(c->config.resources)) {
+    const auto e = explain(c->config, c->state, u.id, std::nullopt);
     out += "\n$ hactl explain " + u.id + " --config config.yaml --state state.yaml\n";
     out += e ? format_explanation(*e) : "error: " + e.error() + "\n";
   }
   return out;
 }
 
-TEST(SchedulerGolden, EveryRecordedCaseExplained) {
-  const fs::path root = fs::path(HACTL_SOURCE_DIR) / "tests" / "scheduler";
+// Each case's output against the file that holds what a person checked (HACTL_REGEN=1 rewrites
+// them: commit only once the diff is understood).
+void check_every_case(const char* file, const std::function<std::string(const fs::path&)>& run) {
   const bool regen = std::getenv("HACTL_REGEN") != nullptr;
-  std::size_t checked = 0;
-  for (const auto& e : fs::directory_iterator(root)) {
-    if (!e.is_directory()) continue;
-    const std::string got = explain_case(e.path());
-    if (regen) {
-      std::ofstream(e.path() / "explain.txt") << got;
-      continue;
-    }
-    EXPECT_EQ(got, slurp(e.path() / "explain.txt"))
-        << "case " << e.path().filename().string() << " (HACTL_REGEN=1 rewrites expectations)";
-    ++checked;
-  }
-  if (!regen) {
-    EXPECT_GE(checked, 10u);
-  }
-}
-
-TEST(SchedulerGolden, EveryRecordedCase) {
-  const fs::path root = fs::path(HACTL_SOURCE_DIR) / "tests" / "scheduler";
-  const bool regen = std::getenv("HACTL_REGEN") != nullptr;
-  std::vector<fs::path> cases;
-  for (const auto& e : fs::directory_iterator(root)) {
-    if (e.is_directory()) cases.push_back(e.path());
-  }
-  std::sort(cases.begin(), cases.end());
+  const auto cases = testing::recorded_case_dirs();
   ASSERT_GE(cases.size(), 10u);
   for (const auto& dir : cases) {
-    const std::string got = run_case(dir);
+    const std::string got = run(dir);
     if (regen) {
-      std::ofstream(dir / "expected.txt") << got;
+      std::ofstream(dir / file) << got;
       continue;
     }
-    EXPECT_EQ(got, slurp(dir / "expected.txt"))
+    EXPECT_EQ(got, slurp(dir / file))
         << "case " << dir.filename().string() << " (HACTL_REGEN=1 rewrites expectations)";
   }
 }
+
+TEST(SchedulerGolden, EveryRecordedCaseExplained) { check_every_case("explain.txt", explain_case); }
+
+TEST(SchedulerGolden, EveryRecordedCase) { check_every_case("expected.txt", run_case); }
 
 }  // namespace
 }  // namespace hactl

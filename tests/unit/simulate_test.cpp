@@ -11,35 +11,19 @@
 #include <sstream>
 
 #include "coordinator/state_file.hpp"
+#include "tests/unit/recorded_case.hpp"
 
 namespace hactl {
 namespace {
 
 namespace fs = std::filesystem;
 
-const fs::path kGolden = fs::path(HACTL_SOURCE_DIR) / "tests" / "scheduler";
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-struct Case {
-  ClusterConfig config;
-  ClusterState state;
-};
-
-// A golden case's configuration, and its state (or `state_yaml` instead, when given).
+const fs::path& kGolden = testing::recorded_cases_dir();
+using testing::slurp;
+using Case = testing::RecordedCase;
+// A recorded case's configuration, and its state (or `state_yaml` instead, when given).
 Case load(const std::string& name, const std::string& state_yaml = "") {
-  const fs::path dir = kGolden / name;
-  auto config = load_config_file((dir / "config.yaml").string());
-  EXPECT_TRUE(config.has_value()) << name;
-  const std::string text = state_yaml.empty() ? slurp(dir / "state.yaml") : state_yaml;
-  auto state = parse_state(config->config, text, "state.yaml");
-  EXPECT_TRUE(state.has_value()) << (state ? "" : state.error().front().to_string());
-  return Case{config->config, *state};
+  return testing::load_case(name, state_yaml);
 }
 
 SimulateResult run(const Case& c, SimulateRequest request) {
@@ -297,7 +281,7 @@ TEST(SimulateStateWriter, EveryGoldenStateSurvivesARoundTrip) {
     expect_same_state(c.config, c.state, *back, e.path().filename().string());
     // Written again, the same text; and the same transition either way.
     EXPECT_EQ(write_state_yaml(c.config, *back), text);
-    EXPECT_EQ(format_transition(run({c.config, *back}, {})), format_transition(run(c, {})));
+    EXPECT_EQ(format_transition(run({c.name, c.config, *back}, {})), format_transition(run(c, {})));
     ++cases;
   }
   EXPECT_GE(cases, 10u);
