@@ -167,6 +167,11 @@ void Agent::shutdown(std::function<void()> stopped) {
   const bool again = on_stopped_ != nullptr;
   on_stopped_ = std::move(stopped);
   const std::string& self = options_.config.node(options_.self).name;
+  if (!again && core_->role() == Role::kCoordinator) {
+    // SIGTERM, `systemctl stop/restart`, a package upgrade: the role goes first.
+    hand_over_role(std::nullopt);
+    process();
+  }
   if (again || !resources_ || guard_maintenance_ || options_.config.node(options_.self).witness) {
     spdlog::info("event=agent_stopping node={} resources={}", self,
                  again                ? "left as they are (second signal)"
@@ -271,6 +276,8 @@ void Agent::stop() {
 
 void Agent::on_message(const Envelope& env) {
   const Instant t = now();
+  if (std::holds_alternative<HandoverRequest>(env.message))
+    core_->set_handover_avoid(handover_avoid());
   core_->step(env.sender, env.message, t);
   if (const auto* h = std::get_if<Heartbeat>(&env.message); h != nullptr && !h->reply) {
     count_heartbeat(env.sender, t);
@@ -533,8 +540,9 @@ void Agent::handle_request(const nlohmann::json& request, const PeerCredentials&
   static const std::set<std::string> kReads = {
       "status", "config-show", "config-history", "config-check", "events", "simulate", "explain"};
   static const std::set<std::string> kWrites = {
-      "node-maintenance", "cleanup",        "node-standby",    "node-online",      "resource-move",
-      "resource-ban",     "resource-clear", "resource-enable", "resource-disable", "config-apply"};
+      "node-maintenance", "cleanup",      "node-standby",        "node-online",
+      "resource-move",    "resource-ban", "resource-clear",      "resource-enable",
+      "resource-disable", "config-apply", "coordinator-handover"};
   if (kReads.count(cmd) == 0 && kWrites.count(cmd) == 0) {
     reply({{"error", "unknown command '" + cmd + "'"}});
     return;
@@ -566,9 +574,64 @@ void Agent::handle_request(const nlohmann::json& request, const PeerCredentials&
     reply(events_json(request));
   } else if (cmd == "cleanup") {
     cleanup(request, std::move(reply));
+  } else if (cmd == "coordinator-handover") {
+    reply(handover(request));
   } else {
     handle_doc_request(cmd, request, cred, std::move(reply));
   }
+}
+
+std::vector<bool> Agent::handover_avoid() const {
+  std::vector<bool> avoid = standby_nodes(options_.config, doc_);
+  const auto maintenance = maintenance_nodes(options_.config, doc_);
+  const auto& views = resources_->conductor().views();
+  for (std::size_t i = 0; i < avoid.size(); ++i) {
+    avoid[i] = avoid[i] || maintenance[i] || (i < views.size() && views[i].leaving);
+  }
+  return avoid;
+}
+
+std::optional<NodeId> Agent::hand_over_role(std::optional<NodeId> target) {
+  const auto& nodes = options_.config.nodes;
+  const auto to = core_->hand_over(target, handover_avoid(), now());
+  if (!to) {
+    spdlog::warn("event=handover_impossible node={} reason=\"{}\"", nodes[options_.self.value].name,
+                 target ? nodes[target->value].name + " is not an online voter heard lately"
+                        : "no online voter outside standby or maintenance heard lately");
+  }
+  return to;
+}
+
+nlohmann::json Agent::handover(const nlohmann::json& request) {
+  std::optional<NodeId> target;
+  if (const auto name = request.value("to", std::string()); !name.empty()) {
+    target = options_.config.find_node(name);
+    if (!target) {
+      std::vector<std::string> names;
+      for (const auto& n : options_.config.nodes) names.push_back(n.name);
+      return {{"error", unknown_name_message("node", name, names)}};
+    }
+  }
+  const auto coordinator = core_->coordinator();
+  if (!coordinator) return {{"error", "no coordinator to hand over from: an election is going on"}};
+  if (target == coordinator) {
+    return {{"error", options_.config.node(*target).name + " is the coordinator already"}};
+  }
+  const auto& nodes = options_.config.nodes;
+  nlohmann::json answer = {{"from", nodes[coordinator->value].name}, {"term", core_->term().value}};
+  if (*coordinator != options_.self) {
+    core_->hand_over(target, {}, now());  // asks the coordinator
+    process();
+    answer["ok"] = true;
+    answer["asked"] = nodes[coordinator->value].name;
+    return answer;
+  }
+  const auto to = hand_over_role(target);
+  process();
+  if (!to) return {{"error", "no voter can take over: none online outside standby or maintenance"}};
+  answer["ok"] = true;
+  answer["to"] = nodes[to->value].name;
+  return answer;
 }
 
 void Agent::cleanup(const nlohmann::json& request, ControlServer::Reply reply) {

@@ -90,6 +90,12 @@ class Agent {
   void run_fence(const FenceOp& op);
   // Forgets failures; a resource flap damping holds is released (the document changes first).
   void cleanup(const nlohmann::json& request, ControlServer::Reply reply);
+  nlohmann::json handover(const nlohmann::json& request);
+  // A coordinator that leaves (stops, restarts, goes into standby) or is asked to hands its role
+  // to another voter first (Node::hand_over), so there is no election gap. Returns the node
+  // asked to take over, if any.
+  std::optional<NodeId> hand_over_role(std::optional<NodeId> target);
+  std::vector<bool> handover_avoid() const;  // standby, maintenance and leaving nodes
   // Adds what flap damping holds to the cluster document (this node is the coordinator).
   void hold_resource(const HoldRequest& h);
   // The transition the scheduler would run with `next` as the cluster document (hactl resource

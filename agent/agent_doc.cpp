@@ -230,7 +230,10 @@ void Agent::refresh_effective(Instant t) {
   }
   if (intents_until_ >= 0 && (intents_until_ == 0 || unix < intents_until_)) return;
   options_.config.resources.locations = effective_config(base_, doc_, unix).resources.locations;
-  resources_->set_standby(standby_nodes(options_.config, doc_));
+  const auto standby = standby_nodes(options_.config, doc_);
+  resources_->set_standby(standby);
+  // The coordinator's own node in standby: the role goes first, before any resource moves.
+  if (standby[options_.self.value] && core_->role() == Role::kCoordinator) hand_over_role({});
   resources_->set_held(held_resources(options_.config.resources, doc_));
   const auto maintenance = maintenance_nodes(options_.config, doc_);
   resources_->set_maintenance(maintenance);

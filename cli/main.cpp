@@ -503,6 +503,37 @@ int cmd_restart(const std::string& socket, const std::string& id, double timeout
   return 0;
 }
 
+// Hands the coordinator role over (to `to`, or the agent's choice) and waits, 5 s at most,
+// until this node sees another node lead in a newer term.
+int cmd_handover(const std::string& socket, const std::string& to) {
+  int code = 0;
+  json req = {{"cmd", "coordinator-handover"}};
+  if (!to.empty()) req["to"] = to;
+  const auto start = std::chrono::steady_clock::now();
+  const auto r = ask(socket, req, code);
+  if (!r) return code;
+  const std::string from = r->value("from", std::string());
+  const std::uint64_t term = r->value("term", std::uint64_t{0});
+  for (int i = 0; i < 250; ++i) {
+    const auto s = ask(socket, {{"cmd", "status"}}, code);
+    if (!s) return code;
+    const json c = s->value("coordinator", json());
+    if (c.is_string() && c != from && s->value("term", std::uint64_t{0}) > term) {
+      const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::steady_clock::now() - start)
+                          .count();
+      std::cout << "coordinator handed over: " << from << " -> " << c.get<std::string>()
+                << " (term " << (*s)["term"] << ", seen after " << ms << " ms)\n";
+      return 0;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  std::cerr << "hactl: " << from << " was asked to hand the coordinator role over"
+            << (to.empty() ? std::string() : " to " + to)
+            << ", and no other node leads after 5 s; see `hactl events`\n";
+  return 1;
+}
+
 int cmd_cleanup(const std::string& socket, const std::string& resource, const std::string& node) {
   int code = 0;
   json req = {{"cmd", "cleanup"}, {"resource", resource}};
@@ -570,6 +601,16 @@ int main(int argc, char** argv) {
       "leave what runs on NODE alone (no monitors, stops or moves; it survives "
       "an agent restart) until `hactl node online`");
   maintenance->add_option("NODE", node, "a node name")->required();
+
+  // coordinator
+  auto* coordinator_cmd = app.add_subcommand("coordinator", "act on the coordinator role");
+  coordinator_cmd->require_subcommand(1);
+  std::string handover_to;
+  auto* handover = coordinator_cmd->add_subcommand(
+      "handover",
+      "hand the coordinator role to NODE (or the best other voter) at once, with no election "
+      "gap; nothing else moves");
+  handover->add_option("NODE", handover_to, "the node to take over");
 
   // resource
   std::string resource_id;
@@ -727,6 +768,7 @@ int main(int argc, char** argv) {
     return write_verb(socket, {{"cmd", "resource-disable"}, {"resources", resource_ids}},
                       "disabled: stopping everywhere");
   if (restart->parsed()) return cmd_restart(socket, resource_id, timeout_s);
+  if (handover->parsed()) return cmd_handover(socket, handover_to);
   if (cleanup->parsed()) return cmd_cleanup(socket, resource_id, clear_node);
   if (validate->parsed()) return cmd_validate(config_path);
   if (diff->parsed()) return cmd_config_diff(socket, config_path, as_json);

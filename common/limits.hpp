@@ -18,6 +18,9 @@ inline constexpr std::size_t kMaxDatagramSize = 1400;
 // Pings remembered per node for matching echoes: two per peer per heartbeat interval, so a
 // 32-node cluster still matches an echo four intervals old.
 inline constexpr std::size_t kPingHistory = 256;
+// Releases one heartbeat carries (Heartbeat::released): more than half the nodes down leaves no
+// majority for which a release could matter.
+inline constexpr std::size_t kMaxReleasesPerHeartbeat = kMaxNodes / 2;
 // The cluster document (intents and the resource configuration) and its kept history.
 inline constexpr std::size_t kMaxDocBytes = 8 * 1024 * 1024;
 inline constexpr std::size_t kConfigHistory = 20;

@@ -26,6 +26,13 @@ struct Heartbeat {
   std::uint64_t echo = 0;  // 0: no ping received from the recipient yet
   Duration lease_remaining{0};
   bool reply = false;
+  // The echo grants the recipient's quorum lease (its right to run resources) a vote: the
+  // sender received that ping and had promised nothing against it (docs/design.md).
+  bool grant = false;
+  // Nodes the sender has not heard a ping from for node_timeout: it promises to grant them
+  // nothing for node_timeout after sending this (a release; docs/design.md). At most
+  // limits::kMaxReleasesPerHeartbeat.
+  std::vector<NodeId> released;
   bool operator==(const Heartbeat&) const = default;
 };
 
@@ -56,6 +63,9 @@ struct VoteRequest {
   Term term;
   std::uint64_t ping = 0;  // a granted vote anchors the candidate's first lease at this ping
   DocVersion doc;
+  // Sent on the previous coordinator's TimeoutNow: that coordinator stepped down first, so a
+  // promise made to it in the term before `term` does not hold this vote back.
+  bool transfer = false;
   bool operator==(const VoteRequest&) const = default;
 };
 struct VoteResponse {
@@ -63,6 +73,21 @@ struct VoteResponse {
   bool granted = false;
   std::uint64_t echo = 0;  // the request's ping
   bool operator==(const VoteResponse&) const = default;
+};
+
+// Planned handover (Raft thesis 3.10, leadership transfer): the coordinator of `term` has
+// stepped down and asks the recipient to campaign at once, with VoteRequest::transfer.
+struct TimeoutNow {
+  Term term;
+  bool operator==(const TimeoutNow&) const = default;
+};
+
+// A node asks the coordinator of `term` to hand its role over (hactl coordinator handover run
+// on another node, or that node's coordinator leaving): to `target`, or to the best voter.
+struct HandoverRequest {
+  Term term;
+  std::optional<NodeId> target;
+  bool operator==(const HandoverRequest&) const = default;
 };
 
 // --- Resources. Primitives are numbered by their position in the cluster file every node shares;
@@ -229,9 +254,9 @@ struct VipCheckResult {
   bool operator==(const VipCheckResult&) const = default;
 };
 
-using Message =
-    std::variant<Heartbeat, PreVoteRequest, PreVoteResponse, VoteRequest, VoteResponse,
-                 ResourceReport, ActionRequest, ActionResult, DocChunk, DocAck, FenceNotice,
-                 FenceRequest, FenceResult, VipCheckRequest, VipCheckResult>;
+using Message = std::variant<Heartbeat, PreVoteRequest, PreVoteResponse, VoteRequest, VoteResponse,
+                             ResourceReport, ActionRequest, ActionResult, DocChunk, DocAck,
+                             FenceNotice, FenceRequest, FenceResult, VipCheckRequest,
+                             VipCheckResult, TimeoutNow, HandoverRequest>;
 
 }  // namespace hactl

@@ -41,6 +41,8 @@ enum class BodyType : std::uint8_t {
   kFenceResult = 13,
   kVipCheckRequest = 14,
   kVipCheckResult = 15,
+  kTimeoutNow = 16,
+  kHandoverRequest = 17,
 };
 
 std::string_view cut255(const std::string& s) { return std::string_view(s).substr(0, 255); }
@@ -146,6 +148,10 @@ struct BodyEncoder {
     w.u64(m.echo);
     w.u64(static_cast<std::uint64_t>(m.lease_remaining.count()));
     w.boolean(m.reply);
+    w.boolean(m.grant);
+    HACTL_ASSERT(m.released.size() <= limits::kMaxReleasesPerHeartbeat);
+    w.u8(static_cast<std::uint8_t>(m.released.size()));
+    for (const NodeId id : m.released) w.name(names.at(id.value));
   }
   void operator()(const PreVoteRequest& m) const {
     w.u8(static_cast<std::uint8_t>(BodyType::kPreVoteRequest));
@@ -162,6 +168,16 @@ struct BodyEncoder {
     w.u64(m.term.value);
     w.u64(m.ping);
     w.doc_version(m.doc);
+    w.boolean(m.transfer);
+  }
+  void operator()(const TimeoutNow& m) const {
+    w.u8(static_cast<std::uint8_t>(BodyType::kTimeoutNow));
+    w.u64(m.term.value);
+  }
+  void operator()(const HandoverRequest& m) const {
+    w.u8(static_cast<std::uint8_t>(BodyType::kHandoverRequest));
+    w.u64(m.term.value);
+    w.name(m.target ? std::string_view(names.at(m.target->value)) : std::string_view());
   }
   void operator()(const VoteResponse& m) const {
     w.u8(static_cast<std::uint8_t>(BodyType::kVoteResponse));
@@ -310,15 +326,35 @@ std::optional<Message> decode_heartbeat(ByteReader& r, const std::vector<std::st
   Heartbeat m;
   std::string coordinator;
   std::uint64_t lease = 0;
+  std::uint8_t released = 0;
   if (!r.u64(m.term.value) || !r.name(coordinator) || !r.u64(m.ping) || !r.u64(m.echo) ||
-      !r.u64(lease) || !r.boolean(m.reply)) {
+      !r.u64(lease) || !r.boolean(m.reply) || !r.boolean(m.grant) || !r.u8(released) ||
+      released > limits::kMaxReleasesPerHeartbeat) {
     return std::nullopt;
+  }
+  for (std::uint8_t k = 0; k < released; ++k) {
+    std::string name;
+    if (!r.name(name)) return std::nullopt;
+    const auto id = find_name(names, name);
+    if (!id) return std::nullopt;
+    m.released.push_back(*id);
   }
   if (lease > static_cast<std::uint64_t>(INT64_MAX)) return std::nullopt;
   m.lease_remaining = Duration{static_cast<Duration::rep>(lease)};
   if (!coordinator.empty()) {
     m.coordinator = find_name(names, coordinator);
     if (!m.coordinator) return std::nullopt;
+  }
+  return m;
+}
+
+std::optional<Message> decode_handover(ByteReader& r, const std::vector<std::string>& names) {
+  HandoverRequest m;
+  std::string target;
+  if (!r.u64(m.term.value) || !r.name(target)) return std::nullopt;
+  if (!target.empty()) {
+    m.target = find_name(names, target);
+    if (!m.target) return std::nullopt;
   }
   return m;
 }
@@ -382,9 +418,18 @@ std::optional<Message> decode_body(ByteReader& r, const std::vector<std::string>
     }
     case BodyType::kVoteRequest: {
       VoteRequest m;
-      if (r.u64(m.term.value) && r.u64(m.ping) && r.doc_version(m.doc)) out = m;
+      if (r.u64(m.term.value) && r.u64(m.ping) && r.doc_version(m.doc) && r.boolean(m.transfer))
+        out = m;
       break;
     }
+    case BodyType::kTimeoutNow: {
+      TimeoutNow m;
+      if (r.u64(m.term.value)) out = m;
+      break;
+    }
+    case BodyType::kHandoverRequest:
+      out = decode_handover(r, names);
+      break;
     case BodyType::kVoteResponse: {
       VoteResponse m;
       if (r.u64(m.term.value) && r.boolean(m.granted) && r.u64(m.echo)) out = m;

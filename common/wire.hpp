@@ -22,7 +22,9 @@
 
 namespace hactl {
 
-inline constexpr std::uint8_t kWireVersion = 1;
+// 2: heartbeats carry the quorum lease's grant and releases. Agents of another version drop
+// each other's datagrams (kBadVersion): upgrade every node of a cluster together.
+inline constexpr std::uint8_t kWireVersion = 2;
 inline constexpr std::size_t kKeyBytes = 32;
 
 using ClusterKey = std::array<unsigned char, kKeyBytes>;

@@ -356,10 +356,12 @@ Instant Conductor::lost_base(const Membership& m, NodeId node) const {
   // Fenced: nothing runs there any more. To be fenced: everything stays until it is.
   if (m.fence_of(node.value) == NodeFence::kFenced) return Instant::min();
   if (m.fence_of(node.value) == NodeFence::kPending) return Instant::max();
-  // A lease granted in this term ends by the bound; one from an earlier term ended before this
-  // coordinator was elected.
-  const auto& bound = m.lease_bound[node.value];
-  return bound ? std::max(*bound, since_) : since_;
+  // Its quorum lease is over once releases from voters meeting every majority were in at once
+  // (Node::lease_released_at); until then it may run whatever it ran, whoever leads. Counted
+  // from this coordinator's start at the earliest, so what an earlier coordinator may have told
+  // it (state(): unknown) settles from a point this coordinator saw.
+  const auto& over = m.lease_over[node.value];
+  return over ? std::max(*over, since_) : Instant::max();
 }
 
 bool Conductor::needs_fencing(NodeId node, const Membership& m) const {

@@ -7,8 +7,8 @@
 // Rules kept here:
 //  - nothing is scheduled until every online node has reported, in this term, a probed state
 //    with no action running (so a coordinator change never double-starts anything);
-//  - a lost node's resources stay where they were (the node "unclean") until the lease this
-//    coordinator may have granted it is over, and each one's takeover_delay after that
+//  - a lost node's resources stay where they were (the node "unclean") until its quorum lease
+//    is known to be over (Membership::lease_over), and each one's takeover_delay after that
 //    ("settling"); with no_quorum_policy freeze or ignore, a lost node never stops its
 //    resources, so they stay until it returns;
 //  - a start or promote sent to a node that is lost before answering counts as having run, and
@@ -43,12 +43,14 @@ enum class NodeFence : std::uint8_t { kNone, kPending, kFenced };
 // What the election core says of the cluster at one instant.
 struct Membership {
   Term term;
-  bool leads = false;                               // coordinator holding a valid lease
-  std::vector<bool> up;                             // by NodeId; self is up
-  std::vector<std::optional<Instant>> lease_bound;  // Node::granted_lease_bound, by NodeId
-  std::vector<std::uint64_t> echo;                  // Node::last_ping_from, by NodeId
-  std::vector<NodeFence> fence;                     // by NodeId; empty: kNone for all
-  std::vector<std::uint64_t> incarnation;           // by NodeId: boot last heard; empty: 0
+  bool leads = false;    // coordinator holding a valid lease
+  std::vector<bool> up;  // by NodeId; self is up
+  // By NodeId: since when a lost node's quorum lease is known to be over
+  // (Node::lease_released_at); nullopt: it may still hold one.
+  std::vector<std::optional<Instant>> lease_over;
+  std::vector<std::uint64_t> echo;         // Node::last_ping_from, by NodeId
+  std::vector<NodeFence> fence;            // by NodeId; empty: kNone for all
+  std::vector<std::uint64_t> incarnation;  // by NodeId: boot last heard; empty: 0
   NodeFence fence_of(std::size_t i) const { return i < fence.size() ? fence[i] : NodeFence::kNone; }
 };
 

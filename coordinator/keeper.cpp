@@ -71,6 +71,10 @@ bool Keeper::lease_ok(const LeaseView& lease, Instant now) const {
   return lease.lease_until && now + guard_ < *lease.lease_until;
 }
 
+bool Keeper::authority_ok(const LeaseView& lease, Instant now) const {
+  return lease.authority_until && now + guard_ < *lease.authority_until;
+}
+
 void Keeper::on_request(NodeId from, const ActionRequest& r, const LeaseView& lease, Instant now) {
   if (r.config_id != config_.config_id || r.index >= local_.size() || witness_) return;
   if (r.kind == RequestKind::kCleanup) {
@@ -83,8 +87,8 @@ void Keeper::on_request(NodeId from, const ActionRequest& r, const LeaseView& le
     changed();
     return;
   }
-  if (r.term != lease.term || lease.coordinator != from || !lease_ok(lease, now) || lapsed_ ||
-      maintenance_)
+  if (r.term != lease.term || lease.coordinator != from || !lease_ok(lease, now) ||
+      !authority_ok(lease, now) || lapsed_ || maintenance_)
     return;
   if (const auto it = requests_.find(r.id); it != requests_.end()) {
     if (it->second) out_.messages.emplace_back(from, *it->second);  // a repeat: answer again
@@ -272,6 +276,11 @@ void Keeper::tick(const LeaseView& lease, Instant now) {
     next_report_ = now;  // a new coordinator hears from us at once
   }
   const bool stop_policy = any_stops_ && !maintenance_;
+  if (lease.session_ping != session_seen_) {
+    // The lease ended and perhaps began again between two looks: it ended all the same.
+    if (session_seen_ != 0 && had_lease_ && !lapsed_ && stop_policy && !witness_) lapse();
+    session_seen_ = lease.session_ping;
+  }
   had_lease_ = had_lease_ || lease_ok(lease, now);
   if (stop_policy && !witness_ && !lease_ok(lease, now)) {
     if (!lapsed_ && (had_lease_ || now >= boot_grace_until_)) lapse();

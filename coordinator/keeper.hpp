@@ -29,9 +29,11 @@ namespace hactl {
 struct LeaseView {
   Term term;
   std::optional<NodeId> coordinator;
-  std::optional<Instant> lease_until;  // this node's valid lease, if any
-  std::uint64_t session_ping = 0;      // Node::lease_session_ping
+  std::optional<Instant> lease_until;  // this node's valid quorum lease (right to run), if any
+  std::uint64_t session_ping = 0;      // Node::lease_session_ping: changes when a lease ends
   std::vector<bool> up{};  // by NodeId: peers up and heard within 2 heartbeats (empty: none)
+  // Until when requests of `coordinator` may be acted on (Node::authority_until), if at all.
+  std::optional<Instant> authority_until{};
 };
 
 struct KeeperCall {
@@ -112,6 +114,7 @@ class Keeper {
   };
 
   bool lease_ok(const LeaseView& lease, Instant now) const;
+  bool authority_ok(const LeaseView& lease, Instant now) const;
   void lapse();
   std::uint64_t submit(std::size_t index, std::string action);
   void apply(std::size_t index, const std::string& action, int code, bool ran, Instant now);
@@ -135,6 +138,7 @@ class Keeper {
   bool lapsed_ = false;
   std::uint64_t incarnation_ = 0;
   bool had_lease_ = false;
+  std::uint64_t session_seen_ = 0;  // LeaseView::session_ping at the last look
   bool maintenance_ = false;
   bool leaving_ = false;
   bool any_stops_ = false;  // some primitive is stopped when the lease lapses

@@ -89,6 +89,12 @@ std::string_view to_string(Event::Kind k) {
       return "coordinator_changed";
     case Event::Kind::kNodeRestarted:
       return "node_restarted";
+    case Event::Kind::kLeaseReleased:
+      return "lease_released";
+    case Event::Kind::kLeaseReleaseEnded:
+      return "lease_release_ended";
+    case Event::Kind::kHandover:
+      return "handover";
   }
   return "unknown";
 }
@@ -101,12 +107,15 @@ Node::Node(const ClusterConfig& config, NodeId self, const Timing& timing, Rng& 
       rng_(rng),
       hard_(persisted),
       role_(Follower{}),
-      peers_(config.nodes.size()) {
+      peers_(config.nodes.size()),
+      boot_(boot) {
   HACTL_ASSERT(self.value < config.nodes.size());
   HACTL_ASSERT(config.nodes.size() <= limits::kMaxNodes);
+  for (Peer& p : peers_) p.release_anchor.assign(peers_.size(), std::nullopt);
   // Ping ids start at a random point so an echo of a ping from an earlier boot of this node
   // never matches a ping of this one.
   next_ping_ = 1 + (rng_.next() >> 2);
+  lease_session_ping_ = next_ping_;
   // Any promise made before a restart is forgotten, so refuse every vote for one promise span.
   promise_until_ = boot + timing_.node_timeout;
   next_heartbeat_at_ = boot;
@@ -137,6 +146,7 @@ bool Node::is_witness() const { return config_.node(self_).witness; }
 void Node::step(NodeId from, const Message& message, Instant now) {
   HACTL_ASSERT(from.value < peers_.size());
   HACTL_ASSERT(from != self_);
+  update_lease(now);  // a lease over before this message arrived stays over
   note_heard(from, now);
   std::visit(
       [&](const auto& m) {
@@ -146,17 +156,28 @@ void Node::step(NodeId from, const Message& message, Instant now) {
         if constexpr (std::is_same_v<M, PreVoteResponse>) on_pre_vote_response(from, m, now);
         if constexpr (std::is_same_v<M, VoteRequest>) on_vote_request(from, m, now);
         if constexpr (std::is_same_v<M, VoteResponse>) on_vote_response(from, m, now);
+        if constexpr (std::is_same_v<M, TimeoutNow>) on_timeout_now(from, m, now);
+        if constexpr (std::is_same_v<M, HandoverRequest>) {
+          if (m.term == hard_.term && std::holds_alternative<Coordinator>(role_)) {
+            hand_over(m.target, {}, now);
+          }
+        }
       },
       message);
+  update_releases(now);
+  update_lease(now);
   update_quorum_event(now);
   check_invariants(now);
 }
 
 void Node::tick(Instant now) {
+  update_lease(now);
   check_peers(now);
   if (std::holds_alternative<Coordinator>(role_)) check_coordinator_lease(now);
   check_election_timer(now);
   if (now >= next_heartbeat_at_) send_heartbeats(now);
+  update_releases(now);
+  update_lease(now);
   update_quorum_event(now);
   check_invariants(now);
 }
@@ -198,6 +219,8 @@ void Node::on_heartbeat(NodeId from, const Heartbeat& m, Instant now) {
   }
   p.last_ping_received = m.ping;
   p.last_ping_received_at = now;
+  p.last_ping_at = now;
+  on_lease_fields(from, m);
   if (m.term == hard_.term) {
     if (m.coordinator == from) {
       // The sender leads our term: whatever we were doing in it, follow.
@@ -208,16 +231,13 @@ void Node::on_heartbeat(NodeId from, const Heartbeat& m, Instant now) {
       reset_election_timer(now);
       if (m.lease_remaining > Duration::zero() && m.echo != 0) {
         if (auto anchor = ping_sent_at(m.echo)) {
-          // Nest our lease inside what the coordinator had left when it sent this.
+          // Nest our authority inside what the coordinator had left when it sent this.
           const Duration span =
               std::min(timing_.coordinator_lease, shrink_by_drift(m.lease_remaining));
-          if (!follower_lease_until_ || *anchor + span > *follower_lease_until_ ||
-              lease_term_ != hard_.term) {
-            const bool unbroken =
-                follower_lease_until_ && lease_term_ == hard_.term && now < *follower_lease_until_;
-            if (!unbroken) lease_session_ping_ = m.echo;
-            follower_lease_until_ = *anchor + span;
-            lease_term_ = hard_.term;
+          if (!authority_until_ || *anchor + span > *authority_until_ ||
+              authority_term_ != hard_.term) {
+            authority_until_ = *anchor + span;
+            authority_term_ = hard_.term;
           }
         }
       }
@@ -262,8 +282,10 @@ void Node::on_vote_request(NodeId from, const VoteRequest& m, Instant now) {
     return;
   }
   // Raft thesis 4.2.3: while we back a live coordinator, a vote request neither changes our
-  // term nor gets a vote. This is what makes the coordinator's lease safe.
-  if (promised_elsewhere(from, now)) return;
+  // term nor gets a vote. This is what makes the coordinator's lease safe. A handover's request
+  // passes a promise of the term it leaves: that coordinator stepped down before asking for it.
+  const bool handed_over = m.transfer && promised_term_.next() == m.term;
+  if (promised_elsewhere(from, now) && !handed_over) return;
   if (m.term > hard_.term) become_follower(m.term, std::nullopt, now, "vote_request");
   // Raft's election restriction, on the document: never for a candidate that may lack a change.
   const bool granted = (!hard_.voted_for || *hard_.voted_for == from) && m.doc >= doc_version_;
@@ -286,6 +308,56 @@ void Node::on_vote_response(NodeId from, const VoteResponse& m, Instant now) {
   if (count(c->granted) >= config_.majority()) become_coordinator(now);
 }
 
+void Node::on_timeout_now(NodeId /*from*/, const TimeoutNow& m, Instant now) {
+  // Only in the term the coordinator left, and once: the campaign moves us past it.
+  if (m.term != hard_.term || is_witness() || std::holds_alternative<Coordinator>(role_)) return;
+  become_candidate(now, true);
+}
+
+std::optional<NodeId> Node::handover_target(std::optional<NodeId> wanted,
+                                            const std::vector<bool>& avoid, Instant now) const {
+  const auto avoided = [](const std::vector<bool>& v, std::size_t i) {
+    return i < v.size() && v[i];
+  };
+  const auto fit = [&](std::size_t i) {
+    const Peer& p = peers_[i];
+    return i != self_.value && !config_.nodes[i].witness && p.up && p.last_heard &&
+           now - *p.last_heard <= 2 * timing_.heartbeat_interval && !avoided(avoid, i) &&
+           !avoided(handover_avoid_, i);
+  };
+  if (wanted) {
+    if (wanted->value < peers_.size() && fit(wanted->value)) return wanted;
+    return std::nullopt;
+  }
+  std::optional<std::size_t> best;
+  for (std::size_t i = 0; i < peers_.size(); ++i) {
+    if (!fit(i)) continue;
+    const auto rtt = peers_[i].srtt.value_or(Duration::max());
+    if (!best || rtt < peers_[*best].srtt.value_or(Duration::max())) best = i;
+  }
+  if (!best) return std::nullopt;
+  return NodeId{static_cast<std::uint16_t>(*best)};
+}
+
+std::optional<NodeId> Node::hand_over(std::optional<NodeId> target, const std::vector<bool>& avoid,
+                                      Instant now) {
+  if (!std::holds_alternative<Coordinator>(role_)) {
+    const auto c = coordinator();
+    if (!c || *c == self_) return std::nullopt;
+    send(*c, HandoverRequest{hard_.term, target});
+    return c;
+  }
+  const auto to = handover_target(target, avoid, now);
+  if (!to) return std::nullopt;
+  // Step down first: from here on this node acts on nothing as coordinator, so its lease no
+  // longer needs the voters' promises, and their votes may go to `to` at once.
+  become_follower(hard_.term, std::nullopt, now, "handover");
+  emit(Event::Kind::kHandover, to, "");
+  send_heartbeats(now);  // "no coordinator in this term" to every peer
+  send(*to, TimeoutNow{hard_.term});
+  return to;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Role changes
 
@@ -296,10 +368,7 @@ void Node::become_follower(Term term, std::optional<NodeId> coordinator, Instant
   const auto old_coordinator = this->coordinator();
   if (term > hard_.term) set_hard_state(HardState{term, std::nullopt});
   role_ = Follower{coordinator};
-  for (Peer& p : peers_) {
-    p.acked_ping_sent_at.reset();
-    p.granted_bound.reset();
-  }
+  for (Peer& p : peers_) p.acked_ping_sent_at.reset();
   reset_election_timer(now);
   if (was_coordinator) emit(Event::Kind::kSteppedDown, std::nullopt, "reason=" + reason);
   if (coordinator && coordinator != old_coordinator) {
@@ -324,7 +393,7 @@ void Node::become_pre_candidate(Instant now) {
   }
 }
 
-void Node::become_candidate(Instant now) {
+void Node::become_candidate(Instant now, bool transfer) {
   HACTL_ASSERT(!is_witness());
   set_hard_state(HardState{hard_.term.next(), self_});
   Candidate c{std::vector<bool>(peers_.size(), false), new_ping(now), now};
@@ -333,14 +402,15 @@ void Node::become_candidate(Instant now) {
                                         timing_.heartbeat_interval + timing_.election_jitter);
   const std::uint64_t ping = c.request_ping;
   role_ = std::move(c);
-  emit(Event::Kind::kElectionStarted, std::nullopt, "");
+  emit(Event::Kind::kElectionStarted, std::nullopt, transfer ? "reason=handover" : "");
   if (config_.majority() == 1) {
     become_coordinator(now);
     return;
   }
   for (std::size_t i = 0; i < peers_.size(); ++i) {
     if (i != self_.value)
-      send(NodeId{static_cast<std::uint16_t>(i)}, VoteRequest{hard_.term, ping, doc_version_});
+      send(NodeId{static_cast<std::uint16_t>(i)},
+           VoteRequest{hard_.term, ping, doc_version_, transfer});
   }
 }
 
@@ -351,13 +421,12 @@ void Node::become_coordinator(Instant now) {
   const auto anchor = ping_sent_at(c->request_ping);
   HACTL_ASSERT(anchor.has_value());
   for (std::size_t i = 0; i < peers_.size(); ++i) {
-    peers_[i].granted_bound.reset();
     peers_[i].acked_ping_sent_at.reset();
     // A granted vote is a promise made after the request left: it anchors the first lease.
     if (i != self_.value && c->granted[i]) peers_[i].acked_ping_sent_at = anchor;
   }
   role_ = Coordinator{};
-  follower_lease_until_.reset();
+  authority_until_.reset();
   promise(self_, now);
   emit(Event::Kind::kBecameCoordinator, std::nullopt, "");
   send_heartbeats(now);
@@ -375,6 +444,7 @@ void Node::send_heartbeats(Instant now) {
 }
 
 void Node::check_peers(Instant now) {
+  bool lost = false;
   for (std::size_t i = 0; i < peers_.size(); ++i) {
     Peer& p = peers_[i];
     if (i == self_.value || !p.up || !p.last_heard) continue;
@@ -387,7 +457,12 @@ void Node::check_peers(Instant now) {
     if (auto* f = std::get_if<Follower>(&role_); f != nullptr && f->coordinator == id) {
       f->coordinator.reset();
     }
+    lost = true;
   }
+  // Tell every peer at once that we release the lost node: a coordinator moves what it ran as
+  // soon as releases meeting every majority are in, so a heartbeat's wait would add to every
+  // failover.
+  if (lost) send_heartbeats(now);
 }
 
 void Node::check_coordinator_lease(Instant now) {
@@ -423,15 +498,15 @@ void Node::update_quorum_event(Instant now) {
 // ---------------------------------------------------------------------------------------------
 // Leases and promises
 
-std::optional<Instant> Node::coordinator_lease_until() const {
-  if (!std::holds_alternative<Coordinator>(role_)) return std::nullopt;
+// The newest instant such that a majority, counting this node, vouched for a ping sent at or
+// after it (`field` of each peer), plus the lease span; Instant::max() for a one-node majority.
+std::optional<Instant> Node::majority_anchor_plus_lease(std::optional<Instant> Peer::*field) const {
   const std::size_t others_needed = config_.majority() - 1;
   if (others_needed == 0) return Instant::max();
   std::vector<Instant> acks;
   acks.reserve(peers_.size());
   for (std::size_t i = 0; i < peers_.size(); ++i) {
-    if (i != self_.value && peers_[i].acked_ping_sent_at)
-      acks.push_back(*peers_[i].acked_ping_sent_at);
+    if (i != self_.value && peers_[i].*field) acks.push_back(*(peers_[i].*field));
   }
   if (acks.size() < others_needed) return std::nullopt;
   std::nth_element(acks.begin(), acks.begin() + static_cast<long>(others_needed - 1), acks.end(),
@@ -439,29 +514,136 @@ std::optional<Instant> Node::coordinator_lease_until() const {
   return acks[others_needed - 1] + timing_.coordinator_lease;
 }
 
+std::optional<Instant> Node::coordinator_lease_until() const {
+  if (!std::holds_alternative<Coordinator>(role_)) return std::nullopt;
+  return majority_anchor_plus_lease(&Peer::acked_ping_sent_at);
+}
+
+std::optional<Instant> Node::quorum_lease_from_grants() const {
+  return majority_anchor_plus_lease(&Peer::granted_ping_sent_at);
+}
+
+void Node::update_lease(Instant now) {
+  if (lease_end_ && now >= *lease_end_) {
+    // Over. Grants that come later begin a new lease; requests must then echo a ping sent
+    // from now on (lease_session_ping).
+    lease_end_.reset();
+    lease_since_.reset();
+    lease_session_ping_ = next_ping_;
+  }
+  const auto until = quorum_lease_from_grants();
+  if (!until || now >= *until) return;
+  if (!lease_end_) lease_since_ = now;
+  if (!lease_end_ || *until > *lease_end_) lease_end_ = until;
+}
+
+void Node::on_lease_fields(NodeId from, const Heartbeat& m) {
+  const auto sent = ping_sent_at(m.echo);
+  if (!sent) return;
+  Peer& p = peers_[from.value];
+  if (m.grant && (!p.granted_ping_sent_at || *sent > *p.granted_ping_sent_at)) {
+    p.granted_ping_sent_at = sent;
+  }
+  // Its releases were promised after our ping arrived there: each holds on our clock until at
+  // least `sent` + the lease span (the drift-shrunk node_timeout), as a coordinator's lease does.
+  for (const NodeId lost : m.released) {
+    if (lost == self_ || lost == from || lost.value >= peers_.size()) continue;
+    auto& anchor = peers_[lost.value].release_anchor[from.value];
+    if (!anchor || *sent > *anchor) anchor = sent;
+  }
+}
+
+bool Node::may_grant(const Peer& p) const {
+  // The ping we echo must have arrived after every release promise we made for its sender, and
+  // after our boot's promise span (promises made before a restart are forgotten).
+  if (!p.last_ping_received_at) return false;
+  const Instant got = *p.last_ping_received_at;
+  return got >= boot_ + timing_.node_timeout &&
+         (!p.release_promise_until || got >= *p.release_promise_until);
+}
+
+bool Node::releasing(const Peer& p, Instant now) const {
+  return now - p.last_ping_at.value_or(boot_) >= timing_.node_timeout;
+}
+
+std::vector<NodeId> Node::releases(NodeId to, Instant now) {
+  std::vector<NodeId> out;
+  for (std::size_t i = 0; i < peers_.size(); ++i) {
+    Peer& p = peers_[i];
+    if (i == self_.value || i == to.value || !releasing(p, now)) continue;
+    if (out.size() == limits::kMaxReleasesPerHeartbeat) break;
+    out.push_back(NodeId{static_cast<std::uint16_t>(i)});
+    const Instant until = now + timing_.node_timeout;
+    if (!p.release_promise_until || until > *p.release_promise_until) {
+      p.release_promise_until = until;
+    }
+  }
+  return out;
+}
+
+void Node::update_releases(Instant now) {
+  for (std::size_t f = 0; f < peers_.size(); ++f) {
+    if (f != self_.value) update_release(NodeId{static_cast<std::uint16_t>(f)}, now);
+  }
+}
+
+// Live releases of `lost` from voters other than itself must meet every majority it could
+// count on (n - q + 1 of them) at every instant of a period for its lease to be over throughout:
+// a break (a release ran out before the next came) ends the period, since the node may then
+// have gained a lease, and work from a coordinator under it.
+void Node::update_release(NodeId id, Instant now) {
+  Peer& lost = peers_[id.value];
+  if (lost.released_at && (lost.up || now >= lost.released_until)) {
+    lost.released_at.reset();
+    emit(Event::Kind::kLeaseReleaseEnded, id, lost.up ? "reason=heard" : "reason=releases_ran_out");
+  }
+  if (lost.up) return;
+  std::vector<Instant> until;  // when each live release runs out
+  for (std::size_t v = 0; v < peers_.size(); ++v) {
+    if (v == id.value) continue;
+    const auto& anchor = lost.release_anchor[v];
+    if (v == self_.value) {
+      if (releasing(lost, now)) until.push_back(Instant::max());  // until we hear it
+    } else if (anchor && now < *anchor + timing_.coordinator_lease) {
+      until.push_back(*anchor + timing_.coordinator_lease);
+    }
+  }
+  const std::size_t need = peers_.size() - config_.majority() + 1;
+  if (until.size() < need) return;
+  std::nth_element(until.begin(), until.begin() + static_cast<long>(need - 1), until.end(),
+                   std::greater<>());
+  lost.released_until = until[need - 1];
+  if (lost.released_at) return;
+  lost.released_at = now;
+  emit(Event::Kind::kLeaseReleased, id, "releases=" + std::to_string(until.size()));
+}
+
 bool Node::holds_coordinator_lease(Instant now) const {
   const auto until = coordinator_lease_until();
   return until && now < *until;
 }
 
-std::optional<Instant> Node::lease_until() const {
-  if (std::holds_alternative<Coordinator>(role_)) return coordinator_lease_until();
-  return follower_lease_until_;
-}
+std::optional<Instant> Node::lease_until() const { return lease_end_; }
 
-bool Node::has_quorum(Instant now) const {
-  const auto until = lease_until();
-  return until && now < *until;
+std::optional<Instant> Node::lease_since() const { return lease_since_; }
+
+bool Node::has_quorum(Instant now) const { return lease_end_ && now < *lease_end_; }
+
+std::optional<Instant> Node::authority_until() const {
+  if (std::holds_alternative<Coordinator>(role_)) return coordinator_lease_until();
+  if (authority_term_ != hard_.term) return std::nullopt;
+  return authority_until_;
 }
 
 std::uint64_t Node::last_ping_from(NodeId peer) const {
   return peer.value < peers_.size() ? peers_[peer.value].last_ping_received : 0;
 }
 
-std::optional<Instant> Node::granted_lease_bound(NodeId peer) const {
+std::optional<Instant> Node::lease_released_at(NodeId peer, Instant now) const {
   HACTL_ASSERT(peer.value < peers_.size());
-  if (!std::holds_alternative<Coordinator>(role_)) return std::nullopt;
-  return peers_[peer.value].granted_bound;
+  const Peer& p = peers_[peer.value];
+  if (!p.released_at || p.up || now >= p.released_until) return std::nullopt;
+  return p.released_at;
 }
 
 bool Node::promised_elsewhere(NodeId candidate, Instant now) const {
@@ -494,12 +676,9 @@ Heartbeat Node::make_heartbeat(NodeId to, bool reply, Instant now) {
   hb.reply = reply;
   if (const auto until = coordinator_lease_until(); until && now < *until) {
     hb.lease_remaining = std::min(*until - now, timing_.coordinator_lease);
-    if (hb.echo != 0 && p.last_ping_received_at) {
-      // The peer's lease is anchored no earlier than when it sent the ping we echo, which is no
-      // later than when we received it; node_timeout covers the lease on any drifting clock.
-      p.granted_bound = *p.last_ping_received_at + timing_.node_timeout;
-    }
   }
+  hb.grant = hb.echo != 0 && may_grant(p);
+  hb.released = releases(to, now);
   // Acknowledging the coordinator's ping is a promise not to vote for anyone else, counted from
   // when that ping arrived (so a silent coordinator's promise is not kept alive by our sends).
   if (hb.coordinator == to && hb.echo != 0 && p.last_ping_received_at) {
@@ -565,6 +744,9 @@ Instant Node::next_deadline() const {
     consider(std::max(election_deadline_, promise_until_.value_or(election_deadline_)));
   }
   if (const auto until = lease_until(); until && *until != Instant::max()) consider(*until);
+  for (std::size_t i = 0; i < peers_.size(); ++i) {
+    if (peers_[i].released_at) consider(peers_[i].released_until);
+  }
   return next;
 }
 
@@ -592,7 +774,8 @@ void Node::check_invariants(Instant now) const {
   if (const auto* pc = std::get_if<PreCandidate>(&role_))
     HACTL_ASSERT(pc->proposed == hard_.term.next());
   if (promise_until_) HACTL_ASSERT(*promise_until_ <= now + timing_.node_timeout);
-  HACTL_ASSERT(lease_term_ <= hard_.term);
+  HACTL_ASSERT(authority_term_ <= hard_.term);
+  if (lease_end_) HACTL_ASSERT(lease_since_ && *lease_since_ <= now && now < *lease_end_);
   HACTL_ASSERT(next_heartbeat_at_ <= now + timing_.heartbeat_interval);
 }
 

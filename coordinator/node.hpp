@@ -5,10 +5,16 @@
 // Safety rules kept here (see docs/design.md for the argument):
 //  - at most one coordinator per term: a node votes once per term, and the vote is persisted
 //    (Ready::hard_state) before the response leaves;
-//  - leases never overlap: a node that acknowledges a coordinator (or grants a vote) promises not
-//    to vote for anyone else for node_timeout; a coordinator's lease is shorter than that promise
-//    by the allowed clock drift, and every follower lease nests inside the coordinator lease
-//    that granted it. So at any instant, every valid lease in the cluster comes from one term.
+//  - coordinator leases never overlap: a node that acknowledges a coordinator (or grants a
+//    vote) promises not to vote for anyone else for node_timeout; a coordinator's lease is
+//    shorter than that promise by the allowed clock drift. A follower acts on the coordinator's
+//    requests only within an authority window nested inside that lease;
+//  - the right to run resources is a quorum lease, granted by a majority of the voters directly
+//    (heartbeat echoes with `grant`), whoever the coordinator is. A node is known to have lost
+//    it only when enough voters to meet every majority have released it at once (each one
+//    silent towards it for node_timeout and promising no grant for as long again), so a
+//    coordinator moves a lost node's resources only after that node's lease is over, and a
+//    change of coordinator alone ends nobody's lease.
 #pragma once
 
 #include <array>
@@ -70,6 +76,9 @@ struct Event {
     kQuorumLost,
     kCoordinatorChanged,
     kNodeRestarted,
+    kLeaseReleased,      // a lost peer's quorum lease is known to be over (releases from a quorum)
+    kLeaseReleaseEnded,  // ... no longer: it was heard, or the releases ran out
+    kHandover,           // this coordinator stepped down and asked `node` to take over
   };
   Kind kind;
   Term term;
@@ -99,7 +108,7 @@ struct NodeStatus {
   Term term;
   std::optional<NodeId> coordinator;
   bool quorum = false;
-  std::optional<Instant> lease_until;  // this node's valid lease (coordinator or follower)
+  std::optional<Instant> lease_until;  // this node's valid quorum lease
   std::vector<PeerStatus> peers;       // every configured node except self
 };
 
@@ -110,14 +119,26 @@ class Node {
 
   void step(NodeId from, const Message& message, Instant now);
   void tick(Instant now);
+  // Planned handover (Raft thesis 3.10, leadership transfer): a coordinator steps down at once,
+  // tells every peer, and asks `target` (or else the best voter: up and heard lately, not a
+  // witness, not in `avoid` (by NodeId), the smallest round trip, then name order) to campaign
+  // now. A follower passes the wish on to its coordinator. Returns the node asked, or nullopt
+  // when there is no coordinator to ask or no voter to take over (nothing changes then).
+  std::optional<NodeId> hand_over(std::optional<NodeId> target, const std::vector<bool>& avoid,
+                                  Instant now);
+  // By NodeId: nodes never to hand the role to (standby, maintenance, leaving), for handovers
+  // other nodes ask for (HandoverRequest) as for the shell's own.
+  void set_handover_avoid(std::vector<bool> avoid) { handover_avoid_ = std::move(avoid); }
   // The peer's transport saw a new boot incarnation: it restarted and lost its volatile state.
   void peer_restarted(NodeId from, Instant now);
 
   Ready take_ready();
   NodeStatus status(Instant now) const;
-  // The latest instant this node's clock may show while a lease it granted to `peer` could still
-  // be valid on the peer (coordinator only; nullopt when it granted none in this term).
-  std::optional<Instant> granted_lease_bound(NodeId peer) const;
+  // Since when (this node's clock) `peer`'s quorum lease is known to be over without a break:
+  // releases from enough voters to meet every majority held at every instant since, and still
+  // do at `now`. nullopt while they do not (the peer may hold a lease, and run what a
+  // coordinator gave it under one).
+  std::optional<Instant> lease_released_at(NodeId peer, Instant now) const;
   Instant next_deadline() const;
 
   Role role() const;
@@ -125,11 +146,16 @@ class Node {
   const Timing& timing() const { return timing_; }
   std::optional<NodeId> coordinator() const;
   bool holds_coordinator_lease(Instant now) const;
+  // This node's quorum lease (its right to run resources) is valid at `now`.
   bool has_quorum(Instant now) const;
-  std::optional<Instant> lease_until() const;  // valid lease (either kind), if any
-  Term lease_term() const { return lease_term_; }
-  // Follower: the ping whose echo began the current unbroken run of its lease. A request the
-  // coordinator sent before it had heard that ping (its echo is older) was sent before this
+  std::optional<Instant> lease_until() const;  // the quorum lease's end, while it runs
+  // Since when the current unbroken quorum lease runs (this node's clock).
+  std::optional<Instant> lease_since() const;
+  // Until when this node may act on a request of the coordinator of its term: the coordinator's
+  // own lease (coordinator), or a window nested inside it from its heartbeats (follower).
+  std::optional<Instant> authority_until() const;
+  // A ping sent after this node's previous quorum lease ended (or after it booted). A request
+  // the coordinator sent before it had heard this ping (its echo is older) was sent before this
   // lease began, perhaps before the coordinator gave this node up: it must not be acted on.
   std::uint64_t lease_session_ping() const { return lease_session_ping_; }
   // Coordinator: the latest ping received from `peer` (what a request to it carries as echo).
@@ -150,9 +176,16 @@ class Node {
     std::string down_reason = "never heard";
     std::uint64_t last_ping_received = 0;  // to echo back
     std::optional<Instant> last_ping_received_at;
+    std::optional<Instant> last_ping_at;        // as above, kept across the peer's restart
     std::optional<Instant> acked_ping_sent_at;  // coordinator: latest own ping this peer acked
-    std::optional<Instant> granted_bound;       // coordinator: see granted_lease_bound()
     std::optional<Duration> srtt;
+    // quorum lease
+    std::optional<Instant> granted_ping_sent_at;         // latest own ping this peer granted
+    std::optional<Instant> release_promise_until;        // no grant to this peer before then
+    std::vector<std::optional<Instant>> release_anchor;  // by voter: its release of this peer
+                                                         // holds until anchor + lease span
+    std::optional<Instant> released_at;                  // see lease_released_at()
+    Instant released_until{};                            // ... while no new release comes
   };
   struct Follower {
     std::optional<NodeId> coordinator;
@@ -176,13 +209,16 @@ class Node {
   void on_pre_vote_response(NodeId from, const PreVoteResponse& m, Instant now);
   void on_vote_request(NodeId from, const VoteRequest& m, Instant now);
   void on_vote_response(NodeId from, const VoteResponse& m, Instant now);
+  void on_timeout_now(NodeId from, const TimeoutNow& m, Instant now);
+  std::optional<NodeId> handover_target(std::optional<NodeId> wanted,
+                                        const std::vector<bool>& avoid, Instant now) const;
   void note_heard(NodeId from, Instant now);
 
   // role changes (each logs one event)
   void become_follower(Term term, std::optional<NodeId> coordinator, Instant now,
                        std::string reason);
   void become_pre_candidate(Instant now);
-  void become_candidate(Instant now);
+  void become_candidate(Instant now, bool transfer = false);
   void become_coordinator(Instant now);
 
   // periodic duties
@@ -191,6 +227,16 @@ class Node {
   void check_election_timer(Instant now);
   void check_coordinator_lease(Instant now);
   void update_quorum_event(Instant now);
+  // quorum lease
+  void update_lease(Instant now);
+  void update_releases(Instant now);
+  void update_release(NodeId lost, Instant now);
+  std::optional<Instant> quorum_lease_from_grants() const;
+  std::optional<Instant> majority_anchor_plus_lease(std::optional<Instant> Peer::*field) const;
+  void on_lease_fields(NodeId from, const Heartbeat& m);
+  bool may_grant(const Peer& p) const;
+  bool releasing(const Peer& p, Instant now) const;
+  std::vector<NodeId> releases(NodeId to, Instant now);
 
   // helpers
   void send(NodeId to, Message m);
@@ -222,11 +268,15 @@ class Node {
   std::optional<Instant> promise_until_;
   std::optional<NodeId> promised_to_;  // nullopt with a live promise: refuse everyone (boot)
   Term promised_term_;
-  std::optional<Instant> follower_lease_until_;
-  Term lease_term_;
+  Instant boot_;
+  std::optional<Instant> authority_until_;  // follower: nested in the coordinator's lease
+  Term authority_term_;
+  std::optional<Instant> lease_end_;    // the current unbroken quorum lease's end, if one runs
+  std::optional<Instant> lease_since_;  // ... and since when it runs
   DocVersion doc_version_;
   std::uint64_t lease_session_ping_ = 0;
   bool quorum_reported_ = false;
+  std::vector<bool> handover_avoid_;
   Ready ready_;
 };
 

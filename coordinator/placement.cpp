@@ -675,11 +675,19 @@ void Placer::promote(const Unit& u, std::vector<ResourceRole>& roles) {
     return name_rank[a] < name_rank[b];
   });
   if (why_now != nullptr) why_now->promotion_scores = s;
+  // An instance that may still be promoted on a node out of reach (counted in `promoted`
+  // already) blocks promoting anew, never keeping one that is promoted where it runs: demoting
+  // that would not end the other (its own lease does) and would only cost its service (a new
+  // coordinator takes a lost one's instances as possibly promoted until they settle).
   const auto max = static_cast<std::size_t>(u.clone->promoted_max);
+  std::size_t kept = 0;
   for (std::size_t i : order) {
-    if (promoted >= max || s[i] <= -kInf) break;
+    if (s[i] <= -kInf) break;
+    const bool is_promoted = members.front().role(i) == ResourceRole::kPromoted;
+    if (kept >= max || (!is_promoted && promoted >= max)) continue;
     roles[i] = ResourceRole::kPromoted;
     ++promoted;
+    ++kept;
   }
 }
 

@@ -16,6 +16,7 @@ LeaseView ResourceHost::lease_view(const Node& core, Instant now) {
   v.term = core.term();
   v.coordinator = core.coordinator();
   if (core.has_quorum(now)) v.lease_until = core.lease_until();
+  if (const auto a = core.authority_until(); a && now < *a) v.authority_until = a;
   v.session_ping = core.lease_session_ping();
   // Heard within two heartbeats: a peer about to be declared down (a cut link) is not asked
   // to check a vip (Announcer), which would cost a whole check window.
@@ -34,12 +35,12 @@ Membership ResourceHost::membership(const ClusterConfig& config, NodeId self, co
   m.leads = core.role() == Role::kCoordinator && core.holds_coordinator_lease(now);
   const std::size_t n = config.nodes.size();
   m.up.assign(n, false);
-  m.lease_bound.assign(n, std::nullopt);
+  m.lease_over.assign(n, std::nullopt);
   m.echo.assign(n, 0);
   m.up[self.value] = true;
   for (const PeerStatus& p : core.status(now).peers) {
     m.up[p.id.value] = p.up;
-    m.lease_bound[p.id.value] = core.granted_lease_bound(p.id);
+    m.lease_over[p.id.value] = core.lease_released_at(p.id, now);
     m.echo[p.id.value] = core.last_ping_from(p.id);
   }
   return m;

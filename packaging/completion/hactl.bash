@@ -115,9 +115,10 @@ _hactl() {
     local verb="${path[*]}"
     local words="" opts=""
     case $verb in
-    "") words="status events keygen node resource config simulate explain"
+    "") words="status events keygen node coordinator resource config simulate explain"
         opts="--socket --version --help" ;;
     node) words="standby online maintenance" ;;
+    coordinator) words="handover" ;;
     resource) words="move ban clear enable disable restart cleanup" ;;
     config) words="validate diff apply show history" ;;
     status) opts="--json --watch --interval" ;;
@@ -176,7 +177,7 @@ _hactl() {
     keygen | "config validate" | "config diff" | "config apply")
         ((n == 0)) && _hactl_files "$cur"
         ;;
-    "node standby" | "node online" | "node maintenance")
+    "node standby" | "node online" | "node maintenance" | "coordinator handover")
         ((n == 0)) && mapfile -t COMPREPLY < <(compgen -W "$(_hactl_names nodes "$socket")" -- "$cur")
         ;;
     "resource move" | "resource ban")
@@ -199,7 +200,9 @@ _hactl() {
 # Whether WORD is a verb under PATH ("" for the top level).
 _hactl_is_verb() {
     case "$1:$2" in
-    :status | :events | :keygen | :node | :resource | :config | :simulate | :explain) return 0 ;;
+    :status | :events | :keygen | :node | :coordinator | :resource | :config | :simulate | \
+        :explain) return 0 ;;
+    coordinator:handover) return 0 ;;
     node:standby | node:online | node:maintenance) return 0 ;;
     resource:move | resource:ban | resource:clear | resource:enable | resource:disable | \
         resource:restart | resource:cleanup) return 0 ;;

@@ -6,12 +6,23 @@ Run as root: python3 tests/integration/test_cluster.py
 
 import os
 import random
+import re
 import sys
 import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from netns import ClusterTestCase  # noqa: E402
+from netns import REPO, ClusterTestCase  # noqa: E402
+
+
+def _wire_version():
+    """The datagram version byte the agents speak (kWireVersion in common/wire.hpp)."""
+    with open(os.path.join(REPO, "common", "wire.hpp")) as f:
+        m = re.search(r"kWireVersion = (\d+);", f.read())
+    return bytes([int(m.group(1))])
+
+
+WIRE_VERSION = _wire_version()
 
 
 class ClusterTest(ClusterTestCase):
@@ -116,12 +127,13 @@ class ThreeNodes(ClusterTest):
         payloads = [bytes(rng.randrange(256) for _ in range(rng.randrange(2, 1400)))
                     for _ in range(300)]
         garbage = sum(1 for p in payloads if p[:2] != b"HA")
-        payloads += [b"HA", b"HA\x01", b"HA\x09\x00", b"HA\x01\x00\x02n1" + b"\x00" * 16]
+        ver = WIRE_VERSION
+        payloads += [b"HA", b"HA" + ver, b"HA\x09\x00", b"HA" + ver + b"\x00\x02n1" + b"\x00" * 16]
         # A well-formed header from a real member name, sealed with the wrong key.
-        forged = b"HA\x01\x00\x02n1" + (7).to_bytes(8, "little") + (1).to_bytes(8, "little")
+        forged = b"HA" + ver + b"\x00\x02n1" + (7).to_bytes(8, "little") + (1).to_bytes(8, "little")
         forged += bytes(24) + bytes(60)
         payloads += [forged] * 20
-        payloads.append(b"HA\x01\x00" + b"\x05" + b"ghost" + bytes(80))
+        payloads.append(b"HA" + ver + b"\x00" + b"\x05" + b"ghost" + bytes(80))
         payloads.append(bytes(2000))
         c.send_from_switch(target, payloads)
         time.sleep(0.5)

@@ -120,6 +120,16 @@ TEST(ResourceSim, RandomFaultSchedulesNeverRunAResourceTwice) {
   run_shapes(seeds, kShapes, [](SimOptions&) {});
 }
 
+// Losing the coordinator costs nobody else their service: faults only on the coordinator
+// (host crash, agent crash, agent stopped up to 3 s, links cut), three per schedule, and no
+// resource on another node may be stopped, demoted or taken by a guard until the cluster has
+// settled again (Simulation's disruption rule).
+TEST(ResourceSim, CoordinatorFaultsDisruptNoOtherNode) {
+  SeedPlan seeds = plan_seeds("coordinator fault simulation", "HACTL_SIM_COORDINATOR_SCHEDULES",
+                              200, 12'000'000);
+  run_shapes(seeds, kShapes, [](SimOptions& o) { o.coordinator_faults = true; });
+}
+
 // Per-resource behaviour on quorum loss: the lone Dummy says on_quorum_loss freeze (the
 // cluster stops the rest). A lost node keeps it, and its guard never stops it; the cluster must
 // never start it elsewhere while that node may still run it, through the same faults.

@@ -185,6 +185,139 @@ TEST_F(Scenario, OneWayLinkLossFromCoordinatorIsSurvived) {
   EXPECT_EQ(coordinators, 1u);
 }
 
+// docs/design.md, "Quorum lease": a follower's right to run is granted by its peers, not by
+// the coordinator. Crash the coordinator: each follower keeps one unbroken lease (same start,
+// valid at every millisecond) through the election of the next one.
+TEST_F(Scenario, CoordinatorCrashLeavesEveryFollowerItsLease) {
+  Simulation sim(exact(3), 11);
+  sim.start_all();
+  sim.run_for(1000 * kMs);
+  const auto leader = sim.agreed();
+  ASSERT_TRUE(leader);
+  std::vector<std::optional<Instant>> since(3);
+  for (std::size_t n = 0; n < 3; ++n) since[n] = sim.node(n)->lease_since();
+  sim.crash(index(*leader));
+  for (int ms = 0; ms < 1500; ++ms) {
+    sim.run_for(kMs);
+    for (std::size_t n = 0; n < 3; ++n) {
+      if (n == index(*leader)) continue;
+      ASSERT_TRUE(sim.node(n)->has_quorum(sim.local_now(n))) << "n" << n + 1 << " at +" << ms;
+      ASSERT_EQ(sim.node(n)->lease_since(), since[n]) << "its lease was broken";
+    }
+  }
+  expect_safe(sim);
+  std::size_t coordinators = 0;
+  for (std::size_t n = 0; n < 3; ++n) {
+    if (n != index(*leader) && sim.node(n)->holds_coordinator_lease(sim.local_now(n)))
+      ++coordinators;
+  }
+  EXPECT_EQ(coordinators, 1u) << "a survivor leads";
+}
+
+// docs/design.md, "Releases": a cut-off node's lease is taken as over only once it is over,
+// and soon after (node_timeout plus a round trip after its last heartbeat).
+TEST_F(Scenario, ACutOffNodeIsReleasedAfterItsLeaseEndedAndNotBefore) {
+  Simulation sim(exact(3), 12);
+  sim.start_all();
+  sim.run_for(1000 * kMs);
+  const auto leader = sim.agreed();
+  ASSERT_TRUE(leader);
+  const std::size_t c = index(*leader);
+  const std::size_t f = (c + 1) % 3;
+  sim.isolate(f);
+  const RealTime cut = sim.now();
+  std::optional<RealTime> released;
+  for (int ms = 0; ms < 1000 && !released; ++ms) {
+    sim.run_for(kMs);
+    if (sim.node(c)->lease_released_at(NodeId{static_cast<std::uint16_t>(f)}, sim.local_now(c))) {
+      released = sim.now();
+      EXPECT_FALSE(sim.node(f)->has_quorum(sim.local_now(f)));
+    }
+  }
+  expect_safe(sim);
+  ASSERT_TRUE(released);
+  // node_timeout after the last heartbeat heard, which came up to a heartbeat before the cut
+  EXPECT_GE(*released - cut, 195 * kMs);
+  EXPECT_LE(*released - cut, 310 * kMs);
+}
+
+// A node cut off from the coordinator alone still exchanges heartbeats with a majority: it
+// keeps its lease, so its release never comes and what it runs stays.
+TEST_F(Scenario, ANodeCutOffFromTheCoordinatorAloneKeepsItsLease) {
+  Simulation sim(exact(3), 13);
+  sim.start_all();
+  sim.run_for(1000 * kMs);
+  const auto leader = sim.agreed();
+  ASSERT_TRUE(leader);
+  const std::size_t c = index(*leader);
+  const std::size_t f = (c + 1) % 3;
+  sim.block(c, f);
+  sim.block(f, c);
+  sim.run_for(3000 * kMs);
+  expect_safe(sim);
+  EXPECT_TRUE(sim.node(f)->has_quorum(sim.local_now(f)));
+  for (std::size_t n = 0; n < 3; ++n) {
+    EXPECT_FALSE(
+        sim.node(n)->lease_released_at(NodeId{static_cast<std::uint16_t>(f)}, sim.local_now(n)));
+  }
+}
+
+// Planned handover (Raft thesis 3.10): the coordinator steps down and its successor is elected
+// within a round trip, with no pre-vote and no wait for the voters' promises; nobody's lease
+// breaks meanwhile.
+TEST_F(Scenario, HandoverElectsTheTargetWithinARoundTrip) {
+  Simulation sim(exact(3), 14);
+  sim.start_all();
+  sim.run_for(1000 * kMs);
+  const auto leader = sim.agreed();
+  ASSERT_TRUE(leader);
+  const std::size_t c = index(*leader);
+  const std::size_t target = (c + 2) % 3;
+  const Term before = sim.node(c)->term();
+  std::vector<std::optional<Instant>> since(3);
+  for (std::size_t n = 0; n < 3; ++n) since[n] = sim.node(n)->lease_since();
+  sim.hand_over(c, target);
+  EXPECT_NE(sim.node(c)->role(), Role::kCoordinator) << "steps down first";
+  sim.run_for(2 * kMs);
+  expect_safe(sim);
+  EXPECT_EQ(sim.node(target)->role(), Role::kCoordinator);
+  EXPECT_TRUE(sim.node(target)->holds_coordinator_lease(sim.local_now(target)));
+  EXPECT_EQ(sim.node(target)->term(), before.next());
+  sim.run_for(500 * kMs);
+  expect_safe(sim);
+  ASSERT_TRUE(sim.agreed());
+  EXPECT_EQ(index(*sim.agreed()), target);
+  for (std::size_t n = 0; n < 3; ++n) EXPECT_EQ(sim.node(n)->lease_since(), since[n]);
+}
+
+// A handover asked of a follower goes to its coordinator; one to a node that cannot take over
+// (down) changes nothing.
+TEST_F(Scenario, HandoverAskedOfAFollowerOrToADownNode) {
+  Simulation sim(exact(3), 15);
+  sim.start_all();
+  sim.run_for(1000 * kMs);
+  const auto leader = sim.agreed();
+  ASSERT_TRUE(leader);
+  const std::size_t c = index(*leader);
+  const std::size_t down = (c + 1) % 3;
+  sim.crash(down);
+  sim.run_for(500 * kMs);
+  sim.hand_over(c, down);
+  sim.run_for(50 * kMs);
+  EXPECT_EQ(sim.node(c)->role(), Role::kCoordinator) << "a down node cannot take over";
+  sim.restart(down);
+  sim.run_for(1000 * kMs);
+  ASSERT_EQ(sim.agreed(), leader);
+  const std::size_t follower = (c + 2) % 3;
+  EXPECT_EQ(sim.node(follower)->role(), Role::kFollower);
+  sim.hand_over(follower);
+  sim.run_for(5 * kMs);
+  expect_safe(sim);
+  const auto now_leads = sim.agreed();
+  ASSERT_TRUE(now_leads);
+  EXPECT_NE(*now_leads, *leader);
+}
+
 TEST_F(Scenario, RestartedNodeRemembersItsVote) {
   Simulation sim(exact(3), 10);
   sim.start_all();

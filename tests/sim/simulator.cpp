@@ -281,6 +281,8 @@ void Simulation::drain_resources(std::size_t i) {
           (fences_.back().ok ? "succeeds" : "fails") + " at " + ms(fences_.back().done_at) + ")");
   }
   for (const KeeperCall& c : out.calls) {
+    if ((c.action == "stop" || c.action == "demote") && n.actual[c.index] != ResourceRole::kStopped)
+      disrupted(i, c.index, "its agent asks for a " + c.action);
     const RealTime took = is_vip_[c.index]        ? 100 + static_cast<RealTime>(rng_() % 1900)
                           : c.action == "monitor" ? 500 + static_cast<RealTime>(rng_() % 5000)
                                                   : 1000 + static_cast<RealTime>(rng_() % 40'000);
@@ -317,6 +319,8 @@ void Simulation::guard_stops(std::size_t i, std::vector<bool>& held, const char*
   for (std::size_t k = 0; k < held.size(); ++k) {
     if (!held[k]) continue;
     held[k] = false;
+    if (n.actual[k] != ResourceRole::kStopped)
+      disrupted(i, k, std::string("its guard stops it: ") + why);
     const RealTime took = 1000 + static_cast<RealTime>(rng_() % 40'000);
     n.calls.push_back({0, k, "stop", now_ + took, 0});  // nobody hears it
     trace("guard of " + config_.nodes[i].name + " (" + why + ") stops " +
@@ -360,6 +364,7 @@ void Simulation::enforce_guard(std::size_t i) {
   for (std::size_t k = 0; k < n.actual.size(); ++k) {
     if (n.guarded[k] && stops_[k]) {
       n.guarded[k] = false;
+      disrupted(i, k, "its vip guard removes it at the lease deadline");
       if (!options_.broken_vip_stop) n.actual[k] = ResourceRole::kStopped;
       trace("vip guard of " + config_.nodes[i].name + " removes " +
             config_.resources.primitives[k].id);
@@ -741,7 +746,17 @@ void Simulation::inject_random_fault() {
   const std::size_t n = nodes_.size();
   const std::size_t a = rng_() % n;
   const std::size_t b = (a + 1 + rng_() % (n - 1)) % n;
-  switch (rng_() % (has_resources() ? 12 : 9)) {
+  // 0-8 network and node faults, then 9-11 with resources only, and 12 a planned handover.
+  auto kind = rng_() % (has_resources() ? 13 : 10);
+  if (!has_resources() && kind == 9) kind = 12;
+  switch (kind) {
+    case 12:
+      for (std::size_t i = 0; i < n; ++i) {
+        if (nodes_[i]->node && nodes_[i]->node->role() == Role::kCoordinator) {
+          hand_over(i, rng_() % 2 == 0 ? std::optional<std::size_t>{} : std::optional{b});
+        }
+      }
+      break;
     case 0:
       if (nodes_[a]->node) crash_node(a);
       break;
@@ -863,6 +878,17 @@ void Simulation::pause(std::size_t i, RealTime duration) {
   trace("pause " + config_.nodes[i].name + " until " + ms(nodes_[i]->paused_until));
 }
 
+void Simulation::hand_over(std::size_t i, std::optional<std::size_t> target) {
+  SimNode& n = *nodes_[i];
+  if (!n.node || n.paused_until > now_) return;
+  std::optional<NodeId> to;
+  if (target) to = NodeId{static_cast<std::uint16_t>(*target)};
+  const auto asked = n.node->hand_over(to, {}, local_time(i, now_));
+  trace(config_.nodes[i].name + " hands over to " +
+        (asked ? config_.nodes[asked->value].name : std::string("nobody")));
+  drain(i);
+}
+
 const Node* Simulation::node(std::size_t i) const { return nodes_[i]->node.get(); }
 
 const ResourceHost* Simulation::host(std::size_t i) const { return nodes_[i]->host.get(); }
@@ -874,39 +900,25 @@ Membership Simulation::membership(std::size_t i) const {
 
 bool Simulation::check_safety() {
   if (options_.documents && !check_documents()) return false;
-  std::optional<Term> lease_term;
-  std::optional<std::size_t> lease_holder;
   std::size_t coordinator_leases = 0;
   for (std::size_t i = 0; i < nodes_.size(); ++i) {
     const Node* node = nodes_[i]->node.get();
     if (node == nullptr) continue;
-    const Instant local = local_time(i, now_);
-    const bool coord = node->role() == Role::kCoordinator;
-    if (coord) {
+    if (node->role() == Role::kCoordinator) {
       auto [it, inserted] = coordinator_of_term_.emplace(node->term().value, node->self().value);
       if (!inserted && it->second != i) {
         fail("two coordinators in term " + std::to_string(node->term().value) + ": " +
              config_.nodes[it->second].name + " and " + config_.nodes[i].name);
         return false;
       }
+      if (node->holds_coordinator_lease(local_time(i, now_))) ++coordinator_leases;
     }
-    if (!node->has_quorum(local)) continue;
-    const Term t = coord ? node->term() : node->lease_term();
-    if (coord) ++coordinator_leases;
-    if (lease_term && *lease_term != t) {
-      fail("overlapping leases: " + config_.nodes[*lease_holder].name + " holds one of term " +
-           std::to_string(lease_term->value) + " while " + config_.nodes[i].name +
-           " holds one of term " + std::to_string(t.value));
-      return false;
-    }
-    lease_term = t;
-    lease_holder = i;
   }
   if (coordinator_leases > 1) {
     fail("two nodes hold a coordinator lease at once");
     return false;
   }
-  return check_granted_bounds() && check_resources();
+  return check_releases() && check_resources();
 }
 
 // A vip or a non-clone primitive active on one host at most (a start or stop in progress
@@ -993,24 +1005,24 @@ bool Simulation::check_resources_settled(std::string& why) const {
   return true;
 }
 
-// What the coordinator believes is the latest end of each follower's lease must really be no
-// earlier than that lease's end: the resource scheduler waits on it before moving resources.
-bool Simulation::check_granted_bounds() {
+// A node that takes a peer's quorum lease as over at some instant (Node::lease_released_at; a
+// coordinator then moves what the peer ran) must be right: the peer holds no lease that began
+// before that instant, on the real timeline.
+bool Simulation::check_releases() {
   for (std::size_t c = 0; c < nodes_.size(); ++c) {
-    const Node* coord = nodes_[c]->node.get();
-    if (coord == nullptr || coord->role() != Role::kCoordinator) continue;
+    const Node* judge = nodes_[c]->node.get();
+    if (judge == nullptr) continue;
     for (std::size_t f = 0; f < nodes_.size(); ++f) {
-      const Node* follower = nodes_[f]->node.get();
-      if (f == c || follower == nullptr || follower->role() == Role::kCoordinator) continue;
-      const auto until = follower->lease_until();
-      if (!until || follower->lease_term() != coord->term() ||
-          !follower->has_quorum(local_time(f, now_))) {
-        continue;
-      }
-      const auto bound = coord->granted_lease_bound(NodeId{static_cast<std::uint16_t>(f)});
-      if (!bound || real_time_for(c, *bound) < real_time_for(f, *until)) {
-        fail("coordinator " + config_.nodes[c].name + " underestimates the lease of " +
-             config_.nodes[f].name);
+      const Node* peer = nodes_[f]->node.get();
+      if (f == c || peer == nullptr) continue;
+      const auto over =
+          judge->lease_released_at(NodeId{static_cast<std::uint16_t>(f)}, local_time(c, now_));
+      const auto since = peer->lease_since();
+      if (!over || !since || !peer->has_quorum(local_time(f, now_))) continue;
+      if (real_time_for(f, *since) < real_time_for(c, *over)) {
+        fail(config_.nodes[c].name + " took the lease of " + config_.nodes[f].name +
+             " as over at " + ms(real_time_for(c, *over)) + ", but " + config_.nodes[f].name +
+             " has held one since " + ms(real_time_for(f, *since)));
         return false;
       }
     }
@@ -1057,7 +1069,84 @@ void Simulation::trace(const std::string& line) {
   if (trace_.size() > kTraceLines) trace_.pop_front();
 }
 
+void Simulation::disrupted(std::size_t i, std::size_t k, const std::string& how) {
+  // Only what ran on a node other than the faulted one when the fault came: the coordinator's
+  // own resources move (and may move back) as after any fault.
+  if (!faulted_ || *faulted_ == i || ran_at_fault_[i][k] == ResourceRole::kStopped) return;
+  fail("disruption: " + config_.resources.primitives[k].id + " on " + config_.nodes[i].name +
+       ", which stayed connected to a majority, is taken down (" + how +
+       ") after a fault on the coordinator " + config_.nodes[*faulted_].name);
+}
+
+// Runs until a coordinator is agreed and every resource runs where it can, then one second
+// more for what trails (reports, monitors); false (and a failure) past `bound`.
+bool Simulation::settle(RealTime bound, const char* after) {
+  const RealTime deadline = now_ + bound;
+  std::string why;
+  while (result_.ok && !(agreed_coordinator() && check_resources_settled(why))) {
+    if (!advance_to_next_event(deadline)) {
+      fail("not settled " + ms(bound) + " after " + after + ": " + why);
+      return false;
+    }
+    check_safety();
+  }
+  run_for(1'000'000);
+  return result_.ok;
+}
+
+void Simulation::fault_coordinator(std::size_t c) {
+  const auto up_to = [this](RealTime lo, RealTime span) {
+    return lo + static_cast<RealTime>(rng_() % static_cast<std::uint64_t>(span));
+  };
+  switch (rng_() % 4) {
+    case 0:
+      crash_node(c);
+      run_for(up_to(500'000, 2'500'000));
+      start_node(c);
+      break;
+    case 1:
+      crash_agent(c);  // its supervisor restarts it within agent_restart_within
+      run_for(options_.agent_restart_within + 1);
+      break;
+    case 2: {
+      const RealTime d = up_to(50'000, 3'000'000);
+      pause(c, d);
+      run_for(d + 1);
+      break;
+    }
+    default:
+      isolate(c);
+      run_for(up_to(500'000, 2'500'000));
+      heal_network();
+      break;
+  }
+}
+
+void Simulation::run_coordinator_faults() {
+  start_all();
+  if (!settle(options_.resources_settle_bound, "the start")) return;
+  for (int round = 0; round < options_.coordinator_fault_rounds && result_.ok; ++round) {
+    const auto c = agreed();
+    if (!c) {
+      fail("no agreed coordinator after settling");
+      return;
+    }
+    faulted_ = c->value;
+    ran_at_fault_.clear();
+    for (const auto& n : nodes_) ran_at_fault_.push_back(n->actual);
+    ++result_.coordinator_faults;
+    trace("fault on the coordinator " + config_.nodes[c->value].name);
+    fault_coordinator(c->value);
+    if (!settle(options_.resources_settle_bound, "the coordinator's fault healed")) return;
+    faulted_.reset();
+  }
+}
+
 SimResult Simulation::run() {
+  if (options_.coordinator_faults) {
+    run_coordinator_faults();
+    return result_;
+  }
   start_all();
   while (result_.ok && now_ < options_.fault_phase) {
     const RealTime next_fault = now_ + 20'000 + static_cast<RealTime>(rng_() % 600'000);

@@ -72,6 +72,15 @@ struct SimOptions {
   // Break the election restriction on purpose (voters ignore the document): the checker must
   // notice a committed change lost.
   bool unsafe_votes = false;
+
+  // Faults hit only the coordinator, one at a time: its host crashes, its agent crashes, its
+  // agent is stopped (SIGSTOP) for up to 3 s, or its links are cut; each is healed after a
+  // while and the cluster settles before the next. The checker adds: no resource active on
+  // another node is stopped, demoted or taken away by a guard from the fault until the cluster
+  // has settled after the heal (those nodes stayed connected to a majority: a change of
+  // coordinator alone must not cost them anything).
+  bool coordinator_faults = false;
+  int coordinator_fault_rounds = 3;
 };
 
 struct SimResult {
@@ -80,10 +89,11 @@ struct SimResult {
   RealTime recovery_time = 0;  // heal -> agreed coordinator
   std::size_t elections = 0;
   std::size_t messages = 0;
-  std::size_t actions = 0;    // resource actions run (start, stop, promote, demote)
-  std::size_t failovers = 0;  // starts of a resource on a node other than its last
-  std::size_t proposals = 0;  // document changes proposed
-  std::size_t committed = 0;  // ... reported committed to their proposer
+  std::size_t actions = 0;             // resource actions run (start, stop, promote, demote)
+  std::size_t failovers = 0;           // starts of a resource on a node other than its last
+  std::size_t coordinator_faults = 0;  // faults on the coordinator (SimOptions)
+  std::size_t proposals = 0;           // document changes proposed
+  std::size_t committed = 0;           // ... reported committed to their proposer
 };
 
 // The seeds of a test's run of schedules. HACTL_SIM_SEED=<seed> replays one schedule per shape,
@@ -119,6 +129,9 @@ class Simulation {
   void block(std::size_t from, std::size_t to);
   void heal_network();
   void pause(std::size_t i, RealTime duration);
+  // Node i hands the coordinator role over (Node::hand_over) to `target` or its choice; a
+  // follower asks its coordinator to.
+  void hand_over(std::size_t i, std::optional<std::size_t> target = std::nullopt);
   const Node* node(std::size_t i) const;
   const ResourceHost* host(std::size_t i) const;
   Membership membership(std::size_t i) const;
@@ -175,7 +188,12 @@ class Simulation {
   bool documents_converged() const;
 
   bool check_safety();
-  bool check_granted_bounds();
+  bool check_releases();
+  // Coordinator faults (SimOptions::coordinator_faults).
+  void run_coordinator_faults();
+  bool settle(RealTime bound, const char* after);
+  void fault_coordinator(std::size_t c);
+  void disrupted(std::size_t i, std::size_t k, const std::string& how);
   void fail(const std::string& what);
   void trace(const std::string& line);
 
@@ -205,8 +223,10 @@ class Simulation {
   RealTime max_delay_ = 1'000;
 
   std::map<std::uint64_t, std::uint16_t> coordinator_of_term_;
-  std::vector<std::optional<std::size_t>> last_host_;  // by primitive: where it last started
-  std::vector<bool> is_vip_, in_clone_;                // by primitive
+  std::optional<std::size_t> faulted_;  // coordinator_faults: the node hit, while it matters
+  std::vector<std::vector<ResourceRole>> ran_at_fault_;  // by node, by primitive
+  std::vector<std::optional<std::size_t>> last_host_;    // by primitive: where it last started
+  std::vector<bool> is_vip_, in_clone_;                  // by primitive
   std::vector<bool>
       stops_;  // by primitive: taken away when the lease lapses (stops_without_quorum)
   std::vector<std::size_t> promoted_max_;              // by primitive: 0 unless promotable

@@ -220,7 +220,7 @@ TEST(Announcer, TheKeeperAnnouncesOnlyUnderItsLeaseAndReportsTheCheck) {
   Instant now{Duration{1'000'000'000}};
   Keeper k(config, n1, now);
   k.set_mac("eth0", kMine);
-  LeaseView lease{Term{3}, n2, now + 10s, 0, {true, true, true, true}};
+  LeaseView lease{Term{3}, n2, now + 10s, 0, {true, true, true, true}, now + 10s};
   k.tick(lease, now);
   KeeperOutput o = k.take(now);
   for (const KeeperCall& c : o.calls) k.on_call_done(c.call_id, 7, true, now);  // probes

@@ -26,7 +26,7 @@ Membership membership(bool leads) {
   m.term = Term{3};
   m.leads = leads;
   m.up = {true, true, true};
-  m.lease_bound.assign(3, std::nullopt);
+  m.lease_over.assign(3, Instant::min());  // lost nodes' leases known over
   m.echo.assign(3, 0);
   return m;
 }
@@ -54,7 +54,7 @@ class TwoNodes {
   explicit TwoNodes(const std::string& meta)
       : loaded_(load(meta)), c_(loaded_.config, NodeId{1}), m_(membership(true)) {
     m_.up = {true, true};
-    m_.lease_bound.assign(2, std::nullopt);
+    m_.lease_over.assign(2, Instant::min());  // lost nodes' leases known over
     m_.echo.assign(2, 0);
     report(0);
     report(1);

@@ -307,7 +307,7 @@ Membership members(std::vector<bool> up, std::vector<NodeFence> fence) {
   m.term = Term{3};
   m.leads = true;
   m.up = std::move(up);
-  m.lease_bound.assign(m.up.size(), std::nullopt);
+  m.lease_over.assign(m.up.size(), Instant::min());  // lost nodes' leases known over
   m.echo.assign(m.up.size(), 0);
   m.fence = std::move(fence);
   return m;
@@ -357,7 +357,7 @@ TEST(ConductorFencing, ALostNodesVipMovesOnlyOnceItIsFenced) {
   d.tick(all_up, t2);
   auto fenced = members({true, true, false, true},
                         {NodeFence::kNone, NodeFence::kNone, NodeFence::kFenced, NodeFence::kNone});
-  fenced.lease_bound[2] = t2 + 10s;  // without fencing it would wait for this
+  fenced.lease_over[2].reset();  // without fencing it would wait for releases
   t2 += 1ms;
   d.tick(fenced, t2);
   EXPECT_EQ(d.state(fenced, t2).nodes[2], NodeCondition::kOffline);

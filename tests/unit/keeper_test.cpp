@@ -46,7 +46,7 @@ class KeeperTest : public ::testing::Test {
   }
 
   LeaseView lease(Instant until, std::uint64_t session_ping = 100) const {
-    return LeaseView{Term{3}, kCoordinator, until, session_ping};
+    return LeaseView{Term{3}, kCoordinator, until, session_ping, {}, until};
   }
   ActionRequest start(std::uint64_t id, std::uint32_t index, std::uint64_t echo = 100) const {
     return ActionRequest{Term{3}, config_.config_id, id, index, RequestKind::kStart, echo};
@@ -103,6 +103,42 @@ TEST_F(KeeperTest, RefusesARequestSentBeforeItsLeaseBegan) {
   // The coordinator's resend carries a newer echo: now it runs.
   keeper_->on_request(kCoordinator, start(1, 0, 201), lease(now + 300ms, 200), now);
   EXPECT_EQ(calls(now).size(), 1u);
+}
+
+// The quorum lease (the right to run) no longer says the coordinator still leads: a request is
+// acted on only within the authority window its heartbeats give, nested in its own lease. A
+// request from a coordinator whose window is over (it may be deposed, and a successor may have
+// started the resource elsewhere) is ignored, however valid this node's own lease.
+TEST_F(KeeperTest, ActsOnARequestOnlyWithinTheCoordinatorsAuthority) {
+  const Instant now = kT0 + 10ms;
+  LeaseView no_authority = lease(now + 300ms);
+  no_authority.authority_until.reset();
+  keeper_->on_request(kCoordinator, start(1, 0), no_authority, now);
+  EXPECT_TRUE(calls(now).empty());
+  LeaseView ending = lease(now + 300ms);
+  ending.authority_until = now + 1ms;  // within the guard's half heartbeat of its end
+  keeper_->on_request(kCoordinator, start(1, 0), ending, now);
+  EXPECT_TRUE(calls(now).empty());
+  keeper_->on_request(kCoordinator, start(1, 0), lease(now + 300ms), now);
+  EXPECT_EQ(calls(now).size(), 1u);
+}
+
+// A lease that ended and began again between two of the keeper's looks (the loop was late)
+// still ended: the keeper learns it from the new session ping and stops what it runs.
+TEST_F(KeeperTest, ALeaseThatEndedBetweenTwoLooksStillStopsEverything) {
+  Instant now = kT0 + 10ms;
+  keeper_->tick(lease(now + 300ms, 100), now);
+  keeper_->on_request(kCoordinator, start(1, 0), lease(now + 300ms, 100), now);
+  for (const auto& c : calls(now)) keeper_->on_call_done(c.call_id, 0, true, now);
+  keeper_->take(now);
+  now += 50ms;
+  keeper_->tick(lease(now + 300ms, 180), now);
+  const auto out = keeper_->take(now);
+  EXPECT_TRUE(std::any_of(out.calls.begin(), out.calls.end(),
+                          [](const KeeperCall& c) { return c.index == 0 && c.action == "stop"; }));
+  EXPECT_TRUE(std::any_of(out.events.begin(), out.events.end(), [](const std::string& e) {
+    return e.starts_with("event=lease_lapsed");
+  }));
 }
 
 // Found by the fencing simulation: a start the coordinator sent to this node's previous agent
@@ -179,7 +215,7 @@ TEST(KeeperQuorumLoss, OnQuorumLossFreezeKeepsOneResourceAndStopsTheOther) {
   for (const auto& c : k.take(kT0).calls) k.on_call_done(c.call_id, 7, true, kT0);
   Instant now = kT0 + 10ms;
   const Instant until = now + 300ms;
-  const LeaseView lease{Term{3}, kCoordinator, until, 100};
+  const LeaseView lease{Term{3}, kCoordinator, until, 100, {}, until};
   k.tick(lease, now);
   for (std::uint32_t i : {0u, 1u}) {
     k.on_request(kCoordinator,

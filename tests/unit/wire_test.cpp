@@ -28,9 +28,16 @@ ClusterConfig three_nodes() {
 std::vector<Message> samples() {
   using std::chrono::microseconds;
   return {
-      Heartbeat{Term{7}, NodeId{1}, 42, 41, microseconds{250'000}, false},
-      Heartbeat{Term{0}, std::nullopt, 1, 0, microseconds{0}, true},
-      Heartbeat{Term{UINT64_MAX}, NodeId{2}, UINT64_MAX, UINT64_MAX, microseconds{INT64_MAX}, true},
+      Heartbeat{Term{7}, NodeId{1}, 42, 41, microseconds{250'000}, false, true, {}},
+      Heartbeat{Term{0}, std::nullopt, 1, 0, microseconds{0}, true, false, {NodeId{2}}},
+      Heartbeat{Term{UINT64_MAX},
+                NodeId{2},
+                UINT64_MAX,
+                UINT64_MAX,
+                microseconds{INT64_MAX},
+                true,
+                true,
+                {NodeId{0}, NodeId{2}}},
       PreVoteRequest{Term{3}, DocVersion{Term{2}, 17}},
       PreVoteResponse{Term{3}, true},
       PreVoteResponse{Term{9}, false},
@@ -142,7 +149,7 @@ TEST_F(Wire, HeaderProblemsHaveTheirReasons) {
   magic[0] = 'X';
   EXPECT_EQ(codec_.open(magic).error(), DropReason::kBadMagic);
   auto version = good;
-  version[2] = 2;
+  version[2] = kWireVersion + 1;
   EXPECT_EQ(codec_.open(version).error(), DropReason::kBadVersion);
   ClusterConfig other = config_;
   other.nodes[1].name = "stranger";
