@@ -36,6 +36,7 @@ Agent::Agent(uv_loop_t* loop, AgentOptions options)
     : loop_(loop),
       options_(std::move(options)),
       store_(options_.config, options_.state_dir, options_.config.node(options_.self).name),
+      spawn_pacer_(loop),
       doc_store_(options_.state_dir, options_.config.node(options_.self).name) {}
 
 Instant Agent::now() const {
@@ -229,6 +230,7 @@ void Agent::open_executor() {
                                            if (g == executor_generation_) on_op_result(r);
                                          });
   executor_->set_vip_guard(&vip_guard_);
+  executor_->set_spawn_pacer(&spawn_pacer_);
 }
 
 void Agent::tell_macs(std::optional<std::size_t> only) {
@@ -264,6 +266,7 @@ void Agent::stop() {
     lease_fd_ = -1;
   }
   if (executor_) executor_->close();
+  spawn_pacer_.close();
   if (transport_) transport_->close();
   if (control_) control_->close();
   if (metrics_) metrics_->close();

@@ -152,6 +152,7 @@ class Agent {
   int lock_fd_ = -1;
   Instant last_keepalive_{};
   std::optional<Instant> lease_written_;
+  SpawnPacer spawn_pacer_;  // before every executor: they spawn through it
   std::unique_ptr<Executor> executor_;
   std::unique_ptr<ResourceHost> resources_;
   std::unique_ptr<VipChecker> vip_checker_;  // checks of peers' vips (Announcer)

@@ -272,6 +272,7 @@ void Agent::rebuild_resources(ClusterConfig base, Instant t) {
                      r.action, static_cast<int>(r.code), self);
       });
       ex->set_vip_guard(&vip_guard_);
+      ex->set_spawn_pacer(&spawn_pacer_);
       std::uint64_t call = 1;
       for (const auto& [id, promoted] : orphans) {
         spdlog::warn(

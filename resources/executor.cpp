@@ -115,20 +115,22 @@ void Executor::run(Lane& lane, const OpRequest& request) {
   };
   switch (p.cls) {
     case ResourceClass::kOcf:
-      lane.process =
-          run_process(loop_, ocf_spec(p, request.action, request.timeout, lane.interval, ocf_root_),
-                      [done](const ProcessResult& r) {
-                        done(r, r.ended == ProcessResult::Ended::kExited ? ocf_code(r.exit_code)
-                                                                         : OcfCode::kErrGeneric);
-                      });
+      lane.process = run_process(
+          loop_, ocf_spec(p, request.action, request.timeout, lane.interval, ocf_root_),
+          [done](const ProcessResult& r) {
+            done(r, r.ended == ProcessResult::Ended::kExited ? ocf_code(r.exit_code)
+                                                             : OcfCode::kErrGeneric);
+          },
+          pacer_);
       return;
     case ResourceClass::kExec:
-      lane.process = run_process(loop_, exec_spec(p, request.action, request.timeout),
-                                 [done, action = request.action](const ProcessResult& r) {
-                                   done(r, r.ended == ProcessResult::Ended::kExited
-                                               ? exec_code(action, r.exit_code)
-                                               : OcfCode::kErrGeneric);
-                                 });
+      lane.process = run_process(
+          loop_, exec_spec(p, request.action, request.timeout),
+          [done, action = request.action](const ProcessResult& r) {
+            done(r, r.ended == ProcessResult::Ended::kExited ? exec_code(action, r.exit_code)
+                                                             : OcfCode::kErrGeneric);
+          },
+          pacer_);
       return;
     case ResourceClass::kVip: {
       // Netlink calls to the local kernel return at once; the result is still delivered from

@@ -50,6 +50,8 @@ class Executor {
   // VIPs this executor adds (or finds at a probe) are held by `guard`, removed when it lets go;
   // the other resources that may run here are told to it too (see VipGuard).
   void set_vip_guard(VipGuard* guard) { vip_guard_ = guard; }
+  // Agents and monitors are spawned through `pacer` (a burst never holds the loop long).
+  void set_spawn_pacer(SpawnPacer* pacer) { pacer_ = pacer; }
   void submit(OpRequest request);
   // Runs `monitor` every interval (the configured one when zero); reports the first result
   // and then only changes of code.
@@ -80,6 +82,7 @@ class Executor {
   std::string ocf_root_;
   std::map<std::string, std::unique_ptr<Lane>> lanes_;
   VipGuard* vip_guard_ = nullptr;
+  SpawnPacer* pacer_ = nullptr;
   std::unique_ptr<SystemdClient> systemd_;  // connected on the first systemd action
   std::shared_ptr<bool> alive_;             // callbacks that outlive the executor see false
 };

@@ -213,15 +213,80 @@ std::string_view to_string(ProcessResult::Ended e) {
   return "unknown";
 }
 
+SpawnPacer::SpawnPacer(uv_loop_t* loop, Duration budget) : idle_(new uv_idle_t{}), budget_(budget) {
+  uv_idle_init(loop, idle_);
+  idle_->data = this;
+}
+
+SpawnPacer::~SpawnPacer() { close(); }
+
+void SpawnPacer::close() {
+  if (closed_) return;
+  closed_ = true;
+  while (!queue_.empty()) {
+    auto spawn = std::move(queue_.front());
+    queue_.pop_front();
+    spawn();
+  }
+  uv_close(reinterpret_cast<uv_handle_t*>(idle_),
+           [](uv_handle_t* h) { delete reinterpret_cast<uv_idle_t*>(h); });
+}
+
+void SpawnPacer::submit(std::function<void()> spawn) {
+  if (closed_) {
+    spawn();
+    return;
+  }
+  queue_.push_back(std::move(spawn));
+  // An idle handle runs once per loop pass (a timer re-armed at 0 would run again in the same
+  // timer phase, before any socket is read), and keeps the loop from blocking in its poll.
+  if (queue_.size() == 1) {
+    uv_idle_start(idle_, [](uv_idle_t* h) { static_cast<SpawnPacer*>(h->data)->drain(); });
+  }
+}
+
+void SpawnPacer::drain() {
+  const std::uint64_t until =
+      uv_hrtime() + static_cast<std::uint64_t>(
+                        std::chrono::duration_cast<std::chrono::nanoseconds>(budget_).count());
+  // At least one per pass, however slow, so the queue always moves.
+  do {
+    auto spawn = std::move(queue_.front());
+    queue_.pop_front();
+    spawn();
+  } while (!queue_.empty() && uv_hrtime() < until);
+  if (queue_.empty()) uv_idle_stop(idle_);
+}
+
+namespace {
+
+// Spawns a prepared job (run_process); its timeout counts from here.
+void spawn_job(Job* job, const std::shared_ptr<ProcessHandle>& handle);
+
+}  // namespace
+
 std::shared_ptr<ProcessHandle> run_process(uv_loop_t* loop, const ProcessSpec& spec,
-                                           ProcessDone done) {
+                                           ProcessDone done, SpawnPacer* pacer) {
   auto handle = std::make_shared<ProcessHandle>();
   auto* job = new Job;
   job->loop = loop;
   job->spec = spec;
   job->done = std::move(done);
-  job->started_ns = uv_hrtime();
-  job->has_input = spec.input.has_value();
+  if (pacer != nullptr) {
+    pacer->submit([job, handle] { spawn_job(job, handle); });
+  } else {
+    spawn_job(job, handle);
+  }
+  return handle;
+}
+
+namespace {
+
+// The job's pipes and timer, and the child's standard streams: input from the caller or
+// /dev/null, output and error captured.
+void init_handles(Job* job, uv_stdio_container_t (&stdio)[3]) {
+  uv_loop_t* loop = job->loop;
+  job->has_input = job->spec.input.has_value();
   for (auto* h :
        {reinterpret_cast<uv_handle_t*>(&job->in), reinterpret_cast<uv_handle_t*>(&job->out),
         reinterpret_cast<uv_handle_t*>(&job->err), reinterpret_cast<uv_handle_t*>(&job->timer),
@@ -232,10 +297,25 @@ std::shared_ptr<ProcessHandle> run_process(uv_loop_t* loop, const ProcessSpec& s
   uv_pipe_init(loop, &job->err, 0);
   uv_timer_init(loop, &job->timer);
   job->open_handles = 3;
+  stdio[0].flags = UV_IGNORE;
   if (job->has_input) {
     uv_pipe_init(loop, &job->in, 0);
     ++job->open_handles;
+    stdio[0].flags = static_cast<uv_stdio_flags>(UV_CREATE_PIPE | UV_READABLE_PIPE);
+    stdio[0].data.stream = reinterpret_cast<uv_stream_t*>(&job->in);
   }
+  stdio[1].flags = static_cast<uv_stdio_flags>(UV_CREATE_PIPE | UV_WRITABLE_PIPE);
+  stdio[1].data.stream = reinterpret_cast<uv_stream_t*>(&job->out);
+  stdio[2].flags = static_cast<uv_stdio_flags>(UV_CREATE_PIPE | UV_WRITABLE_PIPE);
+  stdio[2].data.stream = reinterpret_cast<uv_stream_t*>(&job->err);
+}
+
+void spawn_job(Job* job, const std::shared_ptr<ProcessHandle>& handle) {
+  uv_loop_t* loop = job->loop;
+  const ProcessSpec& spec = job->spec;
+  job->started_ns = uv_hrtime();
+  uv_stdio_container_t stdio[3];
+  init_handles(job, stdio);
 
   // A realtime caller (the agent's loop, resources/realtime.hpp) keeps its policy across fork:
   // uv_spawn waits (reading a pipe) until the child has exec'd, and a child at normal priority
@@ -260,16 +340,6 @@ std::shared_ptr<ProcessHandle> run_process(uv_loop_t* loop, const ProcessSpec& s
   std::vector<char*> envp;
   for (const auto& e : job->spec.env) envp.push_back(const_cast<char*>(e.c_str()));
   envp.push_back(nullptr);
-  uv_stdio_container_t stdio[3];
-  stdio[0].flags = UV_IGNORE;
-  if (job->has_input) {
-    stdio[0].flags = static_cast<uv_stdio_flags>(UV_CREATE_PIPE | UV_READABLE_PIPE);
-    stdio[0].data.stream = reinterpret_cast<uv_stream_t*>(&job->in);
-  }
-  stdio[1].flags = static_cast<uv_stdio_flags>(UV_CREATE_PIPE | UV_WRITABLE_PIPE);
-  stdio[1].data.stream = reinterpret_cast<uv_stream_t*>(&job->out);
-  stdio[2].flags = static_cast<uv_stdio_flags>(UV_CREATE_PIPE | UV_WRITABLE_PIPE);
-  stdio[2].data.stream = reinterpret_cast<uv_stream_t*>(&job->err);
   uv_process_options_t opts{};
   opts.file = argv[0];
   opts.args = argv.data();
@@ -287,7 +357,7 @@ std::shared_ptr<ProcessHandle> run_process(uv_loop_t* loop, const ProcessSpec& s
     job->result.ended = ProcessResult::Ended::kExecFailed;
     job->result.error = "cannot run " + spec.program + ": " + uv_strerror(rc);
     job->report();
-    return handle;
+    return;
   }
   ProcessJobAccess::started(*handle, job->process.pid);
   job->control = handle;
@@ -298,7 +368,8 @@ std::shared_ptr<ProcessHandle> run_process(uv_loop_t* loop, const ProcessSpec& s
   uv_timer_start(
       &job->timer, [](uv_timer_t* t) { static_cast<Job*>(t->data)->on_timer(); },
       to_ms(spec.timeout), 0);
-  return handle;
 }
+
+}  // namespace
 
 }  // namespace hactl

@@ -67,8 +67,18 @@ std::expected<std::unique_ptr<rtnl_addr, AddrDeleter>, VipResult> make_addr(cons
   return a;
 }
 
+// One packet socket for every gratuitous ARP of this process, opened at the first and never
+// closed: closing an AF_PACKET socket waits for an RCU grace period (packet_release calls
+// synchronize_net), 6 to 36 ms on the loop per announcement with five busy agents on one host
+// (bench/coordinator_loss.py), and a node announcing 40 vips lost its lease. Protocol 0: it
+// sends only, so nothing queues up on it.
+int arp_socket() {
+  static const int fd = ::socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  return fd;
+}
+
 VipResult announce_v4(const VipSpec& vip, unsigned ifindex, const MacAddress& mac) {
-  const int fd = ::socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, htons(ETH_P_ARP));
+  const int fd = arp_socket();
   if (fd < 0) return fail(OcfCode::kErrPerm, std::string("packet socket: ") + std::strerror(errno));
   // A gratuitous ARP request: sender and target address are both the VIP (RFC 5227 3).
   unsigned char frame[28] = {0x00, 0x01, 0x08, 0x00, 6, 4, 0x00, 0x01};
@@ -85,7 +95,6 @@ VipResult announce_v4(const VipSpec& vip, unsigned ifindex, const MacAddress& ma
   const ssize_t n =
       ::sendto(fd, frame, sizeof frame, 0, reinterpret_cast<sockaddr*>(&to), sizeof to);
   const int err = errno;
-  ::close(fd);
   if (n != sizeof frame)
     return fail(OcfCode::kErrGeneric, std::string("gratuitous ARP: ") + std::strerror(err));
   return {};

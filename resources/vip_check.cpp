@@ -12,6 +12,7 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
+#include <thread>
 
 #include "resources/vip.hpp"
 
@@ -48,7 +49,9 @@ void add_mac(std::vector<MacAddress>& list, const MacAddress& mac) {
 
 std::string open_socket(VipChecker::Check& c) {
   if (c.family == AF_INET) {
-    c.fd = ::socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, htons(ETH_P_ARP));
+    // Protocol 0 first, ARP at bind: a socket created for ARP is already hooked in, and
+    // re-binding it waits for an RCU grace period (15 ms and more on the loop on a busy host).
+    c.fd = ::socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (c.fd < 0) return errno_text("packet socket");
     sockaddr_ll at{};
     at.sll_family = AF_PACKET;
@@ -244,7 +247,9 @@ void VipChecker::finish(Check* c) {
   auto closed = [](uv_handle_t* h) {
     auto* ch = static_cast<Check*>(h->data);
     if (--ch->open_handles == 0) {
-      if (ch->fd >= 0) ::close(ch->fd);
+      // Closing a packet socket waits for an RCU grace period (tens of milliseconds on a busy
+      // host): a thread of its own does it, never the loop.
+      if (ch->fd >= 0) std::thread([fd = ch->fd] { ::close(fd); }).detach();
       delete ch;
     }
   };

@@ -176,6 +176,36 @@ TEST(ProcessRunner, ARealtimeCallersChildrenRunAtNormalPriority) {
   EXPECT_EQ(own_127.exit_code, 127);
 }
 
+// A burst of spawns through a pacer is spread over loop passes (uv_spawn holds the loop until
+// each child has exec'd): with no budget, one per pass, in order; every one still reaches its
+// result, and closing the pacer spawns what is left at once.
+TEST(SpawnPacer, SpreadsABurstOverLoopPassesInOrder) {
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  std::vector<int> done;
+  {
+    SpawnPacer pacer(&loop, Duration::zero());
+    for (int i = 0; i < 5; ++i) {
+      run_process(
+          &loop, sh("exit " + std::to_string(i)),
+          [&done](const ProcessResult& r) { done.push_back(r.exit_code); }, &pacer);
+    }
+    EXPECT_EQ(pacer.queued(), 5u) << "nothing is spawned from inside the call";
+    uv_run(&loop, UV_RUN_NOWAIT);
+    EXPECT_EQ(pacer.queued(), 4u) << "one spawn per loop pass";
+    for (int pass = 0; pass < 1000 && done.size() < 5; ++pass) uv_run(&loop, UV_RUN_ONCE);
+    EXPECT_EQ(done, (std::vector<int>{0, 1, 2, 3, 4}));
+    run_process(
+        &loop, sh("exit 7"), [&done](const ProcessResult& r) { done.push_back(r.exit_code); },
+        &pacer);
+    pacer.close();
+    EXPECT_EQ(pacer.queued(), 0u);
+  }
+  uv_run(&loop, UV_RUN_DEFAULT);
+  EXPECT_EQ(done.back(), 7);
+  EXPECT_EQ(uv_loop_close(&loop), 0) << "a handle was left open";
+}
+
 TEST(ProcessRunner, FloodedOutputIsBounded) {
   const auto r = run_sync(sh("yes hactl | head -c 1000000"));
   EXPECT_EQ(r.ended, ProcessResult::Ended::kExited);
