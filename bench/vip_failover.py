@@ -1,8 +1,11 @@
 """VIP failover time in a 3-node netns cluster of real agents: from a fault of the node holding
 the VIP to the client's ARP request for the VIP answered by the new holder's MAC.
 
-Faults: "crash" (SIGKILL of the holder's agent and its link cut at once) and "link" (its link
-cut alone; the agent lives on, cut off, and must give the VIP up by itself). The client is
+Faults: "crash" (SIGKILL of the holder's agent and its link cut at once), "link" (its link
+cut alone; the agent lives on, cut off, and must give the VIP up by itself) and "stop" (SIGTERM
+of the holder's agent, as `systemctl stop` or an upgrade: a planned move; a coordinator hands
+its role over first). For "stop" the figure is the client's gap: from the last reply of the old
+holder to the first of the new one. The client is
 Debian's iputils arping in the switch namespace, broadcasting a request every 10 ms, so the
 figure includes up to 10 ms of polling. After each trial the node is healed and rejoins; the
 next trial starts from a steady cluster.
@@ -15,10 +18,12 @@ the VIP was verified (a peer saw it announced and answered from the new holder's
 docs/vip.md): the "time to verified" column.
 
 Usage (root): python3 bench/vip_failover.py [TRIALS] [--profile default|fast] [--family 4|6]
+[--faults crash,link,stop] [--nodes N] (N nodes n1..nN, 3 by default)
 """
 
 import argparse
 import os
+import signal
 import statistics
 import sys
 import time
@@ -89,7 +94,10 @@ def trial(c, fault, vip):
         start = time.monotonic()
         if fault == "crash":
             c.kill(holder)
-        c.link_down(holder)
+        if fault == "stop":
+            c.kill(holder, signal.SIGTERM)  # returns once it exited; the client records meanwhile
+        else:
+            c.link_down(holder)
         answered = None
         deadline = time.monotonic() + 20
         while answered is None and time.monotonic() < deadline:
@@ -105,10 +113,17 @@ def trial(c, fault, vip):
         gap = watch.handover_gap(holder, answered[0])
         overlap = watch.longest_overlap()
         verified = verified_ms(c, answered[0])
-    c.link_up(holder)
-    if fault == "crash":
+        took = answered[1] - start
+        if fault == "stop":  # the client's gap, from the old holder's last answer
+            with client.cond:
+                old = [t for t, m in client.replies if m == macs[holder] and t < answered[1]]
+            last_old = max(old, default=start)
+            took = answered[1] - last_old
+    if fault != "stop":
+        c.link_up(holder)
+    if fault in ("crash", "stop"):
         c.start(holder)
-    return (answered[1] - start) * 1000, was_coordinator, gap, overlap, verified
+    return took * 1000, was_coordinator, gap, overlap, verified
 
 
 def main():
@@ -117,10 +132,13 @@ def main():
     ap.add_argument("--profile", choices=PROFILES, default="default")
     ap.add_argument("--faults", default="crash,link")
     ap.add_argument("--family", choices=["4", "6"], default="4")
+    ap.add_argument("--nodes", type=int, default=3)
     args = ap.parse_args()
     heartbeat, timeout = PROFILES[args.profile]
     vip = VIP6 if args.family == "6" else VIP
-    with Cluster(heartbeat=heartbeat, node_timeout=timeout, resources_yaml=resources(vip)) as c:
+    names = tuple(f"n{i}" for i in range(1, args.nodes + 1))
+    with Cluster(names=names, heartbeat=heartbeat, node_timeout=timeout,
+                 resources_yaml=resources(vip)) as c:
         if args.family == "6":
             # The client's source address for its solicitations (no DAD: its own namespace).
             run("ip", "-n", c.switch, "addr", "add", "fd00:10:213::250/64", "dev", "br0", "nodad")
@@ -139,7 +157,8 @@ def main():
                       f"its start)", flush=True)
             ok = [v for v in verified if v is not None]
             print(f"VIP failover, IPv{args.family}, {args.profile} timing (heartbeat {heartbeat}, "
-                  f"node_timeout {timeout}), {fault}, {args.trials} trials: median "
+                  f"node_timeout {timeout}), {args.nodes} nodes, {fault}"
+                  f"{' (client gap)' if fault == 'stop' else ''}, {args.trials} trials: median "
                   f"{statistics.median(times):.0f} ms, p95 {percentile(times, 95):.0f} ms, "
                   f"max {max(times):.0f} ms; the old holder let go {min(gaps):.1f} ms or more "
                   f"before the new one took the VIP; two holders at once: "

@@ -223,7 +223,7 @@ class CoordinatorLossTest(ClusterTestCase):
 
     # ------------------------------------------------------------------ the run
     def run_fault(self, fault, description, own_ip_fails_over, own_ip_stays=False,
-                  max_own_gap=None):
+                  max_own_gap=None, first_reconcile_actions=None):
         """Places the resources, starts the watches, runs `fault()` (which hits C, may wait on
         conditions, and returns the nodes live and connected once it is over), waits for a
         settled coordinator among them, watches 3 s more and checks everything; every problem
@@ -347,6 +347,16 @@ class CoordinatorLossTest(ClusterTestCase):
             own = c.holders(OWN_VIP)
             if len(own) != 1 or own[0] not in live:
                 problems.append(f"own-ip held by {own} at the end (live: {live})")
+        if first_reconcile_actions is not None and settled_coord is not None:
+            # A change of coordinator alone: the new one adopts what runs (issue: "the first
+            # reconciled has 0 actions").
+            with open(c.nodes[settled_coord].log_path, errors="replace") as f:
+                f.seek(offsets[settled_coord])
+                lines = [ln for ln in f.read().splitlines() if "event=reconciled " in ln]
+            if not lines:
+                problems.append(f"{settled_coord} never logged event=reconciled")
+            elif f"actions={first_reconcile_actions} " not in lines[0]:
+                problems.append(f"{settled_coord}'s first reconcile: {self.strip(lines[0])}")
         if own_ip_stays and own_watch.events:
             problems.append(f"own-ip moved although nothing happened to {C}'s node: "
                             f"{sorted(own_watch.events)}")
@@ -445,7 +455,7 @@ class CoordinatorLossTest(ClusterTestCase):
             self.survivors_agree("after the handover")
             return list(self.c.nodes)
         self.run_fault(fault, "hactl coordinator handover", own_ip_fails_over=False,
-                       own_ip_stays=True)
+                       own_ip_stays=True, first_reconcile_actions=0)
 
     def test_restart_of_the_coordinators_agent(self):
         def fault():

@@ -1066,6 +1066,7 @@ SeedPlan plan_seeds(const char* what, const char* count_var, std::uint64_t fallb
 
 void Simulation::trace(const std::string& line) {
   trace_.push_back("[" + ms(now_) + "] " + line);
+  if (options_.journal) journal_.push_back(trace_.back());
   if (trace_.size() > kTraceLines) trace_.pop_front();
 }
 

@@ -13,6 +13,7 @@
 #include <queue>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/config.hpp"
@@ -81,6 +82,9 @@ struct SimOptions {
   // coordinator alone must not cost them anything).
   bool coordinator_faults = false;
   int coordinator_fault_rounds = 3;
+
+  // Keep every trace line (not only the last few hundred) for take_journal(): transcripts.
+  bool journal = false;
 };
 
 struct SimResult {
@@ -139,6 +143,9 @@ class Simulation {
   RealTime now() const { return now_; }
   const SimResult& result() const { return result_; }
   std::optional<NodeId> agreed() const;  // the coordinator every node agrees on, if any
+  // Trace lines since the last call ("[12.3ms] n1 became_coordinator term=1"), with
+  // SimOptions::journal.
+  std::vector<std::string> take_journal() { return std::exchange(journal_, {}); }
 
  private:
   struct SimNode;
@@ -235,6 +242,7 @@ class Simulation {
   std::map<std::pair<std::size_t, std::uint64_t>, std::string> proposed_;  // (node, id) -> content
   std::uint64_t next_token_ = 1;
   std::deque<std::string> trace_;
+  std::vector<std::string> journal_;
   SimResult result_;
 };
 
