@@ -584,6 +584,17 @@ void Agent::handle_request(const nlohmann::json& request, const PeerCredentials&
   }
 }
 
+namespace {
+
+// "no node NAME (did you mean ...?)" for a name the configuration does not have.
+std::string unknown_node(const ClusterConfig& config, const std::string& name) {
+  std::vector<std::string> names;
+  for (const auto& n : config.nodes) names.push_back(n.name);
+  return unknown_name_message("node", name, names);
+}
+
+}  // namespace
+
 std::vector<bool> Agent::handover_avoid() const {
   std::vector<bool> avoid = standby_nodes(options_.config, doc_);
   const auto maintenance = maintenance_nodes(options_.config, doc_);
@@ -609,11 +620,7 @@ nlohmann::json Agent::handover(const nlohmann::json& request) {
   std::optional<NodeId> target;
   if (const auto name = request.value("to", std::string()); !name.empty()) {
     target = options_.config.find_node(name);
-    if (!target) {
-      std::vector<std::string> names;
-      for (const auto& n : options_.config.nodes) names.push_back(n.name);
-      return {{"error", unknown_name_message("node", name, names)}};
-    }
+    if (!target) return {{"error", unknown_node(options_.config, name)}};
   }
   const auto coordinator = core_->coordinator();
   if (!coordinator) return {{"error", "no coordinator to hand over from: an election is going on"}};
@@ -651,11 +658,7 @@ void Agent::cleanup(const nlohmann::json& request, ControlServer::Reply reply) {
   std::optional<NodeId> only;
   if (const auto node = request.value("node", std::string()); !node.empty()) {
     only = options_.config.find_node(node);
-    if (!only) {
-      std::vector<std::string> names;
-      for (const auto& n : options_.config.nodes) names.push_back(n.name);
-      return reply({{"error", unknown_name_message("node", node, names)}});
-    }
+    if (!only) return reply({{"error", unknown_node(options_.config, node)}});
   }
   for (const auto& p : prims) {
     resources_->cleanup(static_cast<std::uint32_t>(prim_index_.at(p)), *core_, now(), only);

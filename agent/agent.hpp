@@ -172,7 +172,8 @@ class Agent {
   // rebuild_resources); the configuration first, so it outlives its executor.
   std::vector<std::pair<std::unique_ptr<ResourceConfig>, std::unique_ptr<Executor>>> orphans_;
   std::uint64_t executor_generation_ = 0;
-  bool guard_maintenance_ = false;  // as last told to the guard
+  bool guard_maintenance_ = false;                    // as last told to the guard
+  std::optional<DocVersion> standby_handover_tried_;  // see run_docs
   std::unique_ptr<EventLog> events_;
   std::shared_ptr<EventSink> event_sink_;
   std::map<std::string, std::uint64_t> event_counts_;  // by kind, since this agent started

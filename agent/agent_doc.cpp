@@ -196,6 +196,17 @@ void Agent::run_docs(Instant t) {
     }
   }
   refresh_effective(t);
+  // The coordinator's own node in standby: once a majority stored that (handing over before
+  // would fail the operator's request), the role goes to another node, which moves what runs.
+  // Tried once per document version (a node that cannot hand over says so once).
+  const auto committed = docs_->committed();
+  const DocVersion version = docs_->doc().version;
+  if (core_->role() == Role::kCoordinator && committed && *committed >= version &&
+      standby_handover_tried_ != version &&
+      standby_nodes(options_.config, doc_)[options_.self.value]) {
+    standby_handover_tried_ = version;
+    hand_over_role({});
+  }
 }
 
 void Agent::apply_doc() {
@@ -230,10 +241,7 @@ void Agent::refresh_effective(Instant t) {
   }
   if (intents_until_ >= 0 && (intents_until_ == 0 || unix < intents_until_)) return;
   options_.config.resources.locations = effective_config(base_, doc_, unix).resources.locations;
-  const auto standby = standby_nodes(options_.config, doc_);
-  resources_->set_standby(standby);
-  // The coordinator's own node in standby: the role goes first, before any resource moves.
-  if (standby[options_.self.value] && core_->role() == Role::kCoordinator) hand_over_role({});
+  resources_->set_standby(standby_nodes(options_.config, doc_));
   resources_->set_held(held_resources(options_.config.resources, doc_));
   const auto maintenance = maintenance_nodes(options_.config, doc_);
   resources_->set_maintenance(maintenance);

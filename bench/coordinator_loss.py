@@ -21,14 +21,12 @@ import os
 import re
 import signal
 import statistics
-import subprocess
 import sys
-import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests",
                                 "integration"))
-from netns import Cluster  # noqa: E402
+from netns import AddressWatch, Cluster  # noqa: E402
 
 NODES = ("n1", "n2", "n3", "n4", "n5")
 STAMP = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}) ")
@@ -80,41 +78,6 @@ def resources_yaml():
             "    promoted_max: 1\nconstraints:\n  location:\n" + "\n".join(locations) + "\n")
 
 
-class AllAddresses:
-    """Every kernel address deletion in every namespace, from `ip monitor` (wall clock)."""
-
-    def __init__(self, c):
-        self.deleted = []  # (epoch seconds, node, address)
-        self.lock = threading.Lock()
-        self.procs = []
-        for name, node in c.nodes.items():
-            p = subprocess.Popen(["ip", "-n", node.ns, "-ts", "-o", "monitor", "address", "dev",
-                                  "eth0"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                 text=True)
-            t = threading.Thread(target=self._read, args=(name, p), daemon=True)
-            t.start()
-            self.procs.append((p, t))
-        time.sleep(0.2)
-
-    def _read(self, name, proc):
-        for line in proc.stdout:
-            if not line.startswith("[") or "Deleted " not in line:
-                continue
-            m = re.search(r"inet6? (\S+)/", line)
-            stamp = datetime.datetime.fromisoformat(line[1:line.index("]")]).timestamp()
-            if m:
-                with self.lock:
-                    self.deleted.append((stamp, name, m.group(1)))
-
-    def close(self):
-        for p, t in self.procs:
-            if p.poll() is None:
-                p.kill()
-            p.wait(timeout=10)
-            t.join(timeout=10)
-            p.stdout.close()
-
-
 def log_since(c, name, offset):
     with open(c.nodes[name].log_path, errors="replace") as f:
         f.seek(offset)
@@ -153,7 +116,7 @@ def trial(c, n, results):
     own = owned(c, coord)
     survivors = [x for x in c.nodes if x != coord]
     offsets = {x: os.path.getsize(c.nodes[x].log_path) for x in survivors}
-    watch = AllAddresses(c)
+    watch = AddressWatch(c, None)  # every address
     try:
         t0 = time.time()
         m0 = time.monotonic()
@@ -187,8 +150,8 @@ def trial(c, n, results):
                 hit.add((x, m.group(1)))
             if "event=lease_lapsed" in line:
                 hit.add((x, "lease_lapsed"))
-    for _, x, addr in watch.deleted:
-        if x != coord:
+    for _, x, held, addr in watch.changes:
+        if x != coord and not held:
             hit.add((x, addr))
     results.append({"elected_ms": elected, "reconciled_ms": reconciled[0] if reconciled else None,
                     "first_actions": reconciled[1] if reconciled else None,

@@ -1,5 +1,9 @@
-"""Idle cost of one agent in a 3-node netns cluster at default timing: CPU as a percentage of
-one core (utime+stime from /proc over the window) and resident memory (VmRSS)."""
+"""Idle cost of one agent in a netns cluster at default timing (3 nodes, or NODES): CPU as a
+percentage of one core (utime+stime from /proc over the window) and resident memory (VmRSS),
+for the coordinator and a follower. Heartbeats go from every node to every other, so each agent
+handles 2 (n - 1) datagrams each way per heartbeat interval.
+
+Usage (root): python3 bench/idle_cost.py [SECONDS (30)] [NODES (3)]"""
 
 import os
 import sys
@@ -24,9 +28,9 @@ def rss_kib(pid):
     return 0
 
 
-def main(seconds=30):
+def main(seconds=30, nodes=3):
     hz = os.sysconf("SC_CLK_TCK")
-    with Cluster() as c:
+    with Cluster(names=tuple(f"n{i}" for i in range(1, nodes + 1))) as c:
         c.start_all()
         leader = c.wait_until(lambda: c.agreed_coordinator(), 10, what="a coordinator")
         time.sleep(2)
@@ -37,9 +41,9 @@ def main(seconds=30):
             t1, c1 = time.monotonic(), cpu_ticks(pid)
             cpu = (c1 - c0) / hz / (t1 - t0) * 100
             role = "coordinator" if name == leader else "follower"
-            print(f"idle {role} agent over {seconds} s: CPU {cpu:.2f} % of one core, "
+            print(f"idle {role} agent of {nodes} over {seconds} s: CPU {cpu:.2f} % of one core, "
                   f"RSS {rss_kib(pid) / 1024:.1f} MiB", flush=True)
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 30)
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 30, int(sys.argv[2]) if len(sys.argv) > 2 else 3)

@@ -312,18 +312,18 @@ def ka_trial(c, fault):
 
 # ---------------------------------------------------------------------------------- hactl
 def hactl_trial(c, fault):
-    ms, coordinator, gap, overlap = vf.trial(c, fault)
+    ms, coordinator, gap, overlap, _verified = vf.trial(c, fault, VIP)
     return {"ms": ms, "gap_ms": None if gap is None else gap * 1000,
             "overlap_ms": overlap * 1000, "was_coordinator": coordinator}
 
 
 def hactl_cluster(profile):
     heartbeat, timeout = vf.PROFILES[profile]
-    return Cluster(heartbeat=heartbeat, node_timeout=timeout, resources_yaml=vf.RESOURCES)
+    return Cluster(heartbeat=heartbeat, node_timeout=timeout, resources_yaml=vf.resources(vf.VIP))
 
 
 def hactl_steady(c, timeout=30):
-    return c.wait_until(lambda: vf.steady_holder(c), timeout, 0.05, "a steady VIP holder")
+    return c.wait_until(lambda: vf.steady_holder(c, VIP), timeout, 0.05, "a steady VIP holder")
 
 
 # ---------------------------------------------------------------------------------- partition

@@ -11,6 +11,7 @@ import atexit
 import datetime
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -345,12 +346,14 @@ class Cluster:
 class AddressWatch:
     """Every node's kernel view of `address` on eth0, from `ip monitor` in each namespace:
     the times (realtime clock, microseconds) the address was added and deleted there. Shows
-    whether two nodes ever held it at once, however briefly, which sampling cannot."""
+    whether two nodes ever held it at once, however briefly, which sampling cannot. With
+    address None, every address on eth0: `changes` has (epoch seconds, node, held, address)."""
 
     def __init__(self, cluster, address):
         self.address = address
         self.events = []  # (epoch seconds, node, held)
-        self.initial = set(cluster.holders(address))
+        self.changes = []  # (epoch seconds, node, held, address)
+        self.initial = set(cluster.holders(address)) if address else set()
         self.lock = threading.Lock()
         self.procs = []
         for name, node in cluster.nodes.items():
@@ -364,11 +367,14 @@ class AddressWatch:
 
     def _read(self, name, proc):
         for line in proc.stdout:
-            if f" {self.address}/" not in line or not line.startswith("["):
+            m = re.search(r" inet6? (\S+)/", line)
+            if not m or not line.startswith("[") or self.address not in (None, m.group(1)):
                 continue
             stamp = datetime.datetime.fromisoformat(line[1:line.index("]")]).timestamp()
+            held = "Deleted " not in line
             with self.lock:
-                self.events.append((stamp, name, "Deleted " not in line))
+                self.events.append((stamp, name, held))
+                self.changes.append((stamp, name, held, m.group(1)))
 
     def close(self):
         for p, t in self.procs:

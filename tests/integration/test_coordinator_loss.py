@@ -445,6 +445,18 @@ class CoordinatorLossTest(ClusterTestCase):
         self.run_fault(fault, "SIGTERM of the coordinator's agent", own_ip_fails_over=True,
                        max_own_gap=0.2)
 
+    def test_standby_of_the_coordinators_node(self):
+        # `hactl node standby` of the coordinator's own node: it hands the role over first, then
+        # the new coordinator moves own-ip off it; nothing else moves.
+        def fault():
+            r = self.c.hactl(self.holder, "node", "standby", self.coord)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            self.survivors_agree("after the standby")
+            self.own_ip_on_survivor()
+            return list(self.c.nodes)
+        self.run_fault(fault, "node standby of the coordinator's node", own_ip_fails_over=True,
+                       max_own_gap=0.2)
+
     def test_handover_by_hand(self):
         # `hactl coordinator handover`, run on another node (it asks the coordinator): the role
         # moves and nothing else does, own-ip included.

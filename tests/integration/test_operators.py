@@ -396,11 +396,12 @@ class OperatorTest(ClusterTestCase):
         holder = self.holder(c)
         self.ok(c, holder, "node", "standby", holder)
         c.wait_until(lambda: c.holders(VIP) and holder not in c.holders(VIP), 10, 0.05, "moved")
-        coord = c.agreed_coordinator()
-        kinds = [e["kind"] for e in self.events(c, coord, "-n", "500")]
+        # The holder may have been the coordinator, which hands its role over on standby: the
+        # coordinator's kinds are looked for on every node.
+        kinds = {e["kind"] for n in c.nodes for e in self.events(c, n, "-n", "500")}
         for k in ("became_coordinator", "node_up", "doc_committed", "dispatch",
                   "action_finished"):
-            self.assertIn(k, kinds, f"{k} on the coordinator {coord}")
+            self.assertIn(k, kinds, f"{k} on some node")
         mine = self.events(c, holder, "-n", "500")
         writes = [e for e in mine if e["kind"] == "control_write"]
         self.assertEqual(writes[-1]["caller"], "uid 0 (root)")

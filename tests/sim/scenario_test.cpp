@@ -23,6 +23,12 @@ std::size_t index(NodeId id) { return id.value; }
 class Scenario : public ::testing::Test {
  protected:
   void expect_safe(const Simulation& sim) { ASSERT_TRUE(sim.result().ok) << sim.result().failure; }
+  // Starts every node and gives them a second: the coordinator they agreed on, if any.
+  static std::optional<NodeId> start_and_agree(Simulation& sim) {
+    sim.start_all();
+    sim.run_for(1000 * kMs);
+    return sim.agreed();
+  }
 };
 
 TEST_F(Scenario, ThreeNodesElectOneCoordinatorAfterTheBootPromise) {
@@ -190,9 +196,7 @@ TEST_F(Scenario, OneWayLinkLossFromCoordinatorIsSurvived) {
 // valid at every millisecond) through the election of the next one.
 TEST_F(Scenario, CoordinatorCrashLeavesEveryFollowerItsLease) {
   Simulation sim(exact(3), 11);
-  sim.start_all();
-  sim.run_for(1000 * kMs);
-  const auto leader = sim.agreed();
+  const auto leader = start_and_agree(sim);
   ASSERT_TRUE(leader);
   std::vector<std::optional<Instant>> since(3);
   for (std::size_t n = 0; n < 3; ++n) since[n] = sim.node(n)->lease_since();
@@ -218,9 +222,7 @@ TEST_F(Scenario, CoordinatorCrashLeavesEveryFollowerItsLease) {
 // and soon after (node_timeout plus a round trip after its last heartbeat).
 TEST_F(Scenario, ACutOffNodeIsReleasedAfterItsLeaseEndedAndNotBefore) {
   Simulation sim(exact(3), 12);
-  sim.start_all();
-  sim.run_for(1000 * kMs);
-  const auto leader = sim.agreed();
+  const auto leader = start_and_agree(sim);
   ASSERT_TRUE(leader);
   const std::size_t c = index(*leader);
   const std::size_t f = (c + 1) % 3;
@@ -245,9 +247,7 @@ TEST_F(Scenario, ACutOffNodeIsReleasedAfterItsLeaseEndedAndNotBefore) {
 // keeps its lease, so its release never comes and what it runs stays.
 TEST_F(Scenario, ANodeCutOffFromTheCoordinatorAloneKeepsItsLease) {
   Simulation sim(exact(3), 13);
-  sim.start_all();
-  sim.run_for(1000 * kMs);
-  const auto leader = sim.agreed();
+  const auto leader = start_and_agree(sim);
   ASSERT_TRUE(leader);
   const std::size_t c = index(*leader);
   const std::size_t f = (c + 1) % 3;
@@ -267,9 +267,7 @@ TEST_F(Scenario, ANodeCutOffFromTheCoordinatorAloneKeepsItsLease) {
 // breaks meanwhile.
 TEST_F(Scenario, HandoverElectsTheTargetWithinARoundTrip) {
   Simulation sim(exact(3), 14);
-  sim.start_all();
-  sim.run_for(1000 * kMs);
-  const auto leader = sim.agreed();
+  const auto leader = start_and_agree(sim);
   ASSERT_TRUE(leader);
   const std::size_t c = index(*leader);
   const std::size_t target = (c + 2) % 3;
@@ -294,9 +292,7 @@ TEST_F(Scenario, HandoverElectsTheTargetWithinARoundTrip) {
 // (down) changes nothing.
 TEST_F(Scenario, HandoverAskedOfAFollowerOrToADownNode) {
   Simulation sim(exact(3), 15);
-  sim.start_all();
-  sim.run_for(1000 * kMs);
-  const auto leader = sim.agreed();
+  const auto leader = start_and_agree(sim);
   ASSERT_TRUE(leader);
   const std::size_t c = index(*leader);
   const std::size_t down = (c + 1) % 3;
