@@ -31,7 +31,12 @@ instance's own state file and whether `app` runs (its own state file); and every
     (one coordinator agreed by all; the VIP on the promoted instance's node, promoted_max
     masters and slaves elsewhere; `app` on one node; every agent's status saying the same);
   - a resource that moved, or became active, more often than its bound (flap_bound(),
-    restart_bound()).
+    restart_bound());
+  - a disruption: in a wave of one fault that kills, stops, cuts off or partitions the
+    coordinator's node of a converged cluster, anything that ran on another node when it began (the VIP, a Stateful
+    instance or its master role, app) stopped before DISRUPTION_GRACE_S after the heal: the
+    other nodes stayed connected to a majority, and a change of coordinator alone must cost
+    them nothing (taken_down()).
 It also prints, without judging it, the longest time each resource ran nowhere.
 Every failure prints the seed, the command that reproduces the schedule, the event history
 (faults, observed changes, statuses) and the agents' logs.
@@ -90,6 +95,11 @@ STABLE_S = 3.0
 # were chosen from measured runs.
 FLAP_BASE, FLAP_PER_FAULT = 2, 2
 RESTART_BASE, RESTART_PER_FAULT = 4, 4
+# How long after a coordinator fault's heal the other nodes are still watched for disruption.
+DISRUPTION_GRACE_S = 3.0
+# The faults that hit one node as a whole, after which the disruption rule applies when that
+# node was the coordinator.
+DISRUPTION_KINDS = ("kill", "pause", "link", "partition")
 
 APP_SCRIPT = """#!/bin/sh
 # The nemesis's plain resource (exec class): runs while /run/hactl/app.running exists (the
@@ -400,6 +410,34 @@ def flap_bound(faults):
 
 def restart_bound(faults):
     return RESTART_BASE + RESTART_PER_FAULT * faults
+
+
+# What must not be taken from a node that stayed connected (the disruption rule): each
+# property, true in the sample at the fault's start, must stay true.
+KEPT = {
+    "vip": lambda r: r.vip,
+    "db running": lambda r: r.db in ("master", "slave"),
+    "db master": lambda r: r.db == "master",
+    "app": lambda r: r.app,
+}
+
+
+def taken_down(runs, prop, start_ns, end_ns):
+    """The first sample in [start_ns, end_ns] where `prop` is false, on a node whose sample
+    running at start_ns showed it true; None when it was not true then or stayed true."""
+    at_start = None
+    for r in runs:
+        if r.b1 > start_ns:
+            break
+        at_start = r
+    if at_start is None or not prop(at_start):
+        return None
+    for r in runs:
+        if r.b1 > end_ns:
+            break
+        if r.e2 >= start_ns and not prop(r):
+            return max(r.b1, start_ns)
+    return None
 
 
 RULES = {
@@ -728,6 +766,7 @@ class Nemesis:
         self.guard_pids = []
         self.views = {}
         self.samplers = {}
+        self.coordinator_faults = []  # faults of the disruption rule (single, on the coordinator)
         self.result = Result()
         self.cluster = None
         self.t0 = None
@@ -980,6 +1019,12 @@ class Nemesis:
                                        echo=True)
                             continue
                         f.target = target
+                        # The disruption rule: a lone fault on the coordinator's node, from a
+                        # converged cluster (nothing else moving for reasons of its own).
+                        f.coordinator_hit = (len(plan) == 1 and f.kind in DISRUPTION_KINDS
+                                             and target == self.coordinator()
+                                             and self.converged()[0])
+                        f.started_ns = time.monotonic_ns()
                         try:
                             f.start()
                         except Exception as e:  # noqa: BLE001
@@ -989,6 +1034,8 @@ class Nemesis:
                             self.heal(f)
                             continue
                         claimed |= f.claims(target)
+                        if f.coordinator_hit:
+                            self.coordinator_faults.append(f)
                         active.append((time.monotonic() + f.duration, f))
                         self.result.faults.append(f"{f.kind} {target}")
                         self.event(f"FAULT {f.describe()} for {f.duration}s", echo=True)
@@ -1003,6 +1050,7 @@ class Nemesis:
                 self.heal(f)
 
     def heal(self, f):
+        f.healed_ns = time.monotonic_ns()
         try:
             f.heal()
             self.event(f"HEAL  {f.describe()}", echo=True)
@@ -1151,6 +1199,17 @@ class Nemesis:
             for rule, (prop, _limit, _text) in RULES.items():
                 secs, at = longest_outage(runs, prop, since, self.healed_at)
                 res.outages[rule] = (secs, self.rel(at))
+        for f in self.coordinator_faults:
+            end = getattr(f, "healed_ns", time.monotonic_ns()) + int(DISRUPTION_GRACE_S * 1e9)
+            for n, rs in runs.items():
+                if n == f.target:
+                    continue
+                for what, prop in KEPT.items():
+                    t = taken_down(rs, prop, f.started_ns, end)
+                    if t is not None:
+                        res.violations.append((self.rel(t), "disruption",
+                                               f"{what} taken from {n}, which stayed connected, "
+                                               f"during {f.describe()} of the coordinator"))
         nfaults = len(res.faults)
         bound = flap_bound(nfaults)
         if since is not None:
@@ -1195,6 +1254,9 @@ class Nemesis:
         self.say(f"nemesis: {len(res.faults)} faults executed; {counts}; bounds "
                  f"{flap_bound(len(res.faults))} moves, {restart_bound(len(res.faults))} "
                  f"activations")
+        self.say(f"nemesis: disruption rule watched {len(self.coordinator_faults)} lone "
+                 f"fault(s) on the coordinator of a converged cluster: " +
+                 (", ".join(f.describe() for f in self.coordinator_faults) or "none"))
         if res.outages:
             self.say("nemesis: longest time with no node (availability, not judged): " +
                      ", ".join(f"{k} {s:.1f} s from {t:.1f}" for k, (s, t) in res.outages.items()))

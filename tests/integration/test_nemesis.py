@@ -15,7 +15,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import nemesis  # noqa: E402
-from nemesis import Run, first_samples_inside, moves, spans  # noqa: E402
+from nemesis import Run, first_samples_inside, moves, spans, taken_down  # noqa: E402
 from netns import cannot_run, main  # noqa: E402
 
 MS = 1_000_000
@@ -37,6 +37,17 @@ def vip(r):
 
 class CheckerTest(unittest.TestCase):
     """The rules on made-up histories: no root needed."""
+
+    def test_the_disruption_rule_sees_what_a_kept_node_lost(self):
+        # Held at the fault's start (100 ms), lost at 250 ms, inside the window up to 400 ms.
+        lost = runs(("g", 1, 0, 240), ("v", 0, 250, 500))
+        self.assertEqual(taken_down(lost, vip, 100 * MS, 400 * MS), 250 * MS)
+        self.assertIsNone(taken_down(lost, vip, 100 * MS, 200 * MS), "after the window")
+        kept = runs(("g", 1, 0, 500))
+        self.assertIsNone(taken_down(kept, vip, 100 * MS, 400 * MS))
+        # Not held when the fault began: gaining it and losing it again is not the rule's.
+        later = runs(("g", 0, 0, 140), ("v", 1, 150, 200), ("v", 0, 210, 500))
+        self.assertIsNone(taken_down(later, vip, 100 * MS, 400 * MS))
 
     def test_a_clean_handover_is_no_violation(self):
         h = {"n1": runs(("g", 1, 0, 100), ("v", 0, 104, 300)),
