@@ -436,14 +436,16 @@ class CoordinatorLossTest(ClusterTestCase):
 
     def test_sigterm_of_the_coordinators_agent(self):
         # A planned stop: the role is handed over first, so the new coordinator moves own-ip at
-        # once (no election gap): the kernel's gap between delete and add stays well under the
-        # 0.39 s an election cost.
+        # once (no election gap): the kernel's gap between delete and add stays under 0.28 s,
+        # less than any election can take (node_timeout 0.3 s to notice the coordinator gone;
+        # it took 0.39 s before the handover, 13.5 ms with it). Speed is bench/vip_failover.py's
+        # `--faults stop`.
         def fault():
             self.c.kill(self.coord, signal.SIGTERM)  # waits for it to exit
             self.survivors_agree("after SIGTERM")
             return [self.holder, self.promoted]
         self.run_fault(fault, "SIGTERM of the coordinator's agent", own_ip_fails_over=True,
-                       max_own_gap=0.2)
+                       max_own_gap=0.28)
 
     def test_standby_of_the_coordinators_node(self):
         # `hactl node standby` of the coordinator's own node: it hands the role over first, then
@@ -455,7 +457,7 @@ class CoordinatorLossTest(ClusterTestCase):
             self.own_ip_on_survivor()
             return list(self.c.nodes)
         self.run_fault(fault, "node standby of the coordinator's node", own_ip_fails_over=True,
-                       max_own_gap=0.2)
+                       max_own_gap=0.28)
 
     def test_handover_by_hand(self):
         # `hactl coordinator handover`, run on another node (it asks the coordinator): the role
