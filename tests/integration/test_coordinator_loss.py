@@ -11,7 +11,10 @@ Three real agents in network namespaces at default timing (heartbeat 100 ms, nod
 - `own-ip` (vip 10.213.0.101/24) on C itself.
 
 Then a fault hits C's agent: SIGKILL; SIGSTOP for 3 s then SIGCONT; its link cut and healed;
-SIGTERM; a restart. From the fault until a coordinator is agreed again and has settled, and for
+SIGTERM (a planned stop: the role is handed over first); a restart; `hactl node standby` of C's
+node (handed over first too); `hactl coordinator handover` by hand (nothing else may move, own-ip
+included, and the new coordinator's first reconcile has no action). From the fault until a
+coordinator is agreed again and has settled, and for
 3 s after, nothing on H and P may be touched: the kernel (`ip monitor` in every namespace) shows
 no delete of the VIP on H and no add anywhere else; Dummy's state file on H never disappears or
 changes inode (sampled every 10 ms); Stateful's state file on P keeps saying "master" (and is
