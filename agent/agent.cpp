@@ -607,7 +607,8 @@ std::vector<bool> Agent::handover_avoid() const {
 
 std::optional<NodeId> Agent::hand_over_role(std::optional<NodeId> target) {
   const auto& nodes = options_.config.nodes;
-  const auto to = core_->hand_over(target, handover_avoid(), now());
+  core_->set_handover_avoid(handover_avoid());
+  const auto to = core_->hand_over(target, now());
   if (!to) {
     spdlog::warn("event=handover_impossible node={} reason=\"{}\"", nodes[options_.self.value].name,
                  target ? nodes[target->value].name + " is not an online voter heard lately"
@@ -630,7 +631,7 @@ nlohmann::json Agent::handover(const nlohmann::json& request) {
   const auto& nodes = options_.config.nodes;
   nlohmann::json answer = {{"from", nodes[coordinator->value].name}, {"term", core_->term().value}};
   if (*coordinator != options_.self) {
-    core_->hand_over(target, {}, now());  // asks the coordinator
+    core_->hand_over(target, now());  // asks the coordinator
     process();
     answer["ok"] = true;
     answer["asked"] = nodes[coordinator->value].name;

@@ -159,7 +159,7 @@ void Node::step(NodeId from, const Message& message, Instant now) {
         if constexpr (std::is_same_v<M, TimeoutNow>) on_timeout_now(from, m, now);
         if constexpr (std::is_same_v<M, HandoverRequest>) {
           if (m.term == hard_.term && std::holds_alternative<Coordinator>(role_)) {
-            hand_over(m.target, {}, now);
+            hand_over(m.target, now);
           }
         }
       },
@@ -314,16 +314,12 @@ void Node::on_timeout_now(NodeId /*from*/, const TimeoutNow& m, Instant now) {
   become_candidate(now, true);
 }
 
-std::optional<NodeId> Node::handover_target(std::optional<NodeId> wanted,
-                                            const std::vector<bool>& avoid, Instant now) const {
-  const auto avoided = [](const std::vector<bool>& v, std::size_t i) {
-    return i < v.size() && v[i];
-  };
+std::optional<NodeId> Node::handover_target(std::optional<NodeId> wanted, Instant now) const {
   const auto fit = [&](std::size_t i) {
     const Peer& p = peers_[i];
+    const bool avoided = i < handover_avoid_.size() && handover_avoid_[i];
     return i != self_.value && !config_.nodes[i].witness && p.up && p.last_heard &&
-           now - *p.last_heard <= 2 * timing_.heartbeat_interval && !avoided(avoid, i) &&
-           !avoided(handover_avoid_, i);
+           now - *p.last_heard <= 2 * timing_.heartbeat_interval && !avoided;
   };
   if (wanted) {
     if (wanted->value < peers_.size() && fit(wanted->value)) return wanted;
@@ -339,15 +335,14 @@ std::optional<NodeId> Node::handover_target(std::optional<NodeId> wanted,
   return NodeId{static_cast<std::uint16_t>(*best)};
 }
 
-std::optional<NodeId> Node::hand_over(std::optional<NodeId> target, const std::vector<bool>& avoid,
-                                      Instant now) {
+std::optional<NodeId> Node::hand_over(std::optional<NodeId> target, Instant now) {
   if (!std::holds_alternative<Coordinator>(role_)) {
     const auto c = coordinator();
     if (!c || *c == self_) return std::nullopt;
     send(*c, HandoverRequest{hard_.term, target});
     return c;
   }
-  const auto to = handover_target(target, avoid, now);
+  const auto to = handover_target(target, now);
   if (!to) return std::nullopt;
   // Step down first: from here on this node acts on nothing as coordinator, so its lease no
   // longer needs the voters' promises, and their votes may go to `to` at once.

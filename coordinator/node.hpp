@@ -121,13 +121,12 @@ class Node {
   void tick(Instant now);
   // Planned handover (Raft thesis 3.10, leadership transfer): a coordinator steps down at once,
   // tells every peer, and asks `target` (or else the best voter: up and heard lately, not a
-  // witness, not in `avoid` (by NodeId), the smallest round trip, then name order) to campaign
-  // now. A follower passes the wish on to its coordinator. Returns the node asked, or nullopt
-  // when there is no coordinator to ask or no voter to take over (nothing changes then).
-  std::optional<NodeId> hand_over(std::optional<NodeId> target, const std::vector<bool>& avoid,
-                                  Instant now);
-  // By NodeId: nodes never to hand the role to (standby, maintenance, leaving), for handovers
-  // other nodes ask for (HandoverRequest) as for the shell's own.
+  // witness, not avoided (set_handover_avoid), the smallest round trip, then name order) to
+  // campaign now. A follower passes the wish on to its coordinator. Returns the node asked, or
+  // nullopt when there is no coordinator to ask or no voter to take over (nothing changes then).
+  std::optional<NodeId> hand_over(std::optional<NodeId> target, Instant now);
+  // By NodeId: nodes never to hand the role to (standby, maintenance, leaving), kept current by
+  // the shell, for the handovers it asks for and those other nodes ask for (HandoverRequest).
   void set_handover_avoid(std::vector<bool> avoid) { handover_avoid_ = std::move(avoid); }
   // The peer's transport saw a new boot incarnation: it restarted and lost its volatile state.
   void peer_restarted(NodeId from, Instant now);
@@ -210,8 +209,7 @@ class Node {
   void on_vote_request(NodeId from, const VoteRequest& m, Instant now);
   void on_vote_response(NodeId from, const VoteResponse& m, Instant now);
   void on_timeout_now(NodeId from, const TimeoutNow& m, Instant now);
-  std::optional<NodeId> handover_target(std::optional<NodeId> wanted,
-                                        const std::vector<bool>& avoid, Instant now) const;
+  std::optional<NodeId> handover_target(std::optional<NodeId> wanted, Instant now) const;
   void note_heard(NodeId from, Instant now);
 
   // role changes (each logs one event)

@@ -883,7 +883,7 @@ void Simulation::hand_over(std::size_t i, std::optional<std::size_t> target) {
   if (!n.node || n.paused_until > now_) return;
   std::optional<NodeId> to;
   if (target) to = NodeId{static_cast<std::uint16_t>(*target)};
-  const auto asked = n.node->hand_over(to, {}, local_time(i, now_));
+  const auto asked = n.node->hand_over(to, local_time(i, now_));
   trace(config_.nodes[i].name + " hands over to " +
         (asked ? config_.nodes[asked->value].name : std::string("nobody")));
   drain(i);
