@@ -461,12 +461,18 @@ std::vector<ResourceRole> Placer::place_single(const Unit& u, const Scores& s) {
   }
   if (!held.empty()) {
     // It may still run there until that node's lease (and its takeover_delay) ends: starting
-    // it elsewhere could run it twice. Leave it be, wherever it is, until then.
+    // it elsewhere could run it twice. Leave it be, wherever it is, until then: each member
+    // where that member is (a group split across nodes, its vip moved before the node's lease
+    // became unknown again, stays split; the unit's nodes would start each member on both).
+    member_roles.assign(members.size(), roles);
     for (std::size_t i = 0; i < n(); ++i) {
       const bool reachable =
           state.nodes[i] == NodeCondition::kOnline || state.nodes[i] == NodeCondition::kStandby;
-      if (active_on(i) && (reachable || std::find(held.begin(), held.end(), i) != held.end()))
-        roles[i] = ResourceRole::kStarted;
+      if (!reachable && std::find(held.begin(), held.end(), i) == held.end()) continue;
+      for (std::size_t k = 0; k < members.size(); ++k) {
+        if (active(members[k].role(i))) member_roles[k][i] = ResourceRole::kStarted;
+      }
+      if (active_on(i)) roles[i] = ResourceRole::kStarted;
     }
     const NodeCondition c = state.nodes[held.front()];
     if (c == NodeCondition::kMaintenance) {
