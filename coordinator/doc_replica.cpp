@@ -26,9 +26,11 @@ DocReplica::DocReplica(std::size_t nodes, NodeId self, Duration resend, StoredDo
       validator_(std::move(validator)),
       acked_(nodes),
       last_sent_(nodes),
+      early_(nodes),
       next_proposal_(std::max<std::uint64_t>(first_proposal, 1)) {}
 
 void DocReplica::peer_restarted(NodeId from) {
+  if (from.value < n_) early_[from.value].reset();
   std::erase_if(answered_, [&](const auto& e) { return e.first.first == from.value; });
   std::erase_if(proposals_, [&](const auto& e) { return e.first.first == from.value; });
   // Its accepted changes still commit; only the answer has no one to go to.
@@ -91,6 +93,16 @@ void DocReplica::step_down(const std::string& why) {
 void DocReplica::tick(const Membership& m, std::optional<NodeId> coordinator, Instant now) {
   term_ = m.term;
   coordinator_ = coordinator;
+  for (auto& e : early_) {
+    if (e && e->term < m.term) e.reset();
+  }
+  if (coordinator && *coordinator != self_ && coordinator->value < n_) {
+    if (auto& e = early_[coordinator->value]; e && e->term == m.term) {
+      const DocChunk c = std::move(*e);
+      e.reset();
+      on_chunk(*coordinator, c, m.term, coordinator, now);
+    }
+  }
   if (leading() && (!m.leads || *lead_term_ != m.term)) step_down("lost its lease");
   if (m.leads && !leading()) become_leader(m.term, now);
   if (leading()) {
@@ -197,9 +209,14 @@ bool DocReplica::assemble(Assembly& a, const DocChunk& c, Instant now) {
 
 void DocReplica::on_chunk(NodeId from, const DocChunk& c, Term term,
                           std::optional<NodeId> coordinator, Instant now) {
-  if (from == self_ || c.term != term) return;
+  if (from == self_ || from.value >= n_) return;
+  if (c.kind == DocChunkKind::kReplicate &&
+      (c.term > term || (c.term == term && coordinator != from))) {
+    early_[from.value] = c;  // perhaps from the coordinator this node is about to hear of
+    return;
+  }
+  if (c.term != term) return;
   if (c.kind == DocChunkKind::kReplicate) {
-    if (coordinator != from) return;
     if (c.version <= doc_.version || c.data.empty()) {
       send(from, DocAck{term, doc_.version, 0, true, {}});
       return;

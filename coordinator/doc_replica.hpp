@@ -130,6 +130,10 @@ class DocReplica {
   std::optional<DocVersion> committed_;
   std::vector<std::optional<DocVersion>> acked_;
   std::vector<Instant> last_sent_;
+  // By sender: the last chunk to replicate that came before this node followed its sender in
+  // its term (the datagrams of a new coordinator's first heartbeat and of its first chunk may
+  // cross); taken up at tick() once it does, instead of waiting for the resend.
+  std::vector<std::optional<DocChunk>> early_;
   std::optional<Assembly> incoming_;  // follower: from the coordinator
   std::map<std::pair<std::uint16_t, std::uint64_t>, Assembly> proposals_;  // coordinator
   std::map<std::pair<std::uint16_t, std::uint64_t>, std::pair<bool, std::string>> answered_;
