@@ -47,12 +47,12 @@ Instant Agent::now() const {
 std::expected<void, std::string> Agent::start() {
   // First, before this process opens anything the guard should not inherit.
   GuardOptions g;
-  g.resources = options_.config.resources;
-  g.restart_grace = restart_grace(options_.config.timing);
-  g.alive_window = options_.config.timing.node_timeout;
+  g.resources = config().resources;
+  g.restart_grace = restart_grace(config().timing);
+  g.alive_window = config().timing.node_timeout;
   g.lock_file = options_.lock_file;
   g.realtime_priority = options_.realtime_priority;
-  g.no_quorum_policy = options_.config.no_quorum_policy;
+  g.no_quorum_policy = config().no_quorum_policy;
   auto guard = VipGuard::spawn(g);
   if (!guard) return std::unexpected(guard.error());
   vip_guard_ = std::move(*guard);
@@ -73,17 +73,21 @@ std::expected<void, std::string> Agent::start() {
   persisted_.incarnation = next_incarnation(persisted_.incarnation, realtime_us());
   if (auto r = store_.save(persisted_); !r) return r;
   // The cluster's document decides which configuration the resources run on.
-  if (auto r = start_docs(); !r) return r;
+  auto initial = initial_doc();
+  if (!initial) return std::unexpected(initial.error());
+  RuntimeOptions ro;
+  ro.self = options_.self;
+  ro.timing = make_timing(options_.config.timing);
+  ro.hard = persisted_.hard;
+  ro.incarnation = persisted_.incarnation;
+  ro.previous_lease_end = read_previous_lease_end();
+  ro.document = *initial;
+  ro.doc_resend = std::max<Duration>(5 * options_.config.timing.heartbeat_interval,
+                                     std::chrono::milliseconds(100));
+  rt_ = std::make_unique<NodeRuntime>(options_.config, std::move(ro), rng_, now());
+  doc_loaded(*initial);
   start_alerts();
-
-  core_ = std::make_unique<Node>(options_.config, options_.self,
-                                 make_timing(options_.config.timing), rng_, persisted_.hard, now());
-  core_->set_doc_version(docs_->doc().version);
   open_executor();
-  const auto previous_lease_end = read_previous_lease_end();
-  resources_ =
-      std::make_unique<ResourceHost>(options_.config, options_.self, now(), previous_lease_end);
-  resources_->set_incarnation(persisted_.incarnation);
   tell_macs();
   vip_checker_ = std::make_unique<VipChecker>(loop_);
   // Standby and maintenance reach the resource host (and the guard) from the document at the
@@ -97,13 +101,11 @@ std::expected<void, std::string> Agent::start() {
         "keeps what it finds for restart_grace after its own start\"",
         options_.lease_file, std::strerror(errno));
   }
-  transport_ = std::make_unique<Transport>(loop_, options_.config, options_.self, options_.key,
+  transport_ = std::make_unique<Transport>(loop_, config(), options_.self, options_.key,
                                            persisted_.incarnation);
   auto started = transport_->start([this](const Envelope& e) { on_message(e); },
                                    [this](NodeId from) {
-                                     core_->peer_restarted(from, now());
-                                     resources_->peer_restarted(from);
-                                     docs_->peer_restarted(from);
+                                     rt_->peer_restarted(from, now());
                                      process();
                                    });
   if (!started) return started;
@@ -115,12 +117,12 @@ std::expected<void, std::string> Agent::start() {
       [this](const PeerCredentials& cred) {
         return may_write(cred) ? limits::kMaxAdminControlRequest : limits::kMaxControlRequest;
       });
-  control_->set_group(options_.config.read_group);
+  control_->set_group(config().read_group);
   if (auto r = control_->start(); !r) return r;
-  last_beat_.assign(options_.config.nodes.size(), std::nullopt);
-  missed_beats_.assign(options_.config.nodes.size(), 0);
-  if (!options_.config.metrics_address.empty()) {
-    metrics_ = std::make_unique<MetricsServer>(loop_, options_.config.metrics_address,
+  last_beat_.assign(config().nodes.size(), std::nullopt);
+  missed_beats_.assign(config().nodes.size(), 0);
+  if (!config().metrics_address.empty()) {
+    metrics_ = std::make_unique<MetricsServer>(loop_, config().metrics_address,
                                                [this] { return metrics_text(); });
     if (auto r = metrics_->start(); !r) {
       // Monitoring is not worth refusing to keep services up for: say so, run on.
@@ -132,15 +134,14 @@ std::expected<void, std::string> Agent::start() {
   timer_.data = this;
   timer_open_ = true;
   spdlog::info("event=agent_started node={} cluster={} term={} incarnation={} address={}",
-               options_.config.node(options_.self).name, options_.config.name,
-               persisted_.hard.term.value, persisted_.incarnation,
-               options_.config.node(options_.self).address.to_string());
+               config().node(options_.self).name, config().name, persisted_.hard.term.value,
+               persisted_.incarnation, config().node(options_.self).address.to_string());
   std::uint64_t watchdog_us = 0;
   if (sd_watchdog_enabled(0, &watchdog_us) > 0 && watchdog_us > 0) {
     watchdog_every_ = Duration{static_cast<Duration::rep>(watchdog_us / 2)};
   }
-  sd_notifyf(0, "READY=1\nSTATUS=node %s of cluster %s",
-             options_.config.node(options_.self).name.c_str(), options_.config.name.c_str());
+  sd_notifyf(0, "READY=1\nSTATUS=node %s of cluster %s", config().node(options_.self).name.c_str(),
+             config().name.c_str());
   on_timer();
   return {};
 }
@@ -152,28 +153,28 @@ void Agent::notify_watchdog(Instant t) {
 }
 
 void Agent::notify_status(Instant t) {
-  const auto coordinator = core_->coordinator();
-  std::string s = core_->role() == Role::kCoordinator ? "coordinator"
-                  : coordinator ? "follower of " + options_.config.node(*coordinator).name
+  const auto coordinator = core().coordinator();
+  std::string s = core().role() == Role::kCoordinator ? "coordinator"
+                  : coordinator ? "follower of " + config().node(*coordinator).name
                                 : "no coordinator";
-  s += ", term " + std::to_string(core_->term().value);
-  s += core_->has_quorum(t) ? ", quorum" : ", no quorum";
+  s += ", term " + std::to_string(core().term().value);
+  s += core().has_quorum(t) ? ", quorum" : ", no quorum";
   if (s == notified_status_) return;
   notified_status_ = s;
   sd_notifyf(0, "STATUS=%s (node %s of cluster %s)", s.c_str(),
-             options_.config.node(options_.self).name.c_str(), options_.config.name.c_str());
+             config().node(options_.self).name.c_str(), config().name.c_str());
 }
 
 void Agent::shutdown(std::function<void()> stopped) {
   const bool again = on_stopped_ != nullptr;
   on_stopped_ = std::move(stopped);
-  const std::string& self = options_.config.node(options_.self).name;
-  if (!again && core_->role() == Role::kCoordinator) {
+  const std::string& self = config().node(options_.self).name;
+  if (!again && rt_ && core().role() == Role::kCoordinator) {
     // SIGTERM, `systemctl stop/restart`, a package upgrade: the role goes first.
     hand_over_role(std::nullopt);
     process();
   }
-  if (again || !resources_ || guard_maintenance_ || options_.config.node(options_.self).witness) {
+  if (again || !rt_ || guard_maintenance_ || config().node(options_.self).witness) {
     spdlog::info("event=agent_stopping node={} resources={}", self,
                  again                ? "left as they are (second signal)"
                  : guard_maintenance_ ? "left as they are (maintenance)"
@@ -183,12 +184,12 @@ void Agent::shutdown(std::function<void()> stopped) {
   }
   // Bounded by the longest stop (and demote) timeout of what may run here, and a margin.
   Duration longest{0};
-  for (const auto& p : options_.config.resources.primitives) {
+  for (const auto& p : config().resources.primitives) {
     longest = std::max(longest, p.stop.timeout + p.demote.timeout);
   }
   shutdown_deadline_ = now() + longest + std::chrono::seconds(5);
   spdlog::info("event=agent_stopping node={} resources=\"given up first\"", self);
-  resources_->leave();
+  rt_->leave();
   process();
 }
 
@@ -202,13 +203,13 @@ void Agent::check_shutdown() {
     }
     return;
   }
-  if (resources_->left()) {
+  if (rt_->left()) {
     // The report that says so goes to every peer (twice), and the agent lingers a few
     // heartbeats so it arrives: the coordinator then places the resources elsewhere at once
     // instead of waiting out this node's lease and takeover delays.
-    spdlog::info("event=resources_given_up node={}", options_.config.node(options_.self).name);
-    resources_->report_now();
-    linger_until_ = t + 3 * options_.config.timing.heartbeat_interval;
+    spdlog::info("event=resources_given_up node={}", config().node(options_.self).name);
+    rt_->report_now();
+    linger_until_ = t + 3 * config().timing.heartbeat_interval;
     return;
   }
   if (t >= *shutdown_deadline_) {
@@ -222,10 +223,9 @@ void Agent::check_shutdown() {
 
 void Agent::open_executor() {
   prim_index_.clear();
-  for (const auto& p : options_.config.resources.primitives)
-    prim_index_.emplace(p.id, prim_index_.size());
+  for (const auto& p : config().resources.primitives) prim_index_.emplace(p.id, prim_index_.size());
   // Results from an executor of an earlier configuration are not this one's.
-  executor_ = std::make_unique<Executor>(loop_, options_.config.resources,
+  executor_ = std::make_unique<Executor>(loop_, config().resources,
                                          [this, g = executor_generation_](const OpResult& r) {
                                            if (g == executor_generation_) on_op_result(r);
                                          });
@@ -234,14 +234,14 @@ void Agent::open_executor() {
 }
 
 void Agent::tell_macs(std::optional<std::size_t> only) {
-  const auto& prims = options_.config.resources.primitives;
+  const auto& prims = config().resources.primitives;
   std::set<std::string> told;
   for (std::size_t i = 0; i < prims.size(); ++i) {
     if (prims[i].cls != ResourceClass::kVip || (only && *only != i)) continue;
     const auto it = prims[i].params.find("interface");
     if (it == prims[i].params.end() || !told.insert(it->second).second) continue;
     // An interface missing now may appear later: asked again at each start of a vip on it.
-    if (const auto mac = interface_mac(it->second)) resources_->set_mac(it->second, *mac);
+    if (const auto mac = interface_mac(it->second)) rt_->set_mac(it->second, *mac);
   }
 }
 
@@ -279,28 +279,18 @@ void Agent::stop() {
 
 void Agent::on_message(const Envelope& env) {
   const Instant t = now();
-  if (std::holds_alternative<HandoverRequest>(env.message))
-    core_->set_handover_avoid(handover_avoid());
-  core_->step(env.sender, env.message, t);
+  rt_->step(env.sender, env.incarnation, env.message, t);
   if (const auto* h = std::get_if<Heartbeat>(&env.message); h != nullptr && !h->reply) {
     count_heartbeat(env.sender, t);
   }
-  if (const auto* c = std::get_if<DocChunk>(&env.message)) {
-    docs_->on_chunk(env.sender, *c, core_->term(), core_->coordinator(), t);
-  } else if (const auto* a = std::get_if<DocAck>(&env.message)) {
-    docs_->on_ack(env.sender, *a, t);
-  } else {
-    resources_->on_message(env.sender, env.message, *core_, t);
-  }
-  resources_->peer_incarnation(env.sender, env.incarnation);
   process();
 }
 
 void Agent::run_fence(const FenceOp& op) {
-  const FenceDevice* d = options_.config.fencing.device(op.device);
-  const std::string& target = options_.config.node(op.target).name;
+  const FenceDevice* d = config().fencing.device(op.device);
+  const std::string& target = config().node(op.target).name;
   if (d == nullptr) {  // the configuration changed under it
-    resources_->on_fence_done(op.id, false, "no device " + op.device, now());
+    rt_->on_fence_done(op.id, false, "no device " + op.device, now());  // heard next time
     return;
   }
   ProcessSpec spec;
@@ -309,7 +299,7 @@ void Agent::run_fence(const FenceOp& op) {
   spec.input = d->stdin_for(target, op.action);
   spec.timeout = d->timeout;
   spdlog::warn("event=fence_run node={} target={} device={} action={} agent={}",
-               options_.config.node(options_.self).name, target, op.device, op.action, d->agent);
+               config().node(options_.self).name, target, op.device, op.action, d->agent);
   run_process(loop_, spec, [this, op, target, g = executor_generation_](const ProcessResult& r) {
     const bool ok = r.ended == ProcessResult::Ended::kExited && r.exit_code == 0;
     const auto took_ms = std::chrono::duration_cast<std::chrono::milliseconds>(r.took).count();
@@ -321,11 +311,11 @@ void Agent::run_fence(const FenceOp& op) {
     spdlog::log(ok ? spdlog::level::warn : spdlog::level::err,
                 "event=fence_result node={} target={} device={} action={} ok={} "
                 "ended=\"{}\" took_ms={} output=\"{}\"",
-                options_.config.node(options_.self).name, target, op.device, op.action, ok, detail,
+                config().node(options_.self).name, target, op.device, op.action, ok, detail,
                 took_ms, out);
-    if (fatal_ || g != executor_generation_ || !resources_) return;
+    if (fatal_ || g != executor_generation_ || !rt_) return;
     if (!ok && !out.empty()) detail += " (" + out.substr(0, 120) + ")";
-    resources_->on_fence_done(op.id, ok, detail, now());
+    rt_->on_fence_done(op.id, ok, detail, now());
     process();
   });
 }
@@ -342,9 +332,9 @@ void Agent::on_op_result(const OpResult& r) {
               "event=action_finished resource={} action={} recurring={} ended={} code={} "
               "took_ms={} node={}",
               r.resource, r.action, r.call_id == 0, to_string(r.ended), code, took_ms,
-              options_.config.node(options_.self).name);
+              config().node(options_.self).name);
   if (r.call_id == 0) {
-    resources_->on_monitor(prim_index_.at(r.resource), code, now());
+    rt_->on_monitor(prim_index_.at(r.resource), code, now());
   } else {
     // A probe finding a resource not running is news, not a warning.
     const bool not_running = r.action == "monitor" && r.code == OcfCode::kNotRunning;
@@ -353,7 +343,7 @@ void Agent::on_op_result(const OpResult& r) {
                    r.resource, r.action, to_string(r.ended), code, r.output.substr(0, 300));
     }
     if (r.action == "start") tell_macs(prim_index_.at(r.resource));
-    resources_->on_call_done(r.call_id, code, ran, now());
+    rt_->on_call_done(r.call_id, code, ran, now());
   }
   process();
 }
@@ -369,8 +359,7 @@ std::optional<Instant> Agent::read_previous_lease_end() const {
   return end;
 }
 
-void Agent::keep_lease_end(Instant t) {
-  const auto end = ResourceHost::lease_end(*core_, t);
+void Agent::keep_lease_end(std::optional<Instant> end) {
   if (lease_fd_ < 0 || !end || end == lease_written_) return;
   lease_written_ = end;
   // Fixed width, one pwrite: the file never holds a shorter number's leftover digits.
@@ -380,23 +369,24 @@ void Agent::keep_lease_end(Instant t) {
   [[maybe_unused]] const ssize_t w = ::pwrite(lease_fd_, text, static_cast<std::size_t>(n), 0);
 }
 
-void Agent::run_resources(Instant t) {
-  keep_lease_end(t);
-  if (t - last_keepalive_ >= options_.config.timing.heartbeat_interval / 2) {
+void Agent::carry_out_resources(RuntimeOutput& out) {
+  const Instant t = now();
+  keep_lease_end(out.lease_end);
+  if (t - last_keepalive_ >= config().timing.heartbeat_interval / 2) {
     last_keepalive_ = t;
     vip_guard_.keepalive();  // the guard takes a long silence for a stopped or hung agent
   }
-  resources_->run(*core_, t);
-  HostOutput out = resources_->take();
-  for (const auto& [to, msg] : out.messages) transport_->send(to, msg);
-  const std::string& self = options_.config.node(options_.self).name;
-  for (const auto& line : out.log) spdlog::info("{} node={}", line, self);
-  if (auto line =
-          reconciled_.check(options_.config, options_.self, *resources_, *core_, t, out.log)) {
+  if (out.maintenance != guard_maintenance_) {
+    guard_maintenance_ = out.maintenance;
+    vip_guard_.set_maintenance(guard_maintenance_);
+  }
+  const std::string& self = config().node(options_.self).name;
+  for (const auto& line : out.host_log) spdlog::info("{} node={}", line, self);
+  if (auto line = reconciled_.check(config(), options_.self, host(), core(), t, out.host_log)) {
     spdlog::info("{}", *line);
   }
   for (const auto& [index, on] : out.monitors) {
-    const std::string& id = options_.config.resources.primitives[index].id;
+    const std::string& id = config().resources.primitives[index].id;
     if (on) {
       executor_->start_monitor(id);
     } else {
@@ -404,9 +394,8 @@ void Agent::run_resources(Instant t) {
     }
   }
   for (const FenceOp& op : out.fence_ops) run_fence(op);
-  for (const HoldRequest& h : out.holds) hold_resource(h);
   for (const std::size_t index : out.announces) {
-    const PrimitiveConfig& p = options_.config.resources.primitives[index];
+    const PrimitiveConfig& p = config().resources.primitives[index];
     const auto spec = parse_vip(p.params);
     const VipResult v =
         spec ? vip_announce(*spec) : VipResult{OcfCode::kErrConfigured, spec.error()};
@@ -417,18 +406,18 @@ void Agent::run_resources(Instant t) {
   }
   for (auto& [asker, request] : out.vip_checks) {
     vip_checker_->check(request, [this, asker](VipCheckResult result) {
-      if (fatal_ || !resources_) return;
-      resources_->on_vip_check_done(asker, std::move(result));
+      if (fatal_ || !rt_) return;
+      rt_->on_vip_check_done(asker, std::move(result));
       process();
     });
   }
   for (const KeeperCall& c : out.calls) {
-    executor_->submit(OpRequest{c.call_id, options_.config.resources.primitives[c.index].id,
-                                c.action, Duration{0}});
+    executor_->submit(
+        OpRequest{c.call_id, config().resources.primitives[c.index].id, c.action, Duration{0}});
   }
   // now() is CLOCK_MONOTONIC in microseconds, the guard's clock.
   std::optional<std::int64_t> deadline;
-  if (const auto d = resources_->vip_deadline(*core_, t)) deadline = d->time_since_epoch().count();
+  if (out.vip_deadline) deadline = out.vip_deadline->time_since_epoch().count();
   if (deadline != guard_deadline_) {
     guard_deadline_ = deadline;
     vip_guard_.set_deadline(deadline);
@@ -436,16 +425,17 @@ void Agent::run_resources(Instant t) {
 }
 
 void Agent::on_timer() {
-  core_->tick(now());
+  rt_->tick(now());
   process();
 }
 
 void Agent::process() {
   if (fatal_) return;
-  Ready ready = core_->take_ready();
-  if (ready.hard_state) {
+  RuntimeOutput out =
+      rt_->advance(now(), static_cast<std::int64_t>(realtime_us()), executor_->busy() == 0);
+  if (out.hard_state) {
     // Raft: the vote and term reach the disk before any message that depends on them leaves.
-    persisted_.hard = *ready.hard_state;
+    persisted_.hard = *out.hard_state;
     if (auto r = store_.save(persisted_); !r) {
       spdlog::critical("event=persist_failed error=\"{}\" action=exit", r.error());
       fatal_ = true;
@@ -453,12 +443,14 @@ void Agent::process() {
       return;
     }
   }
-  for (const auto& out : ready.messages) transport_->send(out.to, out.message);
-  for (const auto& e : ready.events) log_event(e);
-  run_docs(now());
+  carry_out_docs(out);
   if (fatal_) return;
-  run_resources(now());
-  watch_availability(now());
+  if (out.reconfigured) reconfigured(*out.reconfigured);
+  for (const auto& [to, msg] : out.messages) transport_->send(to, msg);
+  for (const auto& e : out.events) log_event(e);
+  for (const auto& n : out.notes) log_note(n);
+  carry_out_resources(out);
+  for (const auto& c : out.availability) log_availability(c);
   check_shutdown();
   notify_watchdog(now());
   notify_status(now());
@@ -467,18 +459,24 @@ void Agent::process() {
 
 void Agent::arm_timer() {
   if (!timer_open_) return;
-  Instant next = std::min(core_->next_deadline(), resources_->next_deadline(*core_, now()));
-  if (const auto d = docs_->next_deadline()) next = std::min(next, *d);
+  Instant next = rt_->next_deadline(now());
   if (watchdog_every_) next = std::min(next, last_watchdog_ + *watchdog_every_);
   const Duration wait =
-      std::clamp(next - now(), Duration{1000}, options_.config.timing.heartbeat_interval);
+      std::clamp(next - now(), Duration{1000}, config().timing.heartbeat_interval);
   const auto ms = static_cast<std::uint64_t>((wait.count() + 999) / 1000);
   uv_timer_start(
       &timer_, [](uv_timer_t* t) { static_cast<Agent*>(t->data)->on_timer(); }, ms, 0);
 }
 
+void Agent::log_note(const RuntimeNote& n) const {
+  const auto level = n.level == RuntimeNote::Level::kError  ? spdlog::level::err
+                     : n.level == RuntimeNote::Level::kWarn ? spdlog::level::warn
+                                                            : spdlog::level::info;
+  spdlog::log(level, "{} node={}", n.line, config().node(options_.self).name);
+}
+
 void Agent::log_event(const Event& e) const {
-  const auto& nodes = options_.config.nodes;
+  const auto& nodes = config().nodes;
   const std::string peer = e.node ? " peer=" + nodes[e.node->value].name : "";
   const std::string detail = e.detail.empty() ? "" : " " + e.detail;
   const bool notable = e.kind == Event::Kind::kNodeDown || e.kind == Event::Kind::kQuorumLost ||
@@ -489,15 +487,13 @@ void Agent::log_event(const Event& e) const {
 
 nlohmann::json Agent::status() const {
   const Instant t = now();
-  auto j = status_json(options_.config, core_->status(t), t, transport_->counters());
-  add_resources_json(j, options_.config, resources_->conductor(), resources_->membership(*core_, t),
-                     t);
+  auto j = status_json(config(), core().status(t), t, transport_->counters());
+  add_resources_json(j, config(), host().conductor(), rt_->membership(t), t);
   j["document"] = doc_json();
   j["availability"] = availability_json();
-  j["failures"] =
-      failures_json(resources_->conductor().state(resources_->membership(*core_, t), t), t);
-  const Membership mem = resources_->membership(*core_, t);
-  const Fencer& fencer = resources_->fencer();
+  j["failures"] = failures_json(host().conductor().state(rt_->membership(t), t), t);
+  const Membership mem = rt_->membership(t);
+  const Fencer& fencer = host().fencer();
   for (std::size_t i = 0; i < j["nodes"].size(); ++i) {
     // What fencing does about this node, when anything: pending (lost, to be fenced by the
     // coordinator), running, fenced or failed (retried).
@@ -524,13 +520,13 @@ nlohmann::json Agent::status() const {
   }
   for (auto& n : j["nodes"]) {
     const auto name = n["name"].get<std::string>();
-    const bool maintenance =
-        std::find(doc_.maintenance.begin(), doc_.maintenance.end(), name) != doc_.maintenance.end();
+    const bool maintenance = std::find(doc().maintenance.begin(), doc().maintenance.end(), name) !=
+                             doc().maintenance.end();
     n["maintenance"] = maintenance;
     if (n["state"] == "online" && maintenance) {
       n["state"] = "maintenance";
     } else if (n["state"] == "online" &&
-               std::find(doc_.standby.begin(), doc_.standby.end(), name) != doc_.standby.end()) {
+               std::find(doc().standby.begin(), doc().standby.end(), name) != doc().standby.end()) {
       n["state"] = "standby";
     }
   }
@@ -554,13 +550,12 @@ void Agent::handle_request(const nlohmann::json& request, const PeerCredentials&
     spdlog::warn("event=control_refused cmd={} caller=\"{}\" reason=not_an_admin", cmd,
                  caller(cred));
     reply({{"error", "permission denied: '" + cmd + "' changes the cluster and needs root" +
-                         (options_.config.admin_group.empty()
-                              ? std::string()
-                              : " or group " + options_.config.admin_group)}});
+                         (config().admin_group.empty() ? std::string()
+                                                       : " or group " + config().admin_group)}});
     return;
   }
   if (!may_read(cred)) {
-    reply({{"error", "permission denied: needs root or group " + options_.config.read_group}});
+    reply({{"error", "permission denied: needs root or group " + config().read_group}});
     return;
   }
   if (kWrites.count(cmd) != 0) {
@@ -595,20 +590,9 @@ std::string unknown_node(const ClusterConfig& config, const std::string& name) {
 
 }  // namespace
 
-std::vector<bool> Agent::handover_avoid() const {
-  std::vector<bool> avoid = standby_nodes(options_.config, doc_);
-  const auto maintenance = maintenance_nodes(options_.config, doc_);
-  const auto& views = resources_->conductor().views();
-  for (std::size_t i = 0; i < avoid.size(); ++i) {
-    avoid[i] = avoid[i] || maintenance[i] || (i < views.size() && views[i].leaving);
-  }
-  return avoid;
-}
-
 std::optional<NodeId> Agent::hand_over_role(std::optional<NodeId> target) {
-  const auto& nodes = options_.config.nodes;
-  core_->set_handover_avoid(handover_avoid());
-  const auto to = core_->hand_over(target, now());
+  const auto& nodes = config().nodes;
+  const auto to = rt_->hand_over(target, now());
   if (!to) {
     spdlog::warn("event=handover_impossible node={} reason=\"{}\"", nodes[options_.self.value].name,
                  target ? nodes[target->value].name + " is not an online voter heard lately"
@@ -620,18 +604,18 @@ std::optional<NodeId> Agent::hand_over_role(std::optional<NodeId> target) {
 nlohmann::json Agent::handover(const nlohmann::json& request) {
   std::optional<NodeId> target;
   if (const auto name = request.value("to", std::string()); !name.empty()) {
-    target = options_.config.find_node(name);
-    if (!target) return {{"error", unknown_node(options_.config, name)}};
+    target = config().find_node(name);
+    if (!target) return {{"error", unknown_node(config(), name)}};
   }
-  const auto coordinator = core_->coordinator();
+  const auto coordinator = core().coordinator();
   if (!coordinator) return {{"error", "no coordinator to hand over from: an election is going on"}};
   if (target == coordinator) {
-    return {{"error", options_.config.node(*target).name + " is the coordinator already"}};
+    return {{"error", config().node(*target).name + " is the coordinator already"}};
   }
-  const auto& nodes = options_.config.nodes;
-  nlohmann::json answer = {{"from", nodes[coordinator->value].name}, {"term", core_->term().value}};
+  const auto& nodes = config().nodes;
+  nlohmann::json answer = {{"from", nodes[coordinator->value].name}, {"term", core().term().value}};
   if (*coordinator != options_.self) {
-    core_->hand_over(target, now());  // asks the coordinator
+    rt_->hand_over(target, now());  // asks the coordinator
     process();
     answer["ok"] = true;
     answer["asked"] = nodes[coordinator->value].name;
@@ -647,7 +631,7 @@ nlohmann::json Agent::handover(const nlohmann::json& request) {
 
 void Agent::cleanup(const nlohmann::json& request, ControlServer::Reply reply) {
   const auto id = request.value("resource", std::string());
-  const ResourceConfig& rc = options_.config.resources;
+  const ResourceConfig& rc = config().resources;
   const auto prims = primitives_of(rc, id);
   if (prims.empty()) {
     std::vector<std::string> known;
@@ -658,20 +642,20 @@ void Agent::cleanup(const nlohmann::json& request, ControlServer::Reply reply) {
   }
   std::optional<NodeId> only;
   if (const auto node = request.value("node", std::string()); !node.empty()) {
-    only = options_.config.find_node(node);
-    if (!only) return reply({{"error", unknown_node(options_.config, node)}});
+    only = config().find_node(node);
+    if (!only) return reply({{"error", unknown_node(config(), node)}});
   }
   for (const auto& p : prims) {
-    resources_->cleanup(static_cast<std::uint32_t>(prim_index_.at(p)), *core_, now(), only);
+    rt_->cleanup(static_cast<std::uint32_t>(prim_index_.at(p)), now(), only);
   }
   nlohmann::json answer = {{"ok", true}, {"resource", id}, {"primitives", prims}};
   // A hold of flap damping goes with the failures (not with a cleanup of one node only).
   const auto top = top_level_resource(rc, id);
-  ClusterDoc next = doc_;
+  ClusterDoc next = doc();
   if (!only && top &&
       std::erase_if(next.held, [&](const FlapHold& h) { return h.resource == *top; }) > 0) {
     spdlog::info("event=flap_released resource={} by=hactl_resource_cleanup node={}", *top,
-                 options_.config.node(options_.self).name);
+                 config().node(options_.self).name);
     answer["released"] = *top;
     return propose(next, std::move(reply), answer);
   }

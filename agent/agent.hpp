@@ -21,10 +21,7 @@
 #include "agent/state_store.hpp"
 #include "agent/transport.hpp"
 #include "common/cluster_doc.hpp"
-#include "coordinator/availability.hpp"
-#include "coordinator/doc_replica.hpp"
-#include "coordinator/node.hpp"
-#include "coordinator/resource_host.hpp"
+#include "coordinator/runtime.hpp"
 #include "resources/executor.hpp"
 #include "resources/vip_check.hpp"
 
@@ -79,12 +76,19 @@ class Agent {
   Instant now() const;
   void on_message(const Envelope& env);
   void on_timer();
-  void process();  // carries out the core's Ready
+  void process();  // advances the runtime and carries out what it returns
   void arm_timer();
   void log_event(const Event& e) const;
-  void run_resources(Instant t);  // and carry out what they return
+  void log_note(const RuntimeNote& n) const;
+  void carry_out_resources(RuntimeOutput& out);  // calls, monitors, fences, checks, guard
+  // The configuration the resources run on (the runtime's, once it runs).
+  const ClusterConfig& config() const { return rt_ ? rt_->config() : options_.config; }
+  const Node& core() const { return rt_->node(); }
+  const ResourceHost& host() const { return *rt_->resource_host(); }
+  const ClusterDoc& doc() const { return rt_->doc(); }
+  const ClusterConfig& base() const { return rt_->base(); }
   std::optional<Instant> read_previous_lease_end() const;
-  void keep_lease_end(Instant t);
+  void keep_lease_end(std::optional<Instant> end);
   void on_op_result(const OpResult& r);
   // Runs one fence agent (FenceOp) and hands its outcome to the fencer.
   void run_fence(const FenceOp& op);
@@ -95,9 +99,6 @@ class Agent {
   // to another voter first (Node::hand_over), so there is no election gap. Returns the node
   // asked to take over, if any.
   std::optional<NodeId> hand_over_role(std::optional<NodeId> target);
-  std::vector<bool> handover_avoid() const;  // standby, maintenance and leaving nodes
-  // Adds what flap damping holds to the cluster document (this node is the coordinator).
-  void hold_resource(const HoldRequest& h);
   // The transition the scheduler would run with `next` as the cluster document (hactl resource
   // move/ban --dry-run); `refusal` says why when `resource` would then not run on `to` (or,
   // without `to`, run nowhere) and `must_run`.
@@ -116,17 +117,14 @@ class Agent {
   nlohmann::json failures_json(const ClusterState& state, Instant now) const;
 
   // The cluster document (agent_doc.cpp).
-  std::expected<void, std::string> start_docs();
-  void run_docs(Instant t);
-  void apply_doc();                   // doc_ changed: take its configuration and intents
-  void refresh_effective(Instant t);  // intents -> constraints; a new configuration when idle
-  void rebuild_resources(ClusterConfig base, Instant t);
-  // prim_index_ and an executor over options_.config.resources, told of the guard.
+  // The document this node starts from: the stored one, or one made of the file.
+  std::expected<StoredDoc, std::string> initial_doc();
+  void doc_loaded(const StoredDoc& initial);
+  void carry_out_docs(RuntimeOutput& out);  // stored, outcomes to clients
+  // A new configuration was taken up: a new executor, the guard told, orphans stopped.
+  void reconfigured(const Reconfiguration& r);
+  // prim_index_ and an executor over config().resources, told of the guard.
   void open_executor();
-  std::string validate_doc(const std::string& bytes) const;
-  // The primitives of the running configuration that may be active anywhere, as far as this
-  // node knows (reports, actions in flight, lost nodes' leases and takeover delays).
-  std::set<std::string> possibly_active() const;
   void propose(const ClusterDoc& next, ControlServer::Reply reply, nlohmann::json ok_answer);
   void handle_doc_request(const std::string& cmd, const nlohmann::json& request,
                           const PeerCredentials& cred, ControlServer::Reply reply);
@@ -143,7 +141,7 @@ class Agent {
   StateStore store_;
   PersistentState persisted_;
   RandomRng rng_;
-  std::unique_ptr<Node> core_;
+  std::unique_ptr<NodeRuntime> rt_;
   std::unique_ptr<Transport> transport_;
   std::unique_ptr<ControlServer> control_;
   VipGuard vip_guard_;
@@ -154,35 +152,25 @@ class Agent {
   std::optional<Instant> lease_written_;
   SpawnPacer spawn_pacer_;  // before every executor: they spawn through it
   std::unique_ptr<Executor> executor_;
-  std::unique_ptr<ResourceHost> resources_;
   std::unique_ptr<VipChecker> vip_checker_;  // checks of peers' vips (Announcer)
   // Tells the resource host this node's MAC on the interfaces of its vips (all, or `only`'s).
   void tell_macs(std::optional<std::size_t> only = std::nullopt);
   std::map<std::string, std::size_t> prim_index_;
   DocStore doc_store_;
-  std::unique_ptr<DocReplica> docs_;
-  ClusterDoc doc_;                             // as stored here
-  std::string applied_text_;                   // the configuration text the resources run on
-  ClusterConfig base_;                         // parsed from applied_text_, without intents
-  std::optional<ClusterConfig> pending_base_;  // a new configuration, once the executor is idle
-  std::int64_t intents_until_ = 0;             // unix seconds: when an intent expires next
   std::map<std::uint64_t, std::pair<ControlServer::Reply, nlohmann::json>> waiting_;
   std::vector<std::unique_ptr<Executor>> retired_executors_;
   // Executors over an earlier configuration, stopping what a new one dropped (see
   // rebuild_resources); the configuration first, so it outlives its executor.
   std::vector<std::pair<std::unique_ptr<ResourceConfig>, std::unique_ptr<Executor>>> orphans_;
   std::uint64_t executor_generation_ = 0;
-  bool guard_maintenance_ = false;                    // as last told to the guard
-  std::optional<DocVersion> standby_handover_tried_;  // see run_docs
+  bool guard_maintenance_ = false;  // as last told to the guard
   std::unique_ptr<EventLog> events_;
   std::shared_ptr<EventSink> event_sink_;
   std::map<std::string, std::uint64_t> event_counts_;  // by kind, since this agent started
-  // Availability accounting (coordinator/availability.hpp): resource_up / resource_down events
-  // logged as the cluster state changes, and kept (from the history too) for the figures.
-  AvailabilityWatch availability_watch_;
-  std::optional<Instant> availability_looked_;
+  // Availability accounting (coordinator/availability.hpp): the runtime's resource_up /
+  // resource_down changes are logged, and kept (from the history too) for the figures.
   std::deque<AvailabilityChange> availability_log_;  // bounded, oldest first
-  void watch_availability(Instant t);
+  void log_availability(const AvailabilityChange& c) const;
   void remember_availability(const std::string& kind,
                              const std::map<std::string, std::string>& fields,
                              std::int64_t time_us);

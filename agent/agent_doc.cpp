@@ -73,11 +73,11 @@ bool member_of(const std::string& group_name, const PeerCredentials& cred) {
 }  // namespace
 
 bool Agent::may_write(const PeerCredentials& cred) const {
-  return cred.uid == 0 || member_of(options_.config.admin_group, cred);
+  return cred.uid == 0 || member_of(config().admin_group, cred);
 }
 
 bool Agent::may_read(const PeerCredentials& cred) const {
-  return may_write(cred) || member_of(options_.config.read_group, cred);
+  return may_write(cred) || member_of(config().read_group, cred);
 }
 
 std::string Agent::caller(const PeerCredentials& cred) const {
@@ -91,7 +91,7 @@ std::string Agent::caller(const PeerCredentials& cred) const {
   return who;
 }
 
-std::expected<void, std::string> Agent::start_docs() {
+std::expected<StoredDoc, std::string> Agent::initial_doc() {
   const std::string self = options_.config.node(options_.self).name;
   ClusterDoc fresh;
   fresh.config_version = 1;
@@ -101,66 +101,42 @@ std::expected<void, std::string> Agent::start_docs() {
   StoredDoc initial{DocVersion{}, doc_to_bytes(fresh)};
   auto stored = doc_store_.load();
   if (!stored) return std::unexpected(stored.error());
-  if (*stored) {
-    auto parsed = doc_from_bytes((*stored)->bytes);
-    std::string why;
-    if (parsed) {
-      auto cfg = parse_config(parsed->config_text, doc_store_.path());
-      if (!cfg) {
-        why = cfg.error().front().to_string();
-      } else if (auto d = static_differences(options_.config, cfg->config); !d.empty()) {
-        why = "its nodes or timing differ from " + options_.config_path + " (" + d.front() + ")";
-      }
-    } else {
-      why = parsed.error();
+  if (!*stored) return initial;
+  auto parsed = doc_from_bytes((*stored)->bytes);
+  std::string why;
+  if (parsed) {
+    auto cfg = parse_config(parsed->config_text, doc_store_.path());
+    if (!cfg) {
+      why = cfg.error().front().to_string();
+    } else if (auto d = static_differences(options_.config, cfg->config); !d.empty()) {
+      why = "its nodes or timing differ from " + options_.config_path + " (" + d.front() + ")";
     }
-    if (why.empty()) {
-      initial = **stored;
-    } else {
-      spdlog::warn("event=stored_document_ignored path={} reason=\"{}\" effect=\"starts from {}\"",
-                   doc_store_.path(), why, options_.config_path);
-    }
+  } else {
+    why = parsed.error();
   }
-  const Duration resend = std::max<Duration>(5 * options_.config.timing.heartbeat_interval,
-                                             std::chrono::milliseconds(100));
-  docs_ = std::make_unique<DocReplica>(
-      options_.config.nodes.size(), options_.self, resend, initial,
-      [this](const std::string& b) { return validate_doc(b); }, persisted_.incarnation);
-  doc_ = *doc_from_bytes(initial.bytes);
-  auto cfg = parse_config(doc_.config_text, doc_store_.path());
-  HACTL_ASSERT(cfg.has_value());
-  base_ = std::move(cfg->config);
-  applied_text_ = doc_.config_text;
-  options_.config.resources = base_.resources;
-  options_.config.config_id = base_.config_id;
-  options_.config.failback = base_.failback;  // the cluster's defaults apply without a restart
-  options_.config.flap_damping = base_.flap_damping;
-  // Node capacities too (the node list itself needs a restart: static_differences).
-  for (std::size_t i = 0; i < options_.config.nodes.size() && i < base_.nodes.size(); ++i)
-    options_.config.nodes[i].capacity = base_.nodes[i].capacity;
-  options_.config.resources.locations =
-      effective_config(base_, doc_, unix_now()).resources.locations;
-  intents_until_ = -1;  // standby, maintenance and expiries applied at the first process()
-  spdlog::info("event=document_loaded version={} config_version={} source=\"{}\"",
-               show(initial.version), doc_.config_version,
-               initial.version == DocVersion{} ? options_.config_path : doc_store_.path());
-  if (applied_text_ != options_.config_text) {
-    spdlog::warn(
-        "event=config_from_cluster config_version={} note=\"{} differs from the configuration "
-        "the cluster runs (see hactl config show); apply it with hactl config apply\"",
-        doc_.config_version, options_.config_path);
-    const std::string applied = options_.state_dir + "/hactl-" + self + ".applied.yaml";
-    if (replace_file_atomically(options_.state_dir, applied, applied_text_)) {
-      vip_guard_.reload_definitions(applied);
-    }
-  }
-  return {};
+  if (why.empty()) return **stored;
+  spdlog::warn("event=stored_document_ignored path={} reason=\"{}\" effect=\"starts from {}\"",
+               doc_store_.path(), why, options_.config_path);
+  return initial;
 }
 
-void Agent::run_docs(Instant t) {
-  const std::string& self = options_.config.node(options_.self).name;
-  docs_->tick(resources_->membership(*core_, t), core_->coordinator(), t);
-  DocOutput out = docs_->take();
+void Agent::doc_loaded(const StoredDoc& initial) {
+  spdlog::info("event=document_loaded version={} config_version={} source=\"{}\"",
+               show(initial.version), doc().config_version,
+               initial.version == DocVersion{} ? options_.config_path : doc_store_.path());
+  if (rt_->applied_text() == options_.config_text) return;
+  spdlog::warn(
+      "event=config_from_cluster config_version={} note=\"{} differs from the configuration "
+      "the cluster runs (see hactl config show); apply it with hactl config apply\"",
+      doc().config_version, options_.config_path);
+  const std::string applied =
+      options_.state_dir + "/hactl-" + config().node(options_.self).name + ".applied.yaml";
+  if (replace_file_atomically(options_.state_dir, applied, rt_->applied_text())) {
+    vip_guard_.reload_definitions(applied);
+  }
+}
+
+void Agent::carry_out_docs(RuntimeOutput& out) {
   if (out.store) {
     auto parsed = doc_from_bytes(out.store->bytes);
     // Stored before any acknowledgement leaves: the majority that commits a change has it on disk.
@@ -170,17 +146,7 @@ void Agent::run_docs(Instant t) {
       stop();
       return;
     }
-    core_->set_doc_version(out.store->version);
-    if (parsed) {
-      doc_ = std::move(*parsed);
-      apply_doc();
-    } else {
-      spdlog::error("event=document_unreadable version={} error=\"{}\"", show(out.store->version),
-                    parsed.error());
-    }
   }
-  for (const auto& [to, msg] : out.messages) transport_->send(to, msg);
-  for (const auto& line : out.events) spdlog::info("{} node={}", line, self);
   for (const auto& o : out.outcomes) {
     const auto it = waiting_.find(o.id);
     if (it == waiting_.end()) continue;
@@ -195,203 +161,54 @@ void Agent::run_docs(Instant t) {
       reply({{"error", o.error}});
     }
   }
-  refresh_effective(t);
-  // The coordinator's own node in standby: once a majority stored that (handing over before
-  // would fail the operator's request), the role goes to another node, which moves what runs.
-  // Tried once per document version (a node that cannot hand over says so once).
-  const auto committed = docs_->committed();
-  const DocVersion version = docs_->doc().version;
-  if (core_->role() == Role::kCoordinator && committed && *committed >= version &&
-      standby_handover_tried_ != version &&
-      standby_nodes(options_.config, doc_)[options_.self.value]) {
-    standby_handover_tried_ = version;
-    hand_over_role({});
-  }
 }
 
-void Agent::apply_doc() {
-  intents_until_ = -1;  // recompute the constraints from the intents
-  if (doc_.config_text == applied_text_) {
-    pending_base_.reset();
-    return;
-  }
-  auto cfg = parse_config(doc_.config_text,
-                          "configuration version " + std::to_string(doc_.config_version));
-  if (!cfg) {
-    spdlog::error("event=config_refused version={} error=\"{}\"", doc_.config_version,
-                  cfg.error().front().to_string());
-    return;
-  }
-  if (auto d = static_differences(options_.config, cfg->config); !d.empty()) {
-    spdlog::error(
-        "event=config_refused version={} error=\"{}\" effect=\"restart every agent with "
-        "the new file\"",
-        doc_.config_version, d.front());
-    return;
-  }
-  pending_base_ = std::move(cfg->config);
-}
-
-void Agent::refresh_effective(Instant t) {
-  const std::int64_t unix = unix_now();
-  if (pending_base_ && executor_->busy() == 0 && !resources_->leaving()) {
-    rebuild_resources(std::move(*pending_base_), t);
-    pending_base_.reset();
-    intents_until_ = -1;
-  }
-  if (intents_until_ >= 0 && (intents_until_ == 0 || unix < intents_until_)) return;
-  options_.config.resources.locations = effective_config(base_, doc_, unix).resources.locations;
-  resources_->set_standby(standby_nodes(options_.config, doc_));
-  resources_->set_held(held_resources(options_.config.resources, doc_));
-  const auto maintenance = maintenance_nodes(options_.config, doc_);
-  resources_->set_maintenance(maintenance);
-  if (maintenance[options_.self.value] != guard_maintenance_) {
-    guard_maintenance_ = maintenance[options_.self.value];
-    vip_guard_.set_maintenance(guard_maintenance_);
-  }
-  intents_until_ = next_expiry(doc_, unix).value_or(0);
-}
-
-void Agent::rebuild_resources(ClusterConfig base, Instant t) {
-  const std::string self = options_.config.node(options_.self).name;
-  base_ = std::move(base);
-  applied_text_ = doc_.config_text;
-  // What the new list drops or redefines was stopped before the document was accepted
-  // (`hactl config apply` stops it first, the coordinator refuses otherwise). If this node
-  // still shows it running or acting (a race with a start), it is stopped here, with its old
-  // definition, so nothing runs that no configuration knows.
-  if (!options_.config.node(options_.self).witness) {
-    auto old = std::make_unique<ResourceConfig>(options_.config.resources);
-    const NodeView& own = resources_->conductor().views()[options_.self.value];
-    std::vector<std::pair<std::string, bool>> orphans;  // id, promoted
-    for (std::size_t k = 0; k < old->primitives.size(); ++k) {
-      const PrimitiveConfig& p = old->primitives[k];
-      const PrimitiveConfig* q = base_.resources.primitive(p.id);
-      if (q != nullptr && same_definition(p, *q)) continue;
-      const bool known = own.complete && k < own.entries.size();
-      if (known && own.entries[k].role == ResourceRole::kStopped && !own.entries[k].busy) {
-        continue;
-      }
-      orphans.emplace_back(p.id, known && own.entries[k].role == ResourceRole::kPromoted);
+void Agent::reconfigured(const Reconfiguration& r) {
+  const std::string self = config().node(options_.self).name;
+  if (!r.orphans.empty()) {
+    auto old = std::make_unique<ResourceConfig>(r.old_resources);
+    auto ex = std::make_unique<Executor>(loop_, *old, [self](const OpResult& res) {
+      spdlog::info("event=orphan_action resource={} action={} code={} node={}", res.resource,
+                   res.action, static_cast<int>(res.code), self);
+    });
+    ex->set_vip_guard(&vip_guard_);
+    ex->set_spawn_pacer(&spawn_pacer_);
+    std::uint64_t call = 1;
+    for (const auto& [id, promoted] : r.orphans) {
+      spdlog::warn(
+          "event=orphan_stop resource={} node={} reason=\"dropped or redefined by "
+          "configuration version {} while it may run here\"",
+          id, self, r.config_version);
+      if (promoted) ex->submit(OpRequest{call++, id, "demote", Duration{0}});
+      ex->submit(OpRequest{call++, id, "stop", Duration{0}});
     }
-    if (!orphans.empty()) {
-      auto ex = std::make_unique<Executor>(loop_, *old, [self](const OpResult& r) {
-        spdlog::info("event=orphan_action resource={} action={} code={} node={}", r.resource,
-                     r.action, static_cast<int>(r.code), self);
-      });
-      ex->set_vip_guard(&vip_guard_);
-      ex->set_spawn_pacer(&spawn_pacer_);
-      std::uint64_t call = 1;
-      for (const auto& [id, promoted] : orphans) {
-        spdlog::warn(
-            "event=orphan_stop resource={} node={} reason=\"dropped or redefined by "
-            "configuration version {} while it may run here\"",
-            id, self, doc_.config_version);
-        if (promoted) ex->submit(OpRequest{call++, id, "demote", Duration{0}});
-        ex->submit(OpRequest{call++, id, "stop", Duration{0}});
-      }
-      orphans_.emplace_back(std::move(old), std::move(ex));
-    }
+    orphans_.emplace_back(std::move(old), std::move(ex));
   }
-  // The executor and the resource host are rebuilt on the new list, as an agent restart would:
-  // what runs here is probed and kept (this node's lease still covers it).
+  // A new executor on the new list (the old one's results are not the new host's).
   executor_->close();
   retired_executors_.push_back(std::move(executor_));
   ++executor_generation_;
-  options_.config.resources = base_.resources;
-  options_.config.config_id = base_.config_id;
-  options_.config.failback = base_.failback;  // the cluster's defaults apply without a restart
-  options_.config.flap_damping = base_.flap_damping;
-  // Node capacities too (the node list itself needs a restart: static_differences).
-  for (std::size_t i = 0; i < options_.config.nodes.size() && i < base_.nodes.size(); ++i)
-    options_.config.nodes[i].capacity = base_.nodes[i].capacity;
   open_executor();
-  auto previous = std::move(resources_);
-  resources_ =
-      std::make_unique<ResourceHost>(options_.config, options_.self, t, lease_written_.value_or(t));
-  resources_->inherit(*previous);
-  resources_->set_incarnation(persisted_.incarnation);
   tell_macs();
   const std::string applied = options_.state_dir + "/hactl-" + self + ".applied.yaml";
-  if (auto r = replace_file_atomically(options_.state_dir, applied, applied_text_); r) {
+  if (auto w = replace_file_atomically(options_.state_dir, applied, rt_->applied_text()); w) {
     vip_guard_.reload_definitions(applied);
   } else {
-    spdlog::error("event=guard_not_told error=\"{}\"", r.error());
+    spdlog::error("event=guard_not_told error=\"{}\"", w.error());
   }
   start_alerts();
-  spdlog::info("event=config_applied node={} config_version={} primitives={}", self,
-               doc_.config_version, options_.config.resources.primitives.size());
-}
-
-std::string Agent::validate_doc(const std::string& bytes) const {
-  auto next = doc_from_bytes(bytes);
-  if (!next) return "not a cluster document: " + next.error();
-  if (next->config_text.size() > limits::kMaxConfigBytes) return "the configuration is too large";
-  auto cfg = parse_config(next->config_text,
-                          "configuration version " + std::to_string(next->config_version));
-  if (!cfg) {
-    std::string all = "the configuration is invalid:";
-    for (const auto& e : cfg.error()) all += "\n  " + e.to_string();
-    return all;
-  }
-  if (auto d = static_differences(options_.config, cfg->config); !d.empty()) {
-    std::string all = "these settings need every agent restarted with the new file, not apply:";
-    for (const auto& line : d) all += "\n  " + line;
-    return all;
-  }
-  for (const auto& n : next->standby) {
-    if (!cfg->config.find_node(n)) return "standby names an unknown node '" + n + "'";
-  }
-  // Nothing active may be removed or redefined by the document itself: it must be stopped
-  // first, or its old and new definitions could run at once on two nodes.
-  if (next->config_text != applied_text_) {
-    std::vector<std::string> active;
-    const auto maybe = possibly_active();
-    for (const auto& p : base_.resources.primitives) {
-      const PrimitiveConfig* q = cfg->config.resources.primitive(p.id);
-      if (q != nullptr && same_definition(p, *q)) continue;
-      if (maybe.count(p.id) != 0) active.push_back(p.id);
-    }
-    if (!active.empty()) {
-      std::string all =
-          "the new configuration removes or redefines resources that are active; "
-          "disable them first (hactl config apply does that for you):";
-      for (const auto& a : active) all += "\n  " + a;
-      return all;
-    }
-  }
-  return {};
-}
-
-std::set<std::string> Agent::possibly_active() const {
-  const Instant t = now();
-  const Membership m = resources_->membership(*core_, t);
-  const Conductor& c = resources_->conductor();
-  const ClusterState s = c.state(m, t);
-  std::set<std::string> out;
-  const auto& prims = options_.config.resources.primitives;
-  for (std::size_t k = 0; k < prims.size(); ++k) {
-    const auto& roles = s.roles.at(prims[k].id);
-    if (c.possibly_active(static_cast<std::uint32_t>(k), m) ||
-        std::any_of(roles.begin(), roles.end(),
-                    [](ResourceRole r) { return r != ResourceRole::kStopped; })) {
-      out.insert(prims[k].id);
-    }
-  }
-  return out;
 }
 
 void Agent::propose(const ClusterDoc& next, ControlServer::Reply reply, nlohmann::json ok_answer) {
-  if (next == doc_) {
+  if (next == doc()) {
     ok_answer["ok"] = true;
     ok_answer["changed"] = false;
-    ok_answer["document_version"] = show(docs_->doc().version);
+    ok_answer["document_version"] = show(rt_->replica()->doc().version);
     reply(ok_answer);
     return;
   }
   const Instant t = now();
-  const std::uint64_t id =
-      docs_->propose(doc_to_bytes(next), docs_->doc().version, t, t + std::chrono::seconds(10));
+  const std::uint64_t id = rt_->propose(next, t, std::chrono::seconds(10));
   waiting_.emplace(id, std::make_pair(std::move(reply), std::move(ok_answer)));
   process();
 }
@@ -400,8 +217,8 @@ nlohmann::json Agent::plan_intent(const ClusterDoc& next, const std::string& res
                                   const std::optional<std::string>& to, bool must_run,
                                   std::string& refusal) const {
   const Instant t = now();
-  ClusterState state = resources_->conductor().state(resources_->membership(*core_, t), t);
-  const ClusterConfig config = effective_config(base_, next, unix_now());
+  ClusterState state = host().conductor().state(rt_->membership(t), t);
+  const ClusterConfig config = effective_config(base(), next, unix_now());
   auto r = check_intent(config, std::move(state), resource, to, must_run);
   if (!r) {
     refusal = r.error();
@@ -412,26 +229,6 @@ nlohmann::json Agent::plan_intent(const ClusterDoc& next, const std::string& res
   plan["nodes"] = r->nodes;
   if (r->refusal) refusal = *r->refusal;
   return plan;
-}
-
-void Agent::hold_resource(const HoldRequest& h) {
-  ClusterDoc next = doc_;
-  if (std::any_of(next.held.begin(), next.held.end(),
-                  [&](const FlapHold& f) { return f.resource == h.resource; })) {
-    return;
-  }
-  next.held.push_back(FlapHold{h.resource, options_.config.node(h.node).name, unix_now(), h.moves,
-                               std::chrono::duration_cast<std::chrono::seconds>(h.within).count()});
-  std::sort(next.held.begin(), next.held.end(),
-            [](const FlapHold& a, const FlapHold& b) { return a.resource < b.resource; });
-  propose(next,
-          [resource = h.resource](const nlohmann::json& r) {
-            if (r.contains("error")) {
-              spdlog::error("event=flap_hold_not_stored resource={} error=\"{}\"", resource,
-                            r["error"].get<std::string>());
-            }
-          },
-          {{"resource", h.resource}});
 }
 
 void Agent::reload() {
@@ -463,8 +260,8 @@ void Agent::reload() {
 nlohmann::json Agent::simulate_json(const nlohmann::json& request) const {
   // The cluster as this node knows it now, under this configuration or a proposed one.
   const Instant t = now();
-  ClusterState state = resources_->conductor().state(resources_->membership(*core_, t), t);
-  ClusterConfig config = options_.config;
+  ClusterState state = host().conductor().state(rt_->membership(t), t);
+  ClusterConfig config = this->config();
   if (request.contains("text")) {
     auto cfg =
         parse_config(request.value("text", std::string()), request.value("path", std::string("-")));
@@ -473,11 +270,11 @@ nlohmann::json Agent::simulate_json(const nlohmann::json& request) const {
       for (const auto& e : cfg.error()) errors.push_back(e.to_string());
       return {{"error", "the configuration is invalid"}, {"errors", errors}};
     }
-    if (auto d = static_differences(base_, cfg->config); !d.empty()) {
+    if (auto d = static_differences(base(), cfg->config); !d.empty()) {
       return {{"error", "simulate takes a configuration of the same nodes and timing"},
               {"errors", d}};
     }
-    config = effective_config(cfg->config, doc_, unix_now());
+    config = effective_config(cfg->config, doc(), unix_now());
     // What is known of primitives the two share carries over; new ones are stopped.
     ClusterState next = state;
     next.roles.clear();
@@ -510,18 +307,17 @@ nlohmann::json Agent::simulate_json(const nlohmann::json& request) const {
 
 nlohmann::json Agent::explain_json(const nlohmann::json& request) const {
   const Instant t = now();
-  const ClusterState state = resources_->conductor().state(resources_->membership(*core_, t), t);
+  const ClusterState state = host().conductor().state(rt_->membership(t), t);
   std::optional<std::string> node;
   if (const auto n = request.value("node", std::string()); !n.empty()) node = n;
   ExplainContext context;
-  context.quorum = core_->has_quorum(t);
+  context.quorum = core().has_quorum(t);
   context.now_unix = unix_now();
   if (const auto top =
-          top_level_resource(options_.config.resources, request.value("resource", std::string()))) {
-    context.availability =
-        availability_json(primitives_of(options_.config.resources, *top))["resources"];
+          top_level_resource(config().resources, request.value("resource", std::string()))) {
+    context.availability = availability_json(primitives_of(config().resources, *top))["resources"];
   }
-  auto r = explain(options_.config, state, request.value("resource", std::string()), node, context);
+  auto r = explain(config(), state, request.value("resource", std::string()), node, context);
   if (!r) return {{"error", r.error()}};
   return *r;
 }
@@ -529,7 +325,7 @@ nlohmann::json Agent::explain_json(const nlohmann::json& request) const {
 nlohmann::json Agent::doc_json() const {
   const std::int64_t unix = unix_now();
   nlohmann::json placements = nlohmann::json::array();
-  for (const auto& p : doc_.placements) {
+  for (const auto& p : doc().placements) {
     if (p.expires != 0 && p.expires <= unix) continue;
     placements.push_back(
         {{"kind", to_string(p.kind)},
@@ -542,39 +338,39 @@ nlohmann::json Agent::doc_json() const {
          {"by", p.by}});
   }
   nlohmann::json held = nlohmann::json::array();
-  for (const auto& h : doc_.held) {
+  for (const auto& h : doc().held) {
     held.push_back({{"resource", h.resource},
                     {"node", h.node},
                     {"since", h.since},
                     {"moves", h.moves},
                     {"within_s", h.within}});
   }
-  return {{"version", show(docs_->doc().version)},
-          {"config_version", doc_.config_version},
-          {"config_applied", doc_.config_applied},
-          {"config_by", doc_.config_by},
-          {"config_pending", pending_base_.has_value()},
-          {"standby", doc_.standby},
-          {"maintenance", doc_.maintenance},
+  return {{"version", show(rt_->replica()->doc().version)},
+          {"config_version", doc().config_version},
+          {"config_applied", doc().config_applied},
+          {"config_by", doc().config_by},
+          {"config_pending", rt_->config_pending()},
+          {"standby", doc().standby},
+          {"maintenance", doc().maintenance},
           {"placements", placements},
-          {"disabled", doc_.disabled},
+          {"disabled", doc().disabled},
           {"held", held}};
 }
 
 void Agent::handle_doc_request(const std::string& cmd, const nlohmann::json& request,
                                const PeerCredentials& cred, ControlServer::Reply reply) {
-  const ResourceConfig& rc = base_.resources;
+  const ResourceConfig& rc = base().resources;
   const std::int64_t unix = unix_now();
   auto fail = [&](const std::string& m) { reply({{"error", m}}); };
   // Operands, checked with a suggestion for a typo.
   auto node_arg = [&](const char* key, bool runs_resources) -> std::optional<std::string> {
     const std::string name = request.value(key, std::string());
-    const auto id = base_.find_node(name);
+    const auto id = base().find_node(name);
     if (!id) {
-      fail(unknown_name_message("node", name, node_names(base_)));
+      fail(unknown_name_message("node", name, node_names(base())));
       return std::nullopt;
     }
-    if (runs_resources && base_.node(*id).witness) {
+    if (runs_resources && base().node(*id).witness) {
       fail("node '" + name + "' is a witness: it never runs resources");
       return std::nullopt;
     }
@@ -615,7 +411,7 @@ void Agent::handle_doc_request(const std::string& cmd, const nlohmann::json& req
     }
     propose(next, std::move(reply), answer);
   };
-  ClusterDoc next = doc_;
+  ClusterDoc next = doc();
   // Expired intents are dropped by any change.
   std::erase_if(next.placements,
                 [&](const PlacementIntent& p) { return p.expires != 0 && p.expires <= unix; });
@@ -635,10 +431,10 @@ void Agent::handle_doc_request(const std::string& cmd, const nlohmann::json& req
                     {"by", info->by},
                     {"text", info->text}});
     }
-    return reply({{"version", doc_.config_version},
-                  {"applied", doc_.config_applied},
-                  {"by", doc_.config_by},
-                  {"text", doc_.config_text},
+    return reply({{"version", doc().config_version},
+                  {"applied", doc().config_applied},
+                  {"by", doc().config_by},
+                  {"text", doc().config_text},
                   {"document", doc_json()}});
   }
   if (cmd == "config-history") {
@@ -647,7 +443,7 @@ void Agent::handle_doc_request(const std::string& cmd, const nlohmann::json& req
       list.push_back({{"version", h.version},
                       {"applied", h.applied},
                       {"by", h.by},
-                      {"current", h.version == doc_.config_version}});
+                      {"current", h.version == doc().config_version}});
     }
     return reply({{"versions", list}});
   }
@@ -661,21 +457,20 @@ void Agent::handle_doc_request(const std::string& cmd, const nlohmann::json& req
       return reply(
           {{"error", "the configuration is invalid; nothing was changed"}, {"errors", errors}});
     }
-    if (auto d = static_differences(base_, cfg->config); !d.empty()) {
+    if (auto d = static_differences(base(), cfg->config); !d.empty()) {
       return reply({{"error",
                      "these settings need every agent restarted with the new file, not apply; "
                      "nothing was changed"},
                     {"errors", d}});
     }
     // The plan: what applying it does to each primitive.
-    const auto maybe = possibly_active();
+    const auto maybe = rt_->possibly_active(now());
     auto active = [&](const std::string& id) { return maybe.count(id) != 0; };
     const ResourceConfig& nrc = cfg->config.resources;
     // What the scheduler then does to each primitive (coordinator/config_plan.hpp).
     const Instant t = now();
-    const auto outcomes =
-        plan_apply(options_.config, effective_config(cfg->config, doc_, unix),
-                   resources_->conductor().state(resources_->membership(*core_, t), t));
+    const auto outcomes = plan_apply(config(), effective_config(cfg->config, doc(), unix),
+                                     host().conductor().state(rt_->membership(t), t));
     auto outcome_of = [&](const std::string& id) {
       for (const auto& o : outcomes) {
         if (o.resource == id) return o;
@@ -704,7 +499,7 @@ void Agent::handle_doc_request(const std::string& cmd, const nlohmann::json& req
     for (const auto& q : nrc.primitives) {
       if (rc.primitive(q.id) == nullptr) plan.push_back(row(q.id, "add", false));
     }
-    const bool same = text == doc_.config_text;
+    const bool same = text == doc().config_text;
     nlohmann::json warnings = nlohmann::json::array();
     for (const auto& w : cfg->warnings) warnings.push_back(w.path + ": " + w.message);
     nlohmann::json answer = {{"valid", true},
@@ -712,15 +507,15 @@ void Agent::handle_doc_request(const std::string& cmd, const nlohmann::json& req
                              {"plan", plan},
                              {"stop_first", to_stop},
                              {"warnings", warnings},
-                             {"config_version", doc_.config_version},
-                             {"document_version", show(docs_->doc().version)}};
+                             {"config_version", doc().config_version},
+                             {"document_version", show(rt_->replica()->doc().version)}};
     if (cmd == "config-check") return reply(answer);
     if (same) {
       answer["ok"] = true;
       answer["changed"] = false;
       return reply(answer);
     }
-    next.config_version = doc_.config_version + 1;
+    next.config_version = doc().config_version + 1;
     next.config_text = text;
     next.config_applied = unix;
     next.config_by = caller(cred) + " from " + path;
@@ -745,8 +540,8 @@ void Agent::handle_doc_request(const std::string& cmd, const nlohmann::json& req
       // It leaves everything alone until it hears it is out of maintenance: unreachable, it
       // cannot hear it, and its resources could then be started elsewhere as well.
       const Instant t = now();
-      const auto m = resources_->membership(*core_, t);
-      if (!m.up[base_.find_node(*node)->value]) {
+      const auto m = rt_->membership(t);
+      if (!m.up[base().find_node(*node)->value]) {
         return fail("'" + *node +
                     "' is in maintenance and not reachable: what it runs would "
                     "be started elsewhere while it still runs there. Bring it back first, or, if "
@@ -816,13 +611,13 @@ void Agent::handle_doc_request(const std::string& cmd, const nlohmann::json& req
                   *res + " NODE`");
     }
     const Instant t = now();
-    const ClusterState s = resources_->conductor().state(resources_->membership(*core_, t), t);
+    const ClusterState s = host().conductor().state(rt_->membership(t), t);
     std::optional<std::string> where;
     for (const auto& id : primitives_of(rc, *res)) {
       const auto it = s.roles.find(id);
       if (it == s.roles.end()) continue;
       for (std::size_t i = 0; i < it->second.size() && !where; ++i) {
-        if (it->second[i] != ResourceRole::kStopped) where = base_.nodes[i].name;
+        if (it->second[i] != ResourceRole::kStopped) where = base().nodes[i].name;
       }
     }
     if (!where) {

@@ -19,7 +19,7 @@ void Agent::start_events() {
   for (const LoggedEvent& e : events_->recent(1'000'000))
     remember_availability(e.kind, e.fields, e.time_us);
   events_->set_listener([this](const LoggedEvent& e) {
-    if (alerts_) alerts_->notify(e, core_ ? core_->term().value : 0);
+    if (alerts_) alerts_->notify(e, rt_ ? core().term().value : 0);
   });
   event_sink_ = std::make_shared<EventSink>(
       [this](std::string kind, std::map<std::string, std::string> fields) {
@@ -39,13 +39,13 @@ void Agent::start_alerts() {
   }
   // The delivery record lives next to the event history; the runner queues again, from the
   // history, what a previous agent had not done (docs/alerts.md, "Delivery").
-  alerts_ = std::make_unique<AlertRunner>(
-      loop_, base_.nodes.empty() ? options_.config.alerts : base_.alerts,
-      AlertRunnerOptions{.node = options_.config.node(options_.self).name,
-                         .cluster = options_.config.name,
-                         .history = events_.get(),
-                         .record_dir = events_->dir(),
-                         .ledger = std::move(ledger)});
+  alerts_ =
+      std::make_unique<AlertRunner>(loop_, rt_ ? base().alerts : options_.config.alerts,
+                                    AlertRunnerOptions{.node = config().node(options_.self).name,
+                                                       .cluster = config().name,
+                                                       .history = events_.get(),
+                                                       .record_dir = events_->dir(),
+                                                       .ledger = std::move(ledger)});
 }
 
 void Agent::on_logged_event(std::string kind, std::map<std::string, std::string> fields) {
@@ -58,8 +58,8 @@ void Agent::on_logged_event(std::string kind, std::map<std::string, std::string>
     ++(ok ? a.ok : a.failed);
     a.seconds += std::strtod(fields["took_ms"].c_str(), nullptr) / 1000.0;
   }
-  fields.emplace("agent", options_.config.node(options_.self).name);
-  if (core_) fields.emplace("term", std::to_string(core_->term().value));
+  fields.emplace("agent", config().node(options_.self).name);
+  if (rt_) fields.emplace("term", std::to_string(core().term().value));
   const std::int64_t t = wall_clock_us();
   remember_availability(kind, fields, t);
   events_->append(kind, std::move(fields), t);
@@ -67,33 +67,15 @@ void Agent::on_logged_event(std::string kind, std::map<std::string, std::string>
 
 // At most every 20 ms: what the cluster state says of each primitive, logged when it changes
 // (the event history is where the figures come from).
-void Agent::watch_availability(Instant t) {
-  if (availability_looked_ && t - *availability_looked_ < std::chrono::milliseconds{20}) return;
-  availability_looked_ = t;
-  const Membership mem = resources_->membership(*core_, t);
-  const ClusterState state = resources_->conductor().state(mem, t);
-  // Vips announced on their node and not yet confirmed by a peer: not up there yet.
-  std::set<std::string> unverified;
-  const auto& prims = options_.config.resources.primitives;
-  for (std::size_t k = 0; k < prims.size(); ++k) {
-    if (prims[k].cls != ResourceClass::kVip) continue;
-    for (std::size_t i = 0; i < options_.config.nodes.size(); ++i) {
-      const auto& view = resources_->conductor().views()[i];
-      if (mem.up[i] && k < view.entries.size() && view.entries[k].check == VipCheck::kPending)
-        unverified.insert(prims[k].id);
-    }
-  }
-  const std::string& self = options_.config.node(options_.self).name;
-  for (const auto& c :
-       availability_watch_.observe(options_.config, state, wall_clock_us(), unverified)) {
-    if (c.kind == AvailabilityChange::Kind::kUp) {
-      spdlog::info("event=resource_up resource={} on={}{} node={}", c.resource, c.node,
-                   c.cause.empty() ? "" : " cause=" + c.cause, self);
-    } else {
-      spdlog::log(c.cause == "stopped" ? spdlog::level::info : spdlog::level::warn,
-                  "event=resource_down resource={} on={} cause={} node={}", c.resource, c.node,
-                  c.cause, self);
-    }
+void Agent::log_availability(const AvailabilityChange& c) const {
+  const std::string& self = config().node(options_.self).name;
+  if (c.kind == AvailabilityChange::Kind::kUp) {
+    spdlog::info("event=resource_up resource={} on={}{} node={}", c.resource, c.node,
+                 c.cause.empty() ? "" : " cause=" + c.cause, self);
+  } else {
+    spdlog::log(c.cause == "stopped" ? spdlog::level::info : spdlog::level::warn,
+                "event=resource_down resource={} on={} cause={} node={}", c.resource, c.node,
+                c.cause, self);
   }
 }
 
@@ -113,7 +95,7 @@ void Agent::remember_availability(const std::string& kind,
 
 std::vector<AvailabilityStats> Agent::availability_stats() const {
   std::vector<std::string> ids;
-  for (const auto& p : options_.config.resources.primitives) ids.push_back(p.id);
+  for (const auto& p : config().resources.primitives) ids.push_back(p.id);
   const std::vector<AvailabilityChange> changes(availability_log_.begin(), availability_log_.end());
   return availability(changes, ids, wall_clock_us(), std::int64_t{86'400} * 1'000'000);
 }
@@ -135,7 +117,7 @@ nlohmann::json Agent::availability_json(const std::vector<std::string>& only) co
 }
 
 nlohmann::json Agent::failures_json(const ClusterState& state, Instant now) const {
-  const std::string& self = options_.config.node(options_.self).name;
+  const std::string& self = config().node(options_.self).name;
   // The latest reason known here for each (resource, node).
   std::map<std::pair<std::string, std::string>, std::string> reasons;
   for (const LoggedEvent& e : events_->recent(1000)) {
@@ -160,13 +142,13 @@ nlohmann::json Agent::failures_json(const ClusterState& state, Instant now) cons
     }
   }
   nlohmann::json out = nlohmann::json::array();
-  for (const auto& p : options_.config.resources.primitives) {
+  for (const auto& p : config().resources.primitives) {
     const auto it = state.failures.find(p.id);
     if (it == state.failures.end()) continue;
     for (std::size_t i = 0; i < it->second.size(); ++i) {
       const int count = state.fail_count(p, NodeId{static_cast<std::uint16_t>(i)});
       if (count <= 0) continue;
-      const std::string& node = options_.config.nodes[i].name;
+      const std::string& node = config().nodes[i].name;
       const auto r = reasons.find({p.id, node});
       out.push_back(
           {{"resource", p.id},

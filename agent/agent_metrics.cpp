@@ -18,7 +18,7 @@ void Agent::count_heartbeat(NodeId from, Instant t) {
   auto& last = last_beat_[from.value];
   if (last) {
     const double gap = static_cast<double>((t - *last).count()) /
-                       static_cast<double>(options_.config.timing.heartbeat_interval.count());
+                       static_cast<double>(config().timing.heartbeat_interval.count());
     if (gap >= 1.5) missed_beats_[from.value] += static_cast<std::uint64_t>(std::lround(gap)) - 1;
   }
   last = t;
@@ -26,14 +26,13 @@ void Agent::count_heartbeat(NodeId from, Instant t) {
 
 std::string Agent::metrics_text() const {
   const Instant t = now();
-  const NodeStatus st = core_->status(t);
-  const auto& nodes = options_.config.nodes;
+  const NodeStatus st = core().status(t);
+  const auto& nodes = config().nodes;
   const std::string& self = nodes[options_.self.value].name;
   MetricsText m;
   using enum MetricType;
   m.family("hactl_info", kGauge, "Constant 1, labelled with the cluster, node and version.");
-  m.sample("hactl_info", {{"cluster", options_.config.name}, {"node", self}, {"version", kVersion}},
-           1);
+  m.sample("hactl_info", {{"cluster", config().name}, {"node", self}, {"version", kVersion}}, 1);
   m.family("hactl_term", kGauge, "The election term this node is in.");
   m.sample("hactl_term", static_cast<double>(st.term.value));
   m.family("hactl_is_coordinator", kGauge, "1 if this node is the coordinator.");
@@ -77,12 +76,12 @@ std::string Agent::metrics_text() const {
              static_cast<double>(tc.dropped[i]));
   }
   // Resources, as this node knows them.
-  const Membership mem = resources_->membership(*core_, t);
-  const ClusterState cs = resources_->conductor().state(mem, t);
+  const Membership mem = rt_->membership(t);
+  const ClusterState cs = host().conductor().state(mem, t);
   m.family("hactl_resource_role", kGauge,
            "1 for each node a primitive is active on, by role (started or promoted).");
   m.family("hactl_resource_fail_count", kGauge, "Failures of a primitive on a node that count.");
-  for (const auto& p : options_.config.resources.primitives) {
+  for (const auto& p : config().resources.primitives) {
     const auto& roles = cs.roles.at(p.id);
     for (std::size_t i = 0; i < nodes.size(); ++i) {
       if (roles[i] != ResourceRole::kStopped) {
@@ -103,11 +102,11 @@ std::string Agent::metrics_text() const {
            "1 when another node confirmed a held vip's announcement and answer, else 0.");
   m.family("hactl_vip_verify_seconds", kGauge, "From a vip's start to its confirmation.");
   m.family("hactl_vip_announcements", kGauge, "Announcements of a held vip since its start.");
-  for (std::size_t k = 0; k < options_.config.resources.primitives.size(); ++k) {
-    const PrimitiveConfig& p = options_.config.resources.primitives[k];
+  for (std::size_t k = 0; k < config().resources.primitives.size(); ++k) {
+    const PrimitiveConfig& p = config().resources.primitives[k];
     if (p.cls != ResourceClass::kVip) continue;
     for (std::size_t i = 0; i < nodes.size(); ++i) {
-      const ResourceEntry& e = resources_->conductor().views()[i].entries[k];
+      const ResourceEntry& e = host().conductor().views()[i].entries[k];
       if (!mem.up[i] || e.check == VipCheck::kNone) continue;
       const MetricLabels labels{{"resource", p.id}, {"node", nodes[i].name}};
       m.sample("hactl_vip_verified", labels, e.check == VipCheck::kVerified ? 1 : 0);
@@ -142,7 +141,7 @@ std::string Agent::metrics_text() const {
     m.sample("hactl_action_seconds_total", {{"resource", resource}, {"action", action}}, a.seconds);
   }
   m.family("hactl_config_version", kGauge, "The configuration version this node stores.");
-  m.sample("hactl_config_version", static_cast<double>(doc_.config_version));
+  m.sample("hactl_config_version", static_cast<double>(doc().config_version));
   m.family("hactl_events_total", kCounter, "Events this agent logged, by kind.");
   for (const auto& [kind, n] : event_counts_) {
     m.sample("hactl_events_total", {{"kind", kind}}, static_cast<double>(n));

@@ -314,6 +314,56 @@ TEST_F(Scenario, HandoverAskedOfAFollowerOrToADownNode) {
   EXPECT_NE(*now_leads, *leader);
 }
 
+// `hactl node standby` of the coordinator's own node: once a majority stored it, the runtime
+// hands the role over (the rule the agent and the simulator share), to a node not in standby.
+TEST_F(Scenario, StandbyOfTheCoordinatorsNodeHandsTheRoleOver) {
+  SimOptions o = exact(3);
+  o.documents = true;
+  Simulation sim(o, 7);
+  const auto first = start_and_agree(sim);
+  ASSERT_TRUE(first);
+  const std::size_t c = index(*first);
+  const std::size_t asker = (c + 1) % 3;
+  ClusterDoc next = sim.runtime(asker)->doc();
+  next.standby = {"n" + std::to_string(c + 1)};
+  sim.propose(asker, next);
+  std::optional<NodeId> now_agreed;
+  for (int i = 0; i < 100; ++i) {
+    sim.run_for(5 * kMs);
+    now_agreed = sim.agreed();
+    if (now_agreed && *now_agreed != *first) break;
+  }
+  expect_safe(sim);
+  ASSERT_TRUE(now_agreed);
+  EXPECT_NE(*now_agreed, *first);
+  EXPECT_EQ(sim.runtime(c)->doc().standby, next.standby);
+  // Handed over, not lost: the old coordinator's term ended by its own step down.
+  EXPECT_EQ(sim.node(index(*now_agreed))->term().value, sim.node(c)->term().value);
+}
+
+// A new coordinator's first document version reaches every follower at once: its heartbeat
+// (which tells them who leads) leaves before its chunks, which they would refuse otherwise and
+// get only at the resend, hundreds of milliseconds later.
+TEST_F(Scenario, FollowersHoldTheNewCoordinatorsDocumentWithinARoundTrip) {
+  SimOptions o = exact(3);
+  o.documents = true;
+  Simulation sim(o, 3);
+  sim.start_all();
+  std::optional<NodeId> c;
+  for (int i = 0; i < 2000 && !c; ++i) {
+    sim.run_for(1 * kMs);
+    if (const Node* n = sim.node(0); n != nullptr && n->coordinator()) c = n->coordinator();
+  }
+  ASSERT_TRUE(c);
+  sim.run_for(5 * kMs);  // a round trip is under 0.3 ms here
+  expect_safe(sim);
+  const DocVersion v = sim.runtime(index(*c))->replica()->doc().version;
+  EXPECT_EQ(v.term, sim.node(index(*c))->term());
+  for (std::size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(sim.runtime(i)->replica()->doc().version, v) << "n" << i + 1;
+  }
+}
+
 TEST_F(Scenario, RestartedNodeRemembersItsVote) {
   Simulation sim(exact(3), 10);
   sim.start_all();

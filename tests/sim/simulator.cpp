@@ -10,6 +10,10 @@ namespace hactl::sim {
 namespace {
 
 constexpr RealTime kMaxTickGap = 10'000;  // ticks at least every 10 ms of real time
+// An agent's incarnations: far apart, so proposal ids (which start from it) never repeat.
+constexpr std::uint64_t kEpochStep = 1'000'000;
+// Each node's wall clock: its local clock from a date in 2027 (intents' expiry).
+constexpr std::int64_t kUnixEpochOffset = 1'800'000'000'000'000;
 constexpr std::size_t kTraceLines = 300;
 
 class SimRng final : public Rng {
@@ -41,13 +45,12 @@ struct Simulation::SimNode {
   RealTime clock_offset = 0;  // local microseconds at real time 0
   HardState disk;             // what survives a crash
   std::unique_ptr<SimRng> rng;
-  std::unique_ptr<Node> node;  // null while crashed
+  std::unique_ptr<NodeRuntime> rt;  // the agent's core; null while crashed
   RealTime paused_until = 0;
   RealTime next_tick = 0;
   std::vector<InFlight> held;  // arrived while paused, delivered on resume in order
   // resources
-  std::unique_ptr<ResourceHost> host;  // with node
-  std::uint64_t epoch = 0;
+  std::uint64_t epoch = 0;           // the agent's incarnation
   std::vector<Call> calls;           // running on the host
   std::vector<ResourceRole> actual;  // what really runs, by primitive
   std::vector<bool> guarded;         // vips the guard was told of (held after a start, released
@@ -68,9 +71,7 @@ struct Simulation::SimNode {
   std::vector<bool> orphan_held;
   std::optional<RealTime> orphan_at;
   RealTime paused_since = 0;
-  // the cluster document
-  std::unique_ptr<DocReplica> docs;
-  StoredDoc doc_disk{DocVersion{}, "v0"};  // what survives a crash
+  StoredDoc doc_disk;  // the cluster document, as stored: survives a crash
 };
 
 namespace {
@@ -88,7 +89,10 @@ int ocf_code(ResourceRole r) {
 }
 
 std::string resource_config_yaml(const SimOptions& o) {
-  std::string y = "cluster:\n  name: sim\n  auth_key_file: /etc/hactl/authkey\nnodes:\n";
+  std::string y = "cluster:\n  name: sim\n  auth_key_file: /etc/hactl/authkey\n" +
+                  std::string("  heartbeat_interval: ") +
+                  format_duration(o.timing.heartbeat_interval) +
+                  "\n  node_timeout: " + format_duration(o.timing.node_timeout) + "\nnodes:\n";
   for (std::size_t i = 0; i < o.nodes; ++i) {
     y += "  - {name: n" + std::to_string(i + 1) + ", address: \"10.213.0." +
          std::to_string(11 + i) + ":5405\"" +
@@ -110,21 +114,20 @@ std::string resource_config_yaml(const SimOptions& o) {
 
 Simulation::Simulation(const SimOptions& options, std::uint64_t seed)
     : options_(options), seed_(seed), rng_(seed) {
-  if (!options.resources_yaml.empty()) {
-    auto loaded = parse_config(resource_config_yaml(options), "sim.yaml");
-    if (!loaded) throw std::runtime_error("sim: bad resources: " + loaded.error()[0].message);
-    config_ = loaded->config;
-  } else {
-    config_.name = "sim";
-    for (std::size_t i = 0; i < options.nodes; ++i) {
-      NodeConfig n;
-      n.name = "n" + std::to_string(i + 1);
-      n.address = NodeAddress{"10.213.0." + std::to_string(11 + i), 5405};
-      n.witness = i >= options.nodes - options.witnesses;
-      config_.nodes.push_back(n);
-    }
+  // From a cluster file, as an agent reads one: the document's configuration is its text.
+  const std::string yaml = resource_config_yaml(options);
+  auto loaded = parse_config(yaml, "sim.yaml");
+  if (!loaded) throw std::runtime_error("sim: bad configuration: " + loaded.error()[0].message);
+  config_ = loaded->config;
+  if (config_.timing.heartbeat_interval != options.timing.heartbeat_interval ||
+      config_.timing.node_timeout != options.timing.node_timeout) {
+    throw std::runtime_error("sim: the timing does not survive the cluster file");
   }
-  config_.timing = options.timing;
+  ClusterDoc first;
+  first.config_version = 1;
+  first.config_text = yaml;
+  first.config_by = "v0";  // the proposals' tokens are appended here
+  first_doc_ = StoredDoc{DocVersion{}, doc_to_bytes(first)};
   const auto& prims = config_.resources.primitives;
   last_host_.assign(prims.size(), std::nullopt);
   is_vip_.assign(prims.size(), false);
@@ -153,6 +156,7 @@ Simulation::Simulation(const SimOptions& options, std::uint64_t seed)
     n->res_held.assign(prims.size(), false);
     n->orphan_held.assign(prims.size(), false);
     n->monitor_code.assign(prims.size(), 7);
+    n->doc_disk = first_doc_;
     nodes_.push_back(std::move(n));
   }
 }
@@ -175,23 +179,10 @@ RealTime Simulation::real_time_for(std::size_t i, Instant local) const {
 void Simulation::start_node(std::size_t i) {
   SimNode& n = *nodes_[i];
   n.rng = std::make_unique<SimRng>(rng_());
-  const Timing timing = options_.unsafe_lease ? make_unsafe_timing_for_tests(options_.timing)
-                                              : make_timing(options_.timing);
-  n.node = std::make_unique<Node>(config_, NodeId{static_cast<std::uint16_t>(i)}, timing, *n.rng,
-                                  n.disk, local_time(i, now_));
-  if (options_.documents) {
-    const Duration resend =
-        std::max<Duration>(5 * options_.timing.heartbeat_interval, std::chrono::milliseconds(100));
-    n.docs = std::make_unique<DocReplica>(
-        nodes_.size(), NodeId{static_cast<std::uint16_t>(i)}, resend, n.doc_disk,
-        [](const std::string& b) { return b.ends_with("|bad") ? "refused" : std::string(); },
-        (n.epoch + 1) * 1'000'000);
-    if (!options_.unsafe_votes) n.node->set_doc_version(n.doc_disk.version);
-  }
   n.paused_until = 0;
   n.next_tick = now_;
   n.restart_at.reset();
-  ++n.epoch;
+  n.epoch += kEpochStep;
   n.heard_epoch.assign(nodes_.size(), 0);
   if (has_resources()) {
     std::fill(n.monitoring.begin(), n.monitoring.end(), false);
@@ -200,19 +191,27 @@ void Simulation::start_node(std::size_t i) {
     std::fill(n.res_held.begin(), n.res_held.end(), false);  // the new guard learns by probes
     n.res_check_at.reset();
     n.res_deadline.reset();
-    n.host = std::make_unique<ResourceHost>(config_, NodeId{static_cast<std::uint16_t>(i)},
-                                            local_time(i, now_), n.lease_end);
-    n.host->set_incarnation(n.epoch);
   }
+  RuntimeOptions ro;
+  ro.self = NodeId{static_cast<std::uint16_t>(i)};
+  ro.timing = options_.unsafe_lease ? make_unsafe_timing_for_tests(options_.timing)
+                                    : make_timing(options_.timing);
+  ro.hard = n.disk;
+  ro.incarnation = n.epoch;
+  ro.previous_lease_end = n.lease_end;
+  ro.resources = has_resources();
+  if (options_.documents) ro.document = n.doc_disk;
+  ro.doc_resend =
+      std::max<Duration>(5 * options_.timing.heartbeat_interval, std::chrono::milliseconds(100));
+  ro.unsafe_votes = options_.unsafe_votes;
+  n.rt = std::make_unique<NodeRuntime>(config_, std::move(ro), *n.rng, local_time(i, now_));
   trace("start " + config_.nodes[i].name + " term=" + std::to_string(n.disk.term.value));
 }
 
 void Simulation::crash_node(std::size_t i) {
   SimNode& n = *nodes_[i];
-  n.docs.reset();  // its proposals die with it
+  n.rt.reset();  // its proposals die with it
   std::erase_if(proposed_, [&](const auto& e) { return e.first.first == i; });
-  n.node.reset();
-  n.host.reset();
   n.held.clear();
   n.paused_until = 0;
   n.restart_at.reset();
@@ -231,11 +230,9 @@ void Simulation::crash_node(std::size_t i) {
 
 void Simulation::crash_agent(std::size_t i) {
   SimNode& n = *nodes_[i];
-  if (!n.node) return;
-  n.docs.reset();
+  if (!n.rt) return;
+  n.rt.reset();
   std::erase_if(proposed_, [&](const auto& e) { return e.first.first == i; });
-  n.node.reset();
-  n.host.reset();
   n.held.clear();
   n.paused_until = 0;
   // Its resource agents' processes run on (and finish unheard), but a vip's netlink call was
@@ -259,15 +256,11 @@ void Simulation::crash_agent(std::size_t i) {
   trace("crash agent " + config_.nodes[i].name + ", restart at " + ms(*n.restart_at));
 }
 
-void Simulation::drain_resources(std::size_t i) {
+// What the agent's shell does with the runtime's resource outputs, on the simulated host.
+void Simulation::carry_out_resources(std::size_t i, RuntimeOutput& out) {
   SimNode& n = *nodes_[i];
-  if (!n.host) return;
-  const Instant local = local_time(i, now_);
-  if (const auto end = ResourceHost::lease_end(*n.node, local)) n.lease_end = end;
-  n.host->run(*n.node, local);
-  HostOutput out = n.host->take();
-  for (auto& [to, m] : out.messages) transmit(NodeId{static_cast<std::uint16_t>(i)}, to, m);
-  for (const auto& line : out.log) trace(config_.nodes[i].name + " " + line);
+  if (out.lease_end) n.lease_end = out.lease_end;
+  for (const auto& line : out.host_log) trace(config_.nodes[i].name + " " + line);
   for (const auto& [index, on] : out.monitors) {
     // As the executor: the first result after a monitor is switched on is always reported.
     n.monitoring[index] = on;
@@ -280,23 +273,8 @@ void Simulation::drain_resources(std::size_t i) {
           op.device + " " + op.action + " (op " + std::to_string(op.id) + ", " +
           (fences_.back().ok ? "succeeds" : "fails") + " at " + ms(fences_.back().done_at) + ")");
   }
-  for (const KeeperCall& c : out.calls) {
-    if ((c.action == "stop" || c.action == "demote") && n.actual[c.index] != ResourceRole::kStopped)
-      disrupted(i, c.index, "its agent asks for a " + c.action);
-    const RealTime took = is_vip_[c.index]        ? 100 + static_cast<RealTime>(rng_() % 1900)
-                          : c.action == "monitor" ? 500 + static_cast<RealTime>(rng_() % 5000)
-                                                  : 1000 + static_cast<RealTime>(rng_() % 40'000);
-    // As the executor: one action at a time per resource (its lane), in order.
-    RealTime begin = now_;
-    for (const auto& q : n.calls) {
-      if (q.index == c.index) begin = std::max(begin, q.done_at);
-    }
-    n.calls.push_back({c.call_id, c.index, c.action, begin + took, n.epoch});
-    if (!is_vip_[c.index] && stops_[c.index] && (c.action == "start" || c.action == "promote")) {
-      n.res_held[c.index] = true;  // as the executor: from the moment it begins
-    }
-  }
-  const auto d = n.host->vip_deadline(*n.node, local);
+  for (const KeeperCall& c : out.calls) submit_call(i, c);
+  const auto d = out.vip_deadline;
   if (d) {
     n.guard_deadline = *d == Instant{} ? now_ : std::max(now_, real_time_for(i, *d));
   } else {
@@ -307,9 +285,24 @@ void Simulation::drain_resources(std::size_t i) {
     n.res_check_at = d ? std::optional{*n.guard_deadline + grace_real()} : std::nullopt;
   }
   enforce_guard(i);
-  n.next_tick = std::min(
-      n.next_tick,
-      std::max(now_ + 1, real_time_for(i, std::max(local, n.host->next_deadline(*n.node, local)))));
+}
+
+void Simulation::submit_call(std::size_t i, const KeeperCall& c) {
+  SimNode& n = *nodes_[i];
+  if ((c.action == "stop" || c.action == "demote") && n.actual[c.index] != ResourceRole::kStopped)
+    disrupted(i, c.index, "its agent asks for a " + c.action);
+  const RealTime took = is_vip_[c.index]        ? 100 + static_cast<RealTime>(rng_() % 1900)
+                        : c.action == "monitor" ? 500 + static_cast<RealTime>(rng_() % 5000)
+                                                : 1000 + static_cast<RealTime>(rng_() % 40'000);
+  // As the executor: one action at a time per resource (its lane), in order.
+  RealTime begin = now_;
+  for (const auto& q : n.calls) {
+    if (q.index == c.index) begin = std::max(begin, q.done_at);
+  }
+  n.calls.push_back({c.call_id, c.index, c.action, begin + took, n.epoch});
+  if (!is_vip_[c.index] && stops_[c.index] && (c.action == "start" || c.action == "promote")) {
+    n.res_held[c.index] = true;  // as the executor: from the moment it begins
+  }
 }
 
 RealTime Simulation::grace_real() const { return restart_grace(options_.timing).count(); }
@@ -345,15 +338,15 @@ void Simulation::finish_fence(std::size_t k) {
     trace("fence: " + f.op.device + " failed on " + config_.nodes[target].name);
   }
   SimNode& by = *nodes_[f.by];
-  if (!by.host || by.epoch != f.by_epoch) return;  // the agent that asked is gone
-  if (by.paused_until > now_) {                    // it hears the result when it runs again
+  if (!by.rt || by.epoch != f.by_epoch) return;  // the agent that asked is gone
+  if (by.paused_until > now_) {                  // it hears the result when it runs again
     Fence later = f;
     later.done_at = by.paused_until;
     later.applied = true;
     fences_.push_back(later);
     return;
   }
-  by.host->on_fence_done(f.op.id, f.ok, f.ok ? "exit 0" : "exit 1", local_time(f.by, now_));
+  by.rt->on_fence_done(f.op.id, f.ok, f.ok ? "exit 0" : "exit 1", local_time(f.by, now_));
   by.next_tick = now_;
 }
 
@@ -417,18 +410,18 @@ void Simulation::finish_call(std::size_t i, std::size_t k) {
     if (c.action == "start" || (c.action == "monitor" && code == 0)) n.guarded[c.index] = true;
     enforce_guard(i);
   }
-  if (!n.host || c.epoch != n.epoch) return;  // nobody hears it
+  if (!n.rt || c.epoch != n.epoch) return;  // nobody hears it
   if (n.paused_until > now_) {
     n.held_results.emplace_back(c.id, code);
     return;
   }
-  n.host->on_call_done(c.id, code, true, local_time(i, now_));
-  drain_resources(i);
+  n.rt->on_call_done(c.id, code, true, local_time(i, now_));
+  drain(i);
 }
 
 void Simulation::poll_monitors(std::size_t i) {
   SimNode& n = *nodes_[i];
-  if (!n.host) return;
+  if (!n.rt || !has_resources()) return;
   bool any = false;
   for (std::size_t k = 0; k < n.actual.size(); ++k) {
     if (!n.monitoring[k]) continue;
@@ -437,10 +430,10 @@ void Simulation::poll_monitors(std::size_t i) {
     const int code = ocf_code(n.actual[k]);
     if (busy || code == n.monitor_code[k]) continue;
     n.monitor_code[k] = code;
-    n.host->on_monitor(k, code, local_time(i, now_));
+    n.rt->on_monitor(k, code, local_time(i, now_));
     any = true;
   }
-  if (any) drain_resources(i);
+  if (any) drain(i);
 }
 
 void Simulation::fail_resource(std::size_t i, std::size_t prim) {
@@ -450,14 +443,20 @@ void Simulation::fail_resource(std::size_t i, std::size_t prim) {
   trace(config_.resources.primitives[prim].id + " fails on " + config_.nodes[i].name);
 }
 
+// The agent's shell: advance the runtime, then carry out what it returns in its order.
 void Simulation::drain(std::size_t i) {
   SimNode& n = *nodes_[i];
-  Ready r = n.node->take_ready();
-  if (r.hard_state) n.disk = *r.hard_state;  // "fsync" before the messages leave
-  for (auto& out : r.messages) {
-    transmit(NodeId{static_cast<std::uint16_t>(i)}, out.to, std::move(out.message));
+  const Instant local = local_time(i, now_);
+  const bool idle = std::none_of(n.calls.begin(), n.calls.end(),
+                                 [&](const SimNode::Call& c) { return c.epoch == n.epoch; });
+  RuntimeOutput out = n.rt->advance(local, unix_us(i), idle);
+  if (out.hard_state) n.disk = *out.hard_state;  // "fsync" before the messages leave
+  carry_out_docs(i, out);
+  if (out.reconfigured) trace(config_.nodes[i].name + " takes up a new configuration");
+  for (auto& [to, m] : out.messages) {
+    transmit(NodeId{static_cast<std::uint16_t>(i)}, to, std::move(m));
   }
-  for (const auto& e : r.events) {
+  for (const auto& e : out.events) {
     if (e.kind == Event::Kind::kBecameCoordinator) ++result_.elections;
     std::string line = config_.nodes[i].name + " " + std::string(to_string(e.kind)) +
                        " term=" + std::to_string(e.term.value);
@@ -465,21 +464,19 @@ void Simulation::drain(std::size_t i) {
     if (!e.detail.empty()) line += " " + e.detail;
     trace(line);
   }
-  const RealTime next = real_time_for(i, n.node->next_deadline());
+  for (const auto& note : out.notes) trace(config_.nodes[i].name + " " + note.line);
+  if (has_resources()) carry_out_resources(i, out);
+  const RealTime next = real_time_for(i, std::max(local, n.rt->next_deadline(local)));
   n.next_tick = std::clamp(next, now_ + 1, now_ + kMaxTickGap);
-  drain_docs(i);
-  drain_resources(i);
 }
 
-void Simulation::drain_docs(std::size_t i) {
-  SimNode& n = *nodes_[i];
-  if (!n.docs) return;
-  const Instant local = local_time(i, now_);
-  n.docs->tick(membership(i), n.node->coordinator(), local);
-  DocOutput out = n.docs->take();
+std::int64_t Simulation::unix_us(std::size_t i) const {
+  return kUnixEpochOffset + local_time(i, now_).time_since_epoch().count();
+}
+
+void Simulation::carry_out_docs(std::size_t i, const RuntimeOutput& out) {
   if (out.store) {
-    n.doc_disk = *out.store;  // "fsync" before the acknowledgements leave
-    if (!options_.unsafe_votes) n.node->set_doc_version(out.store->version);
+    nodes_[i]->doc_disk = *out.store;  // "fsync" before the acknowledgements leave
     auto [it, inserted] = stored_versions_.emplace(out.store->version, out.store->bytes);
     if (!inserted && it->second != out.store->bytes) {
       fail("two documents with version " + std::to_string(out.store->version.term.value) + "." +
@@ -487,8 +484,6 @@ void Simulation::drain_docs(std::size_t i) {
            out.store->bytes + "'");
     }
   }
-  for (auto& [to, m] : out.messages) transmit(NodeId{static_cast<std::uint16_t>(i)}, to, m);
-  for (const auto& line : out.events) trace(config_.nodes[i].name + " " + line);
   for (const auto& o : out.outcomes) {
     const auto it = proposed_.find({i, o.id});
     if (it == proposed_.end()) continue;
@@ -500,40 +495,39 @@ void Simulation::drain_docs(std::size_t i) {
     }
     proposed_.erase(it);
   }
-  if (const auto d = n.docs->next_deadline()) {
-    n.next_tick = std::min(n.next_tick, std::max(now_ + 1, real_time_for(i, *d)));
-  }
 }
 
+// A change of the document from a random live node: its token appended to config_by, or one
+// time in ten an invalid configuration the coordinator's validator must refuse.
 void Simulation::propose_random(bool allow_bad) {
   std::vector<std::size_t> live;
   for (std::size_t i = 0; i < nodes_.size(); ++i) {
-    if (nodes_[i]->docs && nodes_[i]->paused_until <= now_) live.push_back(i);
+    if (nodes_[i]->rt && nodes_[i]->paused_until <= now_) live.push_back(i);
   }
   if (live.empty()) return;
   const std::size_t i = live[rng_() % live.size()];
   SimNode& n = *nodes_[i];
   const bool bad = allow_bad && rng_() % 10 == 0;
-  const std::string content =
-      n.docs->doc().bytes + "|" + (bad ? std::string("bad") : "p" + std::to_string(next_token_++));
-  const Instant local = local_time(i, now_);
-  const std::uint64_t id =
-      n.docs->propose(content, n.docs->doc().version, local, local + std::chrono::seconds(3));
-  proposed_[{i, id}] = content;
+  ClusterDoc next = n.rt->doc();
+  next.config_by += bad ? std::string("|bad") : "|p" + std::to_string(next_token_++);
+  if (bad) next.config_text += "\nnodes: {not: [a list\n";
+  const std::uint64_t id = n.rt->propose(next, local_time(i, now_), std::chrono::seconds(3));
+  proposed_[{i, id}] = next.config_by;
   ++result_.proposals;
-  trace(config_.nodes[i].name + " proposes " + content);
+  trace(config_.nodes[i].name + " proposes " + next.config_by);
   drain(i);
 }
 
 bool Simulation::check_documents() {
   for (std::size_t i = 0; i < nodes_.size(); ++i) {
     const SimNode& n = *nodes_[i];
-    if (!n.docs || !n.node) continue;
+    if (!n.rt) continue;
     if (!membership(i).leads) continue;
+    const std::string& holds = n.rt->doc().config_by;
     for (const auto& c : committed_docs_) {
-      if (!n.docs->doc().bytes.starts_with(c)) {
+      if (!holds.starts_with(c)) {
         fail("coordinator " + config_.nodes[i].name + " lost a committed change: it holds '" +
-             n.docs->doc().bytes + "', '" + c + "' was committed");
+             holds + "', '" + c + "' was committed");
         return false;
       }
     }
@@ -544,9 +538,9 @@ bool Simulation::check_documents() {
 bool Simulation::documents_converged() const {
   std::optional<StoredDoc> seen;
   for (const auto& n : nodes_) {
-    if (!n->docs) continue;
-    if (seen && !(n->docs->doc() == *seen)) return false;
-    seen = n->docs->doc();
+    if (!n->rt) continue;
+    if (seen && !(n->rt->replica()->doc() == *seen)) return false;
+    seen = n->rt->replica()->doc();
   }
   return true;
 }
@@ -567,7 +561,7 @@ void Simulation::transmit(NodeId from, NodeId to, Message m) {
 
 void Simulation::deliver(const InFlight& f) {
   SimNode& n = *nodes_[f.to.value];
-  if (!n.node) return;
+  if (!n.rt) return;
   if (n.paused_until > now_) {
     n.held.push_back(f);
     return;
@@ -583,25 +577,10 @@ void Simulation::receive(const InFlight& f) {
   std::uint64_t& heard = n.heard_epoch[f.from.value];
   if (f.epoch < heard) return;
   if (f.epoch > heard) {
-    if (heard != 0) {
-      n.node->peer_restarted(f.from, local);
-      if (n.host) n.host->peer_restarted(f.from);
-      if (n.docs) n.docs->peer_restarted(f.from);
-    }
+    if (heard != 0) n.rt->peer_restarted(f.from, local);
     heard = f.epoch;
   }
-  n.node->step(f.from, f.message, local);
-  if (n.docs) {
-    if (const auto* c = std::get_if<DocChunk>(&f.message)) {
-      n.docs->on_chunk(f.from, *c, n.node->term(), n.node->coordinator(), local);
-    } else if (const auto* a = std::get_if<DocAck>(&f.message)) {
-      n.docs->on_ack(f.from, *a, local);
-    }
-  }
-  if (n.host) {
-    n.host->on_message(f.from, f.message, *n.node, local);
-    n.host->peer_incarnation(f.from, f.epoch);
-  }
+  n.rt->step(f.from, f.epoch, f.message, local);
   drain(f.to.value);
 }
 
@@ -615,10 +594,10 @@ void Simulation::tick_node(std::size_t i) {
     n.held.clear();
     for (const auto& f : held) receive(f);
     for (const auto& [id, code] : std::exchange(n.held_results, {})) {
-      n.host->on_call_done(id, code, true, local_time(i, now_));
+      n.rt->on_call_done(id, code, true, local_time(i, now_));
     }
   }
-  n.node->tick(local_time(i, now_));
+  n.rt->tick(local_time(i, now_));
   drain(i);
   poll_monitors(i);
   // Scheduling jitter of a real event loop.
@@ -630,7 +609,7 @@ bool Simulation::advance_to_next_event(RealTime limit) {
   std::optional<std::size_t> tick_of;
   for (std::size_t i = 0; i < nodes_.size(); ++i) {
     const SimNode& n = *nodes_[i];
-    if (!n.node) continue;
+    if (!n.rt) continue;
     const RealTime t = n.paused_until > now_ ? n.paused_until : n.next_tick;
     if (t < next) {
       next = t;
@@ -717,7 +696,7 @@ bool Simulation::advance_to_next_event(RealTime limit) {
   } else if (world == World::kGuard) {
     enforce_guard(world_node);
   } else if (world == World::kRestart) {
-    if (!nodes_[world_node]->node) start_node(world_node);
+    if (!nodes_[world_node]->rt) start_node(world_node);
     nodes_[world_node]->restart_at.reset();
   } else if (world == World::kResGuard) {
     SimNode& n = *nodes_[world_node];
@@ -734,7 +713,7 @@ bool Simulation::advance_to_next_event(RealTime limit) {
     SimNode& n = *nodes_[world_node];
     n.orphan_at.reset();
     // A new agent holds the lock: it is in charge of what runs here.
-    if (!n.node) guard_stops(world_node, n.orphan_held, "dead agent");
+    if (!n.rt) guard_stops(world_node, n.orphan_held, "dead agent");
     std::fill(n.orphan_held.begin(), n.orphan_held.end(), false);
   } else {
     tick_node(*tick_of);
@@ -752,13 +731,13 @@ void Simulation::inject_random_fault() {
   switch (kind) {
     case 12:
       for (std::size_t i = 0; i < n; ++i) {
-        if (nodes_[i]->node && nodes_[i]->node->role() == Role::kCoordinator) {
+        if (nodes_[i]->rt && nodes_[i]->rt->node().role() == Role::kCoordinator) {
           hand_over(i, rng_() % 2 == 0 ? std::optional<std::size_t>{} : std::optional{b});
         }
       }
       break;
     case 0:
-      if (nodes_[a]->node) crash_node(a);
+      if (nodes_[a]->rt) crash_node(a);
       break;
     case 9:
       crash_agent(a);
@@ -769,10 +748,10 @@ void Simulation::inject_random_fault() {
       break;
     case 1:
     case 2:
-      if (!nodes_[a]->node) start_node(a);
+      if (!nodes_[a]->rt) start_node(a);
       break;
     case 3:
-      if (nodes_[a]->node && nodes_[a]->paused_until <= now_) {
+      if (nodes_[a]->rt && nodes_[a]->paused_until <= now_) {
         pause(a, 50'000 + static_cast<RealTime>(rng_() %
                                                 static_cast<std::uint64_t>(options_.max_pause)));
       }
@@ -816,7 +795,7 @@ void Simulation::heal_all() {
   duplicate_ = 0;
   max_delay_ = 1'000;
   for (std::size_t i = 0; i < nodes_.size(); ++i) {
-    if (!nodes_[i]->node) {
+    if (!nodes_[i]->rt) {
       start_node(i);
     } else if (nodes_[i]->paused_until > now_) {
       nodes_[i]->paused_until = now_;
@@ -832,15 +811,15 @@ std::optional<NodeId> Simulation::agreed() const {
   std::optional<NodeId> agreed;
   for (std::size_t i = 0; i < nodes_.size(); ++i) {
     const SimNode& n = *nodes_[i];
-    if (!n.node || n.paused_until > now_) return std::nullopt;
+    if (!n.rt || n.paused_until > now_) return std::nullopt;
     const Instant local = local_time(i, now_);
-    const auto c = n.node->coordinator();
-    if (!c || !n.node->has_quorum(local)) return std::nullopt;
+    const auto c = n.rt->node().coordinator();
+    if (!c || !n.rt->node().has_quorum(local)) return std::nullopt;
     if (agreed && *agreed != *c) return std::nullopt;
     agreed = c;
   }
   const std::size_t c = agreed->value;
-  if (!nodes_[c]->node->holds_coordinator_lease(local_time(c, now_))) return std::nullopt;
+  if (!nodes_[c]->rt->node().holds_coordinator_lease(local_time(c, now_))) return std::nullopt;
   return agreed;
 }
 
@@ -880,29 +859,42 @@ void Simulation::pause(std::size_t i, RealTime duration) {
 
 void Simulation::hand_over(std::size_t i, std::optional<std::size_t> target) {
   SimNode& n = *nodes_[i];
-  if (!n.node || n.paused_until > now_) return;
+  if (!n.rt || n.paused_until > now_) return;
   std::optional<NodeId> to;
   if (target) to = NodeId{static_cast<std::uint16_t>(*target)};
-  const auto asked = n.node->hand_over(to, local_time(i, now_));
+  const auto asked = n.rt->hand_over(to, local_time(i, now_));
   trace(config_.nodes[i].name + " hands over to " +
         (asked ? config_.nodes[asked->value].name : std::string("nobody")));
   drain(i);
 }
 
-const Node* Simulation::node(std::size_t i) const { return nodes_[i]->node.get(); }
+void Simulation::propose(std::size_t i, const ClusterDoc& next) {
+  SimNode& n = *nodes_[i];
+  if (!n.rt || n.paused_until > now_) return;
+  n.rt->propose(next, local_time(i, now_), std::chrono::seconds(3));
+  trace(config_.nodes[i].name + " proposes a document by hand");
+  drain(i);
+}
 
-const ResourceHost* Simulation::host(std::size_t i) const { return nodes_[i]->host.get(); }
+const Node* Simulation::node(std::size_t i) const {
+  return nodes_[i]->rt ? &nodes_[i]->rt->node() : nullptr;
+}
+
+const ResourceHost* Simulation::host(std::size_t i) const {
+  return nodes_[i]->rt ? nodes_[i]->rt->resource_host() : nullptr;
+}
+
+const NodeRuntime* Simulation::runtime(std::size_t i) const { return nodes_[i]->rt.get(); }
 
 Membership Simulation::membership(std::size_t i) const {
-  return ResourceHost::membership(config_, NodeId{static_cast<std::uint16_t>(i)}, *nodes_[i]->node,
-                                  local_time(i, now_));
+  return nodes_[i]->rt->membership(local_time(i, now_));
 }
 
 bool Simulation::check_safety() {
   if (options_.documents && !check_documents()) return false;
   std::size_t coordinator_leases = 0;
   for (std::size_t i = 0; i < nodes_.size(); ++i) {
-    const Node* node = nodes_[i]->node.get();
+    const Node* node = this->node(i);
     if (node == nullptr) continue;
     if (node->role() == Role::kCoordinator) {
       auto [it, inserted] = coordinator_of_term_.emplace(node->term().value, node->self().value);
@@ -1010,10 +1002,10 @@ bool Simulation::check_resources_settled(std::string& why) const {
 // before that instant, on the real timeline.
 bool Simulation::check_releases() {
   for (std::size_t c = 0; c < nodes_.size(); ++c) {
-    const Node* judge = nodes_[c]->node.get();
+    const Node* judge = node(c);
     if (judge == nullptr) continue;
     for (std::size_t f = 0; f < nodes_.size(); ++f) {
-      const Node* peer = nodes_[f]->node.get();
+      const Node* peer = node(f);
       if (f == c || peer == nullptr) continue;
       const auto over =
           judge->lease_released_at(NodeId{static_cast<std::uint16_t>(f)}, local_time(c, now_));
@@ -1197,8 +1189,8 @@ SimResult Simulation::run() {
     while (result_.ok && !check_resources_settled(why)) {
       if (!advance_to_next_event(settle_by)) {
         for (std::size_t i = 0; i < nodes_.size(); ++i) {
-          const auto& h = nodes_[i]->host;
-          if (h && h->conductor().active()) {
+          const ResourceHost* h = host(i);
+          if (h != nullptr && h->conductor().active()) {
             why += "; coordinator " + config_.nodes[i].name +
                    " waits for: " + h->conductor().waiting_for();
             for (const auto& note : h->conductor().notes()) why += "; " + note;

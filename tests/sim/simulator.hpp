@@ -1,7 +1,8 @@
-// Deterministic whole-cluster simulation (FoundationDB / TigerBeetle VOPR style): N cores on a
-// simulated network and simulated drifting clocks, with crashes, restarts, pauses, partitions
-// (symmetric and one-way), loss, duplication, reordering and delay, all drawn from one seed.
-// After every event the checker verifies the safety invariants; after the faults heal it
+// Deterministic whole-cluster simulation (FoundationDB / TigerBeetle VOPR style): N node
+// runtimes (coordinator/runtime.hpp, the very core hactl-agent drives; this is their other
+// shell) on a simulated network and simulated drifting clocks, with crashes, restarts, pauses,
+// partitions (symmetric and one-way), loss, duplication, reordering and delay, all drawn from one
+// seed. After every event the checker verifies the safety invariants; after the faults heal it
 // verifies that a coordinator is agreed on within a stated bound.
 #pragma once
 
@@ -17,9 +18,7 @@
 #include <vector>
 
 #include "common/config.hpp"
-#include "coordinator/doc_replica.hpp"
-#include "coordinator/node.hpp"
-#include "coordinator/resource_host.hpp"
+#include "coordinator/runtime.hpp"
 
 namespace hactl::sim {
 
@@ -136,8 +135,12 @@ class Simulation {
   // Node i hands the coordinator role over (Node::hand_over) to `target` or its choice; a
   // follower asks its coordinator to.
   void hand_over(std::size_t i, std::optional<std::size_t> target = std::nullopt);
+  // Node i proposes `next` as the cluster document (SimOptions::documents): an operator's verb
+  // there. Its outcome shows in the document the nodes then hold.
+  void propose(std::size_t i, const ClusterDoc& next);
   const Node* node(std::size_t i) const;
   const ResourceHost* host(std::size_t i) const;
+  const NodeRuntime* runtime(std::size_t i) const;  // null while its agent is down
   Membership membership(std::size_t i) const;
   Instant local_now(std::size_t i) const { return local_time(i, now_); }
   RealTime now() const { return now_; }
@@ -167,9 +170,13 @@ class Simulation {
 
   void start_node(std::size_t i);
   void crash_node(std::size_t i);
+  // The shell around node i's runtime: advance it and carry out its outputs.
   void drain(std::size_t i);
+  void carry_out_docs(std::size_t i, const RuntimeOutput& out);
+  void carry_out_resources(std::size_t i, RuntimeOutput& out);
+  void submit_call(std::size_t i, const KeeperCall& c);
+  std::int64_t unix_us(std::size_t i) const;
   void transmit(NodeId from, NodeId to, Message m);
-  void drain_resources(std::size_t i);
   void finish_call(std::size_t i, std::size_t k);
   void poll_monitors(std::size_t i);
   void enforce_guard(std::size_t i);
@@ -189,7 +196,6 @@ class Simulation {
   bool agreed_coordinator() const;
   bool has_resources() const { return !config_.resources.primitives.empty(); }
 
-  void drain_docs(std::size_t i);
   void propose_random(bool allow_bad = true);
   bool check_documents();
   bool documents_converged() const;
@@ -237,8 +243,9 @@ class Simulation {
   std::vector<bool>
       stops_;  // by primitive: taken away when the lease lapses (stops_without_quorum)
   std::vector<std::size_t> promoted_max_;              // by primitive: 0 unless promotable
+  StoredDoc first_doc_;                                // every node's document at first
   std::map<DocVersion, std::string> stored_versions_;  // every version stored anywhere
-  std::vector<std::string> committed_docs_;            // contents reported committed
+  std::vector<std::string> committed_docs_;  // config_by of the changes reported committed
   std::map<std::pair<std::size_t, std::uint64_t>, std::string> proposed_;  // (node, id) -> content
   std::uint64_t next_token_ = 1;
   std::deque<std::string> trace_;

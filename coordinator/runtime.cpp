@@ -1,0 +1,414 @@
+#include "coordinator/runtime.hpp"
+
+#include <algorithm>
+#include <chrono>
+
+#include "common/assert.hpp"
+#include "common/limits.hpp"
+
+namespace hactl {
+namespace {
+
+std::string show(DocVersion v) {
+  return std::to_string(v.term.value) + "." + std::to_string(v.revision);
+}
+
+constexpr std::int64_t kMicrosPerSecond = 1'000'000;
+
+}  // namespace
+
+NodeRuntime::NodeRuntime(ClusterConfig config, RuntimeOptions options, Rng& rng, Instant now)
+    : config_(std::move(config)),
+      options_(std::move(options)),
+      node_(config_, options_.self, options_.timing, rng, options_.hard, now),
+      base_(config_),
+      now_(now) {
+  if (options_.document) {
+    if (auto parsed = doc_from_bytes(options_.document->bytes)) {
+      doc_ = std::move(*parsed);
+      auto cfg = parse_config(doc_.config_text, "the cluster document");
+      if (cfg && static_differences(config_, cfg->config).empty()) {
+        base_ = std::move(cfg->config);
+        applied_text_ = doc_.config_text;
+        take_config(base_);
+      } else {
+        note(RuntimeNote::Level::kError,
+             "event=config_refused version=" + std::to_string(doc_.config_version) +
+                 " error=\"the stored document's configuration does not fit this node's\"");
+      }
+    } else {
+      note(RuntimeNote::Level::kError,
+           "event=document_unreadable version=" + show(options_.document->version) + " error=\"" +
+               parsed.error() + "\"");
+    }
+    docs_ = std::make_unique<DocReplica>(
+        config_.nodes.size(), options_.self, options_.doc_resend, *options_.document,
+        [this](const std::string& b) { return validate(b); }, options_.incarnation);
+    if (!options_.unsafe_votes) node_.set_doc_version(docs_->doc().version);
+  }
+  if (options_.resources) {
+    host_ =
+        std::make_unique<ResourceHost>(config_, options_.self, now, options_.previous_lease_end);
+    host_->set_incarnation(options_.incarnation);
+  }
+}
+
+void NodeRuntime::note(RuntimeNote::Level level, std::string line) {
+  notes_.push_back({level, std::move(line)});
+}
+
+// What the cluster runs on besides the node list and the timing (which need a restart).
+void NodeRuntime::take_config(const ClusterConfig& base) {
+  config_.resources = base.resources;
+  config_.config_id = base.config_id;
+  config_.failback = base.failback;
+  config_.flap_damping = base.flap_damping;
+  for (std::size_t i = 0; i < config_.nodes.size() && i < base.nodes.size(); ++i)
+    config_.nodes[i].capacity = base.nodes[i].capacity;
+}
+
+Membership NodeRuntime::membership(Instant now) const {
+  return host_ ? host_->membership(node_, now)
+               : ResourceHost::membership(config_, options_.self, node_, now);
+}
+
+void NodeRuntime::step(NodeId from, std::uint64_t incarnation, const Message& m, Instant now) {
+  now_ = now;
+  if (std::holds_alternative<HandoverRequest>(m)) node_.set_handover_avoid(handover_avoid());
+  node_.step(from, m, now);
+  if (const auto* c = std::get_if<DocChunk>(&m)) {
+    if (docs_) docs_->on_chunk(from, *c, node_.term(), node_.coordinator(), now);
+  } else if (const auto* a = std::get_if<DocAck>(&m)) {
+    if (docs_) docs_->on_ack(from, *a, now);
+  } else if (host_) {
+    host_->on_message(from, m, node_, now);
+  }
+  if (host_) host_->peer_incarnation(from, incarnation);
+}
+
+void NodeRuntime::peer_restarted(NodeId from, Instant now) {
+  now_ = now;
+  node_.peer_restarted(from, now);
+  if (host_) host_->peer_restarted(from);
+  if (docs_) docs_->peer_restarted(from);
+}
+
+void NodeRuntime::tick(Instant now) {
+  now_ = now;
+  node_.tick(now);
+}
+
+void NodeRuntime::on_call_done(std::uint64_t call_id, int ocf_code, bool ran, Instant now) {
+  now_ = now;
+  host().on_call_done(call_id, ocf_code, ran, now);
+}
+
+void NodeRuntime::on_monitor(std::size_t index, int ocf_code, Instant now) {
+  now_ = now;
+  host().on_monitor(index, ocf_code, now);
+}
+
+void NodeRuntime::on_fence_done(std::uint64_t id, bool ok, const std::string& detail, Instant now) {
+  now_ = now;
+  host().on_fence_done(id, ok, detail, now);
+}
+
+void NodeRuntime::on_vip_check_done(NodeId asker, VipCheckResult result) {
+  host().on_vip_check_done(asker, std::move(result));
+}
+
+void NodeRuntime::set_mac(const std::string& interface, const MacAddress& mac) {
+  host().set_mac(interface, mac);
+}
+
+std::vector<bool> NodeRuntime::handover_avoid() const {
+  std::vector<bool> avoid = standby_nodes(config_, doc_);
+  const auto maintenance = maintenance_nodes(config_, doc_);
+  for (std::size_t i = 0; i < avoid.size(); ++i) {
+    const bool leaving =
+        host_ && i < host_->conductor().views().size() && host_->conductor().views()[i].leaving;
+    avoid[i] = avoid[i] || maintenance[i] || leaving;
+  }
+  return avoid;
+}
+
+std::optional<NodeId> NodeRuntime::hand_over(std::optional<NodeId> target, Instant now) {
+  now_ = now;
+  node_.set_handover_avoid(handover_avoid());
+  return node_.hand_over(target, now);
+}
+
+std::uint64_t NodeRuntime::propose(const ClusterDoc& next, Instant now, Duration timeout) {
+  HACTL_ASSERT(docs_ != nullptr);
+  now_ = now;
+  return docs_->propose(doc_to_bytes(next), docs_->doc().version, now, now + timeout);
+}
+
+void NodeRuntime::cleanup(std::uint32_t index, Instant now, std::optional<NodeId> only) {
+  now_ = now;
+  host().cleanup(index, node_, now, only);
+}
+
+std::set<std::string> NodeRuntime::possibly_active(Instant now) const {
+  std::set<std::string> out;
+  if (!host_) return out;
+  const Membership m = host_->membership(node_, now);
+  const Conductor& c = host_->conductor();
+  const ClusterState s = c.state(m, now);
+  const auto& prims = config_.resources.primitives;
+  for (std::size_t k = 0; k < prims.size(); ++k) {
+    const auto& roles = s.roles.at(prims[k].id);
+    if (c.possibly_active(static_cast<std::uint32_t>(k), m) ||
+        std::any_of(roles.begin(), roles.end(),
+                    [](ResourceRole r) { return r != ResourceRole::kStopped; })) {
+      out.insert(prims[k].id);
+    }
+  }
+  return out;
+}
+
+std::string NodeRuntime::validate(const std::string& bytes) const {
+  auto next = doc_from_bytes(bytes);
+  if (!next) return "not a cluster document: " + next.error();
+  if (next->config_text.size() > limits::kMaxConfigBytes) return "the configuration is too large";
+  auto cfg = parse_config(next->config_text,
+                          "configuration version " + std::to_string(next->config_version));
+  if (!cfg) {
+    std::string all = "the configuration is invalid:";
+    for (const auto& e : cfg.error()) all += "\n  " + e.to_string();
+    return all;
+  }
+  if (auto d = static_differences(config_, cfg->config); !d.empty()) {
+    std::string all = "these settings need every agent restarted with the new file, not apply:";
+    for (const auto& line : d) all += "\n  " + line;
+    return all;
+  }
+  for (const auto& n : next->standby) {
+    if (!cfg->config.find_node(n)) return "standby names an unknown node '" + n + "'";
+  }
+  // Nothing active may be removed or redefined by the document itself: it must be stopped
+  // first, or its old and new definitions could run at once on two nodes.
+  if (next->config_text == applied_text_) return {};
+  std::vector<std::string> active;
+  const auto maybe = possibly_active(now_);
+  for (const auto& p : base_.resources.primitives) {
+    const PrimitiveConfig* q = cfg->config.resources.primitive(p.id);
+    if (q != nullptr && same_definition(p, *q)) continue;
+    if (maybe.count(p.id) != 0) active.push_back(p.id);
+  }
+  if (active.empty()) return {};
+  std::string all =
+      "the new configuration removes or redefines resources that are active; "
+      "disable them first (hactl config apply does that for you):";
+  for (const auto& a : active) all += "\n  " + a;
+  return all;
+}
+
+RuntimeOutput NodeRuntime::advance(Instant now, std::int64_t unix_us, bool executor_idle) {
+  now_ = now;
+  unix_s_ = unix_us / kMicrosPerSecond;
+  RuntimeOutput out;
+  run_docs(now, executor_idle, out);
+  run_resources(now, out);
+  // The core's output is taken last, so what the steps above asked of it (a handover) leaves
+  // in this batch, but its messages go first: a peer must hear of a new coordinator (its
+  // heartbeat) before that coordinator's document chunks, or it refuses them until the resend.
+  Ready ready = node_.take_ready();
+  out.hard_state = ready.hard_state;
+  std::vector<std::pair<NodeId, Message>> messages;
+  messages.reserve(ready.messages.size() + out.messages.size());
+  for (auto& o : ready.messages) messages.emplace_back(o.to, std::move(o.message));
+  for (auto& m : out.messages) messages.push_back(std::move(m));
+  out.messages = std::move(messages);
+  out.events = std::move(ready.events);
+  watch_availability(now, unix_us, out);
+  out.notes = std::exchange(notes_, {});
+  return out;
+}
+
+void NodeRuntime::run_docs(Instant now, bool executor_idle, RuntimeOutput& out) {
+  if (!docs_) return;
+  docs_->tick(membership(now), node_.coordinator(), now);
+  DocOutput d = docs_->take();
+  if (d.store) {
+    if (!options_.unsafe_votes) node_.set_doc_version(d.store->version);
+    if (auto parsed = doc_from_bytes(d.store->bytes)) {
+      doc_ = std::move(*parsed);
+      apply_doc();
+    } else {
+      note(RuntimeNote::Level::kError,
+           "event=document_unreadable version=" + show(d.store->version) + " error=\"" +
+               parsed.error() + "\"");
+    }
+    out.store = std::move(d.store);
+  }
+  for (auto& m : d.messages) out.messages.push_back(std::move(m));
+  for (auto& line : d.events) note(RuntimeNote::Level::kInfo, std::move(line));
+  for (auto& o : d.outcomes) {
+    if (hold_proposals_.erase(o.id) == 0) {
+      out.outcomes.push_back(std::move(o));
+    } else if (!o.ok) {
+      note(RuntimeNote::Level::kError, "event=flap_hold_not_stored error=\"" + o.error + "\"");
+    }
+  }
+  refresh_intents(now, unix_s_, executor_idle, out);
+  standby_handover(now);
+}
+
+void NodeRuntime::apply_doc() {
+  intents_until_ = -1;  // recompute the constraints from the intents
+  if (doc_.config_text == applied_text_) {
+    pending_base_.reset();
+    return;
+  }
+  const std::string version = std::to_string(doc_.config_version);
+  auto cfg = parse_config(doc_.config_text, "configuration version " + version);
+  if (!cfg) {
+    note(RuntimeNote::Level::kError, "event=config_refused version=" + version + " error=\"" +
+                                         cfg.error().front().to_string() + "\"");
+    return;
+  }
+  if (auto d = static_differences(config_, cfg->config); !d.empty()) {
+    note(RuntimeNote::Level::kError, "event=config_refused version=" + version + " error=\"" +
+                                         d.front() +
+                                         "\" effect=\"restart every agent with the new file\"");
+    return;
+  }
+  pending_base_ = std::move(cfg->config);
+}
+
+void NodeRuntime::refresh_intents(Instant now, std::int64_t unix_s, bool executor_idle,
+                                  RuntimeOutput& out) {
+  if (pending_base_ && executor_idle && !(host_ && host_->leaving())) {
+    rebuild(std::move(*pending_base_), now, out);
+    pending_base_.reset();
+    intents_until_ = -1;
+  }
+  out.maintenance = maintenance_nodes(config_, doc_)[options_.self.value];
+  if (intents_until_ >= 0 && (intents_until_ == 0 || unix_s < intents_until_)) return;
+  config_.resources.locations = effective_config(base_, doc_, unix_s).resources.locations;
+  if (host_) {
+    host_->set_standby(standby_nodes(config_, doc_));
+    host_->set_held(held_resources(config_.resources, doc_));
+    host_->set_maintenance(maintenance_nodes(config_, doc_));
+  }
+  intents_until_ = next_expiry(doc_, unix_s).value_or(0);
+}
+
+void NodeRuntime::rebuild(ClusterConfig base, Instant now, RuntimeOutput& out) {
+  Reconfiguration r;
+  r.old_resources = config_.resources;
+  r.config_version = doc_.config_version;
+  // What the new list drops or redefines was stopped before the document was accepted
+  // (`hactl config apply` stops it first, the coordinator refuses otherwise). If this node
+  // still shows it running or acting (a race with a start), the shell stops it with its old
+  // definition, so nothing runs that no configuration knows.
+  if (host_ && !config_.node(options_.self).witness) {
+    const NodeView& own = host_->conductor().views()[options_.self.value];
+    const auto& old = r.old_resources.primitives;
+    for (std::size_t k = 0; k < old.size(); ++k) {
+      const PrimitiveConfig* q = base.resources.primitive(old[k].id);
+      if (q != nullptr && same_definition(old[k], *q)) continue;
+      const bool known = own.complete && k < own.entries.size();
+      if (known && own.entries[k].role == ResourceRole::kStopped && !own.entries[k].busy) continue;
+      r.orphans.emplace_back(old[k].id, known && own.entries[k].role == ResourceRole::kPromoted);
+    }
+  }
+  base_ = std::move(base);
+  applied_text_ = doc_.config_text;
+  take_config(base_);
+  // The resource host is rebuilt on the new list, as an agent restart would: what runs here
+  // is probed and kept (this node's lease still covers it).
+  if (host_) {
+    auto previous = std::move(host_);
+    host_ = std::make_unique<ResourceHost>(config_, options_.self, now, lease_end_.value_or(now));
+    host_->inherit(*previous);
+    host_->set_incarnation(options_.incarnation);
+  }
+  note(RuntimeNote::Level::kInfo,
+       "event=config_applied config_version=" + std::to_string(doc_.config_version) +
+           " primitives=" + std::to_string(config_.resources.primitives.size()));
+  out.reconfigured = std::move(r);
+}
+
+// The coordinator's own node in standby: once a majority stored that (handing over before
+// would fail the operator's request), the role goes to another node, which moves what runs.
+// Tried once per document version (a node that cannot hand over says so once).
+void NodeRuntime::standby_handover(Instant now) {
+  const auto committed = docs_->committed();
+  const DocVersion version = docs_->doc().version;
+  if (node_.role() != Role::kCoordinator || !committed || *committed < version ||
+      standby_handover_tried_ == version || !standby_nodes(config_, doc_)[options_.self.value]) {
+    return;
+  }
+  standby_handover_tried_ = version;
+  if (!hand_over(std::nullopt, now)) {
+    note(RuntimeNote::Level::kWarn,
+         "event=handover_impossible reason=\"no online voter outside standby or maintenance "
+         "heard lately\"");
+  }
+}
+
+void NodeRuntime::hold(const HoldRequest& h) {
+  if (!docs_) return;  // no document to keep it in (simulations of the resources alone)
+  ClusterDoc next = doc_;
+  if (std::any_of(next.held.begin(), next.held.end(),
+                  [&](const FlapHold& f) { return f.resource == h.resource; })) {
+    return;
+  }
+  next.held.push_back(FlapHold{h.resource, config_.node(h.node).name, unix_s_, h.moves,
+                               std::chrono::duration_cast<std::chrono::seconds>(h.within).count()});
+  std::sort(next.held.begin(), next.held.end(),
+            [](const FlapHold& a, const FlapHold& b) { return a.resource < b.resource; });
+  hold_proposals_.insert(propose(next, now_, std::chrono::seconds(10)));
+}
+
+void NodeRuntime::run_resources(Instant now, RuntimeOutput& out) {
+  if (!host_) return;
+  if (const auto end = ResourceHost::lease_end(node_, now)) lease_end_ = end;
+  out.lease_end = ResourceHost::lease_end(node_, now);
+  host_->run(node_, now);
+  HostOutput h = host_->take();
+  for (auto& m : h.messages) out.messages.push_back(std::move(m));
+  out.host_log = std::move(h.log);
+  out.calls = std::move(h.calls);
+  out.monitors = std::move(h.monitors);
+  out.fence_ops = std::move(h.fence_ops);
+  out.announces = std::move(h.announces);
+  out.vip_checks = std::move(h.vip_checks);
+  for (const HoldRequest& r : h.holds) hold(r);
+  out.vip_deadline = host_->vip_deadline(node_, now);
+}
+
+void NodeRuntime::watch_availability(Instant now, std::int64_t unix_us, RuntimeOutput& out) {
+  if (!host_) return;
+  if (availability_looked_ && now - *availability_looked_ < std::chrono::milliseconds{20}) return;
+  availability_looked_ = now;
+  const Membership mem = host_->membership(node_, now);
+  const ClusterState state = host_->conductor().state(mem, now);
+  // Vips announced on their node and not yet confirmed by a peer: not up there yet.
+  std::set<std::string> unverified;
+  const auto& prims = config_.resources.primitives;
+  const auto& views = host_->conductor().views();
+  for (std::size_t k = 0; k < prims.size(); ++k) {
+    if (prims[k].cls != ResourceClass::kVip) continue;
+    for (std::size_t i = 0; i < config_.nodes.size(); ++i) {
+      if (mem.up[i] && k < views[i].entries.size() &&
+          views[i].entries[k].check == VipCheck::kPending) {
+        unverified.insert(prims[k].id);
+      }
+    }
+  }
+  out.availability = availability_.observe(config_, state, unix_us, unverified);
+}
+
+Instant NodeRuntime::next_deadline(Instant now) const {
+  Instant next = node_.next_deadline();
+  if (host_) next = std::min(next, host_->next_deadline(node_, now));
+  if (docs_) {
+    if (const auto d = docs_->next_deadline()) next = std::min(next, *d);
+  }
+  return next;
+}
+
+}  // namespace hactl

@@ -1,0 +1,170 @@
+// One node's whole core, pure and deterministic: the election and lease state machine (Node),
+// the cluster document's replica (DocReplica) and what it says (configuration, standby,
+// maintenance, placements, flap holds), the resource host (keeper, conductor, fencer,
+// announcer) and the availability watch, wired together the one way they are meant to be.
+// hactl-agent's libuv shell and the simulator both drive it and only carry out its outputs, so
+// the simulation runs the code that ships (docs/design.md, "One runtime").
+//
+// Inputs: step() for a datagram, tick() for time, on_*() for what the shell ran, and the
+// operator's commands. After any of them the shell calls advance() and carries out what it
+// returns in this order: persist the hard state, persist the document, then send and run.
+// Time arrives as parameters: `now` from a monotonic clock, `unix_us` from the wall clock (only
+// intents' expiry and the availability history use it).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/cluster_doc.hpp"
+#include "common/config.hpp"
+#include "coordinator/availability.hpp"
+#include "coordinator/doc_replica.hpp"
+#include "coordinator/node.hpp"
+#include "coordinator/resource_host.hpp"
+
+namespace hactl {
+
+struct RuntimeOptions {
+  NodeId self;
+  Timing timing;
+  HardState hard;                             // as persisted
+  std::uint64_t incarnation = 1;              // this boot's (also the first proposal id)
+  std::optional<Instant> previous_lease_end;  // the last agent's of this boot, if it left one
+  bool resources = true;                      // false: the election alone (simulations of it)
+  // The cluster document this node starts from (already checked against the node list and
+  // timing); without one the node runs no replica and no operator intents.
+  std::optional<StoredDoc> document;
+  Duration doc_resend = std::chrono::milliseconds(500);
+  // Test-only: voters ignore the document's version, which breaks the election restriction.
+  bool unsafe_votes = false;
+};
+
+// A line for people, from the replica, the host or the runtime itself (key=value, without the
+// node's name, which the shell adds).
+struct RuntimeNote {
+  enum class Level { kInfo, kWarn, kError };
+  Level level = Level::kInfo;
+  std::string line;
+};
+
+// A new configuration was taken up: the shell replaces its executor (results of the old one
+// are not the new one's), tells the guard the new definitions, and stops the orphans with
+// their old definitions.
+struct Reconfiguration {
+  ResourceConfig old_resources;
+  std::vector<std::pair<std::string, bool>> orphans;  // (primitive, promoted) of the old list
+  std::uint64_t config_version = 0;
+};
+
+struct RuntimeOutput {
+  std::optional<HardState> hard_state;          // 1. persist (Raft: before any message leaves)
+  std::optional<StoredDoc> store;               // 2. persist (before any acknowledgement leaves)
+  std::optional<Reconfiguration> reconfigured;  // 3. before the calls below
+  std::vector<std::pair<NodeId, Message>> messages;
+  std::vector<Event> events;  // of the election core
+  std::vector<RuntimeNote> notes;
+  std::vector<std::string> host_log;                   // the resource host's lines (ReconcileWatch)
+  std::vector<ProposalOutcome> outcomes;               // for proposals made through propose()
+  std::vector<KeeperCall> calls;                       // for the executor, in order
+  std::vector<std::pair<std::size_t, bool>> monitors;  // (primitive, on)
+  std::vector<FenceOp> fence_ops;
+  std::vector<std::size_t> announces;  // vips to announce again
+  std::vector<std::pair<NodeId, VipCheckRequest>> vip_checks;
+  std::vector<AvailabilityChange> availability;
+  // Current values (the shell tells the guard and the lease file when they change).
+  std::optional<Instant> lease_end;     // this node's lease, while it holds one
+  std::optional<Instant> vip_deadline;  // Keeper::vip_deadline
+  bool maintenance = false;             // this node is in maintenance (the guard leaves all)
+};
+
+class NodeRuntime {
+ public:
+  NodeRuntime(ClusterConfig config, RuntimeOptions options, Rng& rng, Instant now);
+  NodeRuntime(const NodeRuntime&) = delete;
+  NodeRuntime& operator=(const NodeRuntime&) = delete;
+
+  // A datagram from a peer whose boot incarnation (the clear header's) is `incarnation`.
+  void step(NodeId from, std::uint64_t incarnation, const Message& m, Instant now);
+  void peer_restarted(NodeId from, Instant now);
+  void tick(Instant now);
+  void on_call_done(std::uint64_t call_id, int ocf_code, bool ran, Instant now);
+  void on_monitor(std::size_t index, int ocf_code, Instant now);
+  void on_fence_done(std::uint64_t id, bool ok, const std::string& detail, Instant now);
+  void on_vip_check_done(NodeId asker, VipCheckResult result);
+  void set_mac(const std::string& interface, const MacAddress& mac);
+
+  // Hands the coordinator role over (Node::hand_over), avoiding standby, maintenance and
+  // leaving nodes; a follower asks its coordinator. Returns the node asked, if any.
+  std::optional<NodeId> hand_over(std::optional<NodeId> target, Instant now);
+  // A change of the document (from doc()), outcome in advance().outcomes. Requires a replica.
+  std::uint64_t propose(const ClusterDoc& next, Instant now, Duration timeout);
+  // hactl resource cleanup.
+  void cleanup(std::uint32_t index, Instant now, std::optional<NodeId> only);
+  // SIGTERM: give this node's resources up (Keeper::leave); left() once nothing runs here.
+  void leave() { host().leave(); }
+  bool left() const { return host_->left(); }
+  void report_now() { host().report_now(); }
+
+  // Carries the inputs through the replica and the host; returns what the shell must do.
+  // `executor_idle`: nothing runs or waits in the shell's executor (a new configuration is
+  // taken up only then).
+  RuntimeOutput advance(Instant now, std::int64_t unix_us, bool executor_idle);
+  Instant next_deadline(Instant now) const;
+
+  // Refuses a proposed document (the reason) or accepts it (""): the replica's validator.
+  std::string validate(const std::string& bytes) const;
+  // The primitives that may be active anywhere, as far as this node knows.
+  std::set<std::string> possibly_active(Instant now) const;
+
+  const Node& node() const { return node_; }
+  Node& node() { return node_; }
+  const ResourceHost* resource_host() const { return host_.get(); }
+  const DocReplica* replica() const { return docs_.get(); }
+  Membership membership(Instant now) const;
+  // The configuration the resources run on, with the intents' constraints (effective).
+  const ClusterConfig& config() const { return config_; }
+  const ClusterConfig& base() const { return base_; }  // as applied, without intents
+  const ClusterDoc& doc() const { return doc_; }       // as stored here
+  const std::string& applied_text() const { return applied_text_; }
+  bool config_pending() const { return pending_base_.has_value(); }
+  std::vector<bool> handover_avoid() const;  // standby, maintenance and leaving nodes
+
+ private:
+  ResourceHost& host() { return *host_; }
+  void run_docs(Instant now, bool executor_idle, RuntimeOutput& out);
+  void apply_doc();
+  void refresh_intents(Instant now, std::int64_t unix_s, bool executor_idle, RuntimeOutput& out);
+  void rebuild(ClusterConfig base, Instant now, RuntimeOutput& out);
+  void take_config(const ClusterConfig& base);
+  void hold(const HoldRequest& h);  // proposes it, as of unix_s_
+  void standby_handover(Instant now);
+  void run_resources(Instant now, RuntimeOutput& out);
+  void watch_availability(Instant now, std::int64_t unix_us, RuntimeOutput& out);
+  void note(RuntimeNote::Level level, std::string line);
+
+  ClusterConfig config_;  // effective; the host and the core refer to it
+  RuntimeOptions options_;
+  Node node_;
+  std::unique_ptr<DocReplica> docs_;
+  std::unique_ptr<ResourceHost> host_;
+  ClusterDoc doc_;
+  ClusterConfig base_;
+  std::string applied_text_;
+  std::optional<ClusterConfig> pending_base_;
+  std::int64_t intents_until_ = -1;  // unix s: the next expiry (0: none; -1: recompute)
+  std::optional<DocVersion> standby_handover_tried_;
+  std::set<std::uint64_t> hold_proposals_;  // ids of proposals made for flap holds
+  std::optional<Instant> lease_end_;
+  AvailabilityWatch availability_;
+  std::optional<Instant> availability_looked_;
+  Instant now_{};            // of the last input (the replica's validator)
+  std::int64_t unix_s_ = 0;  // of the last advance()
+  std::vector<RuntimeNote> notes_;
+};
+
+}  // namespace hactl

@@ -1,0 +1,110 @@
+// NodeRuntime's own wiring (coordinator/runtime.hpp): what the cluster document says reaches the
+// resource host and the handover, intents expire by the wall clock it is given, and the
+// replica's validator refuses what the agent would.
+#include "coordinator/runtime.hpp"
+
+#include <gtest/gtest.h>
+
+#include <random>
+
+namespace hactl {
+namespace {
+
+constexpr const char* kYaml = R"(cluster:
+  name: rt
+  auth_key_file: /etc/hactl/authkey
+nodes:
+  - {name: n1, address: "10.213.0.11:5405"}
+  - {name: n2, address: "10.213.0.12:5405"}
+  - {name: n3, address: "10.213.0.13:5405"}
+resources:
+  - id: web-ip
+    type: vip
+    params: {address: 10.213.0.100/24, interface: eth0}
+)";
+
+constexpr std::int64_t kUnix = 1'800'000'000;  // seconds
+
+class FixedRng final : public Rng {
+ public:
+  std::uint64_t next() override { return gen_(); }
+
+ private:
+  std::mt19937_64 gen_{7};
+};
+
+class RuntimeTest : public ::testing::Test {
+ protected:
+  void start(const ClusterDoc& doc) {
+    auto cfg = parse_config(kYaml, "rt.yaml");
+    ASSERT_TRUE(cfg.has_value());
+    RuntimeOptions o;
+    o.self = NodeId{0};
+    o.timing = make_timing(cfg->config.timing);
+    o.document = StoredDoc{DocVersion{}, doc_to_bytes(doc)};
+    rt_ = std::make_unique<NodeRuntime>(cfg->config, std::move(o), rng_, t0_);
+  }
+  static ClusterDoc doc() {
+    ClusterDoc d;
+    d.config_version = 1;
+    d.config_text = kYaml;
+    return d;
+  }
+  RuntimeOutput advance(std::int64_t unix_s) { return rt_->advance(t0_, unix_s * 1'000'000, true); }
+  bool banned(const std::string& node) const {
+    for (const auto& l : rt_->config().resources.locations) {
+      if (l.resource == "web-ip" && l.node == node && l.origin == LocationConstraint::Origin::kBan)
+        return true;
+    }
+    return false;
+  }
+
+  FixedRng rng_;
+  Instant t0_{Duration{5'000'000}};
+  std::unique_ptr<NodeRuntime> rt_;
+};
+
+TEST_F(RuntimeTest, StandbyAndMaintenanceInTheDocumentShapeTheHandoverAndTheGuard) {
+  ClusterDoc d = doc();
+  d.standby = {"n2"};
+  d.maintenance = {"n1"};
+  start(d);
+  const RuntimeOutput out = advance(kUnix);
+  EXPECT_TRUE(out.maintenance);  // this node's guard leaves everything alone
+  EXPECT_EQ(rt_->handover_avoid(), (std::vector<bool>{true, true, false}));
+}
+
+TEST_F(RuntimeTest, ABanExpiresByTheWallClockGiven) {
+  ClusterDoc d = doc();
+  d.placements.push_back(
+      {PlacementIntent::Kind::kBan, "web-ip", "n2", kUnix - 10, kUnix + 60, "uid 0"});
+  start(d);
+  advance(kUnix);
+  EXPECT_TRUE(banned("n2"));
+  advance(kUnix + 59);
+  EXPECT_TRUE(banned("n2"));
+  advance(kUnix + 60);
+  EXPECT_FALSE(banned("n2"));
+}
+
+TEST_F(RuntimeTest, TheValidatorRefusesWhatTheAgentWould) {
+  start(doc());
+  advance(kUnix);
+  ClusterDoc ok = doc();
+  ok.standby = {"n3"};
+  EXPECT_EQ(rt_->validate(doc_to_bytes(ok)), "");
+  ClusterDoc unknown = doc();
+  unknown.standby = {"n9"};
+  EXPECT_NE(rt_->validate(doc_to_bytes(unknown)).find("unknown node 'n9'"), std::string::npos);
+  ClusterDoc broken = doc();
+  broken.config_text += "  - {not: [closed\n";
+  EXPECT_NE(rt_->validate(doc_to_bytes(broken)).find("invalid"), std::string::npos);
+  ClusterDoc timing = doc();
+  timing.config_text =
+      std::string(kYaml).insert(std::string(kYaml).find("nodes:"), "  node_timeout: 900ms\n");
+  EXPECT_NE(rt_->validate(doc_to_bytes(timing)).find("restarted"), std::string::npos);
+  EXPECT_NE(rt_->validate("not a document").find("not a cluster document"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace hactl
