@@ -209,6 +209,10 @@ void Node::on_heartbeat(NodeId from, const Heartbeat& m, Instant now) {
   if (m.reply && m.echo != 0) {
     if (auto sent = ping_sent_at(m.echo)) {
       const Duration sample = now - *sent;
+      // RFC 6298's smoothing: the deviation first, against the mean before this sample.
+      p.rttvar = p.srtt
+                     ? (p.rttvar * 3 + (*p.srtt > sample ? *p.srtt - sample : sample - *p.srtt)) / 4
+                     : sample / 2;
       p.srtt = p.srtt ? (*p.srtt * 7 + sample) / 8 : sample;
     }
   }
@@ -435,7 +439,32 @@ void Node::send_heartbeats(Instant now) {
     const NodeId to{static_cast<std::uint16_t>(i)};
     if (to != self_) send(to, make_heartbeat(to, false, now));
   }
-  next_heartbeat_at_ = now + timing_.heartbeat_interval;
+  next_heartbeat_at_ = now + heartbeat_gap();
+}
+
+// Every heartbeat carries a ping whose echoes renew the quorum lease (and a coordinator's): the
+// lease a ping buys lasts coordinator_lease from its sending, and its echo comes a round trip
+// later. Pings every `heartbeat_interval` keep the lease with h/2 to spare (the vip's margin,
+// Keeper) only while the round trip to a majority is under coordinator_lease - 1.5 h (146 ms
+// at default timing); beyond that the lease would lapse between echoes, every cycle, and
+// everything here would stop and start again. So on a slow path they go out more often, down
+// to h/4 (a round trip of 211 ms at default timing, past which no interval keeps the lease).
+Duration Node::heartbeat_gap() const {
+  const Duration h = timing_.heartbeat_interval;
+  const std::size_t needed = config_.majority() - 1;
+  if (needed == 0) return h;
+  std::vector<Duration> rtts;
+  for (std::size_t i = 0; i < peers_.size(); ++i) {
+    // As a retransmission timer would (RFC 6298): the mean and twice its deviation, so one
+    // slower echo on a jittery path still comes in time.
+    const Peer& p = peers_[i];
+    if (i != self_.value && p.up && p.srtt) rtts.push_back(*p.srtt + 2 * p.rttvar);
+  }
+  if (rtts.size() < needed) return h;
+  std::nth_element(rtts.begin(), rtts.begin() + static_cast<long>(needed - 1), rtts.end());
+  const Duration rtt = rtts[needed - 1];  // the round trip a majority is within
+  const Duration gap = timing_.coordinator_lease - h / 2 - h / 10 - rtt;
+  return std::clamp(gap, h / 4, h);
 }
 
 void Node::check_peers(Instant now) {

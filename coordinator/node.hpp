@@ -178,6 +178,7 @@ class Node {
     std::optional<Instant> last_ping_at;        // as above, kept across the peer's restart
     std::optional<Instant> acked_ping_sent_at;  // coordinator: latest own ping this peer acked
     std::optional<Duration> srtt;
+    Duration rttvar{};  // mean deviation of the round trip (RFC 6298's RTTVAR)
     // quorum lease
     std::optional<Instant> granted_ping_sent_at;         // latest own ping this peer granted
     std::optional<Instant> release_promise_until;        // no grant to this peer before then
@@ -221,6 +222,7 @@ class Node {
 
   // periodic duties
   void send_heartbeats(Instant now);
+  Duration heartbeat_gap() const;  // until the next heartbeat: h, less on a slow path
   void check_peers(Instant now);
   void check_election_timer(Instant now);
   void check_coordinator_lease(Instant now);

@@ -364,6 +364,33 @@ TEST_F(Scenario, FollowersHoldTheNewCoordinatorsDocumentWithinARoundTrip) {
   }
 }
 
+// A slow path (a round trip of 160 ms, past coordinator_lease - 1.5 h = 146 ms at default
+// timing) must not bring the quorum lease within the vip's margin between echoes: heartbeats go
+// out more often, so every node keeps more than h/2 of lease at every instant (below it the vip
+// is given up; a little slower, the whole lease lapses and everything stops and starts, every
+// cycle).
+TEST_F(Scenario, ALeaseOverASlowPathIsKeptWithTheVipsMargin) {
+  Simulation sim(exact(3), 11);
+  ASSERT_TRUE(start_and_agree(sim));
+  sim.set_delay(80 * kMs, 2 * kMs);
+  sim.run_for(2000 * kMs);
+  expect_safe(sim);
+  const auto coordinator = sim.agreed();
+  ASSERT_TRUE(coordinator);
+  Duration least = Duration::max();
+  for (int step = 0; step < 3000; ++step) {
+    sim.run_for(1 * kMs);
+    for (std::size_t i = 0; i < 3; ++i) {
+      const auto until = sim.node(i)->lease_until();
+      ASSERT_TRUE(until) << "n" << i + 1 << " without a lease at " << sim.now() / kMs << " ms";
+      least = std::min(least, *until - sim.local_now(i));
+    }
+  }
+  expect_safe(sim);
+  EXPECT_GT(least, std::chrono::milliseconds(50));
+  EXPECT_EQ(sim.agreed(), coordinator);
+}
+
 TEST_F(Scenario, RestartedNodeRemembersItsVote) {
   Simulation sim(exact(3), 10);
   sim.start_all();

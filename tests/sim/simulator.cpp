@@ -552,7 +552,8 @@ void Simulation::transmit(NodeId from, NodeId to, Message m) {
   if (p(rng_) < loss_) return;
   const bool dup = p(rng_) < duplicate_;
   auto delay = [&] {
-    return 50 + static_cast<RealTime>(rng_() % static_cast<std::uint64_t>(max_delay_));
+    return 50 + base_delay_ +
+           static_cast<RealTime>(rng_() % static_cast<std::uint64_t>(max_delay_));
   };
   const std::uint64_t epoch = nodes_[from.value]->epoch;
   if (dup) network_.push(InFlight{now_ + delay(), order_++, from, to, epoch, m});
@@ -844,6 +845,12 @@ void Simulation::isolate(std::size_t i) {
 void Simulation::block(std::size_t from, std::size_t to) {
   blocked_[from][to] = true;
   trace("one-way block " + config_.nodes[from].name + "->" + config_.nodes[to].name);
+}
+
+void Simulation::set_delay(RealTime base, RealTime spread) {
+  base_delay_ = base;
+  max_delay_ = std::max<RealTime>(spread, 1);
+  trace("delay " + ms(base) + " + up to " + ms(spread));
 }
 
 void Simulation::heal_network() {

@@ -131,6 +131,8 @@ class Simulation {
   void isolate(std::size_t i);
   void block(std::size_t from, std::size_t to);
   void heal_network();
+  // Every datagram from now on takes `base` + up to `spread` (+ 50 us) of real time.
+  void set_delay(RealTime base, RealTime spread);
   void pause(std::size_t i, RealTime duration);
   // Node i hands the coordinator role over (Node::hand_over) to `target` or its choice; a
   // follower asks its coordinator to.
@@ -234,6 +236,7 @@ class Simulation {
   double loss_ = 0;
   double duplicate_ = 0;
   RealTime max_delay_ = 1'000;
+  RealTime base_delay_ = 0;
 
   std::map<std::uint64_t, std::uint16_t> coordinator_of_term_;
   std::optional<std::size_t> faulted_;  // coordinator_faults: the node hit, while it matters
