@@ -114,11 +114,25 @@ std::string resource_config_yaml(const SimOptions& o) {
 
 Simulation::Simulation(const SimOptions& options, std::uint64_t seed)
     : options_(options), seed_(seed), rng_(seed) {
-  // From a cluster file, as an agent reads one: the document's configuration is its text.
   const std::string yaml = resource_config_yaml(options);
-  auto loaded = parse_config(yaml, "sim.yaml");
-  if (!loaded) throw std::runtime_error("sim: bad configuration: " + loaded.error()[0].message);
-  config_ = loaded->config;
+  if (!options.resources_yaml.empty() || options.documents) {
+    // From a cluster file, as an agent reads one: the document's configuration is its text.
+    auto loaded = parse_config(yaml, "sim.yaml");
+    if (!loaded) throw std::runtime_error("sim: bad configuration: " + loaded.error()[0].message);
+    config_ = loaded->config;
+  } else {
+    // The election alone: the same nodes, built directly (tens of thousands of schedules
+    // would otherwise spend most of their time in the YAML parser, under the sanitizers).
+    config_.name = "sim";
+    for (std::size_t i = 0; i < options.nodes; ++i) {
+      NodeConfig n;
+      n.name = "n" + std::to_string(i + 1);
+      n.address = NodeAddress{"10.213.0." + std::to_string(11 + i), 5405};
+      n.witness = i >= options.nodes - options.witnesses;
+      config_.nodes.push_back(n);
+    }
+    config_.timing = options.timing;
+  }
   if (config_.timing.heartbeat_interval != options.timing.heartbeat_interval ||
       config_.timing.node_timeout != options.timing.node_timeout) {
     throw std::runtime_error("sim: the timing does not survive the cluster file");
