@@ -261,7 +261,7 @@ nlohmann::json Agent::simulate_json(const nlohmann::json& request) const {
   // The cluster as this node knows it now, under this configuration or a proposed one.
   const Instant t = now();
   ClusterState state = host().conductor().state(rt_->membership(t), t);
-  ClusterConfig config = this->config();
+  ClusterConfig cfg_used = config();
   if (request.contains("text")) {
     auto cfg =
         parse_config(request.value("text", std::string()), request.value("path", std::string("-")));
@@ -274,15 +274,15 @@ nlohmann::json Agent::simulate_json(const nlohmann::json& request) const {
       return {{"error", "simulate takes a configuration of the same nodes and timing"},
               {"errors", d}};
     }
-    config = effective_config(cfg->config, doc(), unix_now());
+    cfg_used = effective_config(cfg->config, doc(), unix_now());
     // What is known of primitives the two share carries over; new ones are stopped.
     ClusterState next = state;
     next.roles.clear();
     next.failed.clear();
     next.settling.clear();
     next.failures.clear();
-    for (const auto& p : config.resources.primitives) {
-      const auto n = config.nodes.size();
+    for (const auto& p : cfg_used.resources.primitives) {
+      const auto n = cfg_used.nodes.size();
       auto take = [&](auto& to, const auto& from, auto none) {
         const auto it = from.find(p.id);
         to[p.id] = it != from.end() ? it->second : decltype(it->second)(n, none);
@@ -297,11 +297,11 @@ nlohmann::json Agent::simulate_json(const nlohmann::json& request) const {
   SimulateRequest sr;
   for (const auto& k : request.value("kill", nlohmann::json::array())) sr.kill.push_back(k);
   for (const auto& f : request.value("fail", nlohmann::json::array())) sr.fail.push_back(f);
-  auto r = simulate(config, std::move(state), sr);
+  auto r = simulate(cfg_used, std::move(state), sr);
   if (!r) return {{"error", r.error()}};
   nlohmann::json j = to_json(*r);
   j["text"] = format_transition(*r);
-  if (request.value("dump_state", false)) j["state_yaml"] = write_state_yaml(config, r->state);
+  if (request.value("dump_state", false)) j["state_yaml"] = write_state_yaml(cfg_used, r->state);
   return j;
 }
 

@@ -809,6 +809,7 @@ void Simulation::heal_all() {
   loss_ = 0;
   duplicate_ = 0;
   max_delay_ = 1'000;
+  base_delay_ = 0;
   for (std::size_t i = 0; i < nodes_.size(); ++i) {
     if (!nodes_[i]->rt) {
       start_node(i);
