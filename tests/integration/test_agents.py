@@ -187,9 +187,12 @@ class PromotableTest(ClusterTestCase):
 
         masters = c.wait_until(lambda: steady(list(c.nodes)), 20, 0.1,
                                f"{promoted_max} master(s), the rest slaves")
-        s = c.status(masters[0])
-        db = next(r for r in s["resources"] if r["id"] == "db")
-        self.assertEqual(db["role"], "promoted")
+        # The state file says master as soon as the promote ran; the node's status says so at
+        # its next report: wait for that, not a fixed time.
+        def status_role():
+            s = c.status(masters[0]) or {}
+            return next((r["role"] for r in s.get("resources", []) if r["id"] == "db"), None)
+        c.wait_until(lambda: status_role() == "promoted", 5, 0.05, "status: db promoted")
         most = []
         stop = threading.Event()
 
