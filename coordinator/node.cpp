@@ -258,7 +258,17 @@ void Node::on_heartbeat(NodeId from, const Heartbeat& m, Instant now) {
       }
     }
   }
-  if (!m.reply) send(from, make_heartbeat(from, true, now));
+  if (m.reply) return;
+  // A peer's heartbeat when ours is due within half a gap: ours go now, echoing it (the peer's
+  // answer echoes ours). Each heartbeat pulls the ones due soon after it, so within a few
+  // intervals the cluster's heartbeats and their answers go out as one burst per interval and
+  // an idle agent wakes about once per interval instead of once per datagram (docs/design.md
+  // "Heartbeats in one burst"). Sooner heartbeats only renew leases sooner.
+  if (next_heartbeat_at_ - now <= heartbeat_gap_ / 2) {
+    send_heartbeats(now);
+  } else {
+    send(from, make_heartbeat(from, true, now));
+  }
 }
 
 void Node::on_pre_vote_request(NodeId from, const PreVoteRequest& m, Instant now) {
@@ -439,7 +449,8 @@ void Node::send_heartbeats(Instant now) {
     const NodeId to{static_cast<std::uint16_t>(i)};
     if (to != self_) send(to, make_heartbeat(to, false, now));
   }
-  next_heartbeat_at_ = now + heartbeat_gap();
+  heartbeat_gap_ = heartbeat_gap();
+  next_heartbeat_at_ = now + heartbeat_gap_;
 }
 
 // Every heartbeat carries a ping whose echoes renew the quorum lease (and a coordinator's): the

@@ -264,6 +264,7 @@ class Node {
   std::array<Instant, limits::kPingHistory> ping_sent_{};  // by ping % kPingHistory
 
   Instant next_heartbeat_at_{};
+  Duration heartbeat_gap_{};  // the gap next_heartbeat_at_ was set with
   Instant election_deadline_{};
   std::optional<Instant> promise_until_;
   std::optional<NodeId> promised_to_;  // nullopt with a live promise: refuse everyone (boot)

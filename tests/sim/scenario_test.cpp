@@ -2,6 +2,9 @@
 // test each, with zero drift and fixed small delays so every step is exact.
 #include <gtest/gtest.h>
 
+#include <variant>
+#include <vector>
+
 #include "sim/simulator.hpp"
 
 namespace hactl::sim {
@@ -389,6 +392,33 @@ TEST_F(Scenario, ALeaseOverASlowPathIsKeptWithTheVipsMargin) {
   expect_safe(sim);
   EXPECT_GT(least, std::chrono::milliseconds(50));
   EXPECT_EQ(sim.agreed(), coordinator);
+}
+
+// Heartbeats in one burst (docs/design.md): nodes started at scattered instants, so their
+// heartbeat timers start out of phase, send their heartbeats within a few milliseconds of each
+// other once the cluster has run a little: one burst per interval, not one per node.
+TEST_F(Scenario, HeartbeatsFallIntoOneBurstPerInterval) {
+  Simulation sim(exact(5), 12);
+  for (std::size_t i = 0; i < 5; ++i) {
+    sim.restart(i);
+    sim.run_for(static_cast<RealTime>(7 + 19 * i) * kMs);  // phases 7, 26, 45, 64 ms apart
+  }
+  sim.run_for(2000 * kMs);
+  ASSERT_TRUE(sim.agreed());
+  std::vector<RealTime> sent;  // when a node's own (not answering) heartbeats went out
+  sim.observe([&sent](RealTime t, NodeId, NodeId, const Message& m) {
+    if (const auto* hb = std::get_if<Heartbeat>(&m); hb != nullptr && !hb->reply) sent.push_back(t);
+  });
+  sim.run_for(1000 * kMs);
+  expect_safe(sim);
+  ASSERT_FALSE(sent.empty());
+  std::size_t bursts = 1;  // runs of sends each within 10 ms of the one before
+  for (std::size_t k = 1; k < sent.size(); ++k) {
+    if (sent[k] - sent[k - 1] > 10 * kMs) ++bursts;
+  }
+  // 10 intervals in the window, one burst each (11 if the window splits one); out of phase, as
+  // they started, the five nodes would send in 50.
+  EXPECT_LE(bursts, 11U) << sent.size() << " heartbeats";
 }
 
 TEST_F(Scenario, RestartedNodeRemembersItsVote) {

@@ -561,6 +561,7 @@ bool Simulation::documents_converged() const {
 
 void Simulation::transmit(NodeId from, NodeId to, Message m) {
   ++result_.messages;
+  if (observer_) observer_(now_, from, to, m);
   if (blocked_[from.value][to.value]) return;
   std::uniform_real_distribution<double> p(0.0, 1.0);
   if (p(rng_) < loss_) return;

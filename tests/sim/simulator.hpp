@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -151,6 +152,9 @@ class Simulation {
   // Trace lines since the last call ("[12.3ms] n1 became_coordinator term=1"), with
   // SimOptions::journal.
   std::vector<std::string> take_journal() { return std::exchange(journal_, {}); }
+  // Called with every datagram a node sends (before loss or blocking decide its fate).
+  using Observer = std::function<void(RealTime, NodeId from, NodeId to, const Message&)>;
+  void observe(Observer observer) { observer_ = std::move(observer); }
 
  private:
   struct SimNode;
@@ -237,6 +241,7 @@ class Simulation {
   double duplicate_ = 0;
   RealTime max_delay_ = 1'000;
   RealTime base_delay_ = 0;
+  Observer observer_;
 
   std::map<std::uint64_t, std::uint16_t> coordinator_of_term_;
   std::optional<std::size_t> faulted_;  // coordinator_faults: the node hit, while it matters
