@@ -31,6 +31,7 @@ std::string_view to_string(NodeCondition c);
 struct FailureRecord {
   int count = 0;
   Instant last{};
+  bool operator==(const FailureRecord&) const = default;
 };
 
 struct ClusterState {
@@ -57,6 +58,11 @@ struct ClusterState {
   bool is_settling(const std::string& primitive, NodeId node) const;
   // Failures that still count (younger than failure_timeout; 0 = never forgotten).
   int fail_count(const PrimitiveConfig& p, NodeId node) const;
+  // The same cluster, perhaps at another instant.
+  bool same_but_now(const ClusterState& o) const {
+    return nodes == o.nodes && roles == o.roles && failed == o.failed && settling == o.settling &&
+           failures == o.failures && online_since == o.online_since && held == o.held;
+  }
 };
 
 }  // namespace hactl

@@ -126,6 +126,7 @@ void Conductor::hold_flapping(Instant now) {
 }
 
 void Conductor::set_held(std::map<std::string, std::string> held) {
+  last_dispatch_.reset();
   for (const auto& [unit, why] : held_) {
     if (!held.contains(unit)) moves_.erase(unit);  // released: count afresh
   }
@@ -134,6 +135,7 @@ void Conductor::set_held(std::map<std::string, std::string> held) {
 }
 
 void Conductor::inherit(const Conductor& old) {
+  last_dispatch_.reset();
   if (old.online_since_.size() == online_since_.size()) online_since_ = old.online_since_;
   moves_ = old.moves_;
   last_node_ = old.last_node_;
@@ -142,6 +144,7 @@ void Conductor::inherit(const Conductor& old) {
 }
 
 void Conductor::on_report(NodeId from, const ResourceReport& r) {
+  last_dispatch_.reset();
   NodeView& v = views_.at(from.value);
   if (r.config_id != config_.config_id || r.total != config_.resources.primitives.size()) {
     if (!v.config_mismatch) {
@@ -178,6 +181,7 @@ void Conductor::on_report(NodeId from, const ResourceReport& r) {
 }
 
 void Conductor::on_result(NodeId from, const ActionResult& r) {
+  last_dispatch_.reset();
   if (!active_ || r.term != term_) return;
   const auto it = inflight_.find(r.id);
   if (it == inflight_.end() || it->second.node != from) return;
@@ -214,6 +218,7 @@ void Conductor::on_result(NodeId from, const ActionResult& r) {
 }
 
 void Conductor::peer_restarted(NodeId from) {
+  last_dispatch_.reset();
   NodeView& v = views_.at(from.value);
   std::fill(v.page_version.begin(), v.page_version.end(), 0);
   std::fill(v.entries.begin(), v.entries.end(), ResourceEntry{});
@@ -251,6 +256,7 @@ void Conductor::tick(const Membership& m, Instant now) {
   if (!m.leads) {
     if (active_) events_.push_back("event=conductor_stopped reason=no_lease");
     active_ = false;
+    last_dispatch_.reset();
     inflight_.clear();
     waiting_.clear();  // status: a node that does not lead waits for nothing (docs/status.md)
     return;
@@ -263,10 +269,34 @@ void Conductor::tick(const Membership& m, Instant now) {
     return;
   }
   if (!ready(m, now)) return;
-  dispatch(m, now);
+  const ClusterState s = state(m, now);
+  if (unchanged_since_dispatch(m, s, now)) {
+    if (last_dispatch_->wake) wake_at(*last_dispatch_->wake);
+    return;
+  }
+  dispatch(m, now, s);
+  Membership seen = m;
+  seen.echo.clear();
+  last_dispatch_ = Dispatched{now, std::move(seen), s, wake_};
+}
+
+// The scheduler is a pure function of the configuration and the cluster state, so a tick that
+// finds neither changed since the last dispatch (nor any input in between: each one forgets
+// it) would plan the same: it is skipped, as the coordinator ticks on every datagram. What
+// changes with time alone either asks for a wake (takeover delays, failback, stop retries) or
+// is looked at again a heartbeat interval later at most (failure expiry).
+bool Conductor::unchanged_since_dispatch(const Membership& m, const ClusterState& s,
+                                         Instant now) const {
+  if (!last_dispatch_) return false;
+  const Dispatched& d = *last_dispatch_;
+  if (now - d.at >= config_.timing.heartbeat_interval || (d.wake && now >= *d.wake)) return false;
+  const Membership& o = d.membership;
+  return m.term == o.term && m.leads == o.leads && m.up == o.up && m.lease_over == o.lease_over &&
+         m.fence == o.fence && m.incarnation == o.incarnation && s.same_but_now(d.state);
 }
 
 void Conductor::begin_term(const Membership& m, Instant now) {
+  last_dispatch_.reset();
   active_ = true;
   term_ = m.term;
   since_ = now;
@@ -488,8 +518,7 @@ ClusterState Conductor::state(const Membership& m, Instant now) const {
   return s;
 }
 
-void Conductor::dispatch(const Membership& m, Instant now) {
-  const ClusterState s = state(m, now);
+void Conductor::dispatch(const Membership& m, Instant now, const ClusterState& s) {
   // Wake when a lost node's lease, or a resource's takeover delay on it, runs out.
   for (std::size_t i = 0; i < config_.nodes.size(); ++i) {
     if (m.up[i]) continue;
@@ -504,6 +533,7 @@ void Conductor::dispatch(const Membership& m, Instant now) {
     }
   }
   const Transition t = schedule(config_, s);
+  ++plans_;
   notes_ = t.notes;
   // A failed stop's retry waits (on_result); forget the failure once it is stopped there.
   std::erase_if(stop_retry_, [&](const auto& kv) {

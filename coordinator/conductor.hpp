@@ -84,9 +84,15 @@ class Conductor {
   void peer_restarted(NodeId from);
   void tick(const Membership& m, Instant now);
   // By NodeId: nodes an operator put in standby (they run nothing; hactl node standby).
-  void set_standby(std::vector<bool> standby) { standby_ = std::move(standby); }
+  void set_standby(std::vector<bool> standby) {
+    standby_ = std::move(standby);
+    last_dispatch_.reset();
+  }
   // By NodeId: nodes in maintenance (hactl node maintenance): frozen, up or not.
-  void set_maintenance(std::vector<bool> m) { maintenance_ = std::move(m); }
+  void set_maintenance(std::vector<bool> m) {
+    maintenance_ = std::move(m);
+    last_dispatch_.reset();
+  }
   // Resources flap damping holds, from the cluster document: resource -> why. One that leaves
   // the list (hactl resource cleanup) has its moves forgotten.
   void set_held(std::map<std::string, std::string> held);
@@ -113,6 +119,8 @@ class Conductor {
   const std::string& waiting_for() const { return waiting_; }
   const std::vector<std::string>& notes() const { return notes_; }
   bool active() const { return active_; }
+  // How often the scheduler has run (a tick that finds nothing changed does not run it).
+  std::uint64_t plans() const { return plans_; }
 
  private:
   struct InFlight {
@@ -127,7 +135,9 @@ class Conductor {
   void resend(const Membership& m, Instant now);
   ActionRequest request(const Membership& m, std::uint64_t id, const InFlight& f) const;
   bool ready(const Membership& m, Instant now);
-  void dispatch(const Membership& m, Instant now);
+  void dispatch(const Membership& m, Instant now, const ClusterState& s);
+  // Whether the last dispatch saw this very cluster (docs/design.md "Heartbeats in one burst").
+  bool unchanged_since_dispatch(const Membership& m, const ClusterState& s, Instant now) const;
   Instant lost_base(const Membership& m, NodeId node) const;
   void wake_at(Instant t);
   bool node_online(const Membership& m, std::size_t i) const;
@@ -147,6 +157,15 @@ class Conductor {
   const ClusterConfig& config_;
   NodeId self_;
   std::vector<NodeView> views_;
+  // What the last dispatch planned from, until an input changes (reset by every input).
+  struct Dispatched {
+    Instant at{};
+    Membership membership;  // without `echo`, which no plan reads
+    ClusterState state;
+    std::optional<Instant> wake;  // the wake it asked for
+  };
+  std::optional<Dispatched> last_dispatch_;
+  std::uint64_t plans_ = 0;
   bool active_ = false;
   Term term_;
   Instant since_{};

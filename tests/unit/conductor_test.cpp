@@ -268,5 +268,33 @@ TEST(ConductorFlapDamping, OperatorMovesAreNotCounted) {
   EXPECT_EQ(t.holds_.size(), 1u);
 }
 
+// The coordinator ticks on every datagram; the scheduler runs again only when what it plans
+// from changed (an input, the membership, the cluster state) or a heartbeat interval on.
+TEST(ConductorPlans, AnUnchangedClusterIsNotPlannedAgain) {
+  TwoNodes t("{}");
+  t.settle();
+  ASSERT_EQ(t.where(), "n1");
+  const std::uint64_t settled = t.c_.plans();
+  const Duration ms = std::chrono::milliseconds{1};
+  t.c_.tick(t.m_, t.now_);
+  t.m_.echo = {7, 9};  // heartbeats came: no plan reads them
+  t.c_.tick(t.m_, t.now_ + 5 * ms);
+  EXPECT_EQ(t.c_.plans(), settled);
+  t.report(0);  // an input: planned again at the next tick
+  t.c_.tick(t.m_, t.now_ + 6 * ms);
+  EXPECT_EQ(t.c_.plans(), settled + 1);
+  t.c_.tick(t.m_, t.now_ + 7 * ms);
+  EXPECT_EQ(t.c_.plans(), settled + 1);
+  t.c_.tick(t.m_, t.now_ + 106 * ms);  // a heartbeat interval since the last plan
+  EXPECT_EQ(t.c_.plans(), settled + 2);
+  t.m_.up[0] = false;  // n1 lost (its lease known over): planned at once, the vip moves
+  t.c_.tick(t.m_, t.now_ + 107 * ms);
+  EXPECT_EQ(t.c_.plans(), settled + 3);
+  const auto sent = t.c_.take_requests();
+  ASSERT_EQ(sent.size(), 1U);
+  EXPECT_EQ(sent[0].first, NodeId{1});
+  EXPECT_EQ(sent[0].second.kind, RequestKind::kStart);
+}
+
 }  // namespace
 }  // namespace hactl
