@@ -132,6 +132,8 @@ std::expected<void, std::string> Agent::start() {
   }
   uv_timer_init(loop_, &timer_);
   timer_.data = this;
+  uv_check_init(loop_, &advance_check_);
+  advance_check_.data = this;
   timer_open_ = true;
   spdlog::info("event=agent_started node={} cluster={} term={} incarnation={} address={}",
                config().node(options_.self).name, config().name, persisted_.hard.term.value,
@@ -273,6 +275,7 @@ void Agent::stop() {
   if (timer_open_) {
     timer_open_ = false;
     uv_close(reinterpret_cast<uv_handle_t*>(&timer_), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t*>(&advance_check_), nullptr);
   }
   if (on_stopped_) std::exchange(on_stopped_, [] {})();
 }
@@ -283,7 +286,16 @@ void Agent::on_message(const Envelope& env) {
   if (const auto* h = std::get_if<Heartbeat>(&env.message); h != nullptr && !h->reply) {
     count_heartbeat(env.sender, t);
   }
-  process();
+  // Advanced once the loop has read every datagram that is there (its check phase follows
+  // the reads in the same turn), unless something else advances first.
+  if (!stepped_ && timer_open_) {
+    stepped_ = true;
+    uv_check_start(&advance_check_, [](uv_check_t* c) {
+      auto* self = static_cast<Agent*>(c->data);
+      uv_check_stop(c);
+      if (self->stepped_) self->process();
+    });
+  }
 }
 
 void Agent::run_fence(const FenceOp& op) {
@@ -361,6 +373,12 @@ std::optional<Instant> Agent::read_previous_lease_end() const {
 
 void Agent::keep_lease_end(std::optional<Instant> end) {
   if (lease_fd_ < 0 || !end || end == lease_written_) return;
+  // A lease end a little later than the one on file is not worth a write: the file may lag by
+  // up to h/4, which only shortens what a restarted agent keeps (Keeper's boot grace).
+  if (lease_written_ && *end > *lease_written_ &&
+      *end - *lease_written_ < config().timing.heartbeat_interval / 4) {
+    return;
+  }
   lease_written_ = end;
   // Fixed width, one pwrite: the file never holds a shorter number's leftover digits.
   char text[32];
@@ -372,6 +390,7 @@ void Agent::keep_lease_end(std::optional<Instant> end) {
 void Agent::carry_out_resources(RuntimeOutput& out) {
   const Instant t = now();
   keep_lease_end(out.lease_end);
+  tell_guard_deadline(out.vip_deadline, t);
   if (t - last_keepalive_ >= config().timing.heartbeat_interval / 2) {
     last_keepalive_ = t;
     vip_guard_.keepalive();  // the guard takes a long silence for a stopped or hung agent
@@ -415,13 +434,23 @@ void Agent::carry_out_resources(RuntimeOutput& out) {
     executor_->submit(
         OpRequest{c.call_id, config().resources.primitives[c.index].id, c.action, Duration{0}});
   }
+}
+
+void Agent::tell_guard_deadline(std::optional<Instant> vip_deadline, Instant t) {
   // now() is CLOCK_MONOTONIC in microseconds, the guard's clock.
   std::optional<std::int64_t> deadline;
-  if (out.vip_deadline) deadline = out.vip_deadline->time_since_epoch().count();
-  if (deadline != guard_deadline_) {
-    guard_deadline_ = deadline;
-    vip_guard_.set_deadline(deadline);
+  if (vip_deadline) deadline = vip_deadline->time_since_epoch().count();
+  if (deadline == guard_deadline_) return;
+  // A deadline a little later than the guard's is not worth a write: the guard may act up to
+  // h/4 early, never late. An earlier deadline, or none, goes at once.
+  const auto slack = static_cast<std::int64_t>(config().timing.heartbeat_interval.count() / 4);
+  if (deadline && guard_deadline_ && *deadline > *guard_deadline_ &&
+      *deadline - *guard_deadline_ < slack) {
+    return;
   }
+  guard_deadline_ = deadline;
+  vip_guard_.set_deadline(deadline);
+  last_keepalive_ = t;  // every line tells the guard the agent runs
 }
 
 void Agent::on_timer() {
@@ -430,6 +459,7 @@ void Agent::on_timer() {
 }
 
 void Agent::process() {
+  stepped_ = false;
   if (fatal_) return;
   RuntimeOutput out =
       rt_->advance(now(), static_cast<std::int64_t>(realtime_us()), executor_->busy() == 0);
@@ -461,11 +491,17 @@ void Agent::arm_timer() {
   if (!timer_open_) return;
   Instant next = rt_->next_deadline(now());
   if (watchdog_every_) next = std::min(next, last_watchdog_ + *watchdog_every_);
-  const Duration wait =
-      std::clamp(next - now(), Duration{1000}, config().timing.heartbeat_interval);
-  const auto ms = static_cast<std::uint64_t>((wait.count() + 999) / 1000);
+  const Instant t = now();
+  const Duration wait = std::clamp(next - t, Duration{1000}, config().timing.heartbeat_interval);
+  // libuv counts the timeout from its loop time: whole milliseconds, taken when this loop
+  // iteration began, so behind now(). Counted from now() the timer would fire up to a
+  // millisecond before the deadline, find nothing due and wake the loop again for it.
+  const auto loop_us = static_cast<Duration::rep>(uv_now(loop_)) * 1000;
+  const Duration::rep from_loop =
+      std::max<Duration::rep>((t + wait).time_since_epoch().count() - loop_us, wait.count());
+  const auto ms = static_cast<std::uint64_t>((from_loop + 999) / 1000);
   uv_timer_start(
-      &timer_, [](uv_timer_t* t) { static_cast<Agent*>(t->data)->on_timer(); }, ms, 0);
+      &timer_, [](uv_timer_t* h) { static_cast<Agent*>(h->data)->on_timer(); }, ms, 0);
 }
 
 void Agent::log_note(const RuntimeNote& n) const {

@@ -81,6 +81,7 @@ class Agent {
   void log_event(const Event& e) const;
   void log_note(const RuntimeNote& n) const;
   void carry_out_resources(RuntimeOutput& out);  // calls, monitors, fences, checks, guard
+  void tell_guard_deadline(std::optional<Instant> vip_deadline, Instant t);
   // The configuration the resources run on (the runtime's, once it runs).
   const ClusterConfig& config() const { return rt_ ? rt_->config() : options_.config; }
   const Node& core() const { return rt_->node(); }
@@ -194,6 +195,10 @@ class Agent {
   std::vector<std::uint64_t> missed_beats_;        // by NodeId
   uv_timer_t timer_{};
   bool timer_open_ = false;
+  // Datagrams read in one turn of the loop are stepped one by one and advanced once, after the
+  // last (a burst of heartbeats is handled in one go, not once per datagram).
+  uv_check_t advance_check_{};
+  bool stepped_ = false;  // stepped since the last advance
   bool fatal_ = false;
   std::function<void()> on_stopped_;
   std::optional<Instant> shutdown_deadline_;  // giving resources up until then at the latest
