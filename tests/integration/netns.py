@@ -128,6 +128,12 @@ class Cluster:
                 raise RuntimeError(f"{prog} not built (run scripts/setup.sh)")
         self._add_ns(self.switch)
         run("ip", "-n", self.switch, "link", "add", "br0", "type", "bridge")
+        # A switch forwards frames; it does not run the host's firewall on them. With
+        # br_netfilter loaded on the host, every frame bridged here would (per namespace, so
+        # this changes nothing outside it).
+        for table in ("iptables", "ip6tables", "arptables"):
+            run("ip", "netns", "exec", self.switch, "sysctl", "-qw",
+                f"net.bridge.bridge-nf-call-{table}=0", check=False)
         run("ip", "-n", self.switch, "addr", "add", f"{SUBNET}.250/24", "dev", "br0")
         run("ip", "-n", self.switch, "link", "set", "br0", "up")
         for node in self.nodes.values():
