@@ -6,6 +6,7 @@ python3 tests/integration/test_readme_walkthrough.py
 import os
 import re
 import subprocess
+import tempfile
 import unittest
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -23,17 +24,19 @@ class ReadmeWalkthrough(unittest.TestCase):
         self.assertFalse(os.path.lexists("/tmp/hactl-sandbox"), "a sandbox is already running")
         script = walkthrough()
         # Interactive job control (kill %1), and each command echoed with its exit code.
-        lines = ["set -m", "cd " + REPO]
-        for line in script.splitlines():
-            lines.append(line)
-            # On a line of its own even when a background job (the sandbox, told to stop)
-            # wrote half a line just before.
-            lines.append(f'rc=$?; echo; echo "@@ $rc {line.split("#")[0].strip()}"')
-        lines.append("wait")
-        r = subprocess.run(["bash", "-c", "\n".join(lines)], capture_output=True, text=True,
-                           timeout=300)
-        out = r.stdout + r.stderr
-        codes = re.findall(r"^@@ (\d+) (.*)$", r.stdout, re.M)
+        with tempfile.NamedTemporaryFile("r", prefix="hactl-walkthrough-") as marks:
+            lines = ["set -m", "cd " + REPO]
+            for line in script.splitlines():
+                lines.append(line)
+                # In a file of their own: the sandbox, a background job, writes to the same
+                # stdout at any moment (once in the middle of a marker line).
+                command = line.split("#")[0].strip()
+                lines.append(f'rc=$?; echo "@@ $rc {command}" >> {marks.name}')
+            lines.append("wait")
+            r = subprocess.run(["bash", "-c", "\n".join(lines)], capture_output=True, text=True,
+                               timeout=300)
+            out = r.stdout + r.stderr
+            codes = re.findall(r"^@@ (\d+) (.*)$", marks.read(), re.M)
         self.assertEqual(len(codes), len(script.splitlines()), out)
         for code, command in codes:
             if command.startswith("hactl resource move web n22"):
