@@ -390,11 +390,8 @@ void Agent::keep_lease_end(std::optional<Instant> end) {
 void Agent::carry_out_resources(RuntimeOutput& out) {
   const Instant t = now();
   keep_lease_end(out.lease_end);
-  tell_guard_deadline(out.vip_deadline, t);
-  if (t - last_keepalive_ >= config().timing.heartbeat_interval / 2) {
-    last_keepalive_ = t;
-    vip_guard_.keepalive();  // the guard takes a long silence for a stopped or hung agent
-  }
+  tell_guard_deadline(out.vip_deadline);
+  vip_guard_.keepalive();  // the guard takes a long silence for a stopped or hung agent
   if (out.maintenance != guard_maintenance_) {
     guard_maintenance_ = out.maintenance;
     vip_guard_.set_maintenance(guard_maintenance_);
@@ -436,21 +433,13 @@ void Agent::carry_out_resources(RuntimeOutput& out) {
   }
 }
 
-void Agent::tell_guard_deadline(std::optional<Instant> vip_deadline, Instant t) {
+void Agent::tell_guard_deadline(std::optional<Instant> vip_deadline) {
   // now() is CLOCK_MONOTONIC in microseconds, the guard's clock.
   std::optional<std::int64_t> deadline;
   if (vip_deadline) deadline = vip_deadline->time_since_epoch().count();
   if (deadline == guard_deadline_) return;
-  // A deadline a little later than the guard's is not worth a write: the guard may act up to
-  // h/4 early, never late. An earlier deadline, or none, goes at once.
-  const auto slack = static_cast<std::int64_t>(config().timing.heartbeat_interval.count() / 4);
-  if (deadline && guard_deadline_ && *deadline > *guard_deadline_ &&
-      *deadline - *guard_deadline_ < slack) {
-    return;
-  }
   guard_deadline_ = deadline;
-  vip_guard_.set_deadline(deadline);
-  last_keepalive_ = t;  // every line tells the guard the agent runs
+  vip_guard_.set_deadline(deadline);  // a word in memory shared with the guard (vip_guard.hpp)
 }
 
 void Agent::on_timer() {

@@ -81,7 +81,7 @@ class Agent {
   void log_event(const Event& e) const;
   void log_note(const RuntimeNote& n) const;
   void carry_out_resources(RuntimeOutput& out);  // calls, monitors, fences, checks, guard
-  void tell_guard_deadline(std::optional<Instant> vip_deadline, Instant t);
+  void tell_guard_deadline(std::optional<Instant> vip_deadline);
   // The configuration the resources run on (the runtime's, once it runs).
   const ClusterConfig& config() const { return rt_ ? rt_->config() : options_.config; }
   const Node& core() const { return rt_->node(); }
@@ -149,7 +149,6 @@ class Agent {
   std::optional<std::int64_t> guard_deadline_;  // as last told to the guard
   int lease_fd_ = -1;
   int lock_fd_ = -1;
-  Instant last_keepalive_{};
   std::optional<Instant> lease_written_;
   SpawnPacer spawn_pacer_;  // before every executor: they spawn through it
   std::unique_ptr<Executor> executor_;

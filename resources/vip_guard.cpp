@@ -4,11 +4,13 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 #include <uv.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -22,6 +24,14 @@
 #include "resources/systemd_unit.hpp"
 
 namespace hactl {
+
+struct VipGuard::Shared {
+  // Lock-free, so the same words work across the fork: plain loads and stores, no lock.
+  static_assert(std::atomic<std::int64_t>::is_always_lock_free);
+  std::atomic<std::int64_t> deadline_us{-1};  // -1: none
+  std::atomic<std::int64_t> alive_us{0};      // when the agent last said it runs
+};
+
 namespace {
 
 // "10.0.0.1/24 eth0" -> a spec, through the same parser the resource class uses.
@@ -159,7 +169,7 @@ void reload_definitions(GuardOptions& o, const std::string& path,
   o.no_quorum_policy = loaded->config.no_quorum_policy;
 }
 
-[[noreturn]] void guard_main(int fd, const GuardOptions& options) {
+[[noreturn]] void guard_main(int fd, const GuardOptions& options, const VipGuard::Shared& shared) {
   GuardOptions o = options;
   setsid();
   // It enforces the lease deadline: it must not wait behind a busy machine either (it is forked
@@ -180,6 +190,8 @@ void reload_definitions(GuardOptions& o, const std::string& path,
   char chunk[512];
   for (;;) {
     const std::int64_t now = monotonic_us();
+    deadline = shared.deadline_us.load(std::memory_order_acquire);
+    heard = std::max(heard, shared.alive_us.load(std::memory_order_acquire));
     // Only what stops without quorum: a VIP or resource with on_quorum_loss freeze stays.
     std::set<std::string> due_vips = stopping_vips(o, held);
     if (deadline >= 0 && !due_vips.empty() && now >= deadline) {
@@ -243,9 +255,6 @@ void reload_definitions(GuardOptions& o, const std::string& path,
       if (line.empty() || held.size() > 4096 || resources.size() > 4096) continue;
       if (line[0] == '+') held.insert(line.substr(1));
       if (line[0] == '-') held.erase(line.substr(1));
-      if (line[0] == 'L') {
-        deadline = line == "L-" ? -1 : std::max(0LL, std::strtoll(line.c_str() + 1, nullptr, 10));
-      }
       if (line.starts_with("R+")) {
         const std::string id = line.substr(2);
         if (std::find(resources.begin(), resources.end(), id) == resources.end())
@@ -262,45 +271,70 @@ void reload_definitions(GuardOptions& o, const std::string& path,
 }  // namespace
 
 std::expected<VipGuard, std::string> VipGuard::spawn(const GuardOptions& options) {
+  void* page =
+      mmap(nullptr, sizeof(Shared), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (page == MAP_FAILED)
+    return std::unexpected(std::string("vip guard: mmap: ") + std::strerror(errno));
+  auto* shared = new (page) Shared;
+  shared->alive_us.store(monotonic_us());
   int fds[2];
-  if (pipe2(fds, O_CLOEXEC) != 0)
+  if (pipe2(fds, O_CLOEXEC) != 0) {
+    munmap(page, sizeof(Shared));
     return std::unexpected(std::string("vip guard: pipe: ") + std::strerror(errno));
+  }
   const pid_t pid = fork();
   if (pid < 0) {
     close(fds[0]);
     close(fds[1]);
+    munmap(page, sizeof(Shared));
     return std::unexpected(std::string("vip guard: fork: ") + std::strerror(errno));
   }
   if (pid == 0) {
     close(fds[1]);
-    guard_main(fds[0], options);
+    guard_main(fds[0], options, *shared);
   }
   close(fds[0]);
   VipGuard g;
   g.fd_ = fds[1];
   g.pid_ = pid;
+  g.shared_ = shared;
   return g;
 }
 
 VipGuard& VipGuard::operator=(VipGuard&& o) noexcept {
   if (this != &o) {
     if (fd_ >= 0) close(fd_);
+    if (shared_ != nullptr) munmap(shared_, sizeof(Shared));
     fd_ = o.fd_;
     pid_ = o.pid_;
+    shared_ = o.shared_;
+    deadline_ = o.deadline_;
     o.fd_ = -1;
+    o.shared_ = nullptr;
   }
   return *this;
 }
 
 VipGuard::~VipGuard() {
   if (fd_ >= 0) close(fd_);  // the guard removes what is held and exits
+  if (shared_ != nullptr) munmap(shared_, sizeof(Shared));
 }
 
 void VipGuard::hold(const VipSpec& vip) { send('+', vip); }
 void VipGuard::release(const VipSpec& vip) { send('-', vip); }
 
-void VipGuard::set_deadline(std::optional<std::int64_t> monotonic_us) {
-  write_line(monotonic_us ? "L" + std::to_string(*monotonic_us) : std::string("L-"));
+void VipGuard::set_deadline(std::optional<std::int64_t> deadline_us) {
+  if (shared_ == nullptr) return;
+  shared_->deadline_us.store(deadline_us.value_or(-1), std::memory_order_release);
+  // A later deadline waits until the guard wakes at the one it has; an earlier one, or none,
+  // must reach it now.
+  const bool later = deadline_ && deadline_us && *deadline_us >= *deadline_;
+  deadline_ = deadline_us;
+  if (!later) write_line("L");
+}
+
+void VipGuard::keepalive() {
+  if (shared_ != nullptr) shared_->alive_us.store(monotonic_us(), std::memory_order_release);
 }
 
 void VipGuard::send(char op, const VipSpec& vip) {

@@ -15,13 +15,19 @@
 // Lines from the agent: "+ADDRESS/PREFIX INTERFACE" and "-ADDRESS/PREFIX INTERFACE" when a VIP
 // is added (or found) and removed; "R+ID" when a start or promote of resource ID begins or a
 // probe finds it running, "R-ID" when a stop succeeds or a probe finds it not running;
-// "L<microseconds>" the CLOCK_MONOTONIC instant by which VIPs must be gone unless the lease is
-// renewed ("L-": no such instant); "K" now and then, to say the agent runs; "F<path>" when a
-// configuration is applied at run time: the guard takes its resource definitions from that
+// "L" when the lease deadline moved earlier or went away (the guard then looks again); "F<path>"
+// when a configuration is applied at run time: the guard takes its resource definitions from that
 // file (keeping the old definition of anything it holds that the file no longer has); "M1" and
 // "M0" when this node enters and leaves maintenance: in maintenance the guard removes and stops
 // nothing, even when the agent dies (an operator restarting or upgrading it). The guard has
 // its own session and ignores SIGINT, SIGTERM and SIGHUP.
+//
+// Two values change with every heartbeat and so are not lines but words of a page the agent
+// and the guard share (mapped before the fork): the CLOCK_MONOTONIC microsecond by which VIPs
+// must be gone unless the lease is renewed (-1: none), and when the agent last said it runs.
+// The guard reads them whenever it wakes, and it wakes by itself at the deadline it read: a
+// later deadline needs no word to it, an earlier one (or none) comes with an "L" line so it
+// wakes at once. An idle agent's guard so wakes about once per lease, not once per heartbeat.
 #pragma once
 
 #include <sys/types.h>
@@ -53,7 +59,11 @@ class VipGuard {
   // Forks the guard; call before any thread exists.
   static std::expected<VipGuard, std::string> spawn(const GuardOptions& options = {});
   VipGuard() = default;
-  VipGuard(VipGuard&& o) noexcept : fd_(o.fd_), pid_(o.pid_) { o.fd_ = -1; }
+  VipGuard(VipGuard&& o) noexcept
+      : fd_(o.fd_), pid_(o.pid_), shared_(o.shared_), deadline_(o.deadline_) {
+    o.fd_ = -1;
+    o.shared_ = nullptr;
+  }
   VipGuard& operator=(VipGuard&& o) noexcept;
   ~VipGuard();
 
@@ -62,18 +72,21 @@ class VipGuard {
   void hold_resource(const std::string& id) { write_line("R+" + id); }
   void release_resource(const std::string& id) { write_line("R-" + id); }
   // Microseconds of CLOCK_MONOTONIC (the agent's clock), or none.
-  void set_deadline(std::optional<std::int64_t> monotonic_us);
-  void keepalive() { write_line("K"); }
+  void set_deadline(std::optional<std::int64_t> deadline_us);
+  void keepalive();
   void reload_definitions(const std::string& config_file) { write_line("F" + config_file); }
   // In maintenance the guard leaves everything as it is, even when the agent dies ("M1"/"M0").
   void set_maintenance(bool on) { write_line(on ? "M1" : "M0"); }
   pid_t pid() const { return pid_; }
+  struct Shared;  // the page shared with the guard (vip_guard.cpp)
 
  private:
   void send(char op, const VipSpec& vip);
   void write_line(std::string line);
   int fd_ = -1;
   pid_t pid_ = -1;
+  Shared* shared_ = nullptr;
+  std::optional<std::int64_t> deadline_;  // as last told
 };
 
 }  // namespace hactl

@@ -87,6 +87,33 @@ TEST_F(GuardTest, AGoneAgentsResourcesAreStoppedAfterItsDeadlineAndGrace) {
   EXPECT_TRUE(exits(pid));
 }
 
+// The deadline is a word in memory shared with the guard: a later one reaches it without a
+// line (the guard looks when it wakes at the one it had), an earlier one wakes it at once.
+TEST_F(GuardTest, TheGuardKeepsTheLatestDeadlineWithoutALineForIt) {
+  pid_t pid = 0;
+  {
+    VipGuard g = spawn();
+    pid = g.pid();
+    g.hold_resource("job");
+    g.set_deadline(now_us() + 100'000);
+    std::this_thread::sleep_for(50ms);
+    g.set_deadline(now_us() + 450'000);  // later: no line
+  }  // the agent is gone: EOF, then the latest deadline + grace (550 ms from here)
+  EXPECT_FALSE(wait_stopped(400ms)) << "stopped at the first deadline, not the latest";
+  EXPECT_TRUE(wait_stopped(3s));
+  EXPECT_TRUE(exits(pid));
+}
+
+TEST_F(GuardTest, AnEarlierDeadlineReachesTheGuardAtOnce) {
+  VipGuard g = spawn();
+  g.hold_resource("job");
+  g.set_deadline(now_us() + 10'000'000);
+  std::this_thread::sleep_for(20ms);  // the guard now sleeps towards 10 s + grace
+  g.set_deadline(now_us());           // earlier: a line wakes it; the agent falls silent
+  EXPECT_TRUE(wait_stopped(3s)) << "the guard slept on towards the first deadline";
+  g.release_resource("job");
+}
+
 TEST_F(GuardTest, ANewAgentHoldingTheLockIsLeftInCharge) {
   const int lock = ::open(options_.lock_file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   ASSERT_EQ(::flock(lock, LOCK_EX | LOCK_NB), 0);
