@@ -482,9 +482,11 @@ void Agent::arm_timer() {
   if (watchdog_every_) next = std::min(next, last_watchdog_ + *watchdog_every_);
   const Instant t = now();
   const Duration wait = std::clamp(next - t, Duration{1000}, config().timing.heartbeat_interval);
-  // libuv counts the timeout from its loop time: whole milliseconds, taken when this loop
-  // iteration began, so behind now(). Counted from now() the timer would fire up to a
-  // millisecond before the deadline, find nothing due and wake the loop again for it.
+  // libuv counts the timeout from its loop time, in whole milliseconds (truncated): counted
+  // from now() the timer would fire up to a millisecond before the deadline, find nothing due
+  // and wake the loop again for it. So it is counted from the loop time, brought up to date
+  // first (it is cached when a loop turn begins, and a turn may have been long or stopped).
+  uv_update_time(loop_);
   const auto loop_us = static_cast<Duration::rep>(uv_now(loop_)) * 1000;
   const Duration::rep from_loop =
       std::max<Duration::rep>((t + wait).time_since_epoch().count() - loop_us, wait.count());
