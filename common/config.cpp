@@ -26,6 +26,29 @@ namespace {
 
 using namespace std::chrono_literals;
 
+// Why `a` cannot be a node's address, if it cannot: peers send it heartbeats, so it must name
+// one host they reach. Loopback does only for a cluster of one node.
+std::optional<std::string> unusable_node_address(const NodeAddress& a, bool one_node) {
+  in_addr v4{};
+  in6_addr v6{};
+  if (inet_pton(AF_INET, a.host.c_str(), &v4) == 1) {
+    const std::uint32_t ip = ntohl(v4.s_addr);
+    if (ip == 0) return a.host + " is the unspecified address, which names no host";
+    if (ip == 0xffffffffU) return a.host + " is the broadcast address, which names no one host";
+    if ((ip >> 28) == 0xe) return a.host + " is a multicast address, which names no one host";
+    if ((ip >> 24) == 127 && !one_node)
+      return a.host + " is a loopback address: the other nodes cannot reach it";
+  } else if (inet_pton(AF_INET6, a.host.c_str(), &v6) == 1) {
+    if (IN6_IS_ADDR_UNSPECIFIED(&v6))
+      return a.host + " is the unspecified address, which names no host";
+    if (IN6_IS_ADDR_MULTICAST(&v6))
+      return a.host + " is a multicast address, which names no one host";
+    if (IN6_IS_ADDR_LOOPBACK(&v6) && !one_node)
+      return a.host + " is a loopback address: the other nodes cannot reach it";
+  }
+  return std::nullopt;
+}
+
 std::expected<NodeAddress, std::string> parse_address(std::string_view text) {
   std::string host;
   std::string_view port_text;
@@ -190,6 +213,9 @@ void load_nodes(YamlReader& loader, const YAML::Node& n, ClusterConfig& c) {
       }
     }
     if (node.address.port != 0) {
+      if (auto why = unusable_node_address(node.address, n.size() == 1)) {
+        loader.error(n[i]["address"], path + ".address", *why);
+      }
       const std::string a = node.address.to_string();
       if (auto [it, fresh] = addresses.emplace(a, i); !fresh) {
         loader.error(

@@ -204,6 +204,26 @@ TEST(Config, DuplicatesNameBothEntries) {
       << e;
 }
 
+// A node's address is where its peers send heartbeats: it must name one host they reach.
+TEST(Config, UnusableNodeAddressesAreRefused) {
+  const auto why = [](const std::string& address) {
+    return only_error(replace(kMinimal, "10.213.0.12:5405", address));
+  };
+  EXPECT_NE(why("0.0.0.0:5405").find("nodes[1].address: 0.0.0.0 is the unspecified address"),
+            std::string::npos);
+  EXPECT_NE(why("255.255.255.255:5405").find("is the broadcast address"), std::string::npos);
+  EXPECT_NE(why("224.0.0.18:5405").find("is a multicast address"), std::string::npos);
+  EXPECT_NE(why("127.0.0.1:5405").find("127.0.0.1 is a loopback address"), std::string::npos);
+  EXPECT_NE(why("\"[::1]:5405\"").find("::1 is a loopback address"), std::string::npos);
+  EXPECT_NE(why("\"[::]:5405\"").find(":: is the unspecified address"), std::string::npos);
+  EXPECT_NE(why("\"[ff02::1]:5405\"").find("is a multicast address"), std::string::npos);
+  // One node alone may listen on loopback (a test or a demo on one host).
+  EXPECT_TRUE(
+      parse_config("cluster:\n  name: one\n  auth_key_file: /k\nnodes:\n"
+                   "  - name: a\n    address: 127.0.0.1:5405\n",
+                   "one.yaml"));
+}
+
 TEST(Config, NodeCountNamesAndWitnesses) {
   std::string many = "cluster:\n  name: d\n  auth_key_file: /k\nnodes:\n";
   for (int i = 0; i < 33; ++i) {
