@@ -375,6 +375,35 @@ std::uint64_t text_digest(std::string_view text) {
   return v;
 }
 
+// YAML keeps the first of two equal keys in a map and drops the rest without a word, so the
+// stored text would show a value that is not in effect: every later one is an error naming both
+// lines. One pass over the document, a set per map: n log n.
+void check_duplicate_keys(YamlReader& reader, const YAML::Node& n, const std::string& path,
+                          int depth) {
+  if (depth > 64) return;  // deeper than any configuration; the loaders refuse it anyway
+  if (n.IsSequence()) {
+    for (std::size_t i = 0; i < n.size(); ++i) {
+      check_duplicate_keys(reader, n[i], path + "[" + std::to_string(i) + "]", depth + 1);
+    }
+    return;
+  }
+  if (!n.IsMap()) return;
+  std::map<std::string, int> seen;  // key -> line (1-based)
+  for (const auto& kv : n) {
+    if (!kv.first.IsScalar()) continue;
+    const std::string key = kv.first.Scalar();
+    const YAML::Mark m = kv.first.Mark();
+    const int line = m.is_null() ? 0 : m.line + 1;
+    if (auto [it, fresh] = seen.emplace(key, line); !fresh) {
+      reader.add_error(line, m.is_null() ? 0 : m.column + 1, path_join(path, key),
+                       "duplicate key '" + key + "' (first at line " + std::to_string(it->second) +
+                           "): only the first would take effect; keep one");
+      continue;
+    }
+    check_duplicate_keys(reader, kv.second, path_join(path, key), depth + 1);
+  }
+}
+
 std::expected<LoadedConfig, std::vector<ConfigError>> parse_config(std::string_view yaml_text,
                                                                    std::string_view file) {
   YamlReader reader(file);
@@ -388,6 +417,7 @@ std::expected<LoadedConfig, std::vector<ConfigError>> parse_config(std::string_v
     return std::unexpected(reader.errors());
   }
   try {
+    check_duplicate_keys(reader, root, "", 0);
     if (reader.expect_map(root, "",
                           {"cluster", "nodes", "resources", "groups", "clones", "constraints",
                            "alerts", "fencing"})) {

@@ -224,6 +224,14 @@ TEST(Config, UnusableNodeAddressesAreRefused) {
                    "one.yaml"));
 }
 
+// YAML would keep the first of two equal keys silently; the loader names both lines.
+TEST(Config, DuplicateKeysAreRefusedNamingBothLines) {
+  auto e = only_error(replace(kMinimal, "  - name: n2\n", "  - name: n2\n    name: n9\n"));
+  EXPECT_NE(e.find("nodes[1].name: duplicate key 'name' (first at line"), std::string::npos) << e;
+  e = only_error(replace(kMinimal, "nodes:\n", "cluster:\n  name: again\nnodes:\n"));
+  EXPECT_NE(e.find("cluster: duplicate key 'cluster' (first at line 1)"), std::string::npos) << e;
+}
+
 TEST(Config, NodeCountNamesAndWitnesses) {
   std::string many = "cluster:\n  name: d\n  auth_key_file: /k\nnodes:\n";
   for (int i = 0; i < 33; ++i) {
