@@ -408,6 +408,12 @@ std::expected<LoadedConfig, std::vector<ConfigError>> parse_config(std::string_v
                                                                    std::string_view file) {
   YamlReader reader(file);
   LoadedConfig out;
+  if (yaml_text.size() > limits::kMaxConfigBytes) {
+    reader.add_error(0, 0, "",
+                     "larger than the " + std::to_string(limits::kMaxConfigBytes / (1024 * 1024)) +
+                         " MiB a configuration may have (limits::kMaxConfigBytes)");
+    return std::unexpected(reader.errors());
+  }
   YAML::Node root;
   try {
     root = YAML::Load(std::string(yaml_text));
@@ -453,9 +459,11 @@ std::expected<LoadedConfig, std::vector<ConfigError>> load_config_file(const std
     return std::unexpected(std::vector<ConfigError>{
         ConfigError{path, 0, 0, "", "cannot read the file: " + std::string(std::strerror(errno))}});
   }
-  std::ostringstream text;
-  text << in.rdbuf();
-  return parse_config(text.str(), path);
+  // Never more than the limit and a byte: a huge file is refused without being read whole.
+  std::string text(limits::kMaxConfigBytes + 1, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  text.resize(static_cast<std::size_t>(in.gcount()));
+  return parse_config(text, path);
 }
 
 std::expected<Duration, std::string> parse_duration(std::string_view text) {
