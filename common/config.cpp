@@ -377,13 +377,16 @@ std::uint64_t text_digest(std::string_view text) {
 
 // YAML keeps the first of two equal keys in a map and drops the rest without a word, so the
 // stored text would show a value that is not in effect: every later one is an error naming both
-// lines. One pass over the document, a set per map: n log n.
+// lines. One pass over the document, a set per map: n log n. `budget` (nodes left to visit,
+// at first the text's size: every node takes a byte of it) stops the walk where aliases would
+// make it expand the document past its text.
 void check_duplicate_keys(YamlReader& reader, const YAML::Node& n, const std::string& path,
-                          int depth) {
-  if (depth > 64) return;  // deeper than any configuration; the loaders refuse it anyway
+                          int depth, std::size_t& budget) {
+  if (depth > 64 || budget == 0) return;  // deeper or larger than any configuration
+  --budget;
   if (n.IsSequence()) {
-    for (std::size_t i = 0; i < n.size(); ++i) {
-      check_duplicate_keys(reader, n[i], path + "[" + std::to_string(i) + "]", depth + 1);
+    for (std::size_t i = 0; i < n.size() && budget > 0; ++i) {
+      check_duplicate_keys(reader, n[i], path + "[" + std::to_string(i) + "]", depth + 1, budget);
     }
     return;
   }
@@ -400,7 +403,8 @@ void check_duplicate_keys(YamlReader& reader, const YAML::Node& n, const std::st
                            "): only the first would take effect; keep one");
       continue;
     }
-    check_duplicate_keys(reader, kv.second, path_join(path, key), depth + 1);
+    check_duplicate_keys(reader, kv.second, path_join(path, key), depth + 1, budget);
+    if (budget == 0) return;
   }
 }
 
@@ -423,7 +427,8 @@ std::expected<LoadedConfig, std::vector<ConfigError>> parse_config(std::string_v
     return std::unexpected(reader.errors());
   }
   try {
-    check_duplicate_keys(reader, root, "", 0);
+    std::size_t budget = yaml_text.size();
+    check_duplicate_keys(reader, root, "", 0, budget);
     if (reader.expect_map(root, "",
                           {"cluster", "nodes", "resources", "groups", "clones", "constraints",
                            "alerts", "fencing"})) {

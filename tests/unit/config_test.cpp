@@ -233,6 +233,17 @@ TEST(Config, DuplicateKeysAreRefusedNamingBothLines) {
   EXPECT_NE(e.find("nodes[1].name: duplicate key 'name' (first at line"), std::string::npos) << e;
   e = only_error(replace(kMinimal, "nodes:\n", "cluster:\n  name: again\nnodes:\n"));
   EXPECT_NE(e.find("cluster: duplicate key 'cluster' (first at line 1)"), std::string::npos) << e;
+  // Aliases nine deep would expand to 10^9 nodes: the walk stops at the text's size.
+  std::string bomb = "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n";
+  for (int i = 1; i < 10; ++i) {
+    const std::string p = "*a" + std::to_string(i - 1);
+    bomb += "a" + std::to_string(i) + ": &a" + std::to_string(i) + " [" + p;
+    for (int k = 1; k < 10; ++k) bomb += ", " + p;
+    bomb += "]\n";
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_FALSE(parse_config(bomb, "bomb.yaml"));  // unknown top-level keys, found fast
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 2s);
 }
 
 // One limit for every path that loads a configuration: a file over it is refused before it is
