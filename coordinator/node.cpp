@@ -206,8 +206,9 @@ void Node::note_heard(NodeId from, Instant now) {
 
 void Node::on_heartbeat(NodeId from, const Heartbeat& m, Instant now) {
   Peer& p = peers_[from.value];
-  if (m.reply && m.echo != 0) {
+  if (m.echo != 0 && ping_prompt_[m.echo % limits::kPingHistory]) {
     if (auto sent = ping_sent_at(m.echo)) {
+      ping_prompt_[m.echo % limits::kPingHistory] = false;
       const Duration sample = now - *sent;
       // RFC 6298's smoothing: the deviation first, against the mean before this sample.
       p.rttvar = p.srtt
@@ -709,6 +710,7 @@ Heartbeat Node::make_heartbeat(NodeId to, bool reply, Instant now) {
   hb.ping = new_ping(now);
   hb.echo = p.last_ping_received;
   hb.reply = reply;
+  if (!reply) ping_prompt_[hb.ping % limits::kPingHistory] = true;
   if (const auto until = coordinator_lease_until(); until && now < *until) {
     hb.lease_remaining = std::min(*until - now, timing_.coordinator_lease);
   }
@@ -731,6 +733,7 @@ void Node::emit(Event::Kind kind, std::optional<NodeId> node, std::string detail
 std::uint64_t Node::new_ping(Instant now) {
   const std::uint64_t id = next_ping_++;
   ping_sent_[id % limits::kPingHistory] = now;
+  ping_prompt_[id % limits::kPingHistory] = false;
   return id;
 }
 

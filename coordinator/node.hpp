@@ -18,6 +18,7 @@
 #pragma once
 
 #include <array>
+#include <bitset>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -262,6 +263,10 @@ class Node {
 
   std::uint64_t next_ping_ = 1;
   std::array<Instant, limits::kPingHistory> ping_sent_{};  // by ping % kPingHistory
+  // By ping % kPingHistory: a heartbeat's ping not echoed yet. A heartbeat is answered, or
+  // echoed by the heartbeat it pulls, at once, so its first echo measures a round trip; later
+  // echoes of it, and echoes of an answer's ping (answers are not answered), were held.
+  std::bitset<limits::kPingHistory> ping_prompt_;
 
   Instant next_heartbeat_at_{};
   Duration heartbeat_gap_{};  // the gap next_heartbeat_at_ was set with

@@ -1,8 +1,10 @@
 // Node's heartbeat rule, step by step (docs/design.md "Heartbeats in one burst"): a peer's
 // heartbeat that arrives when this node's own are due within half a gap sends them at once,
-// echoing it; earlier it gets a single answer; answers never pull anything.
+// echoing it; earlier it gets a single answer; answers never pull anything. Round trips are
+// measured from a heartbeat's first echo, in an answer or in the heartbeat it pulled.
 #include <gtest/gtest.h>
 
+#include <map>
 #include <random>
 #include <variant>
 
@@ -42,6 +44,7 @@ class NodeHeartbeat : public ::testing::Test {
     node_->tick(t0_);  // the first heartbeats go out at boot
     const Ready r = node_->take_ready();
     ASSERT_EQ(r.messages.size(), 2U);
+    for (const Outgoing& o : r.messages) boot_pings_[o.to.value] = heartbeat(o).ping;
   }
   // A heartbeat from `from` carrying ping `ping`, as it arrives at t0 + at.
   std::vector<Outgoing> hear(std::uint16_t from, std::uint64_t ping, Duration at,
@@ -58,6 +61,7 @@ class NodeHeartbeat : public ::testing::Test {
   FixedRng rng_;
   Instant t0_{std::chrono::seconds{10}};
   std::unique_ptr<Node> node_;
+  std::map<std::uint16_t, std::uint64_t> boot_pings_;  // by peer: our boot heartbeat's ping
 };
 
 TEST_F(NodeHeartbeat, EarlyInTheGapAPeersHeartbeatGetsOneAnswer) {
@@ -80,6 +84,34 @@ TEST_F(NodeHeartbeat, LateInTheGapAPeersHeartbeatSendsOursAtOnce) {
   EXPECT_EQ(node_->next_deadline(), t0_ + 155 * kMs);  // the next a whole gap later
   // A heartbeat that comes right after is early in the new gap: one answer.
   EXPECT_EQ(hear(1, 90, 56 * kMs).size(), 1U);
+}
+
+// The node whose heartbeat pulls the others' hears its pings echoed in their heartbeats, never
+// in answers: counting only answers, it never measured a round trip (and its gap ignored a slow
+// path). An echo of an answer's ping is no round trip: the peer held it until its own heartbeat.
+TEST_F(NodeHeartbeat, RoundTripsComeFromTheFirstEchoOfAHeartbeat) {
+  auto rtt_of = [this](std::uint16_t peer) {
+    for (const PeerStatus& p : node_->status(t0_).peers) {
+      if (p.id == NodeId{peer}) return p.rtt;
+    }
+    return std::optional<Duration>{};
+  };
+  Heartbeat hb;
+  hb.ping = 20;
+  hb.echo = boot_pings_.at(1);  // n2's heartbeat, pulled by our boot heartbeat 3 ms before
+  node_->step(NodeId{1}, hb, t0_ + 3 * kMs);
+  EXPECT_EQ(rtt_of(1), 3 * kMs);
+  const auto answer = node_->take_ready().messages;  // our answer, with a ping of its own
+  ASSERT_EQ(answer.size(), 1U);
+  ASSERT_TRUE(heartbeat(answer[0]).reply);
+  hb.ping = 21;
+  hb.echo = boot_pings_.at(1);  // the same echo again, 40 ms later
+  node_->step(NodeId{1}, hb, t0_ + 43 * kMs);
+  EXPECT_EQ(rtt_of(1), 3 * kMs);
+  hb.ping = 22;
+  hb.echo = heartbeat(answer[0]).ping;  // the answer's ping, echoed by n2's next heartbeat
+  node_->step(NodeId{1}, hb, t0_ + 53 * kMs);
+  EXPECT_EQ(rtt_of(1), 3 * kMs);
 }
 
 TEST_F(NodeHeartbeat, AnAnswerPullsNothing) {
