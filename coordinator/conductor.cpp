@@ -283,13 +283,14 @@ void Conductor::tick(const Membership& m, Instant now) {
 // The scheduler is a pure function of the configuration and the cluster state, so a tick that
 // finds neither changed since the last dispatch (nor any input in between: each one forgets
 // it) would plan the same: it is skipped, as the coordinator ticks on every datagram. What
-// changes with time alone either asks for a wake (takeover delays, failback, stop retries) or
-// is looked at again a heartbeat interval later at most (failure expiry).
+// changes with time alone asks for a wake (takeover delays, failback, stop retries, failure
+// expiry); a plan a second old is made again all the same (and the "due in" of status notes
+// with it).
 bool Conductor::unchanged_since_dispatch(const Membership& m, const ClusterState& s,
                                          Instant now) const {
   if (!last_dispatch_) return false;
   const Dispatched& d = *last_dispatch_;
-  if (now - d.at >= config_.timing.heartbeat_interval || (d.wake && now >= *d.wake)) return false;
+  if (now - d.at >= kReplanEvery || (d.wake && now >= *d.wake)) return false;
   const Membership& o = d.membership;
   return m.term == o.term && m.leads == o.leads && m.up == o.up && m.lease_over == o.lease_over &&
          m.fence == o.fence && m.incarnation == o.incarnation && s.same_but_now(d.state);
@@ -532,6 +533,7 @@ void Conductor::dispatch(const Membership& m, Instant now, const ClusterState& s
       if (now < base + delay) wake_at(base + delay);
     }
   }
+  wake_at_failure_expiry(s);
   const Transition t = schedule(config_, s);
   ++plans_;
   notes_ = t.notes;
@@ -579,6 +581,19 @@ void Conductor::dispatch(const Membership& m, Instant now, const ClusterState& s
     ++sent;
   }
   if (sent > 0) wake_at(now + 2 * config_.timing.heartbeat_interval);
+}
+
+// A failure count forgotten after failure_timeout may let a resource back onto a node.
+void Conductor::wake_at_failure_expiry(const ClusterState& s) {
+  for (const auto& [id, records] : s.failures) {
+    const auto k = prim_index_.find(id);
+    if (k == prim_index_.end()) continue;
+    const Duration timeout = config_.resources.primitives[k->second].failure_timeout;
+    if (timeout <= Duration::zero()) continue;
+    for (const FailureRecord& f : records) {
+      if (f.count > 0 && s.now < f.last + timeout) wake_at(f.last + timeout);
+    }
+  }
 }
 
 void Conductor::wake_at(Instant t) {

@@ -77,6 +77,9 @@ struct HoldRequest {
 
 class Conductor {
  public:
+  // An unchanged cluster is planned again this often (Conductor::unchanged_since_dispatch).
+  static constexpr Duration kReplanEvery = std::chrono::seconds{1};
+
   Conductor(const ClusterConfig& config, NodeId self);
 
   void on_report(NodeId from, const ResourceReport& r);
@@ -140,6 +143,7 @@ class Conductor {
   bool unchanged_since_dispatch(const Membership& m, const ClusterState& s, Instant now) const;
   Instant lost_base(const Membership& m, NodeId node) const;
   void wake_at(Instant t);
+  void wake_at_failure_expiry(const ClusterState& s);
   bool node_online(const Membership& m, std::size_t i) const;
   // A report shows primitive `index` active on `node`, or this coordinator sends it a start:
   // a watched unit that last ran elsewhere moved (counted by every node from the reports, so a

@@ -286,14 +286,33 @@ TEST(ConductorPlans, AnUnchangedClusterIsNotPlannedAgain) {
   t.c_.tick(t.m_, t.now_ + 7 * ms);
   EXPECT_EQ(t.c_.plans(), settled + 1);
   t.c_.tick(t.m_, t.now_ + 106 * ms);  // a heartbeat interval since the last plan
+  EXPECT_EQ(t.c_.plans(), settled + 1);
+  t.c_.tick(t.m_, t.now_ + 6 * ms + Conductor::kReplanEvery);  // planned again all the same
   EXPECT_EQ(t.c_.plans(), settled + 2);
   t.m_.up[0] = false;  // n1 lost (its lease known over): planned at once, the vip moves
-  t.c_.tick(t.m_, t.now_ + 107 * ms);
+  t.c_.tick(t.m_, t.now_ + 7 * ms + Conductor::kReplanEvery);
   EXPECT_EQ(t.c_.plans(), settled + 3);
   const auto sent = t.c_.take_requests();
   ASSERT_EQ(sent.size(), 1U);
   EXPECT_EQ(sent[0].first, NodeId{1});
   EXPECT_EQ(sent[0].second.kind, RequestKind::kStart);
+}
+
+// A failure count is forgotten failure_timeout after the failure, which may let the resource
+// back: the plan asks to be woken then, so an unchanged cluster is not planned too late.
+TEST(ConductorPlans, AFailureAsksForAWakeWhenItIsForgotten) {
+  TwoNodes t("{failure_timeout: 30s}");
+  t.settle();
+  ResourceEntry e;
+  e.role = ResourceRole::kStarted;
+  e.probed = true;
+  e.fail_count = 1;
+  e.failure_age_ms = 1000;
+  t.c_.on_report(NodeId{0}, ResourceReport{t.m_.term, t.loaded_.config.config_id, 99, 0, 1, {e}});
+  t.c_.tick(t.m_, t.now_);
+  const auto wake = t.c_.next_deadline();
+  ASSERT_TRUE(wake.has_value());
+  EXPECT_EQ(*wake, t.now_ + std::chrono::seconds{29});
 }
 
 }  // namespace
