@@ -80,7 +80,7 @@ std::expected<void, std::string> Agent::start() {
   ro.timing = make_timing(options_.config.timing);
   ro.hard = persisted_.hard;
   ro.incarnation = persisted_.incarnation;
-  ro.previous_lease_end = read_previous_lease_end();
+  ro.previous_lease_end = open_lease_file();
   ro.document = *initial;
   ro.doc_resend = std::max<Duration>(5 * options_.config.timing.heartbeat_interval,
                                      std::chrono::milliseconds(100));
@@ -92,15 +92,6 @@ std::expected<void, std::string> Agent::start() {
   vip_checker_ = std::make_unique<VipChecker>(loop_);
   // Standby and maintenance reach the resource host (and the guard) from the document at the
   // first process(), before its keeper's first tick (refresh_effective).
-  std::error_code ec;
-  std::filesystem::create_directories(std::filesystem::path(options_.lease_file).parent_path(), ec);
-  lease_fd_ = ::open(options_.lease_file.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-  if (lease_fd_ < 0) {
-    spdlog::warn(
-        "event=lease_file_unwritable path={} error=\"{}\" effect=\"a restarted agent "
-        "keeps what it finds for restart_grace after its own start\"",
-        options_.lease_file, std::strerror(errno));
-  }
   transport_ = std::make_unique<Transport>(loop_, config(), options_.self, options_.key,
                                            persisted_.incarnation);
   auto started = transport_->start([this](const Envelope& e) { on_message(e); },
@@ -156,13 +147,14 @@ void Agent::notify_watchdog(Instant t) {
 
 void Agent::notify_status(Instant t) {
   const auto coordinator = core().coordinator();
-  std::string s = core().role() == Role::kCoordinator ? "coordinator"
-                  : coordinator ? "follower of " + config().node(*coordinator).name
-                                : "no coordinator";
-  s += ", term " + std::to_string(core().term().value);
-  s += core().has_quorum(t) ? ", quorum" : ", no quorum";
-  if (s == notified_status_) return;
-  notified_status_ = s;
+  const NotifiedStatus now{core().role(), coordinator, core().term(), core().has_quorum(t)};
+  if (notified_status_ == now) return;  // called on every turn of the loop: no text unless new
+  notified_status_ = now;
+  std::string s = now.role == Role::kCoordinator ? "coordinator"
+                  : coordinator                  ? "follower of " + config().node(*coordinator).name
+                                                 : "no coordinator";
+  s += ", term " + std::to_string(now.term.value);
+  s += now.quorum ? ", quorum" : ", no quorum";
   sd_notifyf(0, "STATUS=%s (node %s of cluster %s)", s.c_str(),
              config().node(options_.self).name.c_str(), config().name.c_str());
 }
@@ -263,10 +255,6 @@ void Agent::stop() {
     ::close(lock_fd_);
     lock_fd_ = -1;
   }
-  if (lease_fd_ >= 0) {
-    ::close(lease_fd_);
-    lease_fd_ = -1;
-  }
   if (executor_) executor_->close();
   spawn_pacer_.close();
   if (transport_) transport_->close();
@@ -360,31 +348,27 @@ void Agent::on_op_result(const OpResult& r) {
   process();
 }
 
-std::optional<Instant> Agent::read_previous_lease_end() const {
-  // /run is emptied at boot, so a value there is from this boot's monotonic clock.
-  std::ifstream f(options_.lease_file);
-  long long us = 0;
-  if (!(f >> us) || us <= 0) return std::nullopt;
-  const Instant end{Duration{us}};
-  spdlog::info("event=previous_lease_found ended_ago_ms={}",
-               std::chrono::duration_cast<std::chrono::milliseconds>(now() - end).count());
+// The previous agent's lease end (what it leaves running is kept for restart_grace after it),
+// and the file this agent's goes to (agent/lease_file.hpp).
+std::optional<Instant> Agent::open_lease_file() {
+  std::error_code ec;
+  std::filesystem::create_directories(std::filesystem::path(options_.lease_file).parent_path(), ec);
+  if (auto error = lease_file_.open(options_.lease_file)) {
+    spdlog::warn(
+        "event=lease_file_unwritable error=\"{}\" effect=\"a restarted agent keeps what it "
+        "finds for restart_grace after its own start\"",
+        *error);
+  }
+  const auto end = lease_file_.previous();
+  if (end) {
+    spdlog::info("event=previous_lease_found ended_ago_ms={}",
+                 std::chrono::duration_cast<std::chrono::milliseconds>(now() - *end).count());
+  }
   return end;
 }
 
 void Agent::keep_lease_end(std::optional<Instant> end) {
-  if (lease_fd_ < 0 || !end || end == lease_written_) return;
-  // A lease end a little later than the one on file is not worth a write: the file may lag by
-  // up to h/4, which only shortens what a restarted agent keeps (Keeper's boot grace).
-  if (lease_written_ && *end > *lease_written_ &&
-      *end - *lease_written_ < config().timing.heartbeat_interval / 4) {
-    return;
-  }
-  lease_written_ = end;
-  // Fixed width, one pwrite: the file never holds a shorter number's leftover digits.
-  char text[32];
-  const int n = std::snprintf(text, sizeof text, "%020lld\n",
-                              static_cast<long long>(end->time_since_epoch().count()));
-  [[maybe_unused]] const ssize_t w = ::pwrite(lease_fd_, text, static_cast<std::size_t>(n), 0);
+  if (end) lease_file_.write(*end);
 }
 
 void Agent::carry_out_resources(RuntimeOutput& out) {

@@ -16,6 +16,7 @@
 #include "agent/doc_store.hpp"
 #include "agent/event_log.hpp"
 #include "agent/event_sink.hpp"
+#include "agent/lease_file.hpp"
 #include "agent/metrics_server.hpp"
 #include "agent/reconcile_watch.hpp"
 #include "agent/state_store.hpp"
@@ -88,7 +89,7 @@ class Agent {
   const ResourceHost& host() const { return *rt_->resource_host(); }
   const ClusterDoc& doc() const { return rt_->doc(); }
   const ClusterConfig& base() const { return rt_->base(); }
-  std::optional<Instant> read_previous_lease_end() const;
+  std::optional<Instant> open_lease_file();
   void keep_lease_end(std::optional<Instant> end);
   void on_op_result(const OpResult& r);
   // Runs one fence agent (FenceOp) and hands its outcome to the fencer.
@@ -147,9 +148,8 @@ class Agent {
   std::unique_ptr<ControlServer> control_;
   VipGuard vip_guard_;
   std::optional<std::int64_t> guard_deadline_;  // as last told to the guard
-  int lease_fd_ = -1;
+  LeaseFile lease_file_;
   int lock_fd_ = -1;
-  std::optional<Instant> lease_written_;
   SpawnPacer spawn_pacer_;  // before every executor: they spawn through it
   std::unique_ptr<Executor> executor_;
   std::unique_ptr<VipChecker> vip_checker_;  // checks of peers' vips (Announcer)
@@ -209,7 +209,14 @@ class Agent {
   void notify_watchdog(Instant t);
   // STATUS= for `systemctl status`: this node's role, term and quorum, sent when it changes.
   void notify_status(Instant t);
-  std::string notified_status_;
+  struct NotifiedStatus {
+    Role role;
+    std::optional<NodeId> coordinator;
+    Term term;
+    bool quorum;
+    bool operator==(const NotifiedStatus&) const = default;
+  };
+  std::optional<NotifiedStatus> notified_status_;
   void check_shutdown();
 };
 
