@@ -578,13 +578,17 @@ std::string_view to_string(DropReason r) {
 
 WireCodec::WireCodec(const ClusterConfig& config, const ClusterKey& key) : key_(key) {
   init_sodium();
+  randombytes_buf(nonce_prefix_.data(), nonce_prefix_.size());
   for (const auto& n : config.nodes) names_.push_back(n.name);
 }
 
-std::vector<std::uint8_t> seal_raw_body(const std::vector<std::string>& names,
-                                        const ClusterKey& key, NodeId sender,
-                                        std::uint64_t incarnation, std::uint64_t seq,
-                                        std::span<const std::uint8_t> body) {
+namespace {
+
+std::vector<std::uint8_t> seal_with_nonce(const std::vector<std::string>& names,
+                                          const ClusterKey& key, NodeId sender,
+                                          std::uint64_t incarnation, std::uint64_t seq,
+                                          std::span<const std::uint8_t> body,
+                                          const unsigned char (&nonce)[kNonceBytes]) {
   ByteWriter w;
   w.u8(kMagic0);
   w.u8(kMagic1);
@@ -593,8 +597,6 @@ std::vector<std::uint8_t> seal_raw_body(const std::vector<std::string>& names,
   w.name(names.at(sender.value));
   w.u64(incarnation);
   w.u64(seq);
-  unsigned char nonce[kNonceBytes];
-  randombytes_buf(nonce, sizeof nonce);
   w.bytes(nonce, sizeof nonce);
   std::vector<std::uint8_t>& out = w.data();
   const std::size_t header_len = out.size();
@@ -607,10 +609,28 @@ std::vector<std::uint8_t> seal_raw_body(const std::vector<std::string>& names,
   return out;
 }
 
+}  // namespace
+
+std::vector<std::uint8_t> seal_raw_body(const std::vector<std::string>& names,
+                                        const ClusterKey& key, NodeId sender,
+                                        std::uint64_t incarnation, std::uint64_t seq,
+                                        std::span<const std::uint8_t> body) {
+  unsigned char nonce[kNonceBytes];
+  randombytes_buf(nonce, sizeof nonce);
+  return seal_with_nonce(names, key, sender, incarnation, seq, body, nonce);
+}
+
 std::vector<std::uint8_t> WireCodec::seal(const Envelope& env) const {
   ByteWriter body;
   std::visit(BodyEncoder{body, names_}, env.message);
-  auto out = seal_raw_body(names_, key_, env.sender, env.incarnation, env.seq, body.data());
+  unsigned char nonce[kNonceBytes];
+  std::memcpy(nonce, nonce_prefix_.data(), nonce_prefix_.size());
+  const std::uint64_t count = sealed_.fetch_add(1, std::memory_order_relaxed);
+  for (std::size_t i = 0; i < 8; ++i) {
+    nonce[nonce_prefix_.size() + i] = static_cast<unsigned char>(count >> (8 * i));
+  }
+  auto out =
+      seal_with_nonce(names_, key_, env.sender, env.incarnation, env.seq, body.data(), nonce);
   HACTL_ASSERT(out.size() <= limits::kMaxDatagramSize);
   return out;
 }

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <expected>
 #include <span>
@@ -55,12 +56,19 @@ struct Envelope {
 class WireCodec {
  public:
   WireCodec(const ClusterConfig& config, const ClusterKey& key);
+  WireCodec(const WireCodec&) = delete;
+  WireCodec& operator=(const WireCodec&) = delete;
   std::vector<std::uint8_t> seal(const Envelope& env) const;
   std::expected<Envelope, DropReason> open(std::span<const std::uint8_t> datagram) const;
 
  private:
   std::vector<std::string> names_;
   ClusterKey key_;
+  // Nonces: 16 random bytes drawn once per codec, then a count of datagrams sealed. Unique
+  // under the cluster key as random 24-byte ones are (two codecs share a prefix with
+  // probability 2^-128), without a getrandom call per datagram.
+  std::array<unsigned char, 16> nonce_prefix_{};
+  mutable std::atomic<std::uint64_t> sealed_{0};
 };
 
 // Seals an arbitrary body under a valid header; WireCodec::seal uses it, and tests use it to

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <set>
 
 #include "common/limits.hpp"
 
@@ -98,6 +99,25 @@ class Wire : public ::testing::Test {
     return seal_raw_body(names, key_, NodeId{0}, 1, 1, body);
   }
 };
+
+// Every datagram under the cluster key has a nonce of its own: one codec counts them after its
+// random prefix, and another codec (another agent, or this one restarted) draws another prefix.
+TEST_F(Wire, NoncesNeverRepeat) {
+  WireCodec other{config_, key_};
+  const std::size_t at = 4 + 1 + config_.nodes[1].name.size() + 8 + 8;  // after seq
+  std::set<std::vector<std::uint8_t>> nonces;
+  auto nonce_of = [at](const std::vector<std::uint8_t>& d) {
+    return std::vector<std::uint8_t>(d.begin() + static_cast<std::ptrdiff_t>(at),
+                                     d.begin() + static_cast<std::ptrdiff_t>(at + 24));
+  };
+  for (std::uint64_t seq = 1; seq <= 1000; ++seq) {
+    EXPECT_TRUE(nonces.insert(nonce_of(sealed(Heartbeat{}, seq))).second) << seq;
+  }
+  const auto theirs = other.seal(Envelope{NodeId{1}, 1234, 1, Heartbeat{}});
+  EXPECT_TRUE(nonces.insert(nonce_of(theirs)).second);
+  ASSERT_TRUE(other.open(theirs).has_value());  // and it still opens
+  ASSERT_TRUE(codec_.open(theirs).has_value());
+}
 
 TEST_F(Wire, EveryMessageRoundTrips) {
   for (const Message& m : samples()) {
