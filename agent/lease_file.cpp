@@ -4,24 +4,40 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <array>
 #include <atomic>
 #include <cerrno>
-#include <cstdio>
 #include <cstring>
-#include <numeric>
 
 namespace hactl {
 namespace {
 
 constexpr std::size_t kBytes = LeaseFile::kDigits + 1;
 
+// The k-th byte stored (lease_store_order).
+std::size_t store_index(std::optional<Instant> old, Instant next, std::size_t k) {
+  return old && next > *old ? kBytes - 1 - k : k;
+}
+
+// Written on nearly every heartbeat: digits by hand, not snprintf, and no allocation. A
+// negative count (never from a monotonic clock) is written as zero, which reads as no lease.
+std::array<char, kBytes> lease_bytes(Instant end) {
+  std::array<char, kBytes> text{};
+  text[LeaseFile::kDigits] = '\n';
+  auto us = static_cast<unsigned long long>(std::max<long long>(0, end.time_since_epoch().count()));
+  for (std::size_t i = LeaseFile::kDigits; i-- > 0;) {
+    text[i] = static_cast<char>('0' + us % 10);
+    us /= 10;
+  }
+  return text;
+}
+
 }  // namespace
 
 std::string lease_text(Instant end) {
-  char text[32];
-  std::snprintf(text, sizeof text, "%020lld\n",
-                static_cast<long long>(end.time_since_epoch().count()));
-  return std::string(text, kBytes);
+  const auto bytes = lease_bytes(end);
+  return std::string(bytes.data(), bytes.size());
 }
 
 std::optional<Instant> parse_lease_text(std::string_view text) {
@@ -38,8 +54,7 @@ std::optional<Instant> parse_lease_text(std::string_view text) {
 
 std::vector<std::size_t> lease_store_order(std::optional<Instant> old, Instant next) {
   std::vector<std::size_t> order(kBytes);
-  std::iota(order.begin(), order.end(), std::size_t{0});
-  if (old && next > *old) std::reverse(order.begin(), order.end());
+  for (std::size_t k = 0; k < kBytes; ++k) order[k] = store_index(old, next, k);
   return order;
 }
 
@@ -72,8 +87,9 @@ std::optional<std::string> LeaseFile::open(const std::string& path) {
 
 void LeaseFile::write(Instant end) {
   if (map_ == nullptr || on_file_ == end) return;
-  const std::string text = lease_text(end);
-  for (const std::size_t i : lease_store_order(on_file_, end)) {
+  const auto text = lease_bytes(end);
+  for (std::size_t k = 0; k < kBytes; ++k) {
+    const std::size_t i = store_index(on_file_, end, k);
     // Release: the stores reach memory in this order, which is what makes a cut-short write safe.
     std::atomic_ref<char>(map_[i]).store(text[i], std::memory_order_release);
   }

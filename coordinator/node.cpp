@@ -539,13 +539,14 @@ void Node::update_quorum_event(Instant now) {
 std::optional<Instant> Node::majority_anchor_plus_lease(std::optional<Instant> Peer::*field) const {
   const std::size_t others_needed = config_.majority() - 1;
   if (others_needed == 0) return Instant::max();
-  std::vector<Instant> acks;
-  acks.reserve(peers_.size());
+  std::array<Instant, limits::kMaxNodes> acks;  // on every step: no allocation
+  std::size_t n = 0;
   for (std::size_t i = 0; i < peers_.size(); ++i) {
-    if (i != self_.value && peers_[i].*field) acks.push_back(*(peers_[i].*field));
+    if (i != self_.value && peers_[i].*field) acks[n++] = *(peers_[i].*field);
   }
-  if (acks.size() < others_needed) return std::nullopt;
-  std::nth_element(acks.begin(), acks.begin() + static_cast<long>(others_needed - 1), acks.end(),
+  if (n < others_needed) return std::nullopt;
+  const auto end = acks.begin() + static_cast<long>(n);
+  std::nth_element(acks.begin(), acks.begin() + static_cast<long>(others_needed - 1), end,
                    std::greater<>());
   return acks[others_needed - 1] + timing_.coordinator_lease;
 }

@@ -160,6 +160,7 @@ class Node {
   std::uint64_t lease_session_ping() const { return lease_session_ping_; }
   // Coordinator: the latest ping received from `peer` (what a request to it carries as echo).
   std::uint64_t last_ping_from(NodeId peer) const;
+  bool peer_up(NodeId peer) const { return peers_.at(peer.value).up; }  // as status() says
   NodeId self() const { return self_; }
   const HardState& hard_state() const { return hard_; }
   void check_invariants(Instant now) const;

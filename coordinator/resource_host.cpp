@@ -38,10 +38,12 @@ Membership ResourceHost::membership(const ClusterConfig& config, NodeId self, co
   m.lease_over.assign(n, std::nullopt);
   m.echo.assign(n, 0);
   m.up[self.value] = true;
-  for (const PeerStatus& p : core.status(now).peers) {
-    m.up[p.id.value] = p.up;
-    m.lease_over[p.id.value] = core.lease_released_at(p.id, now);
-    m.echo[p.id.value] = core.last_ping_from(p.id);
+  for (std::size_t i = 0; i < n; ++i) {
+    const NodeId id{static_cast<std::uint16_t>(i)};
+    if (id == self) continue;
+    m.up[i] = core.peer_up(id);
+    m.lease_over[i] = core.lease_released_at(id, now);
+    m.echo[i] = core.last_ping_from(id);
   }
   return m;
 }
