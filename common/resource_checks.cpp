@@ -265,22 +265,28 @@ void check_resources(YamlReader& reader, const YAML::Node& root, const ClusterCo
   c.utilization();
 }
 
-// A utilization name no node lists in its capacity limits nothing: most likely a typo.
+// A utilization name no node lists in its capacity limits nothing: most likely a typo. Both
+// lists come from the file, so this stays n log n: the names in a set, and a did-you-mean (an
+// edit distance against every name) for the first few unknown names only.
 void Checker::utilization() {
-  std::vector<std::string> known;
+  constexpr std::size_t kMaxSuggestions = 8;
+  std::set<std::string> known_set;
   for (const auto& n : config.nodes) {
-    for (const auto& [name, _] : n.capacity) {
-      if (std::find(known.begin(), known.end(), name) == known.end()) known.push_back(name);
-    }
+    for (const auto& [name, _] : n.capacity) known_set.insert(name);
   }
+  const std::vector<std::string> known(known_set.begin(), known_set.end());
+  std::size_t suggested = 0;
   for (std::size_t i = 0; i < rc.primitives.size(); ++i) {
     for (const auto& [name, _] : rc.primitives[i].utilization) {
-      if (std::find(known.begin(), known.end(), name) != known.end()) continue;
+      if (known_set.contains(name)) continue;
       std::string message = "no node lists '" + name + "' in its capacity";
-      if (const auto close = closest_name(name, known)) {
-        message += "; did you mean '" + *close + "'?";
-      } else if (known.empty()) {
+      if (known.empty()) {
         message += " (nodes: [{name: ..., capacity: {" + name + ": N}}])";
+      } else if (suggested < kMaxSuggestions) {
+        ++suggested;
+        if (const auto close = closest_name(name, known)) {
+          message += "; did you mean '" + *close + "'?";
+        }
       }
       r.error(node("resources", i, "utilization"),
               "resources[" + std::to_string(i) + "].utilization." + name, message);

@@ -28,6 +28,10 @@ std::optional<std::string> closest_name(std::string_view typed,
   std::optional<std::string> best;
   std::size_t best_d = 0;
   for (const auto& k : known) {
+    // The distance is at least the difference in length: most names need no table.
+    const std::size_t gap =
+        typed.size() > k.size() ? typed.size() - k.size() : k.size() - typed.size();
+    if (gap > 2) continue;
     const std::size_t d = edit_distance(typed, k);
     if (d == 0) return k;
     if (d > 2 || 2 * d > std::max<std::size_t>(typed.size(), 2)) continue;
