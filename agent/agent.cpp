@@ -90,6 +90,7 @@ std::expected<void, std::string> Agent::start() {
   open_executor();
   tell_macs();
   vip_checker_ = std::make_unique<VipChecker>(loop_);
+  worker_ = std::make_unique<RequestWorker>(loop_, kWorkerCapacity, kWorkerDeadline);
   // Standby and maintenance reach the resource host (and the guard) from the document at the
   // first process(), before its keeper's first tick (refresh_effective).
   transport_ = std::make_unique<Transport>(loop_, config(), options_.self, options_.key,
@@ -255,6 +256,7 @@ void Agent::stop() {
     ::close(lock_fd_);
     lock_fd_ = -1;
   }
+  if (worker_) worker_->close();
   if (executor_) executor_->close();
   spawn_pacer_.close();
   if (transport_) transport_->close();
@@ -576,9 +578,9 @@ void Agent::handle_request(const nlohmann::json& request, const PeerCredentials&
   if (cmd == "status") {
     reply(status());
   } else if (cmd == "simulate") {
-    reply(simulate_json(request));
+    simulate_off_loop(request, std::move(reply));
   } else if (cmd == "explain") {
-    reply(explain_json(request));
+    explain_off_loop(request, std::move(reply));
   } else if (cmd == "events") {
     reply(events_json(request));
   } else if (cmd == "cleanup") {

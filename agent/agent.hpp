@@ -19,6 +19,7 @@
 #include "agent/lease_file.hpp"
 #include "agent/metrics_server.hpp"
 #include "agent/reconcile_watch.hpp"
+#include "agent/request_worker.hpp"
 #include "agent/state_store.hpp"
 #include "agent/transport.hpp"
 #include "common/cluster_doc.hpp"
@@ -131,9 +132,22 @@ class Agent {
   void handle_doc_request(const std::string& cmd, const nlohmann::json& request,
                           const PeerCredentials& cred, ControlServer::Reply reply);
   nlohmann::json doc_json() const;
-  nlohmann::json simulate_json(const nlohmann::json& request) const;
+  // Off the loop, on the request worker (agent_offload.cpp).
+  struct ApplyRequest {
+    std::string by;                     // who, from which file
+    std::uint64_t checked_version = 0;  // the configuration version it was checked against
+    nlohmann::json enable;              // resources to enable with it
+  };
+  void submit_off_loop(std::function<void()> work, std::function<void()> done,
+                       ControlServer::Reply reply);
+  void off_loop(ControlServer::Reply reply, std::function<nlohmann::json()> work);
+  void simulate_off_loop(const nlohmann::json& request, ControlServer::Reply reply);
   // `hactl explain`: the cluster as this node knows it now, explained (coordinator/explain.hpp).
-  nlohmann::json explain_json(const nlohmann::json& request) const;
+  void explain_off_loop(const nlohmann::json& request, ControlServer::Reply reply);
+  void config_check_off_loop(const std::string& cmd, const nlohmann::json& request,
+                             const PeerCredentials& cred, ControlServer::Reply reply);
+  void finish_apply(const ApplyRequest& a, const std::string& text, const ClusterConfig& parsed,
+                    bool same, nlohmann::json answer, ControlServer::Reply reply);
   std::string caller(const PeerCredentials& cred) const;
   bool may_write(const PeerCredentials& cred) const;
   bool may_read(const PeerCredentials& cred) const;
@@ -153,6 +167,11 @@ class Agent {
   SpawnPacer spawn_pacer_;  // before every executor: they spawn through it
   std::unique_ptr<Executor> executor_;
   std::unique_ptr<VipChecker> vip_checker_;  // checks of peers' vips (Announcer)
+  // Heavy control requests, off the loop (agent_offload.cpp): at most this many at once, each
+  // answered within the deadline (hactl waits 15 s).
+  static constexpr std::size_t kWorkerCapacity = 4;
+  static constexpr Duration kWorkerDeadline = std::chrono::seconds{10};
+  std::unique_ptr<RequestWorker> worker_;
   // Tells the resource host this node's MAC on the interfaces of its vips (all, or `only`'s).
   void tell_macs(std::optional<std::size_t> only = std::nullopt);
   std::map<std::string, std::size_t> prim_index_;

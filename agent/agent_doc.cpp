@@ -257,71 +257,6 @@ void Agent::reload() {
                      });
 }
 
-nlohmann::json Agent::simulate_json(const nlohmann::json& request) const {
-  // The cluster as this node knows it now, under this configuration or a proposed one.
-  const Instant t = now();
-  ClusterState state = host().conductor().state(rt_->membership(t), t);
-  ClusterConfig cfg_used = config();
-  if (request.contains("text")) {
-    auto cfg =
-        parse_config(request.value("text", std::string()), request.value("path", std::string("-")));
-    if (!cfg) {
-      nlohmann::json errors = nlohmann::json::array();
-      for (const auto& e : cfg.error()) errors.push_back(e.to_string());
-      return {{"error", "the configuration is invalid"}, {"errors", errors}};
-    }
-    if (auto d = static_differences(base(), cfg->config); !d.empty()) {
-      return {{"error", "simulate takes a configuration of the same nodes and timing"},
-              {"errors", d}};
-    }
-    cfg_used = effective_config(cfg->config, doc(), unix_now());
-    // What is known of primitives the two share carries over; new ones are stopped.
-    ClusterState next = state;
-    next.roles.clear();
-    next.failed.clear();
-    next.settling.clear();
-    next.failures.clear();
-    for (const auto& p : cfg_used.resources.primitives) {
-      const auto n = cfg_used.nodes.size();
-      auto take = [&](auto& to, const auto& from, auto none) {
-        const auto it = from.find(p.id);
-        to[p.id] = it != from.end() ? it->second : decltype(it->second)(n, none);
-      };
-      take(next.roles, state.roles, ResourceRole::kStopped);
-      take(next.failed, state.failed, false);
-      take(next.settling, state.settling, false);
-      take(next.failures, state.failures, FailureRecord{});
-    }
-    state = std::move(next);
-  }
-  SimulateRequest sr;
-  for (const auto& k : request.value("kill", nlohmann::json::array())) sr.kill.push_back(k);
-  for (const auto& f : request.value("fail", nlohmann::json::array())) sr.fail.push_back(f);
-  auto r = simulate(cfg_used, std::move(state), sr);
-  if (!r) return {{"error", r.error()}};
-  nlohmann::json j = to_json(*r);
-  j["text"] = format_transition(*r);
-  if (request.value("dump_state", false)) j["state_yaml"] = write_state_yaml(cfg_used, r->state);
-  return j;
-}
-
-nlohmann::json Agent::explain_json(const nlohmann::json& request) const {
-  const Instant t = now();
-  const ClusterState state = host().conductor().state(rt_->membership(t), t);
-  std::optional<std::string> node;
-  if (const auto n = request.value("node", std::string()); !n.empty()) node = n;
-  ExplainContext context;
-  context.quorum = core().has_quorum(t);
-  context.now_unix = unix_now();
-  if (const auto top =
-          top_level_resource(config().resources, request.value("resource", std::string()))) {
-    context.availability = availability_json(primitives_of(config().resources, *top))["resources"];
-  }
-  auto r = explain(config(), state, request.value("resource", std::string()), node, context);
-  if (!r) return {{"error", r.error()}};
-  return *r;
-}
-
 nlohmann::json Agent::doc_json() const {
   const std::int64_t unix = unix_now();
   nlohmann::json placements = nlohmann::json::array();
@@ -355,6 +290,43 @@ nlohmann::json Agent::doc_json() const {
           {"placements", placements},
           {"disabled", doc().disabled},
           {"held", held}};
+}
+
+// config-apply, once its text is checked off the loop (agent_offload.cpp): proposed, if the
+// configuration it was checked against is still the one in force.
+void Agent::finish_apply(const ApplyRequest& a, const std::string& text,
+                         const ClusterConfig& parsed, bool same, nlohmann::json answer,
+                         ControlServer::Reply reply) {
+  if (doc().config_version != a.checked_version) {
+    return reply({{"error", "the configuration changed (now version " +
+                                std::to_string(doc().config_version) +
+                                ") while this one was checked; nothing was changed: check and "
+                                "apply it again"}});
+  }
+  if (same) {
+    answer["ok"] = true;
+    answer["changed"] = false;
+    return reply(answer);
+  }
+  const std::int64_t unix = unix_now();
+  ClusterDoc next = doc();
+  // Expired intents are dropped by any change; intents on what no longer exists go.
+  std::erase_if(next.placements, [&](const PlacementIntent& p) {
+    return (p.expires != 0 && p.expires <= unix) || !parsed.resources.exists(p.resource);
+  });
+  std::erase_if(next.disabled, [&](const std::string& id) { return !parsed.resources.exists(id); });
+  // Resources re-enabled after their restart.
+  if (a.enable.is_array()) {
+    for (const auto& id : a.enable) {
+      if (id.is_string()) std::erase(next.disabled, id.get<std::string>());
+    }
+  }
+  next.config_version = doc().config_version + 1;
+  next.config_text = text;
+  next.config_applied = unix;
+  next.config_by = a.by;
+  answer["config_version"] = next.config_version;
+  propose(next, std::move(reply), answer);
 }
 
 void Agent::handle_doc_request(const std::string& cmd, const nlohmann::json& request,
@@ -448,88 +420,7 @@ void Agent::handle_doc_request(const std::string& cmd, const nlohmann::json& req
     return reply({{"versions", list}});
   }
   if (cmd == "config-check" || cmd == "config-apply") {
-    const std::string text = request.value("text", std::string());
-    const std::string path = request.value("path", std::string("-"));
-    auto cfg = parse_config(text, path);
-    if (!cfg) {
-      nlohmann::json errors = nlohmann::json::array();
-      for (const auto& e : cfg.error()) errors.push_back(e.to_string());
-      return reply(
-          {{"error", "the configuration is invalid; nothing was changed"}, {"errors", errors}});
-    }
-    if (auto d = static_differences(base(), cfg->config); !d.empty()) {
-      return reply({{"error",
-                     "these settings need every agent restarted with the new file, not apply; "
-                     "nothing was changed"},
-                    {"errors", d}});
-    }
-    // The plan: what applying it does to each primitive.
-    const auto maybe = rt_->possibly_active(now());
-    auto active = [&](const std::string& id) { return maybe.count(id) != 0; };
-    const ResourceConfig& nrc = cfg->config.resources;
-    // What the scheduler then does to each primitive (coordinator/config_plan.hpp).
-    const Instant t = now();
-    const auto outcomes = plan_apply(config(), effective_config(cfg->config, doc(), unix),
-                                     host().conductor().state(rt_->membership(t), t));
-    auto outcome_of = [&](const std::string& id) {
-      for (const auto& o : outcomes) {
-        if (o.resource == id) return o;
-      }
-      return ResourcePlan{};
-    };
-    auto row = [&](const std::string& id, const char* change, bool is_active) {
-      const ResourcePlan o = outcome_of(id);
-      return nlohmann::json{{"resource", id},
-                            {"change", change},
-                            {"active", is_active},
-                            {"definition", std::string(to_string(o.definition))},
-                            {"outcome", std::string(to_string(o.outcome))},
-                            {"from", o.from},
-                            {"to", o.to}};
-    };
-    nlohmann::json plan = nlohmann::json::array();
-    std::set<std::string> to_stop;  // top-level resources (current config) to stop first
-    for (const auto& p : rc.primitives) {
-      const PrimitiveConfig* q = nrc.primitive(p.id);
-      const char* change = q == nullptr ? "remove" : !same_definition(p, *q) ? "redefine" : "keep";
-      const bool is_active = active(p.id);
-      if (std::string(change) != "keep" && is_active) to_stop.insert(*top_level_resource(rc, p.id));
-      plan.push_back(row(p.id, change, is_active));
-    }
-    for (const auto& q : nrc.primitives) {
-      if (rc.primitive(q.id) == nullptr) plan.push_back(row(q.id, "add", false));
-    }
-    const bool same = text == doc().config_text;
-    nlohmann::json warnings = nlohmann::json::array();
-    for (const auto& w : cfg->warnings) warnings.push_back(w.path + ": " + w.message);
-    nlohmann::json answer = {{"valid", true},
-                             {"unchanged", same},
-                             {"plan", plan},
-                             {"stop_first", to_stop},
-                             {"warnings", warnings},
-                             {"config_version", doc().config_version},
-                             {"document_version", show(rt_->replica()->doc().version)}};
-    if (cmd == "config-check") return reply(answer);
-    if (same) {
-      answer["ok"] = true;
-      answer["changed"] = false;
-      return reply(answer);
-    }
-    next.config_version = doc().config_version + 1;
-    next.config_text = text;
-    next.config_applied = unix;
-    next.config_by = caller(cred) + " from " + path;
-    // Intents on what no longer exists go; resources re-enabled after their restart.
-    std::erase_if(next.placements, [&](const PlacementIntent& p) {
-      return !cfg->config.resources.exists(p.resource);
-    });
-    std::erase_if(next.disabled,
-                  [&](const std::string& id) { return !cfg->config.resources.exists(id); });
-    if (request.contains("enable")) {
-      for (const auto& id : request["enable"]) std::erase(next.disabled, id.get<std::string>());
-    }
-    answer["config_version"] = next.config_version;
-    return propose(next, std::move(reply), answer);
+    return config_check_off_loop(cmd, request, cred, std::move(reply));  // agent_offload.cpp
   }
   if (cmd == "node-standby" || cmd == "node-online" || cmd == "node-maintenance") {
     const auto node = node_arg("node", cmd != "node-online");

@@ -1,0 +1,247 @@
+// Control requests whose cost grows with what the client sends run on the request worker
+// (agent/request_worker.hpp), not on the loop: `config-check` (hactl config diff), the check
+// and plan of `config-apply`, `simulate` and `explain`. The loop takes a snapshot of what the
+// work reads (configuration, document, cluster state), the worker computes the answer from the
+// snapshot alone, and the loop delivers it (an apply is proposed then, if the configuration it
+// was checked against is still the one in force).
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <memory>
+#include <set>
+
+#include "agent/agent.hpp"
+#include "coordinator/config_plan.hpp"
+#include "coordinator/explain.hpp"
+#include "coordinator/simulate.hpp"
+
+namespace hactl {
+namespace {
+
+std::int64_t unix_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string show(DocVersion v) {
+  return std::to_string(v.term.value) + "." + std::to_string(v.revision);
+}
+
+nlohmann::json invalid(const std::vector<ConfigError>& errors, const std::string& what) {
+  nlohmann::json list = nlohmann::json::array();
+  for (const auto& e : errors) list.push_back(e.to_string());
+  return {{"error", what}, {"errors", list}};
+}
+
+// What a config check reads, copied on the loop.
+struct CheckInput {
+  std::string text;
+  std::string path;
+  ClusterConfig base;     // the configuration file's, without operator intents
+  ClusterConfig current;  // in force (base and intents)
+  ClusterDoc doc;
+  ClusterState state;
+  std::set<std::string> active;  // primitives that may be running anywhere
+  std::int64_t unix = 0;
+  std::string document_version;
+};
+
+struct CheckOutput {
+  nlohmann::json answer;
+  std::shared_ptr<const ClusterConfig> parsed;  // null: the answer is an error
+  bool same = false;                            // the text in force already
+};
+
+// The worker's part of config-check and config-apply: parse, compare, plan. Reads only `in`.
+CheckOutput check_config_text(const CheckInput& in) {
+  CheckOutput out;
+  auto cfg = parse_config(in.text, in.path);
+  if (!cfg) {
+    out.answer = invalid(cfg.error(), "the configuration is invalid; nothing was changed");
+    return out;
+  }
+  if (auto d = static_differences(in.base, cfg->config); !d.empty()) {
+    out.answer = {{"error",
+                   "these settings need every agent restarted with the new file, not apply; "
+                   "nothing was changed"},
+                  {"errors", d}};
+    return out;
+  }
+  const ResourceConfig& rc = in.base.resources;
+  const ResourceConfig& nrc = cfg->config.resources;
+  // What the scheduler then does to each primitive (coordinator/config_plan.hpp).
+  const auto outcomes =
+      plan_apply(in.current, effective_config(cfg->config, in.doc, in.unix), in.state);
+  std::map<std::string, const ResourcePlan*> outcome_of;
+  for (const auto& o : outcomes) outcome_of.emplace(o.resource, &o);
+  auto row = [&](const std::string& id, const char* change, bool is_active) {
+    const auto it = outcome_of.find(id);
+    const ResourcePlan o = it == outcome_of.end() ? ResourcePlan{} : *it->second;
+    return nlohmann::json{{"resource", id},
+                          {"change", change},
+                          {"active", is_active},
+                          {"definition", std::string(to_string(o.definition))},
+                          {"outcome", std::string(to_string(o.outcome))},
+                          {"from", o.from},
+                          {"to", o.to}};
+  };
+  nlohmann::json plan = nlohmann::json::array();
+  std::set<std::string> to_stop;  // top-level resources (current config) to stop first
+  for (const auto& p : rc.primitives) {
+    const PrimitiveConfig* q = nrc.primitive(p.id);
+    const char* change = q == nullptr ? "remove" : !same_definition(p, *q) ? "redefine" : "keep";
+    const bool is_active = in.active.contains(p.id);
+    if (std::string(change) != "keep" && is_active) to_stop.insert(*top_level_resource(rc, p.id));
+    plan.push_back(row(p.id, change, is_active));
+  }
+  for (const auto& q : nrc.primitives) {
+    if (rc.primitive(q.id) == nullptr) plan.push_back(row(q.id, "add", false));
+  }
+  out.same = in.text == in.doc.config_text;
+  nlohmann::json warnings = nlohmann::json::array();
+  for (const auto& w : cfg->warnings) warnings.push_back(w.path + ": " + w.message);
+  out.answer = {{"valid", true},
+                {"unchanged", out.same},
+                {"plan", plan},
+                {"stop_first", to_stop},
+                {"warnings", warnings},
+                {"config_version", in.doc.config_version},
+                {"document_version", in.document_version}};
+  out.parsed = std::make_shared<const ClusterConfig>(std::move(cfg->config));
+  return out;
+}
+
+// What simulate reads, copied on the loop.
+struct SimulateInput {
+  nlohmann::json request;
+  ClusterConfig base;
+  ClusterConfig current;
+  ClusterDoc doc;
+  ClusterState state;
+  std::int64_t unix = 0;
+};
+
+// The cluster as this node knows it now, under this configuration or a proposed one.
+nlohmann::json simulate_answer(SimulateInput in) {
+  const nlohmann::json& request = in.request;
+  ClusterConfig cfg_used = std::move(in.current);
+  ClusterState state = std::move(in.state);
+  if (request.contains("text")) {
+    auto cfg =
+        parse_config(request.value("text", std::string()), request.value("path", std::string("-")));
+    if (!cfg) return invalid(cfg.error(), "the configuration is invalid");
+    if (auto d = static_differences(in.base, cfg->config); !d.empty()) {
+      return {{"error", "simulate takes a configuration of the same nodes and timing"},
+              {"errors", d}};
+    }
+    cfg_used = effective_config(cfg->config, in.doc, in.unix);
+    // What is known of primitives the two share carries over; new ones are stopped.
+    ClusterState next = state;
+    next.roles.clear();
+    next.failed.clear();
+    next.settling.clear();
+    next.failures.clear();
+    for (const auto& p : cfg_used.resources.primitives) {
+      const auto n = cfg_used.nodes.size();
+      auto take = [&](auto& to, const auto& from, auto none) {
+        const auto it = from.find(p.id);
+        to[p.id] = it != from.end() ? it->second : decltype(it->second)(n, none);
+      };
+      take(next.roles, state.roles, ResourceRole::kStopped);
+      take(next.failed, state.failed, false);
+      take(next.settling, state.settling, false);
+      take(next.failures, state.failures, FailureRecord{});
+    }
+    state = std::move(next);
+  }
+  SimulateRequest sr;
+  for (const auto& k : request.value("kill", nlohmann::json::array())) sr.kill.push_back(k);
+  for (const auto& f : request.value("fail", nlohmann::json::array())) sr.fail.push_back(f);
+  auto r = simulate(cfg_used, std::move(state), sr);
+  if (!r) return {{"error", r.error()}};
+  nlohmann::json j = to_json(*r);
+  j["text"] = format_transition(*r);
+  if (request.value("dump_state", false)) j["state_yaml"] = write_state_yaml(cfg_used, r->state);
+  return j;
+}
+
+}  // namespace
+
+// Work on the worker, `done` on the loop after it; a refusal when the worker is full, "given
+// up" at the deadline.
+void Agent::submit_off_loop(std::function<void()> work, std::function<void()> done,
+                            ControlServer::Reply reply) {
+  const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(worker_->deadline());
+  const bool queued = worker_->submit(std::move(work), std::move(done), [reply, seconds] {
+    reply({{"error", "the request was not done within " + std::to_string(seconds.count()) +
+                         " s and was given up; nothing was changed"}});
+  });
+  if (!queued) {
+    reply({{"error", "busy: " + std::to_string(worker_->pending()) +
+                         " requests are being worked on; nothing was changed, try again"}});
+  }
+}
+
+void Agent::off_loop(ControlServer::Reply reply, std::function<nlohmann::json()> work) {
+  auto result = std::make_shared<nlohmann::json>();
+  submit_off_loop([result, work = std::move(work)] { *result = work(); },
+                  [result, reply] { reply(*result); }, reply);
+}
+
+void Agent::simulate_off_loop(const nlohmann::json& request, ControlServer::Reply reply) {
+  const Instant t = now();
+  auto in = std::make_shared<SimulateInput>(
+      SimulateInput{request, base(), config(), doc(),
+                    host().conductor().state(rt_->membership(t), t), unix_now()});
+  off_loop(std::move(reply), [in] { return simulate_answer(std::move(*in)); });
+}
+
+void Agent::explain_off_loop(const nlohmann::json& request, ControlServer::Reply reply) {
+  const Instant t = now();
+  std::optional<std::string> node;
+  if (const auto n = request.value("node", std::string()); !n.empty()) node = n;
+  ExplainContext context;
+  context.quorum = core().has_quorum(t);
+  context.now_unix = unix_now();
+  const std::string resource = request.value("resource", std::string());
+  if (const auto top = top_level_resource(config().resources, resource)) {
+    context.availability = availability_json(primitives_of(config().resources, *top))["resources"];
+  }
+  auto cfg = std::make_shared<const ClusterConfig>(config());
+  auto state =
+      std::make_shared<const ClusterState>(host().conductor().state(rt_->membership(t), t));
+  off_loop(std::move(reply), [cfg, state, resource, node, context]() -> nlohmann::json {
+    auto r = explain(*cfg, *state, resource, node, context);
+    if (!r) return {{"error", r.error()}};
+    return *r;
+  });
+}
+
+void Agent::config_check_off_loop(const std::string& cmd, const nlohmann::json& request,
+                                  const PeerCredentials& cred, ControlServer::Reply reply) {
+  const Instant t = now();
+  auto in = std::make_shared<CheckInput>();
+  in->text = request.value("text", std::string());
+  in->path = request.value("path", std::string("-"));
+  in->base = base();
+  in->current = config();
+  in->doc = doc();
+  in->state = host().conductor().state(rt_->membership(t), t);
+  in->active = rt_->possibly_active(t);
+  in->unix = unix_now();
+  in->document_version = show(rt_->replica()->doc().version);
+  auto out = std::make_shared<CheckOutput>();
+  ApplyRequest apply;
+  apply.by = caller(cred) + " from " + in->path;
+  apply.checked_version = in->doc.config_version;
+  apply.enable = request.value("enable", nlohmann::json());
+  submit_off_loop([in, out] { *out = check_config_text(*in); },
+                  [this, in, out, cmd, apply = std::move(apply), reply] {
+                    if (cmd != "config-apply" || !out->parsed) return reply(out->answer);
+                    finish_apply(apply, in->text, *out->parsed, out->same, out->answer, reply);
+                  },
+                  reply);
+}
+
+}  // namespace hactl

@@ -1,0 +1,78 @@
+// Heavy control requests off the event loop (issue 20, 1): parsing and checking a submitted
+// configuration, planning an apply, simulating, explaining. Their cost grows with what a client
+// sends, and on the loop a large or hostile request delayed heartbeats until the node's guard
+// dropped its VIPs and the peers elected another coordinator.
+//
+// The loop takes a snapshot of what the work needs, hands it to one worker thread and goes on;
+// the answer comes back through a uv_async and is delivered on the loop. Each job has a
+// deadline: a job not done by then is answered "timed out" (its late result is dropped), and a
+// job that waited in the queue past it is never run. The queue is bounded: beyond `capacity`
+// jobs waiting or running, a request is refused at once ("busy"), so a client sending them at
+// any rate costs the loop a refusal each, nothing more. The worker runs at normal priority
+// (the loop thread is SCHED_RR): it never takes a CPU from the loop.
+#pragma once
+
+#include <uv.h>
+
+#include <condition_variable>
+#include <cstddef>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include "common/types.hpp"
+
+namespace hactl {
+
+class RequestWorker {
+ public:
+  using Work = std::function<void()>;     // runs on the worker thread: touches only its captures
+  using Done = std::function<void()>;     // runs on the loop once the work is done
+  using Expired = std::function<void()>;  // runs on the loop instead, at the deadline
+
+  RequestWorker(uv_loop_t* loop, std::size_t capacity, Duration deadline);
+  RequestWorker(const RequestWorker&) = delete;
+  RequestWorker& operator=(const RequestWorker&) = delete;
+  ~RequestWorker();
+
+  // False (nothing queued) when `capacity` jobs are waiting or running.
+  bool submit(Work work, Done done, Expired expired);
+  // Stops the thread once its current job is over (queued jobs are dropped unanswered) and
+  // closes the loop handles. Call before the loop is closed.
+  void close();
+  std::size_t pending() const;
+  Duration deadline() const { return deadline_; }
+
+ private:
+  struct Job {
+    Work work;
+    Done done;
+    Expired expired;
+    Instant deadline;
+    bool finished = false;  // the worker is through with it (under mu_)
+    bool ran = false;       // ... and ran the work (it was not past its deadline; under mu_)
+    bool answered = false;  // done or expired was called (loop side)
+  };
+  void worker_main();
+  void on_async();
+  void on_timer();
+  void answer(Job& job, bool ran);
+  void arm_timer();
+
+  uv_loop_t* loop_;
+  std::size_t capacity_;
+  Duration deadline_;
+  uv_async_t async_{};
+  uv_timer_t timer_{};
+  bool open_ = false;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::shared_ptr<Job>> queue_;  // not started yet (worker side)
+  std::deque<std::shared_ptr<Job>> jobs_;   // every job not answered yet (loop side)
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+}  // namespace hactl

@@ -1,0 +1,151 @@
+"""Requests whose cost grows with what the client sends never stall an agent's loop (issue 20,
+finding 1; agent/request_worker.hpp), with real agents in network namespaces:
+
+- `hactl config diff` (a config-check request) of a file with 440 utilization names against
+  440 capacity names, sent by a `haclient` reader and by root, and of a valid 19,999-primitive
+  file (1.7 MB; a reader's requests stop at 64 KiB) sent by root, to the coordinator and to the
+  VIP holder: before, each held the loop for 0.9 to 2.1 s, the holder's guard dropped the VIP, the peers saw `node_down` and elected again. Now
+  the check runs on the worker: no node is seen down, no election starts, the VIP stays where
+  it is, and each request is answered (a plan, or the errors of the file).
+- Requests beyond the worker's queue are refused at once ("busy"), not queued without bound.
+
+Run as root.
+"""
+
+import grp
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from netns import HACTL, ClusterTestCase, main, run  # noqa: E402
+
+VIP = "10.213.0.100"
+RESOURCES = f"""
+resources:
+  - id: vip
+    type: vip
+    params: {{address: {VIP}/24, interface: eth0}}
+    ops: {{monitor: {{interval: 1s, timeout: 5s}}}}
+"""
+
+
+def reader_group():
+    """The haclient group's gid (created for the test if missing, removed after)."""
+    try:
+        return grp.getgrnam("haclient").gr_gid, False
+    except KeyError:
+        run("groupadd", "--system", "haclient")
+        return grp.getgrnam("haclient").gr_gid, True
+
+
+class HostileRequests(ClusterTestCase):
+    def setUp(self):
+        gid, created = reader_group()
+        if created:
+            self.addCleanup(run, "groupdel", "haclient", check=False)
+        self.gid = gid
+        self.dir = tempfile.mkdtemp(prefix="hactl-hostile-")
+        os.chmod(self.dir, 0o755)
+        self.addCleanup(run, "rm", "-rf", self.dir, check=False)
+
+    def steady(self):
+        c = self.cluster(resources_yaml=RESOURCES)
+        c.start_all()
+        os.chmod(c.tmp, 0o755)  # the sockets' directory, reachable for the reader
+        holders = c.wait_until(lambda: c.holders(VIP) if len(c.holders(VIP)) == 1 else None, 30,
+                               0.05, "one VIP holder")
+        coordinator = c.wait_until(lambda: c.agreed_coordinator(), 10, what="a coordinator")
+        time.sleep(1)  # past the start's own elections
+        return c, holders[0], coordinator
+
+    def write(self, name, text):
+        path = os.path.join(self.dir, name)
+        with open(path, "w") as f:
+            f.write(text)
+        os.chmod(path, 0o644)
+        return path
+
+    @staticmethod
+    def without_resources(c):
+        return c.config_text().split("\nresources:")[0] + "\n"
+
+    def big_config(self, c):
+        lines = [self.without_resources(c).rstrip("\n"), RESOURCES.strip("\n")]
+        for i in range(19998):  # with the vip: 19,999, under the limit of 20,000
+            lines.append(f"  - {{id: dummy{i:05d}, type: 'ocf:heartbeat:Dummy'}}")
+        return self.write("big.yaml", "\n".join(lines) + "\n")
+
+    def utilization_config(self, c):
+        """440 capacity names on n1, 440 utilization names on the vip, each one letter off."""
+        caps = "".join(f"      kind{i:04d}abcdefghij: 10\n" for i in range(440))
+        uses = "".join(f"      kind{i:04d}abcdefghik: 1\n" for i in range(440))
+        base = self.without_resources(c)
+        n1 = c.nodes["n1"]
+        address = f"    address: {n1.ip}:{n1.port}\n"
+        self.assertIn(address, base)
+        text = base.replace(address, address + "    capacity:\n" + caps, 1)
+        text += RESOURCES.strip("\n") + "\n    utilization:\n" + uses
+        return self.write("utilization.yaml", text)
+
+    def diff(self, c, node, path, reader):
+        prefix = ["setpriv", "--reuid=65534", f"--regid={self.gid}", "--clear-groups"] \
+            if reader else []
+        return run(*prefix, HACTL, "--socket", c.nodes[node].socket, "config", "diff", path,
+                   check=False, timeout=60)
+
+    def quiet_since(self, c, marks):
+        """No node seen down and no election on any node since `marks` (log offsets)."""
+        for n in c.nodes:
+            new = c.log(n)[marks[n]:]
+            self.assertNotIn("event=node_down", new, n)
+            self.assertNotIn("event=election_started", new, n)
+
+    def test_large_and_quadratic_checks_from_a_reader_and_root_move_nothing(self):
+        c, holder, coordinator = self.steady()
+        big = self.big_config(c)
+        util = self.utilization_config(c)
+        marks = {n: len(c.log(n)) for n in c.nodes}
+        targets = [coordinator] + ([holder] if holder != coordinator else [])
+        for node in targets:
+            # A reader's requests are limited to 64 KiB (the big file is root's alone).
+            for reader in (True, False):
+                r = self.diff(c, node, util, reader)
+                self.assertNotEqual(r.returncode, 0)
+                self.assertIn("in its capacity", (r.stdout + r.stderr)[:2000])
+            r = self.diff(c, node, big, reader=False)
+            self.assertEqual(r.returncode, 0, (r.stdout + r.stderr)[:300])
+            self.assertIn("dummy19997", r.stdout[-2000:])
+        self.assertEqual(c.holders(VIP), [holder])
+        self.assertEqual(c.agreed_coordinator(), coordinator)
+        self.quiet_since(c, marks)
+
+    def test_requests_beyond_the_queue_are_refused_at_once(self):
+        c, holder, coordinator = self.steady()
+        big = self.big_config(c)
+        marks = {n: len(c.log(n)) for n in c.nodes}
+        procs = [subprocess.Popen(
+            [HACTL, "--socket", c.nodes[coordinator].socket, "config", "diff", big],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(8)]
+        outs = []
+        for p in procs:
+            try:
+                out, err = p.communicate(timeout=60)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                out, err = p.communicate()
+            outs.append(out + err)
+        short = [o[:200] for o in outs]  # the plans run to 20,000 lines each
+        busy = [o for o in outs if "busy:" in o]
+        planned = [o for o in outs if "dummy19997" in o]
+        self.assertGreaterEqual(len(busy), 1, short)
+        self.assertGreaterEqual(len(planned), 1, short)
+        self.assertEqual(len(busy) + len(planned), len(outs), short)
+        self.assertEqual(c.holders(VIP), [holder])
+        self.quiet_since(c, marks)
+
+
+if __name__ == "__main__":
+    main()
