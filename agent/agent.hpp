@@ -53,6 +53,11 @@ struct AgentOptions {
   int realtime_priority = 0;
 };
 
+// Wall-clock seconds (when intents expire, when a configuration was applied), and a document
+// version as operators see it ("3.14") (agent_doc.cpp).
+std::int64_t unix_now();
+std::string show(DocVersion v);
+
 class Agent {
  public:
   Agent(uv_loop_t* loop, AgentOptions options);

@@ -20,7 +20,6 @@
 #include "coordinator/simulate.hpp"
 
 namespace hactl {
-namespace {
 
 std::int64_t unix_now() {
   return std::chrono::duration_cast<std::chrono::seconds>(
@@ -31,6 +30,8 @@ std::int64_t unix_now() {
 std::string show(DocVersion v) {
   return std::to_string(v.term.value) + "." + std::to_string(v.revision);
 }
+
+namespace {
 
 std::vector<std::string> node_names(const ClusterConfig& c) {
   std::vector<std::string> out;

@@ -18,16 +18,6 @@
 namespace hactl {
 namespace {
 
-std::int64_t unix_now() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-std::string show(DocVersion v) {
-  return std::to_string(v.term.value) + "." + std::to_string(v.revision);
-}
-
 nlohmann::json invalid(const std::vector<ConfigError>& errors, const std::string& what) {
   nlohmann::json list = nlohmann::json::array();
   for (const auto& e : errors) list.push_back(e.to_string());
