@@ -107,7 +107,9 @@ std::expected<void, std::string> Agent::start() {
         handle_request(req, cred, std::move(reply));
       },
       [this](const PeerCredentials& cred) {
-        return may_write(cred) ? limits::kMaxAdminControlRequest : limits::kMaxControlRequest;
+        const bool admin = may_write(cred);
+        return ControlServer::CallerPolicy{
+            admin ? limits::kMaxAdminControlRequest : limits::kMaxControlRequest, admin};
       });
   control_->set_group(config().read_group);
   if (auto r = control_->start(); !r) return r;

@@ -7,7 +7,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
+#include <vector>
 
 #include "common/limits.hpp"
 
@@ -18,8 +20,12 @@ struct ControlServer::Client {
   uv_pipe_t pipe{};
   std::string buffer;
   PeerCredentials cred;
-  std::size_t max_request = limits::kMaxControlRequest;
+  CallerPolicy policy{limits::kMaxControlRequest, false};
   bool closing = false;
+  bool close_after_write = false;  // a refusal or a "too large": answered, then closed
+  bool counted = false;            // in clients_ (and by_uid_ unless an admin)
+  std::uint64_t active_ms = 0;     // uv_now when it last sent something or was answered
+  std::size_t in_flight = 0;       // its requests not answered yet
   std::shared_ptr<bool> alive = std::make_shared<bool>(true);
 };
 
@@ -28,7 +34,12 @@ namespace {
 struct WriteRequest {
   uv_write_t req{};
   std::string data;
+  ControlServer::Client* close_after = nullptr;
 };
+
+Instant loop_now(uv_loop_t* loop) {
+  return Instant{std::chrono::milliseconds{static_cast<std::int64_t>(uv_now(loop))}};
+}
 
 std::expected<void, std::string> make_parent_dir(const std::string& path) {
   const auto slash = path.rfind('/');
@@ -55,8 +66,12 @@ PeerCredentials peer_credentials(uv_pipe_t* pipe) {
 
 }  // namespace
 
-ControlServer::ControlServer(uv_loop_t* loop, std::string path, Handler handler, SizeLimit limit)
-    : loop_(loop), path_(std::move(path)), handler_(std::move(handler)), limit_(std::move(limit)) {}
+ControlServer::ControlServer(uv_loop_t* loop, std::string path, Handler handler, Policy policy)
+    : loop_(loop),
+      path_(std::move(path)),
+      handler_(std::move(handler)),
+      policy_(std::move(policy)),
+      refusals_(limits::kRefusalLogWindow) {}
 
 ControlServer::~ControlServer() { close(); }
 
@@ -67,6 +82,8 @@ std::expected<void, std::string> ControlServer::start() {
   if (::lstat(path_.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) ::unlink(path_.c_str());
   uv_pipe_init(loop_, &server_, 0);
   server_.data = this;
+  uv_timer_init(loop_, &sweep_);
+  sweep_.data = this;
   open_ = true;
   if (int rc = uv_pipe_bind(&server_, path_.c_str()); rc != 0) {
     return std::unexpected("cannot bind control socket " + path_ + ": " + uv_strerror(rc));
@@ -89,6 +106,7 @@ void ControlServer::close() {
   if (!open_) return;
   open_ = false;
   uv_close(reinterpret_cast<uv_handle_t*>(&server_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&sweep_), nullptr);
   ::unlink(path_.c_str());
 }
 
@@ -108,14 +126,21 @@ void ControlServer::accept_one() {
              [](uv_handle_t* h) { delete static_cast<Client*>(h->data); });
     return;
   }
-  ++clients_;
-  if (clients_ > limits::kMaxControlClients) {
-    spdlog::warn("event=control_refused reason=too_many_clients");
-    close_client(c);
+  c->cred = peer_credentials(&c->pipe);
+  if (policy_) c->policy = policy_(c->cred);
+  c->active_ms = uv_now(loop_);
+  if (const auto why = refusal(c->policy, c->cred)) {
+    refuse(c, *why, "uid=" + std::to_string(c->cred.uid),
+           "too many connections (" + *why + "); try again later");
     return;
   }
-  c->cred = peer_credentials(&c->pipe);
-  if (limit_) c->max_request = limit_(c->cred);
+  c->counted = true;
+  clients_.insert(c);
+  if (!c->policy.admin) {
+    ++by_uid_[c->cred.uid];
+    ++non_admins_;
+  }
+  arm_sweep();
   uv_read_start(
       reinterpret_cast<uv_stream_t*>(&c->pipe),
       [](uv_handle_t*, size_t suggested, uv_buf_t* buf) {
@@ -123,27 +148,96 @@ void ControlServer::accept_one() {
       },
       [](uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
         auto* client = static_cast<Client*>(s->data);
-        if (nread < 0) {
-          client->server->close_client(client);
-        } else {
-          client->buffer.append(buf->base, static_cast<std::size_t>(nread));
-          std::size_t nl = 0;
-          while (!client->closing && (nl = client->buffer.find('\n')) != std::string::npos) {
-            const std::string line = client->buffer.substr(0, nl);
-            client->buffer.erase(0, nl + 1);
-            client->server->on_line(*client, line);
-          }
-          if (!client->closing && client->buffer.size() > client->max_request) {
-            client->server->close_client(client);
-          }
-        }
+        client->server->on_read(*client, nread, buf);
         delete[] buf->base;
       });
 }
 
+std::optional<std::string> ControlServer::refusal(const CallerPolicy& p,
+                                                  const PeerCredentials& cred) const {
+  if (clients_.size() >= limits::kMaxControlClients) return "too_many_clients";
+  if (p.admin) return std::nullopt;
+  if (non_admins_ >= limits::kMaxControlClients - limits::kAdminControlSlots) {
+    return "slots_kept_for_admins";
+  }
+  const auto it = by_uid_.find(cred.uid);
+  if (it != by_uid_.end() && it->second >= limits::kMaxControlClientsPerUid) {
+    return "too_many_clients_of_uid";
+  }
+  return std::nullopt;
+}
+
+// Answered (so the client says why, not "connection closed"), then closed; logged at most once
+// per kind and window.
+void ControlServer::refuse(Client* c, const std::string& kind, const std::string& detail,
+                           const std::string& answer) {
+  if (const auto unlogged = refusals_.admit(kind, loop_now(loop_))) {
+    spdlog::warn("event=control_refused reason={} {}{}", kind, detail,
+                 *unlogged > 0 ? " unlogged_before=" + std::to_string(*unlogged) : "");
+  }
+  arm_sweep();
+  respond(*c, {{"error", answer}}, /*then_close=*/true);
+}
+
+void ControlServer::on_read(Client& c, ssize_t nread, const uv_buf_t* buf) {
+  if (nread < 0) {
+    close_client(&c);
+    return;
+  }
+  if (c.closing || c.close_after_write) return;
+  c.active_ms = uv_now(loop_);
+  c.buffer.append(buf->base, static_cast<std::size_t>(nread));
+  std::size_t nl = 0;
+  while (!c.closing && !c.close_after_write && (nl = c.buffer.find('\n')) != std::string::npos) {
+    const std::string line = c.buffer.substr(0, nl);
+    c.buffer.erase(0, nl + 1);
+    on_line(c, line);
+  }
+  // Past the limit without a newline: answered now, the rest never read.
+  if (!c.closing && !c.close_after_write && c.buffer.size() > c.policy.max_request) {
+    c.buffer.clear();
+    refuse(&c, "request_too_large", "uid=" + std::to_string(c.cred.uid),
+           "request too large: at most " + std::to_string(c.policy.max_request) +
+               " bytes from this caller");
+  }
+}
+
+void ControlServer::arm_sweep() {
+  if (!open_ || uv_is_active(reinterpret_cast<uv_handle_t*>(&sweep_))) return;
+  if (clients_.empty() && !refusals_.pending()) return;
+  uv_timer_start(
+      &sweep_, [](uv_timer_t* t) { static_cast<ControlServer*>(t->data)->sweep(); }, 1000, 1000);
+}
+
+void ControlServer::sweep() {
+  const std::uint64_t now_ms = uv_now(loop_);
+  const auto idle_ms = static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(limits::kControlIdleTimeout).count());
+  std::vector<Client*> idle;
+  for (Client* c : clients_) {
+    if (c->in_flight == 0 && !c->close_after_write && now_ms - c->active_ms >= idle_ms) {
+      idle.push_back(c);
+    }
+  }
+  for (Client* c : idle) {
+    if (refusals_.admit("idle_timeout", loop_now(loop_))) {
+      spdlog::info("event=control_client_dropped reason=idle_timeout uid={} idle_s={}", c->cred.uid,
+                   (now_ms - c->active_ms) / 1000);
+    }
+    close_client(c);
+  }
+  for (const auto& u : refusals_.due(loop_now(loop_))) {
+    spdlog::warn("event=control_refused reason={} unlogged={} window_s={}", u.kind, u.count,
+                 limits::kRefusalLogWindow.count());
+  }
+  if (clients_.empty() && !refusals_.pending()) uv_timer_stop(&sweep_);
+}
+
 void ControlServer::on_line(Client& c, std::string_view line) {
-  if (line.size() > c.max_request) {
-    respond(c, {{"error", "request too large"}});
+  if (line.size() > c.policy.max_request) {
+    refuse(&c, "request_too_large", "uid=" + std::to_string(c.cred.uid),
+           "request too large: at most " + std::to_string(c.policy.max_request) +
+               " bytes from this caller");
     return;
   }
   const auto request = nlohmann::json::parse(line, nullptr, false);
@@ -153,20 +247,34 @@ void ControlServer::on_line(Client& c, std::string_view line) {
   }
   Client* client = &c;
   std::weak_ptr<bool> alive = c.alive;
+  ++c.in_flight;
   handler_(request, c.cred, [this, client, alive](const nlohmann::json& response) {
     if (alive.expired() || client->closing) return;
+    if (client->in_flight > 0) --client->in_flight;
+    client->active_ms = uv_now(loop_);
     respond(*client, response);
   });
 }
 
-void ControlServer::respond(Client& c, const nlohmann::json& response) {
+void ControlServer::respond(Client& c, const nlohmann::json& response, bool then_close) {
   auto* w = new WriteRequest;
   w->data = response.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
   uv_buf_t buf = uv_buf_init(w->data.data(), static_cast<unsigned>(w->data.size()));
   w->req.data = w;
+  if (then_close) {
+    c.close_after_write = true;
+    w->close_after = &c;
+  }
+  // A write still queued when the client is closed completes (UV_ECANCELED) before the close
+  // callback frees the client, so close_after is never dangling here.
   const int rc =
-      uv_write(&w->req, reinterpret_cast<uv_stream_t*>(&c.pipe), &buf, 1,
-               [](uv_write_t* req, int) { delete static_cast<WriteRequest*>(req->data); });
+      uv_write(&w->req, reinterpret_cast<uv_stream_t*>(&c.pipe), &buf, 1, [](uv_write_t* req, int) {
+        auto* wr = static_cast<WriteRequest*>(req->data);
+        if (wr->close_after != nullptr) {
+          wr->close_after->server->close_client(wr->close_after);
+        }
+        delete wr;
+      });
   if (rc != 0) {
     delete w;
     close_client(&c);
@@ -176,7 +284,15 @@ void ControlServer::respond(Client& c, const nlohmann::json& response) {
 void ControlServer::close_client(Client* c) {
   if (c->closing) return;
   c->closing = true;
-  --clients_;
+  if (c->counted) {
+    clients_.erase(c);
+    if (!c->policy.admin) {
+      --non_admins_;
+      if (auto it = by_uid_.find(c->cred.uid); it != by_uid_.end() && --it->second == 0) {
+        by_uid_.erase(it);
+      }
+    }
+  }
   uv_close(reinterpret_cast<uv_handle_t*>(&c->pipe),
            [](uv_handle_t* h) { delete static_cast<Client*>(h->data); });
 }

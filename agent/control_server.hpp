@@ -1,7 +1,12 @@
 // The agent's local control socket: a Unix stream socket speaking one JSON object per line in
 // each direction. Access is by file mode and group (0660 and the configured group when it exists,
-// else 0600); the peer's uid/gid from SO_PEERCRED is handed to the request handler. Bounded:
-// request size (limits::kMaxControlRequest) and concurrent clients (limits::kMaxControlClients).
+// else 0600); the peer's uid/gid from SO_PEERCRED is handed to the request handler. Bounded, so
+// that no local user can make it unavailable to an admin (issue 20, 2): request size by caller
+// (an oversized request is answered "too large" as soon as it passes the limit, never read
+// whole); clients in all (limits::kMaxControlClients), per uid that is not an admin
+// (kMaxControlClientsPerUid), and non-admins together leave kAdminControlSlots to admins; a
+// client silent for kControlIdleTimeout with nothing of its own being answered is dropped;
+// refusals are logged at most once per kind per kRefusalLogWindow, with counts.
 #pragma once
 
 #include <sys/types.h>
@@ -9,9 +14,14 @@
 
 #include <expected>
 #include <functional>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <set>
 #include <string>
+
+#include "agent/refusal_log.hpp"
 
 namespace hactl {
 
@@ -26,10 +36,15 @@ class ControlServer {
   // does nothing if the client has gone meanwhile.
   using Reply = std::function<void(const nlohmann::json&)>;
   using Handler = std::function<void(const nlohmann::json&, const PeerCredentials&, Reply)>;
-  // Largest request accepted from these credentials.
-  using SizeLimit = std::function<std::size_t(const PeerCredentials&)>;
+  // What a caller may do here: the largest request it may send, and whether it is an admin
+  // (root or the admin group: not limited per uid, and the reserved slots are its).
+  struct CallerPolicy {
+    std::size_t max_request = 0;
+    bool admin = false;
+  };
+  using Policy = std::function<CallerPolicy(const PeerCredentials&)>;
 
-  ControlServer(uv_loop_t* loop, std::string path, Handler handler, SizeLimit limit = {});
+  ControlServer(uv_loop_t* loop, std::string path, Handler handler, Policy policy = {});
   ControlServer(const ControlServer&) = delete;
   ControlServer& operator=(const ControlServer&) = delete;
   ~ControlServer();
@@ -39,23 +54,34 @@ class ControlServer {
   std::expected<void, std::string> start();
   void close();  // closes the listener and every client, removes the socket file
   const std::string& path() const { return path_; }
+  struct Client;  // one connection (control_server.cpp)
 
  private:
-  struct Client;
   static void on_connection(uv_stream_t* server, int status);
   void accept_one();
+  void on_read(Client& c, ssize_t nread, const uv_buf_t* buf);
   void on_line(Client& c, std::string_view line);
-  void respond(Client& c, const nlohmann::json& response);
+  void respond(Client& c, const nlohmann::json& response, bool then_close = false);
   void close_client(Client* c);
+  // Why a new client is refused (nullopt: it is not).
+  std::optional<std::string> refusal(const CallerPolicy& p, const PeerCredentials& cred) const;
+  void refuse(Client* c, const std::string& kind, const std::string& detail,
+              const std::string& answer);
+  void sweep();  // every second while clients are connected: idle ones, refusal counts
+  void arm_sweep();
 
   uv_loop_t* loop_;
   std::string path_;
   Handler handler_;
-  SizeLimit limit_;
+  Policy policy_;
   std::string group_ = "haclient";
   uv_pipe_t server_{};
+  uv_timer_t sweep_{};
   bool open_ = false;
-  std::size_t clients_ = 0;
+  std::set<Client*> clients_;            // connected and counted
+  std::map<uid_t, std::size_t> by_uid_;  // non-admins' clients per uid
+  std::size_t non_admins_ = 0;
+  RefusalLog refusals_;
 };
 
 }  // namespace hactl

@@ -45,19 +45,35 @@ std::expected<nlohmann::json, std::string> control_request(const std::string& pa
     return std::unexpected(cannot_reach(path, std::strerror(errno)));
   }
   const std::string line = request.dump() + "\n";
-  if (::send(fd.get(), line.data(), line.size(), MSG_NOSIGNAL) !=
-      static_cast<ssize_t>(line.size())) {
-    return std::unexpected(cannot_reach(path, std::strerror(errno)));
+  // The agent may answer and close before it has read the whole request (one over its size
+  // limit): then the answer is read, and the send's error only reported without one.
+  std::size_t sent = 0;
+  int send_errno = 0;
+  while (sent < line.size()) {
+    const ssize_t n = ::send(fd.get(), line.data() + sent, line.size() - sent, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      send_errno = n < 0 ? errno : EPIPE;
+      break;
+    }
+    sent += static_cast<std::size_t>(n);
   }
   std::string reply;
   char buf[4096];
   while (reply.find('\n') == std::string::npos) {
     pollfd p{fd.get(), POLLIN, 0};
     const int ready = ::poll(&p, 1, timeout_ms);
-    if (ready == 0) return std::unexpected(cannot_reach(path, "no answer within 5 s"));
+    if (ready == 0) {
+      return std::unexpected(cannot_reach(
+          path, send_errno != 0 ? std::strerror(send_errno)
+                                : "no answer within " + std::to_string(timeout_ms / 1000) + " s"));
+    }
     if (ready < 0 && errno == EINTR) continue;
     const ssize_t n = ::recv(fd.get(), buf, sizeof buf, 0);
-    if (n <= 0) return std::unexpected(cannot_reach(path, "connection closed"));
+    if (n <= 0) {
+      return std::unexpected(
+          cannot_reach(path, send_errno != 0 ? std::strerror(send_errno) : "connection closed"));
+    }
     reply.append(buf, static_cast<std::size_t>(n));
     if (reply.size() > 16 * 1024 * 1024) return std::unexpected("answer too large");
   }

@@ -30,6 +30,15 @@ inline constexpr std::size_t kMaxControlRequest = 64 * 1024;
 inline constexpr std::size_t kMaxConfigBytes = 2 * 1024 * 1024;
 inline constexpr std::size_t kMaxAdminControlRequest = 3 * kMaxConfigBytes;
 inline constexpr std::size_t kMaxControlClients = 64;
+// Of those, a uid that is not an admin (root or the admin group) holds at most this many, and
+// all of them together leave kAdminControlSlots for admins: a reader cannot lock root out.
+inline constexpr std::size_t kMaxControlClientsPerUid = 8;
+inline constexpr std::size_t kAdminControlSlots = 8;
+// A client that sends nothing for this long while no request of its own is being answered is
+// disconnected (one that connects and says nothing holds a slot).
+inline constexpr std::chrono::seconds kControlIdleTimeout{10};
+// Refusals of one kind are logged once per window, with a count of the ones left unlogged.
+inline constexpr std::chrono::seconds kRefusalLogWindow{10};
 // Output kept from a resource agent run (its tail), for events and `hactl status`.
 inline constexpr std::size_t kMaxCapturedOutput = 4096;
 

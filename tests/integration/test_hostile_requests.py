@@ -146,6 +146,82 @@ class HostileRequests(ClusterTestCase):
         self.assertEqual(c.holders(VIP), [holder])
         self.quiet_since(c, marks)
 
+    def as_reader(self, uid, *cmd, **kw):
+        return ["setpriv", f"--reuid={uid}", f"--regid={self.gid}", "--clear-groups", *cmd]
+
+    def test_readers_cannot_lock_root_out_or_flood_the_log(self):
+        c, holder, coordinator = self.steady()
+        sock = c.nodes[coordinator].socket
+        # Eight readers (uids 65530..65537) each try to hold 10 silent connections: each uid gets
+        # 8, and all of them together 56, leaving 8 of the 64 to root and the admin group.
+        holders = []
+        for uid in range(65530, 65538):
+            p = subprocess.Popen(self.as_reader(uid, sys.executable, "-c", HOLD, sock, "10"),
+                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+            holders.append(p)
+        held = []
+        for p in holders:
+            line = p.stdout.readline().split()
+            self.assertEqual(len(line), 2, line)
+            held.append((int(line[0]), int(line[1])))
+        self.assertTrue(all(h <= 8 for h, _ in held), held)
+        self.assertEqual(sum(h for h, _ in held), 56, held)
+        self.assertEqual(sum(r for _, r in held), 80 - 56, held)  # answered "too many", not cut
+        start = time.monotonic()
+        r = run(HACTL, "--socket", sock, "status", check=False, timeout=10)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertLess(time.monotonic() - start, 1.0)
+        # A reader's connect loop for 3 s: refused each time, logged a few times at most.
+        lines_before = c.log(coordinator).count("event=control_refused")
+        loop = run(*self.as_reader(65529, sys.executable, "-c", CONNECT_LOOP, sock, "3"),
+                   check=False, timeout=20)
+        self.assertGreater(int(loop.stdout.split()[0]), 100, loop.stdout)  # attempts made
+        refused_lines = c.log(coordinator).count("event=control_refused") - lines_before
+        self.assertLessEqual(refused_lines, 4)
+        # Silent connections are dropped after the idle timeout: the slots come back.
+        for p in holders:
+            p.stdin.close()  # the holders wait for the agent to close
+        for p in holders:
+            self.assertEqual(p.wait(timeout=30), 0)
+        self.assertEqual(c.holders(VIP), [holder])
+
+
+# Connects argv[2] times to the socket argv[1], holding every connection silent; prints how
+# many were held (not answered within 1 s) and how many were refused with an answer; then
+# waits for stdin to close and for the agent to drop the held ones (its idle timeout), exit 0.
+HOLD = r"""
+import select, socket, sys
+held, refused = [], 0
+for _ in range(int(sys.argv[2])):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(sys.argv[1])
+    if select.select([s], [], [], 1.0)[0] and b"too many" in s.recv(4096):
+        refused += 1
+        s.close()
+    else:
+        held.append(s)
+print(len(held), refused, flush=True)
+sys.stdin.read()
+for s in held:
+    s.settimeout(30)
+    assert s.recv(4096) == b""
+"""
+
+# Connects to the socket argv[1] in a loop for argv[2] seconds; prints the attempts.
+CONNECT_LOOP = r"""
+import socket, sys, time
+end, n = time.monotonic() + float(sys.argv[2]), 0
+while time.monotonic() < end and n < 100000:
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        s.connect(sys.argv[1])
+        n += 1
+    except OSError:
+        pass
+    s.close()
+print(n)
+"""
+
 
 if __name__ == "__main__":
     main()
