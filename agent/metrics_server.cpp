@@ -26,6 +26,7 @@ struct MetricsServer::Client {
   bool peer_eof = false;    // the client has closed its side
   bool closing = false;
   int open_handles = 0;  // tcp and timer; the Client is freed when both are closed
+  std::string address;   // the peer's address (no port), counted in by_address_ when set
 };
 
 namespace {
@@ -255,6 +256,22 @@ int MetricsServer::bound_port() const {
   return ntohs(reinterpret_cast<const sockaddr_in*>(&ss)->sin_port);
 }
 
+namespace {
+
+// The peer's address without its port ("?" if unknown: those share one limit).
+std::string peer_address(uv_tcp_t* tcp) {
+  sockaddr_storage ss{};
+  int len = sizeof ss;
+  if (uv_tcp_getpeername(tcp, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return "?";
+  char text[INET6_ADDRSTRLEN] = {};
+  const int rc = ss.ss_family == AF_INET6
+                     ? uv_ip6_name(reinterpret_cast<const sockaddr_in6*>(&ss), text, sizeof text)
+                     : uv_ip4_name(reinterpret_cast<const sockaddr_in*>(&ss), text, sizeof text);
+  return rc == 0 ? std::string(text) : "?";
+}
+
+}  // namespace
+
 void MetricsServer::on_connection(uv_stream_t* server, int status) {
   if (status < 0) {
     spdlog::warn("event=metrics_accept_failed error=\"{}\"", uv_strerror(status));
@@ -277,19 +294,26 @@ void MetricsServer::accept_one() {
     close_client(c);
     return;
   }
-  if (clients_.size() > options_.max_connections) {
+  const std::string address = peer_address(&c->tcp);
+  const bool over_address = by_address_[address] >= options_.max_connections_per_address;
+  if (clients_.size() > options_.max_connections || over_address) {
     ++refused_;
     const std::uint64_t now = uv_now(loop_);
     if (last_refusal_log_ms_ == 0 || now - last_refusal_log_ms_ >= kRefusalLogIntervalMs) {
-      spdlog::warn("event=metrics_refused reason=too_many_connections limit={} refused_total={}",
-                   options_.max_connections, refused_);
+      spdlog::warn(
+          "event=metrics_refused reason={} address={} limit={} refused_total={}",
+          over_address ? "too_many_connections_from_address" : "too_many_connections", address,
+          over_address ? options_.max_connections_per_address : options_.max_connections, refused_);
       last_refusal_log_ms_ = now;
     }
+    if (by_address_[address] == 0) by_address_.erase(address);
     uv_buf_t buf = uv_buf_init(kBusyResponse, sizeof kBusyResponse - 1);
     (void)uv_try_write(stream, &buf, 1);  // best effort: the client may see only the close
     close_client(c);
     return;
   }
+  c->address = address;
+  ++by_address_[address];
   uv_timer_start(
       &c->timer,
       [](uv_timer_t* t) {
@@ -412,6 +436,11 @@ void MetricsServer::close_client(Client* c) {
   if (c->closing) return;
   c->closing = true;
   clients_.erase(c);
+  if (!c->address.empty()) {
+    if (auto it = by_address_.find(c->address); it != by_address_.end() && --it->second == 0) {
+      by_address_.erase(it);
+    }
+  }
   const uv_close_cb on_closed = [](uv_handle_t* h) {
     auto* client = static_cast<Client*>(h->data);
     if (--client->open_handles == 0) delete client;

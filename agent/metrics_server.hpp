@@ -6,7 +6,9 @@
 // "Connection: close" and the server then shuts down its side and closes once the client has.
 //
 // Nothing here blocks the loop, and no client can hold more than its share: at most
-// max_connections at once (one more is sent 503 and closed at once), and each connection is
+// max_connections at once, max_connections_per_address of them from one peer address (one more
+// is sent 503 and closed at once: a host flooding it leaves room for the Prometheus server's
+// address; local users all come from a local address and share its limit), and each connection is
 // closed connection_timeout after it was accepted, whatever state it is in (a client that sends
 // nothing, a slow one that trickles its head, one that never reads its response).
 //
@@ -22,6 +24,7 @@
 #include <cstdint>
 #include <expected>
 #include <functional>
+#include <map>
 #include <string>
 #include <string_view>
 #include <unordered_set>
@@ -32,6 +35,7 @@ inline constexpr std::string_view kDefaultMetricsAddress = "127.0.0.1:9405";
 
 struct MetricsServerOptions {
   std::size_t max_connections = 16;
+  std::size_t max_connections_per_address = 4;
   std::chrono::milliseconds connection_timeout{5000};
   std::size_t max_request_head = 8 * 1024;
 };
@@ -76,6 +80,7 @@ class MetricsServer {
   uv_tcp_t* server_ = nullptr;  // on the heap: its close callback may run after we are gone
   bool started_ = false;
   std::unordered_set<Client*> clients_;
+  std::map<std::string, std::size_t> by_address_;  // open connections per peer address
   std::uint64_t refused_ = 0;
   std::uint64_t last_refusal_log_ms_ = 0;
 };

@@ -412,6 +412,33 @@ TEST_F(MetricsServerTest, TooManyConnectionsAreRefused) {
   EXPECT_EQ(request(s.bound_port(), "GET /metrics HTTP/1.1\r\n\r\n").status, 200);
 }
 
+// One peer address holds at most max_connections_per_address: the rest are refused, and
+// another address (127.0.0.2, loopback as well) still gets in.
+TEST_F(MetricsServerTest, OneAddressCannotTakeEveryConnection) {
+  MetricsServerOptions o;
+  o.max_connections_per_address = 2;
+  auto& s = start_server(o);
+  std::vector<int> held;
+  for (int i = 0; i < 2; ++i) held.push_back(connect_loopback(s.bound_port()));
+  ASSERT_TRUE(pump_until([&] { return s.connections() == 2; }));
+  const auto refused = read_reply(connect_loopback(s.bound_port()));
+  EXPECT_EQ(refused.status, 503) << refused.raw;
+  const int other = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(other, 0);
+  fds_.push_back(other);
+  sockaddr_in from{};
+  from.sin_family = AF_INET;
+  from.sin_addr.s_addr = htonl(0x7f000002);  // 127.0.0.2
+  ASSERT_EQ(::bind(other, reinterpret_cast<sockaddr*>(&from), sizeof from), 0);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(static_cast<std::uint16_t>(s.bound_port()));
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::connect(other, reinterpret_cast<sockaddr*>(&to), sizeof to), 0);
+  send_all(other, "GET /metrics HTTP/1.1\r\n\r\n");
+  EXPECT_EQ(read_reply(other).status, 200);
+}
+
 TEST_F(MetricsServerTest, RenderThatThrowsGets500) {
   auto& s = make_server([]() -> std::string { throw std::runtime_error("boom"); });
   ASSERT_TRUE(s.start());
