@@ -175,8 +175,15 @@ void Agent::submit_off_loop(std::function<void()> work, std::function<void()> do
 
 void Agent::off_loop(ControlServer::Reply reply, std::function<nlohmann::json()> work) {
   auto result = std::make_shared<nlohmann::json>();
-  submit_off_loop([result, work = std::move(work)] { *result = work(); },
-                  [result, reply] { reply(*result); }, reply);
+  submit_off_loop(
+      [result, work = std::move(work)] {
+        try {
+          *result = work();
+        } catch (const std::exception& e) {  // a member of the wrong type, read late
+          *result = {{"error", std::string("malformed request: ") + e.what()}};
+        }
+      },
+      [result, reply] { reply(*result); }, reply);
 }
 
 void Agent::simulate_off_loop(const nlohmann::json& request, ControlServer::Reply reply) {
@@ -226,12 +233,20 @@ void Agent::config_check_off_loop(const std::string& cmd, const nlohmann::json& 
   apply.by = caller(cred) + " from " + in->path;
   apply.checked_version = in->doc.config_version;
   apply.enable = request.value("enable", nlohmann::json());
-  submit_off_loop([in, out] { *out = check_config_text(*in); },
-                  [this, in, out, cmd, apply = std::move(apply), reply] {
-                    if (cmd != "config-apply" || !out->parsed) return reply(out->answer);
-                    finish_apply(apply, in->text, *out->parsed, out->same, out->answer, reply);
-                  },
-                  reply);
+  submit_off_loop(
+      [in, out] {
+        try {
+          *out = check_config_text(*in);
+        } catch (const std::exception& e) {
+          out->answer = {{"error", std::string("the check failed: ") + e.what()}};
+          out->parsed.reset();
+        }
+      },
+      [this, in, out, cmd, apply = std::move(apply), reply] {
+        if (cmd != "config-apply" || !out->parsed) return reply(out->answer);
+        finish_apply(apply, in->text, *out->parsed, out->same, out->answer, reply);
+      },
+      reply);
 }
 
 }  // namespace hactl

@@ -248,12 +248,20 @@ void ControlServer::on_line(Client& c, std::string_view line) {
   Client* client = &c;
   std::weak_ptr<bool> alive = c.alive;
   ++c.in_flight;
-  handler_(request, c.cred, [this, client, alive](const nlohmann::json& response) {
+  auto reply = [this, client, alive](const nlohmann::json& response) {
     if (alive.expired() || client->closing) return;
     if (client->in_flight > 0) --client->in_flight;
     client->active_ms = uv_now(loop_);
     respond(*client, response);
-  });
+  };
+  // A member of the wrong type ({"resource": 1}) throws where the handler reads it: answered as
+  // a malformed request. Uncaught, it ended the agent.
+  try {
+    handler_(request, c.cred, reply);
+  } catch (const std::exception& e) {
+    spdlog::warn("event=control_request_failed uid={} error=\"{}\"", c.cred.uid, e.what());
+    reply({{"error", std::string("malformed request: ") + e.what()}});
+  }
 }
 
 void ControlServer::respond(Client& c, const nlohmann::json& response, bool then_close) {

@@ -73,7 +73,12 @@ void RequestWorker::worker_main() {
     }
     // Past its deadline already (the loop has answered it, or is about to): not run at all.
     const bool run = mono_now() < job->deadline;
-    if (run) job->work();
+    if (run) {
+      try {
+        job->work();
+      } catch (...) {  // the work answers its own errors; this only keeps the process alive
+      }
+    }
     job->work = nullptr;  // its captures go here, on the worker
     {
       std::lock_guard lock(mu_);

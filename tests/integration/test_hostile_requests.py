@@ -13,6 +13,7 @@ Run as root.
 """
 
 import grp
+import json
 import os
 import subprocess
 import sys
@@ -185,6 +186,40 @@ class HostileRequests(ClusterTestCase):
             self.assertEqual(p.wait(timeout=30), 0)
         self.assertEqual(c.holders(VIP), [holder])
 
+
+    def test_members_of_the_wrong_type_are_refused_and_the_agent_lives(self):
+        c, holder, coordinator = self.steady()
+        requests = [{"cmd": "explain", "resource": 1}, {"cmd": "simulate", "kill": [1]},
+                    {"cmd": "simulate", "fail": "x"}, {"cmd": "events", "limit": "many"},
+                    {"cmd": "config-check", "text": 5}, {"cmd": "status", "x": [1, 2]},
+                    {"cmd": 7}, {"cmd": "events", "since": -1}]
+        code = SEND_RAW
+        for node in {coordinator, holder}:
+            for req in requests:
+                r = run(*self.as_reader(65534, sys.executable, "-c", code,
+                                        c.nodes[node].socket, json.dumps(req)),
+                        check=False, timeout=20)
+                self.assertEqual(r.returncode, 0, r.stderr)
+                self.assertTrue(r.stdout.strip(), req)  # answered, whatever the answer
+            self.assertTrue(c.alive(node))
+        self.assertEqual(c.holders(VIP), [holder])
+
+
+# Sends the request argv[2] (one JSON line) to the socket argv[1] and prints the answer line.
+SEND_RAW = r"""
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.settimeout(15)
+s.connect(sys.argv[1])
+s.sendall(sys.argv[2].encode() + b"\n")
+answer = b""
+while not answer.endswith(b"\n"):
+    chunk = s.recv(65536)
+    if not chunk:
+        break
+    answer += chunk
+print(answer.decode().strip())
+"""
 
 # Connects argv[2] times to the socket argv[1], holding every connection silent; prints how
 # many were held (not answered within 1 s) and how many were refused with an answer; then
