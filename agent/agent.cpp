@@ -254,6 +254,7 @@ void Agent::stop() {
   }
   if (alerts_) alerts_->close();
   if (events_) events_->close();
+  if (audit_) audit_->close();
   if (lock_fd_ >= 0) {
     ::close(lock_fd_);
     lock_fd_ = -1;
@@ -562,8 +563,13 @@ void Agent::handle_request(const nlohmann::json& request, const PeerCredentials&
     return;
   }
   if (kWrites.count(cmd) != 0 && !may_write(cred)) {
-    spdlog::warn("event=control_refused cmd={} caller=\"{}\" reason=not_an_admin", cmd,
-                 caller(cred));
+    // An audit record, at most one per caller and 10 s (with the count of those left out), so
+    // a reader refused in a loop cannot push older records out.
+    if (const auto unlogged = refused_writes_.admit("uid " + std::to_string(cred.uid), now())) {
+      spdlog::warn("event=control_refused cmd={} caller=\"{}\" reason=not_an_admin{}", cmd,
+                   caller(cred),
+                   *unlogged > 0 ? " unlogged_before=" + std::to_string(*unlogged) : "");
+    }
     reply({{"error", "permission denied: '" + cmd + "' changes the cluster and needs root" +
                          (config().admin_group.empty() ? std::string()
                                                        : " or group " + config().admin_group)}});

@@ -189,6 +189,8 @@ class Agent {
   std::uint64_t executor_generation_ = 0;
   bool guard_maintenance_ = false;  // as last told to the guard
   std::unique_ptr<EventLog> events_;
+  std::unique_ptr<EventLog> audit_;  // writes and refused writes only (agent_events.cpp)
+  RefusalLog refused_writes_{limits::kRefusalLogWindow};  // by caller
   std::shared_ptr<EventSink> event_sink_;
   std::map<std::string, std::uint64_t> event_counts_;  // by kind, since this agent started
   // Availability accounting (coordinator/availability.hpp): the runtime's resource_up /

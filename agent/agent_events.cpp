@@ -15,6 +15,13 @@ void Agent::start_events() {
     spdlog::warn("event=event_log_unavailable error=\"{}\" effect=\"events kept in memory only\"",
                  r.error());
   }
+  // Writes and refused writes are also kept apart, so that no flood of routine events can push
+  // them out (issue 20, 2): `hactl events --audit`.
+  audit_ = std::make_unique<EventLog>(options_.state_dir + "/audit");
+  if (auto r = audit_->open(); !r) {
+    spdlog::warn("event=audit_log_unavailable error=\"{}\" effect=\"audit kept in memory only\"",
+                 r.error());
+  }
   // Availability figures carry on from the history kept (as far back as it reaches).
   for (const LoggedEvent& e : events_->recent(1'000'000))
     remember_availability(e.kind, e.fields, e.time_us);
@@ -48,6 +55,16 @@ void Agent::start_alerts() {
                                                        .ledger = std::move(ledger)});
 }
 
+namespace {
+
+// An operator's write, or a write refused (a refusal by the socket itself, before any command,
+// is routine: it is rate-limited, see ControlServer).
+bool is_audit_record(const std::string& kind, const std::map<std::string, std::string>& fields) {
+  return kind == "control_write" || (kind == "control_refused" && fields.contains("cmd"));
+}
+
+}  // namespace
+
 void Agent::on_logged_event(std::string kind, std::map<std::string, std::string> fields) {
   ++event_counts_[kind];
   if (kind == "action_finished" && fields.count("resource") && fields.count("action")) {
@@ -62,6 +79,7 @@ void Agent::on_logged_event(std::string kind, std::map<std::string, std::string>
   if (rt_) fields.emplace("term", std::to_string(core().term().value));
   const std::int64_t t = wall_clock_us();
   remember_availability(kind, fields, t);
+  if (audit_ && is_audit_record(kind, fields)) audit_->append(kind, fields, t);
   events_->append(kind, std::move(fields), t);
 }
 
@@ -165,7 +183,8 @@ nlohmann::json Agent::failures_json(const ClusterState& state, Instant now) cons
 nlohmann::json Agent::events_json(const nlohmann::json& request) const {
   const auto since = request.value("since", std::uint64_t{0});
   const auto limit = std::min<std::size_t>(request.value("limit", std::size_t{50}), 1000);
-  std::vector<LoggedEvent> list = since > 0 ? events_->since(since) : events_->recent(limit);
+  const EventLog& log = request.value("audit", false) && audit_ ? *audit_ : *events_;
+  std::vector<LoggedEvent> list = since > 0 ? log.since(since) : log.recent(limit);
   if (list.size() > limit) list.erase(list.begin(), list.end() - static_cast<long>(limit));
   nlohmann::json out = nlohmann::json::array();
   for (const auto& e : list) {
@@ -173,7 +192,7 @@ nlohmann::json Agent::events_json(const nlohmann::json& request) const {
     to_json(j, e);
     out.push_back(std::move(j));
   }
-  return {{"events", out}, {"last_seq", events_->last_seq()}};
+  return {{"events", out}, {"last_seq", log.last_seq()}};
 }
 
 }  // namespace hactl

@@ -99,12 +99,14 @@ std::string event_line(const json& e) {
   return line;
 }
 
-int cmd_events(const std::string& socket, bool as_json, std::size_t count, bool follow) {
+int cmd_events(const std::string& socket, bool as_json, std::size_t count, bool follow,
+               bool audit) {
   int code = 0;
   std::uint64_t last = 0;
   // --follow polls for newer events until interrupted (bounded: a day at most).
   for (int round = 0; round < (follow ? 172800 : 1); ++round) {
     json req = {{"cmd", "events"}, {"limit", last == 0 ? count : 1000}};
+    if (audit) req["audit"] = true;
     if (last != 0) req["since"] = last;
     const auto r = ask(socket, req, code);
     if (!r) return code;
@@ -577,6 +579,9 @@ int main(int argc, char** argv) {
       "events", "show this node's event history: elections, nodes, resource actions, changes");
   events->add_option("-n,--count", event_count, "how many of the latest")->capture_default_str();
   events->add_flag("-f,--follow", follow, "keep printing new events until interrupted");
+  bool audit = false;
+  events->add_flag("--audit", audit,
+                   "only operators' writes and refused writes, kept apart from other events");
   events->add_flag("--json", as_json, "one JSON object per line");
 
   std::string key_path;
@@ -729,7 +734,7 @@ int main(int argc, char** argv) {
                        as_json);
   if (sim->parsed())
     return cmd_simulate(socket, sim_config, sim_state, sim_kill, sim_fail, as_json, dump_state);
-  if (events->parsed()) return cmd_events(socket, as_json, event_count, follow);
+  if (events->parsed()) return cmd_events(socket, as_json, event_count, follow, audit);
   if (standby->parsed())
     return write_verb(socket, {{"cmd", "node-standby"}, {"node", node}},
                       node + " is in standby: its resources move elsewhere");

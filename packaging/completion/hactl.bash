@@ -122,7 +122,7 @@ _hactl() {
     resource) words="move ban clear enable disable restart cleanup" ;;
     config) words="validate diff apply show history" ;;
     status) opts="--json --watch --interval" ;;
-    events) opts="--count --follow --json" ;;
+    events) opts="--count --follow --json --audit" ;;
     "node online") opts="--force" ;;
     "resource move" | "resource ban") opts="--lifetime --dry-run" ;;
     "resource clear" | "resource cleanup") opts="--node" ;;

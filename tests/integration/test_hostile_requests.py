@@ -8,6 +8,12 @@ finding 1; agent/request_worker.hpp), with real agents in network namespaces:
   the check runs on the worker: no node is seen down, no election starts, the VIP stays where
   it is, and each request is answered (a plan, or the errors of the file).
 - Requests beyond the worker's queue are refused at once ("busy"), not queued without bound.
+- Readers (8 uids) holding silent connections get 8 each and 56 in all: root's `hactl status`
+  still answers within 1 s; a reader's connect loop is logged a few times, not once per try;
+  held connections are dropped after the idle timeout.
+- A request member of the wrong type is answered as malformed; it used to end the agent.
+- Audit records (`hactl events --audit`): root's writes survive a reader refused 300 times in a
+  loop, whose refusals are logged once per 10 s with counts.
 
 Run as root.
 """
@@ -204,6 +210,48 @@ class HostileRequests(ClusterTestCase):
             self.assertTrue(c.alive(node))
         self.assertEqual(c.holders(VIP), [holder])
 
+
+    def test_audit_records_survive_a_reader_refused_in_a_loop(self):
+        c, holder, coordinator = self.steady()
+        node = coordinator
+        other = next(n for n in c.nodes if n != node)
+        for verb in ("standby", "online"):
+            r = c.hactl(node, "node", verb, other)
+            self.assertEqual(r.returncode, 0, r.stderr)
+        loop = run(*self.as_reader(65534, sys.executable, "-c", WRITE_LOOP, c.nodes[node].socket,
+                                   json.dumps({"cmd": "node-standby", "node": other}), "300"),
+                   check=False, timeout=60)
+        self.assertEqual(loop.stdout.split(), ["300"], loop.stderr)  # every one refused
+        r = c.hactl(node, "events", "--audit", "--json", "-n", "1000")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        audit = [json.loads(line) for line in r.stdout.splitlines() if line.strip()]
+        writes = [e for e in audit if e["kind"] == "control_write"]
+        refused = [e for e in audit if e["kind"] == "control_refused"]
+        self.assertEqual([e.get("cmd") for e in writes], ["node-standby", "node-online"], audit)
+        self.assertGreaterEqual(len(refused), 1, audit)
+        self.assertLessEqual(len(refused), 3, audit)  # one per 10 s, with the count left out
+
+
+# Sends the request argv[2] to the socket argv[1] argv[3] times, a connection each; prints how
+# many were answered "permission denied".
+WRITE_LOOP = r"""
+import socket, sys
+denied = 0
+for _ in range(int(sys.argv[3])):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(15)
+    s.connect(sys.argv[1])
+    s.sendall(sys.argv[2].encode() + b"\n")
+    answer = b""
+    while not answer.endswith(b"\n"):
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        answer += chunk
+    s.close()
+    denied += b"permission denied" in answer
+print(denied)
+"""
 
 # Sends the request argv[2] (one JSON line) to the socket argv[1] and prints the answer line.
 SEND_RAW = r"""
