@@ -385,11 +385,24 @@ void NodeRuntime::watch_availability(Instant now, std::int64_t unix_us, RuntimeO
   if (availability_looked_ && now - *availability_looked_ < std::chrono::milliseconds{20}) return;
   availability_looked_ = now;
   const Membership mem = host_->membership(node_, now);
+  const auto& views = host_->conductor().views();
+  // A reachable node that has not reported since this node took up its configuration (or
+  // started) runs what it runs, unknown here: no judgement until it has, for up to
+  // kAvailabilityHold. A new configuration that changes nothing running is no outage.
+  bool unknown = false;
+  for (std::size_t i = 0; i < config_.nodes.size(); ++i) {
+    if (mem.up[i] && !config_.nodes[i].witness && !views[i].complete) unknown = true;
+  }
+  if (!unknown) {
+    availability_unknown_since_.reset();
+  } else {
+    if (!availability_unknown_since_) availability_unknown_since_ = now;
+    if (now - *availability_unknown_since_ < kAvailabilityHold) return;
+  }
   const ClusterState state = host_->conductor().state(mem, now);
   // Vips announced on their node and not yet confirmed by a peer: not up there yet.
   std::set<std::string> unverified;
   const auto& prims = config_.resources.primitives;
-  const auto& views = host_->conductor().views();
   for (std::size_t k = 0; k < prims.size(); ++k) {
     if (prims[k].cls != ResourceClass::kVip) continue;
     for (std::size_t i = 0; i < config_.nodes.size(); ++i) {

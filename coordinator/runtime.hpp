@@ -162,6 +162,8 @@ class NodeRuntime {
   std::optional<Instant> lease_end_;
   AvailabilityWatch availability_;
   std::optional<Instant> availability_looked_;
+  std::optional<Instant> availability_unknown_since_;  // a reachable node's report is awaited
+  static constexpr Duration kAvailabilityHold = std::chrono::seconds{5};
   Instant now_{};            // of the last input (the replica's validator)
   std::int64_t unix_s_ = 0;  // of the last advance()
   std::vector<RuntimeNote> notes_;

@@ -12,6 +12,8 @@ finding 1; agent/request_worker.hpp), with real agents in network namespaces:
   still answers within 1 s; a reader's connect loop is logged a few times, not once per try;
   held connections are dropped after the idle timeout.
 - A request member of the wrong type is answered as malformed; it used to end the agent.
+- A configuration apply that changes nothing running (a comment more) logs no resource_down
+  or resource_up and counts no outage: availability waits for every reachable node's report.
 - Audit records (`hactl events --audit`): root's writes survive a reader refused 300 times in a
   loop, whose refusals are logged once per 10 s with counts.
 
@@ -230,6 +232,23 @@ class HostileRequests(ClusterTestCase):
         self.assertEqual([e.get("cmd") for e in writes], ["node-standby", "node-online"], audit)
         self.assertGreaterEqual(len(refused), 1, audit)
         self.assertLessEqual(len(refused), 3, audit)  # one per 10 s, with the count left out
+
+    def test_an_apply_that_changes_nothing_running_is_no_outage(self):
+        c, holder, coordinator = self.steady()
+        path = self.write("same.yaml", c.config_text() + "# only a comment more\n")
+        marks = {n: len(c.log(n)) for n in c.nodes}
+        r = c.hactl(coordinator, "config", "apply", path)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        for n in c.nodes:
+            c.wait_until(lambda n=n: "event=config_applied config_version=2" in c.log(n), 10,
+                         0.1, f"{n} took version 2")
+        # Until every node has reported again (a report comes at least every few seconds).
+        time.sleep(3)
+        for n in c.nodes:
+            new = c.log(n)[marks[n]:]
+            self.assertNotIn("event=resource_down", new, n)
+            self.assertNotIn("event=resource_up", new, n)
+        self.assertEqual(c.holders(VIP), [holder])
 
 
 # Sends the request argv[2] to the socket argv[1] argv[3] times, a connection each; prints how
