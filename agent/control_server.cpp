@@ -82,8 +82,9 @@ std::expected<void, std::string> ControlServer::start() {
   if (::lstat(path_.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) ::unlink(path_.c_str());
   uv_pipe_init(loop_, &server_, 0);
   server_.data = this;
-  uv_timer_init(loop_, &sweep_);
-  sweep_.data = this;
+  sweep_ = new uv_timer_t;
+  uv_timer_init(loop_, sweep_);
+  sweep_->data = this;
   open_ = true;
   if (int rc = uv_pipe_bind(&server_, path_.c_str()); rc != 0) {
     return std::unexpected("cannot bind control socket " + path_ + ": " + uv_strerror(rc));
@@ -106,7 +107,9 @@ void ControlServer::close() {
   if (!open_) return;
   open_ = false;
   uv_close(reinterpret_cast<uv_handle_t*>(&server_), nullptr);
-  uv_close(reinterpret_cast<uv_handle_t*>(&sweep_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(sweep_),
+           [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
+  sweep_ = nullptr;
   ::unlink(path_.c_str());
 }
 
@@ -203,10 +206,10 @@ void ControlServer::on_read(Client& c, ssize_t nread, const uv_buf_t* buf) {
 }
 
 void ControlServer::arm_sweep() {
-  if (!open_ || uv_is_active(reinterpret_cast<uv_handle_t*>(&sweep_))) return;
+  if (!open_ || uv_is_active(reinterpret_cast<uv_handle_t*>(sweep_))) return;
   if (clients_.empty() && !refusals_.pending()) return;
   uv_timer_start(
-      &sweep_, [](uv_timer_t* t) { static_cast<ControlServer*>(t->data)->sweep(); }, 1000, 1000);
+      sweep_, [](uv_timer_t* t) { static_cast<ControlServer*>(t->data)->sweep(); }, 1000, 1000);
 }
 
 void ControlServer::sweep() {
@@ -230,7 +233,7 @@ void ControlServer::sweep() {
     spdlog::warn("event=control_refused reason={} unlogged={} window_s={}", u.kind, u.count,
                  limits::kRefusalLogWindow.count());
   }
-  if (clients_.empty() && !refusals_.pending()) uv_timer_stop(&sweep_);
+  if (clients_.empty() && !refusals_.pending()) uv_timer_stop(sweep_);
 }
 
 void ControlServer::on_line(Client& c, std::string_view line) {

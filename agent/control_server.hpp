@@ -76,7 +76,7 @@ class ControlServer {
   Policy policy_;
   std::string group_ = "haclient";
   uv_pipe_t server_{};
-  uv_timer_t sweep_{};
+  uv_timer_t* sweep_ = nullptr;  // on the heap: its close callback may run after we are gone
   bool open_ = false;
   std::set<Client*> clients_;            // connected and counted
   std::map<uid_t, std::size_t> by_uid_;  // non-admins' clients per uid

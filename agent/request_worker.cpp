@@ -15,11 +15,13 @@ Instant mono_now() { return Instant{Duration{static_cast<Duration::rep>(uv_hrtim
 RequestWorker::RequestWorker(uv_loop_t* loop, std::size_t capacity, Duration deadline)
     : loop_(loop), capacity_(capacity), deadline_(deadline) {
   HACTL_ASSERT(capacity > 0);
-  uv_async_init(loop_, &async_,
+  async_ = new uv_async_t;
+  uv_async_init(loop_, async_,
                 [](uv_async_t* h) { static_cast<RequestWorker*>(h->data)->on_async(); });
-  async_.data = this;
-  uv_timer_init(loop_, &timer_);
-  timer_.data = this;
+  async_->data = this;
+  timer_ = new uv_timer_t;
+  uv_timer_init(loop_, timer_);
+  timer_->data = this;
   open_ = true;
   thread_ = std::thread([this] { worker_main(); });
 }
@@ -37,8 +39,12 @@ void RequestWorker::close() {
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
   jobs_.clear();
-  uv_close(reinterpret_cast<uv_handle_t*>(&async_), nullptr);
-  uv_close(reinterpret_cast<uv_handle_t*>(&timer_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(async_),
+           [](uv_handle_t* h) { delete reinterpret_cast<uv_async_t*>(h); });
+  uv_close(reinterpret_cast<uv_handle_t*>(timer_),
+           [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
+  async_ = nullptr;
+  timer_ = nullptr;
 }
 
 std::size_t RequestWorker::pending() const { return jobs_.size(); }
@@ -85,7 +91,7 @@ void RequestWorker::worker_main() {
       job->finished = true;
       job->ran = run;
     }
-    uv_async_send(&async_);
+    uv_async_send(async_);
   }
 }
 
@@ -137,7 +143,7 @@ void RequestWorker::answer(Job& job, bool ran) {
 void RequestWorker::arm_timer() {
   if (!open_) return;
   if (jobs_.empty()) {
-    uv_timer_stop(&timer_);
+    uv_timer_stop(timer_);
     return;
   }
   Instant next = Instant::max();
@@ -145,7 +151,7 @@ void RequestWorker::arm_timer() {
   const Duration wait = std::max(Duration::zero(), next - mono_now());
   const auto ms = static_cast<std::uint64_t>((wait.count() + 999) / 1000);
   uv_timer_start(
-      &timer_, [](uv_timer_t* h) { static_cast<RequestWorker*>(h->data)->on_timer(); }, ms, 0);
+      timer_, [](uv_timer_t* h) { static_cast<RequestWorker*>(h->data)->on_timer(); }, ms, 0);
 }
 
 }  // namespace hactl

@@ -64,8 +64,9 @@ class RequestWorker {
   uv_loop_t* loop_;
   std::size_t capacity_;
   Duration deadline_;
-  uv_async_t async_{};
-  uv_timer_t timer_{};
+  // On the heap: their close callbacks may run after this object is gone.
+  uv_async_t* async_ = nullptr;
+  uv_timer_t* timer_ = nullptr;
   bool open_ = false;
   mutable std::mutex mu_;
   std::condition_variable cv_;
