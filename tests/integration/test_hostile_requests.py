@@ -192,6 +192,7 @@ class HostileRequests(ClusterTestCase):
             p.stdin.close()  # the holders wait for the agent to close
         for p in holders:
             self.assertEqual(p.wait(timeout=30), 0)
+            p.stdout.close()
         self.assertEqual(c.holders(VIP), [holder])
 
 
@@ -201,14 +202,14 @@ class HostileRequests(ClusterTestCase):
                     {"cmd": "simulate", "fail": "x"}, {"cmd": "events", "limit": "many"},
                     {"cmd": "config-check", "text": 5}, {"cmd": "status", "x": [1, 2]},
                     {"cmd": 7}, {"cmd": "events", "since": -1}]
-        code = SEND_RAW
         for node in {coordinator, holder}:
             for req in requests:
-                r = run(*self.as_reader(65534, sys.executable, "-c", code,
-                                        c.nodes[node].socket, json.dumps(req)),
+                r = run(*self.as_reader(65534, sys.executable, "-c", ASK,
+                                        c.nodes[node].socket, json.dumps(req), "1"),
                         check=False, timeout=20)
                 self.assertEqual(r.returncode, 0, r.stderr)
-                self.assertTrue(r.stdout.strip(), req)  # answered, whatever the answer
+                lines = r.stdout.splitlines()
+                self.assertTrue(len(lines) == 2 and lines[1], req)  # answered, whatever it says
             self.assertTrue(c.alive(node))
         self.assertEqual(c.holders(VIP), [holder])
 
@@ -220,10 +221,10 @@ class HostileRequests(ClusterTestCase):
         for verb in ("standby", "online"):
             r = c.hactl(node, "node", verb, other)
             self.assertEqual(r.returncode, 0, r.stderr)
-        loop = run(*self.as_reader(65534, sys.executable, "-c", WRITE_LOOP, c.nodes[node].socket,
+        loop = run(*self.as_reader(65534, sys.executable, "-c", ASK, c.nodes[node].socket,
                                    json.dumps({"cmd": "node-standby", "node": other}), "300"),
                    check=False, timeout=60)
-        self.assertEqual(loop.stdout.split(), ["300"], loop.stderr)  # every one refused
+        self.assertEqual(loop.stdout.splitlines()[:1], ["300"], loop.stderr)  # all refused
         r = c.hactl(node, "events", "--audit", "--json", "-n", "1000")
         self.assertEqual(r.returncode, 0, r.stderr)
         audit = [json.loads(line) for line in r.stdout.splitlines() if line.strip()]
@@ -251,11 +252,11 @@ class HostileRequests(ClusterTestCase):
         self.assertEqual(c.holders(VIP), [holder])
 
 
-# Sends the request argv[2] to the socket argv[1] argv[3] times, a connection each; prints how
-# many were answered "permission denied".
-WRITE_LOOP = r"""
+# Sends the request argv[2] (one JSON line) to the socket argv[1] argv[3] times, a connection
+# each; prints how many were answered "permission denied", then the last answer.
+ASK = r"""
 import socket, sys
-denied = 0
+denied, answer = 0, b""
 for _ in range(int(sys.argv[3])):
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.settimeout(15)
@@ -270,21 +271,6 @@ for _ in range(int(sys.argv[3])):
     s.close()
     denied += b"permission denied" in answer
 print(denied)
-"""
-
-# Sends the request argv[2] (one JSON line) to the socket argv[1] and prints the answer line.
-SEND_RAW = r"""
-import socket, sys
-s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-s.settimeout(15)
-s.connect(sys.argv[1])
-s.sendall(sys.argv[2].encode() + b"\n")
-answer = b""
-while not answer.endswith(b"\n"):
-    chunk = s.recv(65536)
-    if not chunk:
-        break
-    answer += chunk
 print(answer.decode().strip())
 """
 
