@@ -29,6 +29,13 @@ SUBNET = "10.213.0"
 _live_clusters = []
 
 
+def vip_resources(address=f"{SUBNET}.100", monitor="1s", rid="vip"):
+    """The resources section of a cluster with one vip on eth0, monitored every `monitor`."""
+    return (f"\nresources:\n  - id: {rid}\n    type: vip\n"
+            f"    params: {{address: {address}/24, interface: eth0}}\n"
+            f"    ops: {{monitor: {{interval: {monitor}, timeout: 5s}}}}\n")
+
+
 def cannot_run(reason):
     """A test that cannot run here: skipped (ctest shows it as not run, exit 77), or, where
     HACTL_NO_SKIP is set (CI), failed, so nothing is left untested without anyone noticing."""

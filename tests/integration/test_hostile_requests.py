@@ -29,16 +29,10 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from netns import HACTL, ClusterTestCase, main, run  # noqa: E402
+from netns import HACTL, ClusterTestCase, main, run, vip_resources  # noqa: E402
 
 VIP = "10.213.0.100"
-RESOURCES = f"""
-resources:
-  - id: vip
-    type: vip
-    params: {{address: {VIP}/24, interface: eth0}}
-    ops: {{monitor: {{interval: 1s, timeout: 5s}}}}
-"""
+RESOURCES = vip_resources(VIP)
 
 
 def reader_group():
