@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <cstring>
+
 namespace hactl {
 namespace {
 
@@ -17,6 +19,23 @@ std::expected<sockaddr_storage, std::string> to_sockaddr(const NodeAddress& a) {
   }
   if (rc != 0) return std::unexpected("bad address " + a.to_string() + ": " + uv_strerror(rc));
   return ss;
+}
+
+// Same family, address and port.
+bool same_endpoint(const sockaddr* a, const sockaddr_storage& b) {
+  if (a == nullptr || a->sa_family != b.ss_family) return false;
+  if (a->sa_family == AF_INET) {
+    const auto* x = reinterpret_cast<const sockaddr_in*>(a);
+    const auto* y = reinterpret_cast<const sockaddr_in*>(&b);
+    return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
+  }
+  if (a->sa_family == AF_INET6) {
+    const auto* x = reinterpret_cast<const sockaddr_in6*>(a);
+    const auto* y = reinterpret_cast<const sockaddr_in6*>(&b);
+    return x->sin6_port == y->sin6_port &&
+           std::memcmp(&x->sin6_addr, &y->sin6_addr, sizeof x->sin6_addr) == 0;
+  }
+  return false;
 }
 
 }  // namespace
@@ -87,11 +106,13 @@ void Transport::on_recv(uv_udp_t* handle, ssize_t nread, const uv_buf_t* buf, co
     self->drop(DropReason::kOversized);
     return;
   }
-  self->handle_datagram(std::span<const std::uint8_t>(
-      reinterpret_cast<const std::uint8_t*>(buf->base), static_cast<std::size_t>(nread)));
+  self->handle_datagram(
+      std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(buf->base),
+                                    static_cast<std::size_t>(nread)),
+      addr);
 }
 
-void Transport::handle_datagram(std::span<const std::uint8_t> data) {
+void Transport::handle_datagram(std::span<const std::uint8_t> data, const sockaddr* from) {
   auto env = codec_.open(data);
   if (!env) {
     drop(env.error());
@@ -99,6 +120,13 @@ void Transport::handle_datagram(std::span<const std::uint8_t> data) {
   }
   if (env->sender == self_) {
     drop(DropReason::kFromSelf);
+    return;
+  }
+  // A peer sends from the address and port it is configured with (its bound socket): an
+  // authentic datagram from anywhere else was captured and sent again (relayed to another
+  // node, or replayed from another host). Dropped before it touches the replay window.
+  if (!same_endpoint(from, peer_addrs_[env->sender.value])) {
+    drop(DropReason::kWrongSource);
     return;
   }
   const auto verdict = replay_[env->sender.value].check_and_update(env->incarnation, env->seq);

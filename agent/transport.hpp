@@ -45,7 +45,7 @@ class Transport {
   static void on_alloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buf);
   static void on_recv(uv_udp_t* handle, ssize_t nread, const uv_buf_t* buf,
                       const struct sockaddr* addr, unsigned flags);
-  void handle_datagram(std::span<const std::uint8_t> data);
+  void handle_datagram(std::span<const std::uint8_t> data, const sockaddr* from);
   void drop(DropReason reason);
 
   uv_loop_t* loop_;

@@ -572,6 +572,8 @@ std::string_view to_string(DropReason r) {
       return "stale_incarnation";
     case DropReason::kFromSelf:
       return "from_self";
+    case DropReason::kWrongSource:
+      return "wrong_source";
   }
   return "unknown";
 }

@@ -41,9 +41,10 @@ enum class DropReason {
   kReplayed,          // seq already seen, or older than the replay window
   kStaleIncarnation,  // from an earlier boot of the sender
   kFromSelf,          // carries our own name
+  kWrongSource,       // authentic, but not from its sender's configured address and port
 };
 std::string_view to_string(DropReason r);
-inline constexpr std::size_t kDropReasonCount = 10;
+inline constexpr std::size_t kDropReasonCount = 11;
 
 struct Envelope {
   NodeId sender;

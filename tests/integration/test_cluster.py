@@ -12,7 +12,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from netns import REPO, ClusterTestCase  # noqa: E402
+from netns import REPO, ClusterTestCase, run  # noqa: E402
 
 
 def _wire_version():
@@ -146,6 +146,37 @@ class ThreeNodes(ClusterTest):
         self.assertEqual(dropped["unknown_sender"], 1, dropped)
         self.assertEqual(dropped["oversized"], 1, dropped)
         self.assertTrue(c.alive(target))
+        self.assertEqual(c.agreed_coordinator(), leader)
+
+    def test_authentic_datagrams_from_elsewhere_are_dropped(self):
+        """A datagram n2 sealed for n3, captured on n3's link and sent to n1 from another host
+        (the switch, 10.213.0.250): authentic, fresh for n1, but not from n2's address and port.
+        Dropped as wrong_source before it touches the replay window; a relay that also spoofs
+        n2's address needs the recipient in the sealed header (not yet, issue 20)."""
+        c = self.cluster()
+        c.start_all()
+        leader = self.wait_agreed(c)
+        n2, n3 = c.nodes["n2"], c.nodes["n3"]
+        code = ("import socket,struct,sys\n"
+                "s=socket.socket(socket.AF_PACKET,socket.SOCK_RAW,socket.ntohs(3))\n"
+                "s.bind(('eth0',0)); s.settimeout(5)\n"
+                "for _ in range(2000):\n"
+                "    p=s.recv(2048)\n"
+                "    if p[12:14]!=b'\\x08\\x00' or p[23]!=17: continue\n"
+                "    ihl=(p[14]&15)*4; u=14+ihl\n"
+                f"    if socket.inet_ntoa(p[26:30])=='{n2.ip}' and "
+                f"struct.unpack('!H',p[u+2:u+4])[0]=={n3.port}:\n"
+                "        print(p[u+8:].hex()); break\n")
+        r = run("ip", "netns", "exec", n3.ns, "python3", "-c", code, timeout=15)
+        captured = bytes.fromhex(r.stdout.strip())
+        self.assertTrue(captured.startswith(b"HA"), r.stdout)
+        before = c.status("n1")["transport"]
+        c.send_from_switch("n1", [captured] * 3)
+        c.wait_until(lambda: c.status("n1")["transport"]["dropped"]["wrong_source"] >= 3, 5,
+                     what="the relayed datagrams dropped")
+        after = c.status("n1")["transport"]
+        self.assertEqual(after["dropped"]["replayed"], before["dropped"]["replayed"])
+        self.assertTrue(c.alive("n1"))
         self.assertEqual(c.agreed_coordinator(), leader)
 
 
