@@ -34,7 +34,9 @@ class RefusalLog {
     std::uint64_t unlogged = 0;
   };
   Duration window_;
-  std::map<std::string, Window> kinds_;  // bounded: the callers' kinds are a fixed set
+  // Bounded by its callers' kinds: the socket's refusal reasons, or the uids refused a write
+  // (the agent's; their counts go out with the next refusal of that uid).
+  std::map<std::string, Window> kinds_;
 };
 
 }  // namespace hactl
