@@ -121,6 +121,11 @@ class HostileRequests(ClusterTestCase):
             r = self.diff(c, node, big, reader=False)
             self.assertEqual(r.returncode, 0, (r.stdout + r.stderr)[:300])
             self.assertIn("dummy19997", r.stdout[-2000:])
+            # From a reader the big file is refused with the reason, as soon as it passes
+            # 64 KiB (the CLI said "cannot reach the agent: Success" when cut off mid-send).
+            r = self.diff(c, node, big, reader=True)
+            self.assertNotEqual(r.returncode, 0)
+            self.assertIn("request too large", (r.stdout + r.stderr)[-500:])
         self.assertEqual(c.holders(VIP), [holder])
         self.assertEqual(c.agreed_coordinator(), coordinator)
         self.quiet_since(c, marks)
