@@ -47,7 +47,9 @@ Transport::Transport(uv_loop_t* loop, const ClusterConfig& config, NodeId self,
       self_(self),
       codec_(config, key),
       incarnation_(incarnation),
-      replay_(config.nodes.size()),
+      session_(new_session()),
+      next_seq_(config.nodes.size(), 1),
+      gates_(config.nodes.size(), PeerGate(session_)),
       heard_(config.nodes.size(), false) {}
 
 std::expected<void, std::string> Transport::start(OnMessage on_message, OnRestart on_restart) {
@@ -81,7 +83,9 @@ void Transport::close() {
 
 void Transport::send(NodeId to, const Message& message) {
   if (!open_) return;
-  const auto bytes = codec_.seal(Envelope{self_, incarnation_, next_seq_++, message});
+  Envelope env{{self_, to, incarnation_, session_, gates_[to.value].echo(), next_seq_[to.value]++},
+               message};
+  const auto bytes = codec_.seal(env);
   uv_buf_t buf = uv_buf_init(const_cast<char*>(reinterpret_cast<const char*>(bytes.data())),
                              static_cast<unsigned>(bytes.size()));
   const int rc =
@@ -122,24 +126,30 @@ void Transport::handle_datagram(std::span<const std::uint8_t> data, const sockad
     drop(DropReason::kFromSelf);
     return;
   }
+  if (env->recipient != self_) {
+    drop(DropReason::kWrongRecipient);
+    return;
+  }
   // A peer sends from the address and port it is configured with (its bound socket): an
   // authentic datagram from anywhere else was captured and sent again (relayed to another
-  // node, or replayed from another host). Dropped before it touches the replay window.
+  // node, or replayed from another host). Dropped before it touches the peer's gate.
   if (!same_endpoint(from, peer_addrs_[env->sender.value])) {
     drop(DropReason::kWrongSource);
     return;
   }
-  const auto verdict = replay_[env->sender.value].check_and_update(env->incarnation, env->seq);
-  if (verdict == ReplayFilter::Verdict::kReplayed) return drop(DropReason::kReplayed);
-  if (verdict == ReplayFilter::Verdict::kStaleIncarnation) {
-    return drop(DropReason::kStaleIncarnation);
-  }
+  handle_verdict(*env, gates_[env->sender.value].check(*env));
+}
+
+void Transport::handle_verdict(const Envelope& env, PeerGate::Verdict verdict) {
+  using V = PeerGate::Verdict;
+  if (verdict == V::kReplayed) return drop(DropReason::kReplayed);
+  if (verdict == V::kStaleIncarnation) return drop(DropReason::kStaleIncarnation);
+  if (verdict == V::kStaleEcho) return drop(DropReason::kStaleEcho);
   ++counters_.received;
-  const bool restarted =
-      verdict == ReplayFilter::Verdict::kAcceptNewIncarnation && heard_[env->sender.value];
-  heard_[env->sender.value] = true;
-  if (restarted) on_restart_(env->sender);
-  on_message_(*env);
+  const bool restarted = verdict == V::kAcceptNewIncarnation && heard_[env.sender.value];
+  heard_[env.sender.value] = true;
+  if (restarted) on_restart_(env.sender);
+  on_message_(env);
 }
 
 void Transport::drop(DropReason reason) {
@@ -149,8 +159,11 @@ void Transport::drop(DropReason reason) {
   const auto now = std::chrono::steady_clock::now();
   if (now - last_drop_log_[i] < kDropLogInterval) return;
   last_drop_log_[i] = now;
-  spdlog::warn("event=datagram_dropped reason={} total={}", to_string(reason),
-               counters_.dropped[i]);
+  // Every peer's first datagrams after this agent starts (and after the peer starts) are sealed
+  // before it heard the other's challenge: routine, counted, not worth a warning each boot.
+  const auto level = reason == DropReason::kStaleEcho ? spdlog::level::info : spdlog::level::warn;
+  spdlog::log(level, "event=datagram_dropped reason={} total={}", to_string(reason),
+              counters_.dropped[i]);
 }
 
 }  // namespace hactl

@@ -47,17 +47,19 @@ class Transport {
                       const struct sockaddr* addr, unsigned flags);
   void handle_datagram(std::span<const std::uint8_t> data, const sockaddr* from);
   void drop(DropReason reason);
+  void handle_verdict(const Envelope& env, PeerGate::Verdict verdict);
 
   uv_loop_t* loop_;
   const ClusterConfig& config_;
   NodeId self_;
   WireCodec codec_;
   std::uint64_t incarnation_;
-  std::uint64_t next_seq_ = 1;
+  std::uint64_t session_;                // this boot's challenge (new_session)
+  std::vector<std::uint64_t> next_seq_;  // per recipient
   uv_udp_t udp_{};
   bool open_ = false;
   std::vector<sockaddr_storage> peer_addrs_;
-  std::vector<ReplayFilter> replay_;
+  std::vector<PeerGate> gates_;
   std::vector<bool> heard_;  // a datagram was accepted from this sender before
   // One receive buffer, one byte larger than any valid datagram so oversize is detectable.
   std::array<char, limits::kMaxDatagramSize + 1> recv_buf_{};

@@ -574,6 +574,10 @@ std::string_view to_string(DropReason r) {
       return "from_self";
     case DropReason::kWrongSource:
       return "wrong_source";
+    case DropReason::kWrongRecipient:
+      return "wrong_recipient";
+    case DropReason::kStaleEcho:
+      return "stale_echo";
   }
   return "unknown";
 }
@@ -587,8 +591,7 @@ WireCodec::WireCodec(const ClusterConfig& config, const ClusterKey& key) : key_(
 namespace {
 
 std::vector<std::uint8_t> seal_with_nonce(const std::vector<std::string>& names,
-                                          const ClusterKey& key, NodeId sender,
-                                          std::uint64_t incarnation, std::uint64_t seq,
+                                          const ClusterKey& key, const Header& h,
                                           std::span<const std::uint8_t> body,
                                           const unsigned char (&nonce)[kNonceBytes]) {
   ByteWriter w;
@@ -596,9 +599,12 @@ std::vector<std::uint8_t> seal_with_nonce(const std::vector<std::string>& names,
   w.u8(kMagic1);
   w.u8(kWireVersion);
   w.u8(0);  // flags
-  w.name(names.at(sender.value));
-  w.u64(incarnation);
-  w.u64(seq);
+  w.name(names.at(h.sender.value));
+  w.name(names.at(h.recipient.value));
+  w.u64(h.incarnation);
+  w.u64(h.session);
+  w.u64(h.echo);
+  w.u64(h.seq);
   w.bytes(nonce, sizeof nonce);
   std::vector<std::uint8_t>& out = w.data();
   const std::size_t header_len = out.size();
@@ -613,13 +619,19 @@ std::vector<std::uint8_t> seal_with_nonce(const std::vector<std::string>& names,
 
 }  // namespace
 
+std::uint64_t new_session() {
+  init_sodium();
+  std::uint64_t s = 0;
+  while (s == 0) randombytes_buf(&s, sizeof s);
+  return s;
+}
+
 std::vector<std::uint8_t> seal_raw_body(const std::vector<std::string>& names,
-                                        const ClusterKey& key, NodeId sender,
-                                        std::uint64_t incarnation, std::uint64_t seq,
+                                        const ClusterKey& key, const Header& header,
                                         std::span<const std::uint8_t> body) {
   unsigned char nonce[kNonceBytes];
   randombytes_buf(nonce, sizeof nonce);
-  return seal_with_nonce(names, key, sender, incarnation, seq, body, nonce);
+  return seal_with_nonce(names, key, header, body, nonce);
 }
 
 std::vector<std::uint8_t> WireCodec::seal(const Envelope& env) const {
@@ -631,8 +643,7 @@ std::vector<std::uint8_t> WireCodec::seal(const Envelope& env) const {
   for (std::size_t i = 0; i < 8; ++i) {
     nonce[nonce_prefix_.size() + i] = static_cast<unsigned char>(count >> (8 * i));
   }
-  auto out =
-      seal_with_nonce(names_, key_, env.sender, env.incarnation, env.seq, body.data(), nonce);
+  auto out = seal_with_nonce(names_, key_, env, body.data(), nonce);
   HACTL_ASSERT(out.size() <= limits::kMaxDatagramSize);
   return out;
 }
@@ -646,8 +657,9 @@ std::expected<Envelope, DropReason> WireCodec::open(std::span<const std::uint8_t
   if (!r.u8(version) || !r.u8(flags)) return std::unexpected(DropReason::kTruncated);
   if (version != kWireVersion) return std::unexpected(DropReason::kBadVersion);
   Envelope env;
-  std::string sender;
-  if (!r.name(sender) || !r.u64(env.incarnation) || !r.u64(env.seq) || !r.skip(kNonceBytes)) {
+  std::string sender, recipient;
+  if (!r.name(sender) || !r.name(recipient) || !r.u64(env.incarnation) || !r.u64(env.session) ||
+      !r.u64(env.echo) || !r.u64(env.seq) || !r.skip(kNonceBytes)) {
     return std::unexpected(DropReason::kTruncated);
   }
   const std::size_t header_len = r.pos();
@@ -664,6 +676,9 @@ std::expected<Envelope, DropReason> WireCodec::open(std::span<const std::uint8_t
     return std::unexpected(DropReason::kAuthFailed);
   }
   if (flags != 0) return std::unexpected(DropReason::kMalformedBody);
+  const auto to = find_name(names_, recipient);
+  if (!to) return std::unexpected(DropReason::kWrongRecipient);
+  env.recipient = *to;
   ByteReader br(std::span<const std::uint8_t>(body.data(), body_len));
   auto message = decode_body(br, names_);
   if (!message) return std::unexpected(DropReason::kMalformedBody);
@@ -671,28 +686,43 @@ std::expected<Envelope, DropReason> WireCodec::open(std::span<const std::uint8_t
   return env;
 }
 
-ReplayFilter::Verdict ReplayFilter::check_and_update(std::uint64_t incarnation, std::uint64_t seq) {
-  if (seq == 0) return Verdict::kReplayed;
-  if (started_ && incarnation < incarnation_) return Verdict::kStaleIncarnation;
-  if (!started_ || incarnation > incarnation_) {
+bool SeqWindow::accept(std::uint64_t seq) {
+  if (seq == 0) return false;
+  if (!started_ || seq > highest_) {
+    const std::uint64_t shift = started_ ? seq - highest_ : kWindow;
+    bitmap_ = shift >= kWindow ? 1 : (bitmap_ << shift) | 1;
+    highest_ = seq;
     started_ = true;
-    incarnation_ = incarnation;
-    highest_ = seq;
-    bitmap_ = 1;
-    return Verdict::kAcceptNewIncarnation;
-  }
-  if (seq > highest_) {
-    const std::uint64_t shift = seq - highest_;
-    bitmap_ = shift >= kWindow ? 0 : bitmap_ << shift;
-    bitmap_ |= 1;
-    highest_ = seq;
-    return Verdict::kAccept;
+    return true;
   }
   const std::uint64_t age = highest_ - seq;
-  if (age >= kWindow) return Verdict::kReplayed;
+  if (age >= kWindow) return false;
   const std::uint64_t bit = std::uint64_t{1} << age;
-  if ((bitmap_ & bit) != 0) return Verdict::kReplayed;
+  if ((bitmap_ & bit) != 0) return false;
   bitmap_ |= bit;
+  return true;
+}
+
+PeerGate::Verdict PeerGate::check(const Header& h) {
+  if (known_ && h.incarnation < incarnation_) return Verdict::kStaleIncarnation;
+  // Two boots never share an incarnation, so another challenge under the known one is forged
+  // or from a peer that lost its state and its clock: nothing to learn from it.
+  if (known_ && h.incarnation == incarnation_ && h.session != session_) {
+    return Verdict::kStaleIncarnation;
+  }
+  if (!known_ || h.incarnation > incarnation_) {
+    known_ = true;
+    incarnation_ = h.incarnation;
+    session_ = h.session;
+    accepted_ = false;
+    window_.reset();
+  }
+  if (h.echo != own_session_) return Verdict::kStaleEcho;
+  if (!window_.accept(h.seq)) return Verdict::kReplayed;
+  if (!accepted_) {
+    accepted_ = true;
+    return Verdict::kAcceptNewIncarnation;
+  }
   return Verdict::kAccept;
 }
 

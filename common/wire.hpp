@@ -1,8 +1,13 @@
 // Wire format of hactl datagrams: a clear header (authenticated as associated data) and the
 // encrypted, authenticated message body (XChaCha20-Poly1305 via libsodium).
 //
-//   magic "HA" | version u8 | flags u8 | sender name (u8 len + bytes) | incarnation u64 |
-//   seq u64 | nonce[24] | ciphertext (body + 16-byte tag)
+//   magic "HA" | version u8 | flags u8 | sender name (u8 len + bytes) | recipient name |
+//   incarnation u64 | session u64 | echo u64 | seq u64 | nonce[24] | ciphertext (body + tag)
+//
+// The header names the recipient, so a datagram sealed for one node is refused by another, and
+// carries a challenge per boot (session) and the recipient's challenge as last heard (echo):
+// a receiver accepts a peer's datagrams only once they echo its own current challenge, so a
+// receiver that restarts cannot be fed datagrams captured before it started (PeerGate).
 //
 // Integers are little-endian. Body: type u8, then the message's fields; a body whose length does
 // not match its type exactly is rejected. Decoding never trusts a length it has not checked;
@@ -23,9 +28,11 @@
 
 namespace hactl {
 
-// 2: heartbeats carry the quorum lease's grant and releases. Agents of another version drop
-// each other's datagrams (kBadVersion): upgrade every node of a cluster together.
-inline constexpr std::uint8_t kWireVersion = 2;
+// 2: heartbeats carry the quorum lease's grant and releases. 3: recipient, session and echo in
+// the header, sequence numbers per recipient. Agents of another version drop each other's
+// datagrams (kBadVersion): cross a change as docs/operators.md says ("Upgrading across a wire
+// change").
+inline constexpr std::uint8_t kWireVersion = 3;
 inline constexpr std::size_t kKeyBytes = 32;
 
 using ClusterKey = std::array<unsigned char, kKeyBytes>;
@@ -42,16 +49,27 @@ enum class DropReason {
   kStaleIncarnation,  // from an earlier boot of the sender
   kFromSelf,          // carries our own name
   kWrongSource,       // authentic, but not from its sender's configured address and port
+  kWrongRecipient,    // authentic, but sealed for another node
+  kStaleEcho,         // does not echo this boot's challenge: sealed before the sender heard it
 };
 std::string_view to_string(DropReason r);
-inline constexpr std::size_t kDropReasonCount = 11;
+inline constexpr std::size_t kDropReasonCount = 13;
 
-struct Envelope {
+struct Header {
   NodeId sender;
-  std::uint64_t incarnation = 0;
-  std::uint64_t seq = 0;
+  NodeId recipient;
+  std::uint64_t incarnation = 0;  // the sender's boot; a later boot has a larger one
+  std::uint64_t session = 0;      // the sender's challenge for this boot: random, never 0
+  std::uint64_t echo = 0;         // the recipient's challenge as the sender last heard it; 0: none
+  std::uint64_t seq = 0;          // counted per recipient from 1
+};
+
+struct Envelope : Header {
   Message message;
 };
+
+// A boot's challenge: random, never 0 (0 echoes "none heard yet").
+std::uint64_t new_session();
 
 // Seals and opens datagrams for one cluster (node list + key).
 class WireCodec {
@@ -75,23 +93,46 @@ class WireCodec {
 // Seals an arbitrary body under a valid header; WireCodec::seal uses it, and tests use it to
 // build datagrams that authenticate but do not parse.
 std::vector<std::uint8_t> seal_raw_body(const std::vector<std::string>& names,
-                                        const ClusterKey& key, NodeId sender,
-                                        std::uint64_t incarnation, std::uint64_t seq,
+                                        const ClusterKey& key, const Header& header,
                                         std::span<const std::uint8_t> body);
 
-// Per-sender anti-replay state (RFC 4303 section 3.4.3 style sliding window over seq, plus the
-// sender's boot incarnation, which must never go backwards).
-class ReplayFilter {
+// Sliding window over one peer's sequence numbers (RFC 4303 section 3.4.3).
+class SeqWindow {
  public:
-  enum class Verdict { kAccept, kAcceptNewIncarnation, kReplayed, kStaleIncarnation };
-  Verdict check_and_update(std::uint64_t incarnation, std::uint64_t seq);
+  // False for seq 0, a seq seen before, or one older than the window.
+  bool accept(std::uint64_t seq);
+  void reset() { *this = SeqWindow{}; }
 
  private:
   static constexpr std::uint64_t kWindow = 64;
-  std::uint64_t incarnation_ = 0;
   std::uint64_t highest_ = 0;
   std::uint64_t bitmap_ = 0;  // bit i set: seq (highest_ - i) seen
   bool started_ = false;
+};
+
+// What a receiver holds of one peer: the newest boot of it heard (incarnation and challenge),
+// whether that boot has answered this receiver's challenge, and its sequence window. Nothing is
+// accepted from a boot until it echoes `own_session` (which is new at every start of the
+// receiver), so a datagram sealed before the receiver started is refused however old or new
+// its sequence number; after that the window refuses what was accepted before. The peer's
+// challenge is learnt from any authentic datagram addressed to us from a boot not older than
+// the one known (a replay carries an older or the same boot: it cannot teach a wrong one for
+// longer than until the peer's next real datagram).
+class PeerGate {
+ public:
+  enum class Verdict { kAccept, kAcceptNewIncarnation, kReplayed, kStaleIncarnation, kStaleEcho };
+  explicit PeerGate(std::uint64_t own_session) : own_session_(own_session) {}
+  Verdict check(const Header& h);
+  // The echo to put in what we send this peer: its challenge, 0 before one was heard.
+  std::uint64_t echo() const { return session_; }
+
+ private:
+  std::uint64_t own_session_;
+  std::uint64_t incarnation_ = 0;
+  std::uint64_t session_ = 0;
+  bool known_ = false;
+  bool accepted_ = false;  // a datagram of this boot was accepted
+  SeqWindow window_;
 };
 
 // Key files: one line "hactl-key-v1:<base64 of 32 bytes>". generate_key uses libsodium's RNG.

@@ -355,6 +355,43 @@ class Cluster:
                        input=json.dumps([p.hex() for p in payloads]), text=True, check=True,
                        timeout=10)
 
+    def send_spoofed(self, src, dst, payloads):
+        """Send UDP datagrams from the switch namespace to dst's agent with src's address and
+        port as their source (a raw IPv4 socket writes the header; UDP checksum 0: none)."""
+        s, d = self.nodes[src], self.nodes[dst]
+        code = ("import socket,struct,sys,json,time\n"
+                "r=socket.socket(socket.AF_INET,socket.SOCK_RAW,socket.IPPROTO_RAW)\n"
+                f"src=socket.inet_aton('{s.ip}'); dst=socket.inet_aton('{d.ip}')\n"
+                "for p in json.loads(sys.stdin.read()):\n"
+                "    p=bytes.fromhex(p)\n"
+                f"    udp=struct.pack('!HHHH',{s.port},{d.port},8+len(p),0)+p\n"
+                "    ip=struct.pack('!BBHHHBBH4s4s',0x45,0,20+len(udp),0,0,64,17,0,src,dst)\n"
+                f"    r.sendto(ip+udp,('{d.ip}',0))\n"
+                "    time.sleep(0.001)\n")
+        subprocess.run(["ip", "netns", "exec", self.switch, "python3", "-c", code],
+                       input=json.dumps([p.hex() for p in payloads]), text=True, check=True,
+                       timeout=10)
+
+    def capture(self, on, src, dst, count, timeout=5):
+        """Up to `count` hactl datagrams src's agent sends to dst's, captured by a packet socket
+        on `on`'s eth0 (the payloads, as bytes)."""
+        s, d = self.nodes[src], self.nodes[dst]
+        code = ("import socket,struct,sys,time\n"
+                "s=socket.socket(socket.AF_PACKET,socket.SOCK_RAW,socket.ntohs(3))\n"
+                f"s.bind(('eth0',0)); s.settimeout({timeout}); end=time.monotonic()+{timeout}\n"
+                "n=0\n"
+                f"while n<{count} and time.monotonic()<end:\n"
+                "    p=s.recv(2048)\n"
+                "    if p[12:14]!=b'\\x08\\x00' or p[23]!=17: continue\n"
+                "    ihl=(p[14]&15)*4; u=14+ihl\n"
+                f"    if p[26:30]!=socket.inet_aton('{s.ip}') or "
+                f"p[30:34]!=socket.inet_aton('{d.ip}'): continue\n"
+                f"    if struct.unpack('!H',p[u+2:u+4])[0]!={d.port}: continue\n"
+                "    print(p[u+8:].hex()); n+=1\n")
+        r = run("ip", "netns", "exec", self.nodes[on].ns, "python3", "-c", code,
+                timeout=timeout + 10)
+        return [bytes.fromhex(line) for line in r.stdout.split()]
+
 
 class AddressWatch:
     """Every node's kernel view of `address` on eth0, from `ip monitor` in each namespace:

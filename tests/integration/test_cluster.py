@@ -129,9 +129,10 @@ class ThreeNodes(ClusterTest):
         garbage = sum(1 for p in payloads if p[:2] != b"HA")
         ver = WIRE_VERSION
         payloads += [b"HA", b"HA" + ver, b"HA\x09\x00", b"HA" + ver + b"\x00\x02n1" + b"\x00" * 16]
-        # A well-formed header from a real member name, sealed with the wrong key.
-        forged = b"HA" + ver + b"\x00\x02n1" + (7).to_bytes(8, "little") + (1).to_bytes(8, "little")
-        forged += bytes(24) + bytes(60)
+        # A well-formed header from a real member name to the target, sealed with the wrong key:
+        # names, then incarnation, session, echo and seq.
+        forged = b"HA" + ver + b"\x00\x02n1" + bytes([len(target)]) + target.encode()
+        forged += b"".join(v.to_bytes(8, "little") for v in (7, 8, 9, 1)) + bytes(24) + bytes(60)
         payloads += [forged] * 20
         payloads.append(b"HA" + ver + b"\x00" + b"\x05" + b"ghost" + bytes(80))
         payloads.append(bytes(2000))
@@ -149,36 +150,57 @@ class ThreeNodes(ClusterTest):
         self.assertEqual(c.agreed_coordinator(), leader)
 
     def test_authentic_datagrams_from_elsewhere_are_dropped(self):
-        """A datagram n2 sealed for n3, captured on n3's link and sent to n1 from another host
-        (the switch, 10.213.0.250): authentic, fresh for n1, but not from n2's address and port.
-        Dropped as wrong_source before it touches the replay window; a relay that also spoofs
-        n2's address needs the recipient in the sealed header (not yet, issue 20)."""
+        """A datagram n2 sealed for n1, captured on n1's link and sent to n1 again from another
+        host (the switch, 10.213.0.250): dropped as wrong_source. A datagram n2 sealed for n3,
+        captured on n3's link and relayed to n1 with n2's address and port spoofed: dropped as
+        wrong_recipient (the sealed header names n3). Neither touches the replay window."""
         c = self.cluster()
         c.start_all()
         leader = self.wait_agreed(c)
-        n2, n3 = c.nodes["n2"], c.nodes["n3"]
-        code = ("import socket,struct,sys\n"
-                "s=socket.socket(socket.AF_PACKET,socket.SOCK_RAW,socket.ntohs(3))\n"
-                "s.bind(('eth0',0)); s.settimeout(5)\n"
-                "for _ in range(2000):\n"
-                "    p=s.recv(2048)\n"
-                "    if p[12:14]!=b'\\x08\\x00' or p[23]!=17: continue\n"
-                "    ihl=(p[14]&15)*4; u=14+ihl\n"
-                f"    if socket.inet_ntoa(p[26:30])=='{n2.ip}' and "
-                f"struct.unpack('!H',p[u+2:u+4])[0]=={n3.port}:\n"
-                "        print(p[u+8:].hex()); break\n")
-        r = run("ip", "netns", "exec", n3.ns, "python3", "-c", code, timeout=15)
-        captured = bytes.fromhex(r.stdout.strip())
-        self.assertTrue(captured.startswith(b"HA"), r.stdout)
+        for_n1 = c.capture("n1", "n2", "n1", 1)
+        for_n3 = c.capture("n3", "n2", "n3", 1)
+        self.assertEqual((len(for_n1), len(for_n3)), (1, 1))
         before = c.status("n1")["transport"]
-        c.send_from_switch("n1", [captured] * 3)
+        c.send_from_switch("n1", for_n1 * 3)
         c.wait_until(lambda: c.status("n1")["transport"]["dropped"]["wrong_source"] >= 3, 5,
-                     what="the relayed datagrams dropped")
+                     what="the datagrams from elsewhere dropped")
+        c.send_spoofed("n2", "n1", for_n3 * 4)
+        c.wait_until(lambda: c.status("n1")["transport"]["dropped"]["wrong_recipient"] >= 4, 5,
+                     what="the relayed datagrams with a spoofed source dropped")
         after = c.status("n1")["transport"]
+        self.assertEqual(after["dropped"]["wrong_source"], before["dropped"]["wrong_source"] + 3)
+        self.assertEqual(after["dropped"]["wrong_recipient"],
+                         before["dropped"]["wrong_recipient"] + 4)
         self.assertEqual(after["dropped"]["replayed"], before["dropped"]["replayed"])
         self.assertTrue(c.alive("n1"))
         self.assertEqual(c.agreed_coordinator(), leader)
 
+    def test_a_restarted_receiver_cannot_be_fed_the_past(self):
+        """Datagrams n2 sent n1, captured on n1's link, replayed to n1 with n2's address spoofed
+        after n2 was cut off and n1's agent restarted: every one is refused (stale_echo, sealed
+        before n1's new boot), and n1 never sees n2 online. Before wire 3, a restarted receiver
+        accepted a sender's first datagram whatever its sequence number, then the rest above it."""
+        c = self.cluster()
+        c.start_all()
+        self.wait_agreed(c)
+        captured = c.capture("n1", "n2", "n1", 40)
+        self.assertGreaterEqual(len(captured), 20)
+        c.link_down("n2")
+        c.restart("n1")
+        c.wait_until(lambda: (c.status("n1") or {}).get("quorum"), 10,
+                     what="n1 back with n3, without n2")
+        n2_state = {n["name"]: n["state"] for n in c.status("n1")["nodes"]}["n2"]
+        self.assertNotEqual(n2_state, "online")
+        before = c.status("n1")["transport"]
+        c.send_spoofed("n2", "n1", captured)
+        c.wait_until(lambda: c.status("n1")["transport"]["dropped"]["stale_echo"]
+                     >= before["dropped"]["stale_echo"] + len(captured), 5,
+                     what="every replayed datagram dropped as stale_echo")
+        after = c.status("n1")
+        self.assertEqual(after["transport"]["dropped"]["stale_echo"],
+                         before["dropped"]["stale_echo"] + len(captured))
+        n2 = {n["name"]: n for n in after["nodes"]}["n2"]
+        self.assertNotEqual(n2["state"], "online", n2)
 
 class TwoNodesAndWitness(ClusterTest):
     def test_either_server_may_die(self):

@@ -91,12 +91,12 @@ class Wire : public ::testing::Test {
   WireCodec codec_{config_, key_};
 
   std::vector<std::uint8_t> sealed(const Message& m, std::uint64_t seq = 5) {
-    return codec_.seal(Envelope{NodeId{1}, 1234, seq, m});
+    return codec_.seal(Envelope{{NodeId{1}, NodeId{0}, 1234, 77, 88, seq}, m});
   }
   std::vector<std::uint8_t> raw(std::vector<std::uint8_t> body) {
     std::vector<std::string> names;
     for (const auto& n : config_.nodes) names.push_back(n.name);
-    return seal_raw_body(names, key_, NodeId{0}, 1, 1, body);
+    return seal_raw_body(names, key_, Header{NodeId{0}, NodeId{1}, 1, 2, 3, 1}, body);
   }
 };
 
@@ -104,7 +104,8 @@ class Wire : public ::testing::Test {
 // random prefix, and another codec (another agent, or this one restarted) draws another prefix.
 TEST_F(Wire, NoncesNeverRepeat) {
   WireCodec other{config_, key_};
-  const std::size_t at = 4 + 1 + config_.nodes[1].name.size() + 8 + 8;  // after seq
+  const std::size_t at =
+      4 + 1 + config_.nodes[1].name.size() + 1 + config_.nodes[0].name.size() + 4 * 8;
   std::set<std::vector<std::uint8_t>> nonces;
   auto nonce_of = [at](const std::vector<std::uint8_t>& d) {
     return std::vector<std::uint8_t>(d.begin() + static_cast<std::ptrdiff_t>(at),
@@ -113,7 +114,7 @@ TEST_F(Wire, NoncesNeverRepeat) {
   for (std::uint64_t seq = 1; seq <= 1000; ++seq) {
     EXPECT_TRUE(nonces.insert(nonce_of(sealed(Heartbeat{}, seq))).second) << seq;
   }
-  const auto theirs = other.seal(Envelope{NodeId{1}, 1234, 1, Heartbeat{}});
+  const auto theirs = other.seal(Envelope{{NodeId{1}, NodeId{0}, 1234, 77, 88, 1}, Heartbeat{}});
   EXPECT_TRUE(nonces.insert(nonce_of(theirs)).second);
   ASSERT_TRUE(other.open(theirs).has_value());  // and it still opens
   ASSERT_TRUE(codec_.open(theirs).has_value());
@@ -126,11 +127,14 @@ TEST_F(Wire, EveryMessageRoundTrips) {
     const bool doc = std::holds_alternative<DocChunk>(m) || std::holds_alternative<DocAck>(m) ||
                      std::holds_alternative<VipCheckRequest>(m) ||
                      std::holds_alternative<VipCheckResult>(m);
-    EXPECT_LE(bytes.size(), doc ? limits::kMaxDatagramSize : 200u);
+    EXPECT_LE(bytes.size(), doc ? limits::kMaxDatagramSize : 220u);
     auto env = codec_.open(bytes);
     ASSERT_TRUE(env) << to_string(env.error());
     EXPECT_EQ(env->sender, NodeId{1});
+    EXPECT_EQ(env->recipient, NodeId{0});
     EXPECT_EQ(env->incarnation, 1234u);
+    EXPECT_EQ(env->session, 77u);
+    EXPECT_EQ(env->echo, 88u);
     EXPECT_EQ(env->seq, 5u);
     EXPECT_EQ(env->message, m);
   }
@@ -174,8 +178,15 @@ TEST_F(Wire, HeaderProblemsHaveTheirReasons) {
   ClusterConfig other = config_;
   other.nodes[1].name = "stranger";
   WireCodec stranger_codec(other, key_);
-  EXPECT_EQ(codec_.open(stranger_codec.seal(Envelope{NodeId{1}, 1, 1, samples()[3]})).error(),
-            DropReason::kUnknownSender);
+  EXPECT_EQ(
+      codec_.open(stranger_codec.seal(Envelope{{NodeId{1}, NodeId{0}, 1, 2, 3, 1}, samples()[3]}))
+          .error(),
+      DropReason::kUnknownSender);
+  // A recipient no member is called: sealed by a member of another node list under our key.
+  EXPECT_EQ(
+      codec_.open(stranger_codec.seal(Envelope{{NodeId{0}, NodeId{1}, 1, 2, 3, 1}, samples()[3]}))
+          .error(),
+      DropReason::kWrongRecipient);
 }
 
 TEST_F(Wire, AuthenticBodiesThatDoNotParseAreMalformed) {
@@ -205,7 +216,8 @@ TEST_F(Wire, AuthenticBodiesThatDoNotParseAreMalformed) {
 
 TEST_F(Wire, DocumentChunksThatDoNotFitTheirDocumentAreRefused) {
   const auto sealed = [&](const DocChunk& c) {
-    return codec_.seal(Envelope{NodeId{1}, 1, 1, c});  // seal() checks only the chunk size
+    // seal() checks only the chunk size
+    return codec_.seal(Envelope{{NodeId{1}, NodeId{0}, 1, 2, 3, 1}, c});
   };
   DocChunk c{Term{1}, DocChunkKind::kReplicate, DocVersion{Term{1}, 1}, 0, 1, 0, 10, 8, "abc"};
   EXPECT_EQ(codec_.open(sealed(c)).error(), DropReason::kMalformedBody);  // past the end
@@ -300,24 +312,66 @@ TEST_F(Wire, FuzzRandomAndMutatedDatagrams) {
   EXPECT_EQ(accepted, 0u);
 }
 
-TEST(ReplayFilter, WindowAndIncarnations) {
-  using V = ReplayFilter::Verdict;
-  ReplayFilter f;
-  EXPECT_EQ(f.check_and_update(10, 0), V::kReplayed);  // seq 0 is never valid
-  EXPECT_EQ(f.check_and_update(10, 5), V::kAcceptNewIncarnation);
-  EXPECT_EQ(f.check_and_update(10, 5), V::kReplayed);
-  EXPECT_EQ(f.check_and_update(10, 7), V::kAccept);
-  EXPECT_EQ(f.check_and_update(10, 6), V::kAccept);  // reordered, inside the window
-  EXPECT_EQ(f.check_and_update(10, 6), V::kReplayed);
-  EXPECT_EQ(f.check_and_update(10, 100), V::kAccept);
-  EXPECT_EQ(f.check_and_update(10, 37), V::kAccept);    // age 63: still inside
-  EXPECT_EQ(f.check_and_update(10, 36), V::kReplayed);  // age 64: too old
-  EXPECT_EQ(f.check_and_update(9, 1000), V::kStaleIncarnation);
-  EXPECT_EQ(f.check_and_update(11, 1), V::kAcceptNewIncarnation);  // restarted sender
-  EXPECT_EQ(f.check_and_update(10, 101), V::kStaleIncarnation);    // replay of the old boot
-  EXPECT_EQ(f.check_and_update(11, 1), V::kReplayed);
-  EXPECT_EQ(f.check_and_update(11, 1000), V::kAccept);  // a jump larger than the window
-  EXPECT_EQ(f.check_and_update(11, 999), V::kAccept);
+TEST(SeqWindow, RefusesWhatItSawAndWhatIsTooOld) {
+  SeqWindow w;
+  EXPECT_FALSE(w.accept(0));  // seq 0 is never valid
+  EXPECT_TRUE(w.accept(5));
+  EXPECT_FALSE(w.accept(5));
+  EXPECT_TRUE(w.accept(7));
+  EXPECT_TRUE(w.accept(6));  // reordered, inside the window
+  EXPECT_FALSE(w.accept(6));
+  EXPECT_TRUE(w.accept(100));
+  EXPECT_TRUE(w.accept(37));    // age 63: still inside
+  EXPECT_FALSE(w.accept(36));   // age 64: too old
+  EXPECT_TRUE(w.accept(1000));  // a jump larger than the window
+  EXPECT_TRUE(w.accept(999));
+  EXPECT_FALSE(w.accept(100));
+  w.reset();
+  EXPECT_TRUE(w.accept(100));
+}
+
+// The receiver's challenge is 500; the peer boots as incarnation 10 with challenge 41.
+TEST(PeerGate, NothingIsAcceptedUntilTheReceiversChallengeIsEchoed) {
+  using V = PeerGate::Verdict;
+  PeerGate g(500);
+  const auto h = [](std::uint64_t inc, std::uint64_t session, std::uint64_t echo,
+                    std::uint64_t seq) {
+    return Header{NodeId{1}, NodeId{0}, inc, session, echo, seq};
+  };
+  EXPECT_EQ(g.echo(), 0u);
+  EXPECT_EQ(g.check(h(10, 41, 0, 1)), V::kStaleEcho);    // the peer has not heard us yet
+  EXPECT_EQ(g.echo(), 41u);                              // but we heard it
+  EXPECT_EQ(g.check(h(10, 41, 499, 2)), V::kStaleEcho);  // echoes an earlier boot of ours
+  EXPECT_EQ(g.check(h(10, 41, 500, 3)), V::kAcceptNewIncarnation);
+  EXPECT_EQ(g.check(h(10, 41, 500, 3)), V::kReplayed);
+  EXPECT_EQ(g.check(h(10, 41, 500, 4)), V::kAccept);
+  EXPECT_EQ(g.check(h(10, 99, 500, 5)), V::kStaleIncarnation);   // another challenge, same boot
+  EXPECT_EQ(g.check(h(9, 7, 500, 1000)), V::kStaleIncarnation);  // an earlier boot
+  EXPECT_EQ(g.echo(), 41u);
+  // The peer restarts: its new boot is learnt, and accepted once it echoes us.
+  EXPECT_EQ(g.check(h(11, 42, 0, 1)), V::kStaleEcho);
+  EXPECT_EQ(g.echo(), 42u);
+  EXPECT_EQ(g.check(h(10, 41, 500, 6)), V::kStaleIncarnation);  // replay of the old boot
+  EXPECT_EQ(g.check(h(11, 42, 500, 2)), V::kAcceptNewIncarnation);
+  EXPECT_EQ(g.check(h(11, 42, 500, 1)), V::kAccept);  // reordered, inside the window
+}
+
+// A receiver that restarts (a new gate with a new challenge) refuses everything sealed before:
+// a replay of the peer's current boot teaches it the peer's challenge and nothing else.
+TEST(PeerGate, ARestartedReceiverCannotBeFedThePast) {
+  using V = PeerGate::Verdict;
+  PeerGate before(500);
+  const Header old{NodeId{1}, NodeId{0}, 10, 41, 500, 1};
+  ASSERT_EQ(before.check(old), V::kAcceptNewIncarnation);
+  PeerGate after(501);
+  for (std::uint64_t seq = 1; seq <= 200; ++seq) {
+    Header replay = old;
+    replay.seq = seq * 1000;
+    EXPECT_EQ(after.check(replay), V::kStaleEcho) << seq;
+  }
+  EXPECT_EQ(after.check(Header{NodeId{1}, NodeId{0}, 9, 40, 501, 1}), V::kStaleIncarnation);
+  EXPECT_EQ(after.echo(), 41u);  // the older boot taught nothing
+  EXPECT_EQ(after.check(Header{NodeId{1}, NodeId{0}, 10, 41, 501, 7}), V::kAcceptNewIncarnation);
 }
 
 class KeyFile : public ::testing::Test {
