@@ -39,6 +39,8 @@ class YamlReader {
                                  bool required = false);
   std::optional<int> int_field(const YAML::Node& map, const std::string& path, const char* key,
                                int min, int max);
+  // A scalar node's whole number in [min, max], or an error naming `path`.
+  std::optional<int> int_value(const YAML::Node& n, const std::string& path, int min, int max);
   // A map of names to amounts (node capacity, resource utilization): each name 1 to 63 of
   // A-Z a-z 0-9 _ . -, each amount a whole number from 0 to 1,000,000,000.
   std::optional<std::map<std::string, int>> amounts_field(const YAML::Node& map,
