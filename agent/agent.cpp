@@ -91,6 +91,7 @@ std::expected<void, std::string> Agent::start() {
   tell_macs();
   vip_checker_ = std::make_unique<VipChecker>(loop_);
   worker_ = std::make_unique<RequestWorker>(loop_, kWorkerCapacity, kWorkerDeadline);
+  parse_worker_ = std::make_unique<RequestWorker>(loop_, NodeRuntime::kMaxParsing, kParseDeadline);
   // Standby and maintenance reach the resource host (and the guard) from the document at the
   // first process(), before its keeper's first tick (refresh_effective).
   transport_ = std::make_unique<Transport>(loop_, config(), options_.self, options_.key,
@@ -260,6 +261,7 @@ void Agent::stop() {
     lock_fd_ = -1;
   }
   if (worker_) worker_->close();
+  if (parse_worker_) parse_worker_->close();
   if (executor_) executor_->close();
   spawn_pacer_.close();
   if (transport_) transport_->close();
@@ -453,6 +455,7 @@ void Agent::process() {
   }
   carry_out_docs(out);
   if (fatal_) return;
+  for (ParseRequest& p : out.parses) parse_off_loop(std::move(p));
   if (out.reconfigured) reconfigured(*out.reconfigured);
   for (const auto& [to, msg] : out.messages) transport_->send(to, msg);
   for (const auto& e : out.events) log_event(e);

@@ -146,6 +146,9 @@ class Agent {
   void submit_off_loop(std::function<void()> work, std::function<void()> done,
                        ControlServer::Reply reply);
   void off_loop(ControlServer::Reply reply, std::function<nlohmann::json()> work);
+  // A configuration the runtime asks to have parsed (a new document's, a proposal's): on
+  // parse_worker_, the result back to the runtime on the loop.
+  void parse_off_loop(ParseRequest request);
   void simulate_off_loop(const nlohmann::json& request, ControlServer::Reply reply);
   // `hactl explain`: the cluster as this node knows it now, explained (coordinator/explain.hpp).
   void explain_off_loop(const nlohmann::json& request, ControlServer::Reply reply);
@@ -177,6 +180,10 @@ class Agent {
   static constexpr std::size_t kWorkerCapacity = 4;
   static constexpr Duration kWorkerDeadline = std::chrono::seconds{10};
   std::unique_ptr<RequestWorker> worker_;
+  // Its own thread, so that no burst of requests delays the cluster's configuration; the
+  // runtime asks for at most NodeRuntime::kMaxParsing parses at once.
+  static constexpr Duration kParseDeadline = std::chrono::seconds{30};
+  std::unique_ptr<RequestWorker> parse_worker_;
   // Tells the resource host this node's MAC on the interfaces of its vips (all, or `only`'s).
   void tell_macs(std::optional<std::size_t> only = std::nullopt);
   std::map<std::string, std::size_t> prim_index_;

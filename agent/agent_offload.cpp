@@ -186,6 +186,31 @@ void Agent::off_loop(ControlServer::Reply reply, std::function<nlohmann::json()>
       [result, reply] { reply(*result); }, reply);
 }
 
+void Agent::parse_off_loop(ParseRequest request) {
+  auto in = std::make_shared<const ParseRequest>(std::move(request));
+  auto result = std::make_shared<ParseResult>();
+  auto back = [this, in](ParseResult r) {
+    if (fatal_ || !rt_) return;
+    rt_->on_parsed(in->text, std::move(r), now());
+    process();
+  };
+  auto failure = [in](const std::string& why) -> ParseResult {
+    return std::unexpected(std::vector<ConfigError>{ConfigError{in->source, 0, 0, "", why}});
+  };
+  const bool queued = parse_worker_->submit(
+      [in, result] { *result = parse_config(in->text, in->source); },
+      [result, back] { back(std::move(*result)); },
+      // The worker may still be writing `result` past its deadline: not read then.
+      [back, failure] {
+        back(failure("not parsed within " + std::to_string(kParseDeadline.count() / 1'000'000) +
+                     " s"));
+      });
+  // Not expected (the runtime asks for no more than the worker takes). Answered without a
+  // process() of its own: this runs inside one, whose output goes first.
+  if (!queued)
+    rt_->on_parsed(in->text, failure("busy: too many configurations being parsed"), now());
+}
+
 void Agent::simulate_off_loop(const nlohmann::json& request, ControlServer::Reply reply) {
   const Instant t = now();
   auto in = std::make_shared<SimulateInput>(

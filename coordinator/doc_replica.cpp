@@ -54,6 +54,7 @@ std::optional<Instant> DocReplica::next_deadline() const {
         at(last_sent_[i] + (acked_[i] ? resend_ : resend_ / 5));
     }
   }
+  if (!outbound_.empty()) at(next_burst_);
   return next;
 }
 
@@ -86,6 +87,7 @@ void DocReplica::step_down(const std::string& why) {
   }
   waiting_.clear();
   proposals_.clear();
+  parked_.clear();  // their proposers send them to the next coordinator
   lead_term_.reset();
   committed_.reset();
 }
@@ -93,6 +95,11 @@ void DocReplica::step_down(const std::string& why) {
 void DocReplica::tick(const Membership& m, std::optional<NodeId> coordinator, Instant now) {
   term_ = m.term;
   coordinator_ = coordinator;
+  // The rest of what is on its way first; what this tick starts sends its first burst itself.
+  if (!outbound_.empty() && now >= next_burst_) {
+    pump(kChunksPerBurst);
+    next_burst_ = now + kBurstGap;
+  }
   for (auto& e : early_) {
     if (e && e->term < m.term) e.reset();
   }
@@ -174,12 +181,51 @@ void DocReplica::send(NodeId to, Message m) { out_.messages.emplace_back(to, std
 void DocReplica::send_doc(NodeId to, DocChunkKind kind, const std::string& bytes,
                           DocVersion version, std::uint64_t proposal, std::uint64_t base_digest) {
   HACTL_ASSERT(bytes.size() <= limits::kMaxDocBytes);
-  const std::uint64_t digest = text_digest(bytes);
-  const auto total = static_cast<std::uint32_t>(bytes.size());
-  for (std::size_t off = 0; off < bytes.size(); off += kDocChunkBytes) {
-    send(to, DocChunk{term_, kind, version, proposal, digest, base_digest, total,
-                      static_cast<std::uint32_t>(off), bytes.substr(off, kDocChunkBytes)});
+  const DocChunk header{term_,
+                        kind,
+                        version,
+                        proposal,
+                        text_digest(bytes),
+                        base_digest,
+                        static_cast<std::uint32_t>(bytes.size()),
+                        0,
+                        {}};
+  for (const Outbound& o : outbound_) {
+    if (o.to == to && o.header == header) return;  // still on its way
   }
+  outbound_.push_back(Outbound{to, header, std::make_shared<const std::string>(bytes), 0});
+  // The first burst at once: most documents are a few chunks, and their round trip is the
+  // latency of every `hactl` change. Only the rest waits for tick().
+  Outbound& o = outbound_.back();
+  for (std::size_t k = 0; k < kChunksPerBurst && o.next < o.bytes->size(); ++k) {
+    DocChunk c = o.header;
+    c.offset = static_cast<std::uint32_t>(o.next);
+    c.data = o.bytes->substr(o.next, kDocChunkBytes);
+    o.next += kDocChunkBytes;
+    send(to, std::move(c));
+  }
+  if (o.next >= o.bytes->size()) outbound_.pop_back();
+}
+
+std::size_t DocReplica::pump(std::size_t budget) {
+  std::size_t sent = 0;
+  for (auto it = outbound_.begin(); it != outbound_.end() && sent < budget;) {
+    Outbound& o = *it;
+    // Not worth sending: a replica of an earlier term, a proposal no longer in flight.
+    const bool stale = o.header.kind == DocChunkKind::kReplicate
+                           ? !leading() || o.header.term != term_
+                           : mine_.count(o.header.proposal) == 0;
+    while (!stale && sent < budget && o.next < o.bytes->size()) {
+      DocChunk c = o.header;
+      c.offset = static_cast<std::uint32_t>(o.next);
+      c.data = o.bytes->substr(o.next, kDocChunkBytes);
+      o.next += kDocChunkBytes;
+      send(o.to, std::move(c));
+      ++sent;
+    }
+    it = stale || o.next >= o.bytes->size() ? outbound_.erase(it) : it + 1;
+  }
+  return sent;
 }
 
 bool DocReplica::assemble(Assembly& a, const DocChunk& c, Instant now) {
@@ -250,6 +296,9 @@ void DocReplica::on_proposal(NodeId from, std::uint64_t id, const std::string& b
   for (const auto& [v, w] : waiting_) {
     if (w.from == from && w.id == id) return;  // accepted, awaiting commit
   }
+  for (const Parked& p : parked_) {
+    if (p.from == from && p.id == id) return;  // resent while its check runs
+  }
   // Derived from what is current: the same version, or the same content re-stamped since.
   if (base != doc_.version && (base_digest == 0 || base_digest != text_digest(doc_.bytes))) {
     answer(from, id, false,
@@ -259,8 +308,13 @@ void DocReplica::on_proposal(NodeId from, std::uint64_t id, const std::string& b
            doc_.version);
     return;
   }
-  if (const std::string error = validator_(bytes); !error.empty()) {
-    answer(from, id, false, error, doc_.version);
+  const Verdict verdict = validator_(bytes);
+  if (verdict.pending) {
+    park(Parked{from, id, bytes, base, base_digest});
+    return;
+  }
+  if (!verdict.error.empty()) {
+    answer(from, id, false, verdict.error, doc_.version);
     return;
   }
   adopt(StoredDoc{DocVersion{*lead_term_, doc_.version.revision + 1}, bytes});
@@ -268,6 +322,29 @@ void DocReplica::on_proposal(NodeId from, std::uint64_t id, const std::string& b
   waiting_[doc_.version] = Waiting{from, id};
   std::fill(last_sent_.begin(), last_sent_.end(), now - resend_);
   update_commit();
+}
+
+void DocReplica::park(Parked p) {
+  if (parked_.size() >= kMaxParked) {
+    const Parked oldest = std::move(parked_.front());
+    parked_.erase(parked_.begin());
+    answer(oldest.from, oldest.id, false,
+           "busy: " + std::to_string(kMaxParked) +
+               " changes were waiting for their check; nothing was changed: run the command again",
+           doc_.version);
+  }
+  parked_.push_back(std::move(p));
+}
+
+void DocReplica::retry_parked(Instant now) {
+  if (!leading()) {
+    parked_.clear();
+    return;
+  }
+  // Each is checked as if it came now: the document may have changed under it meanwhile.
+  for (Parked& p : std::exchange(parked_, {})) {
+    on_proposal(p.from, p.id, p.bytes, p.base, p.base_digest, now);
+  }
 }
 
 void DocReplica::answer(NodeId to, std::uint64_t id, bool ok, const std::string& error,

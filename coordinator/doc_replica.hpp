@@ -23,6 +23,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -55,8 +56,24 @@ struct DocOutput {
 
 class DocReplica {
  public:
-  // Refuses a proposed document (with the reason) or accepts it (empty).
-  using Validator = std::function<std::string(const std::string& bytes)>;
+  // A validator's answer: accept (no error), refuse (the reason), or not yet: the check waits
+  // for work done off the shell's loop (NodeRuntime: a configuration's parse), and the
+  // proposal is parked until retry_parked().
+  struct Verdict {
+    Verdict(std::string e = {}) : error(std::move(e)) {}  // NOLINT: a reason is a verdict
+    static Verdict later() {
+      Verdict v;
+      v.pending = true;
+      return v;
+    }
+    std::string error;
+    bool pending = false;
+  };
+  using Validator = std::function<Verdict(const std::string& bytes)>;
+  // At most this many proposals wait for their check; one more refuses the oldest.
+  static constexpr std::size_t kMaxParked = 4;
+  static constexpr std::size_t kChunksPerBurst = 32;
+  static constexpr Duration kBurstGap = std::chrono::milliseconds(2);
 
   // `first_proposal`: the id of this node's first proposal; ids must not repeat across restarts
   // (the agent starts from its boot incarnation).
@@ -71,6 +88,9 @@ class DocReplica {
   void tick(const Membership& m, std::optional<NodeId> coordinator, Instant now);
   // The peer restarted: what it proposed before is no longer its to hear about.
   void peer_restarted(NodeId from);
+  // Checks the parked proposals again (the validator's pending work is done).
+  void retry_parked(Instant now);
+  std::size_t parked() const { return parked_.size(); }
   // A change derived from `base`. Its outcome comes back in take().outcomes (by `deadline` at
   // the latest: then it failed, and may or may not have been applied). Returns the id.
   std::uint64_t propose(std::string bytes, DocVersion base, Instant now, Instant deadline);
@@ -98,6 +118,19 @@ class DocReplica {
     NodeId from;
     std::uint64_t id = 0;
   };
+  struct Parked {  // a proposal whose check is not done yet
+    NodeId from;
+    std::uint64_t id = 0;
+    std::string bytes;
+    DocVersion base;
+    std::uint64_t base_digest = 0;
+  };
+  struct Outbound {  // a document on its way to one node, sent a burst at a time
+    NodeId to;
+    DocChunk header;  // all but offset and data
+    std::shared_ptr<const std::string> bytes;
+    std::size_t next = 0;  // offset of the next chunk
+  };
   struct Mine {  // this node's proposal in flight
     std::string bytes;
     DocVersion base;
@@ -114,11 +147,14 @@ class DocReplica {
   void send(NodeId to, Message m);
   void send_doc(NodeId to, DocChunkKind kind, const std::string& bytes, DocVersion version,
                 std::uint64_t proposal, std::uint64_t base_digest = 0);
+  // Sends up to `budget` chunks of the oldest outbound documents; returns how many it sent.
+  std::size_t pump(std::size_t budget);
   // Adds a chunk to `a`; true when `a` is complete and its digest matches.
   bool assemble(Assembly& a, const DocChunk& c, Instant now);
   void on_proposal(NodeId from, std::uint64_t id, const std::string& bytes, DocVersion base,
                    std::uint64_t base_digest, Instant now);
   void answer(NodeId to, std::uint64_t id, bool ok, const std::string& error, DocVersion v);
+  void park(Parked p);
   void update_commit();
 
   std::size_t n_;
@@ -138,6 +174,13 @@ class DocReplica {
   std::map<std::pair<std::uint16_t, std::uint64_t>, Assembly> proposals_;  // coordinator
   std::map<std::pair<std::uint16_t, std::uint64_t>, std::pair<bool, std::string>> answered_;
   std::map<DocVersion, Waiting> waiting_;
+  std::vector<Parked> parked_;  // oldest first
+  // Documents larger than a burst go out kChunksPerBurst chunks every kBurstGap: all at once,
+  // a document near kMaxDocBytes is thousands of datagrams, which overflow the peers' socket
+  // buffers and crowd out the heartbeats (a 1.1 MB configuration cost the coordinator its
+  // lease). Resent documents restart only once they are through.
+  std::vector<Outbound> outbound_;  // oldest first
+  Instant next_burst_{};
   std::map<std::uint64_t, Mine> mine_;
   std::uint64_t next_proposal_ = 1;
   std::optional<NodeId> coordinator_;

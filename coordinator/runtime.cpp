@@ -167,32 +167,42 @@ std::set<std::string> NodeRuntime::possibly_active(Instant now) const {
   return out;
 }
 
-std::string NodeRuntime::validate(const std::string& bytes) const {
+DocReplica::Verdict NodeRuntime::validate(const std::string& bytes) {
   auto next = doc_from_bytes(bytes);
   if (!next) return "not a cluster document: " + next.error();
-  if (next->config_text.size() > limits::kMaxConfigBytes) return "the configuration is too large";
-  auto cfg = parse_config(next->config_text,
-                          "configuration version " + std::to_string(next->config_version));
-  if (!cfg) {
-    std::string all = "the configuration is invalid:";
-    for (const auto& e : cfg.error()) all += "\n  " + e.to_string();
-    return all;
+  if (next->config_text.size() > limits::kMaxConfigBytes) return {"the configuration is too large"};
+  // The configuration as applied (standby, moves, bans: most changes) needs no parse.
+  const ClusterConfig* config = &base_;
+  if (next->config_text != applied_text_) {
+    const ParseResult* cfg =
+        parsed(next->config_text, "configuration version " + std::to_string(next->config_version));
+    if (cfg == nullptr) return DocReplica::Verdict::later();
+    if (!*cfg) {
+      std::string all = "the configuration is invalid:";
+      for (const auto& e : cfg->error()) all += "\n  " + e.to_string();
+      return all;
+    }
+    config = &(*cfg)->config;
   }
-  if (auto d = static_differences(config_, cfg->config); !d.empty()) {
+  return check_proposed(*next, *config);
+}
+
+std::string NodeRuntime::check_proposed(const ClusterDoc& next, const ClusterConfig& cfg) const {
+  if (auto d = static_differences(config_, cfg); !d.empty()) {
     std::string all = "these settings need every agent restarted with the new file, not apply:";
     for (const auto& line : d) all += "\n  " + line;
     return all;
   }
-  for (const auto& n : next->standby) {
-    if (!cfg->config.find_node(n)) return "standby names an unknown node '" + n + "'";
+  for (const auto& n : next.standby) {
+    if (!cfg.find_node(n)) return "standby names an unknown node '" + n + "'";
   }
   // Nothing active may be removed or redefined by the document itself: it must be stopped
   // first, or its old and new definitions could run at once on two nodes.
-  if (next->config_text == applied_text_) return {};
+  if (next.config_text == applied_text_) return {};
   std::vector<std::string> active;
   const auto maybe = possibly_active(now_);
   for (const auto& p : base_.resources.primitives) {
-    const PrimitiveConfig* q = cfg->config.resources.primitive(p.id);
+    const PrimitiveConfig* q = cfg.resources.primitive(p.id);
     if (q != nullptr && same_definition(p, *q)) continue;
     if (maybe.count(p.id) != 0) active.push_back(p.id);
   }
@@ -223,6 +233,7 @@ RuntimeOutput NodeRuntime::advance(Instant now, std::int64_t unix_us, bool execu
   out.events = std::move(ready.events);
   watch_availability(now, unix_us, out);
   out.notes = std::exchange(notes_, {});
+  out.parses = std::exchange(parse_requests_, {});
   return out;
 }
 
@@ -257,24 +268,53 @@ void NodeRuntime::run_docs(Instant now, bool executor_idle, RuntimeOutput& out) 
 
 void NodeRuntime::apply_doc() {
   intents_until_ = -1;  // recompute the constraints from the intents
-  if (doc_.config_text == applied_text_) {
-    pending_base_.reset();
-    return;
-  }
+  // What was pending is superseded: the configuration taken up is this document's, or none.
+  pending_base_.reset();
+  awaiting_parse_ = false;
+  if (doc_.config_text == applied_text_) return;
   const std::string version = std::to_string(doc_.config_version);
-  auto cfg = parse_config(doc_.config_text, "configuration version " + version);
-  if (!cfg) {
-    note(RuntimeNote::Level::kError, "event=config_refused version=" + version + " error=\"" +
-                                         cfg.error().front().to_string() + "\"");
+  const ParseResult* cfg = parsed(doc_.config_text, "configuration version " + version);
+  if (cfg == nullptr) {
+    awaiting_parse_ = true;  // on_parsed comes back here
     return;
   }
-  if (auto d = static_differences(config_, cfg->config); !d.empty()) {
+  if (!*cfg) {
+    note(RuntimeNote::Level::kError, "event=config_refused version=" + version + " error=\"" +
+                                         cfg->error().front().to_string() + "\"");
+    return;
+  }
+  if (auto d = static_differences(config_, (*cfg)->config); !d.empty()) {
     note(RuntimeNote::Level::kError, "event=config_refused version=" + version + " error=\"" +
                                          d.front() +
                                          "\" effect=\"restart every agent with the new file\"");
     return;
   }
-  pending_base_ = std::move(cfg->config);
+  pending_base_ = (*cfg)->config;
+}
+
+const ParseResult* NodeRuntime::parsed(const std::string& text, const std::string& source) {
+  for (const Parsed& p : parsed_) {
+    if (p.text == text) return &p.result;
+  }
+  // Past the bound it is asked for when an answer makes room (a parked proposal is retried
+  // then; a document's configuration is asked for again by apply_doc).
+  if (parsing_.size() < kMaxParsing &&
+      std::find(parsing_.begin(), parsing_.end(), text) == parsing_.end()) {
+    parsing_.push_back(text);
+    parse_requests_.push_back(ParseRequest{text, source});
+  }
+  return nullptr;
+}
+
+void NodeRuntime::on_parsed(const std::string& text, ParseResult result, Instant now) {
+  const auto asked = std::find(parsing_.begin(), parsing_.end(), text);
+  if (asked == parsing_.end()) return;  // not asked for (or answered already)
+  parsing_.erase(asked);
+  if (parsed_.size() >= kParsedKept) parsed_.pop_front();
+  parsed_.push_back(Parsed{text, std::move(result)});
+  now_ = now;
+  if (awaiting_parse_) apply_doc();
+  if (docs_) docs_->retry_parked(now);
 }
 
 void NodeRuntime::refresh_intents(Instant now, std::int64_t unix_s, bool executor_idle,

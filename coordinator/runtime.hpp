@@ -13,6 +13,8 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
+#include <expected>
 #include <memory>
 #include <optional>
 #include <set>
@@ -61,6 +63,14 @@ struct Reconfiguration {
   std::uint64_t config_version = 0;
 };
 
+// A configuration text for the shell to parse off its loop (parse_config takes hundreds of
+// milliseconds for a file near the size limit), answered through NodeRuntime::on_parsed.
+struct ParseRequest {
+  std::string text;
+  std::string source;  // names the text in errors
+};
+using ParseResult = std::expected<LoadedConfig, std::vector<ConfigError>>;
+
 struct RuntimeOutput {
   std::optional<HardState> hard_state;          // 1. persist (Raft: before any message leaves)
   std::optional<StoredDoc> store;               // 2. persist (before any acknowledgement leaves)
@@ -76,6 +86,7 @@ struct RuntimeOutput {
   std::vector<std::size_t> announces;  // vips to announce again
   std::vector<std::pair<NodeId, VipCheckRequest>> vip_checks;
   std::vector<AvailabilityChange> availability;
+  std::vector<ParseRequest> parses;  // answer each through on_parsed, in any order
   // Current values (the shell tells the guard and the lease file when they change).
   std::optional<Instant> lease_end;     // this node's lease, while it holds one
   std::optional<Instant> vip_deadline;  // Keeper::vip_deadline
@@ -97,6 +108,9 @@ class NodeRuntime {
   void on_fence_done(std::uint64_t id, bool ok, const std::string& detail, Instant now);
   void on_vip_check_done(NodeId asker, VipCheckResult result);
   void set_mac(const std::string& interface, const MacAddress& mac);
+  // The parse of a ParseRequest's text (parse_config(text, source)). A new document's
+  // configuration is taken up, and a proposal waiting for its check is checked, once it is here.
+  void on_parsed(const std::string& text, ParseResult result, Instant now);
 
   // Hands the coordinator role over (Node::hand_over), avoiding standby, maintenance and
   // leaving nodes; a follower asks its coordinator. Returns the node asked, if any.
@@ -116,8 +130,11 @@ class NodeRuntime {
   RuntimeOutput advance(Instant now, std::int64_t unix_us, bool executor_idle);
   Instant next_deadline(Instant now) const;
 
-  // Refuses a proposed document (the reason) or accepts it (""): the replica's validator.
-  std::string validate(const std::string& bytes) const;
+  // Refuses a proposed document (the reason), accepts it (""), or waits for its parse: the
+  // replica's validator.
+  DocReplica::Verdict validate(const std::string& bytes);
+  // The checks of a proposed document whose configuration is parsed (`cfg`).
+  std::string check_proposed(const ClusterDoc& next, const ClusterConfig& cfg) const;
   // The primitives that may be active anywhere, as far as this node knows.
   std::set<std::string> possibly_active(Instant now) const;
 
@@ -146,6 +163,8 @@ class NodeRuntime {
   void run_resources(Instant now, RuntimeOutput& out);
   void watch_availability(Instant now, std::int64_t unix_us, RuntimeOutput& out);
   void note(RuntimeNote::Level level, std::string line);
+  // The parse of `text` if the shell has returned it; else asks for it (once) and returns null.
+  const ParseResult* parsed(const std::string& text, const std::string& source);
 
   ClusterConfig config_;  // effective; the host and the core refer to it
   RuntimeOptions options_;
@@ -156,6 +175,19 @@ class NodeRuntime {
   ClusterConfig base_;
   std::string applied_text_;
   std::optional<ClusterConfig> pending_base_;
+  struct Parsed {
+    std::string text;
+    ParseResult result;
+  };
+  std::deque<Parsed> parsed_;         // the latest kParsedKept parses, newest last
+  std::vector<std::string> parsing_;  // asked for, not answered yet
+  std::vector<ParseRequest> parse_requests_;
+  bool awaiting_parse_ = false;  // the document's configuration is not parsed yet
+  static constexpr std::size_t kParsedKept = 3;
+
+ public:
+  // At most this many ParseRequests are unanswered at once (a shell's worker takes that many).
+  static constexpr std::size_t kMaxParsing = 4;
   std::int64_t intents_until_ = -1;  // unix s: the next expiry (0: none; -1: recompute)
   std::optional<DocVersion> standby_handover_tried_;
   std::set<std::uint64_t> hold_proposals_;  // ids of proposals made for flap holds

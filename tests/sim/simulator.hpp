@@ -184,6 +184,8 @@ class Simulation {
   std::int64_t unix_us(std::size_t i) const;
   void transmit(NodeId from, NodeId to, Message m);
   void finish_call(std::size_t i, std::size_t k);
+  bool next_parse(RealTime& next, std::size_t& node) const;
+  void finish_parse(std::size_t i);
   void poll_monitors(std::size_t i);
   void enforce_guard(std::size_t i);
   void guard_stops(std::size_t i, std::vector<bool>& held, const char* why);

@@ -19,13 +19,18 @@ struct Net {
   Term term{1};
   std::optional<NodeId> leader = NodeId{0};
   Instant now{};
-  std::string refuse;  // what the validator says
+  std::string refuse;       // what the validator says
+  bool checks_done = true;  // false: the validator's work for "slow" documents is not done yet
 
   explicit Net(std::size_t n) : up(n, true), stored(n), outcomes(n) {
     for (std::size_t i = 0; i < n; ++i) {
       r.emplace_back(n, NodeId{static_cast<std::uint16_t>(i)}, milliseconds(100),
                      StoredDoc{DocVersion{}, "v0"}, [this](const std::string& b) {
-                       return b.find("bad") != std::string::npos ? "bad document" : refuse;
+                       if (!checks_done && b.find("slow") != std::string::npos) {
+                         return DocReplica::Verdict::later();
+                       }
+                       return DocReplica::Verdict(
+                           b.find("bad") != std::string::npos ? "bad document" : refuse);
                      });
     }
   }
@@ -132,6 +137,75 @@ TEST(DocReplica, AnInvalidDocumentIsRefusedWithTheValidatorsReason) {
   EXPECT_FALSE(net.outcomes[1][0].ok);
   EXPECT_EQ(net.outcomes[1][0].error, "bad document");
   EXPECT_EQ(net.r[0].doc().bytes, "v0");
+}
+
+// A proposal whose check is not done waits, parked once however often it is resent, and is
+// checked again when retry_parked says the work is done.
+TEST(DocReplica, AProposalWaitsForItsCheck) {
+  Net net(3);
+  net.round();
+  net.checks_done = false;
+  net.r[1].propose("slow one", net.r[1].doc().version, net.now, net.now + milliseconds(5000));
+  for (int i = 0; i < 5; ++i) net.round();  // resent every 100 ms
+  EXPECT_EQ(net.r[0].parked(), 1u);
+  EXPECT_TRUE(net.outcomes[1].empty());
+  net.checks_done = true;
+  net.r[0].retry_parked(net.now);
+  net.drain(0);
+  for (int i = 0; i < 3; ++i) net.round();
+  EXPECT_EQ(net.r[0].parked(), 0u);
+  ASSERT_EQ(net.outcomes[1].size(), 1u);
+  EXPECT_TRUE(net.outcomes[1][0].ok) << net.outcomes[1][0].error;
+  EXPECT_EQ(net.r[2].doc().bytes, "slow one");
+}
+
+TEST(DocReplica, TooManyWaitingProposalsRefuseTheOldest) {
+  Net net(3);
+  net.round();
+  net.checks_done = false;
+  for (std::size_t k = 0; k <= DocReplica::kMaxParked; ++k) {
+    net.r[1].propose("slow " + std::to_string(k), net.r[1].doc().version, net.now,
+                     net.now + milliseconds(5000));
+    net.round();
+  }
+  EXPECT_EQ(net.r[0].parked(), DocReplica::kMaxParked);
+  ASSERT_EQ(net.outcomes[1].size(), 1u);
+  EXPECT_FALSE(net.outcomes[1][0].ok);
+  EXPECT_NE(net.outcomes[1][0].error.find("busy"), std::string::npos);
+  // Losing the lead drops them: their proposers send them to the next coordinator.
+  net.leader.reset();
+  net.round();
+  EXPECT_EQ(net.r[0].parked(), 0u);
+}
+
+// A large document goes out a burst at a time, and arrives whole.
+TEST(DocReplica, ALargeDocumentGoesOutInBursts) {
+  Net net(3);
+  net.round();
+  const std::string big(100 * kDocChunkBytes, 'x');
+  net.r[0].propose(big, net.r[0].doc().version, net.now, net.now + milliseconds(5000));
+  net.now += milliseconds(100);
+  net.r[0].tick(net.membership(0), net.leader, net.now);  // accepted: a new version here
+  (void)net.r[0].take();
+  net.r[0].tick(net.membership(0), net.leader, net.now);  // and sent to the followers
+  DocOutput o = net.r[0].take();
+  std::size_t chunks = 0;
+  for (const auto& [to, m] : o.messages) chunks += std::holds_alternative<DocChunk>(m) ? 1 : 0;
+  EXPECT_EQ(chunks, 2 * DocReplica::kChunksPerBurst);  // the first burst to each follower
+  ASSERT_TRUE(net.r[0].next_deadline());
+  EXPECT_LE(*net.r[0].next_deadline(), net.now + DocReplica::kBurstGap);
+  net.r[0].tick(net.membership(0), net.leader, net.now + DocReplica::kBurstGap);
+  chunks = 0;
+  for (const auto& [to, m] : net.r[0].take().messages) {
+    chunks += std::holds_alternative<DocChunk>(m) ? 1 : 0;
+  }
+  EXPECT_EQ(chunks, DocReplica::kChunksPerBurst);  // then a burst every gap, all nodes together
+  for (int i = 0; i < 20; ++i) net.round(DocReplica::kBurstGap);
+  for (int i = 0; i < 3; ++i) net.round();
+  ASSERT_EQ(net.outcomes[0].size(), 1u);
+  EXPECT_TRUE(net.outcomes[0][0].ok) << net.outcomes[0][0].error;
+  EXPECT_EQ(net.r[1].doc().bytes, big);
+  EXPECT_EQ(net.r[2].doc().bytes, big);
 }
 
 TEST(DocReplica, ANodeThatWasDownCatchesUpWhenItReturns) {

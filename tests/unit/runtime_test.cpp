@@ -51,6 +51,20 @@ class RuntimeTest : public ::testing::Test {
     return d;
   }
   RuntimeOutput advance(std::int64_t unix_s) { return rt_->advance(t0_, unix_s * 1'000'000, true); }
+  // The validator's verdict, with the parse it waits for done as a shell does it (off the loop,
+  // answered through on_parsed): at most one round.
+  std::string check(const std::string& bytes) {
+    auto v = rt_->validate(bytes);
+    if (!v.pending) return v.error;
+    const RuntimeOutput out = advance(kUnix);
+    EXPECT_EQ(out.parses.size(), 1u);
+    for (const ParseRequest& p : out.parses) {
+      rt_->on_parsed(p.text, parse_config(p.text, p.source), t0_);
+    }
+    v = rt_->validate(bytes);
+    EXPECT_FALSE(v.pending);
+    return v.error;
+  }
   bool banned(const std::string& node) const {
     for (const auto& l : rt_->config().resources.locations) {
       if (l.resource == "web-ip" && l.node == node && l.origin == LocationConstraint::Origin::kBan)
@@ -92,18 +106,51 @@ TEST_F(RuntimeTest, TheValidatorRefusesWhatTheAgentWould) {
   advance(kUnix);
   ClusterDoc ok = doc();
   ok.standby = {"n3"};
-  EXPECT_EQ(rt_->validate(doc_to_bytes(ok)), "");
+  EXPECT_EQ(check(doc_to_bytes(ok)), "");  // the applied configuration: no parse
+  EXPECT_TRUE(advance(kUnix).parses.empty());
   ClusterDoc unknown = doc();
   unknown.standby = {"n9"};
-  EXPECT_NE(rt_->validate(doc_to_bytes(unknown)).find("unknown node 'n9'"), std::string::npos);
+  EXPECT_NE(check(doc_to_bytes(unknown)).find("unknown node 'n9'"), std::string::npos);
   ClusterDoc broken = doc();
   broken.config_text += "  - {not: [closed\n";
-  EXPECT_NE(rt_->validate(doc_to_bytes(broken)).find("invalid"), std::string::npos);
+  EXPECT_NE(check(doc_to_bytes(broken)).find("invalid"), std::string::npos);
   ClusterDoc timing = doc();
   timing.config_text =
       std::string(kYaml).insert(std::string(kYaml).find("nodes:"), "  node_timeout: 900ms\n");
-  EXPECT_NE(rt_->validate(doc_to_bytes(timing)).find("restarted"), std::string::npos);
-  EXPECT_NE(rt_->validate("not a document").find("not a cluster document"), std::string::npos);
+  EXPECT_NE(check(doc_to_bytes(timing)).find("restarted"), std::string::npos);
+  EXPECT_NE(check("not a document").find("not a cluster document"), std::string::npos);
+}
+
+// A stored document's new configuration is parsed off the loop: asked for once, taken up
+// when the parse comes back, and a newer document's supersedes one still being parsed.
+TEST_F(RuntimeTest, ANewConfigurationIsTakenUpOnceItsParseIsBack) {
+  start(doc());
+  advance(kUnix);
+  const std::string two = std::string(kYaml) + "  - {id: two, type: 'ocf:heartbeat:Dummy'}\n";
+  const std::string three = std::string(kYaml) + "  - {id: three, type: 'ocf:heartbeat:Dummy'}\n";
+  ASSERT_TRUE(parse_config(two, "x") && parse_config(three, "x"));
+  EXPECT_EQ(check(doc_to_bytes(doc())), "");
+  ClusterDoc d = doc();
+  d.config_version = 2;
+  d.config_text = two;
+  auto v = rt_->validate(doc_to_bytes(d));
+  EXPECT_TRUE(v.pending);
+  RuntimeOutput out = advance(kUnix);
+  ASSERT_EQ(out.parses.size(), 1u);
+  EXPECT_EQ(out.parses[0].text, two);
+  EXPECT_EQ(out.parses[0].source, "configuration version 2");
+  EXPECT_TRUE(rt_->validate(doc_to_bytes(d)).pending);  // asked once
+  EXPECT_TRUE(advance(kUnix).parses.empty());
+  d.config_text = three;  // another text meanwhile: asked for as well
+  EXPECT_TRUE(rt_->validate(doc_to_bytes(d)).pending);
+  out = advance(kUnix);
+  ASSERT_EQ(out.parses.size(), 1u);
+  rt_->on_parsed(three, parse_config(three, "x"), t0_);
+  rt_->on_parsed(two, parse_config(two, "x"), t0_);
+  rt_->on_parsed(two, parse_config(two, "x"), t0_);  // unasked: ignored
+  EXPECT_EQ(rt_->validate(doc_to_bytes(d)).error, "");
+  EXPECT_FALSE(rt_->validate(doc_to_bytes(d)).pending);
+  EXPECT_EQ(rt_->base().resources.primitives.size(), 1u);  // nothing stored, nothing taken up
 }
 
 }  // namespace
