@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 
 #include "common/config.hpp"
+#include "common/names.hpp"
 
 namespace hactl {
 namespace {
@@ -51,9 +52,7 @@ std::expected<VipParams, std::vector<VipParamError>> parse_vip_params(
       }
     } else if (k == "interface") {
       v.interface = text;
-      if (text.empty() || text.size() > 15 || text.find('/') != std::string::npos) {
-        errors.push_back({k, "'" + text + "' is not an interface name (1 to 15 characters)"});
-      }
+      if (const auto why = interface_name_problem(text)) errors.push_back({k, *why});
     } else if (k == "verify") {
       boolean(k, text, v.verify);
     } else if (k == "announce_refresh") {
