@@ -8,8 +8,9 @@
 namespace hactl {
 namespace {
 
+// One literal: tests/integration/test_manpages.py reads the keys off it.
 constexpr const char* kKnown =
-    "(known: address, interface, verify, announce_refresh, nodad, preferred_lft)";
+    "(known: address, interface, verify, announce_refresh, nodad, preferred_lft, outside_subnet)";
 
 bool valid_cidr(const std::string& s, bool& v6) {
   const auto slash = s.find('/');
@@ -55,6 +56,8 @@ std::expected<VipParams, std::vector<VipParamError>> parse_vip_params(
       if (const auto why = interface_name_problem(text)) errors.push_back({k, *why});
     } else if (k == "verify") {
       boolean(k, text, v.verify);
+    } else if (k == "outside_subnet") {
+      boolean(k, text, v.outside_subnet);
     } else if (k == "announce_refresh") {
       const auto d = parse_duration(text);
       if (!d) {

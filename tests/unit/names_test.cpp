@@ -103,6 +103,10 @@ TEST(Names, TheLoaderNamesFileLineAndField) {
             "c.yaml:8:19: resources[0].type: exec script must not have an empty, '.' or '..' "
             "component\n");
   EXPECT_EQ(errors("  - {id: a, type: systemd:nginx}\n"), "");
+  EXPECT_EQ(errors("  - {id: a, type: vip, params: {address: 10.0.0.1/24, interface: eth0, "
+                   "outside_subnet: perhaps}}\n"),
+            "c.yaml:8:88: resources[0].params.outside_subnet: must be true or false, got "
+            "'perhaps'\n");
 }
 
 TEST(Names, FenceAgents) {
