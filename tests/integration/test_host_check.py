@@ -24,25 +24,10 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from netns import AGENT, HACTL, AddressWatch, ClusterTestCase, main, run, vip_resources  # noqa: E402
+from test_hostile_requests import ASK  # noqa: E402  (one request per connection, N times)
 
 VIP = "10.213.0.100"
 RESOURCES = vip_resources(VIP)
-
-# Sends the request argv[2] (one JSON line) to the control socket argv[1]; prints the answer.
-ASK = r"""
-import socket, sys
-s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-s.settimeout(30)
-s.connect(sys.argv[1])
-s.sendall(sys.argv[2].encode() + b"\n")
-answer = b""
-while not answer.endswith(b"\n"):
-    chunk = s.recv(65536)
-    if not chunk:
-        break
-    answer += chunk
-print(answer.decode().strip())
-"""
 
 
 class HostCheck(ClusterTestCase):
@@ -105,8 +90,8 @@ class HostCheck(ClusterTestCase):
                 with open(bad) as f:
                     request = {"cmd": "config-apply", "path": bad, "text": f.read()}
                 r = run(sys.executable, "-c", ASK, c.nodes[node].socket, json.dumps(request),
-                        timeout=60)
-                answer = json.loads(r.stdout)
+                        "1", timeout=60)
+                answer = json.loads(r.stdout.splitlines()[1])
                 self.assertIn(f"cannot run on {node}", answer.get("error", ""), answer)
                 finding = answer["host_findings"][0]
                 self.assertEqual((finding["node"], finding["resource"], finding["field"],
