@@ -175,7 +175,8 @@ CheckOutput check_config_text(const CheckInput& in) {
   out.same = in.text == in.doc.config_text;
   nlohmann::json warnings = nlohmann::json::array();
   for (const auto& w : cfg->warnings) warnings.push_back(w.path + ": " + w.message);
-  for (const auto& f : findings) warnings.push_back(to_string(f));  // warnings only, here
+  // Warnings only, here; hactl prints each after "warning: ", as the loader's.
+  for (const auto& f : findings) warnings.push_back(located(f));
   out.answer = {{"valid", true},
                 {"unchanged", out.same},
                 {"plan", plan},

@@ -428,13 +428,17 @@ std::string reason(const HostFinding& f) {
   return thing + ": unknown problem";
 }
 
-std::string to_string(const HostFinding& f) {
-  std::string s = f.severity == HostSeverity::kWarning ? "warning: " : "";
+std::string located(const HostFinding& f) {
+  std::string s;
   if (f.line > 0) {
-    s += f.file + ":" + std::to_string(f.line) + ":" + std::to_string(f.column) + ": ";
+    s = f.file + ":" + std::to_string(f.line) + ":" + std::to_string(f.column) + ": ";
   }
   const char* kind = f.subject == HostSubject::kFenceAgent ? "fence device " : "resource ";
   return s + f.field + ": " + f.node + ": " + kind + f.resource + ": " + reason(f);
+}
+
+std::string to_string(const HostFinding& f) {
+  return (f.severity == HostSeverity::kWarning ? "warning: " : "") + located(f);
 }
 
 std::vector<HostFinding> check_host(const ClusterConfig& config, const HostFacts& facts,

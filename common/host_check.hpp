@@ -107,7 +107,8 @@ bool has_errors(const std::vector<HostFinding>& findings);
 // `interface "eth9" does not exist on n1 (has: eth0, lo)`
 std::string reason(const HostFinding& f);
 // `c.yaml:12:29: resources[0].params.interface: n1: resource web-ip: <reason>`, the position
-// when known, "warning: " first for a warning.
+// when known; to_string puts "warning: " first for a warning.
+std::string located(const HostFinding& f);
 std::string to_string(const HostFinding& f);
 
 // The findings of node `self` for what it could run under `config`: every primitive unless
