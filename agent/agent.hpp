@@ -25,6 +25,7 @@
 #include "common/cluster_doc.hpp"
 #include "coordinator/runtime.hpp"
 #include "resources/executor.hpp"
+#include "resources/host_facts.hpp"
 #include "resources/vip_check.hpp"
 
 namespace hactl {
@@ -51,6 +52,11 @@ struct AgentOptions {
   std::string lock_file = "/run/hactl/agent.lock";  // one agent per host
   // > 0: the guard runs SCHED_RR at this priority (main() puts the loop thread there).
   int realtime_priority = 0;
+  // This host, for the host check of a configuration submitted here (config-check,
+  // config-apply, reload): made and used on the request worker, never on the loop.
+  std::function<std::unique_ptr<HostFacts>()> host_facts = [] {
+    return std::make_unique<SystemHostFacts>();
+  };
 };
 
 // Wall-clock seconds (when intents expire, when a configuration was applied), and a document

@@ -11,6 +11,7 @@
 #include <set>
 
 #include "agent/agent.hpp"
+#include "common/host_check.hpp"
 #include "coordinator/config_plan.hpp"
 #include "coordinator/explain.hpp"
 #include "coordinator/simulate.hpp"
@@ -35,6 +36,8 @@ struct CheckInput {
   std::set<std::string> active;  // primitives that may be running anywhere
   std::int64_t unix = 0;
   std::string document_version;
+  std::string self;  // this node: the host check is its own
+  std::function<std::unique_ptr<HostFacts>()> host_facts;
 };
 
 struct CheckOutput {
@@ -43,26 +46,82 @@ struct CheckOutput {
   bool same = false;                            // the text in force already
 };
 
-// The worker's part of config-check and config-apply: parse, compare, plan. Reads only `in`.
-CheckOutput check_config_text(const CheckInput& in) {
-  CheckOutput out;
-  auto cfg = parse_config(in.text, in.path);
-  if (!cfg) {
-    out.answer = invalid(cfg.error(), "the configuration is invalid; nothing was changed");
-    return out;
+nlohmann::json findings_json(const std::vector<HostFinding>& findings) {
+  nlohmann::json list = nlohmann::json::array();
+  for (const auto& f : findings) {
+    list.push_back({{"severity", f.severity == HostSeverity::kError ? "error" : "warning"},
+                    {"node", f.node},
+                    {"resource", f.resource},
+                    {"field", f.field},
+                    {"subject", std::string(to_string(f.subject))},
+                    {"problem", std::string(to_string(f.problem))},
+                    {"looked_for", f.looked_for},
+                    {"reason", reason(f)},
+                    {"file", f.file},
+                    {"line", f.line},
+                    {"column", f.column}});
   }
-  if (auto d = static_differences(in.base, cfg->config); !d.empty()) {
-    out.answer = {{"error",
-                   "these settings need every agent restarted with the new file, not apply; "
-                   "nothing was changed"},
-                  {"errors", d}};
-    return out;
+  return list;
+}
+
+// A finding on what this apply leaves as it is (the same definition, the same fence agent) is
+// a warning here: the apply neither stops nor starts it, and refusing would block every other
+// change until this host is mended. `hactl-agent --check-config` still reports it as an error.
+void unchanged_are_warnings(std::vector<HostFinding>& findings, const ClusterConfig& base,
+                            const ClusterConfig& next) {
+  if (findings.empty()) return;
+  // By id, once: ResourceConfig::primitive() is a linear search.
+  std::map<std::string_view, const PrimitiveConfig*> before;
+  for (const auto& p : base.resources.primitives) before.emplace(p.id, &p);
+  std::map<std::string_view, const PrimitiveConfig*> after;
+  for (const auto& p : next.resources.primitives) after.emplace(p.id, &p);
+  for (auto& f : findings) {
+    bool same = false;
+    if (f.subject == HostSubject::kFenceAgent) {
+      const FenceDevice* a = base.fencing.device(f.resource);
+      const FenceDevice* b = next.fencing.device(f.resource);
+      same = a != nullptr && b != nullptr && a->agent == b->agent;
+    } else {
+      const auto a = before.find(f.resource);
+      const auto b = after.find(f.resource);
+      same = a != before.end() && b != after.end() && same_definition(*a->second, *b->second);
+    }
+    if (same) f.severity = HostSeverity::kWarning;
   }
+}
+
+// This node's host check of a submitted configuration (common/host_check.hpp), here on the
+// worker: it reads interfaces, files and systemd. An error refuses config-check (so `hactl
+// config apply` stops nothing first) and config-apply; warnings go with the plan.
+std::vector<HostFinding> host_findings(const CheckInput& in, const ClusterConfig& cfg) {
+  const auto self = cfg.find_node(in.self);
+  if (!in.host_facts || !self) return {};
+  const auto facts = in.host_facts();
+  auto findings = check_host(cfg, *facts, *self);
+  unchanged_are_warnings(findings, in.base, cfg);
+  locate_findings(in.text, in.path, findings);
+  return findings;
+}
+
+nlohmann::json host_refusal(const std::string& self, const std::vector<HostFinding>& findings) {
+  nlohmann::json errors = nlohmann::json::array();
+  for (const auto& f : findings) {
+    if (f.severity == HostSeverity::kError) errors.push_back(to_string(f));
+  }
+  return {{"error", "the configuration cannot run on " + self +
+                        " (its host check found what it needs missing); nothing was changed"},
+          {"errors", errors},
+          {"host_findings", findings_json(findings)}};
+}
+
+// One row per primitive of either configuration: how its definition changes, whether it may
+// run now, and what the scheduler then does to it (coordinator/config_plan.hpp). `to_stop`
+// gets what runs and is removed or redefined.
+nlohmann::json plan_rows(const CheckInput& in, const ClusterConfig& next,
+                         std::set<std::string>& to_stop) {
   const ResourceConfig& rc = in.base.resources;
-  const ResourceConfig& nrc = cfg->config.resources;
-  // What the scheduler then does to each primitive (coordinator/config_plan.hpp).
-  const auto outcomes =
-      plan_apply(in.current, effective_config(cfg->config, in.doc, in.unix), in.state);
+  const ResourceConfig& nrc = next.resources;
+  const auto outcomes = plan_apply(in.current, effective_config(next, in.doc, in.unix), in.state);
   std::map<std::string, const ResourcePlan*> outcome_of;
   for (const auto& o : outcomes) outcome_of.emplace(o.resource, &o);
   auto row = [&](const std::string& id, const char* change, bool is_active) {
@@ -77,7 +136,6 @@ CheckOutput check_config_text(const CheckInput& in) {
                           {"to", o.to}};
   };
   nlohmann::json plan = nlohmann::json::array();
-  std::set<std::string> to_stop;  // top-level resources (current config) to stop first
   for (const auto& p : rc.primitives) {
     const PrimitiveConfig* q = nrc.primitive(p.id);
     const char* change = q == nullptr ? "remove" : !same_definition(p, *q) ? "redefine" : "keep";
@@ -88,16 +146,45 @@ CheckOutput check_config_text(const CheckInput& in) {
   for (const auto& q : nrc.primitives) {
     if (rc.primitive(q.id) == nullptr) plan.push_back(row(q.id, "add", false));
   }
+  return plan;
+}
+
+// The worker's part of config-check and config-apply: parse, compare, check this host, plan.
+// Reads only `in`.
+CheckOutput check_config_text(const CheckInput& in) {
+  CheckOutput out;
+  auto cfg = parse_config(in.text, in.path);
+  if (!cfg) {
+    out.answer = invalid(cfg.error(), "the configuration is invalid; nothing was changed");
+    return out;
+  }
+  if (auto d = static_differences(in.base, cfg->config); !d.empty()) {
+    out.answer = {{"error",
+                   "these settings need every agent restarted with the new file, not apply; "
+                   "nothing was changed"},
+                  {"errors", d}};
+    return out;
+  }
+  const auto findings = host_findings(in, cfg->config);
+  if (has_errors(findings)) {
+    out.answer = host_refusal(in.self, findings);
+    return out;
+  }
+  std::set<std::string> to_stop;  // top-level resources (current config) to stop first
+  const nlohmann::json plan = plan_rows(in, cfg->config, to_stop);
   out.same = in.text == in.doc.config_text;
   nlohmann::json warnings = nlohmann::json::array();
   for (const auto& w : cfg->warnings) warnings.push_back(w.path + ": " + w.message);
+  // Warnings only, here; hactl prints each after "warning: ", as the loader's.
+  for (const auto& f : findings) warnings.push_back(located(f));
   out.answer = {{"valid", true},
                 {"unchanged", out.same},
                 {"plan", plan},
                 {"stop_first", to_stop},
                 {"warnings", warnings},
                 {"config_version", in.doc.config_version},
-                {"document_version", in.document_version}};
+                {"document_version", in.document_version},
+                {"host_findings", findings_json(findings)}};
   out.parsed = std::make_shared<const ClusterConfig>(std::move(cfg->config));
   return out;
 }
@@ -253,6 +340,8 @@ void Agent::config_check_off_loop(const std::string& cmd, const nlohmann::json& 
   in->active = rt_->possibly_active(t);
   in->unix = unix_now();
   in->document_version = show(rt_->replica()->doc().version);
+  in->self = base().node(options_.self).name;
+  in->host_facts = options_.host_facts;
   auto out = std::make_shared<CheckOutput>();
   ApplyRequest apply;
   apply.by = caller(cred) + " from " + in->path;

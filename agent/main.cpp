@@ -16,6 +16,8 @@
 #include <sstream>
 
 #include "agent/agent.hpp"
+#include "common/host_check.hpp"
+#include "resources/host_facts.hpp"
 #include "resources/realtime.hpp"
 #include "version.hpp"
 
@@ -36,13 +38,6 @@ struct Args {
   bool check_config = false;
   bool no_realtime = false;
 };
-
-std::string hostname() {
-  char buf[256] = {};
-  if (::gethostname(buf, sizeof buf - 1) != 0) return "";
-  std::string h(buf);
-  return h.substr(0, h.find('.'));
-}
 
 // True when stderr is the journal's stream (systemd sets JOURNAL_STREAM to its device:inode;
 // a child that inherited the variable but not the stream must not believe it).
@@ -120,7 +115,7 @@ std::expected<hactl::AgentOptions, std::string> load(const Args& args) {
     text << f.rdbuf();
     o.config_text = text.str();
   }
-  const std::string name = args.node.empty() ? hostname() : args.node;
+  const std::string name = args.node.empty() ? hactl::short_hostname() : args.node;
   const auto self = o.config.find_node(name);
   if (!self) {
     std::string names;
@@ -140,6 +135,25 @@ std::expected<hactl::AgentOptions, std::string> load(const Args& args) {
     std::cerr << (stderr_is_journal() ? "<4>" : "") << "warning: " << w.path << ": " << w.message
               << "\n";
   return o;
+}
+
+// --check-config, once the file and the key passed (load): what only this host can say of the
+// configuration (common/host_check.hpp). Errors fail it (78, as a bad file does: a reload of a
+// configuration this node cannot run is refused); warnings are printed.
+int check_config(const Args& args, const hactl::AgentOptions& o) {
+  const hactl::SystemHostFacts facts;
+  auto findings = hactl::check_host(o.config, facts, o.self);
+  hactl::locate_findings(o.config_text, args.config, findings);
+  const bool journal = stderr_is_journal();
+  for (const auto& f : findings) {
+    const bool error = f.severity == hactl::HostSeverity::kError;
+    std::cerr << (journal ? (error ? "<3>" : "<4>") : "") << hactl::to_string(f) << "\n";
+  }
+  if (hactl::has_errors(findings)) return kExitConfig;
+  std::cout << args.config << ": valid; cluster " << o.config.name << ", " << o.config.nodes.size()
+            << " nodes, this node " << o.config.node(o.self).name << " (its host checked), key "
+            << o.config.auth_key_file << " readable\n";
+  return 0;
 }
 
 int run(hactl::AgentOptions options) {
@@ -234,7 +248,9 @@ int main(int argc, char** argv) {
   app.add_option("--log-level", args.log_level, "trace, debug, info, warn, error")
       ->capture_default_str()
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
-  app.add_flag("--check-config", args.check_config, "check the configuration and key, then exit");
+  app.add_flag("--check-config", args.check_config,
+               "check the configuration, the key and what this host has for it (interfaces, "
+               "agents, units), then exit");
   app.add_flag("--no-realtime", args.no_realtime,
                "run at normal priority (default: the loop thread and the guard run SCHED_RR " +
                    std::to_string(hactl::kDefaultRealtimePriority) + ", memory locked)");
@@ -256,13 +272,7 @@ int main(int argc, char** argv) {
     for (std::string line; std::getline(lines, line);) std::cerr << prefix << line << "\n";
     return kExitConfig;
   }
-  if (args.check_config) {
-    std::cout << args.config << ": valid; cluster " << options->config.name << ", "
-              << options->config.nodes.size() << " nodes, this node "
-              << options->config.node(options->self).name << ", key "
-              << options->config.auth_key_file << " readable\n";
-    return 0;
-  }
+  if (args.check_config) return check_config(args, *options);
   setup_logging(args.log_level);
   options->realtime_priority = args.no_realtime ? 0 : hactl::kDefaultRealtimePriority;
   return run(std::move(*options));

@@ -22,6 +22,7 @@
 #include "coordinator/explain.hpp"
 #include "coordinator/simulate.hpp"
 #include "coordinator/state_file.hpp"
+#include "resources/host_facts.hpp"
 #include "version.hpp"
 
 namespace {
@@ -252,13 +253,39 @@ int cmd_keygen(const std::string& path) {
   return 0;
 }
 
-int cmd_validate(const std::string& path) {
+// This host's findings for a valid file (common/host_check.hpp), as node `node` (default: this
+// host's name, when the file lists it; otherwise none, with a note). False when one is an error.
+bool host_check(const hactl::ClusterConfig& c, const std::string& path, const std::string& node) {
+  const std::string name = node.empty() ? hactl::short_hostname() : node;
+  const auto self = c.find_node(name);
+  if (!self && !node.empty()) {
+    std::cerr << "hactl: --node: no node is called '" << node << "' in " << path << "\n";
+    return false;
+  }
+  if (!self) {
+    std::cout << "note: this host (" << name << ") is not a node of " << path
+              << ": no host check (--node NAME checks this host as node NAME)\n";
+    return true;
+  }
+  const hactl::SystemHostFacts facts;
+  auto findings = hactl::check_host(c, facts, *self);
+  if (const auto text = read_text(path)) hactl::locate_findings(*text, path, findings);
+  for (const auto& f : findings) {
+    (f.severity == hactl::HostSeverity::kError ? std::cerr : std::cout) << to_string(f) << "\n";
+  }
+  return !hactl::has_errors(findings);
+}
+
+// `hactl config validate FILE [--node NAME]`; diff and apply check the file here first without
+// the host check (`host` false): the agent they ask runs it, as the node it is.
+int cmd_validate(const std::string& path, const std::string& node, bool host) {
   auto loaded = hactl::load_config_file(path);
   if (!loaded) {
     for (const auto& e : loaded.error()) std::cerr << e.to_string() << "\n";
     return 1;
   }
   const auto& c = loaded->config;
+  if (host && !host_check(c, path, node)) return 1;
   std::size_t witnesses = 0;
   for (const auto& n : c.nodes) witnesses += n.witness ? 1 : 0;
   std::cout << path << ": valid (cluster " << c.name << ", " << c.nodes.size() << " nodes";
@@ -282,7 +309,7 @@ std::optional<json> check_config(const std::string& socket, const std::string& p
       code = 1;
       return std::nullopt;
     }
-  } else if (cmd_validate(path) != 0) {
+  } else if (cmd_validate(path, "", false) != 0) {
     code = 1;
     return std::nullopt;
   }
@@ -673,6 +700,10 @@ int main(int argc, char** argv) {
   auto* validate =
       config->add_subcommand("validate", "check a configuration file, no cluster needed");
   validate->add_option("FILE", config_path, "the YAML file")->required();
+  std::string validate_node;
+  validate->add_option("--node", validate_node,
+                       "check this host as node NAME: its interfaces, agents, units (default: "
+                       "this host's name, if the file lists it)");
   auto* diff =
       config->add_subcommand("diff", "show what applying FILE would change in the running cluster");
   diff->add_option("FILE", config_path, "the YAML file")->required();
@@ -775,7 +806,7 @@ int main(int argc, char** argv) {
   if (restart->parsed()) return cmd_restart(socket, resource_id, timeout_s);
   if (handover->parsed()) return cmd_handover(socket, handover_to);
   if (cleanup->parsed()) return cmd_cleanup(socket, resource_id, clear_node);
-  if (validate->parsed()) return cmd_validate(config_path);
+  if (validate->parsed()) return cmd_validate(config_path, validate_node, true);
   if (diff->parsed()) return cmd_config_diff(socket, config_path, as_json);
   if (apply->parsed()) return cmd_config_apply(socket, config_path, timeout_s);
   if (show->parsed())

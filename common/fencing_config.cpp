@@ -8,6 +8,7 @@
 
 #include "common/config.hpp"
 #include "common/limits.hpp"
+#include "common/names.hpp"
 #include "common/yaml_reader.hpp"
 
 namespace hactl {
@@ -65,17 +66,18 @@ void load_device(YamlReader& r, const YAML::Node& n, const std::string& path,
     }
   }
   if (auto a = r.string_field(n, path, "agent", true)) {
-    if (a->starts_with('/') && a->back() != '/') {
-      d.agent = *a;
-    } else if (a->starts_with("fence_") && a->size() > 6 &&
-               std::all_of(a->begin(), a->end(), [](char c) {
-                 return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_';
-               })) {
+    if (a->starts_with('/')) {
+      if (const auto why = program_path_problem(*a)) {
+        r.error(n["agent"], path + ".agent", "an agent's path " + *why);
+      } else {
+        d.agent = *a;
+      }
+    } else if (valid_fence_agent_name(*a)) {
       d.agent = "/usr/sbin/" + *a;
     } else {
       r.error(n["agent"], path + ".agent",
-              "must be a fence agent's name (fence_ipmilan: /usr/sbin/fence_ipmilan) or an "
-              "absolute path, got '" +
+              "must be a fence agent's name, fence_ and a-z 0-9 _ (fence_ipmilan: "
+              "/usr/sbin/fence_ipmilan), or an absolute path, got '" +
                   *a + "'");
     }
   }

@@ -8,6 +8,7 @@
 #include <set>
 
 #include "common/limits.hpp"
+#include "common/names.hpp"
 
 namespace hactl {
 namespace {
@@ -16,34 +17,42 @@ std::string at(const std::string& section, std::size_t i) {
   return section + "[" + std::to_string(i) + "]";
 }
 
-bool parse_type(const std::string& type, PrimitiveConfig& p) {
+// Reads `type` into p.cls/provider/type; nullopt when it is good, else why not.
+std::optional<std::string> parse_type(const std::string& type, PrimitiveConfig& p) {
+  const std::string usage =
+      "unknown type '" + type +
+      "': use vip, ocf:PROVIDER:TYPE, systemd:UNIT or exec:/absolute/path/to/script";
   if (type == "vip") {
     p.cls = ResourceClass::kVip;
-    return true;
+    return std::nullopt;
   }
   const auto colon = type.find(':');
-  if (colon == std::string::npos) return false;
+  if (colon == std::string::npos) return usage;
   const std::string cls = type.substr(0, colon);
   const std::string rest = type.substr(colon + 1);
   if (cls == "ocf") {
     const auto second = rest.find(':');
-    if (second == std::string::npos || second == 0 || second + 1 == rest.size()) return false;
+    if (second == std::string::npos) return usage;
     p.cls = ResourceClass::kOcf;
     p.provider = rest.substr(0, second);
     p.type = rest.substr(second + 1);
-    return valid_name(p.provider, 64) && valid_name(p.type, 64);
+    if (auto why = path_component_problem(p.provider)) return "OCF provider " + *why;
+    if (auto why = path_component_problem(p.type)) return "OCF type " + *why;
+    return std::nullopt;
   }
   if (cls == "systemd" && !rest.empty()) {
     p.cls = ResourceClass::kSystemd;
     p.type = rest.find('.') == std::string::npos ? rest + ".service" : rest;
-    return true;
+    if (auto why = unit_name_problem(p.type)) return "systemd unit: " + *why;
+    return std::nullopt;
   }
   if (cls == "exec" && rest.starts_with('/')) {
     p.cls = ResourceClass::kExec;
     p.type = rest;
-    return true;
+    if (auto why = program_path_problem(rest)) return "exec script " + *why;
+    return std::nullopt;
   }
-  return false;
+  return usage;
 }
 
 void load_op(YamlReader& r, const YAML::Node& ops, const std::string& path, const char* name,
@@ -141,10 +150,8 @@ void load_primitive(YamlReader& r, const YAML::Node& n, const std::string& path,
   if (!r.expect_map(n, path, {"id", "type", "params", "ops", "meta", "utilization"})) return;
   if (auto u = r.amounts_field(n, path, "utilization")) p.utilization = *u;
   if (auto id = r.string_field(n, path, "id", true)) p.id = *id;
-  if (auto type = r.string_field(n, path, "type", true); type && !parse_type(*type, p)) {
-    r.error(n["type"], path + ".type",
-            "unknown type '" + *type +
-                "': use vip, ocf:PROVIDER:TYPE, systemd:UNIT or exec:/absolute/path/to/script");
+  if (auto type = r.string_field(n, path, "type", true)) {
+    if (auto why = parse_type(*type, p)) r.error(n["type"], path + ".type", *why);
   }
   if (n["params"]) load_params(r, n["params"], path + ".params", p);
   if (const YAML::Node ops = n["ops"]; ops) {

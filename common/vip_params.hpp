@@ -28,6 +28,10 @@ struct VipParams {
   // IPv6: preferred_lft 0 ("deprecated"), so the kernel does not pick the VIP as a source
   // address for connections this node opens.
   bool deprecated = false;
+  // The address may lie outside every subnet configured on the interface (a /32 routed to
+  // this host, a provider's failover address). Without it, the host check (common/
+  // host_check.hpp) refuses such an address: it is most often a typo, or the wrong interface.
+  bool outside_subnet = false;
 };
 
 struct VipParamError {

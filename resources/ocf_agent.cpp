@@ -43,10 +43,15 @@ OcfCode ocf_code(int exit_code) {
   return exit_code >= 0 && exit_code <= 9 ? static_cast<OcfCode>(exit_code) : OcfCode::kErrGeneric;
 }
 
+std::string ocf_agent_path(std::string_view ocf_root, std::string_view provider,
+                           std::string_view type) {
+  return std::string(ocf_root) + "/resource.d/" + std::string(provider) + "/" + std::string(type);
+}
+
 ProcessSpec ocf_spec(const PrimitiveConfig& p, std::string_view action, Duration timeout,
                      Duration interval, const std::string& ocf_root) {
   ProcessSpec s;
-  s.program = ocf_root + "/resource.d/" + p.provider + "/" + p.type;
+  s.program = ocf_agent_path(ocf_root, p.provider, p.type);
   s.args = {std::string(action)};
   s.timeout = timeout;
   s.env = {kPath,

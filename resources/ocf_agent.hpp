@@ -30,6 +30,9 @@ std::string_view describe(OcfCode c);  // "not running", "running promoted", ...
 OcfCode ocf_code(int exit_code);
 
 inline constexpr const char* kDefaultOcfRoot = "/usr/lib/ocf";
+// OCF_ROOT/resource.d/PROVIDER/TYPE: the program an ocf:PROVIDER:TYPE primitive runs.
+std::string ocf_agent_path(std::string_view ocf_root, std::string_view provider,
+                           std::string_view type);
 
 // `action` is start, stop, monitor, promote, demote, notify, meta-data or validate-all.
 ProcessSpec ocf_spec(const PrimitiveConfig& p, std::string_view action, Duration timeout,

@@ -199,4 +199,43 @@ void SystemdClient::monitor(const std::string& unit, Done done) {
   pump();
 }
 
+std::expected<std::unique_ptr<SystemdUnitQuery>, std::string> SystemdUnitQuery::connect(
+    Duration timeout) {
+  std::unique_ptr<SystemdUnitQuery> q(new SystemdUnitQuery(timeout));
+  try {
+    q->bus_ = sdbus::createSystemBusConnection();
+    q->manager_ = sdbus::createProxy(*q->bus_, kService, kManagerPath);
+    q->manager_->finishRegistration();
+  } catch (const sdbus::Error& e) {
+    return std::unexpected(e.getName() + ": " + e.getMessage());
+  }
+  return q;
+}
+
+SystemdUnitQuery::SystemdUnitQuery(Duration timeout) : timeout_(timeout) {}
+SystemdUnitQuery::~SystemdUnitQuery() = default;
+
+std::expected<std::string, std::string> SystemdUnitQuery::load_state(const std::string& unit) {
+  try {
+    sdbus::ObjectPath path;
+    // LoadUnit, not GetUnit: a unit nothing has started yet is not loaded, but it exists.
+    manager_->callMethod("LoadUnit")
+        .onInterface(kManager)
+        .withTimeout(timeout_)
+        .withArguments(unit)
+        .storeResultsTo(path);
+    auto proxy = sdbus::createProxy(*bus_, kService, path);
+    proxy->finishRegistration();
+    sdbus::Variant state;
+    proxy->callMethod("Get")
+        .onInterface("org.freedesktop.DBus.Properties")
+        .withTimeout(timeout_)
+        .withArguments(std::string("org.freedesktop.systemd1.Unit"), std::string("LoadState"))
+        .storeResultsTo(state);
+    return state.get<std::string>();
+  } catch (const sdbus::Error& e) {
+    return std::unexpected(e.getName() + ": " + e.getMessage());
+  }
+}
+
 }  // namespace hactl

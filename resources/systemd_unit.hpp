@@ -55,4 +55,25 @@ class SystemdClient {
   std::map<std::string, std::string> early_results_;      // JobRemoved seen before the reply
 };
 
+// A blocking question to systemd, for a thread that may wait (the host check runs on the
+// request worker or in a command, never on the agent's loop): a unit's LoadState, over a
+// connection of its own, each call bounded by `timeout`.
+class SystemdUnitQuery {
+ public:
+  static std::expected<std::unique_ptr<SystemdUnitQuery>, std::string> connect(Duration timeout);
+  ~SystemdUnitQuery();
+  SystemdUnitQuery(const SystemdUnitQuery&) = delete;
+  SystemdUnitQuery& operator=(const SystemdUnitQuery&) = delete;
+
+  // "loaded", "not-found", "masked", "bad-setting", "error" (systemd.unit(5)); unexpected:
+  // systemd gave no answer in time, or none at all.
+  std::expected<std::string, std::string> load_state(const std::string& unit);
+
+ private:
+  explicit SystemdUnitQuery(Duration timeout);
+  Duration timeout_;
+  std::unique_ptr<sdbus::IConnection> bus_;
+  std::unique_ptr<sdbus::IProxy> manager_;
+};
+
 }  // namespace hactl

@@ -127,6 +127,7 @@ _hactl() {
     "resource move" | "resource ban") opts="--lifetime --dry-run" ;;
     "resource clear" | "resource cleanup") opts="--node" ;;
     "resource restart") opts="--timeout" ;;
+    "config validate") opts="--node" ;;
     "config diff") opts="--json" ;;
     "config apply") opts="--timeout" ;;
     "config show") opts="--version --json" ;;

@@ -112,8 +112,9 @@ TEST(ConfigFencing, ANodeNoDeviceCanFenceIsAWarning) {
 
 TEST(ConfigFencing, ErrorsNameFileLineAndField) {
   EXPECT_EQ(only_error("fencing:\n  devices:\n    - {id: d, agent: ipmitool, nodes: [n1]}\n"),
-            "cluster.yaml:14:22: fencing.devices[0].agent: must be a fence agent's name "
-            "(fence_ipmilan: /usr/sbin/fence_ipmilan) or an absolute path, got 'ipmitool'");
+            "cluster.yaml:14:22: fencing.devices[0].agent: must be a fence agent's name, fence_ "
+            "and a-z 0-9 _ (fence_ipmilan: /usr/sbin/fence_ipmilan), or an absolute path, got "
+            "'ipmitool'");
   EXPECT_EQ(only_error("fencing:\n  devices:\n    - {id: d, agent: fence_dummy, nodes: [n9]}\n"),
             "cluster.yaml:14:43: fencing.devices[0].nodes[0]: no node named 'n9' in nodes:");
   EXPECT_EQ(only_error("fencing:\n  devices:\n    - id: d\n      agent: fence_dummy\n"

@@ -141,7 +141,7 @@ TEST(ResourceConfig, CrossChecks) {
             std::string::npos);
   EXPECT_NE(errors(replace(kWeb, "interface: eth0}", "interface: eth0, dad: no}"))
                 .find("resources[0].params.dad: unknown vip parameter 'dad' (known: address, "
-                      "interface, verify, announce_refresh, nodad, preferred_lft)"),
+                      "interface, verify, announce_refresh, nodad, preferred_lft, outside_subnet)"),
             std::string::npos);
   EXPECT_TRUE(parse_vip_params({{"address", "fd00::1/64"},
                                 {"interface", "eth0"},

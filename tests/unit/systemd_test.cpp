@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "resources/executor.hpp"
+#include "resources/host_facts.hpp"
 #include "resources/vip_guard.hpp"
 
 extern char** environ;
@@ -156,6 +157,30 @@ TEST_F(PrivateSystemd, ADeadAgentsGuardStopsItsUnits) {
   for (int i = 0; i < 100 && ::waitpid(pid, &status, WNOHANG) != pid; ++i) {
     std::this_thread::sleep_for(50ms);
   }
+}
+
+// The host check asks systemd whether units exist (LoadState over D-Bus, from a thread that may
+// block): one that is not started yet is found, a missing one is not-found, a masked one masked;
+// with no bus to ask, one answer says so, fast, and systemd is not asked again.
+TEST_F(PrivateSystemd, TheHostCheckAsksSystemdWhetherUnitsExist) {
+  std::filesystem::create_symlink("/dev/null", root_ + "/run/systemd/system/hactl-masked.service");
+  ASSERT_TRUE(nsenter("systemctl daemon-reload"));
+  {
+    const SystemHostFacts facts;
+    EXPECT_EQ(facts.systemd_unit("hactl-ok.service").state, UnitState::kFound);
+    EXPECT_EQ(facts.systemd_unit("hactl-nope.service").state, UnitState::kNotFound);
+    const UnitCheck masked = facts.systemd_unit("hactl-masked.service");
+    EXPECT_EQ(masked.state, UnitState::kMasked) << masked.detail;
+  }
+  EXPECT_FALSE(nsenter("systemctl is-active --quiet hactl-ok.service"));  // only looked at
+  ::setenv("DBUS_SYSTEM_BUS_ADDRESS", "unix:path=/nonexistent/hactl-test-bus", 1);
+  const SystemHostFacts facts;
+  const auto begin = std::chrono::steady_clock::now();
+  const UnitCheck none = facts.systemd_unit("hactl-ok.service");
+  EXPECT_EQ(none.state, UnitState::kUnknown);
+  EXPECT_NE(none.detail, "");
+  EXPECT_EQ(facts.systemd_unit("hactl-nope.service").detail, none.detail);  // not asked again
+  EXPECT_LT(std::chrono::steady_clock::now() - begin, SystemHostFacts::kSystemdTimeout);
 }
 
 }  // namespace
