@@ -135,16 +135,21 @@ nlohmann::json plan_rows(const CheckInput& in, const ClusterConfig& next,
                           {"from", o.from},
                           {"to", o.to}};
   };
+  // By id, once: ResourceConfig::primitive() is a linear search (quadratic over 20,000).
+  std::map<std::string_view, const PrimitiveConfig*> before, after;
+  for (const auto& p : rc.primitives) before.emplace(p.id, &p);
+  for (const auto& q : nrc.primitives) after.emplace(q.id, &q);
   nlohmann::json plan = nlohmann::json::array();
   for (const auto& p : rc.primitives) {
-    const PrimitiveConfig* q = nrc.primitive(p.id);
+    const auto found = after.find(p.id);
+    const PrimitiveConfig* q = found == after.end() ? nullptr : found->second;
     const char* change = q == nullptr ? "remove" : !same_definition(p, *q) ? "redefine" : "keep";
     const bool is_active = in.active.contains(p.id);
     if (std::string(change) != "keep" && is_active) to_stop.insert(*top_level_resource(rc, p.id));
     plan.push_back(row(p.id, change, is_active));
   }
   for (const auto& q : nrc.primitives) {
-    if (rc.primitive(q.id) == nullptr) plan.push_back(row(q.id, "add", false));
+    if (!before.contains(q.id)) plan.push_back(row(q.id, "add", false));
   }
   return plan;
 }
