@@ -44,10 +44,12 @@ for t in "${targets[@]}"; do
     done
     continue
   fi
-  # Only inputs that reach new edges (no hit counts: -use_counters=0) join the committed corpus,
-  # which stays small; the whole grown corpus stays in build-fuzz for the next local run.
+  # Only the fewest inputs that reach the new edges (no hit counts: -use_counters=0) join the
+  # committed corpus, which stays small; the whole grown corpus stays in build-fuzz for the
+  # next local run.
   before=$(ls "tests/fuzz/$t" | wc -l)
-  "build-fuzz/bin/fuzz_$t" -merge=1 -use_counters=0 "tests/fuzz/$t" "$grown" >"$runs/$t-merge.log" 2>&1
+  "build-fuzz/bin/fuzz_$t" -set_cover_merge=1 -use_counters=0 "tests/fuzz/$t" "$grown" \
+    >"$runs/$t-merge.log" 2>&1
   echo "fuzz: $t: $(($(ls "tests/fuzz/$t" | wc -l) - before)) new inputs merged into tests/fuzz/$t"
 done
 exit "$failed"
