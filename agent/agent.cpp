@@ -104,7 +104,7 @@ std::expected<void, std::string> Agent::start() {
   if (!started) return started;
   control_ = std::make_unique<ControlServer>(
       loop_, options_.socket_path,
-      [this](const nlohmann::json& req, const PeerCredentials& cred, ControlServer::Reply reply) {
+      [this](const ControlRequest& req, const PeerCredentials& cred, ControlServer::Reply reply) {
         handle_request(req, cred, std::move(reply));
       },
       [this](const PeerCredentials& cred) {
@@ -552,20 +552,12 @@ nlohmann::json Agent::status() const {
   return j;
 }
 
-void Agent::handle_request(const nlohmann::json& request, const PeerCredentials& cred,
+void Agent::handle_request(const ControlRequest& parsed, const PeerCredentials& cred,
                            ControlServer::Reply reply) {
-  const auto cmd = request.value("cmd", std::string());
-  static const std::set<std::string> kReads = {
-      "status", "config-show", "config-history", "config-check", "events", "simulate", "explain"};
-  static const std::set<std::string> kWrites = {
-      "node-maintenance", "cleanup",      "node-standby",        "node-online",
-      "resource-move",    "resource-ban", "resource-clear",      "resource-enable",
-      "resource-disable", "config-apply", "coordinator-handover"};
-  if (kReads.count(cmd) == 0 && kWrites.count(cmd) == 0) {
-    reply({{"error", "unknown command '" + cmd + "'"}});
-    return;
-  }
-  if (kWrites.count(cmd) != 0 && !may_write(cred)) {
+  const std::string& cmd = parsed.cmd;
+  const nlohmann::json& request = parsed.body;
+  const bool write = parsed.access == ControlAccess::kWrite;
+  if (write && !may_write(cred)) {
     // An audit record, at most one per caller and 10 s (with the count of those left out), so
     // a reader refused in a loop cannot push older records out.
     if (const auto unlogged = refused_writes_.admit("uid " + std::to_string(cred.uid), now())) {
@@ -582,7 +574,7 @@ void Agent::handle_request(const nlohmann::json& request, const PeerCredentials&
     reply({{"error", "permission denied: needs root or group " + config().read_group}});
     return;
   }
-  if (kWrites.count(cmd) != 0) {
+  if (write) {
     spdlog::info("event=control_write cmd={} caller=\"{}\" request={}", cmd, caller(cred),
                  request.dump().substr(0, 300));
   }

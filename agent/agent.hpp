@@ -119,7 +119,7 @@ class Agent {
   nlohmann::json plan_intent(const ClusterDoc& next, const std::string& resource,
                              const std::optional<std::string>& to, bool must_run,
                              std::string& refusal) const;
-  void handle_request(const nlohmann::json& request, const PeerCredentials& cred,
+  void handle_request(const ControlRequest& parsed, const PeerCredentials& cred,
                       ControlServer::Reply reply);
   nlohmann::json status() const;
   // Every "event=..." line this agent logs is kept in the event history (agent_events.cpp).

@@ -243,9 +243,9 @@ void ControlServer::on_line(Client& c, std::string_view line) {
                " bytes from this caller");
     return;
   }
-  const auto request = nlohmann::json::parse(line, nullptr, false);
-  if (request.is_discarded() || !request.is_object()) {
-    respond(c, {{"error", "malformed request: expected one JSON object per line"}});
+  const auto request = parse_control_request(line);
+  if (!request) {
+    respond(c, {{"error", request.error()}});
     return;
   }
   Client* client = &c;
@@ -260,7 +260,7 @@ void ControlServer::on_line(Client& c, std::string_view line) {
   // A member of the wrong type ({"resource": 1}) throws where the handler reads it: answered as
   // a malformed request. Uncaught, it ended the agent.
   try {
-    handler_(request, c.cred, reply);
+    handler_(*request, c.cred, reply);
   } catch (const std::exception& e) {
     spdlog::warn("event=control_request_failed uid={} error=\"{}\"", c.cred.uid, e.what());
     reply({{"error", std::string("malformed request: ") + e.what()}});

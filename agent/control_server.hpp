@@ -22,6 +22,7 @@
 #include <string>
 
 #include "agent/refusal_log.hpp"
+#include "common/control_request.hpp"
 
 namespace hactl {
 
@@ -35,7 +36,9 @@ class ControlServer {
   // Answers one request; may be called later (after the cluster has committed a change), and
   // does nothing if the client has gone meanwhile.
   using Reply = std::function<void(const nlohmann::json&)>;
-  using Handler = std::function<void(const nlohmann::json&, const PeerCredentials&, Reply)>;
+  // Called with a request parse_control_request accepted (common/control_request.hpp); any other
+  // line is answered here.
+  using Handler = std::function<void(const ControlRequest&, const PeerCredentials&, Reply)>;
   // What a caller may do here: the largest request it may send, and whether it is an admin
   // (root or the admin group: not limited per uid, and the reserved slots are its).
   struct CallerPolicy {

@@ -87,6 +87,57 @@ std::expected<NodeAddress, std::string> parse_address(std::string_view text) {
   return NodeAddress{host, static_cast<std::uint16_t>(port)};
 }
 
+// The offset of the first byte that is not part of well-formed UTF-8 (RFC 3629 section 4: no
+// overlong forms, no surrogates, nothing past U+10FFFF), if any.
+std::optional<std::size_t> invalid_utf8_at(std::string_view s) {
+  std::size_t i = 0;
+  while (i < s.size()) {
+    const auto b = static_cast<unsigned char>(s[i]);
+    std::size_t more = 0;  // continuation bytes
+    unsigned lo = 0x80;    // the range of the first of them
+    unsigned hi = 0xbf;
+    if (b < 0x80) {
+      ++i;
+      continue;
+    } else if (b >= 0xc2 && b <= 0xdf) {
+      more = 1;
+    } else if (b >= 0xe0 && b <= 0xef) {
+      more = 2;
+      lo = b == 0xe0 ? 0xa0 : 0x80;
+      hi = b == 0xed ? 0x9f : 0xbf;
+    } else if (b >= 0xf0 && b <= 0xf4) {
+      more = 3;
+      lo = b == 0xf0 ? 0x90 : 0x80;
+      hi = b == 0xf4 ? 0x8f : 0xbf;
+    } else {
+      return i;
+    }
+    for (std::size_t k = 1; k <= more; ++k) {
+      if (i + k >= s.size()) return i;
+      const auto c = static_cast<unsigned char>(s[i + k]);
+      if (c < (k == 1 ? lo : 0x80) || c > (k == 1 ? hi : 0xbf)) return i;
+    }
+    i += more + 1;
+  }
+  return std::nullopt;
+}
+
+// A configuration is stored in the cluster document, which is JSON, so UTF-8: yaml-cpp would
+// read a Latin-1 byte without a word and doc_to_bytes then throw. The place of the first bad
+// byte, 1-based (the column in bytes).
+void check_utf8(YamlReader& reader, std::string_view text) {
+  const auto at = invalid_utf8_at(text);
+  if (!at) return;
+  const auto line_start = *at == 0 ? std::string_view::npos : text.rfind('\n', *at - 1);
+  const std::size_t column = line_start == std::string_view::npos ? *at + 1 : *at - line_start;
+  const auto line = std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(*at), '\n');
+  char byte[8];
+  std::snprintf(byte, sizeof byte, "0x%02x", static_cast<unsigned char>(text[*at]));
+  reader.add_error(static_cast<int>(line) + 1, static_cast<int>(column), "",
+                   std::string("the file is not UTF-8 text: byte ") + byte +
+                       " is not part of a UTF-8 character (save it as UTF-8)");
+}
+
 void load_cluster(YamlReader& loader, const YAML::Node& n, ClusterConfig& c) {
   static const std::vector<std::string_view> kKnown = {
       "name",      "auth_key_file",  "heartbeat_interval", "node_timeout", "no_quorum_policy",
@@ -418,6 +469,8 @@ std::expected<LoadedConfig, std::vector<ConfigError>> parse_config(std::string_v
                          " MiB a configuration may have (limits::kMaxConfigBytes)");
     return std::unexpected(reader.errors());
   }
+  check_utf8(reader, yaml_text);
+  if (!reader.errors().empty()) return std::unexpected(reader.errors());
   YAML::Node root;
   try {
     root = YAML::Load(std::string(yaml_text));

@@ -10,6 +10,9 @@ packages=(
   libuv1-dev libyaml-cpp-dev libsdbus-c++-dev libsystemd-dev libspdlog-dev libfmt-dev
   libsodium-dev libcli11-dev nlohmann-json3-dev libnl-route-3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  # the fuzz targets (tests/fuzz, scripts/fuzz.sh): clang with libFuzzer and the sanitizer
+  # runtimes; 19, as clang-14 cannot compile libstdc++ 12's std::expected
+  clang-19 libclang-rt-19-dev
   # tests, demo and benchmarks: network namespaces, a client, fault injection
   iproute2 iputils-arping iputils-ping nftables procps psmisc util-linux python3
   # the JSON Schema check of `hactl status --json` (tests/integration/test_status_schema.py)

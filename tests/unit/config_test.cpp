@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <fstream>
 
+#include "common/cluster_doc.hpp"
 #include "common/limits.hpp"
 
 namespace hactl {
@@ -105,6 +106,28 @@ TEST(Config, SyntaxErrorHasLineAndColumn) {
   const auto e = only_error("cluster:\n  name: [unclosed\nnodes: []\n");
   EXPECT_NE(e.find("cluster.yaml:"), std::string::npos) << e;
   EXPECT_NE(e.find("YAML syntax"), std::string::npos) << e;
+}
+
+// An accepted file is stored in the cluster document, which is JSON and so UTF-8: a file
+// yaml-cpp would take with a Latin-1 byte in it (found by tests/fuzz, config) made
+// doc_to_bytes throw, in the agent's start and in hactl config diff/apply.
+TEST(Config, TextThatIsNotUtf8IsRefusedWithItsPlace) {
+  EXPECT_EQ(only_error(std::string("# caf\xe9 au lait\n") + kMinimal),
+            "cluster.yaml:1:6: the file is not UTF-8 text: byte 0xe9 is not part of a UTF-8 "
+            "character (save it as UTF-8)");
+  // The first byte (a Latin-1 file's first letter, or a UTF-16 file's byte order mark).
+  EXPECT_EQ(only_error(std::string("\xff\xfe") + kMinimal).substr(0, 50),
+            "cluster.yaml:1:1: the file is not UTF-8 text: byte");
+  for (const char* bad : {"\xc0\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80", "\xe2\x82", "\xff"}) {
+    const auto e = only_error(std::string(kMinimal) + "# " + bad + "\n");
+    EXPECT_NE(e.find("cluster.yaml:12:3: the file is not UTF-8 text"), std::string::npos) << e;
+  }
+  const auto ok = parse_config(
+      std::string("# caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\n") + kMinimal, "cluster.yaml");
+  ASSERT_TRUE(ok);
+  ClusterDoc doc;
+  doc.config_text = std::string("# caf\xc3\xa9\n") + kMinimal;
+  EXPECT_EQ(doc_from_bytes(doc_to_bytes(doc)), doc);
 }
 
 TEST(Config, UnknownKeySuggestsTheCloseOne) {

@@ -1,0 +1,148 @@
+// The datagram decoder: WireCodec::open on raw bytes, and on arbitrary bodies under a valid
+// header. Whatever opens must seal again and open to the same envelope.
+#include <chrono>
+
+#include "common/limits.hpp"
+#include "common/wire.hpp"
+#include "tests/fuzz/harness.hpp"
+
+namespace hactl::fuzz {
+namespace {
+
+// All this harness knows of the wire API is in this block: when the header changes (issue 20,
+// 3: recipient, challenge echo), adapt these functions and regenerate the seeds.
+const ClusterConfig& cluster() {
+  static const ClusterConfig c = [] {
+    ClusterConfig out;
+    out.name = "fuzz";
+    for (const char* n : {"n1", "n2", "a-witness-with-a-longer-name"}) {
+      out.nodes.push_back(NodeConfig{n, NodeAddress{"10.0.0.1", 5405}, false, {}});
+    }
+    return out;
+  }();
+  return c;
+}
+std::vector<std::string> names() {
+  std::vector<std::string> out;
+  for (const auto& n : cluster().nodes) out.push_back(n.name);
+  return out;
+}
+ClusterKey key() {
+  ClusterKey k;
+  for (std::size_t i = 0; i < k.size(); ++i) k[i] = static_cast<unsigned char>(0xa5 ^ i);
+  return k;
+}
+const WireCodec& codec() {
+  static const WireCodec c(cluster(), key());
+  return c;
+}
+constexpr std::uint64_t kIncarnation = 7;
+constexpr std::uint64_t kSeq = 42;
+// An envelope with the header the harness seals bodies under.
+Envelope envelope(NodeId sender, std::uint64_t seq, Message message) {
+  return Envelope{sender, kIncarnation, seq, std::move(message)};
+}
+std::vector<std::uint8_t> seal_body(NodeId sender, Input body) {
+  return seal_raw_body(names(), key(), sender, kIncarnation, kSeq, body);
+}
+std::vector<std::uint8_t> seal(const Envelope& e) { return codec().seal(e); }
+std::expected<Envelope, DropReason> open(Input datagram) { return codec().open(datagram); }
+bool same_header(const Envelope& a, const Envelope& b) {
+  return a.sender == b.sender && a.incarnation == b.incarnation && a.seq == b.seq;
+}
+// (end of the wire API's use)
+
+bool same(const Envelope& a, const Envelope& b) {
+  return same_header(a, b) && a.message == b.message;
+}
+
+// What opened must seal (within the size limit: seal asserts it) and open to the same envelope.
+std::string reseal(const Envelope& e) {
+  const auto again = open(seal(e));
+  if (!again)
+    return "an opened datagram, sealed again, is dropped: " + std::string(to_string(again.error()));
+  if (!same(*again, e)) return "an opened datagram, sealed again, opens to another envelope";
+  return {};
+}
+
+std::string raw(Input datagram) {
+  const auto env = open(datagram);
+  if (!env) {
+    if (to_string(env.error()) == "unknown") return "a drop reason without a name";
+    return {};
+  }
+  if (env->sender.value >= cluster().nodes.size()) return "opened with a sender out of range";
+  return reseal(*env);
+}
+
+std::string body(NodeId sender, Input body) {
+  const auto datagram = seal_body(sender, body);
+  const auto env = open(datagram);
+  if (datagram.size() > limits::kMaxDatagramSize) {
+    if (env || env.error() != DropReason::kOversized) return "an oversized datagram not refused";
+    return {};
+  }
+  if (!env) {
+    if (env.error() != DropReason::kMalformedBody) {
+      return "a valid header refused for " + std::string(to_string(env.error()));
+    }
+    return {};
+  }
+  if (!same_header(*env, envelope(sender, kSeq, {}))) {
+    return "the header opened to other values than were sealed";
+  }
+  return reseal(*env);
+}
+
+}  // namespace
+
+std::string datagram(Input input) {
+  if (input.empty()) return raw(input);
+  if ((input[0] & 1) == 0) return raw(input.subspan(1));
+  if (input.size() < 2) return {};
+  const auto sender = NodeId{static_cast<std::uint16_t>(input[1] % cluster().nodes.size())};
+  return body(sender, input.subspan(2));
+}
+
+std::vector<std::vector<std::uint8_t>> datagram_seeds() {
+  using std::chrono::milliseconds;
+  const std::vector<Message> messages = {
+      Heartbeat{Term{7}, NodeId{1}, 42, 41, milliseconds{250}, false, true, {NodeId{2}}},
+      PreVoteRequest{Term{3}, DocVersion{Term{2}, 17}},
+      PreVoteResponse{Term{3}, true},
+      VoteRequest{Term{4}, 99, DocVersion{Term{3}, 5}, true},
+      VoteResponse{Term{4}, true, 99},
+      ResourceReport{Term{5},
+                     0xfeed,
+                     12,
+                     0,
+                     3,
+                     {ResourceEntry{ResourceRole::kStarted, true, false, false, 0, UINT32_MAX},
+                      ResourceEntry{ResourceRole::kPromoted, true, true, true, 7, 1500},
+                      ResourceEntry{ResourceRole::kStarted, true, false, false, 0, UINT32_MAX,
+                                    VipCheck::kVerified, 212, 4}},
+                     false},
+      ActionRequest{Term{6}, 0xfeed, 77, 2, RequestKind::kPromote, 0x1234, 99},
+      ActionResult{Term{6}, 77, 2, RequestKind::kPromote, true, 0, 13},
+      DocChunk{Term{8}, DocChunkKind::kPropose, DocVersion{Term{7}, 2}, 4, 1, 77, 10, 0,
+               "{\"a\":1}"},
+      DocAck{Term{8}, DocVersion{Term{8}, 3}, 9, false, "refused"},
+      FenceNotice{Term{9}, NodeId{2}, 0xdeadbeef, "ipmi-n3"},
+      FenceRequest{Term{9}, 42, NodeId{1}, "ipmi-n2", "reboot"},
+      FenceResult{Term{9}, 42, false, "exit 1"},
+      VipCheckRequest{Term{9}, 5, 3, "10.213.0.100", "eth0", {2, 0, 10, 213, 0, 11}, 2000},
+      VipCheckResult{Term{9}, 5, 3, true, {{2, 0, 10, 213, 0, 11}}, {{2, 0, 10, 213, 0, 12}}, ""},
+      TimeoutNow{Term{10}},
+      HandoverRequest{Term{10}, NodeId{0}},
+  };
+  std::vector<std::vector<std::uint8_t>> out;
+  for (std::size_t i = 0; i < messages.size(); ++i) {
+    std::vector<std::uint8_t> seed{0};
+    const auto d = seal(envelope(NodeId{static_cast<std::uint16_t>(i % 3)}, kSeq + i, messages[i]));
+    seed.insert(seed.end(), d.begin(), d.end());
+    out.push_back(std::move(seed));
+  }
+  return out;
+}
+
+}  // namespace hactl::fuzz
