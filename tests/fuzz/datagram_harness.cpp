@@ -9,8 +9,8 @@
 namespace hactl::fuzz {
 namespace {
 
-// All this harness knows of the wire API is in this block: when the header changes (issue 20,
-// 3: recipient, challenge echo), adapt these functions and regenerate the seeds.
+// All this harness knows of the wire API is in this block: when the header changes, adapt
+// these functions and regenerate the seeds (build/bin/hactl_fuzz_seeds tests/fuzz/datagram).
 const ClusterConfig& cluster() {
   static const ClusterConfig c = [] {
     ClusterConfig out;
@@ -37,18 +37,25 @@ const WireCodec& codec() {
   return c;
 }
 constexpr std::uint64_t kIncarnation = 7;
+constexpr std::uint64_t kSession = 0x5e55;
+constexpr std::uint64_t kEcho = 0xec40;
 constexpr std::uint64_t kSeq = 42;
+Header header(NodeId sender, std::uint64_t seq) {
+  const NodeId to{static_cast<std::uint16_t>((sender.value + 1) % cluster().nodes.size())};
+  return Header{sender, to, kIncarnation, kSession, kEcho, seq};
+}
 // An envelope with the header the harness seals bodies under.
 Envelope envelope(NodeId sender, std::uint64_t seq, Message message) {
-  return Envelope{sender, kIncarnation, seq, std::move(message)};
+  return Envelope{header(sender, seq), std::move(message)};
 }
 std::vector<std::uint8_t> seal_body(NodeId sender, Input body) {
-  return seal_raw_body(names(), key(), sender, kIncarnation, kSeq, body);
+  return seal_raw_body(names(), key(), header(sender, kSeq), body);
 }
 std::vector<std::uint8_t> seal(const Envelope& e) { return codec().seal(e); }
 std::expected<Envelope, DropReason> open(Input datagram) { return codec().open(datagram); }
 bool same_header(const Envelope& a, const Envelope& b) {
-  return a.sender == b.sender && a.incarnation == b.incarnation && a.seq == b.seq;
+  return a.sender == b.sender && a.recipient == b.recipient && a.incarnation == b.incarnation &&
+         a.session == b.session && a.echo == b.echo && a.seq == b.seq;
 }
 // (end of the wire API's use)
 
