@@ -351,6 +351,10 @@ class Cluster:
                 "for p in json.loads(sys.stdin.read()):\n"
                 f"    s.sendto(bytes.fromhex(p),('{node.ip}',{node.port}))\n"
                 "    time.sleep(0.001)\n")
+        self._in_switch(code, payloads)
+
+    def _in_switch(self, code, payloads):
+        """Run python `code` in the switch namespace with `payloads` (hex, JSON) on its stdin."""
         subprocess.run(["ip", "netns", "exec", self.switch, "python3", "-c", code],
                        input=json.dumps([p.hex() for p in payloads]), text=True, check=True,
                        timeout=10)
@@ -368,9 +372,7 @@ class Cluster:
                 "    ip=struct.pack('!BBHHHBBH4s4s',0x45,0,20+len(udp),0,0,64,17,0,src,dst)\n"
                 f"    r.sendto(ip+udp,('{d.ip}',0))\n"
                 "    time.sleep(0.001)\n")
-        subprocess.run(["ip", "netns", "exec", self.switch, "python3", "-c", code],
-                       input=json.dumps([p.hex() for p in payloads]), text=True, check=True,
-                       timeout=10)
+        self._in_switch(code, payloads)
 
     def capture(self, on, src, dst, count, timeout=5):
         """Up to `count` hactl datagrams src's agent sends to dst's, captured by a packet socket
