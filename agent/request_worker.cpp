@@ -1,6 +1,10 @@
 #include "agent/request_worker.hpp"
 
+#include <sys/eventfd.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cstdint>
 
 #include "common/assert.hpp"
 #include "resources/realtime.hpp"
@@ -12,13 +16,27 @@ Instant mono_now() { return Instant{Duration{static_cast<Duration::rep>(uv_hrtim
 
 }  // namespace
 
+// On the heap: its close callback (which closes the fd) may run after the worker is gone.
+struct RequestWorker::Waker {
+  uv_poll_t poll{};
+  int fd = -1;
+};
+
 RequestWorker::RequestWorker(uv_loop_t* loop, std::size_t capacity, Duration deadline)
     : loop_(loop), capacity_(capacity), deadline_(deadline) {
   HACTL_ASSERT(capacity > 0);
-  async_ = new uv_async_t;
-  uv_async_init(loop_, async_,
-                [](uv_async_t* h) { static_cast<RequestWorker*>(h->data)->on_async(); });
-  async_->data = this;
+  waker_ = new Waker;
+  waker_->fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  HACTL_ASSERT(waker_->fd >= 0);
+  HACTL_ASSERT(uv_poll_init(loop_, &waker_->poll, waker_->fd) == 0);
+  waker_->poll.data = this;
+  uv_poll_start(&waker_->poll, UV_READABLE, [](uv_poll_t* h, int, int) {
+    auto* self = static_cast<RequestWorker*>(h->data);
+    std::uint64_t count = 0;
+    while (::read(self->waker_->fd, &count, sizeof count) > 0) {
+    }
+    self->on_async();
+  });
   timer_ = new uv_timer_t;
   uv_timer_init(loop_, timer_);
   timer_->data = this;
@@ -39,11 +57,15 @@ void RequestWorker::close() {
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
   jobs_.clear();
-  uv_close(reinterpret_cast<uv_handle_t*>(async_),
-           [](uv_handle_t* h) { delete reinterpret_cast<uv_async_t*>(h); });
+  uv_poll_stop(&waker_->poll);
+  uv_close(reinterpret_cast<uv_handle_t*>(&waker_->poll), [](uv_handle_t* h) {
+    auto* w = reinterpret_cast<Waker*>(reinterpret_cast<char*>(h) - offsetof(Waker, poll));
+    ::close(w->fd);
+    delete w;
+  });
   uv_close(reinterpret_cast<uv_handle_t*>(timer_),
            [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
-  async_ = nullptr;
+  waker_ = nullptr;
   timer_ = nullptr;
 }
 
@@ -91,7 +113,9 @@ void RequestWorker::worker_main() {
       job->finished = true;
       job->ran = run;
     }
-    uv_async_send(async_);
+    // One write(2): the loop wakes on the eventfd and nothing waits on this thread.
+    const std::uint64_t one = 1;
+    [[maybe_unused]] const ssize_t n = ::write(waker_->fd, &one, sizeof one);
   }
 }
 

@@ -4,7 +4,12 @@
 // dropped its VIPs and the peers elected another coordinator.
 //
 // The loop takes a snapshot of what the work needs, hands it to one worker thread and goes on;
-// the answer comes back through a uv_async and is delivered on the loop. Each job has a
+// the answer comes back through an eventfd the loop polls, and is delivered on the loop. Not a
+// uv_async: libuv 1.44 (Debian 12) makes the loop spin, with sched_yield, while a sending
+// thread is between the two halves of uv_async_send; the SCHED_RR loop woken by the first half
+// preempts the normal-priority worker on its CPU, and sched_yield never lets a lower class run,
+// so the loop spun until the kernel's RT throttling stopped it (950 ms: every node applying a
+// configuration went silent, and its peers elected another coordinator). Each job has a
 // deadline: a job not done by then is answered "timed out" (its late result is dropped), and a
 // job that waited in the queue past it is never run. The queue is bounded: beyond `capacity`
 // jobs waiting or running, a request is refused at once ("busy"), so a client sending them at
@@ -65,7 +70,8 @@ class RequestWorker {
   std::size_t capacity_;
   Duration deadline_;
   // On the heap: their close callbacks may run after this object is gone.
-  uv_async_t* async_ = nullptr;
+  struct Waker;  // an eventfd and the uv_poll that reads it (request_worker.cpp)
+  Waker* waker_ = nullptr;
   uv_timer_t* timer_ = nullptr;
   bool open_ = false;
   mutable std::mutex mu_;

@@ -4,10 +4,14 @@
 #include "agent/request_worker.hpp"
 
 #include <gtest/gtest.h>
+#include <pthread.h>
+#include <sched.h>
 #include <uv.h>
 
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
+#include <ctime>
 #include <thread>
 
 namespace hactl {
@@ -49,6 +53,57 @@ TEST_F(Worker, WorkRunsOffTheLoopAndTheAnswerComesBackOnIt) {
   EXPECT_EQ(answered_on, loop_thread);
   EXPECT_EQ(w.pending(), 0U);
   w.close();
+}
+
+// The agent's loop thread runs SCHED_RR and its worker at normal priority. With a uv_async
+// for the answer, libuv 1.44's loop spun (sched_yield, which never yields to a lower class)
+// while the worker it had just preempted on the same CPU was inside uv_async_send, until RT
+// throttling stopped it 950 ms later (here: 950 ms of CPU on the loop thread before the fix).
+TEST_F(Worker, ARealtimeLoopIsNeverHeldUpByItsNormalPriorityWorker) {
+  cpu_set_t one, before;
+  CPU_ZERO(&one);
+  CPU_SET(0, &one);
+  ASSERT_EQ(sched_getaffinity(0, sizeof before, &before), 0);
+  sched_param rr{};
+  rr.sched_priority = 10;
+  if (pthread_setschedparam(pthread_self(), SCHED_RR, &rr) != 0) {
+    if (std::getenv("HACTL_NO_SKIP") != nullptr) FAIL() << "cannot run SCHED_RR here";
+    GTEST_SKIP() << "SCHED_RR needs root (CAP_SYS_NICE)";
+  }
+  ASSERT_EQ(sched_setaffinity(0, sizeof one, &one), 0);  // the worker inherits CPU 0 alone
+  // The loop thread's own CPU time: spinning burns it, waiting in epoll does not (and a busy
+  // machine does not add to it).
+  const auto cpu_ms = [] {
+    timespec t{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return t.tv_sec * 1000 + t.tv_nsec / 1'000'000;
+  };
+  const auto cpu_before = cpu_ms();
+  int answered = 0;
+  {
+    RequestWorker w(&loop_, 1, std::chrono::seconds(60));
+    // A bound on the whole, not a timing assumption.
+    uv_timer_t guard;
+    uv_timer_init(&loop_, &guard);
+    uv_timer_start(
+        &guard, [](uv_timer_t*) {}, 10'000, 0);
+    for (int k = 0; k < 20; ++k) {
+      bool done = false;
+      ASSERT_TRUE(w.submit([] {}, [&] { done = true; }, [] {}));
+      while (!done && uv_is_active(reinterpret_cast<uv_handle_t*>(&guard))) {
+        uv_run(&loop_, UV_RUN_ONCE);  // blocks in epoll, as the agent's loop does
+      }
+      answered += done ? 1 : 0;
+    }
+    uv_close(reinterpret_cast<uv_handle_t*>(&guard), nullptr);
+    w.close();
+  }
+  sched_param other{};
+  pthread_setschedparam(pthread_self(), SCHED_OTHER, &other);
+  sched_setaffinity(0, sizeof before, &before);
+  const auto spent = cpu_ms() - cpu_before;
+  EXPECT_EQ(answered, 20);
+  EXPECT_LT(spent, 300) << "ms of CPU on the loop thread for 20 trivial jobs";
 }
 
 TEST_F(Worker, BeyondCapacityARequestIsRefusedAtOnce) {
