@@ -97,6 +97,7 @@ TEST_F(Worker, ARealtimeLoopIsNeverHeldUpByItsNormalPriorityWorker) {
     }
     uv_close(reinterpret_cast<uv_handle_t*>(&guard), nullptr);
     w.close();
+    uv_run(&loop_, UV_RUN_DEFAULT);  // the closes, while `guard` is still here
   }
   sched_param other{};
   pthread_setschedparam(pthread_self(), SCHED_OTHER, &other);
