@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <chrono>
 #include <fstream>
+#include <limits>
 #include <set>
 #include <sstream>
 
@@ -358,11 +359,23 @@ void Agent::handle_doc_request(const std::string& cmd, const nlohmann::json& req
     }
     return top;
   };
-  // lifetime_s: absent or 0, the default lifetime; negative, until cleared.
+  // lifetime_s: absent or 0, the default lifetime; negative, until cleared; at most
+  // kMaxIntentLifetimeSeconds (so `unix + lifetime` cannot overflow). A float or a number
+  // beyond int64 is refused: converting one was undefined behaviour.
   auto expires_arg = [&]() -> std::int64_t {
-    const std::int64_t lifetime = request.value("lifetime_s", std::int64_t{0});
+    const auto it = request.find("lifetime_s");
+    if (it != request.end() && !it->is_number_integer()) {
+      throw std::invalid_argument("lifetime_s must be a whole number of seconds");
+    }
+    if (it != request.end() && it->is_number_unsigned() &&
+        it->get<std::uint64_t>() >
+            static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
+      throw std::invalid_argument("lifetime_s is too large");
+    }
+    const std::int64_t lifetime = it == request.end() ? 0 : it->get<std::int64_t>();
     if (lifetime < 0) return 0;
-    return unix + (lifetime > 0 ? lifetime : kDefaultIntentLifetimeSeconds);
+    return unix + std::min(lifetime > 0 ? lifetime : kDefaultIntentLifetimeSeconds,
+                           kMaxIntentLifetimeSeconds);
   };
   // A move or ban: what it would do (--dry-run answers with that and changes nothing); a move
   // the scheduler would not carry out is refused with why, and nothing is written.

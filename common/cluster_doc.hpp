@@ -21,6 +21,8 @@ namespace hactl {
 // How long `hactl resource move` and `ban` last when no --lifetime is given (docs/operators.md):
 // an intent forgotten by its operator does not pin a resource for ever.
 inline constexpr std::int64_t kDefaultIntentLifetimeSeconds = 3600;
+// The longest lifetime an intent is given (100 years): "forever" is a negative lifetime.
+inline constexpr std::int64_t kMaxIntentLifetimeSeconds = 100LL * 366 * 24 * 3600;
 
 struct PlacementIntent {
   enum class Kind { kPrefer, kBan };

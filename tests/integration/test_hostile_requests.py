@@ -211,6 +211,20 @@ class HostileRequests(ClusterTestCase):
                 self.assertTrue(len(lines) == 2 and lines[1], req)  # answered, whatever it says
             self.assertTrue(c.alive(node))
         self.assertEqual(c.holders(VIP), [holder])
+        # root's own requests: a lifetime beyond int64 arithmetic is capped, a float refused
+        # (both were undefined behaviour: unix + lifetime, and converting the float).
+        other = next(n for n in c.nodes if n != holder)
+        asks = [({"lifetime_s": 9223372036854775807}, "ok"), ({"lifetime_s": 1e300}, "error"),
+                ({"lifetime_s": 18446744073709551615}, "error"), ({"lifetime_s": "1h"}, "error")]
+        for extra, expect in asks:
+            req = {"cmd": "resource-ban", "resource": "vip", "node": other, **extra}
+            r = run(sys.executable, "-c", ASK, c.nodes[coordinator].socket, json.dumps(req), "1",
+                    check=False, timeout=20)
+            answer = json.loads(r.stdout.splitlines()[1])
+            self.assertIn(expect, answer, (req, answer))
+        self.assertTrue(c.alive(coordinator))
+        self.assertEqual(c.hactl(coordinator, "resource", "clear", "vip").returncode, 0)
+        self.assertEqual(c.holders(VIP), [holder])
 
 
     def test_audit_records_survive_a_reader_refused_in_a_loop(self):
