@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <map>
 
 #include "common/assert.hpp"
 #include "common/limits.hpp"
@@ -201,9 +202,12 @@ std::string NodeRuntime::check_proposed(const ClusterDoc& next, const ClusterCon
   if (next.config_text == applied_text_) return {};
   std::vector<std::string> active;
   const auto maybe = possibly_active(now_);
+  // By id, once: ResourceConfig::primitive() is a linear search (quadratic over 20,000).
+  std::map<std::string_view, const PrimitiveConfig*> proposed;
+  for (const auto& q : cfg.resources.primitives) proposed.emplace(q.id, &q);
   for (const auto& p : base_.resources.primitives) {
-    const PrimitiveConfig* q = cfg.resources.primitive(p.id);
-    if (q != nullptr && same_definition(p, *q)) continue;
+    const auto q = proposed.find(p.id);
+    if (q != proposed.end() && same_definition(p, *q->second)) continue;
     if (maybe.count(p.id) != 0) active.push_back(p.id);
   }
   if (active.empty()) return {};
