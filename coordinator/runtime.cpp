@@ -350,9 +350,11 @@ void NodeRuntime::rebuild(ClusterConfig base, Instant now, RuntimeOutput& out) {
   if (host_ && !config_.node(options_.self).witness) {
     const NodeView& own = host_->conductor().views()[options_.self.value];
     const auto& old = r.old_resources.primitives;
+    std::map<std::string_view, const PrimitiveConfig*> next;  // by id, once (not quadratic)
+    for (const auto& q : base.resources.primitives) next.emplace(q.id, &q);
     for (std::size_t k = 0; k < old.size(); ++k) {
-      const PrimitiveConfig* q = base.resources.primitive(old[k].id);
-      if (q != nullptr && same_definition(old[k], *q)) continue;
+      const auto q = next.find(old[k].id);
+      if (q != next.end() && same_definition(old[k], *q->second)) continue;
       const bool known = own.complete && k < own.entries.size();
       if (known && own.entries[k].role == ResourceRole::kStopped && !own.entries[k].busy) continue;
       r.orphans.emplace_back(old[k].id, known && own.entries[k].role == ResourceRole::kPromoted);
