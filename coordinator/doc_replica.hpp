@@ -176,9 +176,9 @@ class DocReplica {
   std::map<DocVersion, Waiting> waiting_;
   std::vector<Parked> parked_;  // oldest first
   // Documents larger than a burst go out kChunksPerBurst chunks every kBurstGap: all at once,
-  // a document near kMaxDocBytes is thousands of datagrams, which overflow the peers' socket
-  // buffers and crowd out the heartbeats (a 1.1 MB configuration cost the coordinator its
-  // lease). Resent documents restart only once they are through.
+  // a 1.1 MB configuration is about 1,000 datagrams per peer, more than a default UDP receive
+  // buffer holds, and heartbeats behind them would be dropped. Resent documents restart only
+  // once they are through.
   std::vector<Outbound> outbound_;  // oldest first
   Instant next_burst_{};
   std::map<std::uint64_t, Mine> mine_;

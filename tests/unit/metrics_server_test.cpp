@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "agent/prometheus_text.hpp"
+#include "tests/unit/skip.hpp"
 
 namespace hactl {
 namespace {
@@ -471,7 +472,7 @@ TEST_F(MetricsServerTest, InvalidAddressesAreRefused) {
 
 TEST_F(MetricsServerTest, Ipv6Loopback) {
   auto& s = make_server([] { return std::string("up 1\n"); }, {}, "[::1]:0");
-  if (const auto r = s.start(); !r) GTEST_SKIP() << "no IPv6 loopback here: " << r.error();
+  if (const auto r = s.start(); !r) HACTL_SKIP("no IPv6 loopback here: " << r.error());
   const int fd = ::socket(AF_INET6, SOCK_STREAM, 0);
   ASSERT_GE(fd, 0);
   fds_.push_back(fd);

@@ -15,6 +15,7 @@
 
 #include "resources/ocf_agent.hpp"
 #include "resources/realtime.hpp"
+#include "tests/unit/skip.hpp"
 
 namespace hactl {
 namespace {
@@ -164,7 +165,7 @@ TEST(ProcessRunner, ARealtimeCallersChildrenRunAtNormalPriority) {
     own_127 = run_sync(sh("echo 'chrt: failed to execute x: lookalike' >&2; exit 127"));
   });
   t.join();
-  if (!refused.empty()) GTEST_SKIP() << "cannot go realtime here: " << refused;
+  if (!refused.empty()) HACTL_SKIP("cannot go realtime here: " << refused);
   EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("SCHED_OTHER"), std::string::npos) << r.output;
   // Still an exec failure, not chrt's exit code, recognised without looking the program up.
