@@ -456,12 +456,14 @@ void Agent::process() {
   carry_out_docs(out);
   if (fatal_) return;
   for (ParseRequest& p : out.parses) parse_off_loop(std::move(p));
+  for (HostCheckAsk& a : out.host_check_asks) host_check_off_loop(std::move(a));
   if (out.reconfigured) reconfigured(*out.reconfigured);
   for (const auto& [to, msg] : out.messages) transport_->send(to, msg);
   for (const auto& e : out.events) log_event(e);
   for (const auto& n : out.notes) log_note(n);
   carry_out_resources(out);
   for (const auto& c : out.availability) log_availability(c);
+  if (!out.host_checks_done.empty()) host_checks_done(std::move(out.host_checks_done));
   check_shutdown();
   notify_watchdog(now());
   notify_status(now());

@@ -162,6 +162,14 @@ class Agent {
                              const PeerCredentials& cred, ControlServer::Reply reply);
   void finish_apply(const ApplyRequest& a, const std::string& text, const ClusterConfig& parsed,
                     bool same, nlohmann::json answer, ControlServer::Reply reply);
+  // The cluster-wide host check of a submitted configuration (coordinator/host_checks.hpp):
+  // asks the reachable peers, and calls `then` on the loop with every node's report but this
+  // one's (a peer not reachable, or silent until kHostCheckTimeout, with why).
+  using HostChecksDone = std::function<void(std::vector<NodeReport>)>;
+  void gather_host_checks(std::string text, HostChecksDone then);
+  // A peer's ask: this host's check of its text, on the request worker.
+  void host_check_off_loop(HostCheckAsk ask);
+  void host_checks_done(std::vector<HostCheckRound> rounds);
   std::string caller(const PeerCredentials& cred) const;
   bool may_write(const PeerCredentials& cred) const;
   bool may_read(const PeerCredentials& cred) const;
@@ -190,6 +198,10 @@ class Agent {
   // runtime asks for at most NodeRuntime::kMaxParsing parses at once.
   static constexpr Duration kParseDeadline = std::chrono::seconds{30};
   std::unique_ptr<RequestWorker> parse_worker_;
+  // Peers' host checks of a configuration before it is applied; then the verdict (the CLI waits
+  // up to 40 s for config-check and config-apply: a check and the verdict, 10 s each at most).
+  static constexpr Duration kHostCheckTimeout = std::chrono::seconds{8};
+  std::map<std::uint64_t, HostChecksDone> host_check_waiters_;
   // Tells the resource host this node's MAC on the interfaces of its vips (all, or `only`'s).
   void tell_macs(std::optional<std::size_t> only = std::nullopt);
   std::map<std::string, std::size_t> prim_index_;

@@ -44,6 +44,7 @@ struct CheckOutput {
   nlohmann::json answer;
   std::shared_ptr<const ClusterConfig> parsed;  // null: the answer is an error
   bool same = false;                            // the text in force already
+  std::optional<HostReport> own;                // this host's check
 };
 
 nlohmann::json findings_json(const std::vector<HostFinding>& findings) {
@@ -64,54 +65,38 @@ nlohmann::json findings_json(const std::vector<HostFinding>& findings) {
   return list;
 }
 
-// A finding on what this apply leaves as it is (the same definition, the same fence agent) is
-// a warning here: the apply neither stops nor starts it, and refusing would block every other
-// change until this host is mended. `hactl-agent --check-config` still reports it as an error.
-void unchanged_are_warnings(std::vector<HostFinding>& findings, const ClusterConfig& base,
-                            const ClusterConfig& next) {
-  if (findings.empty()) return;
-  // By id, once: ResourceConfig::primitive() is a linear search.
-  std::map<std::string_view, const PrimitiveConfig*> before;
-  for (const auto& p : base.resources.primitives) before.emplace(p.id, &p);
-  std::map<std::string_view, const PrimitiveConfig*> after;
-  for (const auto& p : next.resources.primitives) after.emplace(p.id, &p);
-  for (auto& f : findings) {
-    bool same = false;
-    if (f.subject == HostSubject::kFenceAgent) {
-      const FenceDevice* a = base.fencing.device(f.resource);
-      const FenceDevice* b = next.fencing.device(f.resource);
-      same = a != nullptr && b != nullptr && a->agent == b->agent;
-    } else {
-      const auto a = before.find(f.resource);
-      const auto b = after.find(f.resource);
-      same = a != before.end() && b != after.end() && same_definition(*a->second, *b->second);
-    }
-    if (same) f.severity = HostSeverity::kWarning;
-  }
-}
-
 // This node's host check of a submitted configuration (common/host_check.hpp), here on the
-// worker: it reads interfaces, files and systemd. An error refuses config-check (so `hactl
-// config apply` stops nothing first) and config-apply; warnings go with the plan.
-std::vector<HostFinding> host_findings(const CheckInput& in, const ClusterConfig& cfg) {
+// worker: it reads interfaces, files and systemd. Nullopt where the agent has no host to ask.
+std::optional<HostReport> own_report(const CheckInput& in, const ClusterConfig& cfg) {
   const auto self = cfg.find_node(in.self);
-  if (!in.host_facts || !self) return {};
+  if (!in.host_facts || !self) return std::nullopt;
   const auto facts = in.host_facts();
-  auto findings = check_host(cfg, *facts, *self);
-  unchanged_are_warnings(findings, in.base, cfg);
-  locate_findings(in.text, in.path, findings);
-  return findings;
+  return HostReport{true, "", check_host(cfg, *facts, *self)};
 }
 
-nlohmann::json host_refusal(const std::string& self, const std::vector<HostFinding>& findings) {
+nlohmann::json nodes_json(const ClusterCheck& c) {
+  nlohmann::json j = nlohmann::json::object();
+  for (const auto& [node, state] : c.nodes) j[node] = state;
+  return j;
+}
+
+nlohmann::json host_refusal(const ClusterCheck& c) {
   nlohmann::json errors = nlohmann::json::array();
-  for (const auto& f : findings) {
+  for (const auto& f : c.findings) {
     if (f.severity == HostSeverity::kError) errors.push_back(to_string(f));
   }
-  return {{"error", "the configuration cannot run on " + self +
-                        " (its host check found what it needs missing); nothing was changed"},
+  if (c.brief > 0) {
+    errors.push_back("and " + std::to_string(c.brief) + " more findings, not itemized");
+  }
+  for (const auto& [node, state] : c.nodes) {
+    if (state != "checked") errors.push_back(node + ": did not check its host: " + state);
+  }
+  return {{"error",
+           "the configuration cannot run: what it adds or changes is missing on every node that "
+           "checked it (each node's reason below); nothing was changed"},
           {"errors", errors},
-          {"host_findings", findings_json(findings)}};
+          {"host_findings", findings_json(c.findings)},
+          {"host_checked", nodes_json(c)}};
 }
 
 // One row per primitive of either configuration: how its definition changes, whether it may
@@ -170,28 +155,45 @@ CheckOutput check_config_text(const CheckInput& in) {
                   {"errors", d}};
     return out;
   }
-  const auto findings = host_findings(in, cfg->config);
-  if (has_errors(findings)) {
-    out.answer = host_refusal(in.self, findings);
-    return out;
-  }
+  out.own = own_report(in, cfg->config);
   std::set<std::string> to_stop;  // top-level resources (current config) to stop first
   const nlohmann::json plan = plan_rows(in, cfg->config, to_stop);
   out.same = in.text == in.doc.config_text;
   nlohmann::json warnings = nlohmann::json::array();
   for (const auto& w : cfg->warnings) warnings.push_back(w.path + ": " + w.message);
-  // Warnings only, here; hactl prints each after "warning: ", as the loader's.
-  for (const auto& f : findings) warnings.push_back(located(f));
   out.answer = {{"valid", true},
                 {"unchanged", out.same},
                 {"plan", plan},
                 {"stop_first", to_stop},
                 {"warnings", warnings},
                 {"config_version", in.doc.config_version},
-                {"document_version", in.document_version},
-                {"host_findings", findings_json(findings)}};
+                {"document_version", in.document_version}};
   out.parsed = std::make_shared<const ClusterConfig>(std::move(cfg->config));
   return out;
+}
+
+// The worker's part after the peers' reports are in: the verdict over every node's findings,
+// located in the text. A refusal clears `out.parsed`; else the findings are warnings.
+void finish_check(const CheckInput& in, CheckOutput& out, std::vector<NodeReport> reports,
+                  NodeId self) {
+  if (out.own) reports.insert(reports.begin(), NodeReport{self, std::move(out.own), ""});
+  std::sort(reports.begin(), reports.end(),
+            [](const NodeReport& a, const NodeReport& b) { return a.node < b.node; });
+  ClusterCheck c = cluster_verdict(in.base, *out.parsed, std::move(reports));
+  locate_findings(in.text, in.path, c.findings);
+  if (c.refused) {
+    out.answer = host_refusal(c);
+    out.parsed.reset();
+    return;
+  }
+  // Warnings only, here; hactl prints each after "warning: ", as the loader's.
+  for (const auto& f : c.findings) out.answer["warnings"].push_back(located(f));
+  if (c.brief > 0) {
+    out.answer["warnings"].push_back("and " + std::to_string(c.brief) +
+                                     " more host findings, not itemized");
+  }
+  out.answer["host_findings"] = findings_json(c.findings);
+  out.answer["host_checked"] = nodes_json(c);
 }
 
 // What simulate reads, copied on the loop.
@@ -362,10 +364,97 @@ void Agent::config_check_off_loop(const std::string& cmd, const nlohmann::json& 
         }
       },
       [this, in, out, cmd, apply = std::move(apply), reply] {
-        if (cmd != "config-apply" || !out->parsed) return reply(out->answer);
-        finish_apply(apply, in->text, *out->parsed, out->same, out->answer, reply);
+        if (!out->parsed) return reply(out->answer);
+        auto verdict = [this, in, out, cmd, apply, reply](std::vector<NodeReport> reports) {
+          const NodeId self = options_.self;
+          submit_off_loop(
+              [in, out, reports = std::move(reports), self]() mutable {
+                try {
+                  finish_check(*in, *out, std::move(reports), self);
+                } catch (const std::exception& e) {
+                  out->answer = {{"error", std::string("the check failed: ") + e.what()}};
+                  out->parsed.reset();
+                }
+              },
+              [this, in, out, cmd, apply, reply] {
+                if (cmd != "config-apply" || !out->parsed) return reply(out->answer);
+                finish_apply(apply, in->text, *out->parsed, out->same, out->answer, reply);
+              },
+              reply);
+        };
+        // What runs already needs no other node's word.
+        if (out->same) return verdict({});
+        gather_host_checks(in->text, std::move(verdict));
       },
       reply);
+}
+
+void Agent::gather_host_checks(std::string text, HostChecksDone then) {
+  const std::uint64_t id = rt_->start_host_check(std::move(text), now(), kHostCheckTimeout);
+  host_check_waiters_.emplace(id, std::move(then));
+  process();
+}
+
+void Agent::host_checks_done(std::vector<HostCheckRound> rounds) {
+  const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(kHostCheckTimeout);
+  for (auto& round : rounds) {
+    const auto w = host_check_waiters_.find(round.id);
+    if (w == host_check_waiters_.end()) continue;
+    HostChecksDone then = std::move(w->second);
+    host_check_waiters_.erase(w);
+    std::vector<NodeReport> reports;
+    std::set<NodeId> asked;
+    for (auto& [node, report] : round.reports) {
+      asked.insert(node);
+      reports.push_back(NodeReport{node, std::move(report),
+                                   "no answer within " + std::to_string(seconds.count()) + " s"});
+    }
+    for (std::size_t i = 0; i < base().nodes.size(); ++i) {
+      const NodeId id{static_cast<std::uint16_t>(i)};
+      if (id == options_.self || base().nodes[i].witness || asked.contains(id)) continue;
+      reports.push_back(
+          NodeReport{id, std::nullopt, "not reachable from " + base().node(options_.self).name});
+    }
+    then(std::move(reports));
+  }
+}
+
+void Agent::host_check_off_loop(HostCheckAsk ask) {
+  auto report = std::make_shared<HostReport>();
+  auto back = [this, ask](const HostReport& r) {
+    if (fatal_ || !rt_) return;
+    rt_->on_host_checked(ask.asker, ask.id, r);
+    process();
+  };
+  const NodeId self = options_.self;
+  const auto facts = options_.host_facts;
+  const std::string source = "the configuration " + base().node(ask.asker).name + " asked about";
+  const bool queued = worker_->submit(
+      [ask, report, self, facts, source] {
+        try {
+          auto cfg = parse_config(*ask.text, source);
+          if (!cfg) {
+            *report =
+                HostReport{false, "it does not parse here: " + cfg.error().front().to_string(), {}};
+          } else if (!facts || self.value >= cfg->config.nodes.size()) {
+            *report = HostReport{false, "this agent does not check its host", {}};
+          } else {
+            *report = HostReport{true, "", check_host(cfg->config, *facts(), self)};
+          }
+        } catch (const std::exception& e) {
+          *report = HostReport{false, std::string("the check failed: ") + e.what(), {}};
+        }
+      },
+      [report, back] { back(*report); },
+      // The worker may still be writing `report` past its deadline: not read then.
+      [back, seconds = std::chrono::duration_cast<std::chrono::seconds>(worker_->deadline())] {
+        back(HostReport{false, "not checked within " + std::to_string(seconds.count()) + " s", {}});
+      });
+  // Answered at the next process() (this runs inside one).
+  if (!queued) {
+    rt_->on_host_checked(ask.asker, ask.id,
+                         HostReport{false, "busy: its request worker is full", {}});
+  }
 }
 
 }  // namespace hactl

@@ -29,6 +29,10 @@ namespace {
 
 using nlohmann::json;
 
+// config-check and config-apply: the agent checks the file, then every node checks it on its
+// host (up to 8 s), then weighs the answers: 10 s at most for each of its two steps.
+constexpr int kCheckMs = 40000;
+
 // Sends one request; on failure prints why and sets `exit_code` (2: no agent, 1: refused).
 std::optional<json> ask(const std::string& socket, const json& request, int& exit_code,
                         int timeout_ms = 15000) {
@@ -319,7 +323,7 @@ std::optional<json> check_config(const std::string& socket, const std::string& p
     return std::nullopt;
   }
   text = *t;
-  return ask(socket, {{"cmd", "config-check"}, {"path", path}, {"text", text}}, code);
+  return ask(socket, {{"cmd", "config-check"}, {"path", path}, {"text", text}}, code, kCheckMs);
 }
 
 // One line per resource the apply changes or acts on: its definition (added, removed,
@@ -367,6 +371,14 @@ void print_plan(const json& plan) {
   if (lines == 0) std::cout << "  no resource is added, removed, changed or moved\n";
   if (!alone.empty()) std::cout << "  left alone: " << alone << "\n";
   for (const auto& w : plan["warnings"]) std::cout << "warning: " << w.get<std::string>() << "\n";
+  // Nodes whose host did not check the file (unreachable, silent, busy): it may not run there.
+  const json checked = plan.value("host_checked", json::object());
+  for (const auto& [node, state] : checked.items()) {
+    if (state != "checked") {
+      std::cout << "warning: " << node << " did not check its host: " << state.get<std::string>()
+                << "\n";
+    }
+  }
 }
 
 int cmd_config_diff(const std::string& socket, const std::string& path, bool as_json) {
@@ -437,7 +449,7 @@ int cmd_config_apply(const std::string& socket, const std::string& path, double 
   }
   const auto r =
       ask(socket, {{"cmd", "config-apply"}, {"path", path}, {"text", text}, {"enable", stop_first}},
-          code);
+          code, kCheckMs);
   if (!r) {
     if (!stop_first.empty()) {
       std::cerr << "hactl: starting again what was stopped for the apply\n";

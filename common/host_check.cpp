@@ -118,6 +118,7 @@ class Checker {
   std::map<std::string, FileCheck> files_;  // by path, or ocf:PROVIDER:TYPE
   std::map<std::string, UnitCheck> units_;
   bool systemd_unreachable_ = false;
+  std::uint32_t index_ = 0;  // of the primitive or fence device being checked
   std::vector<HostFinding> out_;
 };
 
@@ -129,6 +130,7 @@ HostFinding& Checker::add(HostSeverity severity, HostSubject subject, HostProble
   f.problem = problem;
   f.node = self_;
   f.resource = id;
+  f.index = index_;
   f.field = field;
   f.looked_for = std::move(looked_for);
   out_.push_back(std::move(f));
@@ -139,6 +141,7 @@ std::vector<HostFinding> Checker::run(bool resources, bool fencing) {
   if (resources) check_resources();
   const auto& devices = config_.fencing.devices;
   for (std::size_t i = 0; fencing && i < devices.size(); ++i) {
+    index_ = static_cast<std::uint32_t>(i);
     file("fencing.devices[" + std::to_string(i) + "].agent", devices[i].id,
          HostSubject::kFenceAgent, program(devices[i].agent));
   }
@@ -157,6 +160,7 @@ void Checker::check_resources() {
   for (std::size_t i = 0; i < prims.size(); ++i) {
     const PrimitiveConfig& p = prims[i];
     if (!scope.may_run(p.id)) continue;
+    index_ = static_cast<std::uint32_t>(i);
     const std::string at = "resources[" + std::to_string(i) + "]";
     switch (p.cls) {
       case ResourceClass::kVip:
@@ -465,6 +469,90 @@ void locate_findings(std::string_view yaml_text, std::string_view file,
       f.column = mark->column + 1;
     }
   }
+}
+
+}  // namespace hactl
+
+namespace hactl {
+namespace {
+
+// Fills a report's findings' node and resource from `config` (the asker's copy of the text);
+// drops any whose index is out of range (not the text the asker sent).
+void complete(std::vector<HostFinding>& findings, const ClusterConfig& config,
+              const std::string& node) {
+  const auto& prims = config.resources.primitives;
+  const auto& devices = config.fencing.devices;
+  std::erase_if(findings, [&](HostFinding& f) {
+    const bool fence = f.subject == HostSubject::kFenceAgent;
+    if (f.index >= (fence ? devices.size() : prims.size())) return true;
+    f.node = node;
+    f.resource = fence ? devices[f.index].id : prims[f.index].id;
+    return false;
+  });
+}
+
+// By item (primitives, then fence devices): whether `next` adds or redefines it.
+std::vector<bool> changed_items(const ClusterConfig& base, const ClusterConfig& next) {
+  std::map<std::string_view, const PrimitiveConfig*> before;
+  for (const auto& p : base.resources.primitives) before.emplace(p.id, &p);
+  std::vector<bool> changed;
+  for (const auto& p : next.resources.primitives) {
+    const auto it = before.find(p.id);
+    changed.push_back(it == before.end() || !same_definition(*it->second, p));
+  }
+  for (const auto& d : next.fencing.devices) {
+    const FenceDevice* old = base.fencing.device(d.id);
+    changed.push_back(old == nullptr || old->agent != d.agent);
+  }
+  return changed;
+}
+
+}  // namespace
+
+ClusterCheck cluster_verdict(const ClusterConfig& base, const ClusterConfig& next,
+                             std::vector<NodeReport> reports) {
+  const std::size_t prims = next.resources.primitives.size();
+  const std::vector<bool> changed = changed_items(base, next);
+  auto item = [&](const HostFinding& f) {
+    return f.subject == HostSubject::kFenceAgent ? prims + f.index : f.index;
+  };
+  // By item: nodes that checked and may run it, and those of them that cannot.
+  std::vector<int> able(changed.size(), 0), unable(changed.size(), 0);
+  ClusterCheck out;
+  for (auto& r : reports) {
+    const NodeConfig& node = next.node(r.node);
+    if (!r.report || !r.report->checked) {
+      out.nodes.emplace_back(node.name, r.report ? "not checked: " + r.report->detail : r.missing);
+      continue;
+    }
+    out.nodes.emplace_back(node.name, "checked");
+    complete(r.report->findings, next, node.name);
+    std::vector<bool> fails(changed.size(), false);
+    for (const auto& f : r.report->findings) {
+      if (f.severity == HostSeverity::kError) fails[item(f)] = true;
+    }
+    const Scope scope(next, node.name);
+    for (std::size_t i = 0; i < changed.size() && !node.witness; ++i) {
+      if (i < prims && !scope.may_run(next.resources.primitives[i].id)) continue;
+      ++(fails[i] ? unable : able)[i];
+    }
+  }
+  for (auto& r : reports) {
+    if (!r.report || !r.report->checked) continue;
+    for (std::size_t k = 0; k < r.report->findings.size(); ++k) {
+      HostFinding& f = r.report->findings[k];
+      const std::size_t i = item(f);
+      const bool refuses = changed[i] && able[i] == 0 && unable[i] > 0;
+      if (f.severity == HostSeverity::kError && !refuses) f.severity = HostSeverity::kWarning;
+      out.refused = out.refused || (f.severity == HostSeverity::kError);
+      if (k < kMaxDetailedFindings) {
+        out.findings.push_back(std::move(f));
+      } else {
+        ++out.brief;
+      }
+    }
+  }
+  return out;
 }
 
 }  // namespace hactl

@@ -13,6 +13,7 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -88,6 +89,7 @@ struct HostFinding {
   HostProblem problem = HostProblem::kMissing;
   std::string node;                // whose host
   std::string resource;            // a primitive's id, or a fence device's (subject kFenceAgent)
+  std::uint32_t index = 0;         // that primitive's or fence device's place in its list
   std::string field;               // its path in the file: "resources[2].params.interface"
   std::string looked_for;          // "eth9", an address, a path, a unit
   std::vector<std::string> known;  // what there is instead: the interfaces, or its subnets
@@ -117,6 +119,43 @@ std::string to_string(const HostFinding& f);
 // device's agent. In configuration order.
 std::vector<HostFinding> check_host(const ClusterConfig& config, const HostFacts& facts,
                                     NodeId self);
+
+// One node's host check of a configuration another node asked it to check (the cluster-wide
+// check before `hactl config apply`, coordinator/host_checks.hpp), as sent back: typed, with
+// node, resource, file and line left for the asker to fill from its own copy of the text
+// (complete_report). The first kMaxDetailedFindings findings come whole; the rest (a file of
+// 20,000 vips on a missing interface) only as severity, subject, problem and index, enough for
+// the verdict (cluster_verdict).
+struct HostReport {
+  bool checked = false;  // false: the node could not check (detail says why)
+  std::string detail;
+  std::vector<HostFinding> findings;
+  bool operator==(const HostReport&) const = default;
+};
+inline constexpr std::size_t kMaxDetailedFindings = 64;
+
+// One node's part in a cluster-wide check: its report, or why there is none ("offline", "no
+// answer within 5 s").
+struct NodeReport {
+  NodeId node;
+  std::optional<HostReport> report;
+  std::string missing;
+};
+
+// The verdict of a cluster-wide check of `next`, to replace `base`. Only what the change adds
+// or redefines can refuse it (a finding on what stays as it is is a warning: the apply neither
+// stops nor starts it). A primitive or fence device that every node that checked it and may
+// run it (common/host_check: witnesses and -inf locations excepted) reports it cannot run
+// refuses the change, with each node's reason; one that some node can run is a warning naming
+// the others. Nodes that did not check count neither way.
+struct ClusterCheck {
+  bool refused = false;
+  std::vector<HostFinding> findings;  // node and resource filled; in node order
+  std::vector<std::pair<std::string, std::string>> nodes;  // (node, "checked" or why not)
+  std::size_t brief = 0;  // findings sent without detail (beyond kMaxDetailedFindings a node)
+};
+ClusterCheck cluster_verdict(const ClusterConfig& base, const ClusterConfig& next,
+                             std::vector<NodeReport> reports);
 
 // Fills file, line and column of each finding from the YAML text its configuration came from.
 void locate_findings(std::string_view yaml_text, std::string_view file,

@@ -23,6 +23,9 @@ inline constexpr std::size_t kPingHistory = 256;
 inline constexpr std::size_t kMaxReleasesPerHeartbeat = kMaxNodes / 2;
 // The cluster document (intents and the resource configuration) and its kept history.
 inline constexpr std::size_t kMaxDocBytes = 8 * 1024 * 1024;
+// A host check's report, as one node sends it to the node that asked (common/host_check.hpp):
+// its findings beyond the first detailed ones go in a few bytes each.
+inline constexpr std::size_t kMaxHostReportBytes = 512 * 1024;
 inline constexpr std::size_t kConfigHistory = 20;
 // Control socket: largest request line and most concurrent clients.
 // A request from a writer (root or the admin group) may carry a configuration file.

@@ -225,6 +225,21 @@ struct FenceResult {
   bool operator==(const FenceResult&) const = default;
 };
 
+// --- A configuration checked on every host before it is applied (coordinator/host_checks.hpp),
+// moved in chunks of at most kDocChunkBytes. kCandidate: asker -> peer, a configuration text
+// to check (the asker's check `id`); kReport: peer -> asker, that check's report
+// (encode_host_report in common/wire.hpp).
+enum class CheckChunkKind : std::uint8_t { kCandidate, kReport };
+struct CheckChunk {
+  CheckChunkKind kind = CheckChunkKind::kCandidate;
+  std::uint64_t id = 0;
+  std::uint64_t digest = 0;  // of the whole text (text_digest)
+  std::uint32_t total = 0;   // bytes in the whole text: at most kMaxCheckBytes
+  std::uint32_t offset = 0;
+  std::string data;
+  bool operator==(const CheckChunk&) const = default;
+};
+
 using MacAddress = std::array<std::uint8_t, 6>;
 std::string to_string(const MacAddress& mac);  // "02:00:0a:d5:00:0b"
 
@@ -257,6 +272,6 @@ struct VipCheckResult {
 using Message = std::variant<Heartbeat, PreVoteRequest, PreVoteResponse, VoteRequest, VoteResponse,
                              ResourceReport, ActionRequest, ActionResult, DocChunk, DocAck,
                              FenceNotice, FenceRequest, FenceResult, VipCheckRequest,
-                             VipCheckResult, TimeoutNow, HandoverRequest>;
+                             VipCheckResult, TimeoutNow, HandoverRequest, CheckChunk>;
 
 }  // namespace hactl

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -43,6 +44,7 @@ enum class BodyType : std::uint8_t {
   kVipCheckResult = 15,
   kTimeoutNow = 16,
   kHandoverRequest = 17,
+  kCheckChunk = 18,
 };
 
 std::string_view cut255(const std::string& s) { return std::string_view(s).substr(0, 255); }
@@ -242,6 +244,16 @@ struct BodyEncoder {
     w.u32(m.offset);
     w.text16(m.data);
   }
+  void operator()(const CheckChunk& m) const {
+    HACTL_ASSERT(m.data.size() <= kDocChunkBytes);
+    w.u8(static_cast<std::uint8_t>(BodyType::kCheckChunk));
+    w.u8(static_cast<std::uint8_t>(m.kind));
+    w.u64(m.id);
+    w.u64(m.digest);
+    w.u32(m.total);
+    w.u32(m.offset);
+    w.text16(m.data);
+  }
   void operator()(const DocAck& m) const {
     HACTL_ASSERT(m.error.size() <= kDocErrorBytes);
     w.u8(static_cast<std::uint8_t>(BodyType::kDocAck));
@@ -398,6 +410,60 @@ std::optional<Message> decode_report(ByteReader& r) {
   return m;
 }
 
+std::optional<Message> decode_check_chunk(ByteReader& r) {
+  CheckChunk m;
+  std::uint8_t kind = 0;
+  if (!r.u8(kind) || kind > static_cast<std::uint8_t>(CheckChunkKind::kReport) || !r.u64(m.id) ||
+      !r.u64(m.digest) || !r.u32(m.total) || !r.u32(m.offset) ||
+      !r.text16(m.data, kDocChunkBytes)) {
+    return std::nullopt;
+  }
+  m.kind = static_cast<CheckChunkKind>(kind);
+  const std::size_t most =
+      m.kind == CheckChunkKind::kCandidate ? limits::kMaxConfigBytes : limits::kMaxHostReportBytes;
+  if (m.total == 0 || m.total > most || m.offset >= m.total || m.data.size() > m.total - m.offset)
+    return std::nullopt;
+  return m;
+}
+
+// A host report's finding: severity, subject, problem and index; when `detailed`, the strings.
+void encode_finding(ByteWriter& w, const HostFinding& f, bool detailed) {
+  w.u8(static_cast<std::uint8_t>(f.severity));
+  w.u8(static_cast<std::uint8_t>(f.subject));
+  w.u8(static_cast<std::uint8_t>(f.problem));
+  w.u32(f.index);
+  if (!detailed) return;
+  w.name(cut255(f.field));
+  w.name(cut255(f.looked_for));
+  w.name(cut255(f.detail));
+  const std::size_t known = std::min<std::size_t>(f.known.size(), kMaxKnownInReport);
+  w.u8(static_cast<std::uint8_t>(known));
+  for (std::size_t i = 0; i < known; ++i) w.name(cut255(f.known[i]));
+}
+
+bool decode_finding(ByteReader& r, HostFinding& f, bool detailed) {
+  std::uint8_t severity = 0, subject = 0, problem = 0, known = 0;
+  if (!r.u8(severity) || !r.u8(subject) || !r.u8(problem) || !r.u32(f.index)) return false;
+  if (severity > static_cast<std::uint8_t>(HostSeverity::kWarning) ||
+      subject > static_cast<std::uint8_t>(HostSubject::kFenceAgent) ||
+      problem > static_cast<std::uint8_t>(HostProblem::kUnreachable)) {
+    return false;
+  }
+  f.severity = static_cast<HostSeverity>(severity);
+  f.subject = static_cast<HostSubject>(subject);
+  f.problem = static_cast<HostProblem>(problem);
+  if (!detailed) return true;
+  if (!r.name(f.field) || !r.name(f.looked_for) || !r.name(f.detail) || !r.u8(known) ||
+      known > kMaxKnownInReport) {
+    return false;
+  }
+  f.known.resize(known);
+  for (auto& k : f.known) {
+    if (!r.name(k)) return false;
+  }
+  return true;
+}
+
 std::optional<Message> decode_body(ByteReader& r, const std::vector<std::string>& names) {
   std::uint8_t type = 0;
   if (!r.u8(type)) return std::nullopt;
@@ -465,6 +531,9 @@ std::optional<Message> decode_body(ByteReader& r, const std::vector<std::string>
       }
       break;
     }
+    case BodyType::kCheckChunk:
+      out = decode_check_chunk(r);
+      break;
     case BodyType::kDocAck: {
       DocAck m;
       if (r.u64(m.term.value) && r.doc_version(m.version) && r.u64(m.proposal) && r.boolean(m.ok) &&
@@ -522,6 +591,40 @@ std::optional<Message> decode_body(ByteReader& r, const std::vector<std::string>
 }
 
 }  // namespace
+
+std::string encode_host_report(const HostReport& report) {
+  ByteWriter w;
+  w.u8(kHostReportFormat);
+  w.boolean(report.checked);
+  w.name(cut255(report.detail));
+  const std::size_t room = (limits::kMaxHostReportBytes - 512) / kBriefFindingBytes;
+  const std::size_t n = std::min(report.findings.size(), room);
+  w.u32(static_cast<std::uint32_t>(n));
+  for (std::size_t i = 0; i < n; ++i) {
+    encode_finding(w, report.findings[i], i < kMaxDetailedFindings);
+  }
+  const auto& d = w.data();
+  HACTL_ASSERT(d.size() <= limits::kMaxHostReportBytes);
+  return std::string(d.begin(), d.end());
+}
+
+std::optional<HostReport> decode_host_report(std::string_view bytes) {
+  ByteReader r(std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(bytes.data()),
+                                             bytes.size()));
+  HostReport report;
+  std::uint8_t format = 0;
+  std::uint32_t n = 0;
+  if (!r.u8(format) || format != kHostReportFormat || !r.boolean(report.checked) ||
+      !r.name(report.detail) || !r.u32(n) || n > r.left() / kBriefFindingBytes) {
+    return std::nullopt;
+  }
+  report.findings.resize(n);
+  for (std::uint32_t i = 0; i < n; ++i) {
+    if (!decode_finding(r, report.findings[i], i < kMaxDetailedFindings)) return std::nullopt;
+  }
+  if (r.left() != 0) return std::nullopt;
+  return report;
+}
 
 std::string_view to_string(VipCheck c) {
   switch (c) {

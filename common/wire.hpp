@@ -18,12 +18,14 @@
 #include <atomic>
 #include <cstdint>
 #include <expected>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "common/config.hpp"
+#include "common/host_check.hpp"
 #include "common/messages.hpp"
 
 namespace hactl {
@@ -134,6 +136,17 @@ class PeerGate {
   bool accepted_ = false;  // a datagram of this boot was accepted
   SeqWindow window_;
 };
+
+// A host check's report (common/host_check.hpp) as the bytes a node sends back in CheckChunks:
+// the first kMaxDetailedFindings findings whole (strings cut at 255 bytes, at most
+// kMaxKnownInReport of `known`), the rest as severity, subject, problem and index; at most
+// limits::kMaxHostReportBytes in all (findings beyond are left out: 70,000 of them, more than
+// a configuration holds). Node, resource and position are not sent: the asker fills them.
+inline constexpr std::uint8_t kHostReportFormat = 1;
+inline constexpr std::size_t kMaxKnownInReport = 16;
+inline constexpr std::size_t kBriefFindingBytes = 7;
+std::string encode_host_report(const HostReport& report);
+std::optional<HostReport> decode_host_report(std::string_view bytes);
 
 // Key files: one line "hactl-key-v1:<base64 of 32 bytes>". generate_key uses libsodium's RNG.
 ClusterKey generate_key();

@@ -22,6 +22,7 @@ NodeRuntime::NodeRuntime(ClusterConfig config, RuntimeOptions options, Rng& rng,
     : config_(std::move(config)),
       options_(std::move(options)),
       node_(config_, options_.self, options_.timing, rng, options_.hard, now),
+      checks_(config_.nodes.size(), options_.self, options_.incarnation),
       base_(config_),
       now_(now) {
   if (options_.document) {
@@ -81,6 +82,8 @@ void NodeRuntime::step(NodeId from, std::uint64_t incarnation, const Message& m,
     if (docs_) docs_->on_chunk(from, *c, node_.term(), node_.coordinator(), now);
   } else if (const auto* a = std::get_if<DocAck>(&m)) {
     if (docs_) docs_->on_ack(from, *a, now);
+  } else if (const auto* k = std::get_if<CheckChunk>(&m)) {
+    checks_.on_chunk(from, *k, now);
   } else if (host_) {
     host_->on_message(from, m, node_, now);
   }
@@ -92,6 +95,7 @@ void NodeRuntime::peer_restarted(NodeId from, Instant now) {
   node_.peer_restarted(from, now);
   if (host_) host_->peer_restarted(from);
   if (docs_) docs_->peer_restarted(from);
+  checks_.peer_restarted(from);
 }
 
 void NodeRuntime::tick(Instant now) {
@@ -116,6 +120,21 @@ void NodeRuntime::on_fence_done(std::uint64_t id, bool ok, const std::string& de
 
 void NodeRuntime::on_vip_check_done(NodeId asker, VipCheckResult result) {
   host().on_vip_check_done(asker, std::move(result));
+}
+
+std::uint64_t NodeRuntime::start_host_check(std::string text, Instant now, Duration timeout) {
+  now_ = now;
+  const Membership m = membership(now);
+  std::vector<NodeId> peers;
+  for (std::size_t i = 0; i < config_.nodes.size(); ++i) {
+    const NodeId id{static_cast<std::uint16_t>(i)};
+    if (id != options_.self && !config_.nodes[i].witness && m.up[i]) peers.push_back(id);
+  }
+  return checks_.start(std::move(text), std::move(peers), now, now + timeout);
+}
+
+void NodeRuntime::on_host_checked(NodeId asker, std::uint64_t id, const HostReport& report) {
+  checks_.on_checked(asker, id, report);
 }
 
 void NodeRuntime::set_mac(const std::string& interface, const MacAddress& mac) {
@@ -224,6 +243,11 @@ RuntimeOutput NodeRuntime::advance(Instant now, std::int64_t unix_us, bool execu
   RuntimeOutput out;
   run_docs(now, executor_idle, out);
   run_resources(now, out);
+  checks_.tick(now);
+  HostChecksOutput checked = checks_.take();
+  for (auto& m : checked.messages) out.messages.push_back(std::move(m));
+  out.host_check_asks = std::move(checked.asks);
+  out.host_checks_done = std::move(checked.done);
   // The core's output is taken last, so what the steps above asked of it (a handover) leaves
   // in this batch, but its messages go first: a peer must hear of a new coordinator (its
   // heartbeat) before that coordinator's document chunks, or it refuses them until the resend.
@@ -467,6 +491,7 @@ Instant NodeRuntime::next_deadline(Instant now) const {
   if (docs_) {
     if (const auto d = docs_->next_deadline()) next = std::min(next, *d);
   }
+  if (const auto d = checks_.next_deadline()) next = std::min(next, *d);
   return next;
 }
 

@@ -26,6 +26,7 @@
 #include "common/config.hpp"
 #include "coordinator/availability.hpp"
 #include "coordinator/doc_replica.hpp"
+#include "coordinator/host_checks.hpp"
 #include "coordinator/node.hpp"
 #include "coordinator/resource_host.hpp"
 
@@ -86,7 +87,9 @@ struct RuntimeOutput {
   std::vector<std::size_t> announces;  // vips to announce again
   std::vector<std::pair<NodeId, VipCheckRequest>> vip_checks;
   std::vector<AvailabilityChange> availability;
-  std::vector<ParseRequest> parses;  // answer each through on_parsed, in any order
+  std::vector<ParseRequest> parses;              // answer each through on_parsed, in any order
+  std::vector<HostCheckAsk> host_check_asks;     // answer each through on_host_checked
+  std::vector<HostCheckRound> host_checks_done;  // of start_host_check
   // Current values (the shell tells the guard and the lease file when they change).
   std::optional<Instant> lease_end;     // this node's lease, while it holds one
   std::optional<Instant> vip_deadline;  // Keeper::vip_deadline
@@ -117,6 +120,12 @@ class NodeRuntime {
   std::optional<NodeId> hand_over(std::optional<NodeId> target, Instant now);
   // A change of the document (from doc()), outcome in advance().outcomes. Requires a replica.
   std::uint64_t propose(const ClusterDoc& next, Instant now, Duration timeout);
+  // Asks every reachable peer that runs resources (not a witness) for its host check of a
+  // configuration text (coordinator/host_checks.hpp); the round comes back in
+  // advance().host_checks_done, by `timeout` at the latest. Returns its id.
+  std::uint64_t start_host_check(std::string text, Instant now, Duration timeout);
+  // This node's host check of an ask in advance().host_check_asks.
+  void on_host_checked(NodeId asker, std::uint64_t id, const HostReport& report);
   // hactl resource cleanup.
   void cleanup(std::uint32_t index, Instant now, std::optional<NodeId> only);
   // SIGTERM: give this node's resources up (Keeper::leave); left() once nothing runs here.
@@ -171,6 +180,7 @@ class NodeRuntime {
   Node node_;
   std::unique_ptr<DocReplica> docs_;
   std::unique_ptr<ResourceHost> host_;
+  HostChecks checks_;
   ClusterDoc doc_;
   ClusterConfig base_;
   std::string applied_text_;

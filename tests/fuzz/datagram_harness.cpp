@@ -63,8 +63,20 @@ bool same(const Envelope& a, const Envelope& b) {
   return same_header(a, b) && a.message == b.message;
 }
 
+// A whole host report in one chunk (common/wire.hpp, encode_host_report): what decodes must
+// encode to the same bytes.
+std::string host_report(const Envelope& e) {
+  const auto* c = std::get_if<CheckChunk>(&e.message);
+  if (c == nullptr || c->kind != CheckChunkKind::kReport || c->offset != 0) return {};
+  const auto r = decode_host_report(c->data);
+  if (!r) return {};
+  if (encode_host_report(*r) != c->data) return "a host report decoded to other values than sent";
+  return {};
+}
+
 // What opened must seal (within the size limit: seal asserts it) and open to the same envelope.
 std::string reseal(const Envelope& e) {
+  if (auto why = host_report(e); !why.empty()) return why;
   const auto again = open(seal(e));
   if (!again)
     return "an opened datagram, sealed again, is dropped: " + std::string(to_string(again.error()));
@@ -113,7 +125,7 @@ std::string datagram(Input input) {
 
 std::vector<std::vector<std::uint8_t>> datagram_seeds() {
   using std::chrono::milliseconds;
-  const std::vector<Message> messages = {
+  std::vector<Message> messages = {
       Heartbeat{Term{7}, NodeId{1}, 42, 41, milliseconds{250}, false, true, {NodeId{2}}},
       PreVoteRequest{Term{3}, DocVersion{Term{2}, 17}},
       PreVoteResponse{Term{3}, true},
@@ -141,7 +153,18 @@ std::vector<std::vector<std::uint8_t>> datagram_seeds() {
       VipCheckResult{Term{9}, 5, 3, true, {{2, 0, 10, 213, 0, 11}}, {{2, 0, 10, 213, 0, 12}}, ""},
       TimeoutNow{Term{10}},
       HandoverRequest{Term{10}, NodeId{0}},
+      CheckChunk{CheckChunkKind::kCandidate, 11, 0x1234, 20, 0, "resources: []\nnodes:"},
+      CheckChunk{CheckChunkKind::kReport, 11, 0x5678, 0, 0, ""},
   };
+  // The report chunk carries a whole report.
+  HostFinding f;
+  f.index = 3;
+  f.field = "resources[3].params.interface";
+  f.looked_for = "eth9";
+  f.known = {"eth0", "lo"};
+  auto& report = std::get<CheckChunk>(messages.back());
+  report.data = encode_host_report(HostReport{true, "", {f, f}});
+  report.total = static_cast<std::uint32_t>(report.data.size());
   std::vector<std::vector<std::uint8_t>> out;
   for (std::size_t i = 0; i < messages.size(); ++i) {
     std::vector<std::uint8_t> seed{0};

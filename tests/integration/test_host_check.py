@@ -1,9 +1,9 @@
-"""A configuration the node's host cannot run is refused before anything stops (issue 20,
+"""A configuration no node's host can run is refused before anything stops (issue 20,
 finding 4; common/host_check.hpp), with real agents in network namespaces:
 
 - `hactl config apply` of the running vip moved to an interface that does not exist (eth9),
   sent to the holder and to another node: before, the apply stopped the running VIP, failed to
-  start it on all three nodes and left it banned everywhere. Now it is refused with the node's
+  start it on all three nodes and left it banned everywhere. Now it is refused with each node's
   reason (node, resource, field, file and line), and `ip monitor` in every namespace shows the
   VIP never deleted; no new version is stored and nothing is disabled.
 - The same through `hactl config diff`, a bare config-apply request on the control socket (no
@@ -12,6 +12,10 @@ finding 4; common/host_check.hpp), with real agents in network namespaces:
 - An interface name with a ';' and an address outside the interface's subnet are refused too,
   the first by the loader (file, line, field), the second by the host check.
 - A valid apply (a second vip) still goes through, and the first VIP stays where it is.
+- Every node checks: a vip on an interface no node has is refused with the reason of each of
+  the three nodes, whichever node is asked; a vip on an interface only one node has (an eth9
+  the test adds in that node's namespace) is applied with a warning naming the two
+  others, and runs on that node.
 
 Run as root.
 """
@@ -76,27 +80,35 @@ class HostCheck(ClusterTestCase):
         bad = self.write(c, "eth9.yaml", "interface: eth0", "interface: eth9")
         line = c.config_text().splitlines().index(
             next(x for x in c.config_text().splitlines() if "interface: eth0" in x)) + 1
+
+        def reason(node):
+            has = ", ".join(self.interfaces(c, node))
+            return (f"{bad}:{line}:"
+                    rf"\d+: resources\[0\]\.params\.interface: {node}: resource vip: "
+                    f'interface "eth9" does not exist on {node} \\(has: {re.escape(has)}\\)')
+
         with AddressWatch(c, VIP) as watch:
             for node in (holder, other):
-                has = ", ".join(self.interfaces(c, node))
-                want = (f"{bad}:{line}:"
-                        rf"\d+: resources\[0\]\.params\.interface: {node}: resource vip: "
-                        f'interface "eth9" does not exist on {node} \\(has: {re.escape(has)}\\)')
+                want = reason(node)
                 for verb in ("apply", "diff"):
                     err = self.refused(c, node, verb, bad)
-                    self.assertRegex(err, f"the configuration cannot run on {node}", verb)
-                    self.assertRegex(err, want, verb)
+                    self.assertIn("the configuration cannot run: what it adds or changes is "
+                                  "missing on every node that checked it", err, verb)
+                    # Every node's reason, whichever node was asked.
+                    for n in c.nodes:
+                        self.assertRegex(err, reason(n), verb)
                 # A bare config-apply request, without the CLI's config-check first.
                 with open(bad) as f:
                     request = {"cmd": "config-apply", "path": bad, "text": f.read()}
                 r = run(sys.executable, "-c", ASK, c.nodes[node].socket, json.dumps(request),
                         "1", timeout=60)
                 answer = json.loads(r.stdout.splitlines()[1])
-                self.assertIn(f"cannot run on {node}", answer.get("error", ""), answer)
-                finding = answer["host_findings"][0]
-                self.assertEqual((finding["node"], finding["resource"], finding["field"],
-                                  finding["severity"], finding["line"]),
-                                 (node, "vip", "resources[0].params.interface", "error", line))
+                self.assertIn("the configuration cannot run", answer.get("error", ""), answer)
+                self.assertEqual(answer["host_checked"], {n: "checked" for n in c.nodes})
+                found = [(f["node"], f["resource"], f["field"], f["severity"], f["line"])
+                         for f in answer["host_findings"]]
+                self.assertEqual(found, [(n, "vip", "resources[0].params.interface", "error",
+                                          line) for n in sorted(c.nodes)])
                 # Offline, in the node's namespace: validate as that node, and --check-config.
                 r = c.nodes[node].exec(HACTL, "config", "validate", bad, "--node", node,
                                        check=False)
@@ -133,6 +145,38 @@ class HostCheck(ClusterTestCase):
                     check=False, timeout=60)
             self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
             c.wait_until(lambda: len(c.holders(vip2)) == 1, 30, 0.05, "the second VIP started")
+            self.assertEqual(c.holders(VIP), [holder])
+            self.assertEqual([e for e in watch.events if not e[2]], [], "the VIP was deleted")
+
+    def test_what_only_one_node_can_run_is_applied_with_a_warning_naming_the_others(self):
+        c = self.cluster(resources_yaml=RESOURCES)
+        c.start_all()
+        holder = c.wait_until(lambda: c.holders(VIP) if len(c.holders(VIP)) == 1 else None, 30,
+                              0.05, "one VIP holder")[0]
+        only = next(n for n in sorted(c.nodes) if n != holder)
+        ns = c.nodes[only].ns  # created by the test, removed with its namespace
+        # A veth pair inside the namespace (no dummy module on every kernel).
+        run("ip", "-n", ns, "link", "add", "eth9", "type", "veth", "peer", "name", "eth9p")
+        run("ip", "-n", ns, "addr", "add", "10.213.9.1/24", "dev", "eth9")
+        for link in ("eth9", "eth9p"):
+            run("ip", "-n", ns, "link", "set", link, "up")
+        vip9 = "10.213.9.100"
+        path = self.write(c, "eth9-on-one.yaml", "", "")
+        with open(path, "a") as f:
+            f.write(vip_resources(vip9, rid="vip9").split("resources:\n", 1)[1]
+                    .replace("interface: eth0", "interface: eth9"))
+        with AddressWatch(c, VIP) as watch:
+            r = run(HACTL, "--socket", c.nodes[holder].socket, "config", "apply", path,
+                    check=False, timeout=60)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            for n in c.nodes:
+                named = rf'warning: .*: {n}: resource vip9: interface "eth9" does not exist on {n}'
+                if n == only:
+                    self.assertNotRegex(r.stdout, named)
+                else:
+                    self.assertRegex(r.stdout, named)
+            c.wait_until(lambda: c.holders(vip9, dev="eth9") == [only], 60, 0.1,
+                         "vip9 on the node with eth9")
             self.assertEqual(c.holders(VIP), [holder])
             self.assertEqual([e for e in watch.events if not e[2]], [], "the VIP was deleted")
 
