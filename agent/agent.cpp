@@ -90,6 +90,11 @@ std::expected<void, std::string> Agent::start() {
   open_executor();
   tell_macs();
   vip_checker_ = std::make_unique<VipChecker>(loop_);
+  loop_monitor_ = std::make_unique<LoopMonitor>(loop_, [this](double busy) {
+    if (const auto unlogged = stalls_.admit("loop_stalled", now())) {
+      spdlog::warn("event=loop_stalled busy_ms={:.0f} unlogged={}", busy * 1000, *unlogged);
+    }
+  });
   worker_ = std::make_unique<RequestWorker>(loop_, kWorkerCapacity, kWorkerDeadline);
   parse_worker_ = std::make_unique<RequestWorker>(loop_, NodeRuntime::kMaxParsing, kParseDeadline);
   // Standby and maintenance reach the resource host (and the guard) from the document at the
@@ -262,6 +267,7 @@ void Agent::stop() {
   }
   if (worker_) worker_->close();
   if (parse_worker_) parse_worker_->close();
+  if (loop_monitor_) loop_monitor_->close();
   if (executor_) executor_->close();
   spawn_pacer_.close();
   if (transport_) transport_->close();

@@ -17,6 +17,7 @@
 #include "agent/event_log.hpp"
 #include "agent/event_sink.hpp"
 #include "agent/lease_file.hpp"
+#include "agent/loop_monitor.hpp"
 #include "agent/metrics_server.hpp"
 #include "agent/reconcile_watch.hpp"
 #include "agent/request_worker.hpp"
@@ -216,6 +217,9 @@ class Agent {
   std::unique_ptr<EventLog> events_;
   std::unique_ptr<EventLog> audit_;  // writes and refused writes only (agent_events.cpp)
   RefusalLog refused_writes_{limits::kRefusalLogWindow};  // by caller
+  // The loop's busy time per iteration (hactl_loop_busy_seconds); long ones logged, rate-limited.
+  std::unique_ptr<LoopMonitor> loop_monitor_;
+  RefusalLog stalls_{limits::kRefusalLogWindow};
   std::shared_ptr<EventSink> event_sink_;
   std::map<std::string, std::uint64_t> event_counts_;  // by kind, since this agent started
   // Availability accounting (coordinator/availability.hpp): the runtime's resource_up /

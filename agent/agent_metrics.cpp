@@ -43,6 +43,20 @@ std::string Agent::metrics_text() const {
   if (st.lease_until && *st.lease_until != Instant::max()) {
     m.sample("hactl_lease_remaining_seconds", seconds(*st.lease_until - t));
   }
+  if (loop_monitor_) {
+    const LoopBusy& b = loop_monitor_->busy();
+    m.family("hactl_loop_busy_seconds", kHistogram,
+             "Busy time of the agent's event loop per iteration (from one wait to the next, "
+             "less the wait).");
+    std::vector<std::pair<double, double>> buckets;
+    for (std::size_t i = 0; i < LoopBusy::kBounds.size(); ++i) {
+      buckets.emplace_back(LoopBusy::kBounds[i], static_cast<double>(b.cumulative()[i]));
+    }
+    m.histogram("hactl_loop_busy_seconds", {}, buckets, b.sum(), static_cast<double>(b.count()));
+    m.family("hactl_loop_busy_longest_seconds", kGauge,
+             "The longest busy iteration of the agent's event loop since it started.");
+    m.sample("hactl_loop_busy_longest_seconds", b.longest());
+  }
   m.family("hactl_elections_total", kCounter, "Elections this agent started.");
   const auto count = [&](const char* kind) {
     const auto it = event_counts_.find(kind);

@@ -1,5 +1,6 @@
 #include "agent/prometheus_text.hpp"
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <cmath>
@@ -93,26 +94,21 @@ void MetricsText::family(std::string_view name, MetricType type, std::string_vie
   families_.push_back(Family{std::string(name), type, std::string(help), {}});
 }
 
-void MetricsText::sample(std::string_view name, const MetricLabels& labels, double value) {
-  Family* f = find(name);
-  if (f == nullptr) {
-    ++dropped_;
-    return;
-  }
+bool MetricsText::valid_labels(const MetricLabels& labels) {
   for (std::size_t i = 0; i < labels.size(); ++i) {
-    if (!valid_label_name(labels[i].first)) {
-      ++dropped_;
-      return;
-    }
+    if (!valid_label_name(labels[i].first)) return false;
     for (std::size_t j = 0; j < i; ++j) {
-      if (labels[j].first == labels[i].first) {
-        ++dropped_;
-        return;
-      }
+      if (labels[j].first == labels[i].first) return false;
     }
   }
-  std::string& out = f->samples;
-  out += f->name;
+  return true;
+}
+
+void MetricsText::line(Family& f, std::string_view suffix, const MetricLabels& labels,
+                       double value) {
+  std::string& out = f.samples;
+  out += f.name;
+  out += suffix;
   if (!labels.empty()) {
     out += '{';
     for (std::size_t i = 0; i < labels.size(); ++i) {
@@ -129,12 +125,54 @@ void MetricsText::sample(std::string_view name, const MetricLabels& labels, doub
   out += '\n';
 }
 
+void MetricsText::sample(std::string_view name, const MetricLabels& labels, double value) {
+  Family* f = find(name);
+  if (f == nullptr || f->type == MetricType::kHistogram || !valid_labels(labels)) {
+    ++dropped_;
+    return;
+  }
+  line(*f, "", labels, value);
+}
+
+void MetricsText::histogram(std::string_view name, const MetricLabels& labels,
+                            const std::vector<std::pair<double, double>>& buckets, double sum,
+                            double count) {
+  Family* f = find(name);
+  const bool le_taken =
+      std::any_of(labels.begin(), labels.end(), [](const auto& l) { return l.first == "le"; });
+  if (f == nullptr || f->type != MetricType::kHistogram || le_taken || !valid_labels(labels)) {
+    ++dropped_;
+    return;
+  }
+  for (std::size_t i = 0; i < buckets.size(); ++i) {
+    const bool ordered = i == 0 || (buckets[i - 1].first < buckets[i].first &&
+                                    buckets[i - 1].second <= buckets[i].second);
+    if (!ordered || !(buckets[i].second <= count)) {
+      ++dropped_;
+      return;
+    }
+  }
+  MetricLabels with_le = labels;
+  with_le.emplace_back("le", "");
+  for (const auto& [le, n] : buckets) {
+    with_le.back().second = format_value(le);
+    line(*f, "_bucket", with_le, n);
+  }
+  with_le.back().second = "+Inf";
+  line(*f, "_bucket", with_le, count);
+  line(*f, "_sum", labels, sum);
+  line(*f, "_count", labels, count);
+}
+
 std::string MetricsText::str() const {
   std::string out;
   for (const auto& f : families_) {
     if (f.samples.empty()) continue;
     if (!f.help.empty()) out += "# HELP " + f.name + " " + escape_help(f.help) + "\n";
-    out += "# TYPE " + f.name + (f.type == MetricType::kGauge ? " gauge\n" : " counter\n");
+    const char* type = f.type == MetricType::kGauge     ? " gauge\n"
+                       : f.type == MetricType::kCounter ? " counter\n"
+                                                        : " histogram\n";
+    out += "# TYPE " + f.name + type;
     out += f.samples;
   }
   return out;

@@ -21,7 +21,7 @@
 
 namespace hactl {
 
-enum class MetricType { kGauge, kCounter };
+enum class MetricType { kGauge, kCounter, kHistogram };
 
 using MetricLabels = std::vector<std::pair<std::string, std::string>>;
 
@@ -30,6 +30,11 @@ class MetricsText {
   void family(std::string_view name, MetricType type, std::string_view help);
   void sample(std::string_view name, const MetricLabels& labels, double value);
   void sample(std::string_view name, double value) { sample(name, {}, value); }
+  // A histogram family's samples: NAME_bucket{le="B"} for each (upper bound B, cumulative
+  // count) in `buckets` (bounds increasing, counts not decreasing, none above `count`), then
+  // le="+Inf", NAME_sum and NAME_count.
+  void histogram(std::string_view name, const MetricLabels& labels,
+                 const std::vector<std::pair<double, double>>& buckets, double sum, double count);
   std::string str() const;
   std::size_t dropped() const { return dropped_; }
 
@@ -51,6 +56,8 @@ class MetricsText {
     std::string samples;  // printed sample lines, each ending in '\n'
   };
   Family* find(std::string_view name);
+  static bool valid_labels(const MetricLabels& labels);
+  void line(Family& f, std::string_view suffix, const MetricLabels& labels, double value);
 
   std::vector<Family> families_;
   std::size_t dropped_ = 0;
