@@ -118,6 +118,10 @@ std::expected<void, std::string> Agent::start() {
             admin ? limits::kMaxAdminControlRequest : limits::kMaxControlRequest, admin};
       });
   control_->set_group(config().read_group);
+  control_->parse_large_with([this](std::function<void()> work, std::function<void()> done,
+                                    std::function<void()> expired) {
+    return worker_->submit(std::move(work), std::move(done), std::move(expired));
+  });
   if (auto r = control_->start(); !r) return r;
   last_beat_.assign(config().nodes.size(), std::nullopt);
   missed_beats_.assign(config().nodes.size(), 0);

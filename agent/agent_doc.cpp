@@ -244,19 +244,19 @@ void Agent::reload() {
   spdlog::info("event=reload path={}", options_.config_path);
   const nlohmann::json request = {
       {"cmd", "config-apply"}, {"text", text.str()}, {"path", options_.config_path}};
-  handle_doc_request("config-apply", request, PeerCredentials{0, 0},
-                     [path = options_.config_path](const nlohmann::json& r) {
-                       if (r.contains("error")) {
-                         std::string why = r["error"].get<std::string>();
-                         for (const auto& e : r.value("errors", nlohmann::json::array()))
-                           why += "; " + e.get<std::string>();
-                         spdlog::error("event=reload_refused path={} error=\"{}\"", path, why);
-                       } else {
-                         spdlog::info("event=reload_done path={} config_version={} changed={}",
-                                      path, r.value("config_version", std::uint64_t{0}),
-                                      r.value("changed", false));
-                       }
-                     });
+  handle_doc_request(
+      "config-apply", request, PeerCredentials{0, 0},
+      ControlServer::Reply::Json([path = options_.config_path](const nlohmann::json& r) {
+        if (r.contains("error")) {
+          std::string why = r["error"].get<std::string>();
+          for (const auto& e : r.value("errors", nlohmann::json::array()))
+            why += "; " + e.get<std::string>();
+          spdlog::error("event=reload_refused path={} error=\"{}\"", path, why);
+        } else {
+          spdlog::info("event=reload_done path={} config_version={} changed={}", path,
+                       r.value("config_version", std::uint64_t{0}), r.value("changed", false));
+        }
+      }));
 }
 
 nlohmann::json Agent::doc_json() const {

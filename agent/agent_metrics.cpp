@@ -44,18 +44,23 @@ std::string Agent::metrics_text() const {
     m.sample("hactl_lease_remaining_seconds", seconds(*st.lease_until - t));
   }
   if (loop_monitor_) {
-    const LoopBusy& b = loop_monitor_->busy();
-    m.family("hactl_loop_busy_seconds", kHistogram,
-             "Busy time of the agent's event loop per iteration (from one wait to the next, "
-             "less the wait).");
-    std::vector<std::pair<double, double>> buckets;
-    for (std::size_t i = 0; i < LoopBusy::kBounds.size(); ++i) {
-      buckets.emplace_back(LoopBusy::kBounds[i], static_cast<double>(b.cumulative()[i]));
-    }
-    m.histogram("hactl_loop_busy_seconds", {}, buckets, b.sum(), static_cast<double>(b.count()));
+    auto histogram = [&](const char* name, const char* help, const LoopBusy& b) {
+      m.family(name, kHistogram, help);
+      std::vector<std::pair<double, double>> buckets;
+      for (std::size_t i = 0; i < LoopBusy::kBounds.size(); ++i) {
+        buckets.emplace_back(LoopBusy::kBounds[i], static_cast<double>(b.cumulative()[i]));
+      }
+      m.histogram(name, {}, buckets, b.sum(), static_cast<double>(b.count()));
+    };
+    histogram("hactl_loop_busy_seconds",
+              "Wall time the agent's event loop ran per iteration (from one wait to the next, "
+              "less the wait).",
+              loop_monitor_->busy());
+    histogram("hactl_loop_cpu_seconds", "CPU time of the agent's event loop per iteration.",
+              loop_monitor_->cpu());
     m.family("hactl_loop_busy_longest_seconds", kGauge,
              "The longest busy iteration of the agent's event loop since it started.");
-    m.sample("hactl_loop_busy_longest_seconds", b.longest());
+    m.sample("hactl_loop_busy_longest_seconds", loop_monitor_->busy().longest());
   }
   m.family("hactl_elections_total", kCounter, "Elections this agent started.");
   const auto count = [&](const char* kind) {

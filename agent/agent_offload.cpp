@@ -42,6 +42,7 @@ struct CheckInput {
 
 struct CheckOutput {
   nlohmann::json answer;
+  std::string dumped;  // the answer as text, made on the worker (config-check, a refusal)
   std::shared_ptr<const ClusterConfig> parsed;  // null: the answer is an error
   bool same = false;                            // the text in force already
   std::optional<HostReport> own;                // this host's check
@@ -268,16 +269,17 @@ void Agent::submit_off_loop(std::function<void()> work, std::function<void()> do
 }
 
 void Agent::off_loop(ControlServer::Reply reply, std::function<nlohmann::json()> work) {
-  auto result = std::make_shared<nlohmann::json>();
+  // Serialized there too: a simulation or explanation of 20,000 primitives is megabytes of text.
+  auto result = std::make_shared<std::string>();
   submit_off_loop(
       [result, work = std::move(work)] {
         try {
-          *result = work();
+          *result = ControlServer::dump(work());
         } catch (const std::exception& e) {  // a member of the wrong type, read late
-          *result = {{"error", std::string("malformed request: ") + e.what()}};
+          *result = ControlServer::dump({{"error", std::string("malformed request: ") + e.what()}});
         }
       },
-      [result, reply] { reply(*result); }, reply);
+      [result, reply] { reply.text(std::move(*result)); }, reply);
 }
 
 void Agent::parse_off_loop(ParseRequest request) {
@@ -368,16 +370,29 @@ void Agent::config_check_off_loop(const std::string& cmd, const nlohmann::json& 
         auto verdict = [this, in, out, cmd, apply, reply](std::vector<NodeReport> reports) {
           const NodeId self = options_.self;
           submit_off_loop(
-              [in, out, reports = std::move(reports), self]() mutable {
+              [in, out, reports = std::move(reports), self, cmd]() mutable {
                 try {
                   finish_check(*in, *out, std::move(reports), self);
                 } catch (const std::exception& e) {
                   out->answer = {{"error", std::string("the check failed: ") + e.what()}};
                   out->parsed.reset();
                 }
+                if (cmd != "config-apply" || !out->parsed) {
+                  out->dumped = ControlServer::dump(out->answer);
+                  out->answer = nullptr;
+                  out->parsed.reset();
+                }
+                // What only the worker read is freed here, not on the loop (20,000 primitives
+                // of configuration and a plan row each take milliseconds to free).
+                in->base = {};
+                in->current = {};
+                in->doc = {};
+                in->state = {};
+                in->active.clear();
               },
               [this, in, out, cmd, apply, reply] {
-                if (cmd != "config-apply" || !out->parsed) return reply(out->answer);
+                if (cmd != "config-apply" || !out->parsed)
+                  return reply.text(std::move(out->dumped));
                 finish_apply(apply, in->text, *out->parsed, out->same, out->answer, reply);
               },
               reply);

@@ -19,6 +19,8 @@ struct ControlServer::Client {
   ControlServer* server = nullptr;
   uv_pipe_t pipe{};
   std::string buffer;
+  std::size_t scanned = 0;  // bytes of `buffer` known to hold no newline
+  bool parsing = false;     // a line of it is being parsed off the loop
   PeerCredentials cred;
   CallerPolicy policy{limits::kMaxControlRequest, false};
   bool closing = false;
@@ -190,15 +192,26 @@ void ControlServer::on_read(Client& c, ssize_t nread, const uv_buf_t* buf) {
   if (c.closing || c.close_after_write) return;
   c.active_ms = uv_now(loop_);
   c.buffer.append(buf->base, static_cast<std::size_t>(nread));
+  drain(c);
+}
+
+void ControlServer::drain(Client& c) {
+  // Only the bytes not scanned before are searched: a 6 MiB request arriving 64 KiB at a time
+  // is scanned once, not once per read.
   std::size_t nl = 0;
-  while (!c.closing && !c.close_after_write && (nl = c.buffer.find('\n')) != std::string::npos) {
-    const std::string line = c.buffer.substr(0, nl);
+  while (!c.closing && !c.close_after_write && !c.parsing &&
+         (nl = c.buffer.find('\n', c.scanned)) != std::string::npos) {
+    std::string line = c.buffer.substr(0, nl);
     c.buffer.erase(0, nl + 1);
-    on_line(c, line);
+    c.scanned = 0;
+    on_line(c, std::move(line));
   }
+  if (c.parsing) return;
+  c.scanned = c.buffer.size();
   // Past the limit without a newline: answered now, the rest never read.
   if (!c.closing && !c.close_after_write && c.buffer.size() > c.policy.max_request) {
     c.buffer.clear();
+    c.scanned = 0;
     refuse(&c, "request_too_large", "uid=" + std::to_string(c.cred.uid),
            "request too large: at most " + std::to_string(c.policy.max_request) +
                " bytes from this caller");
@@ -218,7 +231,8 @@ void ControlServer::sweep() {
       std::chrono::duration_cast<std::chrono::milliseconds>(limits::kControlIdleTimeout).count());
   std::vector<Client*> idle;
   for (Client* c : clients_) {
-    if (c->in_flight == 0 && !c->close_after_write && now_ms - c->active_ms >= idle_ms) {
+    if (c->in_flight == 0 && !c->parsing && !c->close_after_write &&
+        now_ms - c->active_ms >= idle_ms) {
       idle.push_back(c);
     }
   }
@@ -236,14 +250,38 @@ void ControlServer::sweep() {
   if (clients_.empty() && !refusals_.pending()) uv_timer_stop(sweep_);
 }
 
-void ControlServer::on_line(Client& c, std::string_view line) {
+void ControlServer::on_line(Client& c, std::string line) {
   if (line.size() > c.policy.max_request) {
     refuse(&c, "request_too_large", "uid=" + std::to_string(c.cred.uid),
            "request too large: at most " + std::to_string(c.policy.max_request) +
                " bytes from this caller");
     return;
   }
-  const auto request = parse_control_request(line);
+  if (line.size() <= kParseOnLoop || !offload_) return dispatch(c, parse_control_request(line));
+  auto text = std::make_shared<std::string>(std::move(line));
+  auto parsed = std::make_shared<std::expected<ControlRequest, std::string>>(
+      std::unexpected(std::string("not parsed")));
+  Client* client = &c;
+  std::weak_ptr<bool> alive = c.alive;
+  auto then = [this, client, alive](std::expected<ControlRequest, std::string> request) {
+    if (alive.expired() || client->closing) return;
+    client->parsing = false;
+    dispatch(*client, std::move(request));
+    drain(*client);
+  };
+  const bool taken = offload_([text, parsed] { *parsed = parse_control_request(*text); },
+                              [then, parsed] { then(std::move(*parsed)); },
+                              [then] { then(std::unexpected(std::string("not parsed in time"))); });
+  if (!taken) {
+    respond(c, {{"error",
+                 "busy: the agent is working on other requests; nothing was changed, "
+                 "try again"}});
+    return;
+  }
+  c.parsing = true;
+}
+
+void ControlServer::dispatch(Client& c, std::expected<ControlRequest, std::string> request) {
   if (!request) {
     respond(c, {{"error", request.error()}});
     return;
@@ -251,12 +289,12 @@ void ControlServer::on_line(Client& c, std::string_view line) {
   Client* client = &c;
   std::weak_ptr<bool> alive = c.alive;
   ++c.in_flight;
-  auto reply = [this, client, alive](const nlohmann::json& response) {
+  Reply reply(Reply::Text([this, client, alive](std::string text) {
     if (alive.expired() || client->closing) return;
     if (client->in_flight > 0) --client->in_flight;
     client->active_ms = uv_now(loop_);
-    respond(*client, response);
-  };
+    respond_text(*client, std::move(text));
+  }));
   // A member of the wrong type ({"resource": 1}) throws where the handler reads it: answered as
   // a malformed request. Uncaught, it ended the agent.
   try {
@@ -267,9 +305,18 @@ void ControlServer::on_line(Client& c, std::string_view line) {
   }
 }
 
+std::string ControlServer::dump(const nlohmann::json& answer) {
+  return answer.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 void ControlServer::respond(Client& c, const nlohmann::json& response, bool then_close) {
+  respond_text(c, dump(response), then_close);
+}
+
+void ControlServer::respond_text(Client& c, std::string text, bool then_close) {
   auto* w = new WriteRequest;
-  w->data = response.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+  w->data = std::move(text);
+  w->data += '\n';
   uv_buf_t buf = uv_buf_init(w->data.data(), static_cast<unsigned>(w->data.size()));
   w->req.data = w;
   if (then_close) {

@@ -34,8 +34,42 @@ struct PeerCredentials {
 class ControlServer {
  public:
   // Answers one request; may be called later (after the cluster has committed a change), and
-  // does nothing if the client has gone meanwhile.
-  using Reply = std::function<void(const nlohmann::json&)>;
+  // does nothing if the client has gone meanwhile. An answer given as JSON is serialized on the
+  // loop; a large one is better serialized where it was made (a worker: dump()) and given as
+  // text.
+  // The agent's own requests (a reload) take the answer as JSON instead.
+  class Reply {
+   public:
+    using Text = std::function<void(std::string)>;
+    using Json = std::function<void(const nlohmann::json&)>;
+    explicit Reply(Text send) : send_(std::move(send)) {}
+    Reply(Json take)  // NOLINT: a JSON consumer is a reply
+        : take_(std::move(take)) {}
+    void operator()(const nlohmann::json& answer) const {
+      if (take_) return take_(answer);
+      send_(dump(answer));
+    }
+    void text(std::string dumped) const {
+      if (take_) return take_(nlohmann::json::parse(dumped, nullptr, false));
+      send_(std::move(dumped));
+    }
+
+   private:
+    Text send_;
+    Json take_;
+  };
+  // One answer line's text, without its newline (invalid UTF-8 replaced).
+  static std::string dump(const nlohmann::json& answer);
+  // Work for another thread, then `done` back on the loop, or `expired` instead when it was not
+  // done in time (the work may still be running then: what it writes is not read); false if it
+  // was not taken (busy).
+  using Offload = std::function<bool(std::function<void()> work, std::function<void()> done,
+                                     std::function<void()> expired)>;
+  // Request lines longer than kParseOnLoop (only an admin may send one: a configuration file)
+  // are parsed through `offload`, so that parsing megabytes of JSON never holds the loop; the
+  // client's later lines wait for it, so its answers keep their order.
+  static constexpr std::size_t kParseOnLoop = 64 * 1024;
+  void parse_large_with(Offload offload) { offload_ = std::move(offload); }
   // Called with a request parse_control_request accepted (common/control_request.hpp); any other
   // line is answered here.
   using Handler = std::function<void(const ControlRequest&, const PeerCredentials&, Reply)>;
@@ -63,8 +97,12 @@ class ControlServer {
   static void on_connection(uv_stream_t* server, int status);
   void accept_one();
   void on_read(Client& c, ssize_t nread, const uv_buf_t* buf);
-  void on_line(Client& c, std::string_view line);
+  // Takes the complete lines in the client's buffer, in order, until one is parsed elsewhere.
+  void drain(Client& c);
+  void on_line(Client& c, std::string line);
+  void dispatch(Client& c, std::expected<ControlRequest, std::string> request);
   void respond(Client& c, const nlohmann::json& response, bool then_close = false);
+  void respond_text(Client& c, std::string text, bool then_close = false);
   void close_client(Client* c);
   // Why a new client is refused (nullopt: it is not).
   std::optional<std::string> refusal(const CallerPolicy& p, const PeerCredentials& cred) const;
@@ -85,6 +123,7 @@ class ControlServer {
   std::map<uid_t, std::size_t> by_uid_;  // non-admins' clients per uid
   std::size_t non_admins_ = 0;
   RefusalLog refusals_;
+  Offload offload_;
 };
 
 }  // namespace hactl

@@ -1,6 +1,7 @@
 #include "agent/loop_monitor.hpp"
 
 #include <spdlog/spdlog.h>
+#include <time.h>
 
 #include <algorithm>
 
@@ -42,9 +43,25 @@ void LoopMonitor::close() {
   prepare_ = nullptr;
 }
 
+namespace {
+
+std::uint64_t thread_cpu_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000U +
+         static_cast<std::uint64_t>(ts.tv_nsec);
+}
+
+}  // namespace
+
 void LoopMonitor::on_prepare() {
   const std::uint64_t now = uv_hrtime();
   const std::uint64_t idle = uv_metrics_idle_time(loop_);
+  const std::uint64_t cpu = thread_cpu_ns();
+  if (last_cpu_ns_ != 0 && cpu >= last_cpu_ns_) {
+    cpu_.record(static_cast<double>(cpu - last_cpu_ns_) / 1e9);
+  }
+  last_cpu_ns_ = cpu;
   if (last_ns_ != 0 && now >= last_ns_ && idle >= last_idle_ns_) {
     const std::uint64_t wall = now - last_ns_;
     const std::uint64_t waited = std::min(wall, idle - last_idle_ns_);

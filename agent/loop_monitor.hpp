@@ -4,9 +4,14 @@
 // the time spent waiting (libuv's idle-time metric, UV_METRICS_IDLE_TIME), so it counts what
 // callbacks compute and what they block on (an fsync, a slow write) alike.
 //
+// Wall time also counts the time the loop thread was preempted (several agents on one machine
+// in tests, each with a realtime loop); the loop thread's CPU time per iteration is kept
+// beside it, which counts only what the loop computed.
+//
 // LoopBusy (pure) keeps a histogram of iteration times and the longest; LoopMonitor measures
-// on a uv_prepare handle (run just before each wait). Exposed as hactl_loop_busy_seconds;
-// an iteration over kStallLog is logged (event=loop_stalled, at most one line per 10 s).
+// on a uv_prepare handle (run just before each wait). Exposed as hactl_loop_busy_seconds and
+// hactl_loop_cpu_seconds; an iteration busy over kStallLog is logged (event=loop_stalled, at
+// most one line per 10 s).
 #pragma once
 
 #include <uv.h>
@@ -47,6 +52,7 @@ class LoopMonitor {
   ~LoopMonitor();
   void close();  // before the loop is closed
   const LoopBusy& busy() const { return busy_; }
+  const LoopBusy& cpu() const { return cpu_; }
 
  private:
   void on_prepare();
@@ -56,8 +62,10 @@ class LoopMonitor {
   std::function<void(double)> stalled_;
   std::uint64_t last_ns_ = 0;       // uv_hrtime at the previous prepare
   std::uint64_t last_idle_ns_ = 0;  // uv_metrics_idle_time then
+  std::uint64_t last_cpu_ns_ = 0;   // the loop thread's CPU time then
   bool measuring_ = false;          // the idle-time metric is on
   LoopBusy busy_;
+  LoopBusy cpu_;
 };
 
 }  // namespace hactl

@@ -6,7 +6,9 @@ finding 1; agent/request_worker.hpp), with real agents in network namespaces:
   file (1.7 MB; a reader's requests stop at 64 KiB) sent by root, to the coordinator and to the
   VIP holder: before, each held the loop for 0.9 to 2.1 s, the holder's guard dropped the VIP, the peers saw `node_down` and elected again. Now
   the check runs on the worker: no node is seen down, no election starts, the VIP stays where
-  it is, and each request is answered (a plan, or the errors of the file).
+  it is, and each request is answered (a plan, or the errors of the file). With root's largest
+  request line (6 MiB of JSON) besides: no turn of any node's loop takes 20 ms of CPU
+  (hactl_loop_cpu_seconds) and no heartbeat is missed (hactl_heartbeats_missed_total).
 - Requests beyond the worker's queue are refused at once ("busy"), not queued without bound.
 - Readers (8 uids) holding silent connections get 8 each and 56 in all: root's `hactl status`
   still answers within 1 s; a reader's connect loop is logged a few times, not once per try;
@@ -23,6 +25,7 @@ Run as root.
 import grp
 import json
 import os
+import socket
 import subprocess
 import sys
 import tempfile
@@ -30,6 +33,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from netns import HACTL, ClusterTestCase, main, run, vip_resources  # noqa: E402
+from test_load import METRICS_GET  # noqa: E402
 
 VIP = "10.213.0.100"
 RESOURCES = vip_resources(VIP)
@@ -106,11 +110,45 @@ class HostileRequests(ClusterTestCase):
             self.assertNotIn("event=node_down", new, n)
             self.assertNotIn("event=election_started", new, n)
 
+    def loop_metrics(self, c):
+        """Per node: iterations of its loop, those within 20 ms of CPU, heartbeats missed."""
+        out = {}
+        for n in c.nodes:
+            r = c.nodes[n].exec("python3", "-c", METRICS_GET, check=False, timeout=15)
+            values = {}
+            for line in r.stdout.splitlines():
+                if not line.startswith("#") and " " in line:
+                    key, value = line.rsplit(" ", 1)
+                    values[key] = float(value)
+            missed = sum(v for k, v in values.items()
+                         if k.startswith("hactl_heartbeats_missed_total"))
+            out[n] = (values["hactl_loop_cpu_seconds_count"],
+                      values['hactl_loop_cpu_seconds_bucket{le="0.02"}'], missed)
+        return out
+
+    def send_line(self, socket_path, line):
+        """One request line (too long for argv), its answer."""
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(60)
+        try:
+            s.connect(socket_path)
+            s.sendall(line.encode() + b"\n")
+            data = b""
+            while not data.endswith(b"\n"):
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+        finally:
+            s.close()
+        return json.loads(data)
+
     def test_large_and_quadratic_checks_from_a_reader_and_root_move_nothing(self):
         c, holder, coordinator = self.steady()
         big = self.big_config(c)
         util = self.utilization_config(c)
         marks = {n: len(c.log(n)) for n in c.nodes}
+        before = self.loop_metrics(c)
         targets = [coordinator] + ([holder] if holder != coordinator else [])
         for node in targets:
             # A reader's requests are limited to 64 KiB (the big file is root's alone).
@@ -126,9 +164,24 @@ class HostileRequests(ClusterTestCase):
             r = self.diff(c, node, big, reader=True)
             self.assertNotEqual(r.returncode, 0)
             self.assertIn("request too large", (r.stdout + r.stderr)[-500:])
+            # Root's largest request line, 6 MiB of JSON: parsed off the loop (about 50 ms of
+            # CPU on it before).
+            answer = self.send_line(c.nodes[node].socket, json.dumps(
+                {"cmd": "status", "pad": "x" * (3 * 2 * 1024 * 1024 - 100)}))
+            self.assertIn("resources", answer)
         self.assertEqual(c.holders(VIP), [holder])
         self.assertEqual(c.agreed_coordinator(), coordinator)
         self.quiet_since(c, marks)
+        # No turn of any node's loop took 20 ms of CPU (the largest measured: 5 ms), and no
+        # heartbeat was missed.
+        after = self.loop_metrics(c)
+        for n in c.nodes:
+            turns = after[n][0] - before[n][0]
+            within = after[n][1] - before[n][1]
+            print(f"{n}: {turns:.0f} turns of the loop, {turns - within:.0f} over 20 ms of CPU, "
+                  f"{after[n][2] - before[n][2]:.0f} heartbeats missed")
+            self.assertEqual(within, turns, n)
+            self.assertEqual(after[n][2], before[n][2], n)
 
     def test_requests_beyond_the_queue_are_refused_at_once(self):
         c, holder, coordinator = self.steady()
