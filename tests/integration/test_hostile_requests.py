@@ -126,22 +126,22 @@ class HostileRequests(ClusterTestCase):
                       values['hactl_loop_cpu_seconds_bucket{le="0.02"}'], missed)
         return out
 
-    def send_line(self, socket_path, line):
-        """One request line (too long for argv), its answer."""
+    def send_lines(self, socket_path, *lines):
+        """Request lines (too long for argv) on one connection, their answers."""
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         s.settimeout(60)
         try:
             s.connect(socket_path)
-            s.sendall(line.encode() + b"\n")
+            s.sendall("".join(line + "\n" for line in lines).encode())
             data = b""
-            while not data.endswith(b"\n"):
+            while data.count(b"\n") < len(lines):
                 chunk = s.recv(65536)
                 if not chunk:
                     break
                 data += chunk
         finally:
             s.close()
-        return json.loads(data)
+        return [json.loads(a) for a in data.splitlines()]
 
     def test_large_and_quadratic_checks_from_a_reader_and_root_move_nothing(self):
         c, holder, coordinator = self.steady()
@@ -165,10 +165,12 @@ class HostileRequests(ClusterTestCase):
             self.assertNotEqual(r.returncode, 0)
             self.assertIn("request too large", (r.stdout + r.stderr)[-500:])
             # Root's largest request line, 6 MiB of JSON: parsed off the loop (about 50 ms of
-            # CPU on it before).
-            answer = self.send_line(c.nodes[node].socket, json.dumps(
-                {"cmd": "status", "pad": "x" * (3 * 2 * 1024 * 1024 - 100)}))
-            self.assertIn("resources", answer)
+            # CPU on it before); the line after it, parsed at once, is answered after it.
+            answers = self.send_lines(c.nodes[node].socket, json.dumps(
+                {"cmd": "status", "pad": "x" * (3 * 2 * 1024 * 1024 - 100)}), '{"cmd": "bogus"}')
+            self.assertEqual(len(answers), 2)
+            self.assertIn("resources", answers[0])
+            self.assertEqual(answers[1], {"error": "unknown command 'bogus'"})
         self.assertEqual(c.holders(VIP), [holder])
         self.assertEqual(c.agreed_coordinator(), coordinator)
         self.quiet_since(c, marks)
