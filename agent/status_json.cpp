@@ -77,6 +77,9 @@ nlohmann::json status_json(const ClusterConfig& config, const NodeStatus& s, Ins
 void add_resources_json(nlohmann::json& status, const ClusterConfig& config, const Conductor& c,
                         const Membership& m, Instant now) {
   const ClusterState state = c.state(m, now);
+  // Once for all: a lookup per primitive is a linear search (1.4 s for 20,000 on the loop).
+  const std::vector<std::string> tops = top_level_resources(config.resources);
+  const std::vector<std::optional<Failback>> failbacks = unit_failbacks(config, tops);
   nlohmann::json list = nlohmann::json::array();
   for (std::size_t k = 0; k < config.resources.primitives.size(); ++k) {
     const PrimitiveConfig& p = config.resources.primitives[k];
@@ -115,8 +118,8 @@ void add_resources_json(nlohmann::json& status, const ClusterConfig& config, con
       break;
     }
     // The failback of what it moves with (docs/failback.md), and whether flap damping holds it.
-    const std::string top = top_level_resource(config.resources, p.id).value_or(p.id);
-    const std::optional<Failback> failback = unit_failback(config, top);
+    const std::string& top = tops[k];
+    const std::optional<Failback>& failback = failbacks[k];
     const auto held = state.held.find(top);
     const char* role = promoted ? "promoted" : nodes.empty() ? "stopped" : "started";
     const char* st = !known    ? "unknown"

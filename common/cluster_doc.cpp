@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <nlohmann/json.hpp>
+#include <unordered_map>
 
 #include "common/limits.hpp"
 
@@ -96,6 +97,25 @@ std::optional<std::string> top_level_resource(const ResourceConfig& rc, std::str
   return top;
 }
 
+std::vector<std::string> top_level_resources(const ResourceConfig& rc) {
+  // Last wins, as in top_level_resource: a member of two groups (refused by the loader) is in
+  // the later one.
+  std::unordered_map<std::string_view, std::string_view> group_of, clone_of;
+  for (const auto& g : rc.groups) {
+    for (const auto& m : g.members) group_of[m] = g.id;
+  }
+  for (const auto& c : rc.clones) clone_of[c.child] = c.id;
+  std::vector<std::string> out;
+  out.reserve(rc.primitives.size());
+  for (const auto& p : rc.primitives) {
+    std::string_view top = p.id;
+    if (const auto g = group_of.find(top); g != group_of.end()) top = g->second;
+    if (const auto c = clone_of.find(top); c != clone_of.end()) top = c->second;
+    out.emplace_back(top);
+  }
+  return out;
+}
+
 std::vector<std::string> primitives_of(const ResourceConfig& rc, const std::string& id) {
   if (rc.primitive(id)) return {id};
   if (const GroupConfig* g = rc.group(id)) return g->members;
@@ -117,6 +137,39 @@ std::optional<Failback> unit_failback(const ClusterConfig& config, const std::st
     if (const PrimitiveConfig* p = config.resources.primitive(id)) members.push_back(p);
   }
   return failback_of(config, members);
+}
+
+std::vector<std::optional<Failback>> unit_failbacks(const ClusterConfig& config,
+                                                    const std::vector<std::string>& tops) {
+  const ResourceConfig& rc = config.resources;
+  std::unordered_map<std::string_view, const PrimitiveConfig*> prims;
+  for (const auto& p : rc.primitives) prims.emplace(p.id, &p);
+  std::unordered_map<std::string_view, const GroupConfig*> groups;
+  for (const auto& g : rc.groups) groups.emplace(g.id, &g);
+  std::unordered_map<std::string_view, std::string_view> clone_child;
+  for (const auto& c : rc.clones) clone_child.emplace(c.id, c.child);
+  // As primitives_of: a primitive, a group's members in their order, a clone's child's.
+  auto members = [&](std::string_view unit) {
+    std::vector<const PrimitiveConfig*> out;
+    if (const auto c = clone_child.find(unit); c != clone_child.end()) unit = c->second;
+    if (const auto p = prims.find(unit); p != prims.end()) {
+      out.push_back(p->second);
+    } else if (const auto g = groups.find(unit); g != groups.end()) {
+      for (const auto& m : g->second->members) {
+        if (const auto q = prims.find(m); q != prims.end()) out.push_back(q->second);
+      }
+    }
+    return out;
+  };
+  std::unordered_map<std::string_view, std::optional<Failback>> by_unit;
+  std::vector<std::optional<Failback>> out;
+  out.reserve(tops.size());
+  for (const auto& top : tops) {
+    auto [it, fresh] = by_unit.try_emplace(top);
+    if (fresh) it->second = failback_of(config, members(top));
+    out.push_back(it->second);
+  }
+  return out;
 }
 
 namespace {

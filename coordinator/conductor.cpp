@@ -1,6 +1,7 @@
 #include "coordinator/conductor.hpp"
 
 #include <algorithm>
+#include <unordered_map>
 
 #include "common/assert.hpp"
 #include "common/cluster_doc.hpp"
@@ -50,18 +51,26 @@ Conductor::Conductor(const ClusterConfig& config, NodeId self)
     keeps_.push_back(!stops_without_quorum(p, config.no_quorum_policy));
     prim_index_.emplace(p.id, static_cast<std::uint32_t>(prim_index_.size()));
   }
+  // Each primitive's top-level resource, once (a lookup per primitive is quadratic: seconds on
+  // the loop for 20,000).
+  const std::vector<std::string> tops = top_level_resources(config.resources);
+  std::unordered_map<std::string_view, bool> promotable;  // clone id -> promotable
+  for (const auto& c : config.resources.clones) promotable.emplace(c.id, c.promotable);
   // The most a node whose reports we lack may be running of each primitive.
-  for (const auto& p : config.resources.primitives) {
-    const CloneConfig* c = config.resources.clone_of(p.id);
-    could_be_.push_back(c && c->promotable ? ResourceRole::kPromoted : ResourceRole::kStarted);
+  for (const auto& top : tops) {
+    const auto c = promotable.find(top);
+    could_be_.push_back(c != promotable.end() && c->second ? ResourceRole::kPromoted
+                                                           : ResourceRole::kStarted);
   }
   online_since_.assign(config.nodes.size(), std::nullopt);
   // Flap damping watches what moves as one (a primitive outside groups and clones, a group),
   // by its first member's starts.
   const auto damping = [&](const std::vector<std::string>& members) {
     for (const auto& id : members) {
-      if (const PrimitiveConfig* p = config.resources.primitive(id); p && p->flap_damping)
-        return *p->flap_damping;
+      const auto k = prim_index_.find(id);
+      if (k == prim_index_.end()) continue;
+      const PrimitiveConfig& p = config.resources.primitives[k->second];
+      if (p.flap_damping) return *p.flap_damping;
     }
     return config.flap_damping;
   };
@@ -72,12 +81,13 @@ Conductor::Conductor(const ClusterConfig& config, NodeId self)
     damped_.push_back(Damped{unit, f});
   };
   for (const auto& g : config.resources.groups) {
-    if (config.resources.clone_of(g.members.front()) != nullptr) continue;
+    const auto first = prim_index_.find(g.members.front());
+    if (first == prim_index_.end() || tops[first->second] != g.id) continue;  // cloned
     watch(g.members.front(), g.id, damping(g.members));
   }
-  for (const auto& p : config.resources.primitives) {
-    const auto top = top_level_resource(config.resources, p.id);
-    if (top && *top == p.id) watch(p.id, p.id, damping({p.id}));
+  for (std::size_t i = 0; i < tops.size(); ++i) {
+    const auto& p = config.resources.primitives[i];
+    if (tops[i] == p.id) watch(p.id, p.id, damping({p.id}));
   }
 }
 
