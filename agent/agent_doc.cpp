@@ -133,7 +133,7 @@ void Agent::doc_loaded(const StoredDoc& initial) {
       doc().config_version, options_.config_path);
   const std::string applied =
       options_.state_dir + "/hactl-" + config().node(options_.self).name + ".applied.yaml";
-  if (replace_file_atomically(options_.state_dir, applied, rt_->applied_text())) {
+  if (replace_file_for_readers(applied, rt_->applied_text())) {
     vip_guard_.reload_definitions(applied);
   }
 }
@@ -193,7 +193,9 @@ void Agent::reconfigured(const Reconfiguration& r) {
   open_executor();
   tell_macs();
   const std::string applied = options_.state_dir + "/hactl-" + self + ".applied.yaml";
-  if (auto w = replace_file_atomically(options_.state_dir, applied, rt_->applied_text()); w) {
+  // For the guard to read now: written, not fsynced (a new configuration of 1 MB stalled
+  // the loop for the fsync, seconds on a slow disk).
+  if (auto w = replace_file_for_readers(applied, rt_->applied_text()); w) {
     vip_guard_.reload_definitions(applied);
   } else {
     spdlog::error("event=guard_not_told error=\"{}\"", w.error());
