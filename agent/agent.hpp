@@ -14,6 +14,7 @@
 #include "agent/alert_runner.hpp"
 #include "agent/control_server.hpp"
 #include "agent/doc_store.hpp"
+#include "agent/doc_writer.hpp"
 #include "agent/event_log.hpp"
 #include "agent/event_sink.hpp"
 #include "agent/lease_file.hpp"
@@ -135,6 +136,8 @@ class Agent {
   std::expected<StoredDoc, std::string> initial_doc();
   void doc_loaded(const StoredDoc& initial);
   void carry_out_docs(RuntimeOutput& out);  // stored, outcomes to clients
+  // The doc writer's word: `version` is on disk (told to the runtime), or the store failed.
+  void doc_stored(DocVersion version, const std::expected<void, std::string>& result);
   // A new configuration was taken up: a new executor, the guard told, orphans stopped.
   void reconfigured(const Reconfiguration& r);
   // prim_index_ and an executor over config().resources, told of the guard.
@@ -194,6 +197,7 @@ class Agent {
   void tell_macs(std::optional<std::size_t> only = std::nullopt);
   std::map<std::string, std::size_t> prim_index_;
   DocStore doc_store_;
+  std::unique_ptr<DocWriter> doc_writer_;  // doc_store_'s saves, off the loop
   std::map<std::uint64_t, std::pair<ControlServer::Reply, nlohmann::json>> waiting_;
   std::vector<std::unique_ptr<Executor>> retired_executors_;
   // Executors over an earlier configuration, stopping what a new one dropped (see

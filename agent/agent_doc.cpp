@@ -139,16 +139,9 @@ void Agent::doc_loaded(const StoredDoc& initial) {
 }
 
 void Agent::carry_out_docs(RuntimeOutput& out) {
-  if (out.store) {
-    auto parsed = doc_from_bytes(out.store->bytes);
-    // Stored before any acknowledgement leaves: the majority that commits a change has it on disk.
-    if (auto r = doc_store_.save(*out.store, parsed ? *parsed : ClusterDoc{}); !r) {
-      spdlog::critical("event=persist_failed what=document error=\"{}\" action=exit", r.error());
-      fatal_ = true;
-      stop();
-      return;
-    }
-  }
+  // Written off the loop; the runtime holds its acknowledgements until doc_stored() (so the
+  // majority that commits a change has it on disk), and nothing else waits for the disk.
+  if (out.store) doc_writer_->write(std::move(*out.store));
   for (const auto& o : out.outcomes) {
     const auto it = waiting_.find(o.id);
     if (it == waiting_.end()) continue;
@@ -163,6 +156,18 @@ void Agent::carry_out_docs(RuntimeOutput& out) {
       reply({{"error", o.error}});
     }
   }
+}
+
+void Agent::doc_stored(DocVersion version, const std::expected<void, std::string>& result) {
+  if (fatal_ || !rt_) return;
+  if (!result) {
+    spdlog::critical("event=persist_failed what=document error=\"{}\" action=exit", result.error());
+    fatal_ = true;
+    stop();
+    return;
+  }
+  rt_->on_doc_stored(version, now());
+  process();
 }
 
 void Agent::reconfigured(const Reconfiguration& r) {

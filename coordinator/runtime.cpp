@@ -246,7 +246,7 @@ void NodeRuntime::run_docs(Instant now, bool executor_idle, RuntimeOutput& out) 
   docs_->tick(membership(now), node_.coordinator(), now);
   DocOutput d = docs_->take();
   if (d.store) {
-    if (!options_.unsafe_votes) node_.set_doc_version(d.store->version);
+    // Votes carry it once it is on disk (on_doc_stored), not before.
     if (auto parsed = doc_from_bytes(d.store->bytes)) {
       doc_ = std::move(*parsed);
       apply_doc();
@@ -319,6 +319,13 @@ void NodeRuntime::on_parsed(const std::string& text, ParseResult result, Instant
   now_ = now;
   if (awaiting_parse_) apply_doc();
   if (docs_) docs_->retry_parked(now);
+}
+
+void NodeRuntime::on_doc_stored(DocVersion version, Instant now) {
+  if (!docs_) return;
+  now_ = now;
+  docs_->stored(version);
+  if (!options_.unsafe_votes) node_.set_doc_version(docs_->durable());
 }
 
 void NodeRuntime::refresh_intents(Instant now, std::int64_t unix_s, bool executor_idle,
