@@ -330,7 +330,10 @@ void NodeRuntime::on_doc_stored(DocVersion version, Instant now) {
 
 void NodeRuntime::refresh_intents(Instant now, std::int64_t unix_s, bool executor_idle,
                                   RuntimeOutput& out) {
-  if (pending_base_ && executor_idle && !(host_ && host_->leaving())) {
+  // Taken up once the document that brings it is on disk here (the shell stores it off its
+  // loop): an agent restarted in between starts from the configuration it was running.
+  const bool on_disk = !docs_ || docs_->durable() >= docs_->doc().version;
+  if (pending_base_ && executor_idle && on_disk && !(host_ && host_->leaving())) {
     rebuild(std::move(*pending_base_), now, out);
     pending_base_.reset();
     intents_until_ = -1;

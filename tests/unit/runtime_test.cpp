@@ -194,5 +194,40 @@ TEST_F(RuntimeTest, ADocumentIsAcknowledgedAndVotedWithOnlyOnceOnDisk) {
   EXPECT_EQ(acks(advance(kUnix)), std::vector<DocVersion>{v});
 }
 
+// A new configuration is taken up once the document that brings it is on disk here: an agent
+// restarted before that starts from the configuration it was running, not from one it ran
+// without a copy of it.
+TEST_F(RuntimeTest, ANewConfigurationIsTakenUpOnceItsDocumentIsOnDisk) {
+  start(doc());
+  advance(kUnix);
+  const NodeId n2{1};
+  Heartbeat hb;
+  hb.term = Term{1};
+  hb.coordinator = n2;
+  hb.ping = 11;
+  rt_->step(n2, 1, hb, t0_);
+  ClusterDoc d = doc();
+  d.config_version = 2;
+  d.config_text = std::string(kYaml) + "  - {id: two, type: 'ocf:heartbeat:Dummy'}\n";
+  const std::string bytes = doc_to_bytes(d);
+  ASSERT_LE(bytes.size(), kDocChunkBytes);
+  const DocVersion v{Term{1}, 1};
+  rt_->step(n2, 1,
+            DocChunk{Term{1}, DocChunkKind::kReplicate, v, 0, text_digest(bytes), 0,
+                     static_cast<std::uint32_t>(bytes.size()), 0, bytes},
+            t0_);
+  RuntimeOutput out = advance(kUnix);
+  ASSERT_TRUE(out.store);
+  ASSERT_EQ(out.parses.size(), 1u);
+  rt_->on_parsed(out.parses[0].text, parse_config(out.parses[0].text, "x"), t0_);
+  EXPECT_FALSE(advance(kUnix).reconfigured);  // parsed, not on disk yet
+  EXPECT_TRUE(rt_->config_pending());
+  rt_->on_doc_stored(v, t0_);
+  out = advance(kUnix);
+  ASSERT_TRUE(out.reconfigured);
+  EXPECT_EQ(out.reconfigured->config_version, 2u);
+  EXPECT_EQ(rt_->base().resources.primitives.size(), 2u);
+}
+
 }  // namespace
 }  // namespace hactl
