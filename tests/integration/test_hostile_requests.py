@@ -35,6 +35,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from netns import HACTL, ClusterTestCase, cannot_run, main, run, vip_resources  # noqa: E402
+from test_load import METRICS_GET, SlowFsyncDir, fuse_available  # noqa: E402
 
 VIP = "10.213.0.100"
 RESOURCES = vip_resources(VIP)
@@ -327,7 +328,6 @@ class HostileRequests(ClusterTestCase):
         whose fsync takes 1 s, a standby, its end and a 1.1 MB apply cost no heartbeat. With the
         store on the loop (two files and their directory fsynced per change) the standby cost
         the coordinator its lease and the holder's guard removed the VIP, in 2 runs of 2."""
-        from test_load import SlowFsyncDir, fuse_available
         why = fuse_available()
         if why:
             cannot_run(why)
@@ -360,11 +360,6 @@ class HostileRequests(ClusterTestCase):
         self.quiet_since(c, marks)
         self.assertEqual(c.holders(VIP), [holder])
         self.assertEqual(c.agreed_coordinator(), coordinator)
-
-
-METRICS_GET = ("import urllib.request;"
-               "print(urllib.request.urlopen('http://127.0.0.1:9405/metrics', timeout=5)"
-               ".read().decode())")
 
 
 # Sends the request argv[2] (one JSON line) to the socket argv[1] argv[3] times, a connection
