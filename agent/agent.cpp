@@ -97,6 +97,10 @@ std::expected<void, std::string> Agent::start() {
   });
   worker_ = std::make_unique<RequestWorker>(loop_, kWorkerCapacity, kWorkerDeadline);
   parse_worker_ = std::make_unique<RequestWorker>(loop_, NodeRuntime::kMaxParsing, kParseDeadline);
+  file_writer_ = std::make_unique<RequestWorker>(loop_, 2, std::chrono::seconds{60});
+  doc_writer_ = std::make_unique<DocWriter>(
+      loop_, doc_store_,
+      [this](DocVersion v, const std::expected<void, std::string>& r) { doc_stored(v, r); });
   // Standby and maintenance reach the resource host (and the guard) from the document at the
   // first process(), before its keeper's first tick (refresh_effective).
   transport_ = std::make_unique<Transport>(loop_, config(), options_.self, options_.key,
@@ -272,6 +276,8 @@ void Agent::stop() {
   if (worker_) worker_->close();
   if (parse_worker_) parse_worker_->close();
   if (loop_monitor_) loop_monitor_->close();
+  if (doc_writer_) doc_writer_->close();
+  if (file_writer_) file_writer_->close();
   if (executor_) executor_->close();
   spawn_pacer_.close();
   if (transport_) transport_->close();

@@ -14,6 +14,7 @@
 #include "agent/alert_runner.hpp"
 #include "agent/control_server.hpp"
 #include "agent/doc_store.hpp"
+#include "agent/doc_writer.hpp"
 #include "agent/event_log.hpp"
 #include "agent/event_sink.hpp"
 #include "agent/lease_file.hpp"
@@ -136,8 +137,13 @@ class Agent {
   std::expected<StoredDoc, std::string> initial_doc();
   void doc_loaded(const StoredDoc& initial);
   void carry_out_docs(RuntimeOutput& out);  // stored, outcomes to clients
+  // The doc writer's word: `version` is on disk (told to the runtime), or the store failed.
+  void doc_stored(DocVersion version, const std::expected<void, std::string>& result);
   // A new configuration was taken up: a new executor, the guard told, orphans stopped.
   void reconfigured(const Reconfiguration& r);
+  // Writes the applied configuration off the loop, then tells the guard to read it.
+  void tell_guard_definitions();
+  void guard_file_written(const std::string& path, const std::expected<void, std::string>& result);
   // prim_index_ and an executor over config().resources, told of the guard.
   void open_executor();
   void propose(const ClusterDoc& next, ControlServer::Reply reply, nlohmann::json ok_answer);
@@ -207,6 +213,10 @@ class Agent {
   void tell_macs(std::optional<std::size_t> only = std::nullopt);
   std::map<std::string, std::size_t> prim_index_;
   DocStore doc_store_;
+  std::unique_ptr<DocWriter> doc_writer_;       // doc_store_'s saves, off the loop
+  std::unique_ptr<RequestWorker> file_writer_;  // the guard's configuration file
+  bool guard_file_writing_ = false;
+  bool guard_file_again_ = false;  // a newer configuration to write once this one is
   std::map<std::uint64_t, std::pair<ControlServer::Reply, nlohmann::json>> waiting_;
   std::vector<std::unique_ptr<Executor>> retired_executors_;
   // Executors over an earlier configuration, stopping what a new one dropped (see

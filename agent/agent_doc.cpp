@@ -133,22 +133,15 @@ void Agent::doc_loaded(const StoredDoc& initial) {
       doc().config_version, options_.config_path);
   const std::string applied =
       options_.state_dir + "/hactl-" + config().node(options_.self).name + ".applied.yaml";
-  if (replace_file_atomically(options_.state_dir, applied, rt_->applied_text())) {
+  if (replace_file_for_readers(applied, rt_->applied_text())) {
     vip_guard_.reload_definitions(applied);
   }
 }
 
 void Agent::carry_out_docs(RuntimeOutput& out) {
-  if (out.store) {
-    auto parsed = doc_from_bytes(out.store->bytes);
-    // Stored before any acknowledgement leaves: the majority that commits a change has it on disk.
-    if (auto r = doc_store_.save(*out.store, parsed ? *parsed : ClusterDoc{}); !r) {
-      spdlog::critical("event=persist_failed what=document error=\"{}\" action=exit", r.error());
-      fatal_ = true;
-      stop();
-      return;
-    }
-  }
+  // Written off the loop; the runtime holds its acknowledgements until doc_stored() (so the
+  // majority that commits a change has it on disk), and nothing else waits for the disk.
+  if (out.store) doc_writer_->write(std::move(*out.store));
   for (const auto& o : out.outcomes) {
     const auto it = waiting_.find(o.id);
     if (it == waiting_.end()) continue;
@@ -163,6 +156,18 @@ void Agent::carry_out_docs(RuntimeOutput& out) {
       reply({{"error", o.error}});
     }
   }
+}
+
+void Agent::doc_stored(DocVersion version, const std::expected<void, std::string>& result) {
+  if (fatal_ || !rt_) return;
+  if (!result) {
+    spdlog::critical("event=persist_failed what=document error=\"{}\" action=exit", result.error());
+    fatal_ = true;
+    stop();
+    return;
+  }
+  rt_->on_doc_stored(version, now());
+  process();
 }
 
 void Agent::reconfigured(const Reconfiguration& r) {
@@ -192,13 +197,40 @@ void Agent::reconfigured(const Reconfiguration& r) {
   ++executor_generation_;
   open_executor();
   tell_macs();
-  const std::string applied = options_.state_dir + "/hactl-" + self + ".applied.yaml";
-  if (auto w = replace_file_atomically(options_.state_dir, applied, rt_->applied_text()); w) {
-    vip_guard_.reload_definitions(applied);
-  } else {
-    spdlog::error("event=guard_not_told error=\"{}\"", w.error());
-  }
+  tell_guard_definitions();
   start_alerts();
+}
+
+// The file is for the guard to read now: written and renamed, not fsynced, and off the loop
+// (1 MB through a slow or busy filesystem held it); the guard is told once it is there (it
+// takes definitions up once it has parsed them anyway, not at once). One write at a time: a
+// configuration taken up meanwhile is written after it, the newest then.
+void Agent::tell_guard_definitions() {
+  if (guard_file_writing_) {
+    guard_file_again_ = true;
+    return;
+  }
+  guard_file_writing_ = true;
+  const std::string path =
+      options_.state_dir + "/hactl-" + config().node(options_.self).name + ".applied.yaml";
+  auto text = std::make_shared<const std::string>(rt_->applied_text());
+  auto result = std::make_shared<std::expected<void, std::string>>();
+  const bool queued = file_writer_->submit(
+      [path, text, result] { *result = replace_file_for_readers(path, *text); },
+      [this, path, result] { guard_file_written(path, *result); },
+      [this, path] { guard_file_written(path, std::unexpected("not written within 60 s")); });
+  HACTL_ASSERT(queued);  // one at a time (the worker takes two: see DocWriter)
+}
+
+void Agent::guard_file_written(const std::string& path,
+                               const std::expected<void, std::string>& result) {
+  guard_file_writing_ = false;
+  if (result) {
+    vip_guard_.reload_definitions(path);
+  } else {
+    spdlog::error("event=guard_not_told error=\"{}\"", result.error());
+  }
+  if (std::exchange(guard_file_again_, false)) tell_guard_definitions();
 }
 
 void Agent::propose(const ClusterDoc& next, ControlServer::Reply reply, nlohmann::json ok_answer) {

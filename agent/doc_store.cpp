@@ -4,9 +4,11 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -34,6 +36,23 @@ std::optional<ConfigVersionInfo> parse_info(const std::string& text) {
   } catch (const nlohmann::json::exception&) {
     return std::nullopt;
   }
+}
+
+// The versions in the history directory, newest first, from the files' names alone.
+std::vector<std::uint64_t> kept_versions(const std::string& dir) {
+  std::vector<std::uint64_t> out;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+    const auto name = e.path().filename().string();
+    if (name.size() < 7 || name[0] != 'v' || !name.ends_with(".json")) continue;
+    const char* first = name.data() + 1;
+    const char* last = name.data() + name.size() - 5;
+    std::uint64_t v = 0;
+    const auto [end, error] = std::from_chars(first, last, v);
+    if (error == std::errc{} && end == last) out.push_back(v);
+  }
+  std::sort(out.begin(), out.end(), std::greater<>());
+  return out;
 }
 
 }  // namespace
@@ -79,10 +98,11 @@ std::expected<void, std::string> DocStore::save(const StoredDoc& doc,
                             {"by", parsed.config_by},
                             {"text", parsed.config_text}};
   if (!replace_file_atomically(history_dir_, file, h.dump() + "\n")) return {};
-  auto all = history();
-  for (std::size_t i = limits::kConfigHistory; i < all.size(); ++i) {
+  // By name: reading every kept file back (up to 20 of 2 MiB, parsed) cost more than the write.
+  const auto kept = kept_versions(history_dir_);
+  for (std::size_t i = limits::kConfigHistory; i < kept.size(); ++i) {
     std::error_code ec;
-    std::filesystem::remove(history_dir_ + "/v" + std::to_string(all[i].version) + ".json", ec);
+    std::filesystem::remove(history_dir_ + "/v" + std::to_string(kept[i]) + ".json", ec);
   }
   return {};
 }

@@ -15,8 +15,8 @@ namespace {
 
 std::string errno_text() { return std::strerror(errno); }
 
-std::expected<void, std::string> write_all_and_sync(const std::string& path,
-                                                    const std::string& data) {
+std::expected<void, std::string> write_all(const std::string& path, const std::string& data,
+                                           bool sync) {
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) return std::unexpected("cannot create " + path + ": " + errno_text());
   std::size_t done = 0;
@@ -30,7 +30,7 @@ std::expected<void, std::string> write_all_and_sync(const std::string& path,
     }
     done += static_cast<std::size_t>(n);
   }
-  if (::fsync(fd) != 0) {
+  if (sync && ::fsync(fd) != 0) {
     const std::string e = errno_text();
     ::close(fd);
     return std::unexpected("cannot fsync " + path + ": " + e);
@@ -45,7 +45,7 @@ std::expected<void, std::string> replace_file_atomically(const std::string& dir,
                                                          const std::string& path,
                                                          const std::string& data) {
   const std::string tmp = path + ".tmp";
-  if (auto r = write_all_and_sync(tmp, data); !r) return r;
+  if (auto r = write_all(tmp, data, true); !r) return r;
   if (::rename(tmp.c_str(), path.c_str()) != 0) {
     return std::unexpected("cannot rename " + tmp + " to " + path + ": " + errno_text());
   }
@@ -54,6 +54,16 @@ std::expected<void, std::string> replace_file_atomically(const std::string& dir,
   const int rc = ::fsync(dfd);
   ::close(dfd);
   if (rc != 0) return std::unexpected("cannot fsync " + dir + ": " + errno_text());
+  return {};
+}
+
+std::expected<void, std::string> replace_file_for_readers(const std::string& path,
+                                                          const std::string& data) {
+  const std::string tmp = path + ".tmp";
+  if (auto r = write_all(tmp, data, false); !r) return r;
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    return std::unexpected("cannot rename " + tmp + " to " + path + ": " + errno_text());
+  }
   return {};
 }
 

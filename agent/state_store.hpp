@@ -40,6 +40,12 @@ class StateStore {
 std::expected<void, std::string> replace_file_atomically(const std::string& dir,
                                                          const std::string& path,
                                                          const std::string& data);
+// Replaces `path` with `data` for readers on this host: a temporary file, rename; a reader sees
+// the old or the new content, whole. Nothing is fsynced: for a file that only tells another
+// process what to read now (the guard's definitions, written again at every start), where
+// waiting for the disk on the loop would cost heartbeats.
+std::expected<void, std::string> replace_file_for_readers(const std::string& path,
+                                                          const std::string& data);
 
 // The next boot incarnation: the wall clock in microseconds, but never below last + 1.
 std::uint64_t next_incarnation(std::uint64_t last, std::uint64_t realtime_us);

@@ -23,6 +23,8 @@ DocReplica::DocReplica(std::size_t nodes, NodeId self, Duration resend, StoredDo
       self_(self),
       resend_(resend),
       doc_(std::move(initial)),
+      durable_(doc_.version),
+      held_acks_(nodes),
       validator_(std::move(validator)),
       acked_(nodes),
       last_sent_(nodes),
@@ -73,8 +75,33 @@ void DocReplica::become_leader(Term term, Instant now) {
     // Raft's no-op entry: from here on only versions of this term are counted for commit.
     adopt(StoredDoc{DocVersion{term, doc_.version.revision + 1}, doc_.bytes});
   }
-  acked_[self_.value] = doc_.version;
+  acked_[self_.value] = durable_;  // itself a holder of what is on disk, not of what is not yet
   update_commit();
+}
+
+void DocReplica::stored(DocVersion version) {
+  HACTL_ASSERT(version <= doc_.version);
+  if (version <= durable_) return;
+  durable_ = version;
+  for (std::size_t i = 0; i < n_; ++i) {
+    auto& held = held_acks_[i];
+    if (!held || held->version > durable_) continue;
+    send(NodeId{static_cast<std::uint16_t>(i)}, *held);
+    held.reset();
+  }
+  if (!leading()) return;
+  acked_[self_.value] = durable_;
+  update_commit();
+}
+
+// A follower's "I have version v" claims v is on disk: held until it is.
+void DocReplica::hold_or_send_ack(NodeId to, const DocAck& a) {
+  HACTL_ASSERT(a.proposal == 0);
+  if (a.version <= durable_) {
+    send(to, a);
+  } else {
+    held_acks_[to.value] = a;
+  }
 }
 
 void DocReplica::step_down(const std::string& why) {
@@ -264,14 +291,14 @@ void DocReplica::on_chunk(NodeId from, const DocChunk& c, Term term,
   if (c.term != term) return;
   if (c.kind == DocChunkKind::kReplicate) {
     if (c.version <= doc_.version || c.data.empty()) {
-      send(from, DocAck{term, doc_.version, 0, true, {}});
+      hold_or_send_ack(from, DocAck{term, doc_.version, 0, true, {}});
       return;
     }
     if (!incoming_) incoming_.emplace();
     if (!assemble(*incoming_, c, now)) return;
     adopt(StoredDoc{c.version, std::move(incoming_->bytes)});
     incoming_.reset();
-    send(from, DocAck{term, doc_.version, 0, true, {}});
+    hold_or_send_ack(from, DocAck{term, doc_.version, 0, true, {}});
     return;
   }
   if (!leading() || *lead_term_ != c.term || c.proposal == 0) return;
@@ -318,7 +345,7 @@ void DocReplica::on_proposal(NodeId from, std::uint64_t id, const std::string& b
     return;
   }
   adopt(StoredDoc{DocVersion{*lead_term_, doc_.version.revision + 1}, bytes});
-  acked_[self_.value] = doc_.version;
+  // Not counted as held here until stored() says it is on disk.
   waiting_[doc_.version] = Waiting{from, id};
   std::fill(last_sent_.begin(), last_sent_.end(), now - resend_);
   update_commit();

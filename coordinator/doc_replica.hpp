@@ -16,8 +16,12 @@
 // coordinator accepts it only if that is still its version (so two operators cannot overwrite
 // each other's change unseen) and the validator agrees, and answers once it is committed.
 //
-// The shell stores `take().store` (write, fsync, rename) before it sends the messages of the same
-// take(): an acknowledgement never leaves before the document is on disk.
+// The shell stores `take().store` (write, fsync, rename) when it likes, off its loop if it
+// likes, and says when it is on disk through stored(). Until then nothing claims it: this node's
+// acknowledgements of it are held here (a follower's DocAck, a coordinator counting itself among
+// the holders), so an acknowledgement never leaves before the document is on disk, and the
+// heartbeats and chunks of the same take() need not wait for the disk (Raft thesis 10.2.1: a
+// leader writes its log in parallel with replicating it, and counts itself once written).
 #pragma once
 
 #include <cstdint>
@@ -48,7 +52,7 @@ struct ProposalOutcome {
 };
 
 struct DocOutput {
-  std::optional<StoredDoc> store;  // persist before sending `messages`
+  std::optional<StoredDoc> store;  // persist, then stored(version)
   std::vector<std::pair<NodeId, Message>> messages;
   std::vector<ProposalOutcome> outcomes;  // for this node's own proposals
   std::vector<std::string> events;        // key=value lines
@@ -88,6 +92,11 @@ class DocReplica {
   void tick(const Membership& m, std::optional<NodeId> coordinator, Instant now);
   // The peer restarted: what it proposed before is no longer its to hear about.
   void peer_restarted(NodeId from);
+  // `version` (a store asked for by take(), or a newer one) is on disk: acknowledgements of it
+  // leave and the coordinator counts itself among its holders.
+  void stored(DocVersion version);
+  // The newest version on disk, as far as the shell has said.
+  DocVersion durable() const { return durable_; }
   // Checks the parked proposals again (the validator's pending work is done).
   void retry_parked(Instant now);
   std::size_t parked() const { return parked_.size(); }
@@ -156,11 +165,15 @@ class DocReplica {
   void answer(NodeId to, std::uint64_t id, bool ok, const std::string& error, DocVersion v);
   void park(Parked p);
   void update_commit();
+  void hold_or_send_ack(NodeId to, const DocAck& a);
 
   std::size_t n_;
   NodeId self_;
   Duration resend_;
   StoredDoc doc_;
+  DocVersion durable_;  // on disk (stored()); doc_.version once the shell has caught up
+  // Acknowledgements of versions not on disk yet, at most one per peer (the newest).
+  std::vector<std::optional<DocAck>> held_acks_;
   Validator validator_;
   std::optional<Term> lead_term_;
   std::optional<DocVersion> committed_;

@@ -270,7 +270,7 @@ void NodeRuntime::run_docs(Instant now, bool executor_idle, RuntimeOutput& out) 
   docs_->tick(membership(now), node_.coordinator(), now);
   DocOutput d = docs_->take();
   if (d.store) {
-    if (!options_.unsafe_votes) node_.set_doc_version(d.store->version);
+    // Votes carry it once it is on disk (on_doc_stored), not before.
     if (auto parsed = doc_from_bytes(d.store->bytes)) {
       doc_ = std::move(*parsed);
       apply_doc();
@@ -345,9 +345,19 @@ void NodeRuntime::on_parsed(const std::string& text, ParseResult result, Instant
   if (docs_) docs_->retry_parked(now);
 }
 
+void NodeRuntime::on_doc_stored(DocVersion version, Instant now) {
+  if (!docs_) return;
+  now_ = now;
+  docs_->stored(version);
+  if (!options_.unsafe_votes) node_.set_doc_version(docs_->durable());
+}
+
 void NodeRuntime::refresh_intents(Instant now, std::int64_t unix_s, bool executor_idle,
                                   RuntimeOutput& out) {
-  if (pending_base_ && executor_idle && !(host_ && host_->leaving())) {
+  // Taken up once the document that brings it is on disk here (the shell stores it off its
+  // loop): an agent restarted in between starts from the configuration it was running.
+  const bool on_disk = !docs_ || docs_->durable() >= docs_->doc().version;
+  if (pending_base_ && executor_idle && on_disk && !(host_ && host_->leaving())) {
     rebuild(std::move(*pending_base_), now, out);
     pending_base_.reset();
     intents_until_ = -1;

@@ -7,7 +7,10 @@
 //
 // Inputs: step() for a datagram, tick() for time, on_*() for what the shell ran, and the
 // operator's commands. After any of them the shell calls advance() and carries out what it
-// returns in this order: persist the hard state, persist the document, then send and run.
+// returns in this order: persist the hard state, start persisting the document, then send and
+// run. The document's store may finish later (the agent writes it on a thread): the shell says
+// so through on_doc_stored(), and only then does anything claim that version (an
+// acknowledgement, the coordinator counting itself a holder, a vote: Node::set_doc_version).
 // Time arrives as parameters: `now` from a monotonic clock, `unix_us` from the wall clock (only
 // intents' expiry and the availability history use it).
 #pragma once
@@ -74,7 +77,7 @@ using ParseResult = std::expected<LoadedConfig, std::vector<ConfigError>>;
 
 struct RuntimeOutput {
   std::optional<HardState> hard_state;          // 1. persist (Raft: before any message leaves)
-  std::optional<StoredDoc> store;               // 2. persist (before any acknowledgement leaves)
+  std::optional<StoredDoc> store;               // 2. persist, then on_doc_stored(version)
   std::optional<Reconfiguration> reconfigured;  // 3. before the calls below
   std::vector<std::pair<NodeId, Message>> messages;
   std::vector<Event> events;  // of the election core
@@ -114,6 +117,9 @@ class NodeRuntime {
   // The parse of a ParseRequest's text (parse_config(text, source)). A new document's
   // configuration is taken up, and a proposal waiting for its check is checked, once it is here.
   void on_parsed(const std::string& text, ParseResult result, Instant now);
+  // A RuntimeOutput::store (this version, or a newer one of the stores asked for) is on disk:
+  // the acknowledgements of it leave in the next advance(), and votes carry it.
+  void on_doc_stored(DocVersion version, Instant now);
 
   // Hands the coordinator role over (Node::hand_over), avoiding standby, maintenance and
   // leaving nodes; a follower asks its coordinator. Returns the node asked, if any.

@@ -23,6 +23,7 @@ struct Executor::Lane {
   uv_timer_t* timer = nullptr;
   Duration interval{0};
   std::optional<OcfCode> last_monitor;
+  bool counted = false;  // in Executor::busy_
 };
 
 Executor::Executor(uv_loop_t* loop, const ResourceConfig& resources, OnResult on_result,
@@ -50,10 +51,12 @@ void Executor::close() {
   for (auto& [id, lane] : lanes_) stop_monitor(id);
 }
 
-std::size_t Executor::busy() const {
-  std::size_t n = 0;
-  for (const auto& [id, lane] : lanes_) n += (lane->running || !lane->queue.empty()) ? 1 : 0;
-  return n;
+void Executor::recount(Lane& lane) {
+  const bool busy = lane.running || !lane.queue.empty();
+  if (busy == lane.counted) return;
+  lane.counted = busy;
+  HACTL_ASSERT(busy || busy_ > 0);
+  busy_ = busy ? busy_ + 1 : busy_ - 1;
 }
 
 Duration Executor::timeout_for(const PrimitiveConfig& p, const std::string& action) const {
@@ -79,13 +82,15 @@ void Executor::submit(OpRequest request) {
   pump(*it->second);
 }
 
+// Every change of a lane's queue or running action ends here (or in stop_monitor).
 void Executor::pump(Lane& lane) {
-  if (lane.running || lane.queue.empty()) return;
+  if (lane.running || lane.queue.empty()) return recount(lane);
   OpRequest next = std::move(lane.queue.front());
   lane.queue.pop_front();
   lane.running = true;
   lane.running_recurring = next.call_id == 0 && next.action == "monitor";
-  run(lane, next);
+  recount(lane);
+  run(lane, next);  // may finish at once (and pump again)
 }
 
 void Executor::guard(Lane& lane, bool may_run) {
@@ -313,6 +318,7 @@ void Executor::stop_monitor(const std::string& resource) {
   lane.timer = nullptr;
   std::erase_if(lane.queue,
                 [](const OpRequest& r) { return r.call_id == 0 && r.action == "monitor"; });
+  recount(lane);
   // A recurring monitor still running (hung, maybe) must not hold up what comes next: a stop
   // when the lease lapsed has to begin now, not when the monitor times out. Its group is
   // killed and its result dropped.

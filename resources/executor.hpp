@@ -57,12 +57,15 @@ class Executor {
   // and then only changes of code.
   void start_monitor(const std::string& resource, Duration interval = Duration{0});
   void stop_monitor(const std::string& resource);
-  std::size_t busy() const;  // resources with an action running or queued
-  void close();              // stops the monitors; running actions still finish
+  // Resources with an action running or queued: kept as a count (the agent asks after every
+  // turn of its loop; counting 20,000 lanes each time took 5 to 8 % of the loop in perf).
+  std::size_t busy() const { return busy_; }
+  void close();  // stops the monitors; running actions still finish
 
  private:
   struct Lane;
   void pump(Lane& lane);
+  void recount(Lane& lane);  // after a change of its queue or running action
   void run(Lane& lane, const OpRequest& request);
   Duration timeout_for(const PrimitiveConfig& p, const std::string& action) const;
   void finished(Lane& lane, const OpRequest& request, OpResult result);
@@ -81,6 +84,7 @@ class Executor {
   OnResult on_result_;
   std::string ocf_root_;
   std::map<std::string, std::unique_ptr<Lane>> lanes_;
+  std::size_t busy_ = 0;  // lanes with `counted` set
   VipGuard* vip_guard_ = nullptr;
   SpawnPacer* pacer_ = nullptr;
   std::unique_ptr<SystemdClient> systemd_;  // connected on the first systemd action

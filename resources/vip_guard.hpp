@@ -74,6 +74,8 @@ class VipGuard {
   // Microseconds of CLOCK_MONOTONIC (the agent's clock), or none.
   void set_deadline(std::optional<std::int64_t> deadline_us);
   void keepalive();
+  // A configuration file to take definitions from: parsed on a thread of the guard's at normal
+  // priority while it goes on watching, taken up once parsed (and before it stops resources).
   void reload_definitions(const std::string& config_file) { write_line("F" + config_file); }
   // In maintenance the guard leaves everything as it is, even when the agent dies ("M1"/"M0").
   void set_maintenance(bool on) { write_line(on ? "M1" : "M0"); }

@@ -464,8 +464,20 @@ void Simulation::fail_resource(std::size_t i, std::size_t prim) {
   trace(config_.resources.primitives[prim].id + " fails on " + config_.nodes[i].name);
 }
 
-// The agent's shell: advance the runtime, then carry out what it returns in its order.
+// The agent's shell: advance the runtime, then carry out what it returns in its order. A
+// document stored is on "disk" at once: the runtime hears so, and what waited for it (its
+// acknowledgements) leaves in another round at the same instant.
 void Simulation::drain(std::size_t i) {
+  // A round stores again only after a re-stamp or an adoption it unblocked: a few rounds do.
+  constexpr int kRounds = 4;
+  for (int round = 0; round < kRounds; ++round) {
+    const auto stored = drain_once(i);
+    if (!stored) return;
+    nodes_[i]->rt->on_doc_stored(*stored, local_time(i, now_));
+  }
+}
+
+std::optional<DocVersion> Simulation::drain_once(std::size_t i) {
   SimNode& n = *nodes_[i];
   const Instant local = local_time(i, now_);
   const bool idle = std::none_of(n.calls.begin(), n.calls.end(),
@@ -496,6 +508,8 @@ void Simulation::drain(std::size_t i) {
   if (has_resources()) carry_out_resources(i, out);
   const RealTime next = real_time_for(i, std::max(local, n.rt->next_deadline(local)));
   n.next_tick = std::clamp(next, now_ + 1, now_ + kMaxTickGap);
+  if (!out.store) return std::nullopt;
+  return out.store->version;
 }
 
 std::int64_t Simulation::unix_us(std::size_t i) const {
@@ -504,7 +518,7 @@ std::int64_t Simulation::unix_us(std::size_t i) const {
 
 void Simulation::carry_out_docs(std::size_t i, const RuntimeOutput& out) {
   if (out.store) {
-    nodes_[i]->doc_disk = *out.store;  // "fsync" before the acknowledgements leave
+    nodes_[i]->doc_disk = *out.store;  // "fsync"; drain() says so to the runtime
     auto [it, inserted] = stored_versions_.emplace(out.store->version, out.store->bytes);
     if (!inserted && it->second != out.store->bytes) {
       fail("two documents with version " + std::to_string(out.store->version.term.value) + "." +

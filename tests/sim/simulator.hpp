@@ -178,6 +178,7 @@ class Simulation {
   void crash_node(std::size_t i);
   // The shell around node i's runtime: advance it and carry out its outputs.
   void drain(std::size_t i);
+  std::optional<DocVersion> drain_once(std::size_t i);  // the version it stored, if any
   void carry_out_docs(std::size_t i, const RuntimeOutput& out);
   void carry_out_resources(std::size_t i, RuntimeOutput& out);
   void submit_call(std::size_t i, const KeeperCall& c);

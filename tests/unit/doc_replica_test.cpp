@@ -21,8 +21,12 @@ struct Net {
   Instant now{};
   std::string refuse;       // what the validator says
   bool checks_done = true;  // false: the validator's work for "slow" documents is not done yet
+  // Stores reach the disk at once, unless `lagging`: then they wait for sync(i).
+  std::vector<bool> lagging;
+  std::vector<std::optional<DocVersion>> unsynced;
 
-  explicit Net(std::size_t n) : up(n, true), stored(n), outcomes(n) {
+  explicit Net(std::size_t n)
+      : up(n, true), stored(n), outcomes(n), lagging(n, false), unsynced(n) {
     for (std::size_t i = 0; i < n; ++i) {
       r.emplace_back(n, NodeId{static_cast<std::uint16_t>(i)}, milliseconds(100),
                      StoredDoc{DocVersion{}, "v0"}, [this](const std::string& b) {
@@ -48,6 +52,23 @@ struct Net {
     for (auto& [to, m] : o.messages) {
       queue.emplace_back(NodeId{static_cast<std::uint16_t>(i)}, to, std::move(m));
     }
+    if (o.store) {
+      unsynced[i] = o.store->version;
+      if (!lagging[i]) sync(i);
+    }
+  }
+  void sync(std::size_t i) {
+    if (!unsynced[i]) return;
+    r[i].stored(*std::exchange(unsynced[i], std::nullopt));
+    drain(i);
+  }
+  std::size_t acks_in_queue(std::size_t from) const {
+    std::size_t k = 0;
+    for (const auto& [f, to, m] : queue) {
+      const auto* a = std::get_if<DocAck>(&m);
+      k += f.value == from && a != nullptr && a->proposal == 0 ? 1 : 0;
+    }
+    return k;
   }
   void deliver_all(std::size_t max = 100000) {
     for (std::size_t k = 0; k < max && !queue.empty(); ++k) {
@@ -311,6 +332,59 @@ TEST(DocReplica, ACommittedChangeSurvivesACoordinatorChange) {
   net.up[0] = true;
   for (int i = 0; i < 3; ++i) net.round();
   EXPECT_EQ(net.r[0].doc(), net.r[1].doc());
+}
+
+// The store is the shell's, and may finish later (the agent writes it on a thread): nothing
+// claims a version before it is on disk.
+TEST(DocReplica, AFollowerAcknowledgesAVersionOnlyOnceItIsOnDisk) {
+  Net net(3);
+  net.round();
+  net.lagging[1] = true;
+  const std::string big(3000, 'y');
+  net.r[0].propose(big, net.r[0].doc().version, net.now, net.now + milliseconds(5000));
+  net.now += milliseconds(100);
+  net.r[0].tick(net.membership(0), net.leader, net.now);  // accepted
+  net.drain(0);
+  net.r[0].tick(net.membership(0), net.leader, net.now);  // and sent
+  net.drain(0);
+  // Delivered one by one, to see n2's output before n1 has synced.
+  while (!net.queue.empty()) {
+    auto [from, to, m] = std::move(net.queue.front());
+    net.queue.pop_front();
+    if (auto* c = std::get_if<DocChunk>(&m))
+      net.r[to.value].on_chunk(from, *c, net.term, net.leader, net.now);
+    if (auto* a = std::get_if<DocAck>(&m)) net.r[to.value].on_ack(from, *a, net.now);
+    net.drain(to.value);
+    EXPECT_EQ(net.acks_in_queue(1), 0u);  // n2 has the document, not on disk yet
+  }
+  EXPECT_EQ(net.r[1].doc().bytes, big);
+  EXPECT_EQ(net.r[1].durable(), (DocVersion{Term{1}, 1}));
+  ASSERT_TRUE(net.unsynced[1]);
+  net.sync(1);  // on disk: its acknowledgement leaves
+  EXPECT_EQ(net.r[1].durable(), (DocVersion{Term{1}, 2}));
+  EXPECT_EQ(net.acks_in_queue(1), 1u);
+  net.deliver_all();
+  EXPECT_EQ(net.r[0].acked()[1], (DocVersion{Term{1}, 2}));
+}
+
+TEST(DocReplica, TheCoordinatorCountsItselfAHolderOnlyOnceItsCopyIsOnDisk) {
+  Net net(3);
+  net.round();
+  net.up[2] = false;  // the commit needs the coordinator and n2
+  net.lagging[0] = true;
+  const std::string doc(100, 'z');
+  net.r[1].propose(doc, net.r[1].doc().version, net.now, net.now + milliseconds(5000));
+  for (int i = 0; i < 3; ++i) net.round();
+  EXPECT_EQ(net.r[0].doc().bytes, doc);
+  EXPECT_EQ(net.r[1].doc().bytes, doc);  // sent before the coordinator's store was done
+  EXPECT_EQ(net.r[0].acked()[1], (DocVersion{Term{1}, 2}));
+  EXPECT_EQ(net.r[0].committed(), (DocVersion{Term{1}, 1}));  // one holder on disk of two
+  EXPECT_TRUE(net.outcomes[1].empty());
+  net.sync(0);
+  EXPECT_EQ(net.r[0].committed(), (DocVersion{Term{1}, 2}));
+  for (int i = 0; i < 2; ++i) net.round();
+  ASSERT_EQ(net.outcomes[1].size(), 1u);
+  EXPECT_TRUE(net.outcomes[1][0].ok) << net.outcomes[1][0].error;
 }
 
 }  // namespace

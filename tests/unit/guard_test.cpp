@@ -155,5 +155,29 @@ TEST_F(GuardTest, ReleasedResourcesAreNotStopped) {
   EXPECT_FALSE(stopped());
 }
 
+// A configuration applied at run time reaches the guard as a file, parsed on a thread of the
+// guard's at normal priority while it goes on watching: a resource only that file defines is
+// still stopped when the agent goes at once after it (the parse is waited for, not skipped).
+TEST_F(GuardTest, AResourceOnlyAReloadedFileDefinesIsStoppedToo) {
+  const fs::path file = dir_ / "applied.yaml";
+  std::ofstream(file) << "cluster:\n  name: c\n  auth_key_file: /etc/hactl/authkey\nnodes:\n"
+                         "  - {name: n1, address: \"10.213.0.11:5405\"}\n"
+                         "  - {name: n2, address: \"10.213.0.12:5405\"}\n"
+                         "  - {name: n3, address: \"10.213.0.13:5405\"}\n"
+                         "resources:\n  - id: fresh\n    type: exec:"
+                      << (dir_ / "job.sh").string() << "\n    params: {dir: " << dir_.string()
+                      << "}\n";
+  pid_t pid = 0;
+  {
+    VipGuard g = spawn();
+    pid = g.pid();
+    g.reload_definitions(file.string());
+    g.hold_resource("fresh");
+    g.set_deadline(now_us() + 200'000);
+  }  // the agent is gone: EOF
+  EXPECT_TRUE(wait_stopped(3s));
+  EXPECT_TRUE(exits(pid));
+}
+
 }  // namespace
 }  // namespace hactl

@@ -153,5 +153,81 @@ TEST_F(RuntimeTest, ANewConfigurationIsTakenUpOnceItsParseIsBack) {
   EXPECT_EQ(rt_->base().resources.primitives.size(), 1u);  // nothing stored, nothing taken up
 }
 
+// The document's store may finish after advance() (the agent writes it on a thread): until the
+// shell says it is on disk, the node neither acknowledges that version nor votes with it.
+TEST_F(RuntimeTest, ADocumentIsAcknowledgedAndVotedWithOnlyOnceOnDisk) {
+  start(doc());
+  advance(kUnix);
+  const NodeId n2{1};
+  Heartbeat hb;
+  hb.term = Term{1};
+  hb.coordinator = n2;
+  hb.ping = 11;
+  rt_->step(n2, 1, hb, t0_);
+  ASSERT_EQ(rt_->node().coordinator(), n2);
+  ClusterDoc d = doc();
+  d.standby = {"n3"};
+  const std::string bytes = doc_to_bytes(d);
+  ASSERT_LE(bytes.size(), kDocChunkBytes);
+  const DocVersion v{Term{1}, 1};
+  rt_->step(n2, 1,
+            DocChunk{Term{1}, DocChunkKind::kReplicate, v, 0, text_digest(bytes), 0,
+                     static_cast<std::uint32_t>(bytes.size()), 0, bytes},
+            t0_);
+  const auto acks = [&](const RuntimeOutput& out) {
+    std::vector<DocVersion> seen;
+    for (const auto& [to, m] : out.messages) {
+      if (const auto* a = std::get_if<DocAck>(&m); a != nullptr && to == n2)
+        seen.push_back(a->version);
+    }
+    return seen;
+  };
+  RuntimeOutput out = advance(kUnix);
+  ASSERT_TRUE(out.store);
+  EXPECT_EQ(out.store->version, v);
+  EXPECT_EQ(rt_->doc().standby, std::vector<std::string>{"n3"});  // taken up at once
+  EXPECT_EQ(rt_->node().doc_version(), DocVersion{});             // not claimed in a vote
+  EXPECT_TRUE(acks(out).empty());
+  EXPECT_TRUE(acks(advance(kUnix)).empty());
+  rt_->on_doc_stored(v, t0_);
+  EXPECT_EQ(rt_->node().doc_version(), v);
+  EXPECT_EQ(acks(advance(kUnix)), std::vector<DocVersion>{v});
+}
+
+// A new configuration is taken up once the document that brings it is on disk here: an agent
+// restarted before that starts from the configuration it was running, not from one it ran
+// without a copy of it.
+TEST_F(RuntimeTest, ANewConfigurationIsTakenUpOnceItsDocumentIsOnDisk) {
+  start(doc());
+  advance(kUnix);
+  const NodeId n2{1};
+  Heartbeat hb;
+  hb.term = Term{1};
+  hb.coordinator = n2;
+  hb.ping = 11;
+  rt_->step(n2, 1, hb, t0_);
+  ClusterDoc d = doc();
+  d.config_version = 2;
+  d.config_text = std::string(kYaml) + "  - {id: two, type: 'ocf:heartbeat:Dummy'}\n";
+  const std::string bytes = doc_to_bytes(d);
+  ASSERT_LE(bytes.size(), kDocChunkBytes);
+  const DocVersion v{Term{1}, 1};
+  rt_->step(n2, 1,
+            DocChunk{Term{1}, DocChunkKind::kReplicate, v, 0, text_digest(bytes), 0,
+                     static_cast<std::uint32_t>(bytes.size()), 0, bytes},
+            t0_);
+  RuntimeOutput out = advance(kUnix);
+  ASSERT_TRUE(out.store);
+  ASSERT_EQ(out.parses.size(), 1u);
+  rt_->on_parsed(out.parses[0].text, parse_config(out.parses[0].text, "x"), t0_);
+  EXPECT_FALSE(advance(kUnix).reconfigured);  // parsed, not on disk yet
+  EXPECT_TRUE(rt_->config_pending());
+  rt_->on_doc_stored(v, t0_);
+  out = advance(kUnix);
+  ASSERT_TRUE(out.reconfigured);
+  EXPECT_EQ(out.reconfigured->config_version, 2u);
+  EXPECT_EQ(rt_->base().resources.primitives.size(), 2u);
+}
+
 }  // namespace
 }  // namespace hactl
