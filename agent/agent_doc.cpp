@@ -436,18 +436,21 @@ void Agent::handle_doc_request(const std::string& cmd, const nlohmann::json& req
 
   if (cmd == "config-show") {
     if (request.contains("version")) {
+      // The history's files are read and parsed on the worker: up to 20 of 2 MiB each.
       const auto v = request["version"].get<std::uint64_t>();
-      const auto info = doc_store_.config_version(v);
-      if (!info) {
-        std::string kept;
-        for (const auto& h : doc_store_.history()) kept += " " + std::to_string(h.version);
-        return fail("configuration version " + std::to_string(v) +
-                    " is not in this node's history (kept:" + kept + ")");
-      }
-      return reply({{"version", info->version},
-                    {"applied", info->applied},
-                    {"by", info->by},
-                    {"text", info->text}});
+      return off_loop(std::move(reply), [store = doc_store_, v]() -> nlohmann::json {
+        const auto info = store.config_version(v);
+        if (!info) {
+          std::string kept;
+          for (const auto& h : store.history()) kept += " " + std::to_string(h.version);
+          return {{"error", "configuration version " + std::to_string(v) +
+                                " is not in this node's history (kept:" + kept + ")"}};
+        }
+        return {{"version", info->version},
+                {"applied", info->applied},
+                {"by", info->by},
+                {"text", info->text}};
+      });
     }
     return reply({{"version", doc().config_version},
                   {"applied", doc().config_applied},
@@ -456,14 +459,17 @@ void Agent::handle_doc_request(const std::string& cmd, const nlohmann::json& req
                   {"document", doc_json()}});
   }
   if (cmd == "config-history") {
-    nlohmann::json list = nlohmann::json::array();
-    for (const auto& h : doc_store_.history()) {
-      list.push_back({{"version", h.version},
-                      {"applied", h.applied},
-                      {"by", h.by},
-                      {"current", h.version == doc().config_version}});
-    }
-    return reply({{"versions", list}});
+    return off_loop(std::move(reply),
+                    [store = doc_store_, current = doc().config_version]() -> nlohmann::json {
+                      nlohmann::json list = nlohmann::json::array();
+                      for (const auto& h : store.history()) {
+                        list.push_back({{"version", h.version},
+                                        {"applied", h.applied},
+                                        {"by", h.by},
+                                        {"current", h.version == current}});
+                      }
+                      return {{"versions", list}};
+                    });
   }
   if (cmd == "config-check" || cmd == "config-apply") {
     return config_check_off_loop(cmd, request, cred, std::move(reply));  // agent_offload.cpp
