@@ -260,6 +260,7 @@ void Agent::stop() {
   sd_notify(0, "STOPPING=1");
   if (vip_checker_) vip_checker_->close();
   waiting_.clear();  // their clients are closed with the socket
+  status_waiting_.clear();
   if (event_sink_) {
     event_sink_->detach();
     auto& sinks = spdlog::default_logger()->sinks();
@@ -452,6 +453,10 @@ void Agent::tell_guard_deadline(std::optional<Instant> vip_deadline) {
 void Agent::on_timer() {
   rt_->tick(now());
   process();
+  if (!status_waiting_.empty() && now() >= last_status_ + kStatusEvery) {
+    flush_status();
+    arm_timer();
+  }
 }
 
 void Agent::process() {
@@ -486,10 +491,27 @@ void Agent::process() {
   arm_timer();
 }
 
+void Agent::answer_status(ControlServer::Reply reply) {
+  // One status is built per kStatusEvery at most, for every request waiting then: its cost
+  // grows with the configuration (20 ms for 2,000 primitives), and readers may ask at any rate.
+  status_waiting_.push_back(std::move(reply));
+  if (now() < last_status_ + kStatusEvery) return arm_timer();  // on_timer answers it
+  flush_status();
+}
+
+void Agent::flush_status() {
+  last_status_ = now();
+  const std::string text = ControlServer::dump(status());
+  ++status_built_;
+  status_answered_ += status_waiting_.size();
+  for (auto& r : std::exchange(status_waiting_, {})) r.text(text);
+}
+
 void Agent::arm_timer() {
   if (!timer_open_) return;
   Instant next = rt_->next_deadline(now());
   if (watchdog_every_) next = std::min(next, last_watchdog_ + *watchdog_every_);
+  if (!status_waiting_.empty()) next = std::min(next, last_status_ + kStatusEvery);
   const Instant t = now();
   const Duration wait = std::clamp(next - t, Duration{1000}, config().timing.heartbeat_interval);
   // libuv counts the timeout from its loop time, in whole milliseconds (truncated): counted
@@ -597,7 +619,7 @@ void Agent::handle_request(const ControlRequest& parsed, const PeerCredentials& 
                  request.dump().substr(0, 300));
   }
   if (cmd == "status") {
-    reply(status());
+    answer_status(std::move(reply));
   } else if (cmd == "simulate") {
     simulate_off_loop(request, std::move(reply));
   } else if (cmd == "explain") {

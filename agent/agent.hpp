@@ -167,6 +167,14 @@ class Agent {
   void explain_off_loop(const nlohmann::json& request, ControlServer::Reply reply);
   void config_check_off_loop(const std::string& cmd, const nlohmann::json& request,
                              const PeerCredentials& cred, ControlServer::Reply reply);
+  // `status`: answered with the next status built (at most one per kStatusEvery).
+  void answer_status(ControlServer::Reply reply);
+  void flush_status();
+  static constexpr Duration kStatusEvery = std::chrono::milliseconds{100};
+  std::vector<ControlServer::Reply> status_waiting_;
+  Instant last_status_{};
+  std::uint64_t status_built_ = 0;     // hactl_status_built_total
+  std::uint64_t status_answered_ = 0;  // hactl_status_answered_total
   void finish_apply(const ApplyRequest& a, const std::string& text, const ClusterConfig& parsed,
                     bool same, nlohmann::json answer, ControlServer::Reply reply);
   // The cluster-wide host check of a submitted configuration (coordinator/host_checks.hpp):

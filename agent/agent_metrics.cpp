@@ -62,6 +62,11 @@ std::string Agent::metrics_text() const {
              "The longest busy iteration of the agent's event loop since it started.");
     m.sample("hactl_loop_busy_longest_seconds", loop_monitor_->busy().longest());
   }
+  m.family("hactl_status_answered_total", kCounter, "status requests answered.");
+  m.sample("hactl_status_answered_total", static_cast<double>(status_answered_));
+  m.family("hactl_status_built_total", kCounter,
+           "status answers built (at most one per 100 ms, for every request waiting).");
+  m.sample("hactl_status_built_total", static_cast<double>(status_built_));
   m.family("hactl_elections_total", kCounter, "Elections this agent started.");
   const auto count = [&](const char* kind) {
     const auto it = event_counts_.find(kind);

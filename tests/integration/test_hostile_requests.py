@@ -10,6 +10,8 @@ finding 1; agent/request_worker.hpp), with real agents in network namespaces:
   request line (6 MiB of JSON) besides: no turn of any node's loop takes 20 ms of CPU
   (hactl_loop_cpu_seconds) and no heartbeat is missed (hactl_heartbeats_missed_total).
 - Requests beyond the worker's queue are refused at once ("busy"), not queued without bound.
+- 400 status requests at once (8 connections, 50 each) are all answered from at most one
+  status built per 100 ms (hactl_status_built_total), not 400.
 - Readers (8 uids) holding silent connections get 8 each and 56 in all: root's `hactl status`
   still answers within 1 s; a reader's connect loop is logged a few times, not once per try;
   held connections are dropped after the idle timeout.
@@ -27,6 +29,7 @@ finding 1; agent/request_worker.hpp), with real agents in network namespaces:
 Run as root.
 """
 
+import concurrent.futures
 import grp
 import json
 import os
@@ -218,6 +221,29 @@ class HostileRequests(ClusterTestCase):
                   f"{after[n][2] - before[n][2]:.0f} heartbeats missed")
             self.assertEqual(within, turns, n)
             self.assertEqual(after[n][2], before[n][2], n)
+
+    def status_counts(self, c, node):
+        r = c.nodes[node].exec("python3", "-c", METRICS_GET, check=False, timeout=15)
+        values = dict(line.rsplit(" ", 1) for line in r.stdout.splitlines()
+                      if line.startswith("hactl_status_"))
+        return float(values["hactl_status_answered_total"]), float(values["hactl_status_built_total"])
+
+    def test_a_flood_of_status_requests_builds_one_answer_per_100_ms(self):
+        c, holder, coordinator = self.steady()
+        answered0, built0 = self.status_counts(c, coordinator)
+        # Eight connections, 50 status requests pipelined on each, all at once.
+        lines = ['{"cmd": "status"}'] * 50
+        start = time.monotonic()
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            results = list(pool.map(lambda _: self.send_lines(c.nodes[coordinator].socket,
+                                                              *lines), range(8)))
+        elapsed = time.monotonic() - start
+        self.assertEqual([len(r) for r in results], [50] * 8)
+        self.assertTrue(all("resources" in a for r in results for a in r))
+        answered, built = self.status_counts(c, coordinator)
+        print(f"400 status requests in {elapsed:.2f} s: {built - built0:.0f} built")
+        self.assertEqual(answered - answered0, 400)
+        self.assertLessEqual(built - built0, elapsed / 0.1 + 2)
 
     def test_requests_beyond_the_queue_are_refused_at_once(self):
         c, holder, coordinator = self.steady()
