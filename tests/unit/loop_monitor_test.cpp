@@ -68,7 +68,9 @@ TEST(LoopMonitor, ABlockingCallbackIsBusyAndAWaitIsNot) {
   EXPECT_GE(b.count(), 2u);
   // The 200 ms wait before the block is not busy.
   EXPECT_LT(b.sum(), elapsed - 0.15);
-  ASSERT_EQ(stalls.size(), 1u);
+  // The block is a stall (so is the spin, when a busy machine stretches it past 100 ms).
+  ASSERT_GE(stalls.size(), 1u);
+  EXPECT_LE(stalls.size(), 2u);
   EXPECT_GE(stalls[0], 0.15);
   // CPU time counts the spin, not the sleep.
   EXPECT_GE(monitor->cpu().longest(), 0.05);
