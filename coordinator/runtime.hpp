@@ -164,7 +164,11 @@ class NodeRuntime {
   const ClusterDoc& doc() const { return doc_; }       // as stored here
   const std::string& applied_text() const { return applied_text_; }
   bool config_pending() const { return pending_base_.has_value(); }
-  std::vector<bool> handover_avoid() const;  // standby, maintenance and leaving nodes
+  // Standby, maintenance and leaving nodes; and, on the coordinator, the nodes that have not
+  // stored its document, when another has.
+  std::vector<bool> handover_avoid() const;
+  // Coordinator: by NodeId, the peers that acknowledged its current document version.
+  std::vector<bool> holds_document() const;
 
  private:
   ResourceHost& host() { return *host_; }
@@ -206,6 +210,8 @@ class NodeRuntime {
   static constexpr std::size_t kMaxParsing = 4;
   std::int64_t intents_until_ = -1;  // unix s: the next expiry (0: none; -1: recompute)
   std::optional<DocVersion> standby_handover_tried_;
+  std::optional<Instant> standby_waiting_since_;  // for a peer to store the standby's version
+  static constexpr Duration kStandbyHandoverWait = std::chrono::seconds{1};
   std::set<std::uint64_t> hold_proposals_;  // ids of proposals made for flap holds
   std::optional<Instant> lease_end_;
   AvailabilityWatch availability_;

@@ -77,6 +77,11 @@ struct Simulation::SimNode {
     RealTime done_at = 0;
   };
   std::vector<Parse> parses;  // die with the agent
+  struct Store {              // a document the agent's writer thread stores (store_delay)
+    StoredDoc doc;
+    RealTime done_at = 0;
+  };
+  std::vector<Store> stores;  // die with the agent: what was not stored is not on disk
 };
 
 namespace {
@@ -233,6 +238,7 @@ void Simulation::crash_node(std::size_t i) {
   std::erase_if(proposed_, [&](const auto& e) { return e.first.first == i; });
   n.held.clear();
   n.parses.clear();
+  n.stores.clear();
   n.paused_until = 0;
   n.restart_at.reset();
   // The whole host is gone: nothing runs there any more.
@@ -255,6 +261,7 @@ void Simulation::crash_agent(std::size_t i) {
   std::erase_if(proposed_, [&](const auto& e) { return e.first.first == i; });
   n.held.clear();
   n.parses.clear();
+  n.stores.clear();
   n.paused_until = 0;
   // Its resource agents' processes run on (and finish unheard), but a vip's netlink call was
   // the agent's own; the guard reads EOF and removes every vip.
@@ -473,6 +480,7 @@ void Simulation::drain(std::size_t i) {
   for (int round = 0; round < kRounds; ++round) {
     const auto stored = drain_once(i);
     if (!stored) return;
+    if (store_delay(i) > 0) return;  // finish_store tells the runtime, later
     nodes_[i]->rt->on_doc_stored(*stored, local_time(i, now_));
   }
 }
@@ -517,7 +525,11 @@ std::int64_t Simulation::unix_us(std::size_t i) const {
 }
 
 void Simulation::carry_out_docs(std::size_t i, const RuntimeOutput& out) {
-  if (out.store) {
+  if (out.store && store_delay(i) > 0) {
+    SimNode& n = *nodes_[i];
+    const RealTime from = n.stores.empty() ? now_ : n.stores.back().done_at;  // one thread
+    n.stores.push_back({*out.store, from + store_delay(i)});
+  } else if (out.store) {
     nodes_[i]->doc_disk = *out.store;  // "fsync"; drain() says so to the runtime
     auto [it, inserted] = stored_versions_.emplace(out.store->version, out.store->bytes);
     if (!inserted && it->second != out.store->bytes) {
@@ -669,7 +681,8 @@ bool Simulation::advance_to_next_event(RealTime limit) {
     kResGuard,
     kOrphanGuard,
     kFence,
-    kParse
+    kParse,
+    kStore
   } world = World::kNone;
   std::size_t world_node = 0;
   std::size_t world_call = 0;
@@ -726,6 +739,8 @@ bool Simulation::advance_to_next_event(RealTime limit) {
   }
   std::size_t parse_node = 0;
   if (next_parse(next, parse_node)) world = World::kParse;
+  std::size_t store_node = 0;
+  if (next_store(next, store_node)) world = World::kStore;
   if (world != World::kNone) tick_of.reset();
   const bool network_first = !network_.empty() && network_.top().deliver_at <= next;
   if (network_first) next = network_.top().deliver_at;
@@ -758,6 +773,8 @@ bool Simulation::advance_to_next_event(RealTime limit) {
     finish_fence(fence_index);
   } else if (world == World::kParse) {
     finish_parse(parse_node);
+  } else if (world == World::kStore) {
+    finish_store(store_node);
   } else if (world == World::kOrphanGuard) {
     SimNode& n = *nodes_[world_node];
     n.orphan_at.reset();
@@ -784,6 +801,32 @@ bool Simulation::next_parse(RealTime& next, std::size_t& node) const {
     }
   }
   return found;
+}
+
+// The earliest store to finish before `next`.
+bool Simulation::next_store(RealTime& next, std::size_t& node) const {
+  bool found = false;
+  for (std::size_t i = 0; i < nodes_.size(); ++i) {
+    const SimNode& n = *nodes_[i];
+    if (n.stores.empty()) continue;
+    const RealTime done = std::max(n.stores.front().done_at, n.paused_until);
+    if (done < next) {
+      next = done;
+      node = i;
+      found = true;
+    }
+  }
+  return found;
+}
+
+void Simulation::finish_store(std::size_t i) {
+  SimNode& n = *nodes_[i];
+  const StoredDoc d = std::move(n.stores.front().doc);
+  n.stores.erase(n.stores.begin());
+  n.doc_disk = d;
+  if (!n.rt) return;
+  n.rt->on_doc_stored(d.version, local_time(i, now_));
+  drain(i);
 }
 
 void Simulation::finish_parse(std::size_t i) {

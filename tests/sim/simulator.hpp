@@ -27,6 +27,9 @@ using RealTime = std::int64_t;  // microseconds of simulated real time
 
 struct SimOptions {
   std::size_t nodes = 3;
+  // By node: how long the agent's writer thread takes to store a document (its fsyncs); empty
+  // or 0: at once. What waits for the store (acknowledgements, votes with that version) waits.
+  std::vector<RealTime> store_delay;
   std::size_t witnesses = 0;  // the last `witnesses` nodes are witnesses
   TimingConfig timing;
   bool unsafe_lease = false;  // break the lease rule on purpose: the checker must notice
@@ -140,6 +143,11 @@ class Simulation {
   void hand_over(std::size_t i, std::optional<std::size_t> target = std::nullopt);
   // Node i proposes `next` as the cluster document (SimOptions::documents): an operator's verb
   // there. Its outcome shows in the document the nodes then hold.
+  // From now on, node i's stores take `delay` (SimOptions::store_delay).
+  void set_store_delay(std::size_t i, RealTime delay) {
+    options_.store_delay.resize(std::max(options_.store_delay.size(), i + 1), 0);
+    options_.store_delay[i] = delay;
+  }
   void propose(std::size_t i, const ClusterDoc& next);
   const Node* node(std::size_t i) const;
   const ResourceHost* host(std::size_t i) const;
@@ -187,6 +195,11 @@ class Simulation {
   void finish_call(std::size_t i, std::size_t k);
   bool next_parse(RealTime& next, std::size_t& node) const;
   void finish_parse(std::size_t i);
+  bool next_store(RealTime& next, std::size_t& node) const;
+  void finish_store(std::size_t i);
+  RealTime store_delay(std::size_t i) const {
+    return i < options_.store_delay.size() ? options_.store_delay[i] : 0;
+  }
   void poll_monitors(std::size_t i);
   void enforce_guard(std::size_t i);
   void guard_stops(std::size_t i, std::vector<bool>& held, const char* why);
