@@ -6,7 +6,8 @@
 # target failed. New inputs that add coverage are merged into tests/fuzz/TARGET/ (review and
 # commit them); a failing input is left in build-fuzz/runs/ (see the summary).
 #   scripts/fuzz.sh [SECONDS] [TARGET...]      e.g. scripts/fuzz.sh 600 config
-# An input running over HACTL_FUZZ_TIMEOUT seconds (default 10, wall time) fails the run: at
+# An input running over HACTL_FUZZ_TIMEOUT seconds (default 10, wall time) fails the run (a
+# "slow unit" over it too, kept in build-fuzz/runs/): at
 # nice 19 on a loaded machine, raise it (a 3.6 KB YAML input that parses in 0.13 s was reported
 # as a 10 s timeout while a build ran beside it), and replay what it reports before believing it.
 set -euo pipefail
@@ -29,7 +30,7 @@ for t in "${targets[@]}"; do
   mkdir -p "$grown"
   rc=0
   nice -n "${HACTL_FUZZ_NICE:-19}" "build-fuzz/bin/fuzz_$t" -max_total_time="$seconds" \
-    -timeout="${HACTL_FUZZ_TIMEOUT:-10}" \
+    -timeout="${HACTL_FUZZ_TIMEOUT:-10}" -report_slow_units="${HACTL_FUZZ_TIMEOUT:-10}" \
     -print_final_stats=1 -artifact_prefix="$runs/$t-" "$grown" "tests/fuzz/$t" \
     >"$runs/$t.log" 2>&1 || rc=$?
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$runs/$t.log")
