@@ -216,6 +216,7 @@ class Agent {
   // Peers' host checks of a configuration before it is applied; then the verdict (the CLI waits
   // up to 40 s for config-check and config-apply: a check and the verdict, 10 s each at most).
   static constexpr Duration kHostCheckTimeout = std::chrono::seconds{8};
+  static constexpr std::size_t kMaxHostCheckRounds = 2;  // at once; more are refused (busy)
   std::map<std::uint64_t, HostChecksDone> host_check_waiters_;
   // Tells the resource host this node's MAC on the interfaces of its vips (all, or `only`'s).
   void tell_macs(std::optional<std::size_t> only = std::nullopt);

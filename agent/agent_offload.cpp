@@ -399,6 +399,13 @@ void Agent::config_check_off_loop(const std::string& cmd, const nlohmann::json& 
         };
         // What runs already needs no other node's word.
         if (out->same) return verdict({});
+        // Each check sends its text to every peer: a caller asking faster than they answer
+        // would keep the network busy with them.
+        if (rt_->host_check_rounds() >= kMaxHostCheckRounds) {
+          return reply({{"error", "busy: " + std::to_string(kMaxHostCheckRounds) +
+                                      " configurations are being checked on every node; "
+                                      "nothing was changed, try again"}});
+        }
         gather_host_checks(in->text, std::move(verdict));
       },
       reply);

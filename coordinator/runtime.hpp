@@ -130,6 +130,7 @@ class NodeRuntime {
   // configuration text (coordinator/host_checks.hpp); the round comes back in
   // advance().host_checks_done, by `timeout` at the latest. Returns its id.
   std::uint64_t start_host_check(std::string text, Instant now, Duration timeout);
+  std::size_t host_check_rounds() const { return checks_.rounds(); }  // started, not done
   // This node's host check of an ask in advance().host_check_asks.
   void on_host_checked(NodeId asker, std::uint64_t id, const HostReport& report);
   // hactl resource cleanup.
