@@ -179,9 +179,10 @@ class Agent {
                     bool same, nlohmann::json answer, ControlServer::Reply reply);
   // The cluster-wide host check of a submitted configuration (coordinator/host_checks.hpp):
   // asks the reachable peers, and calls `then` on the loop with every node's report but this
-  // one's (a peer not reachable, or silent until kHostCheckTimeout, with why).
+  // one's (a peer not reachable, or silent until kHostCheckTimeout, with why). False (and
+  // `then` never called) when kMaxHostCheckRounds are under way.
   using HostChecksDone = std::function<void(std::vector<NodeReport>)>;
-  void gather_host_checks(std::string text, HostChecksDone then);
+  bool gather_host_checks(std::string text, HostChecksDone then);
   // A peer's ask: this host's check of its text, on the request worker.
   void host_check_off_loop(HostCheckAsk ask);
   void host_checks_done(std::vector<HostCheckRound> rounds);

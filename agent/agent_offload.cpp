@@ -399,22 +399,23 @@ void Agent::config_check_off_loop(const std::string& cmd, const nlohmann::json& 
         };
         // What runs already needs no other node's word.
         if (out->same) return verdict({});
-        // Each check sends its text to every peer: a caller asking faster than they answer
-        // would keep the network busy with them.
-        if (rt_->host_check_rounds() >= kMaxHostCheckRounds) {
-          return reply({{"error", "busy: " + std::to_string(kMaxHostCheckRounds) +
-                                      " configurations are being checked on every node; "
-                                      "nothing was changed, try again"}});
+        if (!gather_host_checks(in->text, std::move(verdict))) {
+          reply({{"error", "busy: " + std::to_string(kMaxHostCheckRounds) +
+                               " configurations are being checked on every node; nothing was "
+                               "changed, try again"}});
         }
-        gather_host_checks(in->text, std::move(verdict));
       },
       reply);
 }
 
-void Agent::gather_host_checks(std::string text, HostChecksDone then) {
+bool Agent::gather_host_checks(std::string text, HostChecksDone then) {
+  // Each check sends its text to every peer: a caller asking faster than they answer would
+  // keep the network busy with them.
+  if (rt_->host_check_rounds() >= kMaxHostCheckRounds) return false;
   const std::uint64_t id = rt_->start_host_check(std::move(text), now(), kHostCheckTimeout);
   host_check_waiters_.emplace(id, std::move(then));
   process();
+  return true;
 }
 
 void Agent::host_checks_done(std::vector<HostCheckRound> rounds) {
