@@ -206,9 +206,9 @@ void ControlServer::drain(Client& c) {
     c.scanned = 0;
     on_line(c, std::move(line));
   }
-  if (c.parsing) return;
-  c.scanned = c.buffer.size();
-  // Past the limit without a newline: answered now, the rest never read.
+  if (!c.parsing) c.scanned = c.buffer.size();
+  // Past the limit without a newline (or while a line is parsed): answered now, the rest never
+  // read.
   if (!c.closing && !c.close_after_write && c.buffer.size() > c.policy.max_request) {
     c.buffer.clear();
     c.scanned = 0;
