@@ -21,6 +21,8 @@ struct ControlServer::Client {
   std::string buffer;
   std::size_t scanned = 0;  // bytes of `buffer` known to hold no newline
   bool parsing = false;     // a line of it is being parsed off the loop
+  bool reading = false;     // its socket is read (not while kMaxInFlight are unanswered)
+  bool draining = false;    // drain() is taking its lines
   PeerCredentials cred;
   CallerPolicy policy{limits::kMaxControlRequest, false};
   bool closing = false;
@@ -36,7 +38,8 @@ namespace {
 struct WriteRequest {
   uv_write_t req{};
   std::string data;
-  ControlServer::Client* close_after = nullptr;
+  ControlServer::Client* client = nullptr;  // valid in the callback (see respond_text)
+  bool close_after = false;
 };
 
 Instant loop_now(uv_loop_t* loop) {
@@ -146,8 +149,25 @@ void ControlServer::accept_one() {
     ++non_admins_;
   }
   arm_sweep();
+  start_reading(*c);
+}
+
+bool ControlServer::held_back(Client& c) const {
+  return c.in_flight >= kMaxInFlight ||
+         uv_stream_get_write_queue_size(reinterpret_cast<uv_stream_t*>(&c.pipe)) > kMaxQueued;
+}
+
+void ControlServer::resume(Client& c) {
+  if (c.closing || c.close_after_write || held_back(c)) return;
+  if (!c.reading) start_reading(c);
+  // The lines that waited. Inside drain (an answer given at once) its loop goes on by itself.
+  if (!c.draining) drain(c);
+}
+
+void ControlServer::start_reading(Client& c) {
+  c.reading = true;
   uv_read_start(
-      reinterpret_cast<uv_stream_t*>(&c->pipe),
+      reinterpret_cast<uv_stream_t*>(&c.pipe),
       [](uv_handle_t*, size_t suggested, uv_buf_t* buf) {
         *buf = uv_buf_init(new char[suggested], static_cast<unsigned>(suggested));
       },
@@ -198,15 +218,24 @@ void ControlServer::on_read(Client& c, ssize_t nread, const uv_buf_t* buf) {
 void ControlServer::drain(Client& c) {
   // Only the bytes not scanned before are searched: a 6 MiB request arriving 64 KiB at a time
   // is scanned once, not once per read.
+  c.draining = true;
   std::size_t nl = 0;
-  while (!c.closing && !c.close_after_write && !c.parsing &&
+  while (!c.closing && !c.close_after_write && !c.parsing && !held_back(c) &&
          (nl = c.buffer.find('\n', c.scanned)) != std::string::npos) {
     std::string line = c.buffer.substr(0, nl);
     c.buffer.erase(0, nl + 1);
     c.scanned = 0;
     on_line(c, std::move(line));
   }
-  if (!c.parsing) c.scanned = c.buffer.size();
+  c.draining = false;
+  // A client that does not read its answers is not read either until they are written: its
+  // requests wait in the socket, not as answers queued here without bound.
+  if (held_back(c) && c.reading && !c.closing) {
+    uv_read_stop(reinterpret_cast<uv_stream_t*>(&c.pipe));
+    c.reading = false;
+  }
+  if (c.parsing || held_back(c)) return;
+  c.scanned = c.buffer.size();
   // Past the limit without a newline (or while a line is parsed): answered now, the rest never
   // read.
   if (!c.closing && !c.close_after_write && c.buffer.size() > c.policy.max_request) {
@@ -294,6 +323,7 @@ void ControlServer::dispatch(Client& c, std::expected<ControlRequest, std::strin
     if (client->in_flight > 0) --client->in_flight;
     client->active_ms = uv_now(loop_);
     respond_text(*client, std::move(text));
+    resume(*client);
   }));
   // A member of the wrong type ({"resource": 1}) throws where the handler reads it: answered as
   // a malformed request. Uncaught, it ended the agent.
@@ -319,19 +349,21 @@ void ControlServer::respond_text(Client& c, std::string text, bool then_close) {
   w->data += '\n';
   uv_buf_t buf = uv_buf_init(w->data.data(), static_cast<unsigned>(w->data.size()));
   w->req.data = w;
+  w->client = &c;
   if (then_close) {
     c.close_after_write = true;
-    w->close_after = &c;
+    w->close_after = true;
   }
   // A write still queued when the client is closed completes (UV_ECANCELED) before the close
   // callback frees the client, so close_after is never dangling here.
   const int rc =
       uv_write(&w->req, reinterpret_cast<uv_stream_t*>(&c.pipe), &buf, 1, [](uv_write_t* req, int) {
         auto* wr = static_cast<WriteRequest*>(req->data);
-        if (wr->close_after != nullptr) {
-          wr->close_after->server->close_client(wr->close_after);
-        }
+        Client* client = wr->client;
+        const bool close_after = wr->close_after;
         delete wr;
+        if (close_after) return client->server->close_client(client);
+        client->server->resume(*client);
       });
   if (rc != 0) {
     delete w;

@@ -70,6 +70,12 @@ class ControlServer {
   // client's later lines wait for it, so its answers keep their order.
   static constexpr std::size_t kParseOnLoop = 64 * 1024;
   void parse_large_with(Offload offload) { offload_ = std::move(offload); }
+  // A client's requests answered later (a change committed, a worker's job, a status) at most
+  // this many at once: beyond, its socket is not read until one is answered.
+  static constexpr std::size_t kMaxInFlight = 16;
+  // Nor while more than this many bytes of its answers wait to be written: a client that sends
+  // requests and never reads would have them queued here without bound.
+  static constexpr std::size_t kMaxQueued = 1024 * 1024;
   // Called with a request parse_control_request accepted (common/control_request.hpp); any other
   // line is answered here.
   using Handler = std::function<void(const ControlRequest&, const PeerCredentials&, Reply)>;
@@ -97,6 +103,9 @@ class ControlServer {
   static void on_connection(uv_stream_t* server, int status);
   void accept_one();
   void on_read(Client& c, ssize_t nread, const uv_buf_t* buf);
+  void start_reading(Client& c);
+  bool held_back(Client& c) const;  // kMaxInFlight unanswered, or kMaxQueued unwritten
+  void resume(Client& c);           // reads and takes its lines again, once not held back
   // Takes the complete lines in the client's buffer, in order, until one is parsed elsewhere.
   void drain(Client& c);
   void on_line(Client& c, std::string line);

@@ -12,6 +12,9 @@ finding 1; agent/request_worker.hpp), with real agents in network namespaces:
 - Requests beyond the worker's queue are refused at once ("busy"), not queued without bound.
 - 400 status requests at once (8 connections, 50 each) are all answered from at most one
   status built per 100 ms (hactl_status_built_total), not 400.
+- A client that sends 10,000 requests and reads no answer is read no further once 16 are
+  unanswered or 1 MiB of answers waits (the agent grew by megabytes per connection before);
+  root's status still answers, and once the client reads, all 10,000 answers come.
 - Readers (8 uids) holding silent connections get 8 each and 56 in all: root's `hactl status`
   still answers within 1 s; a reader's connect loop is logged a few times, not once per try;
   held connections are dropped after the idle timeout.
@@ -37,6 +40,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -244,6 +248,53 @@ class HostileRequests(ClusterTestCase):
         print(f"400 status requests in {elapsed:.2f} s: {built - built0:.0f} built")
         self.assertEqual(answered - answered0, 400)
         self.assertLessEqual(built - built0, elapsed / 0.1 + 2)
+
+    @staticmethod
+    def rss_kib(pid):
+        with open(f"/proc/{pid}/status") as f:
+            return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
+
+    def test_a_client_that_never_reads_is_read_no_further(self):
+        c, holder, coordinator = self.steady()
+        node = c.nodes[coordinator]
+        lines = "".join('{"cmd": "config-show"}\n' for _ in range(10000)).encode()
+        rss0 = self.rss_kib(node.proc.pid)
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.settimeout(0.5)
+        try:
+            s.connect(node.socket)
+            sent = 0
+            for _ in range(100):  # until the agent stops reading (or all is sent)
+                try:
+                    sent += s.send(lines[sent:])
+                except socket.timeout:
+                    break
+                if sent == len(lines):
+                    break
+            grown = self.rss_kib(node.proc.pid) - rss0
+            r = run(HACTL, "--socket", node.socket, "status", timeout=10)
+            self.assertIn(coordinator, r.stdout)
+            # Now read every answer, sending the rest meanwhile: none is lost.
+            s.settimeout(10)
+            sender = threading.Thread(target=s.sendall, args=(lines[sent:],))
+            sender.start()
+            data = b""
+            while data.count(b"\n") < 10000:
+                chunk = s.recv(1 << 20)
+                self.assertTrue(chunk, "the agent closed the connection")
+                data += chunk
+            sender.join(10)
+        finally:
+            s.close()
+        answers = data.splitlines()
+        print(f"{len(lines)} bytes of requests, {sent} taken before reading; agent grew "
+              f"{grown} KiB; {len(answers)} answers")
+        self.assertEqual(len(answers), 10000)
+        self.assertTrue(all(b'"version"' in a for a in answers))
+        # About 14 MiB of answers were queued in the agent before (4.2 MiB grown for 3,000);
+        # 1 MiB at most now (0 to 2.2 MiB grown, measured).
+        self.assertLess(grown, 6144)
 
     def test_requests_beyond_the_queue_are_refused_at_once(self):
         c, holder, coordinator = self.steady()
