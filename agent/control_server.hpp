@@ -6,7 +6,9 @@
 // whole); clients in all (limits::kMaxControlClients), per uid that is not an admin
 // (kMaxControlClientsPerUid), and non-admins together leave kAdminControlSlots to admins; a
 // client silent for kControlIdleTimeout with nothing of its own being answered is dropped;
-// refusals are logged at most once per kind per kRefusalLogWindow, with counts.
+// refusals are logged at most once per kind per kRefusalLogWindow, with counts; a client with
+// kMaxInFlight requests unanswered or kMaxQueued bytes of answers unwritten is read no further
+// until they go (backpressure: its requests wait in its socket, not as answers in the agent).
 #pragma once
 
 #include <sys/types.h>
