@@ -23,7 +23,7 @@ std::uint64_t HostChecks::start(std::string text, std::vector<NodeId> peers, Ins
   for (const NodeId p : peers) {
     if (p == self_ || p.value >= n_) continue;
     r.peers.emplace(p, Peer{});
-    queue(p, CheckChunkKind::kCandidate, id, r.text);
+    queue(p, CheckChunkKind::kCandidate, id, r.text, r.digest);
     r.peers[p].sending = true;
   }
   if (r.peers.empty()) {
@@ -76,7 +76,7 @@ void HostChecks::on_candidate(NodeId from, const CheckChunk& c) {
   }
   if (!assemble(a.incoming, c)) return;
   if (a.report) {
-    queue(from, CheckChunkKind::kReport, c.id, a.report);
+    queue(from, CheckChunkKind::kReport, c.id, a.report, a.report_digest);
   } else if (!a.checking) {
     a.checking = true;
     out_.asks.push_back(
@@ -106,9 +106,10 @@ void HostChecks::on_checked(NodeId asker, std::uint64_t id, const HostReport& re
   if (a == asked_.end() || a->second.incoming.id != id || a->second.report) return;
   a->second.checking = false;
   a->second.report = std::make_shared<const std::string>(encode_host_report(report));
+  a->second.report_digest = text_digest(*a->second.report);
   a->second.incoming.bytes.clear();  // the text is not needed any more
   a->second.incoming.bytes.shrink_to_fit();
-  queue(asker, CheckChunkKind::kReport, id, a->second.report);
+  queue(asker, CheckChunkKind::kReport, id, a->second.report, a->second.report_digest);
 }
 
 void HostChecks::peer_restarted(NodeId from) {
@@ -119,12 +120,11 @@ void HostChecks::peer_restarted(NodeId from) {
 }
 
 void HostChecks::queue(NodeId to, CheckChunkKind kind, std::uint64_t id,
-                       std::shared_ptr<const std::string> bytes) {
+                       std::shared_ptr<const std::string> bytes, std::uint64_t digest) {
   const bool queued = std::any_of(outbound_.begin(), outbound_.end(), [&](const Outbound& o) {
     return o.to == to && o.kind == kind && o.id == id;
   });
   if (queued) return;
-  const std::uint64_t digest = text_digest(*bytes);
   outbound_.push_back(Outbound{to, kind, id, digest, std::move(bytes), 0});
 }
 
@@ -180,7 +180,7 @@ void HostChecks::tick(Instant now) {
     for (auto& [node, p] : r.peers) {
       if (!p.report && !p.sending && now >= p.sent + kResend) {
         p.sending = true;
-        queue(node, CheckChunkKind::kCandidate, id, r.text);
+        queue(node, CheckChunkKind::kCandidate, id, r.text, r.digest);
       }
     }
   }

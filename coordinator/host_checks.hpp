@@ -100,14 +100,16 @@ class HostChecks {
     Assembly incoming;  // the text
     bool checking = false;
     std::shared_ptr<const std::string> report;  // encoded, once checked
+    std::uint64_t report_digest = 0;
   };
 
   // Adds `c` to `a`; true when `a` is complete and its digest matches.
   static bool assemble(Assembly& a, const CheckChunk& c);
   void on_candidate(NodeId from, const CheckChunk& c);
   void on_report(NodeId from, const CheckChunk& c);
+  // `digest`: text_digest(*bytes), computed once (2 MiB is milliseconds on the loop).
   void queue(NodeId to, CheckChunkKind kind, std::uint64_t id,
-             std::shared_ptr<const std::string> bytes);
+             std::shared_ptr<const std::string> bytes, std::uint64_t digest);
   void pump(Instant now);
   void finish(std::uint64_t id);
 
