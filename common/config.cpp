@@ -239,6 +239,48 @@ void load_node(YamlReader& loader, const YAML::Node& n, const std::string& path,
   }
 }
 
+// `arbiter: {address: HOST:PORT, name: arbiter}`: a hactl-arbiter that serves this cluster,
+// listed after the nodes as a witness that is never sent a heartbeat (docs/pairs.md).
+void load_arbiter(YamlReader& loader, const YAML::Node& n, ClusterConfig& c) {
+  if (!loader.expect_map(n, "arbiter", {"address", "name"})) return;
+  NodeConfig arbiter;
+  arbiter.name = "arbiter";
+  arbiter.witness = true;
+  arbiter.arbiter = true;
+  if (auto name = loader.string_field(n, "arbiter", "name", false)) {
+    if (valid_name(*name, limits::kMaxNodeNameLength)) {
+      arbiter.name = *name;
+    } else {
+      loader.error(n["name"], "arbiter.name", "must be 1 to 63 characters of A-Z a-z 0-9 _ . -");
+    }
+  }
+  if (auto addr = loader.string_field(n, "arbiter", "address", true)) {
+    if (auto a = parse_address(*addr); !a) {
+      loader.error(n["address"], "arbiter.address", a.error());
+    } else if (auto why = unusable_node_address(*a, false)) {
+      loader.error(n["address"], "arbiter.address", *why);
+    } else {
+      arbiter.address = *a;
+    }
+  }
+  for (const NodeConfig& node : c.nodes) {
+    if (node.name == arbiter.name) {
+      loader.error(n["name"] ? n["name"] : n, "arbiter.name",
+                   "'" + arbiter.name + "' is also a node's name: give the arbiter another one");
+    }
+    if (node.address == arbiter.address) {
+      loader.error(n["address"], "arbiter.address",
+                   "is also node " + node.name + "'s address: the arbiter runs on another host");
+    }
+  }
+  if (c.nodes.size() >= limits::kMaxNodes) {
+    loader.error(n, "arbiter",
+                 "a cluster with an arbiter has at most " + std::to_string(limits::kMaxNodes - 1) +
+                     " nodes");
+  }
+  if (loader.errors().empty()) c.nodes.push_back(std::move(arbiter));
+}
+
 void load_nodes(YamlReader& loader, const YAML::Node& n, ClusterConfig& c) {
   if (!n.IsSequence()) {
     loader.error(n, "nodes", "expected a list of nodes, got " + std::string(kind_name(n)));
@@ -402,7 +444,13 @@ void check_cluster(YamlReader& loader, const YAML::Node& root, ClusterConfig& c)
                  "every node is a witness: at least one must run resources");
   const bool has_witness =
       std::any_of(c.nodes.begin(), c.nodes.end(), [](const NodeConfig& n) { return n.witness; });
-  if (voters == 2 && !has_witness) {
+  if (c.arbiter() && voters % 2 == 0) {
+    loader.warn("arbiter",
+                "with the arbiter the cluster has an even number of voters (" +
+                    std::to_string(voters) +
+                    "): an arbiter breaks ties between two halves; with an odd number of nodes "
+                    "it adds nothing but a voter to lose");
+  } else if (voters == 2 && !has_witness) {
     loader.warn(
         "nodes",
         "a two-node cluster without a witness cannot tell a dead peer from a cut link: losing "
@@ -415,6 +463,13 @@ void check_cluster(YamlReader& loader, const YAML::Node& root, ClusterConfig& c)
 }
 
 }  // namespace
+
+std::optional<NodeId> ClusterConfig::arbiter() const {
+  for (std::size_t i = 0; i < nodes.size(); ++i) {
+    if (nodes[i].arbiter) return NodeId{static_cast<std::uint16_t>(i)};
+  }
+  return std::nullopt;
+}
 
 std::uint64_t text_digest(std::string_view text) {
   HACTL_ASSERT(sodium_init() >= 0);
@@ -484,7 +539,7 @@ std::expected<LoadedConfig, std::vector<ConfigError>> parse_config(std::string_v
     check_duplicate_keys(reader, root, "", 0, budget);
     if (reader.expect_map(root, "",
                           {"cluster", "nodes", "resources", "groups", "clones", "constraints",
-                           "alerts", "fencing"})) {
+                           "alerts", "fencing", "arbiter"})) {
       if (root["cluster"]) {
         load_cluster(reader, root["cluster"], out.config);
       } else {
@@ -494,6 +549,9 @@ std::expected<LoadedConfig, std::vector<ConfigError>> parse_config(std::string_v
         load_nodes(reader, root["nodes"], out.config);
       } else {
         reader.error(root, "nodes", "required section 'nodes' is missing");
+      }
+      if (root["arbiter"] && reader.errors().empty()) {
+        load_arbiter(reader, root["arbiter"], out.config);
       }
       load_resources(reader, root, out.config.resources);
       if (root["alerts"]) load_alerts(reader, root["alerts"], out.config);

@@ -32,6 +32,9 @@ struct NodeConfig {
   std::string name;
   NodeAddress address;
   bool witness = false;  // votes, never runs resources, never stands for coordinator
+  // The cluster's arbiter (`arbiter:` in the YAML, a hactl-arbiter elsewhere): listed last among
+  // the nodes as a witness, asked only while a peer is silent (docs/pairs.md).
+  bool arbiter = false;
   // What resources may use here (name -> amount; `utilization` of resources): a name the node
   // does not list is unlimited on it. Applied without a restart.
   std::map<std::string, int> capacity;
@@ -91,6 +94,7 @@ struct ClusterConfig {
   const NodeConfig& node(NodeId id) const { return nodes.at(id.value); }
   std::size_t voters() const { return nodes.size(); }
   std::size_t majority() const { return nodes.size() / 2 + 1; }
+  std::optional<NodeId> arbiter() const;  // the arbiter's place in `nodes`, if there is one
 };
 
 // A 64-bit BLAKE2b digest of a text (config ids, document digests); the same on every node.

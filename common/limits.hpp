@@ -55,4 +55,10 @@ inline constexpr std::chrono::milliseconds kMaxHeartbeatInterval{10'000};
 // marks a node down.
 inline constexpr int kMinHeartbeatsPerTimeout = 3;
 
+// The arbiter (hactl-arbiter): the longest promise a claim may ask of it (a cluster's
+// node_timeout), how many clusters one arbiter serves and how many nodes of one it tracks.
+inline constexpr std::chrono::seconds kMaxArbiterPromise{600};
+inline constexpr std::size_t kMaxArbiterClusters = 10'000;
+inline constexpr std::size_t kMaxArbiterNodes = kMaxNodes;
+
 }  // namespace hactl::limits

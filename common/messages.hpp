@@ -269,9 +269,41 @@ struct VipCheckResult {
   bool operator==(const VipCheckResult&) const = default;
 };
 
+// --- The arbiter (hactl-arbiter, docs/pairs.md): a voter outside the cluster that answers only
+// what it is asked, and backs one node of a cluster at a time (its holder).
+//
+// node -> arbiter: while a peer is silent or the node's lease needs the arbiter, with every
+// heartbeat; otherwise as a probe now and then (which asks for nothing).
+struct ArbiterClaim {
+  Term term;
+  bool leads = false;  // the sender is the coordinator of `term`
+  std::uint64_t ping = 0;
+  // The sender's node_timeout: how long each answer of the arbiter promises (as a voter's
+  // grants, releases and acknowledgements do).
+  Duration promise{0};
+  bool probe = false;  // only "are you there": takes no hold and is granted nothing
+  bool operator==(const ArbiterClaim&) const = default;
+};
+
+// arbiter -> node. `granted`: the sender holds the arbiter. The arbiter then grants the claim's
+// ping (the quorum lease), releases every other node (it grants none of them a ping arriving
+// within `promise` after sending this, and granted none for `promise` before), and, when the
+// claim `leads` in the arbiter's term, acknowledges it as coordinator (votes for no one else for
+// `promise` after the claim arrived).
+struct ArbiterAnswer {
+  Term term;  // the arbiter's term for this cluster
+  std::uint64_t echo = 0;
+  bool granted = false;
+  bool leads_acked = false;
+  std::string holder;    // the node the arbiter backs ("" : none); at most 255 bytes
+  Duration hold_left{0};  // until the holder's hold ends, on the arbiter's clock
+  bool operator==(const ArbiterAnswer&) const = default;
+};
+
 using Message = std::variant<Heartbeat, PreVoteRequest, PreVoteResponse, VoteRequest, VoteResponse,
                              ResourceReport, ActionRequest, ActionResult, DocChunk, DocAck,
                              FenceNotice, FenceRequest, FenceResult, VipCheckRequest,
-                             VipCheckResult, TimeoutNow, HandoverRequest, CheckChunk>;
+                             VipCheckResult, TimeoutNow, HandoverRequest, CheckChunk,
+                             ArbiterClaim, ArbiterAnswer>;
 
 }  // namespace hactl

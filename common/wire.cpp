@@ -45,6 +45,8 @@ enum class BodyType : std::uint8_t {
   kTimeoutNow = 16,
   kHandoverRequest = 17,
   kCheckChunk = 18,
+  kArbiterClaim = 19,
+  kArbiterAnswer = 20,
 };
 
 std::string_view cut255(const std::string& s) { return std::string_view(s).substr(0, 255); }
@@ -154,6 +156,23 @@ struct BodyEncoder {
     HACTL_ASSERT(m.released.size() <= limits::kMaxReleasesPerHeartbeat);
     w.u8(static_cast<std::uint8_t>(m.released.size()));
     for (const NodeId id : m.released) w.name(names.at(id.value));
+  }
+  void operator()(const ArbiterClaim& m) const {
+    w.u8(static_cast<std::uint8_t>(BodyType::kArbiterClaim));
+    w.u64(m.term.value);
+    w.boolean(m.leads);
+    w.u64(m.ping);
+    w.u64(static_cast<std::uint64_t>(m.promise.count()));
+    w.boolean(m.probe);
+  }
+  void operator()(const ArbiterAnswer& m) const {
+    w.u8(static_cast<std::uint8_t>(BodyType::kArbiterAnswer));
+    w.u64(m.term.value);
+    w.u64(m.echo);
+    w.boolean(m.granted);
+    w.boolean(m.leads_acked);
+    w.name(cut255(m.holder));
+    w.u64(static_cast<std::uint64_t>(m.hold_left.count()));
   }
   void operator()(const PreVoteRequest& m) const {
     w.u8(static_cast<std::uint8_t>(BodyType::kPreVoteRequest));
@@ -464,6 +483,32 @@ bool decode_finding(ByteReader& r, HostFinding& f, bool detailed) {
   return true;
 }
 
+// A duration on the wire: microseconds' worth of Duration ticks, at most `max`.
+bool read_duration(ByteReader& r, Duration& d, Duration max) {
+  std::uint64_t v = 0;
+  if (!r.u64(v) || v > static_cast<std::uint64_t>(max.count())) return false;
+  d = Duration{static_cast<Duration::rep>(v)};
+  return true;
+}
+
+std::optional<Message> decode_arbiter_claim(ByteReader& r) {
+  ArbiterClaim m;
+  if (r.u64(m.term.value) && r.boolean(m.leads) && r.u64(m.ping) &&
+      read_duration(r, m.promise, limits::kMaxArbiterPromise) && r.boolean(m.probe)) {
+    return m;
+  }
+  return std::nullopt;
+}
+
+std::optional<Message> decode_arbiter_answer(ByteReader& r) {
+  ArbiterAnswer m;
+  if (r.u64(m.term.value) && r.u64(m.echo) && r.boolean(m.granted) && r.boolean(m.leads_acked) &&
+      r.name(m.holder) && read_duration(r, m.hold_left, limits::kMaxArbiterPromise)) {
+    return m;
+  }
+  return std::nullopt;
+}
+
 std::optional<Message> decode_body(ByteReader& r, const std::vector<std::string>& names) {
   std::uint8_t type = 0;
   if (!r.u8(type)) return std::nullopt;
@@ -533,6 +578,12 @@ std::optional<Message> decode_body(ByteReader& r, const std::vector<std::string>
     }
     case BodyType::kCheckChunk:
       out = decode_check_chunk(r);
+      break;
+    case BodyType::kArbiterClaim:
+      out = decode_arbiter_claim(r);
+      break;
+    case BodyType::kArbiterAnswer:
+      out = decode_arbiter_answer(r);
       break;
     case BodyType::kDocAck: {
       DocAck m;
