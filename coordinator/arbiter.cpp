@@ -11,6 +11,12 @@ namespace hactl {
 ArbiterVoter::ArbiterVoter(ArbiterHardState persisted, Instant boot)
     : hard_(std::move(persisted)), boot_(boot) {}
 
+ArbiterVoter ArbiterVoter::unsafe_sharing_for_tests(ArbiterHardState persisted, Instant boot) {
+  ArbiterVoter v(std::move(persisted), boot);
+  v.exclusive_ = false;
+  return v;
+}
+
 ArbiterNodeView* ArbiterVoter::view(std::string_view node, Instant now) {
   auto it = std::find_if(nodes_.begin(), nodes_.end(),
                          [&](const ArbiterNodeView& v) { return v.name == node; });
@@ -40,7 +46,7 @@ bool ArbiterVoter::ready(Instant now) const {
 bool ArbiterVoter::hold_live(Instant now) const { return !holder_.empty() && now < hold_until_; }
 
 bool ArbiterVoter::may_hold(std::string_view node, Instant now) const {
-  return ready(now) && (holder_ == node || !hold_live(now));
+  return ready(now) && (holder_ == node || !hold_live(now) || !exclusive_);
 }
 
 // Takes or renews the hold for `node` (may_hold said yes): it lasts the promise's span from now,

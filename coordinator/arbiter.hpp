@@ -68,6 +68,9 @@ class ArbiterVoter {
   };
 
   ArbiterVoter(ArbiterHardState persisted, Instant boot);
+  // Test-only: an arbiter that backs every node that asks (no hold). The simulation's checker
+  // must catch the two holders it allows.
+  static ArbiterVoter unsafe_sharing_for_tests(ArbiterHardState persisted, Instant boot);
 
   Output step(std::string_view node, const Message& message, Instant now);
   ArbiterStatus status(Instant now) const;
@@ -93,6 +96,7 @@ class ArbiterVoter {
   Instant hold_until_{};
   std::uint64_t hold_changes_ = 0;
   std::vector<ArbiterNodeView> nodes_;
+  bool exclusive_ = true;
 };
 
 }  // namespace hactl
