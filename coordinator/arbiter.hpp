@@ -44,6 +44,7 @@ struct ArbiterNodeView {
   std::optional<Instant> last_contact;
   std::uint64_t claims = 0;  // requests that asked for the hold (not probes)
   std::uint64_t granted = 0;
+  Duration promise{0};  // what its claims asked since the arbiter started (0: none heard)
 };
 
 struct ArbiterStatus {
