@@ -357,8 +357,14 @@ void ArbiterDaemon::on_housekeeping() {
 
 DaemonSnapshot ArbiterDaemon::snapshot() const {
   const Instant t = now();
-  return DaemonSnapshot{counters_,    clusters_,    keys_.size(),   t,
-                        t - started_, incarnation_, options_.listen};
+  return DaemonSnapshot{.counters = counters_,
+                        .clusters = clusters_,
+                        .keys = keys_.size(),
+                        .now = t,
+                        .uptime = t - started_,
+                        .incarnation = incarnation_,
+                        .listen = options_.listen,
+                        .unreadable = {unreadable_.begin(), unreadable_.end()}};
 }
 
 std::string ArbiterDaemon::metrics_text() const { return render_metrics(snapshot()); }

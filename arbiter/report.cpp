@@ -23,6 +23,8 @@ void declare_families(MetricsText& m) {
   m.family("hactl_arbiter_dropped_total", MetricType::kCounter,
            "Datagrams not answered, by reason (every cluster's, and those of no known cluster).");
   m.family("hactl_arbiter_key_reloads_total", MetricType::kCounter, "Key directory reloads.");
+  m.family("hactl_arbiter_unreadable_states", MetricType::kGauge,
+           "Clusters not served because their state file did not parse at start.");
   m.family("hactl_arbiter_cluster_last_contact_seconds", MetricType::kGauge,
            "Seconds since a node of the cluster was last heard.");
   m.family("hactl_arbiter_node_last_contact_seconds", MetricType::kGauge,
@@ -112,6 +114,7 @@ std::string render_metrics(const DaemonSnapshot& s) {
   m.sample("hactl_arbiter_datagrams_sent_total", static_cast<double>(s.counters.sent));
   m.sample("hactl_arbiter_send_failed_total", static_cast<double>(s.counters.send_failed));
   m.sample("hactl_arbiter_key_reloads_total", static_cast<double>(s.counters.key_reloads));
+  m.sample("hactl_arbiter_unreadable_states", static_cast<double>(s.unreadable.size()));
   for (const auto& [reason, n] : s.counters.dropped) {
     m.sample("hactl_arbiter_dropped_total", {{"reason", reason}}, static_cast<double>(n));
   }
@@ -131,6 +134,7 @@ std::string render_status(const DaemonSnapshot& s) {
             {"sent", s.counters.sent},
             {"send_failed", s.counters.send_failed},
             {"dropped", s.counters.dropped},
+            {"unreadable_state", s.unreadable},
             {"clusters", std::move(clusters)}};
   return j.dump(2) + "\n";
 }

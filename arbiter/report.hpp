@@ -6,6 +6,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "arbiter/served_cluster.hpp"
 
@@ -29,6 +30,7 @@ struct DaemonSnapshot {
   Duration uptime{0};
   std::uint64_t incarnation = 0;
   std::string listen;
+  std::vector<std::string> unreadable;  // clusters not served: their state file did not parse
 };
 
 std::string render_metrics(const DaemonSnapshot& s);

@@ -178,6 +178,10 @@ std::string format_arbiter_status(const nlohmann::json& j) {
       << seconds_text(j.value("uptime_s", nlohmann::json())) << "  clusters "
       << j.value("clusters", nlohmann::json::array()).size() << "  keys " << j.value("keys", 0)
       << "  received " << j.value("received", 0) << "  sent " << j.value("sent", 0) << "\n";
+  for (const auto& u : j.value("unreadable_state", nlohmann::json::array())) {
+    out << "cluster " << u.get<std::string>()
+        << ": NOT SERVED, its state file did not parse (see the arbiter's log)\n";
+  }
   for (const auto& c : j.value("clusters", nlohmann::json::array())) {
     const std::string holder = c.value("holder", "");
     out << "\ncluster " << c.value("name", "?") << "  term " << c.value("term", 0) << "  voted for "

@@ -5,6 +5,8 @@
   the other node, and the restarted arbiter backs nobody for the promise (the longest
   node_timeout the cluster asked) before it does again.
 - A cluster with no key and a replayed datagram get no answer and are counted in /metrics.
+- A state file that does not parse keeps its cluster unserved (never served from an empty
+  state, which could give a term's vote twice), and says so in the log, /metrics and status.
 - SIGHUP reads the key directory again: a cluster added then is served.
 - `hactl arbiter key` writes the key the arbiter uses (derived from the cluster's key, 0600,
   never overwritten); `hactl arbiter status` shows the cluster, its holder and its nodes.
@@ -233,6 +235,22 @@ class ArbiterDaemonTest(unittest.TestCase):
         self.assertEqual(self.arbiter.metric("hactl_arbiter_dropped_total", reason="replayed"), 1)
         self.assertEqual(self.arbiter.metric("hactl_arbiter_cluster_dropped_total",
                                              cluster="pair", reason="replayed"), 1)
+
+    def test_a_state_file_that_does_not_parse_keeps_its_cluster_unserved(self):
+        c = self.client()
+        self.claim(c, "n1", 1)  # writes pair.state
+        with open(os.path.join(self.root, "state", "pair.state"), "w") as f:
+            f.write("{not json")
+        self.arbiter.restart_after_kill9()
+        c2 = self.client()
+        self.assertIsNone(self.claim(c2, "n1", 2))
+        self.assertEqual(self.arbiter.metric("hactl_arbiter_dropped_total",
+                                             reason="state_unreadable"), 1)
+        self.assertIn("event=arbiter_state_unreadable", self.arbiter.log())
+        r = subprocess.run([HACTL, "arbiter", "status", "--address",
+                            f"127.0.0.1:{self.arbiter.http}"], capture_output=True, text=True,
+                           timeout=10)
+        self.assertIn("cluster pair: NOT SERVED", r.stdout)
 
     def test_sighup_reads_the_keys_again(self):
         late_key = self.arbiter_key("late")

@@ -156,12 +156,15 @@ TEST_F(Served, StatusAndMetricsNameTheClusterItsHolderAndNodes) {
                    std::make_unique<ServedCluster>("c", a_key(), ArbiterHardState{}, kBoot, 1));
   DaemonCounters counters;
   counters.dropped["no_key"] = 2;
-  const auto metrics = render_metrics(DaemonSnapshot{counters, clusters, 1, at(5), {}, 1, ""});
+  const auto metrics =
+      render_metrics(DaemonSnapshot{counters, clusters, 1, at(5), {}, 1, "", {"broken"}});
   EXPECT_NE(metrics.find("hactl_arbiter_dropped_total{reason=\"no_key\"} 2"), std::string::npos);
   EXPECT_NE(metrics.find("hactl_arbiter_clusters 1"), std::string::npos);
-  const auto status =
-      nlohmann::json::parse(render_status(DaemonSnapshot{counters, clusters, 1, at(5), {}, 1, ""}));
+  const auto status = nlohmann::json::parse(
+      render_status(DaemonSnapshot{counters, clusters, 1, at(5), {}, 1, "", {"broken"}}));
   EXPECT_EQ(status["clusters"][0]["name"], "c");
+  EXPECT_EQ(status["unreadable_state"][0], "broken");
+  EXPECT_NE(metrics.find("hactl_arbiter_unreadable_states 1"), std::string::npos);
 }
 
 class Files : public ::testing::Test {
