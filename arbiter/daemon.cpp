@@ -114,11 +114,13 @@ std::expected<void, std::string> ArbiterDaemon::load_states() {
     spdlog::error("event=arbiter_state_unreadable error=\"{}\"", p);
   unreadable_.insert(loaded.unreadable.begin(), loaded.unreadable.end());
   for (auto& [cluster, state] : loaded.states) {
-    spdlog::info("event=arbiter_state_loaded cluster={} term={} voted_for={} promise_ms={}",
-                 cluster, state.term.value, state.voted_for.empty() ? "-" : state.voted_for,
-                 std::chrono::duration_cast<std::chrono::milliseconds>(state.promise).count());
+    spdlog::debug("event=arbiter_state_loaded cluster={} term={} voted_for={} promise_ms={}",
+                  cluster, state.term.value, state.voted_for.empty() ? "-" : state.voted_for,
+                  std::chrono::duration_cast<std::chrono::milliseconds>(state.promise).count());
     persisted_.emplace(cluster, state);
   }
+  spdlog::info("event=arbiter_states_loaded dir={} clusters={} unreadable={}", options_.state_dir,
+               persisted_.size(), unreadable_.size());
   return {};
 }
 

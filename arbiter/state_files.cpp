@@ -118,9 +118,12 @@ LoadedStates load_arbiter_states(const std::string& dir, std::size_t max) {
     if (it->path().extension() != ".state") continue;
     const std::string cluster = it->path().stem().string();
     if (path_component_problem(cluster)) continue;  // not a file this daemon wrote
-    if (out.states.size() + out.unreadable.size() >= max) {
-      out.problems.push_back("more than " + std::to_string(max) + " state files in " + dir);
-      break;
+    if (out.states.size() >= max) {
+      // Never serve a cluster from an empty state while its file exists: refused, not ignored.
+      out.unreadable.push_back(cluster);
+      out.problems.push_back("state file " + it->path().string() + " not read: already " +
+                             std::to_string(max) + " clusters, the most one arbiter serves");
+      continue;
     }
     const auto text = read_small(it->path().string());
     auto state = text ? parse_arbiter_state(*text) : std::unexpected(std::string("unreadable"));

@@ -32,7 +32,8 @@ struct LoadedStates {
   std::vector<std::string> unreadable;             // clusters whose file exists but does not parse
   std::vector<std::string> problems;               // one sentence each, for the log
 };
-// Every <cluster>.state in `dir` (a missing dir is empty), at most `max` of them.
+// Every <cluster>.state in `dir` (a missing dir is empty): at most `max` of them read, any
+// beyond listed as unreadable (their clusters must not be served from an empty state either).
 LoadedStates load_arbiter_states(const std::string& dir, std::size_t max);
 
 // This start's incarnation: above the last one recorded in dir/boot and at least `realtime_us`,

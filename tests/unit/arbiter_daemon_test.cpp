@@ -187,6 +187,10 @@ TEST_F(Files, StatesRoundTripAndABadOneIsReportedNotServed) {
   EXPECT_EQ(loaded.states.at("pair-1"), s);
   EXPECT_EQ(loaded.unreadable, std::vector<std::string>{"pair-2"});
   EXPECT_EQ(loaded.problems.size(), 1u);
+  // Beyond the limit: not read, but never forgotten either.
+  const auto limited = load_arbiter_states(dir_.string(), 0);
+  EXPECT_TRUE(limited.states.empty());
+  EXPECT_EQ(limited.unreadable.size(), 2u);
 }
 
 TEST_F(Files, BootsIncreaseEvenWhenTheClockGoesBack) {
