@@ -166,6 +166,13 @@ class ArbiterDaemonTest(unittest.TestCase):
         again = subprocess.run([HACTL, "arbiter", "key", "--config", config, "--output", out],
                                capture_output=True, text=True, timeout=10)
         self.assertEqual(again.returncode, 1, "an existing key file must not be overwritten")
+        printed = subprocess.run([HACTL, "arbiter", "key", "--config", config],
+                                 capture_output=True, text=True, timeout=10)
+        with open(out) as f, open(f"{d}/{cluster}.authkey") as cluster_key:
+            written = f.read()
+            self.assertEqual(printed.stdout, written, "printed and written keys differ")
+            self.assertNotEqual(written, cluster_key.read(), "the cluster key itself")
+        self.assertIn("10.213.0.13", printed.stderr)  # where to put it: the arbiter's host
         return out
 
     def client(self, cluster="pair", key=None):
