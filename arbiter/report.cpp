@@ -38,6 +38,10 @@ void declare_families(MetricsText& m) {
   m.family("hactl_arbiter_claims_total", MetricType::kCounter,
            "Requests that asked for the hold (claims that are not probes, pre-votes, votes).");
   m.family("hactl_arbiter_grants_total", MetricType::kCounter, "Requests granted.");
+  m.family("hactl_arbiter_cluster_received_total", MetricType::kCounter,
+           "The cluster's authentic datagrams.");
+  m.family("hactl_arbiter_cluster_answered_total", MetricType::kCounter,
+           "Answers sealed for the cluster's nodes (challenges included).");
   m.family("hactl_arbiter_cluster_dropped_total", MetricType::kCounter,
            "The cluster's datagrams not answered, by reason.");
   m.family("hactl_arbiter_state_write_failures_total", MetricType::kCounter,
@@ -61,6 +65,8 @@ void cluster_metrics(MetricsText& m, const ServedCluster& c, Instant now) {
   m.sample("hactl_arbiter_hold_left_seconds", l, seconds(st.hold_left));
   m.sample("hactl_arbiter_term", l, static_cast<double>(st.term.value));
   m.sample("hactl_arbiter_hold_changes_total", l, static_cast<double>(st.hold_changes));
+  m.sample("hactl_arbiter_cluster_received_total", l, static_cast<double>(c.counters().received));
+  m.sample("hactl_arbiter_cluster_answered_total", l, static_cast<double>(c.counters().answered));
   m.sample("hactl_arbiter_claims_total", l, static_cast<double>(c.counters().claims));
   m.sample("hactl_arbiter_grants_total", l, static_cast<double>(c.counters().grants));
   m.sample("hactl_arbiter_state_write_failures_total", l,
