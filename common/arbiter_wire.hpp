@@ -71,7 +71,7 @@ class ArbiterSealer {
   // The message must travel_to_arbiter and the names fit (asserted: a caller's bug).
   std::vector<std::uint8_t> seal(const ArbiterEnvelope& envelope) const;
   // Seals any body under a valid header (seal uses it; tests and the fuzzer use it to build
-  // datagrams that authenticate but do not parse).
+  // datagrams that authenticate but do not parse), of any size.
   std::vector<std::uint8_t> seal_body(const ArbiterHeader& header,
                                       std::span<const std::uint8_t> body) const;
 
