@@ -19,8 +19,10 @@ Input make_input(std::size_t nodes, std::size_t resources) {
   Input in;
   std::mt19937_64 rng(42);
   for (std::size_t i = 0; i < nodes; ++i) {
-    in.config.nodes.push_back(NodeConfig{
-        "node" + std::to_string(i), {"10.213.1." + std::to_string(i + 1), 5405}, false, {}});
+    in.config.nodes.push_back(NodeConfig{.name = "node" + std::to_string(i),
+                                         .address = {"10.213.1." + std::to_string(i + 1), 5405},
+                                         .witness = false,
+                                         .capacity = {}});
   }
   auto& rc = in.config.resources;
   rc.primitives.reserve(resources);

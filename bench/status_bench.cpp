@@ -14,8 +14,10 @@ namespace {
 ClusterConfig make_config(std::size_t resources) {
   ClusterConfig c;
   for (std::size_t i = 0; i < 3; ++i) {
-    c.nodes.push_back(NodeConfig{
-        "node" + std::to_string(i), {"10.213.1." + std::to_string(i + 1), 5405}, false, {}});
+    c.nodes.push_back(NodeConfig{.name = "node" + std::to_string(i),
+                                 .address = {"10.213.1." + std::to_string(i + 1), 5405},
+                                 .witness = false,
+                                 .capacity = {}});
   }
   auto& rc = c.resources;
   for (std::size_t g = 0; g < resources / 2; ++g) {

@@ -15,6 +15,7 @@
 #include <sstream>
 #include <thread>
 
+#include "cli/arbiter_cmd.hpp"
 #include "cli/control_client.hpp"
 #include "cli/status_render.hpp"
 #include "common/config.hpp"
@@ -627,6 +628,9 @@ int main(int argc, char** argv) {
   auto* keygen = app.add_subcommand("keygen", "write a new cluster key file (mode 0600)");
   keygen->add_option("PATH", key_path, "where to write it; never overwritten")->required();
 
+  hactl::ArbiterVerbs arbiter_verbs;
+  hactl::add_arbiter_verbs(app, arbiter_verbs);
+
   // node
   std::string node;
   auto* node_cmd = app.add_subcommand("node", "put nodes in standby or back online");
@@ -772,6 +776,7 @@ int main(int argc, char** argv) {
   if (!life) return 2;
   if (status->parsed()) return cmd_status(socket, as_json, watch, interval);
   if (keygen->parsed()) return cmd_keygen(key_path);
+  if (const auto r = hactl::run_arbiter_verb(arbiter_verbs)) return *r;
   if (explain->parsed())
     return cmd_explain(socket, explain_resource, explain_node, explain_config, explain_state,
                        as_json);

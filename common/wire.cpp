@@ -643,6 +643,19 @@ std::optional<Message> decode_body(ByteReader& r, const std::vector<std::string>
 
 }  // namespace
 
+std::vector<std::uint8_t> encode_message_body(const Message& message,
+                                              const std::vector<std::string>& names) {
+  ByteWriter w;
+  std::visit(BodyEncoder{w, names}, message);
+  return std::move(w.data());
+}
+
+std::optional<Message> decode_message_body(std::span<const std::uint8_t> body,
+                                           const std::vector<std::string>& names) {
+  ByteReader r(body);
+  return decode_body(r, names);
+}
+
 std::string encode_host_report(const HostReport& report) {
   ByteWriter w;
   w.u8(kHostReportFormat);
@@ -951,6 +964,14 @@ std::expected<ClusterKey, std::string> load_key_file(const std::string& path) {
 }
 
 std::expected<void, std::string> write_new_key_file(const std::string& path) {
+  ClusterKey key = generate_key();
+  auto written = write_key_file(path, key);
+  sodium_memzero(key.data(), key.size());
+  return written;
+}
+
+std::expected<void, std::string> write_key_file(const std::string& path, const ClusterKey& key) {
+  init_sodium();
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0) {
     if (errno == EEXIST) {
@@ -960,9 +981,7 @@ std::expected<void, std::string> write_new_key_file(const std::string& path) {
     }
     return std::unexpected("cannot create " + path + ": " + std::strerror(errno));
   }
-  ClusterKey key = generate_key();
   std::string text = format_key_file(key);
-  sodium_memzero(key.data(), key.size());
   const bool ok = ::fchmod(fd, 0600) == 0 &&
                   ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
                   ::fsync(fd) == 0;

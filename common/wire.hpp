@@ -98,6 +98,14 @@ std::vector<std::uint8_t> seal_raw_body(const std::vector<std::string>& names,
                                         const ClusterKey& key, const Header& header,
                                         std::span<const std::uint8_t> body);
 
+// A message's body as WireCodec seals it, and back (common/arbiter_wire.hpp carries the same
+// bodies in its own envelope). `names`: the cluster's node list, which some messages refer to by
+// position. Decoding refuses a body that does not parse exactly (trailing bytes included).
+std::vector<std::uint8_t> encode_message_body(const Message& message,
+                                              const std::vector<std::string>& names);
+std::optional<Message> decode_message_body(std::span<const std::uint8_t> body,
+                                           const std::vector<std::string>& names);
+
 // Sliding window over one peer's sequence numbers (RFC 4303 section 3.4.3).
 class SeqWindow {
  public:
@@ -156,5 +164,7 @@ std::expected<ClusterKey, std::string> parse_key_file(std::string_view text);
 std::expected<ClusterKey, std::string> load_key_file(const std::string& path);
 // Writes a new key with mode 0600 (fails if the file exists).
 std::expected<void, std::string> write_new_key_file(const std::string& path);
+// Writes `key` the same way (mode 0600, fsynced, never over an existing file).
+std::expected<void, std::string> write_key_file(const std::string& path, const ClusterKey& key);
 
 }  // namespace hactl

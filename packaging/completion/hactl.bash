@@ -96,7 +96,7 @@ _hactl() {
             continue
             ;;
         --lifetime | --node | --timeout | --interval | -n | --count | --kill | --fail | \
-            --config | --version)
+            --config | --version | --address | --output | -o | -c)
             # Options that take a value (--version only under config show).
             if [[ $word != --version || "${path[*]}" == "config show" ]]; then
                 ((i++))
@@ -115,12 +115,15 @@ _hactl() {
     local verb="${path[*]}"
     local words="" opts=""
     case $verb in
-    "") words="status events keygen node coordinator resource config simulate explain"
+    "") words="status events keygen node coordinator resource config simulate explain arbiter"
         opts="--socket --version --help" ;;
     node) words="standby online maintenance" ;;
     coordinator) words="handover" ;;
     resource) words="move ban clear enable disable restart cleanup" ;;
     config) words="validate diff apply show history" ;;
+    arbiter) words="status key" ;;
+    "arbiter status") opts="--address --json" ;;
+    "arbiter key") opts="--config --output" ;;
     status) opts="--json --watch --interval" ;;
     events) opts="--count --follow --json --audit" ;;
     "node online") opts="--force" ;;
@@ -143,8 +146,15 @@ _hactl() {
         _hactl_files "$cur"
         return 0
         ;;
-    --config | --state)
-        [[ $verb == simulate || $verb == explain ]] && _hactl_files "$cur"
+    --config | --state | -c)
+        [[ $verb == simulate || $verb == explain || $verb == "arbiter key" ]] && _hactl_files "$cur"
+        return 0
+        ;;
+    --output | -o)
+        [[ $verb == "arbiter key" ]] && _hactl_files "$cur"
+        return 0
+        ;;
+    --address)
         return 0
         ;;
     --node | --kill)
@@ -202,7 +212,8 @@ _hactl() {
 _hactl_is_verb() {
     case "$1:$2" in
     :status | :events | :keygen | :node | :coordinator | :resource | :config | :simulate | \
-        :explain) return 0 ;;
+        :explain | :arbiter) return 0 ;;
+    arbiter:status | arbiter:key) return 0 ;;
     coordinator:handover) return 0 ;;
     node:standby | node:online | node:maintenance) return 0 ;;
     resource:move | resource:ban | resource:clear | resource:enable | resource:disable | \

@@ -1,7 +1,11 @@
-// The datagram decoder: WireCodec::open on raw bytes, and on arbitrary bodies under a valid
-// header. Whatever opens must seal again and open to the same envelope.
+// The datagram decoders: WireCodec::open on raw bytes, and on arbitrary bodies under a valid
+// header; the same for the arbiter's format (common/arbiter_wire.hpp, open_arbiter). Whatever
+// opens must seal again and open to the same envelope. The first byte chooses: bit 0 clear and
+// bit 1 clear, raw node datagram; bit 0 set, a body under a node header; bit 0 clear and bit 1
+// set, the arbiter's format (bit 2: raw or a body under an arbiter header).
 #include <chrono>
 
+#include "common/arbiter_wire.hpp"
 #include "common/limits.hpp"
 #include "common/wire.hpp"
 #include "tests/fuzz/harness.hpp"
@@ -16,7 +20,8 @@ const ClusterConfig& cluster() {
     ClusterConfig out;
     out.name = "fuzz";
     for (const char* n : {"n1", "n2", "a-witness-with-a-longer-name"}) {
-      out.nodes.push_back(NodeConfig{n, NodeAddress{"10.0.0.1", 5405}, false, {}});
+      out.nodes.push_back(
+          NodeConfig{.name = n, .address = {"10.0.0.1", 5405}, .witness = false, .capacity = {}});
     }
     return out;
   }();
@@ -56,6 +61,22 @@ std::expected<Envelope, DropReason> open(Input datagram) { return codec().open(d
 bool same_header(const Envelope& a, const Envelope& b) {
   return a.sender == b.sender && a.recipient == b.recipient && a.incarnation == b.incarnation &&
          a.session == b.session && a.echo == b.echo && a.seq == b.seq;
+}
+const ClusterKey& arbiter_key() {
+  static const ClusterKey k = derive_arbiter_key(key());
+  return k;
+}
+const ArbiterSealer& arbiter_sealer() {
+  static const ArbiterSealer s(arbiter_key());
+  return s;
+}
+ArbiterHeader arbiter_header(std::uint64_t seq) {
+  return ArbiterHeader{"fuzz", "n1", "arbiter", kIncarnation, kSession, kEcho, seq};
+}
+bool same_arbiter(const ArbiterEnvelope& a, const ArbiterEnvelope& b) {
+  return a.cluster == b.cluster && a.sender == b.sender && a.recipient == b.recipient &&
+         a.incarnation == b.incarnation && a.session == b.session && a.echo == b.echo &&
+         a.seq == b.seq && a.message == b.message;
 }
 // (end of the wire API's use)
 
@@ -113,10 +134,72 @@ std::string body(NodeId sender, Input body) {
   return reseal(*env);
 }
 
+std::string arbiter_reseal(const ArbiterEnvelope& e) {
+  const auto again = open_arbiter(arbiter_sealer().seal(e), arbiter_key());
+  if (!again) {
+    return "an opened arbiter datagram, sealed again, is dropped: " +
+           std::string(to_string(again.error()));
+  }
+  if (!same_arbiter(*again, e)) return "an opened arbiter datagram opens to another envelope";
+  return {};
+}
+
+std::string arbiter_raw(Input datagram) {
+  const auto cluster = peek_arbiter_cluster(datagram);
+  const auto env = open_arbiter(datagram, arbiter_key());
+  if (!env) {
+    if (to_string(env.error()) == "unknown") return "a drop reason without a name";
+    return {};
+  }
+  if (!cluster || *cluster != env->cluster) return "peek_arbiter_cluster disagrees with open";
+  if (!travels_to_arbiter(env->message)) return "a message the arbiter does not take opened";
+  return arbiter_reseal(*env);
+}
+
+std::string arbiter_body(Input body) {
+  const auto datagram = arbiter_sealer().seal_body(arbiter_header(kSeq), body);
+  const auto env = open_arbiter(datagram, arbiter_key());
+  if (datagram.size() > limits::kMaxDatagramSize) {
+    if (env || env.error() != DropReason::kOversized) return "an oversized datagram not refused";
+    return {};
+  }
+  if (!env) {
+    if (env.error() != DropReason::kMalformedBody) {
+      return "a valid arbiter header refused for " + std::string(to_string(env.error()));
+    }
+    return {};
+  }
+  return arbiter_reseal(*env);
+}
+
+// The arbiter's format: its six messages (the election's four and its own two).
+void add_arbiter_seeds(std::vector<std::vector<std::uint8_t>>& out,
+                       const std::vector<Message>& messages) {
+  using std::chrono::milliseconds;
+  std::vector<Message> arbiter = {messages[1],
+                                  messages[2],
+                                  messages[3],
+                                  messages[4],
+                                  ArbiterClaim{Term{3}, true, 42, milliseconds{3000}, false},
+                                  ArbiterAnswer{Term{3}, 42, true, true, "n1", milliseconds{2500}}};
+  for (std::size_t i = 0; i < arbiter.size(); ++i) {
+    ArbiterEnvelope e;
+    static_cast<ArbiterHeader&>(e) = arbiter_header(kSeq + i);
+    e.message = arbiter[i];
+    std::vector<std::uint8_t> seed{2};
+    const auto d = arbiter_sealer().seal(e);
+    seed.insert(seed.end(), d.begin(), d.end());
+    out.push_back(std::move(seed));
+  }
+}
+
 }  // namespace
 
 std::string datagram(Input input) {
   if (input.empty()) return raw(input);
+  if ((input[0] & 3) == 2) {
+    return (input[0] & 4) != 0 ? arbiter_body(input.subspan(1)) : arbiter_raw(input.subspan(1));
+  }
   if ((input[0] & 1) == 0) return raw(input.subspan(1));
   if (input.size() < 2) return {};
   const auto sender = NodeId{static_cast<std::uint16_t>(input[1] % cluster().nodes.size())};
@@ -172,6 +255,7 @@ std::vector<std::vector<std::uint8_t>> datagram_seeds() {
     seed.insert(seed.end(), d.begin(), d.end());
     out.push_back(std::move(seed));
   }
+  add_arbiter_seeds(out, messages);
   return out;
 }
 

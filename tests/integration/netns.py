@@ -24,6 +24,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 BIN_DIR = os.environ.get("HACTL_BIN_DIR", os.path.join(REPO, "build", "bin"))
 AGENT = os.path.join(BIN_DIR, "hactl-agent")
 HACTL = os.path.join(BIN_DIR, "hactl")
+ARBITER = os.path.join(BIN_DIR, "hactl-arbiter")
 SUBNET = "10.213.0"
 
 _live_clusters = []

@@ -1,10 +1,11 @@
-"""--help and --version of both binaries, checked without a cluster (no root needed).
+"""--help and --version of the three binaries, checked without a cluster (no root needed).
 
 Walks every subcommand of `hactl` recursively from the "Subcommands:" section CLI11 prints in
 `--help`, so a verb added later is covered without touching this test: each `hactl VERB...
 --help` exits 0 with a usage line naming the whole verb path and the description its parent
 lists; an unknown verb at every level exits 2 (a usage error) with a message on stderr. Also
-`hactl-agent --help`, and `--version` of both (the same version).
+`hactl-agent --help` and `hactl-arbiter --help`, and `--version` of all three (the same
+version).
 
 HACTL_SOCKET points at a path that does not exist, so a --help that failed to stop the parse
 cannot reach a real agent. Run: HACTL_BIN_DIR=build/bin python3 tests/integration/test_cli_help.py
@@ -17,7 +18,7 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from netns import AGENT, HACTL  # noqa: E402
+from netns import AGENT, ARBITER, HACTL  # noqa: E402
 
 ENV = dict(os.environ, HACTL_SOCKET="/nonexistent/hactl-help-test.sock")
 
@@ -29,7 +30,8 @@ KNOWN = {
     ("resource", "enable"), ("resource", "disable"), ("resource", "restart"),
     ("resource", "cleanup"), ("config",), ("config", "validate"), ("config", "diff"),
     ("config", "apply"), ("config", "show"), ("config", "history"), ("node", "maintenance"),
-    ("simulate",), ("events",), ("explain",),
+    ("simulate",), ("events",), ("explain",), ("arbiter",), ("arbiter", "status"),
+    ("arbiter", "key"),
 }
 
 
@@ -56,7 +58,7 @@ def subcommands(help_text):
 
 class CliHelpTest(unittest.TestCase):
     def setUp(self):
-        for prog in (HACTL, AGENT):
+        for prog in (HACTL, AGENT, ARBITER):
             if not os.access(prog, os.X_OK):
                 self.fail(f"{prog} not built (set HACTL_BIN_DIR)")
 
@@ -123,9 +125,20 @@ class CliHelpTest(unittest.TestCase):
         # A usage error is not a success (CLI11's own exit code today, not 2: see the report).
         self.assertEqual(run(AGENT, "--no-such-option").returncode, 64)  # EX_USAGE
 
+    def test_arbiter_help(self):
+        r = run(ARBITER, "--help")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        usage = re.search(r"^Usage: (\S+)", r.stdout, re.MULTILINE)
+        self.assertIsNotNone(usage, r.stdout)
+        self.assertEqual(os.path.basename(usage.group(1)), "hactl-arbiter")
+        for option in ("--listen", "--keys", "--state-dir", "--metrics", "--log-level",
+                       "--version"):
+            self.assertIn(option, r.stdout)
+        self.assertEqual(run(ARBITER, "--no-such-option").returncode, 64)  # EX_USAGE
+
     def test_versions(self):
         versions = {}
-        for prog in (HACTL, AGENT):
+        for prog in (HACTL, AGENT, ARBITER):
             r = run(prog, "--version")
             name = os.path.basename(prog)
             self.assertEqual(r.returncode, 0, f"{name} --version: {r.stdout}{r.stderr}")

@@ -4,7 +4,8 @@ without its documentation fails here:
 
 - every subcommand path of `hactl` (walked from `hactl ... --help`) is in hactl(8), with each
   long option its --help lists;
-- every long option of `hactl-agent --help` is in hactl-agent(8);
+- every long option of `hactl-agent --help` is in hactl-agent(8), and of `hactl-arbiter --help`
+  in hactl-arbiter(8);
 - every key the configuration loader accepts (read from the lists of known keys in
   common/config.cpp and common/resource_loader.cpp) is in hactl.yaml(5), bold.
 
@@ -20,11 +21,11 @@ import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from netns import AGENT, HACTL, REPO, cannot_run, main  # noqa: E402
+from netns import AGENT, ARBITER, HACTL, REPO, cannot_run, main  # noqa: E402
 from test_cli_help import subcommands  # noqa: E402
 
 MAN_DIR = os.path.join(REPO, "packaging", "man")
-PAGES = ("hactl.8", "hactl-agent.8", "hactl.yaml.5")
+PAGES = ("hactl.8", "hactl-agent.8", "hactl-arbiter.8", "hactl.yaml.5")
 ENV = dict(os.environ, HACTL_SOCKET="/nonexistent/hactl-man-test.sock")
 
 
@@ -102,7 +103,7 @@ class ManPagesTest(unittest.TestCase):
     def setUpClass(cls):
         if shutil.which("man") is None:
             cannot_run("man (man-db) is not installed")
-        for prog in (HACTL, AGENT):
+        for prog in (HACTL, AGENT, ARBITER):
             if not os.access(prog, os.X_OK):
                 raise AssertionError(f"{prog} not built")
         cls.text = {}
@@ -145,6 +146,12 @@ class ManPagesTest(unittest.TestCase):
         self.assertGreaterEqual(len(options), 8)
         for opt in options:
             self.assertTrue(opt in self.text["hactl-agent.8"], f"{opt} is not in hactl-agent.8")
+
+    def test_hactl_arbiter_8_has_every_option(self):
+        options = long_options(help_of(ARBITER))
+        self.assertGreaterEqual(len(options), 5)
+        for opt in options:
+            self.assertTrue(opt in self.text["hactl-arbiter.8"], f"{opt} is not in hactl-arbiter.8")
 
     def test_hactl_yaml_5_has_every_configuration_key(self):
         keys = known_config_keys()

@@ -1,5 +1,6 @@
 """The .deb and .rpm packages, built by CPack from the build tree, checked, installed on this
-machine, upgraded, run under a real systemd, and purged.
+machine, upgraded, run under a real systemd, and purged. Two of each: hactl (agent and CLI) and
+hactl-arbiter (the arbiter daemon).
 
 - PackageContentsTest: the files, conffiles, dependencies and scripts of both packages
   (dpkg-deb; rpm -qpl / -qpR, as no rpm-based host is available), lintian with no error, both
@@ -8,6 +9,8 @@ machine, upgraded, run under a real systemd, and purged.
   binaries' --version, hactl-agent --check-config against the shipped example with and without
   a proper key; an edited cluster.yaml kept across an upgrade to the next revision; a purge that
   leaves nothing of the package.
+- ArbiterPackageTest: hactl-arbiter's package: its files, its own Depends (not the agent's),
+  lintian with no error, its unit verified, installed and purged without touching hactl's files.
 - SystemdTest: the installed hactl-agent.service under a real systemd, PID 1 of a private PID
   and mount namespace joined to node n1's network namespace (../shared/GUIDE.md 2b), in a
   3-node netns cluster whose other two agents run directly: a start fails, without a restart
@@ -46,6 +49,7 @@ VIP2 = "10.213.0.101"
 ENV = dict(os.environ, DEBIAN_FRONTEND="noninteractive", LC_ALL="C.UTF-8")
 
 PACKAGES = {}  # "deb1", "deb2", "rpm1" -> path
+ARBITER_PACKAGES = {}  # "deb1", "rpm1", ... -> path
 _tmp = None
 
 
@@ -53,8 +57,8 @@ def version():
     return run(HACTL, "--version").stdout.split()[-1]
 
 
-def installed():
-    r = run("dpkg-query", "-W", "-f=${Status}", "hactl", check=False)
+def installed(package="hactl"):
+    r = run("dpkg-query", "-W", "-f=${Status}", package, check=False)
     return r.returncode == 0 and "installed" in r.stdout and "not-installed" not in r.stdout
 
 
@@ -66,17 +70,19 @@ def why_not():
             return f"{tool} not found (scripts/setup.sh installs it)"
     if not os.path.exists(os.path.join(BUILD_DIR, "CPackConfig.cmake")):
         return f"no {BUILD_DIR}/CPackConfig.cmake (configure and build first)"
-    r = run("dpkg-query", "-W", "-f=${Status}", "hactl", check=False)
-    if r.returncode == 0 and "not-installed" not in r.stdout:
-        return f"a hactl package is on this machine ({r.stdout.strip()}): not touching it"
-    for path in ("/etc/hactl", "/var/lib/hactl"):
+    for package in ("hactl", "hactl-arbiter"):
+        r = run("dpkg-query", "-W", "-f=${Status}", package, check=False)
+        if r.returncode == 0 and "not-installed" not in r.stdout:
+            return f"a {package} package is on this machine ({r.stdout.strip()}): not touching it"
+    for path in ("/etc/hactl", "/var/lib/hactl", "/etc/hactl-arbiter", "/var/lib/hactl-arbiter"):
         if os.path.exists(path):
             return f"{path} exists on this machine: not touching it"
     return None
 
 
 def cpack(outdir, release):
-    """Both packages at packaging revision `release`, in outdir."""
+    """The packages at packaging revision `release`, in outdir: hactl's .deb and .rpm (returned)
+    and hactl-arbiter's (in ARBITER_PACKAGES)."""
     os.makedirs(outdir)
     r = subprocess.run(["cpack", "--config", os.path.join(BUILD_DIR, "CPackConfig.cmake"), "-B",
                         outdir, "-D", f"CPACK_DEBIAN_PACKAGE_RELEASE={release}", "-D",
@@ -84,9 +90,12 @@ def cpack(outdir, release):
                        capture_output=True, text=True, timeout=600, cwd=outdir)
     if r.returncode != 0:
         raise RuntimeError(f"cpack failed:\n{r.stdout}\n{r.stderr}")
-    debs = glob.glob(os.path.join(outdir, "*.deb"))
-    rpms = glob.glob(os.path.join(outdir, "*.rpm"))
-    assert len(debs) == 1 and len(rpms) == 1, (debs, rpms, r.stdout)
+    debs = glob.glob(os.path.join(outdir, "hactl_*.deb"))
+    rpms = glob.glob(os.path.join(outdir, "hactl-[0-9]*.rpm"))
+    arbiter = glob.glob(os.path.join(outdir, "hactl-arbiter[_-]*"))
+    assert len(debs) == 1 and len(rpms) == 1 and len(arbiter) == 2, (debs, rpms, arbiter, r.stdout)
+    for path in arbiter:
+        ARBITER_PACKAGES[f"{path.rsplit('.', 1)[1]}{release}"] = path
     return debs[0], rpms[0]
 
 
@@ -107,6 +116,8 @@ def setUpModule():
 def tearDownModule():
     if installed():
         dpkg("--purge", "hactl")
+    if installed("hactl-arbiter"):
+        dpkg("--purge", "hactl-arbiter")
     if _tmp:
         shutil.rmtree(_tmp, ignore_errors=True)
 
@@ -214,7 +225,7 @@ class PackageContentsTest(unittest.TestCase):
         self.assertIn("disable --now hactl-agent.service", scripts)
 
     def _spec(self):
-        specs = glob.glob(os.path.join(_tmp, "r1", "_CPack_Packages", "*", "RPM", "SPECS", "*.spec"))
+        specs = glob.glob(os.path.join(_tmp, "r1", "_CPack_Packages", "*", "RPM", "SPECS", "hactl.spec"))
         self.assertEqual(len(specs), 1, specs)
         return specs[0]
 
@@ -279,6 +290,53 @@ class InstallTest(unittest.TestCase):
         self.assertFalse(installed())
         left = [p for p in files + ["/etc/hactl", "/var/lib/hactl"] if os.path.lexists(p)]
         self.assertEqual(left, [])
+
+
+ARBITER_UNIT = "/usr/lib/systemd/system/hactl-arbiter.service"
+ARBITER_FILES = {"/usr/sbin/hactl-arbiter", ARBITER_UNIT, "/usr/share/man/man8/hactl-arbiter.8.gz",
+                 "/usr/share/doc/hactl-arbiter/copyright"}
+
+
+class ArbiterPackageTest(unittest.TestCase):
+    def tearDown(self):
+        if installed("hactl-arbiter"):
+            dpkg("--purge", "hactl-arbiter")
+
+    def test_contents_and_dependencies(self):
+        deb = ARBITER_PACKAGES["deb1"]
+        self.assertEqual(run("dpkg-deb", "-f", deb, "Package").stdout.strip(), "hactl-arbiter")
+        paths = deb_paths(deb)
+        self.assertLessEqual(ARBITER_FILES, paths)
+        self.assertFalse(paths & EXPECTED, "hactl's files are hactl's package's alone")
+        self.assertFalse(paths & deb_paths(PACKAGES["deb1"]) - {
+            "/", "/usr", "/usr/sbin", "/usr/lib", "/usr/lib/systemd", "/usr/lib/systemd/system",
+            "/usr/share", "/usr/share/man", "/usr/share/man/man8", "/usr/share/doc"})
+        depends = run("dpkg-deb", "-f", deb, "Depends").stdout
+        self.assertIn("libuv1", depends)
+        self.assertNotIn("libsdbus", depends)  # the agent's libraries are not the arbiter's
+        self.assertNotIn("adduser", depends)
+        rpm = ARBITER_PACKAGES["rpm1"]
+        self.assertEqual(run("rpm", "-qp", "--queryformat", "%{NAME}", rpm).stdout, "hactl-arbiter")
+        self.assertLessEqual(ARBITER_FILES, set(run("rpm", "-qpl", rpm).stdout.split()))
+        self.assertIn("disable --now hactl-arbiter.service", run("rpm", "-qp", "--scripts", rpm).stdout)
+
+    def test_lintian_reports_no_error(self):
+        r = subprocess.run(["lintian", "--fail-on", "error", ARBITER_PACKAGES["deb1"]],
+                           capture_output=True, text=True, timeout=600,
+                           env=dict(os.environ, TMPDIR=_tmp))
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+
+    def test_install_verify_purge(self):
+        out = dpkg("-i", ARBITER_PACKAGES["deb1"]).stdout
+        self.assertIn("hactl arbiter key", out)  # first-install guidance
+        self.assertFalse(glob.glob("/etc/systemd/system/*.wants/hactl-arbiter.service"))
+        r = run("systemd-analyze", "verify", ARBITER_UNIT, check=False, timeout=60)
+        self.assertEqual((r.returncode, r.stdout + r.stderr), (0, ""))
+        self.assertEqual(run("/usr/sbin/hactl-arbiter", "--version").stdout.strip(),
+                         f"hactl-arbiter {version()}")
+        dpkg("--purge", "hactl-arbiter")
+        self.assertEqual([p for p in ARBITER_FILES | {"/var/lib/hactl-arbiter"}
+                          if os.path.lexists(p)], [])
 
 
 # ---------------------------------------------------------------- a real systemd on node n1

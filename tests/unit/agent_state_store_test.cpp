@@ -14,8 +14,9 @@ class StateStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = std::filesystem::temp_directory_path() / ("hactl-state-" + std::to_string(getpid()));
-    config_.nodes = {NodeConfig{"n1", {"127.0.0.1", 1}, false, {}},
-                     NodeConfig{"n2", {"127.0.0.1", 2}, false, {}}};
+    config_.nodes = {
+        NodeConfig{.name = "n1", .address = {"127.0.0.1", 1}, .witness = false, .capacity = {}},
+        NodeConfig{.name = "n2", .address = {"127.0.0.1", 2}, .witness = false, .capacity = {}}};
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
   std::filesystem::path dir_;

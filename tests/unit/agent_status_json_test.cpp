@@ -11,9 +11,10 @@ using std::chrono::milliseconds;
 TEST(StatusJson, SchemaAndValues) {
   ClusterConfig c;
   c.name = "demo";
-  c.nodes = {NodeConfig{"n1", {"10.213.0.11", 5405}, false, {}},
-             NodeConfig{"n2", {"10.213.0.12", 5405}, false, {}},
-             NodeConfig{"w", {"10.213.0.13", 5405}, true, {}}};
+  c.nodes = {
+      NodeConfig{.name = "n1", .address = {"10.213.0.11", 5405}, .witness = false, .capacity = {}},
+      NodeConfig{.name = "n2", .address = {"10.213.0.12", 5405}, .witness = false, .capacity = {}},
+      NodeConfig{.name = "w", .address = {"10.213.0.13", 5405}, .witness = true, .capacity = {}}};
   const Instant now{Duration{10'000'000}};
   NodeStatus s;
   s.self = NodeId{0};

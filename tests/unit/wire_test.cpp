@@ -21,7 +21,8 @@ ClusterConfig three_nodes() {
   ClusterConfig c;
   c.name = "t";
   for (const char* n : {"n1", "n2", "witness-with-a-long-name"}) {
-    c.nodes.push_back(NodeConfig{n, NodeAddress{"127.0.0.1", 1}, false, {}});
+    c.nodes.push_back(
+        NodeConfig{.name = n, .address = {"127.0.0.1", 1}, .witness = false, .capacity = {}});
   }
   return c;
 }
