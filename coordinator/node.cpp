@@ -206,6 +206,7 @@ void Node::peer_restarted(NodeId from, Instant now) {
   HACTL_ASSERT(from.value < peers_.size() && from != self_);
   Peer& p = peers_[from.value];
   // Its pings and round-trip history belong to the previous boot.
+  p.restarted_at = now;
   p.last_ping_received = 0;
   p.last_ping_received_at.reset();
   p.srtt.reset();
@@ -414,8 +415,7 @@ void Node::become_pre_candidate(Instant now) {
   HACTL_ASSERT(!is_witness());
   PreCandidate pc{hard_.term.next(), std::vector<bool>(peers_.size(), false), now};
   pc.granted[self_.value] = true;
-  pc.round_deadline = now + rng_.uniform(timing_.heartbeat_interval,
-                                         timing_.heartbeat_interval + timing_.election_jitter);
+  pc.round_deadline = now + rng_.uniform(round_span(), round_span() + timing_.election_jitter);
   role_ = std::move(pc);
   if (config_.majority() == 1) {
     become_candidate(now);
@@ -432,8 +432,7 @@ void Node::become_candidate(Instant now, bool transfer) {
   set_hard_state(HardState{hard_.term.next(), self_});
   Candidate c{std::vector<bool>(peers_.size(), false), new_ping(now), now};
   c.granted[self_.value] = true;
-  c.round_deadline = now + rng_.uniform(timing_.heartbeat_interval,
-                                        timing_.heartbeat_interval + timing_.election_jitter);
+  c.round_deadline = now + rng_.uniform(round_span(), round_span() + timing_.election_jitter);
   const std::uint64_t ping = c.request_ping;
   role_ = std::move(c);
   emit(Event::Kind::kElectionStarted, std::nullopt, transfer ? "reason=handover" : "");
@@ -446,6 +445,21 @@ void Node::become_candidate(Instant now, bool transfer) {
       send(NodeId{static_cast<std::uint16_t>(i)},
            VoteRequest{hard_.term, ping, doc_version_, transfer});
   }
+}
+
+// How long an election round waits for its answers before it starts again: an interval, or
+// the slowest round trip among the voters it asks (the arbiter's, while it is asked) and a
+// quarter interval, as a retransmission timer would reckon it. A round shorter than its
+// answers' round trip would start a new term before any vote of the last one arrived.
+Duration Node::round_span() const {
+  const Duration h = timing_.heartbeat_interval;
+  Duration rtt{0};
+  for (std::size_t i = 0; i < peers_.size(); ++i) {
+    const Peer& p = peers_[i];
+    const bool asked = p.up || (is_arbiter(i) && arbiter_claiming_);
+    if (i != self_.value && asked && p.srtt) rtt = std::max(rtt, *p.srtt + 4 * p.rttvar);
+  }
+  return std::max(h, rtt + h / 4);
 }
 
 void Node::become_coordinator(Instant now) {
@@ -547,6 +561,13 @@ void Node::check_election_timer(Instant now) {
   }
   if (!std::holds_alternative<Follower>(role_)) return;
   if (now < election_deadline_ || (promise_until_ && now < *promise_until_)) return;
+  // The pre-vote keeps a node cut off from the majority from raising the term (Raft thesis
+  // 9.6). A node the arbiter backs now is not cut off: no other node can be backed by it
+  // meanwhile, so it campaigns at once and saves the arbiter a round trip.
+  if (arbiter_claiming_ && arbiter_held_ == true) {
+    become_candidate(now);
+    return;
+  }
   become_pre_candidate(now);
 }
 
@@ -611,6 +632,9 @@ Duration Node::arbiter_margin() const {
 // (a peer that restarted grants nothing for node_timeout), and during an election.
 bool Node::arbiter_needed(Instant now) const {
   if (!arbiter_ || is_witness()) return false;
+  // Within its boot's promise span a node grants nothing, so its peers may need the arbiter
+  // because of it; it asks for nothing then, and leaves the arbiter to them.
+  if (now < boot_ + timing_.node_timeout) return false;
   if (!std::holds_alternative<Follower>(role_) && !std::holds_alternative<Coordinator>(role_)) {
     return true;
   }
@@ -619,6 +643,8 @@ bool Node::arbiter_needed(Instant now) const {
     if (i == self_.value || is_arbiter(i)) continue;
     const Peer& p = peers_[i];
     if (!p.last_heard || now - *p.last_heard > h + h / 4) return true;
+    // A peer that restarted grants nothing for node_timeout after its boot.
+    if (p.restarted_at && now - *p.restarted_at < timing_.node_timeout) return true;
   }
   const auto lease = majority_anchor_plus_lease(&Peer::granted_ping_sent_at, arbiter_);
   if (!lease || *lease - now < arbiter_margin()) return true;
@@ -926,6 +952,7 @@ void Node::consider_arbiter(F&& consider) const {
   if (arbiter_reachable_ && arbiter_answered_at_) {
     consider(*arbiter_answered_at_ + kArbiterLostAfter + Duration{1});
   }
+  consider(boot_ + timing_.node_timeout);
   if (arbiter_claiming_) return;
   const Duration h = timing_.heartbeat_interval;
   for (std::size_t i = 0; i < peers_.size(); ++i) {

@@ -200,6 +200,7 @@ class Node {
     std::uint64_t last_ping_received = 0;  // to echo back
     std::optional<Instant> last_ping_received_at;
     std::optional<Instant> last_ping_at;        // as above, kept across the peer's restart
+    std::optional<Instant> restarted_at;        // its transport saw a new boot then
     std::optional<Instant> acked_ping_sent_at;  // coordinator: latest own ping this peer acked
     std::optional<Duration> srtt;
     Duration rttvar{};  // mean deviation of the round trip (RFC 6298's RTTVAR)
@@ -253,6 +254,7 @@ class Node {
   void become_pre_candidate(Instant now);
   void become_candidate(Instant now, bool transfer = false);
   void become_coordinator(Instant now);
+  Duration round_span() const;
 
   // periodic duties
   void send_heartbeats(Instant now);
