@@ -43,6 +43,19 @@ std::string Agent::metrics_text() const {
   if (st.lease_until && *st.lease_until != Instant::max()) {
     m.sample("hactl_lease_remaining_seconds", seconds(*st.lease_until - t));
   }
+  if (st.arbiter) {
+    m.family(
+        "hactl_arbiter_reachable", kGauge,
+        "1 if the cluster's arbiter answered within the last 7 s (it matters only in a split).");
+    m.sample("hactl_arbiter_reachable", st.arbiter->reachable ? 1 : 0);
+    m.family("hactl_arbiter_claiming", kGauge,
+             "1 while this node asks the arbiter for its vote (a peer is silent).");
+    m.sample("hactl_arbiter_claiming", st.arbiter->claiming ? 1 : 0);
+    m.family("hactl_arbiter_held", kGauge, "1 while the arbiter backs this node.");
+    m.sample("hactl_arbiter_held", st.arbiter->held ? 1 : 0);
+    m.family("hactl_arbiter_rtt_seconds", kGauge, "Smoothed round trip to the arbiter.");
+    if (st.arbiter->rtt) m.sample("hactl_arbiter_rtt_seconds", seconds(*st.arbiter->rtt));
+  }
   if (loop_monitor_) {
     auto histogram = [&](const char* name, const char* help, const LoopBusy& b) {
       m.family(name, kHistogram, help);

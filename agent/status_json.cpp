@@ -44,6 +44,24 @@ nlohmann::json node_entry(const ClusterConfig& config, const NodeStatus& s, Node
   return j;
 }
 
+// The arbiter as this node sees it (docs/pairs.md): it matters only in a split, so an
+// unreachable one changes nothing until then, and says so here.
+nlohmann::json arbiter_entry(const ClusterConfig& config, const ArbiterView& a, Instant now) {
+  const NodeConfig& n = config.node(a.id);
+  nlohmann::json j;
+  j["name"] = n.name;
+  j["address"] = n.address.to_string();
+  j["reachable"] = a.reachable;
+  j["claiming"] = a.claiming;
+  j["held"] = a.held;
+  j["holder"] = a.holder.empty() ? nlohmann::json(nullptr) : nlohmann::json(a.holder);
+  j["last_answer_ms"] =
+      a.last_answer ? nlohmann::json(duration_cast<milliseconds>(now - *a.last_answer).count())
+                    : nlohmann::json(nullptr);
+  j["rtt_ms"] = a.rtt ? nlohmann::json(ms_double(*a.rtt)) : nlohmann::json(nullptr);
+  return j;
+}
+
 }  // namespace
 
 nlohmann::json status_json(const ClusterConfig& config, const NodeStatus& s, Instant now,
@@ -61,8 +79,10 @@ nlohmann::json status_json(const ClusterConfig& config, const NodeStatus& s, Ins
   j["no_quorum_policy"] = std::string(to_string(config.no_quorum_policy));
   j["nodes"] = nlohmann::json::array();
   for (std::size_t i = 0; i < config.nodes.size(); ++i) {
+    if (config.nodes[i].arbiter) continue;  // not a member: "arbiter" below
     j["nodes"].push_back(node_entry(config, s, NodeId{static_cast<std::uint16_t>(i)}, now));
   }
+  if (s.arbiter) j["arbiter"] = arbiter_entry(config, *s.arbiter, now);
   nlohmann::json dropped;
   for (std::size_t i = 0; i < kDropReasonCount; ++i) {
     dropped[std::string(to_string(static_cast<DropReason>(i)))] = counters.dropped[i];

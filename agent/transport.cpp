@@ -50,7 +50,13 @@ Transport::Transport(uv_loop_t* loop, const ClusterConfig& config, NodeId self,
       session_(new_session()),
       next_seq_(config.nodes.size(), 1),
       gates_(config.nodes.size(), PeerGate(session_)),
-      heard_(config.nodes.size(), false) {}
+      heard_(config.nodes.size(), false) {
+  arbiter_ = config.arbiter();
+  if (arbiter_) {
+    arbiter_key_ = derive_arbiter_key(key);
+    arbiter_sealer_ = std::make_unique<ArbiterSealer>(arbiter_key_);
+  }
+}
 
 std::expected<void, std::string> Transport::start(OnMessage on_message, OnRestart on_restart) {
   on_message_ = std::move(on_message);
@@ -83,18 +89,40 @@ void Transport::close() {
 
 void Transport::send(NodeId to, const Message& message) {
   if (!open_) return;
+  if (arbiter_ && to == *arbiter_) {
+    send_to_arbiter(to, message);
+    return;
+  }
   Envelope env{{self_, to, incarnation_, session_, gates_[to.value].echo(), next_seq_[to.value]++},
                message};
-  const auto bytes = codec_.seal(env);
+  send_bytes(codec_.seal(env), to);
+}
+
+void Transport::send_to_arbiter(NodeId to, const Message& message) {
+  if (!travels_to_arbiter(message)) return;  // the runtime sends it nothing else
+  ArbiterEnvelope env;
+  env.cluster = config_.name;
+  env.sender = config_.node(self_).name;
+  env.recipient = config_.node(to).name;
+  env.incarnation = incarnation_;
+  env.session = session_;
+  env.echo = gates_[to.value].echo();
+  env.seq = next_seq_[to.value]++;
+  env.message = message;
+  send_bytes(arbiter_sealer_->seal(env), to);
+}
+
+bool Transport::send_bytes(const std::vector<std::uint8_t>& bytes, NodeId to) {
   uv_buf_t buf = uv_buf_init(const_cast<char*>(reinterpret_cast<const char*>(bytes.data())),
                              static_cast<unsigned>(bytes.size()));
   const int rc =
       uv_udp_try_send(&udp_, &buf, 1, reinterpret_cast<const sockaddr*>(&peer_addrs_[to.value]));
   if (rc < 0) {
     ++counters_.send_failed;
-    return;
+    return false;
   }
   ++counters_.sent;
+  return true;
 }
 
 void Transport::on_alloc(uv_handle_t* handle, size_t, uv_buf_t* buf) {
@@ -117,6 +145,10 @@ void Transport::on_recv(uv_udp_t* handle, ssize_t nread, const uv_buf_t* buf, co
 }
 
 void Transport::handle_datagram(std::span<const std::uint8_t> data, const sockaddr* from) {
+  if (arbiter_ && data.size() >= 2 && data[0] == 'H' && data[1] == 'Q') {
+    handle_arbiter_datagram(data, from);
+    return;
+  }
   auto env = codec_.open(data);
   if (!env) {
     drop(env.error());
@@ -138,6 +170,35 @@ void Transport::handle_datagram(std::span<const std::uint8_t> data, const sockad
     return;
   }
   handle_verdict(*env, gates_[env->sender.value].check(*env));
+}
+
+// From the arbiter: its key, this cluster, addressed to us by the name the arbiter has in the
+// cluster file, from its configured address, and through its gate like any peer's datagram.
+void Transport::handle_arbiter_datagram(std::span<const std::uint8_t> data, const sockaddr* from) {
+  auto a = open_arbiter(data, arbiter_key_);
+  if (!a) {
+    drop(a.error());
+    return;
+  }
+  const NodeId arbiter = *arbiter_;
+  if (a->cluster != config_.name || a->recipient != config_.node(self_).name) {
+    drop(DropReason::kWrongRecipient);
+    return;
+  }
+  if (a->sender != config_.node(arbiter).name) {
+    drop(DropReason::kUnknownSender);
+    return;
+  }
+  if (!same_endpoint(from, peer_addrs_[arbiter.value])) {
+    drop(DropReason::kWrongSource);
+    return;
+  }
+  Envelope env;
+  static_cast<Header&>(env) = gate_header(*a);
+  env.sender = arbiter;
+  env.recipient = self_;
+  env.message = std::move(a->message);
+  handle_verdict(env, gates_[arbiter.value].check(env));
 }
 
 void Transport::handle_verdict(const Envelope& env, PeerGate::Verdict verdict) {

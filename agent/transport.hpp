@@ -10,9 +10,12 @@
 #include <chrono>
 #include <expected>
 #include <functional>
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "common/arbiter_wire.hpp"
 #include "common/config.hpp"
 #include "common/limits.hpp"
 #include "common/wire.hpp"
@@ -46,6 +49,10 @@ class Transport {
   static void on_recv(uv_udp_t* handle, ssize_t nread, const uv_buf_t* buf,
                       const struct sockaddr* addr, unsigned flags);
   void handle_datagram(std::span<const std::uint8_t> data, const sockaddr* from);
+  // The arbiter (docs/pairs.md) speaks its own format, under the cluster's arbiter key.
+  void send_to_arbiter(NodeId to, const Message& message);
+  void handle_arbiter_datagram(std::span<const std::uint8_t> data, const sockaddr* from);
+  bool send_bytes(const std::vector<std::uint8_t>& bytes, NodeId to);
   void drop(DropReason reason);
   void handle_verdict(const Envelope& env, PeerGate::Verdict verdict);
 
@@ -53,6 +60,9 @@ class Transport {
   const ClusterConfig& config_;
   NodeId self_;
   WireCodec codec_;
+  std::optional<NodeId> arbiter_;
+  std::unique_ptr<ArbiterSealer> arbiter_sealer_;  // with the arbiter key, when there is one
+  ClusterKey arbiter_key_{};
   std::uint64_t incarnation_;
   std::uint64_t session_;                // this boot's challenge (new_session)
   std::vector<std::uint64_t> next_seq_;  // per recipient

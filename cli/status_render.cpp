@@ -110,6 +110,19 @@ std::string render_status(const nlohmann::json& s) {
     for (const auto& n : s["nodes"]) rows.push_back(node_row(n));
   }
   out << table(rows);
+  if (s.contains("arbiter") && s["arbiter"].is_object()) {
+    const auto& a = s["arbiter"];
+    out << "Arbiter " << str(a, "name") << " (" << str(a, "address") << "): "
+        << (a.value("reachable", false) ? "reachable"
+                                        : "UNREACHABLE (a split would stop both nodes)");
+    if (a.contains("rtt_ms") && a["rtt_ms"].is_number())
+      out << ", rtt " << a["rtt_ms"].get<double>() << " ms";
+    if (a.value("claiming", false))
+      out << ", asked for its vote: " << (a.value("held", false) ? "backs this node" : "refused");
+    if (a.contains("holder") && a["holder"].is_string())
+      out << ", holder " << a["holder"].get<std::string>();
+    out << "\n";
+  }
   if (s.contains("resources") && s["resources"].is_array() && !s["resources"].empty()) {
     std::vector<Row> res = {{"RESOURCE", "TYPE", "STATE", "ON", "FAILURES"}};
     for (const auto& r : s["resources"]) {

@@ -295,15 +295,15 @@ struct ArbiterAnswer {
   std::uint64_t echo = 0;
   bool granted = false;
   bool leads_acked = false;
-  std::string holder;    // the node the arbiter backs ("" : none); at most 255 bytes
+  std::string holder;     // the node the arbiter backs ("" : none); at most 255 bytes
   Duration hold_left{0};  // until the holder's hold ends, on the arbiter's clock
   bool operator==(const ArbiterAnswer&) const = default;
 };
 
-using Message = std::variant<Heartbeat, PreVoteRequest, PreVoteResponse, VoteRequest, VoteResponse,
-                             ResourceReport, ActionRequest, ActionResult, DocChunk, DocAck,
-                             FenceNotice, FenceRequest, FenceResult, VipCheckRequest,
-                             VipCheckResult, TimeoutNow, HandoverRequest, CheckChunk,
-                             ArbiterClaim, ArbiterAnswer>;
+using Message =
+    std::variant<Heartbeat, PreVoteRequest, PreVoteResponse, VoteRequest, VoteResponse,
+                 ResourceReport, ActionRequest, ActionResult, DocChunk, DocAck, FenceNotice,
+                 FenceRequest, FenceResult, VipCheckRequest, VipCheckResult, TimeoutNow,
+                 HandoverRequest, CheckChunk, ArbiterClaim, ArbiterAnswer>;
 
 }  // namespace hactl
