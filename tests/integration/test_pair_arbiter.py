@@ -1,0 +1,213 @@
+"""A server pair and a hactl-arbiter, all real, in network namespaces (docs/pairs.md).
+
+The pair (n1, n2) runs a vip; the arbiter runs in a namespace of its own behind a relay that
+delays every frame to and from it by 50 ms each way (a 100 ms round trip: this kernel has no
+sch_netem, so the nemesis's userspace relay stands in). Then:
+
+- the holder's agent is killed: the vip moves to the other node, never held twice (kernel
+  address records), and the time it took is printed;
+- the link between the pair is cut (both still reach the arbiter): exactly one side keeps the
+  vip, the side the arbiter backs, and the other gives up its lease;
+- the arbiter dies: nothing moves, and both nodes report it unreachable;
+- the arbiter dies, then the link is cut: both sides give the vip up (neither can know the other
+  stopped).
+
+Needs root, iproute2 and nftables. Cleans up (agents and arbiter by PID, namespaces) even when
+it fails.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from nemesis import RELAY  # noqa: E402
+from netns import (ARBITER, HACTL, SUBNET, AddressWatch, ClusterTestCase, cannot_run,  # noqa: E402
+                   main, run, vip_resources)
+
+VIP = f"{SUBNET}.100"
+ARBITER_IP = f"{SUBNET}.200"
+
+
+class ArbiterHost:
+    """hactl-arbiter in a namespace of its own on the cluster's switch, optionally behind a
+    relay delaying each direction by `delay` seconds. Ended by its PID."""
+
+    def __init__(self, cluster, delay):
+        self.c = cluster
+        self.delay = delay
+        self.ns = f"{cluster.prefix}-arb"
+        self.root = os.path.join(cluster.tmp, "arbiter")
+        self.proc = self.relay = None
+
+    def setup(self):
+        c = self.c
+        run("ip", "netns", "add", self.ns)
+        c.created_ns.insert(1, self.ns)  # deleted with the cluster's namespaces
+        run("ip", "-n", self.ns, "link", "add", "eth0", "type", "veth", "peer", "name", "pa",
+            "netns", c.switch)
+        run("ip", "-n", self.ns, "addr", "add", f"{ARBITER_IP}/24", "dev", "eth0")
+        run("ip", "-n", self.ns, "link", "set", "eth0", "up")
+        run("ip", "-n", self.ns, "link", "set", "lo", "up")
+        run("ip", "-n", c.switch, "link", "set", "pa", "up")
+        if self.delay:
+            self._relay()
+        else:
+            run("ip", "-n", c.switch, "link", "set", "pa", "master", "br0")
+        os.makedirs(os.path.join(self.root, "keys"), mode=0o700)
+        os.makedirs(os.path.join(self.root, "state"), mode=0o700)
+        run(HACTL, "arbiter", "key", "--config", c.config, "--output",
+            os.path.join(self.root, "keys", "netns.key"))
+
+    def _relay(self):
+        sw = self.c.switch
+        run("ip", "-n", sw, "link", "add", "arr", "type", "veth", "peer", "name", "arrb")
+        run("ip", "-n", sw, "link", "set", "arrb", "master", "br0")
+        run("ip", "-n", sw, "link", "set", "arrb", "up")
+        run("ip", "-n", sw, "link", "set", "arr", "up")
+        self.relay = subprocess.Popen(
+            ["ip", "netns", "exec", sw, "python3", "-c", RELAY, "pa", "arr", "out,in", "0",
+             str(self.delay), "0", "0", "1", "900"],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        if self.relay.stdout.readline().strip() != "ready":
+            raise RuntimeError("the delay relay did not start")
+
+    def start(self):
+        log = open(os.path.join(self.root, "arbiter.log"), "a")
+        self.proc = subprocess.Popen(
+            ["ip", "netns", "exec", self.ns, ARBITER, "--listen", f"{ARBITER_IP}:5406", "--keys",
+             os.path.join(self.root, "keys"), "--state-dir", os.path.join(self.root, "state"),
+             "--metrics", "127.0.0.1:9406"],
+            stdout=subprocess.DEVNULL, stderr=log, stdin=subprocess.DEVNULL)
+        log.close()
+        self.c.wait_until(lambda: "event=arbiter_started" in self.log(), 10,
+                          what="hactl-arbiter started")
+
+    def log(self):
+        try:
+            with open(os.path.join(self.root, "arbiter.log")) as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def status(self):
+        code = ("import urllib.request;print(urllib.request.urlopen("
+                "'http://127.0.0.1:9406/status', timeout=2).read().decode())")
+        r = run("ip", "netns", "exec", self.ns, "python3", "-c", code, check=False)
+        return json.loads(r.stdout) if r.returncode == 0 else None
+
+    def holder(self):
+        s = self.status()
+        for cl in (s or {}).get("clusters", []):
+            if cl.get("name") == "netns":
+                return cl.get("holder") or None
+        return None
+
+    def kill(self):
+        if self.proc is not None and self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=10)
+
+    def cleanup(self):
+        self.kill()
+        if self.relay is not None:
+            if self.relay.poll() is None:
+                self.relay.terminate()
+            try:
+                self.relay.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.relay.kill()
+                self.relay.wait(timeout=5)
+            self.relay.stdout.close()
+        print("----- hactl-arbiter's log -----\n" + "\n".join(self.log().splitlines()[-20:]))
+
+
+class PairWithArbiter(ClusterTestCase):
+    def setUp(self):
+        if os.geteuid() != 0:
+            cannot_run("needs root for network namespaces")
+        for prog in (ARBITER, "/usr/sbin/nft"):
+            if not os.access(prog, os.X_OK):
+                cannot_run(f"{prog} is missing")
+
+    def pair(self, delay=0.05):
+        arbiter = f'arbiter: {{address: "{ARBITER_IP}:5406", rtt: 100ms}}\n'
+        c = self.cluster(names=("n1", "n2"), resources_yaml=vip_resources() + arbiter)
+        a = ArbiterHost(c, delay)
+        self.addCleanup(a.cleanup)
+        a.setup()
+        a.start()
+        c.start_all()
+        holder = c.wait_until(lambda: len(c.holders(VIP)) == 1 and c.holders(VIP)[0], 30,
+                              what="the vip held by one node")
+        c.wait_until(lambda: all(self.arbiter_view(c, n, "reachable") for n in c.nodes), 15,
+                     what="both nodes hear the arbiter")
+        return c, a, holder
+
+    @staticmethod
+    def arbiter_view(c, name, key):
+        s = c.status(name)
+        return s and s.get("arbiter", {}).get(key)
+
+    def test_a_holders_crash_moves_the_vip_once(self):
+        c, _a, holder = self.pair()
+        other = "n2" if holder == "n1" else "n1"
+        with AddressWatch(c, VIP) as w:
+            killed = time.time()
+            c.kill(holder)
+            c.wait_until(lambda: c.holders(VIP) == [other], 10, what=f"the vip on {other}")
+            time.sleep(0.5)
+        came = [a for a, _ in w.intervals().get(other, []) if a > 0]
+        self.assertEqual(w.longest_overlap(), 0.0)
+        print(f"vip on {other} {(min(came) - killed) * 1000:.0f} ms after {holder}'s agent was "
+              "killed (arbiter 100 ms round trip away)")
+
+    def test_a_cut_link_leaves_the_vip_on_the_side_the_arbiter_backs(self):
+        c, a, holder = self.pair()
+        with AddressWatch(c, VIP) as w:
+            c.partition(["n1"], ["n2"])
+            winner = c.wait_until(a.holder, 10, what="the arbiter backs a node")
+            loser = "n2" if winner == "n1" else "n1"
+            c.wait_until(lambda: c.holders(VIP) == [winner], 15, what=f"the vip on {winner}")
+            c.wait_until(lambda: c.status(loser) and not c.status(loser)["quorum"], 5,
+                         what=f"{loser} without quorum")
+            for _ in range(20):  # 2 s more: it stays there
+                self.assertEqual(c.holders(VIP), [winner])
+                time.sleep(0.1)
+            self.assertEqual(a.holder(), winner)
+            c.heal()
+            c.wait_until(c.agreed_coordinator, 15, what="a coordinator after the heal")
+        self.assertEqual(w.longest_overlap(), 0.0)
+        print(f"cut link: the vip was on {holder}, the arbiter backed {winner}; overlap 0 ms")
+
+    def test_losing_the_arbiter_moves_nothing(self):
+        c, a, holder = self.pair()
+        with AddressWatch(c, VIP) as w:
+            a.kill()
+            c.wait_until(lambda: not any(self.arbiter_view(c, n, "reachable") for n in c.nodes),
+                         20, what="both nodes report the arbiter unreachable")
+        self.assertEqual(w.changes, [])
+        self.assertEqual(c.holders(VIP), [holder])
+        for n in c.nodes:
+            self.assertTrue(c.status(n)["quorum"], n)
+        self.assertIn("UNREACHABLE", c.hactl("n1", "status").stdout)
+
+    def test_losing_the_arbiter_then_the_link_stops_both_sides(self):
+        c, a, _holder = self.pair()
+        a.kill()
+        c.wait_until(lambda: not any(self.arbiter_view(c, n, "reachable") for n in c.nodes), 20,
+                     what="both nodes report the arbiter unreachable")
+        with AddressWatch(c, VIP) as w:
+            c.partition(["n1"], ["n2"])
+            c.wait_until(lambda: c.holders(VIP) == [], 5, what="the vip given up")
+            for n in c.nodes:
+                c.wait_until(lambda n=n: c.status(n) and not c.status(n)["quorum"], 5,
+                             what=f"{n} without quorum")
+        self.assertEqual(w.longest_overlap(), 0.0)
+
+
+if __name__ == "__main__":
+    main()
