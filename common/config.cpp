@@ -242,7 +242,14 @@ void load_node(YamlReader& loader, const YAML::Node& n, const std::string& path,
 // `arbiter: {address: HOST:PORT, name: arbiter}`: a hactl-arbiter that serves this cluster,
 // listed after the nodes as a witness that is never sent a heartbeat (docs/pairs.md).
 void load_arbiter(YamlReader& loader, const YAML::Node& n, ClusterConfig& c) {
-  if (!loader.expect_map(n, "arbiter", {"address", "name"})) return;
+  if (!loader.expect_map(n, "arbiter", {"address", "name", "rtt"})) return;
+  if (auto v = loader.string_field(n, "arbiter", "rtt", false)) {
+    if (auto d = parse_duration(*v); !d) {
+      loader.error(n["rtt"], "arbiter.rtt", d.error());
+    } else {
+      c.arbiter_rtt = *d;
+    }
+  }
   NodeConfig arbiter;
   arbiter.name = "arbiter";
   arbiter.witness = true;
@@ -436,6 +443,15 @@ void check_cluster(YamlReader& loader, const YAML::Node& root, ClusterConfig& c)
                      "), so that one lost heartbeat never marks a node down");
   }
   if (c.nodes.empty()) return;
+  if (c.arbiter() && t.node_timeout < 2 * c.arbiter_rtt + t.heartbeat_interval) {
+    const YAML::Node at = root["arbiter"]["rtt"] ? root["arbiter"]["rtt"] : root["arbiter"];
+    loader.error(at, "arbiter.rtt",
+                 "an arbiter " + format_duration(c.arbiter_rtt) +
+                     " away needs cluster.node_timeout of at least 2 x rtt + heartbeat_interval (" +
+                     format_duration(2 * c.arbiter_rtt + t.heartbeat_interval) +
+                     "): an election through the arbiter must be answered within the vote's "
+                     "lease (docs/pairs.md, \"Timing\")");
+  }
   const auto voters = c.nodes.size();
   const bool any_server =
       std::any_of(c.nodes.begin(), c.nodes.end(), [](const NodeConfig& n) { return !n.witness; });

@@ -32,12 +32,12 @@ struct NodeConfig {
   std::string name;
   NodeAddress address;
   bool witness = false;  // votes, never runs resources, never stands for coordinator
-  // The cluster's arbiter (`arbiter:` in the YAML, a hactl-arbiter elsewhere): listed last among
-  // the nodes as a witness, asked only while a peer is silent (docs/pairs.md).
-  bool arbiter = false;
   // What resources may use here (name -> amount; `utilization` of resources): a name the node
   // does not list is unlimited on it. Applied without a restart.
   std::map<std::string, int> capacity;
+  // The cluster's arbiter (`arbiter:` in the YAML, a hactl-arbiter elsewhere): listed last among
+  // the nodes as a witness, asked only while a peer is silent (docs/pairs.md).
+  bool arbiter = false;
 };
 
 struct TimingConfig {
@@ -83,6 +83,9 @@ struct ClusterConfig {
   std::optional<Failback> failback;
   FlapDamping flap_damping;
   std::vector<NodeConfig> nodes;
+  // The round trip to the arbiter the timing must allow for (`arbiter: {rtt: ...}`): an election
+  // through it is answered within the vote's lease only if node_timeout >= 2 x rtt + h.
+  Duration arbiter_rtt = std::chrono::milliseconds{50};
   ResourceConfig resources;
   std::vector<AlertConfig> alerts;
   FencingConfig fencing;  // fencing: (none: a lost node's resources wait for its lease)

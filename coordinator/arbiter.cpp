@@ -11,6 +11,12 @@ namespace hactl {
 ArbiterVoter::ArbiterVoter(ArbiterHardState persisted, Instant boot)
     : hard_(std::move(persisted)), boot_(boot) {}
 
+ArbiterVoter ArbiterVoter::unsafe_sharing_for_tests(ArbiterHardState persisted, Instant boot) {
+  ArbiterVoter v(std::move(persisted), boot);
+  v.exclusive_ = false;
+  return v;
+}
+
 ArbiterNodeView* ArbiterVoter::view(std::string_view node, Instant now) {
   auto it = std::find_if(nodes_.begin(), nodes_.end(),
                          [&](const ArbiterNodeView& v) { return v.name == node; });
@@ -40,7 +46,7 @@ bool ArbiterVoter::ready(Instant now) const {
 bool ArbiterVoter::hold_live(Instant now) const { return !holder_.empty() && now < hold_until_; }
 
 bool ArbiterVoter::may_hold(std::string_view node, Instant now) const {
-  return ready(now) && (holder_ == node || !hold_live(now));
+  return ready(now) && (holder_ == node || !hold_live(now) || !exclusive_);
 }
 
 // Takes or renews the hold for `node` (may_hold said yes): it lasts the promise's span from now,
@@ -88,6 +94,7 @@ ArbiterVoter::Output ArbiterVoter::step(std::string_view node, const Message& me
 }
 
 void ArbiterVoter::on_claim(ArbiterNodeView& v, const ArbiterClaim& m, Instant now, Output& out) {
+  v.promise = m.promise;
   if (m.promise > hard_.promise) {
     hard_.promise = std::min<Duration>(m.promise, limits::kMaxArbiterPromise);
     dirty_ = true;
@@ -116,7 +123,7 @@ void ArbiterVoter::on_pre_vote(ArbiterNodeView& v, const PreVoteRequest& m, Inst
                                Output& out) {
   // Changes no term and no vote; a grant takes the hold, so that the vote it leads to finds the
   // arbiter still free for this node.
-  const bool granted = m.term > hard_.term && may_hold(v.name, now);
+  const bool granted = m.term > hard_.term && may_hold(v.name, now) && v.promise > Duration::zero();
   if (granted) hold(v.name, now, out);
   out.reply = PreVoteResponse{granted ? m.term : hard_.term, granted};
 }
@@ -127,6 +134,14 @@ void ArbiterVoter::on_vote(ArbiterNodeView& v, const VoteRequest& m, Instant now
   if (!may_hold(v.name, now)) {
     out.dropped = true;
     out.drop_reason = ready(now) ? "held_by_another" : "restarted_lately";
+    return;
+  }
+  // A vote is a promise of the voter's span, and a vote request does not say how long the
+  // candidate counts on: only a node whose claims told us since we started gets one (its probe
+  // at start does), and the promise kept is the longest any claim asked.
+  if (v.promise == Duration::zero()) {
+    out.dropped = true;
+    out.drop_reason = "promise_unknown";
     return;
   }
   if (m.term < hard_.term) {

@@ -44,6 +44,7 @@ struct ArbiterNodeView {
   std::optional<Instant> last_contact;
   std::uint64_t claims = 0;  // requests that asked for the hold (not probes)
   std::uint64_t granted = 0;
+  Duration promise{0};  // what its claims asked since the arbiter started (0: none heard)
 };
 
 struct ArbiterStatus {
@@ -68,6 +69,9 @@ class ArbiterVoter {
   };
 
   ArbiterVoter(ArbiterHardState persisted, Instant boot);
+  // Test-only: an arbiter that backs every node that asks (no hold). The simulation's checker
+  // must catch the two holders it allows.
+  static ArbiterVoter unsafe_sharing_for_tests(ArbiterHardState persisted, Instant boot);
 
   Output step(std::string_view node, const Message& message, Instant now);
   ArbiterStatus status(Instant now) const;
@@ -93,6 +97,7 @@ class ArbiterVoter {
   Instant hold_until_{};
   std::uint64_t hold_changes_ = 0;
   std::vector<ArbiterNodeView> nodes_;
+  bool exclusive_ = true;
 };
 
 }  // namespace hactl

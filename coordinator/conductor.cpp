@@ -472,7 +472,9 @@ ClusterState Conductor::state(const Membership& m, Instant now) const {
       }
       continue;
     }
-    base[i] = lost_base(m, NodeId{static_cast<std::uint16_t>(i)});
+    // A witness runs nothing: once out of reach it is simply offline (the arbiter always is).
+    base[i] = config_.nodes[i].witness ? Instant::min()
+                                       : lost_base(m, NodeId{static_cast<std::uint16_t>(i)});
     s.nodes[i] = now < base[i] ? NodeCondition::kUnclean : NodeCondition::kOffline;
     unknown[i] =
         active_ && !config_.nodes[i].witness && (!views_[i].complete || views_[i].term != term_);
@@ -484,6 +486,8 @@ ClusterState Conductor::state(const Membership& m, Instant now) const {
     std::vector<bool> failed(n, false), settling(n, false);
     std::vector<FailureRecord> failures(n);
     for (std::size_t i = 0; i < n; ++i) {
+      // A witness (the arbiter among them, which never reports) runs nothing, up or not.
+      if (config_.nodes[i].witness) continue;
       const ResourceEntry& e = views_[i].entries[k];
       ResourceRole role = views_[i].complete ? e.role : ResourceRole::kStopped;
       if (const auto it =

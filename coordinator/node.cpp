@@ -95,6 +95,14 @@ std::string_view to_string(Event::Kind k) {
       return "lease_release_ended";
     case Event::Kind::kHandover:
       return "handover";
+    case Event::Kind::kArbiterReachable:
+      return "arbiter_reachable";
+    case Event::Kind::kArbiterUnreachable:
+      return "arbiter_unreachable";
+    case Event::Kind::kArbiterHeld:
+      return "arbiter_held";
+    case Event::Kind::kArbiterRefused:
+      return "arbiter_refused";
   }
   return "unknown";
 }
@@ -110,6 +118,8 @@ Node::Node(const ClusterConfig& config, NodeId self, const Timing& timing, Rng& 
       peers_(config.nodes.size()),
       boot_(boot) {
   HACTL_ASSERT(self.value < config.nodes.size());
+  if (const auto a = config.arbiter()) arbiter_ = a->value;
+  HACTL_ASSERT(!is_arbiter(self.value));
   HACTL_ASSERT(config.nodes.size() <= limits::kMaxNodes);
   for (Peer& p : peers_) p.release_anchor.assign(peers_.size(), std::nullopt);
   // Ping ids start at a random point so an echo of a ping from an earlier boot of this node
@@ -148,6 +158,14 @@ void Node::step(NodeId from, const Message& message, Instant now) {
   HACTL_ASSERT(from != self_);
   update_lease(now);  // a lease over before this message arrived stays over
   note_heard(from, now);
+  if (is_arbiter(from.value)) {
+    // It speaks only when spoken to: answers to claims and to election requests.
+    if (const auto* a = std::get_if<ArbiterAnswer>(&message)) on_arbiter_answer(from, *a, now);
+    if (const auto* r = std::get_if<PreVoteResponse>(&message)) on_pre_vote_response(from, *r, now);
+    if (const auto* r = std::get_if<VoteResponse>(&message)) on_vote_response(from, *r, now);
+    finish_step(now);
+    return;
+  }
   std::visit(
       [&](const auto& m) {
         using M = std::decay_t<decltype(m)>;
@@ -164,8 +182,13 @@ void Node::step(NodeId from, const Message& message, Instant now) {
         }
       },
       message);
+  finish_step(now);
+}
+
+void Node::finish_step(Instant now) {
   update_releases(now);
   update_lease(now);
+  update_arbiter(now);
   update_quorum_event(now);
   check_invariants(now);
 }
@@ -176,10 +199,7 @@ void Node::tick(Instant now) {
   if (std::holds_alternative<Coordinator>(role_)) check_coordinator_lease(now);
   check_election_timer(now);
   if (now >= next_heartbeat_at_) send_heartbeats(now);
-  update_releases(now);
-  update_lease(now);
-  update_quorum_event(now);
-  check_invariants(now);
+  finish_step(now);
 }
 
 void Node::peer_restarted(NodeId from, Instant now) {
@@ -197,6 +217,7 @@ void Node::note_heard(NodeId from, Instant now) {
   Peer& p = peers_[from.value];
   p.last_heard = now;
   p.ever_heard = true;
+  if (is_arbiter(from.value)) return;  // never "up": it is no member (ArbiterView says more)
   if (!p.up) {
     p.up = true;
     p.down_reason.clear();
@@ -204,19 +225,22 @@ void Node::note_heard(NodeId from, Instant now) {
   }
 }
 
+void Node::sample_rtt(Peer& p, std::uint64_t echo, Instant now) {
+  if (echo == 0 || !ping_prompt_[echo % limits::kPingHistory]) return;
+  if (auto sent = ping_sent_at(echo)) {
+    ping_prompt_[echo % limits::kPingHistory] = false;
+    const Duration sample = now - *sent;
+    // RFC 6298's smoothing: the deviation first, against the mean before this sample.
+    p.rttvar = p.srtt
+                   ? (p.rttvar * 3 + (*p.srtt > sample ? *p.srtt - sample : sample - *p.srtt)) / 4
+                   : sample / 2;
+    p.srtt = p.srtt ? (*p.srtt * 7 + sample) / 8 : sample;
+  }
+}
+
 void Node::on_heartbeat(NodeId from, const Heartbeat& m, Instant now) {
   Peer& p = peers_[from.value];
-  if (m.echo != 0 && ping_prompt_[m.echo % limits::kPingHistory]) {
-    if (auto sent = ping_sent_at(m.echo)) {
-      ping_prompt_[m.echo % limits::kPingHistory] = false;
-      const Duration sample = now - *sent;
-      // RFC 6298's smoothing: the deviation first, against the mean before this sample.
-      p.rttvar = p.srtt
-                     ? (p.rttvar * 3 + (*p.srtt > sample ? *p.srtt - sample : sample - *p.srtt)) / 4
-                     : sample / 2;
-      p.srtt = p.srtt ? (*p.srtt * 7 + sample) / 8 : sample;
-    }
-  }
+  sample_rtt(p, m.echo, now);
   if (m.term > hard_.term) {
     const bool from_coordinator = m.coordinator == from;
     become_follower(m.term, from_coordinator ? std::optional{from} : std::nullopt, now,
@@ -448,8 +472,9 @@ void Node::become_coordinator(Instant now) {
 void Node::send_heartbeats(Instant now) {
   for (std::size_t i = 0; i < peers_.size(); ++i) {
     const NodeId to{static_cast<std::uint16_t>(i)};
-    if (to != self_) send(to, make_heartbeat(to, false, now));
+    if (to != self_ && !is_arbiter(i)) send(to, make_heartbeat(to, false, now));
   }
+  if (arbiter_claiming_) send_claim(now, false);
   heartbeat_gap_ = heartbeat_gap();
   next_heartbeat_at_ = now + heartbeat_gap_;
 }
@@ -470,7 +495,8 @@ Duration Node::heartbeat_gap() const {
     // As a retransmission timer would (RFC 6298): the mean and twice its deviation, so one
     // slower echo on a jittery path still comes in time.
     const Peer& p = peers_[i];
-    if (i != self_.value && p.up && p.srtt) rtts.push_back(*p.srtt + 2 * p.rttvar);
+    const bool counted = p.up || (is_arbiter(i) && arbiter_claiming_);
+    if (i != self_.value && counted && p.srtt) rtts.push_back(*p.srtt + 2 * p.rttvar);
   }
   if (rtts.size() < needed) return h;
   std::nth_element(rtts.begin(), rtts.begin() + static_cast<long>(needed - 1), rtts.end());
@@ -532,17 +558,116 @@ void Node::update_quorum_event(Instant now) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// The arbiter (docs/pairs.md): a voter asked only while this node needs it
+
+void Node::on_arbiter_answer(NodeId from, const ArbiterAnswer& m, Instant now) {
+  Peer& p = peers_[from.value];
+  sample_rtt(p, m.echo, now);
+  arbiter_answered_at_ = now;
+  arbiter_holder_ = m.holder;
+  if (!arbiter_reachable_) {
+    arbiter_reachable_ = true;
+    emit(Event::Kind::kArbiterReachable, from, "");
+  }
+  if (m.term > hard_.term) become_follower(m.term, std::nullopt, now, "newer_term");
+  const auto sent = ping_sent_at(m.echo);
+  if (!sent || ping_probe_[m.echo % limits::kPingHistory])
+    return;  // a probe's answer grants nothing
+  if (arbiter_held_ != m.granted) {
+    arbiter_held_ = m.granted;
+    emit(m.granted ? Event::Kind::kArbiterHeld : Event::Kind::kArbiterRefused, from,
+         m.granted ? "" : "holder=" + (m.holder.empty() ? std::string("none") : m.holder));
+  }
+  if (!m.granted) return;
+  // A grant of our ping, as a voter's echo with `grant`; a release of every other node (the
+  // arbiter backs only us, and backed none of them for a promise before), counted like a
+  // voter's releases from our ping's sending; and with `leads_acked`, an acknowledgement of us
+  // as the coordinator of our term.
+  if (!p.granted_ping_sent_at || *sent > *p.granted_ping_sent_at) p.granted_ping_sent_at = sent;
+  for (std::size_t v = 0; v < peers_.size(); ++v) {
+    if (v == self_.value || v == from.value) continue;
+    auto& anchor = peers_[v].release_anchor[from.value];
+    if (!anchor || *sent > *anchor) anchor = sent;
+  }
+  if (m.leads_acked && m.term == hard_.term && std::holds_alternative<Coordinator>(role_)) {
+    if (!p.acked_ping_sent_at || *sent > *p.acked_ping_sent_at) p.acked_ping_sent_at = sent;
+  }
+}
+
+// How long before the lease the other voters back ends this node asks the arbiter: time for an
+// answer (its round trip as a retransmission timer reckons it, an interval before one is
+// measured) and the vip's margin (h/2), with a quarter interval to spare.
+Duration Node::arbiter_margin() const {
+  const Duration h = timing_.heartbeat_interval;
+  const Peer& a = peers_[*arbiter_];
+  const Duration rtt = a.srtt ? *a.srtt + 2 * a.rttvar : h;
+  return h / 2 + rtt + h / 4;
+}
+
+// The arbiter is asked with every heartbeat while a voter has been silent for more than an
+// interval and a quarter (one heartbeat missed: in a split each side asks at once, and after a
+// crash the survivor's claim is answered before its peer's silence reaches node_timeout), while
+// the lease or the coordinator lease the other voters back would end within arbiter_margin()
+// (a peer that restarted grants nothing for node_timeout), and during an election.
+bool Node::arbiter_needed(Instant now) const {
+  if (!arbiter_ || is_witness()) return false;
+  if (!std::holds_alternative<Follower>(role_) && !std::holds_alternative<Coordinator>(role_)) {
+    return true;
+  }
+  const Duration h = timing_.heartbeat_interval;
+  for (std::size_t i = 0; i < peers_.size(); ++i) {
+    if (i == self_.value || is_arbiter(i)) continue;
+    const Peer& p = peers_[i];
+    if (!p.last_heard || now - *p.last_heard > h + h / 4) return true;
+  }
+  const auto lease = majority_anchor_plus_lease(&Peer::granted_ping_sent_at, arbiter_);
+  if (!lease || *lease - now < arbiter_margin()) return true;
+  if (std::holds_alternative<Coordinator>(role_)) {
+    const auto acked = majority_anchor_plus_lease(&Peer::acked_ping_sent_at, arbiter_);
+    if (!acked || *acked - now < arbiter_margin()) return true;
+  }
+  return false;
+}
+
+void Node::send_claim(Instant now, bool probe) {
+  const std::uint64_t ping = new_ping(now);
+  ping_prompt_[ping % limits::kPingHistory] = true;
+  ping_probe_[ping % limits::kPingHistory] = probe;
+  send(NodeId{static_cast<std::uint16_t>(*arbiter_)},
+       ArbiterClaim{hard_.term, std::holds_alternative<Coordinator>(role_), ping,
+                    timing_.node_timeout, probe});
+  arbiter_next_probe_ = now + kArbiterProbeInterval;
+}
+
+void Node::update_arbiter(Instant now) {
+  if (!arbiter_ || is_witness()) return;
+  const bool need = arbiter_needed(now);
+  if (need != arbiter_claiming_) {
+    arbiter_claiming_ = need;
+    if (need) send_claim(now, false);  // at once: the next heartbeat may be an interval away
+    if (!need) arbiter_held_.reset();
+  }
+  if (!need && now >= arbiter_next_probe_) send_claim(now, true);
+  if (arbiter_reachable_ && now - arbiter_answered_at_.value_or(boot_) > kArbiterLostAfter) {
+    arbiter_reachable_ = false;
+    emit(Event::Kind::kArbiterUnreachable, NodeId{static_cast<std::uint16_t>(*arbiter_)},
+         "silent=" + format_ms(now - arbiter_answered_at_.value_or(boot_)));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Leases and promises
 
 // The newest instant such that a majority, counting this node, vouched for a ping sent at or
 // after it (`field` of each peer), plus the lease span; Instant::max() for a one-node majority.
-std::optional<Instant> Node::majority_anchor_plus_lease(std::optional<Instant> Peer::*field) const {
+std::optional<Instant> Node::majority_anchor_plus_lease(std::optional<Instant> Peer::*field,
+                                                        std::optional<std::size_t> skip) const {
   const std::size_t others_needed = config_.majority() - 1;
   if (others_needed == 0) return Instant::max();
   std::array<Instant, limits::kMaxNodes> acks;  // on every step: no allocation
   std::size_t n = 0;
   for (std::size_t i = 0; i < peers_.size(); ++i) {
-    if (i != self_.value && peers_[i].*field) acks[n++] = *(peers_[i].*field);
+    if (i != self_.value && i != skip && peers_[i].*field) acks[n++] = *(peers_[i].*field);
   }
   if (n < others_needed) return std::nullopt;
   const auto end = acks.begin() + static_cast<long>(n);
@@ -607,7 +732,7 @@ std::vector<NodeId> Node::releases(NodeId to, Instant now) {
   std::vector<NodeId> out;
   for (std::size_t i = 0; i < peers_.size(); ++i) {
     Peer& p = peers_[i];
-    if (i == self_.value || i == to.value || !releasing(p, now)) continue;
+    if (i == self_.value || i == to.value || is_arbiter(i) || !releasing(p, now)) continue;
     if (out.size() == limits::kMaxReleasesPerHeartbeat) break;
     out.push_back(NodeId{static_cast<std::uint16_t>(i)});
     const Instant until = now + timing_.node_timeout;
@@ -620,7 +745,8 @@ std::vector<NodeId> Node::releases(NodeId to, Instant now) {
 
 void Node::update_releases(Instant now) {
   for (std::size_t f = 0; f < peers_.size(); ++f) {
-    if (f != self_.value) update_release(NodeId{static_cast<std::uint16_t>(f)}, now);
+    if (f != self_.value && !is_arbiter(f))
+      update_release(NodeId{static_cast<std::uint16_t>(f)}, now);
   }
 }
 
@@ -735,6 +861,7 @@ std::uint64_t Node::new_ping(Instant now) {
   const std::uint64_t id = next_ping_++;
   ping_sent_[id % limits::kPingHistory] = now;
   ping_prompt_[id % limits::kPingHistory] = false;
+  ping_probe_[id % limits::kPingHistory] = false;
   return id;
 }
 
@@ -783,10 +910,36 @@ Instant Node::next_deadline() const {
     consider(std::max(election_deadline_, promise_until_.value_or(election_deadline_)));
   }
   if (const auto until = lease_until(); until && *until != Instant::max()) consider(*until);
+  if (arbiter_ && !is_witness()) consider_arbiter(consider);
   for (std::size_t i = 0; i < peers_.size(); ++i) {
     if (peers_[i].released_at) consider(peers_[i].released_until);
   }
   return next;
+}
+
+// When update_arbiter() has something to do: a probe, the arbiter's silence, and the instants
+// arbiter_needed() turns true (a voter's silence passes an interval and a quarter, a lease's
+// end comes within the margin).
+template <typename F>
+void Node::consider_arbiter(F&& consider) const {
+  consider(arbiter_next_probe_);
+  if (arbiter_reachable_ && arbiter_answered_at_) {
+    consider(*arbiter_answered_at_ + kArbiterLostAfter + Duration{1});
+  }
+  if (arbiter_claiming_) return;
+  const Duration h = timing_.heartbeat_interval;
+  for (std::size_t i = 0; i < peers_.size(); ++i) {
+    if (i == self_.value || is_arbiter(i) || !peers_[i].last_heard) continue;
+    consider(*peers_[i].last_heard + h + h / 4 + Duration{1});
+  }
+  if (const auto lease = majority_anchor_plus_lease(&Peer::granted_ping_sent_at, arbiter_)) {
+    consider(*lease - arbiter_margin());
+  }
+  if (std::holds_alternative<Coordinator>(role_)) {
+    if (const auto acked = majority_anchor_plus_lease(&Peer::acked_ping_sent_at, arbiter_)) {
+      consider(*acked - arbiter_margin());
+    }
+  }
 }
 
 NodeStatus Node::status(Instant now) const {
@@ -800,6 +953,16 @@ NodeStatus Node::status(Instant now) const {
   for (std::size_t i = 0; i < peers_.size(); ++i) {
     if (i == self_.value) continue;
     const Peer& p = peers_[i];
+    if (is_arbiter(i)) {
+      s.arbiter = ArbiterView{NodeId{static_cast<std::uint16_t>(i)},
+                              arbiter_reachable_,
+                              arbiter_claiming_,
+                              arbiter_held_.value_or(false),
+                              arbiter_answered_at_,
+                              p.srtt,
+                              arbiter_holder_};
+      continue;
+    }
     s.peers.push_back(PeerStatus{NodeId{static_cast<std::uint16_t>(i)}, p.up, p.last_heard, p.srtt,
                                  p.up ? "" : p.down_reason});
   }

@@ -77,9 +77,13 @@ struct Event {
     kQuorumLost,
     kCoordinatorChanged,
     kNodeRestarted,
-    kLeaseReleased,      // a lost peer's quorum lease is known to be over (releases from a quorum)
-    kLeaseReleaseEnded,  // ... no longer: it was heard, or the releases ran out
-    kHandover,           // this coordinator stepped down and asked `node` to take over
+    kLeaseReleased,       // a lost peer's quorum lease is known to be over (releases from a quorum)
+    kLeaseReleaseEnded,   // ... no longer: it was heard, or the releases ran out
+    kHandover,            // this coordinator stepped down and asked `node` to take over
+    kArbiterReachable,    // the arbiter answered (first, or again after kArbiterUnreachable)
+    kArbiterUnreachable,  // no answer of the arbiter for kArbiterLostAfter
+    kArbiterHeld,         // this node holds the arbiter (its claim was granted)
+    kArbiterRefused,      // the arbiter backs another node (`detail` names it)
   };
   Kind kind;
   Term term;
@@ -103,6 +107,17 @@ struct PeerStatus {
   std::string down_reason;      // why it is down ("" while up)
 };
 
+// The arbiter as this node sees it (docs/pairs.md).
+struct ArbiterView {
+  NodeId id;
+  bool reachable = false;  // answered within kArbiterLostAfter
+  bool claiming = false;   // this node asks for its vote with every heartbeat now
+  bool held = false;       // ... and its last answer granted it
+  std::optional<Instant> last_answer;
+  std::optional<Duration> rtt;
+  std::string holder;  // whom the arbiter backed at its last answer ("" : nobody)
+};
+
 struct NodeStatus {
   NodeId self;
   Role role = Role::kFollower;
@@ -110,11 +125,18 @@ struct NodeStatus {
   std::optional<NodeId> coordinator;
   bool quorum = false;
   std::optional<Instant> lease_until;  // this node's valid quorum lease
-  std::vector<PeerStatus> peers;       // every configured node except self
+  std::vector<PeerStatus> peers;       // every configured node except self (and the arbiter)
+  std::optional<ArbiterView> arbiter;
 };
 
 class Node {
  public:
+  // A node not claiming the arbiter asks it "are you there" this often; no answer for
+  // kArbiterLostAfter and it is reported unreachable (nothing else changes: it matters only in
+  // a split).
+  static constexpr Duration kArbiterProbeInterval = std::chrono::seconds{2};
+  static constexpr Duration kArbiterLostAfter = 3 * kArbiterProbeInterval + std::chrono::seconds{1};
+
   Node(const ClusterConfig& config, NodeId self, const Timing& timing, Rng& rng,
        const HardState& persisted, Instant boot);
 
@@ -214,6 +236,16 @@ class Node {
   void on_timeout_now(NodeId from, const TimeoutNow& m, Instant now);
   std::optional<NodeId> handover_target(std::optional<NodeId> wanted, Instant now) const;
   void note_heard(NodeId from, Instant now);
+  void sample_rtt(Peer& p, std::uint64_t echo, Instant now);
+  // the arbiter
+  bool is_arbiter(std::size_t i) const { return arbiter_ && *arbiter_ == i; }
+  void on_arbiter_answer(NodeId from, const ArbiterAnswer& m, Instant now);
+  bool arbiter_needed(Instant now) const;
+  Duration arbiter_margin() const;
+  void update_arbiter(Instant now);
+  void send_claim(Instant now, bool probe);
+  template <typename F>
+  void consider_arbiter(F&& consider) const;
 
   // role changes (each logs one event)
   void become_follower(Term term, std::optional<NodeId> coordinator, Instant now,
@@ -229,12 +261,14 @@ class Node {
   void check_election_timer(Instant now);
   void check_coordinator_lease(Instant now);
   void update_quorum_event(Instant now);
+  void finish_step(Instant now);  // what every step and tick ends with
   // quorum lease
   void update_lease(Instant now);
   void update_releases(Instant now);
   void update_release(NodeId lost, Instant now);
   std::optional<Instant> quorum_lease_from_grants() const;
-  std::optional<Instant> majority_anchor_plus_lease(std::optional<Instant> Peer::*field) const;
+  std::optional<Instant> majority_anchor_plus_lease(std::optional<Instant> Peer::*field,
+                                                    std::optional<std::size_t> skip = {}) const;
   void on_lease_fields(NodeId from, const Heartbeat& m);
   bool may_grant(const Peer& p) const;
   bool releasing(const Peer& p, Instant now) const;
@@ -268,6 +302,7 @@ class Node {
   // echoed by the heartbeat it pulls, at once, so its first echo measures a round trip; later
   // echoes of it, and echoes of an answer's ping (answers are not answered), were held.
   std::bitset<limits::kPingHistory> ping_prompt_;
+  std::bitset<limits::kPingHistory> ping_probe_;  // a probe of the arbiter: its echo grants nothing
 
   Instant next_heartbeat_at_{};
   Duration heartbeat_gap_{};  // the gap next_heartbeat_at_ was set with
@@ -284,6 +319,14 @@ class Node {
   std::uint64_t lease_session_ping_ = 0;
   bool quorum_reported_ = false;
   std::vector<bool> handover_avoid_;
+  // the arbiter, when the cluster has one (config: `arbiter:`)
+  std::optional<std::size_t> arbiter_;
+  bool arbiter_claiming_ = false;
+  bool arbiter_reachable_ = false;
+  std::optional<bool> arbiter_held_;  // the last claim's answer: granted or not
+  std::optional<Instant> arbiter_answered_at_;
+  Instant arbiter_next_probe_{};
+  std::string arbiter_holder_;
   Ready ready_;
 };
 

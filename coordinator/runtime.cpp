@@ -78,6 +78,7 @@ void NodeRuntime::step(NodeId from, std::uint64_t incarnation, const Message& m,
   now_ = now;
   if (std::holds_alternative<HandoverRequest>(m)) node_.set_handover_avoid(handover_avoid());
   node_.step(from, m, now);
+  if (config_.node(from).arbiter) return;  // the election core's alone
   if (const auto* c = std::get_if<DocChunk>(&m)) {
     if (docs_) docs_->on_chunk(from, *c, node_.term(), node_.coordinator(), now);
   } else if (const auto* a = std::get_if<DocAck>(&m)) {
@@ -277,6 +278,14 @@ RuntimeOutput NodeRuntime::advance(Instant now, std::int64_t unix_us, bool execu
   messages.reserve(ready.messages.size() + out.messages.size());
   for (auto& o : ready.messages) messages.emplace_back(o.to, std::move(o.message));
   for (auto& m : out.messages) messages.push_back(std::move(m));
+  // The arbiter is a voter and nothing else: it hears claims and election requests only.
+  if (const auto arbiter = config_.arbiter()) {
+    std::erase_if(messages, [&](const auto& m) {
+      return m.first == *arbiter && !std::holds_alternative<ArbiterClaim>(m.second) &&
+             !std::holds_alternative<PreVoteRequest>(m.second) &&
+             !std::holds_alternative<VoteRequest>(m.second);
+    });
+  }
   out.messages = std::move(messages);
   out.events = std::move(ready.events);
   watch_availability(now, unix_us, out);

@@ -15,10 +15,13 @@ struct Shape {
   std::size_t nodes;
   std::size_t witnesses;
   std::size_t share;  // parts of the schedule budget
+  bool arbiter = false;
 };
 
-constexpr Shape kShapes[] = {
-    {"3 nodes", 3, 0, 4}, {"5 nodes", 5, 0, 3}, {"2 nodes + witness", 3, 1, 3}};
+constexpr Shape kShapes[] = {{"3 nodes", 3, 0, 3},
+                             {"5 nodes", 5, 0, 2},
+                             {"2 nodes + witness", 3, 1, 2},
+                             {"2 nodes + arbiter", 2, 0, 3, true}};
 
 TEST(ElectionSim, RandomFaultSchedulesKeepSafetyAndRecover) {
   SeedPlan seeds = plan_seeds("simulation", "HACTL_SIM_SCHEDULES", 10'000);
@@ -32,6 +35,7 @@ TEST(ElectionSim, RandomFaultSchedulesKeepSafetyAndRecover) {
       SimOptions o;
       o.nodes = shape.nodes;
       o.witnesses = shape.witnesses;
+      o.arbiter = shape.arbiter;
       const SimResult r = Simulation(o, seed).run();
       ASSERT_TRUE(r.ok) << shape.name << ": " << r.failure;
       worst_recovery = std::max(worst_recovery, r.recovery_time);
@@ -77,6 +81,7 @@ TEST(DocumentSim, RandomFaultSchedulesNeverLoseACommittedChange) {
       SimOptions o;
       o.nodes = shape.nodes;
       o.witnesses = shape.witnesses;
+      o.arbiter = shape.arbiter;
       o.documents = true;
       const SimResult r = Simulation(o, seed).run();
       ASSERT_TRUE(r.ok) << shape.name << ": " << r.failure;

@@ -49,12 +49,14 @@ struct Shape {
   std::size_t witnesses;
   int promoted_max;
   std::size_t share;  // parts of the schedule budget
+  bool arbiter = false;
 };
 
-constexpr Shape kShapes[] = {{"3 nodes, master/slave", 3, 0, 1, 4},
+constexpr Shape kShapes[] = {{"3 nodes, master/slave", 3, 0, 1, 3},
                              {"3 nodes, multi-master (promoted_max 2)", 3, 0, 2, 2},
-                             {"5 nodes, promoted_max 2", 5, 0, 2, 2},
-                             {"2 nodes + witness", 3, 1, 1, 2}};
+                             {"5 nodes, promoted_max 2", 5, 0, 2, 1},
+                             {"2 nodes + witness", 3, 1, 1, 2},
+                             {"2 nodes + arbiter", 2, 0, 1, 2, true}};
 
 // Runs `seeds` over `shapes` (each its share of the count), each schedule with the options
 // every shape shares, then `extra`; prints what moved.
@@ -69,6 +71,7 @@ void run_shapes(SeedPlan& seeds, std::span<const Shape> shapes,
       SimOptions o;
       o.nodes = shape.nodes;
       o.witnesses = shape.witnesses;
+      o.arbiter = shape.arbiter;
       o.resources_yaml = resources(shape.promoted_max);
       o.fault_phase = 8'000'000;
       // Longer than the takeover delay (2.9 s): the guard must stop what the agent cannot.
@@ -137,7 +140,8 @@ TEST(ResourceSim, OnQuorumLossFreezeNeverRunsAResourceTwice) {
   SeedPlan seeds =
       plan_seeds("on_quorum_loss freeze simulation", "HACTL_SIM_FREEZE_SCHEDULES", 400, 9'000'000);
   const Shape shapes[] = {{"3 nodes, solo frozen on quorum loss", 3, 0, 1, 3},
-                          {"2 nodes + witness, solo frozen on quorum loss", 3, 1, 1, 2}};
+                          {"2 nodes + witness, solo frozen on quorum loss", 3, 1, 1, 2},
+                          {"2 nodes + arbiter, solo frozen on quorum loss", 2, 0, 1, 2, true}};
   run_shapes(seeds, shapes, [](SimOptions& o) {
     const std::string solo = "  - id: solo\n    type: ocf:heartbeat:Dummy\n";
     const auto at = o.resources_yaml.find(solo);
@@ -198,7 +202,8 @@ TEST(ResourceSim, CheckerCatchesAVipThatDoesNotStop) {
 TEST(ResourceSim, FencingKeepsFrozenHostsSafe) {
   SeedPlan seeds = plan_seeds("fencing simulation", "HACTL_SIM_FENCING_SCHEDULES", 300, 7'000'000);
   const Shape shapes[] = {{"3 nodes, fencing, frozen hosts", 3, 0, 1, 6},
-                          {"2 nodes + witness, fencing, frozen hosts", 3, 1, 1, 4}};
+                          {"2 nodes + witness, fencing, frozen hosts", 3, 1, 1, 2},
+                          {"2 nodes + arbiter, fencing, frozen hosts", 2, 0, 1, 2, true}};
   run_shapes(seeds, shapes, [](SimOptions& o) {
     o.fencing = true;
     o.host_freeze = true;

@@ -45,7 +45,9 @@ struct Simulation::SimNode {
   RealTime clock_offset = 0;  // local microseconds at real time 0
   HardState disk;             // what survives a crash
   std::unique_ptr<SimRng> rng;
-  std::unique_ptr<NodeRuntime> rt;  // the agent's core; null while crashed
+  std::unique_ptr<NodeRuntime> rt;    // the agent's core; null while crashed
+  std::unique_ptr<ArbiterVoter> arb;  // the arbiter's voter (SimOptions::arbiter); null while down
+  ArbiterHardState arb_disk;          // what it persisted
   RealTime paused_until = 0;
   RealTime next_tick = 0;
   std::vector<InFlight> held;  // arrived while paused, delivered on resume in order
@@ -108,6 +110,7 @@ std::string resource_config_yaml(const SimOptions& o) {
          std::to_string(11 + i) + ":5405\"" +
          (i >= o.nodes - o.witnesses ? ", witness: true}\n" : "}\n");
   }
+  if (o.arbiter) y += "arbiter: {address: \"10.213.9.1:5406\"}\n";
   y += o.resources_yaml;
   if (o.fencing) {
     y += "fencing:\n  devices:\n    - id: power\n      agent: /bin/true\n      action: reboot\n"
@@ -141,6 +144,14 @@ Simulation::Simulation(const SimOptions& options, std::uint64_t seed)
       n.witness = i >= options.nodes - options.witnesses;
       config_.nodes.push_back(n);
     }
+    if (options.arbiter) {
+      NodeConfig a;
+      a.name = "arbiter";
+      a.address = NodeAddress{"10.213.9.1", 5406};
+      a.witness = true;
+      a.arbiter = true;
+      config_.nodes.push_back(a);
+    }
     config_.timing = options.timing;
   }
   if (config_.timing.heartbeat_interval != options.timing.heartbeat_interval ||
@@ -168,8 +179,9 @@ Simulation::Simulation(const SimOptions& options, std::uint64_t seed)
     }
   }
   max_delay_ = options.max_delay;
-  blocked_.assign(options.nodes, std::vector<bool>(options.nodes, false));
-  for (std::size_t i = 0; i < options.nodes; ++i) {
+  const std::size_t places = config_.nodes.size();
+  blocked_.assign(places, std::vector<bool>(places, false));
+  for (std::size_t i = 0; i < places; ++i) {
     auto n = std::make_unique<SimNode>();
     const auto span = static_cast<std::uint64_t>(2 * options.max_drift_ppm + 1);
     n->drift_ppm = static_cast<long>(rng_() % span) - options.max_drift_ppm;
@@ -200,8 +212,24 @@ RealTime Simulation::real_time_for(std::size_t i, Instant local) const {
   return t;
 }
 
+std::optional<std::size_t> Simulation::arbiter_index() const {
+  const auto a = config_.arbiter();
+  return a ? std::optional<std::size_t>{a->value} : std::nullopt;
+}
+
+bool Simulation::alive(std::size_t i) const { return nodes_[i]->rt || nodes_[i]->arb; }
+
 void Simulation::start_node(std::size_t i) {
   SimNode& n = *nodes_[i];
+  if (is_arbiter(i)) {
+    n.epoch += kEpochStep;
+    n.arb = std::make_unique<ArbiterVoter>(
+        options_.unsafe_arbiter
+            ? ArbiterVoter::unsafe_sharing_for_tests(n.arb_disk, local_time(i, now_))
+            : ArbiterVoter(n.arb_disk, local_time(i, now_)));
+    trace("start arbiter term=" + std::to_string(n.arb_disk.term.value));
+    return;
+  }
   n.rng = std::make_unique<SimRng>(rng_());
   n.paused_until = 0;
   n.next_tick = now_;
@@ -234,6 +262,12 @@ void Simulation::start_node(std::size_t i) {
 
 void Simulation::crash_node(std::size_t i) {
   SimNode& n = *nodes_[i];
+  if (is_arbiter(i)) {
+    n.arb.reset();
+    n.held.clear();
+    trace("crash arbiter");
+    return;
+  }
   n.rt.reset();  // its proposals die with it
   std::erase_if(proposed_, [&](const auto& e) { return e.first.first == i; });
   n.held.clear();
@@ -592,7 +626,7 @@ bool Simulation::check_documents() {
 bool Simulation::documents_converged() const {
   std::optional<StoredDoc> seen;
   for (const auto& n : nodes_) {
-    if (!n->rt) continue;
+    if (!n->rt) continue;  // down, or the arbiter (which stores no document)
     if (seen && !(n->rt->replica()->doc() == *seen)) return false;
     seen = n->rt->replica()->doc();
   }
@@ -606,8 +640,10 @@ void Simulation::transmit(NodeId from, NodeId to, Message m) {
   std::uniform_real_distribution<double> p(0.0, 1.0);
   if (p(rng_) < loss_) return;
   const bool dup = p(rng_) < duplicate_;
+  const RealTime extra = (from.value < place_delay_.size() ? place_delay_[from.value] : 0) +
+                         (to.value < place_delay_.size() ? place_delay_[to.value] : 0);
   auto delay = [&] {
-    return 50 + base_delay_ +
+    return 50 + base_delay_ + extra +
            static_cast<RealTime>(rng_() % static_cast<std::uint64_t>(max_delay_));
   };
   const std::uint64_t epoch = nodes_[from.value]->epoch;
@@ -617,6 +653,10 @@ void Simulation::transmit(NodeId from, NodeId to, Message m) {
 
 void Simulation::deliver(const InFlight& f) {
   SimNode& n = *nodes_[f.to.value];
+  if (n.arb) {
+    receive_at_arbiter(f);
+    return;
+  }
   if (!n.rt) return;
   if (n.paused_until > now_) {
     n.held.push_back(f);
@@ -638,6 +678,20 @@ void Simulation::receive(const InFlight& f) {
   }
   n.rt->step(f.from, f.epoch, f.message, local);
   drain(f.to.value);
+}
+
+// hactl-arbiter's shell: the transport's incarnation rule (its PeerGate per node), the voter,
+// the vote on disk before the answer leaves, the answer.
+void Simulation::receive_at_arbiter(const InFlight& f) {
+  SimNode& n = *nodes_[f.to.value];
+  if (n.heard_epoch.size() != nodes_.size()) n.heard_epoch.assign(nodes_.size(), 0);
+  std::uint64_t& heard = n.heard_epoch[f.from.value];
+  if (f.epoch < heard) return;
+  heard = f.epoch;
+  auto out = n.arb->step(config_.nodes[f.from.value].name, f.message, local_time(f.to.value, now_));
+  if (out.persist) n.arb_disk = *out.persist;
+  if (out.new_holder) trace("arbiter holds for " + *out.new_holder);
+  if (out.reply) transmit(f.to, f.from, std::move(*out.reply));
 }
 
 void Simulation::tick_node(std::size_t i) {
@@ -854,7 +908,7 @@ void Simulation::inject_random_fault() {
       }
       break;
     case 0:
-      if (nodes_[a]->rt) crash_node(a);
+      if (alive(a)) crash_node(a);
       break;
     case 9:
       crash_agent(a);
@@ -865,7 +919,7 @@ void Simulation::inject_random_fault() {
       break;
     case 1:
     case 2:
-      if (!nodes_[a]->rt) start_node(a);
+      if (!alive(a)) start_node(a);
       break;
     case 3:
       if (nodes_[a]->rt && nodes_[a]->paused_until <= now_) {
@@ -913,7 +967,7 @@ void Simulation::heal_all() {
   max_delay_ = 1'000;
   base_delay_ = 0;
   for (std::size_t i = 0; i < nodes_.size(); ++i) {
-    if (!nodes_[i]->rt) {
+    if (!alive(i)) {
       start_node(i);
     } else if (nodes_[i]->paused_until > now_) {
       nodes_[i]->paused_until = now_;
@@ -929,6 +983,7 @@ std::optional<NodeId> Simulation::agreed() const {
   std::optional<NodeId> agreed;
   for (std::size_t i = 0; i < nodes_.size(); ++i) {
     const SimNode& n = *nodes_[i];
+    if (is_arbiter(i)) continue;
     if (!n.rt || n.paused_until > now_) return std::nullopt;
     const Instant local = local_time(i, now_);
     const auto c = n.rt->node().coordinator();
@@ -970,6 +1025,12 @@ void Simulation::set_delay(RealTime base, RealTime spread) {
   trace("delay " + ms(base) + " + up to " + ms(spread));
 }
 
+void Simulation::set_place_delay(std::size_t i, RealTime one_way) {
+  place_delay_.resize(nodes_.size(), 0);
+  place_delay_.at(i) = one_way;
+  trace("delay to and from " + config_.nodes[i].name + " " + ms(one_way));
+}
+
 void Simulation::heal_network() {
   for (auto& row : blocked_) std::fill(row.begin(), row.end(), false);
   trace("heal network");
@@ -1009,6 +1070,15 @@ const ResourceHost* Simulation::host(std::size_t i) const {
 }
 
 const NodeRuntime* Simulation::runtime(std::size_t i) const { return nodes_[i]->rt.get(); }
+
+ResourceRole Simulation::actual(std::size_t i, std::size_t primitive) const {
+  return nodes_[i]->actual.at(primitive);
+}
+
+const ArbiterVoter* Simulation::arbiter() const {
+  const auto a = arbiter_index();
+  return a ? nodes_[*a]->arb.get() : nullptr;
+}
 
 Membership Simulation::membership(std::size_t i) const {
   return nodes_[i]->rt->membership(local_time(i, now_));

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "common/config.hpp"
+#include "coordinator/arbiter.hpp"
 #include "coordinator/runtime.hpp"
 
 namespace hactl::sim {
@@ -31,6 +32,10 @@ struct SimOptions {
   // or 0: at once. What waits for the store (acknowledgements, votes with that version) waits.
   std::vector<RealTime> store_delay;
   std::size_t witnesses = 0;  // the last `witnesses` nodes are witnesses
+  // An arbiter (coordinator/arbiter.hpp, as hactl-arbiter runs it) listed after the nodes: it
+  // has a clock, can crash, restart and be cut off like a node, and keeps its votes on its disk.
+  bool arbiter = false;
+  bool unsafe_arbiter = false;  // it backs every node that asks: the checker must notice
   TimingConfig timing;
   bool unsafe_lease = false;  // break the lease rule on purpose: the checker must notice
   RealTime fault_phase = 3'000'000;
@@ -130,6 +135,8 @@ class Simulation {
   void start_all();
   void run_for(RealTime duration);  // checks safety after every event
   void crash(std::size_t i) { crash_node(i); }
+  // The arbiter's place (SimOptions::arbiter): crash(), restart(), isolate() and block() take it.
+  std::optional<std::size_t> arbiter_index() const;
   void crash_agent(std::size_t i);  // the host and what it runs live on
   void restart(std::size_t i) { start_node(i); }
   void isolate(std::size_t i);
@@ -137,6 +144,8 @@ class Simulation {
   void heal_network();
   // Every datagram from now on takes `base` + up to `spread` (+ 50 us) of real time.
   void set_delay(RealTime base, RealTime spread);
+  // Datagrams to or from place i take `one_way` more (an arbiter across a WAN).
+  void set_place_delay(std::size_t i, RealTime one_way);
   void pause(std::size_t i, RealTime duration);
   // Node i hands the coordinator role over (Node::hand_over) to `target` or its choice; a
   // follower asks its coordinator to.
@@ -153,6 +162,10 @@ class Simulation {
   const ResourceHost* host(std::size_t i) const;
   const NodeRuntime* runtime(std::size_t i) const;  // null while its agent is down
   Membership membership(std::size_t i) const;
+  // What really runs on host i (the world, not what any agent believes).
+  ResourceRole actual(std::size_t i, std::size_t primitive) const;
+  // The arbiter's voter (SimOptions::arbiter), null while it is down.
+  const ArbiterVoter* arbiter() const;
   Instant local_now(std::size_t i) const { return local_time(i, now_); }
   RealTime now() const { return now_; }
   const SimResult& result() const { return result_; }
@@ -217,6 +230,9 @@ class Simulation {
   void heal_all();
   bool agreed_coordinator() const;
   bool has_resources() const { return !config_.resources.primitives.empty(); }
+  bool alive(std::size_t i) const;  // an agent runs there (or the arbiter does)
+  bool is_arbiter(std::size_t i) const { return config_.nodes[i].arbiter; }
+  void receive_at_arbiter(const InFlight& f);
 
   void propose_random(bool allow_bad = true);
   bool check_documents();
@@ -257,6 +273,7 @@ class Simulation {
   double duplicate_ = 0;
   RealTime max_delay_ = 1'000;
   RealTime base_delay_ = 0;
+  std::vector<RealTime> place_delay_;  // by place, see set_place_delay
   Observer observer_;
 
   std::map<std::uint64_t, std::uint16_t> coordinator_of_term_;

@@ -1,12 +1,13 @@
 // The arbiter's voter (coordinator/arbiter.hpp), rule by rule: it answers only its holder, a
 // hold lasts the promise after the holder's last request, a probe takes nothing, votes are
 // Raft's (persisted first), and a restarted arbiter backs nobody for a promise's span.
+#include "coordinator/arbiter.hpp"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
 
 #include "common/limits.hpp"
-#include "coordinator/arbiter.hpp"
 
 namespace hactl {
 namespace {
@@ -28,7 +29,12 @@ ArbiterAnswer answer(const ArbiterVoter::Output& out) {
 class Arbiter : public ::testing::Test {
  protected:
   // An arbiter that has run for longer than its promise (it knows the cluster's promise).
-  Arbiter() : voter_(ArbiterHardState{Term{1}, "", kPromise}, kBoot) {}
+  Arbiter() : voter_(ArbiterHardState{Term{1}, "", kPromise}, kBoot) {
+    // Each node's probe at its start says how long it counts on the arbiter's promises.
+    ArbiterClaim probe = claim(0);
+    probe.probe = true;
+    for (const char* n : {"n1", "n2"}) voter_.step(n, probe, kBoot);
+  }
   Instant at(int ms) const { return kBoot + kPromise + ms * kMs; }
   ArbiterVoter voter_;
 };
@@ -113,6 +119,14 @@ TEST_F(Arbiter, AGrantedPreVoteTakesTheHoldSoTheVoteFindsItFree) {
   EXPECT_FALSE(pre.persist.has_value());  // a pre-vote changes no term and no vote
   EXPECT_EQ(voter_.status(at(0)).holder, "n2");
   EXPECT_FALSE(answer(voter_.step("n1", claim(1), at(1))).granted);
+}
+
+TEST_F(Arbiter, AVoteRequestOfANodeWhoseClaimsWereNeverHeardGetsNoAnswer) {
+  const auto out = voter_.step("n3", VoteRequest{Term{2}, 1, {}, false}, at(0));
+  EXPECT_TRUE(out.dropped);
+  EXPECT_EQ(out.drop_reason, "promise_unknown");
+  const auto pre = voter_.step("n3", PreVoteRequest{Term{2}, {}}, at(1));
+  EXPECT_EQ(std::get<PreVoteResponse>(*pre.reply), (PreVoteResponse{Term{1}, false}));
 }
 
 TEST(ArbiterRestart, ARestartedArbiterBacksNobodyForThePromiseAndKeepsItsVote) {
