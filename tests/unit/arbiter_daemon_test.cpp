@@ -108,6 +108,10 @@ TEST_F(Served, AFirstRequestIsChallengedThenTheClaimIsGrantedToOneNodeOnly) {
 TEST_F(Served, AnAnswerWaitsForItsStateAndAnswersLeaveInOrder) {
   FakeNode n1{"n1"};
   greet(n1, 0);
+  // A probe tells the voter how long n1 counts on a promise (it votes for no node that has not).
+  c_.receive(n1.request(ArbiterClaim{Term{1}, false, 5, milliseconds{300}, true}), from(1000),
+             at(1));
+  ASSERT_EQ(c_.take_sendable().size(), 1u);
   c_.receive(n1.request(VoteRequest{Term{2}, 11, {}, false}), from(1000), at(1));
   c_.receive(n1.request(claim(12)), from(1000), at(2));  // needs no write, but comes after
   EXPECT_TRUE(c_.take_sendable().empty());
