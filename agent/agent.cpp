@@ -130,8 +130,10 @@ std::expected<void, std::string> Agent::start() {
   last_beat_.assign(config().nodes.size(), std::nullopt);
   missed_beats_.assign(config().nodes.size(), 0);
   if (!config().metrics_address.empty()) {
-    metrics_ = std::make_unique<MetricsServer>(loop_, config().metrics_address,
-                                               [this] { return metrics_text(); });
+    HttpServer::Routes routes;
+    routes["/metrics"] = {std::string(kPrometheusContentType), [this] { return metrics_text(); }};
+    metrics_ = std::make_unique<HttpServer>(loop_, config().metrics_address, "hactl agent",
+                                            std::move(routes));
     if (auto r = metrics_->start(); !r) {
       // Monitoring is not worth refusing to keep services up for: say so, run on.
       spdlog::error("event=metrics_unavailable error=\"{}\"", r.error());

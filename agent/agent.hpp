@@ -17,9 +17,9 @@
 #include "agent/doc_writer.hpp"
 #include "agent/event_log.hpp"
 #include "agent/event_sink.hpp"
+#include "agent/http_server.hpp"
 #include "agent/lease_file.hpp"
 #include "agent/loop_monitor.hpp"
-#include "agent/metrics_server.hpp"
 #include "agent/reconcile_watch.hpp"
 #include "agent/request_worker.hpp"
 #include "agent/state_store.hpp"
@@ -259,7 +259,7 @@ class Agent {
   // Metrics (agent_metrics.cpp).
   std::string metrics_text() const;
   void count_heartbeat(NodeId from, Instant t);
-  std::unique_ptr<MetricsServer> metrics_;
+  std::unique_ptr<HttpServer> metrics_;
   struct ActionStats {
     std::uint64_t ok = 0, failed = 0;
     double seconds = 0;

@@ -87,7 +87,7 @@ std::expected<void, std::string> ArbiterDaemon::start() {
   routes["/metrics"] = {"text/plain; version=0.0.4; charset=utf-8",
                         [this] { return metrics_text(); }};
   routes["/status"] = {"application/json", [this] { return status_json(); }};
-  http_ = std::make_unique<HttpServer>(loop_, options_.http, std::move(routes));
+  http_ = std::make_unique<HttpServer>(loop_, options_.http, "hactl-arbiter", std::move(routes));
   if (auto r = http_->start(); !r) {
     stop();
     return r;

@@ -18,7 +18,7 @@
 #include <span>
 #include <string>
 
-#include "arbiter/http_server.hpp"
+#include "agent/http_server.hpp"
 #include "arbiter/key_dir.hpp"
 #include "arbiter/report.hpp"
 #include "arbiter/served_cluster.hpp"

@@ -1,7 +1,7 @@
 // The Prometheus text builder (format 0.0.4) and the agent's HTTP metrics endpoint. The server
 // tests run a real libuv loop in this thread and talk to it over 127.0.0.1 with plain sockets;
 // every wait is bounded in iterations and time.
-#include "agent/metrics_server.hpp"
+#include "agent/http_server.hpp"
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
@@ -123,7 +123,7 @@ TEST(PrometheusText, InvalidNamesAreDroppedAndCounted) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// MetricsServer
+// HttpServer, as the agent runs it (a /metrics route)
 
 constexpr auto kWaitLimit = 3s;       // the longest any single wait in these tests may take
 constexpr int kMaxPumpSteps = 20000;  // and its bound in loop turns (1 ms poll each)
@@ -157,7 +157,7 @@ HttpReply parse_reply(std::string raw, bool closed) {
   return r;
 }
 
-class MetricsServerTest : public ::testing::Test {
+class HttpServerTest : public ::testing::Test {
  protected:
   void SetUp() override { ASSERT_EQ(uv_loop_init(&loop_), 0); }
 
@@ -168,14 +168,16 @@ class MetricsServerTest : public ::testing::Test {
     EXPECT_EQ(uv_loop_close(&loop_), 0) << "a handle was left open";
   }
 
-  MetricsServer& make_server(MetricsServer::Render render, MetricsServerOptions options = {},
-                             std::string address = "127.0.0.1:0") {
-    servers_.push_back(
-        std::make_unique<MetricsServer>(&loop_, std::move(address), std::move(render), options));
+  HttpServer& make_server(HttpServer::Render render, HttpServerOptions options = {},
+                          std::string address = "127.0.0.1:0") {
+    HttpServer::Routes routes;
+    routes["/metrics"] = {std::string(kPrometheusContentType), std::move(render)};
+    servers_.push_back(std::make_unique<HttpServer>(&loop_, std::move(address), "hactl agent",
+                                                    std::move(routes), options));
     return *servers_.back();
   }
 
-  MetricsServer& start_server(MetricsServerOptions options = {}) {
+  HttpServer& start_server(HttpServerOptions options = {}) {
     auto& s = make_server([this] { return render(); }, options);
     const auto r = s.start();
     EXPECT_TRUE(r) << r.error();
@@ -260,12 +262,12 @@ class MetricsServerTest : public ::testing::Test {
   }
 
   uv_loop_t loop_{};
-  std::vector<std::unique_ptr<MetricsServer>> servers_;
+  std::vector<std::unique_ptr<HttpServer>> servers_;
   std::vector<int> fds_;
   int renders_ = 0;
 };
 
-TEST_F(MetricsServerTest, MetricsIsServedWithHeaders) {
+TEST_F(HttpServerTest, MetricsIsServedWithHeaders) {
   auto& s = start_server();
   const auto r = request(s.bound_port(), "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
   ASSERT_TRUE(r.closed);
@@ -282,7 +284,7 @@ TEST_F(MetricsServerTest, MetricsIsServedWithHeaders) {
   EXPECT_TRUE(pump_until([&] { return s.connections() == 0; }));
 }
 
-TEST_F(MetricsServerTest, HeadIndexAndBareLineFeeds) {
+TEST_F(HttpServerTest, HeadIndexAndBareLineFeeds) {
   auto& s = start_server();
   const auto head = request(s.bound_port(), "HEAD /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
   EXPECT_EQ(head.status, 200) << head.raw;
@@ -295,7 +297,7 @@ TEST_F(MetricsServerTest, HeadIndexAndBareLineFeeds) {
   EXPECT_NE(index.body.find("/metrics"), std::string::npos);
 }
 
-TEST_F(MetricsServerTest, ClientThatHalfClosesStillGetsTheResponse) {
+TEST_F(HttpServerTest, ClientThatHalfClosesStillGetsTheResponse) {
   auto& s = start_server();
   const int fd = connect_loopback(s.bound_port());
   send_all(fd, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
@@ -305,7 +307,7 @@ TEST_F(MetricsServerTest, ClientThatHalfClosesStillGetsTheResponse) {
   EXPECT_EQ(r.body, "# TYPE up gauge\nup 1\n");
 }
 
-TEST_F(MetricsServerTest, HeadSplitAcrossReads) {
+TEST_F(HttpServerTest, HeadSplitAcrossReads) {
   auto& s = start_server();
   const int fd = connect_loopback(s.bound_port());
   for (const std::string_view part : {"GET /met", "rics HTTP/1.1\r", "\nHost: x\r\n\r", "\n"}) {
@@ -317,7 +319,7 @@ TEST_F(MetricsServerTest, HeadSplitAcrossReads) {
   EXPECT_EQ(renders_, 1);
 }
 
-TEST_F(MetricsServerTest, ErrorStatuses) {
+TEST_F(HttpServerTest, ErrorStatuses) {
   auto& s = start_server();
   const int port = s.bound_port();
   struct Case {
@@ -352,8 +354,8 @@ TEST_F(MetricsServerTest, ErrorStatuses) {
   EXPECT_TRUE(pump_until([&] { return s.connections() == 0; }));
 }
 
-TEST_F(MetricsServerTest, OversizedHeadGets431) {
-  MetricsServerOptions o;
+TEST_F(HttpServerTest, OversizedHeadGets431) {
+  HttpServerOptions o;
   auto& s = start_server(o);
   // A head that never ends, and one that ends beyond the limit.
   const std::string filler = "X-Filler: " + std::string(o.max_request_head, 'a') + "\r\n";
@@ -372,8 +374,8 @@ TEST_F(MetricsServerTest, OversizedHeadGets431) {
   EXPECT_EQ(renders_, 1);
 }
 
-TEST_F(MetricsServerTest, SilentAndSlowClientsAreClosedAfterTheTimeout) {
-  MetricsServerOptions o;
+TEST_F(HttpServerTest, SilentAndSlowClientsAreClosedAfterTheTimeout) {
+  HttpServerOptions o;
   o.connection_timeout = 200ms;
   auto& s = start_server(o);
   const auto t0 = Clock::now();
@@ -394,8 +396,8 @@ TEST_F(MetricsServerTest, SilentAndSlowClientsAreClosedAfterTheTimeout) {
   EXPECT_EQ(renders_, 0);
 }
 
-TEST_F(MetricsServerTest, TooManyConnectionsAreRefused) {
-  MetricsServerOptions o;
+TEST_F(HttpServerTest, TooManyConnectionsAreRefused) {
+  HttpServerOptions o;
   o.max_connections = 3;
   auto& s = start_server(o);
   std::vector<int> held;
@@ -415,8 +417,8 @@ TEST_F(MetricsServerTest, TooManyConnectionsAreRefused) {
 
 // One peer address holds at most max_connections_per_address: the rest are refused, and
 // another address (127.0.0.2, loopback as well) still gets in.
-TEST_F(MetricsServerTest, OneAddressCannotTakeEveryConnection) {
-  MetricsServerOptions o;
+TEST_F(HttpServerTest, OneAddressCannotTakeEveryConnection) {
+  HttpServerOptions o;
   o.max_connections_per_address = 2;
   auto& s = start_server(o);
   std::vector<int> held;
@@ -440,13 +442,13 @@ TEST_F(MetricsServerTest, OneAddressCannotTakeEveryConnection) {
   EXPECT_EQ(read_reply(other).status, 200);
 }
 
-TEST_F(MetricsServerTest, RenderThatThrowsGets500) {
+TEST_F(HttpServerTest, RenderThatThrowsGets500) {
   auto& s = make_server([]() -> std::string { throw std::runtime_error("boom"); });
   ASSERT_TRUE(s.start());
   EXPECT_EQ(request(s.bound_port(), "GET /metrics HTTP/1.1\r\n\r\n").status, 500);
 }
 
-TEST_F(MetricsServerTest, BindFailureNamesTheAddress) {
+TEST_F(HttpServerTest, BindFailureNamesTheAddress) {
   auto& first = start_server();
   const std::string address = "127.0.0.1:" + std::to_string(first.bound_port());
   auto& second = make_server([] { return std::string(); }, {}, address);
@@ -459,7 +461,7 @@ TEST_F(MetricsServerTest, BindFailureNamesTheAddress) {
   EXPECT_EQ(request(first.bound_port(), "GET /metrics HTTP/1.1\r\n\r\n").status, 200);
 }
 
-TEST_F(MetricsServerTest, InvalidAddressesAreRefused) {
+TEST_F(HttpServerTest, InvalidAddressesAreRefused) {
   for (const char* bad : {"localhost:9405", "127.0.0.1", "127.0.0.1:", "127.0.0.1:65536",
                           "127.0.0.1:x", "::1:9405", "[::1]9405", "[::1:9405", "[nope]:9405"}) {
     auto& s = make_server([] { return std::string(); }, {}, bad);
@@ -470,7 +472,7 @@ TEST_F(MetricsServerTest, InvalidAddressesAreRefused) {
   EXPECT_EQ(kDefaultMetricsAddress, "127.0.0.1:9405");
 }
 
-TEST_F(MetricsServerTest, Ipv6Loopback) {
+TEST_F(HttpServerTest, Ipv6Loopback) {
   auto& s = make_server([] { return std::string("up 1\n"); }, {}, "[::1]:0");
   if (const auto r = s.start(); !r) HACTL_SKIP("no IPv6 loopback here: " << r.error());
   const int fd = ::socket(AF_INET6, SOCK_STREAM, 0);
@@ -487,7 +489,7 @@ TEST_F(MetricsServerTest, Ipv6Loopback) {
   EXPECT_EQ(r.body, "up 1\n");
 }
 
-TEST_F(MetricsServerTest, CloseWithOpenConnectionsFreesEverything) {
+TEST_F(HttpServerTest, CloseWithOpenConnectionsFreesEverything) {
   auto& s = start_server();
   const int a = connect_loopback(s.bound_port());
   const int b = connect_loopback(s.bound_port());

@@ -1,4 +1,4 @@
-#include "agent/metrics_server.hpp"
+#include "agent/http_server.hpp"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -12,8 +12,8 @@
 
 namespace hactl {
 
-struct MetricsServer::Client {
-  MetricsServer* server = nullptr;
+struct HttpServer::Client {
+  HttpServer* server = nullptr;
   uv_tcp_t tcp{};
   uv_timer_t timer{};  // the connection's deadline, from accept
   uv_write_t write{};
@@ -38,11 +38,7 @@ constexpr std::size_t kMaxDiscarded = 64 * 1024;
 constexpr int kListenBacklog = 64;
 constexpr std::uint64_t kRefusalLogIntervalMs = 10'000;
 
-constexpr std::string_view kMetricsContentType = "text/plain; version=0.0.4; charset=utf-8";
 constexpr std::string_view kTextContentType = "text/plain; charset=utf-8";
-constexpr std::string_view kIndexPage =
-    "<html><head><title>hactl agent</title></head><body><h1>hactl agent</h1>"
-    "<p><a href=\"/metrics\">Metrics</a></p></body></html>\n";
 // Sent with uv_try_write to a connection over the limit, which is closed at once.
 char kBusyResponse[] =
     "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n"
@@ -208,16 +204,20 @@ Request parse_request(std::string_view head) {
 
 }  // namespace
 
-MetricsServer::MetricsServer(uv_loop_t* loop, std::string address, Render render,
-                             MetricsServerOptions options)
-    : loop_(loop), address_(std::move(address)), render_(std::move(render)), options_(options) {
+HttpServer::HttpServer(uv_loop_t* loop, std::string address, std::string title, Routes routes,
+                       HttpServerOptions options)
+    : loop_(loop),
+      address_(std::move(address)),
+      title_(std::move(title)),
+      routes_(std::move(routes)),
+      options_(options) {
   HACTL_ASSERT(options_.max_connections > 0);
   HACTL_ASSERT(options_.connection_timeout.count() > 0);
 }
 
-MetricsServer::~MetricsServer() { close(); }
+HttpServer::~HttpServer() { close(); }
 
-std::expected<void, std::string> MetricsServer::start() {
+std::expected<void, std::string> HttpServer::start() {
   if (started_) return std::unexpected("metrics server on " + address_ + " already started");
   started_ = true;
   const auto addr = parse_listen_address(address_);
@@ -234,11 +234,11 @@ std::expected<void, std::string> MetricsServer::start() {
     close();
     return std::unexpected("cannot listen for metrics on " + address_ + ": " + uv_strerror(rc));
   }
-  spdlog::info("event=metrics_listening address={} port={}", address_, bound_port());
+  spdlog::info("event=http_listening address={} port={}", address_, bound_port());
   return {};
 }
 
-void MetricsServer::close() {
+void HttpServer::close() {
   if (server_ != nullptr) {
     uv_close(reinterpret_cast<uv_handle_t*>(server_),
              [](uv_handle_t* h) { delete reinterpret_cast<uv_tcp_t*>(h); });
@@ -247,7 +247,7 @@ void MetricsServer::close() {
   while (!clients_.empty()) close_client(*clients_.begin());
 }
 
-int MetricsServer::bound_port() const {
+int HttpServer::bound_port() const {
   if (server_ == nullptr) return -1;
   sockaddr_storage ss{};
   int len = sizeof ss;
@@ -272,15 +272,15 @@ std::string peer_address(uv_tcp_t* tcp) {
 
 }  // namespace
 
-void MetricsServer::on_connection(uv_stream_t* server, int status) {
+void HttpServer::on_connection(uv_stream_t* server, int status) {
   if (status < 0) {
-    spdlog::warn("event=metrics_accept_failed error=\"{}\"", uv_strerror(status));
+    spdlog::warn("event=http_accept_failed error=\"{}\"", uv_strerror(status));
     return;
   }
-  static_cast<MetricsServer*>(server->data)->accept_one();
+  static_cast<HttpServer*>(server->data)->accept_one();
 }
 
-void MetricsServer::accept_one() {
+void HttpServer::accept_one() {
   auto* c = new Client;
   c->server = this;
   uv_tcp_init(loop_, &c->tcp);
@@ -301,7 +301,7 @@ void MetricsServer::accept_one() {
     const std::uint64_t now = uv_now(loop_);
     if (last_refusal_log_ms_ == 0 || now - last_refusal_log_ms_ >= kRefusalLogIntervalMs) {
       spdlog::warn(
-          "event=metrics_refused reason={} address={} limit={} refused_total={}",
+          "event=http_refused reason={} address={} limit={} refused_total={}",
           over_address ? "too_many_connections_from_address" : "too_many_connections", address,
           over_address ? options_.max_connections_per_address : options_.max_connections, refused_);
       last_refusal_log_ms_ = now;
@@ -318,7 +318,7 @@ void MetricsServer::accept_one() {
       &c->timer,
       [](uv_timer_t* t) {
         auto* client = static_cast<Client*>(t->data);
-        spdlog::debug("event=metrics_connection_timeout responded={}", client->responded);
+        spdlog::debug("event=http_connection_timeout responded={}", client->responded);
         client->server->close_client(client);
       },
       static_cast<std::uint64_t>(options_.connection_timeout.count()), 0);
@@ -338,7 +338,7 @@ void MetricsServer::accept_one() {
       });
 }
 
-void MetricsServer::on_read(Client& c, std::string_view data) {
+void HttpServer::on_read(Client& c, std::string_view data) {
   if (c.responded) {
     c.discarded += data.size();
     if (c.discarded > kMaxDiscarded) close_client(&c);
@@ -362,7 +362,7 @@ void MetricsServer::on_read(Client& c, std::string_view data) {
   respond(c, head);
 }
 
-void MetricsServer::on_read_end(Client& c, int status) {
+void HttpServer::on_read_end(Client& c, int status) {
   uv_read_stop(reinterpret_cast<uv_stream_t*>(&c.tcp));
   c.peer_eof = true;
   // The client closed its side: once it has its whole response (or never sent a whole request)
@@ -370,7 +370,7 @@ void MetricsServer::on_read_end(Client& c, int status) {
   if (status != UV_EOF || !c.responded || c.write_done) close_client(&c);
 }
 
-void MetricsServer::respond(Client& c, std::string_view head) {
+void HttpServer::respond(Client& c, std::string_view head) {
   const Request r = parse_request(head);
   if (r.error != 0) {
     send(c, error_response(r.error));
@@ -378,30 +378,40 @@ void MetricsServer::respond(Client& c, std::string_view head) {
   }
   const bool is_get = r.method == "GET";
   const bool is_head = r.method == "HEAD";
-  if (r.path != "/metrics" && r.path != "/") {
+  const auto route = routes_.find(r.path);
+  if (route == routes_.end() && r.path != "/") {
     send(c, error_response(404));
   } else if (!is_get && !is_head) {
     send(c, error_response(405, "Allow: GET, HEAD\r\n"));
-  } else if (r.path == "/") {
-    send(c, http_response(200, "text/html; charset=utf-8", kIndexPage, is_get));
+  } else if (route == routes_.end()) {
+    send(c, http_response(200, "text/html; charset=utf-8", index_page(), is_get));
   } else {
     std::string body;
     try {
-      body = render_();
+      body = route->second.render();
     } catch (const std::exception& e) {
-      spdlog::error("event=metrics_render_failed error=\"{}\"", e.what());
+      spdlog::error("event=http_render_failed path={} error=\"{}\"", r.path, e.what());
       send(c, error_response(500));
       return;
     } catch (...) {
-      spdlog::error("event=metrics_render_failed error=unknown");
+      spdlog::error("event=http_render_failed path={} error=unknown", r.path);
       send(c, error_response(500));
       return;
     }
-    send(c, http_response(200, kMetricsContentType, body, is_get));
+    send(c, http_response(200, route->second.content_type, body, is_get));
   }
 }
 
-void MetricsServer::send(Client& c, std::string response) {
+std::string HttpServer::index_page() const {
+  std::string page =
+      "<html><head><title>" + title_ + "</title></head><body><h1>" + title_ + "</h1>";
+  for (const auto& [path, route] : routes_) {
+    page += "<p><a href=\"" + path + "\">" + path + "</a></p>";
+  }
+  return page + "</body></html>\n";
+}
+
+void HttpServer::send(Client& c, std::string response) {
   c.response = std::move(response);
   uv_buf_t buf = uv_buf_init(c.response.data(), static_cast<unsigned>(c.response.size()));
   c.write.data = &c;
@@ -414,7 +424,7 @@ void MetricsServer::send(Client& c, std::string response) {
   if (rc != 0) close_client(&c);
 }
 
-void MetricsServer::on_written(Client& c, int status) {
+void HttpServer::on_written(Client& c, int status) {
   c.write_done = true;
   c.response = std::string();
   if (status < 0 || c.peer_eof) {
@@ -432,7 +442,7 @@ void MetricsServer::on_written(Client& c, int status) {
   if (rc != 0) close_client(&c);
 }
 
-void MetricsServer::close_client(Client* c) {
+void HttpServer::close_client(Client* c) {
   if (c->closing) return;
   c->closing = true;
   clients_.erase(c);

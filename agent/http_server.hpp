@@ -1,14 +1,21 @@
-// hactl-arbiter's HTTP listener: GET (or HEAD) of each route answers what its render() returns,
-// with its content type; GET / a short page listing the routes. A copy of the agent's
-// MetricsServer (agent/metrics_server.hpp) with a table of routes instead of /metrics alone, so
-// the arbiter serves /metrics and /status on one port without linking the agent; its limits and
-// answers are that class's: any other path 404, another method 405, a malformed head 400, a
-// head over max_request_head bytes 431, HTTP other than 1.0 and 1.1 505, a render() that throws
-// 500; one request per connection; at most max_connections at once, max_connections_per_address
-// of them from one peer address; each connection closed connection_timeout after it was accepted.
+// A minimal HTTP/1.1 server on a libuv TCP listener, on the caller's loop: the agent's
+// Prometheus endpoint (/metrics) and hactl-arbiter's (/metrics and /status). GET (or HEAD) of a
+// route answers what its render() returns, with its content type; GET / a short page listing
+// the routes; any other path 404, another method on a known path 405, a malformed request head
+// 400, a head over max_request_head bytes 431, HTTP other than 1.0 and 1.1 505, a render() that
+// throws 500. One request per connection: the response always says "Connection: close" and the
+// server then shuts down its side and closes once the client has.
 //
-// Unauthenticated and unencrypted: the default address is loopback, and another address must be
-// the operator's explicit choice (--metrics).
+// Nothing here blocks the loop, and no client can hold more than its share: at most
+// max_connections at once, max_connections_per_address of them from one peer address (one more
+// is sent 503 and closed at once: a host flooding it leaves room for the Prometheus server's
+// address; local users all come from a local address and share its limit), and each connection is
+// closed connection_timeout after it was accepted, whatever state it is in (a client that sends
+// nothing, a slow one that trickles its head, one that never reads its response).
+//
+// Unauthenticated and unencrypted. The default addresses are loopback (kDefaultMetricsAddress,
+// kDefaultArbiterHttpAddress); another address (e.g. "0.0.0.0:9405" so a remote Prometheus can
+// scrape) must be the operator's explicit choice, never a default.
 #pragma once
 
 #include <uv.h>
@@ -25,7 +32,10 @@
 
 namespace hactl {
 
+inline constexpr std::string_view kDefaultMetricsAddress = "127.0.0.1:9405";
 inline constexpr std::string_view kDefaultArbiterHttpAddress = "127.0.0.1:9406";
+inline constexpr std::string_view kPrometheusContentType =
+    "text/plain; version=0.0.4; charset=utf-8";
 
 struct HttpServerOptions {
   std::size_t max_connections = 16;
@@ -45,7 +55,9 @@ class HttpServer {
 
   // address: numeric "IPv4:port" or "[IPv6]:port"; host names are not resolved. Port 0 binds
   // an ephemeral port (see bound_port()). A route's render() is called on the loop per request.
-  HttpServer(uv_loop_t* loop, std::string address, Routes routes, HttpServerOptions options = {});
+  // `title` heads the index page (what serves here: "hactl agent", "hactl-arbiter").
+  HttpServer(uv_loop_t* loop, std::string address, std::string title, Routes routes,
+             HttpServerOptions options = {});
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
   ~HttpServer();  // close()
@@ -74,6 +86,7 @@ class HttpServer {
 
   uv_loop_t* loop_;
   std::string address_;
+  std::string title_;
   Routes routes_;
   HttpServerOptions options_;
   uv_tcp_t* server_ = nullptr;  // on the heap: its close callback may run after we are gone
