@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "common/assert.hpp"
+#include "common/byte_io.hpp"
 #include "common/limits.hpp"
 
 namespace hactl {
@@ -25,52 +26,8 @@ static_assert(crypto_kdf_KEYBYTES == kKeyBytes &&
 // The messages name no node, so their bodies need no node list.
 const std::vector<std::string> kNoNames;
 
-void put_u64(std::vector<std::uint8_t>& out, std::uint64_t v) {
-  for (int i = 0; i < 8; ++i) out.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
-}
-
-void put_name(std::vector<std::uint8_t>& out, const std::string& s) {
-  HACTL_ASSERT(!s.empty() && s.size() <= 255);
-  out.push_back(static_cast<std::uint8_t>(s.size()));
-  out.insert(out.end(), s.begin(), s.end());
-}
-
-class Reader {
- public:
-  explicit Reader(std::span<const std::uint8_t> in) : in_(in) {}
-  bool u8(std::uint8_t& v) {
-    if (left() < 1) return false;
-    v = in_[pos_++];
-    return true;
-  }
-  bool u64(std::uint64_t& v) {
-    if (left() < 8) return false;
-    v = 0;
-    for (int i = 0; i < 8; ++i) v |= static_cast<std::uint64_t>(in_[pos_++]) << (8 * i);
-    return true;
-  }
-  bool name(std::string& s) {
-    std::uint8_t n = 0;
-    if (!u8(n) || left() < n) return false;
-    s.assign(reinterpret_cast<const char*>(in_.data() + pos_), n);
-    pos_ += n;
-    return true;
-  }
-  bool skip(std::size_t n) {
-    if (left() < n) return false;
-    pos_ += n;
-    return true;
-  }
-  std::size_t pos() const { return pos_; }
-  std::size_t left() const { return in_.size() - pos_; }
-
- private:
-  std::span<const std::uint8_t> in_;
-  std::size_t pos_ = 0;
-};
-
 // Magic, version and flags; the cluster's name after them.
-std::expected<std::uint8_t, DropReason> read_preamble(Reader& r, std::size_t size) {
+std::expected<std::uint8_t, DropReason> read_preamble(ByteReader& r, std::size_t size) {
   if (size > limits::kMaxDatagramSize) return std::unexpected(DropReason::kOversized);
   std::uint8_t m0 = 0, m1 = 0, version = 0, flags = 0;
   if (!r.u8(m0) || !r.u8(m1)) return std::unexpected(DropReason::kTruncated);
@@ -81,7 +38,7 @@ std::expected<std::uint8_t, DropReason> read_preamble(Reader& r, std::size_t siz
 }
 
 // The clear header after the preamble, up to and including the nonce.
-bool read_header(Reader& r, ArbiterHeader& h) {
+bool read_header(ByteReader& r, ArbiterHeader& h) {
   return r.name(h.cluster) && r.name(h.sender) && r.name(h.recipient) && r.u64(h.incarnation) &&
          r.u64(h.session) && r.u64(h.echo) && r.u64(h.seq) && r.skip(kNonceBytes);
 }
@@ -99,7 +56,7 @@ bool travels_to_arbiter(const Message& message) {
 
 std::expected<std::string, DropReason> peek_arbiter_cluster(
     std::span<const std::uint8_t> datagram) {
-  Reader r(datagram);
+  ByteReader r(datagram);
   if (auto flags = read_preamble(r, datagram.size()); !flags) return std::unexpected(flags.error());
   std::string cluster;
   if (!r.name(cluster)) return std::unexpected(DropReason::kTruncated);
@@ -108,7 +65,7 @@ std::expected<std::string, DropReason> peek_arbiter_cluster(
 
 std::expected<ArbiterEnvelope, DropReason> open_arbiter(std::span<const std::uint8_t> datagram,
                                                         const ClusterKey& arbiter_key) {
-  Reader r(datagram);
+  ByteReader r(datagram);
   const auto flags = read_preamble(r, datagram.size());
   if (!flags) return std::unexpected(flags.error());
   ArbiterEnvelope env;
@@ -154,18 +111,21 @@ std::vector<std::uint8_t> ArbiterSealer::seal(const ArbiterEnvelope& env) const 
 
 std::vector<std::uint8_t> ArbiterSealer::seal_body(const ArbiterHeader& env,
                                                    std::span<const std::uint8_t> body) const {
-  std::vector<std::uint8_t> out{kMagic0, kMagic1, kArbiterWireVersion, 0};
-  put_name(out, env.cluster);
-  put_name(out, env.sender);
-  put_name(out, env.recipient);
-  for (const std::uint64_t v : {env.incarnation, env.session, env.echo, env.seq}) put_u64(out, v);
+  HACTL_ASSERT(!env.cluster.empty() && !env.sender.empty() && !env.recipient.empty());
+  ByteWriter w;
+  for (const std::uint8_t b : {kMagic0, kMagic1, kArbiterWireVersion, std::uint8_t{0}}) w.u8(b);
+  w.name(env.cluster);
+  w.name(env.sender);
+  w.name(env.recipient);
+  for (const std::uint64_t v : {env.incarnation, env.session, env.echo, env.seq}) w.u64(v);
   unsigned char nonce[kNonceBytes];
   std::memcpy(nonce, nonce_prefix_.data(), nonce_prefix_.size());
   const std::uint64_t count = sealed_.fetch_add(1, std::memory_order_relaxed);
   for (std::size_t i = 0; i < 8; ++i) {
     nonce[nonce_prefix_.size() + i] = static_cast<unsigned char>(count >> (8 * i));
   }
-  out.insert(out.end(), nonce, nonce + kNonceBytes);
+  w.bytes(nonce, kNonceBytes);
+  std::vector<std::uint8_t> out = std::move(w.data());
   const std::size_t header_len = out.size();
   out.resize(header_len + body.size() + kTagBytes);
   unsigned long long sealed_len = 0;
