@@ -315,6 +315,9 @@ TEST(Config, TwoNodesWithoutWitnessWarns) {
   ASSERT_EQ(r->warnings.size(), 1u);
   EXPECT_NE(r->warnings[0].message.find("cannot tell a dead peer from a cut link"),
             std::string::npos);
+  // It names what to add.
+  EXPECT_NE(r->warnings[0].message.find("arbiter: {address: HOST:5406}"), std::string::npos);
+  EXPECT_NE(r->warnings[0].message.find("witness: true"), std::string::npos);
 }
 
 TEST(Config, UnreadableFileIsNamed) {
