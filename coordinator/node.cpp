@@ -186,6 +186,7 @@ void Node::step(NodeId from, const Message& message, Instant now) {
 }
 
 void Node::finish_step(Instant now) {
+  last_now_ = now;
   update_releases(now);
   update_lease(now);
   update_arbiter(now);
@@ -946,8 +947,13 @@ Instant Node::next_deadline() const {
 // When update_arbiter() has something to do: a probe, the arbiter's silence, and the instants
 // arbiter_needed() turns true (a voter's silence passes an interval and a quarter, a lease's
 // end comes within the margin).
+// Only instants after the last step or tick count: one already past would wake the shell at
+// once, again and again (a down peer's silence, the boot's promise).
 template <typename F>
-void Node::consider_arbiter(F&& consider) const {
+void Node::consider_arbiter(F&& consider_any) const {
+  const auto consider = [&](Instant t) {
+    if (t > last_now_) consider_any(t);
+  };
   consider(arbiter_next_probe_);
   if (arbiter_reachable_ && arbiter_answered_at_) {
     consider(*arbiter_answered_at_ + kArbiterLostAfter + Duration{1});

@@ -329,6 +329,7 @@ class Node {
   std::optional<Instant> arbiter_answered_at_;
   Instant arbiter_next_probe_{};
   std::string arbiter_holder_;
+  Instant last_now_{};  // of the last step or tick
   Ready ready_;
 };
 

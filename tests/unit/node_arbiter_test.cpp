@@ -100,6 +100,15 @@ TEST_F(NodeArbiter, ANodeThatHearsItsPeerOnlyProbesTheArbiter) {
   EXPECT_TRUE(node_->has_quorum(at(7000)));
 }
 
+// The shell sleeps until next_deadline(): an instant already past would wake it at once, again
+// and again (a busy loop on an idle pair).
+TEST_F(NodeArbiter, TheNextDeadlineIsNeverInThePast) {
+  for (int ms = 0; ms <= 5000; ms += 250) {
+    run_to(ms, ms < 3000);  // the peer alive, then gone
+    EXPECT_GT(node_->next_deadline(), at(ms)) << "at " << ms << " ms";
+  }
+}
+
 TEST_F(NodeArbiter, OneMissedHeartbeatAndItClaimsAtOnceThenWithEveryHeartbeat) {
   run_to(1000, true);
   const auto claims = run_to(1200, false);
