@@ -3,7 +3,11 @@ percentage of one core (utime+stime from /proc over the window) and resident mem
 for the coordinator and a follower. Heartbeats go from every node to every other, so each agent
 handles 2 (n - 1) datagrams each way per heartbeat interval.
 
-Usage (root): python3 bench/idle_cost.py [SECONDS (30)] [NODES (3)]"""
+With "arbiter" after NODES (2), the pair names a hactl-arbiter in a namespace of its own
+(docs/pairs.md): it is only probed every 2 s while the pair hears itself, and its own CPU is
+printed too.
+
+Usage (root): python3 bench/idle_cost.py [SECONDS (30)] [NODES (3)] [arbiter]"""
 
 import os
 import sys
@@ -12,6 +16,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests",
                                 "integration"))
 from netns import Cluster  # noqa: E402
+from test_pair_arbiter import ARBITER_IP, ArbiterHost  # noqa: E402
 
 
 def cpu_ticks(pid):
@@ -28,22 +33,43 @@ def rss_kib(pid):
     return 0
 
 
-def main(seconds=30, nodes=3):
+def cpu_percent(pid, seconds):
     hz = os.sysconf("SC_CLK_TCK")
-    with Cluster(names=tuple(f"n{i}" for i in range(1, nodes + 1))) as c:
-        c.start_all()
-        leader = c.wait_until(lambda: c.agreed_coordinator(), 10, what="a coordinator")
-        time.sleep(2)
-        for name in (leader, [n for n in c.nodes if n != leader][0]):
-            pid = c.nodes[name].proc.pid
-            t0, c0 = time.monotonic(), cpu_ticks(pid)
-            time.sleep(seconds)
-            t1, c1 = time.monotonic(), cpu_ticks(pid)
-            cpu = (c1 - c0) / hz / (t1 - t0) * 100
-            role = "coordinator" if name == leader else "follower"
-            print(f"idle {role} agent of {nodes} over {seconds} s: CPU {cpu:.2f} % of one core, "
-                  f"RSS {rss_kib(pid) / 1024:.1f} MiB", flush=True)
+    t0, c0 = time.monotonic(), cpu_ticks(pid)
+    time.sleep(seconds)
+    t1, c1 = time.monotonic(), cpu_ticks(pid)
+    return (c1 - c0) / hz / (t1 - t0) * 100
+
+
+def main(seconds=30, nodes=3, arbiter=False):
+    extra = f'arbiter: {{address: "{ARBITER_IP}:5406"}}\n' if arbiter else ""
+    what = f"{nodes} + arbiter" if arbiter else f"{nodes}"
+    with Cluster(names=tuple(f"n{i}" for i in range(1, nodes + 1)), resources_yaml=extra) as c:
+        a = None
+        if arbiter:
+            a = ArbiterHost(c, 0)
+            a.show_log = False
+            a.setup()
+            a.start()
+        try:
+            c.start_all()
+            leader = c.wait_until(lambda: c.agreed_coordinator(), 10, what="a coordinator")
+            time.sleep(2)
+            for name in (leader, [n for n in c.nodes if n != leader][0]):
+                pid = c.nodes[name].proc.pid
+                cpu = cpu_percent(pid, seconds)
+                role = "coordinator" if name == leader else "follower"
+                print(f"idle {role} agent of {what} over {seconds} s: CPU {cpu:.2f} % of one "
+                      f"core, RSS {rss_kib(pid) / 1024:.1f} MiB", flush=True)
+            if a is not None:
+                cpu = cpu_percent(a.proc.pid, seconds)
+                print(f"idle hactl-arbiter serving this pair over {seconds} s: CPU {cpu:.2f} % of "
+                      f"one core, RSS {rss_kib(a.proc.pid) / 1024:.1f} MiB", flush=True)
+        finally:
+            if a is not None:
+                a.cleanup()
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 30, int(sys.argv[2]) if len(sys.argv) > 2 else 3)
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 30, int(sys.argv[2]) if len(sys.argv) > 2 else 3,
+         len(sys.argv) > 3 and sys.argv[3] == "arbiter")

@@ -450,7 +450,7 @@ void Node::become_candidate(Instant now, bool transfer) {
 
 // How long an election round waits for its answers before it starts again: an interval, or
 // the slowest round trip among the voters it asks (the arbiter's, while it is asked) and a
-// quarter interval, as a retransmission timer would reckon it. A round shorter than its
+// quarter interval, as a retransmission timer would reckon it, up to half a node_timeout. A round shorter than its
 // answers' round trip would start a new term before any vote of the last one arrived.
 Duration Node::round_span() const {
   const Duration h = timing_.heartbeat_interval;
@@ -460,7 +460,10 @@ Duration Node::round_span() const {
     const bool asked = p.up || (is_arbiter(i) && arbiter_claiming_);
     if (i != self_.value && asked && p.srtt) rtt = std::max(rtt, *p.srtt + 4 * p.rttvar);
   }
-  return std::max(h, rtt + h / 4);
+  // Never past half a node_timeout: an election is not won across a longer round trip anyway
+  // (its lease would lapse before the first renewal came back), and a stale sample (a ping
+  // answered after a pause) must not stall elections for seconds.
+  return std::clamp(rtt + h / 4, h, std::max(h, timing_.node_timeout / 2));
 }
 
 void Node::become_coordinator(Instant now) {
