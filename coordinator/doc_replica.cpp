@@ -28,6 +28,7 @@ DocReplica::DocReplica(std::size_t nodes, NodeId self, Duration resend, StoredDo
       validator_(std::move(validator)),
       acked_(nodes),
       last_sent_(nodes),
+      up_(nodes, false),
       early_(nodes),
       next_proposal_(std::max<std::uint64_t>(first_proposal, 1)) {}
 
@@ -51,8 +52,11 @@ std::optional<Instant> DocReplica::next_deadline() const {
     at(m.last_sent + resend_);
   }
   if (leading()) {
+    // Only for nodes up at the last tick: a down node (or the arbiter, which stores no
+    // document) is sent nothing, and its deadline, long past, would wake the shell at once,
+    // again and again. A node that comes up does so in a step, and a tick follows it.
     for (std::size_t i = 0; i < n_; ++i) {
-      if (i != self_.value && acked_[i] != doc_.version)
+      if (i != self_.value && up_[i] && acked_[i] != doc_.version)
         at(last_sent_[i] + (acked_[i] ? resend_ : resend_ / 5));
     }
   }
@@ -139,6 +143,7 @@ void DocReplica::tick(const Membership& m, std::optional<NodeId> coordinator, In
   }
   if (leading() && (!m.leads || *lead_term_ != m.term)) step_down("lost its lease");
   if (m.leads && !leading()) become_leader(m.term, now);
+  for (std::size_t i = 0; i < n_ && i < m.up.size(); ++i) up_[i] = m.up[i];
   if (leading()) {
     for (std::size_t i = 0; i < n_; ++i) {
       const NodeId to{static_cast<std::uint16_t>(i)};

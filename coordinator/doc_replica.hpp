@@ -179,6 +179,7 @@ class DocReplica {
   std::optional<DocVersion> committed_;
   std::vector<std::optional<DocVersion>> acked_;
   std::vector<Instant> last_sent_;
+  std::vector<bool> up_;  // by node, at the last tick
   // By sender: the last chunk to replicate that came before this node followed its sender in
   // its term (the datagrams of a new coordinator's first heartbeat and of its first chunk may
   // cross); taken up at tick() once it does, instead of waiting for the resend.

@@ -450,8 +450,9 @@ void Node::become_candidate(Instant now, bool transfer) {
 
 // How long an election round waits for its answers before it starts again: an interval, or
 // the slowest round trip among the voters it asks (the arbiter's, while it is asked) and a
-// quarter interval, as a retransmission timer would reckon it, up to half a node_timeout. A round shorter than its
-// answers' round trip would start a new term before any vote of the last one arrived.
+// quarter interval, as a retransmission timer would reckon it, up to half a node_timeout. A round
+// shorter than its answers' round trip would start a new term before any vote of the last one
+// arrived.
 Duration Node::round_span() const {
   const Duration h = timing_.heartbeat_interval;
   Duration rtt{0};
@@ -993,7 +994,7 @@ NodeStatus Node::status(Instant now) const {
       s.arbiter = ArbiterView{NodeId{static_cast<std::uint16_t>(i)},
                               arbiter_reachable_,
                               arbiter_claiming_,
-                              arbiter_held_.value_or(false),
+                              arbiter_claiming_ && arbiter_held_.value_or(false),
                               arbiter_answered_at_,
                               p.srtt,
                               arbiter_holder_};

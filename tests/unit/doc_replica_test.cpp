@@ -244,6 +244,22 @@ TEST(DocReplica, ANodeThatWasDownCatchesUpWhenItReturns) {
   EXPECT_EQ(net.r[2].doc(), net.r[0].doc());
 }
 
+// The shell sleeps until next_deadline(): a down node (or an arbiter, never up) is sent nothing,
+// so its long-past resend time must not count, or the coordinator wakes every millisecond.
+TEST(DocReplica, ADownNodeAsksForNoWake) {
+  Net net(3);
+  net.round();
+  net.up[2] = false;
+  net.r[0].propose("while 2 is down", net.r[0].doc().version, net.now,
+                   net.now + milliseconds(5000));
+  for (int i = 0; i < 20; ++i) {
+    net.round();
+    const auto next = net.r[0].next_deadline();
+    EXPECT_TRUE(!next || *next >= net.now)
+        << "round " << i << ": " << (net.now - *next).count() << " us past";
+  }
+}
+
 TEST(DocReplica, WithoutAMajorityNothingIsCommittedAndTheProposerIsToldSo) {
   Net net(3);
   net.round();
