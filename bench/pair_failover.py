@@ -1,7 +1,8 @@
 """VIP failover time of a server pair with a hactl-arbiter at 0, 50 and 200 ms round trip, next
 to a pair with a witness (a third agent) at the same timing: real agents in network namespaces.
 
-Each trial kills the holder's agent (SIGKILL) and cuts its link at once (a crash of its host, as
+Trials alternate between a holder that is the coordinator and one that is not (the role is
+handed over first). Each trial kills the holder's agent (SIGKILL) and cuts its link at once (a crash of its host, as
 bench/vip_failover.py's "crash"), then times until the other node's kernel holds the vip (the
 `ip monitor` record; the client's ARP answer comes a few ms later). It says whether the holder
 was also the coordinator: then the survivor must be elected first, and with an arbiter its vote
@@ -38,9 +39,17 @@ def steady(c, names):
     return holders[0], coordinator
 
 
-def trial(c, names):
+def trial(c, names, coordinating):
+    """One crash of the holder; `coordinating`: the holder is the coordinator (else the role is
+    handed to the other node first)."""
     holder, coordinator = c.wait_until(lambda: steady(c, names), 30, what="a steady pair")
     other = next(n for n in names if n != holder)
+    wanted = holder if coordinating else other
+    if coordinator != wanted:
+        c.hactl(coordinator, "coordinator", "handover", wanted)
+        c.wait_until(lambda: steady(c, names) == (holder, wanted), 10,
+                     what=f"{wanted} coordinating")
+        coordinator = wanted
     with AddressWatch(c, VIP) as w:
         t0 = time.time()
         c.kill(holder)
@@ -75,8 +84,8 @@ def run_setup(label, trials, node_timeout, arbiter_rtt_ms=None):
             a.setup()
             a.start()
         c.start_all()
-        results = [trial(c, names[:2] if arbiter_rtt_ms is None else names)
-                   for _ in range(trials)]
+        results = [trial(c, names[:2] if arbiter_rtt_ms is None else names, k % 2 == 0)
+                   for k in range(trials)]
     finally:
         if a is not None:
             a.show_log = False
