@@ -143,8 +143,8 @@ void NodeRuntime::set_mac(const std::string& interface, const MacAddress& mac) {
 }
 
 std::vector<bool> NodeRuntime::handover_avoid() const {
-  std::vector<bool> avoid = standby_nodes(config_, doc_);
-  const auto maintenance = maintenance_nodes(config_, doc_);
+  std::vector<bool> avoid = standby_nodes(config_, intents());
+  const auto maintenance = maintenance_nodes(config_, intents());
   for (std::size_t i = 0; i < avoid.size(); ++i) {
     const bool leaving =
         host_ && i < host_->conductor().views().size() && host_->conductor().views()[i].leaving;
@@ -301,6 +301,10 @@ void NodeRuntime::run_docs(Instant now, bool executor_idle, RuntimeOutput& out) 
   if (d.store) {
     // Votes carry it once it is on disk (on_doc_stored), not before.
     if (auto parsed = doc_from_bytes(d.store->bytes)) {
+      // A document that brings another configuration keeps the intents in effect as they were
+      // until that configuration is taken up: applied to the configuration still running, its
+      // intents (an enable meant for the new definition) would start the old one again.
+      if (parsed->config_text != applied_text_ && !held_intents_) held_intents_ = doc_;
       doc_ = std::move(*parsed);
       apply_doc();
     } else {
@@ -328,7 +332,10 @@ void NodeRuntime::apply_doc() {
   // What was pending is superseded: the configuration taken up is this document's, or none.
   pending_base_.reset();
   awaiting_parse_ = false;
-  if (doc_.config_text == applied_text_) return;
+  if (doc_.config_text == applied_text_) {
+    held_intents_.reset();
+    return;
+  }
   const std::string version = std::to_string(doc_.config_version);
   const ParseResult* cfg = parsed(doc_.config_text, "configuration version " + version);
   if (cfg == nullptr) {
@@ -338,12 +345,14 @@ void NodeRuntime::apply_doc() {
   if (!*cfg) {
     note(RuntimeNote::Level::kError, "event=config_refused version=" + version + " error=\"" +
                                          cfg->error().front().to_string() + "\"");
+    held_intents_.reset();  // the configuration stays; the intents move on
     return;
   }
   if (auto d = static_differences(config_, (*cfg)->config); !d.empty()) {
     note(RuntimeNote::Level::kError, "event=config_refused version=" + version + " error=\"" +
                                          d.front() +
                                          "\" effect=\"restart every agent with the new file\"");
+    held_intents_.reset();
     return;
   }
   pending_base_ = (*cfg)->config;
@@ -391,15 +400,16 @@ void NodeRuntime::refresh_intents(Instant now, std::int64_t unix_s, bool executo
     pending_base_.reset();
     intents_until_ = -1;
   }
-  out.maintenance = maintenance_nodes(config_, doc_)[options_.self.value];
+  const ClusterDoc& doc = intents();
+  out.maintenance = maintenance_nodes(config_, doc)[options_.self.value];
   if (intents_until_ >= 0 && (intents_until_ == 0 || unix_s < intents_until_)) return;
-  config_.resources.locations = effective_config(base_, doc_, unix_s).resources.locations;
+  config_.resources.locations = effective_config(base_, doc, unix_s).resources.locations;
   if (host_) {
-    host_->set_standby(standby_nodes(config_, doc_));
-    host_->set_held(held_resources(config_.resources, doc_));
-    host_->set_maintenance(maintenance_nodes(config_, doc_));
+    host_->set_standby(standby_nodes(config_, doc));
+    host_->set_held(held_resources(config_.resources, doc));
+    host_->set_maintenance(maintenance_nodes(config_, doc));
   }
-  intents_until_ = next_expiry(doc_, unix_s).value_or(0);
+  intents_until_ = next_expiry(doc, unix_s).value_or(0);
 }
 
 void NodeRuntime::rebuild(ClusterConfig base, Instant now, RuntimeOutput& out) {
@@ -425,6 +435,7 @@ void NodeRuntime::rebuild(ClusterConfig base, Instant now, RuntimeOutput& out) {
   }
   base_ = std::move(base);
   applied_text_ = doc_.config_text;
+  held_intents_.reset();
   take_config(base_);
   // The resource host is rebuilt on the new list, as an agent restart would: what runs here
   // is probed and kept (this node's lease still covers it).
@@ -447,12 +458,13 @@ void NodeRuntime::standby_handover(Instant now) {
   const auto committed = docs_->committed();
   const DocVersion version = docs_->doc().version;
   if (node_.role() != Role::kCoordinator || !committed || *committed < version ||
-      standby_handover_tried_ == version || !standby_nodes(config_, doc_)[options_.self.value]) {
+      standby_handover_tried_ == version ||
+      !standby_nodes(config_, intents())[options_.self.value]) {
     return;
   }
   // A node outside standby that holds this version first (see handover_avoid), for a while.
   const std::vector<bool> fresh = holds_document();
-  const std::vector<bool> standby = standby_nodes(config_, doc_);
+  const std::vector<bool> standby = standby_nodes(config_, intents());
   bool ready = false;
   for (std::size_t i = 0; i < fresh.size(); ++i) ready = ready || (fresh[i] && !standby[i]);
   if (!ready) {

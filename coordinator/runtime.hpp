@@ -193,6 +193,10 @@ class NodeRuntime {
   std::unique_ptr<ResourceHost> host_;
   HostChecks checks_;
   ClusterDoc doc_;
+  // The document whose intents are in effect while doc_'s configuration is still being taken
+  // up (parsed, then the executor idle and the document on disk): see run_docs.
+  std::optional<ClusterDoc> held_intents_;
+  const ClusterDoc& intents() const { return held_intents_ ? *held_intents_ : doc_; }
   ClusterConfig base_;
   std::string applied_text_;
   std::optional<ClusterConfig> pending_base_;
