@@ -318,7 +318,7 @@ void ArbiterDaemon::on_written(const std::string& cluster, std::uint64_t generat
   pump(*it->second);
 }
 
-void ArbiterDaemon::send(const Outgoing& o) {
+void ArbiterDaemon::send(const SealedAnswer& o) {
   if (!open_ || stopping_) return;
   uv_buf_t buf = uv_buf_init(const_cast<char*>(reinterpret_cast<const char*>(o.bytes.data())),
                              static_cast<unsigned>(o.bytes.size()));

@@ -72,7 +72,7 @@ class ArbiterDaemon {
   void start_write(ServedCluster& c, StateWrite w);
   void on_written(const std::string& cluster, std::uint64_t generation,
                   const std::expected<void, std::string>& result);
-  void send(const Outgoing& o);
+  void send(const SealedAnswer& o);
   void drop(std::string_view reason, ServedCluster* c, std::string_view detail = {});
   void on_housekeeping();
 

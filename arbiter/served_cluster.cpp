@@ -177,7 +177,7 @@ void ServedCluster::answer(Peer& p, const ArbiterEnvelope& env, Message reply) {
   out.seq = p.next_seq++;
   out.message = std::move(reply);
   ++counters_.answered;
-  pending_.push_back(Outgoing{p.from, sealer_->seal(out), generation_});
+  pending_.push_back(SealedAnswer{p.from, sealer_->seal(out), generation_});
 }
 
 std::optional<StateWrite> ServedCluster::next_write(Instant now) {
@@ -202,8 +202,8 @@ void ServedCluster::written(std::uint64_t generation, bool ok, Instant now) {
   retry_at_ = now + kWriteRetry;
 }
 
-std::vector<Outgoing> ServedCluster::take_sendable() {
-  std::vector<Outgoing> out;
+std::vector<SealedAnswer> ServedCluster::take_sendable() {
+  std::vector<SealedAnswer> out;
   while (!pending_.empty() && pending_.front().needs <= durable_) {
     out.push_back(std::move(pending_.front()));
     pending_.pop_front();

@@ -47,7 +47,7 @@ struct ClusterCounters {
   std::map<std::string, std::uint64_t, std::less<>> dropped;  // by reason
 };
 
-struct Outgoing {
+struct SealedAnswer {
   sockaddr_storage to{};
   std::vector<std::uint8_t> bytes;
   std::uint64_t needs = 0;  // the state generation that must be on disk first
@@ -80,7 +80,7 @@ class ServedCluster {
   std::optional<StateWrite> next_write(Instant now);
   void written(std::uint64_t generation, bool ok, Instant now);
   // The answers free to leave now, in order.
-  std::vector<Outgoing> take_sendable();
+  std::vector<SealedAnswer> take_sendable();
 
   void set_key(const ClusterKey& key);
   void count_drop(std::string_view reason);
@@ -118,7 +118,7 @@ class ServedCluster {
   std::uint64_t durable_ = 0;     // on disk up to this generation
   bool writing_ = false;
   std::optional<Instant> retry_at_;  // after a failed write
-  std::deque<Outgoing> pending_;
+  std::deque<SealedAnswer> pending_;
 };
 
 std::string address_text(const sockaddr_storage& a);

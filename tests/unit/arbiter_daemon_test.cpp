@@ -56,7 +56,7 @@ struct FakeNode {
     return *open_arbiter(sealer.seal(e), a_key());
   }
   // Opens what the arbiter sent this node.
-  ArbiterEnvelope hear(const Outgoing& o) {
+  ArbiterEnvelope hear(const SealedAnswer& o) {
     auto env = open_arbiter(o.bytes, a_key());
     EXPECT_TRUE(env.has_value());
     EXPECT_EQ(env->recipient, name);
