@@ -555,6 +555,18 @@ nlohmann::json Agent::status() const {
   j["failures"] = failures_json(host().conductor().state(rt_->membership(t), t), t);
   const Membership mem = rt_->membership(t);
   const Fencer& fencer = host().fencer();
+  if (config().two_node) {
+    // The pair's own safety (docs/pairs.md): whether this node may fence alone yet, and the
+    // peer standing in for its vote (fenced in its boot, or gone after leaving cleanly).
+    const auto stand_ins = host().stand_ins(core(), t);
+    nlohmann::json who = nlohmann::json::array();
+    for (std::size_t i = 0; i < stand_ins.size(); ++i) {
+      if (stand_ins[i] && !rt_->waiting_for_all()) who.push_back(config().nodes[i].name);
+    }
+    j["two_node"] = {{"wait_for_all", config().wait_for_all},
+                     {"waiting_for_peer", rt_->waiting_for_all()},
+                     {"stand_ins", who}};
+  }
   for (std::size_t i = 0; i < j["nodes"].size(); ++i) {
     // What fencing does about this node, when anything: pending (lost, to be fenced by the
     // coordinator), running, fenced or failed (retried).
@@ -632,6 +644,8 @@ void Agent::handle_request(const ControlRequest& parsed, const PeerCredentials& 
     cleanup(request, std::move(reply));
   } else if (cmd == "coordinator-handover") {
     reply(handover(request));
+  } else if (cmd == "cluster-unblock") {
+    reply(unblock());
   } else {
     handle_doc_request(cmd, request, cred, std::move(reply));
   }
@@ -685,6 +699,18 @@ nlohmann::json Agent::handover(const nlohmann::json& request) {
   answer["ok"] = true;
   answer["to"] = nodes[to->value].name;
   return answer;
+}
+
+// `hactl cluster unblock`: a pair member that booted alone (two_node with wait_for_all) may
+// fence its peer and then run everything by itself. The operator says the peer is not coming
+// back soon; the fence still comes first.
+nlohmann::json Agent::unblock() {
+  if (!config().two_node) return {{"error", "this cluster is not two_node: nothing waits"}};
+  if (!rt_->unblock(now())) {
+    return {{"ok", true}, {"was_waiting", false}, {"message", "this node was not waiting"}};
+  }
+  process();
+  return {{"ok", true}, {"was_waiting", true}};
 }
 
 void Agent::cleanup(const nlohmann::json& request, ControlServer::Reply reply) {

@@ -111,6 +111,7 @@ class Agent {
   // Forgets failures; a resource flap damping holds is released (the document changes first).
   void cleanup(const nlohmann::json& request, ControlServer::Reply reply);
   nlohmann::json handover(const nlohmann::json& request);
+  nlohmann::json unblock();
   // A coordinator that leaves (stops, restarts, goes into standby) or is asked to hands its role
   // to another voter first (Node::hand_over), so there is no election gap. Returns the node
   // asked to take over, if any.

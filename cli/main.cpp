@@ -545,6 +545,20 @@ int cmd_restart(const std::string& socket, const std::string& id, double timeout
   return 0;
 }
 
+// Ends this node's wait_for_all (two_node): it fences its peer, then takes everything over.
+int cmd_unblock(const std::string& socket) {
+  int code = 0;
+  const auto r = ask(socket, {{"cmd", "cluster-unblock"}}, code);
+  if (!r) return code;
+  if (!r->value("was_waiting", false)) {
+    std::cout << "this node was not waiting for its peer: nothing to do\n";
+    return 0;
+  }
+  std::cout << "unblocked: this node fences its peer if it does not hear it, then runs "
+               "everything (watch hactl status and hactl events)\n";
+  return 0;
+}
+
 // Hands the coordinator role over (to `to`, or the agent's choice) and waits, 5 s at most,
 // until this node sees another node lead in a newer term.
 int cmd_handover(const std::string& socket, const std::string& to) {
@@ -659,6 +673,14 @@ int main(int argc, char** argv) {
       "hand the coordinator role to NODE (or the best other voter) at once, with no election "
       "gap; nothing else moves");
   handover->add_option("NODE", handover_to, "the node to take over");
+
+  // cluster
+  auto* cluster_cmd = app.add_subcommand("cluster", "act on the whole cluster");
+  cluster_cmd->require_subcommand(1);
+  auto* unblock = cluster_cmd->add_subcommand(
+      "unblock",
+      "two_node: let this node, started alone, fence its peer and then run everything without "
+      "having seen it (wait_for_all); only when the peer is not coming back soon");
 
   // resource
   std::string resource_id;
@@ -822,6 +844,7 @@ int main(int argc, char** argv) {
                       "disabled: stopping everywhere");
   if (restart->parsed()) return cmd_restart(socket, resource_id, timeout_s);
   if (handover->parsed()) return cmd_handover(socket, handover_to);
+  if (unblock->parsed()) return cmd_unblock(socket);
   if (cleanup->parsed()) return cmd_cleanup(socket, resource_id, clear_node);
   if (validate->parsed()) return cmd_validate(config_path, validate_node, true);
   if (diff->parsed()) return cmd_config_diff(socket, config_path, as_json);

@@ -123,6 +123,19 @@ std::string render_status(const nlohmann::json& s) {
       out << ", holder " << a["holder"].get<std::string>();
     out << "\n";
   }
+  if (s.contains("two_node") && s["two_node"].is_object()) {
+    const auto& t = s["two_node"];
+    out << "Two nodes with fencing: ";
+    if (t.value("waiting_for_peer", false)) {
+      out << "WAITING for the peer (wait_for_all): this node fences nobody and runs nothing on "
+             "its own until it has run with its peer, or `hactl cluster unblock`\n";
+    } else if (t.contains("stand_ins") && t["stand_ins"].is_array() && !t["stand_ins"].empty()) {
+      out << "running alone: " << t["stand_ins"][0].get<std::string>()
+          << " is fenced (or left cleanly) and stands in for its vote\n";
+    } else {
+      out << "the pair runs together; a split is decided by fencing\n";
+    }
+  }
   if (s.contains("resources") && s["resources"].is_array() && !s["resources"].empty()) {
     std::vector<Row> res = {{"RESOURCE", "TYPE", "STATE", "ON", "FAILURES"}};
     for (const auto& r : s["resources"]) {

@@ -142,7 +142,7 @@ void load_cluster(YamlReader& loader, const YAML::Node& n, ClusterConfig& c) {
   static const std::vector<std::string_view> kKnown = {
       "name",      "auth_key_file",  "heartbeat_interval", "node_timeout", "no_quorum_policy",
       "state_dir", "control_socket", "read_group",         "admin_group",  "metrics_address",
-      "failback",  "flap_damping"};
+      "failback",  "flap_damping",   "two_node",           "wait_for_all"};
   if (!loader.expect_map(n, "cluster", kKnown)) return;
   if (auto v = loader.string_field(n, "cluster", "metrics_address", false)) {
     if (v->empty()) {
@@ -195,6 +195,8 @@ void load_cluster(YamlReader& loader, const YAML::Node& n, ClusterConfig& c) {
       }
     }
   }
+  if (auto v = loader.bool_field(n, "cluster", "two_node")) c.two_node = *v;
+  c.wait_for_all = loader.bool_field(n, "cluster", "wait_for_all").value_or(c.two_node);
   if (auto v = failback_field(loader, n, "cluster")) c.failback = *v;
   if (auto v = flap_damping_field(loader, n, "cluster")) c.flap_damping = *v;
   if (auto v = loader.string_field(n, "cluster", "no_quorum_policy", false)) {
@@ -426,6 +428,40 @@ void load_alerts(YamlReader& loader, const YAML::Node& n, ClusterConfig& c) {
   }
 }
 
+// two_node: exactly two nodes, nothing else that votes, a fence device for each, and the
+// freeze policy (a node that loses its peer keeps what it runs until the fence race decides).
+void check_two_node(YamlReader& loader, const YAML::Node& root, ClusterConfig& c) {
+  const YAML::Node at = root["cluster"]["two_node"];
+  if (c.arbiter()) {
+    loader.error(at, "cluster.two_node",
+                 "a cluster with an arbiter has its third vote: remove two_node or the arbiter");
+    return;
+  }
+  const auto servers =
+      std::count_if(c.nodes.begin(), c.nodes.end(), [](const NodeConfig& n) { return !n.witness; });
+  if (c.nodes.size() != 2 || servers != 2) {
+    loader.error(at, "cluster.two_node",
+                 "is for exactly two nodes and no witness (this cluster lists " +
+                     std::to_string(c.nodes.size()) + " nodes, " + std::to_string(servers) +
+                     " running resources)");
+    return;
+  }
+  for (const NodeConfig& n : c.nodes) {
+    if (c.fencing.levels_for(n.name).empty()) {
+      loader.error(root["fencing"] ? root["fencing"] : at, "fencing",
+                   "two_node needs a fence device for every node, and none can fence " + n.name +
+                       ": in a split each node fences the other before it takes anything over "
+                       "(docs/pairs.md, \"Two nodes with fencing\")");
+    }
+  }
+  if (root["cluster"]["no_quorum_policy"] && c.no_quorum_policy == NoQuorumPolicy::kStop) {
+    loader.error(root["cluster"]["no_quorum_policy"], "cluster.no_quorum_policy",
+                 "stop cannot go with two_node: a node whose peer died would stop everything; "
+                 "with two_node a node keeps what it runs until the fence race decides (freeze)");
+  }
+  c.no_quorum_policy = NoQuorumPolicy::kFreeze;
+}
+
 void check_cluster(YamlReader& loader, const YAML::Node& root, ClusterConfig& c) {
   const auto& t = c.timing;
   if (t.heartbeat_interval < limits::kMinHeartbeatInterval ||
@@ -452,6 +488,12 @@ void check_cluster(YamlReader& loader, const YAML::Node& root, ClusterConfig& c)
                      "): an election through the arbiter must be answered within the vote's "
                      "lease (docs/pairs.md, \"Timing\")");
   }
+  if (c.two_node) {
+    check_two_node(loader, root, c);
+  } else if (c.wait_for_all) {
+    loader.error(root["cluster"]["wait_for_all"], "cluster.wait_for_all",
+                 "goes with two_node: true (a cluster with a third vote needs no wait)");
+  }
   const auto voters = c.nodes.size();
   const bool any_server =
       std::any_of(c.nodes.begin(), c.nodes.end(), [](const NodeConfig& n) { return !n.witness; });
@@ -466,7 +508,7 @@ void check_cluster(YamlReader& loader, const YAML::Node& root, ClusterConfig& c)
                     std::to_string(voters) +
                     "): an arbiter breaks ties between two halves; with an odd number of nodes "
                     "it adds nothing but a voter to lose");
-  } else if (voters == 2 && !has_witness) {
+  } else if (voters == 2 && !has_witness && !c.two_node) {
     loader.warn(
         "nodes",
         "a two-node cluster cannot tell a dead peer from a cut link: losing either node or the "

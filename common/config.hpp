@@ -79,6 +79,16 @@ struct ClusterConfig {
   std::string admin_group;
   TimingConfig timing;
   NoQuorumPolicy no_quorum_policy = NoQuorumPolicy::kStop;
+  // `two_node: true` (docs/pairs.md): a pair without a third vote, kept safe by fencing. A node
+  // that loses its peer keeps what it runs, fences the peer (the race is decided by the fence
+  // devices' `delay`), and counts a peer fenced in its current boot, or gone after leaving
+  // cleanly, as backing it. Requires two nodes, no witness or arbiter, and a fence device for
+  // each; no_quorum_policy is freeze.
+  bool two_node = false;
+  // With two_node (its default): a node that started fences nobody until it has run with its
+  // peer once (its peer's grant and the coordinator's document of that term), or an operator
+  // ran `hactl cluster unblock`; so a fenced node that boots alone cannot fence the survivor.
+  bool wait_for_all = false;
   // Defaults for every resource (its meta overrides them). No failback: the scores decide.
   std::optional<Failback> failback;
   FlapDamping flap_damping;

@@ -7,10 +7,10 @@ namespace {
 
 constexpr std::array<std::string_view, 7> kReads = {
     "status", "config-show", "config-history", "config-check", "events", "simulate", "explain"};
-constexpr std::array<std::string_view, 11> kWrites = {
-    "node-maintenance", "cleanup",      "node-standby",        "node-online",
-    "resource-move",    "resource-ban", "resource-clear",      "resource-enable",
-    "resource-disable", "config-apply", "coordinator-handover"};
+constexpr std::array<std::string_view, 12> kWrites = {
+    "node-maintenance", "cleanup",      "node-standby",         "node-online",
+    "resource-move",    "resource-ban", "resource-clear",       "resource-enable",
+    "resource-disable", "config-apply", "coordinator-handover", "cluster-unblock"};
 
 }  // namespace
 

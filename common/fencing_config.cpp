@@ -56,7 +56,8 @@ bool one_line(std::string_view v) { return v.find_first_of("\r\n") == std::strin
 
 void load_device(YamlReader& r, const YAML::Node& n, const std::string& path,
                  const ClusterConfig& config, FenceDevice& d) {
-  if (!r.expect_map(n, path, {"id", "agent", "params", "nodes", "host_map", "action", "timeout"}))
+  if (!r.expect_map(n, path,
+                    {"id", "agent", "params", "nodes", "host_map", "action", "timeout", "delay"}))
     return;
   if (auto id = r.string_field(n, path, "id", true)) {
     if (valid_name(*id, limits::kMaxNodeNameLength)) {
@@ -153,6 +154,15 @@ void load_device(YamlReader& r, const YAML::Node& n, const std::string& path,
                   n["timeout"].Scalar());
     } else {
       d.timeout = *t;
+    }
+  }
+  if (auto t = r.duration_field(n, path, "delay")) {
+    if (*t > FenceDevice::kMaxDelay) {
+      r.error(n["delay"], path + ".delay",
+              "must be at most " + format_duration(FenceDevice::kMaxDelay) + ", got " +
+                  n["delay"].Scalar());
+    } else {
+      d.delay = *t;
     }
   }
 }

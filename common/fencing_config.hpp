@@ -47,6 +47,10 @@ struct FenceDevice {
   std::map<std::string, std::string> host_map;  // node name -> plug
   FenceAction action = FenceAction::kOff;
   Duration timeout = kDefaultTimeout;
+  // Waited before each off or reboot by this device (Pacemaker's pcmk_delay_base): in a pair's
+  // fence race, the node this device fences is the one that waits to be shot, so it wins.
+  Duration delay{0};
+  static constexpr Duration kMaxDelay = std::chrono::minutes{5};
 
   bool can_fence(std::string_view node) const;
   std::string plug_for(const std::string& node) const;  // host_map, or the node's name

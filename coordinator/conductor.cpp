@@ -410,6 +410,9 @@ bool Conductor::needs_fencing(NodeId node, const Membership& m) const {
   if (i >= views_.size() || config_.nodes[i].witness) return false;
   if (i < maintenance_.size() && maintenance_[i]) return false;
   const NodeView& v = views_[i];
+  // two_node: a lost peer is fenced whatever it ran (the survivor needs it fenced to lead),
+  // unless it left cleanly.
+  if (config_.two_node && !m.up[i]) return !left_cleanly(node, m);
   if (m.up[i]) {
     // A stop this coordinator sent there failed and its report still shows it running.
     return std::any_of(stop_failed_.begin(), stop_failed_.end(), [&](const auto& kv) {
@@ -418,7 +421,12 @@ bool Conductor::needs_fencing(NodeId node, const Membership& m) const {
   }
   // m.term, not term_: asked before tick() begins a new term, it must already judge by it.
   if (!v.complete || v.term != m.term) return true;
-  for (const ResourceEntry& e : v.entries) {
+  return may_run_something(i);
+}
+
+// What `i`'s last complete report and this node's own requests say it may run.
+bool Conductor::may_run_something(std::size_t i) const {
+  for (const ResourceEntry& e : views_[i].entries) {
     if (e.role != ResourceRole::kStopped || e.busy || !e.probed) return true;
   }
   for (const auto& [key, role] : lost_actions_)
@@ -430,6 +438,13 @@ bool Conductor::needs_fencing(NodeId node, const Membership& m) const {
     if (f.node.value == i && (f.kind == RequestKind::kStart || f.kind == RequestKind::kPromote))
       return true;
   return false;
+}
+
+bool Conductor::left_cleanly(NodeId node, const Membership& m) const {
+  const std::size_t i = node.value;
+  if (i >= views_.size() || m.up.at(i)) return false;
+  const NodeView& v = views_[i];
+  return v.complete && v.leaving && !may_run_something(i);
 }
 
 bool Conductor::possibly_active(std::uint32_t index, const Membership& m) const {

@@ -119,6 +119,9 @@ class Conductor {
   // its state is unknown (no complete report in this term). Up: a stop sent there failed and
   // its report still shows the resource running. Never a witness or a node in maintenance.
   bool needs_fencing(NodeId node, const Membership& m) const;
+  // `node` is down after its agent shut down cleanly: its last complete report said it was
+  // leaving with nothing active, busy or unprobed, and nothing sent to it is outstanding.
+  bool left_cleanly(NodeId node, const Membership& m) const;
   const std::string& waiting_for() const { return waiting_; }
   const std::vector<std::string>& notes() const { return notes_; }
   bool active() const { return active_; }
@@ -126,6 +129,7 @@ class Conductor {
   std::uint64_t plans() const { return plans_; }
 
  private:
+  bool may_run_something(std::size_t node) const;
   struct InFlight {
     NodeId node;
     std::uint32_t index = 0;

@@ -67,9 +67,14 @@ void Fencer::tick(const FenceView& v, Instant now) {
   up_ = v.up;
   // A peer asked to run an operation that never answered: it failed.
   for (std::size_t i = 0; i < nodes_.size(); ++i) {
-    const NodeFencing& f = nodes_[i];
+    NodeFencing& f = nodes_[i];
     if (f.stage == FenceStage::kRunning && f.op != 0 && f.op_deadline && now >= *f.op_deadline) {
       on_done(f.op, false, "no answer from the peer asked to run it", now);
+    }
+    if (f.stage == FenceStage::kRunning && f.delay_until && now >= *f.delay_until) {
+      f.delay_until.reset();
+      f.delayed = true;
+      issue(NodeId{static_cast<std::uint16_t>(i)}, now);
     }
   }
   for (std::size_t i = 0; i < nodes_.size(); ++i) {
@@ -92,6 +97,13 @@ void Fencer::tick(const FenceView& v, Instant now) {
         }
       } else if (f.stage == FenceStage::kFailed && !needs) {
         event("event=fence_abandoned node=" + name(id) + " reason=\"it is back\"");
+        f = NodeFencing{};
+      }
+      if (f.stage == FenceStage::kRunning && f.delay_until && !needs) {
+        // Heard before its device's delay ran out: nothing was cut yet, and nothing needs to be.
+        event("event=fence_cancelled node=" + name(id) +
+              " reason=\"heard again during the "
+              "device's delay\"");
         f = NodeFencing{};
       }
       // A running fence goes on to its end; an up node is fenced only for a failed stop.
@@ -152,6 +164,16 @@ void Fencer::issue(NodeId node, Instant now) {
     f.notified = now;
     return;
   }
+  const FenceDevice* device = config_.fencing.device(s[f.step].device);
+  if (device && device->delay > Duration::zero() && s[f.step].action != "on" && !f.delayed) {
+    f.op = 0;
+    f.delay_until = now + device->delay;
+    event("event=fence_delayed node=" + name(node) + " device=" + s[f.step].device + " delay_ms=" +
+          std::to_string(
+              std::chrono::duration_cast<std::chrono::milliseconds>(device->delay).count()));
+    return;
+  }
+  f.delayed = false;
   const auto executor = executor_for(node);
   f.op = next_id_++;
   f.op_deadline.reset();
@@ -162,9 +184,8 @@ void Fencer::issue(NodeId node, Instant now) {
     return level_failed(node, now);
   }
   if (*executor != self_) {
-    const FenceDevice* d = config_.fencing.device(s[f.step].device);
     f.op_deadline =
-        now + (d ? d->timeout : FenceDevice::kDefaultTimeout) + std::chrono::seconds{10};
+        now + (device ? device->timeout : FenceDevice::kDefaultTimeout) + std::chrono::seconds{10};
   }
   ops_.push_back(FenceOp{f.op, node, s[f.step].device, s[f.step].action, *executor});
   event("event=fence_device node=" + name(node) + " device=" + s[f.step].device +
@@ -244,6 +265,15 @@ void Fencer::on_notice(NodeId from, const FenceNotice& n) {
                  (n.device.empty() ? "" : ")");
 }
 
+void Fencer::inherit(const Fencer& old) {
+  if (old.nodes_.size() != nodes_.size()) return;
+  nodes_ = old.nodes_;
+  heard_ = old.heard_;
+  up_ = old.up_;
+  next_id_ = old.next_id_;
+  term_ = old.term_;
+}
+
 std::vector<FenceOp> Fencer::take_ops() { return std::exchange(ops_, {}); }
 std::vector<FenceNotice> Fencer::take_notices() { return std::exchange(notices_, {}); }
 std::vector<std::string> Fencer::take_events() { return std::exchange(events_, {}); }
@@ -256,6 +286,7 @@ std::optional<Instant> Fencer::next_deadline() const {
   for (const auto& f : nodes_) {
     if (f.stage == FenceStage::kFailed && f.retry_at) at(*f.retry_at);
     if (f.stage == FenceStage::kRunning && f.op_deadline) at(*f.op_deadline);
+    if (f.stage == FenceStage::kRunning && f.delay_until) at(*f.delay_until);
     if (f.stage == FenceStage::kFenced && f.local) at(f.notified + kNoticeEvery);
   }
   return next;

@@ -3,8 +3,11 @@
 // on standard input) and hands back the result.
 //
 // Rules kept here:
-//  - only the coordinator holding a lease starts fencing; a fence already running is carried
-//    to its end whoever leads (a half-run power cycle cannot be taken back);
+//  - only the coordinator holding a lease starts fencing (with two_node, either node of the
+//    pair: FenceView::leads says so); a fence already running is carried to its end whoever
+//    leads (a half-run power cycle cannot be taken back);
+//  - a device's `delay` is waited before each off or reboot it runs (Pacemaker's
+//    pcmk_delay_base), so that in a pair's fence race the node it fences is shot last;
 //  - a node is fenced when it is lost (down) while it may run something (the conductor says:
 //    a resource active, busy or unprobed in its last report, an action sent to it, or no report
 //    in this term), or when a stop sent to it failed and it still runs the resource; a node in
@@ -66,6 +69,8 @@ struct NodeFencing {
   std::size_t step = 0;                // ... and the operation in it
   std::uint64_t op = 0;                // the operation running (0: none)
   std::optional<Instant> op_deadline;  // run by a peer: failed if not answered by then
+  std::optional<Instant> delay_until;  // the step waits for its device's delay until then
+  bool delayed = false;                // ... and has waited it
   int rounds = 0;                      // walks over every level that failed
   Instant since{};                     // when the current stage began
   std::optional<Instant> retry_at;
@@ -96,6 +101,9 @@ class Fencer {
   // This node ran, for `target` (a coordinator fencing its own node), the operation that cut
   // its power: it knows the target is fenced and tells every peer, as if it had fenced it.
   void fenced_for(NodeId target, std::uint64_t incarnation, const std::string& device, Instant now);
+
+  // Carries what a previous fencer (of the same node list and fencing) knew over a rebuild.
+  void inherit(const Fencer& old);
 
   std::vector<FenceOp> take_ops();
   std::vector<FenceNotice> take_notices();

@@ -416,9 +416,11 @@ void Node::become_pre_candidate(Instant now) {
   HACTL_ASSERT(!is_witness());
   PreCandidate pc{hard_.term.next(), std::vector<bool>(peers_.size(), false), now};
   pc.granted[self_.value] = true;
+  for (std::size_t i = 0; i < peers_.size(); ++i) pc.granted[i] = pc.granted[i] || stands_in(i);
   pc.round_deadline = now + rng_.uniform(round_span(), round_span() + timing_.election_jitter);
+  const bool enough = count(pc.granted) >= config_.majority();
   role_ = std::move(pc);
-  if (config_.majority() == 1) {
+  if (enough) {
     become_candidate(now);
     return;
   }
@@ -433,11 +435,13 @@ void Node::become_candidate(Instant now, bool transfer) {
   set_hard_state(HardState{hard_.term.next(), self_});
   Candidate c{std::vector<bool>(peers_.size(), false), new_ping(now), now};
   c.granted[self_.value] = true;
+  for (std::size_t i = 0; i < peers_.size(); ++i) c.granted[i] = c.granted[i] || stands_in(i);
   c.round_deadline = now + rng_.uniform(round_span(), round_span() + timing_.election_jitter);
   const std::uint64_t ping = c.request_ping;
+  const bool enough = count(c.granted) >= config_.majority();
   role_ = std::move(c);
   emit(Event::Kind::kElectionStarted, std::nullopt, transfer ? "reason=handover" : "");
-  if (config_.majority() == 1) {
+  if (enough) {
     become_coordinator(now);
     return;
   }
@@ -556,12 +560,23 @@ void Node::check_coordinator_lease(Instant now) {
 
 void Node::check_election_timer(Instant now) {
   if (is_witness()) return;
+  // A stand-in (two_node) that appeared during a round completes it at once.
   if (auto* pc = std::get_if<PreCandidate>(&role_)) {
-    if (now >= pc->round_deadline) become_pre_candidate(now);
+    for (std::size_t i = 0; i < peers_.size(); ++i) pc->granted[i] = pc->granted[i] || stands_in(i);
+    if (count(pc->granted) >= config_.majority()) {
+      become_candidate(now);
+    } else if (now >= pc->round_deadline) {
+      become_pre_candidate(now);
+    }
     return;
   }
   if (auto* c = std::get_if<Candidate>(&role_)) {
-    if (now >= c->round_deadline) become_pre_candidate(now);
+    for (std::size_t i = 0; i < peers_.size(); ++i) c->granted[i] = c->granted[i] || stands_in(i);
+    if (count(c->granted) >= config_.majority()) {
+      become_coordinator(now);
+    } else if (now >= c->round_deadline) {
+      become_pre_candidate(now);
+    }
     return;
   }
   if (!std::holds_alternative<Follower>(role_)) return;
@@ -698,7 +713,12 @@ std::optional<Instant> Node::majority_anchor_plus_lease(std::optional<Instant> P
   std::array<Instant, limits::kMaxNodes> acks;  // on every step: no allocation
   std::size_t n = 0;
   for (std::size_t i = 0; i < peers_.size(); ++i) {
-    if (i != self_.value && i != skip && peers_[i].*field) acks[n++] = *(peers_[i].*field);
+    if (i == self_.value || i == skip) continue;
+    if (stands_in(i)) {
+      acks[n++] = last_now_;  // a fenced (or departed) peer backs every ping
+    } else if (peers_[i].*field) {
+      acks[n++] = *(peers_[i].*field);
+    }
   }
   if (n < others_needed) return std::nullopt;
   const auto end = acks.begin() + static_cast<long>(n);
@@ -786,6 +806,9 @@ void Node::update_releases(Instant now) {
 // a break (a release ran out before the next came) ends the period, since the node may then
 // have gained a lease, and work from a coordinator under it.
 void Node::update_release(NodeId id, Instant now) {
+  // two_node: a lease may rest on a stand-in, which releases nobody; a lost peer's lease is
+  // never known to be over, and its resources move only once it is fenced.
+  if (config_.two_node) return;
   Peer& lost = peers_[id.value];
   if (lost.released_at && (lost.up || now >= lost.released_until)) {
     lost.released_at.reset();
@@ -1004,6 +1027,11 @@ NodeStatus Node::status(Instant now) const {
                                  p.up ? "" : p.down_reason});
   }
   return s;
+}
+
+void Node::set_stand_ins(std::vector<bool> stand_ins) {
+  if (!config_.two_node) return;
+  stand_ins_ = std::move(stand_ins);
 }
 
 void Node::check_invariants(Instant now) const {

@@ -189,6 +189,14 @@ class Node {
   // The version of the cluster document this node has stored: sent with vote requests, and a
   // vote is refused to a candidate whose document is older (so no committed change is lost).
   void set_doc_version(DocVersion v) { doc_version_ = v; }
+  // two_node (docs/design.md, "Two nodes with fencing"), by NodeId: peers that are down and
+  // either fenced in their current boot or gone after leaving cleanly. Each counts as a voter
+  // that grants this node's pings, acknowledges it as coordinator and votes for it, for as long
+  // as the shell keeps it listed: it runs nothing and can back nobody else.
+  void set_stand_ins(std::vector<bool> stand_ins);
+  bool stands_in(std::size_t peer) const {
+    return peer < stand_ins_.size() && stand_ins_[peer] && !peers_.at(peer).up;
+  }
   DocVersion doc_version() const { return doc_version_; }
 
  private:
@@ -321,6 +329,7 @@ class Node {
   std::uint64_t lease_session_ping_ = 0;
   bool quorum_reported_ = false;
   std::vector<bool> handover_avoid_;
+  std::vector<bool> stand_ins_;  // set_stand_ins (two_node only)
   // the arbiter, when the cluster has one (config: `arbiter:`)
   std::optional<std::size_t> arbiter_;
   bool arbiter_claiming_ = false;

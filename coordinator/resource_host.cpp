@@ -63,6 +63,18 @@ Membership ResourceHost::membership(const Node& core, Instant now) const {
   return m;
 }
 
+std::vector<bool> ResourceHost::stand_ins(const Node& core, Instant now) const {
+  std::vector<bool> out(config_.nodes.size(), false);
+  if (!config_.two_node) return out;
+  const Membership m = membership(config_, self_, core, now);
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    const NodeId id{static_cast<std::uint16_t>(i)};
+    if (id == self_ || m.up[i]) continue;
+    out[i] = fencer_.fenced(id) || conductor_.left_cleanly(id, m);
+  }
+  return out;
+}
+
 void ResourceHost::on_message(NodeId from, const Message& m, const Node& core, Instant now) {
   if (const auto* r = std::get_if<ResourceReport>(&m)) {
     conductor_.on_report(from, *r);
@@ -140,7 +152,12 @@ void ResourceHost::run(const Node& core, Instant now) {
     Membership m = membership(config_, self_, core, now);
     m.incarnation = incarnation_;
     if (fencer_.any_configured()) {
-      FenceView fv{m.leads, m.term, m.up, std::vector<bool>(m.up.size(), false), incarnation_, {}};
+      FenceView fv{m.leads || fence_alone_,
+                   m.term,
+                   m.up,
+                   std::vector<bool>(m.up.size(), false),
+                   incarnation_,
+                   {}};
       for (std::size_t i = 0; i < m.up.size(); ++i) {
         fv.needs[i] = conductor_.needs_fencing(NodeId{static_cast<std::uint16_t>(i)}, m);
       }

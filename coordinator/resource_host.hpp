@@ -82,12 +82,22 @@ class ResourceHost {
     return keeper_.vip_deadline(lease_view(core, now), now);
   }
 
+  // two_node: this node fences a lost peer whether or not it leads (its wait_for_all is over
+  // and it is not leaving); see stand_ins.
+  void set_fence_alone(bool yes) { fence_alone_ = yes; }
+  // two_node, by NodeId: peers down and fenced in their current boot, or gone after leaving
+  // cleanly (Node::set_stand_ins).
+  std::vector<bool> stand_ins(const Node& core, Instant now) const;
+
   const Conductor& conductor() const { return conductor_; }
   const Fencer& fencer() const { return fencer_; }
   void set_standby(std::vector<bool> standby) { conductor_.set_standby(std::move(standby)); }
   void set_held(std::map<std::string, std::string> held) { conductor_.set_held(std::move(held)); }
   // Carries the conductor's history over a rebuild (Conductor::inherit).
-  void inherit(const ResourceHost& old) { conductor_.inherit(old.conductor_); }
+  void inherit(const ResourceHost& old) {
+    conductor_.inherit(old.conductor_);
+    fencer_.inherit(old.fencer_);
+  }
   // Shutting down (SIGTERM): Keeper::leave; left() once nothing runs here.
   void leave() { keeper_.leave(); }
   bool left() const { return keeper_.done(); }
@@ -108,6 +118,7 @@ class ResourceHost {
   Conductor conductor_;
   Fencer fencer_;
   std::vector<std::uint64_t> incarnation_;  // by NodeId
+  bool fence_alone_ = false;
   // Fence operations run here for a coordinator fencing its own node: local id -> request.
   struct Delegated {
     NodeId from;

@@ -53,6 +53,7 @@ NodeRuntime::NodeRuntime(ClusterConfig config, RuntimeOptions options, Rng& rng,
         std::make_unique<ResourceHost>(config_, options_.self, now, options_.previous_lease_end);
     host_->set_incarnation(options_.incarnation);
   }
+  waiting_for_all_ = config_.two_node && config_.wait_for_all;
 }
 
 void NodeRuntime::note(RuntimeNote::Level level, std::string line) {
@@ -77,6 +78,7 @@ Membership NodeRuntime::membership(Instant now) const {
 void NodeRuntime::step(NodeId from, std::uint64_t incarnation, const Message& m, Instant now) {
   now_ = now;
   if (std::holds_alternative<HandoverRequest>(m)) node_.set_handover_avoid(handover_avoid());
+  sync_two_node(now);
   node_.step(from, m, now);
   if (config_.node(from).arbiter) return;  // the election core's alone
   if (const auto* c = std::get_if<DocChunk>(&m)) {
@@ -101,7 +103,33 @@ void NodeRuntime::peer_restarted(NodeId from, Instant now) {
 
 void NodeRuntime::tick(Instant now) {
   now_ = now;
+  sync_two_node(now);
   node_.tick(now);
+}
+
+void NodeRuntime::sync_two_node(Instant now) {
+  if (!config_.two_node || !host_) return;
+  if (waiting_for_all_) {
+    const NodeId peer{static_cast<std::uint16_t>(1 - options_.self.value)};
+    const bool doc_of_term = !docs_ || docs_->doc().version.term == node_.term();
+    if (node_.peer_up(peer) && node_.has_quorum(now) && node_.coordinator() && doc_of_term) {
+      waiting_for_all_ = false;
+      note(RuntimeNote::Level::kInfo, "event=wait_for_all_done peer=" + config_.node(peer).name +
+                                          " term=" + std::to_string(node_.term().value));
+    }
+  }
+  const bool alone = !waiting_for_all_ && !host_->leaving();
+  host_->set_fence_alone(alone);
+  node_.set_stand_ins(alone ? host_->stand_ins(node_, now)
+                            : std::vector<bool>(config_.nodes.size(), false));
+}
+
+bool NodeRuntime::unblock(Instant now) {
+  if (!waiting_for_all_) return false;
+  waiting_for_all_ = false;
+  note(RuntimeNote::Level::kWarn, "event=wait_for_all_unblocked reason=operator");
+  sync_two_node(now);
+  return true;
 }
 
 void NodeRuntime::on_call_done(std::uint64_t call_id, int ocf_code, bool ran, Instant now) {
@@ -117,6 +145,7 @@ void NodeRuntime::on_monitor(std::size_t index, int ocf_code, Instant now) {
 void NodeRuntime::on_fence_done(std::uint64_t id, bool ok, const std::string& detail, Instant now) {
   now_ = now;
   host().on_fence_done(id, ok, detail, now);
+  if (config_.two_node) tick(now);  // a fenced peer stands in: campaign now
 }
 
 void NodeRuntime::on_vip_check_done(NodeId asker, VipCheckResult result) {
@@ -498,6 +527,7 @@ void NodeRuntime::run_resources(Instant now, RuntimeOutput& out) {
   if (!host_) return;
   if (const auto end = ResourceHost::lease_end(node_, now)) lease_end_ = end;
   out.lease_end = ResourceHost::lease_end(node_, now);
+  sync_two_node(now);
   host_->run(node_, now);
   HostOutput h = host_->take();
   for (auto& m : h.messages) out.messages.push_back(std::move(m));

@@ -165,6 +165,12 @@ class NodeRuntime {
   const ClusterDoc& doc() const { return doc_; }       // as stored here
   const std::string& applied_text() const { return applied_text_; }
   bool config_pending() const { return pending_base_.has_value(); }
+  // two_node with wait_for_all: this node has not run with its peer since it started (its
+  // peer's grant, a coordinator, and that coordinator's document of the term), so it fences
+  // nobody and counts no stand-in (docs/pairs.md).
+  bool waiting_for_all() const { return waiting_for_all_; }
+  // `hactl cluster unblock`: ends the wait; false if there was none.
+  bool unblock(Instant now);
   // Standby, maintenance and leaving nodes; and, on the coordinator, the nodes that have not
   // stored its document, when another has.
   std::vector<bool> handover_avoid() const;
@@ -181,6 +187,9 @@ class NodeRuntime {
   void hold(const HoldRequest& h);  // proposes it, as of unix_s_
   void standby_handover(Instant now);
   void run_resources(Instant now, RuntimeOutput& out);
+  // two_node: ends wait_for_all when its condition holds, then gives the core its stand-ins
+  // and the fencer its leave to fence alone.
+  void sync_two_node(Instant now);
   void watch_availability(Instant now, std::int64_t unix_us, RuntimeOutput& out);
   void note(RuntimeNote::Level level, std::string line);
   // The parse of `text` if the shell has returned it; else asks for it (once) and returns null.
@@ -226,6 +235,7 @@ class NodeRuntime {
   Instant now_{};            // of the last input (the replica's validator)
   std::int64_t unix_s_ = 0;  // of the last advance()
   std::vector<RuntimeNote> notes_;
+  bool waiting_for_all_ = false;
 };
 
 }  // namespace hactl

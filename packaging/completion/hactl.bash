@@ -115,10 +115,11 @@ _hactl() {
     local verb="${path[*]}"
     local words="" opts=""
     case $verb in
-    "") words="status events keygen node coordinator resource config simulate explain arbiter"
+    "") words="status events keygen node coordinator cluster resource config simulate explain arbiter"
         opts="--socket --version --help" ;;
     node) words="standby online maintenance" ;;
     coordinator) words="handover" ;;
+    cluster) words="unblock" ;;
     resource) words="move ban clear enable disable restart cleanup" ;;
     config) words="validate diff apply show history" ;;
     arbiter) words="status key" ;;
@@ -211,8 +212,9 @@ _hactl() {
 # Whether WORD is a verb under PATH ("" for the top level).
 _hactl_is_verb() {
     case "$1:$2" in
-    :status | :events | :keygen | :node | :coordinator | :resource | :config | :simulate | \
-        :explain | :arbiter) return 0 ;;
+    :status | :events | :keygen | :node | :coordinator | :cluster | :resource | :config | \
+        :simulate | :explain | :arbiter) return 0 ;;
+    cluster:unblock) return 0 ;;
     arbiter:status | arbiter:key) return 0 ;;
     coordinator:handover) return 0 ;;
     node:standby | node:online | node:maintenance) return 0 ;;

@@ -54,7 +54,9 @@ if args.get("action") in ("off", "reboot"):
         except ProcessLookupError:
             pass
     r = host("ip", "-n", args["switch"], "link", "set", port, "down")
-    if r.returncode != 0 or not pids:
+    # No process: not a node of this test (a typo in the plug), unless the device is told a
+    # node may be off already (off_ok), as a real power switch reports an outlet that is off.
+    if r.returncode != 0 or (not pids and not args.get("off_ok")):
         log("failed", error=r.stderr, pids=pids)
         print("fence_netns: cannot fence " + ns + ": " + r.stderr)
         sys.exit(1)

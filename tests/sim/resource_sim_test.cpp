@@ -50,6 +50,7 @@ struct Shape {
   int promoted_max;
   std::size_t share;  // parts of the schedule budget
   bool arbiter = false;
+  bool two_node = false;
 };
 
 constexpr Shape kShapes[] = {{"3 nodes, master/slave", 3, 0, 1, 3},
@@ -72,6 +73,7 @@ void run_shapes(SeedPlan& seeds, std::span<const Shape> shapes,
       o.nodes = shape.nodes;
       o.witnesses = shape.witnesses;
       o.arbiter = shape.arbiter;
+      o.two_node = shape.two_node;
       o.resources_yaml = resources(shape.promoted_max);
       o.fault_phase = 8'000'000;
       // Longer than the takeover delay (2.9 s): the guard must stop what the agent cannot.
@@ -203,7 +205,8 @@ TEST(ResourceSim, FencingKeepsFrozenHostsSafe) {
   SeedPlan seeds = plan_seeds("fencing simulation", "HACTL_SIM_FENCING_SCHEDULES", 300, 7'000'000);
   const Shape shapes[] = {{"3 nodes, fencing, frozen hosts", 3, 0, 1, 6},
                           {"2 nodes + witness, fencing, frozen hosts", 3, 1, 1, 2},
-                          {"2 nodes + arbiter, fencing, frozen hosts", 2, 0, 1, 2, true}};
+                          {"2 nodes + arbiter, fencing, frozen hosts", 2, 0, 1, 2, true},
+                          {"2 nodes, two_node, fencing, frozen hosts", 2, 0, 1, 3, false, true}};
   run_shapes(seeds, shapes, [](SimOptions& o) {
     o.fencing = true;
     o.host_freeze = true;
@@ -225,6 +228,22 @@ TEST(ResourceSim, CheckerCatchesFrozenHostsWithoutFencing) {
       "is active on two hosts");
   EXPECT_FALSE(example.empty()) << "200 schedules with frozen hosts and no fencing, nothing seen";
   std::cout << "frozen host without fencing caught: " << example << "\n";
+}
+
+// two_node stakes everything on the fence devices: one that says it cut the power and did not
+// leaves a stand-in that still runs, and the checker must see two holders once the link is cut.
+TEST(ResourceSim, CheckerCatchesTwoNodeWithAnIneffectiveFenceDevice) {
+  const std::string example = first_caught(
+      [](SimOptions& o) {
+        o.nodes = 2;
+        o.witnesses = 0;
+        o.fencing = true;
+        o.two_node = true;
+        o.ineffective_fencing = true;
+      },
+      "is active on two hosts");
+  EXPECT_FALSE(example.empty()) << "200 two_node schedules with a lying fence device, nothing seen";
+  std::cout << "two_node with an ineffective fence device caught: " << example << "\n";
 }
 
 }  // namespace

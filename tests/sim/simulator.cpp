@@ -104,7 +104,8 @@ std::string resource_config_yaml(const SimOptions& o) {
   std::string y = "cluster:\n  name: sim\n  auth_key_file: /etc/hactl/authkey\n" +
                   std::string("  heartbeat_interval: ") +
                   format_duration(o.timing.heartbeat_interval) +
-                  "\n  node_timeout: " + format_duration(o.timing.node_timeout) + "\nnodes:\n";
+                  "\n  node_timeout: " + format_duration(o.timing.node_timeout) +
+                  (o.two_node ? "\n  two_node: true" : "") + "\nnodes:\n";
   for (std::size_t i = 0; i < o.nodes; ++i) {
     y += "  - {name: n" + std::to_string(i + 1) + ", address: \"10.213.0." +
          std::to_string(11 + i) + ":5405\"" +
@@ -112,7 +113,11 @@ std::string resource_config_yaml(const SimOptions& o) {
   }
   if (o.arbiter) y += "arbiter: {address: \"10.213.9.1:5406\"}\n";
   y += o.resources_yaml;
-  if (o.fencing) {
+  if (o.fencing && o.two_node) {
+    y += "fencing:\n  devices:\n"
+         "    - {id: power-n1, agent: /bin/true, action: reboot, nodes: [n1], delay: 1s}\n"
+         "    - {id: power-n2, agent: /bin/true, action: reboot, nodes: [n2]}\n";
+  } else if (o.fencing) {
     y += "fencing:\n  devices:\n    - id: power\n      agent: /bin/true\n      action: reboot\n"
          "      nodes: [";
     for (std::size_t i = 0; i < o.nodes - o.witnesses; ++i) {
@@ -389,6 +394,8 @@ void Simulation::finish_fence(std::size_t k) {
   const std::size_t target = f.op.target.value;
   if (f.applied) {
     // Heard late: the asking agent was stopped when the device finished.
+  } else if (f.ok && f.op.action != "on" && options_.ineffective_fencing) {
+    trace("fence: " + f.op.device + " says it cut " + config_.nodes[target].name + ", and did not");
   } else if (f.ok && f.op.action != "on") {
     // The device cut the power: everything on the host stops; "reboot" brings it back.
     crash_node(target);

@@ -65,6 +65,12 @@ struct SimOptions {
   // takes 20 ms to 1.5 s and fails one time in four; one that succeeds crashes the target host
   // (everything on it stops) and boots it again 0.5 to 3 s later.
   bool fencing = false;
+  // With fencing and 2 nodes, no witness: `two_node: true`, a device per node, the one that
+  // fences n1 with a 1 s delay (n1 wins a fence race).
+  bool two_node = false;
+  // A fence device that reports success and cuts nothing: with two_node, the checker must see
+  // two holders (a stand-in that still runs).
+  bool ineffective_fencing = false;
   // A pause freezes the whole host, its guard and its resource agents too (a VM paused, a
   // kernel stalled): only fencing can then take a vip from it. Without fencing the checker
   // must see two holders.

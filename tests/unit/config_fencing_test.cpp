@@ -147,5 +147,98 @@ TEST(ConfigFencing, ErrorsNameFileLineAndField) {
             "known keys: devices, levels");
 }
 
+// two_node: a pair kept safe by fencing (docs/pairs.md).
+constexpr const char* kPair = R"(cluster:
+  name: pair
+  auth_key_file: /etc/hactl/authkey
+  two_node: true
+nodes:
+  - {name: n1, address: "10.213.0.11:5405"}
+  - {name: n2, address: "10.213.0.12:5405"}
+)";
+constexpr const char* kPairFencing = R"(fencing:
+  devices:
+    - {id: ipmi-n1, agent: /bin/true, nodes: [n1], delay: 5s}
+    - {id: ipmi-n2, agent: /bin/true, nodes: [n2]}
+)";
+
+std::expected<LoadedConfig, std::vector<ConfigError>> pair(const std::string& text) {
+  return parse_config(text, "pair.yaml");
+}
+
+TEST(ConfigTwoNode, APairWithADeviceForEachNodeLoads) {
+  const auto r = pair(std::string(kPair) + kPairFencing);
+  ASSERT_TRUE(r) << r.error().front().to_string();
+  const ClusterConfig& c = r->config;
+  EXPECT_TRUE(c.two_node);
+  EXPECT_TRUE(c.wait_for_all) << "on by default with two_node";
+  EXPECT_EQ(c.no_quorum_policy, NoQuorumPolicy::kFreeze);
+  EXPECT_EQ(c.fencing.device("ipmi-n1")->delay, 5s);
+  EXPECT_EQ(c.fencing.device("ipmi-n2")->delay, 0s);
+  for (const auto& w : r->warnings) {
+    EXPECT_EQ(w.message.find("cannot tell a dead peer"), std::string::npos) << w.message;
+  }
+}
+
+TEST(ConfigTwoNode, WaitForAllMayBeTurnedOff) {
+  std::string text = kPair;
+  text.replace(text.find("  two_node: true\n"), 17, "  two_node: true\n  wait_for_all: false\n");
+  const auto r = pair(text + kPairFencing);
+  ASSERT_TRUE(r) << r.error().front().to_string();
+  EXPECT_FALSE(r->config.wait_for_all);
+}
+
+TEST(ConfigTwoNode, EachRefusalNamesItsField) {
+  auto error_of = [](const std::string& text) {
+    const auto r = pair(text);
+    EXPECT_FALSE(r) << text;
+    return r ? std::string() : r.error().front().to_string();
+  };
+  // A node no device can fence.
+  std::string e = error_of(std::string(kPair) + R"(fencing:
+  devices:
+    - {id: ipmi-n1, agent: /bin/true, nodes: [n1]}
+)");
+  EXPECT_NE(e.find("pair.yaml:9:"), std::string::npos) << e;  // the fencing section
+  EXPECT_NE(e.find("fencing: two_node needs a fence device for every node, and none can fence n2"),
+            std::string::npos)
+      << e;
+  // No fencing at all.
+  e = error_of(kPair);
+  EXPECT_NE(e.find("pair.yaml:4:"), std::string::npos) << e;
+  EXPECT_NE(e.find("none can fence n1"), std::string::npos) << e;
+  // Three nodes.
+  e = error_of(std::string(kPair) + "  - {name: n3, address: \"10.213.0.13:5405\"}\n" +
+               kPairFencing);
+  EXPECT_NE(e.find("cluster.two_node: is for exactly two nodes"), std::string::npos) << e;
+  // A witness.
+  std::string witness = kPair;
+  witness.replace(witness.find("10.213.0.12:5405\"}"), 18, "10.213.0.12:5405\", witness: true}");
+  e = error_of(witness + kPairFencing);
+  EXPECT_NE(e.find("cluster.two_node: is for exactly two nodes and no witness"), std::string::npos)
+      << e;
+  // An arbiter.
+  e = error_of(std::string(kPair) + "arbiter: {address: \"10.213.9.1:5406\"}\n" + kPairFencing);
+  EXPECT_NE(e.find("cluster.two_node: a cluster with an arbiter has its third vote"),
+            std::string::npos)
+      << e;
+  // no_quorum_policy stop, said outright.
+  std::string stop = kPair;
+  stop.replace(stop.find("  two_node: true\n"), 17, "  two_node: true\n  no_quorum_policy: stop\n");
+  e = error_of(stop + kPairFencing);
+  EXPECT_NE(e.find("cluster.no_quorum_policy: stop cannot go with two_node"), std::string::npos)
+      << e;
+  // wait_for_all without two_node.
+  std::string wfa = kPair;
+  wfa.replace(wfa.find("  two_node: true\n"), 17, "  wait_for_all: true\n");
+  e = error_of(wfa + kPairFencing);
+  EXPECT_NE(e.find("cluster.wait_for_all: goes with two_node: true"), std::string::npos) << e;
+  // A delay past the bound, and not a duration.
+  std::string fencing = kPairFencing;
+  fencing.replace(fencing.find("delay: 5s"), 9, "delay: 6m");
+  e = error_of(std::string(kPair) + fencing);
+  EXPECT_NE(e.find("fencing.devices[0].delay: must be at most 5m"), std::string::npos) << e;
+}
+
 }  // namespace
 }  // namespace hactl

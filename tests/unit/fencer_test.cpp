@@ -292,6 +292,46 @@ TEST(Fencer, ANoticeCountsWhileTheVictimIsDownInTheBootItNames) {
   EXPECT_TRUE(r.tick(1s).empty()) << "a new coordinator that heard it does not fence again";
 }
 
+// A device's delay (pcmk_delay_base) is waited before its off or reboot, not before an "on";
+// a target heard again before the delay ran out is not fenced at all.
+TEST(Fencer, ADevicesDelayIsWaitedAndAHealBeforeItCancels) {
+  Rig r;
+  r.config = load(R"(fencing:
+  devices:
+    - {id: slow, agent: /bin/true, nodes: [n3], delay: 2s}
+)");
+  Fencer f{r.config, n1};
+  r.lose(n3);
+  f.tick(r.v, r.now);
+  EXPECT_TRUE(f.take_ops().empty()) << "the delay first";
+  EXPECT_EQ(f.state(n3).stage, FenceStage::kRunning);
+  EXPECT_EQ(f.next_deadline(), r.now + 2s);
+  f.tick(r.v, r.now + 1999ms);
+  EXPECT_TRUE(f.take_ops().empty());
+  f.tick(r.v, r.now + 2s);
+  auto ops = f.take_ops();
+  ASSERT_EQ(ops.size(), 1u);
+  EXPECT_EQ(ops[0].device, "slow");
+  EXPECT_EQ(ops[0].action, "off");
+  f.on_done(ops[0].id, true, "exit 0", r.now + 3s);
+  EXPECT_TRUE(f.fenced(n3));
+
+  // Again, with a new boot of n3 that is lost and then heard during the delay.
+  Fencer g{r.config, n1};
+  g.tick(r.v, r.now);
+  EXPECT_TRUE(g.take_ops().empty());
+  r.v.up[2] = true;
+  r.v.needs[2] = false;
+  g.tick(r.v, r.now + 1s);
+  EXPECT_EQ(g.state(n3).stage, FenceStage::kNone);
+  g.tick(r.v, r.now + 3s);
+  EXPECT_TRUE(g.take_ops().empty()) << "cancelled: nothing was cut";
+  bool cancelled = false;
+  for (const auto& e : g.take_events())
+    cancelled = cancelled || e.starts_with("event=fence_cancelled");
+  EXPECT_TRUE(cancelled);
+}
+
 TEST(Fencer, NoDevicesNoFencing) {
   const ClusterConfig config = load("");
   Fencer f(config, n1);
