@@ -512,8 +512,9 @@ void check_cluster(YamlReader& loader, const YAML::Node& root, ClusterConfig& c)
     loader.warn(
         "nodes",
         "a two-node cluster cannot tell a dead peer from a cut link: losing either node or the "
-        "link leaves no quorum, so nothing fails over. Add a third vote: a shared hactl-arbiter "
-        "(arbiter: {address: HOST:5406}) or a third node with witness: true (docs/pairs.md)");
+        "link leaves no quorum, so nothing fails over. Add one of: a shared hactl-arbiter "
+        "(arbiter: {address: HOST:5406}), a third node with witness: true, or two_node: true "
+        "with a fence device for each node (docs/pairs.md)");
   } else if (voters % 2 == 0) {
     loader.warn("nodes",
                 "an even number of voting nodes (" + std::to_string(voters) +

@@ -318,6 +318,8 @@ TEST(Config, TwoNodesWithoutWitnessWarns) {
   // It names what to add.
   EXPECT_NE(r->warnings[0].message.find("arbiter: {address: HOST:5406}"), std::string::npos);
   EXPECT_NE(r->warnings[0].message.find("witness: true"), std::string::npos);
+  EXPECT_NE(r->warnings[0].message.find("two_node: true with a fence device for each node"),
+            std::string::npos);
 }
 
 TEST(Config, UnreadableFileIsNamed) {
