@@ -563,9 +563,12 @@ nlohmann::json Agent::status() const {
     for (std::size_t i = 0; i < stand_ins.size(); ++i) {
       if (stand_ins[i] && !rt_->waiting_for_all()) who.push_back(config().nodes[i].name);
     }
-    j["two_node"] = {{"wait_for_all", config().wait_for_all},
-                     {"waiting_for_peer", rt_->waiting_for_all()},
-                     {"stand_ins", who}};
+    j["two_node"] = {
+        {"wait_for_all", config().wait_for_all},
+        {"waiting_for_peer", rt_->waiting_for_all()},
+        {"stand_ins", who},
+        {"last_resort", config().last_resort_unsafe ? nlohmann::json("unsafe_take_over")
+                                                    : nlohmann::json(nullptr)}};
   }
   for (std::size_t i = 0; i < j["nodes"].size(); ++i) {
     // What fencing does about this node, when anything: pending (lost, to be fenced by the

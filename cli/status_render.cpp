@@ -125,15 +125,22 @@ std::string render_status(const nlohmann::json& s) {
   }
   if (s.contains("two_node") && s["two_node"].is_object()) {
     const auto& t = s["two_node"];
-    out << "Two nodes with fencing: ";
+    const bool unsafe = t.contains("last_resort") && t["last_resort"].is_string();
+    if (unsafe) {
+      out << "UNSAFE last resort (unsafe_take_over): a node that stops hearing its peer runs "
+             "everything; a cut link runs it on both nodes\n";
+    }
+    out << (unsafe ? "Two nodes without fencing: " : "Two nodes with fencing: ");
     if (t.value("waiting_for_peer", false)) {
       out << "WAITING for the peer (wait_for_all): this node fences nobody and runs nothing on "
              "its own until it has run with its peer, or `hactl cluster unblock`\n";
     } else if (t.contains("stand_ins") && t["stand_ins"].is_array() && !t["stand_ins"].empty()) {
       out << "running alone: " << t["stand_ins"][0].get<std::string>()
-          << " is fenced (or left cleanly) and stands in for its vote\n";
+          << (unsafe ? " is taken as dead" : " is fenced (or left cleanly)")
+          << " and stands in for its vote\n";
     } else {
-      out << "the pair runs together; a split is decided by fencing\n";
+      out << (unsafe ? "the pair runs together\n"
+                     : "the pair runs together; a split is decided by fencing\n");
     }
   }
   if (s.contains("resources") && s["resources"].is_array() && !s["resources"].empty()) {

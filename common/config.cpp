@@ -142,7 +142,7 @@ void load_cluster(YamlReader& loader, const YAML::Node& n, ClusterConfig& c) {
   static const std::vector<std::string_view> kKnown = {
       "name",      "auth_key_file",  "heartbeat_interval", "node_timeout", "no_quorum_policy",
       "state_dir", "control_socket", "read_group",         "admin_group",  "metrics_address",
-      "failback",  "flap_damping",   "two_node",           "wait_for_all"};
+      "failback",  "flap_damping",   "two_node",           "wait_for_all", "last_resort"};
   if (!loader.expect_map(n, "cluster", kKnown)) return;
   if (auto v = loader.string_field(n, "cluster", "metrics_address", false)) {
     if (v->empty()) {
@@ -197,6 +197,16 @@ void load_cluster(YamlReader& loader, const YAML::Node& n, ClusterConfig& c) {
   }
   if (auto v = loader.bool_field(n, "cluster", "two_node")) c.two_node = *v;
   c.wait_for_all = loader.bool_field(n, "cluster", "wait_for_all").value_or(c.two_node);
+  if (auto v = loader.string_field(n, "cluster", "last_resort", false)) {
+    if (*v == "unsafe_take_over") {
+      c.last_resort_unsafe = true;
+    } else {
+      loader.error(n["last_resort"], "cluster.last_resort",
+                   "the only policy is unsafe_take_over (a node that loses its peer runs "
+                   "everything: a cut link runs it on both nodes), got '" +
+                       *v + "'");
+    }
+  }
   if (auto v = failback_field(loader, n, "cluster")) c.failback = *v;
   if (auto v = flap_damping_field(loader, n, "cluster")) c.flap_damping = *v;
   if (auto v = loader.string_field(n, "cluster", "no_quorum_policy", false)) {
@@ -446,7 +456,20 @@ void check_two_node(YamlReader& loader, const YAML::Node& root, ClusterConfig& c
                      " running resources)");
     return;
   }
+  if (c.last_resort_unsafe) {
+    if (c.fencing.enabled()) {
+      loader.error(root["cluster"]["last_resort"], "cluster.last_resort",
+                   "is for a pair with no fence device; with fencing configured, leave it out "
+                   "(the fence race decides safely)");
+    }
+    loader.warn("cluster.last_resort",
+                "UNSAFE: with last_resort: unsafe_take_over a node that stops hearing its peer "
+                "runs everything after node_timeout, so a cut link between the two runs every "
+                "resource on both nodes until it heals; give the pair an arbiter, a witness or "
+                "fence devices instead (docs/pairs.md)");
+  }
   for (const NodeConfig& n : c.nodes) {
+    if (c.last_resort_unsafe) break;
     if (c.fencing.levels_for(n.name).empty()) {
       loader.error(root["fencing"] ? root["fencing"] : at, "fencing",
                    "two_node needs a fence device for every node, and none can fence " + n.name +
@@ -490,6 +513,9 @@ void check_cluster(YamlReader& loader, const YAML::Node& root, ClusterConfig& c)
   }
   if (c.two_node) {
     check_two_node(loader, root, c);
+  } else if (c.last_resort_unsafe) {
+    loader.error(root["cluster"]["last_resort"], "cluster.last_resort",
+                 "goes with two_node: true (a pair with neither arbiter, witness nor fencing)");
   } else if (c.wait_for_all) {
     loader.error(root["cluster"]["wait_for_all"], "cluster.wait_for_all",
                  "goes with two_node: true (a cluster with a third vote needs no wait)");
@@ -515,7 +541,7 @@ void check_cluster(YamlReader& loader, const YAML::Node& root, ClusterConfig& c)
         "link leaves no quorum, so nothing fails over. Add one of: a shared hactl-arbiter "
         "(arbiter: {address: HOST:5406}), a third node with witness: true, or two_node: true "
         "with a fence device for each node (docs/pairs.md)");
-  } else if (voters % 2 == 0) {
+  } else if (voters % 2 == 0 && !c.two_node) {
     loader.warn("nodes",
                 "an even number of voting nodes (" + std::to_string(voters) +
                     ") tolerates no more failures than one fewer; consider adding a witness");

@@ -89,6 +89,10 @@ struct ClusterConfig {
   // peer once (its peer's grant and the coordinator's document of that term), or an operator
   // ran `hactl cluster unblock`; so a fenced node that boots alone cannot fence the survivor.
   bool wait_for_all = false;
+  // `last_resort: unsafe_take_over` (two_node, no fence device): a node that loses its peer
+  // takes it as dead after node_timeout and runs everything, as if it had fenced it. A cut link
+  // runs everything on both nodes until it heals. Opt-in and named unsafe (docs/pairs.md).
+  bool last_resort_unsafe = false;
   // Defaults for every resource (its meta overrides them). No failback: the scores decide.
   std::optional<Failback> failback;
   FlapDamping flap_damping;

@@ -23,8 +23,13 @@ Fencer::Fencer(const ClusterConfig& config, NodeId self)
     : config_(config), self_(self), nodes_(config.nodes.size()), heard_(config.nodes.size()) {
   for (const auto& n : config.nodes) {
     // A witness runs nothing. This node is fenced by a peer it asks (executor_for).
-    levels_.push_back(n.witness ? std::vector<std::vector<std::string>>{}
-                                : config.fencing.levels_for(n.name));
+    if (n.witness) {
+      levels_.emplace_back();
+    } else if (config.last_resort_unsafe) {
+      levels_.push_back({{std::string(kLastResort)}});
+    } else {
+      levels_.push_back(config.fencing.levels_for(n.name));
+    }
   }
 }
 
@@ -88,6 +93,11 @@ void Fencer::tick(const FenceView& v, Instant now) {
         const Instant heard = i < v.heard.size() && v.heard[i] ? *v.heard[i] : Instant::min();
         if (inc != f.incarnation) {
           f = NodeFencing{};  // a new boot: the fence did its job
+        } else if (f.by == kLastResort) {
+          event("event=split_healed node=" + name(id) +
+                " reason=\"heard again: it ran through the split (last_resort took it as "
+                "dead)\"");
+          f = NodeFencing{};
         } else if (heard > f.since + config_.timing.heartbeat_interval) {
           // Not a datagram that was on its way when the fence ended: it still runs.
           event("event=fence_ineffective node=" + name(id) + " by=\"" + f.by +
@@ -163,6 +173,13 @@ void Fencer::issue(NodeId node, Instant now) {
     notices_.push_back(FenceNotice{term_, node, f.incarnation, f.by});
     f.notified = now;
     return;
+  }
+  if (s[f.step].device == kLastResort) {
+    event("event=fence_assumed node=" + name(node) +
+          " reason=\"last_resort unsafe_take_over: not fenced, taken as dead; it may still "
+          "run\"");
+    ++f.step;
+    return issue(node, now);
   }
   const FenceDevice* device = config_.fencing.device(s[f.step].device);
   if (device && device->delay > Duration::zero() && s[f.step].action != "on" && !f.delayed) {

@@ -90,7 +90,10 @@ class Fencer {
 
   // Whether `node` has fence devices: then it is fenced before its resources move.
   bool configured(NodeId node) const { return !levels_.at(node.value).empty(); }
-  bool any_configured() const { return config_.fencing.enabled(); }
+  bool any_configured() const { return config_.fencing.enabled() || config_.last_resort_unsafe; }
+  // The pseudo-device of `last_resort: unsafe_take_over`: "fencing" with it cuts nothing and
+  // succeeds at once.
+  static constexpr std::string_view kLastResort = "last-resort";
   bool fenced(NodeId node) const;
   const NodeFencing& state(NodeId node) const { return nodes_.at(node.value); }
 

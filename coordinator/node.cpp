@@ -253,9 +253,15 @@ void Node::on_heartbeat(NodeId from, const Heartbeat& m, Instant now) {
   p.last_ping_at = now;
   on_lease_fields(from, m);
   if (m.term == hard_.term) {
-    if (m.coordinator == from) {
+    if (m.coordinator == from && std::holds_alternative<Coordinator>(role_)) {
+      // Two coordinators of one term: only two_node's sides, each elected with a stand-in for
+      // the other (the last resort's split, or a fence device that cut nothing). Step down
+      // into the next term, which nobody led: the other follows on hearing it, an election
+      // picks one, and its document (re-stamped in its term) replaces both.
+      HACTL_ASSERT(config_.two_node);
+      become_follower(hard_.term.next(), std::nullopt, now, "two_coordinators_in_term");
+    } else if (m.coordinator == from) {
       // The sender leads our term: whatever we were doing in it, follow.
-      HACTL_ASSERT(!std::holds_alternative<Coordinator>(role_));
       if (coordinator() != from || !std::holds_alternative<Follower>(role_)) {
         become_follower(hard_.term, from, now, "heard_coordinator");
       }

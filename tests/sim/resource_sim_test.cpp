@@ -246,5 +246,37 @@ TEST(ResourceSim, CheckerCatchesTwoNodeWithAnIneffectiveFenceDevice) {
   std::cout << "two_node with an ineffective fence device caught: " << example << "\n";
 }
 
+// last_resort unsafe_take_over: a cut link runs a resource on both sides (counted, as the
+// policy's name warns), nothing else breaks (no lease rule, vote or document check fails, no
+// agent asserts when two coordinators of one term meet), and after the heal everything settles
+// on one host.
+TEST(ResourceSim, TheLastResortRunsBothSidesOfASplitThenSettles) {
+  SeedPlan seeds =
+      plan_seeds("last resort simulation", "HACTL_SIM_LAST_RESORT_SCHEDULES", 100, 8'000'000);
+  const std::uint64_t count = seeds.count(10);
+  std::size_t with_two = 0;
+  for (std::uint64_t k = 0; k < count; ++k) {
+    const std::uint64_t seed = seeds.seed();
+    SimOptions o;
+    o.nodes = 2;
+    o.witnesses = 0;
+    o.two_node = true;
+    o.last_resort = true;
+    o.resources_yaml = resources(1);
+    o.fault_phase = 8'000'000;
+    o.agent_restart_within = 6'000'000;
+    o.max_pause = 5'000'000;
+    o.liveness_bound = 8'000'000;
+    o.resources_settle_bound = 30'000'000;
+    const SimResult r = Simulation(o, seed).run();
+    ASSERT_TRUE(r.ok) << r.failure;
+    with_two += r.two_holders > 0 ? 1 : 0;
+  }
+  std::cout << "last resort: " << count << " schedules, " << with_two
+            << " ran both sides (a resource on two hosts, or two coordinators) during the faults, "
+               "all settled after the heal\n";
+  EXPECT_GT(with_two, 0u) << "a cut link never ran both sides: the schedules do not split";
+}
+
 }  // namespace
 }  // namespace hactl::sim

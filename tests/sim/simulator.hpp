@@ -71,6 +71,11 @@ struct SimOptions {
   // A fence device that reports success and cuts nothing: with two_node, the checker must see
   // two holders (a stand-in that still runs).
   bool ineffective_fencing = false;
+  // With two_node and no fencing: `last_resort: unsafe_take_over`. Two holders of a resource
+  // (or promoted instances past promoted_max) are counted (SimResult::two_holders), not a failure:
+  // the policy runs both sides of a cut link. After the heal, everything must still settle on one
+  // host.
+  bool last_resort = false;
   // A pause freezes the whole host, its guard and its resource agents too (a VM paused, a
   // kernel stalled): only fencing can then take a vip from it. Without fencing the checker
   // must see two holders.
@@ -112,6 +117,7 @@ struct SimResult {
   std::size_t coordinator_faults = 0;  // faults on the coordinator (SimOptions)
   std::size_t proposals = 0;           // document changes proposed
   std::size_t committed = 0;           // ... reported committed to their proposer
+  std::size_t two_holders = 0;         // checks that saw a resource on two hosts (last_resort)
 };
 
 // The seeds of a test's run of schedules. HACTL_SIM_SEED=<seed> replays one schedule per shape,

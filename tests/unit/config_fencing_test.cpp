@@ -240,5 +240,35 @@ TEST(ConfigTwoNode, EachRefusalNamesItsField) {
   EXPECT_NE(e.find("fencing.devices[0].delay: must be at most 5m"), std::string::npos) << e;
 }
 
+TEST(ConfigTwoNode, TheLastResortIsOptInAndWarnedAsUnsafe) {
+  std::string text = kPair;
+  text.replace(text.find("  two_node: true\n"), 17,
+               "  two_node: true\n  last_resort: unsafe_take_over\n");
+  const auto r = pair(text);  // no fence device: that is what it is for
+  ASSERT_TRUE(r) << r.error().front().to_string();
+  EXPECT_TRUE(r->config.last_resort_unsafe);
+  ASSERT_EQ(r->warnings.size(), 1u);
+  EXPECT_EQ(r->warnings[0].path, "cluster.last_resort");
+  EXPECT_NE(r->warnings[0].message.find("UNSAFE"), std::string::npos);
+  EXPECT_NE(r->warnings[0].message.find("runs every resource on both nodes"), std::string::npos);
+  // With fence devices it is refused (they decide safely), without two_node too, and any
+  // other policy name.
+  auto error_of = [](const std::string& t) {
+    const auto e = pair(t);
+    EXPECT_FALSE(e) << t;
+    return e ? std::string() : e.error().front().to_string();
+  };
+  EXPECT_NE(error_of(text + kPairFencing).find("cluster.last_resort: is for a pair with no fence"),
+            std::string::npos);
+  std::string no_pair = text;
+  no_pair.erase(no_pair.find("  two_node: true\n"), 17);
+  EXPECT_NE(error_of(no_pair).find("cluster.last_resort: goes with two_node: true"),
+            std::string::npos);
+  std::string other = text;
+  other.replace(other.find("unsafe_take_over"), 16, "yes");
+  EXPECT_NE(error_of(other).find("cluster.last_resort: the only policy is unsafe_take_over"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace hactl

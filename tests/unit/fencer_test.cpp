@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "common/config.hpp"
 #include "coordinator/conductor.hpp"
 
@@ -330,6 +332,51 @@ TEST(Fencer, ADevicesDelayIsWaitedAndAHealBeforeItCancels) {
   for (const auto& e : g.take_events())
     cancelled = cancelled || e.starts_with("event=fence_cancelled");
   EXPECT_TRUE(cancelled);
+}
+
+// last_resort unsafe_take_over: no device, a lost peer is "fenced" at once by taking it as
+// dead (no operation runs), and a peer heard again in the same boot is a healed split.
+TEST(Fencer, TheLastResortTakesALostPeerAsDeadAtOnce) {
+  auto r = parse_config(R"(cluster:
+  name: c
+  auth_key_file: /etc/hactl/authkey
+  two_node: true
+  last_resort: unsafe_take_over
+nodes:
+  - {name: n1, address: "10.213.0.11:5405"}
+  - {name: n2, address: "10.213.0.12:5405"}
+)",
+                        "c.yaml");
+  ASSERT_TRUE(r) << r.error().front().to_string();
+  const ClusterConfig config = r->config;
+  Fencer f{config, n1};
+  EXPECT_TRUE(f.any_configured());
+  EXPECT_TRUE(f.configured(n2));
+  FenceView v;
+  v.leads = true;
+  v.term = Term{2};
+  v.up = {true, false};
+  v.needs = {false, true};
+  v.incarnation = {1, 2};
+  v.heard.assign(2, std::nullopt);
+  const Instant t{Duration{1'000'000'000}};
+  f.tick(v, t);
+  EXPECT_TRUE(f.take_ops().empty()) << "nothing runs";
+  EXPECT_TRUE(f.fenced(n2));
+  EXPECT_EQ(f.state(n2).by, "last-resort");
+  const auto events = f.take_events();
+  EXPECT_TRUE(std::any_of(events.begin(), events.end(), [](const std::string& e) {
+    return e.starts_with("event=fence_assumed node=n2");
+  }));
+  // Heard again in the same boot: the split healed (not an ineffective device).
+  v.up = {true, true};
+  v.needs = {false, false};
+  v.heard[1] = t + 5s;
+  f.tick(v, t + 5s);
+  EXPECT_FALSE(f.fenced(n2));
+  bool healed = false;
+  for (const auto& e : f.take_events()) healed = healed || e.starts_with("event=split_healed");
+  EXPECT_TRUE(healed);
 }
 
 TEST(Fencer, NoDevicesNoFencing) {
