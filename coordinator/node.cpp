@@ -668,7 +668,7 @@ bool Node::arbiter_needed(Instant now) const {
   for (std::size_t i = 0; i < peers_.size(); ++i) {
     if (i == self_.value || is_arbiter(i)) continue;
     const Peer& p = peers_[i];
-    if (!p.last_heard || now - *p.last_heard > h + h / 4) return true;
+    if (!p.last_heard || now - *p.last_heard > h + h / 4 + arbiter_patience_) return true;
     // A peer that restarted grants nothing for node_timeout after its boot.
     if (p.restarted_at && now - *p.restarted_at < timing_.node_timeout) return true;
   }
@@ -996,7 +996,7 @@ void Node::consider_arbiter(F&& consider_any) const {
   const Duration h = timing_.heartbeat_interval;
   for (std::size_t i = 0; i < peers_.size(); ++i) {
     if (i == self_.value || is_arbiter(i) || !peers_[i].last_heard) continue;
-    consider(*peers_[i].last_heard + h + h / 4 + Duration{1});
+    consider(*peers_[i].last_heard + h + h / 4 + arbiter_patience_ + Duration{1});
   }
   if (const auto lease = majority_anchor_plus_lease(&Peer::granted_ping_sent_at, arbiter_)) {
     consider(*lease - arbiter_margin());

@@ -194,6 +194,12 @@ class Node {
   // that grants this node's pings, acknowledges it as coordinator and votes for it, for as long
   // as the shell keeps it listed: it runs nothing and can back nobody else.
   void set_stand_ins(std::vector<bool> stand_ins);
+  // With an arbiter: how much longer than a missed heartbeat this node lets its peer be silent
+  // before it claims (at most heartbeat_interval / 4). The shell gives the node that runs less
+  // a quarter interval, so in a cut link the side with the services asks first and keeps them.
+  void set_arbiter_patience(Duration patience) {
+    arbiter_patience_ = std::min(patience, timing_.heartbeat_interval / 4);
+  }
   bool stands_in(std::size_t peer) const {
     return peer < stand_ins_.size() && stand_ins_[peer] && !peers_.at(peer).up;
   }
@@ -330,6 +336,7 @@ class Node {
   bool quorum_reported_ = false;
   std::vector<bool> handover_avoid_;
   std::vector<bool> stand_ins_;  // set_stand_ins (two_node only)
+  Duration arbiter_patience_{0};
   // the arbiter, when the cluster has one (config: `arbiter:`)
   std::optional<std::size_t> arbiter_;
   bool arbiter_claiming_ = false;

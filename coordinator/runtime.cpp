@@ -53,7 +53,11 @@ NodeRuntime::NodeRuntime(ClusterConfig config, RuntimeOptions options, Rng& rng,
         std::make_unique<ResourceHost>(config_, options_.self, now, options_.previous_lease_end);
     host_->set_incarnation(options_.incarnation);
   }
-  waiting_for_all_ = config_.two_node && config_.wait_for_all;
+  waiting_for_all_ = config_.two_node && config_.wait_for_all && !options_.paired_this_boot;
+  if (config_.two_node && config_.wait_for_all && options_.paired_this_boot) {
+    note(RuntimeNote::Level::kInfo,
+         "event=wait_for_all_skipped reason=\"an agent of this boot ran with its peer\"");
+  }
 }
 
 void NodeRuntime::note(RuntimeNote::Level level, std::string line) {
@@ -107,7 +111,25 @@ void NodeRuntime::tick(Instant now) {
   node_.tick(now);
 }
 
+void NodeRuntime::sync_arbiter_patience() {
+  const auto arbiter = config_.arbiter();
+  if (!arbiter || !host_ || config_.nodes.size() != 3) return;
+  const auto& views = host_->conductor().views();
+  const std::size_t self = options_.self.value;
+  const std::size_t peer = 3 - self - arbiter->value;  // the other node of the pair
+  if (peer >= views.size() || self >= views.size()) return;
+  const auto active = [](const NodeView& v) {
+    return std::count_if(v.entries.begin(), v.entries.end(),
+                         [](const ResourceEntry& e) { return e.role != ResourceRole::kStopped; });
+  };
+  const auto mine = active(views[self]);
+  const auto theirs = active(views[peer]);
+  const bool wait = theirs > mine || (theirs == mine && node_.role() != Role::kCoordinator);
+  node_.set_arbiter_patience(wait ? config_.timing.heartbeat_interval / 4 : Duration{0});
+}
+
 void NodeRuntime::sync_two_node(Instant now) {
+  sync_arbiter_patience();
   if (!config_.two_node || !host_) return;
   if (waiting_for_all_) {
     const NodeId peer{static_cast<std::uint16_t>(1 - options_.self.value)};

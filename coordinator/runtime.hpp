@@ -41,7 +41,10 @@ struct RuntimeOptions {
   HardState hard;                             // as persisted
   std::uint64_t incarnation = 1;              // this boot's (also the first proposal id)
   std::optional<Instant> previous_lease_end;  // the last agent's of this boot, if it left one
-  bool resources = true;                      // false: the election alone (simulations of it)
+  // two_node: an agent of this boot already ran with its peer (its mark in /run): no
+  // wait_for_all after a restart of the agent alone; a reboot empties /run.
+  bool paired_this_boot = false;
+  bool resources = true;  // false: the election alone (simulations of it)
   // The cluster document this node starts from (already checked against the node list and
   // timing); without one the node runs no replica and no operator intents.
   std::optional<StoredDoc> document;
@@ -190,6 +193,9 @@ class NodeRuntime {
   // two_node: ends wait_for_all when its condition holds, then gives the core its stand-ins
   // and the fencer its leave to fence alone.
   void sync_two_node(Instant now);
+  // A pair with an arbiter: the node that runs fewer resources than its peer (or as many, and
+  // does not coordinate) waits a quarter interval longer before it claims (Node).
+  void sync_arbiter_patience();
   void watch_availability(Instant now, std::int64_t unix_us, RuntimeOutput& out);
   void note(RuntimeNote::Level level, std::string line);
   // The parse of `text` if the shell has returned it; else asks for it (once) and returns null.
