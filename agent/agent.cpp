@@ -81,6 +81,8 @@ std::expected<void, std::string> Agent::start() {
   ro.hard = persisted_.hard;
   ro.incarnation = persisted_.incarnation;
   ro.previous_lease_end = open_lease_file();
+  paired_marked_ = std::filesystem::exists(options_.paired_file);
+  ro.paired_this_boot = paired_marked_;
   ro.document = *initial;
   ro.doc_resend = std::max<Duration>(5 * options_.config.timing.heartbeat_interval,
                                      std::chrono::milliseconds(100));
@@ -395,6 +397,20 @@ std::optional<Instant> Agent::open_lease_file() {
 
 void Agent::keep_lease_end(std::optional<Instant> end) {
   if (end) lease_file_.write(*end);
+  if (!paired_marked_ && config().two_node && !rt_->waiting_for_all()) mark_paired();
+}
+
+// An empty file in /run (tmpfs: microseconds, and gone at reboot, which is what wait_for_all is
+// about): an agent restarted in this boot does not wait for its peer again.
+void Agent::mark_paired() {
+  paired_marked_ = true;
+  std::ofstream f(options_.paired_file);
+  if (!f) {
+    spdlog::warn(
+        "event=paired_mark_unwritable path={} effect=\"a restarted agent waits for its "
+        "peer again\"",
+        options_.paired_file);
+  }
 }
 
 void Agent::carry_out_resources(RuntimeOutput& out) {

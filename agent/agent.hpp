@@ -51,6 +51,8 @@ struct AgentOptions {
   std::string socket_path;
   // Where the end of this agent's lease is kept for the next agent of this boot (tmpfs).
   std::string lease_file = "/run/hactl/lease";
+  // two_node: exists once an agent of this boot ran with its peer (RuntimeOptions).
+  std::string paired_file = "/run/hactl/paired";
   std::string lock_file = "/run/hactl/agent.lock";  // one agent per host
   // > 0: the guard runs SCHED_RR at this priority (main() puts the loop thread there).
   int realtime_priority = 0;
@@ -104,6 +106,7 @@ class Agent {
   const ClusterDoc& doc() const { return rt_->doc(); }
   const ClusterConfig& base() const { return rt_->base(); }
   std::optional<Instant> open_lease_file();
+  void mark_paired();  // two_node: once wait_for_all is over, in paired_file
   void keep_lease_end(std::optional<Instant> end);
   void on_op_result(const OpResult& r);
   // Runs one fence agent (FenceOp) and hands its outcome to the fencer.
@@ -202,6 +205,7 @@ class Agent {
   VipGuard vip_guard_;
   std::optional<std::int64_t> guard_deadline_;  // as last told to the guard
   LeaseFile lease_file_;
+  bool paired_marked_ = false;  // paired_file written (or found)
   int lock_fd_ = -1;
   SpawnPacer spawn_pacer_;  // before every executor: they spawn through it
   std::unique_ptr<Executor> executor_;

@@ -130,6 +130,7 @@ std::expected<hactl::AgentOptions, std::string> load(const Args& args) {
   o.state_dir = args.state_dir.empty() ? o.config.state_dir : args.state_dir;
   o.socket_path = args.socket.empty() ? o.config.control_socket : args.socket;
   o.lease_file = args.run_dir + "/lease";
+  o.paired_file = args.run_dir + "/paired";
   o.lock_file = args.run_dir + "/agent.lock";
   for (const auto& w : loaded->warnings)
     std::cerr << (stderr_is_journal() ? "<4>" : "") << "warning: " << w.path << ": " << w.message

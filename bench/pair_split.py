@@ -146,7 +146,8 @@ def main():
             what = "both nodes" if len(final) == 2 else final[0] if final else "nobody"
             print(f"  cut link (vip on {holder}): vip on {what}"
                   + (f", moved after {moved:.0f} ms" if moved else ", never moved")
-                  + f"; on two nodes for {overlap:.0f} ms")
+                  + ("; on two nodes until the link healed" if overlap == float("inf")
+                     else f"; on two nodes for {overlap:.0f} ms"))
     return 0
 
 

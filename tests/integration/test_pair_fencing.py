@@ -206,6 +206,14 @@ class PairFencingTest(ClusterTestCase):
         self.assertIn("event=wait_for_all_unblocked reason=operator", c.log("n2"))
         r = c.hactl("n2", "cluster", "unblock")
         self.assertIn("not waiting", r.stdout)
+        # Its agent alone restarts (same boot: the mark in its /run stays): it does not wait
+        # again, fences n1 again (off already) and runs the vip.
+        c.kill("n2")
+        c.start("n2")
+        c.wait_until(lambda: (two_node_status(c, "n2") or {}).get("waiting_for_peer") is False,
+                     10, 0.1, "n2 not waiting after its agent's restart")
+        self.assertIn("event=wait_for_all_skipped", c.log("n2"))
+        c.wait_until(lambda: c.holders(VIP) == ["n2"], 30, 0.05, "the vip on n2 again")
 
 
 
