@@ -13,7 +13,8 @@ node_timeout 300 ms).
   hears both); what holds the vip once it settles, when it got there, and the longest time the
   vip was on both nodes (kernel timestamps). Then the link heals and a dead node boots again.
 
-Usage (root): python3 bench/pair_split.py [TRIALS]   (default 3 of each)
+Usage (root): python3 bench/pair_split.py [TRIALS]   (default 4 of each; the vip is moved to
+n1 and n2 in turn before each trial)
 """
 
 import os
@@ -79,8 +80,18 @@ def revive(c):
     time.sleep(1.0)
 
 
-def crash(c):
+def place(c, want):
+    """The vip moved to `want` (a move the bench makes, kept: the next trial moves it again)."""
     holder = c.wait_until(lambda: steady(c), 60, 0.1, "a steady pair")
+    if holder != want:
+        c.hactl(want, "resource", "move", "vip", want, check=True)
+        c.wait_until(lambda: steady(c) == want, 60, 0.1, f"the vip on {want}")
+        time.sleep(1.0)
+    return want
+
+
+def crash(c, want):
+    holder = place(c, want)
     other = "n1" if holder == "n2" else "n2"
     with AddressWatch(c, VIP) as w:
         t0 = time.time()
@@ -89,11 +100,11 @@ def crash(c):
         time.sleep(0.2)
     came = [a for a, _ in w.intervals().get(other, []) if a > 0]
     revive(c)
-    return (min(came) - t0) * 1000
+    return holder, (min(came) - t0) * 1000
 
 
-def cut(c, both_expected):
-    holder = c.wait_until(lambda: steady(c), 60, 0.1, "a steady pair")
+def cut(c, want, both_expected):
+    holder = place(c, want)
     with AddressWatch(c, VIP) as w:
         t0 = time.time()
         c.partition(["n1"], ["n2"])
@@ -123,8 +134,9 @@ def run_option(option, trials):
     c, a = make(option)
     try:
         c.start_all()
-        crashes = [crash(c) for _ in range(trials)]
-        cuts = [cut(c, option == "last_resort") for _ in range(trials)]
+        holders = ["n1" if k % 2 == 0 else "n2" for k in range(trials)]
+        crashes = [crash(c, h) for h in holders]
+        cuts = [cut(c, h, option == "last_resort") for h in holders]
     finally:
         if a is not None:
             a.cleanup()
@@ -136,12 +148,16 @@ def main():
     if os.geteuid() != 0:
         print("needs root (network namespaces)")
         return 1
-    trials = int(sys.argv[1]) if len(sys.argv) > 1 else 3
+    trials = int(sys.argv[1]) if len(sys.argv) > 1 else 4
     for option in ("arbiter", "witness", "two_node", "last_resort"):
         crashes, cuts = run_option(option, trials)
         print(f"{option}:")
-        print(f"  crash of the holder: vip on the other node after median "
-              f"{statistics.median(crashes):.0f} ms, max {max(crashes):.0f} ms ({trials} trials)")
+        for who in ("n1", "n2"):
+            times = [t for h, t in crashes if h == who]
+            if times:
+                print(f"  crash of {who} holding the vip: on the other node after median "
+                      f"{statistics.median(times):.0f} ms, max {max(times):.0f} ms "
+                      f"({len(times)} trials)")
         for holder, final, moved, overlap in cuts:
             what = "both nodes" if len(final) == 2 else final[0] if final else "nobody"
             print(f"  cut link (vip on {holder}): vip on {what}"

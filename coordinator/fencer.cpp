@@ -112,8 +112,7 @@ void Fencer::tick(const FenceView& v, Instant now) {
       if (f.stage == FenceStage::kRunning && f.delay_until && !needs) {
         // Heard before its device's delay ran out: nothing was cut yet, and nothing needs to be.
         event("event=fence_cancelled node=" + name(id) +
-              " reason=\"heard again during the "
-              "device's delay\"");
+              " reason=\"heard again during the device's delay\"");
         f = NodeFencing{};
       }
       // A running fence goes on to its end; an up node is fenced only for a failed stop.

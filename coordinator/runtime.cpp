@@ -82,7 +82,7 @@ Membership NodeRuntime::membership(Instant now) const {
 void NodeRuntime::step(NodeId from, std::uint64_t incarnation, const Message& m, Instant now) {
   now_ = now;
   if (std::holds_alternative<HandoverRequest>(m)) node_.set_handover_avoid(handover_avoid());
-  sync_two_node(now);
+  sync_core(now);
   node_.step(from, m, now);
   if (config_.node(from).arbiter) return;  // the election core's alone
   if (const auto* c = std::get_if<DocChunk>(&m)) {
@@ -107,7 +107,7 @@ void NodeRuntime::peer_restarted(NodeId from, Instant now) {
 
 void NodeRuntime::tick(Instant now) {
   now_ = now;
-  sync_two_node(now);
+  sync_core(now);
   node_.tick(now);
 }
 
@@ -128,7 +128,7 @@ void NodeRuntime::sync_arbiter_patience() {
   node_.set_arbiter_patience(wait ? config_.timing.heartbeat_interval / 4 : Duration{0});
 }
 
-void NodeRuntime::sync_two_node(Instant now) {
+void NodeRuntime::sync_core(Instant now) {
   sync_arbiter_patience();
   if (!config_.two_node || !host_) return;
   if (waiting_for_all_) {
@@ -150,7 +150,7 @@ bool NodeRuntime::unblock(Instant now) {
   if (!waiting_for_all_) return false;
   waiting_for_all_ = false;
   note(RuntimeNote::Level::kWarn, "event=wait_for_all_unblocked reason=operator");
-  sync_two_node(now);
+  sync_core(now);
   return true;
 }
 
@@ -549,7 +549,7 @@ void NodeRuntime::run_resources(Instant now, RuntimeOutput& out) {
   if (!host_) return;
   if (const auto end = ResourceHost::lease_end(node_, now)) lease_end_ = end;
   out.lease_end = ResourceHost::lease_end(node_, now);
-  sync_two_node(now);
+  sync_core(now);
   host_->run(node_, now);
   HostOutput h = host_->take();
   for (auto& m : h.messages) out.messages.push_back(std::move(m));

@@ -190,9 +190,10 @@ class NodeRuntime {
   void hold(const HoldRequest& h);  // proposes it, as of unix_s_
   void standby_handover(Instant now);
   void run_resources(Instant now, RuntimeOutput& out);
-  // two_node: ends wait_for_all when its condition holds, then gives the core its stand-ins
-  // and the fencer its leave to fence alone.
-  void sync_two_node(Instant now);
+  // Before each input of the core: the arbiter patience, and for two_node the end of
+  // wait_for_all when its condition holds, the core's stand-ins and the fencer's leave to fence
+  // alone.
+  void sync_core(Instant now);
   // A pair with an arbiter: the node that runs fewer resources than its peer (or as many, and
   // does not coordinate) waits a quarter interval longer before it claims (Node).
   void sync_arbiter_patience();
