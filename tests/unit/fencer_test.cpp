@@ -379,6 +379,22 @@ nodes:
   EXPECT_TRUE(healed);
 }
 
+// A configuration applied while a fence runs rebuilds the resource host: its new fencer takes
+// the old one's state over, so the running operation's result still counts and nobody is
+// fenced twice.
+TEST(Fencer, ARebuiltFencerCarriesTheRunningFenceOn) {
+  Rig r;
+  r.lose(n3);
+  const auto ops = r.tick();
+  ASSERT_EQ(ops.size(), 1u);
+  Fencer g{r.config, n1};
+  g.inherit(r.f);
+  g.tick(r.v, r.now + 1s);
+  EXPECT_TRUE(g.take_ops().empty()) << "not started again";
+  g.on_done(ops[0].id, true, "exit 0", r.now + 2s);
+  EXPECT_TRUE(g.fenced(n3));
+}
+
 TEST(Fencer, NoDevicesNoFencing) {
   const ClusterConfig config = load("");
   Fencer f(config, n1);
