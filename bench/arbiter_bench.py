@@ -26,29 +26,19 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.request
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
+from arbiter_host import cpu_seconds, rss_kib  # noqa: E402
+
 BIN_DIR = os.environ.get("HACTL_BIN_DIR", os.path.join(REPO, "build", "bin"))
 ARBITER = os.path.join(BIN_DIR, "hactl-arbiter")
 CLIENT = os.path.join(BIN_DIR, "arbiter_client")
 WARMUP_S = 5
-
-
-def cpu_ticks(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return int(fields[11]) + int(fields[12])  # utime + stime
-
-
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
 
 
 def start_arbiter(root):
@@ -99,15 +89,14 @@ def main():
              str(a.claim_ms), "--warmup", str(WARMUP_S), "--duration", str(a.seconds)],
             stdout=subprocess.PIPE, text=True)
         time.sleep(WARMUP_S)
-        hz = os.sysconf("SC_CLK_TCK")
-        t0, c0 = time.monotonic(), cpu_ticks(proc.pid)
+        t0, c0 = time.monotonic(), cpu_seconds(proc.pid)
         out, _ = load.communicate(timeout=a.seconds + 60)
-        t1, c1 = time.monotonic(), cpu_ticks(proc.pid)
+        t1, c1 = time.monotonic(), cpu_seconds(proc.pid)
         r = json.loads(out)
         with urllib.request.urlopen(f"http://127.0.0.1:{http}/metrics", timeout=10) as m:
             metrics = m.read().decode()
         dropped = re.findall(r'(?m)^hactl_arbiter_dropped_total\{reason="(\w+)"\} (\S+)$', metrics)
-        cpu = (c1 - c0) / hz / (t1 - t0) * 100
+        cpu = (c1 - c0) / (t1 - t0) * 100
         split_pairs = int(a.split * a.pairs)
         print(f"arbiter: {a.pairs} pairs ({split_pairs} split, claiming every {a.claim_ms} ms; "
               f"the rest probing every {a.probe_ms} ms), {2 * a.pairs} node names over "

@@ -15,30 +15,15 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests",
                                 "integration"))
+from arbiter_host import ARBITER_IP, ArbiterHost, cpu_seconds, rss_kib  # noqa: E402
 from netns import Cluster  # noqa: E402
-from test_pair_arbiter import ARBITER_IP, ArbiterHost  # noqa: E402
-
-
-def cpu_ticks(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return int(fields[11]) + int(fields[12])  # utime + stime
-
-
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
 
 
 def cpu_percent(pid, seconds):
-    hz = os.sysconf("SC_CLK_TCK")
-    t0, c0 = time.monotonic(), cpu_ticks(pid)
+    t0, c0 = time.monotonic(), cpu_seconds(pid)
     time.sleep(seconds)
-    t1, c1 = time.monotonic(), cpu_ticks(pid)
-    return (c1 - c0) / hz / (t1 - t0) * 100
+    t1, c1 = time.monotonic(), cpu_seconds(pid)
+    return (c1 - c0) / (t1 - t0) * 100
 
 
 def main(seconds=30, nodes=3, arbiter=False):
@@ -47,7 +32,7 @@ def main(seconds=30, nodes=3, arbiter=False):
     with Cluster(names=tuple(f"n{i}" for i in range(1, nodes + 1)), resources_yaml=extra) as c:
         a = None
         if arbiter:
-            a = ArbiterHost(c, 0)
+            a = ArbiterHost(c.switch, [c], 0)
             a.show_log = False
             a.setup()
             a.start()

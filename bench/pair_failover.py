@@ -20,8 +20,8 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "integration"))
+from arbiter_host import ARBITER_IP, ArbiterHost  # noqa: E402
 from netns import SUBNET, AddressWatch, Cluster, vip_resources  # noqa: E402
-from test_pair_arbiter import ARBITER_IP, ArbiterHost  # noqa: E402
 
 VIP = f"{SUBNET}.100"
 
@@ -79,7 +79,7 @@ def run_setup(label, trials, node_timeout, arbiter_rtt_ms=None):
     try:
         c.setup()
         if arbiter_rtt_ms is not None:
-            a = ArbiterHost(c, arbiter_rtt_ms / 2000)
+            a = ArbiterHost(c.switch, [c], arbiter_rtt_ms / 2000)
             a.show_log = False
             a.setup()
             a.start()

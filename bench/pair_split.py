@@ -25,8 +25,8 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "integration"))
+from arbiter_host import ARBITER_IP, ArbiterHost  # noqa: E402
 from netns import SUBNET, AddressWatch, Cluster  # noqa: E402
-from test_pair_arbiter import ARBITER_IP, ArbiterHost  # noqa: E402
 import test_pair_fencing as tpf  # noqa: E402
 
 VIP = f"{SUBNET}.100"
@@ -52,7 +52,7 @@ def make(option):
         f.write(c.config_text())
     a = None
     if option == "arbiter":
-        a = ArbiterHost(c, 0)
+        a = ArbiterHost(c.switch, [c], 0)
         a.show_log = False
         a.setup()
         a.start()

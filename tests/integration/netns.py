@@ -5,10 +5,14 @@ namespace, an address in 10.213.0.0/24, a private /run (bind-mounted in its own 
 namespace, as a real host has) and a real hactl-agent. Nothing outside the namespaces this
 module creates is touched; traffic goes only to their 10.213.0.0/16 addresses. Cleanup (agents
 by PID, namespaces, temp dir) runs on exit, on SIGINT/SIGTERM and when a test fails.
+
+Several clusters can share one switch (SharedSwitch, Cluster(switch=...)), each with a name and
+a subnet of its own, as the pairs an arbiter serves do (test_arbiter_fleet.py).
 """
 
 import atexit
 import datetime
+import itertools
 import json
 import os
 import re
@@ -27,13 +31,16 @@ HACTL = os.path.join(BIN_DIR, "hactl")
 ARBITER = os.path.join(BIN_DIR, "hactl-arbiter")
 SUBNET = "10.213.0"
 
-_live_clusters = []
+# What the exit and signal handlers clean up: clusters, shared switches, arbiters (anything
+# with cleanup()), each removed from here once cleaned.
+_live = []
+_serial = itertools.count()  # names every cluster's and switch's namespaces apart
 
 
-def vip_resources(address=f"{SUBNET}.100", monitor="1s", rid="vip"):
+def vip_resources(address=f"{SUBNET}.100", monitor="1s", rid="vip", prefix_len=24):
     """The resources section of a cluster with one vip on eth0, monitored every `monitor`."""
     return (f"\nresources:\n  - id: {rid}\n    type: vip\n"
-            f"    params: {{address: {address}/24, interface: eth0}}\n"
+            f"    params: {{address: {address}/{prefix_len}, interface: eth0}}\n"
             f"    ops: {{monitor: {{interval: {monitor}, timeout: 5s}}}}\n")
 
 
@@ -60,7 +67,7 @@ def run(*cmd, check=True, timeout=10, **kw):
 
 
 def _cleanup_all(*_args):
-    for c in list(_live_clusters):
+    for c in list(_live):
         c.cleanup()
 
 
@@ -74,6 +81,65 @@ for _sig in (signal.SIGINT, signal.SIGTERM):
     signal.signal(_sig, _on_signal)
 
 
+def register(obj):
+    """Have obj.cleanup() run at exit or on SIGINT/SIGTERM if nothing ran it before."""
+    _live.append(obj)
+
+
+def unregister(obj):
+    if obj in _live:
+        _live.remove(obj)
+
+
+def make_bridge(ns, cidr):
+    """Bridge br0, up, with address `cidr`, in namespace `ns`: a switch."""
+    run("ip", "-n", ns, "link", "add", "br0", "type", "bridge")
+    # A switch forwards frames; it does not run the host's firewall on them. With
+    # br_netfilter loaded on the host, every frame bridged here would (per namespace, so
+    # this changes nothing outside it).
+    for table in ("iptables", "ip6tables", "arptables"):
+        run("ip", "netns", "exec", ns, "sysctl", "-qw", f"net.bridge.bridge-nf-call-{table}=0",
+            check=False)
+    run("ip", "-n", ns, "addr", "add", cidr, "dev", "br0")
+    run("ip", "-n", ns, "link", "set", "br0", "up")
+
+
+def plug(switch, ns, port, cidr, bridge=True):
+    """Link namespace `ns` (its eth0, address `cidr`; eth0 and lo up) to port `port` of the
+    switch in namespace `switch`: on its bridge, or, with bridge False, left for a relay."""
+    run("ip", "-n", ns, "link", "add", "eth0", "type", "veth", "peer", "name", port, "netns",
+        switch)
+    run("ip", "-n", ns, "addr", "add", cidr, "dev", "eth0")
+    run("ip", "-n", ns, "link", "set", "eth0", "up")
+    run("ip", "-n", ns, "link", "set", "lo", "up")
+    if bridge:
+        run("ip", "-n", switch, "link", "set", port, "master", "br0")
+    run("ip", "-n", switch, "link", "set", port, "up")
+
+
+class SharedSwitch:
+    """A switch (br0 in a namespace of its own, address `cidr`) that several clusters, each
+    with a subnet of its own, and an arbiter plug into. Its namespace is deleted at cleanup,
+    at exit or on a signal, whichever comes first."""
+
+    def __init__(self, cidr):
+        self.ns = f"hx{os.getpid() % 100000}s{next(_serial)}-sw"
+        self.cidr = cidr
+        self.created = False
+        register(self)
+
+    def setup(self):
+        run("ip", "netns", "add", self.ns)
+        self.created = True
+        make_bridge(self.ns, self.cidr)
+
+    def cleanup(self):
+        if self.created:
+            run("ip", "netns", "del", self.ns, check=False)
+            self.created = False
+        unregister(self)
+
+
 class Node:
     def __init__(self, cluster, index, name, witness):
         self.cluster = cluster
@@ -81,9 +147,11 @@ class Node:
         self.name = name
         self.witness = witness
         self.ns = f"{cluster.prefix}-{name}"
-        self.ip = f"{SUBNET}.{11 + index}"
+        self.ip = f"{cluster.subnet}.{11 + index}"
         self.port = 5405
-        self.switch_port = f"p{index}"
+        # On a shared switch the cluster's name tells its ports from the others'.
+        self.switch_port = f"p{index}" if cluster.own_switch else f"{cluster.name}-{index}"
+        assert len(self.switch_port) <= 15, f"interface name {self.switch_port} too long"
         base = os.path.join(cluster.tmp, name)
         self.run_dir = base + "-run"
         self.state_dir = base + "-state"
@@ -96,15 +164,22 @@ class Node:
 
 
 class Cluster:
-    """A cluster of len(names) nodes; names in `witnesses` are witness nodes."""
+    """A cluster of len(names) nodes; names in `witnesses` are witness nodes. Its nodes are at
+    `subnet`.11, .12, ... /`prefix_len`, on a switch of its own or on `switch` (a
+    SharedSwitch, set up, which the cluster leaves in place)."""
 
     def __init__(self, names=("n1", "n2", "n3"), witnesses=(), heartbeat="100ms",
-                 node_timeout="300ms", extra_cluster_yaml="", resources_yaml="", tmp_parent=None):
-        self.prefix = f"hx{os.getpid() % 100000}{len(_live_clusters)}"
+                 node_timeout="300ms", extra_cluster_yaml="", resources_yaml="", tmp_parent=None,
+                 name="netns", subnet=SUBNET, prefix_len=24, switch=None):
+        self.prefix = f"hx{os.getpid() % 100000}{next(_serial)}"
+        self.name = name
+        self.subnet = subnet
+        self.prefix_len = prefix_len
+        self.own_switch = switch is None
         # tmp_parent: a directory outside /tmp, for a node whose agent runs where /tmp is
         # private (under a systemd of its own, test_packaging.py).
         self.tmp = tempfile.mkdtemp(prefix="hactl-netns-", dir=tmp_parent)
-        self.switch = f"{self.prefix}-sw"
+        self.switch = f"{self.prefix}-sw" if switch is None else switch.ns
         self.nodes = {n: Node(self, i, n, n in witnesses) for i, n in enumerate(names)}
         self.heartbeat = heartbeat
         self.node_timeout = node_timeout
@@ -113,7 +188,7 @@ class Cluster:
         self.created_ns = []
         self.cleaned = False
         self.final_logs = {}
-        _live_clusters.append(self)
+        register(self)
 
     # ------------------------------------------------------------------ lifecycle
     def __enter__(self):
@@ -134,25 +209,12 @@ class Cluster:
         for prog in (AGENT, HACTL):
             if not os.access(prog, os.X_OK):
                 raise RuntimeError(f"{prog} not built (run scripts/setup.sh)")
-        self._add_ns(self.switch)
-        run("ip", "-n", self.switch, "link", "add", "br0", "type", "bridge")
-        # A switch forwards frames; it does not run the host's firewall on them. With
-        # br_netfilter loaded on the host, every frame bridged here would (per namespace, so
-        # this changes nothing outside it).
-        for table in ("iptables", "ip6tables", "arptables"):
-            run("ip", "netns", "exec", self.switch, "sysctl", "-qw",
-                f"net.bridge.bridge-nf-call-{table}=0", check=False)
-        run("ip", "-n", self.switch, "addr", "add", f"{SUBNET}.250/24", "dev", "br0")
-        run("ip", "-n", self.switch, "link", "set", "br0", "up")
+        if self.own_switch:
+            self._add_ns(self.switch)
+            make_bridge(self.switch, f"{self.subnet}.250/{self.prefix_len}")
         for node in self.nodes.values():
             self._add_ns(node.ns)
-            run("ip", "-n", node.ns, "link", "add", "eth0", "type", "veth",
-                "peer", "name", node.switch_port, "netns", self.switch)
-            run("ip", "-n", node.ns, "addr", "add", f"{node.ip}/24", "dev", "eth0")
-            run("ip", "-n", node.ns, "link", "set", "eth0", "up")
-            run("ip", "-n", node.ns, "link", "set", "lo", "up")
-            run("ip", "-n", self.switch, "link", "set", node.switch_port, "master", "br0")
-            run("ip", "-n", self.switch, "link", "set", node.switch_port, "up")
+            plug(self.switch, node.ns, node.switch_port, f"{node.ip}/{self.prefix_len}")
             os.makedirs(os.path.join(node.run_dir, "hactl"), mode=0o755)
         self.key = os.path.join(self.tmp, "authkey")
         run(HACTL, "keygen", self.key)
@@ -161,7 +223,7 @@ class Cluster:
             f.write(self.config_text())
 
     def config_text(self):
-        lines = ["cluster:", "  name: netns", f"  auth_key_file: {self.key}",
+        lines = ["cluster:", f"  name: {self.name}", f"  auth_key_file: {self.key}",
                  f"  heartbeat_interval: {self.heartbeat}", f"  node_timeout: {self.node_timeout}"]
         lines += [self.extra_cluster_yaml] if self.extra_cluster_yaml else []
         lines.append("nodes:")
@@ -195,8 +257,7 @@ class Cluster:
         for ns in reversed(self.created_ns):
             run("ip", "netns", "del", ns, check=False)
         shutil.rmtree(self.tmp, ignore_errors=True)
-        if self in _live_clusters:
-            _live_clusters.remove(self)
+        unregister(self)
 
     @staticmethod
     def _children(pid):
@@ -207,8 +268,9 @@ class Cluster:
             return []
 
     def dump_logs(self, lines=50):
+        of = "" if self.name == "netns" else f" in {self.name}"
         for node in self.nodes.values():
-            print(f"----- last {lines} lines of {node.name}'s agent log -----")
+            print(f"----- last {lines} lines of {node.name}'s agent log{of} -----")
             text = self.final_logs.get(node.name) or self.log(node.name)
             print("\n".join(text.splitlines()[-lines:]) or "(no log)")
 
@@ -402,7 +464,7 @@ class AddressWatch:
     whether two nodes ever held it at once, however briefly, which sampling cannot. With
     address None, every address on eth0: `changes` has (epoch seconds, node, held, address)."""
 
-    def __init__(self, cluster, address):
+    def __init__(self, cluster, address, settle=0.2):
         self.address = address
         self.events = []  # (epoch seconds, node, held)
         self.changes = []  # (epoch seconds, node, held, address)
@@ -416,7 +478,7 @@ class AddressWatch:
             t = threading.Thread(target=self._read, args=(name, p), daemon=True)
             t.start()
             self.procs.append((p, t))
-        time.sleep(0.2)  # the monitors subscribe
+        time.sleep(settle)  # the monitors subscribe (0: the caller waits, once for many)
 
     def _read(self, name, proc):
         for line in proc.stdout:

@@ -16,129 +16,25 @@ Needs root, iproute2 and nftables. Cleans up (agents and arbiter by PID, namespa
 it fails.
 """
 
-import json
 import os
-import signal
-import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from nemesis import RELAY  # noqa: E402
-from netns import (ARBITER, HACTL, SUBNET, AddressWatch, ClusterTestCase, cannot_run,  # noqa: E402
-                   main, run, vip_resources)
+from arbiter_host import ARBITER_IP, ArbiterHost, require_netns_arbiter  # noqa: E402
+from netns import SUBNET, AddressWatch, ClusterTestCase, main, vip_resources  # noqa: E402
 
 VIP = f"{SUBNET}.100"
-ARBITER_IP = f"{SUBNET}.200"
-
-
-class ArbiterHost:
-    """hactl-arbiter in a namespace of its own on the cluster's switch, optionally behind a
-    relay delaying each direction by `delay` seconds. Ended by its PID."""
-
-    def __init__(self, cluster, delay):
-        self.c = cluster
-        self.delay = delay
-        self.ns = f"{cluster.prefix}-arb"
-        self.root = os.path.join(cluster.tmp, "arbiter")
-        self.proc = self.relay = None
-        self.show_log = True  # the arbiter's last lines at cleanup (a test's, for its reader)
-
-    def setup(self):
-        c = self.c
-        run("ip", "netns", "add", self.ns)
-        c.created_ns.insert(1, self.ns)  # deleted with the cluster's namespaces
-        run("ip", "-n", self.ns, "link", "add", "eth0", "type", "veth", "peer", "name", "pa",
-            "netns", c.switch)
-        run("ip", "-n", self.ns, "addr", "add", f"{ARBITER_IP}/24", "dev", "eth0")
-        run("ip", "-n", self.ns, "link", "set", "eth0", "up")
-        run("ip", "-n", self.ns, "link", "set", "lo", "up")
-        run("ip", "-n", c.switch, "link", "set", "pa", "up")
-        if self.delay:
-            self._relay()
-        else:
-            run("ip", "-n", c.switch, "link", "set", "pa", "master", "br0")
-        os.makedirs(os.path.join(self.root, "keys"), mode=0o700)
-        os.makedirs(os.path.join(self.root, "state"), mode=0o700)
-        run(HACTL, "arbiter", "key", "--config", c.config, "--output",
-            os.path.join(self.root, "keys", "netns.key"))
-
-    def _relay(self):
-        sw = self.c.switch
-        run("ip", "-n", sw, "link", "add", "arr", "type", "veth", "peer", "name", "arrb")
-        run("ip", "-n", sw, "link", "set", "arrb", "master", "br0")
-        run("ip", "-n", sw, "link", "set", "arrb", "up")
-        run("ip", "-n", sw, "link", "set", "arr", "up")
-        self.relay = subprocess.Popen(
-            ["ip", "netns", "exec", sw, "python3", "-c", RELAY, "pa", "arr", "out,in", "0",
-             str(self.delay), "0", "0", "1", "900"],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        if self.relay.stdout.readline().strip() != "ready":
-            raise RuntimeError("the delay relay did not start")
-
-    def start(self):
-        log = open(os.path.join(self.root, "arbiter.log"), "a")
-        self.proc = subprocess.Popen(
-            ["ip", "netns", "exec", self.ns, ARBITER, "--listen", f"{ARBITER_IP}:5406", "--keys",
-             os.path.join(self.root, "keys"), "--state-dir", os.path.join(self.root, "state"),
-             "--metrics", "127.0.0.1:9406"],
-            stdout=subprocess.DEVNULL, stderr=log, stdin=subprocess.DEVNULL)
-        log.close()
-        self.c.wait_until(lambda: "event=arbiter_started" in self.log(), 10,
-                          what="hactl-arbiter started")
-
-    def log(self):
-        try:
-            with open(os.path.join(self.root, "arbiter.log")) as f:
-                return f.read()
-        except OSError:
-            return ""
-
-    def status(self):
-        code = ("import urllib.request;print(urllib.request.urlopen("
-                "'http://127.0.0.1:9406/status', timeout=2).read().decode())")
-        r = run("ip", "netns", "exec", self.ns, "python3", "-c", code, check=False)
-        return json.loads(r.stdout) if r.returncode == 0 else None
-
-    def holder(self):
-        s = self.status()
-        for cl in (s or {}).get("clusters", []):
-            if cl.get("name") == "netns":
-                return cl.get("holder") or None
-        return None
-
-    def kill(self):
-        if self.proc is not None and self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(timeout=10)
-
-    def cleanup(self):
-        self.kill()
-        if self.relay is not None:
-            if self.relay.poll() is None:
-                self.relay.terminate()
-            try:
-                self.relay.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.relay.kill()
-                self.relay.wait(timeout=5)
-            self.relay.stdout.close()
-        if self.show_log:
-            print("----- hactl-arbiter's log -----\n" + "\n".join(self.log().splitlines()[-20:]))
 
 
 class PairWithArbiter(ClusterTestCase):
     def setUp(self):
-        if os.geteuid() != 0:
-            cannot_run("needs root for network namespaces")
-        for prog in (ARBITER, "/usr/sbin/nft"):
-            if not os.access(prog, os.X_OK):
-                cannot_run(f"{prog} is missing")
+        require_netns_arbiter()
 
     def pair(self, delay=0.05):
         arbiter = f'arbiter: {{address: "{ARBITER_IP}:5406", rtt: 100ms}}\n'
         c = self.cluster(names=("n1", "n2"), resources_yaml=vip_resources() + arbiter)
-        a = ArbiterHost(c, delay)
+        a = ArbiterHost(c.switch, [c], delay)
         self.addCleanup(a.cleanup)
         a.setup()
         a.start()
