@@ -17,6 +17,7 @@
 
 #include "cli/arbiter_cmd.hpp"
 #include "cli/control_client.hpp"
+#include "cli/init_cmd.hpp"
 #include "cli/status_render.hpp"
 #include "common/config.hpp"
 #include "common/wire.hpp"
@@ -645,6 +646,9 @@ int main(int argc, char** argv) {
   hactl::ArbiterVerbs arbiter_verbs;
   hactl::add_arbiter_verbs(app, arbiter_verbs);
 
+  hactl::InitVerb init_verb;
+  hactl::add_init_verb(app, init_verb);
+
   // node
   std::string node;
   auto* node_cmd = app.add_subcommand("node", "put nodes in standby or back online");
@@ -799,6 +803,7 @@ int main(int argc, char** argv) {
   if (status->parsed()) return cmd_status(socket, as_json, watch, interval);
   if (keygen->parsed()) return cmd_keygen(key_path);
   if (const auto r = hactl::run_arbiter_verb(arbiter_verbs)) return *r;
+  if (const auto r = hactl::run_init_verb(init_verb)) return *r;
   if (explain->parsed())
     return cmd_explain(socket, explain_resource, explain_node, explain_config, explain_state,
                        as_json);

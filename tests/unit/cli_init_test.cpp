@@ -1,9 +1,11 @@
-// `hactl init`'s generator (cli/init_config.hpp): every variant's text loads through the real
-// loader and says what was asked; bad answers are refused naming their flag.
+// `hactl init`'s generator (cli/init_config.hpp) and its dialogue and next steps
+// (cli/init_cmd.hpp): every variant's text loads through the real loader and says what was
+// asked; bad answers are refused naming their flag.
 #include <gtest/gtest.h>
 
 #include <sstream>
 
+#include "cli/init_cmd.hpp"
 #include "cli/init_config.hpp"
 #include "skip.hpp"
 
@@ -298,6 +300,102 @@ TEST(Init, TheLoadersRefusalsAreMappedToFlags) {
   ASSERT_FALSE(e.empty());
   EXPECT_EQ(e[0].flag, "");
   EXPECT_NE(e[0].message.find("<init>:"), std::string::npos);
+}
+
+InitDefaults fake_defaults() {
+  return {"alpha", "10.0.0.11", [](const std::string&) { return std::string("eth0"); }};
+}
+
+TEST(InitDialogue, AsksForWhatIsMissingWithDefaults) {
+  InitFlags f;
+  std::istringstream in(
+      "web\n"
+      "\n\n"  // alpha, 10.0.0.11: the defaults
+      "beta\n10.0.0.12\n"
+      "\n"  // arbiter
+      "203.0.113.7\n"
+      "10.0.0.100/24\n"
+      "\n");  // eth0
+  std::ostringstream out;
+  ASSERT_TRUE(ask_missing_answers(f, in, out, fake_defaults())) << out.str();
+  EXPECT_EQ(f.name, "web");
+  EXPECT_EQ(f.nodes, (std::vector<std::string>{"alpha=10.0.0.11", "beta=10.0.0.12"}));
+  EXPECT_EQ(f.arbiter, "203.0.113.7");
+  EXPECT_EQ(f.vip, "10.0.0.100/24");
+  EXPECT_EQ(f.interface, "eth0");
+  EXPECT_NE(out.str().find("First node: name [alpha]: "), std::string::npos) << out.str();
+  EXPECT_TRUE(answers_from_flags(f).has_value());
+}
+
+TEST(InitDialogue, AsksAgainAfterAWrongAnswerAndOnlyForWhatIsMissing) {
+  InitFlags f = pair_flags();
+  std::istringstream in(
+      "quorum\n"  // not a third vote
+      "witness\n"
+      "beta\n"  // taken
+      "w\n"
+      "10.0.0.12:5500\n"  // beta's
+      "10.0.0.13\n"
+      "\n");  // no vip
+  std::ostringstream out;
+  ASSERT_TRUE(ask_missing_answers(f, in, out, fake_defaults())) << out.str();
+  EXPECT_EQ(f.witness, "w=10.0.0.13");
+  EXPECT_EQ(f.vip, "");
+  EXPECT_EQ(out.str().find("Cluster name"), std::string::npos);
+  EXPECT_NE(out.str().find("answer arbiter, witness or fencing"), std::string::npos);
+  EXPECT_NE(out.str().find("'beta' is taken already"), std::string::npos);
+  EXPECT_NE(out.str().find("10.0.0.12:5500 is beta's"), std::string::npos);
+}
+
+TEST(InitDialogue, EndOfInputGivesUp) {
+  InitFlags f;
+  std::istringstream in("web\n");
+  std::ostringstream out;
+  EXPECT_FALSE(ask_missing_answers(f, in, out, fake_defaults()));
+  std::istringstream wrong("a b\na b\na b\na b\na b\nweb\n");
+  EXPECT_FALSE(ask_missing_answers(f, wrong, out, fake_defaults()));
+}
+
+TEST(InitNextSteps, CopiesToThePeerAndGivesTheArbiterItsKey) {
+  InitFlags f = with_vote(pair_flags(), ThirdVote::kArbiter);
+  const auto a = answers_from_flags(f);
+  ASSERT_TRUE(a);
+  const std::string s = next_steps(*a, "/etc/hactl/cluster.yaml", "alpha");
+  EXPECT_NE(s.find("scp /etc/hactl/authkey root@10.0.0.12:/root/hactl-init.key"), s.npos) << s;
+  EXPECT_NE(s.find("install -D -m 0600 /root/hactl-init.key /etc/hactl/authkey"), s.npos) << s;
+  EXPECT_NE(s.find("install -D -m 0644 /root/hactl-init.yaml /etc/hactl/cluster.yaml"), s.npos);
+  EXPECT_EQ(s.find("root@10.0.0.11"), s.npos) << "alpha is this host: " << s;
+  EXPECT_NE(s.find("hactl arbiter key --config /etc/hactl/cluster.yaml --output "
+                   "/root/web.arbiter.key"),
+            s.npos);
+  EXPECT_NE(s.find("root@203.0.113.7:/etc/hactl-arbiter/clusters/web.key"), s.npos) << s;
+  EXPECT_NE(s.find("systemctl enable --now hactl-agent"), s.npos);
+  EXPECT_NE(s.find("hactl status"), s.npos);
+  EXPECT_LT(s.find("scp"), s.find("hactl arbiter key"));
+  EXPECT_LT(s.find("hactl arbiter key"), s.find("systemctl enable --now hactl-agent"));
+}
+
+TEST(InitNextSteps, EveryOtherNodeWithItsAddressAndTheFileOwnMode) {
+  InitFlags f = with_vote(pair_flags(), ThirdVote::kWitness);
+  f.nodes = {"alpha=fd00::11", "beta=fd00::12"};
+  f.witness = "w=10.0.0.13";
+  auto a = answers_from_flags(f);
+  ASSERT_TRUE(a);
+  std::string s = next_steps(*a, "/srv/c.yaml", "elsewhere");
+  EXPECT_NE(s.find("this host is none of the nodes"), s.npos) << s;
+  EXPECT_NE(s.find("scp /srv/c.yaml root@[fd00::11]:/root/hactl-init.yaml"), s.npos) << s;
+  EXPECT_NE(s.find("ssh root@fd00::12 'install"), s.npos) << s;
+  EXPECT_NE(s.find("root@10.0.0.13"), s.npos);
+  EXPECT_NE(s.find("--config /srv/c.yaml"), s.npos) << "not the agent's default file: " << s;
+  EXPECT_EQ(s.find("arbiter key"), s.npos);
+  f = with_vote(pair_flags(), ThirdVote::kFencing);
+  a = answers_from_flags(f);
+  ASSERT_TRUE(a);
+  s = next_steps(*a, "/etc/hactl/cluster.yaml", "beta");
+  EXPECT_NE(s.find("install -D -m 0600 /root/hactl-init.yaml"), s.npos) << s;
+  EXPECT_NE(s.find("placeholders"), s.npos);
+  EXPECT_LT(s.find("placeholders"), s.find("scp"));
+  EXPECT_NE(s.find("root@10.0.0.11"), s.npos);
 }
 
 }  // namespace
