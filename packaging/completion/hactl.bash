@@ -96,7 +96,8 @@ _hactl() {
             continue
             ;;
         --lifetime | --node | --timeout | --interval | -n | --count | --kill | --fail | \
-            --config | --version | --address | --output | -o | -c)
+            --config | --version | --address | --output | -o | -c | --name | --vip | \
+            --interface | --arbiter | --witness | --key)
             # Options that take a value (--version only under config show).
             if [[ $word != --version || "${path[*]}" == "config show" ]]; then
                 ((i++))
@@ -115,7 +116,7 @@ _hactl() {
     local verb="${path[*]}"
     local words="" opts=""
     case $verb in
-    "") words="status events keygen node coordinator cluster resource config simulate explain arbiter"
+    "") words="status events init keygen node coordinator cluster resource config simulate explain arbiter"
         opts="--socket --version --help" ;;
     node) words="standby online maintenance" ;;
     coordinator) words="handover" ;;
@@ -126,6 +127,9 @@ _hactl() {
     "arbiter status") opts="--address --json" ;;
     "arbiter key") opts="--config --output" ;;
     status) opts="--json --watch --interval" ;;
+    init)
+        opts="--name --node --vip --interface --arbiter --witness --fencing --output --key --force"
+        ;;
     events) opts="--count --follow --json --audit" ;;
     "node online") opts="--force" ;;
     "resource move" | "resource ban") opts="--lifetime --dry-run" ;;
@@ -151,14 +155,24 @@ _hactl() {
         [[ $verb == simulate || $verb == explain || $verb == "arbiter key" ]] && _hactl_files "$cur"
         return 0
         ;;
-    --output | -o)
-        [[ $verb == "arbiter key" ]] && _hactl_files "$cur"
+    --output | -o | --key)
+        [[ $verb == "arbiter key" || $verb == init ]] && _hactl_files "$cur"
+        return 0
+        ;;
+    --interface)
+        # This host's interfaces (the vip's must have the same name on both nodes).
+        [[ -d /sys/class/net ]] &&
+            mapfile -t COMPREPLY < <(compgen -W "$(ls /sys/class/net)" -- "$cur")
+        return 0
+        ;;
+    --name | --vip | --arbiter | --witness)
         return 0
         ;;
     --address)
         return 0
         ;;
     --node | --kill)
+        [[ $verb == init ]] && return 0 # NAME=ADDRESS: a new node, not the cluster's
         mapfile -t COMPREPLY < <(compgen -W "$(_hactl_names nodes "$socket")" -- "$cur")
         return 0
         ;;
@@ -212,7 +226,7 @@ _hactl() {
 # Whether WORD is a verb under PATH ("" for the top level).
 _hactl_is_verb() {
     case "$1:$2" in
-    :status | :events | :keygen | :node | :coordinator | :cluster | :resource | :config | \
+    :status | :events | :init | :keygen | :node | :coordinator | :cluster | :resource | :config | \
         :simulate | :explain | :arbiter) return 0 ;;
     cluster:unblock) return 0 ;;
     arbiter:status | arbiter:key) return 0 ;;

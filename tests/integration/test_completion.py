@@ -117,10 +117,22 @@ class CompletionTest(unittest.TestCase):
             open(os.path.join(self.tmp, name), "w").close()
         for line in ("hactl config validate ", "hactl config apply c", "hactl keygen ",
                      "hactl simulate --config ", "hactl simulate --state ",
-                     "hactl explain web --state "):
+                     "hactl explain web --state ", "hactl init --output ",
+                     "hactl init --node a=10.0.0.1 --key "):
             _, offered = complete(line, cwd=self.tmp)
             want = {"cluster.yaml"} if line.endswith("c") else {"cluster.yaml", "other.yaml"}
             self.assertEqual(set(offered), want, line)
+
+    def test_init_values(self):
+        # --node of init is a new NAME=ADDRESS, not a running cluster's node: nothing offered
+        # (the stand-in hactl would answer with node names).
+        fake = self.fake_hactl()
+        _, offered = complete(f"{fake} init --node ")
+        self.assertEqual(offered, [])
+        self.assertFalse(os.path.exists(os.path.join(self.tmp, "args")), "the agent was asked")
+        if os.path.isdir("/sys/class/net"):
+            _, offered = complete("hactl init --vip 10.0.0.100/24 --interface ")
+            self.assertEqual(set(offered), set(os.listdir("/sys/class/net")))
 
     def test_nodes_and_resources_from_the_agent(self):
         fake = self.fake_hactl()
