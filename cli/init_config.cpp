@@ -89,15 +89,22 @@ void render_cluster(std::ostringstream& out, const InitAnswers& a) {
       << "  heartbeat_interval: 100ms\n"
       << "  # A node not heard for this long is declared down: at least 3 heartbeat intervals.\n"
       << "  # Lower is faster failover, higher tolerates longer stalls.\n"
-      << "  node_timeout: 300ms\n"
-      << "  # What a node without quorum does with its resources: stop (safe), freeze or ignore.\n"
-      << "  no_quorum_policy: stop\n";
-  if (a.vote == ThirdVote::kFencing) {
-    out << "  # Two nodes and no third vote: a node that loses its peer fences it (fencing:\n"
-        << "  # below) before it takes anything over; in a split both race to fence, and the\n"
-        << "  # loser is powered off (docs/pairs.md).\n"
-        << "  two_node: true\n";
+      << "  node_timeout: 300ms\n";
+  if (a.vote != ThirdVote::kFencing) {
+    out << "  # What a node without quorum does with its resources: stop (safe), freeze or "
+           "ignore.\n"
+        << "  no_quorum_policy: stop\n";
+    return;
   }
+  out << "  # Two nodes and no third vote: a node that loses its peer keeps what it runs\n"
+      << "  # (no_quorum_policy is freeze) and fences the peer (fencing: below) before it takes\n"
+      << "  # anything over; in a split both race to fence, and the loser is powered off\n"
+      << "  # (docs/pairs.md, \"Two nodes with fencing\").\n"
+      << "  two_node: true\n"
+      << "  # The default with two_node: a node that starts alone fences nobody and runs nothing\n"
+      << "  # until it has run with its peer once (no fence loop after a split); when the peer\n"
+      << "  # is really gone, `hactl cluster unblock` on the survivor.\n"
+      << "  # wait_for_all: true\n";
 }
 
 void render_node(std::ostringstream& out, const InitNode& n, bool witness) {
@@ -157,8 +164,9 @@ void render_device(std::ostringstream& out, const InitNode& n, const std::string
         << "both\n"
         << "      # alive) " << peer.name << "'s attempt waits while " << n.name << "'s on "
         << peer.name << " runs: " << n.name << " survives.\n"
-        << "      # Only one of the two devices has a delay (pcmk_delay_base in Pacemaker).\n"
-        << "      delay: 15s\n";
+        << "      # Longer than the other device takes to power a node off (IPMI: a few seconds);\n"
+        << "      # only one of the two devices has a delay (pcmk_delay_base in Pacemaker).\n"
+        << "      delay: 10s\n";
   }
 }
 
