@@ -59,13 +59,7 @@ TEST_P(EveryVariant, LoadsWithoutWarnings) {
   EXPECT_EQ(c.nodes[1].address.to_string(), "10.0.0.12:5500");
   EXPECT_TRUE(c.resources.primitives.empty());
   std::string warnings;
-  for (const auto& w : loaded->warnings) {
-    // The loader (common/config.cpp, check_cluster) still gives a two_node pair the even-voters
-    // warning, which advises a witness that two_node refuses: not this file's doing.
-    if (vote == ThirdVote::kFencing && w.message.starts_with("an even number of voting nodes (2)"))
-      continue;
-    warnings += w.path + ": " + w.message + "\n";
-  }
+  for (const auto& w : loaded->warnings) warnings += w.path + ": " + w.message + "\n";
   EXPECT_EQ(warnings, "");
   if (vote == ThirdVote::kArbiter) {
     ASSERT_TRUE(c.arbiter());
