@@ -1,4 +1,5 @@
 // The agent's Prometheus metrics, rendered from what it already keeps at each scrape.
+#include <algorithm>
 #include <cmath>
 
 #include "agent/agent.hpp"
@@ -55,6 +56,21 @@ std::string Agent::metrics_text() const {
     m.sample("hactl_arbiter_held", st.arbiter->held ? 1 : 0);
     m.family("hactl_arbiter_rtt_seconds", kGauge, "Smoothed round trip to the arbiter.");
     if (st.arbiter->rtt) m.sample("hactl_arbiter_rtt_seconds", seconds(*st.arbiter->rtt));
+  }
+  if (config().two_node) {
+    // A pair kept safe by fencing (docs/pairs.md): alert on a node left waiting, and on a
+    // node running alone (its peer fenced or gone: the pair has no redundancy left).
+    m.family("hactl_two_node_waiting_for_peer", kGauge,
+             "1 while this node has not run with its peer since it started (wait_for_all): it "
+             "fences nobody and runs nothing by itself until `hactl cluster unblock`.");
+    m.sample("hactl_two_node_waiting_for_peer", rt_->waiting_for_all() ? 1 : 0);
+    const auto stand_ins = host().stand_ins(core(), t);
+    const bool alone = !rt_->waiting_for_all() &&
+                       std::find(stand_ins.begin(), stand_ins.end(), true) != stand_ins.end();
+    m.family(
+        "hactl_two_node_alone", kGauge,
+        "1 while this node runs without its peer, which is fenced or gone after a clean stop.");
+    m.sample("hactl_two_node_alone", alone ? 1 : 0);
   }
   if (loop_monitor_) {
     auto histogram = [&](const char* name, const char* help, const LoopBusy& b) {

@@ -19,6 +19,7 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -339,6 +340,13 @@ class Cluster:
         if r.returncode != 0:
             return None
         return json.loads(r.stdout)
+
+    def scrape(self, name, host="127.0.0.1", port=9405):
+        """The node's Prometheus text, fetched from inside its namespace (a CompletedProcess)."""
+        code = ("import sys, urllib.request\n"
+                f"print(urllib.request.urlopen('http://{host}:{port}/metrics', timeout=3)"
+                ".read().decode())")
+        return self.nodes[name].exec(sys.executable, "-c", code, check=False)
 
     def hactl(self, name, *args, check=False):
         return run(HACTL, "--socket", self.nodes[name].socket, *args, check=check)

@@ -440,10 +440,7 @@ class OperatorTest(ClusterTestCase):
         self.assertRegex(env, r"HACTL_TERM=\d+")
 
     def scrape(self, c, node, host="127.0.0.1"):
-        code = ("import sys, urllib.request\n"
-                f"print(urllib.request.urlopen('http://{host}:9405/metrics', timeout=3)"
-                ".read().decode())")
-        return c.nodes[node].exec(sys.executable, "-c", code, check=False)
+        return c.scrape(node, host)
 
     def test_metrics_on_loopback(self):
         c = self.start()

@@ -154,6 +154,8 @@ class PairFencingTest(ClusterTestCase):
         self.assertIn("event=fence_succeeded node=n2", c.log("n1"))
         self.assertIn(f"event=fence_delayed node=n1 device=power-n1 delay_ms={DELAY_S * 1000}",
                       c.log("n2"))
+        c.wait_until(lambda: "hactl_two_node_alone 1" in c.scrape("n1").stdout, 5, 0.1,
+                     "n1's metrics: running alone")
         st = c.status("n1")
         self.assertEqual(st["two_node"]["stand_ins"], ["n2"])
         self.assertTrue(st["quorum"])
@@ -174,6 +176,7 @@ class PairFencingTest(ClusterTestCase):
         self.assertTrue(c.alive("n1"))
         self.assertEqual(c.holders(VIP), ["n1"])
         self.assertIn("WAITING for the peer", c.hactl("n2", "status").stdout)
+        self.assertIn("hactl_two_node_waiting_for_peer 1", c.scrape("n2").stdout)
 
         # The link comes back: n2 runs with n1 again.
         c.link_up("n2")
@@ -214,7 +217,6 @@ class PairFencingTest(ClusterTestCase):
                      10, 0.1, "n2 not waiting after its agent's restart")
         self.assertIn("event=wait_for_all_skipped", c.log("n2"))
         c.wait_until(lambda: c.holders(VIP) == ["n2"], 30, 0.05, "the vip on n2 again")
-
 
 
 class PairLastResortTest(ClusterTestCase):
