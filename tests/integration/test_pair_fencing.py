@@ -218,6 +218,21 @@ class PairFencingTest(ClusterTestCase):
         self.assertIn("event=wait_for_all_skipped", c.log("n2"))
         c.wait_until(lambda: c.holders(VIP) == ["n2"], 30, 0.05, "the vip on n2 again")
 
+    def test_a_peer_stopped_cleanly_is_not_fenced_and_its_vip_moves(self):
+        c = self.pair()
+        wait_running_together(c)
+        c.kill("n2", signal.SIGTERM)  # systemctl stop: it stops its resources, then exits
+        c.wait_until(lambda: c.holders(VIP) == ["n1"], 20, 0.05, "the vip on n1")
+        c.wait_until(lambda: (lambda s: s and s["two_node"]["stand_ins"] == ["n2"] and
+                              s["coordinator"] == "n1" and s["quorum"])(c.status("n1")),
+                     10, 0.1, "n1 coordinating with n2 standing in")
+        self.assertEqual(fence_events(c), [], "a node that left cleanly is not fenced")
+        self.assertNotIn("event=fence_started", c.log("n1"))
+        c.start("n2")
+        c.wait_until(lambda: (two_node_status(c, "n2") or {}).get("waiting_for_peer") is False,
+                     20, 0.1, "n2 back with n1")
+        c.wait_until(lambda: len(c.holders(VIP)) == 1, 20, 0.05, "the vip on one node")
+
 
 class PairLastResortTest(ClusterTestCase):
     """last_resort: unsafe_take_over, no fence device: a crash fails over; a cut link runs the
