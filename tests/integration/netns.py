@@ -669,6 +669,12 @@ class ClusterTestCase(unittest.TestCase):
 
     log_lines = 50
 
+    @classmethod
+    def setUpClass(cls):
+        # Every cluster lives in network namespaces: root only, through the one skip path.
+        if os.geteuid() != 0:
+            cannot_run("needs root for network namespaces")
+
     def run(self, result=None):
         self.clusters = []
         result = result or self.defaultTestResult()

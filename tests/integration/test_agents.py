@@ -10,9 +10,9 @@ import os
 import sys
 import threading
 import time
-import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import netns  # noqa: E402
 from netns import AddressWatch, ClusterTestCase, run  # noqa: E402
 
 IP2 = "10.213.0.101"
@@ -231,7 +231,4 @@ class PromotableTest(ClusterTestCase):
 
 
 if __name__ == "__main__":
-    if os.geteuid() != 0:
-        print("skipped: needs root for network namespaces")
-        sys.exit(0)
-    unittest.main(verbosity=2)
+    netns.main()

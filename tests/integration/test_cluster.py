@@ -9,9 +9,9 @@ import random
 import re
 import sys
 import time
-import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import netns  # noqa: E402
 from netns import REPO, ClusterTestCase, run  # noqa: E402
 
 
@@ -223,7 +223,4 @@ class TwoNodesAndWitness(ClusterTest):
 
 
 if __name__ == "__main__":
-    if os.geteuid() != 0:
-        print("integration tests need root (network namespaces)", file=sys.stderr)
-        sys.exit(1)
-    unittest.main(verbosity=2)
+    netns.main()

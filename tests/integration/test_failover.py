@@ -13,9 +13,9 @@ import signal
 import sys
 import threading
 import time
-import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import netns  # noqa: E402
 from netns import ClusterTestCase, run  # noqa: E402
 
 VIP = "10.213.0.100"
@@ -324,7 +324,4 @@ class FailoverTest(ClusterTestCase):
 
 
 if __name__ == "__main__":
-    if os.geteuid() != 0:
-        print("skipped: needs root for network namespaces")
-        sys.exit(0)
-    unittest.main(verbosity=2)
+    netns.main()

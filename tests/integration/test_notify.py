@@ -22,18 +22,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from netns import AGENT, HACTL  # noqa: E402
 
 
-def _logs_reconciled():
-    try:
-        with open(AGENT, "rb") as f:
-            return b"event=reconciled" in f.read()
-    except OSError:
-        return False
-
-
-# The agent logs `reconciled` once agent.cpp calls ReconcileWatch (agent/reconcile_watch.hpp).
-RECONCILED = _logs_reconciled()
-
-
 class Notify(unittest.TestCase):
     def setUp(self):
         self.dir = tempfile.mkdtemp(prefix="hactl-notify-")
@@ -160,7 +148,6 @@ class Notify(unittest.TestCase):
         self.assertEqual(len(runs), 4, runs)
         self.assertEqual(runs[-1][2:4], ["1", "0"])
 
-    @unittest.skipUnless(RECONCILED, "this hactl-agent does not log `reconciled` yet")
     def test_reconciled_once_per_term(self):
         self.with_hook(["reconciled"])
         proc = self.agent()

@@ -24,7 +24,7 @@ constexpr Shape kShapes[] = {{"3 nodes", 3, 0, 3},
                              {"2 nodes + arbiter", 2, 0, 3, true}};
 
 TEST(ElectionSim, RandomFaultSchedulesKeepSafetyAndRecover) {
-  SeedPlan seeds = plan_seeds("simulation", "HACTL_SIM_SCHEDULES", 10'000);
+  SeedPlan seeds = plan_seeds("simulation", "HACTL_SIM_SCHEDULES", 10'000, 20'000'000);
   for (const Shape& shape : kShapes) {
     const std::uint64_t count = seeds.count(shape.share);
     RealTime worst_recovery = 0;

@@ -1251,16 +1251,14 @@ std::uint64_t env_u64(const char* name, std::uint64_t fallback) {
 }  // namespace
 
 SeedPlan plan_seeds(const char* what, const char* count_var, std::uint64_t fallback,
-                    std::optional<std::uint64_t> fixed_base) {
+                    std::uint64_t fixed_base) {
   SeedPlan p;
   p.replay = env_u64("HACTL_SIM_SEED", 0);
   p.total = p.replay != 0 ? 1 : env_u64(count_var, fallback);
   const auto clock =
       static_cast<std::uint64_t>(std::chrono::system_clock::now().time_since_epoch().count()) %
       1'000'000'000'000ULL;
-  p.base = p.replay != 0                                       ? p.replay
-           : fixed_base && env_u64("HACTL_SIM_RANDOM", 0) == 0 ? *fixed_base
-                                                               : clock;
+  p.base = p.replay != 0 ? p.replay : env_u64("HACTL_SIM_RANDOM", 0) == 0 ? fixed_base : clock;
   std::cout << what << " base seed " << p.base
             << " (replay one schedule with HACTL_SIM_SEED=<seed>)\n";
   return p;

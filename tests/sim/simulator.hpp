@@ -122,8 +122,8 @@ struct SimResult {
 
 // The seeds of a test's run of schedules. HACTL_SIM_SEED=<seed> replays one schedule per shape,
 // all with that seed; otherwise `count_var` (default `fallback`) schedules, shared out among the
-// shapes, numbered from a base seed: `fixed_base` when given and HACTL_SIM_RANDOM is unset,
-// else one drawn from the clock. The base is printed so any schedule can be replayed.
+// shapes, numbered from a base seed: `fixed_base` unless HACTL_SIM_RANDOM is set, then one
+// drawn from the clock. The base is printed so any schedule can be replayed.
 struct SeedPlan {
   std::uint64_t replay = 0;
   std::uint64_t total = 0;
@@ -135,7 +135,7 @@ struct SeedPlan {
   std::uint64_t seed() { return replay != 0 ? replay : base + next++; }
 };
 SeedPlan plan_seeds(const char* what, const char* count_var, std::uint64_t fallback,
-                    std::optional<std::uint64_t> fixed_base = std::nullopt);
+                    std::uint64_t fixed_base);
 
 class Simulation {
  public:
