@@ -17,6 +17,7 @@
 
 #include "agent/status_json.hpp"
 #include "common/assert.hpp"
+#include "common/known_names.hpp"
 #include "common/limits.hpp"
 #include "common/suggest.hpp"
 #include "resources/process_runner.hpp"
@@ -674,9 +675,7 @@ namespace {
 
 // "no node NAME (did you mean ...?)" for a name the configuration does not have.
 std::string unknown_node(const ClusterConfig& config, const std::string& name) {
-  std::vector<std::string> names;
-  for (const auto& n : config.nodes) names.push_back(n.name);
-  return unknown_name_message("node", name, names);
+  return unknown_name_message("node", name, node_names(config));
 }
 
 }  // namespace
@@ -737,11 +736,7 @@ void Agent::cleanup(const nlohmann::json& request, ControlServer::Reply reply) {
   const ResourceConfig& rc = config().resources;
   const auto prims = primitives_of(rc, id);
   if (prims.empty()) {
-    std::vector<std::string> known;
-    for (const auto& p : rc.primitives) known.push_back(p.id);
-    for (const auto& g : rc.groups) known.push_back(g.id);
-    for (const auto& c : rc.clones) known.push_back(c.id);
-    return reply({{"error", unknown_name_message("resource", id, known)}});
+    return reply({{"error", unknown_name_message("resource", id, resource_ids(rc))}});
   }
   std::optional<NodeId> only;
   if (const auto node = request.value("node", std::string()); !node.empty()) {

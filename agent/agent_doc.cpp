@@ -14,6 +14,7 @@
 
 #include "agent/agent.hpp"
 #include "common/assert.hpp"
+#include "common/known_names.hpp"
 #include "common/limits.hpp"
 #include "common/suggest.hpp"
 #include "coordinator/config_plan.hpp"
@@ -33,20 +34,6 @@ std::string show(DocVersion v) {
 }
 
 namespace {
-
-std::vector<std::string> node_names(const ClusterConfig& c) {
-  std::vector<std::string> out;
-  for (const auto& n : c.nodes) out.push_back(n.name);
-  return out;
-}
-
-std::vector<std::string> resource_names(const ResourceConfig& rc) {
-  std::vector<std::string> out;
-  for (const auto& p : rc.primitives) out.push_back(p.id);
-  for (const auto& g : rc.groups) out.push_back(g.id);
-  for (const auto& c : rc.clones) out.push_back(c.id);
-  return out;
-}
 
 bool in_group(gid_t want, const PeerCredentials& cred) {
   if (cred.gid == want) return true;
@@ -386,7 +373,7 @@ void Agent::handle_doc_request(const std::string& cmd, const nlohmann::json& req
     const std::string name = request.value("resource", std::string());
     const auto top = top_level_resource(rc, name);
     if (!top) {
-      fail(unknown_name_message("resource", name, resource_names(rc)));
+      fail(unknown_name_message("resource", name, resource_ids(rc)));
       return std::nullopt;
     }
     return top;
@@ -505,7 +492,7 @@ void Agent::handle_doc_request(const std::string& cmd, const nlohmann::json& req
     for (const auto& r : request.value("resources", nlohmann::json::array())) {
       const std::string name = r.get<std::string>();
       const auto top = top_level_resource(rc, name);
-      if (!top) return fail(unknown_name_message("resource", name, resource_names(rc)));
+      if (!top) return fail(unknown_name_message("resource", name, resource_ids(rc)));
       ids.push_back(*top);
     }
     if (ids.empty()) return fail("no resource given");

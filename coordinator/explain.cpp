@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "common/cluster_doc.hpp"
+#include "common/known_names.hpp"
 #include "common/limits.hpp"
 #include "common/suggest.hpp"
 
@@ -333,19 +334,14 @@ std::expected<nlohmann::json, std::string> explain(const ClusterConfig& config,
                                                    const ExplainContext& context) {
   const auto unit_id = top_level_resource(config.resources, resource);
   if (!unit_id) {
-    std::vector<std::string> known;
-    for (const auto& p : config.resources.primitives) known.push_back(p.id);
-    for (const auto& g : config.resources.groups) known.push_back(g.id);
-    for (const auto& c : config.resources.clones) known.push_back(c.id);
-    return std::unexpected(unknown_name_message("resource", resource, known));
+    return std::unexpected(
+        unknown_name_message("resource", resource, resource_ids(config.resources)));
   }
   std::optional<std::size_t> only;
   if (node) {
     const auto id = config.find_node(*node);
     if (!id) {
-      std::vector<std::string> names;
-      for (const auto& n : config.nodes) names.push_back(n.name);
-      return std::unexpected(unknown_name_message("node", *node, names));
+      return std::unexpected(unknown_name_message("node", *node, node_names(config)));
     }
     only = id->value;
   }

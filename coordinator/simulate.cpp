@@ -7,6 +7,7 @@
 #include <sstream>
 #include <tuple>
 
+#include "common/known_names.hpp"
 #include "common/suggest.hpp"
 #include "coordinator/explain.hpp"
 
@@ -17,20 +18,6 @@ bool active(ResourceRole r) { return r != ResourceRole::kStopped; }
 
 bool reachable(NodeCondition c) {
   return c == NodeCondition::kOnline || c == NodeCondition::kStandby;
-}
-
-std::vector<std::string> node_names(const ClusterConfig& config) {
-  std::vector<std::string> names;
-  for (const auto& n : config.nodes) names.push_back(n.name);
-  return names;
-}
-
-std::vector<std::string> resource_ids(const ResourceConfig& rc) {
-  std::vector<std::string> ids;
-  for (const auto& p : rc.primitives) ids.push_back(p.id);
-  for (const auto& g : rc.groups) ids.push_back(g.id);
-  for (const auto& c : rc.clones) ids.push_back(c.id);
-  return ids;
 }
 
 // The primitives a resource id stands for: itself, a group's members, a clone's child.
