@@ -575,10 +575,10 @@ nlohmann::json Agent::status() const {
   if (config().two_node) {
     // The pair's own safety (docs/pairs.md): whether this node may fence alone yet, and the
     // peer standing in for its vote (fenced in its boot, or gone after leaving cleanly).
-    const auto stand_ins = host().stand_ins(core(), t);
+    const auto stand_ins = rt_->stand_ins(t);
     nlohmann::json who = nlohmann::json::array();
     for (std::size_t i = 0; i < stand_ins.size(); ++i) {
-      if (stand_ins[i] && !rt_->waiting_for_all()) who.push_back(config().nodes[i].name);
+      if (stand_ins[i]) who.push_back(config().nodes[i].name);
     }
     j["two_node"] = {
         {"wait_for_all", config().wait_for_all},

@@ -64,9 +64,8 @@ std::string Agent::metrics_text() const {
              "1 while this node has not run with its peer since it started (wait_for_all): it "
              "fences nobody and runs nothing by itself until `hactl cluster unblock`.");
     m.sample("hactl_two_node_waiting_for_peer", rt_->waiting_for_all() ? 1 : 0);
-    const auto stand_ins = host().stand_ins(core(), t);
-    const bool alone = !rt_->waiting_for_all() &&
-                       std::find(stand_ins.begin(), stand_ins.end(), true) != stand_ins.end();
+    const auto stand_ins = rt_->stand_ins(t);
+    const bool alone = std::find(stand_ins.begin(), stand_ins.end(), true) != stand_ins.end();
     m.family(
         "hactl_two_node_alone", kGauge,
         "1 while this node runs without its peer, which is fenced or gone after a clean stop.");

@@ -127,14 +127,13 @@ def cut(c, want, both_expected):
     intervals = w.intervals()
     adds = [a for n in final for a, _ in intervals.get(n, []) if a > 0 and n != holder]
     moved_ms = (min(adds) - t0) * 1000 if adds else 0.0
-    overlap = overlap_ms(c, intervals, t0)
+    overlap = w.longest_overlap(fenced_at(c, t0)) * 1000
     revive(c)
     return holder, final, moved_ms, overlap
 
 
-def overlap_ms(c, intervals, t0):
-    """The longest time two nodes held the vip, a fenced node's hold ending when its fence
-    ended (its kernel keeps the address, but its port is down and nothing of it runs)."""
+def fenced_at(c, t0):
+    """{node: epoch seconds its fence ended}, for the fences that ended after t0."""
     to_real = time.time() - time.monotonic()
     off = {}
     for e in tpf.fence_events(c, "end"):
@@ -142,14 +141,7 @@ def overlap_ms(c, intervals, t0):
             if e["args"]["plug"] == f"{c.nodes[n].ns}/{c.nodes[n].switch_port}" and \
                     e["t"] + to_real >= t0:
                 off[n] = min(off.get(n, float("inf")), e["t"] + to_real)
-    spans = [(n, a, min(b if b is not None else float("inf"), off.get(n, float("inf"))))
-             for n, v in intervals.items() for a, b in v]
-    worst = 0.0
-    for i, (n1, a1, b1) in enumerate(spans):
-        for n2, a2, b2 in spans[i + 1:]:
-            if n1 != n2:
-                worst = max(worst, min(b1, b2) - max(a1, a2))
-    return worst * 1000
+    return off
 
 
 def run_option(option, trials):

@@ -140,10 +140,15 @@ void NodeRuntime::sync_core(Instant now) {
                                           " term=" + std::to_string(node_.term().value));
     }
   }
-  const bool alone = !waiting_for_all_ && !host_->leaving();
-  host_->set_fence_alone(alone);
-  node_.set_stand_ins(alone ? host_->stand_ins(node_, now)
-                            : std::vector<bool>(config_.nodes.size(), false));
+  host_->set_fence_alone(!waiting_for_all_ && !host_->leaving());
+  node_.set_stand_ins(stand_ins(now));
+}
+
+std::vector<bool> NodeRuntime::stand_ins(Instant now) const {
+  if (!host_ || waiting_for_all_ || host_->leaving()) {
+    return std::vector<bool>(config_.nodes.size(), false);
+  }
+  return host_->stand_ins(node_, now);
 }
 
 bool NodeRuntime::unblock(Instant now) {

@@ -174,6 +174,8 @@ class NodeRuntime {
   bool waiting_for_all() const { return waiting_for_all_; }
   // `hactl cluster unblock`: ends the wait; false if there was none.
   bool unblock(Instant now);
+  // two_node, by NodeId: the peers standing in for their vote now (none while waiting).
+  std::vector<bool> stand_ins(Instant now) const;
   // Standby, maintenance and leaving nodes; and, on the coordinator, the nodes that have not
   // stored its document, when another has.
   std::vector<bool> handover_avoid() const;

@@ -527,9 +527,12 @@ class AddressWatch:
             out.setdefault(n, []).append((t, None))
         return out
 
-    def longest_overlap(self):
-        """The longest time two nodes held the address at once, in seconds (0: never)."""
-        spans = [(n, a, b if b is not None else float("inf"))
+    def longest_overlap(self, ended=None):
+        """The longest time two nodes held the address at once, in seconds (0: never).
+        `ended`: {node: epoch seconds} after which a node counts as not holding it (a node
+        powered off by a fence keeps the address in its dead namespace)."""
+        ended = ended or {}
+        spans = [(n, a, min(b if b is not None else float("inf"), ended.get(n, float("inf"))))
                  for n, v in self.intervals().items() for a, b in v]
         worst = 0.0
         for i, (n1, a1, b1) in enumerate(spans):
