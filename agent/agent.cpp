@@ -266,12 +266,7 @@ void Agent::stop() {
   if (vip_checker_) vip_checker_->close();
   waiting_.clear();  // their clients are closed with the socket
   status_waiting_.clear();
-  if (event_sink_) {
-    event_sink_->detach();
-    auto& sinks = spdlog::default_logger()->sinks();
-    std::erase(sinks, std::static_pointer_cast<spdlog::sinks::sink>(event_sink_));
-    event_sink_.reset();
-  }
+  install_event_recorder(nullptr);
   if (alerts_) alerts_->close();
   if (events_) events_->close();
   if (audit_) audit_->close();
@@ -354,22 +349,27 @@ void Agent::on_op_result(const OpResult& r) {
   const bool ran = r.ended == ProcessResult::Ended::kExited;
   const int code = static_cast<int>(r.code);
   const auto took_ms = std::chrono::duration_cast<std::chrono::milliseconds>(r.took).count();
-  spdlog::log(ran && (r.code == OcfCode::kSuccess || r.code == OcfCode::kNotRunning ||
-                      r.code == OcfCode::kRunningPromoted)
-                  ? spdlog::level::info
-                  : spdlog::level::warn,
-              "event=action_finished resource={} action={} recurring={} ended={} code={} "
-              "took_ms={} node={}",
-              r.resource, r.action, r.call_id == 0, to_string(r.ended), code, took_ms,
-              config().node(options_.self).name);
+  const bool as_expected = ran && (r.code == OcfCode::kSuccess || r.code == OcfCode::kNotRunning ||
+                                   r.code == OcfCode::kRunningPromoted);
+  emit_own(Event(EventKind::kActionFinished, as_expected ? EventLevel::kInfo : EventLevel::kWarn)
+               .add("resource", r.resource)
+               .add("action", r.action)
+               .add("recurring", r.call_id == 0)
+               .add("ended", to_string(r.ended))
+               .add("code", code)
+               .add("took_ms", took_ms));
   if (r.call_id == 0) {
     rt_->on_monitor(prim_index_.at(r.resource), code, now());
   } else {
     // A probe finding a resource not running is news, not a warning.
     const bool not_running = r.action == "monitor" && r.code == OcfCode::kNotRunning;
     if (!ran || (r.code != OcfCode::kSuccess && !not_running)) {
-      spdlog::warn("event=action_output resource={} action={} ended={} code={} output=\"{}\"",
-                   r.resource, r.action, to_string(r.ended), code, r.output.substr(0, 300));
+      emit_event(Event(EventKind::kActionOutput, EventLevel::kWarn)
+                     .add("resource", r.resource)
+                     .add("action", r.action)
+                     .add("ended", to_string(r.ended))
+                     .add("code", code)
+                     .text("output", r.output.substr(0, 300)));
     }
     if (r.action == "start") tell_macs(prim_index_.at(r.resource));
     rt_->on_call_done(r.call_id, code, ran, now());
@@ -423,10 +423,9 @@ void Agent::carry_out_resources(RuntimeOutput& out) {
     guard_maintenance_ = out.maintenance;
     vip_guard_.set_maintenance(guard_maintenance_);
   }
-  const std::string& self = config().node(options_.self).name;
-  for (const auto& line : out.host_log) spdlog::info("{} node={}", line, self);
-  if (auto line = reconciled_.check(config(), options_.self, host(), core(), t, out.host_log)) {
-    spdlog::info("{}", *line);
+  for (const Event& e : out.host_log) emit_own(e);
+  if (auto e = reconciled_.check(config(), options_.self, host(), core(), t, out.host_log)) {
+    emit_event(*e);
   }
   for (const auto& [index, on] : out.monitors) {
     const std::string& id = config().resources.primitives[index].id;
@@ -443,8 +442,9 @@ void Agent::carry_out_resources(RuntimeOutput& out) {
     const VipResult v =
         spec ? vip_announce(*spec) : VipResult{OcfCode::kErrConfigured, spec.error()};
     if (v.code != OcfCode::kSuccess) {
-      spdlog::warn("event=vip_announce_failed resource={} node={} error=\"{}\"", p.id, self,
-                   v.message);
+      emit_own(Event(EventKind::kVipAnnounceFailed, EventLevel::kWarn)
+                   .add("resource", p.id)
+                   .text("error", v.message));
     }
   }
   for (auto& [asker, request] : out.vip_checks) {
@@ -499,8 +499,8 @@ void Agent::process() {
   for (HostCheckAsk& a : out.host_check_asks) host_check_off_loop(std::move(a));
   if (out.reconfigured) reconfigured(*out.reconfigured);
   for (const auto& [to, msg] : out.messages) transport_->send(to, msg);
-  for (const auto& e : out.events) log_event(e);
-  for (const auto& n : out.notes) log_note(n);
+  for (const auto& e : out.events) emit_election_event(e);
+  for (const auto& n : out.notes) emit_own(n);
   carry_out_resources(out);
   for (const auto& c : out.availability) log_availability(c);
   if (!out.host_checks_done.empty()) host_checks_done(std::move(out.host_checks_done));
@@ -546,21 +546,20 @@ void Agent::arm_timer() {
       &timer_, [](uv_timer_t* h) { static_cast<Agent*>(h->data)->on_timer(); }, ms, 0);
 }
 
-void Agent::log_note(const RuntimeNote& n) const {
-  const auto level = n.level == RuntimeNote::Level::kError  ? spdlog::level::err
-                     : n.level == RuntimeNote::Level::kWarn ? spdlog::level::warn
-                                                            : spdlog::level::info;
-  spdlog::log(level, "{} node={}", n.line, config().node(options_.self).name);
+void Agent::emit_own(Event e) const {
+  e.add("node", config().node(options_.self).name);
+  emit_event(e);
 }
 
-void Agent::log_event(const Event& e) const {
+void Agent::emit_election_event(const ElectionEvent& e) const {
   const auto& nodes = config().nodes;
-  const std::string peer = e.node ? " peer=" + nodes[e.node->value].name : "";
-  const std::string detail = e.detail.empty() ? "" : " " + e.detail;
-  const bool notable = e.kind == Event::Kind::kNodeDown || e.kind == Event::Kind::kQuorumLost ||
-                       e.kind == Event::Kind::kSteppedDown;
-  spdlog::log(notable ? spdlog::level::warn : spdlog::level::info, "event={} node={} term={}{}{}",
-              to_string(e.kind), nodes[options_.self.value].name, e.term.value, peer, detail);
+  const bool notable = e.kind == EventKind::kNodeDown || e.kind == EventKind::kQuorumLost ||
+                       e.kind == EventKind::kSteppedDown;
+  Event out(e.kind, notable ? EventLevel::kWarn : EventLevel::kInfo);
+  out.add("node", nodes[options_.self.value].name).add("term", e.term.value);
+  if (e.node) out.add("peer", nodes[e.node->value].name);
+  out.fields.insert(out.fields.end(), e.fields.begin(), e.fields.end());
+  emit_event(out);
 }
 
 nlohmann::json Agent::status() const {

@@ -15,8 +15,8 @@
 #include "agent/control_server.hpp"
 #include "agent/doc_store.hpp"
 #include "agent/doc_writer.hpp"
+#include "agent/event_bus.hpp"
 #include "agent/event_log.hpp"
-#include "agent/event_sink.hpp"
 #include "agent/http_server.hpp"
 #include "agent/lease_file.hpp"
 #include "agent/loop_monitor.hpp"
@@ -95,8 +95,9 @@ class Agent {
   void on_timer();
   void process();  // advances the runtime and carries out what it returns
   void arm_timer();
-  void log_event(const Event& e) const;
-  void log_note(const RuntimeNote& n) const;
+  // Events of the runtime, logged and recorded (emit_event) with this node's name.
+  void emit_election_event(const ElectionEvent& e) const;
+  void emit_own(Event e) const;  // node=<this node> last, as the runtime leaves it to the shell
   void carry_out_resources(RuntimeOutput& out);  // calls, monitors, fences, checks, guard
   void tell_guard_deadline(std::optional<Instant> vip_deadline);
   // The configuration the resources run on (the runtime's, once it runs).
@@ -128,9 +129,12 @@ class Agent {
   void handle_request(const ControlRequest& parsed, const PeerCredentials& cred,
                       ControlServer::Reply reply);
   nlohmann::json status() const;
-  // Every "event=..." line this agent logs is kept in the event history (agent_events.cpp).
+  // Every event this agent emits on its loop (agent/event_bus.hpp) is recorded: kept in the
+  // event history and counted, by its typed values (agent_events.cpp).
   void start_events();
-  void on_logged_event(std::string kind, std::map<std::string, std::string> fields);
+  void record_event(const Event& e);
+  // A reason for a failure, if `e` tells one (failures_json): kept by (resource, node).
+  void remember_failure(const Event& e);
   nlohmann::json events_json(const nlohmann::json& request) const;
   // Failures that count, cluster-wide, with the reason when this node saw it (its own actions
   // and monitors, and as coordinator the answers to what it dispatched).
@@ -245,21 +249,21 @@ class Agent {
   // The loop's busy time per iteration (hactl_loop_busy_seconds); long ones logged, rate-limited.
   std::unique_ptr<LoopMonitor> loop_monitor_;
   RefusalLog stalls_{limits::kRefusalLogWindow};
-  std::shared_ptr<EventSink> event_sink_;
-  std::map<std::string, std::uint64_t> event_counts_;  // by kind, since this agent started
+  std::map<EventKind, std::uint64_t> event_counts_;  // since this agent started
+  // The latest failure reason seen here for each (resource, node), from the events (and the
+  // history kept, at start).
+  std::map<std::pair<std::string, std::string>, std::string> failure_reasons_;
   // Availability accounting (coordinator/availability.hpp): the runtime's resource_up /
   // resource_down changes are logged, and kept (from the history too) for the figures.
   std::deque<AvailabilityChange> availability_log_;  // bounded, oldest first
   void log_availability(const AvailabilityChange& c) const;
-  void remember_availability(const std::string& kind,
-                             const std::map<std::string, std::string>& fields,
-                             std::int64_t time_us);
+  void remember_availability(const Event& e, std::int64_t time_us);
   // The figures over the last 24 hours (status --json, explain, metrics).
   std::vector<AvailabilityStats> availability_stats() const;
   nlohmann::json availability_json(const std::vector<std::string>& only = {}) const;
   std::unique_ptr<AlertRunner> alerts_;
   void start_alerts();
-  // Logs event=reconciled once per term this node coordinates (agent/reconcile_watch.hpp).
+  // Emits a reconciled event once per term this node coordinates (agent/reconcile_watch.hpp).
   ReconcileWatch reconciled_;
   // Metrics (agent_metrics.cpp).
   std::string metrics_text() const;

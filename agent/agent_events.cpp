@@ -1,5 +1,5 @@
-// The agent's event history: what it logs as "event=..." is kept (agent/event_log), counted
-// for the metrics, and served to `hactl events`.
+// The agent's event history: every event it emits on its loop (agent/event_bus.hpp) is kept
+// (agent/event_log), counted for the metrics by its typed values, and served to `hactl events`.
 #include <spdlog/spdlog.h>
 
 #include <cmath>
@@ -22,17 +22,18 @@ void Agent::start_events() {
     spdlog::warn("event=audit_log_unavailable error=\"{}\" effect=\"audit kept in memory only\"",
                  r.error());
   }
-  // Availability figures carry on from the history kept (as far back as it reaches).
-  for (const LoggedEvent& e : events_->recent(1'000'000))
-    remember_availability(e.kind, e.fields, e.time_us);
+  // Availability figures and failure reasons carry on from the history kept (as far back as it
+  // reaches): its records, not log lines.
+  for (const LoggedEvent& e : events_->recent(1'000'000)) {
+    if (const auto typed = from_history(e)) {
+      remember_availability(*typed, e.time_us);
+      remember_failure(*typed);
+    }
+  }
   events_->set_listener([this](const LoggedEvent& e) {
     if (alerts_) alerts_->notify(e, rt_ ? core().term().value : 0);
   });
-  event_sink_ = std::make_shared<EventSink>(
-      [this](std::string kind, std::map<std::string, std::string> fields) {
-        on_logged_event(std::move(kind), std::move(fields));
-      });
-  spdlog::default_logger()->sinks().push_back(event_sink_);
+  install_event_recorder([this](const Event& e) { record_event(e); });
 }
 
 void Agent::start_alerts() {
@@ -59,55 +60,75 @@ namespace {
 
 // An operator's write, or a write refused (a refusal by the socket itself, before any command,
 // is routine: it is rate-limited, see ControlServer).
-bool is_audit_record(const std::string& kind, const std::map<std::string, std::string>& fields) {
-  return kind == "control_write" || (kind == "control_refused" && fields.contains("cmd"));
+bool is_audit_record(const Event& e) {
+  return e.kind == EventKind::kControlWrite ||
+         (e.kind == EventKind::kControlRefused && e.find("cmd") != nullptr);
+}
+
+// A run of a resource agent that went as it should: exited 0, or a monitor's 7 (not running)
+// or 8 (running promoted), which are answers, not failures.
+bool action_ok(const Event& e) {
+  const auto code = e.integer("code");
+  return e.str("ended") == "exited" && code &&
+         (*code == 0 || (e.str("action") == "monitor" && (*code == 7 || *code == 8)));
+}
+
+std::string code_text(const Event& e) {
+  const std::string code = e.str("code");
+  return std::string(describe(ocf_code(std::atoi(code.c_str())))) + " (" + code + ")";
 }
 
 }  // namespace
 
-void Agent::on_logged_event(std::string kind, std::map<std::string, std::string> fields) {
-  ++event_counts_[kind];
-  if (kind == "action_finished" && fields.count("resource") && fields.count("action")) {
-    auto& a = action_stats_[{fields["resource"], fields["action"]}];
-    const bool ok = fields["ended"] == "exited" &&
-                    (fields["code"] == "0" || (fields["action"] == "monitor" &&
-                                               (fields["code"] == "7" || fields["code"] == "8")));
-    ++(ok ? a.ok : a.failed);
-    a.seconds += std::strtod(fields["took_ms"].c_str(), nullptr) / 1000.0;
+void Agent::record_event(const Event& e) {
+  ++event_counts_[e.kind];
+  if (e.kind == EventKind::kActionFinished) {
+    auto& a = action_stats_[{e.str("resource"), e.str("action")}];
+    ++(action_ok(e) ? a.ok : a.failed);
+    a.seconds += static_cast<double>(e.integer("took_ms").value_or(0)) / 1000.0;
   }
+  const std::int64_t t = wall_clock_us();
+  remember_availability(e, t);
+  remember_failure(e);
+  std::map<std::string, std::string> fields = history_fields(e);
   fields.emplace("agent", config().node(options_.self).name);
   if (rt_) fields.emplace("term", std::to_string(core().term().value));
-  const std::int64_t t = wall_clock_us();
-  remember_availability(kind, fields, t);
-  if (audit_ && is_audit_record(kind, fields)) audit_->append(kind, fields, t);
-  events_->append(kind, std::move(fields), t);
+  if (audit_ && is_audit_record(e)) audit_->append(to_string(e.kind), fields, t);
+  events_->append(to_string(e.kind), std::move(fields), t);
+}
+
+void Agent::remember_failure(const Event& e) {
+  const std::string resource = e.str("resource");
+  if (resource.empty()) return;
+  const std::string& self = config().node(options_.self).name;
+  if (e.kind == EventKind::kMonitorFailed) {
+    failure_reasons_[{resource, self}] = "monitor: " + code_text(e);
+  } else if (e.kind == EventKind::kActionFinished && e.warning()) {
+    const std::string ended = e.str("ended");
+    failure_reasons_[{resource, self}] =
+        e.str("action") + ": " + (ended == "exited" ? code_text(e) : ended);
+  } else if (e.kind == EventKind::kActionResult && e.str("ok") == "false") {
+    failure_reasons_[{resource, e.str("node")}] = e.str("action") + ": " + code_text(e);
+  }
+  if (failure_reasons_.size() > 10'000) failure_reasons_.erase(failure_reasons_.begin());
 }
 
 // At most every 20 ms: what the cluster state says of each primitive, logged when it changes
 // (the event history is where the figures come from).
 void Agent::log_availability(const AvailabilityChange& c) const {
-  const std::string& self = config().node(options_.self).name;
-  if (c.kind == AvailabilityChange::Kind::kUp) {
-    spdlog::info("event=resource_up resource={} on={}{} node={}", c.resource, c.node,
-                 c.cause.empty() ? "" : " cause=" + c.cause, self);
-  } else {
-    spdlog::log(c.cause == "stopped" ? spdlog::level::info : spdlog::level::warn,
-                "event=resource_down resource={} on={} cause={} node={}", c.resource, c.node,
-                c.cause, self);
-  }
+  const bool up = c.kind == AvailabilityChange::Kind::kUp;
+  Event e(up ? EventKind::kResourceUp : EventKind::kResourceDown,
+          up || c.cause == "stopped" ? EventLevel::kInfo : EventLevel::kWarn);
+  e.add("resource", c.resource).add("on", c.node);
+  if (!up || !c.cause.empty()) e.add("cause", c.cause);
+  emit_own(std::move(e));
 }
 
-void Agent::remember_availability(const std::string& kind,
-                                  const std::map<std::string, std::string>& fields,
-                                  std::int64_t time_us) {
-  if (kind != "resource_up" && kind != "resource_down") return;
-  auto field = [&](const char* k) {
-    const auto it = fields.find(k);
-    return it == fields.end() ? std::string() : it->second;
-  };
-  availability_log_.push_back(
-      {kind == "resource_up" ? AvailabilityChange::Kind::kUp : AvailabilityChange::Kind::kDown,
-       field("resource"), field("on"), field("cause"), time_us});
+void Agent::remember_availability(const Event& e, std::int64_t time_us) {
+  if (e.kind != EventKind::kResourceUp && e.kind != EventKind::kResourceDown) return;
+  availability_log_.push_back({e.kind == EventKind::kResourceUp ? AvailabilityChange::Kind::kUp
+                                                                : AvailabilityChange::Kind::kDown,
+                               e.str("resource"), e.str("on"), e.str("cause"), time_us});
   while (availability_log_.size() > 20'000) availability_log_.pop_front();
 }
 
@@ -135,30 +156,7 @@ nlohmann::json Agent::availability_json(const std::vector<std::string>& only) co
 }
 
 nlohmann::json Agent::failures_json(const ClusterState& state, Instant now) const {
-  const std::string& self = config().node(options_.self).name;
-  // The latest reason known here for each (resource, node).
-  std::map<std::pair<std::string, std::string>, std::string> reasons;
-  for (const LoggedEvent& e : events_->recent(1000)) {
-    auto field = [&](const char* k) {
-      const auto it = e.fields.find(k);
-      return it == e.fields.end() ? std::string() : it->second;
-    };
-    const std::string resource = field("resource");
-    if (resource.empty()) continue;
-    auto code_text = [&](const std::string& code) {
-      const int c = std::atoi(code.c_str());
-      return std::string(describe(ocf_code(c))) + " (" + code + ")";
-    };
-    if (e.kind == "monitor_failed") {
-      reasons[{resource, self}] = "monitor: " + code_text(field("code"));
-    } else if (e.kind == "action_finished" && field("level") == "warning") {
-      const std::string ended = field("ended");
-      reasons[{resource, self}] =
-          field("action") + ": " + (ended == "exited" ? code_text(field("code")) : ended);
-    } else if (e.kind == "action_result" && field("ok") == "false") {
-      reasons[{resource, field("node")}] = field("action") + ": " + code_text(field("code"));
-    }
-  }
+  const auto& reasons = failure_reasons_;
   nlohmann::json out = nlohmann::json::array();
   for (const auto& p : config().resources.primitives) {
     const auto it = state.failures.find(p.id);

@@ -96,11 +96,11 @@ std::string Agent::metrics_text() const {
            "status answers built (at most one per 100 ms, for every request waiting).");
   m.sample("hactl_status_built_total", static_cast<double>(status_built_));
   m.family("hactl_elections_total", kCounter, "Elections this agent started.");
-  const auto count = [&](const char* kind) {
+  const auto count = [&](EventKind kind) {
     const auto it = event_counts_.find(kind);
     return it == event_counts_.end() ? 0.0 : static_cast<double>(it->second);
   };
-  m.sample("hactl_elections_total", count("election_started"));
+  m.sample("hactl_elections_total", count(EventKind::kElectionStarted));
   m.family("hactl_peer_up", kGauge, "1 if the peer is heard within node_timeout.");
   m.family("hactl_peer_rtt_seconds", kGauge, "Smoothed heartbeat round trip to the peer.");
   m.family("hactl_peer_last_heard_seconds", kGauge, "Time since the peer was last heard.");
@@ -196,7 +196,8 @@ std::string Agent::metrics_text() const {
   m.sample("hactl_config_version", static_cast<double>(doc().config_version));
   m.family("hactl_events_total", kCounter, "Events this agent logged, by kind.");
   for (const auto& [kind, n] : event_counts_) {
-    m.sample("hactl_events_total", {{"kind", kind}}, static_cast<double>(n));
+    m.sample("hactl_events_total", {{"kind", std::string(to_string(kind))}},
+             static_cast<double>(n));
   }
   m.family("hactl_event_log_dropped_writes_total", kCounter,
            "Event history lines not written to disk (queue full or disk refused).");

@@ -474,4 +474,14 @@ bool EventLog::write_batch(std::vector<std::string>& lines) {
   return true;
 }
 
+std::optional<Event> from_history(const LoggedEvent& e) {
+  const auto kind = event_kind_named(e.kind);
+  if (!kind) return std::nullopt;
+  const auto level = e.fields.find("level");
+  Event out(*kind, level != e.fields.end() && level->second == "warning" ? EventLevel::kWarn
+                                                                         : EventLevel::kInfo);
+  for (const auto& [key, value] : e.fields) out.add(key, value);
+  return out;
+}
+
 }  // namespace hactl

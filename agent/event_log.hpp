@@ -27,6 +27,8 @@
 #include <thread>
 #include <vector>
 
+#include "common/event.hpp"
+
 namespace hactl {
 
 struct LoggedEvent {
@@ -47,6 +49,11 @@ void to_json(nlohmann::ordered_json& j, const LoggedEvent& e);  // keeps seq, ti
 // "time_us" and a string "kind". "time" is ignored (time_us is authoritative); other members
 // are the fields (a non-string member is kept as its JSON text).
 void from_json(const nlohmann::json& j, LoggedEvent& e);
+
+// The typed event a record was made of (common/event.hpp), as far as the record keeps it: its
+// kind, its level (warning or not) and its fields, every value as text. Nullopt for a kind this
+// agent does not know (a record of another version).
+std::optional<Event> from_history(const LoggedEvent& e);
 
 // One line of the file, without the newline (invalid UTF-8 is replaced, never thrown on).
 std::string to_json_line(const LoggedEvent& e);

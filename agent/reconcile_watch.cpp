@@ -1,7 +1,5 @@
 #include "agent/reconcile_watch.hpp"
 
-#include <fmt/format.h>
-
 namespace hactl {
 
 std::string placement_summary(const ClusterConfig& config, const ClusterState& state,
@@ -45,35 +43,36 @@ bool ReconcileWatch::due(bool complete, std::uint64_t term, std::size_t actions,
   return actions == 0 || now - first_complete_ >= kMaxSettleWait;
 }
 
-std::string ReconcileWatch::line(std::uint64_t term, std::size_t actions,
-                                 const ClusterConfig& config, std::string_view self,
-                                 const ClusterState& state) {
+Event ReconcileWatch::event(std::uint64_t term, std::size_t actions, const ClusterConfig& config,
+                            std::string_view self, const ClusterState& state) {
   term_ = term;
-  return fmt::format(
-      "event=reconciled term={} coordinator={} resources={} actions={} placement=\"{}\"", term,
-      self, config.resources.primitives.size(), actions, placement_summary(config, state));
+  return Event(EventKind::kReconciled)
+      .add("term", term)
+      .add("coordinator", self)
+      .add("resources", config.resources.primitives.size())
+      .add("actions", actions)
+      .text("placement", placement_summary(config, state));
 }
 
-std::optional<std::string> ReconcileWatch::check(const ClusterConfig& config, NodeId self,
-                                                 const ResourceHost& host, const Node& core,
-                                                 Instant now, std::span<const std::string> log) {
+std::optional<Event> ReconcileWatch::check(const ClusterConfig& config, NodeId self,
+                                           const ResourceHost& host, const Node& core, Instant now,
+                                           std::span<const Event> log) {
   const Conductor& conductor = host.conductor();
   // Conductor::tick leaves waiting_for empty only when its view was complete (and nothing in
   // flight); it is active only while this node leads.
   const bool complete = conductor.active() && conductor.waiting_for().empty();
   std::size_t actions = 0;
-  for (const auto& l : log) actions += l.starts_with("event=dispatch ") ? 1 : 0;
+  for (const Event& e : log) actions += e.kind == EventKind::kDispatch ? 1 : 0;
   if (!due(complete, core.term().value, actions, now)) return std::nullopt;
   const Membership m = host.membership(core, now);
-  return line(m.term.value, actions, config, config.node(self).name, conductor.state(m, now));
+  return event(m.term.value, actions, config, config.node(self).name, conductor.state(m, now));
 }
 
-std::optional<std::string> ReconcileWatch::check(bool complete, std::uint64_t term,
-                                                 std::size_t actions, Instant now,
-                                                 const ClusterConfig& config, std::string_view self,
-                                                 const ClusterState& state) {
+std::optional<Event> ReconcileWatch::check(bool complete, std::uint64_t term, std::size_t actions,
+                                           Instant now, const ClusterConfig& config,
+                                           std::string_view self, const ClusterState& state) {
   if (!due(complete, term, actions, now)) return std::nullopt;
-  return line(term, actions, config, self, state);
+  return event(term, actions, config, self, state);
 }
 
 }  // namespace hactl

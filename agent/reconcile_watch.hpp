@@ -15,8 +15,8 @@
 //
 // The conductor does not say when its view is complete; this tells it from the outside: after
 // ResourceHost::run, an active conductor with nothing to wait for (Conductor::waiting_for) has
-// just found the view complete in its last tick, and the run's event=dispatch lines are the
-// actions that view needed. Pure: the agent logs the line.
+// just found the view complete in its last tick, and the run's dispatch events are the actions
+// that view needed. Pure: the agent logs the event.
 #pragma once
 
 #include <chrono>
@@ -44,23 +44,22 @@ std::string placement_summary(const ClusterConfig& config, const ClusterState& s
 
 class ReconcileWatch {
  public:
-  // After each ResourceHost::run: the line to log, if the coordinator has reconciled in a term
+  // After each ResourceHost::run: the event to log, if the coordinator has reconciled in a term
   // not reported yet. `log` is what the run returned. Cheap when there is nothing to report
-  // (the membership and the state are only worked out for the line).
-  std::optional<std::string> check(const ClusterConfig& config, NodeId self,
-                                   const ResourceHost& host, const Node& core, Instant now,
-                                   std::span<const std::string> log);
+  // (the membership and the state are only worked out for the event).
+  std::optional<Event> check(const ClusterConfig& config, NodeId self, const ResourceHost& host,
+                             const Node& core, Instant now, std::span<const Event> log);
   // The same from plain facts (tests): `complete`, the conductor is active in `term` and waits
   // for nothing; `actions`, what it sent in that step.
-  std::optional<std::string> check(bool complete, std::uint64_t term, std::size_t actions,
-                                   Instant now, const ClusterConfig& config, std::string_view self,
-                                   const ClusterState& state);
+  std::optional<Event> check(bool complete, std::uint64_t term, std::size_t actions, Instant now,
+                             const ClusterConfig& config, std::string_view self,
+                             const ClusterState& state);
   std::uint64_t last_term() const { return term_; }
 
  private:
   bool due(bool complete, std::uint64_t term, std::size_t actions, Instant now);
-  std::string line(std::uint64_t term, std::size_t actions, const ClusterConfig& config,
-                   std::string_view self, const ClusterState& state);
+  Event event(std::uint64_t term, std::size_t actions, const ClusterConfig& config,
+              std::string_view self, const ClusterState& state);
 
   std::uint64_t term_ = 0;       // the last term reported
   std::uint64_t seen_term_ = 0;  // the term of first_complete_

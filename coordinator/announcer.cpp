@@ -49,10 +49,11 @@ void Announcer::set_check(Vip& v, VipCheck c) {
   changed_ = true;
 }
 
-std::string Announcer::fields(std::size_t index, const Vip& v) const {
-  return "resource=" + config_.resources.primitives[index].id + " address=" + v.params.address +
-         " announcements=" + std::to_string(v.announcements) +
-         " checks=" + std::to_string(v.checks);
+Event Announcer::event(EventKind kind, EventLevel level, std::size_t index, const Vip& v) const {
+  Event e(kind, level);
+  e.add("resource", config_.resources.primitives[index].id).add("address", v.params.address);
+  e.add("announcements", v.announcements).add("checks", v.checks);
+  return e;
 }
 
 void Announcer::announce_due(std::size_t index, Vip& v, Instant now) {
@@ -126,8 +127,9 @@ void Announcer::check_failed(std::size_t index, Vip& v, std::string detail, Inst
   v.next_check = retry_at;
   if (++v.failed_checks == kUnverifiedAfter && v.check == VipCheck::kPending) {
     set_check(v, VipCheck::kUnverified);
-    out_.events.push_back("event=vip_unverified " + fields(index, v) + " reason=\"" + v.detail +
-                          "\" effect=\"announcements repeated, checks continue\"");
+    out_.events.push_back(event(EventKind::kVipUnverified, EventLevel::kWarn, index, v)
+                              .text("reason", v.detail)
+                              .text("effect", "announcements repeated, checks continue"));
   }
 }
 
@@ -166,8 +168,10 @@ void Announcer::on_result(NodeId from, const VipCheckResult& r, Instant now) {
       v.detail = who + " saw " + to_string(mac) + " " +
                  (list == &r.answered ? "answer" : "announce") + " for " + v.ip + " too";
       if (v.check != VipCheck::kConflict) {
-        out_.events.push_back("event=vip_conflict " + fields(r.index, v) + " verifier=" + who +
-                              " other_mac=" + to_string(mac) + " mac=" + to_string(mine));
+        out_.events.push_back(event(EventKind::kVipConflict, EventLevel::kWarn, r.index, v)
+                                  .add("verifier", who)
+                                  .add("other_mac", to_string(mac))
+                                  .add("mac", to_string(mine)));
       }
       set_check(v, VipCheck::kConflict);
       v.next_check = now + std::max(v.backoff, Duration{std::chrono::seconds{1}});
@@ -180,8 +184,10 @@ void Announcer::on_result(NodeId from, const VipCheckResult& r, Instant now) {
     v.took = now - v.started;
     v.detail.clear();
     set_check(v, VipCheck::kVerified);
-    out_.events.push_back("event=vip_verified " + fields(r.index, v) + " verifier=" + who +
-                          " took_ms=" + std::to_string(ms(*v.took)) + " mac=" + to_string(mine));
+    out_.events.push_back(event(EventKind::kVipVerified, EventLevel::kInfo, r.index, v)
+                              .add("verifier", who)
+                              .add("took_ms", ms(*v.took))
+                              .add("mac", to_string(mine)));
     // Repeats end here; the periodic refresh takes over.
     v.next_announce = v.params.announce_refresh > Duration::zero()
                           ? std::optional<Instant>(now + v.params.announce_refresh)

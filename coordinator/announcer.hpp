@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "common/config.hpp"
+#include "common/event.hpp"
 #include "common/messages.hpp"
 #include "common/vip_params.hpp"
 
@@ -33,7 +34,7 @@ namespace hactl {
 struct AnnouncerOutput {
   std::vector<std::size_t> announce;                       // vips to announce now
   std::vector<std::pair<NodeId, VipCheckRequest>> checks;  // to peers
-  std::vector<std::string> events;                         // key=value lines
+  std::vector<Event> events;                               // for the log
 };
 
 class Announcer {
@@ -94,7 +95,7 @@ class Announcer {
   void check_failed(std::size_t index, Vip& v, std::string detail, Instant now);
   void set_check(Vip& v, VipCheck c);
   std::optional<NodeId> pick(const Vip& v, const std::vector<bool>& up) const;
-  std::string fields(std::size_t index, const Vip& v) const;
+  Event event(EventKind kind, EventLevel level, std::size_t index, const Vip& v) const;
 
   const ClusterConfig& config_;
   NodeId self_;

@@ -128,10 +128,13 @@ void Conductor::hold_flapping(Instant now) {
         std::to_string(count) + " moves within " + format_duration(d.limit.within);
     pending_holds_[d.unit] = {why, now};
     holds_.push_back(HoldRequest{d.unit, node, count, d.limit.within});
-    events_.push_back("event=flap_held resource=" + d.unit + " node=" + config_.node(node).name +
-                      " moves=" + std::to_string(count) +
-                      " within=" + format_duration(d.limit.within) +
-                      " note=\"held where it runs until hactl resource cleanup " + d.unit + "\"");
+    events_.push_back(
+        Event(EventKind::kFlapHeld, EventLevel::kWarn)
+            .add("resource", d.unit)
+            .add("node", config_.node(node).name)
+            .add("moves", count)
+            .add("within", format_duration(d.limit.within))
+            .text("note", "held where it runs until hactl resource cleanup " + d.unit));
   }
 }
 
@@ -158,8 +161,9 @@ void Conductor::on_report(NodeId from, const ResourceReport& r) {
   NodeView& v = views_.at(from.value);
   if (r.config_id != config_.config_id || r.total != config_.resources.primitives.size()) {
     if (!v.config_mismatch) {
-      events_.push_back("event=config_mismatch peer=" + config_.node(from).name +
-                        " action=ignore_its_reports");
+      events_.push_back(Event(EventKind::kConfigMismatch, EventLevel::kWarn)
+                            .add("peer", config_.node(from).name)
+                            .add("action", "ignore_its_reports"));
     }
     v.config_mismatch = true;
     return;
@@ -197,10 +201,12 @@ void Conductor::on_result(NodeId from, const ActionResult& r) {
   if (it == inflight_.end() || it->second.node != from) return;
   const std::string& id = config_.resources.primitives.at(it->second.index).id;
   static constexpr const char* kKinds[] = {"start", "stop", "promote", "demote", "cleanup"};
-  events_.push_back(std::string("event=action_result resource=") + id +
-                    " node=" + config_.node(from).name +
-                    " action=" + kKinds[static_cast<std::size_t>(it->second.kind)] +
-                    " ok=" + (r.ok ? "true" : "false") + " code=" + std::to_string(r.code));
+  events_.push_back(Event(EventKind::kActionResult, r.ok ? EventLevel::kInfo : EventLevel::kWarn)
+                        .add("resource", id)
+                        .add("node", config_.node(from).name)
+                        .add("action", kKinds[static_cast<std::size_t>(it->second.kind)])
+                        .add("ok", r.ok)
+                        .add("code", r.code));
   awaited_version_[from.value] = std::max(awaited_version_[from.value], r.report_version);
   // Until a report shows it, what a start or promote left there is known only from this answer
   // (the report may be lost with the node): count it as running.
@@ -216,8 +222,10 @@ void Conductor::on_result(NodeId from, const ActionResult& r) {
     Duration wait = std::chrono::seconds{1};
     for (int k = 1; k < count && wait < std::chrono::seconds{30}; ++k) wait *= 2;
     at = last_tick_ + std::min<Duration>(wait, std::chrono::seconds{30});
-    events_.push_back("event=stop_failed resource=" + id + " node=" + config_.node(from).name +
-                      " code=" + std::to_string(r.code));
+    events_.push_back(Event(EventKind::kStopFailed, EventLevel::kError)
+                          .add("resource", id)
+                          .add("node", config_.node(from).name)
+                          .add("code", r.code));
   }
   if (f.kind == RequestKind::kStart || f.kind == RequestKind::kPromote) {
     answered_[{f.index, from.value}] = {
@@ -264,7 +272,7 @@ void Conductor::tick(const Membership& m, Instant now) {
     if (!m.up[i]) views_[i].fresh = false;
   }
   if (!m.leads) {
-    if (active_) events_.push_back("event=conductor_stopped reason=no_lease");
+    if (active_) events_.push_back(Event(EventKind::kConductorStopped).add("reason", "no_lease"));
     active_ = false;
     last_dispatch_.reset();
     inflight_.clear();
@@ -313,7 +321,7 @@ void Conductor::begin_term(const Membership& m, Instant now) {
   since_ = now;
   inflight_.clear();
   std::fill(awaited_version_.begin(), awaited_version_.end(), 0);
-  events_.push_back("event=conductor_started term=" + std::to_string(m.term.value));
+  events_.push_back(Event(EventKind::kConductorStarted).add("term", m.term.value));
 }
 
 void Conductor::drop_lost(const Membership& m) {
@@ -328,8 +336,9 @@ void Conductor::drop_lost(const Membership& m) {
       lost_actions_[{f.index, f.node.value}] =
           f.kind == RequestKind::kPromote ? ResourceRole::kPromoted : ResourceRole::kStarted;
     }
-    events_.push_back("event=action_lost resource=" + config_.resources.primitives[f.index].id +
-                      " node=" + config_.node(f.node).name);
+    events_.push_back(Event(EventKind::kActionLost, EventLevel::kWarn)
+                          .add("resource", config_.resources.primitives[f.index].id)
+                          .add("node", config_.node(f.node).name));
     it = inflight_.erase(it);
   }
 }
@@ -604,9 +613,11 @@ void Conductor::dispatch(const Membership& m, Instant now, const ClusterState& s
     const RequestKind kind = request_kind(a.kind);
     inflight_[id] = InFlight{a.node, index, kind, now};
     requests_.emplace_back(a.node, request(m, id, inflight_[id]));
-    events_.push_back("event=dispatch resource=" + a.resource +
-                      " action=" + std::string(to_string(a.kind)) +
-                      " node=" + config_.node(a.node).name + " reason=\"" + a.reason + "\"");
+    events_.push_back(Event(EventKind::kDispatch)
+                          .add("resource", a.resource)
+                          .add("action", to_string(a.kind))
+                          .add("node", config_.node(a.node).name)
+                          .text("reason", a.reason));
     ++sent;
   }
   if (sent > 0) wake_at(now + 2 * config_.timing.heartbeat_interval);
@@ -635,7 +646,7 @@ std::vector<std::pair<NodeId, ActionRequest>> Conductor::take_requests() {
   return r;
 }
 
-std::vector<std::string> Conductor::take_events() {
+std::vector<Event> Conductor::take_events() {
   auto e = std::move(events_);
   events_.clear();
   return e;

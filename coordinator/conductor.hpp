@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "common/config.hpp"
+#include "common/event.hpp"
 #include "common/messages.hpp"
 #include "coordinator/cluster_state.hpp"
 
@@ -103,7 +104,7 @@ class Conductor {
   // the conductor): since when each node is online, the moves counted, the holds.
   void inherit(const Conductor& old);
   std::vector<std::pair<NodeId, ActionRequest>> take_requests();
-  std::vector<std::string> take_events();
+  std::vector<Event> take_events();
   std::vector<HoldRequest> take_holds() { return std::exchange(holds_, {}); }
   std::optional<Instant> next_deadline() const { return wake_; }
 
@@ -207,7 +208,7 @@ class Conductor {
   std::map<std::string, std::string> held_;           // from the cluster document
   std::map<std::string, std::pair<std::string, Instant>> pending_holds_;  // why, when asked
   std::vector<HoldRequest> holds_;
-  std::vector<std::string> events_;
+  std::vector<Event> events_;
 };
 
 RequestKind request_kind(ActionKind k);

@@ -67,7 +67,7 @@ std::optional<Instant> DocReplica::next_deadline() const {
 void DocReplica::adopt(StoredDoc d) {
   doc_ = std::move(d);
   out_.store = doc_;
-  out_.events.push_back("event=doc_stored version=" + show(doc_.version));
+  out_.events.push_back(Event(EventKind::kDocStored).add("version", show(doc_.version)));
 }
 
 void DocReplica::become_leader(Term term, Instant now) {
@@ -421,7 +421,7 @@ void DocReplica::update_commit() {
   const std::size_t majority = n_ / 2 + 1;
   if (doc_.version.term == *lead_term_ && holders(doc_.version) >= majority) {
     if (committed_ != doc_.version) {
-      out_.events.push_back("event=doc_committed version=" + show(doc_.version));
+      out_.events.push_back(Event(EventKind::kDocCommitted).add("version", show(doc_.version)));
     }
     committed_ = doc_.version;
   } else {

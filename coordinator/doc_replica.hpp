@@ -55,7 +55,7 @@ struct DocOutput {
   std::optional<StoredDoc> store;  // persist, then stored(version)
   std::vector<std::pair<NodeId, Message>> messages;
   std::vector<ProposalOutcome> outcomes;  // for this node's own proposals
-  std::vector<std::string> events;        // key=value lines
+  std::vector<Event> events;              // for the log
 };
 
 class DocReplica {

@@ -94,25 +94,29 @@ void Fencer::tick(const FenceView& v, Instant now) {
         if (inc != f.incarnation) {
           f = NodeFencing{};  // a new boot: the fence did its job
         } else if (f.by == kLastResort) {
-          event("event=split_healed node=" + name(id) +
-                " reason=\"heard again: it ran through the split (last_resort took it as "
-                "dead)\"");
+          event(Event(EventKind::kSplitHealed, EventLevel::kWarn)
+                    .add("node", name(id))
+                    .text("reason",
+                          "heard again: it ran through the split (last_resort took it as dead)"));
           f = NodeFencing{};
         } else if (heard > f.since + config_.timing.heartbeat_interval) {
           // Not a datagram that was on its way when the fence ended: it still runs.
-          event("event=fence_ineffective node=" + name(id) + " by=\"" + f.by +
-                "\" reason=\"heard again in the boot it was fenced in: the device did not stop "
-                "it\"");
+          event(Event(EventKind::kFenceIneffective, EventLevel::kError)
+                    .add("node", name(id))
+                    .text("by", f.by)
+                    .text("reason",
+                          "heard again in the boot it was fenced in: the device did not stop it"));
           f = NodeFencing{};
         }
       } else if (f.stage == FenceStage::kFailed && !needs) {
-        event("event=fence_abandoned node=" + name(id) + " reason=\"it is back\"");
+        event(Event(EventKind::kFenceAbandoned).add("node", name(id)).text("reason", "it is back"));
         f = NodeFencing{};
       }
       if (f.stage == FenceStage::kRunning && f.delay_until && !needs) {
         // Heard before its device's delay ran out: nothing was cut yet, and nothing needs to be.
-        event("event=fence_cancelled node=" + name(id) +
-              " reason=\"heard again during the device's delay\"");
+        event(Event(EventKind::kFenceCancelled)
+                  .add("node", name(id))
+                  .text("reason", "heard again during the device's delay"));
         f = NodeFencing{};
       }
       // A running fence goes on to its end; an up node is fenced only for a failed stop.
@@ -125,7 +129,7 @@ void Fencer::tick(const FenceView& v, Instant now) {
           f.incarnation = inc;
           f.since = now;
           f.by = n->device;
-          event("event=fence_learned node=" + name(id) + " by=\"" + n->device + "\"");
+          event(Event(EventKind::kFenceLearned).add("node", name(id)).text("by", n->device));
           continue;
         }
       }
@@ -150,9 +154,11 @@ void Fencer::begin(NodeId node, const FenceView& v, Instant now) {
   f.incarnation = node.value < v.incarnation.size() ? v.incarnation[node.value] : 0;
   f.rounds = rounds;
   f.since = now;
-  event("event=fence_started node=" + name(node) + " term=" + std::to_string(v.term.value) +
-        " levels=" + std::to_string(levels_[node.value].size()) +
-        " attempt=" + std::to_string(rounds + 1));
+  event(Event(EventKind::kFenceStarted, EventLevel::kWarn)
+            .add("node", name(node))
+            .add("term", v.term.value)
+            .add("levels", levels_[node.value].size())
+            .add("attempt", rounds + 1));
   issue(node, now);
 }
 
@@ -167,16 +173,19 @@ void Fencer::issue(NodeId node, Instant now) {
     f.since = now;
     f.by = levels_[node.value][f.level].size() == 1 ? levels_[node.value][f.level].front()
                                                     : "level " + std::to_string(f.level + 1);
-    event("event=fence_succeeded node=" + name(node) + " by=\"" + f.by +
-          "\" level=" + std::to_string(f.level + 1));
+    event(Event(EventKind::kFenceSucceeded, EventLevel::kWarn)
+              .add("node", name(node))
+              .text("by", f.by)
+              .add("level", f.level + 1));
     notices_.push_back(FenceNotice{term_, node, f.incarnation, f.by});
     f.notified = now;
     return;
   }
   if (s[f.step].device == kLastResort) {
-    event("event=fence_assumed node=" + name(node) +
-          " reason=\"last_resort unsafe_take_over: not fenced, taken as dead; it may still "
-          "run\"");
+    event(Event(EventKind::kFenceAssumed, EventLevel::kError)
+              .add("node", name(node))
+              .text("reason",
+                    "last_resort unsafe_take_over: not fenced, taken as dead; it may still run"));
     ++f.step;
     return issue(node, now);
   }
@@ -184,9 +193,11 @@ void Fencer::issue(NodeId node, Instant now) {
   if (device && device->delay > Duration::zero() && s[f.step].action != "on" && !f.delayed) {
     f.op = 0;
     f.delay_until = now + device->delay;
-    event("event=fence_delayed node=" + name(node) + " device=" + s[f.step].device + " delay_ms=" +
-          std::to_string(
-              std::chrono::duration_cast<std::chrono::milliseconds>(device->delay).count()));
+    event(Event(EventKind::kFenceDelayed)
+              .add("node", name(node))
+              .add("device", s[f.step].device)
+              .add("delay_ms",
+                   std::chrono::duration_cast<std::chrono::milliseconds>(device->delay).count()));
     return;
   }
   f.delayed = false;
@@ -194,8 +205,11 @@ void Fencer::issue(NodeId node, Instant now) {
   f.op = next_id_++;
   f.op_deadline.reset();
   if (!executor) {
-    event("event=fence_device_failed node=" + name(node) + " device=" + s[f.step].device +
-          " action=" + s[f.step].action + " reason=\"no peer up to run it\"");
+    event(Event(EventKind::kFenceDeviceFailed, EventLevel::kWarn)
+              .add("node", name(node))
+              .add("device", s[f.step].device)
+              .add("action", s[f.step].action)
+              .text("reason", "no peer up to run it"));
     f.error = s[f.step].device + " " + s[f.step].action + ": no peer up to run it";
     return level_failed(node, now);
   }
@@ -204,9 +218,11 @@ void Fencer::issue(NodeId node, Instant now) {
         now + (device ? device->timeout : FenceDevice::kDefaultTimeout) + std::chrono::seconds{10};
   }
   ops_.push_back(FenceOp{f.op, node, s[f.step].device, s[f.step].action, *executor});
-  event("event=fence_device node=" + name(node) + " device=" + s[f.step].device +
-        " action=" + s[f.step].action + " level=" + std::to_string(f.level + 1) +
-        (*executor != self_ ? " run_by=" + name(*executor) : ""));
+  Event e(EventKind::kFenceDevice);
+  e.add("node", name(node)).add("device", s[f.step].device).add("action", s[f.step].action);
+  e.add("level", f.level + 1);
+  if (*executor != self_) e.add("run_by", name(*executor));
+  event(std::move(e));
 }
 
 void Fencer::on_done(std::uint64_t id, bool ok, const std::string& detail, Instant now) {
@@ -217,8 +233,11 @@ void Fencer::on_done(std::uint64_t id, bool ok, const std::string& detail, Insta
     const auto s = steps(node, f.level);
     const Step& step = s.at(f.step);
     if (!ok) {
-      event("event=fence_device_failed node=" + name(node) + " device=" + step.device +
-            " action=" + step.action + " reason=\"" + detail + "\"");
+      event(Event(EventKind::kFenceDeviceFailed, EventLevel::kWarn)
+                .add("node", name(node))
+                .add("device", step.device)
+                .add("action", step.action)
+                .text("reason", detail));
       f.error = step.device + " " + step.action + ": " + detail;
       if (step.required) return level_failed(node, now);
     }
@@ -226,8 +245,10 @@ void Fencer::on_done(std::uint64_t id, bool ok, const std::string& detail, Insta
     if (ok && node == self_ && step.action != "on" && cuts_power) {
       // Still here to hear it: the device did not stop this node.
       f.error = step.device + " " + step.action + ": reported success, but this node still runs";
-      event("event=fence_ineffective node=" + name(node) + " by=\"" + step.device +
-            "\" reason=\"this node heard the success it should not have lived to hear\"");
+      event(Event(EventKind::kFenceIneffective, EventLevel::kError)
+                .add("node", name(node))
+                .text("by", step.device)
+                .text("reason", "this node heard the success it should not have lived to hear"));
       return level_failed(node, now);
     }
     ++f.step;
@@ -252,10 +273,11 @@ void Fencer::level_failed(NodeId node, Instant now) {
   f.stage = FenceStage::kFailed;
   f.since = now;
   f.retry_at = now + wait;
-  event("event=fence_failed node=" + name(node) + " attempt=" + std::to_string(f.rounds) +
-        " retry_in_ms=" +
-        std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(wait).count()) +
-        " reason=\"" + f.error + "\"");
+  event(Event(EventKind::kFenceFailed, EventLevel::kError)
+            .add("node", name(node))
+            .add("attempt", f.rounds)
+            .add("retry_in_ms", std::chrono::duration_cast<std::chrono::milliseconds>(wait).count())
+            .text("reason", f.error));
 }
 
 void Fencer::fenced_for(NodeId target, std::uint64_t incarnation, const std::string& device,
@@ -268,8 +290,10 @@ void Fencer::fenced_for(NodeId target, std::uint64_t incarnation, const std::str
   f.incarnation = incarnation;
   f.since = now;
   f.by = device;
-  event("event=fence_succeeded node=" + name(target) + " by=\"" + device +
-        "\" for=" + name(target));
+  event(Event(EventKind::kFenceSucceeded, EventLevel::kWarn)
+            .add("node", name(target))
+            .text("by", device)
+            .add("for", name(target)));
   notices_.push_back(FenceNotice{term_, target, incarnation, device});
   f.notified = now;
 }
@@ -292,7 +316,7 @@ void Fencer::inherit(const Fencer& old) {
 
 std::vector<FenceOp> Fencer::take_ops() { return std::exchange(ops_, {}); }
 std::vector<FenceNotice> Fencer::take_notices() { return std::exchange(notices_, {}); }
-std::vector<std::string> Fencer::take_events() { return std::exchange(events_, {}); }
+std::vector<Event> Fencer::take_events() { return std::exchange(events_, {}); }
 
 std::optional<Instant> Fencer::next_deadline() const {
   std::optional<Instant> next;

@@ -35,6 +35,7 @@
 #include <vector>
 
 #include "common/config.hpp"
+#include "common/event.hpp"
 #include "common/messages.hpp"
 
 namespace hactl {
@@ -110,7 +111,7 @@ class Fencer {
 
   std::vector<FenceOp> take_ops();
   std::vector<FenceNotice> take_notices();
-  std::vector<std::string> take_events();
+  std::vector<Event> take_events();
   std::optional<Instant> next_deadline() const;
 
  private:
@@ -123,7 +124,7 @@ class Fencer {
   void begin(NodeId node, const FenceView& v, Instant now);
   void issue(NodeId node, Instant now);
   void level_failed(NodeId node, Instant now);
-  void event(const std::string& line) { events_.push_back(line); }
+  void event(Event e) { events_.push_back(std::move(e)); }
   const std::string& name(NodeId n) const { return config_.nodes.at(n.value).name; }
 
   std::optional<NodeId> executor_for(NodeId target) const;
@@ -138,7 +139,7 @@ class Fencer {
   Term term_;
   std::vector<FenceOp> ops_;
   std::vector<FenceNotice> notices_;
-  std::vector<std::string> events_;
+  std::vector<Event> events_;
 };
 
 }  // namespace hactl

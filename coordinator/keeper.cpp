@@ -82,7 +82,8 @@ void Keeper::on_request(NodeId from, const ActionRequest& r, const LeaseView& le
     l.fail_count = 0;
     l.last_failure.reset();
     l.failed = false;
-    out_.events.push_back("event=cleanup resource=" + config_.resources.primitives[r.index].id);
+    out_.events.push_back(
+        Event(EventKind::kCleanup).add("resource", config_.resources.primitives[r.index].id));
     submit(r.index, "monitor");
     changed();
     return;
@@ -97,22 +98,18 @@ void Keeper::on_request(NodeId from, const ActionRequest& r, const LeaseView& le
   // Meant for another boot of this node (an earlier agent, the request delayed in the network):
   // the coordinator may have given that up and run it elsewhere since.
   if (from != self_ && r.incarnation != 0 && incarnation_ != 0 && r.incarnation != incarnation_) {
-    out_.events.push_back("event=request_refused resource=" +
-                          config_.resources.primitives[r.index].id + " reason=another_boot");
+    refused(r.index, "another_boot");
     return;
   }
   // Sent before this node's lease began (a datagram delayed, or held while this agent was
   // stopped): the coordinator may have given up on it and run it elsewhere. It resends what it
   // still wants, with a newer echo.
   if (from != self_ && r.echo < lease.session_ping) {
-    out_.events.push_back(
-        "event=request_refused resource=" + config_.resources.primitives[r.index].id +
-        " reason=sent_before_this_lease");
+    refused(r.index, "sent_before_this_lease");
     return;
   }
   if (leaving_ && (r.kind == RequestKind::kStart || r.kind == RequestKind::kPromote)) {
-    out_.events.push_back("event=request_refused resource=" +
-                          config_.resources.primitives[r.index].id + " reason=shutting_down");
+    refused(r.index, "shutting_down");
     return;
   }
   Local& l = local_[r.index];
@@ -169,9 +166,11 @@ void Keeper::on_call_done(std::uint64_t call_id, int code, bool ran, Instant now
     if (l.role == ResourceRole::kPromoted) submit(c.index, "demote");
     submit(c.index, "stop");
   }
-  out_.events.push_back("event=action_done resource=" + p.id + " action=" + c.action + " code=" +
-                        std::to_string(code) + " role=" + std::string(to_string(l.role)) +
-                        (l.failed ? " failed=true" : ""));
+  Event done(EventKind::kActionDone);
+  done.add("resource", p.id).add("action", c.action).add("code", code);
+  done.add("role", to_string(l.role));
+  if (l.failed) done.add("failed", true);
+  out_.events.push_back(std::move(done));
   if (!c.request) return;
   const bool ok = !l.failed && (c.action != "stop" || l.role == ResourceRole::kStopped);
   ActionResult result{last_term_, *c.request, static_cast<std::uint32_t>(c.index),
@@ -254,9 +253,10 @@ void Keeper::on_monitor(std::size_t index, int code, Instant now) {
   const int expected = l.role == ResourceRole::kPromoted ? kOcfRunningPromoted : kOcfSuccess;
   if (code == expected || l.failed) return;
   fail(l, now);
-  out_.events.push_back("event=monitor_failed resource=" + config_.resources.primitives[index].id +
-                        " code=" + std::to_string(code) +
-                        " fail_count=" + std::to_string(l.fail_count));
+  out_.events.push_back(Event(EventKind::kMonitorFailed, EventLevel::kWarn)
+                            .add("resource", config_.resources.primitives[index].id)
+                            .add("code", code)
+                            .add("fail_count", l.fail_count));
   changed();
 }
 
@@ -286,7 +286,7 @@ void Keeper::tick(const LeaseView& lease, Instant now) {
     if (!lapsed_ && (had_lease_ || now >= boot_grace_until_)) lapse();
   } else if (lapsed_ && lease_ok(lease, now)) {
     lapsed_ = false;
-    out_.events.push_back("event=lease_back action=accept_requests");
+    out_.events.push_back(Event(EventKind::kLeaseBack).add("action", "accept_requests"));
   }
   // Announcing an address needs the lease that covers it (a node giving its vips up must not
   // announce them meanwhile); in maintenance and while leaving nothing is announced either.
@@ -299,13 +299,15 @@ void Keeper::set_maintenance(bool on) {
   if (on) {
     for (std::size_t i = 0; i < local_.size(); ++i) set_monitor(i, false);
     maintenance_ = true;
-    out_.events.push_back("event=maintenance_started effect=\"resources left alone\"");
+    out_.events.push_back(
+        Event(EventKind::kMaintenanceStarted).text("effect", "resources left alone"));
   } else {
     maintenance_ = false;
     for (std::size_t i = 0; i < local_.size(); ++i) {
       if (local_[i].role != ResourceRole::kStopped) set_monitor(i, true);
     }
-    out_.events.push_back("event=maintenance_ended effect=\"resources managed again\"");
+    out_.events.push_back(
+        Event(EventKind::kMaintenanceEnded).text("effect", "resources managed again"));
   }
   changed();
 }
@@ -319,7 +321,7 @@ void Keeper::leave() {
   const bool was = lapsed_;
   lapse();
   lapsed_ = was;  // the lease is not the reason: requests to stop still run
-  out_.events.push_back("event=leaving action=stop_all");
+  out_.events.push_back(Event(EventKind::kLeaving).add("action", "stop_all"));
   changed();
 }
 
@@ -348,8 +350,15 @@ void Keeper::lapse() {
       stopped += (stopped.empty() ? "" : ",") + p.id;
     }
   }
-  out_.events.push_back("event=lease_lapsed action=stop_all resources=" +
-                        (stopped.empty() ? std::string("none") : stopped));
+  out_.events.push_back(Event(EventKind::kLeaseLapsed, EventLevel::kWarn)
+                            .add("action", "stop_all")
+                            .add("resources", stopped.empty() ? std::string("none") : stopped));
+}
+
+void Keeper::refused(std::size_t index, const char* reason) {
+  out_.events.push_back(Event(EventKind::kRequestRefused)
+                            .add("resource", config_.resources.primitives[index].id)
+                            .add("reason", reason));
 }
 
 void Keeper::changed() {
@@ -399,7 +408,7 @@ KeeperOutput Keeper::take(Instant now) {
   AnnouncerOutput a = announcer_.take();
   for (auto& [to, check] : a.checks) out_.messages.emplace_back(to, std::move(check));
   out_.announces.insert(out_.announces.end(), a.announce.begin(), a.announce.end());
-  for (auto& line : a.events) out_.events.push_back(std::move(line));
+  for (auto& e : a.events) out_.events.push_back(std::move(e));
   if (announcer_.take_changed()) changed();
   if (dirty_) {
     dirty_ = false;

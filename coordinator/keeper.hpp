@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "common/config.hpp"
+#include "common/event.hpp"
 #include "common/messages.hpp"
 #include "common/types.hpp"
 #include "coordinator/announcer.hpp"
@@ -47,7 +48,7 @@ struct KeeperOutput {
   std::vector<std::pair<std::size_t, bool>> monitors;  // (primitive, on): recurring monitors
   std::vector<std::pair<NodeId, Message>> messages;    // reports and results
   std::vector<ResourceReport> own_reports;  // this node's report pages, for its own conductor
-  std::vector<std::string> events;          // key=value lines for the log
+  std::vector<Event> events;                // for the log and the history
   std::vector<std::size_t> announces;       // vips to announce again now (Announcer)
 };
 
@@ -96,6 +97,7 @@ class Keeper {
   std::optional<Instant> vip_deadline(const LeaseView& lease, Instant now) const;
 
  private:
+  void refused(std::size_t index, const char* reason);  // a request_refused event
   struct Local {
     ResourceRole role = ResourceRole::kStopped;
     bool probed = false;

@@ -67,46 +67,6 @@ std::string_view to_string(Role r) {
   return "unknown";
 }
 
-std::string_view to_string(Event::Kind k) {
-  switch (k) {
-    case Event::Kind::kBecameFollower:
-      return "became_follower";
-    case Event::Kind::kElectionStarted:
-      return "election_started";
-    case Event::Kind::kBecameCoordinator:
-      return "became_coordinator";
-    case Event::Kind::kSteppedDown:
-      return "stepped_down";
-    case Event::Kind::kNodeUp:
-      return "node_up";
-    case Event::Kind::kNodeDown:
-      return "node_down";
-    case Event::Kind::kQuorumGained:
-      return "quorum_gained";
-    case Event::Kind::kQuorumLost:
-      return "quorum_lost";
-    case Event::Kind::kCoordinatorChanged:
-      return "coordinator_changed";
-    case Event::Kind::kNodeRestarted:
-      return "node_restarted";
-    case Event::Kind::kLeaseReleased:
-      return "lease_released";
-    case Event::Kind::kLeaseReleaseEnded:
-      return "lease_release_ended";
-    case Event::Kind::kHandover:
-      return "handover";
-    case Event::Kind::kArbiterReachable:
-      return "arbiter_reachable";
-    case Event::Kind::kArbiterUnreachable:
-      return "arbiter_unreachable";
-    case Event::Kind::kArbiterHeld:
-      return "arbiter_held";
-    case Event::Kind::kArbiterRefused:
-      return "arbiter_refused";
-  }
-  return "unknown";
-}
-
 Node::Node(const ClusterConfig& config, NodeId self, const Timing& timing, Rng& rng,
            const HardState& persisted, Instant boot)
     : config_(config),
@@ -211,7 +171,7 @@ void Node::peer_restarted(NodeId from, Instant now) {
   p.last_ping_received = 0;
   p.last_ping_received_at.reset();
   p.srtt.reset();
-  emit(Event::Kind::kNodeRestarted, from, "reason=new_incarnation");
+  emit(EventKind::kNodeRestarted, from, {{"reason", "new_incarnation"}});
   note_heard(from, now);
 }
 
@@ -223,7 +183,7 @@ void Node::note_heard(NodeId from, Instant now) {
   if (!p.up) {
     p.up = true;
     p.down_reason.clear();
-    emit(Event::Kind::kNodeUp, from, "");
+    emit(EventKind::kNodeUp, from);
   }
 }
 
@@ -283,7 +243,7 @@ void Node::on_heartbeat(NodeId from, const Heartbeat& m, Instant now) {
         f != nullptr && f->coordinator == from && m.coordinator != from) {
       // Our coordinator says it no longer leads this term (it lost its quorum).
       f->coordinator.reset();
-      emit(Event::Kind::kCoordinatorChanged, std::nullopt, "reason=coordinator_stepped_down");
+      emit(EventKind::kCoordinatorChanged, std::nullopt, {{"reason", "coordinator_stepped_down"}});
     }
     if (std::holds_alternative<Coordinator>(role_) && m.coordinator == self_ && m.echo != 0) {
       if (auto sent = ping_sent_at(m.echo)) {
@@ -394,7 +354,7 @@ std::optional<NodeId> Node::hand_over(std::optional<NodeId> target, Instant now)
   // Step down first: from here on this node acts on nothing as coordinator, so its lease no
   // longer needs the voters' promises, and their votes may go to `to` at once.
   become_follower(hard_.term, std::nullopt, now, "handover");
-  emit(Event::Kind::kHandover, to, "");
+  emit(EventKind::kHandover, to);
   send_heartbeats(now);  // "no coordinator in this term" to every peer
   send(*to, TimeoutNow{hard_.term});
   return to;
@@ -412,9 +372,9 @@ void Node::become_follower(Term term, std::optional<NodeId> coordinator, Instant
   role_ = Follower{coordinator};
   for (Peer& p : peers_) p.acked_ping_sent_at.reset();
   reset_election_timer(now);
-  if (was_coordinator) emit(Event::Kind::kSteppedDown, std::nullopt, "reason=" + reason);
+  if (was_coordinator) emit(EventKind::kSteppedDown, std::nullopt, {{"reason", reason}});
   if (coordinator && coordinator != old_coordinator) {
-    emit(Event::Kind::kCoordinatorChanged, coordinator, "reason=" + reason);
+    emit(EventKind::kCoordinatorChanged, coordinator, {{"reason", reason}});
   }
 }
 
@@ -446,7 +406,8 @@ void Node::become_candidate(Instant now, bool transfer) {
   const std::uint64_t ping = c.request_ping;
   const bool enough = count(c.granted) >= config_.majority();
   role_ = std::move(c);
-  emit(Event::Kind::kElectionStarted, std::nullopt, transfer ? "reason=handover" : "");
+  emit(EventKind::kElectionStarted, std::nullopt,
+       transfer ? std::vector<EventField>{{"reason", "handover"}} : std::vector<EventField>{});
   if (enough) {
     become_coordinator(now);
     return;
@@ -491,7 +452,7 @@ void Node::become_coordinator(Instant now) {
   role_ = Coordinator{};
   authority_until_.reset();
   promise(self_, now);
-  emit(Event::Kind::kBecameCoordinator, std::nullopt, "");
+  emit(EventKind::kBecameCoordinator, std::nullopt);
   send_heartbeats(now);
 }
 
@@ -544,7 +505,7 @@ void Node::check_peers(Instant now) {
     const NodeId id{static_cast<std::uint16_t>(i)};
     p.up = false;
     p.down_reason = "no heartbeat for " + format_ms(silent);
-    emit(Event::Kind::kNodeDown, id, "reason=timeout silent=" + format_ms(silent));
+    emit(EventKind::kNodeDown, id, {{"reason", "timeout"}, {"silent", format_ms(silent)}});
     if (auto* f = std::get_if<Follower>(&role_); f != nullptr && f->coordinator == id) {
       f->coordinator.reset();
     }
@@ -601,7 +562,7 @@ void Node::update_quorum_event(Instant now) {
   const bool q = has_quorum(now);
   if (q == quorum_reported_) return;
   quorum_reported_ = q;
-  emit(q ? Event::Kind::kQuorumGained : Event::Kind::kQuorumLost, std::nullopt, "");
+  emit(q ? EventKind::kQuorumGained : EventKind::kQuorumLost, std::nullopt);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -614,7 +575,7 @@ void Node::on_arbiter_answer(NodeId from, const ArbiterAnswer& m, Instant now) {
   arbiter_holder_ = m.holder;
   if (!arbiter_reachable_) {
     arbiter_reachable_ = true;
-    emit(Event::Kind::kArbiterReachable, from, "");
+    emit(EventKind::kArbiterReachable, from);
   }
   if (m.term > hard_.term) become_follower(m.term, std::nullopt, now, "newer_term");
   const auto sent = ping_sent_at(m.echo);
@@ -622,8 +583,12 @@ void Node::on_arbiter_answer(NodeId from, const ArbiterAnswer& m, Instant now) {
     return;  // a probe's answer grants nothing
   if (arbiter_held_ != m.granted) {
     arbiter_held_ = m.granted;
-    emit(m.granted ? Event::Kind::kArbiterHeld : Event::Kind::kArbiterRefused, from,
-         m.granted ? "" : "holder=" + (m.holder.empty() ? std::string("none") : m.holder));
+    if (m.granted) {
+      emit(EventKind::kArbiterHeld, from);
+    } else {
+      emit(EventKind::kArbiterRefused, from,
+           {{"holder", m.holder.empty() ? std::string("none") : m.holder}});
+    }
   }
   if (!m.granted) return;
   // A grant of our ping, as a voter's echo with `grant`; a release of every other node (the
@@ -702,8 +667,8 @@ void Node::update_arbiter(Instant now) {
   if (!need && now >= arbiter_next_probe_) send_claim(now, true);
   if (arbiter_reachable_ && now - arbiter_answered_at_.value_or(boot_) > kArbiterLostAfter) {
     arbiter_reachable_ = false;
-    emit(Event::Kind::kArbiterUnreachable, NodeId{static_cast<std::uint16_t>(*arbiter_)},
-         "silent=" + format_ms(now - arbiter_answered_at_.value_or(boot_)));
+    emit(EventKind::kArbiterUnreachable, NodeId{static_cast<std::uint16_t>(*arbiter_)},
+         {{"silent", format_ms(now - arbiter_answered_at_.value_or(boot_))}});
   }
 }
 
@@ -818,7 +783,8 @@ void Node::update_release(NodeId id, Instant now) {
   Peer& lost = peers_[id.value];
   if (lost.released_at && (lost.up || now >= lost.released_until)) {
     lost.released_at.reset();
-    emit(Event::Kind::kLeaseReleaseEnded, id, lost.up ? "reason=heard" : "reason=releases_ran_out");
+    emit(EventKind::kLeaseReleaseEnded, id,
+         {{"reason", lost.up ? std::string("heard") : std::string("releases_ran_out")}});
   }
   if (lost.up) return;
   std::vector<Instant> until;  // when each live release runs out
@@ -838,7 +804,7 @@ void Node::update_release(NodeId id, Instant now) {
   lost.released_until = until[need - 1];
   if (lost.released_at) return;
   lost.released_at = now;
-  emit(Event::Kind::kLeaseReleased, id, "releases=" + std::to_string(until.size()));
+  emit(EventKind::kLeaseReleased, id, {{"releases", static_cast<std::int64_t>(until.size())}});
 }
 
 bool Node::holds_coordinator_lease(Instant now) const {
@@ -913,8 +879,8 @@ Heartbeat Node::make_heartbeat(NodeId to, bool reply, Instant now) {
 
 void Node::send(NodeId to, Message m) { ready_.messages.push_back(Outgoing{to, std::move(m)}); }
 
-void Node::emit(Event::Kind kind, std::optional<NodeId> node, std::string detail) {
-  ready_.events.push_back(Event{kind, hard_.term, node, std::move(detail)});
+void Node::emit(EventKind kind, std::optional<NodeId> node, std::vector<EventField> fields) {
+  ready_.events.push_back(ElectionEvent{kind, hard_.term, node, std::move(fields)});
 }
 
 std::uint64_t Node::new_ping(Instant now) {

@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "common/config.hpp"
+#include "common/event.hpp"
 #include "common/limits.hpp"
 #include "common/messages.hpp"
 #include "common/types.hpp"
@@ -65,37 +66,18 @@ struct Outgoing {
   Message message;
 };
 
-struct Event {
-  enum class Kind {
-    kBecameFollower,
-    kElectionStarted,
-    kBecameCoordinator,
-    kSteppedDown,
-    kNodeUp,
-    kNodeDown,
-    kQuorumGained,
-    kQuorumLost,
-    kCoordinatorChanged,
-    kNodeRestarted,
-    kLeaseReleased,       // a lost peer's quorum lease is known to be over (releases from a quorum)
-    kLeaseReleaseEnded,   // ... no longer: it was heard, or the releases ran out
-    kHandover,            // this coordinator stepped down and asked `node` to take over
-    kArbiterReachable,    // the arbiter answered (first, or again after kArbiterUnreachable)
-    kArbiterUnreachable,  // no answer of the arbiter for kArbiterLostAfter
-    kArbiterHeld,         // this node holds the arbiter (its claim was granted)
-    kArbiterRefused,      // the arbiter backs another node (`detail` names it)
-  };
-  Kind kind;
+// What the election core did or saw, for the log and the history (common/event.hpp).
+struct ElectionEvent {
+  EventKind kind;  // kBecameFollower .. kArbiterRefused
   Term term;
   std::optional<NodeId> node;  // the node the event is about, if any
-  std::string detail;          // key=value text for the log
+  std::vector<EventField> fields;
 };
-std::string_view to_string(Event::Kind k);
 
 struct Ready {
   std::optional<HardState> hard_state;  // persist (fsync) before sending `messages`
   std::vector<Outgoing> messages;
-  std::vector<Event> events;
+  std::vector<ElectionEvent> events;
   bool empty() const { return !hard_state && messages.empty() && events.empty(); }
 };
 
@@ -292,7 +274,7 @@ class Node {
 
   // helpers
   void send(NodeId to, Message m);
-  void emit(Event::Kind kind, std::optional<NodeId> node, std::string detail);
+  void emit(EventKind kind, std::optional<NodeId> node, std::vector<EventField> fields = {});
   std::uint64_t new_ping(Instant now);
   std::optional<Instant> ping_sent_at(std::uint64_t ping) const;
   std::optional<Instant> coordinator_lease_until() const;

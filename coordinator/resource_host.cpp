@@ -90,9 +90,11 @@ void ResourceHost::on_message(NodeId from, const Message& m, const Node& core, I
     const std::uint64_t id = next_delegated_++;
     delegated_[id] = Delegated{from, *fq};
     out_.fence_ops.push_back(FenceOp{id, fq->target, fq->device, fq->action, self_});
-    out_.log.push_back("event=fence_delegated node=" + config_.nodes[fq->target.value].name +
-                       " device=" + fq->device + " action=" + fq->action +
-                       " asked_by=" + config_.nodes[from.value].name);
+    out_.log.push_back(Event(EventKind::kFenceDelegated, EventLevel::kWarn)
+                           .add("node", config_.nodes[fq->target.value].name)
+                           .add("device", fq->device)
+                           .add("action", fq->action)
+                           .add("asked_by", config_.nodes[from.value].name));
   } else if (const auto* cq = std::get_if<VipCheckRequest>(&m)) {
     out_.vip_checks.emplace_back(from, *cq);
   } else if (const auto* cr = std::get_if<VipCheckResult>(&m)) {
@@ -118,7 +120,7 @@ void ResourceHost::on_fence_done(std::uint64_t id, bool ok, const std::string& d
     const NodeId target = d.request.target;
     fencer_.fenced_for(target, incarnation_.at(target.value), d.request.device, now);
     for (const FenceNotice& n : fencer_.take_notices()) to_peers(n);
-    for (auto& line : fencer_.take_events()) out_.log.push_back(std::move(line));
+    for (auto& e : fencer_.take_events()) out_.log.push_back(std::move(e));
   }
 }
 
@@ -173,7 +175,7 @@ void ResourceHost::run(const Node& core, Instant now) {
         }
       }
       for (const FenceNotice& n : fencer_.take_notices()) to_peers(n);
-      for (auto& line : fencer_.take_events()) out_.log.push_back(std::move(line));
+      for (auto& e : fencer_.take_events()) out_.log.push_back(std::move(e));
       m = membership(core, now);
       m.incarnation = incarnation_;
     }
@@ -198,9 +200,9 @@ void ResourceHost::run(const Node& core, Instant now) {
       }
     }
     more = more || !k.own_reports.empty();
-    for (auto& line : conductor_.take_events()) out_.log.push_back(std::move(line));
+    for (auto& e : conductor_.take_events()) out_.log.push_back(std::move(e));
     for (auto& h : conductor_.take_holds()) out_.holds.push_back(std::move(h));
-    for (auto& line : k.events) out_.log.push_back(std::move(line));
+    for (auto& e : k.events) out_.log.push_back(std::move(e));
     out_.monitors.insert(out_.monitors.end(), k.monitors.begin(), k.monitors.end());
     out_.calls.insert(out_.calls.end(), k.calls.begin(), k.calls.end());
     out_.announces.insert(out_.announces.end(), k.announces.begin(), k.announces.end());

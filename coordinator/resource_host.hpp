@@ -23,7 +23,7 @@ struct HostOutput {
   std::vector<std::pair<NodeId, Message>> messages;    // to peers
   std::vector<KeeperCall> calls;                       // for the executor, in order
   std::vector<std::pair<std::size_t, bool>> monitors;  // (primitive, on)
-  std::vector<std::string> log;                        // key=value lines
+  std::vector<Event> log;                              // for the log and the history
   std::vector<FenceOp> fence_ops;                      // for the fence runner
   std::vector<std::size_t> announces;                  // vips to announce again (Announcer)
   // Checks peers asked of this node (resources/vip_check.hpp): answer each with

@@ -34,14 +34,14 @@ NodeRuntime::NodeRuntime(ClusterConfig config, RuntimeOptions options, Rng& rng,
         applied_text_ = doc_.config_text;
         take_config(base_);
       } else {
-        note(RuntimeNote::Level::kError,
-             "event=config_refused version=" + std::to_string(doc_.config_version) +
-                 " error=\"the stored document's configuration does not fit this node's\"");
+        note(Event(EventKind::kConfigRefused, EventLevel::kError)
+                 .add("version", doc_.config_version)
+                 .text("error", "the stored document's configuration does not fit this node's"));
       }
     } else {
-      note(RuntimeNote::Level::kError,
-           "event=document_unreadable version=" + show(options_.document->version) + " error=\"" +
-               parsed.error() + "\"");
+      note(Event(EventKind::kDocumentUnreadable, EventLevel::kError)
+               .add("version", show(options_.document->version))
+               .text("error", parsed.error()));
     }
     docs_ = std::make_unique<DocReplica>(
         config_.nodes.size(), options_.self, options_.doc_resend, *options_.document,
@@ -55,14 +55,12 @@ NodeRuntime::NodeRuntime(ClusterConfig config, RuntimeOptions options, Rng& rng,
   }
   waiting_for_all_ = config_.two_node && config_.wait_for_all && !options_.paired_this_boot;
   if (config_.two_node && config_.wait_for_all && options_.paired_this_boot) {
-    note(RuntimeNote::Level::kInfo,
-         "event=wait_for_all_skipped reason=\"an agent of this boot ran with its peer\"");
+    note(Event(EventKind::kWaitForAllSkipped)
+             .text("reason", "an agent of this boot ran with its peer"));
   }
 }
 
-void NodeRuntime::note(RuntimeNote::Level level, std::string line) {
-  notes_.push_back({level, std::move(line)});
-}
+void NodeRuntime::note(Event e) { notes_.push_back(std::move(e)); }
 
 // What the cluster runs on besides the node list and the timing (which need a restart).
 void NodeRuntime::take_config(const ClusterConfig& base) {
@@ -136,8 +134,9 @@ void NodeRuntime::sync_core(Instant now) {
     const bool doc_of_term = !docs_ || docs_->doc().version.term == node_.term();
     if (node_.peer_up(peer) && node_.has_quorum(now) && node_.coordinator() && doc_of_term) {
       waiting_for_all_ = false;
-      note(RuntimeNote::Level::kInfo, "event=wait_for_all_done peer=" + config_.node(peer).name +
-                                          " term=" + std::to_string(node_.term().value));
+      note(Event(EventKind::kWaitForAllDone)
+               .add("peer", config_.node(peer).name)
+               .add("term", node_.term().value));
     }
   }
   host_->set_fence_alone(!waiting_for_all_ && !host_->leaving());
@@ -154,7 +153,7 @@ std::vector<bool> NodeRuntime::stand_ins(Instant now) const {
 bool NodeRuntime::unblock(Instant now) {
   if (!waiting_for_all_) return false;
   waiting_for_all_ = false;
-  note(RuntimeNote::Level::kWarn, "event=wait_for_all_unblocked reason=operator");
+  note(Event(EventKind::kWaitForAllUnblocked, EventLevel::kWarn).add("reason", "operator"));
   sync_core(now);
   return true;
 }
@@ -364,19 +363,19 @@ void NodeRuntime::run_docs(Instant now, bool executor_idle, RuntimeOutput& out) 
       doc_ = std::move(*parsed);
       apply_doc();
     } else {
-      note(RuntimeNote::Level::kError,
-           "event=document_unreadable version=" + show(d.store->version) + " error=\"" +
-               parsed.error() + "\"");
+      note(Event(EventKind::kDocumentUnreadable, EventLevel::kError)
+               .add("version", show(d.store->version))
+               .text("error", parsed.error()));
     }
     out.store = std::move(d.store);
   }
   for (auto& m : d.messages) out.messages.push_back(std::move(m));
-  for (auto& line : d.events) note(RuntimeNote::Level::kInfo, std::move(line));
+  for (auto& e : d.events) note(std::move(e));
   for (auto& o : d.outcomes) {
     if (hold_proposals_.erase(o.id) == 0) {
       out.outcomes.push_back(std::move(o));
     } else if (!o.ok) {
-      note(RuntimeNote::Level::kError, "event=flap_hold_not_stored error=\"" + o.error + "\"");
+      note(Event(EventKind::kFlapHoldNotStored, EventLevel::kError).text("error", o.error));
     }
   }
   refresh_intents(now, unix_s_, executor_idle, out);
@@ -399,15 +398,17 @@ void NodeRuntime::apply_doc() {
     return;
   }
   if (!*cfg) {
-    note(RuntimeNote::Level::kError, "event=config_refused version=" + version + " error=\"" +
-                                         cfg->error().front().to_string() + "\"");
+    note(Event(EventKind::kConfigRefused, EventLevel::kError)
+             .add("version", doc_.config_version)
+             .text("error", cfg->error().front().to_string()));
     held_intents_.reset();  // the configuration stays; the intents move on
     return;
   }
   if (auto d = static_differences(config_, (*cfg)->config); !d.empty()) {
-    note(RuntimeNote::Level::kError, "event=config_refused version=" + version + " error=\"" +
-                                         d.front() +
-                                         "\" effect=\"restart every agent with the new file\"");
+    note(Event(EventKind::kConfigRefused, EventLevel::kError)
+             .add("version", doc_.config_version)
+             .text("error", d.front())
+             .text("effect", "restart every agent with the new file"));
     held_intents_.reset();
     return;
   }
@@ -501,9 +502,9 @@ void NodeRuntime::rebuild(ClusterConfig base, Instant now, RuntimeOutput& out) {
     host_->inherit(*previous);
     host_->set_incarnation(options_.incarnation);
   }
-  note(RuntimeNote::Level::kInfo,
-       "event=config_applied config_version=" + std::to_string(doc_.config_version) +
-           " primitives=" + std::to_string(config_.resources.primitives.size()));
+  note(Event(EventKind::kConfigApplied)
+           .add("config_version", doc_.config_version)
+           .add("primitives", config_.resources.primitives.size()));
   out.reconfigured = std::move(r);
 }
 
@@ -530,9 +531,8 @@ void NodeRuntime::standby_handover(Instant now) {
   standby_waiting_since_.reset();
   standby_handover_tried_ = version;
   if (!hand_over(std::nullopt, now)) {
-    note(RuntimeNote::Level::kWarn,
-         "event=handover_impossible reason=\"no online voter outside standby or maintenance "
-         "heard lately\"");
+    note(Event(EventKind::kHandoverImpossible, EventLevel::kWarn)
+             .text("reason", "no online voter outside standby or maintenance heard lately"));
   }
 }
 

@@ -53,14 +53,6 @@ struct RuntimeOptions {
   bool unsafe_votes = false;
 };
 
-// A line for people, from the replica, the host or the runtime itself (key=value, without the
-// node's name, which the shell adds).
-struct RuntimeNote {
-  enum class Level { kInfo, kWarn, kError };
-  Level level = Level::kInfo;
-  std::string line;
-};
-
 // A new configuration was taken up: the shell replaces its executor (results of the old one
 // are not the new one's), tells the guard the new definitions, and stops the orphans with
 // their old definitions.
@@ -83,9 +75,10 @@ struct RuntimeOutput {
   std::optional<StoredDoc> store;               // 2. persist, then on_doc_stored(version)
   std::optional<Reconfiguration> reconfigured;  // 3. before the calls below
   std::vector<std::pair<NodeId, Message>> messages;
-  std::vector<Event> events;  // of the election core
-  std::vector<RuntimeNote> notes;
-  std::vector<std::string> host_log;                   // the resource host's lines (ReconcileWatch)
+  std::vector<ElectionEvent> events;  // of the election core
+  // Events of the replica and the runtime itself (without this node's name: the shell adds it).
+  std::vector<Event> notes;
+  std::vector<Event> host_log;                         // the resource host's (ReconcileWatch)
   std::vector<ProposalOutcome> outcomes;               // for proposals made through propose()
   std::vector<KeeperCall> calls;                       // for the executor, in order
   std::vector<std::pair<std::size_t, bool>> monitors;  // (primitive, on)
@@ -200,7 +193,7 @@ class NodeRuntime {
   // does not coordinate) waits a quarter interval longer before it claims (Node).
   void sync_arbiter_patience();
   void watch_availability(Instant now, std::int64_t unix_us, RuntimeOutput& out);
-  void note(RuntimeNote::Level level, std::string line);
+  void note(Event e);
   // The parse of `text` if the shell has returned it; else asks for it (once) and returns null.
   const ParseResult* parsed(const std::string& text, const std::string& source);
 
@@ -243,7 +236,7 @@ class NodeRuntime {
   static constexpr Duration kAvailabilityHold = std::chrono::seconds{5};
   Instant now_{};            // of the last input (the replica's validator)
   std::int64_t unix_s_ = 0;  // of the last advance()
-  std::vector<RuntimeNote> notes_;
+  std::vector<Event> notes_;
   bool waiting_for_all_ = false;
 };
 

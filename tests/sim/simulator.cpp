@@ -328,7 +328,7 @@ void Simulation::crash_agent(std::size_t i) {
 void Simulation::carry_out_resources(std::size_t i, RuntimeOutput& out) {
   SimNode& n = *nodes_[i];
   if (out.lease_end) n.lease_end = out.lease_end;
-  for (const auto& line : out.host_log) trace(config_.nodes[i].name + " " + line);
+  for (const auto& e : out.host_log) trace(config_.nodes[i].name + " " + format_event(e));
   for (const auto& [index, on] : out.monitors) {
     // As the executor: the first result after a monitor is switched on is always reported.
     n.monitoring[index] = on;
@@ -540,14 +540,14 @@ std::optional<DocVersion> Simulation::drain_once(std::size_t i) {
     transmit(NodeId{static_cast<std::uint16_t>(i)}, to, std::move(m));
   }
   for (const auto& e : out.events) {
-    if (e.kind == Event::Kind::kBecameCoordinator) ++result_.elections;
-    std::string line = config_.nodes[i].name + " " + std::string(to_string(e.kind)) +
-                       " term=" + std::to_string(e.term.value);
-    if (e.node) line += " node=" + config_.nodes[e.node->value].name;
-    if (!e.detail.empty()) line += " " + e.detail;
-    trace(line);
+    if (e.kind == EventKind::kBecameCoordinator) ++result_.elections;
+    Event line(e.kind);
+    line.add("term", e.term.value);
+    if (e.node) line.add("node", config_.nodes[e.node->value].name);
+    line.fields.insert(line.fields.end(), e.fields.begin(), e.fields.end());
+    trace(config_.nodes[i].name + " " + format_event(line));
   }
-  for (const auto& note : out.notes) trace(config_.nodes[i].name + " " + note.line);
+  for (const auto& note : out.notes) trace(config_.nodes[i].name + " " + format_event(note));
   // Off the loop, as long as parse_config takes on a slow host: 0.3 us a byte (a 1 MB file
   // in 300 ms, more than a node_timeout), so the documents and proposals wait for them.
   for (ParseRequest& p : out.parses) {

@@ -90,9 +90,12 @@ TEST(Announcer, RepeatsUntilAPeerConfirmsThenRefreshes) {
   EXPECT_EQ(r.a.check(0), VipCheck::kVerified);
   o = r.drain();
   ASSERT_EQ(o.events.size(), 1U);
-  EXPECT_NE(o.events[0].find("event=vip_verified resource=ip"), std::string::npos);
-  EXPECT_NE(o.events[0].find("announcements=4 checks=1 verifier=n2 took_ms=350"),
-            std::string::npos);
+  EXPECT_EQ(o.events[0].kind, EventKind::kVipVerified);
+  EXPECT_EQ(o.events[0].str("resource"), "ip");
+  EXPECT_EQ(o.events[0].integer("announcements"), 4);
+  EXPECT_EQ(o.events[0].integer("checks"), 1);
+  EXPECT_EQ(o.events[0].str("verifier"), "n2");
+  EXPECT_EQ(o.events[0].integer("took_ms"), 350);
   ResourceEntry e;
   r.a.fill(0, e);
   EXPECT_EQ(e.check, VipCheck::kVerified);
@@ -125,8 +128,10 @@ TEST(Announcer, UnconfirmedChecksAreRetriedAndReportedWithBoundedRepeats) {
   EXPECT_EQ(r.a.check(0), VipCheck::kUnverified);
   auto o = r.drain();
   ASSERT_EQ(o.events.size(), 1U);
-  EXPECT_NE(o.events[0].find("event=vip_unverified resource=ip"), std::string::npos);
-  EXPECT_NE(o.events[0].find("saw neither an announcement nor an answer"), std::string::npos);
+  EXPECT_EQ(o.events[0].kind, EventKind::kVipUnverified);
+  EXPECT_EQ(o.events[0].str("resource"), "ip");
+  EXPECT_NE(o.events[0].str("reason").find("saw neither an announcement nor an answer"),
+            std::string::npos);
   // The repeats back off to at most one each 5 s.
   r.drain();
   for (int i = 0; i < 20; ++i) r.at(1s);
@@ -183,9 +188,10 @@ TEST(Announcer, AnotherMacForTheAddressIsAConflict) {
   EXPECT_EQ(r.a.check(0), VipCheck::kConflict);
   o = r.drain();
   ASSERT_EQ(o.events.size(), 1U);
-  EXPECT_NE(o.events[0].find("event=vip_conflict resource=ip"), std::string::npos);
-  EXPECT_NE(o.events[0].find("other_mac=02:00:00:00:00:09 mac=02:00:00:00:00:01"),
-            std::string::npos);
+  EXPECT_EQ(o.events[0].kind, EventKind::kVipConflict);
+  EXPECT_EQ(o.events[0].str("resource"), "ip");
+  EXPECT_EQ(o.events[0].str("other_mac"), "02:00:00:00:00:09");
+  EXPECT_EQ(o.events[0].str("mac"), "02:00:00:00:00:01");
   // Checked again later; once only this node answers, it is verified.
   r.at(1s);
   o = r.drain();

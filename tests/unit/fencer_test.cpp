@@ -161,8 +161,9 @@ TEST(Fencer, EveryLevelFailingIsRetriedWithBackOff) {
   EXPECT_EQ(r.f.next_deadline(), r.now + 60s) << "the back-off stops at a minute";
   EXPECT_FALSE(r.f.fenced(n3));
   const auto events = r.f.take_events();
-  EXPECT_NE(events.back().find("event=fence_failed node=n3 attempt=12"), std::string::npos)
-      << events.back();
+  EXPECT_EQ(events.back().kind, EventKind::kFenceFailed) << format_event(events.back());
+  EXPECT_EQ(events.back().str("node"), "n3");
+  EXPECT_EQ(events.back().integer("attempt"), 12);
 }
 
 TEST(Fencer, ARunningFenceEndsEvenIfLeadershipIsLost) {
@@ -193,7 +194,8 @@ TEST(Fencer, ANewBootEndsTheFenceAndTheSameBootHeardAgainIsAnError) {
   EXPECT_FALSE(r.f.fenced(n3));
   const auto events = r.f.take_events();
   ASSERT_FALSE(events.empty());
-  EXPECT_NE(events.back().find("event=fence_ineffective node=n3"), std::string::npos);
+  EXPECT_EQ(events.back().kind, EventKind::kFenceIneffective);
+  EXPECT_EQ(events.back().str("node"), "n3");
 
   Rig s;
   s.lose(n3);
@@ -204,7 +206,7 @@ TEST(Fencer, ANewBootEndsTheFenceAndTheSameBootHeardAgainIsAnError) {
   s.v.heard[2] = s.now + 5s;
   s.tick(5s);
   EXPECT_FALSE(s.f.fenced(n3));
-  for (const auto& e : s.f.take_events()) EXPECT_EQ(e.find("fence_ineffective"), std::string::npos);
+  for (const auto& e : s.f.take_events()) EXPECT_NE(e.kind, EventKind::kFenceIneffective);
   // Lost again later: fenced again.
   s.lose(n3);
   EXPECT_EQ(s.tick(1s).size(), 1u);
@@ -255,8 +257,8 @@ TEST(Fencer, ItsOwnNodeIsFencedByAPeer) {
   EXPECT_FALSE(r.f.fenced(n1));
   EXPECT_EQ(r.f.state(n1).stage, FenceStage::kFailed);
   const auto events = r.f.take_events();
-  EXPECT_TRUE(std::any_of(events.begin(), events.end(), [](const std::string& e) {
-    return e.find("event=fence_ineffective node=n1") != std::string::npos;
+  EXPECT_TRUE(std::any_of(events.begin(), events.end(), [](const Event& e) {
+    return e.kind == EventKind::kFenceIneffective && e.str("node") == "n1";
   }));
   // Only the witness up: it is asked (a witness may run a device too).
   r.v.up[2] = false;
@@ -330,7 +332,7 @@ TEST(Fencer, ADevicesDelayIsWaitedAndAHealBeforeItCancels) {
   EXPECT_TRUE(g.take_ops().empty()) << "cancelled: nothing was cut";
   bool cancelled = false;
   for (const auto& e : g.take_events())
-    cancelled = cancelled || e.starts_with("event=fence_cancelled");
+    cancelled = cancelled || e.kind == EventKind::kFenceCancelled;
   EXPECT_TRUE(cancelled);
 }
 
@@ -365,8 +367,8 @@ nodes:
   EXPECT_TRUE(f.fenced(n2));
   EXPECT_EQ(f.state(n2).by, "last-resort");
   const auto events = f.take_events();
-  EXPECT_TRUE(std::any_of(events.begin(), events.end(), [](const std::string& e) {
-    return e.starts_with("event=fence_assumed node=n2");
+  EXPECT_TRUE(std::any_of(events.begin(), events.end(), [](const Event& e) {
+    return e.kind == EventKind::kFenceAssumed && e.str("node") == "n2";
   }));
   // Heard again in the same boot: the split healed (not an ineffective device).
   v.up = {true, true};
@@ -375,7 +377,7 @@ nodes:
   f.tick(v, t + 5s);
   EXPECT_FALSE(f.fenced(n2));
   bool healed = false;
-  for (const auto& e : f.take_events()) healed = healed || e.starts_with("event=split_healed");
+  for (const auto& e : f.take_events()) healed = healed || e.kind == EventKind::kSplitHealed;
   EXPECT_TRUE(healed);
 }
 
@@ -486,8 +488,9 @@ TEST(ConductorFencing, AFailedStopOnAnUpNodeNeedsFencingWhileItStillRuns) {
   c.on_result(n3, ActionResult{Term{3}, reqs[0].second.id, 0, RequestKind::kStop, false, 1, 2});
   EXPECT_TRUE(c.needs_fencing(n3, all_up)) << "its stop failed and it still runs the vip";
   const auto events = c.take_events();
-  EXPECT_TRUE(std::any_of(events.begin(), events.end(), [](const std::string& e) {
-    return e.find("event=stop_failed resource=ip node=n3 code=1") != std::string::npos;
+  EXPECT_TRUE(std::any_of(events.begin(), events.end(), [](const Event& e) {
+    return e.kind == EventKind::kStopFailed && e.str("resource") == "ip" && e.str("node") == "n3" &&
+           e.integer("code") == 1;
   }));
   // Without fencing it would be retried in a loop: the next stop waits a second.
   c.on_report(n3, report(config, ResourceRole::kStarted, 2));

@@ -97,8 +97,8 @@ TEST_F(KeeperTest, RefusesARequestSentBeforeItsLeaseBegan) {
   keeper_->on_request(kCoordinator, start(1, 0, 150), lease(now + 300ms, 200), now);
   const auto out = keeper_->take(now);
   EXPECT_TRUE(out.calls.empty());
-  EXPECT_TRUE(std::any_of(out.events.begin(), out.events.end(), [](const std::string& e) {
-    return e.find("request_refused") != std::string::npos;
+  EXPECT_TRUE(std::any_of(out.events.begin(), out.events.end(), [](const Event& e) {
+    return e.kind == EventKind::kRequestRefused && e.str("reason") == "sent_before_this_lease";
   }));
   // The coordinator's resend carries a newer echo: now it runs.
   keeper_->on_request(kCoordinator, start(1, 0, 201), lease(now + 300ms, 200), now);
@@ -136,9 +136,8 @@ TEST_F(KeeperTest, ALeaseThatEndedBetweenTwoLooksStillStopsEverything) {
   const auto out = keeper_->take(now);
   EXPECT_TRUE(std::any_of(out.calls.begin(), out.calls.end(),
                           [](const KeeperCall& c) { return c.index == 0 && c.action == "stop"; }));
-  EXPECT_TRUE(std::any_of(out.events.begin(), out.events.end(), [](const std::string& e) {
-    return e.starts_with("event=lease_lapsed");
-  }));
+  EXPECT_TRUE(std::any_of(out.events.begin(), out.events.end(),
+                          [](const Event& e) { return e.kind == EventKind::kLeaseLapsed; }));
 }
 
 // Found by the fencing simulation: a start the coordinator sent to this node's previous agent
@@ -152,8 +151,9 @@ TEST_F(KeeperTest, RefusesARequestMeantForAnotherBootOfThisNode) {
   keeper_->on_request(kCoordinator, old_boot, lease(now + 300ms, 200), now);
   const auto out = keeper_->take(now);
   EXPECT_TRUE(out.calls.empty());
-  EXPECT_TRUE(std::any_of(out.events.begin(), out.events.end(), [](const std::string& e) {
-    return e.find("request_refused resource=app reason=another_boot") != std::string::npos;
+  EXPECT_TRUE(std::any_of(out.events.begin(), out.events.end(), [](const Event& e) {
+    return e.kind == EventKind::kRequestRefused && e.str("resource") == "app" &&
+           e.str("reason") == "another_boot";
   }));
   ActionRequest this_boot = start(2, 0, 201);
   this_boot.incarnation = 5000;
