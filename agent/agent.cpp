@@ -95,7 +95,9 @@ std::expected<void, std::string> Agent::start() {
   vip_checker_ = std::make_unique<VipChecker>(loop_);
   loop_monitor_ = std::make_unique<LoopMonitor>(loop_, [this](double busy) {
     if (const auto unlogged = stalls_.admit("loop_stalled", now())) {
-      spdlog::warn("event=loop_stalled busy_ms={:.0f} unlogged={}", busy * 1000, *unlogged);
+      emit_event(Event(EventKind::kLoopStalled, EventLevel::kWarn)
+                     .add("busy_ms", std::llround(busy * 1000))
+                     .add("unlogged", *unlogged));
     }
   });
   worker_ = std::make_unique<RequestWorker>(loop_, kWorkerCapacity, kWorkerDeadline);
@@ -139,7 +141,8 @@ std::expected<void, std::string> Agent::start() {
                                             std::move(routes));
     if (auto r = metrics_->start(); !r) {
       // Monitoring is not worth refusing to keep services up for: say so, run on.
-      spdlog::error("event=metrics_unavailable error=\"{}\"", r.error());
+      emit_event(
+          Event(EventKind::kMetricsUnavailable, EventLevel::kError).text("error", r.error()));
       metrics_.reset();
     }
   }
@@ -148,9 +151,12 @@ std::expected<void, std::string> Agent::start() {
   uv_check_init(loop_, &advance_check_);
   advance_check_.data = this;
   timer_open_ = true;
-  spdlog::info("event=agent_started node={} cluster={} term={} incarnation={} address={}",
-               config().node(options_.self).name, config().name, persisted_.hard.term.value,
-               persisted_.incarnation, config().node(options_.self).address.to_string());
+  emit_event(Event(EventKind::kAgentStarted)
+                 .add("node", config().node(options_.self).name)
+                 .add("cluster", config().name)
+                 .add("term", persisted_.hard.term.value)
+                 .add("incarnation", persisted_.incarnation)
+                 .add("address", config().node(options_.self).address.to_string()));
   std::uint64_t watchdog_us = 0;
   if (sd_watchdog_enabled(0, &watchdog_us) > 0 && watchdog_us > 0) {
     watchdog_every_ = Duration{static_cast<Duration::rep>(watchdog_us / 2)};
@@ -191,10 +197,11 @@ void Agent::shutdown(std::function<void()> stopped) {
     process();
   }
   if (again || !rt_ || guard_maintenance_ || config().node(options_.self).witness) {
-    spdlog::info("event=agent_stopping node={} resources={}", self,
-                 again                ? "left as they are (second signal)"
-                 : guard_maintenance_ ? "left as they are (maintenance)"
-                                      : "none");
+    emit_event(Event(EventKind::kAgentStopping)
+                   .add("node", self)
+                   .add("resources", again                ? "left as they are (second signal)"
+                                     : guard_maintenance_ ? "left as they are (maintenance)"
+                                                          : "none"));
     stop();
     return;
   }
@@ -204,7 +211,8 @@ void Agent::shutdown(std::function<void()> stopped) {
     longest = std::max(longest, p.stop.timeout + p.demote.timeout);
   }
   shutdown_deadline_ = now() + longest + std::chrono::seconds(5);
-  spdlog::info("event=agent_stopping node={} resources=\"given up first\"", self);
+  emit_event(
+      Event(EventKind::kAgentStopping).add("node", self).text("resources", "given up first"));
   rt_->leave();
   process();
 }
@@ -223,15 +231,14 @@ void Agent::check_shutdown() {
     // The report that says so goes to every peer (twice), and the agent lingers a few
     // heartbeats so it arrives: the coordinator then places the resources elsewhere at once
     // instead of waiting out this node's lease and takeover delays.
-    spdlog::info("event=resources_given_up node={}", config().node(options_.self).name);
+    emit_own(Event(EventKind::kResourcesGivenUp));
     rt_->report_now();
     linger_until_ = t + 3 * config().timing.heartbeat_interval;
     return;
   }
   if (t >= *shutdown_deadline_) {
-    spdlog::warn(
-        "event=shutdown_timeout effect=\"exits with resources still running; its guard "
-        "stops them\"");
+    emit_event(Event(EventKind::kShutdownTimeout, EventLevel::kWarn)
+                   .text("effect", "exits with resources still running; its guard stops them"));
     shutdown_deadline_.reset();
     stop();
   }
@@ -322,8 +329,12 @@ void Agent::run_fence(const FenceOp& op) {
   spec.env = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C.UTF-8"};
   spec.input = d->stdin_for(target, op.action);
   spec.timeout = d->timeout;
-  spdlog::warn("event=fence_run node={} target={} device={} action={} agent={}",
-               config().node(options_.self).name, target, op.device, op.action, d->agent);
+  emit_event(Event(EventKind::kFenceRun, EventLevel::kWarn)
+                 .add("node", config().node(options_.self).name)
+                 .add("target", target)
+                 .add("device", op.device)
+                 .add("action", op.action)
+                 .add("agent", d->agent));
   run_process(loop_, spec, [this, op, target, g = executor_generation_](const ProcessResult& r) {
     const bool ok = r.ended == ProcessResult::Ended::kExited && r.exit_code == 0;
     const auto took_ms = std::chrono::duration_cast<std::chrono::milliseconds>(r.took).count();
@@ -332,11 +343,15 @@ void Agent::run_fence(const FenceOp& op) {
             ? "exit " + std::to_string(r.exit_code)
             : std::string(to_string(r.ended)) + (r.error.empty() ? "" : ": " + r.error);
     const std::string out = log_text(r.output, 300);
-    spdlog::log(ok ? spdlog::level::warn : spdlog::level::err,
-                "event=fence_result node={} target={} device={} action={} ok={} "
-                "ended=\"{}\" took_ms={} output=\"{}\"",
-                config().node(options_.self).name, target, op.device, op.action, ok, detail,
-                took_ms, out);
+    emit_event(Event(EventKind::kFenceResult, ok ? EventLevel::kWarn : EventLevel::kError)
+                   .add("node", config().node(options_.self).name)
+                   .add("target", target)
+                   .add("device", op.device)
+                   .add("action", op.action)
+                   .add("ok", ok)
+                   .text("ended", detail)
+                   .add("took_ms", took_ms)
+                   .text("output", out));
     if (fatal_ || g != executor_generation_ || !rt_) return;
     if (!ok && !out.empty()) detail += " (" + out.substr(0, 120) + ")";
     rt_->on_fence_done(op.id, ok, detail, now());
@@ -383,15 +398,18 @@ std::optional<Instant> Agent::open_lease_file() {
   std::error_code ec;
   std::filesystem::create_directories(std::filesystem::path(options_.lease_file).parent_path(), ec);
   if (auto error = lease_file_.open(options_.lease_file)) {
-    spdlog::warn(
-        "event=lease_file_unwritable error=\"{}\" effect=\"a restarted agent keeps what it "
-        "finds for restart_grace after its own start\"",
-        *error);
+    emit_event(
+        Event(EventKind::kLeaseFileUnwritable, EventLevel::kWarn)
+            .text("error", *error)
+            .text("effect",
+                  "a restarted agent keeps what it finds for restart_grace after its own start"));
   }
   const auto end = lease_file_.previous();
   if (end) {
-    spdlog::info("event=previous_lease_found ended_ago_ms={}",
-                 std::chrono::duration_cast<std::chrono::milliseconds>(now() - *end).count());
+    emit_event(
+        Event(EventKind::kPreviousLeaseFound)
+            .add("ended_ago_ms",
+                 std::chrono::duration_cast<std::chrono::milliseconds>(now() - *end).count()));
   }
   return end;
 }
@@ -407,10 +425,9 @@ void Agent::mark_paired() {
   paired_marked_ = true;
   std::ofstream f(options_.paired_file);
   if (!f) {
-    spdlog::warn(
-        "event=paired_mark_unwritable path={} effect=\"a restarted agent waits for its "
-        "peer again\"",
-        options_.paired_file);
+    emit_event(Event(EventKind::kPairedMarkUnwritable, EventLevel::kWarn)
+                   .add("path", options_.paired_file)
+                   .text("effect", "a restarted agent waits for its peer again"));
   }
 }
 
@@ -487,7 +504,9 @@ void Agent::process() {
     // Raft: the vote and term reach the disk before any message that depends on them leaves.
     persisted_.hard = *out.hard_state;
     if (auto r = store_.save(persisted_); !r) {
-      spdlog::critical("event=persist_failed error=\"{}\" action=exit", r.error());
+      emit_event(Event(EventKind::kPersistFailed, EventLevel::kCritical)
+                     .text("error", r.error())
+                     .add("action", "exit"));
       fatal_ = true;
       stop();
       return;
@@ -634,9 +653,10 @@ void Agent::handle_request(const ControlRequest& parsed, const PeerCredentials& 
     // An audit record, at most one per caller and 10 s (with the count of those left out), so
     // a reader refused in a loop cannot push older records out.
     if (const auto unlogged = refused_writes_.admit("uid " + std::to_string(cred.uid), now())) {
-      spdlog::warn("event=control_refused cmd={} caller=\"{}\" reason=not_an_admin{}", cmd,
-                   caller(cred),
-                   *unlogged > 0 ? " unlogged_before=" + std::to_string(*unlogged) : "");
+      Event e(EventKind::kControlRefused, EventLevel::kWarn);
+      e.add("cmd", cmd).text("caller", caller(cred)).add("reason", "not_an_admin");
+      if (*unlogged > 0) e.add("unlogged_before", *unlogged);
+      emit_event(e);
     }
     reply({{"error", "permission denied: '" + cmd + "' changes the cluster and needs root" +
                          (config().admin_group.empty() ? std::string()
@@ -648,8 +668,10 @@ void Agent::handle_request(const ControlRequest& parsed, const PeerCredentials& 
     return;
   }
   if (write) {
-    spdlog::info("event=control_write cmd={} caller=\"{}\" request={}", cmd, caller(cred),
-                 request.dump().substr(0, 300));
+    emit_event(Event(EventKind::kControlWrite)
+                   .add("cmd", cmd)
+                   .text("caller", caller(cred))
+                   .add("request", request.dump().substr(0, 300)));
   }
   if (cmd == "status") {
     answer_status(std::move(reply));
@@ -683,9 +705,11 @@ std::optional<NodeId> Agent::hand_over_role(std::optional<NodeId> target) {
   const auto& nodes = config().nodes;
   const auto to = rt_->hand_over(target, now());
   if (!to) {
-    spdlog::warn("event=handover_impossible node={} reason=\"{}\"", nodes[options_.self.value].name,
-                 target ? nodes[target->value].name + " is not an online voter heard lately"
-                        : "no online voter outside standby or maintenance heard lately");
+    emit_event(Event(EventKind::kHandoverImpossible, EventLevel::kWarn)
+                   .add("node", nodes[options_.self.value].name)
+                   .text("reason",
+                         target ? nodes[target->value].name + " is not an online voter heard lately"
+                                : "no online voter outside standby or maintenance heard lately"));
   }
   return to;
 }
@@ -751,8 +775,8 @@ void Agent::cleanup(const nlohmann::json& request, ControlServer::Reply reply) {
   ClusterDoc next = doc();
   if (!only && top &&
       std::erase_if(next.held, [&](const FlapHold& h) { return h.resource == *top; }) > 0) {
-    spdlog::info("event=flap_released resource={} by=hactl_resource_cleanup node={}", *top,
-                 config().node(options_.self).name);
+    emit_own(
+        Event(EventKind::kFlapReleased).add("resource", *top).add("by", "hactl_resource_cleanup"));
     answer["released"] = *top;
     return propose(next, std::move(reply), answer);
   }

@@ -104,20 +104,25 @@ std::expected<StoredDoc, std::string> Agent::initial_doc() {
     why = parsed.error();
   }
   if (why.empty()) return **stored;
-  spdlog::warn("event=stored_document_ignored path={} reason=\"{}\" effect=\"starts from {}\"",
-               doc_store_.path(), why, options_.config_path);
+  emit_event(Event(EventKind::kStoredDocumentIgnored, EventLevel::kWarn)
+                 .add("path", doc_store_.path())
+                 .text("reason", why)
+                 .text("effect", "starts from " + options_.config_path));
   return initial;
 }
 
 void Agent::doc_loaded(const StoredDoc& initial) {
-  spdlog::info("event=document_loaded version={} config_version={} source=\"{}\"",
-               show(initial.version), doc().config_version,
-               initial.version == DocVersion{} ? options_.config_path : doc_store_.path());
+  emit_event(Event(EventKind::kDocumentLoaded)
+                 .add("version", show(initial.version))
+                 .add("config_version", doc().config_version)
+                 .text("source",
+                       initial.version == DocVersion{} ? options_.config_path : doc_store_.path()));
   if (rt_->applied_text() == options_.config_text) return;
-  spdlog::warn(
-      "event=config_from_cluster config_version={} note=\"{} differs from the configuration "
-      "the cluster runs (see hactl config show); apply it with hactl config apply\"",
-      doc().config_version, options_.config_path);
+  emit_event(Event(EventKind::kConfigFromCluster, EventLevel::kWarn)
+                 .add("config_version", doc().config_version)
+                 .text("note", options_.config_path +
+                                   " differs from the configuration the cluster runs (see hactl "
+                                   "config show); apply it with hactl config apply"));
   const std::string applied =
       options_.state_dir + "/hactl-" + config().node(options_.self).name + ".applied.yaml";
   if (replace_file_for_readers(applied, rt_->applied_text())) {
@@ -148,7 +153,10 @@ void Agent::carry_out_docs(RuntimeOutput& out) {
 void Agent::doc_stored(DocVersion version, const std::expected<void, std::string>& result) {
   if (fatal_ || !rt_) return;
   if (!result) {
-    spdlog::critical("event=persist_failed what=document error=\"{}\" action=exit", result.error());
+    emit_event(Event(EventKind::kPersistFailed, EventLevel::kCritical)
+                   .add("what", "document")
+                   .text("error", result.error())
+                   .add("action", "exit"));
     fatal_ = true;
     stop();
     return;
@@ -162,17 +170,22 @@ void Agent::reconfigured(const Reconfiguration& r) {
   if (!r.orphans.empty()) {
     auto old = std::make_unique<ResourceConfig>(r.old_resources);
     auto ex = std::make_unique<Executor>(loop_, *old, [self](const OpResult& res) {
-      spdlog::info("event=orphan_action resource={} action={} code={} node={}", res.resource,
-                   res.action, static_cast<int>(res.code), self);
+      emit_event(Event(EventKind::kOrphanAction)
+                     .add("resource", res.resource)
+                     .add("action", res.action)
+                     .add("code", static_cast<int>(res.code))
+                     .add("node", self));
     });
     ex->set_vip_guard(&vip_guard_);
     ex->set_spawn_pacer(&spawn_pacer_);
     std::uint64_t call = 1;
     for (const auto& [id, promoted] : r.orphans) {
-      spdlog::warn(
-          "event=orphan_stop resource={} node={} reason=\"dropped or redefined by "
-          "configuration version {} while it may run here\"",
-          id, self, r.config_version);
+      emit_event(Event(EventKind::kOrphanStop, EventLevel::kWarn)
+                     .add("resource", id)
+                     .add("node", self)
+                     .text("reason", "dropped or redefined by configuration version " +
+                                         std::to_string(r.config_version) +
+                                         " while it may run here"));
       if (promoted) ex->submit(OpRequest{call++, id, "demote", Duration{0}});
       ex->submit(OpRequest{call++, id, "stop", Duration{0}});
     }
@@ -215,7 +228,7 @@ void Agent::guard_file_written(const std::string& path,
   if (result) {
     vip_guard_.reload_definitions(path);
   } else {
-    spdlog::error("event=guard_not_told error=\"{}\"", result.error());
+    emit_event(Event(EventKind::kGuardNotTold, EventLevel::kError).text("error", result.error()));
   }
   if (std::exchange(guard_file_again_, false)) tell_guard_definitions();
 }
@@ -255,12 +268,14 @@ nlohmann::json Agent::plan_intent(const ClusterDoc& next, const std::string& res
 void Agent::reload() {
   std::ifstream f(options_.config_path, std::ios::binary);
   if (!f) {
-    spdlog::error("event=reload_failed path={} error=\"cannot read it\"", options_.config_path);
+    emit_event(Event(EventKind::kReloadFailed, EventLevel::kError)
+                   .add("path", options_.config_path)
+                   .text("error", "cannot read it"));
     return;
   }
   std::ostringstream text;
   text << f.rdbuf();
-  spdlog::info("event=reload path={}", options_.config_path);
+  emit_event(Event(EventKind::kReload).add("path", options_.config_path));
   const nlohmann::json request = {
       {"cmd", "config-apply"}, {"text", text.str()}, {"path", options_.config_path}};
   handle_doc_request(
@@ -270,10 +285,14 @@ void Agent::reload() {
           std::string why = r["error"].get<std::string>();
           for (const auto& e : r.value("errors", nlohmann::json::array()))
             why += "; " + e.get<std::string>();
-          spdlog::error("event=reload_refused path={} error=\"{}\"", path, why);
+          emit_event(Event(EventKind::kReloadRefused, EventLevel::kError)
+                         .add("path", path)
+                         .text("error", why));
         } else {
-          spdlog::info("event=reload_done path={} config_version={} changed={}", path,
-                       r.value("config_version", std::uint64_t{0}), r.value("changed", false));
+          emit_event(Event(EventKind::kReloadDone)
+                         .add("path", path)
+                         .add("config_version", r.value("config_version", std::uint64_t{0}))
+                         .add("changed", r.value("changed", false)));
         }
       }));
 }

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "agent/agent.hpp"
+#include "agent/event_bus.hpp"
 #include "resources/ocf_agent.hpp"
 
 namespace hactl {
@@ -12,15 +13,17 @@ namespace hactl {
 void Agent::start_events() {
   events_ = std::make_unique<EventLog>(options_.state_dir + "/events");
   if (auto r = events_->open(); !r) {
-    spdlog::warn("event=event_log_unavailable error=\"{}\" effect=\"events kept in memory only\"",
-                 r.error());
+    emit_event(Event(EventKind::kEventLogUnavailable, EventLevel::kWarn)
+                   .text("error", r.error())
+                   .text("effect", "events kept in memory only"));
   }
   // Writes and refused writes are also kept apart, so that no flood of routine events can push
   // them out (issue 20, 2): `hactl events --audit`.
   audit_ = std::make_unique<EventLog>(options_.state_dir + "/audit");
   if (auto r = audit_->open(); !r) {
-    spdlog::warn("event=audit_log_unavailable error=\"{}\" effect=\"audit kept in memory only\"",
-                 r.error());
+    emit_event(Event(EventKind::kAuditLogUnavailable, EventLevel::kWarn)
+                   .text("error", r.error())
+                   .text("effect", "audit kept in memory only"));
   }
   // Availability figures and failure reasons carry on from the history kept (as far back as it
   // reaches): its records, not log lines.

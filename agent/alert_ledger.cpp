@@ -9,6 +9,7 @@
 #include <sstream>
 #include <utility>
 
+#include "agent/event_bus.hpp"
 #include "agent/state_store.hpp"
 #include "resources/realtime.hpp"
 
@@ -36,20 +37,20 @@ AlertLedger::Loaded AlertLedger::load() {
   std::ifstream in(path_, std::ios::binary);
   if (!in) {
     if (errno == ENOENT) return Loaded::kMissing;
-    spdlog::warn(
-        "event=alert_record_unreadable path={} error=\"{}\" effect=\"every event in the history "
-        "may be run again\"",
-        path_, std::strerror(errno));
+    emit_event(Event(EventKind::kAlertRecordUnreadable, EventLevel::kWarn)
+                   .add("path", path_)
+                   .text("error", std::strerror(errno))
+                   .text("effect", "every event in the history may be run again"));
     return Loaded::kCorrupt;
   }
   std::stringstream text;
   text << in.rdbuf();
   auto parsed = from_text(text.str());
   if (!parsed) {
-    spdlog::warn(
-        "event=alert_record_unreadable path={} error=\"not a delivery record\" effect=\"every "
-        "event in the history may be run again\"",
-        path_);
+    emit_event(Event(EventKind::kAlertRecordUnreadable, EventLevel::kWarn)
+                   .add("path", path_)
+                   .text("error", "not a delivery record")
+                   .text("effect", "every event in the history may be run again"));
     return Loaded::kCorrupt;
   }
   hooks = std::move(*parsed);
@@ -103,10 +104,11 @@ void AlertLedger::writer_main() {
     const auto r = replace_file_atomically(dir_, path_, text);
     // Logged from this thread, these lines are not events (EventSink keeps the loop's only).
     if (!r && !failing) {
-      spdlog::warn("event=alert_record_write_failed error=\"{}\" effect=\"runs may be repeated\"",
-                   r.error());
+      emit_event(Event(EventKind::kAlertRecordWriteFailed, EventLevel::kWarn)
+                     .text("error", r.error())
+                     .text("effect", "runs may be repeated"));
     } else if (r && failing) {
-      spdlog::info("event=alert_record_write_recovered path={}", path_);
+      emit_event(Event(EventKind::kAlertRecordWriteRecovered).add("path", path_));
     }
     failing = !r;
     {

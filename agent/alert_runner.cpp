@@ -7,6 +7,7 @@
 #include <set>
 #include <utility>
 
+#include "agent/event_bus.hpp"
 #include "common/assert.hpp"
 #include "resources/process_runner.hpp"
 
@@ -140,7 +141,7 @@ struct AlertRunner::State : std::enable_shared_from_this<AlertRunner::State> {
   bool dirty = false;           // the record changed since it was last saved
   // Log lines held back: the runner's lines are events too (they reach notify() again through
   // the event log), so none is logged while it walks the history or from inside notify().
-  std::vector<std::pair<spdlog::level::level_enum, std::string>> notes;
+  std::vector<Event> notes;
   std::uint64_t last_defer_log_ms = 0;
   std::uint64_t defers_since_log = 0;
 
@@ -194,14 +195,12 @@ struct AlertRunner::State : std::enable_shared_from_this<AlertRunner::State> {
   void note_skips(std::size_t i, const Skips& s, const std::string& reason) {
     if (s.count == 0) return;
     count(i, [&](AlertCounters& c) { c.skipped += s.count; });
-    notes.emplace_back(
-        spdlog::level::warn,
-        fmt::format("event=alert_skipped id={} reason={} count={} first_seq={} last_seq={}{}",
-                    alerts[i].id, reason, s.count, s.first, s.last,
-                    reason == "too_old" ? " max_age=" + format_duration(options.max_age)
-                    : reason == "over_bound"
-                        ? " max_redelivered=" + std::to_string(options.max_redelivered)
-                        : std::string()));
+    Event e(EventKind::kAlertSkipped, EventLevel::kWarn);
+    e.add("id", alerts[i].id).add("reason", reason).add("count", s.count);
+    e.add("first_seq", s.first).add("last_seq", s.last);
+    if (reason == "too_old") e.add("max_age", format_duration(options.max_age));
+    if (reason == "over_bound") e.add("max_redelivered", options.max_redelivered);
+    notes.push_back(std::move(e));
   }
 
   // Owed events not in flight that left the history, or are older than max_age, are skipped;
@@ -253,14 +252,15 @@ struct AlertRunner::State : std::enable_shared_from_this<AlertRunner::State> {
     ++defers_since_log;
     const std::uint64_t now = uv_now(loop);
     if (last_defer_log_ms == 0 || now - last_defer_log_ms >= kDropLogIntervalMs) {
-      notes.emplace_back(
-          spdlog::level::warn,
-          fmt::format(
-              "event=alert_deferred id={} seq={} kind={} reason=queue_full pending_max={} "
-              "deferred_since_last_log={} deferred_total={} effect=\"queued from the event history "
-              "when the queue has room\"",
-              alerts[run.alert].id, run.event->seq, run.event->kind, options.max_pending,
-              defers_since_log, total.deferred));
+      notes.push_back(Event(EventKind::kAlertDeferred, EventLevel::kWarn)
+                          .add("id", alerts[run.alert].id)
+                          .add("seq", run.event->seq)
+                          .add("kind", run.event->kind)
+                          .add("reason", "queue_full")
+                          .add("pending_max", options.max_pending)
+                          .add("deferred_since_last_log", defers_since_log)
+                          .add("deferred_total", total.deferred)
+                          .text("effect", "queued from the event history when the queue has room"));
       last_defer_log_ms = std::max<std::uint64_t>(now, 1);
       defers_since_log = 0;
     }
@@ -305,17 +305,17 @@ struct AlertRunner::State : std::enable_shared_from_this<AlertRunner::State> {
     ++drops_since_log;
     const std::uint64_t now = uv_now(loop);
     if (last_drop_log_ms == 0 || now - last_drop_log_ms >= kDropLogIntervalMs) {
-      std::string line = fmt::format(
-          "event=alert_dropped id={} seq={} kind={} attempt={} reason=queue_full pending_max={} "
-          "dropped_since_last_log={} dropped_total={}",
-          alerts[old.alert].id, old.event->seq, old.event->kind, old.attempt, options.max_pending,
-          drops_since_log, total.dropped);
+      Event line(EventKind::kAlertDropped, EventLevel::kWarn);
+      line.add("id", alerts[old.alert].id).add("seq", old.event->seq).add("kind", old.event->kind);
+      line.add("attempt", old.attempt).add("reason", "queue_full");
+      line.add("pending_max", options.max_pending).add("dropped_since_last_log", drops_since_log);
+      line.add("dropped_total", total.dropped);
       last_drop_log_ms = std::max<std::uint64_t>(now, 1);
       drops_since_log = 0;
       if (history != nullptr) {
-        notes.emplace_back(spdlog::level::warn, std::move(line));
+        notes.push_back(std::move(line));
       } else {
-        spdlog::warn("{}", line);
+        emit_event(line);
       }
     }
   }
@@ -357,9 +357,9 @@ struct AlertRunner::State : std::enable_shared_from_this<AlertRunner::State> {
     // A line logged here reaches notify() and may hold back one more (rate-limited): the rest
     // waits for the next turn.
     for (int round = 0; round < 4 && !notes.empty() && !closed; ++round) {
-      std::vector<std::pair<spdlog::level::level_enum, std::string>> lines;
+      std::vector<Event> lines;
       lines.swap(notes);
-      for (const auto& [level, line] : lines) spdlog::log(level, "{}", line);
+      for (const Event& e : lines) emit_event(e);
     }
   }
 
@@ -431,9 +431,13 @@ struct AlertRunner::State : std::enable_shared_from_this<AlertRunner::State> {
       count(run.alert, [](AlertCounters& c) { ++c.succeeded; });
       done(run.alert, e.seq);
       save();
-      spdlog::debug("event=alert_done id={} seq={} kind={} attempt={} took_ms={}", a.id, e.seq,
-                    e.kind, run.attempt,
-                    std::chrono::duration_cast<std::chrono::milliseconds>(r.took).count());
+      emit_event(Event(EventKind::kAlertDone, EventLevel::kDebug)
+                     .add("id", a.id)
+                     .add("seq", e.seq)
+                     .add("kind", e.kind)
+                     .add("attempt", run.attempt)
+                     .add("took_ms",
+                          std::chrono::duration_cast<std::chrono::milliseconds>(r.took).count()));
       arm();
       return;
     }
@@ -471,12 +475,17 @@ struct AlertRunner::State : std::enable_shared_from_this<AlertRunner::State> {
     }
     save();
     // Logged before the retry is queued (a line logged here reaches notify() again).
-    spdlog::warn(
-        "event=alert_failed id={} seq={} kind={} attempt={} of={} reason={} took_ms={} then={} "
-        "output=\"{}\"",
-        a.id, e.seq, e.kind, run.attempt, a.retries + 1, reason,
-        std::chrono::duration_cast<std::chrono::milliseconds>(r.took).count(), then,
-        log_text(r.output, kMaxLoggedOutput));
+    emit_event(
+        Event(EventKind::kAlertFailed, EventLevel::kWarn)
+            .add("id", a.id)
+            .add("seq", e.seq)
+            .add("kind", e.kind)
+            .add("attempt", run.attempt)
+            .add("of", a.retries + 1)
+            .add("reason", reason)
+            .add("took_ms", std::chrono::duration_cast<std::chrono::milliseconds>(r.took).count())
+            .add("then", then)
+            .text("output", log_text(r.output, kMaxLoggedOutput)));
     if (then.starts_with("retry") && !closed) {
       run.attempt += 1;
       run.not_before_ms = uv_now(loop) + ceil_ms(a.retry_delay);
@@ -549,13 +558,15 @@ struct AlertRunner::State : std::enable_shared_from_this<AlertRunner::State> {
       }
       if (!h.owed.empty()) {
         backlog = true;
-        notes.emplace_back(
-            spdlog::level::info,
-            fmt::format(
-                "event=alert_redelivery id={} events={} first_seq={} last_seq={} "
-                "effect=\"run again (HACTL_ALERT_REDELIVERY=1): not done with when the last runner "
-                "stopped\"",
-                alerts[i].id, h.owed.size(), *h.owed.begin(), *h.owed.rbegin()));
+        notes.push_back(
+            Event(EventKind::kAlertRedelivery)
+                .add("id", alerts[i].id)
+                .add("events", h.owed.size())
+                .add("first_seq", *h.owed.begin())
+                .add("last_seq", *h.owed.rbegin())
+                .text("effect",
+                      "run again (HACTL_ALERT_REDELIVERY=1): not done with when the last runner "
+                      "stopped"));
       }
     }
     if (backlog) refill();

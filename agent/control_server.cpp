@@ -11,6 +11,7 @@
 #include <cstring>
 #include <vector>
 
+#include "agent/event_bus.hpp"
 #include "common/limits.hpp"
 
 namespace hactl {
@@ -138,8 +139,7 @@ void ControlServer::accept_one() {
   if (policy_) c->policy = policy_(c->cred);
   c->active_ms = uv_now(loop_);
   if (const auto why = refusal(c->policy, c->cred)) {
-    refuse(c, *why, "uid=" + std::to_string(c->cred.uid),
-           "too many connections (" + *why + "); try again later");
+    refuse(c, *why, c->cred.uid, "too many connections (" + *why + "); try again later");
     return;
   }
   c->counted = true;
@@ -194,11 +194,13 @@ std::optional<std::string> ControlServer::refusal(const CallerPolicy& p,
 
 // Answered (so the client says why, not "connection closed"), then closed; logged at most once
 // per kind and window.
-void ControlServer::refuse(Client* c, const std::string& kind, const std::string& detail,
+void ControlServer::refuse(Client* c, const std::string& kind, std::uint32_t uid,
                            const std::string& answer) {
   if (const auto unlogged = refusals_.admit(kind, loop_now(loop_))) {
-    spdlog::warn("event=control_refused reason={} {}{}", kind, detail,
-                 *unlogged > 0 ? " unlogged_before=" + std::to_string(*unlogged) : "");
+    Event e(EventKind::kControlRefused, EventLevel::kWarn);
+    e.add("reason", kind).add("uid", uid);
+    if (*unlogged > 0) e.add("unlogged_before", *unlogged);
+    emit_event(e);
   }
   arm_sweep();
   respond(*c, {{"error", answer}}, /*then_close=*/true);
@@ -241,7 +243,7 @@ void ControlServer::drain(Client& c) {
   if (!c.closing && !c.close_after_write && c.buffer.size() > c.policy.max_request) {
     c.buffer.clear();
     c.scanned = 0;
-    refuse(&c, "request_too_large", "uid=" + std::to_string(c.cred.uid),
+    refuse(&c, "request_too_large", c.cred.uid,
            "request too large: at most " + std::to_string(c.policy.max_request) +
                " bytes from this caller");
   }
@@ -267,21 +269,25 @@ void ControlServer::sweep() {
   }
   for (Client* c : idle) {
     if (refusals_.admit("idle_timeout", loop_now(loop_))) {
-      spdlog::info("event=control_client_dropped reason=idle_timeout uid={} idle_s={}", c->cred.uid,
-                   (now_ms - c->active_ms) / 1000);
+      emit_event(Event(EventKind::kControlClientDropped)
+                     .add("reason", "idle_timeout")
+                     .add("uid", c->cred.uid)
+                     .add("idle_s", (now_ms - c->active_ms) / 1000));
     }
     close_client(c);
   }
   for (const auto& u : refusals_.due(loop_now(loop_))) {
-    spdlog::warn("event=control_refused reason={} unlogged={} window_s={}", u.kind, u.count,
-                 limits::kRefusalLogWindow.count());
+    emit_event(Event(EventKind::kControlRefused, EventLevel::kWarn)
+                   .add("reason", u.kind)
+                   .add("unlogged", u.count)
+                   .add("window_s", limits::kRefusalLogWindow.count()));
   }
   if (clients_.empty() && !refusals_.pending()) uv_timer_stop(sweep_);
 }
 
 void ControlServer::on_line(Client& c, std::string line) {
   if (line.size() > c.policy.max_request) {
-    refuse(&c, "request_too_large", "uid=" + std::to_string(c.cred.uid),
+    refuse(&c, "request_too_large", c.cred.uid,
            "request too large: at most " + std::to_string(c.policy.max_request) +
                " bytes from this caller");
     return;
@@ -330,7 +336,9 @@ void ControlServer::dispatch(Client& c, std::expected<ControlRequest, std::strin
   try {
     handler_(*request, c.cred, reply);
   } catch (const std::exception& e) {
-    spdlog::warn("event=control_request_failed uid={} error=\"{}\"", c.cred.uid, e.what());
+    emit_event(Event(EventKind::kControlRequestFailed, EventLevel::kWarn)
+                   .add("uid", c.cred.uid)
+                   .text("error", e.what()));
     reply({{"error", std::string("malformed request: ") + e.what()}});
   }
 }

@@ -23,6 +23,7 @@
 #include <set>
 #include <string>
 
+#include "agent/event_bus.hpp"
 #include "agent/refusal_log.hpp"
 #include "common/control_request.hpp"
 
@@ -117,8 +118,7 @@ class ControlServer {
   void close_client(Client* c);
   // Why a new client is refused (nullopt: it is not).
   std::optional<std::string> refusal(const CallerPolicy& p, const PeerCredentials& cred) const;
-  void refuse(Client* c, const std::string& kind, const std::string& detail,
-              const std::string& answer);
+  void refuse(Client* c, const std::string& kind, std::uint32_t uid, const std::string& answer);
   void sweep();  // every second while clients are connected: idle ones, refusal counts
   void arm_sweep();
 

@@ -15,6 +15,7 @@
 #include <fstream>
 #include <limits>
 
+#include "agent/event_bus.hpp"
 #include "resources/realtime.hpp"
 
 namespace hactl {
@@ -376,7 +377,9 @@ void EventLog::pause_writer_for_tests(bool paused) {
 }
 
 void EventLog::set_error(std::string error) {
-  if (!failing_) spdlog::warn("event=event_log_write_failed error=\"{}\"", error);
+  if (!failing_) {
+    emit_event(Event(EventKind::kEventLogWriteFailed, EventLevel::kWarn).text("error", error));
+  }
   failing_ = true;
   std::lock_guard lock(mu_);
   last_error_ = std::move(error);
@@ -468,7 +471,7 @@ bool EventLog::write_batch(std::vector<std::string>& lines) {
   }
   if (!flush()) return fail(buffered);
   if (failing_) {
-    spdlog::info("event=event_log_write_recovered path={}", current_path_);
+    emit_event(Event(EventKind::kEventLogWriteRecovered).add("path", current_path_));
     failing_ = false;
   }
   return true;

@@ -8,6 +8,7 @@
 #include <exception>
 #include <utility>
 
+#include "agent/event_bus.hpp"
 #include "common/assert.hpp"
 
 namespace hactl {
@@ -234,7 +235,7 @@ std::expected<void, std::string> HttpServer::start() {
     close();
     return std::unexpected("cannot listen for metrics on " + address_ + ": " + uv_strerror(rc));
   }
-  spdlog::info("event=http_listening address={} port={}", address_, bound_port());
+  emit_event(Event(EventKind::kHttpListening).add("address", address_).add("port", bound_port()));
   return {};
 }
 
@@ -274,7 +275,8 @@ std::string peer_address(uv_tcp_t* tcp) {
 
 void HttpServer::on_connection(uv_stream_t* server, int status) {
   if (status < 0) {
-    spdlog::warn("event=http_accept_failed error=\"{}\"", uv_strerror(status));
+    emit_event(
+        Event(EventKind::kHttpAcceptFailed, EventLevel::kWarn).text("error", uv_strerror(status)));
     return;
   }
   static_cast<HttpServer*>(server->data)->accept_one();
@@ -300,10 +302,13 @@ void HttpServer::accept_one() {
     ++refused_;
     const std::uint64_t now = uv_now(loop_);
     if (last_refusal_log_ms_ == 0 || now - last_refusal_log_ms_ >= kRefusalLogIntervalMs) {
-      spdlog::warn(
-          "event=http_refused reason={} address={} limit={} refused_total={}",
-          over_address ? "too_many_connections_from_address" : "too_many_connections", address,
-          over_address ? options_.max_connections_per_address : options_.max_connections, refused_);
+      emit_event(Event(EventKind::kHttpRefused, EventLevel::kWarn)
+                     .add("reason", over_address ? "too_many_connections_from_address"
+                                                 : "too_many_connections")
+                     .add("address", address)
+                     .add("limit", over_address ? options_.max_connections_per_address
+                                                : options_.max_connections)
+                     .add("refused_total", refused_));
       last_refusal_log_ms_ = now;
     }
     if (by_address_[address] == 0) by_address_.erase(address);
@@ -318,7 +323,8 @@ void HttpServer::accept_one() {
       &c->timer,
       [](uv_timer_t* t) {
         auto* client = static_cast<Client*>(t->data);
-        spdlog::debug("event=http_connection_timeout responded={}", client->responded);
+        emit_event(Event(EventKind::kHttpConnectionTimeout, EventLevel::kDebug)
+                       .add("responded", client->responded));
         client->server->close_client(client);
       },
       static_cast<std::uint64_t>(options_.connection_timeout.count()), 0);
@@ -390,11 +396,15 @@ void HttpServer::respond(Client& c, std::string_view head) {
     try {
       body = route->second.render();
     } catch (const std::exception& e) {
-      spdlog::error("event=http_render_failed path={} error=\"{}\"", r.path, e.what());
+      emit_event(Event(EventKind::kHttpRenderFailed, EventLevel::kError)
+                     .add("path", r.path)
+                     .text("error", e.what()));
       send(c, error_response(500));
       return;
     } catch (...) {
-      spdlog::error("event=http_render_failed path={} error=unknown", r.path);
+      emit_event(Event(EventKind::kHttpRenderFailed, EventLevel::kError)
+                     .add("path", r.path)
+                     .add("error", "unknown"));
       send(c, error_response(500));
       return;
     }

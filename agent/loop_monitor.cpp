@@ -5,6 +5,8 @@
 
 #include <algorithm>
 
+#include "agent/event_bus.hpp"
+
 namespace hactl {
 
 void LoopBusy::record(double seconds) {
@@ -21,7 +23,8 @@ LoopMonitor::LoopMonitor(uv_loop_t* loop, std::function<void(double)> stalled)
   // Counted from the next wait on (libuv accepts it on a running loop).
   measuring_ = uv_loop_configure(loop_, UV_METRICS_IDLE_TIME) == 0;
   if (!measuring_) {
-    spdlog::warn("event=loop_monitor_unavailable reason=\"no idle-time metric in this libuv\"");
+    emit_event(Event(EventKind::kLoopMonitorUnavailable, EventLevel::kWarn)
+                   .text("reason", "no idle-time metric in this libuv"));
     return;
   }
   prepare_ = new uv_prepare_t;

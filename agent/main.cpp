@@ -16,6 +16,7 @@
 #include <sstream>
 
 #include "agent/agent.hpp"
+#include "agent/event_bus.hpp"
 #include "common/host_check.hpp"
 #include "resources/host_facts.hpp"
 #include "resources/realtime.hpp"
@@ -97,6 +98,9 @@ void setup_logging(const std::string& level) {
   }
   logger->set_level(spdlog::level::from_str(level));
   spdlog::set_default_logger(logger);
+  // Text before every event's line (docs/events.md): the lines are for people; the tests
+  // reword them all this way to show that nothing reads them back.
+  if (const char* prefix = std::getenv("HACTL_LOG_PREFIX")) hactl::set_event_line_prefix(prefix);
 }
 
 std::expected<hactl::AgentOptions, std::string> load(const Args& args) {
@@ -162,7 +166,8 @@ int run(hactl::AgentOptions options) {
   const int priority = options.realtime_priority;
   hactl::Agent agent(loop, std::move(options));
   if (auto r = agent.start(); !r) {
-    spdlog::critical("event=start_failed error=\"{}\"", r.error());
+    hactl::emit_event(hactl::Event(hactl::EventKind::kStartFailed, hactl::EventLevel::kCritical)
+                          .text("error", r.error()));
     agent.stop();
     uv_run(loop, UV_RUN_DEFAULT);
     return 1;
@@ -174,19 +179,23 @@ int run(hactl::AgentOptions options) {
     const auto rt = hactl::enter_realtime(priority, false);
     const auto locked = hactl::lock_memory();
     if (!rt || !locked) {
-      spdlog::warn(
-          "event=realtime_unavailable error=\"{}\" effect=\"heartbeats may be late "
-          "on a loaded machine\" fix=\"run as root or with CAP_SYS_NICE and "
-          "CAP_IPC_LOCK; --no-realtime to silence\"",
-          !rt ? rt.error() : locked.error());
+      hactl::emit_event(
+          hactl::Event(hactl::EventKind::kRealtimeUnavailable, hactl::EventLevel::kWarn)
+              .text("error", !rt ? rt.error() : locked.error())
+              .text("effect", "heartbeats may be late on a loaded machine")
+              .text("fix",
+                    "run as root or with CAP_SYS_NICE and CAP_IPC_LOCK; --no-realtime to "
+                    "silence"));
     } else {
-      spdlog::info("event=realtime policy=SCHED_RR priority={} memory=locked", priority);
+      hactl::emit_event(hactl::Event(hactl::EventKind::kRealtime)
+                            .add("policy", "SCHED_RR")
+                            .add("priority", priority)
+                            .add("memory", "locked"));
       // Children are exec'd through chrt, and the loop waits for that exec: keep it in memory.
       if (const auto r = hactl::keep_resident(hactl::kChrtPath); !r) {
-        spdlog::warn(
-            "event=not_resident error=\"{}\" effect=\"a child's start may wait for "
-            "the disk under load\"",
-            r.error());
+        hactl::emit_event(hactl::Event(hactl::EventKind::kNotResident, hactl::EventLevel::kWarn)
+                              .text("error", r.error())
+                              .text("effect", "a child's start may wait for the disk under load"));
       }
     }
   }
@@ -197,8 +206,10 @@ int run(hactl::AgentOptions options) {
     uv_signal_start(
         handle,
         [](uv_signal_t* h, int sig) {
-          spdlog::info("event=signal signal={} action={}", sig,
-                       "give resources up, then exit (again: exit at once)");
+          hactl::emit_event(
+              hactl::Event(hactl::EventKind::kSignal)
+                  .add("signal", sig)
+                  .text("action", "give resources up, then exit (again: exit at once)"));
           uv_loop_t* l = h->loop;
           // Once the agent has stopped, the signal handles close too and the loop ends.
           static_cast<hactl::Agent*>(h->data)->shutdown([l] {
@@ -226,7 +237,7 @@ int run(hactl::AgentOptions options) {
       nullptr);
   uv_run(loop, UV_RUN_DEFAULT);
   uv_loop_close(loop);
-  spdlog::info("event=agent_stopped");
+  hactl::emit_event(hactl::Event(hactl::EventKind::kAgentStopped));
   return agent.failed() ? 1 : 0;  // a failure: systemd's Restart=on-failure starts it again
 }
 

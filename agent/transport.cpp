@@ -4,6 +4,8 @@
 
 #include <cstring>
 
+#include "agent/event_bus.hpp"
+
 namespace hactl {
 namespace {
 
@@ -222,9 +224,10 @@ void Transport::drop(DropReason reason) {
   last_drop_log_[i] = now;
   // Every peer's first datagrams after this agent starts (and after the peer starts) are sealed
   // before it heard the other's challenge: routine, counted, not worth a warning each boot.
-  const auto level = reason == DropReason::kStaleEcho ? spdlog::level::info : spdlog::level::warn;
-  spdlog::log(level, "event=datagram_dropped reason={} total={}", to_string(reason),
-              counters_.dropped[i]);
+  const auto level = reason == DropReason::kStaleEcho ? EventLevel::kInfo : EventLevel::kWarn;
+  emit_event(Event(EventKind::kDatagramDropped, level)
+                 .add("reason", to_string(reason))
+                 .add("total", counters_.dropped[i]));
 }
 
 }  // namespace hactl

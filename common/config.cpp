@@ -17,8 +17,10 @@
 #include <sstream>
 
 #include "common/assert.hpp"
+#include "common/event.hpp"
 #include "common/limits.hpp"
 #include "common/resource_loader.hpp"
+#include "common/suggest.hpp"
 #include "common/yaml_reader.hpp"
 
 namespace hactl {
@@ -339,9 +341,20 @@ void load_nodes(YamlReader& loader, const YAML::Node& n, ClusterConfig& c) {
   }
 }
 
+// An alert hook listens for kinds the agent emits (common/event.hpp); a mistyped one would never
+// run it.
+std::string unknown_kind_message(const std::string& kind) {
+  const auto names = event_kind_names();
+  const std::vector<std::string> known(names.begin(), names.end());
+  std::string m = "no event is of kind '" + kind + "'";
+  if (const auto near = closest_name(kind, known)) return m + "; did you mean '" + *near + "'?";
+  return m + " (docs/events.md lists the kinds)";
+}
+
 // One `alerts:` entry. Durations and counts are bounded here so a hook can never hold a run
 // slot for long or retry without end; whether the file exists is the runner's business (the
 // same file is validated on machines that do not have the hooks installed).
+
 void load_alert(YamlReader& loader, const YAML::Node& n, const std::string& path, AlertConfig& a) {
   if (!loader.expect_map(n, path, {"id", "path", "timeout", "kinds", "retries", "retry_delay"}))
     return;
@@ -400,6 +413,8 @@ void load_alert(YamlReader& loader, const YAML::Node& n, const std::string& path
                      "must be an event kind such as node_down (1 to 64 characters of A-Z a-z 0-9 "
                      "_ . -), got '" +
                          k + "'");
+      } else if (!event_kind_named(k)) {
+        loader.error(n["kinds"][i], at, unknown_kind_message(k));
       } else if (!seen.insert(k).second) {
         loader.error(n["kinds"][i], at, "duplicate event kind '" + k + "'");
       } else {

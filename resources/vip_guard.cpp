@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "common/config.hpp"
+#include "common/event.hpp"
 #include "resources/process_runner.hpp"
 #include "resources/realtime.hpp"
 #include "resources/systemd_unit.hpp"
@@ -38,6 +39,10 @@ struct VipGuard::Shared {
 };
 
 namespace {
+
+// The guard is a process of its own (forked from the agent, its stderr the agent's): its events
+// are lines for people only, in the agent's format.
+void guard_log(const Event& e) { std::fprintf(stderr, "%s\n", format_event(e).c_str()); }
 
 // "10.0.0.1/24 eth0" -> a spec, through the same parser the resource class uses.
 std::optional<VipSpec> parse_line(const std::string& line) {
@@ -105,7 +110,8 @@ void stop_resources(const GuardOptions& o, std::vector<std::string>& held) {
     } else {
       continue;
     }
-    std::fprintf(stderr, "event=guard_stopped resource=%s %s\n", it->c_str(), how.c_str());
+    guard_log(
+        Event(EventKind::kGuardStopped, EventLevel::kWarn).add("resource", *it).text("how", how));
   }
   held.clear();
   systemd.reset();
@@ -198,7 +204,7 @@ class Reloader {
  private:
   void take_up(GuardOptions& o, const std::vector<std::string>& held_ids) {
     if (!result_ || !*result_) {
-      std::fprintf(stderr, "event=guard_reload_failed path=%s\n", path_.c_str());
+      guard_log(Event(EventKind::kGuardReloadFailed, EventLevel::kError).add("path", path_));
       return;
     }
     ResourceConfig next = (*result_)->config.resources;
@@ -248,7 +254,9 @@ class Reloader {
     // Only what stops without quorum: a VIP or resource with on_quorum_loss freeze stays.
     std::set<std::string> due_vips = stopping_vips(o, held);
     if (deadline >= 0 && !due_vips.empty() && now >= deadline) {
-      std::fprintf(stderr, "event=vip_guard_deadline action=remove vips=%zu\n", due_vips.size());
+      guard_log(Event(EventKind::kVipGuardDeadline, EventLevel::kWarn)
+                    .add("action", "remove")
+                    .add("vips", due_vips.size()));
       for (const auto& line : due_vips) held.erase(line);
       remove_all(due_vips);
     }
@@ -265,8 +273,9 @@ class Reloader {
       }
       if (now >= at && silent) {
         if (eof && lock_held_by_another(o.lock_file)) break;  // a new agent is in charge
-        std::fprintf(stderr, "event=guard_stops_resources reason=%s count=%zu\n",
-                     eof ? "agent_gone" : "agent_silent", due.size());
+        guard_log(Event(EventKind::kGuardStopsResources, EventLevel::kWarn)
+                      .add("reason", eof ? "agent_gone" : "agent_silent")
+                      .add("count", due.size()));
         std::vector<std::string> stopping = due;
         stop_resources(o, stopping);
         std::erase_if(resources, [&](const std::string& id) {
@@ -296,7 +305,9 @@ class Reloader {
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
       if (maintenance) {
-        std::fprintf(stderr, "event=guard_exits reason=agent_gone_in_maintenance action=none\n");
+        guard_log(Event(EventKind::kGuardExits)
+                      .add("reason", "agent_gone_in_maintenance")
+                      .add("action", "none"));
         break;
       }
       // EOF: the agent is gone. Its VIPs go at once; the rest wait for the deadline + grace.

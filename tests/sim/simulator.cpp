@@ -545,7 +545,8 @@ std::optional<DocVersion> Simulation::drain_once(std::size_t i) {
     line.add("term", e.term.value);
     if (e.node) line.add("node", config_.nodes[e.node->value].name);
     line.fields.insert(line.fields.end(), e.fields.begin(), e.fields.end());
-    trace(config_.nodes[i].name + " " + format_event(line));
+    // "n3 became_coordinator term=1 ...": the transcripts (tests/sim/testdata) read these.
+    trace(config_.nodes[i].name + " " + format_event(line).substr(std::string("event=").size()));
   }
   for (const auto& note : out.notes) trace(config_.nodes[i].name + " " + format_event(note));
   // Off the loop, as long as parse_config takes on a slow host: 0.3 us a byte (a 1 MB file

@@ -66,7 +66,7 @@ TEST(ConfigAlerts, EveryKey) {
       "  - id: pager\n"
       "    path: /opt/hooks/page\n"
       "    timeout: 10m\n"
-      "    kinds: [node_down, action]\n"
+      "    kinds: [node_down, action_finished]\n"
       "    retries: 0\n"
       "    retry_delay: 0s\n"
       "  - {path: /opt/hooks/page, id: page2, retries: 10, retry_delay: 1h, timeout: 1ms}\n");
@@ -74,10 +74,10 @@ TEST(ConfigAlerts, EveryKey) {
   const AlertConfig& a = c.alerts[0];
   EXPECT_EQ(a.id, "pager");
   EXPECT_EQ(a.timeout, 10min);
-  EXPECT_EQ(a.kinds, (std::vector<std::string>{"node_down", "action"}));
+  EXPECT_EQ(a.kinds, (std::vector<std::string>{"node_down", "action_finished"}));
   EXPECT_EQ(a.retries, 0);
   EXPECT_EQ(a.retry_delay, 0s);
-  EXPECT_TRUE(a.wants("action"));
+  EXPECT_TRUE(a.wants("action_finished"));
   EXPECT_FALSE(a.wants("node_up"));
   EXPECT_EQ(c.alerts[1].id, "page2");
   EXPECT_EQ(c.alerts[1].retries, 10);
@@ -171,6 +171,13 @@ TEST(ConfigAlerts, Kinds) {
   EXPECT_NE(only_error("alerts:\n  - path: /a/b\n    kinds: [node_down, 'no way']\n")
                 .find("alerts[0].kinds[1]: must be an event kind such as node_down"),
             std::string::npos);
+  // A kind no event has would never run the hook: refused, with the kind meant if it is close.
+  EXPECT_EQ(only_error("alerts:\n  - path: /a/b\n    kinds: [node_dwn]\n"),
+            "cluster.yaml:14:13: alerts[0].kinds[0]: no event is of kind 'node_dwn'; did you mean "
+            "'node_down'?");
+  EXPECT_EQ(only_error("alerts:\n  - path: /a/b\n    kinds: [election]\n"),
+            "cluster.yaml:14:13: alerts[0].kinds[0]: no event is of kind 'election' "
+            "(docs/events.md lists the kinds)");
   EXPECT_NE(only_error("alerts:\n  - path: /a/b\n    kinds: [[a]]\n")
                 .find("alerts[0].kinds[0]: expected a name, got a list"),
             std::string::npos);
