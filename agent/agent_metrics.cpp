@@ -156,10 +156,10 @@ std::string Agent::metrics_text() const {
   m.family("hactl_vip_announcements", kGauge, "Announcements of a held vip since its start.");
   for (std::size_t k = 0; k < config().resources.primitives.size(); ++k) {
     const PrimitiveConfig& p = config().resources.primitives[k];
-    if (p.cls != ResourceClass::kVip) continue;
-    for (std::size_t i = 0; i < nodes.size(); ++i) {
-      const ResourceEntry& e = host().conductor().views()[i].entries[k];
-      if (!mem.up[i] || e.check == VipCheck::kNone) continue;
+    const auto checks = host().conductor().vip_checks(k, mem);
+    for (std::size_t i = 0; i < checks.size(); ++i) {
+      if (checks[i] == nullptr) continue;
+      const ResourceEntry& e = *checks[i];
       const MetricLabels labels{{"resource", p.id}, {"node", nodes[i].name}};
       m.sample("hactl_vip_verified", labels, e.check == VipCheck::kVerified ? 1 : 0);
       if (e.check == VipCheck::kVerified) {

@@ -127,9 +127,10 @@ void add_resources_json(nlohmann::json& status, const ClusterConfig& config, con
     }
     // A vip's verification, as its holder reports it (coordinator/announcer.hpp).
     nlohmann::json verify = nullptr;
-    for (std::size_t i = 0; i < config.nodes.size() && p.cls == ResourceClass::kVip; ++i) {
-      const ResourceEntry& e = c.views()[i].entries[k];
-      if (!m.up[i] || roles[i] == ResourceRole::kStopped || e.check == VipCheck::kNone) continue;
+    const auto checks = c.vip_checks(k, m);
+    for (std::size_t i = 0; i < checks.size(); ++i) {
+      if (checks[i] == nullptr || roles[i] == ResourceRole::kStopped) continue;
+      const ResourceEntry& e = *checks[i];
       verify = {{"node", config.nodes[i].name},
                 {"state", std::string(to_string(e.check))},
                 {"took_ms", e.check == VipCheck::kVerified ? nlohmann::json(e.check_ms)

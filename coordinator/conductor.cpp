@@ -646,6 +646,17 @@ std::vector<std::pair<NodeId, ActionRequest>> Conductor::take_requests() {
   return r;
 }
 
+std::vector<const ResourceEntry*> Conductor::vip_checks(std::size_t index,
+                                                        const Membership& m) const {
+  std::vector<const ResourceEntry*> out(views_.size(), nullptr);
+  if (config_.resources.primitives.at(index).cls != ResourceClass::kVip) return out;
+  for (std::size_t i = 0; i < views_.size(); ++i) {
+    const ResourceEntry& e = views_[i].entries[index];
+    if (m.up[i] && e.check != VipCheck::kNone) out[i] = &e;
+  }
+  return out;
+}
+
 std::vector<Event> Conductor::take_events() {
   auto e = std::move(events_);
   events_.clear();

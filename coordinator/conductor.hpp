@@ -111,6 +111,10 @@ class Conductor {
   // The cluster as this node knows it (also when it is not the coordinator).
   ClusterState state(const Membership& m, Instant now) const;
   const std::vector<NodeView>& views() const { return views_; }
+  // The verification of the vip at primitive `index` (coordinator/announcer.hpp) as each node
+  // up that checks it reports it, by NodeId (nullptr: down, or no check there): the one answer
+  // to "is this vip verified" for status and metrics.
+  std::vector<const ResourceEntry*> vip_checks(std::size_t index, const Membership& m) const;
   // Whether primitive `index` may be active on a node that is up: in a role, busy or not yet
   // probed in its report, or started there by an action this coordinator sent (answered or
   // not). For nodes that are down, state() says (their lease and takeover delays decide).
