@@ -1,9 +1,12 @@
 // Keeping the agent's loop on time under load (corosync does the same): heartbeats must not
-// wait behind a busy machine. The loop thread runs SCHED_RR with SCHED_RESET_ON_FORK, so what
-// it forks (resource agents, hooks, fence agents) runs at normal priority; threads it starts
-// for disk work put themselves back to normal priority; and the agent's memory is locked so
-// that a page fault under memory pressure cannot stall it. The guard does the same for itself.
-// Children never run realtime: the process runner execs them through `chrt --other 0`.
+// wait behind a busy machine. The agent's loop thread runs SCHED_RR *without*
+// SCHED_RESET_ON_FORK (agent/main.cpp): what it forks inherits SCHED_RR for the moment between
+// fork and exec, and the process runner execs every child (resource agents, hooks, fence
+// agents) through `chrt --other 0`, so no child runs realtime and the loop, which waits for the
+// exec, is not held up by a child waiting for a CPU. Threads it starts for disk work put
+// themselves back to normal priority, and its memory is locked so that a page fault under
+// memory pressure cannot stall it. The guard, which runs its stops itself, enters SCHED_RR
+// *with* SCHED_RESET_ON_FORK and locks its memory too (resources/vip_guard.cpp).
 #pragma once
 
 #include <expected>
