@@ -1,7 +1,7 @@
 // What the scheduler knows of the cluster at one instant: each node's condition, each
 // primitive's role on each node (as the agents reported it), and failure records. The
 // coordinator builds it from membership and agent reports; `hactl simulate` reads it from a
-// file. Plain data: no behaviour, no I/O.
+// file. Data with lookups (cluster_state.cpp): no decisions, no I/O.
 #pragma once
 
 #include <map>

@@ -369,43 +369,4 @@ std::string_view to_string(ResourceRole r) {
   return "unknown";
 }
 
-std::string_view to_string(NodeCondition c) {
-  switch (c) {
-    case NodeCondition::kOnline:
-      return "online";
-    case NodeCondition::kStandby:
-      return "standby";
-    case NodeCondition::kOffline:
-      return "offline";
-    case NodeCondition::kUnclean:
-      return "unclean";
-    case NodeCondition::kMaintenance:
-      return "maintenance";
-  }
-  return "unknown";
-}
-
-ResourceRole ClusterState::role(const std::string& primitive, NodeId node) const {
-  const auto it = roles.find(primitive);
-  return it == roles.end() ? ResourceRole::kStopped : it->second.at(node.value);
-}
-
-bool ClusterState::is_failed(const std::string& primitive, NodeId node) const {
-  const auto it = failed.find(primitive);
-  return it != failed.end() && it->second.at(node.value);
-}
-
-bool ClusterState::is_settling(const std::string& primitive, NodeId node) const {
-  const auto it = settling.find(primitive);
-  return it != settling.end() && it->second.at(node.value);
-}
-
-int ClusterState::fail_count(const PrimitiveConfig& p, NodeId node) const {
-  const auto it = failures.find(p.id);
-  if (it == failures.end()) return 0;
-  const FailureRecord& f = it->second.at(node.value);
-  const bool expired = p.failure_timeout > Duration::zero() && now - f.last >= p.failure_timeout;
-  return expired ? 0 : f.count;
-}
-
 }  // namespace hactl

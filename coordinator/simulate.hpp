@@ -2,9 +2,6 @@
 // would run for a cluster state, optionally after killing nodes or failing resources, without
 // running it. The scheduler golden tests (tests/scheduler/) go through exactly this path, so
 // what the coordinator decides and what simulate prints cannot differ.
-//
-// Also writes a ClusterState back as the STATE.yaml that parse_state (state_file.hpp) reads,
-// so a live agent can dump its state for an offline `hactl simulate --state`.
 #pragma once
 
 #include <expected>
@@ -17,6 +14,7 @@
 #include "common/config.hpp"
 #include "coordinator/cluster_state.hpp"
 #include "coordinator/scheduler.hpp"
+#include "coordinator/state_file.hpp"
 
 namespace hactl {
 
@@ -98,10 +96,5 @@ std::string format_transition(const SimulateResult& r);
 //  "placement": [{"resource", "node", "role"}], "notes": [...]}; a role is started, promoted,
 // or unpromoted (a promotable clone's instance that is not promoted), as in STATE.yaml.
 nlohmann::json to_json(const SimulateResult& r);
-
-// The state as STATE.yaml (docs/scheduler.md), which parse_state reads back into the same
-// state. Failure times are written as ages relative to state.now (a failure recorded after
-// `now` is written as age 0); settling marks are kept where the primitive is active.
-std::string write_state_yaml(const ClusterConfig& config, const ClusterState& state);
 
 }  // namespace hactl

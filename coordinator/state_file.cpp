@@ -1,7 +1,9 @@
 #include "coordinator/state_file.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <map>
+#include <sstream>
 
 #include "common/yaml_reader.hpp"
 
@@ -201,6 +203,117 @@ std::expected<ClusterState, std::vector<ConfigError>> parse_state(const ClusterC
   }
   if (!r.errors().empty()) return std::unexpected(r.errors());
   return state;
+}
+
+// Writing a state back (write_state_yaml).
+namespace {
+
+// A name as a YAML scalar: plain when it cannot be read as anything else, else quoted.
+std::string yaml_name(const std::string& s) {
+  std::string lower = s;
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  static const std::vector<std::string> kWords = {"null", "true", "false", "yes", "no",
+                                                  "on",   "off",  "y",     "n",   "~"};
+  bool plain = !s.empty() && (std::isalnum(static_cast<unsigned char>(s[0])) || s[0] == '_') &&
+               std::find(kWords.begin(), kWords.end(), lower) == kWords.end();
+  for (const char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    plain = plain && (std::isalnum(u) || c == '_' || c == '.' || c == '-');
+  }
+  if (plain) return s;
+  std::string q = "\"";
+  for (const char c : s) {
+    if (c == '"' || c == '\\') q += '\\';
+    q += c;
+  }
+  return q + "\"";
+}
+
+void write_nodes(std::ostringstream& out, const ClusterConfig& config, const ClusterState& state,
+                 std::size_t n) {
+  out << "nodes: {";
+  for (std::size_t i = 0; i < n; ++i) {
+    out << (i ? ", " : "") << yaml_name(config.nodes[i].name) << ": ";
+    const Instant since = i < state.online_since.size() ? state.online_since[i] : Instant::min();
+    if (since != Instant::min() && state.nodes[i] == NodeCondition::kOnline) {
+      out << "{state: online, online_for: "
+          << format_duration(std::max(Duration::zero(), state.now - since)) << "}";
+    } else {
+      out << to_string(state.nodes[i]);
+    }
+  }
+  out << "}\n";
+  if (!state.held.empty()) {
+    out << "held:\n";
+    for (const auto& [id, why] : state.held)
+      out << "  " << yaml_name(id) << ": " << yaml_name(why) << "\n";
+  }
+}
+
+// The resources: section: each active primitive's role on each node.
+std::string roles_line(const ClusterConfig& config, const ClusterState& state, std::size_t n,
+                       const PrimitiveConfig& p) {
+  const auto it = state.roles.find(p.id);
+  if (it == state.roles.end()) return std::string();
+  const CloneConfig* clone = config.resources.clone_of(p.id);
+  const bool promotable = clone != nullptr && clone->promotable;
+  std::string l;
+  for (std::size_t i = 0; i < n && i < it->second.size(); ++i) {
+    const ResourceRole role = it->second[i];
+    if (role == ResourceRole::kStopped) continue;
+    const bool settling = state.is_settling(p.id, NodeId{static_cast<std::uint16_t>(i)});
+    const char* text = role == ResourceRole::kPromoted
+                           ? (settling ? "settling-promoted" : "promoted")
+                       : settling   ? "settling"
+                       : promotable ? "unpromoted"
+                                    : "started";
+    l += (l.empty() ? "{" : ", ") + yaml_name(config.nodes[i].name) + ": " + text;
+  }
+  return l.empty() ? l : l + "}";
+}
+
+}  // namespace
+
+std::string write_state_yaml(const ClusterConfig& config, const ClusterState& state) {
+  const std::size_t n = std::min(config.nodes.size(), state.nodes.size());
+  std::ostringstream out;
+  write_nodes(out, config, state, n);
+  // One "  resource: ..." line for each primitive that has something to say, under `section`.
+  auto section = [&](const char* name, auto&& line) {
+    std::string body;
+    for (const auto& p : config.resources.primitives) {
+      const std::string l = line(p);
+      if (!l.empty()) body += "  " + yaml_name(p.id) + ": " + l + "\n";
+    }
+    if (!body.empty()) out << name << ":\n" << body;
+  };
+  section("resources", [&](const PrimitiveConfig& p) { return roles_line(config, state, n, p); });
+  section("failed", [&](const PrimitiveConfig& p) {
+    const auto it = state.failed.find(p.id);
+    if (it == state.failed.end()) return std::string();
+    std::string l;
+    for (std::size_t i = 0; i < n && i < it->second.size(); ++i) {
+      if (it->second[i]) l += (l.empty() ? "[" : ", ") + yaml_name(config.nodes[i].name);
+    }
+    return l.empty() ? l : l + "]";
+  });
+  section("failures", [&](const PrimitiveConfig& p) {
+    const auto it = state.failures.find(p.id);
+    if (it == state.failures.end()) return std::string();
+    std::string l;
+    for (std::size_t i = 0; i < n && i < it->second.size(); ++i) {
+      const FailureRecord& f = it->second[i];
+      if (f.count <= 0) continue;
+      const Duration age = std::max(Duration::zero(), state.now - f.last);
+      l += (l.empty() ? "{" : ", ") + yaml_name(config.nodes[i].name) + ": " +
+           (age == Duration::zero()
+                ? std::to_string(f.count)
+                : "{count: " + std::to_string(f.count) + ", age: " + format_duration(age) + "}");
+    }
+    return l.empty() ? l : l + "}";
+  });
+  return out.str();
 }
 
 }  // namespace hactl
