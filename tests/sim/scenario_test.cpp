@@ -461,17 +461,39 @@ TEST_F(Scenario, HeartbeatsFallIntoOneBurstPerInterval) {
   EXPECT_LE(bursts, 11U) << sent.size() << " heartbeats";
 }
 
+// A restarted node keeps the vote it cast in its term (Raft's votedFor survives a restart):
+// asked again in that term by another candidate, once every promise it made has run out (so
+// only the vote can hold it back), it refuses. Its answer is what counts, not the copy of its
+// hard state the simulator hands back at the restart.
 TEST_F(Scenario, RestartedNodeRemembersItsVote) {
   Simulation sim(exact(3), 10);
-  sim.start_all();
-  sim.run_for(1000 * kMs);
-  const auto leader = sim.agreed();
+  const auto leader = start_and_agree(sim);
   ASSERT_TRUE(leader);
-  const std::size_t f = (index(*leader) + 1) % 3;
-  const HardState before = sim.node(f)->hard_state();
-  sim.crash(f);
-  sim.restart(f);
-  EXPECT_EQ(sim.node(f)->hard_state(), before);
+  std::optional<std::size_t> f;  // a follower that voted in the leader's term
+  for (std::size_t n = 0; n < 3; ++n) {
+    if (n != index(*leader) && sim.node(n)->hard_state().voted_for) f = n;
+  }
+  ASSERT_TRUE(f) << "no follower voted: the scenario proves nothing";
+  const HardState before = sim.node(*f)->hard_state();
+  ASSERT_EQ(before.term, sim.node(index(*leader))->term());
+  std::size_t other = 0;  // a candidate it did not vote for
+  while (other == *f || other == before.voted_for->value) ++other;
+  sim.crash(*f);
+  sim.restart(*f);
+  sim.isolate(*f);         // nothing renews a promise or brings a newer term
+  sim.run_for(700 * kMs);  // past its boot promise (node_timeout, 300 ms)
+  ASSERT_EQ(sim.node(*f)->term(), before.term) << "pre-votes alone never raise the term";
+  std::optional<VoteResponse> answer;
+  sim.observe([&](RealTime, NodeId from, NodeId to, const Message& m) {
+    const auto* r = std::get_if<VoteResponse>(&m);
+    if (r != nullptr && from.value == *f && to.value == other) answer = *r;
+  });
+  sim.inject(other, *f, VoteRequest{before.term, 77, sim.node(*f)->doc_version()});
+  ASSERT_TRUE(answer) << "no answer: something else held the vote back";
+  EXPECT_EQ(answer->term, before.term);
+  EXPECT_FALSE(answer->granted) << "voted twice in term " << before.term.value;
+  EXPECT_EQ(sim.node(*f)->hard_state(), before);
+  sim.heal_network();
   sim.run_for(1000 * kMs);
   expect_safe(sim);
   EXPECT_EQ(sim.agreed(), leader);
