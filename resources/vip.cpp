@@ -2,8 +2,6 @@
 
 #include <arpa/inet.h>
 #include <linux/if_addr.h>
-#include <linux/if_packet.h>
-#include <net/ethernet.h>
 #include <net/if.h>
 #include <net/if_arp.h>
 #include <netinet/icmp6.h>
@@ -16,6 +14,8 @@
 #include <cerrno>
 #include <cstring>
 #include <memory>
+
+#include "resources/arp_frame.hpp"
 
 namespace hactl {
 namespace {
@@ -80,22 +80,8 @@ int arp_socket() {
 VipResult announce_v4(const VipSpec& vip, unsigned ifindex, const MacAddress& mac) {
   const int fd = arp_socket();
   if (fd < 0) return fail(OcfCode::kErrPerm, std::string("packet socket: ") + std::strerror(errno));
-  // A gratuitous ARP request: sender and target address are both the VIP (RFC 5227 3).
-  unsigned char frame[28] = {0x00, 0x01, 0x08, 0x00, 6, 4, 0x00, 0x01};
-  std::memcpy(frame + 8, mac.data(), 6);
-  std::memcpy(frame + 14, vip.address.data(), 4);
-  std::memset(frame + 18, 0, 6);
-  std::memcpy(frame + 24, vip.address.data(), 4);
-  sockaddr_ll to{};
-  to.sll_family = AF_PACKET;
-  to.sll_protocol = htons(ETH_P_ARP);
-  to.sll_ifindex = static_cast<int>(ifindex);
-  to.sll_halen = 6;
-  std::memset(to.sll_addr, 0xff, 6);
-  const ssize_t n =
-      ::sendto(fd, frame, sizeof frame, 0, reinterpret_cast<sockaddr*>(&to), sizeof to);
-  const int err = errno;
-  if (n != sizeof frame)
+  const int err = send_arp_broadcast(fd, ifindex, gratuitous_arp(mac, ipv4_bytes(vip.address)));
+  if (err != 0)
     return fail(OcfCode::kErrGeneric, std::string("gratuitous ARP: ") + std::strerror(err));
   return {};
 }

@@ -14,6 +14,7 @@
 #include <cstring>
 #include <thread>
 
+#include "resources/arp_frame.hpp"
 #include "resources/vip.hpp"
 
 namespace hactl {
@@ -78,19 +79,9 @@ std::string open_socket(VipChecker::Check& c) {
 
 void send_probe(VipChecker::Check& c) {
   if (c.family == AF_INET) {
-    // An ARP probe: sender hardware address ours, sender protocol address 0.0.0.0.
-    unsigned char frame[28] = {0x00, 0x01, 0x08, 0x00, 6, 4, 0x00, 0x01};
-    std::memcpy(frame + 8, c.own_mac.data(), 6);
-    std::memset(frame + 14, 0, 10);
-    std::memcpy(frame + 24, c.address.data(), 4);
-    sockaddr_ll to{};
-    to.sll_family = AF_PACKET;
-    to.sll_protocol = htons(ETH_P_ARP);
-    to.sll_ifindex = static_cast<int>(c.ifindex);
-    to.sll_halen = 6;
-    std::memset(to.sll_addr, 0xff, 6);
-    [[maybe_unused]] const ssize_t n =
-        ::sendto(c.fd, frame, sizeof frame, 0, reinterpret_cast<sockaddr*>(&to), sizeof to);
+    // One that does not leave is sent again at the next round (kProbeEveryMs).
+    [[maybe_unused]] const int err =
+        send_arp_broadcast(c.fd, c.ifindex, arp_probe(c.own_mac, ipv4_bytes(c.address)));
     return;
   }
   unsigned char msg[32] = {};

@@ -32,6 +32,15 @@ class Scenario : public ::testing::Test {
     sim.run_for(1000 * kMs);
     return sim.agreed();
   }
+  // The nodes that hold a coordinator lease now (a crashed node holds none).
+  static std::vector<std::size_t> lease_holders(const Simulation& sim, std::size_t nodes) {
+    std::vector<std::size_t> out;
+    for (std::size_t n = 0; n < nodes; ++n) {
+      const Node* node = sim.node(n);
+      if (node != nullptr && node->holds_coordinator_lease(sim.local_now(n))) out.push_back(n);
+    }
+    return out;
+  }
 };
 
 TEST_F(Scenario, ThreeNodesElectOneCoordinatorAfterTheBootPromise) {
@@ -48,9 +57,7 @@ TEST_F(Scenario, ThreeNodesElectOneCoordinatorAfterTheBootPromise) {
 
 TEST_F(Scenario, CoordinatorCrashIsReplacedWithinNodeTimeoutPlusJitter) {
   Simulation sim(exact(3), 2);
-  sim.start_all();
-  sim.run_for(1000 * kMs);
-  const auto first = sim.agreed();
+  const auto first = start_and_agree(sim);
   ASSERT_TRUE(first);
   const Term before = sim.node(index(*first))->term();
   sim.crash(index(*first));
@@ -59,13 +66,7 @@ TEST_F(Scenario, CoordinatorCrashIsReplacedWithinNodeTimeoutPlusJitter) {
   for (int i = 0; i < 100 && !next; ++i) {
     sim.run_for(5 * kMs);
     // Only the survivors count: the crashed node has no opinion.
-    for (std::size_t n = 0; n < 3; ++n) {
-      const Node* node = sim.node(n);
-      if (node != nullptr && node->role() == Role::kCoordinator &&
-          node->holds_coordinator_lease(sim.local_now(n))) {
-        next = node->self();
-      }
-    }
+    for (const std::size_t n : lease_holders(sim, 3)) next = sim.node(n)->self();
   }
   expect_safe(sim);
   ASSERT_TRUE(next);
@@ -77,9 +78,7 @@ TEST_F(Scenario, CoordinatorCrashIsReplacedWithinNodeTimeoutPlusJitter) {
 
 TEST_F(Scenario, IsolatedCoordinatorStepsDownWithinItsLeaseAndMajorityMovesOn) {
   Simulation sim(exact(3), 3);
-  sim.start_all();
-  sim.run_for(1000 * kMs);
-  const auto first = sim.agreed();
+  const auto first = start_and_agree(sim);
   ASSERT_TRUE(first);
   const std::size_t old = index(*first);
   sim.isolate(old);
@@ -109,9 +108,7 @@ TEST_F(Scenario, RejoiningFollowerDoesNotDisruptTheCoordinator) {
   // depends on timing, and both orders must leave the coordinator alone.
   for (std::uint64_t seed = 1; seed <= 40; ++seed) {
     Simulation sim(exact(5), seed);
-    sim.start_all();
-    sim.run_for(1000 * kMs);
-    const auto leader = sim.agreed();
+    const auto leader = start_and_agree(sim);
     ASSERT_TRUE(leader);
     const std::size_t follower = (index(*leader) + 1) % 5;
     const Term term = sim.node(index(*leader))->term();
@@ -128,9 +125,7 @@ TEST_F(Scenario, RejoiningFollowerDoesNotDisruptTheCoordinator) {
 TEST_F(Scenario, TwoNodesAndWitnessSurviveTheLossOfEitherServer) {
   for (std::size_t victim = 0; victim < 2; ++victim) {
     Simulation sim(exact(3, 1), 5 + victim);
-    sim.start_all();
-    sim.run_for(1000 * kMs);
-    ASSERT_TRUE(sim.agreed());
+    ASSERT_TRUE(start_and_agree(sim));
     EXPECT_NE(index(*sim.agreed()), 2u) << "the witness must never coordinate";
     sim.crash(victim);
     sim.run_for(1000 * kMs);
@@ -143,9 +138,7 @@ TEST_F(Scenario, TwoNodesAndWitnessSurviveTheLossOfEitherServer) {
 
 TEST_F(Scenario, TwoNodesWithoutWitnessCannotFailOver) {
   Simulation sim(exact(2), 7);
-  sim.start_all();
-  sim.run_for(1000 * kMs);
-  const auto leader = sim.agreed();
+  const auto leader = start_and_agree(sim);
   ASSERT_TRUE(leader);
   sim.crash(1 - index(*leader));
   sim.run_for(1000 * kMs);
@@ -156,9 +149,7 @@ TEST_F(Scenario, TwoNodesWithoutWitnessCannotFailOver) {
 
 TEST_F(Scenario, PausedCoordinatorWakesWithoutALease) {
   Simulation sim(exact(3), 8);
-  sim.start_all();
-  sim.run_for(1000 * kMs);
-  const auto leader = sim.agreed();
+  const auto leader = start_and_agree(sim);
   ASSERT_TRUE(leader);
   const std::size_t old = index(*leader);
   sim.pause(old, 2000 * kMs);  // SIGSTOP for two seconds
@@ -173,9 +164,7 @@ TEST_F(Scenario, PausedCoordinatorWakesWithoutALease) {
 
 TEST_F(Scenario, OneWayLinkLossFromCoordinatorIsSurvived) {
   Simulation sim(exact(3), 9);
-  sim.start_all();
-  sim.run_for(1000 * kMs);
-  const auto leader = sim.agreed();
+  const auto leader = start_and_agree(sim);
   ASSERT_TRUE(leader);
   const std::size_t c = index(*leader);
   // The coordinator still hears everyone but nobody hears it.
@@ -184,14 +173,9 @@ TEST_F(Scenario, OneWayLinkLossFromCoordinatorIsSurvived) {
   }
   sim.run_for(2000 * kMs);
   expect_safe(sim);
-  std::size_t coordinators = 0;
-  for (std::size_t n = 0; n < 3; ++n) {
-    if (sim.node(n)->holds_coordinator_lease(sim.local_now(n))) {
-      ++coordinators;
-      EXPECT_NE(n, c);
-    }
-  }
-  EXPECT_EQ(coordinators, 1u);
+  const auto holders = lease_holders(sim, 3);
+  ASSERT_EQ(holders.size(), 1u);
+  EXPECT_NE(holders[0], c);
 }
 
 // docs/design.md, "Quorum lease": a follower's right to run is granted by its peers, not by
@@ -213,12 +197,7 @@ TEST_F(Scenario, CoordinatorCrashLeavesEveryFollowerItsLease) {
     }
   }
   expect_safe(sim);
-  std::size_t coordinators = 0;
-  for (std::size_t n = 0; n < 3; ++n) {
-    if (n != index(*leader) && sim.node(n)->holds_coordinator_lease(sim.local_now(n)))
-      ++coordinators;
-  }
-  EXPECT_EQ(coordinators, 1u) << "a survivor leads";
+  EXPECT_EQ(lease_holders(sim, 3).size(), 1u) << "a survivor leads";
 }
 
 // docs/design.md, "Releases": a cut-off node's lease is taken as over only once it is over,
@@ -461,17 +440,39 @@ TEST_F(Scenario, HeartbeatsFallIntoOneBurstPerInterval) {
   EXPECT_LE(bursts, 11U) << sent.size() << " heartbeats";
 }
 
+// A restarted node keeps the vote it cast in its term (Raft's votedFor survives a restart):
+// asked again in that term by another candidate, once every promise it made has run out (so
+// only the vote can hold it back), it refuses. Its answer is what counts, not the copy of its
+// hard state the simulator hands back at the restart.
 TEST_F(Scenario, RestartedNodeRemembersItsVote) {
   Simulation sim(exact(3), 10);
-  sim.start_all();
-  sim.run_for(1000 * kMs);
-  const auto leader = sim.agreed();
+  const auto leader = start_and_agree(sim);
   ASSERT_TRUE(leader);
-  const std::size_t f = (index(*leader) + 1) % 3;
-  const HardState before = sim.node(f)->hard_state();
-  sim.crash(f);
-  sim.restart(f);
-  EXPECT_EQ(sim.node(f)->hard_state(), before);
+  std::optional<std::size_t> f;  // a follower that voted in the leader's term
+  for (std::size_t n = 0; n < 3; ++n) {
+    if (n != index(*leader) && sim.node(n)->hard_state().voted_for) f = n;
+  }
+  ASSERT_TRUE(f) << "no follower voted: the scenario proves nothing";
+  const HardState before = sim.node(*f)->hard_state();
+  ASSERT_EQ(before.term, sim.node(index(*leader))->term());
+  std::size_t other = 0;  // a candidate it did not vote for
+  while (other == *f || other == before.voted_for->value) ++other;
+  sim.crash(*f);
+  sim.restart(*f);
+  sim.isolate(*f);         // nothing renews a promise or brings a newer term
+  sim.run_for(700 * kMs);  // past its boot promise (node_timeout, 300 ms)
+  ASSERT_EQ(sim.node(*f)->term(), before.term) << "pre-votes alone never raise the term";
+  std::optional<VoteResponse> answer;
+  sim.observe([&](RealTime, NodeId from, NodeId to, const Message& m) {
+    const auto* r = std::get_if<VoteResponse>(&m);
+    if (r != nullptr && from.value == *f && to.value == other) answer = *r;
+  });
+  sim.inject(other, *f, VoteRequest{before.term, 77, sim.node(*f)->doc_version()});
+  ASSERT_TRUE(answer) << "no answer: something else held the vote back";
+  EXPECT_EQ(answer->term, before.term);
+  EXPECT_FALSE(answer->granted) << "voted twice in term " << before.term.value;
+  EXPECT_EQ(sim.node(*f)->hard_state(), before);
+  sim.heal_network();
   sim.run_for(1000 * kMs);
   expect_safe(sim);
   EXPECT_EQ(sim.agreed(), leader);

@@ -660,6 +660,12 @@ void Simulation::transmit(NodeId from, NodeId to, Message m) {
   network_.push(InFlight{now_ + delay(), order_++, from, to, epoch, std::move(m)});
 }
 
+void Simulation::inject(std::size_t from, std::size_t to, Message m) {
+  trace(config_.nodes[to].name + " is sent a message as from " + config_.nodes[from].name);
+  deliver(InFlight{now_, order_++, NodeId{static_cast<std::uint16_t>(from)},
+                   NodeId{static_cast<std::uint16_t>(to)}, nodes_[from]->epoch, std::move(m)});
+}
+
 void Simulation::deliver(const InFlight& f) {
   SimNode& n = *nodes_[f.to.value];
   if (n.arb) {

@@ -159,6 +159,10 @@ class Simulation {
   // Datagrams to or from place i take `one_way` more (an arbiter across a WAN).
   void set_place_delay(std::size_t i, RealTime one_way);
   void pause(std::size_t i, RealTime duration);
+  // Delivers `m` to place `to` now, as a datagram of place `from`'s current incarnation, past
+  // any loss or blocking: a scenario asks a node something itself (a vote) and reads the answer
+  // it sends through observe().
+  void inject(std::size_t from, std::size_t to, Message m);
   // Node i hands the coordinator role over (Node::hand_over) to `target` or its choice; a
   // follower asks its coordinator to.
   void hand_over(std::size_t i, std::optional<std::size_t> target = std::nullopt);
