@@ -54,9 +54,9 @@ std::expected<void, std::string> Agent::start() {
   g.lock_file = options_.lock_file;
   g.realtime_priority = options_.realtime_priority;
   g.no_quorum_policy = config().no_quorum_policy;
-  auto guard = VipGuard::spawn(g);
+  auto guard = ResourceGuard::spawn(g);
   if (!guard) return std::unexpected(guard.error());
-  vip_guard_ = std::move(*guard);
+  guard_ = std::move(*guard);
   // One agent per host: the lock also tells a dead agent's guard that a new agent is in charge.
   std::error_code dir_error;
   std::filesystem::create_directories(std::filesystem::path(options_.lock_file).parent_path(),
@@ -252,7 +252,7 @@ void Agent::open_executor() {
                                          [this, g = executor_generation_](const OpResult& r) {
                                            if (g == executor_generation_) on_op_result(r);
                                          });
-  executor_->set_vip_guard(&vip_guard_);
+  executor_->set_guard(&guard_);
   executor_->set_spawn_pacer(&spawn_pacer_);
 }
 
@@ -435,10 +435,10 @@ void Agent::carry_out_resources(RuntimeOutput& out) {
   const Instant t = now();
   keep_lease_end(out.lease_end);
   tell_guard_deadline(out.vip_deadline);
-  vip_guard_.keepalive();  // the guard takes a long silence for a stopped or hung agent
+  guard_.keepalive();  // the guard takes a long silence for a stopped or hung agent
   if (out.maintenance != guard_maintenance_) {
     guard_maintenance_ = out.maintenance;
-    vip_guard_.set_maintenance(guard_maintenance_);
+    guard_.set_maintenance(guard_maintenance_);
   }
   for (const Event& e : out.host_log) emit_own(e);
   if (auto e = reconciled_.check(config(), options_.self, host(), core(), t, out.host_log)) {
@@ -483,7 +483,7 @@ void Agent::tell_guard_deadline(std::optional<Instant> vip_deadline) {
   if (vip_deadline) deadline = vip_deadline->time_since_epoch().count();
   if (deadline == guard_deadline_) return;
   guard_deadline_ = deadline;
-  vip_guard_.set_deadline(deadline);  // a word in memory shared with the guard (vip_guard.hpp)
+  guard_.set_deadline(deadline);  // a word in memory shared with the guard (resource_guard.hpp)
 }
 
 void Agent::on_timer() {

@@ -206,7 +206,7 @@ class Agent {
   std::unique_ptr<NodeRuntime> rt_;
   std::unique_ptr<Transport> transport_;
   std::unique_ptr<ControlServer> control_;
-  VipGuard vip_guard_;
+  ResourceGuard guard_;
   std::optional<std::int64_t> guard_deadline_;  // as last told to the guard
   LeaseFile lease_file_;
   bool paired_marked_ = false;  // paired_file written (or found)

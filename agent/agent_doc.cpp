@@ -126,7 +126,7 @@ void Agent::doc_loaded(const StoredDoc& initial) {
   const std::string applied =
       options_.state_dir + "/hactl-" + config().node(options_.self).name + ".applied.yaml";
   if (replace_file_for_readers(applied, rt_->applied_text())) {
-    vip_guard_.reload_definitions(applied);
+    guard_.reload_definitions(applied);
   }
 }
 
@@ -176,7 +176,7 @@ void Agent::reconfigured(const Reconfiguration& r) {
                      .add("code", static_cast<int>(res.code))
                      .add("node", self));
     });
-    ex->set_vip_guard(&vip_guard_);
+    ex->set_guard(&guard_);
     ex->set_spawn_pacer(&spawn_pacer_);
     std::uint64_t call = 1;
     for (const auto& [id, promoted] : r.orphans) {
@@ -226,7 +226,7 @@ void Agent::guard_file_written(const std::string& path,
                                const std::expected<void, std::string>& result) {
   guard_file_writing_ = false;
   if (result) {
-    vip_guard_.reload_definitions(path);
+    guard_.reload_definitions(path);
   } else {
     emit_event(Event(EventKind::kGuardNotTold, EventLevel::kError).text("error", result.error()));
   }

@@ -95,14 +95,14 @@ void Executor::pump(Lane& lane) {
 
 void Executor::guard(Lane& lane, bool may_run) {
   const ResourceClass cls = lane.primitive->cls;
-  if (vip_guard_ == nullptr || lane.guarded == may_run || cls == ResourceClass::kVip) {
+  if (guard_ == nullptr || lane.guarded == may_run || cls == ResourceClass::kVip) {
     return;
   }
   lane.guarded = may_run;
   if (may_run) {
-    vip_guard_->hold_resource(lane.resource);
+    guard_->hold_resource(lane.resource);
   } else {
-    vip_guard_->release_resource(lane.resource);
+    guard_->release_resource(lane.resource);
   }
 }
 
@@ -147,18 +147,18 @@ void Executor::run(Lane& lane, const OpRequest& request) {
         // The guard hears of the address before it exists: vip_start adds it and then announces
         // it (the packet socket's close alone can take 20 ms), and an agent killed in between
         // must not leave it behind. Removing an address that is not there is harmless.
-        if (vip_guard_ != nullptr && request.action == "start") vip_guard_->hold(*spec);
+        if (guard_ != nullptr && request.action == "start") guard_->hold(*spec);
         v = request.action == "start"  ? vip_start(*spec)
             : request.action == "stop" ? vip_stop(*spec)
             : request.action == "monitor"
                 ? vip_monitor(*spec)
                 : VipResult{OcfCode::kErrUnimplemented, "vip has no " + request.action};
-        if (vip_guard_ != nullptr) {
+        if (guard_ != nullptr) {
           const bool present = v.code == OcfCode::kSuccess && request.action != "stop";
           const bool absent = (v.code == OcfCode::kSuccess && request.action == "stop") ||
                               v.code == OcfCode::kNotRunning;
-          if (present) vip_guard_->hold(*spec);
-          if (absent) vip_guard_->release(*spec);
+          if (present) guard_->hold(*spec);
+          if (absent) guard_->release(*spec);
         }
         wait_dad = request.action == "start" && v.code == OcfCode::kSuccess &&
                    spec->family == AF_INET6 && !spec->nodad;

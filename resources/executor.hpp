@@ -15,9 +15,9 @@
 
 #include "common/resource_config.hpp"
 #include "resources/ocf_agent.hpp"
+#include "resources/resource_guard.hpp"
 #include "resources/systemd_unit.hpp"
 #include "resources/vip.hpp"
-#include "resources/vip_guard.hpp"
 
 namespace hactl {
 
@@ -48,8 +48,8 @@ class Executor {
   Executor& operator=(const Executor&) = delete;
 
   // VIPs this executor adds (or finds at a probe) are held by `guard`, removed when it lets go;
-  // the other resources that may run here are told to it too (see VipGuard).
-  void set_vip_guard(VipGuard* guard) { vip_guard_ = guard; }
+  // the other resources that may run here are told to it too (see ResourceGuard).
+  void set_guard(ResourceGuard* guard) { guard_ = guard; }
   // Agents and monitors are spawned through `pacer` (a burst never holds the loop long).
   void set_spawn_pacer(SpawnPacer* pacer) { pacer_ = pacer; }
   void submit(OpRequest request);
@@ -85,7 +85,7 @@ class Executor {
   std::string ocf_root_;
   std::map<std::string, std::unique_ptr<Lane>> lanes_;
   std::size_t busy_ = 0;  // lanes with `counted` set
-  VipGuard* vip_guard_ = nullptr;
+  ResourceGuard* guard_ = nullptr;
   SpawnPacer* pacer_ = nullptr;
   std::unique_ptr<SystemdClient> systemd_;  // connected on the first systemd action
   std::shared_ptr<bool> alive_;             // callbacks that outlive the executor see false

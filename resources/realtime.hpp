@@ -6,7 +6,7 @@
 // exec, is not held up by a child waiting for a CPU. Threads it starts for disk work put
 // themselves back to normal priority, and its memory is locked so that a page fault under
 // memory pressure cannot stall it. The guard, which runs its stops itself, enters SCHED_RR
-// *with* SCHED_RESET_ON_FORK and locks its memory too (resources/vip_guard.cpp).
+// *with* SCHED_RESET_ON_FORK and locks its memory too (resources/resource_guard.cpp).
 #pragma once
 
 #include <expected>

@@ -12,7 +12,7 @@
 #include <fstream>
 #include <thread>
 
-#include "resources/vip_guard.hpp"
+#include "resources/resource_guard.hpp"
 
 namespace hactl {
 namespace {
@@ -48,8 +48,8 @@ class GuardTest : public ::testing::Test {
   }
   void TearDown() override { fs::remove_all(dir_); }
 
-  VipGuard spawn() {
-    auto g = VipGuard::spawn(options_);
+  ResourceGuard spawn() {
+    auto g = ResourceGuard::spawn(options_);
     EXPECT_TRUE(g.has_value());
     return std::move(*g);
   }
@@ -77,7 +77,7 @@ class GuardTest : public ::testing::Test {
 TEST_F(GuardTest, AGoneAgentsResourcesAreStoppedAfterItsDeadlineAndGrace) {
   pid_t pid = 0;
   {
-    VipGuard g = spawn();
+    ResourceGuard g = spawn();
     pid = g.pid();
     g.hold_resource("job");
     g.set_deadline(now_us() + 200'000);
@@ -92,7 +92,7 @@ TEST_F(GuardTest, AGoneAgentsResourcesAreStoppedAfterItsDeadlineAndGrace) {
 TEST_F(GuardTest, TheGuardKeepsTheLatestDeadlineWithoutALineForIt) {
   pid_t pid = 0;
   {
-    VipGuard g = spawn();
+    ResourceGuard g = spawn();
     pid = g.pid();
     g.hold_resource("job");
     g.set_deadline(now_us() + 100'000);
@@ -105,7 +105,7 @@ TEST_F(GuardTest, TheGuardKeepsTheLatestDeadlineWithoutALineForIt) {
 }
 
 TEST_F(GuardTest, AnEarlierDeadlineReachesTheGuardAtOnce) {
-  VipGuard g = spawn();
+  ResourceGuard g = spawn();
   g.hold_resource("job");
   g.set_deadline(now_us() + 10'000'000);
   std::this_thread::sleep_for(20ms);  // the guard now sleeps towards 10 s + grace
@@ -119,7 +119,7 @@ TEST_F(GuardTest, ANewAgentHoldingTheLockIsLeftInCharge) {
   ASSERT_EQ(::flock(lock, LOCK_EX | LOCK_NB), 0);
   pid_t pid = 0;
   {
-    VipGuard g = spawn();
+    ResourceGuard g = spawn();
     pid = g.pid();
     g.hold_resource("job");
     g.set_deadline(now_us());
@@ -130,7 +130,7 @@ TEST_F(GuardTest, ANewAgentHoldingTheLockIsLeftInCharge) {
 }
 
 TEST_F(GuardTest, ASilentAgentsResourcesAreStoppedAndASpeakingOnesAreNot) {
-  VipGuard g = spawn();
+  ResourceGuard g = spawn();
   g.hold_resource("job");
   g.set_deadline(now_us());  // the lease is over; the agent itself is stopping things
   for (int i = 0; i < 40; ++i) {
@@ -145,7 +145,7 @@ TEST_F(GuardTest, ASilentAgentsResourcesAreStoppedAndASpeakingOnesAreNot) {
 TEST_F(GuardTest, ReleasedResourcesAreNotStopped) {
   pid_t pid = 0;
   {
-    VipGuard g = spawn();
+    ResourceGuard g = spawn();
     pid = g.pid();
     g.hold_resource("job");
     g.release_resource("job");
@@ -169,7 +169,7 @@ TEST_F(GuardTest, AResourceOnlyAReloadedFileDefinesIsStoppedToo) {
                       << "}\n";
   pid_t pid = 0;
   {
-    VipGuard g = spawn();
+    ResourceGuard g = spawn();
     pid = g.pid();
     g.reload_definitions(file.string());
     g.hold_resource("fresh");

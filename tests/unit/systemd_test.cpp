@@ -13,7 +13,7 @@
 
 #include "resources/executor.hpp"
 #include "resources/host_facts.hpp"
-#include "resources/vip_guard.hpp"
+#include "resources/resource_guard.hpp"
 
 extern char** environ;
 
@@ -135,18 +135,18 @@ TEST_F(PrivateSystemd, ADeadAgentsGuardStopsItsUnits) {
   o.resources = rc_;
   o.restart_grace = 100ms;
   o.lock_file = root_ + "/run/hactl-agent.lock";
-  auto guard = VipGuard::spawn(o);
+  auto guard = ResourceGuard::spawn(o);
   ASSERT_TRUE(guard.has_value()) << guard.error();
   const pid_t pid = guard->pid();
   executor_ = std::make_unique<Executor>(&loop_, rc_, [this](const OpResult& r) { last_ = r; });
-  executor_->set_vip_guard(&*guard);
+  executor_->set_guard(&*guard);
   EXPECT_EQ(act("ok", "start").code, OcfCode::kSuccess);
   EXPECT_TRUE(nsenter("systemctl is-active --quiet hactl-ok.service"));
   guard->set_deadline(std::chrono::duration_cast<std::chrono::microseconds>(
                           std::chrono::steady_clock::now().time_since_epoch())
                           .count());
   executor_.reset();
-  *guard = VipGuard{};  // the agent's end of the pipe closes, as when it dies
+  *guard = ResourceGuard{};  // the agent's end of the pipe closes, as when it dies
   bool inactive = false;
   for (int i = 0; i < 100 && !inactive; ++i) {
     std::this_thread::sleep_for(100ms);

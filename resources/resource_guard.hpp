@@ -1,14 +1,13 @@
-// The guard: a small child process, forked by the agent at start, that gives up what the agent
-// holds when the agent can no longer do it itself.
+// The resource guard: a small child process, forked by the agent at start, that gives up what
+// the agent holds (VIPs and every other resource) when the agent can no longer do it itself.
 //
 //  - VIPs: removed the moment the agent dies (SIGKILL included: the kernel closes the agent's
 //    end of the pipe, the guard reads EOF), and at the lease deadline the agent gave it, so a
 //    stopped (SIGSTOP), starved or stuck agent cannot keep a VIP past its lease.
-//  - Other resources (OCF, exec and systemd classes): stopped, in the reverse of the order they
-//  were
-//    taken, at the lease deadline + restart_grace, the instant after which the cluster may
-//    start them elsewhere once their stop timeout is over, if by then the agent is dead and
-//    no new agent runs (the lock file is free) or the agent has been silent for longer than
+//  - Other resources (OCF, exec and systemd classes): stopped, in the reverse of the order
+//    they were taken, at the lease deadline + restart_grace, the instant after which the cluster
+//    may start them elsewhere once their stop timeout is over, if by then the agent is dead and no
+//    new agent runs (the lock file is free) or the agent has been silent for longer than
 //    `alive_window` (stopped or hung). An agent that lives does this itself; a new agent that
 //    started meanwhile keeps what it finds if it gets a lease in time, or stops it itself.
 //
@@ -54,18 +53,18 @@ struct GuardOptions {
   NoQuorumPolicy no_quorum_policy = NoQuorumPolicy::kStop;
 };
 
-class VipGuard {
+class ResourceGuard {
  public:
   // Forks the guard; call before any thread exists.
-  static std::expected<VipGuard, std::string> spawn(const GuardOptions& options = {});
-  VipGuard() = default;
-  VipGuard(VipGuard&& o) noexcept
+  static std::expected<ResourceGuard, std::string> spawn(const GuardOptions& options = {});
+  ResourceGuard() = default;
+  ResourceGuard(ResourceGuard&& o) noexcept
       : fd_(o.fd_), pid_(o.pid_), shared_(o.shared_), deadline_(o.deadline_) {
     o.fd_ = -1;
     o.shared_ = nullptr;
   }
-  VipGuard& operator=(VipGuard&& o) noexcept;
-  ~VipGuard();
+  ResourceGuard& operator=(ResourceGuard&& o) noexcept;
+  ~ResourceGuard();
 
   void hold(const VipSpec& vip);
   void release(const VipSpec& vip);
@@ -80,7 +79,7 @@ class VipGuard {
   // In maintenance the guard leaves everything as it is, even when the agent dies ("M1"/"M0").
   void set_maintenance(bool on) { write_line(on ? "M1" : "M0"); }
   pid_t pid() const { return pid_; }
-  struct Shared;  // the page shared with the guard (vip_guard.cpp)
+  struct Shared;  // the page shared with the guard (resource_guard.cpp)
 
  private:
   void send(char op, const VipSpec& vip);

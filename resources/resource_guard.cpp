@@ -1,4 +1,4 @@
-#include "resources/vip_guard.hpp"
+#include "resources/resource_guard.hpp"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -31,7 +31,7 @@
 
 namespace hactl {
 
-struct VipGuard::Shared {
+struct ResourceGuard::Shared {
   // Lock-free, so the same words work across the fork: plain loads and stores, no lock.
   static_assert(std::atomic<std::int64_t>::is_always_lock_free);
   std::atomic<std::int64_t> deadline_us{-1};  // -1: none
@@ -225,7 +225,8 @@ class Reloader {
   std::optional<std::string> next_;
 };
 
-[[noreturn]] void guard_main(int fd, const GuardOptions& options, const VipGuard::Shared& shared) {
+[[noreturn]] void guard_main(int fd, const GuardOptions& options,
+                             const ResourceGuard::Shared& shared) {
   GuardOptions o = options;
   setsid();
   // It enforces the lease deadline: it must not wait behind a busy machine either (it is forked
@@ -338,7 +339,7 @@ class Reloader {
 
 }  // namespace
 
-std::expected<VipGuard, std::string> VipGuard::spawn(const GuardOptions& options) {
+std::expected<ResourceGuard, std::string> ResourceGuard::spawn(const GuardOptions& options) {
   void* page =
       mmap(nullptr, sizeof(Shared), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   if (page == MAP_FAILED)
@@ -362,14 +363,14 @@ std::expected<VipGuard, std::string> VipGuard::spawn(const GuardOptions& options
     guard_main(fds[0], options, *shared);
   }
   close(fds[0]);
-  VipGuard g;
+  ResourceGuard g;
   g.fd_ = fds[1];
   g.pid_ = pid;
   g.shared_ = shared;
   return g;
 }
 
-VipGuard& VipGuard::operator=(VipGuard&& o) noexcept {
+ResourceGuard& ResourceGuard::operator=(ResourceGuard&& o) noexcept {
   if (this != &o) {
     if (fd_ >= 0) close(fd_);
     if (shared_ != nullptr) munmap(shared_, sizeof(Shared));
@@ -383,15 +384,15 @@ VipGuard& VipGuard::operator=(VipGuard&& o) noexcept {
   return *this;
 }
 
-VipGuard::~VipGuard() {
+ResourceGuard::~ResourceGuard() {
   if (fd_ >= 0) close(fd_);  // the guard removes what is held and exits
   if (shared_ != nullptr) munmap(shared_, sizeof(Shared));
 }
 
-void VipGuard::hold(const VipSpec& vip) { send('+', vip); }
-void VipGuard::release(const VipSpec& vip) { send('-', vip); }
+void ResourceGuard::hold(const VipSpec& vip) { send('+', vip); }
+void ResourceGuard::release(const VipSpec& vip) { send('-', vip); }
 
-void VipGuard::set_deadline(std::optional<std::int64_t> deadline_us) {
+void ResourceGuard::set_deadline(std::optional<std::int64_t> deadline_us) {
   if (shared_ == nullptr) return;
   shared_->deadline_us.store(deadline_us.value_or(-1), std::memory_order_release);
   // A later deadline waits until the guard wakes at the one it has; an earlier one, or none,
@@ -401,15 +402,15 @@ void VipGuard::set_deadline(std::optional<std::int64_t> deadline_us) {
   if (!later) write_line("L");
 }
 
-void VipGuard::keepalive() {
+void ResourceGuard::keepalive() {
   if (shared_ != nullptr) shared_->alive_us.store(monotonic_us(), std::memory_order_release);
 }
 
-void VipGuard::send(char op, const VipSpec& vip) {
+void ResourceGuard::send(char op, const VipSpec& vip) {
   write_line(std::string(1, op) + vip.text + " " + vip.interface);
 }
 
-void VipGuard::write_line(std::string line) {
+void ResourceGuard::write_line(std::string line) {
   if (fd_ < 0) return;
   line += '\n';
   // Lines are far below PIPE_BUF, so each write is atomic; the guard reads as fast as we write.
