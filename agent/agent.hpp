@@ -102,7 +102,7 @@ class Agent {
   void tell_guard_deadline(std::optional<Instant> vip_deadline);
   // The configuration the resources run on (the runtime's, once it runs).
   const ClusterConfig& config() const { return rt_ ? rt_->config() : options_.config; }
-  const Node& core() const { return rt_->node(); }
+  const ElectionCore& core() const { return rt_->node(); }
   const ResourceHost& host() const { return *rt_->resource_host(); }
   const ClusterDoc& doc() const { return rt_->doc(); }
   const ClusterConfig& base() const { return rt_->base(); }
@@ -117,7 +117,7 @@ class Agent {
   nlohmann::json handover(const nlohmann::json& request);
   nlohmann::json unblock();
   // A coordinator that leaves (stops, restarts, goes into standby) or is asked to hands its role
-  // to another voter first (Node::hand_over), so there is no election gap. Returns the node
+  // to another voter first (ElectionCore::hand_over), so there is no election gap. Returns the node
   // asked to take over, if any.
   std::optional<NodeId> hand_over_role(std::optional<NodeId> target);
   // The transition the scheduler would run with `next` as the cluster document (hactl resource

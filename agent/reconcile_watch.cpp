@@ -55,8 +55,8 @@ Event ReconcileWatch::event(std::uint64_t term, std::size_t actions, const Clust
 }
 
 std::optional<Event> ReconcileWatch::check(const ClusterConfig& config, NodeId self,
-                                           const ResourceHost& host, const Node& core, Instant now,
-                                           std::span<const Event> log) {
+                                           const ResourceHost& host, const ElectionCore& core,
+                                           Instant now, std::span<const Event> log) {
   const Conductor& conductor = host.conductor();
   // Conductor::tick leaves waiting_for empty only when its view was complete (and nothing in
   // flight); it is active only while this node leads.

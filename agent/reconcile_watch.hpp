@@ -30,7 +30,7 @@
 #include "common/config.hpp"
 #include "coordinator/cluster_state.hpp"
 #include "coordinator/conductor.hpp"
-#include "coordinator/node.hpp"
+#include "coordinator/election_core.hpp"
 #include "coordinator/resource_host.hpp"
 
 namespace hactl {
@@ -48,7 +48,7 @@ class ReconcileWatch {
   // not reported yet. `log` is what the run returned. Cheap when there is nothing to report
   // (the membership and the state are only worked out for the event).
   std::optional<Event> check(const ClusterConfig& config, NodeId self, const ResourceHost& host,
-                             const Node& core, Instant now, std::span<const Event> log);
+                             const ElectionCore& core, Instant now, std::span<const Event> log);
   // The same from plain facts (tests): `complete`, the conductor is active in `term` and waits
   // for nothing; `actions`, what it sent in that step.
   std::optional<Event> check(bool complete, std::uint64_t term, std::size_t actions, Instant now,

@@ -8,7 +8,7 @@
 #include <string>
 
 #include "common/config.hpp"
-#include "coordinator/node.hpp"
+#include "coordinator/election_core.hpp"
 
 namespace hactl {
 

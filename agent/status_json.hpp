@@ -7,7 +7,7 @@
 #include "agent/transport.hpp"
 #include "common/config.hpp"
 #include "coordinator/conductor.hpp"
-#include "coordinator/node.hpp"
+#include "coordinator/election_core.hpp"
 
 namespace hactl {
 

@@ -1,5 +1,5 @@
 // One cluster as the arbiter (hactl-arbiter) knows it: a voter outside the cluster that speaks
-// only when spoken to and backs one node at a time. Pure and deterministic, like Node: the
+// only when spoken to and backs one node at a time. Pure and deterministic, like ElectionCore: the
 // daemon (arbiter/) feeds it what a node of the cluster sent and carries out its output.
 //
 // The arbiter keeps the voter's rules of docs/design.md, "Promises and leases", with one more:

@@ -407,9 +407,9 @@ Instant Conductor::lost_base(const Membership& m, NodeId node) const {
   if (m.fence_of(node.value) == NodeFence::kFenced) return Instant::min();
   if (m.fence_of(node.value) == NodeFence::kPending) return Instant::max();
   // Its quorum lease is over once releases from voters meeting every majority were in at once
-  // (Node::lease_released_at); until then it may run whatever it ran, whoever leads. Counted
-  // from this coordinator's start at the earliest, so what an earlier coordinator may have told
-  // it (state(): unknown) settles from a point this coordinator saw.
+  // (ElectionCore::lease_released_at); until then it may run whatever it ran, whoever leads.
+  // Counted from this coordinator's start at the earliest, so what an earlier coordinator may have
+  // told it (state(): unknown) settles from a point this coordinator saw.
   const auto& over = m.lease_over[node.value];
   return over ? std::max(*over, since_) : Instant::max();
 }

@@ -47,9 +47,9 @@ struct Membership {
   bool leads = false;    // coordinator holding a valid lease
   std::vector<bool> up;  // by NodeId; self is up
   // By NodeId: since when a lost node's quorum lease is known to be over
-  // (Node::lease_released_at); nullopt: it may still hold one.
+  // (ElectionCore::lease_released_at); nullopt: it may still hold one.
   std::vector<std::optional<Instant>> lease_over;
-  std::vector<std::uint64_t> echo;         // Node::last_ping_from, by NodeId
+  std::vector<std::uint64_t> echo;         // ElectionCore::last_ping_from, by NodeId
   std::vector<NodeFence> fence;            // by NodeId; empty: kNone for all
   std::vector<std::uint64_t> incarnation;  // by NodeId: boot last heard; empty: 0
   NodeFence fence_of(std::size_t i) const { return i < fence.size() ? fence[i] : NodeFence::kNone; }

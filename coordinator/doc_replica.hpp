@@ -7,7 +7,7 @@
 // version it stored. A change is committed once a majority has stored it (or a newer one).
 //
 // Why nothing committed is lost when the coordinator changes: votes carry the candidate's
-// version and a voter refuses a candidate older than itself (Node::set_doc_version), and a
+// version and a voter refuses a candidate older than itself (ElectionCore::set_doc_version), and a
 // majority holds every committed version, so every coordinator starts with it. A new
 // coordinator re-stamps its document with its own term before anything else (Raft's no-op
 // entry), so it only ever counts acknowledgements of versions of its own term.
@@ -85,7 +85,7 @@ class DocReplica {
              Validator validator, std::uint64_t first_proposal = 1);
 
   // Chunks and acks from peers. `term`/`coordinator`: this node's current term and whom it
-  // follows in it (Node::term(), Node::coordinator()).
+  // follows in it (ElectionCore::term(), ElectionCore::coordinator()).
   void on_chunk(NodeId from, const DocChunk& c, Term term, std::optional<NodeId> coordinator,
                 Instant now);
   void on_ack(NodeId from, const DocAck& a, Instant now);

@@ -31,9 +31,10 @@ struct LeaseView {
   Term term;
   std::optional<NodeId> coordinator;
   std::optional<Instant> lease_until;  // this node's valid quorum lease (right to run), if any
-  std::uint64_t session_ping = 0;      // Node::lease_session_ping: changes when a lease ends
+  std::uint64_t session_ping = 0;  // ElectionCore::lease_session_ping: changes when a lease ends
   std::vector<bool> up{};  // by NodeId: peers up and heard within 2 heartbeats (empty: none)
-  // Until when requests of `coordinator` may be acted on (Node::authority_until), if at all.
+  // Until when requests of `coordinator` may be acted on (ElectionCore::authority_until), if at
+  // all.
   std::optional<Instant> authority_until{};
 };
 

@@ -11,7 +11,7 @@ ResourceHost::ResourceHost(const ClusterConfig& config, NodeId self, Instant now
       fencer_(config, self),
       incarnation_(config.nodes.size(), 0) {}
 
-LeaseView ResourceHost::lease_view(const Node& core, Instant now) {
+LeaseView ResourceHost::lease_view(const ElectionCore& core, Instant now) {
   LeaseView v;
   v.term = core.term();
   v.coordinator = core.coordinator();
@@ -28,8 +28,8 @@ LeaseView ResourceHost::lease_view(const Node& core, Instant now) {
   return v;
 }
 
-Membership ResourceHost::membership(const ClusterConfig& config, NodeId self, const Node& core,
-                                    Instant now) {
+Membership ResourceHost::membership(const ClusterConfig& config, NodeId self,
+                                    const ElectionCore& core, Instant now) {
   Membership m;
   m.term = core.term();
   m.leads = core.role() == Role::kCoordinator && core.holds_coordinator_lease(now);
@@ -48,7 +48,7 @@ Membership ResourceHost::membership(const ClusterConfig& config, NodeId self, co
   return m;
 }
 
-Membership ResourceHost::membership(const Node& core, Instant now) const {
+Membership ResourceHost::membership(const ElectionCore& core, Instant now) const {
   Membership m = membership(config_, self_, core, now);
   m.fence.assign(config_.nodes.size(), NodeFence::kNone);
   for (std::size_t i = 0; i < config_.nodes.size(); ++i) {
@@ -63,7 +63,7 @@ Membership ResourceHost::membership(const Node& core, Instant now) const {
   return m;
 }
 
-std::vector<bool> ResourceHost::stand_ins(const Node& core, Instant now) const {
+std::vector<bool> ResourceHost::stand_ins(const ElectionCore& core, Instant now) const {
   std::vector<bool> out(config_.nodes.size(), false);
   if (!config_.two_node) return out;
   const Membership m = membership(config_, self_, core, now);
@@ -75,7 +75,8 @@ std::vector<bool> ResourceHost::stand_ins(const Node& core, Instant now) const {
   return out;
 }
 
-void ResourceHost::on_message(NodeId from, const Message& m, const Node& core, Instant now) {
+void ResourceHost::on_message(NodeId from, const Message& m, const ElectionCore& core,
+                              Instant now) {
   if (const auto* r = std::get_if<ResourceReport>(&m)) {
     conductor_.on_report(from, *r);
   } else if (const auto* q = std::get_if<ActionRequest>(&m)) {
@@ -132,7 +133,7 @@ void ResourceHost::on_monitor(std::size_t index, int ocf_code, Instant now) {
   keeper_.on_monitor(index, ocf_code, now);
 }
 
-void ResourceHost::cleanup(std::uint32_t index, const Node& core, Instant now,
+void ResourceHost::cleanup(std::uint32_t index, const ElectionCore& core, Instant now,
                            std::optional<NodeId> only) {
   const ActionRequest r{core.term(), config_.config_id, 0, index, RequestKind::kCleanup};
   for (std::size_t i = 0; i < config_.nodes.size(); ++i) {
@@ -146,7 +147,7 @@ void ResourceHost::cleanup(std::uint32_t index, const Node& core, Instant now,
   }
 }
 
-void ResourceHost::run(const Node& core, Instant now) {
+void ResourceHost::run(const ElectionCore& core, Instant now) {
   // Messages to ourselves are delivered here at once; a few rounds settle any chain of them.
   for (int round = 0; round < 8; ++round) {
     const LeaseView lease = lease_view(core, now);
@@ -218,7 +219,7 @@ void ResourceHost::to_peers(const Message& m) {
 
 HostOutput ResourceHost::take() { return std::exchange(out_, HostOutput{}); }
 
-Instant ResourceHost::next_deadline(const Node& core, Instant now) const {
+Instant ResourceHost::next_deadline(const ElectionCore& core, Instant now) const {
   Instant next = keeper_.next_deadline(lease_view(core, now));
   if (const auto c = conductor_.next_deadline()) next = std::min(next, *c);
   if (const auto f = fencer_.next_deadline()) next = std::min(next, *f);

@@ -13,9 +13,9 @@
 #include "common/config.hpp"
 #include "common/messages.hpp"
 #include "coordinator/conductor.hpp"
+#include "coordinator/election_core.hpp"
 #include "coordinator/fencer.hpp"
 #include "coordinator/keeper.hpp"
-#include "coordinator/node.hpp"
 
 namespace hactl {
 
@@ -38,18 +38,18 @@ class ResourceHost {
   ResourceHost(const ClusterConfig& config, NodeId self, Instant now,
                std::optional<Instant> previous_lease_end = std::nullopt);
 
-  static LeaseView lease_view(const Node& core, Instant now);
+  static LeaseView lease_view(const ElectionCore& core, Instant now);
   // The end of this node's lease, if it holds one (kept where a restarted agent finds it).
-  static std::optional<Instant> lease_end(const Node& core, Instant now) {
+  static std::optional<Instant> lease_end(const ElectionCore& core, Instant now) {
     return lease_view(core, now).lease_until;
   }
-  static Membership membership(const ClusterConfig& config, NodeId self, const Node& core,
+  static Membership membership(const ClusterConfig& config, NodeId self, const ElectionCore& core,
                                Instant now);
   // The same, with what fencing says of each lost node (Membership::fence).
-  Membership membership(const Node& core, Instant now) const;
+  Membership membership(const ElectionCore& core, Instant now) const;
 
   // A resource message from a peer (other kinds are ignored).
-  void on_message(NodeId from, const Message& m, const Node& core, Instant now);
+  void on_message(NodeId from, const Message& m, const ElectionCore& core, Instant now);
   void on_call_done(std::uint64_t call_id, int ocf_code, bool ran, Instant now);
   void on_monitor(std::size_t index, int ocf_code, Instant now);
   void peer_restarted(NodeId from) { conductor_.peer_restarted(from); }
@@ -71,14 +71,14 @@ class ResourceHost {
   // The fence runner ran operation `id` (FenceOp): ok when the fence agent exited 0.
   void on_fence_done(std::uint64_t id, bool ok, const std::string& detail, Instant now);
   // Forget the failures of one primitive on every node, or on `only` (hactl resource cleanup).
-  void cleanup(std::uint32_t index, const Node& core, Instant now,
+  void cleanup(std::uint32_t index, const ElectionCore& core, Instant now,
                std::optional<NodeId> only = std::nullopt);
   // Runs keeper and conductor until neither has more to do.
-  void run(const Node& core, Instant now);
+  void run(const ElectionCore& core, Instant now);
   HostOutput take();
-  Instant next_deadline(const Node& core, Instant now) const;
+  Instant next_deadline(const ElectionCore& core, Instant now) const;
   // Keeper::vip_deadline: for the vip guard.
-  std::optional<Instant> vip_deadline(const Node& core, Instant now) const {
+  std::optional<Instant> vip_deadline(const ElectionCore& core, Instant now) const {
     return keeper_.vip_deadline(lease_view(core, now), now);
   }
 
@@ -86,8 +86,8 @@ class ResourceHost {
   // and it is not leaving); see stand_ins.
   void set_fence_alone(bool yes) { fence_alone_ = yes; }
   // two_node, by NodeId: peers down and fenced in their current boot, or gone after leaving
-  // cleanly (Node::set_stand_ins).
-  std::vector<bool> stand_ins(const Node& core, Instant now) const;
+  // cleanly (ElectionCore::set_stand_ins).
+  std::vector<bool> stand_ins(const ElectionCore& core, Instant now) const;
 
   const Conductor& conductor() const { return conductor_; }
   const Fencer& fencer() const { return fencer_; }

@@ -1,6 +1,6 @@
-// One node's whole core, pure and deterministic: the election and lease state machine (Node),
-// the cluster document's replica (DocReplica) and what it says (configuration, standby,
-// maintenance, placements, flap holds), the resource host (keeper, conductor, fencer,
+// One node's whole core, pure and deterministic: the election and lease state machine
+// (ElectionCore), the cluster document's replica (DocReplica) and what it says (configuration,
+// standby, maintenance, placements, flap holds), the resource host (keeper, conductor, fencer,
 // announcer) and the availability watch, wired together the one way they are meant to be.
 // hactl-agent's libuv shell and the simulator both drive it and only carry out its outputs, so
 // the simulation runs the code that ships (docs/design.md, "One runtime").
@@ -10,9 +10,9 @@
 // returns in this order: persist the hard state, start persisting the document, then send and
 // run. The document's store may finish later (the agent writes it on a thread): the shell says
 // so through on_doc_stored(), and only then does anything claim that version (an
-// acknowledgement, the coordinator counting itself a holder, a vote: Node::set_doc_version).
-// Time arrives as parameters: `now` from a monotonic clock, `unix_us` from the wall clock (only
-// intents' expiry and the availability history use it).
+// acknowledgement, the coordinator counting itself a holder, a vote:
+// ElectionCore::set_doc_version). Time arrives as parameters: `now` from a monotonic clock,
+// `unix_us` from the wall clock (only intents' expiry and the availability history use it).
 #pragma once
 
 #include <cstdint>
@@ -29,8 +29,8 @@
 #include "common/config.hpp"
 #include "coordinator/availability.hpp"
 #include "coordinator/doc_replica.hpp"
+#include "coordinator/election_core.hpp"
 #include "coordinator/host_checks.hpp"
-#include "coordinator/node.hpp"
 #include "coordinator/resource_host.hpp"
 
 namespace hactl {
@@ -117,7 +117,7 @@ class NodeRuntime {
   // the acknowledgements of it leave in the next advance(), and votes carry it.
   void on_doc_stored(DocVersion version, Instant now);
 
-  // Hands the coordinator role over (Node::hand_over), avoiding standby, maintenance and
+  // Hands the coordinator role over (ElectionCore::hand_over), avoiding standby, maintenance and
   // leaving nodes; a follower asks its coordinator. Returns the node asked, if any.
   std::optional<NodeId> hand_over(std::optional<NodeId> target, Instant now);
   // A change of the document (from doc()), outcome in advance().outcomes. Requires a replica.
@@ -150,8 +150,8 @@ class NodeRuntime {
   // The primitives that may be active anywhere, as far as this node knows.
   std::set<std::string> possibly_active(Instant now) const;
 
-  const Node& node() const { return node_; }
-  Node& node() { return node_; }
+  const ElectionCore& node() const { return node_; }
+  ElectionCore& node() { return node_; }
   const ResourceHost* resource_host() const { return host_.get(); }
   const DocReplica* replica() const { return docs_.get(); }
   Membership membership(Instant now) const;
@@ -190,7 +190,7 @@ class NodeRuntime {
   // alone.
   void sync_core(Instant now);
   // A pair with an arbiter: the node that runs fewer resources than its peer (or as many, and
-  // does not coordinate) waits a quarter interval longer before it claims (Node).
+  // does not coordinate) waits a quarter interval longer before it claims (ElectionCore).
   void sync_arbiter_patience();
   void watch_availability(Instant now, std::int64_t unix_us, RuntimeOutput& out);
   void note(Event e);
@@ -199,7 +199,7 @@ class NodeRuntime {
 
   ClusterConfig config_;  // effective; the host and the core refer to it
   RuntimeOptions options_;
-  Node node_;
+  ElectionCore node_;
   std::unique_ptr<DocReplica> docs_;
   std::unique_ptr<ResourceHost> host_;
   HostChecks checks_;

@@ -36,7 +36,7 @@ class Scenario : public ::testing::Test {
   static std::vector<std::size_t> lease_holders(const Simulation& sim, std::size_t nodes) {
     std::vector<std::size_t> out;
     for (std::size_t n = 0; n < nodes; ++n) {
-      const Node* node = sim.node(n);
+      const ElectionCore* node = sim.node(n);
       if (node != nullptr && node->holds_coordinator_lease(sim.local_now(n))) out.push_back(n);
     }
     return out;
@@ -374,7 +374,7 @@ TEST_F(Scenario, FollowersHoldTheNewCoordinatorsDocumentWithinARoundTrip) {
   std::optional<NodeId> c;
   for (int i = 0; i < 2000 && !c; ++i) {
     sim.run_for(1 * kMs);
-    if (const Node* n = sim.node(0); n != nullptr && n->coordinator()) c = n->coordinator();
+    if (const ElectionCore* n = sim.node(0); n != nullptr && n->coordinator()) c = n->coordinator();
   }
   ASSERT_TRUE(c);
   sim.run_for(5 * kMs);  // a round trip is under 0.3 ms here

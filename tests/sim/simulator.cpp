@@ -1076,7 +1076,7 @@ void Simulation::propose(std::size_t i, const ClusterDoc& next) {
   drain(i);
 }
 
-const Node* Simulation::node(std::size_t i) const {
+const ElectionCore* Simulation::node(std::size_t i) const {
   return nodes_[i]->rt ? &nodes_[i]->rt->node() : nullptr;
 }
 
@@ -1103,7 +1103,7 @@ bool Simulation::check_safety() {
   if (options_.documents && !check_documents()) return false;
   std::size_t coordinator_leases = 0;
   for (std::size_t i = 0; i < nodes_.size(); ++i) {
-    const Node* node = this->node(i);
+    const ElectionCore* node = this->node(i);
     if (node == nullptr) continue;
     if (node->role() == Role::kCoordinator) {
       auto [it, inserted] = coordinator_of_term_.emplace(node->term().value, node->self().value);
@@ -1214,15 +1214,15 @@ bool Simulation::check_resources_settled(std::string& why) const {
   return true;
 }
 
-// A node that takes a peer's quorum lease as over at some instant (Node::lease_released_at; a
-// coordinator then moves what the peer ran) must be right: the peer holds no lease that began
+// A node that takes a peer's quorum lease as over at some instant (ElectionCore::lease_released_at;
+// a coordinator then moves what the peer ran) must be right: the peer holds no lease that began
 // before that instant, on the real timeline.
 bool Simulation::check_releases() {
   for (std::size_t c = 0; c < nodes_.size(); ++c) {
-    const Node* judge = node(c);
+    const ElectionCore* judge = node(c);
     if (judge == nullptr) continue;
     for (std::size_t f = 0; f < nodes_.size(); ++f) {
-      const Node* peer = node(f);
+      const ElectionCore* peer = node(f);
       if (f == c || peer == nullptr) continue;
       const auto over =
           judge->lease_released_at(NodeId{static_cast<std::uint16_t>(f)}, local_time(c, now_));

@@ -163,18 +163,18 @@ class Simulation {
   // any loss or blocking: a scenario asks a node something itself (a vote) and reads the answer
   // it sends through observe().
   void inject(std::size_t from, std::size_t to, Message m);
-  // Node i hands the coordinator role over (Node::hand_over) to `target` or its choice; a
-  // follower asks its coordinator to.
+  // ElectionCore i hands the coordinator role over (ElectionCore::hand_over) to `target` or its
+  // choice; a follower asks its coordinator to.
   void hand_over(std::size_t i, std::optional<std::size_t> target = std::nullopt);
-  // Node i proposes `next` as the cluster document (SimOptions::documents): an operator's verb
-  // there. Its outcome shows in the document the nodes then hold.
-  // From now on, node i's stores take `delay` (SimOptions::store_delay).
+  // ElectionCore i proposes `next` as the cluster document (SimOptions::documents): an operator's
+  // verb there. Its outcome shows in the document the nodes then hold. From now on, node i's stores
+  // take `delay` (SimOptions::store_delay).
   void set_store_delay(std::size_t i, RealTime delay) {
     options_.store_delay.resize(std::max(options_.store_delay.size(), i + 1), 0);
     options_.store_delay[i] = delay;
   }
   void propose(std::size_t i, const ClusterDoc& next);
-  const Node* node(std::size_t i) const;
+  const ElectionCore* node(std::size_t i) const;
   const ResourceHost* host(std::size_t i) const;
   const NodeRuntime* runtime(std::size_t i) const;  // null while its agent is down
   Membership membership(std::size_t i) const;

@@ -148,7 +148,7 @@ class Transcript {
   std::string status() const {
     std::ostringstream out;
     for (std::size_t i = 0; i < nodes_; ++i) {
-      const Node* n = sim_->node(i);
+      const ElectionCore* n = sim_->node(i);
       out << "n" << i + 1 << ": ";
       if (n == nullptr) {
         out << "down\n";

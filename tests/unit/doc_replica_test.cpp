@@ -337,7 +337,7 @@ TEST(DocReplica, ACommittedChangeSurvivesACoordinatorChange) {
   net.round();
   ASSERT_EQ(net.outcomes[0].size(), 1u);
   ASSERT_TRUE(net.outcomes[0].at(0).ok);
-  // Node 0 goes away; node 1 (which has the change, as the election restriction ensures)
+  // ElectionCore 0 goes away; node 1 (which has the change, as the election restriction ensures)
   // becomes coordinator in term 2 and re-stamps it.
   net.up[0] = false;
   net.term = Term{2};

@@ -1,4 +1,4 @@
-// Node's side of the arbiter (docs/pairs.md), step by step: a node that hears its peer only
+// ElectionCore's side of the arbiter (docs/pairs.md), step by step: a node that hears its peer only
 // probes the arbiter; one heartbeat missed and it claims at once, then with every heartbeat; a
 // grant keeps its lease and releases the silent peer; a refusal keeps nothing; a probe's answer
 // grants nothing; a silent arbiter is reported, and nothing else changes.
@@ -8,7 +8,7 @@
 #include <variant>
 
 #include "common/config.hpp"
-#include "coordinator/node.hpp"
+#include "coordinator/election_core.hpp"
 
 namespace hactl {
 namespace {
@@ -40,8 +40,8 @@ class NodeArbiter : public ::testing::Test {
     auto cfg = parse_config(kYaml, "pair.yaml");
     ASSERT_TRUE(cfg.has_value());
     config_ = cfg->config;
-    node_ = std::make_unique<Node>(config_, NodeId{0}, make_timing(config_.timing), rng_,
-                                   HardState{}, t0_);
+    node_ = std::make_unique<ElectionCore>(config_, NodeId{0}, make_timing(config_.timing), rng_,
+                                           HardState{}, t0_);
   }
   Instant at(int ms) const { return t0_ + ms * kMs; }
   // Ticks every millisecond up to `ms`; n2, the coordinator, answers every heartbeat of ours
@@ -86,7 +86,7 @@ class NodeArbiter : public ::testing::Test {
   ClusterConfig config_;
   FixedRng rng_;
   Instant t0_{std::chrono::seconds{10}};
-  std::unique_ptr<Node> node_;
+  std::unique_ptr<ElectionCore> node_;
   int now_ms_ = 0;
   std::uint64_t peer_ping_ = 100;
 };

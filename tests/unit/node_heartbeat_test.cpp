@@ -1,4 +1,4 @@
-// Node's heartbeat rule, step by step (docs/design.md "Heartbeats in one burst"): a peer's
+// ElectionCore's heartbeat rule, step by step (docs/design.md "Heartbeats in one burst"): a peer's
 // heartbeat that arrives when this node's own are due within half a gap sends them at once,
 // echoing it; earlier it gets a single answer; answers never pull anything. Round trips are
 // measured from a heartbeat's first echo, in an answer or in the heartbeat it pulled.
@@ -9,7 +9,7 @@
 #include <variant>
 
 #include "common/config.hpp"
-#include "coordinator/node.hpp"
+#include "coordinator/election_core.hpp"
 
 namespace hactl {
 namespace {
@@ -39,8 +39,8 @@ class NodeHeartbeat : public ::testing::Test {
     auto cfg = parse_config(kYaml, "hb.yaml");
     ASSERT_TRUE(cfg.has_value());
     config_ = cfg->config;
-    node_ = std::make_unique<Node>(config_, NodeId{0}, make_timing(config_.timing), rng_,
-                                   HardState{}, t0_);
+    node_ = std::make_unique<ElectionCore>(config_, NodeId{0}, make_timing(config_.timing), rng_,
+                                           HardState{}, t0_);
     node_->tick(t0_);  // the first heartbeats go out at boot
     const Ready r = node_->take_ready();
     ASSERT_EQ(r.messages.size(), 2U);
@@ -60,7 +60,7 @@ class NodeHeartbeat : public ::testing::Test {
   ClusterConfig config_;
   FixedRng rng_;
   Instant t0_{std::chrono::seconds{10}};
-  std::unique_ptr<Node> node_;
+  std::unique_ptr<ElectionCore> node_;
   std::map<std::uint16_t, std::uint64_t> boot_pings_;  // by peer: our boot heartbeat's ping
 };
 

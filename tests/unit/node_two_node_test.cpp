@@ -1,16 +1,15 @@
-// Node's side of two_node (docs/design.md, "Two nodes with fencing"), step by step: a pair
+// ElectionCore's side of two_node (docs/design.md, "Two nodes with fencing"), step by step: a pair
 // member that loses its peer has no lease and cannot be elected; once the shell lists the peer
 // as a stand-in (fenced in its boot, or gone after leaving cleanly) it is elected at once and
 // holds both leases for as long as the peer stays a stand-in; a stand-in heard again counts
 // only by its own grants. Without two_node, stand-ins are ignored.
-#include "coordinator/node.hpp"
-
 #include <gtest/gtest.h>
 
 #include <random>
 #include <variant>
 
 #include "common/config.hpp"
+#include "coordinator/election_core.hpp"
 
 namespace hactl {
 namespace {
@@ -45,8 +44,8 @@ class NodeTwoNode : public ::testing::Test {
     auto cfg = parse_config(yaml, "pair.yaml");
     ASSERT_TRUE(cfg.has_value()) << cfg.error().front().to_string();
     config_ = cfg->config;
-    node_ = std::make_unique<Node>(config_, NodeId{0}, make_timing(config_.timing), rng_,
-                                   HardState{}, t0_);
+    node_ = std::make_unique<ElectionCore>(config_, NodeId{0}, make_timing(config_.timing), rng_,
+                                           HardState{}, t0_);
   }
   Instant at(int ms) const { return t0_ + ms * kMs; }
   // Ticks every millisecond up to `ms`; n2, the coordinator of term 1, answers every heartbeat
@@ -72,7 +71,7 @@ class NodeTwoNode : public ::testing::Test {
   ClusterConfig config_;
   FixedRng rng_;
   Instant t0_{Duration{5'000'000'000}};
-  std::unique_ptr<Node> node_;
+  std::unique_ptr<ElectionCore> node_;
   int now_ms_ = 0;
   std::uint64_t peer_ping_ = 0;
 };

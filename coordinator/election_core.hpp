@@ -111,7 +111,7 @@ struct NodeStatus {
   std::optional<ArbiterView> arbiter;
 };
 
-class Node {
+class ElectionCore {
  public:
   // A node not claiming the arbiter asks it "are you there" this often; no answer for
   // kArbiterLostAfter and it is reported unreachable (nothing else changes: it matters only in
@@ -119,8 +119,8 @@ class Node {
   static constexpr Duration kArbiterProbeInterval = std::chrono::seconds{2};
   static constexpr Duration kArbiterLostAfter = 3 * kArbiterProbeInterval + std::chrono::seconds{1};
 
-  Node(const ClusterConfig& config, NodeId self, const Timing& timing, Rng& rng,
-       const HardState& persisted, Instant boot);
+  ElectionCore(const ClusterConfig& config, NodeId self, const Timing& timing, Rng& rng,
+               const HardState& persisted, Instant boot);
 
   void step(NodeId from, const Message& message, Instant now);
   void tick(Instant now);

@@ -1,6 +1,6 @@
 // Membership, failure detection, election and leases of one agent. See node.hpp for the rules
 // and docs/design.md for why they are safe.
-#include "coordinator/node.hpp"
+#include "coordinator/election_core.hpp"
 
 #include <algorithm>
 #include <string>
@@ -67,8 +67,8 @@ std::string_view to_string(Role r) {
   return "unknown";
 }
 
-Node::Node(const ClusterConfig& config, NodeId self, const Timing& timing, Rng& rng,
-           const HardState& persisted, Instant boot)
+ElectionCore::ElectionCore(const ClusterConfig& config, NodeId self, const Timing& timing, Rng& rng,
+                           const HardState& persisted, Instant boot)
     : config_(config),
       self_(self),
       timing_(timing),
@@ -92,7 +92,7 @@ Node::Node(const ClusterConfig& config, NodeId self, const Timing& timing, Rng& 
   reset_election_timer(boot);
 }
 
-Role Node::role() const {
+Role ElectionCore::role() const {
   struct Visitor {
     Role operator()(const Follower&) const { return Role::kFollower; }
     Role operator()(const PreCandidate&) const { return Role::kPreCandidate; }
@@ -102,18 +102,18 @@ Role Node::role() const {
   return std::visit(Visitor{}, role_);
 }
 
-std::optional<NodeId> Node::coordinator() const {
+std::optional<NodeId> ElectionCore::coordinator() const {
   if (std::holds_alternative<Coordinator>(role_)) return self_;
   if (const auto* f = std::get_if<Follower>(&role_)) return f->coordinator;
   return std::nullopt;
 }
 
-bool Node::is_witness() const { return config_.node(self_).witness; }
+bool ElectionCore::is_witness() const { return config_.node(self_).witness; }
 
 // ---------------------------------------------------------------------------------------------
 // Inputs
 
-void Node::step(NodeId from, const Message& message, Instant now) {
+void ElectionCore::step(NodeId from, const Message& message, Instant now) {
   HACTL_ASSERT(from.value < peers_.size());
   HACTL_ASSERT(from != self_);
   update_lease(now);  // a lease over before this message arrived stays over
@@ -145,7 +145,7 @@ void Node::step(NodeId from, const Message& message, Instant now) {
   finish_step(now);
 }
 
-void Node::finish_step(Instant now) {
+void ElectionCore::finish_step(Instant now) {
   last_now_ = now;
   update_releases(now);
   update_lease(now);
@@ -154,7 +154,7 @@ void Node::finish_step(Instant now) {
   check_invariants(now);
 }
 
-void Node::tick(Instant now) {
+void ElectionCore::tick(Instant now) {
   update_lease(now);
   check_peers(now);
   if (std::holds_alternative<Coordinator>(role_)) check_coordinator_lease(now);
@@ -163,7 +163,7 @@ void Node::tick(Instant now) {
   finish_step(now);
 }
 
-void Node::peer_restarted(NodeId from, Instant now) {
+void ElectionCore::peer_restarted(NodeId from, Instant now) {
   HACTL_ASSERT(from.value < peers_.size() && from != self_);
   Peer& p = peers_[from.value];
   // Its pings and round-trip history belong to the previous boot.
@@ -175,7 +175,7 @@ void Node::peer_restarted(NodeId from, Instant now) {
   note_heard(from, now);
 }
 
-void Node::note_heard(NodeId from, Instant now) {
+void ElectionCore::note_heard(NodeId from, Instant now) {
   Peer& p = peers_[from.value];
   p.last_heard = now;
   p.ever_heard = true;
@@ -187,7 +187,7 @@ void Node::note_heard(NodeId from, Instant now) {
   }
 }
 
-void Node::sample_rtt(Peer& p, std::uint64_t echo, Instant now) {
+void ElectionCore::sample_rtt(Peer& p, std::uint64_t echo, Instant now) {
   if (echo == 0 || !ping_prompt_[echo % limits::kPingHistory]) return;
   if (auto sent = ping_sent_at(echo)) {
     ping_prompt_[echo % limits::kPingHistory] = false;
@@ -200,7 +200,7 @@ void Node::sample_rtt(Peer& p, std::uint64_t echo, Instant now) {
   }
 }
 
-void Node::on_heartbeat(NodeId from, const Heartbeat& m, Instant now) {
+void ElectionCore::on_heartbeat(NodeId from, const Heartbeat& m, Instant now) {
   Peer& p = peers_[from.value];
   sample_rtt(p, m.echo, now);
   if (m.term > hard_.term) {
@@ -264,7 +264,7 @@ void Node::on_heartbeat(NodeId from, const Heartbeat& m, Instant now) {
   }
 }
 
-void Node::on_pre_vote_request(NodeId from, const PreVoteRequest& m, Instant now) {
+void ElectionCore::on_pre_vote_request(NodeId from, const PreVoteRequest& m, Instant now) {
   const bool granted = m.term > hard_.term && !promised_elsewhere(from, now) &&
                        !std::holds_alternative<Coordinator>(role_) && m.doc >= doc_version_;
   // A grant names the proposed term; a refusal names our own term, so a requester behind us
@@ -272,7 +272,7 @@ void Node::on_pre_vote_request(NodeId from, const PreVoteRequest& m, Instant now
   send(from, PreVoteResponse{granted ? m.term : hard_.term, granted});
 }
 
-void Node::on_pre_vote_response(NodeId from, const PreVoteResponse& m, Instant now) {
+void ElectionCore::on_pre_vote_response(NodeId from, const PreVoteResponse& m, Instant now) {
   if (!m.granted && m.term > hard_.term) {
     become_follower(m.term, std::nullopt, now, "pre_vote_refused_newer_term");
     return;
@@ -283,7 +283,7 @@ void Node::on_pre_vote_response(NodeId from, const PreVoteResponse& m, Instant n
   if (count(pc->granted) >= config_.majority()) become_candidate(now);
 }
 
-void Node::on_vote_request(NodeId from, const VoteRequest& m, Instant now) {
+void ElectionCore::on_vote_request(NodeId from, const VoteRequest& m, Instant now) {
   if (m.term < hard_.term) {
     send(from, VoteResponse{hard_.term, false, m.ping});
     return;
@@ -304,7 +304,7 @@ void Node::on_vote_request(NodeId from, const VoteRequest& m, Instant now) {
   send(from, VoteResponse{hard_.term, granted, m.ping});
 }
 
-void Node::on_vote_response(NodeId from, const VoteResponse& m, Instant now) {
+void ElectionCore::on_vote_response(NodeId from, const VoteResponse& m, Instant now) {
   if (m.term > hard_.term) {
     become_follower(m.term, std::nullopt, now, "newer_term");
     return;
@@ -315,13 +315,14 @@ void Node::on_vote_response(NodeId from, const VoteResponse& m, Instant now) {
   if (count(c->granted) >= config_.majority()) become_coordinator(now);
 }
 
-void Node::on_timeout_now(NodeId /*from*/, const TimeoutNow& m, Instant now) {
+void ElectionCore::on_timeout_now(NodeId /*from*/, const TimeoutNow& m, Instant now) {
   // Only in the term the coordinator left, and once: the campaign moves us past it.
   if (m.term != hard_.term || is_witness() || std::holds_alternative<Coordinator>(role_)) return;
   become_candidate(now, true);
 }
 
-std::optional<NodeId> Node::handover_target(std::optional<NodeId> wanted, Instant now) const {
+std::optional<NodeId> ElectionCore::handover_target(std::optional<NodeId> wanted,
+                                                    Instant now) const {
   const auto fit = [&](std::size_t i) {
     const Peer& p = peers_[i];
     const bool avoided = i < handover_avoid_.size() && handover_avoid_[i];
@@ -342,7 +343,7 @@ std::optional<NodeId> Node::handover_target(std::optional<NodeId> wanted, Instan
   return NodeId{static_cast<std::uint16_t>(*best)};
 }
 
-std::optional<NodeId> Node::hand_over(std::optional<NodeId> target, Instant now) {
+std::optional<NodeId> ElectionCore::hand_over(std::optional<NodeId> target, Instant now) {
   if (!std::holds_alternative<Coordinator>(role_)) {
     const auto c = coordinator();
     if (!c || *c == self_) return std::nullopt;
@@ -363,8 +364,8 @@ std::optional<NodeId> Node::hand_over(std::optional<NodeId> target, Instant now)
 // ---------------------------------------------------------------------------------------------
 // Role changes
 
-void Node::become_follower(Term term, std::optional<NodeId> coordinator, Instant now,
-                           std::string reason) {
+void ElectionCore::become_follower(Term term, std::optional<NodeId> coordinator, Instant now,
+                                   std::string reason) {
   HACTL_ASSERT(term >= hard_.term);
   const bool was_coordinator = std::holds_alternative<Coordinator>(role_);
   const auto old_coordinator = this->coordinator();
@@ -378,7 +379,7 @@ void Node::become_follower(Term term, std::optional<NodeId> coordinator, Instant
   }
 }
 
-void Node::become_pre_candidate(Instant now) {
+void ElectionCore::become_pre_candidate(Instant now) {
   HACTL_ASSERT(!is_witness());
   PreCandidate pc{hard_.term.next(), std::vector<bool>(peers_.size(), false), now};
   pc.granted[self_.value] = true;
@@ -396,7 +397,7 @@ void Node::become_pre_candidate(Instant now) {
   }
 }
 
-void Node::become_candidate(Instant now, bool transfer) {
+void ElectionCore::become_candidate(Instant now, bool transfer) {
   HACTL_ASSERT(!is_witness());
   set_hard_state(HardState{hard_.term.next(), self_});
   Candidate c{std::vector<bool>(peers_.size(), false), new_ping(now), now};
@@ -424,7 +425,7 @@ void Node::become_candidate(Instant now, bool transfer) {
 // quarter interval, as a retransmission timer would reckon it, up to half a node_timeout. A round
 // shorter than its answers' round trip would start a new term before any vote of the last one
 // arrived.
-Duration Node::round_span() const {
+Duration ElectionCore::round_span() const {
   const Duration h = timing_.heartbeat_interval;
   Duration rtt{0};
   for (std::size_t i = 0; i < peers_.size(); ++i) {
@@ -438,7 +439,7 @@ Duration Node::round_span() const {
   return std::clamp(rtt + h / 4, h, std::max(h, timing_.node_timeout / 2));
 }
 
-void Node::become_coordinator(Instant now) {
+void ElectionCore::become_coordinator(Instant now) {
   const auto* c = std::get_if<Candidate>(&role_);
   HACTL_ASSERT(c != nullptr);
   HACTL_ASSERT(hard_.voted_for == self_);
@@ -459,7 +460,7 @@ void Node::become_coordinator(Instant now) {
 // ---------------------------------------------------------------------------------------------
 // Periodic duties
 
-void Node::send_heartbeats(Instant now) {
+void ElectionCore::send_heartbeats(Instant now) {
   for (std::size_t i = 0; i < peers_.size(); ++i) {
     const NodeId to{static_cast<std::uint16_t>(i)};
     if (to != self_ && !is_arbiter(i)) send(to, make_heartbeat(to, false, now));
@@ -476,7 +477,7 @@ void Node::send_heartbeats(Instant now) {
 // at default timing); beyond that the lease would lapse between echoes, every cycle, and
 // everything here would stop and start again. So on a slow path they go out more often, down
 // to h/4 (a round trip of 211 ms at default timing, past which no interval keeps the lease).
-Duration Node::heartbeat_gap() const {
+Duration ElectionCore::heartbeat_gap() const {
   const Duration h = timing_.heartbeat_interval;
   const std::size_t needed = config_.majority() - 1;
   if (needed == 0) return h;
@@ -495,7 +496,7 @@ Duration Node::heartbeat_gap() const {
   return std::clamp(gap, h / 4, h);
 }
 
-void Node::check_peers(Instant now) {
+void ElectionCore::check_peers(Instant now) {
   bool lost = false;
   for (std::size_t i = 0; i < peers_.size(); ++i) {
     Peer& p = peers_[i];
@@ -517,7 +518,7 @@ void Node::check_peers(Instant now) {
   if (lost) send_heartbeats(now);
 }
 
-void Node::check_coordinator_lease(Instant now) {
+void ElectionCore::check_coordinator_lease(Instant now) {
   if (holds_coordinator_lease(now)) {
     promise(self_, now);
     return;
@@ -525,7 +526,7 @@ void Node::check_coordinator_lease(Instant now) {
   become_follower(hard_.term, std::nullopt, now, "lost_quorum");
 }
 
-void Node::check_election_timer(Instant now) {
+void ElectionCore::check_election_timer(Instant now) {
   if (is_witness()) return;
   // A stand-in (two_node) that appeared during a round completes it at once.
   if (auto* pc = std::get_if<PreCandidate>(&role_)) {
@@ -558,7 +559,7 @@ void Node::check_election_timer(Instant now) {
   become_pre_candidate(now);
 }
 
-void Node::update_quorum_event(Instant now) {
+void ElectionCore::update_quorum_event(Instant now) {
   const bool q = has_quorum(now);
   if (q == quorum_reported_) return;
   quorum_reported_ = q;
@@ -568,7 +569,7 @@ void Node::update_quorum_event(Instant now) {
 // ---------------------------------------------------------------------------------------------
 // The arbiter (docs/pairs.md): a voter asked only while this node needs it
 
-void Node::on_arbiter_answer(NodeId from, const ArbiterAnswer& m, Instant now) {
+void ElectionCore::on_arbiter_answer(NodeId from, const ArbiterAnswer& m, Instant now) {
   Peer& p = peers_[from.value];
   sample_rtt(p, m.echo, now);
   arbiter_answered_at_ = now;
@@ -609,7 +610,7 @@ void Node::on_arbiter_answer(NodeId from, const ArbiterAnswer& m, Instant now) {
 // How long before the lease the other voters back ends this node asks the arbiter: time for an
 // answer (its round trip as a retransmission timer reckons it, an interval before one is
 // measured) and the vip's margin (h/2), with a quarter interval to spare.
-Duration Node::arbiter_margin() const {
+Duration ElectionCore::arbiter_margin() const {
   const Duration h = timing_.heartbeat_interval;
   const Peer& a = peers_[*arbiter_];
   const Duration rtt = a.srtt ? *a.srtt + 2 * a.rttvar : h;
@@ -621,7 +622,7 @@ Duration Node::arbiter_margin() const {
 // crash the survivor's claim is answered before its peer's silence reaches node_timeout), while
 // the lease or the coordinator lease the other voters back would end within arbiter_margin()
 // (a peer that restarted grants nothing for node_timeout), and during an election.
-bool Node::arbiter_needed(Instant now) const {
+bool ElectionCore::arbiter_needed(Instant now) const {
   if (!arbiter_ || is_witness()) return false;
   // Within its boot's promise span a node grants nothing, so its peers may need the arbiter
   // because of it; it asks for nothing then, and leaves the arbiter to them.
@@ -646,7 +647,7 @@ bool Node::arbiter_needed(Instant now) const {
   return false;
 }
 
-void Node::send_claim(Instant now, bool probe) {
+void ElectionCore::send_claim(Instant now, bool probe) {
   const std::uint64_t ping = new_ping(now);
   ping_prompt_[ping % limits::kPingHistory] = true;
   ping_probe_[ping % limits::kPingHistory] = probe;
@@ -656,7 +657,7 @@ void Node::send_claim(Instant now, bool probe) {
   arbiter_next_probe_ = now + kArbiterProbeInterval;
 }
 
-void Node::update_arbiter(Instant now) {
+void ElectionCore::update_arbiter(Instant now) {
   if (!arbiter_ || is_witness()) return;
   const bool need = arbiter_needed(now);
   if (need != arbiter_claiming_) {
@@ -677,8 +678,8 @@ void Node::update_arbiter(Instant now) {
 
 // The newest instant such that a majority, counting this node, vouched for a ping sent at or
 // after it (`field` of each peer), plus the lease span; Instant::max() for a one-node majority.
-std::optional<Instant> Node::majority_anchor_plus_lease(std::optional<Instant> Peer::*field,
-                                                        std::optional<std::size_t> skip) const {
+std::optional<Instant> ElectionCore::majority_anchor_plus_lease(
+    std::optional<Instant> Peer::*field, std::optional<std::size_t> skip) const {
   const std::size_t others_needed = config_.majority() - 1;
   if (others_needed == 0) return Instant::max();
   std::array<Instant, limits::kMaxNodes> acks;  // on every step: no allocation
@@ -698,16 +699,16 @@ std::optional<Instant> Node::majority_anchor_plus_lease(std::optional<Instant> P
   return acks[others_needed - 1] + timing_.coordinator_lease;
 }
 
-std::optional<Instant> Node::coordinator_lease_until() const {
+std::optional<Instant> ElectionCore::coordinator_lease_until() const {
   if (!std::holds_alternative<Coordinator>(role_)) return std::nullopt;
   return majority_anchor_plus_lease(&Peer::acked_ping_sent_at);
 }
 
-std::optional<Instant> Node::quorum_lease_from_grants() const {
+std::optional<Instant> ElectionCore::quorum_lease_from_grants() const {
   return majority_anchor_plus_lease(&Peer::granted_ping_sent_at);
 }
 
-void Node::update_lease(Instant now) {
+void ElectionCore::update_lease(Instant now) {
   if (lease_end_ && now >= *lease_end_) {
     // Over. Grants that come later begin a new lease; requests must then echo a ping sent
     // from now on (lease_session_ping).
@@ -721,7 +722,7 @@ void Node::update_lease(Instant now) {
   if (!lease_end_ || *until > *lease_end_) lease_end_ = until;
 }
 
-void Node::on_lease_fields(NodeId from, const Heartbeat& m) {
+void ElectionCore::on_lease_fields(NodeId from, const Heartbeat& m) {
   const auto sent = ping_sent_at(m.echo);
   if (!sent) return;
   Peer& p = peers_[from.value];
@@ -737,7 +738,7 @@ void Node::on_lease_fields(NodeId from, const Heartbeat& m) {
   }
 }
 
-bool Node::may_grant(const Peer& p) const {
+bool ElectionCore::may_grant(const Peer& p) const {
   // The ping we echo must have arrived after every release promise we made for its sender, and
   // after our boot's promise span (promises made before a restart are forgotten).
   if (!p.last_ping_received_at) return false;
@@ -746,11 +747,11 @@ bool Node::may_grant(const Peer& p) const {
          (!p.release_promise_until || got >= *p.release_promise_until);
 }
 
-bool Node::releasing(const Peer& p, Instant now) const {
+bool ElectionCore::releasing(const Peer& p, Instant now) const {
   return now - p.last_ping_at.value_or(boot_) >= timing_.node_timeout;
 }
 
-std::vector<NodeId> Node::releases(NodeId to, Instant now) {
+std::vector<NodeId> ElectionCore::releases(NodeId to, Instant now) {
   std::vector<NodeId> out;
   for (std::size_t i = 0; i < peers_.size(); ++i) {
     Peer& p = peers_[i];
@@ -765,7 +766,7 @@ std::vector<NodeId> Node::releases(NodeId to, Instant now) {
   return out;
 }
 
-void Node::update_releases(Instant now) {
+void ElectionCore::update_releases(Instant now) {
   for (std::size_t f = 0; f < peers_.size(); ++f) {
     if (f != self_.value && !is_arbiter(f))
       update_release(NodeId{static_cast<std::uint16_t>(f)}, now);
@@ -776,7 +777,7 @@ void Node::update_releases(Instant now) {
 // count on (n - q + 1 of them) at every instant of a period for its lease to be over throughout:
 // a break (a release ran out before the next came) ends the period, since the node may then
 // have gained a lease, and work from a coordinator under it.
-void Node::update_release(NodeId id, Instant now) {
+void ElectionCore::update_release(NodeId id, Instant now) {
   // two_node: a lease may rest on a stand-in, which releases nobody; a lost peer's lease is
   // never known to be over, and its resources move only once it is fenced.
   if (config_.two_node) return;
@@ -807,39 +808,39 @@ void Node::update_release(NodeId id, Instant now) {
   emit(EventKind::kLeaseReleased, id, {{"releases", static_cast<std::int64_t>(until.size())}});
 }
 
-bool Node::holds_coordinator_lease(Instant now) const {
+bool ElectionCore::holds_coordinator_lease(Instant now) const {
   const auto until = coordinator_lease_until();
   return until && now < *until;
 }
 
-std::optional<Instant> Node::lease_until() const { return lease_end_; }
+std::optional<Instant> ElectionCore::lease_until() const { return lease_end_; }
 
-std::optional<Instant> Node::lease_since() const { return lease_since_; }
+std::optional<Instant> ElectionCore::lease_since() const { return lease_since_; }
 
-bool Node::has_quorum(Instant now) const { return lease_end_ && now < *lease_end_; }
+bool ElectionCore::has_quorum(Instant now) const { return lease_end_ && now < *lease_end_; }
 
-std::optional<Instant> Node::authority_until() const {
+std::optional<Instant> ElectionCore::authority_until() const {
   if (std::holds_alternative<Coordinator>(role_)) return coordinator_lease_until();
   if (authority_term_ != hard_.term) return std::nullopt;
   return authority_until_;
 }
 
-std::uint64_t Node::last_ping_from(NodeId peer) const {
+std::uint64_t ElectionCore::last_ping_from(NodeId peer) const {
   return peer.value < peers_.size() ? peers_[peer.value].last_ping_received : 0;
 }
 
-std::optional<Instant> Node::lease_released_at(NodeId peer, Instant now) const {
+std::optional<Instant> ElectionCore::lease_released_at(NodeId peer, Instant now) const {
   HACTL_ASSERT(peer.value < peers_.size());
   const Peer& p = peers_[peer.value];
   if (!p.released_at || p.up || now >= p.released_until) return std::nullopt;
   return p.released_at;
 }
 
-bool Node::promised_elsewhere(NodeId candidate, Instant now) const {
+bool ElectionCore::promised_elsewhere(NodeId candidate, Instant now) const {
   return promise_until_ && now < *promise_until_ && promised_to_ != candidate;
 }
 
-void Node::promise(NodeId to, Instant from) {
+void ElectionCore::promise(NodeId to, Instant from) {
   const bool live = promise_until_ && from < *promise_until_;
   // A live promise moves only to the coordinator of our term (a promise to anyone else in this
   // term backed a candidate that lost, and one from an older term a lease that is over since
@@ -855,7 +856,7 @@ void Node::promise(NodeId to, Instant from) {
 // ---------------------------------------------------------------------------------------------
 // Helpers
 
-Heartbeat Node::make_heartbeat(NodeId to, bool reply, Instant now) {
+Heartbeat ElectionCore::make_heartbeat(NodeId to, bool reply, Instant now) {
   Peer& p = peers_[to.value];
   Heartbeat hb;
   hb.term = hard_.term;
@@ -877,13 +878,16 @@ Heartbeat Node::make_heartbeat(NodeId to, bool reply, Instant now) {
   return hb;
 }
 
-void Node::send(NodeId to, Message m) { ready_.messages.push_back(Outgoing{to, std::move(m)}); }
+void ElectionCore::send(NodeId to, Message m) {
+  ready_.messages.push_back(Outgoing{to, std::move(m)});
+}
 
-void Node::emit(EventKind kind, std::optional<NodeId> node, std::vector<EventField> fields) {
+void ElectionCore::emit(EventKind kind, std::optional<NodeId> node,
+                        std::vector<EventField> fields) {
   ready_.events.push_back(ElectionEvent{kind, hard_.term, node, std::move(fields)});
 }
 
-std::uint64_t Node::new_ping(Instant now) {
+std::uint64_t ElectionCore::new_ping(Instant now) {
   const std::uint64_t id = next_ping_++;
   ping_sent_[id % limits::kPingHistory] = now;
   ping_prompt_[id % limits::kPingHistory] = false;
@@ -891,36 +895,36 @@ std::uint64_t Node::new_ping(Instant now) {
   return id;
 }
 
-std::optional<Instant> Node::ping_sent_at(std::uint64_t ping) const {
+std::optional<Instant> ElectionCore::ping_sent_at(std::uint64_t ping) const {
   if (ping == 0 || ping >= next_ping_ || next_ping_ - ping > limits::kPingHistory) {
     return std::nullopt;
   }
   return ping_sent_[ping % limits::kPingHistory];
 }
 
-void Node::set_hard_state(HardState h) {
+void ElectionCore::set_hard_state(HardState h) {
   HACTL_ASSERT(h.term >= hard_.term);
   if (h == hard_) return;
   hard_ = h;
   ready_.hard_state = hard_;
 }
 
-void Node::reset_election_timer(Instant now) {
+void ElectionCore::reset_election_timer(Instant now) {
   election_deadline_ =
       now + timing_.node_timeout + rng_.uniform(Duration::zero(), timing_.election_jitter);
 }
 
-std::size_t Node::count(const std::vector<bool>& v) const {
+std::size_t ElectionCore::count(const std::vector<bool>& v) const {
   return static_cast<std::size_t>(std::count(v.begin(), v.end(), true));
 }
 
-Ready Node::take_ready() {
+Ready ElectionCore::take_ready() {
   Ready r = std::move(ready_);
   ready_ = Ready{};
   return r;
 }
 
-Instant Node::next_deadline() const {
+Instant ElectionCore::next_deadline() const {
   Instant next = next_heartbeat_at_;
   auto consider = [&next](std::optional<Instant> t) {
     if (t && *t < next) next = *t;
@@ -949,7 +953,7 @@ Instant Node::next_deadline() const {
 // Only instants after the last step or tick count: one already past would wake the shell at
 // once, again and again (a down peer's silence, the boot's promise).
 template <typename F>
-void Node::consider_arbiter(F&& consider_any) const {
+void ElectionCore::consider_arbiter(F&& consider_any) const {
   const auto consider = [&](Instant t) {
     if (t > last_now_) consider_any(t);
   };
@@ -974,7 +978,7 @@ void Node::consider_arbiter(F&& consider_any) const {
   }
 }
 
-NodeStatus Node::status(Instant now) const {
+NodeStatus ElectionCore::status(Instant now) const {
   NodeStatus s;
   s.self = self_;
   s.role = role();
@@ -1001,12 +1005,12 @@ NodeStatus Node::status(Instant now) const {
   return s;
 }
 
-void Node::set_stand_ins(std::vector<bool> stand_ins) {
+void ElectionCore::set_stand_ins(std::vector<bool> stand_ins) {
   if (!config_.two_node) return;
   stand_ins_ = std::move(stand_ins);
 }
 
-void Node::check_invariants(Instant now) const {
+void ElectionCore::check_invariants(Instant now) const {
   const Role r = role();
   if (r == Role::kCoordinator || r == Role::kCandidate) HACTL_ASSERT(hard_.voted_for == self_);
   if (is_witness()) HACTL_ASSERT(r == Role::kFollower);
