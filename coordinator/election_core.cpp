@@ -1,4 +1,4 @@
-// Membership, failure detection, election and leases of one agent. See node.hpp for the rules
+// Membership, failure detection, election and leases of one agent. See election_core.hpp for the rules
 // and docs/design.md for why they are safe.
 #include "coordinator/election_core.hpp"
 
