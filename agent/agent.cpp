@@ -498,6 +498,7 @@ void Agent::on_timer() {
 void Agent::process() {
   stepped_ = false;
   if (fatal_) return;
+  drive_sequence();  // a step of an operator sequence, proposed before the runtime advances
   RuntimeOutput out =
       rt_->advance(now(), static_cast<std::int64_t>(realtime_us()), executor_->busy() == 0);
   if (out.hard_state) {
@@ -673,22 +674,23 @@ void Agent::handle_request(const ControlRequest& parsed, const PeerCredentials& 
                    .text("caller", caller(cred))
                    .add("request", request.dump().substr(0, 300)));
   }
-  if (cmd == "status") {
-    answer_status(std::move(reply));
-  } else if (cmd == "simulate") {
-    simulate_off_loop(request, std::move(reply));
-  } else if (cmd == "explain") {
-    explain_off_loop(request, std::move(reply));
-  } else if (cmd == "events") {
-    reply(events_json(request));
-  } else if (cmd == "cleanup") {
-    cleanup(request, std::move(reply));
-  } else if (cmd == "coordinator-handover") {
-    reply(handover(request));
-  } else if (cmd == "cluster-unblock") {
-    reply(unblock());
-  } else {
-    handle_doc_request(cmd, request, cred, std::move(reply));
+  switch (parsed.verb) {
+    case ControlVerb::kStatus:
+      return answer_status(std::move(reply));
+    case ControlVerb::kSimulate:
+      return simulate_off_loop(request, std::move(reply));
+    case ControlVerb::kExplain:
+      return explain_off_loop(request, std::move(reply));
+    case ControlVerb::kEvents:
+      return reply(events_json(request));
+    case ControlVerb::kCleanup:
+      return cleanup(request, std::move(reply));
+    case ControlVerb::kCoordinatorHandover:
+      return reply(handover(request));
+    case ControlVerb::kClusterUnblock:
+      return reply(unblock());
+    default:
+      return handle_doc_request(parsed.verb, request, cred, std::move(reply));
   }
 }
 

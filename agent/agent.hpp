@@ -25,6 +25,7 @@
 #include "agent/state_store.hpp"
 #include "agent/transport.hpp"
 #include "common/cluster_doc.hpp"
+#include "coordinator/intents.hpp"
 #include "coordinator/runtime.hpp"
 #include "resources/executor.hpp"
 #include "resources/host_facts.hpp"
@@ -83,8 +84,8 @@ class Agent {
   // `stopped` runs once the agent has stopped.
   void shutdown(std::function<void()> stopped);
   // SIGHUP: re-read the configuration file and apply it to the cluster as `hactl config apply`
-  // would (refused, and logged, if it is invalid, changes nodes or timing, or would drop or
-  // redefine something running: that takes `hactl config apply`, which stops it first).
+  // does (refused, and logged, if it is invalid or changes nodes or timing; what it drops or
+  // redefines while it runs is stopped first, by the coordinator: coordinator/intents.hpp).
   void reload();
   // True once the agent stopped on an error it cannot go on from (its state not persisted).
   bool failed() const { return fatal_; }
@@ -120,12 +121,6 @@ class Agent {
   // to another voter first (ElectionCore::hand_over), so there is no election gap. Returns the node
   // asked to take over, if any.
   std::optional<NodeId> hand_over_role(std::optional<NodeId> target);
-  // The transition the scheduler would run with `next` as the cluster document (hactl resource
-  // move/ban --dry-run); `refusal` says why when `resource` would then not run on `to` (or,
-  // without `to`, run nowhere) and `must_run`.
-  nlohmann::json plan_intent(const ClusterDoc& next, const std::string& resource,
-                             const std::optional<std::string>& to, bool must_run,
-                             std::string& refusal) const;
   void handle_request(const ControlRequest& parsed, const PeerCredentials& cred,
                       ControlServer::Reply reply);
   nlohmann::json status() const;
@@ -155,14 +150,26 @@ class Agent {
   // prim_index_ and an executor over config().resources, told of the guard.
   void open_executor();
   void propose(const ClusterDoc& next, ControlServer::Reply reply, nlohmann::json ok_answer);
-  void handle_doc_request(const std::string& cmd, const nlohmann::json& request,
+  void handle_doc_request(ControlVerb verb, const nlohmann::json& request,
                           const PeerCredentials& cred, ControlServer::Reply reply);
+  void config_show(const nlohmann::json& request, ControlServer::Reply reply);
+  void config_history(ControlServer::Reply reply);
+  void answer_intent(const IntentResult& r, ControlServer::Reply reply,
+                     nlohmann::json answer = nlohmann::json::object());
+  // Operator sequences in the document, carried on by the coordinator (agent_doc.cpp).
+  void drive_sequence();
+  static constexpr Duration kSequenceEvery = std::chrono::milliseconds{100};
+  Instant sequence_looked_{};
+  std::uint64_t sequence_proposal_ = 0;  // a step proposed, its outcome not in yet
+  std::uint64_t sequence_refused_id_ = 0;
+  std::string sequence_refused_;  // why that sequence's last step was refused
   nlohmann::json doc_json() const;
   // Off the loop, on the request worker (agent_offload.cpp).
   struct ApplyRequest {
     std::string by;                     // who, from which file
     std::uint64_t checked_version = 0;  // the configuration version it was checked against
     nlohmann::json enable;              // resources to enable with it
+    nlohmann::json timeout;             // timeout_s: for what it stops first
   };
   void submit_off_loop(std::function<void()> work, std::function<void()> done,
                        ControlServer::Reply reply);
@@ -173,7 +180,7 @@ class Agent {
   void simulate_off_loop(const nlohmann::json& request, ControlServer::Reply reply);
   // `hactl explain`: the cluster as this node knows it now, explained (coordinator/explain.hpp).
   void explain_off_loop(const nlohmann::json& request, ControlServer::Reply reply);
-  void config_check_off_loop(const std::string& cmd, const nlohmann::json& request,
+  void config_check_off_loop(ControlVerb cmd, const nlohmann::json& request,
                              const PeerCredentials& cred, ControlServer::Reply reply);
   // `status`: answered with the next status built (at most one per kStatusEvery).
   void answer_status(ControlServer::Reply reply);
@@ -183,8 +190,9 @@ class Agent {
   Instant last_status_{};
   std::uint64_t status_built_ = 0;     // hactl_status_built_total
   std::uint64_t status_answered_ = 0;  // hactl_status_answered_total
-  void finish_apply(const ApplyRequest& a, const std::string& text, const ClusterConfig& parsed,
-                    bool same, nlohmann::json answer, ControlServer::Reply reply);
+  void finish_apply(const ApplyRequest& a, const std::string& text,
+                    std::vector<std::string> removed, bool same, nlohmann::json answer,
+                    ControlServer::Reply reply);
   // The cluster-wide host check of a submitted configuration (coordinator/host_checks.hpp):
   // asks the reachable peers, and calls `then` on the loop with every node's report but this
   // one's (a peer not reachable, or silent until kHostCheckTimeout, with why). False (and

@@ -14,12 +14,8 @@
 
 #include "agent/agent.hpp"
 #include "common/assert.hpp"
-#include "common/known_names.hpp"
 #include "common/limits.hpp"
-#include "common/suggest.hpp"
-#include "coordinator/config_plan.hpp"
-#include "coordinator/explain.hpp"
-#include "coordinator/simulate.hpp"
+#include "coordinator/intents.hpp"
 
 namespace hactl {
 
@@ -82,11 +78,8 @@ std::string Agent::caller(const PeerCredentials& cred) const {
 
 std::expected<StoredDoc, std::string> Agent::initial_doc() {
   const std::string self = options_.config.node(options_.self).name;
-  ClusterDoc fresh;
-  fresh.config_version = 1;
-  fresh.config_text = options_.config_text;
-  fresh.config_applied = unix_now();
-  fresh.config_by = options_.config_path + " on " + self;
+  const ClusterDoc fresh = adopt_config(ClusterDoc{}, options_.config_text,
+                                        options_.config_path + " on " + self, unix_now(), {});
   StoredDoc initial{DocVersion{}, doc_to_bytes(fresh)};
   auto stored = doc_store_.load();
   if (!stored) return std::unexpected(stored.error());
@@ -135,6 +128,15 @@ void Agent::carry_out_docs(RuntimeOutput& out) {
   // majority that commits a change has it on disk), and nothing else waits for the disk.
   if (out.store) doc_writer_->write(std::move(*out.store));
   for (const auto& o : out.outcomes) {
+    if (o.id == sequence_proposal_ && o.id != 0) {
+      sequence_proposal_ = 0;
+      if (!o.ok) {
+        emit_event(
+            Event(EventKind::kSequenceStepRefused, EventLevel::kWarn).text("error", o.error));
+        sequence_refused_ = o.error;
+      }
+      continue;
+    }
     const auto it = waiting_.find(o.id);
     if (it == waiting_.end()) continue;
     auto [reply, answer] = std::move(it->second);
@@ -247,24 +249,6 @@ void Agent::propose(const ClusterDoc& next, ControlServer::Reply reply, nlohmann
   process();
 }
 
-nlohmann::json Agent::plan_intent(const ClusterDoc& next, const std::string& resource,
-                                  const std::optional<std::string>& to, bool must_run,
-                                  std::string& refusal) const {
-  const Instant t = now();
-  ClusterState state = host().conductor().state(rt_->membership(t), t);
-  const ClusterConfig config = effective_config(base(), next, unix_now());
-  auto r = check_intent(config, std::move(state), resource, to, must_run);
-  if (!r) {
-    refusal = r.error();
-    return {};
-  }
-  nlohmann::json plan = to_json(r->result);
-  plan["text"] = format_transition(r->result);
-  plan["nodes"] = r->nodes;
-  if (r->refusal) refusal = *r->refusal;
-  return plan;
-}
-
 void Agent::reload() {
   std::ifstream f(options_.config_path, std::ios::binary);
   if (!f) {
@@ -276,10 +260,11 @@ void Agent::reload() {
   std::ostringstream text;
   text << f.rdbuf();
   emit_event(Event(EventKind::kReload).add("path", options_.config_path));
-  const nlohmann::json request = {
-      {"cmd", "config-apply"}, {"text", text.str()}, {"path", options_.config_path}};
+  nlohmann::json request = control_body(ControlVerb::kConfigApply);
+  request["text"] = text.str();
+  request["path"] = options_.config_path;
   handle_doc_request(
-      "config-apply", request, PeerCredentials{0, 0},
+      ControlVerb::kConfigApply, request, PeerCredentials{0, 0},
       ControlServer::Reply::Json([path = options_.config_path](const nlohmann::json& r) {
         if (r.contains("error")) {
           std::string why = r["error"].get<std::string>();
@@ -288,6 +273,13 @@ void Agent::reload() {
           emit_event(Event(EventKind::kReloadRefused, EventLevel::kError)
                          .add("path", path)
                          .text("error", why));
+        } else if (r.contains("sequence")) {
+          // What it redefines or removes is stopped first: the coordinator carries that on.
+          emit_event(Event(EventKind::kReloadStarted)
+                         .add("path", path)
+                         .add("sequence", r["sequence"].value("id", std::uint64_t{0}))
+                         .text("stopping",
+                               r["sequence"].value("stopping", nlohmann::json::array()).dump()));
         } else {
           emit_event(Event(EventKind::kReloadDone)
                          .add("path", path)
@@ -329,256 +321,155 @@ nlohmann::json Agent::doc_json() const {
           {"maintenance", doc().maintenance},
           {"placements", placements},
           {"disabled", doc().disabled},
-          {"held", held}};
+          {"held", held},
+          {"sequence", doc().sequence ? sequence_json(*doc().sequence, unix) : nlohmann::json()},
+          {"last_sequence",
+           doc().last_sequence ? sequence_end_json(*doc().last_sequence) : nlohmann::json()}};
 }
 
 // config-apply, once its text is checked off the loop (agent_offload.cpp): proposed, if the
-// configuration it was checked against is still the one in force.
+// configuration it was checked against is still the one in force; adopted at once, or begun as a
+// sequence that stops first what it removes or redefines (coordinator/intents.hpp).
 void Agent::finish_apply(const ApplyRequest& a, const std::string& text,
-                         const ClusterConfig& parsed, bool same, nlohmann::json answer,
+                         std::vector<std::string> removed, bool same, nlohmann::json answer,
                          ControlServer::Reply reply) {
-  if (doc().config_version != a.checked_version) {
-    return reply({{"error", "the configuration changed (now version " +
-                                std::to_string(doc().config_version) +
-                                ") while this one was checked; nothing was changed: check and "
-                                "apply it again"}});
-  }
-  if (same) {
+  if (same && doc().config_version == a.checked_version) {
     answer["ok"] = true;
     answer["changed"] = false;
     return reply(answer);
   }
-  const std::int64_t unix = unix_now();
-  ClusterDoc next = doc();
-  // Expired intents are dropped by any change; intents on what no longer exists go.
-  std::erase_if(next.placements, [&](const PlacementIntent& p) {
-    return (p.expires != 0 && p.expires <= unix) || !parsed.resources.exists(p.resource);
-  });
-  std::erase_if(next.disabled, [&](const std::string& id) { return !parsed.resources.exists(id); });
-  // Resources re-enabled after their restart.
+  ApplyIntent apply;
+  apply.text = text;
+  apply.by = a.by;
+  apply.checked_version = a.checked_version;
+  apply.stop_first = answer.value("stop_first", std::vector<std::string>{});
+  apply.removed = std::move(removed);
+  // Resources an earlier hactl disabled itself before it sent the apply.
   if (a.enable.is_array()) {
     for (const auto& id : a.enable) {
-      if (id.is_string()) std::erase(next.disabled, id.get<std::string>());
+      if (id.is_string()) apply.enable.push_back(id.get<std::string>());
     }
   }
-  next.config_version = doc().config_version + 1;
-  next.config_text = text;
-  next.config_applied = unix;
-  next.config_by = a.by;
-  answer["config_version"] = next.config_version;
-  propose(next, std::move(reply), answer);
+  const auto timeout = sequence_timeout(a.timeout);
+  if (!timeout) return reply({{"error", timeout.error()}});
+  apply.timeout_s = *timeout;
+  const ClusterState unused;
+  answer_intent(decide_apply(IntentContext{base(), doc(), unused, {}, unix_now()}, apply),
+                std::move(reply), std::move(answer));
 }
 
-void Agent::handle_doc_request(const std::string& cmd, const nlohmann::json& request,
-                               const PeerCredentials& cred, ControlServer::Reply reply) {
-  const ResourceConfig& rc = base().resources;
-  const std::int64_t unix = unix_now();
-  auto fail = [&](const std::string& m) { reply({{"error", m}}); };
-  // Operands, checked with a suggestion for a typo.
-  auto node_arg = [&](const char* key, bool runs_resources) -> std::optional<std::string> {
-    const std::string name = request.value(key, std::string());
-    const auto id = base().find_node(name);
-    if (!id) {
-      fail(unknown_name_message("node", name, node_names(base())));
-      return std::nullopt;
-    }
-    if (runs_resources && base().node(*id).witness) {
-      fail("node '" + name + "' is a witness: it never runs resources");
-      return std::nullopt;
-    }
-    return name;
-  };
-  auto resource_arg = [&]() -> std::optional<std::string> {
-    const std::string name = request.value("resource", std::string());
-    const auto top = top_level_resource(rc, name);
-    if (!top) {
-      fail(unknown_name_message("resource", name, resource_ids(rc)));
-      return std::nullopt;
-    }
-    return top;
-  };
-  // lifetime_s: absent or 0, the default lifetime; negative, until cleared; at most
-  // kMaxIntentLifetimeSeconds (so `unix + lifetime` cannot overflow). A float or a number
-  // beyond int64 is refused: converting one was undefined behaviour.
-  auto expires_arg = [&]() -> std::int64_t {
-    const auto it = request.find("lifetime_s");
-    if (it != request.end() && !it->is_number_integer()) {
-      throw std::invalid_argument("lifetime_s must be a whole number of seconds");
-    }
-    if (it != request.end() && it->is_number_unsigned() &&
-        it->get<std::uint64_t>() >
-            static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
-      throw std::invalid_argument("lifetime_s is too large");
-    }
-    const std::int64_t lifetime = it == request.end() ? 0 : it->get<std::int64_t>();
-    if (lifetime < 0) return 0;
-    return unix + std::min(lifetime > 0 ? lifetime : kDefaultIntentLifetimeSeconds,
-                           kMaxIntentLifetimeSeconds);
-  };
-  // A move or ban: what it would do (--dry-run answers with that and changes nothing); a move
-  // the scheduler would not carry out is refused with why, and nothing is written.
-  auto place = [&](const ClusterDoc& next, const std::string& res,
-                   const std::optional<std::string>& to, bool must_run, nlohmann::json answer) {
-    std::string refusal;
-    nlohmann::json plan = plan_intent(next, res, to, must_run, refusal);
-    if (!refusal.empty()) {
-      reply({{"error", refusal}, {"errors", nlohmann::json::array({plan.value("text", "")})}});
-      return;
-    }
-    if (request.value("dry_run", false)) {
-      answer["ok"] = true;
-      answer["dry_run"] = true;
-      answer["changed"] = false;
-      answer["plan"] = plan;
-      reply(answer);
-      return;
-    }
-    propose(next, std::move(reply), answer);
-  };
-  ClusterDoc next = doc();
-  // Expired intents are dropped by any change.
-  std::erase_if(next.placements,
-                [&](const PlacementIntent& p) { return p.expires != 0 && p.expires <= unix; });
+// A decision proposed, or its refusal answered; `answer` (the check's, for an apply) takes the
+// decision's members.
+void Agent::answer_intent(const IntentResult& r, ControlServer::Reply reply,
+                          nlohmann::json answer) {
+  if (!r) {
+    nlohmann::json refusal = {{"error", r.error().error}};
+    if (!r.error().errors.empty()) refusal["errors"] = r.error().errors;
+    return reply(refusal);
+  }
+  for (const auto& [key, value] : r->answer.items()) answer[key] = value;
+  if (!r->next) return reply(answer);
+  if (const auto& s = r->next->sequence; s && (!doc().sequence || doc().sequence->id != s->id)) {
+    emit_event(Event(EventKind::kSequenceStarted)
+                   .add("sequence", s->id)
+                   .text("kind", std::string(to_string(s->kind)))
+                   .text("stopping", nlohmann::json(s->stopping).dump())
+                   .add("deadline_s", s->deadline - s->started)
+                   .text("by", s->by));
+  }
+  propose(*r->next, std::move(reply), std::move(answer));
+}
 
-  if (cmd == "config-show") {
-    if (request.contains("version")) {
-      // The history's files are read and parsed on the worker: up to 20 of 2 MiB each.
-      const auto v = request["version"].get<std::uint64_t>();
-      return off_loop(std::move(reply), [store = doc_store_, v]() -> nlohmann::json {
-        const auto info = store.config_version(v);
-        if (!info) {
-          std::string kept;
-          for (const auto& h : store.history()) kept += " " + std::to_string(h.version);
-          return {{"error", "configuration version " + std::to_string(v) +
-                                " is not in this node's history (kept:" + kept + ")"}};
-        }
-        return {{"version", info->version},
-                {"applied", info->applied},
-                {"by", info->by},
-                {"text", info->text}};
-      });
-    }
+// The coordinator carries the document's operator sequence on (coordinator/intents.hpp), one
+// step at a time, looking at most every kSequenceEvery: whichever node coordinates when it can
+// move finishes it, or undoes it at its deadline.
+void Agent::drive_sequence() {
+  if (!rt_ || rt_->replica() == nullptr || !doc().sequence || sequence_proposal_ != 0) return;
+  const Instant t = now();
+  if (core().role() != Role::kCoordinator || t < sequence_looked_ + kSequenceEvery) return;
+  sequence_looked_ = t;
+  const OperatorSequence& s = *doc().sequence;
+  if (s.id != sequence_refused_id_) {
+    sequence_refused_id_ = s.id;
+    sequence_refused_.clear();
+  }
+  const auto step = advance_sequence(doc(), base().resources, rt_->possibly_active(t), unix_now(),
+                                     sequence_refused_);
+  if (!step) return;
+  emit_event(
+      Event(EventKind::kSequenceEnded, step->end.done ? EventLevel::kInfo : EventLevel::kWarn)
+          .add("sequence", step->end.id)
+          .text("kind", std::string(to_string(step->end.kind)))
+          .add("done", step->end.done)
+          .add("config_version", step->end.config_version)
+          .text("note", step->end.note));
+  sequence_proposal_ = rt_->propose(step->next, t, std::chrono::seconds(10));
+}
+
+void Agent::config_show(const nlohmann::json& request, ControlServer::Reply reply) {
+  if (!request.contains("version")) {
     return reply({{"version", doc().config_version},
                   {"applied", doc().config_applied},
                   {"by", doc().config_by},
                   {"text", doc().config_text},
                   {"document", doc_json()}});
   }
-  if (cmd == "config-history") {
-    return off_loop(std::move(reply),
-                    [store = doc_store_, current = doc().config_version]() -> nlohmann::json {
-                      nlohmann::json list = nlohmann::json::array();
-                      for (const auto& h : store.history()) {
-                        list.push_back({{"version", h.version},
-                                        {"applied", h.applied},
-                                        {"by", h.by},
-                                        {"current", h.version == current}});
-                      }
-                      return {{"versions", list}};
-                    });
+  // The history's files are read and parsed on the worker: up to 20 of 2 MiB each.
+  const auto v = request["version"].get<std::uint64_t>();
+  off_loop(std::move(reply), [store = doc_store_, v]() -> nlohmann::json {
+    const auto info = store.config_version(v);
+    if (!info) {
+      std::string kept;
+      for (const auto& h : store.history()) kept += " " + std::to_string(h.version);
+      return {{"error", "configuration version " + std::to_string(v) +
+                            " is not in this node's history (kept:" + kept + ")"}};
+    }
+    return {{"version", info->version},
+            {"applied", info->applied},
+            {"by", info->by},
+            {"text", info->text}};
+  });
+}
+
+void Agent::config_history(ControlServer::Reply reply) {
+  off_loop(std::move(reply),
+           [store = doc_store_, current = doc().config_version]() -> nlohmann::json {
+             nlohmann::json list = nlohmann::json::array();
+             for (const auto& h : store.history()) {
+               list.push_back({{"version", h.version},
+                               {"applied", h.applied},
+                               {"by", h.by},
+                               {"current", h.version == current}});
+             }
+             return {{"versions", list}};
+           });
+}
+
+void Agent::handle_doc_request(ControlVerb verb, const nlohmann::json& request,
+                               const PeerCredentials& cred, ControlServer::Reply reply) {
+  switch (verb) {
+    case ControlVerb::kConfigShow:
+      return config_show(request, std::move(reply));
+    case ControlVerb::kConfigHistory:
+      return config_history(std::move(reply));
+    case ControlVerb::kConfigCheck:
+    case ControlVerb::kConfigApply:  // agent_offload.cpp, then finish_apply
+      return config_check_off_loop(verb, request, cred, std::move(reply));
+    default:
+      break;
   }
-  if (cmd == "config-check" || cmd == "config-apply") {
-    return config_check_off_loop(cmd, request, cred, std::move(reply));  // agent_offload.cpp
+  if (!is_intent(verb)) {
+    return reply({{"error", "unknown command '" + std::string(wire_name(verb)) + "'"}});
   }
-  if (cmd == "node-standby" || cmd == "node-online" || cmd == "node-maintenance") {
-    const auto node = node_arg("node", cmd != "node-online");
-    if (!node) return;
-    const bool in_maintenance = std::find(next.maintenance.begin(), next.maintenance.end(),
-                                          *node) != next.maintenance.end();
-    if (cmd == "node-online" && in_maintenance && !request.value("force", false)) {
-      // It leaves everything alone until it hears it is out of maintenance: unreachable, it
-      // cannot hear it, and its resources could then be started elsewhere as well.
-      const Instant t = now();
-      const auto m = rt_->membership(t);
-      if (!m.up[base().find_node(*node)->value]) {
-        return fail("'" + *node +
-                    "' is in maintenance and not reachable: what it runs would "
-                    "be started elsewhere while it still runs there. Bring it back first, or, if "
-                    "it is powered off and runs nothing, use --force");
-      }
-    }
-    std::erase(next.standby, *node);
-    std::erase(next.maintenance, *node);
-    auto& list = cmd == "node-standby" ? next.standby : next.maintenance;
-    if (cmd != "node-online") {
-      list.push_back(*node);
-      std::sort(list.begin(), list.end());
-    }
-    return propose(next, std::move(reply), {{"node", *node}});
-  }
-  if (cmd == "resource-enable" || cmd == "resource-disable") {
-    std::vector<std::string> ids;
-    for (const auto& r : request.value("resources", nlohmann::json::array())) {
-      const std::string name = r.get<std::string>();
-      const auto top = top_level_resource(rc, name);
-      if (!top) return fail(unknown_name_message("resource", name, resource_ids(rc)));
-      ids.push_back(*top);
-    }
-    if (ids.empty()) return fail("no resource given");
-    for (const auto& id : ids) {
-      std::erase(next.disabled, id);
-      if (cmd == "resource-disable") next.disabled.push_back(id);
-    }
-    std::sort(next.disabled.begin(), next.disabled.end());
-    return propose(next, std::move(reply), {{"resources", ids}});
-  }
-  const auto res = resource_arg();
-  if (!res) return;
-  const std::string by = caller(cred);
-  if (cmd == "resource-clear") {
-    const std::string node = request.value("node", std::string());
-    std::erase_if(next.placements, [&](const PlacementIntent& p) {
-      return p.resource == *res && (node.empty() || p.node == node);
-    });
-    return propose(next, std::move(reply), {{"resource", *res}});
-  }
-  if (cmd == "resource-ban") {
-    const auto node = node_arg("node", true);
-    if (!node) return;
-    std::erase_if(next.placements,
-                  [&](const PlacementIntent& p) { return p.resource == *res && p.node == *node; });
-    next.placements.push_back({PlacementIntent::Kind::kBan, *res, *node, unix, expires_arg(), by});
-    // A ban may leave a resource nowhere to run: that is the operator's call, shown by --dry-run.
-    return place(next, *res, std::nullopt, false, {{"resource", *res}, {"node", *node}});
-  }
-  if (cmd == "resource-move") {
-    if (request.contains("node")) {
-      const auto node = node_arg("node", true);
-      if (!node) return;
-      std::erase_if(next.placements, [&](const PlacementIntent& p) {
-        return p.resource == *res && (p.kind == PlacementIntent::Kind::kPrefer || p.node == *node);
-      });
-      next.placements.push_back(
-          {PlacementIntent::Kind::kPrefer, *res, *node, unix, expires_arg(), by});
-      return place(next, *res, *node, true, {{"resource", *res}, {"node", *node}});
-    }
-    // No node: away from where it runs now.
-    if (rc.clone(*res) != nullptr) {
-      return fail("'" + *res +
-                  "' is a clone and runs on several nodes: name the node to move "
-                  "it away from with `hactl resource ban " +
-                  *res + " NODE`");
-    }
-    const Instant t = now();
-    const ClusterState s = host().conductor().state(rt_->membership(t), t);
-    std::optional<std::string> where;
-    for (const auto& id : primitives_of(rc, *res)) {
-      const auto it = s.roles.find(id);
-      if (it == s.roles.end()) continue;
-      for (std::size_t i = 0; i < it->second.size() && !where; ++i) {
-        if (it->second[i] != ResourceRole::kStopped) where = base().nodes[i].name;
-      }
-    }
-    if (!where) {
-      return fail("'" + *res + "' is not running anywhere; name the node to move it to");
-    }
-    std::erase_if(next.placements, [&](const PlacementIntent& p) {
-      return p.resource == *res && (p.node == *where || p.kind == PlacementIntent::Kind::kPrefer);
-    });
-    next.placements.push_back({PlacementIntent::Kind::kBan, *res, *where, unix, expires_arg(), by});
-    return place(next, *res, std::nullopt, true, {{"resource", *res}, {"away_from", *where}});
-  }
-  fail("unknown command '" + cmd + "'");
+  const auto intent = intent_from_request(verb, request, caller(cred));
+  if (!intent) return reply({{"error", intent.error()}});
+  const Instant t = now();
+  const Membership m = rt_->membership(t);
+  // Only a move or a ban asks the scheduler (what it would then do).
+  const bool places = verb == ControlVerb::kResourceMove || verb == ControlVerb::kResourceBan;
+  const ClusterState state = places ? host().conductor().state(m, t) : ClusterState{};
+  answer_intent(decide_intent(IntentContext{base(), doc(), state, m.up, unix_now()}, *intent),
+                std::move(reply));
 }
 
 }  // namespace hactl

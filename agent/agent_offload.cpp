@@ -14,6 +14,7 @@
 #include "common/host_check.hpp"
 #include "coordinator/config_plan.hpp"
 #include "coordinator/explain.hpp"
+#include "coordinator/intents.hpp"
 #include "coordinator/simulate.hpp"
 
 namespace hactl {
@@ -46,6 +47,7 @@ struct CheckOutput {
   std::shared_ptr<const ClusterConfig> parsed;  // null: the answer is an error
   bool same = false;                            // the text in force already
   std::optional<HostReport> own;                // this host's check
+  std::vector<std::string> removed;             // resource ids it drops (intents.hpp)
 };
 
 nlohmann::json findings_json(const std::vector<HostFinding>& findings) {
@@ -101,10 +103,8 @@ nlohmann::json host_refusal(const ClusterCheck& c) {
 }
 
 // One row per primitive of either configuration: how its definition changes, whether it may
-// run now, and what the scheduler then does to it (coordinator/config_plan.hpp). `to_stop`
-// gets what runs and is removed or redefined.
-nlohmann::json plan_rows(const CheckInput& in, const ClusterConfig& next,
-                         std::set<std::string>& to_stop) {
+// run now, and what the scheduler then does to it (coordinator/config_plan.hpp).
+nlohmann::json plan_rows(const CheckInput& in, const ClusterConfig& next) {
   const ResourceConfig& rc = in.base.resources;
   const ResourceConfig& nrc = next.resources;
   const auto outcomes = plan_apply(in.current, effective_config(next, in.doc, in.unix), in.state);
@@ -130,9 +130,7 @@ nlohmann::json plan_rows(const CheckInput& in, const ClusterConfig& next,
     const auto found = after.find(p.id);
     const PrimitiveConfig* q = found == after.end() ? nullptr : found->second;
     const char* change = q == nullptr ? "remove" : !same_definition(p, *q) ? "redefine" : "keep";
-    const bool is_active = in.active.contains(p.id);
-    if (std::string(change) != "keep" && is_active) to_stop.insert(*top_level_resource(rc, p.id));
-    plan.push_back(row(p.id, change, is_active));
+    plan.push_back(row(p.id, change, in.active.contains(p.id)));
   }
   for (const auto& q : nrc.primitives) {
     if (!before.contains(q.id)) plan.push_back(row(q.id, "add", false));
@@ -157,8 +155,10 @@ CheckOutput check_config_text(const CheckInput& in) {
     return out;
   }
   out.own = own_report(in, cfg->config);
-  std::set<std::string> to_stop;  // top-level resources (current config) to stop first
-  const nlohmann::json plan = plan_rows(in, cfg->config, to_stop);
+  const nlohmann::json plan = plan_rows(in, cfg->config);
+  // Top-level resources (current configuration) to stop first.
+  const auto to_stop = stop_first(in.base.resources, cfg->config.resources, in.active);
+  out.removed = removed_resources(in.base.resources, cfg->config.resources);
   out.same = in.text == in.doc.config_text;
   nlohmann::json warnings = nlohmann::json::array();
   for (const auto& w : cfg->warnings) warnings.push_back(w.path + ": " + w.message);
@@ -336,7 +336,7 @@ void Agent::explain_off_loop(const nlohmann::json& request, ControlServer::Reply
   });
 }
 
-void Agent::config_check_off_loop(const std::string& cmd, const nlohmann::json& request,
+void Agent::config_check_off_loop(ControlVerb cmd, const nlohmann::json& request,
                                   const PeerCredentials& cred, ControlServer::Reply reply) {
   const Instant t = now();
   auto in = std::make_shared<CheckInput>();
@@ -356,6 +356,7 @@ void Agent::config_check_off_loop(const std::string& cmd, const nlohmann::json& 
   apply.by = caller(cred) + " from " + in->path;
   apply.checked_version = in->doc.config_version;
   apply.enable = request.value("enable", nlohmann::json());
+  apply.timeout = request.value("timeout_s", nlohmann::json());
   submit_off_loop(
       [in, out] {
         try {
@@ -377,7 +378,7 @@ void Agent::config_check_off_loop(const std::string& cmd, const nlohmann::json& 
                   out->answer = {{"error", std::string("the check failed: ") + e.what()}};
                   out->parsed.reset();
                 }
-                if (cmd != "config-apply" || !out->parsed) {
+                if (cmd != ControlVerb::kConfigApply || !out->parsed) {
                   out->dumped = ControlServer::dump(out->answer);
                   out->answer = nullptr;
                   out->parsed.reset();
@@ -391,9 +392,10 @@ void Agent::config_check_off_loop(const std::string& cmd, const nlohmann::json& 
                 in->active.clear();
               },
               [this, in, out, cmd, apply, reply] {
-                if (cmd != "config-apply" || !out->parsed)
+                if (cmd != ControlVerb::kConfigApply || !out->parsed)
                   return reply.text(std::move(out->dumped));
-                finish_apply(apply, in->text, *out->parsed, out->same, out->answer, reply);
+                finish_apply(apply, in->text, std::move(out->removed), out->same, out->answer,
+                             reply);
               },
               reply);
         };

@@ -20,6 +20,7 @@
 #include "cli/init_cmd.hpp"
 #include "cli/status_render.hpp"
 #include "common/config.hpp"
+#include "common/control_request.hpp"
 #include "common/wire.hpp"
 #include "coordinator/explain.hpp"
 #include "coordinator/simulate.hpp"
@@ -34,6 +35,15 @@ using nlohmann::json;
 // config-check and config-apply: the agent checks the file, then every node checks it on its
 // host (up to 8 s), then weighs the answers: 10 s at most for each of its two steps.
 constexpr int kCheckMs = 40000;
+
+using V = hactl::ControlVerb;
+
+// A request of a verb of the one list (common/control_request.hpp), with its operands.
+json request(V verb, json operands = json::object()) {
+  json body = hactl::control_body(verb);
+  for (auto& [key, value] : operands.items()) body[key] = std::move(value);
+  return body;
+}
 
 // Sends one request; on failure prints why and sets `exit_code` (2: no agent, 1: refused).
 std::optional<json> ask(const std::string& socket, const json& request, int& exit_code,
@@ -84,7 +94,7 @@ int cmd_status(const std::string& socket, bool as_json, bool watch, double inter
   // --watch redraws in place until interrupted (bounded: a day of refreshes at most).
   const int rounds = watch ? static_cast<int>(86400 / std::max(interval, 0.2)) : 1;
   for (int i = 0; i < rounds; ++i) {
-    const auto reply = ask(socket, {{"cmd", "status"}}, code);
+    const auto reply = ask(socket, request(V::kStatus), code);
     if (!reply) return code;
     if (watch) std::cout << "\x1b[H\x1b[2J";
     std::cout << (as_json ? reply->dump(2) + "\n" : hactl::render_status(*reply));
@@ -112,7 +122,7 @@ int cmd_events(const std::string& socket, bool as_json, std::size_t count, bool 
   std::uint64_t last = 0;
   // --follow polls for newer events until interrupted (bounded: a day at most).
   for (int round = 0; round < (follow ? 172800 : 1); ++round) {
-    json req = {{"cmd", "events"}, {"limit", last == 0 ? count : 1000}};
+    json req = request(V::kEvents, {{"limit", last == 0 ? count : 1000}});
     if (audit) req["audit"] = true;
     if (last != 0) req["since"] = last;
     const auto r = ask(socket, req, code);
@@ -185,7 +195,7 @@ int cmd_simulate(const std::string& socket, const std::string& config_path,
   if (!state_path.empty())
     return simulate_offline(config_path, state_path, kill, fail, as_json, dump_state);
   int code = 0;
-  json req = {{"cmd", "simulate"}, {"kill", kill}, {"fail", fail}, {"dump_state", dump_state}};
+  json req = request(V::kSimulate, {{"kill", kill}, {"fail", fail}, {"dump_state", dump_state}});
   if (!config_path.empty()) {
     const auto text = read_text(config_path);
     if (!text) return 1;
@@ -239,7 +249,7 @@ int cmd_explain(const std::string& socket, const std::string& resource, const st
     j = std::move(*r);
   } else {
     int code = 0;
-    json req = {{"cmd", "explain"}, {"resource", resource}};
+    json req = request(V::kExplain, {{"resource", resource}});
     if (!node.empty()) req["node"] = node;
     const auto r = ask(socket, req, code);
     if (!r) return code;
@@ -325,7 +335,7 @@ std::optional<json> check_config(const std::string& socket, const std::string& p
     return std::nullopt;
   }
   text = *t;
-  return ask(socket, {{"cmd", "config-check"}, {"path", path}, {"text", text}}, code, kCheckMs);
+  return ask(socket, request(V::kConfigCheck, {{"path", path}, {"text", text}}), code, kCheckMs);
 }
 
 // One line per resource the apply changes or acts on: its definition (added, removed,
@@ -403,62 +413,76 @@ int cmd_config_diff(const std::string& socket, const std::string& path, bool as_
   return 0;
 }
 
-// Waits until no primitive of the given top-level resources is active or changing anywhere.
-bool wait_stopped(const std::string& socket, const std::set<std::string>& tops, double timeout_s,
-                  int& code) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
-  for (int i = 0; i < 100000 && std::chrono::steady_clock::now() < deadline; ++i) {
-    const auto s = ask(socket, {{"cmd", "status"}}, code);
-    if (!s) return false;
-    bool stopped = true;
-    for (const auto& r : (*s)["resources"]) {
-      if (tops.count(r.value("top", std::string())) == 0) continue;
-      const std::string state = r.value("state", std::string());
-      if (!r["nodes"].empty() || state == "changing" || state == "unknown") stopped = false;
+// How much longer than its --timeout a client follows a sequence: a change of coordinator, or
+// the document's step reaching a majority, on top of the wait for the stop.
+constexpr double kSequenceSlackS = 30;
+
+// Follows an operator sequence the cluster carries out (coordinator/intents.hpp: the agents,
+// not this client, disable, wait and enable) until the document records its end, polling this
+// node's status. Its end; or nullopt with `code` set when the agent cannot be asked or the
+// sequence has not ended within `wait_s` (it goes on without this client either way).
+std::optional<json> await_sequence(const std::string& socket, std::uint64_t id, double wait_s,
+                                   int& code) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(wait_s);
+  for (int i = 0; i < 1'000'000 && std::chrono::steady_clock::now() < deadline; ++i) {
+    const auto s = ask(socket, request(V::kStatus), code);
+    if (!s) {
+      std::cerr << "hactl: the cluster carries sequence " << id
+                << " on without this client (hactl status --json: document.sequence)\n";
+      return std::nullopt;
     }
-    if (stopped) return true;
+    const json last = (*s)["document"].value("last_sequence", json());
+    if (last.is_object() && last.value("id", std::uint64_t{0}) >= id) return last;
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
+  std::cerr << "hactl: sequence " << id << " has not ended after " << wait_s
+            << " s; the cluster carries it on (hactl status --json: document.sequence)\n";
+  code = 1;
+  return std::nullopt;
+}
+
+// A sequence's end as the operator reads it: true when it was done.
+bool sequence_done(const json& end, std::uint64_t id) {
+  if (end.value("id", std::uint64_t{0}) != id) {
+    std::cout << "sequence " << id << " has ended, and a later one since (hactl events)\n";
+    return true;
+  }
+  if (end.value("done", false)) return true;
+  std::cerr << "hactl: " << end.value("note", std::string("undone")) << "\n";
   return false;
 }
 
 int cmd_config_apply(const std::string& socket, const std::string& path, double timeout_s) {
   int code = 0;
-  std::string text;
-  const auto plan = check_config(socket, path, text, code);
-  if (!plan) return code;
-  if ((*plan)["unchanged"].get<bool>()) {
+  // Checked here first, so that errors name this file; then by the agent and every node.
+  if (cmd_validate(path, "", false) != 0) return 1;
+  const auto text = read_text(path);
+  if (!text) return 1;
+  const auto r = ask(
+      socket, request(V::kConfigApply, {{"path", path}, {"text", *text}, {"timeout_s", timeout_s}}),
+      code, kCheckMs);
+  if (!r) return code;
+  if (r->value("unchanged", false)) {
     std::cout << path << " is already the configuration the cluster runs (version "
-              << (*plan)["config_version"] << ")\n";
+              << (*r)["config_version"] << ")\n";
     return 0;
   }
-  print_plan(*plan);
-  // What is active and removed or redefined is stopped first, through the cluster, so its old
-  // and new definitions never run at once.
-  std::set<std::string> stop_first;
-  for (const auto& id : (*plan)["stop_first"]) stop_first.insert(id.get<std::string>());
-  if (!stop_first.empty()) {
+  print_plan(*r);
+  if (r->contains("sequence")) {
+    // What is active and removed or redefined is stopped first, through the cluster, so its
+    // old and new definitions never run at once; the coordinator applies once it is stopped.
+    const json& seq = (*r)["sequence"];
+    const auto id = seq["id"].get<std::uint64_t>();
     std::cout << "stopping first:";
-    for (const auto& id : stop_first) std::cout << " " << id;
-    std::cout << "\n";
-    if (!ask(socket, {{"cmd", "resource-disable"}, {"resources", stop_first}}, code)) return code;
-    if (!wait_stopped(socket, stop_first, timeout_s, code)) {
-      std::cerr << "hactl: they did not stop within " << timeout_s
-                << "s; nothing was applied; starting them again\n";
-      ask(socket, {{"cmd", "resource-enable"}, {"resources", stop_first}}, code);
-      return 1;
-    }
-  }
-  const auto r =
-      ask(socket, {{"cmd", "config-apply"}, {"path", path}, {"text", text}, {"enable", stop_first}},
-          code, kCheckMs);
-  if (!r) {
-    if (!stop_first.empty()) {
-      std::cerr << "hactl: starting again what was stopped for the apply\n";
-      int ignored = 0;
-      ask(socket, {{"cmd", "resource-enable"}, {"resources", stop_first}}, ignored);
-    }
-    return code;
+    for (const auto& res : seq["stopping"]) std::cout << " " << res.get<std::string>();
+    std::cout << std::endl;
+    const auto end = await_sequence(socket, id, timeout_s + kSequenceSlackS, code);
+    if (!end) return code;
+    if (!sequence_done(*end, id)) return 1;
+    if (end->value("id", std::uint64_t{0}) != id) return 0;
+    std::cout << "applied " << path << " as configuration version " << (*end)["config_version"]
+              << " (stored by a majority of the nodes)\n";
+    return 0;
   }
   std::cout << "applied " << path << " as configuration version " << (*r)["config_version"]
             << " (stored by a majority of the nodes)\n";
@@ -467,7 +491,7 @@ int cmd_config_apply(const std::string& socket, const std::string& path, double 
 
 int cmd_config_show(const std::string& socket, std::optional<std::uint64_t> version, bool as_json) {
   int code = 0;
-  json req = {{"cmd", "config-show"}};
+  json req = request(V::kConfigShow);
   if (version) req["version"] = *version;
   const auto r = ask(socket, req, code);
   if (!r) return code;
@@ -484,7 +508,7 @@ int cmd_config_show(const std::string& socket, std::optional<std::uint64_t> vers
 
 int cmd_config_history(const std::string& socket, bool as_json) {
   int code = 0;
-  const auto r = ask(socket, {{"cmd", "config-history"}}, code);
+  const auto r = ask(socket, request(V::kConfigHistory), code);
   if (!r) return code;
   if (as_json) {
     std::cout << r->dump(2) << "\n";
@@ -520,28 +544,19 @@ int write_verb(const std::string& socket, const json& request, const std::string
   return 0;
 }
 
+// The agents stop it everywhere, wait until it is stopped, and start it again (a sequence in
+// the cluster document: it finishes without this client); this follows it.
 int cmd_restart(const std::string& socket, const std::string& id, double timeout_s) {
   int code = 0;
-  const auto s = ask(socket, {{"cmd", "status"}}, code);
-  if (!s) return code;
-  for (const auto& d : (*s)["document"]["disabled"]) {
-    if (d == id) {
-      std::cerr << "hactl: " << id << " is disabled: `hactl resource enable " << id
-                << "` starts it\n";
-      return 1;
-    }
-  }
-  const auto r = ask(socket, {{"cmd", "resource-disable"}, {"resources", {id}}}, code);
+  const auto r =
+      ask(socket, request(V::kResourceRestart, {{"resource", id}, {"timeout_s", timeout_s}}), code);
   if (!r) return code;
-  const std::string top = (*r)["resources"][0];
-  std::cout << "stopping " << top << "\n";
-  const bool stopped = wait_stopped(socket, {top}, timeout_s, code);
-  if (!ask(socket, {{"cmd", "resource-enable"}, {"resources", {top}}}, code)) return code;
-  if (!stopped) {
-    std::cerr << "hactl: " << top << " did not stop within " << timeout_s
-              << "s; it is enabled again\n";
-    return 1;
-  }
+  const std::string top = (*r)["resource"];
+  const auto seq = (*r)["sequence"]["id"].get<std::uint64_t>();
+  std::cout << "stopping " << top << std::endl;
+  const auto end = await_sequence(socket, seq, timeout_s + kSequenceSlackS, code);
+  if (!end) return code;
+  if (!sequence_done(*end, seq)) return 1;
   std::cout << "starting " << top << " again\n";
   return 0;
 }
@@ -549,7 +564,7 @@ int cmd_restart(const std::string& socket, const std::string& id, double timeout
 // Ends this node's wait_for_all (two_node): it fences its peer, then takes everything over.
 int cmd_unblock(const std::string& socket) {
   int code = 0;
-  const auto r = ask(socket, {{"cmd", "cluster-unblock"}}, code);
+  const auto r = ask(socket, request(V::kClusterUnblock), code);
   if (!r) return code;
   if (!r->value("was_waiting", false)) {
     std::cout << "this node was not waiting for its peer: nothing to do\n";
@@ -564,7 +579,7 @@ int cmd_unblock(const std::string& socket) {
 // until this node sees another node lead in a newer term.
 int cmd_handover(const std::string& socket, const std::string& to) {
   int code = 0;
-  json req = {{"cmd", "coordinator-handover"}};
+  json req = request(V::kCoordinatorHandover);
   if (!to.empty()) req["to"] = to;
   const auto start = std::chrono::steady_clock::now();
   const auto r = ask(socket, req, code);
@@ -572,7 +587,7 @@ int cmd_handover(const std::string& socket, const std::string& to) {
   const std::string from = r->value("from", std::string());
   const std::uint64_t term = r->value("term", std::uint64_t{0});
   for (int i = 0; i < 250; ++i) {
-    const auto s = ask(socket, {{"cmd", "status"}}, code);
+    const auto s = ask(socket, request(V::kStatus), code);
     if (!s) return code;
     const json c = s->value("coordinator", json());
     if (c.is_string() && c != from && s->value("term", std::uint64_t{0}) > term) {
@@ -593,7 +608,7 @@ int cmd_handover(const std::string& socket, const std::string& to) {
 
 int cmd_cleanup(const std::string& socket, const std::string& resource, const std::string& node) {
   int code = 0;
-  json req = {{"cmd", "cleanup"}, {"resource", resource}};
+  json req = request(V::kCleanup, {{"resource", resource}});
   if (!node.empty()) req["node"] = node;
   const auto reply = ask(socket, req, code);
   if (!reply) return code;
@@ -811,19 +826,17 @@ int main(int argc, char** argv) {
     return cmd_simulate(socket, sim_config, sim_state, sim_kill, sim_fail, as_json, dump_state);
   if (events->parsed()) return cmd_events(socket, as_json, event_count, follow, audit);
   if (standby->parsed())
-    return write_verb(socket, {{"cmd", "node-standby"}, {"node", node}},
+    return write_verb(socket, request(V::kNodeStandby, {{"node", node}}),
                       node + " is in standby: its resources move elsewhere");
   if (online->parsed())
-    return write_verb(socket, {{"cmd", "node-online"}, {"node", node}, {"force", force}},
+    return write_verb(socket, request(V::kNodeOnline, {{"node", node}, {"force", force}}),
                       node + " is online: it may run resources");
   if (maintenance->parsed())
-    return write_verb(socket, {{"cmd", "node-maintenance"}, {"node", node}},
+    return write_verb(socket, request(V::kNodeMaintenance, {{"node", node}}),
                       node + " is in maintenance: what runs there is left alone");
   if (move->parsed()) {
-    json req = {{"cmd", "resource-move"},
-                {"resource", resource_id},
-                {"lifetime_s", *life},
-                {"dry_run", dry_run}};
+    json req = request(V::kResourceMove,
+                       {{"resource", resource_id}, {"lifetime_s", *life}, {"dry_run", dry_run}});
     if (!node.empty()) req["node"] = node;
     return write_verb(socket, req,
                       node.empty() ? resource_id + " moves away from its current node"
@@ -831,21 +844,21 @@ int main(int argc, char** argv) {
   }
   if (ban->parsed())
     return write_verb(socket,
-                      {{"cmd", "resource-ban"},
-                       {"resource", resource_id},
-                       {"node", node},
-                       {"lifetime_s", *life},
-                       {"dry_run", dry_run}},
+                      request(V::kResourceBan, {{"resource", resource_id},
+                                                {"node", node},
+                                                {"lifetime_s", *life},
+                                                {"dry_run", dry_run}}),
                       resource_id + " is banned from " + node);
   if (clear->parsed()) {
-    json req = {{"cmd", "resource-clear"}, {"resource", resource_id}};
+    json req = request(V::kResourceClear, {{"resource", resource_id}});
     if (!clear_node.empty()) req["node"] = clear_node;
     return write_verb(socket, req, "moves and bans of " + resource_id + " cleared");
   }
   if (enable->parsed())
-    return write_verb(socket, {{"cmd", "resource-enable"}, {"resources", resource_ids}}, "enabled");
+    return write_verb(socket, request(V::kResourceEnable, {{"resources", resource_ids}}),
+                      "enabled");
   if (disable->parsed())
-    return write_verb(socket, {{"cmd", "resource-disable"}, {"resources", resource_ids}},
+    return write_verb(socket, request(V::kResourceDisable, {{"resources", resource_ids}}),
                       "disabled: stopping everywhere");
   if (restart->parsed()) return cmd_restart(socket, resource_id, timeout_s);
   if (handover->parsed()) return cmd_handover(socket, handover_to);

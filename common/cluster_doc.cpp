@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <nlohmann/json.hpp>
+#include <stdexcept>
 #include <unordered_map>
 
 #include "common/limits.hpp"
@@ -11,6 +12,73 @@ namespace hactl {
 std::string_view to_string(PlacementIntent::Kind k) {
   return k == PlacementIntent::Kind::kPrefer ? "prefer" : "ban";
 }
+
+std::string_view to_string(OperatorSequence::Kind k) {
+  return k == OperatorSequence::Kind::kConfigApply ? "config apply" : "restart";
+}
+
+namespace {
+
+// Sequences are written only when there is one: a document without them keeps its bytes, and
+// an agent of an earlier version reads it (it ignores members it does not know).
+nlohmann::json sequence_bytes(const OperatorSequence& s) {
+  return {{"kind", s.kind == OperatorSequence::Kind::kConfigApply ? "config_apply" : "restart"},
+          {"id", s.id},
+          {"stopping", s.stopping},
+          {"enable", s.enable},
+          {"started", s.started},
+          {"deadline", s.deadline},
+          {"by", s.by},
+          {"config_text", s.config_text},
+          {"over_version", s.over_version},
+          {"removed", s.removed}};
+}
+
+OperatorSequence::Kind sequence_kind(const nlohmann::json& j) {
+  const auto kind = j.at("kind").get<std::string>();
+  if (kind != "config_apply" && kind != "restart") {
+    throw std::invalid_argument("unknown sequence " + kind);
+  }
+  return kind == "restart" ? OperatorSequence::Kind::kRestart
+                           : OperatorSequence::Kind::kConfigApply;
+}
+
+OperatorSequence sequence_from(const nlohmann::json& j) {
+  OperatorSequence s;
+  s.kind = sequence_kind(j);
+  s.id = j.at("id").get<std::uint64_t>();
+  s.stopping = j.at("stopping").get<std::vector<std::string>>();
+  s.enable = j.at("enable").get<std::vector<std::string>>();
+  s.started = j.at("started").get<std::int64_t>();
+  s.deadline = j.at("deadline").get<std::int64_t>();
+  s.by = j.at("by").get<std::string>();
+  s.config_text = j.at("config_text").get<std::string>();
+  s.over_version = j.at("over_version").get<std::uint64_t>();
+  s.removed = j.at("removed").get<std::vector<std::string>>();
+  return s;
+}
+
+nlohmann::json sequence_end_bytes(const SequenceEnd& e) {
+  return {{"id", e.id},
+          {"kind", e.kind == OperatorSequence::Kind::kConfigApply ? "config_apply" : "restart"},
+          {"done", e.done},
+          {"note", e.note},
+          {"ended", e.ended},
+          {"config_version", e.config_version}};
+}
+
+SequenceEnd sequence_end_from(const nlohmann::json& j) {
+  SequenceEnd e;
+  e.id = j.at("id").get<std::uint64_t>();
+  e.kind = sequence_kind(j);
+  e.done = j.at("done").get<bool>();
+  e.note = j.at("note").get<std::string>();
+  e.ended = j.at("ended").get<std::int64_t>();
+  e.config_version = j.at("config_version").get<std::uint64_t>();
+  return e;
+}
+
+}  // namespace
 
 std::string doc_to_bytes(const ClusterDoc& doc) {
   nlohmann::json placements = nlohmann::json::array();
@@ -30,15 +98,17 @@ std::string doc_to_bytes(const ClusterDoc& doc) {
                     {"moves", h.moves},
                     {"within", h.within}});
   }
-  const nlohmann::json j = {{"config_version", doc.config_version},
-                            {"config_text", doc.config_text},
-                            {"config_applied", doc.config_applied},
-                            {"config_by", doc.config_by},
-                            {"standby", doc.standby},
-                            {"maintenance", doc.maintenance},
-                            {"placements", placements},
-                            {"disabled", doc.disabled},
-                            {"held", held}};
+  nlohmann::json j = {{"config_version", doc.config_version},
+                      {"config_text", doc.config_text},
+                      {"config_applied", doc.config_applied},
+                      {"config_by", doc.config_by},
+                      {"standby", doc.standby},
+                      {"maintenance", doc.maintenance},
+                      {"placements", placements},
+                      {"disabled", doc.disabled},
+                      {"held", held}};
+  if (doc.sequence) j["sequence"] = sequence_bytes(*doc.sequence);
+  if (doc.last_sequence) j["last_sequence"] = sequence_end_bytes(*doc.last_sequence);
   return j.dump();
 }
 
@@ -75,8 +145,14 @@ std::expected<ClusterDoc, std::string> doc_from_bytes(std::string_view bytes) {
       f.within = h.at("within").get<std::int64_t>();
       d.held.push_back(std::move(f));
     }
+    if (const auto s = j.find("sequence"); s != j.end()) d.sequence = sequence_from(*s);
+    if (const auto e = j.find("last_sequence"); e != j.end()) {
+      d.last_sequence = sequence_end_from(*e);
+    }
     return d;
   } catch (const nlohmann::json::exception& e) {
+    return std::unexpected(std::string("malformed document: ") + e.what());
+  } catch (const std::invalid_argument& e) {
     return std::unexpected(std::string("malformed document: ") + e.what());
   }
 }

@@ -48,6 +48,37 @@ struct FlapHold {
   std::string why() const;  // "7 moves within 1h"
 };
 
+// An operator's sequence under way: `hactl config apply` of a configuration that redefines or
+// removes something active (stop it first, wait until it is stopped everywhere, apply with it
+// enabled again) or `hactl resource restart` (stop, wait, enable). Kept in the document so that
+// whichever node coordinates carries it on, or undoes it at its deadline, whoever asked and
+// whatever happens to the client or to the agent that took the request (coordinator/intents.hpp).
+struct OperatorSequence {
+  enum class Kind { kConfigApply, kRestart };
+  Kind kind = Kind::kRestart;
+  std::uint64_t id = 0;               // 1, 2, ...: numbered in the document
+  std::vector<std::string> stopping;  // top-level resources that must be stopped everywhere
+  std::vector<std::string> enable;    // those it disabled itself: enabled again at its end
+  std::int64_t started = 0;           // unix seconds
+  std::int64_t deadline = 0;          // unix seconds: undone if they are not stopped by then
+  std::string by;                     // who asked (and, for an apply, from which file)
+  std::string config_text;            // config apply: the configuration to adopt
+  std::uint64_t over_version = 0;     // config apply: the config_version it was checked against
+  std::vector<std::string> removed;   // config apply: resource ids the new configuration drops
+  bool operator==(const OperatorSequence&) const = default;
+};
+
+// How the last sequence ended: done, or undone (and why).
+struct SequenceEnd {
+  std::uint64_t id = 0;
+  OperatorSequence::Kind kind = OperatorSequence::Kind::kRestart;
+  bool done = false;
+  std::string note;                  // undone: why, as the operator reads it
+  std::int64_t ended = 0;            // unix seconds
+  std::uint64_t config_version = 0;  // config apply done: the version it made
+  bool operator==(const SequenceEnd&) const = default;
+};
+
 struct ClusterDoc {
   std::uint64_t config_version = 0;      // 1 for the file the cluster first ran; +1 per apply
   std::string config_text;               // the YAML as applied
@@ -56,8 +87,10 @@ struct ClusterDoc {
   std::vector<std::string> standby;      // node names, sorted
   std::vector<std::string> maintenance;  // node names, sorted
   std::vector<PlacementIntent> placements;
-  std::vector<std::string> disabled;  // top-level resources held stopped, sorted
-  std::vector<FlapHold> held;         // by resource
+  std::vector<std::string> disabled;         // top-level resources held stopped, sorted
+  std::vector<FlapHold> held;                // by resource
+  std::optional<OperatorSequence> sequence;  // one at a time
+  std::optional<SequenceEnd> last_sequence;  // the latest to end
   bool operator==(const ClusterDoc&) const = default;
 };
 
@@ -65,6 +98,7 @@ std::string doc_to_bytes(const ClusterDoc& doc);
 std::expected<ClusterDoc, std::string> doc_from_bytes(std::string_view bytes);
 
 std::string_view to_string(PlacementIntent::Kind k);
+std::string_view to_string(OperatorSequence::Kind k);  // "config apply", "restart"
 
 // The top-level resource a name stands for: itself if top-level, else the group or clone that
 // holds it (a group member -> its group -> its clone, if cloned). Nullopt if unknown.

@@ -1,27 +1,28 @@
 #include "common/control_request.hpp"
 
-#include <array>
+#include "common/assert.hpp"
 
 namespace hactl {
-namespace {
 
-constexpr std::array<std::string_view, 7> kReads = {
-    "status", "config-show", "config-history", "config-check", "events", "simulate", "explain"};
-constexpr std::array<std::string_view, 12> kWrites = {
-    "node-maintenance", "cleanup",      "node-standby",         "node-online",
-    "resource-move",    "resource-ban", "resource-clear",       "resource-enable",
-    "resource-disable", "config-apply", "coordinator-handover", "cluster-unblock"};
+const ControlVerbInfo& verb_info(ControlVerb v) {
+  const auto i = static_cast<std::size_t>(v);
+  HACTL_ASSERT(i < kControlVerbs.size() && kControlVerbs[i].verb == v);
+  return kControlVerbs[i];
+}
 
-}  // namespace
-
-std::optional<ControlAccess> control_access(std::string_view cmd) {
-  for (const auto r : kReads) {
-    if (r == cmd) return ControlAccess::kRead;
-  }
-  for (const auto w : kWrites) {
-    if (w == cmd) return ControlAccess::kWrite;
+std::optional<ControlVerb> control_verb(std::string_view cmd) {
+  for (const auto& info : kControlVerbs) {
+    if (info.wire == cmd) return info.verb;
   }
   return std::nullopt;
+}
+
+nlohmann::json control_body(ControlVerb v) { return {{"cmd", std::string(wire_name(v))}}; }
+
+std::optional<ControlAccess> control_access(std::string_view cmd) {
+  const auto v = control_verb(cmd);
+  if (!v) return std::nullopt;
+  return verb_info(*v).access;
 }
 
 std::expected<ControlRequest, std::string> parse_control_request(std::string_view line) {
@@ -35,9 +36,10 @@ std::expected<ControlRequest, std::string> parse_control_request(std::string_vie
   } catch (const nlohmann::json::exception& e) {  // {"cmd": 1}
     return std::unexpected(std::string("malformed request: ") + e.what());
   }
-  const auto access = control_access(r.cmd);
-  if (!access) return std::unexpected("unknown command '" + r.cmd + "'");
-  r.access = *access;
+  const auto verb = control_verb(r.cmd);
+  if (!verb) return std::unexpected("unknown command '" + r.cmd + "'");
+  r.verb = *verb;
+  r.access = verb_info(*verb).access;
   return r;
 }
 

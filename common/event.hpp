@@ -67,7 +67,9 @@ namespace hactl {
   X(kDocumentLoaded, "document_loaded") X(kDocumentUnreadable, "document_unreadable")           \
   X(kStoredDocumentIgnored, "stored_document_ignored") X(kReload, "reload")                     \
   X(kReloadDone, "reload_done") X(kReloadFailed, "reload_failed")                               \
-  X(kReloadRefused, "reload_refused")                                                           \
+  X(kReloadRefused, "reload_refused") X(kReloadStarted, "reload_started")                       \
+  X(kSequenceStarted, "sequence_started") X(kSequenceEnded, "sequence_ended")                   \
+  X(kSequenceStepRefused, "sequence_step_refused")                                              \
   /* Operators: the control socket and the HTTP listener. */                                    \
   X(kControlClientDropped, "control_client_dropped") X(kControlRefused, "control_refused")      \
   X(kControlRequestFailed, "control_request_failed") X(kControlWrite, "control_write")          \

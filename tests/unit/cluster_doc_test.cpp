@@ -36,6 +36,32 @@ TEST(ClusterDoc, RoundTripsWithFlapHolds) {
   EXPECT_EQ(d.held[0].why(), "7 moves within 1h");
 }
 
+TEST(ClusterDoc, RoundTripsWithSequences) {
+  ClusterDoc d;
+  d.config_text = kConfig;
+  // Without one, the bytes name none (an agent of an earlier version reads them as before).
+  EXPECT_EQ(doc_to_bytes(d).find("sequence"), std::string::npos);
+  OperatorSequence s;
+  s.kind = OperatorSequence::Kind::kConfigApply;
+  s.id = 4;
+  s.stopping = {"web"};
+  s.enable = {"web"};
+  s.started = 100;
+  s.deadline = 220;
+  s.by = "uid 0 from v2.yaml";
+  s.config_text = "text";
+  s.over_version = 2;
+  s.removed = {"app"};
+  d.sequence = s;
+  d.last_sequence = SequenceEnd{3, OperatorSequence::Kind::kRestart, false, "why", 90, 0};
+  const auto back = doc_from_bytes(doc_to_bytes(d));
+  ASSERT_TRUE(back) << back.error();
+  EXPECT_EQ(*back, d);
+  auto bytes = doc_to_bytes(d);
+  bytes.replace(bytes.find("\"config_apply\""), 14, "\"reboot\"");
+  EXPECT_FALSE(doc_from_bytes(bytes).has_value());
+}
+
 TEST(ClusterDoc, ADocumentFromBeforeFlapHoldsHasNone) {
   ClusterDoc d;
   d.config_text = kConfig;

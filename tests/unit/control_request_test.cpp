@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
+
 namespace hactl {
 namespace {
 
@@ -20,6 +22,22 @@ TEST(ControlRequest, ReadAndWriteVerbs) {
   EXPECT_EQ(control_access("config-apply"), ControlAccess::kWrite);
   EXPECT_EQ(control_access("coordinator-handover"), ControlAccess::kWrite);
   EXPECT_EQ(control_access("reboot"), std::nullopt);
+}
+
+// One list: each verb's wire name maps back to it, with the access the list gives; no name twice.
+TEST(ControlRequest, EveryVerbOnceWithItsAccess) {
+  std::set<std::string_view> names;
+  for (const auto& info : kControlVerbs) {
+    EXPECT_TRUE(names.insert(info.wire).second) << info.wire;
+    EXPECT_EQ(control_verb(info.wire), info.verb);
+    EXPECT_EQ(control_access(info.wire), info.access);
+    EXPECT_EQ(control_body(info.verb), nlohmann::json({{"cmd", std::string(info.wire)}}));
+    const auto parsed = parse_control_request(control_body(info.verb).dump());
+    ASSERT_TRUE(parsed) << info.wire;
+    EXPECT_EQ(parsed->verb, info.verb);
+  }
+  EXPECT_EQ(control_access("resource-restart"), ControlAccess::kWrite);
+  EXPECT_EQ(wire_name(ControlVerb::kConfigApply), "config-apply");
 }
 
 TEST(ControlRequest, RefusalsSayWhy) {
