@@ -18,7 +18,7 @@ void Agent::start_events() {
                    .text("effect", "events kept in memory only"));
   }
   // Writes and refused writes are also kept apart, so that no flood of routine events can push
-  // them out (issue 20, 2): `hactl events --audit`.
+  // them out: `hactl events --audit`.
   audit_ = std::make_unique<EventLog>(options_.state_dir + "/audit");
   if (auto r = audit_->open(); !r) {
     emit_event(Event(EventKind::kAuditLogUnavailable, EventLevel::kWarn)

@@ -1,7 +1,7 @@
 // The agent's local control socket: a Unix stream socket speaking one JSON object per line in
 // each direction. Access is by file mode and group (0660 and the configured group when it exists,
 // else 0600); the peer's uid/gid from SO_PEERCRED is handed to the request handler. Bounded, so
-// that no local user can make it unavailable to an admin (issue 20, 2): request size by caller
+// that no local user can make it unavailable to an admin: request size by caller
 // (an oversized request is answered "too large" as soon as it passes the limit, never read
 // whole); clients in all (limits::kMaxControlClients), per uid that is not an admin
 // (kMaxControlClientsPerUid), and non-admins together leave kAdminControlSlots to admins; a

@@ -1,4 +1,4 @@
-// Stores the cluster document off the event loop (issue 20, 1). DocStore::save writes and
+// Stores the cluster document off the event loop . DocStore::save writes and
 // fsyncs the document and its configuration's history file: on the loop that stalled every
 // heartbeat for as long as the disk took (a 1.1 MB configuration, and any change on a disk as
 // slow as test_load.py makes it, 1 s per fsync).

@@ -1,8 +1,8 @@
-// How long the agent's event loop is busy between two waits (issue 20, 1: "the loop never
-// waits"). Heartbeats are sent and read by this loop; an iteration that runs long delays them
-// all. Every iteration's busy time is the wall time from one wait for events to the next minus
-// the time spent waiting (libuv's idle-time metric, UV_METRICS_IDLE_TIME), so it counts what
-// callbacks compute and what they block on (an fsync, a slow write) alike.
+// How long the agent's event loop is busy between two waits ("the loop never
+// waits", docs/design.md). Heartbeats are sent and read by this loop; an iteration that runs long
+// delays them all. Every iteration's busy time is the wall time from one wait for events to the
+// next minus the time spent waiting (libuv's idle-time metric, UV_METRICS_IDLE_TIME), so it counts
+// what callbacks compute and what they block on (an fsync, a slow write) alike.
 //
 // Wall time also counts the time the loop thread was preempted (several agents on one machine
 // in tests, each with a realtime loop); the loop thread's CPU time per iteration is kept

@@ -1,4 +1,4 @@
-// Refusals logged at a bounded rate (issue 20, 2): a client refused in a loop wrote 596,514
+// Refusals logged at a bounded rate: a client refused in a loop wrote 596,514
 // lines in 10 s and pushed every earlier event out of the history. One line per kind per
 // window; the refusals in between are counted, and the count goes out with the next line of
 // that kind or when the window is over (due()).

@@ -1,4 +1,4 @@
-// Heavy control requests off the event loop (issue 20, 1): parsing and checking a submitted
+// Heavy control requests off the event loop: parsing and checking a submitted
 // configuration, planning an apply, simulating, explaining. Their cost grows with what a client
 // sends, and on the loop a large or hostile request delayed heartbeats until the node's guard
 // dropped its VIPs and the peers elected another coordinator.

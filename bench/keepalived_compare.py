@@ -809,7 +809,7 @@ def run_meta(args, ka_version):
 def write_doc(path, text, meta, note=None):
     with open(path, "w") as f:
         f.write("# Failover speed side by side: hactl and keepalived\n\n")
-        f.write("Measured by `bench/keepalived_compare.py` (issue 6) in one run, as root:\n"
+        f.write("Measured by `bench/keepalived_compare.py` in one run, as root:\n"
                 f"`{meta['command']}`.\n\n")
         f.write(METHOD.format(
             ka_version=meta["keepalived"], hactl_version=meta["hactl"],

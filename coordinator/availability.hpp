@@ -1,4 +1,4 @@
-// Availability accounting (issue 9, item 6), pure: every agent watches, from the cluster state
+// Availability accounting, pure: every agent watches, from the cluster state
 // it knows, when each primitive stops being active anywhere it can be reached (down, with the
 // cause: its node lost, its monitor failed, or stopped) and when it is active again (up, where);
 // the agent logs those as events (resource_down, resource_up), and the figures are computed

@@ -1,4 +1,4 @@
-// What applying a configuration would do to each resource (issue 9, item 3: `hactl config diff`
+// What applying a configuration would do to each resource (`hactl config diff`
 // and `apply`): nothing, update in place, restart, move, start or stop. Pure: the current and
 // the next (effective) configurations and the cluster state in, one row per primitive out, from
 // the scheduler's own run on the state as the apply leaves it (what is removed or redefined is

@@ -1,5 +1,5 @@
-// The pure core of `hactl explain` (issue 9): why a resource runs where it runs, or why it does
-// not run, from the scheduler's own score terms (placement.hpp, ScoreTerm): per node its
+// The pure core of `hactl explain` (docs/scheduler.md): why a resource runs where it runs, or why
+// it does not run, from the scheduler's own score terms (placement.hpp, ScoreTerm): per node its
 // score, each thing that made it (constraints, stickiness, fail counts, bans, standby, holds)
 // with its score and the command that would change it, the tie-break, and the actions the
 // scheduler would run for it now. The same run of the scheduler as `hactl simulate` and the

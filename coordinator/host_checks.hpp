@@ -1,5 +1,5 @@
-// The cluster-wide host check before `hactl config apply` (issue 20, 4), pure and
-// deterministic: the node an operator asks sends the candidate configuration text to every
+// The cluster-wide host check before `hactl config apply` (docs/operators.md, "The host check"),
+// pure and deterministic: the node an operator asks sends the candidate configuration text to every
 // online peer, each peer runs its own host check on it (common/host_check.hpp, off the shell's
 // loop) and sends its report back, and the asker gathers the reports until each peer has
 // answered or the deadline has passed. Nothing is stopped or applied meanwhile: the verdict

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fuzzes the datagram decoder, the YAML loader and the control-request parser (issue 20) with
+# Fuzzes the datagram decoder, the YAML loader and the control-request parser with
 # libFuzzer under ASan and UBSan: builds build-fuzz (clang-19, HACTL_FUZZ=ON), then runs each
 # target in turn for SECONDS (default 3600) at nice 19, from its corpus in tests/fuzz/TARGET/.
 # Prints per target the executions, executions/s, coverage and what it found; exits 1 if any

@@ -1,5 +1,5 @@
-// The bodies of hactl's fuzz targets (issue 20): each takes one input, runs the code under test
-// and checks properties of what it returns, not only that it did not crash. Each returns what
+// The bodies of hactl's fuzz targets (scripts/fuzz.sh): each takes one input, runs the code under
+// test and checks properties of what it returns, not only that it did not crash. Each returns what
 // went wrong, empty when nothing did. The libFuzzer entry points (fuzz_main.cpp, clang builds
 // with HACTL_FUZZ=ON) abort on a failure; tests/unit/fuzz_corpus_test.cpp replays every file of
 // tests/fuzz/<target>/ through the same function in the normal build, so every corpus entry and

@@ -1,6 +1,6 @@
 """The nemesis: a real hactl cluster in network namespaces (3 nodes, or 2 + a witness) driven
 through a randomized, seeded schedule of faults for a bounded time, with a checker that samples
-every namespace all along and judges the whole history (issue 6; docs/nemesis.md).
+every namespace all along and judges the whole history (docs/nemesis.md).
 
 Faults (in waves of one or two at once, touching different things, each wave healed before
 the next):

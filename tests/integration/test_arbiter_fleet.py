@@ -1,5 +1,5 @@
-"""One hactl-arbiter serving 50 server pairs at once, all real, in network namespaces (issue 25;
-docs/pairs.md, "An arbiter for your pairs").
+"""One hactl-arbiter serving 50 server pairs at once, all real, in network namespaces
+(docs/pairs.md, "An arbiter for your pairs").
 
 Fifty two-node clusters, pair01 to pair50, each with a name, a key and a vip of its own (pair K:
 nodes 10.213.K.11 and .12, vip 10.213.K.100, all /16 on one switch), name one hactl-arbiter

@@ -1,5 +1,5 @@
-"""A configuration no node's host can run is refused before anything stops (issue 20,
-finding 4; common/host_check.hpp), with real agents in network namespaces:
+"""A configuration no node's host can run is refused before anything stops
+(common/host_check.hpp), with real agents in network namespaces:
 
 - `hactl config apply` of the running vip moved to an interface that does not exist (eth9),
   sent to the holder and to another node: before, the apply stopped the running VIP, failed to

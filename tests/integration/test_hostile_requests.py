@@ -1,5 +1,5 @@
-"""Requests whose cost grows with what the client sends never stall an agent's loop (issue 20,
-finding 1; agent/request_worker.hpp), with real agents in network namespaces:
+"""Requests whose cost grows with what the client sends never stall an agent's loop
+(agent/request_worker.hpp), with real agents in network namespaces:
 
 - `hactl config diff` (a config-check request) of a file with 440 utilization names against
   440 capacity names, sent by a `haclient` reader and by root, and of a valid 19,999-primitive
@@ -432,8 +432,8 @@ class HostileRequests(ClusterTestCase):
 
     def test_a_large_apply_misses_no_heartbeat(self):
         """A valid 1 MB configuration (28,000 capacity and utilization names) applied as root:
-        its parse, check, replication, store and take-up cost no node a heartbeat (issue 20, 1:
-        with the store on the loop, 1 to 4 missed in all in 3 runs of 5)."""
+        its parse, check, replication, store and take-up cost no node a heartbeat (with
+        the store on the loop, 1 to 4 missed in all in 3 runs of 5)."""
         c, holder, coordinator = self.steady()
         path = self.capacity_config(c, 7000, utilization=True)
         self.assertGreater(os.path.getsize(path), 1_000_000)

@@ -1,4 +1,4 @@
-"""`hactl init`, the real binary into a temporary directory (issue 25, part 4): each third vote
+"""`hactl init`, the real binary into a temporary directory (docs/pairs.md): each third vote
 (arbiter, witness, fencing; with and without a vip) writes a configuration that `hactl config
 validate` takes and a key with mode 0600 that hactl reads; existing files are refused without
 --force and replaced with it; a missing flag without a terminal and bad input are refused

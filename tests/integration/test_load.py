@@ -1,4 +1,4 @@
-"""No false failovers under load (issue 8, item 4; keepalived #211): a 3-node cluster at
+"""No false failovers under load (keepalived #211): a 3-node cluster at
 default timing (heartbeat 100ms, node_timeout 300ms) running a vip + ocf:heartbeat:Dummy group
 keeps its coordinator, its term and its group where they are while stress-ng saturates the CPU
 and the disk, first from the coordinator's namespace, then from the group holder's (the group

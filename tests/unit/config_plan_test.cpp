@@ -1,5 +1,5 @@
 // What an apply does to each resource (coordinator/config_plan.hpp), and the invariant behind
-// it (issue 9, item 3; keepalived #2159, #1854, #349: a reload loses unrelated VIPs): over every
+// it (keepalived #2159, #1854, #349: a reload loses unrelated VIPs): over every
 // recorded state in tests/scheduler and every primitive in it, redefining it, changing its
 // operations or meta, or adding an unrelated resource changes nothing for any resource that is
 // not in the changed one's group or clone or colocated with it: each keeps the outcome it has

@@ -1,7 +1,7 @@
 // The host check (common/host_check.hpp) against a fake host: each kind of finding, with the
 // node, resource, field, reason and position it names; what it leaves out (a witness, a
 // resource banned from the node by -inf); and that it asks the host once per thing, whatever
-// the size of the configuration (issue 20, 4).
+// the size of the configuration.
 #include "common/host_check.hpp"
 
 #include <arpa/inet.h>

@@ -1,4 +1,4 @@
-// The cluster-wide host check before an apply (issue 20, 4): the candidate text reaches every
+// The cluster-wide host check before an apply: the candidate text reaches every
 // peer asked and each report comes back whole, through loss, within the deadline or as "no
 // answer" (coordinator/host_checks.hpp); a report's wire form (common/wire.hpp); and the
 // verdict over every node's report (cluster_verdict in common/host_check.hpp).

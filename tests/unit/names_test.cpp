@@ -1,6 +1,6 @@
 // Names that leave hactl for the kernel, systemd or the filesystem (common/names.hpp), and the
-// loader's errors for them: file, line, column and field, as for every other error (issue 20,
-// 4: a vip on an interface named "eth0;reboot" passed validate).
+// loader's errors for them: file, line, column and field, as for every other error (a vip
+// on an interface named "eth0;reboot" once passed validate).
 #include "common/names.hpp"
 
 #include <gtest/gtest.h>

@@ -1,4 +1,4 @@
-// placement: hash and placement: balanced (issue 9, item 5). Hash: 1,000 hashed resources on 8
+// placement: hash and placement: balanced (docs/scheduler.md). Hash: 1,000 hashed resources on 8
 // nodes, a ninth node added moves at most 1.25 x 1000/9 of them (all to the new node), one node
 // lost moves only that node's resources; the figures are printed. Balanced: a lost node's
 // resources spread over the survivors instead of all going to the first by name.
