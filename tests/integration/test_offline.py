@@ -1,7 +1,8 @@
 """`hactl simulate --state` and `hactl explain --state` with no cluster at all
 (docs/scheduler.md): for every scheduler golden case (tests/scheduler/<case>/), the binary
-prints exactly what the golden test checks in explain.txt (written through the same pure core by the unit tests), its --json
-placement matches the text, and bad input is refused naming the file, line and field.
+prints exactly what the golden test checks in explain.txt (written through the same pure
+core by the unit tests), its --json placement matches the text, and bad input is refused
+naming the file, line and field.
 
 Needs only the built hactl (no root, no network).
 Run: python3 tests/integration/test_offline.py
