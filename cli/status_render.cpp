@@ -93,6 +93,64 @@ std::string format_unix_time(std::int64_t unix_seconds) {
   return buf;
 }
 
+namespace {
+
+// An operator sequence under way (`config apply`, `resource restart`, a reload): what it stops
+// first, and when the coordinator undoes it if that has not stopped.
+void render_sequence(std::ostringstream& out, const nlohmann::json& q) {
+  std::string stopping;
+  if (q.contains("stopping") && q["stopping"].is_array()) {
+    for (const auto& r : q["stopping"])
+      if (r.is_string()) stopping += (stopping.empty() ? "" : ", ") + r.get<std::string>();
+  }
+  out << "Under way: " << str(q, "kind") << " #" << q.value("id", std::uint64_t{0}) << " by "
+      << str(q, "by") << ", stopping " << (stopping.empty() ? "nothing" : stopping)
+      << " first; undone in " << format_age_ms(q.value("deadline_in_s", std::int64_t{0}) * 1000)
+      << " if that has not stopped\n";
+}
+
+// The cluster document: the configuration in force, operator intents, a sequence under way,
+// flap damping holds.
+void render_document(std::ostringstream& out, const nlohmann::json& d) {
+  out << "\nConfiguration version " << d.value("config_version", 0) << ", applied "
+      << format_unix_time(d.value("config_applied", std::int64_t{0})) << " by "
+      << str(d, "config_by") << (d.value("config_pending", false) ? " (being applied here)" : "")
+      << "\n";
+  std::vector<std::string> lines;
+  if (d.contains("placements") && d["placements"].is_array()) {
+    for (const auto& p : d["placements"]) {
+      std::string line = str(p, "kind") == "prefer" ? "move " : "ban ";
+      line +=
+          str(p, "resource") + (str(p, "kind") == "prefer" ? " to " : " from ") + str(p, "node");
+      if (p.contains("expires_in_s") && p["expires_in_s"].is_number()) {
+        line += " (expires in " + format_age_ms(p["expires_in_s"].get<std::int64_t>() * 1000) + ")";
+      } else {
+        line += " (until cleared)";
+      }
+      lines.push_back(line + ", by " + str(p, "by"));
+    }
+  }
+  if (d.contains("disabled") && d["disabled"].is_array()) {
+    for (const auto& r : d["disabled"])
+      if (r.is_string()) lines.push_back("disabled " + r.get<std::string>());
+  }
+  if (!lines.empty()) {
+    out << "Operator intents (hactl resource clear / enable to remove):\n";
+    for (const auto& l : lines) out << "  " << l << "\n";
+  }
+  if (d.contains("sequence") && d["sequence"].is_object()) render_sequence(out, d["sequence"]);
+  if (d.contains("held") && d["held"].is_array() && !d["held"].empty()) {
+    out << "Held by flap damping (hactl resource cleanup RESOURCE releases it):\n";
+    for (const auto& h : d["held"]) {
+      out << "  " << str(h, "resource") << " on " << str(h, "node") << " since "
+          << format_unix_time(h.value("since", std::int64_t{0})) << ": " << h.value("moves", 0)
+          << " moves within " << format_age_ms(h.value("within_s", std::int64_t{0}) * 1000) << "\n";
+    }
+  }
+}
+
+}  // namespace
+
 std::string render_status(const nlohmann::json& s) {
   std::ostringstream out;
   const bool quorum = s.value("quorum", false);
@@ -198,45 +256,7 @@ std::string render_status(const nlohmann::json& s) {
       out << "\n";
     }
   }
-  if (s.contains("document") && s["document"].is_object()) {
-    const auto& d = s["document"];
-    out << "\nConfiguration version " << d.value("config_version", 0) << ", applied "
-        << format_unix_time(d.value("config_applied", std::int64_t{0})) << " by "
-        << str(d, "config_by") << (d.value("config_pending", false) ? " (being applied here)" : "")
-        << "\n";
-    std::vector<std::string> lines;
-    if (d.contains("placements") && d["placements"].is_array()) {
-      for (const auto& p : d["placements"]) {
-        std::string line = str(p, "kind") == "prefer" ? "move " : "ban ";
-        line +=
-            str(p, "resource") + (str(p, "kind") == "prefer" ? " to " : " from ") + str(p, "node");
-        if (p.contains("expires_in_s") && p["expires_in_s"].is_number()) {
-          line +=
-              " (expires in " + format_age_ms(p["expires_in_s"].get<std::int64_t>() * 1000) + ")";
-        } else {
-          line += " (until cleared)";
-        }
-        lines.push_back(line + ", by " + str(p, "by"));
-      }
-    }
-    if (d.contains("disabled") && d["disabled"].is_array()) {
-      for (const auto& r : d["disabled"])
-        if (r.is_string()) lines.push_back("disabled " + r.get<std::string>());
-    }
-    if (!lines.empty()) {
-      out << "Operator intents (hactl resource clear / enable to remove):\n";
-      for (const auto& l : lines) out << "  " << l << "\n";
-    }
-    if (d.contains("held") && d["held"].is_array() && !d["held"].empty()) {
-      out << "Held by flap damping (hactl resource cleanup RESOURCE releases it):\n";
-      for (const auto& h : d["held"]) {
-        out << "  " << str(h, "resource") << " on " << str(h, "node") << " since "
-            << format_unix_time(h.value("since", std::int64_t{0})) << ": " << h.value("moves", 0)
-            << " moves within " << format_age_ms(h.value("within_s", std::int64_t{0}) * 1000)
-            << "\n";
-      }
-    }
-  }
+  if (s.contains("document") && s["document"].is_object()) render_document(out, s["document"]);
   if (s.contains("scheduler") && s["scheduler"].is_object()) {
     const auto& sch = s["scheduler"];
     const std::string waiting = str(sch, "waiting_for", "");

@@ -41,6 +41,23 @@ TEST(StatusRender, NoQuorumIsSaidPlainly) {
             std::string::npos);
 }
 
+// A `config apply` under way: what it stops first shows beside the resources it disabled.
+TEST(StatusRender, ASequenceUnderWay) {
+  const auto status = nlohmann::json::parse(R"js({"cluster": "demo", "node": "n1", "term": 3,
+    "quorum": true, "coordinator": "n1", "no_quorum_policy": "stop", "nodes": [],
+    "document": {"config_version": 4, "config_applied": 0, "config_by": "root",
+      "placements": [], "held": [], "disabled": ["db", "web"],
+      "sequence": {"id": 2, "kind": "config apply", "stopping": ["db", "web"],
+        "enable": ["db", "web"], "started": 100, "deadline": 220, "deadline_in_s": 95,
+        "by": "uid 0 (root)"}}})js");
+  const auto text = render_status(status);
+  EXPECT_NE(text.find("  disabled db\n  disabled web\n"
+                      "Under way: config apply #2 by uid 0 (root), stopping db, web first; undone "
+                      "in 1m35s if that has not stopped\n"),
+            std::string::npos)
+      << text;
+}
+
 TEST(StatusRender, Ages) {
   EXPECT_EQ(format_age_ms(0), "0ms");
   EXPECT_EQ(format_age_ms(999), "999ms");
