@@ -33,6 +33,8 @@
 
 namespace hactl {
 
+class MetricsText;
+
 class RandomRng final : public Rng {
  public:
   RandomRng() : gen_(std::random_device{}()) {}
@@ -275,6 +277,12 @@ class Agent {
   ReconcileWatch reconciled_;
   // Metrics (agent_metrics.cpp).
   std::string metrics_text() const;
+  // Its sections (each appends its families to `m`).
+  void metrics_membership(MetricsText& m, const NodeStatus& st, Instant t) const;
+  void metrics_loop(MetricsText& m) const;
+  void metrics_peers(MetricsText& m, const NodeStatus& st, Instant t) const;
+  void metrics_resources(MetricsText& m, Instant t) const;
+  void metrics_history(MetricsText& m) const;
   void count_heartbeat(NodeId from, Instant t);
   std::unique_ptr<HttpServer> metrics_;
   struct ActionStats {

@@ -28,10 +28,20 @@ void Agent::count_heartbeat(NodeId from, Instant t) {
 std::string Agent::metrics_text() const {
   const Instant t = now();
   const NodeStatus st = core().status(t);
+  MetricsText m;
+  metrics_membership(m, st, t);
+  metrics_loop(m);
+  metrics_peers(m, st, t);
+  metrics_resources(m, t);
+  metrics_history(m);
+  return m.str();
+}
+
+// This node in the cluster: term, role, quorum, lease, arbiter, two_node.
+void Agent::metrics_membership(MetricsText& m, const NodeStatus& st, Instant t) const {
+  using enum MetricType;
   const auto& nodes = config().nodes;
   const std::string& self = nodes[options_.self.value].name;
-  MetricsText m;
-  using enum MetricType;
   m.family("hactl_info", kGauge, "Constant 1, labelled with the cluster, node and version.");
   m.sample("hactl_info", {{"cluster", config().name}, {"node", self}, {"version", kVersion}}, 1);
   m.family("hactl_term", kGauge, "The election term this node is in.");
@@ -71,6 +81,11 @@ std::string Agent::metrics_text() const {
         "1 while this node runs without its peer, which is fenced or gone after a clean stop.");
     m.sample("hactl_two_node_alone", alone ? 1 : 0);
   }
+}
+
+// The agent's loop and what it answers.
+void Agent::metrics_loop(MetricsText& m) const {
+  using enum MetricType;
   if (loop_monitor_) {
     auto histogram = [&](const char* name, const char* help, const LoopBusy& b) {
       m.family(name, kHistogram, help);
@@ -101,6 +116,12 @@ std::string Agent::metrics_text() const {
     return it == event_counts_.end() ? 0.0 : static_cast<double>(it->second);
   };
   m.sample("hactl_elections_total", count(EventKind::kElectionStarted));
+}
+
+// Heartbeats and datagrams, by peer.
+void Agent::metrics_peers(MetricsText& m, const NodeStatus& st, Instant t) const {
+  using enum MetricType;
+  const auto& nodes = config().nodes;
   m.family("hactl_peer_up", kGauge, "1 if the peer is heard within node_timeout.");
   m.family("hactl_peer_rtt_seconds", kGauge, "Smoothed heartbeat round trip to the peer.");
   m.family("hactl_peer_last_heard_seconds", kGauge, "Time since the peer was last heard.");
@@ -127,6 +148,12 @@ std::string Agent::metrics_text() const {
              {{"reason", std::string(to_string(static_cast<DropReason>(i)))}},
              static_cast<double>(tc.dropped[i]));
   }
+}
+
+// Resources, VIP verification and availability, as this node knows them.
+void Agent::metrics_resources(MetricsText& m, Instant t) const {
+  using enum MetricType;
+  const auto& nodes = config().nodes;
   // Resources, as this node knows them.
   const Membership mem = rt_->membership(t);
   const ClusterState cs = host().conductor().state(mem, t);
@@ -181,6 +208,11 @@ std::string Agent::metrics_text() const {
     m.sample("hactl_resource_failovers", labels, s.failovers);
     if (s.mttr_s) m.sample("hactl_resource_mttr_seconds", labels, *s.mttr_s);
   }
+}
+
+// Actions run here, events and alert hooks.
+void Agent::metrics_history(MetricsText& m) const {
+  using enum MetricType;
   m.family("hactl_actions_total", kCounter, "Resource agent runs on this node, by result.");
   m.family("hactl_action_seconds_total", kCounter, "Time resource agent runs took on this node.");
   for (const auto& [key, a] : action_stats_) {
@@ -226,7 +258,6 @@ std::string Agent::metrics_text() const {
       m.sample("hactl_alert_skipped_total", {{"alert", id}}, static_cast<double>(c.skipped));
     }
   }
-  return m.str();
 }
 
 }  // namespace hactl
