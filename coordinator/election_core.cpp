@@ -1,5 +1,5 @@
-// Membership, failure detection, election and leases of one agent. See election_core.hpp for the rules
-// and docs/design.md for why they are safe.
+// Membership, failure detection, election and leases of one agent. See election_core.hpp for the
+// rules and docs/design.md for why they are safe.
 #include "coordinator/election_core.hpp"
 
 #include <algorithm>
