@@ -459,7 +459,9 @@ a, b, dirs = sys.argv[1], sys.argv[2], sys.argv[3]
 loss, delay, jitter, dup = (float(x) for x in sys.argv[4:8])
 rng = random.Random(int(sys.argv[8]))
 deadline = time.monotonic() + float(sys.argv[9])
-signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+def stop(*_):
+    raise SystemExit(0)
+signal.signal(signal.SIGTERM, stop)
 
 def sock(dev):
     s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))  # ETH_P_ALL

@@ -62,7 +62,7 @@ if args.get("action") in ("off", "reboot"):
         sys.exit(1)
     log("end", killed=pids)
     print("fence_netns: " + ns + " is off")
-    sys.exit(0)
+    raise SystemExit(0)  # the fence agent succeeded
 sys.exit(0 if args.get("action") in ("monitor", "status", "list") else 1)
 '''
 
@@ -94,7 +94,7 @@ elif action == "stop":
     log("stop")
 elif action in ("status", "monitor"):
     sys.exit(0 if os.path.exists(state) else 3)
-sys.exit(0)
+raise SystemExit(0)  # the exec resource: done
 """
 
 
