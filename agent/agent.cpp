@@ -498,7 +498,6 @@ void Agent::on_timer() {
 void Agent::process() {
   stepped_ = false;
   if (fatal_) return;
-  drive_sequence();  // a step of an operator sequence, proposed before the runtime advances
   RuntimeOutput out =
       rt_->advance(now(), static_cast<std::int64_t>(realtime_us()), executor_->busy() == 0);
   if (out.hard_state) {

@@ -158,13 +158,6 @@ class Agent {
   void config_history(ControlServer::Reply reply);
   void answer_intent(const IntentResult& r, ControlServer::Reply reply,
                      nlohmann::json answer = nlohmann::json::object());
-  // Operator sequences in the document, carried on by the coordinator (agent_doc.cpp).
-  void drive_sequence();
-  static constexpr Duration kSequenceEvery = std::chrono::milliseconds{100};
-  Instant sequence_looked_{};
-  std::uint64_t sequence_proposal_ = 0;  // a step proposed, its outcome not in yet
-  std::uint64_t sequence_refused_id_ = 0;
-  std::string sequence_refused_;  // why that sequence's last step was refused
   nlohmann::json doc_json() const;
   // Off the loop, on the request worker (agent_offload.cpp).
   struct ApplyRequest {

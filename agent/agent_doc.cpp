@@ -128,15 +128,6 @@ void Agent::carry_out_docs(RuntimeOutput& out) {
   // majority that commits a change has it on disk), and nothing else waits for the disk.
   if (out.store) doc_writer_->write(std::move(*out.store));
   for (const auto& o : out.outcomes) {
-    if (o.id == sequence_proposal_ && o.id != 0) {
-      sequence_proposal_ = 0;
-      if (!o.ok) {
-        emit_event(
-            Event(EventKind::kSequenceStepRefused, EventLevel::kWarn).text("error", o.error));
-        sequence_refused_ = o.error;
-      }
-      continue;
-    }
     const auto it = waiting_.find(o.id);
     if (it == waiting_.end()) continue;
     auto [reply, answer] = std::move(it->second);
@@ -378,32 +369,6 @@ void Agent::answer_intent(const IntentResult& r, ControlServer::Reply reply,
                    .text("by", s->by));
   }
   propose(*r->next, std::move(reply), std::move(answer));
-}
-
-// The coordinator carries the document's operator sequence on (coordinator/intents.hpp), one
-// step at a time, looking at most every kSequenceEvery: whichever node coordinates when it can
-// move finishes it, or undoes it at its deadline.
-void Agent::drive_sequence() {
-  if (!rt_ || rt_->replica() == nullptr || !doc().sequence || sequence_proposal_ != 0) return;
-  const Instant t = now();
-  if (core().role() != Role::kCoordinator || t < sequence_looked_ + kSequenceEvery) return;
-  sequence_looked_ = t;
-  const OperatorSequence& s = *doc().sequence;
-  if (s.id != sequence_refused_id_) {
-    sequence_refused_id_ = s.id;
-    sequence_refused_.clear();
-  }
-  const auto step = advance_sequence(doc(), base().resources, rt_->possibly_active(t), unix_now(),
-                                     sequence_refused_);
-  if (!step) return;
-  emit_event(
-      Event(EventKind::kSequenceEnded, step->end.done ? EventLevel::kInfo : EventLevel::kWarn)
-          .add("sequence", step->end.id)
-          .text("kind", std::string(to_string(step->end.kind)))
-          .add("done", step->end.done)
-          .add("config_version", step->end.config_version)
-          .text("note", step->end.note));
-  sequence_proposal_ = rt_->propose(step->next, t, std::chrono::seconds(10));
 }
 
 void Agent::config_show(const nlohmann::json& request, ControlServer::Reply reply) {

@@ -6,6 +6,7 @@
 
 #include "common/assert.hpp"
 #include "common/limits.hpp"
+#include "coordinator/intents.hpp"
 
 namespace hactl {
 namespace {
@@ -317,6 +318,7 @@ RuntimeOutput NodeRuntime::advance(Instant now, std::int64_t unix_us, bool execu
   now_ = now;
   unix_s_ = unix_us / kMicrosPerSecond;
   RuntimeOutput out;
+  drive_sequence(now);  // proposed before the replica ticks, so its messages leave now
   run_docs(now, executor_idle, out);
   run_resources(now, out);
   checks_.tick(now);
@@ -372,7 +374,13 @@ void NodeRuntime::run_docs(Instant now, bool executor_idle, RuntimeOutput& out) 
   for (auto& m : d.messages) out.messages.push_back(std::move(m));
   for (auto& e : d.events) note(std::move(e));
   for (auto& o : d.outcomes) {
-    if (hold_proposals_.erase(o.id) == 0) {
+    if (o.id != 0 && o.id == sequence_proposal_) {
+      sequence_proposal_ = 0;
+      if (!o.ok) {
+        note(Event(EventKind::kSequenceStepRefused, EventLevel::kWarn).text("error", o.error));
+        sequence_refused_ = o.error;
+      }
+    } else if (hold_proposals_.erase(o.id) == 0) {
       out.outcomes.push_back(std::move(o));
     } else if (!o.ok) {
       note(Event(EventKind::kFlapHoldNotStored, EventLevel::kError).text("error", o.error));
@@ -536,6 +544,28 @@ void NodeRuntime::standby_handover(Instant now) {
   }
 }
 
+void NodeRuntime::drive_sequence(Instant now) {
+  if (!docs_ || !doc_.sequence || sequence_proposal_ != 0) return;
+  if (node_.role() != Role::kCoordinator) return;
+  if (sequence_looked_ && now < *sequence_looked_ + kSequenceEvery) return;
+  sequence_looked_ = now;
+  const OperatorSequence& s = *doc_.sequence;
+  if (s.id != sequence_refused_id_) {
+    sequence_refused_id_ = s.id;
+    sequence_refused_.clear();
+  }
+  auto step =
+      advance_sequence(doc_, base_.resources, possibly_active(now), unix_s_, sequence_refused_);
+  if (!step) return;
+  note(Event(EventKind::kSequenceEnded, step->end.done ? EventLevel::kInfo : EventLevel::kWarn)
+           .add("sequence", step->end.id)
+           .text("kind", std::string(to_string(step->end.kind)))
+           .add("done", step->end.done)
+           .add("config_version", step->end.config_version)
+           .text("note", step->end.note));
+  sequence_proposal_ = propose(step->next, now, std::chrono::seconds(10));
+}
+
 void NodeRuntime::hold(const HoldRequest& h) {
   if (!docs_) return;  // no document to keep it in (simulations of the resources alone)
   ClusterDoc next = doc_;
@@ -610,6 +640,9 @@ Instant NodeRuntime::next_deadline(Instant now) const {
     if (const auto d = docs_->next_deadline()) next = std::min(next, *d);
   }
   if (const auto d = checks_.next_deadline()) next = std::min(next, *d);
+  if (docs_ && doc_.sequence && sequence_proposal_ == 0 && node_.role() == Role::kCoordinator) {
+    next = std::min(next, sequence_looked_ ? *sequence_looked_ + kSequenceEvery : now);
+  }
   return next;
 }
 

@@ -184,6 +184,10 @@ class NodeRuntime {
   void take_config(const ClusterConfig& base);
   void hold(const HoldRequest& h);  // proposes it, as of unix_s_
   void standby_handover(Instant now);
+  // The coordinator carries the document's operator sequence on (coordinator/intents.hpp), one
+  // step at a time, looking at most every kSequenceEvery: whichever node coordinates when it
+  // can move finishes it, or undoes it at its deadline.
+  void drive_sequence(Instant now);
   void run_resources(Instant now, RuntimeOutput& out);
   // Before each input of the core: the arbiter patience, and for two_node the end of
   // wait_for_all when its condition holds, the core's stand-ins and the fencer's leave to fence
@@ -229,6 +233,11 @@ class NodeRuntime {
   std::optional<Instant> standby_waiting_since_;  // for a peer to store the standby's version
   static constexpr Duration kStandbyHandoverWait = std::chrono::seconds{1};
   std::set<std::uint64_t> hold_proposals_;  // ids of proposals made for flap holds
+  static constexpr Duration kSequenceEvery = std::chrono::milliseconds{100};
+  std::optional<Instant> sequence_looked_;
+  std::uint64_t sequence_proposal_ = 0;  // a step proposed, its outcome not in yet
+  std::uint64_t sequence_refused_id_ = 0;
+  std::string sequence_refused_;  // why that sequence's last step was refused
   std::optional<Instant> lease_end_;
   AvailabilityWatch availability_;
   std::optional<Instant> availability_looked_;

@@ -5,6 +5,7 @@
 #include <variant>
 #include <vector>
 
+#include "coordinator/intents.hpp"
 #include "sim/simulator.hpp"
 
 namespace hactl::sim {
@@ -476,6 +477,62 @@ TEST_F(Scenario, RestartedNodeRemembersItsVote) {
   sim.run_for(1000 * kMs);
   expect_safe(sim);
   EXPECT_EQ(sim.agreed(), leader);
+}
+
+// `hactl resource restart`: the sequence lives in the document and the coordinator's runtime
+// carries it on (the rule the agent and the simulator share), with no client. The resource
+// stops everywhere, the coordinator's agent crashes at that moment, and the next coordinator
+// still ends the sequence: the resource runs again and is no longer disabled.
+TEST_F(Scenario, ARestartSequenceIsFinishedByTheNextCoordinator) {
+  SimOptions o = exact(3);
+  o.documents = true;
+  o.resources_yaml = R"(resources:
+  - id: app
+    type: ocf:heartbeat:Dummy
+    ops: {monitor: {interval: 1s}, stop: {timeout: 2s}}
+)";
+  Simulation sim(o, 11);
+  sim.start_all();
+  const auto running = [&] {
+    std::vector<std::size_t> on;
+    for (std::size_t n = 0; n < 3; ++n) {
+      if (sim.actual(n, 0) != ResourceRole::kStopped) on.push_back(n);
+    }
+    return on;
+  };
+  for (int i = 0; i < 300 && running().size() != 1; ++i) sim.run_for(50 * kMs);
+  ASSERT_EQ(running().size(), 1U);
+  const auto c = sim.agreed();
+  ASSERT_TRUE(c);
+  const NodeRuntime& rt = *sim.runtime(index(*c));
+  const ClusterState unused;
+  Intent restart;
+  restart.verb = ControlVerb::kResourceRestart;
+  restart.resource = "app";
+  restart.by = "a test";
+  const std::int64_t unix_s = sim.unix_us(index(*c)) / 1'000'000;
+  const auto r = decide_intent(IntentContext{rt.base(), rt.doc(), unused, {}, unix_s}, restart);
+  ASSERT_TRUE(r && r->next && r->next->sequence);
+  sim.propose(index(*c), *r->next);
+  for (int i = 0; i < 2000 && !running().empty(); ++i) sim.run_for(5 * kMs);
+  ASSERT_TRUE(running().empty()) << "the restart never stopped app";
+  ASSERT_TRUE(sim.runtime(index(*c))->doc().sequence) << "ended before the crash";
+  sim.crash_agent(index(*c));
+  const auto ended = [&] {
+    for (std::size_t n = 0; n < 3; ++n) {
+      const NodeRuntime* x = sim.runtime(n);
+      if (x == nullptr) continue;  // the crashed agent
+      if (x->doc().sequence || !x->doc().last_sequence) return false;
+    }
+    return running().size() == 1;
+  };
+  for (int i = 0; i < 600 && !ended(); ++i) sim.run_for(50 * kMs);
+  expect_safe(sim);
+  ASSERT_TRUE(ended()) << "the sequence did not end with app running again";
+  const NodeRuntime& after = *sim.runtime(index(*sim.agreed()));
+  EXPECT_TRUE(after.doc().last_sequence->done) << after.doc().last_sequence->note;
+  EXPECT_TRUE(after.doc().disabled.empty());
+  EXPECT_NE(*sim.agreed(), *c);
 }
 
 }  // namespace

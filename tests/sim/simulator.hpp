@@ -183,6 +183,7 @@ class Simulation {
   // The arbiter's voter (SimOptions::arbiter), null while it is down.
   const ArbiterVoter* arbiter() const;
   Instant local_now(std::size_t i) const { return local_time(i, now_); }
+  std::int64_t unix_us(std::size_t i) const;  // place i's wall clock, as its runtime reads it
   RealTime now() const { return now_; }
   const SimResult& result() const { return result_; }
   std::optional<NodeId> agreed() const;  // the coordinator every node agrees on, if any
@@ -219,7 +220,6 @@ class Simulation {
   void carry_out_docs(std::size_t i, const RuntimeOutput& out);
   void carry_out_resources(std::size_t i, RuntimeOutput& out);
   void submit_call(std::size_t i, const KeeperCall& c);
-  std::int64_t unix_us(std::size_t i) const;
   void transmit(NodeId from, NodeId to, Message m);
   void finish_call(std::size_t i, std::size_t k);
   bool next_parse(RealTime& next, std::size_t& node) const;
