@@ -255,7 +255,16 @@ class Agent {
   std::map<EventKind, std::uint64_t> event_counts_;  // since this agent started
   // The latest failure reason seen here for each (resource, node), from the events (and the
   // history kept, at start).
-  std::map<std::pair<std::string, std::string>, std::string> failure_reasons_;
+  using FailureKey = std::pair<std::string, std::string>;  // (resource, node)
+  struct FailureReason {
+    std::string text;
+    std::uint64_t seq = 0;  // when it was last set (failure_order_)
+  };
+  std::map<FailureKey, FailureReason> failure_reasons_;
+  std::map<std::uint64_t, FailureKey> failure_order_;  // by seq: the least recently set first
+  std::uint64_t failure_seq_ = 0;
+  static constexpr std::size_t kFailureReasonsKept = 10'000;
+  void set_failure_reason(FailureKey key, std::string text);
   // Availability accounting (coordinator/availability.hpp): the runtime's resource_up /
   // resource_down changes are logged, and kept (from the history too) for the figures.
   std::deque<AvailabilityChange> availability_log_;  // bounded, oldest first

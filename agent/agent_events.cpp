@@ -105,15 +105,26 @@ void Agent::remember_failure(const Event& e) {
   if (resource.empty()) return;
   const std::string& self = config().node(options_.self).name;
   if (e.kind == EventKind::kMonitorFailed) {
-    failure_reasons_[{resource, self}] = "monitor: " + code_text(e);
+    set_failure_reason({resource, self}, "monitor: " + code_text(e));
   } else if (e.kind == EventKind::kActionFinished && e.warning()) {
     const std::string ended = e.str("ended");
-    failure_reasons_[{resource, self}] =
-        e.str("action") + ": " + (ended == "exited" ? code_text(e) : ended);
+    set_failure_reason({resource, self},
+                       e.str("action") + ": " + (ended == "exited" ? code_text(e) : ended));
   } else if (e.kind == EventKind::kActionResult && e.str("ok") == "false") {
-    failure_reasons_[{resource, e.str("node")}] = e.str("action") + ": " + code_text(e);
+    set_failure_reason({resource, e.str("node")}, e.str("action") + ": " + code_text(e));
   }
-  if (failure_reasons_.size() > 10'000) failure_reasons_.erase(failure_reasons_.begin());
+}
+
+// Bounded: past kFailureReasonsKept, the reason set longest ago goes.
+void Agent::set_failure_reason(FailureKey key, std::string text) {
+  auto [it, added] = failure_reasons_.try_emplace(std::move(key));
+  if (!added) failure_order_.erase(it->second.seq);
+  it->second = FailureReason{std::move(text), ++failure_seq_};
+  failure_order_.emplace(it->second.seq, it->first);
+  if (failure_reasons_.size() <= kFailureReasonsKept) return;
+  const auto oldest = failure_order_.begin();
+  failure_reasons_.erase(oldest->second);
+  failure_order_.erase(oldest);
 }
 
 // At most every 20 ms: what the cluster state says of each primitive, logged when it changes
@@ -175,7 +186,8 @@ nlohmann::json Agent::failures_json(const ClusterState& state, Instant now) cons
            {"count", count},
            {"last_ago_s",
             std::chrono::duration_cast<std::chrono::seconds>(now - it->second[i].last).count()},
-           {"reason", r == reasons.end() ? nlohmann::json(nullptr) : nlohmann::json(r->second)}});
+           {"reason",
+            r == reasons.end() ? nlohmann::json(nullptr) : nlohmann::json(r->second.text)}});
     }
   }
   return out;
