@@ -49,6 +49,7 @@ std::expected<void, std::string> Agent::start() {
   // First, before this process opens anything the guard should not inherit.
   GuardOptions g;
   g.resources = config().resources;
+  g.ocf = ocf_context();
   g.restart_grace = restart_grace(config().timing);
   g.alive_window = config().timing.node_timeout;
   g.lock_file = options_.lock_file;
@@ -244,14 +245,25 @@ void Agent::check_shutdown() {
   }
 }
 
+OcfContext Agent::ocf_context() const {
+  OcfContext c;
+  c.tools_dir = options_.tools_dir;
+  c.socket = options_.socket_path;
+  c.node = config().node(options_.self).name;
+  c.clone_env = ocf_clone_env(config().resources, config().resource_nodes());
+  return c;
+}
+
 void Agent::open_executor() {
   prim_index_.clear();
   for (const auto& p : config().resources.primitives) prim_index_.emplace(p.id, prim_index_.size());
   // Results from an executor of an earlier configuration are not this one's.
-  executor_ = std::make_unique<Executor>(loop_, config().resources,
-                                         [this, g = executor_generation_](const OpResult& r) {
-                                           if (g == executor_generation_) on_op_result(r);
-                                         });
+  executor_ = std::make_unique<Executor>(
+      loop_, config().resources,
+      [this, g = executor_generation_](const OpResult& r) {
+        if (g == executor_generation_) on_op_result(r);
+      },
+      ocf_context());
   executor_->set_guard(&guard_);
   executor_->set_spawn_pacer(&spawn_pacer_);
 }
@@ -586,6 +598,7 @@ nlohmann::json Agent::status() const {
   auto j = status_json(config(), core().status(t), t, transport_->counters());
   add_resources_json(j, config(), host().conductor(), rt_->membership(t), t);
   j["document"] = doc_json();
+  j["attributes"] = attributes_json(config(), doc(), rt_->incarnations(t));
   j["availability"] = availability_json();
   j["failures"] = failures_json(host().conductor().state(rt_->membership(t), t), t);
   const Membership mem = rt_->membership(t);

@@ -57,6 +57,8 @@ struct AgentOptions {
   // two_node: exists once an agent of this boot ran with its peer (RuntimeOptions).
   std::string paired_file = "/run/hactl/paired";
   std::string lock_file = "/run/hactl/agent.lock";  // one agent per host
+  // hactl's Pacemaker commands, for the resource agents it runs (OcfContext::tools_dir).
+  std::string tools_dir = kDefaultToolsDir;
   // > 0: the guard runs SCHED_RR at this priority (main() puts the loop thread there).
   int realtime_priority = 0;
   // This host, for the host check of a configuration submitted here (config-check,
@@ -151,10 +153,12 @@ class Agent {
   void guard_file_written(const std::string& path, const std::expected<void, std::string>& result);
   // prim_index_ and an executor over config().resources, told of the guard.
   void open_executor();
+  OcfContext ocf_context() const;  // for the executor and the guard
   void propose(const ClusterDoc& next, ControlServer::Reply reply, nlohmann::json ok_answer);
   void handle_doc_request(ControlVerb verb, const nlohmann::json& request,
                           const PeerCredentials& cred, ControlServer::Reply reply);
   void config_show(const nlohmann::json& request, ControlServer::Reply reply);
+  void attribute(ControlVerb verb, const nlohmann::json& request, ControlServer::Reply reply);
   void config_history(ControlServer::Reply reply);
   void answer_intent(const IntentResult& r, ControlServer::Reply reply,
                      nlohmann::json answer = nlohmann::json::object());
@@ -240,6 +244,15 @@ class Agent {
   bool guard_file_writing_ = false;
   bool guard_file_again_ = false;  // a newer configuration to write once this one is
   std::map<std::uint64_t, std::pair<ControlServer::Reply, nlohmann::json>> waiting_;
+  struct UntilHere {
+    DocVersion version;  // committed; this node may not hold it yet
+    Instant until;
+    ControlServer::Reply reply;
+    nlohmann::json answer;
+  };
+  std::vector<UntilHere> until_here_;
+  static constexpr Duration kHoldUntilHereFor = std::chrono::seconds{2};
+  void answer_held_until_here();
   std::vector<std::unique_ptr<Executor>> retired_executors_;
   // Executors over an earlier configuration, stopping what a new one dropped (see
   // rebuild_resources); the configuration first, so it outlives its executor.

@@ -132,15 +132,30 @@ void Agent::carry_out_docs(RuntimeOutput& out) {
     if (it == waiting_.end()) continue;
     auto [reply, answer] = std::move(it->second);
     waiting_.erase(it);
-    if (o.ok) {
-      answer["ok"] = true;
-      answer["changed"] = true;
-      answer["document_version"] = show(o.version);
-      reply(answer);
-    } else {
+    if (!o.ok) {
       reply({{"error", o.error}});
+      continue;
     }
+    answer["ok"] = true;
+    answer["changed"] = true;
+    answer["document_version"] = show(o.version);
+    // Committed; answered once this node holds it too, so that what the caller reads here
+    // next (an agent's crm_attribute -G, hactl status) shows it: at most kHoldUntilHereFor.
+    until_here_.push_back(
+        UntilHere{o.version, now() + kHoldUntilHereFor, std::move(reply), std::move(answer)});
   }
+  answer_held_until_here();
+}
+
+void Agent::answer_held_until_here() {
+  if (until_here_.empty()) return;
+  const DocVersion here = rt_->replica()->doc().version;
+  const Instant t = now();
+  std::erase_if(until_here_, [&](UntilHere& u) {
+    if (here < u.version && t < u.until) return false;
+    u.reply(u.answer);
+    return true;
+  });
 }
 
 void Agent::doc_stored(DocVersion version, const std::expected<void, std::string>& result) {
@@ -162,13 +177,18 @@ void Agent::reconfigured(const Reconfiguration& r) {
   const std::string self = config().node(options_.self).name;
   if (!r.orphans.empty()) {
     auto old = std::make_unique<ResourceConfig>(r.old_resources);
-    auto ex = std::make_unique<Executor>(loop_, *old, [self](const OpResult& res) {
-      emit_event(Event(EventKind::kOrphanAction)
-                     .add("resource", res.resource)
-                     .add("action", res.action)
-                     .add("code", static_cast<int>(res.code))
-                     .add("node", self));
-    });
+    OcfContext context = ocf_context();
+    context.clone_env = ocf_clone_env(*old, config().resource_nodes());
+    auto ex = std::make_unique<Executor>(
+        loop_, *old,
+        [self](const OpResult& res) {
+          emit_event(Event(EventKind::kOrphanAction)
+                         .add("resource", res.resource)
+                         .add("action", res.action)
+                         .add("code", static_cast<int>(res.code))
+                         .add("node", self));
+        },
+        std::move(context));
     ex->set_guard(&guard_);
     ex->set_spawn_pacer(&spawn_pacer_);
     std::uint64_t call = 1;
@@ -410,6 +430,32 @@ void Agent::config_history(ControlServer::Reply reply) {
            });
 }
 
+// crm_attribute, crm_master and attrd_updater (hactl-crm): a query answered from this node's
+// document; a change proposed, answered once a majority stored it and this node holds it.
+void Agent::attribute(ControlVerb verb, const nlohmann::json& request, ControlServer::Reply reply) {
+  const auto r = attribute_request(verb, request, base(), config().node(options_.self).name);
+  if (!r) return reply({{"error", r.error()}});
+  nlohmann::json answer = {
+      {"node", r->node}, {"name", r->name}, {"lifetime", r->reboot ? "reboot" : "forever"}};
+  const Instant t = now();
+  if (r->op == AttributeRequest::Op::kQuery) {
+    const auto node = config().find_node(r->node);
+    const auto v = query_attribute(doc(), *r, rt_->incarnations(t).at(node->value));
+    answer["value"] = v ? nlohmann::json(*v) : nlohmann::json(nullptr);
+    return reply(answer);
+  }
+  if (rt_->replica() == nullptr) return reply({{"error", "this agent keeps no cluster document"}});
+  const auto id = rt_->change_attribute(*r, t);
+  if (!id) return reply({{"error", id.error()}});
+  if (!*id) {
+    answer["ok"] = true;
+    answer["changed"] = false;
+    return reply(answer);
+  }
+  waiting_.emplace(**id, std::make_pair(std::move(reply), std::move(answer)));
+  process();
+}
+
 void Agent::handle_doc_request(ControlVerb verb, const nlohmann::json& request,
                                const PeerCredentials& cred, ControlServer::Reply reply) {
   switch (verb) {
@@ -420,6 +466,10 @@ void Agent::handle_doc_request(ControlVerb verb, const nlohmann::json& request,
     case ControlVerb::kConfigCheck:
     case ControlVerb::kConfigApply:  // agent_offload.cpp, then finish_apply
       return config_check_off_loop(verb, request, cred, std::move(reply));
+    case ControlVerb::kAttributeSet:
+    case ControlVerb::kAttributeDelete:
+    case ControlVerb::kAttributeQuery:
+      return attribute(verb, request, std::move(reply));
     default:
       break;
   }

@@ -35,6 +35,7 @@ struct Args {
   std::string socket;
   std::string state_dir;
   std::string run_dir = "/run/hactl";
+  std::string tools_dir = hactl::kDefaultToolsDir;
   std::string log_level = "info";
   bool check_config = false;
   bool no_realtime = false;
@@ -136,6 +137,7 @@ std::expected<hactl::AgentOptions, std::string> load(const Args& args) {
   o.lease_file = args.run_dir + "/lease";
   o.paired_file = args.run_dir + "/paired";
   o.lock_file = args.run_dir + "/agent.lock";
+  o.tools_dir = args.tools_dir;
   for (const auto& w : loaded->warnings)
     std::cerr << (stderr_is_journal() ? "<4>" : "") << "warning: " << w.path << ": " << w.message
               << "\n";
@@ -256,6 +258,11 @@ int main(int argc, char** argv) {
   app.add_option("--state-dir", args.state_dir, "state directory (default: cluster.state_dir)");
   app.add_option("--run-dir", args.run_dir,
                  "runtime directory for the lease and lock files (emptied at boot)")
+      ->capture_default_str();
+  if (const char* tools = std::getenv("HACTL_TOOLS_DIR")) args.tools_dir = tools;
+  app.add_option("--tools-dir", args.tools_dir,
+                 "hactl's Pacemaker commands (crm_attribute, crm_mon, ...) for the resource agents "
+                 "($HACTL_TOOLS_DIR)")
       ->capture_default_str();
   app.add_option("--log-level", args.log_level, "trace, debug, info, warn, error")
       ->capture_default_str()

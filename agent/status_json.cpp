@@ -1,6 +1,8 @@
 #include "agent/status_json.hpp"
 
 #include <chrono>
+#include <map>
+#include <string_view>
 
 #include "common/cluster_doc.hpp"
 
@@ -94,6 +96,63 @@ nlohmann::json status_json(const ClusterConfig& config, const NodeStatus& s, Ins
   return j;
 }
 
+// Per primitive: where each instance runs and in which role, its clone (if any), and for a
+// promotable clone's primitive the promotion scores its agent set (crm_master), by node.
+void add_instances_json(nlohmann::json& list, const ClusterConfig& config,
+                        const ClusterState& state) {
+  // The clone of each primitive, found once (clone_of per primitive is quadratic).
+  std::map<std::string_view, const GroupConfig*> groups;
+  for (const auto& g : config.resources.groups) groups.emplace(g.id, &g);
+  std::map<std::string_view, const CloneConfig*> clone_of;
+  for (const auto& c : config.resources.clones) {
+    clone_of.emplace(c.child, &c);
+    if (const auto g = groups.find(c.child); g != groups.end()) {
+      for (const auto& m : g->second->members) clone_of.emplace(m, &c);
+    }
+  }
+  for (std::size_t k = 0; k < config.resources.primitives.size(); ++k) {
+    const PrimitiveConfig& p = config.resources.primitives[k];
+    const auto& roles = state.roles.at(p.id);
+    nlohmann::json instances = nlohmann::json::array();
+    for (std::size_t i = 0; i < config.nodes.size(); ++i) {
+      if (roles[i] == ResourceRole::kStopped) continue;
+      instances.push_back({{"node", config.nodes[i].name},
+                           {"role", roles[i] == ResourceRole::kPromoted ? "promoted" : "started"}});
+    }
+    nlohmann::json& entry = list[k];
+    entry["instances"] = std::move(instances);
+    const auto found = clone_of.find(p.id);
+    const CloneConfig* clone = found != clone_of.end() ? found->second : nullptr;
+    entry["clone"] = clone != nullptr ? nlohmann::json(clone->id) : nlohmann::json(nullptr);
+    entry["promotable"] = clone != nullptr && clone->promotable;
+    if (clone == nullptr || !clone->promotable) continue;
+    nlohmann::json scores = nlohmann::json::object();
+    for (std::size_t i = 0; i < config.nodes.size(); ++i) {
+      if (const auto s = state.promotion_score(p.id, NodeId{static_cast<std::uint16_t>(i)})) {
+        scores[config.nodes[i].name] = *s;
+      }
+    }
+    entry["promotion_scores"] = std::move(scores);
+  }
+}
+
+nlohmann::json attributes_json(const ClusterConfig& config, const ClusterDoc& doc,
+                               const std::vector<std::uint64_t>& incarnations) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& a : doc.attributes) {
+    const auto id = config.find_node(a.node);
+    if (!id) continue;
+    if (a.reboot && (incarnations.at(id->value) == 0 || incarnations[id->value] != a.incarnation)) {
+      continue;
+    }
+    out.push_back({{"node", a.node},
+                   {"name", a.name},
+                   {"value", a.value},
+                   {"lifetime", a.reboot ? "reboot" : "forever"}});
+  }
+  return out;
+}
+
 void add_resources_json(nlohmann::json& status, const ClusterConfig& config, const Conductor& c,
                         const Membership& m, Instant now) {
   const ClusterState state = c.state(m, now);
@@ -166,6 +225,7 @@ void add_resources_json(nlohmann::json& status, const ClusterConfig& config, con
           held != state.held.end() ? nlohmann::json(held->second) : nlohmann::json(nullptr)},
          {"verify", verify}});
   }
+  add_instances_json(list, config, state);
   status["resources"] = list;
   status["scheduler"] = {
       {"active", c.active()}, {"waiting_for", c.waiting_for()}, {"notes", c.notes()}};

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
+#include <tuple>
 #include <unordered_map>
 
 #include "common/limits.hpp"
@@ -107,6 +108,15 @@ std::string doc_to_bytes(const ClusterDoc& doc) {
                       {"placements", placements},
                       {"disabled", doc.disabled},
                       {"held", held}};
+  nlohmann::json attributes = nlohmann::json::array();
+  for (const auto& a : doc.attributes) {
+    attributes.push_back({{"node", a.node},
+                          {"name", a.name},
+                          {"value", a.value},
+                          {"lifetime", a.reboot ? "reboot" : "forever"},
+                          {"incarnation", a.incarnation}});
+  }
+  if (!attributes.empty()) j["attributes"] = std::move(attributes);
   if (doc.sequence) j["sequence"] = sequence_bytes(*doc.sequence);
   if (doc.last_sequence) j["last_sequence"] = sequence_end_bytes(*doc.last_sequence);
   return j.dump();
@@ -145,6 +155,20 @@ std::expected<ClusterDoc, std::string> doc_from_bytes(std::string_view bytes) {
       f.within = h.at("within").get<std::int64_t>();
       d.held.push_back(std::move(f));
     }
+    for (const auto& a : j.value("attributes", nlohmann::json::array())) {
+      NodeAttribute x;
+      x.node = a.at("node").get<std::string>();
+      x.name = a.at("name").get<std::string>();
+      x.value = a.at("value").get<std::string>();
+      const auto lifetime = a.at("lifetime").get<std::string>();
+      if (lifetime != "reboot" && lifetime != "forever") {
+        return std::unexpected("unknown attribute lifetime " + lifetime);
+      }
+      x.reboot = lifetime == "reboot";
+      x.incarnation = a.value("incarnation", std::uint64_t{0});
+      d.attributes.push_back(std::move(x));
+    }
+    sort_attributes(d.attributes);  // find_attribute searches them
     if (const auto s = j.find("sequence"); s != j.end()) d.sequence = sequence_from(*s);
     if (const auto e = j.find("last_sequence"); e != j.end()) {
       d.last_sequence = sequence_end_from(*e);
@@ -155,6 +179,47 @@ std::expected<ClusterDoc, std::string> doc_from_bytes(std::string_view bytes) {
   } catch (const std::invalid_argument& e) {
     return std::unexpected(std::string("malformed document: ") + e.what());
   }
+}
+
+void sort_attributes(std::vector<NodeAttribute>& list) {
+  std::sort(list.begin(), list.end(), [](const NodeAttribute& a, const NodeAttribute& b) {
+    return std::tie(a.node, a.name, a.reboot) < std::tie(b.node, b.name, b.reboot);
+  });
+}
+
+const NodeAttribute* find_attribute(const ClusterDoc& doc, std::string_view node,
+                                    std::string_view name, bool reboot) {
+  const auto key = [](const NodeAttribute& a) {
+    return std::tuple<std::string_view, std::string_view, bool>(a.node, a.name, a.reboot);
+  };
+  const std::tuple<std::string_view, std::string_view, bool> want(node, name, reboot);
+  const auto it =
+      std::lower_bound(doc.attributes.begin(), doc.attributes.end(), want,
+                       [&](const NodeAttribute& a, const auto& w) { return key(a) < w; });
+  return it != doc.attributes.end() && key(*it) == want ? &*it : nullptr;
+}
+
+NodeAttributes attributes_in_force(const ClusterConfig& config, const ClusterDoc& doc,
+                                   const std::vector<std::uint64_t>& incarnations) {
+  NodeAttributes out(config.nodes.size());
+  std::map<std::string_view, std::size_t> index;
+  for (std::size_t i = 0; i < config.nodes.size(); ++i) index.emplace(config.nodes[i].name, i);
+  // Sorted by (node, name, reboot): the reboot one of a name comes after its forever one.
+  for (const auto& a : doc.attributes) {
+    const auto it = index.find(a.node);
+    if (it == index.end()) continue;
+    const std::size_t i = it->second;
+    if (a.reboot &&
+        (i >= incarnations.size() || incarnations[i] == 0 || incarnations[i] != a.incarnation)) {
+      continue;
+    }
+    out[i][a.name] = a.value;
+  }
+  return out;
+}
+
+std::string promotion_attribute(std::string_view primitive) {
+  return "master-" + std::string(primitive);
 }
 
 std::string FlapHold::why() const {

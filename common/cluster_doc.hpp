@@ -79,6 +79,19 @@ struct SequenceEnd {
   bool operator==(const SequenceEnd&) const = default;
 };
 
+// A node attribute (crm_attribute, crm_master, attrd_updater: docs/replication.md), as
+// Pacemaker's: `forever` (its nodes section), or `reboot` (its status section): then it holds
+// for one run of the node's agent only, the one whose boot incarnation it carries, and counts
+// only while that agent is up. A promotion score is the attribute master-PRIMITIVE.
+struct NodeAttribute {
+  std::string node;
+  std::string name;
+  std::string value;
+  bool reboot = false;
+  std::uint64_t incarnation = 0;  // reboot: the node's agent's boot incarnation when it was set
+  bool operator==(const NodeAttribute&) const = default;
+};
+
 struct ClusterDoc {
   std::uint64_t config_version = 0;      // 1 for the file the cluster first ran; +1 per apply
   std::string config_text;               // the YAML as applied
@@ -91,6 +104,7 @@ struct ClusterDoc {
   std::vector<FlapHold> held;                // by resource
   std::optional<OperatorSequence> sequence;  // one at a time
   std::optional<SequenceEnd> last_sequence;  // the latest to end
+  std::vector<NodeAttribute> attributes;     // sorted by (node, name, reboot)
   bool operator==(const ClusterDoc&) const = default;
 };
 
@@ -99,6 +113,22 @@ std::expected<ClusterDoc, std::string> doc_from_bytes(std::string_view bytes);
 
 std::string_view to_string(PlacementIntent::Kind k);
 std::string_view to_string(OperatorSequence::Kind k);  // "config apply", "restart"
+
+// In the document's order: by (node, name, reboot).
+void sort_attributes(std::vector<NodeAttribute>& list);
+// The attribute of `node` called `name` with that lifetime, if the document has one (a reboot
+// attribute of an earlier run of the node's agent included: see attributes_in_force).
+const NodeAttribute* find_attribute(const ClusterDoc& doc, std::string_view node,
+                                    std::string_view name, bool reboot);
+// The attributes that count now, by node index: forever ones, and reboot ones of a node whose
+// agent runs with the incarnation they carry (`incarnations`, by index; 0: down or not heard).
+// A reboot attribute overrides a forever one of the same name, as Pacemaker's status section
+// overrides its nodes section.
+using NodeAttributes = std::vector<std::map<std::string, std::string>>;
+NodeAttributes attributes_in_force(const ClusterConfig& config, const ClusterDoc& doc,
+                                   const std::vector<std::uint64_t>& incarnations);
+// A promotion score (crm_master): master-PRIMITIVE.
+std::string promotion_attribute(std::string_view primitive);
 
 // The top-level resource a name stands for: itself if top-level, else the group or clone that
 // holds it (a group member -> its group -> its clone, if cloned). Nullopt if unknown.

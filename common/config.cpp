@@ -565,6 +565,15 @@ void check_cluster(YamlReader& loader, const YAML::Node& root, ClusterConfig& c)
 
 }  // namespace
 
+std::size_t ClusterConfig::resource_nodes() const {
+  const auto a = arbiter();
+  std::size_t n = 0;
+  for (std::size_t i = 0; i < nodes.size(); ++i) {
+    n += !nodes[i].witness && (!a || a->value != i) ? 1 : 0;
+  }
+  return n;
+}
+
 std::optional<NodeId> ClusterConfig::arbiter() const {
   for (std::size_t i = 0; i < nodes.size(); ++i) {
     if (nodes[i].arbiter) return NodeId{static_cast<std::uint16_t>(i)};

@@ -112,6 +112,8 @@ struct ClusterConfig {
   std::size_t voters() const { return nodes.size(); }
   std::size_t majority() const { return nodes.size() / 2 + 1; }
   std::optional<NodeId> arbiter() const;  // the arbiter's place in `nodes`, if there is one
+  // The nodes that may run resources: neither witnesses nor the arbiter.
+  std::size_t resource_nodes() const;
 };
 
 // A 64-bit BLAKE2b digest of a text (config ids, document digests); the same on every node.

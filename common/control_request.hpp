@@ -37,6 +37,9 @@ enum class ControlVerb {
   kConfigApply,
   kCoordinatorHandover,
   kClusterUnblock,
+  kAttributeSet,
+  kAttributeDelete,
+  kAttributeQuery,
 };
 
 struct ControlVerbInfo {
@@ -45,7 +48,7 @@ struct ControlVerbInfo {
   ControlAccess access;
 };
 
-inline constexpr std::array<ControlVerbInfo, 20> kControlVerbs = {{
+inline constexpr std::array<ControlVerbInfo, 23> kControlVerbs = {{
     {ControlVerb::kStatus, "status", ControlAccess::kRead},
     {ControlVerb::kConfigShow, "config-show", ControlAccess::kRead},
     {ControlVerb::kConfigHistory, "config-history", ControlAccess::kRead},
@@ -66,6 +69,9 @@ inline constexpr std::array<ControlVerbInfo, 20> kControlVerbs = {{
     {ControlVerb::kConfigApply, "config-apply", ControlAccess::kWrite},
     {ControlVerb::kCoordinatorHandover, "coordinator-handover", ControlAccess::kWrite},
     {ControlVerb::kClusterUnblock, "cluster-unblock", ControlAccess::kWrite},
+    {ControlVerb::kAttributeSet, "attribute-set", ControlAccess::kWrite},
+    {ControlVerb::kAttributeDelete, "attribute-delete", ControlAccess::kWrite},
+    {ControlVerb::kAttributeQuery, "attribute-query", ControlAccess::kRead},
 }};
 
 // In the enum's order, so that a verb is its own index.
@@ -76,7 +82,7 @@ constexpr bool verbs_in_order() {
   return true;
 }
 static_assert(verbs_in_order());
-static_assert(static_cast<std::size_t>(ControlVerb::kClusterUnblock) + 1 == kControlVerbs.size());
+static_assert(static_cast<std::size_t>(ControlVerb::kAttributeQuery) + 1 == kControlVerbs.size());
 
 const ControlVerbInfo& verb_info(ControlVerb v);
 inline std::string_view wire_name(ControlVerb v) { return verb_info(v).wire; }

@@ -27,6 +27,10 @@ inline constexpr std::size_t kMaxDocBytes = 8 * 1024 * 1024;
 // its findings beyond the first detailed ones go in a few bytes each.
 inline constexpr std::size_t kMaxHostReportBytes = 512 * 1024;
 inline constexpr std::size_t kConfigHistory = 20;
+// Node attributes (crm_attribute, attrd_updater): per node, and the length of a name and value.
+inline constexpr std::size_t kMaxAttributesPerNode = 256;
+inline constexpr std::size_t kMaxAttributeNameLength = 128;
+inline constexpr std::size_t kMaxAttributeValueLength = 4096;
 // Control socket: largest request line and most concurrent clients.
 // A request from a writer (root or the admin group) may carry a configuration file.
 inline constexpr std::size_t kMaxControlRequest = 64 * 1024;

@@ -310,7 +310,9 @@ void load_resources(YamlReader& r, const YAML::Node& root, ResourceConfig& out) 
     out.groups.push_back(std::move(g));
   });
   each(r, root["clones"], "clones", [&](const YAML::Node& n, const std::string& p) {
-    if (!r.expect_map(n, p, {"id", "resource", "clone_max", "promotable", "promoted_max"})) return;
+    if (!r.expect_map(n, p,
+                      {"id", "resource", "clone_max", "promotable", "promoted_max", "notify"}))
+      return;
     CloneConfig c;
     c.id = r.string_field(n, p, "id", true).value_or("");
     c.child = r.string_field(n, p, "resource", true).value_or("");
@@ -319,6 +321,13 @@ void load_resources(YamlReader& r, const YAML::Node& root, ResourceConfig& out) 
     c.promotable = r.bool_field(n, p, "promotable").value_or(false);
     c.promoted_max =
         r.int_field(n, p, "promoted_max", 1, static_cast<int>(limits::kMaxNodes)).value_or(1);
+    // Accepted once hactl runs the notify actions around its instances' changes; until then a
+    // configuration that relies on them (pgsql's) is refused rather than run without them.
+    if (r.bool_field(n, p, "notify").value_or(false)) {
+      r.error(n["notify"], p + ".notify",
+              "hactl does not run clone notifications yet; remove notify (see "
+              "docs/replication.md)");
+    }
     out.clones.push_back(std::move(c));
   });
   if (root["constraints"]) load_constraints(r, root["constraints"], out);

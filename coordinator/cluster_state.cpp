@@ -1,5 +1,7 @@
 #include "coordinator/cluster_state.hpp"
 
+#include "common/yaml_reader.hpp"
+
 namespace hactl {
 
 std::string_view to_string(NodeCondition c) {
@@ -39,6 +41,14 @@ int ClusterState::fail_count(const PrimitiveConfig& p, NodeId node) const {
   const FailureRecord& f = it->second.at(node.value);
   const bool expired = p.failure_timeout > Duration::zero() && now - f.last >= p.failure_timeout;
   return expired ? 0 : f.count;
+}
+
+std::optional<int> ClusterState::promotion_score(const std::string& primitive, NodeId node) const {
+  if (node.value >= attributes.size()) return std::nullopt;
+  const auto& on = attributes[node.value];
+  const auto it = on.find(promotion_attribute(primitive));
+  if (it == on.end()) return std::nullopt;
+  return parse_score(it->second);
 }
 
 }  // namespace hactl

@@ -5,9 +5,11 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "common/cluster_doc.hpp"
 #include "common/config.hpp"
 #include "common/types.hpp"
 
@@ -52,6 +54,11 @@ struct ClusterState {
   // Top-level resources flap damping holds (ClusterDoc::held) -> why ("7 moves within 1h"):
   // they move only when they cannot stay where they run.
   std::map<std::string, std::string> held;
+  // By NodeId (empty: none): the node attributes in force (attributes_in_force), promotion
+  // scores (master-PRIMITIVE) among them.
+  NodeAttributes attributes;
+  // The promotion score a node's attribute gives `primitive` there (crm_master), if any.
+  std::optional<int> promotion_score(const std::string& primitive, NodeId node) const;
 
   ResourceRole role(const std::string& primitive, NodeId node) const;
   bool is_failed(const std::string& primitive, NodeId node) const;
@@ -61,7 +68,8 @@ struct ClusterState {
   // The same cluster, perhaps at another instant.
   bool same_but_now(const ClusterState& o) const {
     return nodes == o.nodes && roles == o.roles && failed == o.failed && settling == o.settling &&
-           failures == o.failures && online_since == o.online_since && held == o.held;
+           failures == o.failures && online_since == o.online_since && held == o.held &&
+           attributes == o.attributes;
   }
 };
 

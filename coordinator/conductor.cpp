@@ -554,6 +554,7 @@ ClusterState Conductor::state(const Membership& m, Instant now) const {
   }
   s.held = held_;
   for (const auto& [unit, pending] : pending_holds_) s.held.emplace(unit, pending.first);
+  s.attributes = attributes_;
   return s;
 }
 

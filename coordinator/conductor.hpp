@@ -97,6 +97,11 @@ class Conductor {
     maintenance_ = std::move(m);
     last_dispatch_.reset();
   }
+  // By NodeId: the node attributes in force (promotion scores among them).
+  void set_attributes(NodeAttributes a) {
+    attributes_ = std::move(a);
+    last_dispatch_.reset();
+  }
   // Resources flap damping holds, from the cluster document: resource -> why. One that leaves
   // the list (hactl resource cleanup) has its moves forgotten.
   void set_held(std::map<std::string, std::string> held);
@@ -210,6 +215,7 @@ class Conductor {
   std::map<std::string, std::deque<Instant>> moves_;  // unit -> its moves, oldest first
   std::map<std::string, std::uint16_t> last_node_;    // unit -> where it last ran
   std::map<std::string, std::string> held_;           // from the cluster document
+  NodeAttributes attributes_;                         // from the cluster document
   std::map<std::string, std::pair<std::string, Instant>> pending_holds_;  // why, when asked
   std::vector<HoldRequest> holds_;
   std::vector<Event> events_;

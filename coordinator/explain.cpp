@@ -70,6 +70,10 @@ std::string_view kind_name(const ScoreTerm& t) {
     case K::kHeldBack:
     case K::kPromotionHeldBack:
       return "held_back";
+    case K::kPromotionScore:
+      return "promotion_score";
+    case K::kPromotionNoScore:
+      return "no_promotion_score";
     case K::kCapacity:
       return "capacity";
   }
@@ -273,6 +277,16 @@ TermText term_text(const ClusterConfig& config, const ClusterState& state, const
     case K::kOnFailStop:
       return {t.member->id + " failed (on_fail: stop keeps it stopped everywhere)",
               "hactl resource cleanup " + t.member->id};
+    case K::kPromotionScore:
+      return {"the agent's promotion score here (" + promotion_attribute(t.member->id) + " = " +
+                  total_text(t.value) + ")",
+              "set by the resource agent (crm_master); hactl status --json lists it"};
+    case K::kPromotionNoScore:
+      return {
+          "no positive promotion score here, from the agent or a promotion location: it "
+          "cannot be promoted",
+          "the agent sets one once its data allows (crm_master), or add a location with "
+          "role: promoted"};
     case K::kStickiness:
     case K::kPromotionStickiness:
       return {t.member->id + (t.kind == K::kStickiness ? " runs here" : " is promoted here") +
@@ -378,9 +392,7 @@ std::expected<nlohmann::json, std::string> explain(const ClusterConfig& config,
     for (const auto& term : u->terms) {
       if (term.node != i) continue;
       const TermText tt = term_text(config, state, *u, term, context.now_unix);
-      const bool promotion = term.kind == ScoreTerm::Kind::kPromotionLocation ||
-                             term.kind == ScoreTerm::Kind::kPromotionStickiness ||
-                             term.kind == ScoreTerm::Kind::kPromotionHeldBack;
+      const bool promotion = term.promotion();
       nlohmann::json r = {{"kind", std::string(kind_name(term))},
                           {"score", term.value},
                           {"promotion", promotion},
@@ -552,10 +564,7 @@ std::string action_why(const ClusterConfig& config, const ClusterState& state, c
     std::string s;
     for (const auto& term : u->terms) {
       if (term.node != node) continue;
-      const bool p = term.kind == ScoreTerm::Kind::kPromotionLocation ||
-                     term.kind == ScoreTerm::Kind::kPromotionStickiness ||
-                     term.kind == ScoreTerm::Kind::kPromotionHeldBack;
-      if (p != promotion) continue;
+      if (term.promotion() != promotion) continue;
       const std::string v = term.kind == ScoreTerm::Kind::kHeldBack ||
                                     term.kind == ScoreTerm::Kind::kPromotionHeldBack
                                 ? "cap " + total_text(term.value)

@@ -620,6 +620,10 @@ std::vector<ResourceRole> Placer::place_clone(const Unit& u, const Scores& s) {
   return roles;
 }
 
+// An instance may be promoted only where the agent's promotion score (crm_master) and the
+// promotion locations add up to more than 0, as in Pacemaker: a replica whose agent has not
+// said it holds the newest data is never promoted by default. Stickiness then favours the
+// instance promoted now.
 void Placer::promote(const Unit& u, std::vector<ResourceRole>& roles) {
   const PrimitiveConfig& child = *u.members.front();
   const bool sticky = !failback_of(u);
@@ -629,11 +633,20 @@ void Placer::promote(const Unit& u, std::vector<ResourceRole>& roles) {
   for (std::size_t i = 0; i < n(); ++i) {
     if (roles[i] != ResourceRole::kStarted || state.nodes[i] != NodeCondition::kOnline) continue;
     s[i] = 0;
+    if (const auto score = state.promotion_score(child.id, NodeId{static_cast<std::uint16_t>(i)})) {
+      s[i] = add_scores(s[i], *score);
+      term(ScoreTerm::Kind::kPromotionScore, i, *score, of_member(&child));
+    }
     for (const auto& l : config.resources.locations) {
       if (l.resource == u.id && l.node == name(i) && l.role == RoleFilter::kPromoted) {
         s[i] = add_scores(s[i], l.score);
         term(ScoreTerm::Kind::kPromotionLocation, i, l.score, located(&l));
       }
+    }
+    if (s[i] <= 0) {
+      if (s[i] > -kInf) term(ScoreTerm::Kind::kPromotionNoScore, i, -kInf);
+      s[i] = -kInf;
+      continue;
     }
     if (sticky && members.front().role(i) == ResourceRole::kPromoted) {
       s[i] = add_scores(s[i], child.stickiness);

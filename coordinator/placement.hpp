@@ -37,7 +37,10 @@ struct ScoreTerm {
     kPromotionLocation,
     kPromotionStickiness,
     kPromotionHeldBack,
+    kPromotionScore,    // the agent's promotion score here (crm_master: master-PRIMITIVE)
+    kPromotionNoScore,  // -inf: no positive score from the agent or a promotion location
   };
+  bool promotion() const { return kind >= Kind::kPromotionLocation; }
   Kind kind = Kind::kLocation;
   std::uint16_t node = 0;
   int value = 0;  // what it added (+inf: only here, -inf: never here); kHeldBack: the cap

@@ -103,6 +103,7 @@ class ResourceHost {
   bool left() const { return keeper_.done(); }
   bool leaving() const { return keeper_.leaving(); }
   void report_now() { keeper_.report_now(); }
+  void set_attributes(NodeAttributes a) { conductor_.set_attributes(std::move(a)); }
   // By NodeId; this node's own entry puts its keeper in maintenance.
   void set_maintenance(const std::vector<bool>& m) {
     conductor_.set_maintenance(m);

@@ -246,6 +246,76 @@ void NodeRuntime::cleanup(std::uint32_t index, Instant now, std::optional<NodeId
   host().cleanup(index, node_, now, only);
 }
 
+std::vector<std::uint64_t> NodeRuntime::incarnations(Instant now) const {
+  std::vector<std::uint64_t> out(config_.nodes.size(), 0);
+  if (host_) {
+    const Membership m = host_->membership(node_, now);
+    for (std::size_t i = 0; i < out.size(); ++i) {
+      if (i < m.up.size() && m.up[i] && i < m.incarnation.size()) out[i] = m.incarnation[i];
+    }
+  }
+  out.at(options_.self.value) = options_.incarnation;
+  return out;
+}
+
+NodeAttributes NodeRuntime::attributes(Instant now) const {
+  return attributes_in_force(config_, doc_, incarnations(now));
+}
+
+std::expected<std::optional<std::uint64_t>, std::string> NodeRuntime::change_attribute(
+    const AttributeRequest& r, Instant now) {
+  HACTL_ASSERT(docs_ != nullptr && r.op != AttributeRequest::Op::kQuery);
+  const auto node = config_.find_node(r.node);
+  if (!node) return std::unexpected("no node " + r.node);
+  const std::uint64_t incarnation = incarnations(now).at(node->value);
+  if (r.op == AttributeRequest::Op::kSet && r.reboot && incarnation == 0) {
+    return std::unexpected("node " + r.node +
+                           " is down: a reboot attribute holds only while its agent runs");
+  }
+  auto next = apply_attribute(doc_, r, incarnation);
+  if (!next) return std::unexpected(next.error());
+  if (!*next) return std::nullopt;
+  const DocVersion base = docs_->doc().version;
+  const std::uint64_t id = propose(**next, now, std::chrono::seconds(10));
+  attribute_writes_.emplace(id, AttributeWrite{r, id, base, 1, {}});
+  return id;
+}
+
+void NodeRuntime::sync_attributes(Instant now) {
+  if (!host_) return;
+  // Made again only when the document or an incarnation changed: advance() runs per datagram.
+  auto key = std::make_pair(doc_generation_, incarnations(now));
+  if (key == attributes_key_) return;
+  attributes_key_ = std::move(key);
+  NodeAttributes a = attributes_in_force(config_, doc_, attributes_key_.second);
+  if (attributes_told_ == a) return;
+  attributes_told_ = a;
+  host_->set_attributes(std::move(a));
+}
+
+void NodeRuntime::retry_attributes(Instant now) {
+  if (!docs_) return;
+  std::vector<AttributeWrite> later;
+  for (AttributeWrite& w : std::exchange(attribute_retries_, {})) {
+    // Once this node holds the change that got in first, or after a while (a lost message).
+    if (docs_->doc().version == w.base && now < w.retry_at) {
+      later.push_back(std::move(w));
+      continue;
+    }
+    const auto node = config_.find_node(w.request.node);
+    auto next = apply_attribute(doc_, w.request, node ? incarnations(now).at(node->value) : 0);
+    if (!next || !*next) {
+      outcomes_.push_back(ProposalOutcome{
+          w.id, next.has_value(), next ? std::string() : next.error(), docs_->doc().version});
+      continue;
+    }
+    w.base = docs_->doc().version;
+    ++w.tries;
+    attribute_writes_.emplace(propose(**next, now, std::chrono::seconds(10)), std::move(w));
+  }
+  attribute_retries_ = std::move(later);
+}
+
 std::set<std::string> NodeRuntime::possibly_active(Instant now) const {
   std::set<std::string> out;
   if (!host_) return out;
@@ -363,6 +433,7 @@ void NodeRuntime::run_docs(Instant now, bool executor_idle, RuntimeOutput& out) 
       // intents (an enable meant for the new definition) would start the old one again.
       if (parsed->config_text != applied_text_ && !held_intents_) held_intents_ = doc_;
       doc_ = std::move(*parsed);
+      ++doc_generation_;
       apply_doc();
     } else {
       note(Event(EventKind::kDocumentUnreadable, EventLevel::kError)
@@ -373,8 +444,22 @@ void NodeRuntime::run_docs(Instant now, bool executor_idle, RuntimeOutput& out) 
   }
   for (auto& m : d.messages) out.messages.push_back(std::move(m));
   for (auto& e : d.events) note(std::move(e));
+  for (auto& o : std::exchange(outcomes_, {})) out.outcomes.push_back(std::move(o));
   for (auto& o : d.outcomes) {
-    if (o.id != 0 && o.id == sequence_proposal_) {
+    if (const auto w = attribute_writes_.find(o.id); w != attribute_writes_.end()) {
+      AttributeWrite write = std::move(w->second);
+      attribute_writes_.erase(w);
+      // Refused because the document had moved on (the coordinator answers with its version):
+      // made again from the newer one.
+      const bool stale = !o.ok && o.version != DocVersion{} && o.version != write.base;
+      if (stale && write.tries < kAttributeTries) {
+        write.retry_at = now + kAttributeRetryWait;
+        attribute_retries_.push_back(std::move(write));
+      } else {
+        o.id = write.id;
+        out.outcomes.push_back(std::move(o));
+      }
+    } else if (o.id != 0 && o.id == sequence_proposal_) {
       sequence_proposal_ = 0;
       if (!o.ok) {
         note(Event(EventKind::kSequenceStepRefused, EventLevel::kWarn).text("error", o.error));
@@ -386,7 +471,9 @@ void NodeRuntime::run_docs(Instant now, bool executor_idle, RuntimeOutput& out) 
       note(Event(EventKind::kFlapHoldNotStored, EventLevel::kError).text("error", o.error));
     }
   }
+  retry_attributes(now);
   refresh_intents(now, unix_s_, executor_idle, out);
+  sync_attributes(now);
   standby_handover(now);
 }
 
@@ -509,6 +596,8 @@ void NodeRuntime::rebuild(ClusterConfig base, Instant now, RuntimeOutput& out) {
     host_ = std::make_unique<ResourceHost>(config_, options_.self, now, lease_end_.value_or(now));
     host_->inherit(*previous);
     host_->set_incarnation(options_.incarnation);
+    attributes_key_.first = ~0ULL;  // told to the new host afresh
+    attributes_told_.reset();
   }
   note(Event(EventKind::kConfigApplied)
            .add("config_version", doc_.config_version)
@@ -640,6 +729,7 @@ Instant NodeRuntime::next_deadline(Instant now) const {
     if (const auto d = docs_->next_deadline()) next = std::min(next, *d);
   }
   if (const auto d = checks_.next_deadline()) next = std::min(next, *d);
+  for (const auto& w : attribute_retries_) next = std::min(next, w.retry_at);
   if (docs_ && doc_.sequence && sequence_proposal_ == 0 && node_.role() == Role::kCoordinator) {
     next = std::min(next, sequence_looked_ ? *sequence_looked_ + kSequenceEvery : now);
   }

@@ -27,6 +27,7 @@
 
 #include "common/cluster_doc.hpp"
 #include "common/config.hpp"
+#include "coordinator/attributes.hpp"
 #include "coordinator/availability.hpp"
 #include "coordinator/doc_replica.hpp"
 #include "coordinator/election_core.hpp"
@@ -122,6 +123,17 @@ class NodeRuntime {
   std::optional<NodeId> hand_over(std::optional<NodeId> target, Instant now);
   // A change of the document (from doc()), outcome in advance().outcomes. Requires a replica.
   std::uint64_t propose(const ClusterDoc& next, Instant now, Duration timeout);
+  // A node attribute set or deleted (coordinator/attributes.hpp): proposed from the current
+  // document, and again from the next one when another change got in first (a write of the
+  // same agent on another node), up to kAttributeTries times. The outcome comes in
+  // advance().outcomes under the id returned; nullopt: it holds already (nothing to write).
+  std::expected<std::optional<std::uint64_t>, std::string> change_attribute(
+      const AttributeRequest& r, Instant now);
+  // The boot incarnation of each node's agent as this node knows it, by NodeId: its own; a
+  // peer's while it is up; 0 otherwise (reboot attributes count only with theirs).
+  std::vector<std::uint64_t> incarnations(Instant now) const;
+  // The attributes in force (attributes_in_force), by NodeId.
+  NodeAttributes attributes(Instant now) const;
   // Asks every reachable peer that runs resources (not a witness) for its host check of a
   // configuration text (coordinator/host_checks.hpp); the round comes back in
   // advance().host_checks_done, by `timeout` at the latest. Returns its id.
@@ -188,6 +200,10 @@ class NodeRuntime {
   // step at a time, looking at most every kSequenceEvery: whichever node coordinates when it
   // can move finishes it, or undoes it at its deadline.
   void drive_sequence(Instant now);
+  // Attribute writes refused because the document changed under them, proposed again.
+  void retry_attributes(Instant now);
+  // Tells the host the attributes in force when they change (promotion scores).
+  void sync_attributes(Instant now);
   void run_resources(Instant now, RuntimeOutput& out);
   // Before each input of the core: the arbiter patience, and for two_node the end of
   // wait_for_all when its condition holds, the core's stand-ins and the fencer's leave to fence
@@ -233,6 +249,21 @@ class NodeRuntime {
   std::optional<Instant> standby_waiting_since_;  // for a peer to store the standby's version
   static constexpr Duration kStandbyHandoverWait = std::chrono::seconds{1};
   std::set<std::uint64_t> hold_proposals_;  // ids of proposals made for flap holds
+  struct AttributeWrite {
+    AttributeRequest request;
+    std::uint64_t id = 0;  // the first proposal's: the caller's
+    DocVersion base;       // the version the last proposal was made from
+    int tries = 1;
+    Instant retry_at{};
+  };
+  static constexpr int kAttributeTries = 10;
+  static constexpr Duration kAttributeRetryWait = std::chrono::milliseconds{200};
+  std::map<std::uint64_t, AttributeWrite> attribute_writes_;  // by proposal id
+  std::vector<AttributeWrite> attribute_retries_;
+  std::vector<ProposalOutcome> outcomes_;          // for the next advance()
+  std::optional<NodeAttributes> attributes_told_;  // to the host
+  std::uint64_t doc_generation_ = 0;               // +1 whenever doc_ changes
+  std::pair<std::uint64_t, std::vector<std::uint64_t>> attributes_key_{~0ULL, {}};
   static constexpr Duration kSequenceEvery = std::chrono::milliseconds{100};
   std::optional<Instant> sequence_looked_;
   std::uint64_t sequence_proposal_ = 0;  // a step proposed, its outcome not in yet

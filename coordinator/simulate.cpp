@@ -20,15 +20,6 @@ bool reachable(NodeCondition c) {
   return c == NodeCondition::kOnline || c == NodeCondition::kStandby;
 }
 
-// The primitives a resource id stands for: itself, a group's members, a clone's child.
-std::vector<std::string> primitives_of(const ResourceConfig& rc, const std::string& id) {
-  std::string inner = id;
-  if (const auto* c = rc.clone(id)) inner = c->child;
-  if (const auto* g = rc.group(inner)) return g->members;
-  if (rc.primitive(inner) != nullptr) return {inner};
-  return {};
-}
-
 std::string join_lines(const std::vector<std::string>& lines) {
   std::string out;
   for (const auto& l : lines) out += (out.empty() ? "" : "\n") + l;

@@ -44,7 +44,28 @@ struct StateReader {
   void failed(const YAML::Node& n);
   void failures(const YAML::Node& n);
   void held(const YAML::Node& n);
+  void attributes(const YAML::Node& n);
 };
+
+void StateReader::attributes(const YAML::Node& n) {
+  // {node: {name: value}}: the node attributes in force (promotion scores: master-PRIMITIVE).
+  if (!n.IsMap()) return r.error(n, "attributes", "expected a map of node: {name: value}");
+  out.attributes.resize(config.nodes.size());
+  for (const auto& kv : n) {
+    const std::string path = "attributes." + kv.first.Scalar();
+    const auto i = node(kv.first, path);
+    if (!i) continue;
+    if (!kv.second.IsMap()) {
+      r.error(kv.second, path, "expected a map of name: value");
+      continue;
+    }
+    for (const auto& a : kv.second) {
+      if (r.expect_scalar(a.second, path + "." + a.first.Scalar(), "a value")) {
+        out.attributes[*i][a.first.Scalar()] = a.second.Scalar();
+      }
+    }
+  }
+}
 
 void StateReader::held(const YAML::Node& n) {
   // [resource, ...] or {resource: why}: top-level resources flap damping holds.
@@ -189,13 +210,15 @@ std::expected<ClusterState, std::vector<ConfigError>> parse_state(const ClusterC
   try {
     const YAML::Node root = YAML::Load(std::string(yaml_text));
     if (root.IsNull()) return state;
-    if (r.expect_map(root, "", {"nodes", "resources", "failed", "failures", "held"})) {
+    if (r.expect_map(root, "",
+                     {"nodes", "resources", "failed", "failures", "held", "attributes"})) {
       StateReader s{r, config, state};
       if (root["nodes"]) s.nodes(root["nodes"]);
       if (root["resources"]) s.roles(root["resources"]);
       if (root["failed"]) s.failed(root["failed"]);
       if (root["failures"]) s.failures(root["failures"]);
       if (root["held"]) s.held(root["held"]);
+      if (root["attributes"]) s.attributes(root["attributes"]);
     }
   } catch (const YAML::Exception& e) {
     r.add_error(e.mark.is_null() ? 0 : e.mark.line + 1, e.mark.is_null() ? 0 : e.mark.column + 1,
@@ -249,6 +272,18 @@ void write_nodes(std::ostringstream& out, const ClusterConfig& config, const Clu
     for (const auto& [id, why] : state.held)
       out << "  " << yaml_name(id) << ": " << yaml_name(why) << "\n";
   }
+  std::string attributes;
+  for (std::size_t i = 0; i < n && i < state.attributes.size(); ++i) {
+    if (state.attributes[i].empty()) continue;
+    attributes += "  " + yaml_name(config.nodes[i].name) + ": {";
+    bool first = true;
+    for (const auto& [name, value] : state.attributes[i]) {
+      attributes += (first ? "" : ", ") + yaml_name(name) + ": " + yaml_name(value);
+      first = false;
+    }
+    attributes += "}\n";
+  }
+  if (!attributes.empty()) out << "attributes:\n" << attributes;
 }
 
 // The resources: section: each active primitive's role on each node.

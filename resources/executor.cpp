@@ -27,11 +27,11 @@ struct Executor::Lane {
 };
 
 Executor::Executor(uv_loop_t* loop, const ResourceConfig& resources, OnResult on_result,
-                   std::string ocf_root)
+                   OcfContext context)
     : loop_(loop),
       resources_(resources),
       on_result_(std::move(on_result)),
-      ocf_root_(std::move(ocf_root)),
+      context_(std::move(context)),
       alive_(std::make_shared<bool>(true)) {
   for (const auto& p : resources.primitives) {
     auto lane = std::make_unique<Lane>();
@@ -121,7 +121,7 @@ void Executor::run(Lane& lane, const OpRequest& request) {
   switch (p.cls) {
     case ResourceClass::kOcf:
       lane.process = run_process(
-          loop_, ocf_spec(p, request.action, request.timeout, lane.interval, ocf_root_),
+          loop_, ocf_spec(p, request.action, request.timeout, lane.interval, context_),
           [done](const ProcessResult& r) {
             done(r, r.ended == ProcessResult::Ended::kExited ? ocf_code(r.exit_code)
                                                              : OcfCode::kErrGeneric);

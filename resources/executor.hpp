@@ -42,7 +42,7 @@ class Executor {
  public:
   using OnResult = std::function<void(const OpResult&)>;
   Executor(uv_loop_t* loop, const ResourceConfig& resources, OnResult on_result,
-           std::string ocf_root = kDefaultOcfRoot);
+           OcfContext context = {});
   ~Executor();
   Executor(const Executor&) = delete;
   Executor& operator=(const Executor&) = delete;
@@ -82,7 +82,7 @@ class Executor {
   uv_loop_t* loop_;
   const ResourceConfig& resources_;
   OnResult on_result_;
-  std::string ocf_root_;
+  OcfContext context_;
   std::map<std::string, std::unique_ptr<Lane>> lanes_;
   std::size_t busy_ = 0;  // lanes with `counted` set
   ResourceGuard* guard_ = nullptr;

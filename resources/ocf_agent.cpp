@@ -48,14 +48,44 @@ std::string ocf_agent_path(std::string_view ocf_root, std::string_view provider,
   return std::string(ocf_root) + "/resource.d/" + std::string(provider) + "/" + std::string(type);
 }
 
+std::map<std::string, std::vector<std::string>, std::less<>> ocf_clone_env(const ResourceConfig& rc,
+                                                                           std::size_t nodes) {
+  std::map<std::string, std::vector<std::string>, std::less<>> out;
+  std::map<std::string_view, const GroupConfig*> groups;
+  for (const auto& g : rc.groups) groups.emplace(g.id, &g);
+  for (const auto& c : rc.clones) {
+    const std::string max =
+        std::to_string(c.clone_max > 0 ? static_cast<std::size_t>(c.clone_max) : nodes);
+    const std::string meta = "OCF_RESKEY_CRM_meta_";
+    std::vector<std::string> env = {meta + "clone_max=" + max, meta + "clone_node_max=1",
+                                    meta + "globally_unique=false", meta + "notify=false"};
+    if (c.promotable) {
+      const std::string promoted = std::to_string(c.promoted_max);
+      for (const char* name : {"promoted_max=", "master_max="})
+        env.push_back(meta + name + promoted);
+      for (const char* name : {"promoted_node_max=1", "master_node_max=1"}) {
+        env.push_back(meta + name);
+      }
+    }
+    const auto g = groups.find(c.child);
+    if (g == groups.end()) {
+      out.emplace(c.child, env);
+      continue;
+    }
+    for (const auto& m : g->second->members) out.emplace(m, env);
+  }
+  return out;
+}
+
 ProcessSpec ocf_spec(const PrimitiveConfig& p, std::string_view action, Duration timeout,
-                     Duration interval, const std::string& ocf_root) {
+                     Duration interval, const OcfContext& context) {
   ProcessSpec s;
-  s.program = ocf_agent_path(ocf_root, p.provider, p.type);
+  s.program = ocf_agent_path(context.ocf_root, p.provider, p.type);
   s.args = {std::string(action)};
   s.timeout = timeout;
-  s.env = {kPath,
-           "OCF_ROOT=" + ocf_root,
+  s.env = {context.tools_dir.empty() ? std::string(kPath)
+                                     : "PATH=" + context.tools_dir + ":" + (kPath + 5),
+           "OCF_ROOT=" + context.ocf_root,
            "OCF_RA_VERSION_MAJOR=1",
            "OCF_RA_VERSION_MINOR=1",
            "OCF_RESOURCE_INSTANCE=" + p.id,
@@ -64,6 +94,17 @@ ProcessSpec ocf_spec(const PrimitiveConfig& p, std::string_view action, Duration
            "OCF_RESKEY_CRM_meta_timeout=" + ms(timeout),
            "OCF_RESKEY_CRM_meta_interval=" + ms(interval),
            "OCF_CHECK_LEVEL=0"};
+  if (!context.tools_dir.empty()) {
+    // The Pacemaker these commands stand for (ocf_promotion_score uses crm_attribute -p from
+    // 3.10.0 on; pgsql reads crm_mon's XML with --output-as=xml from 3.2.0 on).
+    s.env.push_back("HA_SBIN_DIR=" + context.tools_dir);
+    s.env.push_back("OCF_RESKEY_crm_feature_set=" + std::string(kCrmFeatureSet));
+  }
+  if (!context.socket.empty()) s.env.push_back("HACTL_SOCKET=" + context.socket);
+  if (!context.node.empty()) s.env.push_back("OCF_RESKEY_CRM_meta_on_node=" + context.node);
+  if (const auto c = context.clone_env.find(p.id); c != context.clone_env.end()) {
+    s.env.insert(s.env.end(), c->second.begin(), c->second.end());
+  }
   for (const auto& [k, v] : p.params) s.env.push_back("OCF_RESKEY_" + k + "=" + v);
   return s;
 }

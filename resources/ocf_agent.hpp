@@ -4,8 +4,11 @@
 // codes; running them is process_runner's job.
 #pragma once
 
+#include <functional>
+#include <map>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/resource_config.hpp"
 #include "resources/process_runner.hpp"
@@ -34,10 +37,33 @@ inline constexpr const char* kDefaultOcfRoot = "/usr/lib/ocf";
 std::string ocf_agent_path(std::string_view ocf_root, std::string_view provider,
                            std::string_view type);
 
+inline constexpr const char* kDefaultToolsDir = "/usr/lib/hactl/bin";
+// The CRM feature set of the Pacemaker hactl's commands answer as (Debian 12's 2.1.5).
+inline constexpr const char* kCrmFeatureSet = "3.16.2";
+
+// What every agent hactl runs is told besides its primitive's parameters.
+struct OcfContext {
+  std::string ocf_root = kDefaultOcfRoot;
+  // hactl's own Pacemaker commands (crm_attribute, crm_master, crm_mon, ...:
+  // docs/pacemaker-tools.md): HA_SBIN_DIR, and the front of PATH, so agents that call them
+  // find hactl's and a Pacemaker on the same host is never used. "": neither is set.
+  std::string tools_dir;
+  std::string socket;  // the local agent's control socket, for those commands (HACTL_SOCKET)
+  std::string node;    // this node's name (OCF_RESKEY_CRM_meta_on_node)
+  // The clone meta of each primitive that runs in a clone (ocf_clone_env), by primitive id.
+  std::map<std::string, std::vector<std::string>, std::less<>> clone_env;
+};
+
+// The meta attributes Pacemaker gives a clone instance's agent: OCF_RESKEY_CRM_meta_clone_max,
+// clone_node_max, notify, globally_unique, and for a promotable clone promoted_max and
+// promoted_node_max (with their old names master_max, master_node_max), by primitive id, for
+// every primitive in a clone. `nodes`: how many nodes may run resources (clone_max 0).
+std::map<std::string, std::vector<std::string>, std::less<>> ocf_clone_env(const ResourceConfig& rc,
+                                                                           std::size_t nodes);
+
 // `action` is start, stop, monitor, promote, demote, notify, meta-data or validate-all.
 ProcessSpec ocf_spec(const PrimitiveConfig& p, std::string_view action, Duration timeout,
-                     Duration interval = Duration{0},
-                     const std::string& ocf_root = kDefaultOcfRoot);
+                     Duration interval = Duration{0}, const OcfContext& context = {});
 
 // exec:SCRIPT: `monitor` runs `SCRIPT status`. Its LSB status codes become OCF codes with
 // exec_code (0 running, 3 not running, anything else an error).

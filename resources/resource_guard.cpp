@@ -99,7 +99,7 @@ void stop_resources(const GuardOptions& o, std::vector<std::string>& held) {
         const Duration timeout =
             std::string_view(action) == "demote" ? p->demote.timeout : p->stop.timeout;
         const ProcessSpec spec = p->cls == ResourceClass::kOcf
-                                     ? ocf_spec(*p, action, timeout, Duration{0}, o.ocf_root)
+                                     ? ocf_spec(*p, action, timeout, Duration{0}, o.ocf)
                                      : exec_spec(*p, action, timeout);
         run_process(&loop, spec, [&how, action](const ProcessResult& r) {
           how = std::string(action) + " " + std::string(to_string(r.ended)) +
@@ -215,6 +215,7 @@ class Reloader {
     }
     o.resources = std::move(next);
     o.no_quorum_policy = (*result_)->config.no_quorum_policy;
+    o.ocf.clone_env = ocf_clone_env(o.resources, (*result_)->config.resource_nodes());
   }
 
   int wake_[2] = {-1, -1};

@@ -44,7 +44,7 @@ namespace hactl {
 
 struct GuardOptions {
   ResourceConfig resources;  // the guard keeps its own copy
-  std::string ocf_root = kDefaultOcfRoot;
+  OcfContext ocf;            // as the agent runs them (the clone meta, hactl's Pacemaker commands)
   Duration restart_grace{0};
   Duration alive_window{0};   // 0: never take the agent for stopped
   std::string lock_file;      // held by every live agent ("": do not look)

@@ -17,7 +17,15 @@ namespace {
 // delay is 3 x node_timeout + its stop timeout (2.9 s here): a lost node stops it when its lease
 // ends; if its agent is stopped or dead with the host up, its guard does, at the lease deadline
 // + 3 x node_timeout. Pauses and agent restarts in the schedule go well past that delay.
-std::string resources(int promoted_max) {
+// The clone's instances may be promoted on every host (`hosts`, n1..): a promotion location of
+// score 1 each, as an agent's positive promotion score would (hactl promotes only an instance
+// with one). The simulated agents set no scores.
+std::string resources(int promoted_max, std::size_t hosts) {
+  std::string promotion = "constraints:\n  location:\n";
+  for (std::size_t i = 1; i <= hosts; ++i) {
+    promotion +=
+        "    - {resource: db-clone, node: n" + std::to_string(i) + ", score: 1, role: promoted}\n";
+  }
   return R"(resources:
   - id: web-ip
     type: vip
@@ -40,7 +48,7 @@ clones:
     resource: db
     promotable: true
     promoted_max: )" +
-         std::to_string(promoted_max) + "\n";
+         std::to_string(promoted_max) + "\n" + promotion;
 }
 
 struct Shape {
@@ -74,7 +82,7 @@ void run_shapes(SeedPlan& seeds, std::span<const Shape> shapes,
       o.witnesses = shape.witnesses;
       o.arbiter = shape.arbiter;
       o.two_node = shape.two_node;
-      o.resources_yaml = resources(shape.promoted_max);
+      o.resources_yaml = resources(shape.promoted_max, shape.nodes - shape.witnesses);
       o.fault_phase = 8'000'000;
       // Longer than the takeover delay (2.9 s): the guard must stop what the agent cannot.
       o.agent_restart_within = 6'000'000;
@@ -98,7 +106,7 @@ std::string first_caught(const std::function<void(SimOptions&)>& breakage,
                          const std::string& needle) {
   for (std::uint64_t seed = 1; seed <= 200; ++seed) {
     SimOptions o;
-    o.resources_yaml = resources(1);
+    o.resources_yaml = resources(1, o.nodes);
     o.fault_phase = 8'000'000;
     breakage(o);
     const SimResult r = Simulation(o, seed).run();
@@ -262,7 +270,7 @@ TEST(ResourceSim, TheLastResortRunsBothSidesOfASplitThenSettles) {
     o.witnesses = 0;
     o.two_node = true;
     o.last_resort = true;
-    o.resources_yaml = resources(1);
+    o.resources_yaml = resources(1, 2);
     o.fault_phase = 8'000'000;
     o.agent_restart_within = 6'000'000;
     o.max_pause = 5'000'000;

@@ -76,12 +76,8 @@ TEST(Explain, TheTermsAccountForEveryScore) {
         int sum = 0;
         std::optional<int> cap;
         for (const auto& term : u.terms) {
-          if (term.node != i) continue;
+          if (term.node != i || term.promotion()) continue;  // the promotion scores' own
           switch (term.kind) {
-            case ScoreTerm::Kind::kPromotionLocation:
-            case ScoreTerm::Kind::kPromotionStickiness:
-            case ScoreTerm::Kind::kPromotionHeldBack:
-              continue;
             case ScoreTerm::Kind::kHeldBack:
               cap = term.value;
               continue;
