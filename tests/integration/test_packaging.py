@@ -144,7 +144,12 @@ EXPECTED = {
     "/usr/lib/sysusers.d/hactl.conf", "/usr/share/bash-completion/completions/hactl",
     "/usr/share/man/man8/hactl.8.gz", "/usr/share/man/man8/hactl-agent.8.gz",
     "/usr/share/man/man5/hactl.yaml.5.gz", "/usr/share/doc/hactl/copyright",
+    "/usr/lib/hactl/bin/hactl-crm",
 }
+# hactl-crm's links, one per Pacemaker tool it stands in for (docs/pacemaker-tools.md).
+CRM_TOOLS = ("crm_attribute", "crm_master", "attrd_updater", "crm_node", "crm_mon", "cibadmin",
+             "crm_resource", "pacemakerd")
+EXPECTED |= {f"/usr/lib/hactl/bin/{t}" for t in CRM_TOOLS}
 
 
 class PackageContentsTest(unittest.TestCase):
@@ -155,8 +160,11 @@ class PackageContentsTest(unittest.TestCase):
         for line in listing.splitlines():
             mode, owner, *_rest, path = line.split()[:6]
             self.assertEqual(owner, "root/root", line)
-            if path in ("./usr/sbin/hactl-agent", "./usr/bin/hactl"):
+            if path in ("./usr/sbin/hactl-agent", "./usr/bin/hactl", "./usr/lib/hactl/bin/hactl-crm"):
                 self.assertEqual(mode, "-rwxr-xr-x", line)
+            elif mode.startswith("l"):
+                self.assertIn(path.rsplit("/", 1)[-1], CRM_TOOLS, line)
+                self.assertTrue(line.endswith(" -> hactl-crm"), line)
             elif not mode.startswith("d"):
                 self.assertEqual(mode, "-rw-r--r--", line)
         # Stripped (CPACK_STRIP_FILES): no debug sections in what is installed.
