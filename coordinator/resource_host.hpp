@@ -59,6 +59,8 @@ class ResourceHost {
   void peer_incarnation(NodeId from, std::uint64_t incarnation) {
     incarnation_.at(from.value) = incarnation;
   }
+  // By NodeId: the boot incarnation last heard from each peer (0: never).
+  const std::vector<std::uint64_t>& peer_incarnations() const { return incarnation_; }
   // A check a peer asked for (HostOutput::vip_checks) is done: the answer goes back to it.
   void on_vip_check_done(NodeId asker, VipCheckResult result) {
     out_.messages.emplace_back(asker, std::move(result));

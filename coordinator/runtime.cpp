@@ -250,8 +250,9 @@ std::vector<std::uint64_t> NodeRuntime::incarnations(Instant now) const {
   std::vector<std::uint64_t> out(config_.nodes.size(), 0);
   if (host_) {
     const Membership m = host_->membership(node_, now);
+    const auto& heard = host_->peer_incarnations();
     for (std::size_t i = 0; i < out.size(); ++i) {
-      if (i < m.up.size() && m.up[i] && i < m.incarnation.size()) out[i] = m.incarnation[i];
+      if (i < m.up.size() && m.up[i] && i < heard.size()) out[i] = heard[i];
     }
   }
   out.at(options_.self.value) = options_.incarnation;

@@ -22,11 +22,11 @@ Request status_request() { return {control_body(ControlVerb::kStatus), kReadMs};
 Request attribute_request(const AttributeCommand& c) {
   using A = AttributeCommand::Action;
   if (c.action == A::kQuery && c.all_nodes) return status_request();
-  const char* cmd = c.action == A::kUpdate   ? "attribute-set"
-                    : c.action == A::kDelete ? "attribute-delete"
-                                             : "attribute-query";
-  json body = {
-      {"cmd", cmd}, {"name", c.name}, {"lifetime", std::string(lifetime_name(c.lifetime))}};
+  json body = control_body(c.action == A::kUpdate   ? ControlVerb::kAttributeSet
+                           : c.action == A::kDelete ? ControlVerb::kAttributeDelete
+                                                    : ControlVerb::kAttributeQuery);
+  body["name"] = c.name;
+  body["lifetime"] = std::string(lifetime_name(c.lifetime));
   if (c.node) body["node"] = *c.node;
   if (c.action == A::kUpdate) body["value"] = c.value;
   return {body, c.action == A::kQuery ? kReadMs : kWriteMs};

@@ -28,6 +28,9 @@ import unittest
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN_DIR = os.environ.get("HACTL_BIN_DIR", os.path.join(REPO, "build", "bin"))
 AGENT = os.path.join(BIN_DIR, "hactl-agent")
+# hactl's Pacemaker commands (crm_attribute, crm_mon, ...) for the resource agents: the build's.
+TOOLS_DIR = os.environ.get("HACTL_TOOLS_DIR",
+                           os.path.normpath(os.path.join(BIN_DIR, "..", "lib", "hactl", "bin")))
 HACTL = os.path.join(BIN_DIR, "hactl")
 ARBITER = os.path.join(BIN_DIR, "hactl-arbiter")
 SUBNET = "10.213.0"
@@ -280,7 +283,8 @@ class Cluster:
         node = self.nodes[name]
         assert node.proc is None or node.proc.poll() is not None, f"{name} already running"
         agent = (f"mount --bind {node.run_dir} /run && exec {AGENT} --config {self.config} "
-                 f"--node {name} --socket {node.socket} --state-dir {node.state_dir}")
+                 f"--node {name} --socket {node.socket} --state-dir {node.state_dir} "
+                 f"--tools-dir {TOOLS_DIR}")
         log = open(node.log_path, "a")
         node.proc = subprocess.Popen(
             ["ip", "netns", "exec", node.ns, "unshare", "--mount", "--propagation", "private",

@@ -106,9 +106,9 @@ std::string first_caught(const std::function<void(SimOptions&)>& breakage,
                          const std::string& needle) {
   for (std::uint64_t seed = 1; seed <= 200; ++seed) {
     SimOptions o;
-    o.resources_yaml = resources(1, o.nodes);
     o.fault_phase = 8'000'000;
     breakage(o);
+    o.resources_yaml = resources(1, o.nodes - o.witnesses);
     const SimResult r = Simulation(o, seed).run();
     if (!r.ok && r.failure.find(needle) != std::string::npos) {
       return r.failure.substr(0, r.failure.find('\n'));
@@ -176,8 +176,7 @@ TEST(ResourceSim, FailbackAndFlapDampingNeverRunAResourceTwice) {
     add_meta(o, "web-app", "{failback: immediate, flap_damping: {moves: 2, within: 10s}}");
     add_meta(o, "solo", "{failback: {after: 2s}}");
     add_meta(o, "db", "{failback: never}");
-    o.resources_yaml +=
-        "constraints:\n  location:\n"
+    o.resources_yaml +=  // more of resources()' location list
         "    - {resource: web, node: n1, score: 100}\n"
         "    - {resource: solo, node: n2, score: 100}\n"
         "    - {resource: db-clone, node: n1, score: 100, role: promoted}\n";
