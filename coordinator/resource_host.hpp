@@ -99,6 +99,9 @@ class ResourceHost {
   void inherit(const ResourceHost& old) {
     conductor_.inherit(old.conductor_);
     fencer_.inherit(old.fencer_);
+    // The peers' runs as heard (the node list never changes with a configuration): their reboot
+    // attributes (promotion scores) stay in force across the rebuild.
+    if (old.incarnation_.size() == incarnation_.size()) incarnation_ = old.incarnation_;
   }
   // Shutting down (SIGTERM): Keeper::leave; left() once nothing runs here.
   void leave() { keeper_.leave(); }

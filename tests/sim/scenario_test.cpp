@@ -535,5 +535,40 @@ TEST_F(Scenario, ARestartSequenceIsFinishedByTheNextCoordinator) {
   EXPECT_NE(*sim.agreed(), *c);
 }
 
+// A reboot attribute (a promotion score) counts on every node while the agent that set it runs,
+// by the boot incarnation each node heard from it, and no longer once that agent restarted.
+TEST_F(Scenario, ARebootAttributeHoldsForOneRunOfItsNodesAgent) {
+  SimOptions o = exact(3);
+  o.documents = true;
+  o.resources_yaml = "resources:\n  - {id: db, type: \"ocf:heartbeat:Dummy\"}\n";
+  Simulation sim(o, 5);
+  const auto c = start_and_agree(sim);
+  ASSERT_TRUE(c);
+  const std::size_t n2 = 1;
+  const std::uint64_t run = sim.runtime(n2)->incarnations(sim.local_now(n2)).at(n2);
+  ASSERT_NE(run, 0U);
+  AttributeRequest set{AttributeRequest::Op::kSet, "n2", "master-db", "5", true};
+  const auto next = apply_attribute(sim.runtime(index(*c))->doc(), set, run);
+  ASSERT_TRUE(next && *next);
+  sim.propose(index(*c), **next);
+  const auto in_force = [&](std::size_t at) {
+    const NodeRuntime* rt = sim.runtime(at);
+    if (rt == nullptr) return false;
+    const auto a = rt->attributes(sim.local_now(at));
+    return a.at(n2).contains("master-db");
+  };
+  for (int i = 0; i < 100 && !(in_force(0) && in_force(1) && in_force(2)); ++i) {
+    sim.run_for(5 * kMs);
+  }
+  expect_safe(sim);
+  for (std::size_t i = 0; i < 3; ++i) EXPECT_TRUE(in_force(i)) << "on n" << i + 1;
+  sim.crash_agent(n2);
+  sim.restart(n2);
+  for (int i = 0; i < 200 && (in_force(0) || in_force(2)); ++i) sim.run_for(10 * kMs);
+  EXPECT_FALSE(in_force(0)) << "n2's agent runs again with another incarnation";
+  EXPECT_FALSE(in_force(2));
+  EXPECT_FALSE(in_force(1));
+}
+
 }  // namespace
 }  // namespace hactl::sim
