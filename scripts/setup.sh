@@ -27,6 +27,9 @@ packages=(
   # the load test (tests/integration/test_load.py): stress-ng saturates CPU and disk in a node's
   # namespace; python3-fusepy runs slowfs.py, the state directory with a slow fsync
   stress-ng python3-fusepy
+  # xmllint reads hactl-crm's crm_mon and cibadmin XML as galera's agent does
+  # (tests/unit/crm_compat_binary_test.cpp)
+  libxml2-utils
   # the packages: .deb (dpkg-dev's dpkg-shlibdeps) and .rpm (rpmbuild) built by CPack, checked
   # by lintian and rpm, the man pages by man-db, the bash completion loaded as bash-completion
   # would (tests/integration/test_packaging.py, test_manpages.py, test_completion.py)
