@@ -142,9 +142,7 @@ nlohmann::json attributes_json(const ClusterConfig& config, const ClusterDoc& do
   for (const auto& a : doc.attributes) {
     const auto id = config.find_node(a.node);
     if (!id) continue;
-    if (a.reboot && (incarnations.at(id->value) == 0 || incarnations[id->value] != a.incarnation)) {
-      continue;
-    }
+    if (!attribute_in_force(a, incarnations.at(id->value))) continue;
     out.push_back({{"node", a.node},
                    {"name", a.name},
                    {"value", a.value},

@@ -209,10 +209,7 @@ NodeAttributes attributes_in_force(const ClusterConfig& config, const ClusterDoc
     const auto it = index.find(a.node);
     if (it == index.end()) continue;
     const std::size_t i = it->second;
-    if (a.reboot &&
-        (i >= incarnations.size() || incarnations[i] == 0 || incarnations[i] != a.incarnation)) {
-      continue;
-    }
+    if (!attribute_in_force(a, i < incarnations.size() ? incarnations[i] : 0)) continue;
     out[i][a.name] = a.value;
   }
   return out;

@@ -120,6 +120,11 @@ void sort_attributes(std::vector<NodeAttribute>& list);
 // attribute of an earlier run of the node's agent included: see attributes_in_force).
 const NodeAttribute* find_attribute(const ClusterDoc& doc, std::string_view node,
                                     std::string_view name, bool reboot);
+// Whether `a` counts now: forever, or reboot while its node's agent runs with the incarnation
+// it carries (`incarnation`: that agent's as known here; 0: the node is down).
+inline bool attribute_in_force(const NodeAttribute& a, std::uint64_t incarnation) {
+  return !a.reboot || (incarnation != 0 && incarnation == a.incarnation);
+}
 // The attributes that count now, by node index: forever ones, and reboot ones of a node whose
 // agent runs with the incarnation they carry (`incarnations`, by index; 0: down or not heard).
 // A reboot attribute overrides a forever one of the same name, as Pacemaker's status section

@@ -130,9 +130,7 @@ std::expected<std::optional<ClusterDoc>, std::string> apply_attribute(const Clus
 std::optional<std::string> query_attribute(const ClusterDoc& doc, const AttributeRequest& r,
                                            std::uint64_t incarnation) {
   const NodeAttribute* a = find_attribute(doc, r.node, r.name, r.reboot);
-  if (a == nullptr || (a->reboot && (incarnation == 0 || a->incarnation != incarnation))) {
-    return std::nullopt;
-  }
+  if (a == nullptr || !attribute_in_force(*a, incarnation)) return std::nullopt;
   return a->value;
 }
 
