@@ -37,7 +37,7 @@ Agent::Agent(uv_loop_t* loop, AgentOptions options)
     : loop_(loop),
       options_(std::move(options)),
       store_(options_.config, options_.state_dir, options_.config.node(options_.self).name),
-      spawn_pacer_(loop),
+      spawner_(loop),
       doc_store_(options_.state_dir, options_.config.node(options_.self).name) {}
 
 Instant Agent::now() const {
@@ -259,13 +259,12 @@ void Agent::open_executor() {
   for (const auto& p : config().resources.primitives) prim_index_.emplace(p.id, prim_index_.size());
   // Results from an executor of an earlier configuration are not this one's.
   executor_ = std::make_unique<Executor>(
-      loop_, config().resources,
+      spawner_, config().resources,
       [this, g = executor_generation_](const OpResult& r) {
         if (g == executor_generation_) on_op_result(r);
       },
       ocf_context());
   executor_->set_guard(&guard_);
-  executor_->set_spawn_pacer(&spawn_pacer_);
 }
 
 void Agent::tell_macs(std::optional<std::size_t> only) {
@@ -299,7 +298,7 @@ void Agent::stop() {
   if (doc_writer_) doc_writer_->close();
   if (file_writer_) file_writer_->close();
   if (executor_) executor_->close();
-  spawn_pacer_.close();
+  spawner_.close();
   if (transport_) transport_->close();
   if (control_) control_->close();
   if (metrics_) metrics_->close();
@@ -347,7 +346,7 @@ void Agent::run_fence(const FenceOp& op) {
                  .add("device", op.device)
                  .add("action", op.action)
                  .add("agent", d->agent));
-  run_process(loop_, spec, [this, op, target, g = executor_generation_](const ProcessResult& r) {
+  run_process(spawner_, spec, [this, op, target, g = executor_generation_](const ProcessResult& r) {
     const bool ok = r.ended == ProcessResult::Ended::kExited && r.exit_code == 0;
     const auto took_ms = std::chrono::duration_cast<std::chrono::milliseconds>(r.took).count();
     std::string detail =

@@ -218,7 +218,7 @@ class Agent {
   LeaseFile lease_file_;
   bool paired_marked_ = false;  // paired_file written (or found)
   int lock_fd_ = -1;
-  SpawnPacer spawn_pacer_;  // before every executor: they spawn through it
+  Spawner spawner_;  // before every executor and the alert runner: they start processes with it
   std::unique_ptr<Executor> executor_;
   std::unique_ptr<VipChecker> vip_checker_;  // checks of peers' vips (Announcer)
   // Heavy control requests, off the loop (agent_offload.cpp): at most this many at once, each

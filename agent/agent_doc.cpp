@@ -180,7 +180,7 @@ void Agent::reconfigured(const Reconfiguration& r) {
     OcfContext context = ocf_context();
     context.clone_env = ocf_clone_env(*old, config().resource_nodes());
     auto ex = std::make_unique<Executor>(
-        loop_, *old,
+        spawner_, *old,
         [self](const OpResult& res) {
           emit_event(Event(EventKind::kOrphanAction)
                          .add("resource", res.resource)
@@ -190,7 +190,6 @@ void Agent::reconfigured(const Reconfiguration& r) {
         },
         std::move(context));
     ex->set_guard(&guard_);
-    ex->set_spawn_pacer(&spawn_pacer_);
     std::uint64_t call = 1;
     for (const auto& [id, promoted] : r.orphans) {
       emit_event(Event(EventKind::kOrphanStop, EventLevel::kWarn)

@@ -51,7 +51,7 @@ void Agent::start_alerts() {
   // The delivery record lives next to the event history; the runner queues again, from the
   // history, what a previous agent had not done (docs/alerts.md, "Delivery").
   alerts_ =
-      std::make_unique<AlertRunner>(loop_, rt_ ? base().alerts : options_.config.alerts,
+      std::make_unique<AlertRunner>(spawner_, rt_ ? base().alerts : options_.config.alerts,
                                     AlertRunnerOptions{.node = config().node(options_.self).name,
                                                        .cluster = config().name,
                                                        .history = events_.get(),

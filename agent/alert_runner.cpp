@@ -117,6 +117,7 @@ struct AlertRunner::State : std::enable_shared_from_this<AlertRunner::State> {
   using Key = std::pair<std::size_t, std::uint64_t>;  // (alert, seq)
 
   uv_loop_t* loop = nullptr;
+  Spawner* spawner = nullptr;
   std::vector<AlertConfig> alerts;
   AlertRunnerOptions options;
   std::deque<Run> pending;  // oldest first
@@ -414,7 +415,7 @@ struct AlertRunner::State : std::enable_shared_from_this<AlertRunner::State> {
     spec.env = alert_environment(a, *run.event, run.term, run.attempt, options, run.redelivery);
     spec.timeout = a.timeout;
     spec.kill_grace = options.kill_grace;
-    run_process(loop, spec,
+    run_process(*spawner, spec,
                 [weak = weak_from_this(), run = std::move(run)](const ProcessResult& r) mutable {
                   if (auto self = weak.lock()) self->finished(std::move(run), r);
                 });
@@ -575,10 +576,11 @@ struct AlertRunner::State : std::enable_shared_from_this<AlertRunner::State> {
   }
 };
 
-AlertRunner::AlertRunner(uv_loop_t* loop, std::vector<AlertConfig> alerts,
+AlertRunner::AlertRunner(Spawner& spawner, std::vector<AlertConfig> alerts,
                          AlertRunnerOptions options)
     : state_(std::make_shared<State>()) {
-  HACTL_ASSERT(loop != nullptr);
+  uv_loop_t* loop = spawner.loop();
+  state_->spawner = &spawner;
   HACTL_ASSERT(options.max_running >= 1);
   HACTL_ASSERT(options.max_pending >= 1);
   for (const auto& a : alerts) HACTL_ASSERT(!a.id.empty() && a.path.starts_with('/'));

@@ -59,6 +59,7 @@
 #include "agent/alert_ledger.hpp"
 #include "agent/event_log.hpp"
 #include "common/config.hpp"
+#include "resources/process_runner.hpp"
 
 namespace hactl {
 
@@ -115,7 +116,8 @@ class AlertRunner {
  public:
   // `alerts` as validated by parse_config (ids unique, paths absolute). max_running and
   // max_pending must be at least 1.
-  AlertRunner(uv_loop_t* loop, std::vector<AlertConfig> alerts, AlertRunnerOptions options);
+  // Hooks are started through `spawner`, on its loop.
+  AlertRunner(Spawner& spawner, std::vector<AlertConfig> alerts, AlertRunnerOptions options);
   AlertRunner(const AlertRunner&) = delete;
   AlertRunner& operator=(const AlertRunner&) = delete;
   ~AlertRunner();  // close()

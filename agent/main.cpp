@@ -175,7 +175,7 @@ int run(hactl::AgentOptions options) {
     return 1;
   }
   // After start: the guard is forked and goes realtime itself; threads started later (disk
-  // writers) put themselves back to normal priority, processes are exec'd through chrt. Heartbeats
+  // writers, the process spawner) put themselves back to normal priority. Heartbeats
   // must not wait for a CPU behind a loaded machine (keepalived #211), nor behind a page fault.
   if (priority > 0) {
     const auto rt = hactl::enter_realtime(priority, false);
@@ -193,12 +193,6 @@ int run(hactl::AgentOptions options) {
                             .add("policy", "SCHED_RR")
                             .add("priority", priority)
                             .add("memory", "locked"));
-      // Children are exec'd through chrt, and the loop waits for that exec: keep it in memory.
-      if (const auto r = hactl::keep_resident(hactl::kChrtPath); !r) {
-        hactl::emit_event(hactl::Event(hactl::EventKind::kNotResident, hactl::EventLevel::kWarn)
-                              .text("error", r.error())
-                              .text("effect", "a child's start may wait for the disk under load"));
-      }
     }
   }
   uv_signal_t sigint{}, sigterm{};

@@ -93,7 +93,7 @@ namespace hactl {
   X(kGuardReloadFailed, "guard_reload_failed") X(kGuardStopped, "guard_stopped")                \
   X(kGuardStopsResources, "guard_stops_resources") X(kLeaseFileUnwritable,                      \
   "lease_file_unwritable") X(kLoopMonitorUnavailable, "loop_monitor_unavailable")               \
-  X(kLoopStalled, "loop_stalled") X(kNotResident, "not_resident")                               \
+  X(kLoopStalled, "loop_stalled")                               \
   X(kPairedMarkUnwritable, "paired_mark_unwritable") X(kPersistFailed, "persist_failed")        \
   X(kPreviousLeaseFound, "previous_lease_found") X(kRealtime, "realtime")                       \
   X(kRealtimeUnavailable, "realtime_unavailable") X(kShutdownTimeout, "shutdown_timeout")       \

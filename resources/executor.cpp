@@ -26,12 +26,13 @@ struct Executor::Lane {
   bool counted = false;  // in Executor::busy_
 };
 
-Executor::Executor(uv_loop_t* loop, const ResourceConfig& resources, OnResult on_result,
+Executor::Executor(Spawner& spawner, const ResourceConfig& resources, OnResult on_result,
                    OcfContext context)
-    : loop_(loop),
+    : loop_(spawner.loop()),
       resources_(resources),
       on_result_(std::move(on_result)),
       context_(std::move(context)),
+      spawner_(spawner),
       alive_(std::make_shared<bool>(true)) {
   for (const auto& p : resources.primitives) {
     auto lane = std::make_unique<Lane>();
@@ -121,21 +122,19 @@ void Executor::run(Lane& lane, const OpRequest& request) {
   switch (p.cls) {
     case ResourceClass::kOcf:
       lane.process = run_process(
-          loop_, ocf_spec(p, request.action, request.timeout, lane.interval, context_),
+          spawner_, ocf_spec(p, request.action, request.timeout, lane.interval, context_),
           [done](const ProcessResult& r) {
             done(r, r.ended == ProcessResult::Ended::kExited ? ocf_code(r.exit_code)
                                                              : OcfCode::kErrGeneric);
-          },
-          pacer_);
+          });
       return;
     case ResourceClass::kExec:
-      lane.process = run_process(
-          loop_, exec_spec(p, request.action, request.timeout),
-          [done, action = request.action](const ProcessResult& r) {
-            done(r, r.ended == ProcessResult::Ended::kExited ? exec_code(action, r.exit_code)
-                                                             : OcfCode::kErrGeneric);
-          },
-          pacer_);
+      lane.process = run_process(spawner_, exec_spec(p, request.action, request.timeout),
+                                 [done, action = request.action](const ProcessResult& r) {
+                                   done(r, r.ended == ProcessResult::Ended::kExited
+                                               ? exec_code(action, r.exit_code)
+                                               : OcfCode::kErrGeneric);
+                                 });
       return;
     case ResourceClass::kVip: {
       // Netlink calls to the local kernel return at once; the result is still delivered from

@@ -15,6 +15,7 @@
 
 #include "common/resource_config.hpp"
 #include "resources/ocf_agent.hpp"
+#include "resources/process_runner.hpp"
 #include "resources/resource_guard.hpp"
 #include "resources/systemd_unit.hpp"
 #include "resources/vip.hpp"
@@ -41,7 +42,8 @@ struct OpResult {
 class Executor {
  public:
   using OnResult = std::function<void(const OpResult&)>;
-  Executor(uv_loop_t* loop, const ResourceConfig& resources, OnResult on_result,
+  // Agents and monitors are started through `spawner`, on its loop.
+  Executor(Spawner& spawner, const ResourceConfig& resources, OnResult on_result,
            OcfContext context = {});
   ~Executor();
   Executor(const Executor&) = delete;
@@ -50,8 +52,6 @@ class Executor {
   // VIPs this executor adds (or finds at a probe) are held by `guard`, removed when it lets go;
   // the other resources that may run here are told to it too (see ResourceGuard).
   void set_guard(ResourceGuard* guard) { guard_ = guard; }
-  // Agents and monitors are spawned through `pacer` (a burst never holds the loop long).
-  void set_spawn_pacer(SpawnPacer* pacer) { pacer_ = pacer; }
   void submit(OpRequest request);
   // Runs `monitor` every interval (the configured one when zero); reports the first result
   // and then only changes of code.
@@ -86,7 +86,7 @@ class Executor {
   std::map<std::string, std::unique_ptr<Lane>> lanes_;
   std::size_t busy_ = 0;  // lanes with `counted` set
   ResourceGuard* guard_ = nullptr;
-  SpawnPacer* pacer_ = nullptr;
+  Spawner& spawner_;
   std::unique_ptr<SystemdClient> systemd_;  // connected on the first systemd action
   std::shared_ptr<bool> alive_;             // callbacks that outlive the executor see false
 };

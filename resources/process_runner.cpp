@@ -1,10 +1,20 @@
 #include "resources/process_runner.hpp"
 
-#include <sched.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <spawn.h>
+#include <sys/eventfd.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <mutex>
+#include <utility>
 
 #include "common/assert.hpp"
 #include "common/limits.hpp"
@@ -12,16 +22,36 @@
 
 namespace hactl {
 
-void ProcessHandle::kill_group() const {
-  if (!exited_ && pid_ > 0) ::kill(-pid_, SIGKILL);
+void ProcessHandle::kill_group() {
+  if (ended_) return;
+  if (started_) {
+    ::kill(-pid_, SIGKILL);
+  } else {
+    kill_wanted_ = true;
+  }
 }
 
 struct ProcessJobAccess {
   static void started(ProcessHandle& h, pid_t pid) {
     h.pid_ = pid;
-    h.exited_ = false;
+    h.started_ = true;
   }
-  static void exited(ProcessHandle& h) { h.exited_ = true; }
+  static void ended(ProcessHandle& h) { h.ended_ = true; }
+  static bool kill_wanted(const ProcessHandle& h) { return h.kill_wanted_; }
+};
+
+// What a spawning thread is asked to start and what it hands back: the child's PID, a pidfd
+// that becomes readable when it exits, and the parent's ends of its pipes (close-on-exec).
+struct SpawnRequest {
+  std::string program;
+  std::vector<std::string> args;
+  std::vector<std::string> env;
+  bool with_input = false;
+  pid_t pid = -1;
+  int pidfd = -1, in = -1, out = -1, err = -1;
+  int error = 0;            // errno of the failure, 0 when the child runs
+  std::string failed_call;  // which call failed; empty for posix_spawn (the exec itself)
+  std::function<void(SpawnRequest&)> on_spawned;  // on the loop
 };
 
 namespace {
@@ -36,35 +66,142 @@ std::uint64_t to_ms(Duration d) {
       std::max<std::int64_t>(1, duration_cast<milliseconds>(d).count()));
 }
 
-// One running process: owns its handles, deletes itself after the last one closed.
+void close_fd(int& fd) {
+  if (fd >= 0) ::close(fd);
+  fd = -1;
+}
+
+void close_parent_ends(SpawnRequest& r) {
+  close_fd(r.in);
+  close_fd(r.out);
+  close_fd(r.err);
+}
+
+// A child that was started but that nobody takes (its job timed out before, or the spawner is
+// gone): its group is killed and the child reaped, here, off the loop.
+void kill_and_reap(SpawnRequest& r) {
+  if (r.pid <= 0) return;
+  ::kill(-r.pid, SIGKILL);
+  ::waitpid(r.pid, nullptr, 0);
+  close_fd(r.pidfd);
+  close_parent_ends(r);
+}
+
+// The file actions and attributes of every child: its own session (setsid), stdin from the
+// caller's pipe or /dev/null, stdout and stderr into pipes, "/" as its directory, no signal
+// blocked and every signal at its default (the agent ignores SIGPIPE; a child must not).
+struct SpawnSetup {
+  posix_spawn_file_actions_t actions{};
+  posix_spawnattr_t attr{};
+  SpawnSetup(int in, int out, int err) {
+    posix_spawn_file_actions_init(&actions);
+    if (in >= 0) {
+      posix_spawn_file_actions_adddup2(&actions, in, 0);
+    } else {
+      posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+    }
+    posix_spawn_file_actions_adddup2(&actions, out, 1);
+    posix_spawn_file_actions_adddup2(&actions, err, 2);
+    posix_spawn_file_actions_addchdir_np(&actions, "/");
+    posix_spawnattr_init(&attr);
+    sigset_t none, all;
+    sigemptyset(&none);
+    sigfillset(&all);
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setsigdefault(&attr, &all);
+    posix_spawnattr_setflags(&attr,
+                             POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  }
+  ~SpawnSetup() {
+    posix_spawn_file_actions_destroy(&actions);
+    posix_spawnattr_destroy(&attr);
+  }
+  SpawnSetup(const SpawnSetup&) = delete;
+  SpawnSetup& operator=(const SpawnSetup&) = delete;
+};
+
+// Starts the child and waits for its exec: on a spawning thread, or on the loop once the
+// spawner has closed.
+void spawn_now(SpawnRequest& r) {
+  int in[2] = {-1, -1}, out[2] = {-1, -1}, err[2] = {-1, -1};
+  if (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0 ||
+      (r.with_input && ::pipe2(in, O_CLOEXEC) != 0)) {
+    r.error = errno;
+    r.failed_call = "pipe2";
+    for (int* fd : {&in[0], &in[1], &out[0], &out[1], &err[0], &err[1]}) close_fd(*fd);
+    return;
+  }
+  std::vector<char*> argv{const_cast<char*>(r.program.c_str())};
+  for (const auto& a : r.args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  std::vector<char*> envp;
+  for (const auto& e : r.env) envp.push_back(const_cast<char*>(e.c_str()));
+  envp.push_back(nullptr);
+  int rc = 0;
+  {
+    SpawnSetup setup(in[0], out[1], err[1]);
+    rc = ::posix_spawn(&r.pid, r.program.c_str(), &setup.actions, &setup.attr, argv.data(),
+                       envp.data());
+  }
+  close_fd(in[0]);
+  close_fd(out[1]);
+  close_fd(err[1]);
+  r.in = in[1];
+  r.out = out[0];
+  r.err = err[0];
+  if (rc != 0) {  // glibc reports the exec's own failure here, and has reaped that child
+    r.error = rc;
+    r.pid = -1;
+    close_parent_ends(r);
+    return;
+  }
+  // The system call itself: glibc 2.36's <sys/pidfd.h> lacks extern "C" for C++ callers.
+  r.pidfd = static_cast<int>(::syscall(SYS_pidfd_open, r.pid, 0));
+  if (r.pidfd < 0) {
+    r.error = errno;
+    r.failed_call = "pidfd_open";
+    kill_and_reap(r);
+    r.pid = -1;
+  }
+}
+
+// One running process: owns its handles, deletes itself after the last one closed and once
+// its spawn has come back.
 struct Job {
   uv_loop_t* loop = nullptr;
   ProcessSpec spec;
   ProcessDone done;
-  uv_process_t process{};
+  std::weak_ptr<ProcessHandle> control;  // the caller's handle
+  uv_timer_t timer{};
+  uv_poll_t exit_poll{};  // the child's pidfd
   uv_pipe_t in{}, out{}, err{};
   uv_write_t write_req{};
   uv_shutdown_t shutdown_req{};
-  bool has_input = false;
-  bool via_chrt = false;  // exec'd through chrt (a realtime caller)
-  uv_timer_t timer{};
+  pid_t pid = 0;
+  int pidfd = -1;
   std::string captured_out, captured_err;
   ProcessResult result;
   std::uint64_t started_ns = 0;
   int open_handles = 0;
   int open_pipes = 0;
+  bool spawn_pending = true;
+  bool pipes_open = false;
+  bool has_input = false;
+  bool reaped = false;
   bool exited = false;
   bool timed_out = false;
-  bool killed = false;
   bool reported = false;
-  std::weak_ptr<ProcessHandle> control;  // the caller's handle
 
+  static void handle_closed(uv_handle_t* handle) {
+    auto* job = static_cast<Job*>(handle->data);
+    --job->open_handles;
+    job->delete_if_done();
+  }
+  void delete_if_done() {
+    if (open_handles == 0 && !spawn_pending) delete this;
+  }
   void close(uv_handle_t* h) {
-    if (uv_is_closing(h) != 0) return;
-    uv_close(h, [](uv_handle_t* handle) {
-      auto* job = static_cast<Job*>(handle->data);
-      if (--job->open_handles == 0) delete job;
-    });
+    if (uv_is_closing(h) == 0) uv_close(h, &Job::handle_closed);
   }
 
   void report() {
@@ -75,39 +212,30 @@ struct Job {
     if (all.size() > limits::kMaxCapturedOutput)
       all.erase(0, all.size() - limits::kMaxCapturedOutput);
     result.output = std::move(all);
-    if (via_chrt) recognise_chrt_exec_failure();
     uv_timer_stop(&timer);
     close(reinterpret_cast<uv_handle_t*>(&timer));
-    if (has_input) close(reinterpret_cast<uv_handle_t*>(&in));
-    close(reinterpret_cast<uv_handle_t*>(&out));
-    close(reinterpret_cast<uv_handle_t*>(&err));
-    close(reinterpret_cast<uv_handle_t*>(&process));
+    if (pipes_open) {
+      if (has_input) close(reinterpret_cast<uv_handle_t*>(&in));
+      close(reinterpret_cast<uv_handle_t*>(&out));
+      close(reinterpret_cast<uv_handle_t*>(&err));
+    }
+    if (auto h = control.lock(); h && (spawn_pending || pid <= 0)) ProcessJobAccess::ended(*h);
     done(result);
   }
 
-  // The program was exec'd by `chrt --other 0`: when chrt could not exec it, chrt exits 126
-  // (not executable) or 127 (not found) with "chrt: failed to execute PROGRAM: REASON" as its
-  // only output, and that is the same exec failure a direct spawn reports.
-  void recognise_chrt_exec_failure() {
-    if (result.ended != ProcessResult::Ended::kExited) return;
-    if (result.exit_code != 126 && result.exit_code != 127) return;
-    const std::string prefix = "chrt: ";
-    if (captured_err.rfind(prefix, 0) != 0 || !captured_out.empty()) return;
-    if (captured_err.find(spec.program) == std::string::npos) return;
-    std::string reason = captured_err;
-    while (!reason.empty() && (reason.back() == '\n' || reason.back() == '\r')) reason.pop_back();
-    const auto colon = reason.rfind(": ");
-    reason = colon == std::string::npos ? reason.substr(prefix.size()) : reason.substr(colon + 2);
-    result.ended = ProcessResult::Ended::kExecFailed;
-    result.error = "cannot run " + spec.program + ": " + reason;
-  }
-
-  void kill_group(int sig) {
-    // The child leads its own process group (UV_PROCESS_DETACHED -> setsid).
-    ::kill(-process.pid, sig);
+  // The child leads its own process group (setsid); its PID is ours until it is reaped.
+  void kill_group(int sig) const {
+    if (pid > 0 && !reaped) ::kill(-pid, sig);
   }
 
   void on_timer() {
+    if (spawn_pending) {  // its exec has not finished in all that time
+      timed_out = true;
+      result.ended = ProcessResult::Ended::kTimedOut;
+      result.error =
+          "not started within the timeout: the exec of " + spec.program + " did not finish";
+      return report();
+    }
     if (exited) return report();  // drain period over
     if (!timed_out) {
       timed_out = true;
@@ -117,28 +245,13 @@ struct Job {
           to_ms(spec.kill_grace), 0);
       return;
     }
-    killed = true;
     kill_group(SIGKILL);
   }
 
-  void on_exit(int64_t status, int term_signal) {
-    exited = true;
-    if (auto h = control.lock()) ProcessJobAccess::exited(*h);
-    if (timed_out) {
-      result.ended = ProcessResult::Ended::kTimedOut;
-      kill_group(SIGKILL);  // whatever of the group is left
-    } else if (term_signal != 0) {
-      result.ended = ProcessResult::Ended::kSignaled;
-    } else {
-      result.ended = ProcessResult::Ended::kExited;
-    }
-    result.exit_code = static_cast<int>(status);
-    result.signal = term_signal;
-    if (open_pipes == 0) return report();
-    uv_timer_stop(&timer);
-    uv_timer_start(
-        &timer, [](uv_timer_t* t) { static_cast<Job*>(t->data)->on_timer(); }, kDrainMs, 0);
-  }
+  void on_spawned(SpawnRequest& r);
+  void open_pipes_of(SpawnRequest& r);
+  void on_pidfd();
+  void on_exit(int status);
 
   void on_read(uv_stream_t* s, ssize_t n, const uv_buf_t* buf) {
     std::string& sink = s == reinterpret_cast<uv_stream_t*>(&out) ? captured_out : captured_err;
@@ -185,16 +298,86 @@ void start_reading(uv_pipe_t* pipe) {
       });
 }
 
-constexpr const char* kChrt = kChrtPath;
-
-bool chrt_usable() {
-  static const bool usable = ::access(kChrt, X_OK) == 0;
-  return usable;
+void Job::on_spawned(SpawnRequest& r) {
+  spawn_pending = false;
+  if (r.error != 0) {
+    if (!reported) {
+      result.ended = ProcessResult::Ended::kExecFailed;
+      result.error = "cannot run " + spec.program + ": " +
+                     (r.failed_call.empty() ? "" : r.failed_call + ": ") + std::strerror(r.error);
+      report();
+    }
+    return delete_if_done();
+  }
+  pid = r.pid;
+  pidfd = std::exchange(r.pidfd, -1);
+  exit_poll.data = this;
+  uv_poll_init(loop, &exit_poll, pidfd);
+  ++open_handles;
+  uv_poll_start(&exit_poll, UV_READABLE,
+                [](uv_poll_t* p, int, int) { static_cast<Job*>(p->data)->on_pidfd(); });
+  const auto handle = control.lock();
+  if (reported || (handle && ProcessJobAccess::kill_wanted(*handle))) kill_group(SIGKILL);
+  if (reported) return close_parent_ends(r);  // reaped when its pidfd says it has exited
+  if (handle) ProcessJobAccess::started(*handle, pid);
+  open_pipes_of(r);
 }
 
-bool caller_is_realtime() {
-  const int policy = ::sched_getscheduler(0) & ~SCHED_RESET_ON_FORK;
-  return policy == SCHED_RR || policy == SCHED_FIFO;
+void Job::open_pipes_of(SpawnRequest& r) {
+  has_input = r.in >= 0;
+  for (auto [pipe, fd] :
+       {std::pair{&out, &r.out}, std::pair{&err, &r.err}, std::pair{&in, &r.in}}) {
+    if (*fd < 0) continue;
+    pipe->data = this;
+    uv_pipe_init(loop, pipe, 0);
+    uv_pipe_open(pipe, std::exchange(*fd, -1));
+    ++open_handles;
+  }
+  pipes_open = true;
+  open_pipes = 2;
+  if (has_input) write_input();
+  start_reading(&out);
+  start_reading(&err);
+}
+
+void Job::on_pidfd() {
+  // What is left of its group goes before the leader is reaped (a reaped PID can be reused).
+  if (timed_out || reported) kill_group(SIGKILL);
+  int status = 0;
+  const pid_t got = ::waitpid(pid, &status, WNOHANG);
+  if (got == 0 || (got < 0 && errno == EINTR)) return;  // not exited after all
+  reaped = true;
+  if (auto h = control.lock()) ProcessJobAccess::ended(*h);
+  uv_poll_stop(&exit_poll);
+  // The pidfd is closed only after the handle (libuv drops the descriptor from epoll on close).
+  uv_close(reinterpret_cast<uv_handle_t*>(&exit_poll), [](uv_handle_t* handle) {
+    auto* job = static_cast<Job*>(handle->data);
+    close_fd(job->pidfd);
+    handle_closed(handle);
+  });
+  if (reported) return;
+  if (got < 0) {  // someone else reaped it (SIGCHLD ignored?): how it ended is unknown
+    result.error = std::string("cannot learn how it ended: waitpid: ") + std::strerror(errno);
+    status = SIGKILL;  // reported as killed: not a success
+  }
+  on_exit(status);
+}
+
+void Job::on_exit(int status) {
+  exited = true;
+  if (timed_out) {
+    result.ended = ProcessResult::Ended::kTimedOut;
+  } else if (WIFSIGNALED(status)) {
+    result.ended = ProcessResult::Ended::kSignaled;
+  } else {
+    result.ended = ProcessResult::Ended::kExited;
+  }
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 0;
+  result.signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+  if (open_pipes == 0) return report();
+  uv_timer_stop(&timer);
+  uv_timer_start(
+      &timer, [](uv_timer_t* t) { static_cast<Job*>(t->data)->on_timer(); }, kDrainMs, 0);
 }
 
 }  // namespace
@@ -213,163 +396,167 @@ std::string_view to_string(ProcessResult::Ended e) {
   return "unknown";
 }
 
-SpawnPacer::SpawnPacer(uv_loop_t* loop, Duration budget) : idle_(new uv_idle_t{}), budget_(budget) {
-  uv_idle_init(loop, idle_);
-  idle_->data = this;
-}
+// Shared by the loop and the spawning threads, under `mu`.
+struct Spawner::Shared {
+  std::mutex mu;
+  std::condition_variable wake;
+  std::deque<std::shared_ptr<SpawnRequest>> todo;
+  std::deque<std::shared_ptr<SpawnRequest>> spawned;
+  bool stopping = false;   // threads end once `todo` is empty
+  bool abandoned = false;  // nobody takes children any more: kill them
+  int wake_fd = -1;        // the loop's eventfd, closed only after the threads have ended
+  std::function<void()> before_each_spawn;
 
-SpawnPacer::~SpawnPacer() { close(); }
-
-void SpawnPacer::close() {
-  if (closed_) return;
-  closed_ = true;
-  while (!queue_.empty()) {
-    auto spawn = std::move(queue_.front());
-    queue_.pop_front();
-    spawn();
+  void run() {
+    leave_realtime();  // started by a realtime loop: its children must not inherit that
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, nullptr);  // signals are the loop's
+    for (;;) {
+      std::unique_lock lock(mu);
+      wake.wait(lock, [&] { return stopping || !todo.empty(); });
+      if (todo.empty()) return;
+      auto r = std::move(todo.front());
+      todo.pop_front();
+      const bool skip = abandoned;
+      lock.unlock();
+      if (!skip) {
+        if (before_each_spawn) before_each_spawn();
+        spawn_now(*r);
+      }
+      lock.lock();
+      if (abandoned) {
+        lock.unlock();
+        kill_and_reap(*r);
+        continue;
+      }
+      spawned.push_back(std::move(r));
+      lock.unlock();
+      const std::uint64_t one = 1;  // one write(2): nothing waits on this thread
+      [[maybe_unused]] const ssize_t n = ::write(wake_fd, &one, sizeof one);
+    }
   }
-  uv_close(reinterpret_cast<uv_handle_t*>(idle_),
-           [](uv_handle_t* h) { delete reinterpret_cast<uv_idle_t*>(h); });
+};
+
+struct Spawner::Waker {
+  uv_poll_t poll{};
+  int fd = -1;
+  Spawner* owner = nullptr;
+  static void close(Waker* w) {
+    uv_close(reinterpret_cast<uv_handle_t*>(&w->poll), [](uv_handle_t* h) {
+      auto* waker = static_cast<Waker*>(h->data);
+      ::close(waker->fd);
+      delete waker;
+    });
+  }
+};
+
+Spawner::Spawner(uv_loop_t* loop, SpawnerOptions options)
+    : loop_(loop), shared_(std::make_shared<Shared>()), waker_(new Waker) {
+  HACTL_ASSERT(options.threads > 0);
+  waker_->fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  HACTL_ASSERT(waker_->fd >= 0);
+  HACTL_ASSERT(uv_poll_init(loop, &waker_->poll, waker_->fd) == 0);
+  waker_->poll.data = waker_;
+  waker_->owner = this;
+  uv_poll_start(&waker_->poll, UV_READABLE, [](uv_poll_t* h, int, int) {
+    auto* w = static_cast<Waker*>(h->data);
+    std::uint64_t count = 0;
+    while (::read(w->fd, &count, sizeof count) > 0) {
+    }
+    w->owner->take_spawned();
+  });
+  uv_unref(reinterpret_cast<uv_handle_t*>(&waker_->poll));  // referenced while starts are under way
+  shared_->wake_fd = waker_->fd;
+  shared_->before_each_spawn = std::move(options.before_each_spawn);
+  for (std::size_t i = 0; i < options.threads; ++i) {
+    threads_.emplace_back([shared = shared_] { shared->run(); });
+  }
 }
 
-void SpawnPacer::submit(std::function<void()> spawn) {
-  if (closed_) {
-    spawn();
+Spawner::~Spawner() {
+  if (finished_) return;
+  {
+    std::lock_guard lock(shared_->mu);
+    shared_->stopping = true;
+    shared_->abandoned = true;
+  }
+  shared_->wake.notify_all();
+  for (auto& t : threads_) t.join();
+  for (auto& r : shared_->spawned) kill_and_reap(*r);
+  Waker::close(waker_);
+}
+
+void Spawner::close() {
+  closing_ = true;
+  if (pending_ == 0 && !finished_) finish();
+}
+
+void Spawner::finish() {
+  finished_ = true;
+  {
+    std::lock_guard lock(shared_->mu);
+    shared_->stopping = true;
+  }
+  shared_->wake.notify_all();
+  for (auto& t : threads_) t.join();
+  take_spawned();  // whatever came back between the last wake-up and the threads' end
+  Waker::close(waker_);
+}
+
+void Spawner::submit(std::shared_ptr<SpawnRequest> request) {
+  if (finished_) {  // stopping: started here, on the loop
+    spawn_now(*request);
+    request->on_spawned(*request);
     return;
   }
-  queue_.push_back(std::move(spawn));
-  // An idle handle runs once per loop pass (a timer re-armed at 0 would run again in the same
-  // timer phase, before any socket is read), and keeps the loop from blocking in its poll.
-  if (queue_.size() == 1) {
-    uv_idle_start(idle_, [](uv_idle_t* h) { static_cast<SpawnPacer*>(h->data)->drain(); });
+  // The loop stays alive while a start is under way (a timed-out job has no handle left, and
+  // its late child must still be killed and reaped).
+  if (pending_++ == 0) uv_ref(reinterpret_cast<uv_handle_t*>(&waker_->poll));
+  {
+    std::lock_guard lock(shared_->mu);
+    shared_->todo.push_back(std::move(request));
   }
+  shared_->wake.notify_one();
 }
 
-void SpawnPacer::drain() {
-  const std::uint64_t until =
-      uv_hrtime() + static_cast<std::uint64_t>(
-                        std::chrono::duration_cast<std::chrono::nanoseconds>(budget_).count());
-  // At least one per pass, however slow, so the queue always moves.
-  do {
-    auto spawn = std::move(queue_.front());
-    queue_.pop_front();
-    spawn();
-  } while (!queue_.empty() && uv_hrtime() < until);
-  if (queue_.empty()) uv_idle_stop(idle_);
+void Spawner::take_spawned() {
+  std::deque<std::shared_ptr<SpawnRequest>> batch;
+  {
+    std::lock_guard lock(shared_->mu);
+    batch.swap(shared_->spawned);
+  }
+  for (auto& r : batch) {
+    HACTL_ASSERT(pending_ > 0);
+    if (--pending_ == 0) uv_unref(reinterpret_cast<uv_handle_t*>(&waker_->poll));
+    r->on_spawned(*r);
+  }
+  if (closing_ && pending_ == 0 && !finished_) finish();
 }
 
-namespace {
-
-// Spawns a prepared job (run_process); its timeout counts from here.
-void spawn_job(Job* job, const std::shared_ptr<ProcessHandle>& handle);
-
-}  // namespace
-
-std::shared_ptr<ProcessHandle> run_process(uv_loop_t* loop, const ProcessSpec& spec,
-                                           ProcessDone done, SpawnPacer* pacer) {
+std::shared_ptr<ProcessHandle> run_process(Spawner& spawner, const ProcessSpec& spec,
+                                           ProcessDone done) {
   auto handle = std::make_shared<ProcessHandle>();
   auto* job = new Job;
-  job->loop = loop;
+  job->loop = spawner.loop();
   job->spec = spec;
   job->done = std::move(done);
-  if (pacer != nullptr) {
-    pacer->submit([job, handle] { spawn_job(job, handle); });
-  } else {
-    spawn_job(job, handle);
-  }
-  return handle;
-}
-
-namespace {
-
-// The job's pipes and timer, and the child's standard streams: input from the caller or
-// /dev/null, output and error captured.
-void init_handles(Job* job, uv_stdio_container_t (&stdio)[3]) {
-  uv_loop_t* loop = job->loop;
-  job->has_input = job->spec.input.has_value();
-  for (auto* h :
-       {reinterpret_cast<uv_handle_t*>(&job->in), reinterpret_cast<uv_handle_t*>(&job->out),
-        reinterpret_cast<uv_handle_t*>(&job->err), reinterpret_cast<uv_handle_t*>(&job->timer),
-        reinterpret_cast<uv_handle_t*>(&job->process)}) {
-    h->data = job;
-  }
-  uv_pipe_init(loop, &job->out, 0);
-  uv_pipe_init(loop, &job->err, 0);
-  uv_timer_init(loop, &job->timer);
-  job->open_handles = 3;
-  stdio[0].flags = UV_IGNORE;
-  if (job->has_input) {
-    uv_pipe_init(loop, &job->in, 0);
-    ++job->open_handles;
-    stdio[0].flags = static_cast<uv_stdio_flags>(UV_CREATE_PIPE | UV_READABLE_PIPE);
-    stdio[0].data.stream = reinterpret_cast<uv_stream_t*>(&job->in);
-  }
-  stdio[1].flags = static_cast<uv_stdio_flags>(UV_CREATE_PIPE | UV_WRITABLE_PIPE);
-  stdio[1].data.stream = reinterpret_cast<uv_stream_t*>(&job->out);
-  stdio[2].flags = static_cast<uv_stdio_flags>(UV_CREATE_PIPE | UV_WRITABLE_PIPE);
-  stdio[2].data.stream = reinterpret_cast<uv_stream_t*>(&job->err);
-}
-
-void spawn_job(Job* job, const std::shared_ptr<ProcessHandle>& handle) {
-  uv_loop_t* loop = job->loop;
-  const ProcessSpec& spec = job->spec;
-  job->started_ns = uv_hrtime();
-  uv_stdio_container_t stdio[3];
-  init_handles(job, stdio);
-
-  // A realtime caller (the agent's loop, resources/realtime.hpp) keeps its policy across fork:
-  // uv_spawn waits (reading a pipe) until the child has exec'd, and a child at normal priority
-  // may wait 100 ms and more for a CPU on a loaded machine, with the loop blocked. So the child
-  // stays realtime just long enough to exec chrt, which puts it back to SCHED_OTHER and execs
-  // the program. A program that cannot be run is spawned directly, so that uv_spawn reports it
-  // as before (an exec failure, not chrt's exit code).
-  // Nothing here touches the disk on the loop: whether chrt can be run is asked once per
-  // process, and a program chrt cannot exec is recognised from chrt's own exit (126 or 127 and
-  // its message) when the job ends, not by looking the program up first (an access() of the
-  // program stalled the loop 56 ms in a path lookup under disk load, tests/integration/
-  // test_load.py).
-  const bool via_chrt = caller_is_realtime() && chrt_usable();
-  job->via_chrt = via_chrt;
-  std::vector<char*> argv;
-  if (via_chrt) {
-    for (const char* a : {kChrt, "--other", "0"}) argv.push_back(const_cast<char*>(a));
-  }
-  argv.push_back(const_cast<char*>(spec.program.c_str()));
-  for (const auto& a : job->spec.args) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  std::vector<char*> envp;
-  for (const auto& e : job->spec.env) envp.push_back(const_cast<char*>(e.c_str()));
-  envp.push_back(nullptr);
-  uv_process_options_t opts{};
-  opts.file = argv[0];
-  opts.args = argv.data();
-  opts.env = envp.data();
-  opts.cwd = "/";
-  opts.flags = UV_PROCESS_DETACHED;
-  opts.stdio_count = 3;
-  opts.stdio = stdio;
-  opts.exit_cb = [](uv_process_t* p, int64_t status, int sig) {
-    static_cast<Job*>(p->data)->on_exit(status, sig);
-  };
-  const int rc = uv_spawn(loop, &job->process, &opts);
-  ++job->open_handles;  // uv_spawn initialises the handle even when it fails
-  if (rc != 0) {
-    job->result.ended = ProcessResult::Ended::kExecFailed;
-    job->result.error = "cannot run " + spec.program + ": " + uv_strerror(rc);
-    job->report();
-    return;
-  }
-  ProcessJobAccess::started(*handle, job->process.pid);
   job->control = handle;
-  job->open_pipes = 2;
-  if (job->has_input) job->write_input();
-  start_reading(&job->out);
-  start_reading(&job->err);
+  job->started_ns = uv_hrtime();
+  job->timer.data = job;
+  uv_timer_init(job->loop, &job->timer);
+  job->open_handles = 1;
   uv_timer_start(
       &job->timer, [](uv_timer_t* t) { static_cast<Job*>(t->data)->on_timer(); },
       to_ms(spec.timeout), 0);
+  auto request = std::make_shared<SpawnRequest>();
+  request->program = spec.program;
+  request->args = spec.args;
+  request->env = spec.env;
+  request->with_input = spec.input.has_value();
+  request->on_spawned = [job](SpawnRequest& r) { job->on_spawned(r); };
+  spawner.submit(std::move(request));
+  return handle;
 }
-
-}  // namespace
 
 }  // namespace hactl

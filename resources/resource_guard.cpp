@@ -71,6 +71,9 @@ void remove_all(std::set<std::string>& held) {
 void stop_resources(const GuardOptions& o, std::vector<std::string>& held) {
   uv_loop_t loop;
   if (uv_loop_init(&loop) != 0) return;
+  SpawnerOptions one_thread;
+  one_thread.threads = 1;  // the stops run one after another
+  Spawner spawner(&loop, one_thread);
   std::unique_ptr<SystemdClient> systemd;  // connected for the first unit
   for (auto it = held.rbegin(); it != held.rend(); ++it) {
     const PrimitiveConfig* p = o.resources.primitive(*it);
@@ -101,7 +104,7 @@ void stop_resources(const GuardOptions& o, std::vector<std::string>& held) {
         const ProcessSpec spec = p->cls == ResourceClass::kOcf
                                      ? ocf_spec(*p, action, timeout, Duration{0}, o.ocf)
                                      : exec_spec(*p, action, timeout);
-        run_process(&loop, spec, [&how, action](const ProcessResult& r) {
+        run_process(spawner, spec, [&how, action](const ProcessResult& r) {
           how = std::string(action) + " " + std::string(to_string(r.ended)) +
                 " code=" + std::to_string(r.exit_code);
         });
@@ -115,6 +118,7 @@ void stop_resources(const GuardOptions& o, std::vector<std::string>& held) {
   }
   held.clear();
   systemd.reset();
+  spawner.close();
   uv_run(&loop, UV_RUN_NOWAIT);
   uv_loop_close(&loop);
 }

@@ -3,11 +3,15 @@ which, while the file SWITCH exists, every fsync and fsyncdir sleeps DELAY_MS be
 syncs. Everything else is passed straight through. Each fsync is printed
 (monotonic time, path, how long it took) so a test can tell whether, and when, anything synced.
 
+With OPEN_MS, every open of a file whose name starts with "slow-" sleeps OPEN_MS first, switch
+or not: a program there takes that long to exec (the kernel opens it inside execve), like a
+program read back from a busy disk. Each such open is printed too.
+
 Needs Debian's python3-fusepy (module `fusepy`, libfuse2) and /dev/fuse; run with the system's
 python (/usr/bin/python3), where that module is installed. Runs in the foreground until
 unmounted (`umount -l MOUNTPOINT`) or killed.
 
-    /usr/bin/python3 slowfs.py BACKING MOUNTPOINT DELAY_MS SWITCH
+    /usr/bin/python3 slowfs.py BACKING MOUNTPOINT DELAY_MS SWITCH [OPEN_MS]
 """
 
 import errno
@@ -21,9 +25,10 @@ from fusepy import FUSE, FuseOSError, Operations
 
 
 class SlowFsync(Operations):
-    def __init__(self, root, delay, switch):
+    def __init__(self, root, delay, switch, open_delay=0.0):
         self.root = os.path.realpath(root)
         self.delay = delay
+        self.open_delay = open_delay
         self.switch = switch
         self.out = threading.Lock()
 
@@ -101,6 +106,11 @@ class SlowFsync(Operations):
         return os.utime(self._p(path), times)
 
     def open(self, path, flags):
+        if self.open_delay > 0 and os.path.basename(path).startswith("slow-"):
+            t0 = time.monotonic()
+            time.sleep(self.open_delay)
+            with self.out:
+                print(f"open {t0:.6f} {path} {time.monotonic() - t0:.3f} slow=1", flush=True)
         return os.open(self._p(path), flags)
 
     def create(self, path, mode, fi=None):
@@ -140,7 +150,8 @@ class SlowFsync(Operations):
 
 def main():
     backing, mountpoint, delay_ms, switch = sys.argv[1:5]
-    ops = SlowFsync(backing, float(delay_ms) / 1000.0, switch)
+    open_ms = float(sys.argv[5]) if len(sys.argv) > 5 else 0.0
+    ops = SlowFsync(backing, float(delay_ms) / 1000.0, switch, open_ms / 1000.0)
     print(f"mounting {backing} at {mountpoint} (fusepy {getattr(fusepy, '__version__', '?')})",
           flush=True)
     FUSE(ops, mountpoint, foreground=True, nothreads=False, default_permissions=True)

@@ -182,7 +182,7 @@ def fuse_available():
 class SlowFsyncDir:
     """A FUSE passthrough (slowfs.py) at `mount` over `backing`, slow fsync while switched on."""
 
-    def __init__(self, workdir, delay_ms):
+    def __init__(self, workdir, delay_ms, open_ms=0):
         self.backing = os.path.join(workdir, "state-backing")
         self.mount = os.path.join(workdir, "state")
         self.switch = os.path.join(workdir, "slow-fsync-on")
@@ -190,7 +190,7 @@ class SlowFsyncDir:
         os.makedirs(self.backing)
         os.makedirs(self.mount)
         self.proc = _start([SYSTEM_PYTHON, os.path.join(HERE, "slowfs.py"), self.backing,
-                            self.mount, str(delay_ms), self.switch], self.log)
+                            self.mount, str(delay_ms), self.switch, str(open_ms)], self.log)
         _live.append(("mount", self.mount))
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline and not self.mounted():
@@ -225,6 +225,15 @@ class SlowFsyncDir:
             p = line.split()
             if len(p) == 5 and p[0] == "fsync":
                 out.append((float(p[1]), p[2], float(p[3]), p[4] == "slow=1"))
+        return out
+
+    def slow_opens(self):
+        """[(monotonic start, path, seconds)] of the opens slowed so far (open_ms)."""
+        out = []
+        for line in self.read_log().splitlines():
+            p = line.split()
+            if len(p) == 5 and p[0] == "open":
+                out.append((float(p[1]), p[2], float(p[3])))
         return out
 
     def close(self):

@@ -227,7 +227,6 @@ class PackageContentsTest(unittest.TestCase):
         for lib in ("libuv.so.1", "libsodium.so", "libyaml-cpp.so", "libsdbus-c++.so",
                     "libsystemd.so.0", "libnl-route-3.so", "libstdc++.so.6"):
             self.assertIn(lib, requires)
-        self.assertIn("/usr/bin/chrt", requires)  # a realtime agent's children run through it
         scripts = q("--scripts")
         self.assertIn("systemd-sysusers hactl.conf", scripts)
         self.assertIn("disable --now hactl-agent.service", scripts)

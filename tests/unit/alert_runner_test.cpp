@@ -41,6 +41,7 @@ class AlertRunnerTest : public ::testing::Test {
     fs::remove_all(dir_);
     fs::create_directories(dir_);
     ASSERT_EQ(uv_loop_init(&loop_), 0);
+    spawner_.emplace(&loop_);
   }
 
   void TearDown() override {
@@ -50,6 +51,9 @@ class AlertRunnerTest : public ::testing::Test {
     while (uv_loop_alive(&loop_) != 0 && Clock::now() < deadline) run_for(20ms);
     runner_.reset();
     history_.reset();
+    spawner_->close();
+    uv_run(&loop_, UV_RUN_NOWAIT);
+    spawner_.reset();
     EXPECT_EQ(uv_loop_close(&loop_), 0) << "a handle was left open";
     fs::remove_all(dir_);
   }
@@ -76,7 +80,7 @@ class AlertRunnerTest : public ::testing::Test {
     if (o.node.empty()) o.node = "n1";
     if (o.cluster.empty()) o.cluster = "demo";
     o.kill_grace = 300ms;
-    runner_ = std::make_unique<AlertRunner>(&loop_, std::move(alerts), std::move(o));
+    runner_ = std::make_unique<AlertRunner>(*spawner_, std::move(alerts), std::move(o));
     return *runner_;
   }
 
@@ -162,6 +166,7 @@ class AlertRunnerTest : public ::testing::Test {
 
   fs::path dir_;
   uv_loop_t loop_{};
+  std::optional<Spawner> spawner_;     // before runner_: it outlives the runner
   std::unique_ptr<EventLog> history_;  // before runner_: it outlives the runner
   std::unique_ptr<AlertRunner> runner_;
 };

@@ -22,10 +22,13 @@ class ExecutorTest : public ::testing::Test {
     dir_ = fs::temp_directory_path() / ("hactl-exec-" + std::to_string(getpid()));
     fs::create_directories(dir_);
     uv_loop_init(&loop_);
+    spawner_.emplace(&loop_);
   }
   void TearDown() override {
     executor_.reset();
+    spawner_->close();
     uv_run(&loop_, UV_RUN_DEFAULT);
+    spawner_.reset();
     EXPECT_EQ(uv_loop_close(&loop_), 0);
     fs::remove_all(dir_);
   }
@@ -52,7 +55,7 @@ class ExecutorTest : public ::testing::Test {
   }
   void make(std::vector<PrimitiveConfig> prims) {
     rc_.primitives = std::move(prims);
-    executor_ = std::make_unique<Executor>(&loop_, rc_,
+    executor_ = std::make_unique<Executor>(*spawner_, rc_,
                                            [this](const OpResult& r) { results_.push_back(r); });
   }
   void run_for(std::chrono::milliseconds d) {
@@ -71,6 +74,7 @@ class ExecutorTest : public ::testing::Test {
   }
   fs::path dir_;
   uv_loop_t loop_{};
+  std::optional<Spawner> spawner_;
   ResourceConfig rc_;
   std::unique_ptr<Executor> executor_;
   std::vector<OpResult> results_;

@@ -6,11 +6,14 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <thread>
 
 #include "resources/ocf_agent.hpp"
@@ -22,17 +25,36 @@ namespace {
 
 using namespace std::chrono_literals;
 
+// A loop with a spawner, closed (and checked for handles left open) at the end.
+struct TestLoop {
+  uv_loop_t loop{};
+  std::optional<Spawner> spawner;
+  explicit TestLoop(SpawnerOptions options = {}) {
+    uv_loop_init(&loop);
+    spawner.emplace(&loop, std::move(options));
+  }
+  ~TestLoop() {
+    spawner->close();
+    uv_run(&loop, UV_RUN_DEFAULT);
+    spawner.reset();
+    EXPECT_EQ(uv_loop_close(&loop), 0) << "a handle was left open";
+  }
+  // Runs the loop until `done` or 10 s.
+  void run_until(const std::function<bool()>& done) {
+    const auto until = std::chrono::steady_clock::now() + 10s;
+    while (!done() && std::chrono::steady_clock::now() < until) uv_run(&loop, UV_RUN_ONCE);
+  }
+};
+
 ProcessResult run_sync(const ProcessSpec& spec) {
-  uv_loop_t loop;
-  uv_loop_init(&loop);
+  TestLoop t;
   ProcessResult out;
   int calls = 0;
-  run_process(&loop, spec, [&](const ProcessResult& r) {
+  run_process(*t.spawner, spec, [&](const ProcessResult& r) {
     out = r;
     ++calls;
   });
-  uv_run(&loop, UV_RUN_DEFAULT);
-  EXPECT_EQ(uv_loop_close(&loop), 0) << "a handle was left open";
+  t.run_until([&] { return calls > 0; });
   EXPECT_EQ(calls, 1);
   return out;
 }
@@ -143,8 +165,9 @@ TEST(ProcessRunner, MissingProgramIsAnExecFailure) {
 
 TEST(ProcessRunner, ARealtimeCallersChildrenRunAtNormalPriority) {
   // The agent's loop runs SCHED_RR without reset-on-fork (resources/realtime.hpp): what it runs
-  // must not inherit that. In a thread of its own, so the test binary's main thread is untouched.
-  ProcessResult r, missing, refused_exec, own_127;
+  // must not inherit that. In a thread of its own, so the test binary's main thread is untouched;
+  // the spawner is made there too, so its threads start realtime and must leave it.
+  ProcessResult r, missing, refused_exec;
   std::string refused;
   const std::string not_executable =
       (std::filesystem::temp_directory_path() / ("hactl-noexec-" + std::to_string(::getpid())))
@@ -161,49 +184,98 @@ TEST(ProcessRunner, ARealtimeCallersChildrenRunAtNormalPriority) {
     missing = run_sync(s);
     s.program = not_executable;
     refused_exec = run_sync(s);
-    // A program that fails on its own with 127 is not an exec failure.
-    own_127 = run_sync(sh("echo 'chrt: failed to execute x: lookalike' >&2; exit 127"));
   });
   t.join();
   if (!refused.empty()) HACTL_SKIP("cannot go realtime here: " << refused);
   EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("SCHED_OTHER"), std::string::npos) << r.output;
-  // Still an exec failure, not chrt's exit code, recognised without looking the program up.
   EXPECT_EQ(missing.ended, ProcessResult::Ended::kExecFailed);
   EXPECT_EQ(missing.error, "cannot run /nonexistent/agent: No such file or directory");
   EXPECT_EQ(refused_exec.ended, ProcessResult::Ended::kExecFailed);
   EXPECT_EQ(refused_exec.error, "cannot run " + not_executable + ": Permission denied");
   std::filesystem::remove(not_executable);
-  EXPECT_EQ(own_127.ended, ProcessResult::Ended::kExited) << own_127.error;
-  EXPECT_EQ(own_127.exit_code, 127);
 }
 
-// A burst of spawns through a pacer is spread over loop passes (uv_spawn holds the loop until
-// each child has exec'd): with no budget, one per pass; every one still reaches its result (in
-// whatever order the children exit), and closing the pacer spawns what is left at once.
-TEST(SpawnPacer, SpreadsABurstOverLoopPasses) {
-  uv_loop_t loop;
-  uv_loop_init(&loop);
+// The loop never waits for an exec: the spawn happens on the spawner's thread, so a call
+// returns at once and the loop keeps running its timers while the exec is slow; every call
+// still reaches its result, in whatever order the children exit.
+TEST(Spawner, TheLoopRunsWhileAnExecIsSlow) {
+  std::atomic<int> delayed{0};
+  TestLoop t(SpawnerOptions{.threads = 1, .before_each_spawn = [&] {
+                              ++delayed;
+                              std::this_thread::sleep_for(300ms);
+                            }});
   std::vector<int> done;
   const auto record = [&done](const ProcessResult& r) { done.push_back(r.exit_code); };
-  {
-    SpawnPacer pacer(&loop, Duration::zero());
-    for (int i = 0; i < 5; ++i) run_process(&loop, sh("exit " + std::to_string(i)), record, &pacer);
-    EXPECT_EQ(pacer.queued(), 5u) << "nothing is spawned from inside the call";
-    for (std::size_t left = 4; left >= 3; --left) {
-      uv_run(&loop, UV_RUN_NOWAIT);
-      EXPECT_EQ(pacer.queued(), left) << "one spawn per loop pass";
-    }
-    for (int pass = 0; pass < 1000 && done.size() < 5; ++pass) uv_run(&loop, UV_RUN_ONCE);
-    std::sort(done.begin(), done.end());
-    EXPECT_EQ(done, (std::vector<int>{0, 1, 2, 3, 4}));
-    run_process(&loop, sh("exit 7"), record, &pacer);
-    pacer.close();
-    EXPECT_EQ(pacer.queued(), 0u);
+  run_process(*t.spawner, sh("exit 3"), record);
+  EXPECT_TRUE(done.empty()) << "nothing is started from inside the call";
+  // A 10 ms timer keeps ticking while the spawn takes 300 ms.
+  int ticks = 0;
+  uv_timer_t tick;
+  uv_timer_init(&t.loop, &tick);
+  tick.data = &ticks;
+  uv_timer_start(
+      &tick, [](uv_timer_t* h) { ++*static_cast<int*>(h->data); }, 10, 10);
+  t.run_until([&] { return !done.empty(); });
+  uv_close(reinterpret_cast<uv_handle_t*>(&tick), nullptr);
+  EXPECT_EQ(done, std::vector<int>{3});
+  EXPECT_EQ(delayed.load(), 1);
+  EXPECT_GE(ticks, 10) << "the loop was held while the child was started";
+}
+
+// A child whose exec does not finish within its timeout still reaches a result (timed out),
+// and is killed and reaped when its start does come back.
+TEST(Spawner, AnExecSlowerThanTheTimeoutTimesOut) {
+  TestLoop t(SpawnerOptions{.threads = 1,
+                            .before_each_spawn = [] { std::this_thread::sleep_for(400ms); }});
+  const auto pidfile =
+      std::filesystem::temp_directory_path() / ("hactl-late-" + std::to_string(getpid()));
+  std::optional<ProcessResult> got;
+  run_process(*t.spawner, sh("echo $$ > " + pidfile.string() + "; exec sleep 30", 100ms),
+              [&](const ProcessResult& r) { got = r; });
+  t.run_until([&] { return got.has_value(); });
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->ended, ProcessResult::Ended::kTimedOut);
+  EXPECT_NE(got->error.find("not started within the timeout"), std::string::npos) << got->error;
+  EXPECT_LT(got->took, 350ms);
+  // The late child is killed and reaped: the loop runs until then, and ends by itself.
+  uv_run(&t.loop, UV_RUN_DEFAULT);
+  EXPECT_EQ(t.spawner->pending(), 0u);
+  pid_t late = 0;
+  std::ifstream(pidfile) >> late;
+  std::filesystem::remove(pidfile);
+  if (late > 0) {  // it may be killed before its shell wrote the file
+    EXPECT_NE(::kill(late, 0), 0) << "the late child " << late << " is still there";
   }
-  uv_run(&loop, UV_RUN_DEFAULT);
-  EXPECT_EQ(done.back(), 7);
-  EXPECT_EQ(uv_loop_close(&loop), 0) << "a handle was left open";
+}
+
+// A kill asked for before the child has started kills it as soon as it has.
+TEST(Spawner, AKillBeforeTheStartKillsTheChild) {
+  TestLoop t(SpawnerOptions{.threads = 1,
+                            .before_each_spawn = [] { std::this_thread::sleep_for(100ms); }});
+  std::optional<ProcessResult> got;
+  auto handle = run_process(*t.spawner, sh("sleep 30"), [&](const ProcessResult& r) { got = r; });
+  handle->kill_group();
+  t.run_until([&] { return got.has_value(); });
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->ended, ProcessResult::Ended::kSignaled);
+  EXPECT_EQ(got->signal, SIGKILL);
+}
+
+// Closing the spawner lets the starts under way reach the loop; what is started after it
+// closed is started on the loop itself, and reaches its result too.
+TEST(Spawner, CloseKeepsEveryCallsResult) {
+  TestLoop t(
+      SpawnerOptions{.threads = 2, .before_each_spawn = [] { std::this_thread::sleep_for(20ms); }});
+  std::vector<int> done;
+  const auto record = [&done](const ProcessResult& r) { done.push_back(r.exit_code); };
+  for (int i = 0; i < 5; ++i) run_process(*t.spawner, sh("exit " + std::to_string(i)), record);
+  t.spawner->close();
+  t.run_until([&] { return done.size() == 5; });
+  run_process(*t.spawner, sh("exit 7"), record);
+  t.run_until([&] { return done.size() == 6; });
+  std::sort(done.begin(), done.begin() + 5);
+  EXPECT_EQ(done, (std::vector<int>{0, 1, 2, 3, 4, 7}));
 }
 
 TEST(ProcessRunner, FloodedOutputIsBounded) {
@@ -276,17 +348,6 @@ TEST(OcfEnvironment, FollowsTheApi) {
         "OCF_RESKEY_CRM_meta_timeout=5000", "OCF_RESKEY_CRM_meta_interval=1000"}) {
     EXPECT_NE(std::find(s.env.begin(), s.env.end(), v), s.env.end()) << v;
   }
-}
-
-// A realtime agent keeps chrt in memory (test_load: an evicted chrt held the loop 165 ms).
-TEST(KeepResident, LocksAFileAndNamesOneItCannot) {
-  EXPECT_TRUE(keep_resident(kChrtPath)) << kChrtPath << " is util-linux's, always installed";
-  const auto missing = keep_resident("/nonexistent/hactl-test");
-  ASSERT_FALSE(missing);
-  EXPECT_EQ(missing.error(), "/nonexistent/hactl-test: No such file or directory");
-  const auto empty = keep_resident("/dev/null");
-  ASSERT_FALSE(empty);
-  EXPECT_EQ(empty.error(), "/dev/null: empty");
 }
 
 }  // namespace

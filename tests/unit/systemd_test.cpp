@@ -61,11 +61,14 @@ class PrivateSystemd : public ::testing::Test {
     ::setenv("DBUS_SYSTEM_BUS_ADDRESS",
              ("unix:path=" + root_ + "/run/dbus/system_bus_socket").c_str(), 1);
     uv_loop_init(&loop_);
+    spawner_.emplace(&loop_);
   }
 
   void TearDown() override {
     executor_.reset();
+    if (spawner_) spawner_->close();
     uv_run(&loop_, UV_RUN_DEFAULT);
+    spawner_.reset();
     uv_loop_close(&loop_);
     ::unsetenv("DBUS_SYSTEM_BUS_ADDRESS");
     if (systemd_ > 0) ::kill(systemd_, SIGKILL);  // the whole namespace goes with it
@@ -90,7 +93,8 @@ class PrivateSystemd : public ::testing::Test {
   OpResult act(const std::string& rsc, const char* action) {
     std::optional<OpResult> got;
     if (!executor_) {
-      executor_ = std::make_unique<Executor>(&loop_, rc_, [this](const OpResult& r) { last_ = r; });
+      executor_ =
+          std::make_unique<Executor>(*spawner_, rc_, [this](const OpResult& r) { last_ = r; });
     }
     last_.reset();
     executor_->submit(OpRequest{++calls_, rsc, action, 10s});
@@ -103,6 +107,7 @@ class PrivateSystemd : public ::testing::Test {
   pid_t systemd_ = -1;
   std::string root_;
   uv_loop_t loop_{};
+  std::optional<Spawner> spawner_;
   ResourceConfig rc_;
   std::unique_ptr<Executor> executor_;
   std::optional<OpResult> last_;
@@ -138,7 +143,7 @@ TEST_F(PrivateSystemd, ADeadAgentsGuardStopsItsUnits) {
   auto guard = ResourceGuard::spawn(o);
   ASSERT_TRUE(guard.has_value()) << guard.error();
   const pid_t pid = guard->pid();
-  executor_ = std::make_unique<Executor>(&loop_, rc_, [this](const OpResult& r) { last_ = r; });
+  executor_ = std::make_unique<Executor>(*spawner_, rc_, [this](const OpResult& r) { last_ = r; });
   executor_->set_guard(&*guard);
   EXPECT_EQ(act("ok", "start").code, OcfCode::kSuccess);
   EXPECT_TRUE(nsenter("systemctl is-active --quiet hactl-ok.service"));
