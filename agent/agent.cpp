@@ -251,6 +251,12 @@ OcfContext Agent::ocf_context() const {
   c.socket = options_.socket_path;
   c.node = config().node(options_.self).name;
   c.clone_env = ocf_clone_env(config().resources, config().resource_nodes());
+  const auto arbiter = config().arbiter();
+  for (std::size_t i = 0; i < config().nodes.size(); ++i) {
+    c.node_names.push_back(config().nodes[i].name);
+    if (!config().nodes[i].witness && (!arbiter || arbiter->value != i))
+      c.resource_nodes.push_back(static_cast<std::uint16_t>(i));
+  }
   return c;
 }
 
@@ -483,8 +489,9 @@ void Agent::carry_out_resources(RuntimeOutput& out) {
     });
   }
   for (const KeeperCall& c : out.calls) {
-    executor_->submit(
-        OpRequest{c.call_id, config().resources.primitives[c.index].id, c.action, Duration{0}});
+    OpRequest request{c.call_id, config().resources.primitives[c.index].id, c.action, Duration{0}};
+    request.notification = c.notification;
+    executor_->submit(std::move(request));
   }
 }
 

@@ -10,6 +10,7 @@
 #include <variant>
 #include <vector>
 
+#include "common/clone_notification.hpp"
 #include "common/resource_config.hpp"
 #include "common/types.hpp"
 
@@ -133,7 +134,7 @@ struct ResourceReport {
 };
 inline constexpr std::size_t kReportPageEntries = 64;
 
-enum class RequestKind : std::uint8_t { kStart, kStop, kPromote, kDemote, kCleanup };
+enum class RequestKind : std::uint8_t { kStart, kStop, kPromote, kDemote, kCleanup, kNotify };
 
 // Coordinator -> agent: run one action. The agent runs each id once and answers repeats of it
 // with the result it already has. kCleanup (forget failures, probe again) may come from any node.
@@ -150,6 +151,8 @@ struct ActionRequest {
   // start afresh at each boot, so the echo alone cannot tell a request meant for an earlier
   // agent of the recipient (delayed in the network) from one for the agent that runs now.
   std::uint64_t incarnation = 0;
+  // kNotify: the clone instance's notify call and its lists (common/clone_notification.hpp).
+  std::optional<CloneNotification> notification{};
   bool operator==(const ActionRequest&) const = default;
 };
 

@@ -121,6 +121,8 @@ struct CloneConfig {
   int clone_max = 0;  // 0: one per eligible node
   bool promotable = false;
   int promoted_max = 1;
+  // Its instances' agents run `notify` around each operation on them (clone_notification.hpp).
+  bool notify = false;
 };
 
 struct LocationConstraint {

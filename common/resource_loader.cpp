@@ -321,12 +321,17 @@ void load_resources(YamlReader& r, const YAML::Node& root, ResourceConfig& out) 
     c.promotable = r.bool_field(n, p, "promotable").value_or(false);
     c.promoted_max =
         r.int_field(n, p, "promoted_max", 1, static_cast<int>(limits::kMaxNodes)).value_or(1);
-    // Accepted once hactl runs the notify actions around its instances' changes; until then a
-    // configuration that relies on them (pgsql's) is refused rather than run without them.
-    if (r.bool_field(n, p, "notify").value_or(false)) {
-      r.error(n["notify"], p + ".notify",
-              "hactl does not run clone notifications yet; remove notify (see "
-              "docs/replication.md)");
+    c.notify = r.bool_field(n, p, "notify").value_or(false);
+    if (c.notify) {
+      // Only an OCF agent has a notify action (a group's members are notified in Pacemaker
+      // one by one; hactl does not do that).
+      const auto prim = std::find_if(out.primitives.begin(), out.primitives.end(),
+                                     [&](const PrimitiveConfig& x) { return x.id == c.child; });
+      if (prim == out.primitives.end() || prim->cls != ResourceClass::kOcf) {
+        r.error(n["notify"], p + ".notify",
+                "notify needs the clone's resource to be an OCF primitive, whose agent has a "
+                "notify action (not a group, vip, systemd unit or exec script)");
+      }
     }
     out.clones.push_back(std::move(c));
   });

@@ -18,6 +18,24 @@
 namespace hactl {
 namespace {
 
+static_assert(limits::kMaxNodes <= 32, "a notification's node lists travel as 32-bit masks");
+
+std::uint32_t node_mask(const std::vector<std::uint16_t>& nodes) {
+  std::uint32_t mask = 0;
+  for (const std::uint16_t n : nodes) {
+    if (n < 32) mask |= std::uint32_t{1} << n;
+  }
+  return mask;
+}
+
+std::vector<std::uint16_t> nodes_of_mask(std::uint32_t mask) {
+  std::vector<std::uint16_t> out;
+  for (std::uint16_t n = 0; n < 32; ++n) {
+    if ((mask >> n) & 1U) out.push_back(n);
+  }
+  return out;
+}
+
 constexpr std::uint8_t kMagic0 = 'H';
 constexpr std::uint8_t kMagic1 = 'A';
 constexpr std::size_t kNonceBytes = crypto_aead_xchacha20poly1305_ietf_NPUBBYTES;
@@ -152,6 +170,12 @@ struct BodyEncoder {
     w.u8(static_cast<std::uint8_t>(m.kind));
     w.u64(m.echo);
     w.u64(m.incarnation);
+    if (m.kind != RequestKind::kNotify) return;
+    // Each list as a bit mask of node indexes (kMaxNodes is 32).
+    const CloneNotification& n = m.notification.value_or(CloneNotification{});
+    w.u8(static_cast<std::uint8_t>(n.type));
+    w.u8(static_cast<std::uint8_t>(n.operation));
+    for (const auto* list : notify_lists(n)) w.u32(node_mask(*list));
   }
   void operator()(const ActionResult& m) const {
     w.u8(static_cast<std::uint8_t>(BodyType::kActionResult));
@@ -305,9 +329,26 @@ std::optional<Message> decode_handover(ByteReader& r, const std::vector<std::str
 
 bool decode_kind(ByteReader& r, RequestKind& kind) {
   std::uint8_t k = 0;
-  if (!r.u8(k) || k > static_cast<std::uint8_t>(RequestKind::kCleanup)) return false;
+  if (!r.u8(k) || k > static_cast<std::uint8_t>(RequestKind::kNotify)) return false;
   kind = static_cast<RequestKind>(k);
   return true;
+}
+
+std::optional<CloneNotification> decode_notification(ByteReader& r) {
+  CloneNotification n;
+  std::uint8_t type = 0, operation = 0;
+  if (!r.u8(type) || !r.u8(operation) || type > static_cast<std::uint8_t>(NotifyType::kPost) ||
+      operation > static_cast<std::uint8_t>(NotifyOperation::kDemote)) {
+    return std::nullopt;
+  }
+  n.type = static_cast<NotifyType>(type);
+  n.operation = static_cast<NotifyOperation>(operation);
+  for (auto* list : notify_lists(n)) {
+    std::uint32_t mask = 0;
+    if (!r.u32(mask)) return std::nullopt;
+    *list = nodes_of_mask(mask);
+  }
+  return n;
 }
 
 std::optional<Message> decode_report(ByteReader& r) {
@@ -464,9 +505,14 @@ std::optional<Message> decode_body(ByteReader& r, const std::vector<std::string>
       break;
     case BodyType::kActionRequest: {
       ActionRequest m;
-      if (r.u64(m.term.value) && r.u64(m.config_id) && r.u64(m.id) && r.u32(m.index) &&
-          decode_kind(r, m.kind) && r.u64(m.echo) && r.u64(m.incarnation))
-        out = m;
+      if (!r.u64(m.term.value) || !r.u64(m.config_id) || !r.u64(m.id) || !r.u32(m.index) ||
+          !decode_kind(r, m.kind) || !r.u64(m.echo) || !r.u64(m.incarnation))
+        break;
+      if (m.kind == RequestKind::kNotify) {
+        m.notification = decode_notification(r);
+        if (!m.notification) break;
+      }
+      out = m;
       break;
     }
     case BodyType::kActionResult: {

@@ -63,6 +63,8 @@ Conductor::Conductor(const ClusterConfig& config, NodeId self)
                                                            : ResourceRole::kStarted);
   }
   online_since_.assign(config.nodes.size(), std::nullopt);
+  notifying_ = notifying_primitives(config);
+  any_notifying_ = std::find(notifying_.begin(), notifying_.end(), true) != notifying_.end();
   // Flap damping watches what moves as one (a primitive outside groups and clones, a group),
   // by its first member's starts.
   const auto damping = [&](const std::vector<std::string>& members) {
@@ -200,7 +202,8 @@ void Conductor::on_result(NodeId from, const ActionResult& r) {
   const auto it = inflight_.find(r.id);
   if (it == inflight_.end() || it->second.node != from) return;
   const std::string& id = config_.resources.primitives.at(it->second.index).id;
-  static constexpr const char* kKinds[] = {"start", "stop", "promote", "demote", "cleanup"};
+  static constexpr const char* kKinds[] = {"start",  "stop",    "promote",
+                                           "demote", "cleanup", "notify"};
   events_.push_back(Event(EventKind::kActionResult, r.ok ? EventLevel::kInfo : EventLevel::kWarn)
                         .add("resource", id)
                         .add("node", config_.node(from).name)
@@ -276,6 +279,7 @@ void Conductor::tick(const Membership& m, Instant now) {
     active_ = false;
     last_dispatch_.reset();
     inflight_.clear();
+    step_.reset();
     waiting_.clear();  // status: a node that does not lead waits for nothing (docs/status.md)
     return;
   }
@@ -320,6 +324,7 @@ void Conductor::begin_term(const Membership& m, Instant now) {
   term_ = m.term;
   since_ = now;
   inflight_.clear();
+  step_.reset();  // what an earlier term began is not known to be done: planned afresh
   std::fill(awaited_version_.begin(), awaited_version_.end(), 0);
   events_.push_back(Event(EventKind::kConductorStarted).add("term", m.term.value));
 }
@@ -347,7 +352,7 @@ ActionRequest Conductor::request(const Membership& m, std::uint64_t id, const In
   const std::uint64_t echo = f.node.value < m.echo.size() ? m.echo[f.node.value] : 0;
   const std::uint64_t inc =
       f.node.value < m.incarnation.size() && f.node != self_ ? m.incarnation[f.node.value] : 0;
-  return ActionRequest{term_, config_.config_id, id, f.index, f.kind, echo, inc};
+  return ActionRequest{term_, config_.config_id, id, f.index, f.kind, echo, inc, f.notification};
 }
 
 void Conductor::resend(const Membership& m, Instant now) {
@@ -602,26 +607,83 @@ void Conductor::dispatch(const Membership& m, Instant now, const ClusterState& s
   std::erase_if(pending_holds_,
                 [&](const auto& kv) { return now - kv.second.second >= std::chrono::seconds{30}; });
   hold_flapping(now);
-  std::size_t sent = 0;
+  const std::vector<bool> held = notify_wave(m, now, s, t, waits);
   for (std::size_t i = 0; i < t.actions.size(); ++i) {
-    if (waits[i]) continue;
+    if (waits[i] || held[i]) continue;
     const PlannedAction& a = t.actions[i];
     const std::uint32_t index = prim_index_.at(a.resource);
     // A start counts as a move when it is sent: a node that dies right after starting it
     // never reports it, and the move must still count (test_failback found one missed).
     if (a.kind == ActionKind::kStart && damped_of_[index] >= 0) saw_active(index, a.node);
-    const std::uint64_t id = (term_.value << 32) | (next_id_++ & 0xffffffffULL);
-    const RequestKind kind = request_kind(a.kind);
-    inflight_[id] = InFlight{a.node, index, kind, now};
-    requests_.emplace_back(a.node, request(m, id, inflight_[id]));
+    send(m, now, InFlight{a.node, index, request_kind(a.kind), now});
     events_.push_back(Event(EventKind::kDispatch)
                           .add("resource", a.resource)
                           .add("action", to_string(a.kind))
                           .add("node", config_.node(a.node).name)
                           .text("reason", a.reason));
+  }
+  if (!inflight_.empty()) wake_at(now + 2 * config_.timing.heartbeat_interval);
+}
+
+void Conductor::send(const Membership& m, Instant now, InFlight f) {
+  const std::uint64_t id = (term_.value << 32) | (next_id_++ & 0xffffffffULL);
+  f.sent = now;
+  const auto [it, added] = inflight_.emplace(id, std::move(f));
+  requests_.emplace_back(it->second.node, request(m, id, it->second));
+}
+
+std::size_t Conductor::send_notifications(const Membership& m, Instant now, NotifyType type) {
+  CloneNotification n = step_->lists;
+  n.type = type;
+  n.operation = step_->operation;
+  const std::string& id = config_.resources.primitives[step_->primitive].id;
+  std::size_t sent = 0;
+  for (const std::uint16_t node : notify_targets(*step_, type)) {
+    if (node >= m.up.size() || !m.up[node]) continue;
+    send(m, now, InFlight{NodeId{node}, step_->primitive, RequestKind::kNotify, now, n});
+    events_.push_back(Event(EventKind::kDispatch)
+                          .add("resource", id)
+                          .add("action", "notify")
+                          .add("node", config_.nodes[node].name)
+                          .text("reason", std::string(to_string(type)) + "-" +
+                                              std::string(to_string(step_->operation))));
     ++sent;
   }
-  if (sent > 0) wake_at(now + 2 * config_.timing.heartbeat_interval);
+  return sent;
+}
+
+std::vector<bool> Conductor::notify_wave(const Membership& m, Instant now, const ClusterState& s,
+                                         const Transition& t, const std::vector<bool>& waits) {
+  std::vector<bool> held(t.actions.size(), false);
+  if (!any_notifying_) return held;
+  using Phase = NotifyStep::Phase;
+  // Nothing of a notifying clone goes but what the step under way sends in this wave.
+  const auto hold_all_but_step = [&](bool step_goes) {
+    for (std::size_t i = 0; i < t.actions.size(); ++i) {
+      const PlannedAction& a = t.actions[i];
+      if (!notifying_[prim_index_.at(a.resource)]) continue;
+      held[i] = !(step_goes && step_ && in_step(*step_, config_, a));
+    }
+    return held;
+  };
+  if (step_ && step_->phase == Phase::kPost) step_.reset();  // its post notifications answered
+  if (step_ && step_->phase == Phase::kActions) {            // its actions answered
+    step_->phase = Phase::kPost;
+    if (send_notifications(m, now, NotifyType::kPost) > 0) return hold_all_but_step(false);
+    step_.reset();
+  }
+  if (step_ && step_->phase == Phase::kPre) {  // its pre notifications answered
+    if (still_planned(*step_, config_, t, waits)) {
+      step_->phase = Phase::kActions;
+      return hold_all_but_step(true);
+    }
+    step_.reset();  // the plan changed under it: planned afresh
+  }
+  step_ = next_notify_step(config_, s, t, waits, notifying_);
+  if (!step_) return held;
+  if (send_notifications(m, now, NotifyType::kPre) > 0) return hold_all_but_step(false);
+  step_->phase = Phase::kActions;  // nobody to tell before: its actions go at once
+  return hold_all_but_step(true);
 }
 
 // A failure count forgotten after failure_timeout may let a resource back onto a node.

@@ -32,6 +32,7 @@
 #include "common/config.hpp"
 #include "common/event.hpp"
 #include "common/messages.hpp"
+#include "coordinator/clone_notify.hpp"
 #include "coordinator/cluster_state.hpp"
 
 namespace hactl {
@@ -145,6 +146,7 @@ class Conductor {
     std::uint32_t index = 0;
     RequestKind kind = RequestKind::kStart;
     Instant sent{};
+    std::optional<CloneNotification> notification{};  // kNotify
   };
 
   void begin_term(const Membership& m, Instant now);
@@ -153,6 +155,15 @@ class Conductor {
   ActionRequest request(const Membership& m, std::uint64_t id, const InFlight& f) const;
   bool ready(const Membership& m, Instant now);
   void dispatch(const Membership& m, Instant now, const ClusterState& s);
+  // Clone notifications (coordinator/clone_notify.hpp): moves the step under way on by one wave
+  // (or begins the next), sends its notifications or lets its actions go, and says which of
+  // `t`'s actions wait for a later wave.
+  std::vector<bool> notify_wave(const Membership& m, Instant now, const ClusterState& s,
+                                const Transition& t, const std::vector<bool>& waits);
+  // Sends the step's notifications of `type` to its targets that are up; how many.
+  std::size_t send_notifications(const Membership& m, Instant now, NotifyType type);
+  // Sends one request and records it in flight.
+  void send(const Membership& m, Instant now, InFlight f);
   // Whether the last dispatch saw this very cluster (docs/design.md "Heartbeats in one burst").
   bool unchanged_since_dispatch(const Membership& m, const ClusterState& s, Instant now) const;
   Instant lost_base(const Membership& m, NodeId node) const;
@@ -219,6 +230,9 @@ class Conductor {
   std::map<std::string, std::pair<std::string, Instant>> pending_holds_;  // why, when asked
   std::vector<HoldRequest> holds_;
   std::vector<Event> events_;
+  std::vector<bool> notifying_;  // by primitive: in a clone with notify
+  bool any_notifying_ = false;
+  std::optional<NotifyStep> step_;  // the notified operation under way
 };
 
 RequestKind request_kind(ActionKind k);

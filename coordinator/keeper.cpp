@@ -31,6 +31,8 @@ std::string_view action_of(RequestKind k) {
       return "demote";
     case RequestKind::kCleanup:
       return "monitor";
+    case RequestKind::kNotify:
+      return "notify";
   }
   return "monitor";
 }
@@ -126,18 +128,21 @@ void Keeper::on_request(NodeId from, const ActionRequest& r, const LeaseView& le
   requests_.emplace(r.id, std::nullopt);
   while (requests_.size() > kRememberedRequests) requests_.erase(requests_.begin());
   if (r.kind == RequestKind::kStop || r.kind == RequestKind::kDemote) set_monitor(r.index, false);
-  const std::uint64_t call = submit(r.index, std::string(action_of(r.kind)));
+  // A notify call changes nothing here: the agent tells its instance what the clone does.
+  const std::uint64_t call = submit(r.index, std::string(action_of(r.kind)),
+                                    r.kind == RequestKind::kNotify ? r.notification : std::nullopt);
   Call& c = calls_.at(call);
   c.request = r.id;
   c.from = from;
   c.kind = r.kind;
 }
 
-std::uint64_t Keeper::submit(std::size_t index, std::string action) {
+std::uint64_t Keeper::submit(std::size_t index, std::string action,
+                             std::optional<CloneNotification> notification) {
   const std::uint64_t id = next_call_++;
   calls_[id] = Call{index, action, std::nullopt, self_, RequestKind::kStart};
   ++local_[index].pending;
-  out_.calls.push_back(KeeperCall{id, index, std::move(action)});
+  out_.calls.push_back(KeeperCall{id, index, std::move(action), std::move(notification)});
   changed();
   return id;
 }
@@ -172,7 +177,9 @@ void Keeper::on_call_done(std::uint64_t call_id, int code, bool ran, Instant now
   if (l.failed) done.add("failed", true);
   out_.events.push_back(std::move(done));
   if (!c.request) return;
-  const bool ok = !l.failed && (c.action != "stop" || l.role == ResourceRole::kStopped);
+  const bool ok = c.action == "notify"
+                      ? ran && code == kOcfSuccess
+                      : !l.failed && (c.action != "stop" || l.role == ResourceRole::kStopped);
   ActionResult result{last_term_, *c.request, static_cast<std::uint32_t>(c.index),
                       c.kind,     ok,         static_cast<std::uint8_t>(std::clamp(code, 0, 255)),
                       version_};

@@ -40,8 +40,9 @@ struct LeaseView {
 
 struct KeeperCall {
   std::uint64_t call_id = 0;
-  std::size_t index = 0;  // the primitive
-  std::string action;     // start, stop, monitor, promote, demote
+  std::size_t index = 0;                            // the primitive
+  std::string action;                               // start, stop, monitor, promote, demote, notify
+  std::optional<CloneNotification> notification{};  // a notify call's lists
 };
 
 struct KeeperOutput {
@@ -119,7 +120,8 @@ class Keeper {
   bool lease_ok(const LeaseView& lease, Instant now) const;
   bool authority_ok(const LeaseView& lease, Instant now) const;
   void lapse();
-  std::uint64_t submit(std::size_t index, std::string action);
+  std::uint64_t submit(std::size_t index, std::string action,
+                       std::optional<CloneNotification> notification = std::nullopt);
   void apply(std::size_t index, const std::string& action, int code, bool ran, Instant now);
   void fail(Local& l, Instant now, std::uint32_t count_to = 0);
   void set_monitor(std::size_t index, bool on);

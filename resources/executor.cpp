@@ -60,6 +60,17 @@ void Executor::recount(Lane& lane) {
   busy_ = busy ? busy_ + 1 : busy_ - 1;
 }
 
+ProcessSpec Executor::ocf_request_spec(const PrimitiveConfig& p, const OpRequest& request,
+                                       Duration interval) const {
+  ProcessSpec spec = ocf_spec(p, request.action, request.timeout, interval, context_);
+  if (request.notification) {
+    const auto env =
+        ocf_notify_env(*request.notification, p.id, context_.node_names, context_.resource_nodes);
+    spec.env.insert(spec.env.end(), env.begin(), env.end());
+  }
+  return spec;
+}
+
 Duration Executor::timeout_for(const PrimitiveConfig& p, const std::string& action) const {
   if (action == "start") return p.start.timeout;
   if (action == "stop") return p.stop.timeout;
@@ -122,8 +133,7 @@ void Executor::run(Lane& lane, const OpRequest& request) {
   switch (p.cls) {
     case ResourceClass::kOcf:
       lane.process = run_process(
-          spawner_, ocf_spec(p, request.action, request.timeout, lane.interval, context_),
-          [done](const ProcessResult& r) {
+          spawner_, ocf_request_spec(p, request, lane.interval), [done](const ProcessResult& r) {
             done(r, r.ended == ProcessResult::Ended::kExited ? ocf_code(r.exit_code)
                                                              : OcfCode::kErrGeneric);
           });

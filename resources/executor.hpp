@@ -11,6 +11,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "common/resource_config.hpp"
@@ -25,8 +26,10 @@ namespace hactl {
 struct OpRequest {
   std::uint64_t call_id = 0;
   std::string resource;  // a primitive id
-  std::string action;    // start, stop, monitor, promote, demote, meta-data, validate-all
+  std::string action;    // start, stop, monitor, promote, demote, notify, meta-data, validate-all
   Duration timeout{0};   // 0: the primitive's configured timeout for the action
+  // A notify call's lists (OCF agents only: ocf_notify_env).
+  std::optional<CloneNotification> notification{};
 };
 
 struct OpResult {
@@ -68,6 +71,8 @@ class Executor {
   void recount(Lane& lane);  // after a change of its queue or running action
   void run(Lane& lane, const OpRequest& request);
   Duration timeout_for(const PrimitiveConfig& p, const std::string& action) const;
+  ProcessSpec ocf_request_spec(const PrimitiveConfig& p, const OpRequest& request,
+                               Duration interval) const;
   void finished(Lane& lane, const OpRequest& request, OpResult result);
   void guard(Lane& lane, bool may_run);
   // Runs fn on the loop after `delay` (a later turn of the loop even for 0).

@@ -1,6 +1,8 @@
 #include "resources/ocf_agent.hpp"
 
+#include <algorithm>
 #include <chrono>
+#include <iterator>
 
 namespace hactl {
 namespace {
@@ -58,7 +60,8 @@ std::map<std::string, std::vector<std::string>, std::less<>> ocf_clone_env(const
         std::to_string(c.clone_max > 0 ? static_cast<std::size_t>(c.clone_max) : nodes);
     const std::string meta = "OCF_RESKEY_CRM_meta_";
     std::vector<std::string> env = {meta + "clone_max=" + max, meta + "clone_node_max=1",
-                                    meta + "globally_unique=false", meta + "notify=false"};
+                                    meta + "globally_unique=false",
+                                    meta + "notify=" + (c.notify ? "true" : "false")};
     if (c.promotable) {
       const std::string promoted = std::to_string(c.promoted_max);
       for (const char* name : {"promoted_max=", "master_max="})
@@ -75,6 +78,56 @@ std::map<std::string, std::vector<std::string>, std::less<>> ocf_clone_env(const
     for (const auto& m : g->second->members) out.emplace(m, env);
   }
   return out;
+}
+
+namespace {
+
+// Space-separated, " " when empty (agents test for a blank list, as Pacemaker sends it).
+template <typename Name>
+std::string joined(const std::vector<std::uint16_t>& ids, Name name) {
+  if (ids.empty()) return " ";
+  std::string out;
+  for (const std::uint16_t id : ids) {
+    if (!out.empty()) out += ' ';
+    out += name(id);
+  }
+  return out;
+}
+
+std::vector<std::uint16_t> minus(const std::vector<std::uint16_t>& a,
+                                 const std::vector<std::uint16_t>& b) {
+  std::vector<std::uint16_t> out;
+  std::set_difference(a.begin(), a.end(), b.begin(), b.end(), std::back_inserter(out));
+  return out;
+}
+
+}  // namespace
+
+std::vector<std::string> ocf_notify_env(const CloneNotification& n, std::string_view primitive,
+                                        const std::vector<std::string>& node_names,
+                                        const std::vector<std::uint16_t>& all) {
+  const std::string meta = "OCF_RESKEY_CRM_meta_notify_";
+  const auto uname = [&](std::uint16_t id) {
+    return id < node_names.size() ? node_names[id] : std::to_string(id);
+  };
+  const auto instance = [&](std::uint16_t id) {
+    return std::string(primitive) + ":" + std::to_string(id);
+  };
+  std::vector<std::string> env = {meta + "type=" + std::string(to_string(n.type)),
+                                  meta + "operation=" + std::string(to_string(n.operation))};
+  const std::vector<std::uint16_t> unpromoted = minus(n.active, n.promoted);
+  const std::pair<const char*, const std::vector<std::uint16_t>*> lists[] = {
+      {"start", &n.start},     {"stop", &n.stop},           {"promote", &n.promote},
+      {"demote", &n.demote},   {"active", &n.active},       {"promoted", &n.promoted},
+      {"master", &n.promoted}, {"unpromoted", &unpromoted}, {"slave", &unpromoted}};
+  for (const auto& [name, ids] : lists) {
+    env.push_back(meta + name + "_resource=" + joined(*ids, instance));
+    env.push_back(meta + name + "_uname=" + joined(*ids, uname));
+  }
+  env.push_back(meta + "inactive_resource=" + joined(minus(n.available, n.active), instance));
+  env.push_back(meta + "all_uname=" + joined(all, uname));
+  env.push_back(meta + "available_uname=" + joined(n.available, uname));
+  return env;
 }
 
 ProcessSpec ocf_spec(const PrimitiveConfig& p, std::string_view action, Duration timeout,

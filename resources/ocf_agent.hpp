@@ -4,12 +4,14 @@
 // codes; running them is process_runner's job.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "common/clone_notification.hpp"
 #include "common/resource_config.hpp"
 #include "resources/process_runner.hpp"
 
@@ -52,6 +54,10 @@ struct OcfContext {
   std::string node;    // this node's name (OCF_RESKEY_CRM_meta_on_node)
   // The clone meta of each primitive that runs in a clone (ocf_clone_env), by primitive id.
   std::map<std::string, std::vector<std::string>, std::less<>> clone_env;
+  // For notify calls (ocf_notify_env): every node's name by index, and the nodes that may run
+  // resources (neither witnesses nor the arbiter).
+  std::vector<std::string> node_names;
+  std::vector<std::uint16_t> resource_nodes;
 };
 
 // The meta attributes Pacemaker gives a clone instance's agent: OCF_RESKEY_CRM_meta_clone_max,
@@ -60,6 +66,17 @@ struct OcfContext {
 // every primitive in a clone. `nodes`: how many nodes may run resources (clone_max 0).
 std::map<std::string, std::vector<std::string>, std::less<>> ocf_clone_env(const ResourceConfig& rc,
                                                                            std::size_t nodes);
+
+// The OCF_RESKEY_CRM_meta_notify_* of one `notify` call of an instance of `primitive`
+// (Pacemaker Explained, clone notifications): notify_type and notify_operation, then for start,
+// stop, promote, demote, active, promoted and unpromoted (with their old names master and slave)
+// the instances as _resource (PRIMITIVE:N, N the node's index: one instance per node) and their
+// nodes as _uname; inactive_resource (available, not active); all_uname (`all`, every node that
+// may run resources) and available_uname. An empty list is a single space, as Pacemaker gives
+// it. `node_names` by node index.
+std::vector<std::string> ocf_notify_env(const CloneNotification& n, std::string_view primitive,
+                                        const std::vector<std::string>& node_names,
+                                        const std::vector<std::uint16_t>& all);
 
 // `action` is start, stop, monitor, promote, demote, notify, meta-data or validate-all.
 ProcessSpec ocf_spec(const PrimitiveConfig& p, std::string_view action, Duration timeout,

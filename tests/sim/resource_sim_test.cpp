@@ -20,7 +20,9 @@ namespace {
 // The clone's instances may be promoted on every host (`hosts`, n1..): a promotion location of
 // score 1 each, as an agent's positive promotion score would (hactl promotes only an instance
 // with one). The simulated agents set no scores.
-std::string resources(int promoted_max, std::size_t hosts) {
+// With `notify`, the clone's instances are notified around each of its operations (the
+// simulated agents answer every notify at once).
+std::string resources(int promoted_max, std::size_t hosts, bool notify = false) {
   std::string promotion = "constraints:\n  location:\n";
   for (std::size_t i = 1; i <= hosts; ++i) {
     promotion +=
@@ -48,7 +50,7 @@ clones:
     resource: db
     promotable: true
     promoted_max: )" +
-         std::to_string(promoted_max) + "\n" + promotion;
+         std::to_string(promoted_max) + "\n" + (notify ? "    notify: true\n" : "") + promotion;
 }
 
 struct Shape {
@@ -59,13 +61,15 @@ struct Shape {
   std::size_t share;  // parts of the schedule budget
   bool arbiter = false;
   bool two_node = false;
+  bool notify = false;
 };
 
 constexpr Shape kShapes[] = {{"3 nodes, master/slave", 3, 0, 1, 3},
                              {"3 nodes, multi-master (promoted_max 2)", 3, 0, 2, 2},
                              {"5 nodes, promoted_max 2", 5, 0, 2, 1},
                              {"2 nodes + witness", 3, 1, 1, 2},
-                             {"2 nodes + arbiter", 2, 0, 1, 2, true}};
+                             {"2 nodes + arbiter", 2, 0, 1, 2, true},
+                             {"3 nodes, master/slave, notify", 3, 0, 1, 1, false, false, true}};
 
 // Runs `seeds` over `shapes` (each its share of the count), each schedule with the options
 // every shape shares, then `extra`; prints what moved.
@@ -82,7 +86,7 @@ void run_shapes(SeedPlan& seeds, std::span<const Shape> shapes,
       o.witnesses = shape.witnesses;
       o.arbiter = shape.arbiter;
       o.two_node = shape.two_node;
-      o.resources_yaml = resources(shape.promoted_max, shape.nodes - shape.witnesses);
+      o.resources_yaml = resources(shape.promoted_max, shape.nodes - shape.witnesses, shape.notify);
       o.fault_phase = 8'000'000;
       // Longer than the takeover delay (2.9 s): the guard must stop what the agent cannot.
       o.agent_restart_within = 6'000'000;

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 
 namespace hactl {
 namespace {
@@ -172,6 +173,52 @@ TEST_F(ExecutorTest, AHungRecurringMonitorIsKilledWhenTheMonitorIsSwitchedOff) {
   ASSERT_EQ(results_.size(), 2u) << "the killed monitor reports nothing";
   EXPECT_EQ(results_[1].call_id, 7u);
   EXPECT_EQ(results_[1].code, OcfCode::kSuccess);
+}
+
+// A notify call runs the agent's `notify` action with the notification's lists (an OCF agent
+// of the test's own, under an OCF root of its own, that writes what it was given).
+TEST_F(ExecutorTest, NotifyRunsTheAgentWithItsLists) {
+  const auto root = dir_ / "ocf";
+  fs::create_directories(root / "resource.d" / "hactltest");
+  const auto agent = root / "resource.d" / "hactltest" / "envdump";
+  std::ofstream(agent) << "#!/bin/sh\n[ \"$1\" = notify ] || exit 0\nenv | grep "
+                          "'^OCF_RESKEY_CRM_meta_notify_' | sort > \"$OCF_RESKEY_out\"\n";
+  fs::permissions(agent, fs::perms::owner_all);
+  PrimitiveConfig p;
+  p.id = "db";
+  p.cls = ResourceClass::kOcf;
+  p.provider = "hactltest";
+  p.type = "envdump";
+  p.params["out"] = (dir_ / "env").string();
+  rc_.primitives = {p};
+  OcfContext context;
+  context.ocf_root = root.string();
+  context.node_names = {"n1", "n2"};
+  context.resource_nodes = {0, 1};
+  executor_ = std::make_unique<Executor>(
+      *spawner_, rc_, [this](const OpResult& r) { results_.push_back(r); }, context);
+  CloneNotification n;
+  n.type = NotifyType::kPost;
+  n.operation = NotifyOperation::kStart;
+  n.start = {1};
+  n.active = {0};
+  n.available = {0, 1};
+  OpRequest request{1, "db", "notify", 5s};
+  request.notification = n;
+  executor_->submit(request);
+  run_until_idle();
+  ASSERT_EQ(results_.size(), 1u);
+  EXPECT_EQ(results_[0].code, OcfCode::kSuccess) << results_[0].output;
+  std::ifstream in(dir_ / "env");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  for (const char* line :
+       {"OCF_RESKEY_CRM_meta_notify_type=post\n", "OCF_RESKEY_CRM_meta_notify_operation=start\n",
+        "OCF_RESKEY_CRM_meta_notify_start_uname=n2\n",
+        "OCF_RESKEY_CRM_meta_notify_start_resource=db:1\n",
+        "OCF_RESKEY_CRM_meta_notify_active_uname=n1\n", "OCF_RESKEY_CRM_meta_notify_stop_uname= \n",
+        "OCF_RESKEY_CRM_meta_notify_available_uname=n1 n2\n"}) {
+    EXPECT_NE(text.find(line), std::string::npos) << line << " not in:\n" << text;
+  }
 }
 
 TEST_F(ExecutorTest, UnknownResource) {

@@ -333,6 +333,57 @@ TEST(OcfCodes, Meanings) {
   EXPECT_EQ(exec_code("start", 3), OcfCode::kErrGeneric);
 }
 
+// A notify call's lists, as Pacemaker gives them: instances as PRIMITIVE:N, nodes by name,
+// " " for an empty list, promoted and unpromoted under their old names too.
+TEST(OcfEnvironment, NotifyListsFollowPacemaker) {
+  CloneNotification n;
+  n.type = NotifyType::kPre;
+  n.operation = NotifyOperation::kPromote;
+  n.promote = {2};
+  n.active = {0, 2};
+  n.promoted = {};
+  n.available = {0, 1, 2};
+  const std::vector<std::string> names = {"n1", "n2", "n3", "w"};
+  const auto env = ocf_notify_env(n, "db", names, {0, 1, 2});
+  const std::vector<std::string> expected = {
+      "OCF_RESKEY_CRM_meta_notify_type=pre",
+      "OCF_RESKEY_CRM_meta_notify_operation=promote",
+      "OCF_RESKEY_CRM_meta_notify_start_resource= ",
+      "OCF_RESKEY_CRM_meta_notify_start_uname= ",
+      "OCF_RESKEY_CRM_meta_notify_stop_resource= ",
+      "OCF_RESKEY_CRM_meta_notify_stop_uname= ",
+      "OCF_RESKEY_CRM_meta_notify_promote_resource=db:2",
+      "OCF_RESKEY_CRM_meta_notify_promote_uname=n3",
+      "OCF_RESKEY_CRM_meta_notify_demote_resource= ",
+      "OCF_RESKEY_CRM_meta_notify_demote_uname= ",
+      "OCF_RESKEY_CRM_meta_notify_active_resource=db:0 db:2",
+      "OCF_RESKEY_CRM_meta_notify_active_uname=n1 n3",
+      "OCF_RESKEY_CRM_meta_notify_promoted_resource= ",
+      "OCF_RESKEY_CRM_meta_notify_promoted_uname= ",
+      "OCF_RESKEY_CRM_meta_notify_master_resource= ",
+      "OCF_RESKEY_CRM_meta_notify_master_uname= ",
+      "OCF_RESKEY_CRM_meta_notify_unpromoted_resource=db:0 db:2",
+      "OCF_RESKEY_CRM_meta_notify_unpromoted_uname=n1 n3",
+      "OCF_RESKEY_CRM_meta_notify_slave_resource=db:0 db:2",
+      "OCF_RESKEY_CRM_meta_notify_slave_uname=n1 n3",
+      "OCF_RESKEY_CRM_meta_notify_inactive_resource=db:1",
+      "OCF_RESKEY_CRM_meta_notify_all_uname=n1 n2 n3",
+      "OCF_RESKEY_CRM_meta_notify_available_uname=n1 n2 n3",
+  };
+  EXPECT_EQ(env, expected);
+  n.type = NotifyType::kPost;
+  n.operation = NotifyOperation::kDemote;
+  n.demote = {0};
+  n.promote = {};
+  n.promoted = {0};
+  const auto post = ocf_notify_env(n, "db", names, {0, 1, 2});
+  EXPECT_EQ(post[0], "OCF_RESKEY_CRM_meta_notify_type=post");
+  EXPECT_EQ(post[1], "OCF_RESKEY_CRM_meta_notify_operation=demote");
+  EXPECT_EQ(post[8], "OCF_RESKEY_CRM_meta_notify_demote_resource=db:0");
+  EXPECT_EQ(post[12], "OCF_RESKEY_CRM_meta_notify_promoted_resource=db:0");
+  EXPECT_EQ(post[17], "OCF_RESKEY_CRM_meta_notify_unpromoted_uname=n3");
+}
+
 TEST(OcfEnvironment, FollowsTheApi) {
   PrimitiveConfig p;
   p.id = "db";

@@ -178,6 +178,23 @@ TEST(ResourceConfig, CrossChecks) {
             std::string::npos);
 }
 
+// notify: true on a clone of an OCF primitive (its agent has a notify action); refused on
+// anything else, naming the field.
+TEST(ResourceConfig, CloneNotifyNeedsAnOcfPrimitive) {
+  auto r = parse_config(
+      kHead + replace(kWeb, "    promoted_max: 2\n", "    promoted_max: 2\n    notify: true\n"),
+      "c.yaml");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->config.resources.clones.size(), 1u);
+  EXPECT_TRUE(r->config.resources.clones[0].notify);
+  const std::string job_clone = replace(
+      kWeb, "constraints:\n", "  - {id: job-clone, resource: job, notify: true}\nconstraints:\n");
+  EXPECT_NE(errors(job_clone).find(
+                "clones[1].notify: notify needs the clone's resource to be an OCF primitive"),
+            std::string::npos)
+      << errors(job_clone);
+}
+
 TEST(ResourceConfig, FailbackAndFlapDampingFromTheClusterAndPerResource) {
   const std::string head = R"(cluster:
   name: demo

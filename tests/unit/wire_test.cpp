@@ -61,6 +61,16 @@ std::vector<Message> samples() {
       ActionRequest{Term{6}, 0xfeedULL, 77, 2, RequestKind::kPromote, 0x1234567890ULL,
                     1795752844878007ULL},
       ActionRequest{Term{6}, 0xfeedULL, 78, 0, RequestKind::kCleanup},
+      ActionRequest{Term{6}, 0xfeedULL, 80, 1, RequestKind::kNotify, 5, 6,
+                    CloneNotification{NotifyType::kPost,
+                                      NotifyOperation::kPromote,
+                                      {2},
+                                      {},
+                                      {1},
+                                      {0},
+                                      {0, 1, 2},
+                                      {1},
+                                      {0, 1, 2, 31}}},
       ActionResult{Term{6}, 77, 2, RequestKind::kPromote, true, 0, 13},
       ActionResult{Term{6}, 79, 1, RequestKind::kStop, false, 1, 14},
       DocChunk{Term{8}, DocChunkKind::kReplicate, DocVersion{Term{8}, 3}, 0, 0xabcdef, 0, 5000,
@@ -213,6 +223,23 @@ TEST_F(Wire, AuthenticBodiesThatDoNotParseAreMalformed) {
   for (int i = 0; i < 8; ++i) hb.push_back(0xff);            // lease: 2^64-1
   hb.push_back(0);                                           // reply
   EXPECT_EQ(codec_.open(raw(hb)).error(), DropReason::kMalformedBody);
+  // A notify request: its type and operation must be known ones.
+  const auto notify = [](std::uint8_t type, std::uint8_t operation) {
+    std::vector<std::uint8_t> b = {7};    // ActionRequest
+    b.insert(b.end(), 8 + 8 + 8 + 4, 0);  // term, config, id, index
+    b.push_back(static_cast<std::uint8_t>(RequestKind::kNotify));
+    b.insert(b.end(), 8 + 8, 0);  // echo, incarnation
+    b.push_back(type);
+    b.push_back(operation);
+    b.insert(b.end(), 7 * 4, 0);  // the lists
+    return b;
+  };
+  EXPECT_TRUE(codec_.open(raw(notify(1, 3))));
+  EXPECT_EQ(codec_.open(raw(notify(2, 0))).error(), DropReason::kMalformedBody);
+  EXPECT_EQ(codec_.open(raw(notify(0, 4))).error(), DropReason::kMalformedBody);
+  auto short_lists = notify(0, 0);
+  short_lists.pop_back();
+  EXPECT_EQ(codec_.open(raw(short_lists)).error(), DropReason::kMalformedBody);
 }
 
 TEST_F(Wire, DocumentChunksThatDoNotFitTheirDocumentAreRefused) {
