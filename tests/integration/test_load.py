@@ -118,6 +118,21 @@ METRICS_GET = ("import urllib.request;"
                "print(urllib.request.urlopen('http://127.0.0.1:9405/metrics', timeout=5)"
                ".read().decode())")
 
+def scrape_metrics(c, name):
+    """Node `name`'s Prometheus samples, from inside its namespace: {"name{labels}": value}."""
+    r = c.nodes[name].exec("python3", "-c", METRICS_GET, check=False, timeout=15)
+    out = {}
+    for line in r.stdout.splitlines():
+        if line.startswith("#") or " " not in line:
+            continue
+        key, value = line.rsplit(" ", 1)
+        try:
+            out[key] = float(value)
+        except ValueError:
+            pass
+    return out
+
+
 _live = []  # (kind, object) to undo at exit whatever happened: processes and mounts
 
 
@@ -519,17 +534,7 @@ class LoadTest(ClusterTestCase):
         return coords.pop(), holder[0], terms.pop()
 
     def metrics(self, name):
-        r = self.c.nodes[name].exec("python3", "-c", METRICS_GET, check=False, timeout=15)
-        out = {}
-        for line in r.stdout.splitlines():
-            if line.startswith("#") or " " not in line:
-                continue
-            key, value = line.rsplit(" ", 1)
-            try:
-                out[key] = float(value)
-            except ValueError:
-                pass
-        return out
+        return scrape_metrics(self.c, name)
 
     def events_since(self, name, seq):
         r = self.c.hactl(name, "events", "--json", "-n", "1000")

@@ -22,7 +22,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from netns import ClusterTestCase, cannot_run, main  # noqa: E402
-from test_load import METRICS_GET, SlowFsyncDir, fuse_available  # noqa: E402
+from test_load import SlowFsyncDir, fuse_available, scrape_metrics  # noqa: E402
 
 OPEN_MS = 400
 WATCH_S = 12
@@ -52,18 +52,6 @@ class SlowExec(ClusterTestCase):
         os.chmod(os.path.join(self.fs.backing, "slow-app"), 0o755)
         self.program = os.path.join(self.fs.mount, "slow-app")
 
-    def metrics(self, c, name):
-        r = c.nodes[name].exec("python3", "-c", METRICS_GET, check=False, timeout=15)
-        out = {}
-        for line in r.stdout.splitlines():
-            if not line.startswith("#") and " " in line:
-                key, value = line.rsplit(" ", 1)
-                try:
-                    out[key] = float(value)
-                except ValueError:
-                    pass
-        return out
-
     def over_50ms(self, m):
         """Loop iterations busy longer than 50 ms so far (hactl_loop_busy_seconds)."""
         return m["hactl_loop_busy_seconds_count"] - m['hactl_loop_busy_seconds_bucket{le="0.05"}']
@@ -89,14 +77,14 @@ constraints:
         settled = c.wait_until(
             lambda: (lambda v: v if v[2] == ("n1",) and v[3] == "started" else None)(
                 self.app(c, "n1")), 30, 0.1, "app started on n1")
-        before = {n: self.metrics(c, n) for n in c.nodes}
+        before = {n: scrape_metrics(c, n) for n in c.nodes}
         opens_before = len(self.fs.slow_opens())
         views = []
         end = time.monotonic() + WATCH_S
         while time.monotonic() < end:
             views.append({n: self.app(c, n) for n in c.nodes})
             time.sleep(0.5)
-        after = {n: self.metrics(c, n) for n in c.nodes}
+        after = {n: scrape_metrics(c, n) for n in c.nodes}
         opens = self.fs.slow_opens()[opens_before:]
         print(f"\n{len(opens)} execs slowed by {OPEN_MS} ms in {WATCH_S} s; settled at {settled}")
         for n in c.nodes:
