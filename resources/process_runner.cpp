@@ -400,9 +400,9 @@ std::string_view to_string(ProcessResult::Ended e) {
 struct Spawner::Shared {
   std::mutex mu;
   std::condition_variable wake;
-  std::deque<std::shared_ptr<SpawnRequest>> todo;
+  std::deque<std::shared_ptr<SpawnRequest>> to_start;
   std::deque<std::shared_ptr<SpawnRequest>> spawned;
-  bool stopping = false;   // threads end once `todo` is empty
+  bool stopping = false;   // threads end once `to_start` is empty
   bool abandoned = false;  // nobody takes children any more: kill them
   int wake_fd = -1;        // the loop's eventfd, closed only after the threads have ended
   std::function<void()> before_each_spawn;
@@ -414,10 +414,10 @@ struct Spawner::Shared {
     pthread_sigmask(SIG_BLOCK, &all, nullptr);  // signals are the loop's
     for (;;) {
       std::unique_lock lock(mu);
-      wake.wait(lock, [&] { return stopping || !todo.empty(); });
-      if (todo.empty()) return;
-      auto r = std::move(todo.front());
-      todo.pop_front();
+      wake.wait(lock, [&] { return stopping || !to_start.empty(); });
+      if (to_start.empty()) return;
+      auto r = std::move(to_start.front());
+      to_start.pop_front();
       const bool skip = abandoned;
       lock.unlock();
       if (!skip) {
@@ -515,7 +515,7 @@ void Spawner::submit(std::shared_ptr<SpawnRequest> request) {
   if (pending_++ == 0) uv_ref(reinterpret_cast<uv_handle_t*>(&waker_->poll));
   {
     std::lock_guard lock(shared_->mu);
-    shared_->todo.push_back(std::move(request));
+    shared_->to_start.push_back(std::move(request));
   }
   shared_->wake.notify_one();
 }

@@ -200,44 +200,56 @@ TEST(ProcessRunner, ARealtimeCallersChildrenRunAtNormalPriority) {
 // returns at once and the loop keeps running its timers while the exec is slow; every call
 // still reaches its result, in whatever order the children exit.
 TEST(Spawner, TheLoopRunsWhileAnExecIsSlow) {
-  std::atomic<int> delayed{0};
+  // The spawn does not finish until the loop has ticked 10 times (at most 10 s): were the
+  // spawn on the loop, the loop could not tick and the spawn would end on the bound.
+  std::atomic<int> ticks{0};
+  std::atomic<bool> bound_hit{false};
   TestLoop t(SpawnerOptions{.threads = 1, .before_each_spawn = [&] {
-                              ++delayed;
-                              std::this_thread::sleep_for(300ms);
+                              const auto until = std::chrono::steady_clock::now() + 10s;
+                              while (ticks < 10 && std::chrono::steady_clock::now() < until)
+                                std::this_thread::sleep_for(1ms);
+                              bound_hit = ticks < 10;
                             }});
   std::vector<int> done;
   const auto record = [&done](const ProcessResult& r) { done.push_back(r.exit_code); };
   run_process(*t.spawner, sh("exit 3"), record);
   EXPECT_TRUE(done.empty()) << "nothing is started from inside the call";
-  // A 10 ms timer keeps ticking while the spawn takes 300 ms.
-  int ticks = 0;
   uv_timer_t tick;
   uv_timer_init(&t.loop, &tick);
   tick.data = &ticks;
   uv_timer_start(
-      &tick, [](uv_timer_t* h) { ++*static_cast<int*>(h->data); }, 10, 10);
+      &tick, [](uv_timer_t* h) { ++*static_cast<std::atomic<int>*>(h->data); }, 1, 1);
   t.run_until([&] { return !done.empty(); });
   uv_close(reinterpret_cast<uv_handle_t*>(&tick), nullptr);
   EXPECT_EQ(done, std::vector<int>{3});
-  EXPECT_EQ(delayed.load(), 1);
-  EXPECT_GE(ticks, 10) << "the loop was held while the child was started";
+  EXPECT_FALSE(bound_hit.load()) << "the loop was held while the child was started";
 }
 
 // A child whose exec does not finish within its timeout still reaches a result (timed out),
-// and is killed and reaped when its start does come back.
+// and is killed and reaped when its start does come back. The spawn is held until the result
+// is in, so the order does not depend on time.
 TEST(Spawner, AnExecSlowerThanTheTimeoutTimesOut) {
-  TestLoop t(SpawnerOptions{.threads = 1,
-                            .before_each_spawn = [] { std::this_thread::sleep_for(400ms); }});
+  std::atomic<bool> reported{false};
+  TestLoop t(SpawnerOptions{.threads = 1, .before_each_spawn = [&] {
+                              const auto until = std::chrono::steady_clock::now() + 10s;
+                              while (!reported && std::chrono::steady_clock::now() < until)
+                                std::this_thread::sleep_for(1ms);
+                            }});
   const auto pidfile =
       std::filesystem::temp_directory_path() / ("hactl-late-" + std::to_string(getpid()));
   std::optional<ProcessResult> got;
+  std::size_t pending_then = 0;
   run_process(*t.spawner, sh("echo $$ > " + pidfile.string() + "; exec sleep 30", 100ms),
-              [&](const ProcessResult& r) { got = r; });
+              [&](const ProcessResult& r) {
+                got = r;
+                pending_then = t.spawner->pending();
+                reported = true;
+              });
   t.run_until([&] { return got.has_value(); });
   ASSERT_TRUE(got);
   EXPECT_EQ(got->ended, ProcessResult::Ended::kTimedOut);
   EXPECT_NE(got->error.find("not started within the timeout"), std::string::npos) << got->error;
-  EXPECT_LT(got->took, 350ms);
+  EXPECT_EQ(pending_then, 1u) << "the result came before the start";
   // The late child is killed and reaped: the loop runs until then, and ends by itself.
   uv_run(&t.loop, UV_RUN_DEFAULT);
   EXPECT_EQ(t.spawner->pending(), 0u);
