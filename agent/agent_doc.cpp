@@ -312,7 +312,8 @@ nlohmann::json Agent::doc_json() const {
          {"expires", p.expires == 0 ? nlohmann::json(nullptr) : nlohmann::json(p.expires)},
          {"expires_in_s",
           p.expires == 0 ? nlohmann::json(nullptr) : nlohmann::json(p.expires - unix)},
-         {"by", p.by}});
+         {"by", p.by},
+         {"role", p.role == RoleFilter::kPromoted ? "promoted" : "any"}});
   }
   nlohmann::json held = nlohmann::json::array();
   for (const auto& h : doc().held) {

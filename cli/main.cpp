@@ -536,7 +536,8 @@ int write_verb(const std::string& socket, const json& request, const std::string
     std::string where;
     for (const auto& n : plan.value("nodes", json::array()))
       where += (where.empty() ? "" : ", ") + n.get<std::string>();
-    std::cout << "dry run: " << request.value("resource", std::string()) << " would run on "
+    std::cout << "dry run: " << request.value("resource", std::string())
+              << (request.value("promoted", false) ? " would be promoted on " : " would run on ")
               << (where.empty() ? "no node" : where) << "; nothing was changed\n";
     return 0;
   }
@@ -722,6 +723,10 @@ int main(int argc, char** argv) {
                    "drop the intent after this long (e.g. 10m, 2h; default 1h; forever: until "
                    "cleared)");
   move->add_flag("--dry-run", dry_run, "show where it would go and why; change nothing");
+  bool promoted = false;
+  move->add_flag("--promoted", promoted,
+                 "a promotable clone's promoted role: demote it where it is promoted and "
+                 "promote it on NODE (without NODE: anywhere else)");
   auto* ban = resource->add_subcommand(
       "ban", "keep a resource off NODE for --lifetime (default 1h) or until cleared");
   ban->add_option("RESOURCE", resource_id, "a resource")->required();
@@ -730,6 +735,9 @@ int main(int argc, char** argv) {
       "--lifetime", lifetime,
       "drop the ban after this long (e.g. 10m, 2h; default 1h; forever: until cleared)");
   ban->add_flag("--dry-run", dry_run, "show what the ban would do; change nothing");
+  ban->add_flag("--promoted", promoted,
+                "a promotable clone's promoted role only: never promoted on NODE (it may still "
+                "run there unpromoted)");
   auto* clear = resource->add_subcommand("clear", "remove the moves and bans made for a resource");
   clear->add_option("RESOURCE", resource_id, "a resource")->required();
   clear->add_option("--node", clear_node, "only those naming this node");
@@ -835,20 +843,25 @@ int main(int argc, char** argv) {
     return write_verb(socket, request(V::kNodeMaintenance, {{"node", node}}),
                       node + " is in maintenance: what runs there is left alone");
   if (move->parsed()) {
-    json req = request(V::kResourceMove,
-                       {{"resource", resource_id}, {"lifetime_s", *life}, {"dry_run", dry_run}});
+    json req = request(V::kResourceMove, {{"resource", resource_id},
+                                          {"lifetime_s", *life},
+                                          {"dry_run", dry_run},
+                                          {"promoted", promoted}});
     if (!node.empty()) req["node"] = node;
-    return write_verb(socket, req,
-                      node.empty() ? resource_id + " moves away from its current node"
-                                   : resource_id + " moves to " + node);
+    const std::string what = promoted ? "the promoted role of " + resource_id : resource_id;
+    return write_verb(
+        socket, req,
+        node.empty() ? what + " moves away from its current node" : what + " moves to " + node);
   }
   if (ban->parsed())
     return write_verb(socket,
                       request(V::kResourceBan, {{"resource", resource_id},
                                                 {"node", node},
                                                 {"lifetime_s", *life},
-                                                {"dry_run", dry_run}}),
-                      resource_id + " is banned from " + node);
+                                                {"dry_run", dry_run},
+                                                {"promoted", promoted}}),
+                      (promoted ? "the promoted role of " + resource_id : resource_id) +
+                          " is banned from " + node);
   if (clear->parsed()) {
     json req = request(V::kResourceClear, {{"resource", resource_id}});
     if (!clear_node.empty()) req["node"] = clear_node;

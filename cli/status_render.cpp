@@ -120,6 +120,7 @@ void render_document(std::ostringstream& out, const nlohmann::json& d) {
   if (d.contains("placements") && d["placements"].is_array()) {
     for (const auto& p : d["placements"]) {
       std::string line = str(p, "kind") == "prefer" ? "move " : "ban ";
+      if (str(p, "role") == "promoted") line += "the promoted role of ";
       line +=
           str(p, "resource") + (str(p, "kind") == "prefer" ? " to " : " from ") + str(p, "node");
       if (p.contains("expires_in_s") && p["expires_in_s"].is_number()) {

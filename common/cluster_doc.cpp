@@ -90,6 +90,7 @@ std::string doc_to_bytes(const ClusterDoc& doc) {
                           {"created", p.created},
                           {"expires", p.expires},
                           {"by", p.by}});
+    if (p.role == RoleFilter::kPromoted) placements.back()["role"] = "promoted";
   }
   nlohmann::json held = nlohmann::json::array();
   for (const auto& h : doc.held) {
@@ -144,6 +145,10 @@ std::expected<ClusterDoc, std::string> doc_from_bytes(std::string_view bytes) {
       i.created = p.at("created").get<std::int64_t>();
       i.expires = p.at("expires").get<std::int64_t>();
       i.by = p.at("by").get<std::string>();
+      const auto role = p.value("role", std::string());
+      if (!role.empty() && role != "promoted")
+        return std::unexpected("unknown placement role " + role);
+      i.role = role.empty() ? RoleFilter::kAny : RoleFilter::kPromoted;
       d.placements.push_back(std::move(i));
     }
     for (const auto& h : j.value("held", nlohmann::json::array())) {
@@ -328,7 +333,7 @@ ClusterConfig effective_config(const ClusterConfig& base, const ClusterDoc& doc,
         p.kind == PlacementIntent::Kind::kPrefer ? limits::kInfinity : -limits::kInfinity;
     const bool move = p.kind == PlacementIntent::Kind::kPrefer;
     locs.push_back(LocationConstraint{
-        p.resource, p.node, score, RoleFilter::kAny,
+        p.resource, p.node, score, p.role,
         move ? LocationConstraint::Origin::kMove : LocationConstraint::Origin::kBan, p.expires});
   }
   for (const auto& id : doc.disabled) {

@@ -33,6 +33,9 @@ struct PlacementIntent {
   std::int64_t created = 0;  // unix seconds
   std::int64_t expires = 0;  // unix seconds; 0: until `hactl resource clear`
   std::string by;            // who asked ("uid 0")
+  // kPromoted (`--promoted`): the promoted role of a promotable clone only, as Pacemaker's
+  // `crm_resource --move --promoted` (a promotion preference or ban); kAny: the resource.
+  RoleFilter role = RoleFilter::kAny;
   bool operator==(const PlacementIntent&) const = default;
 };
 

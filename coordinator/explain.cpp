@@ -507,7 +507,7 @@ std::expected<IntentCheck, std::string> check_intent(const ClusterConfig& config
                                                      ClusterState state,
                                                      const std::string& resource,
                                                      const std::optional<std::string>& to,
-                                                     bool must_run) {
+                                                     bool must_run, RoleFilter role) {
   auto r = simulate(config, std::move(state), SimulateRequest{});
   if (!r) return std::unexpected(r.error());
   IntentCheck out;
@@ -520,6 +520,7 @@ std::expected<IntentCheck, std::string> check_intent(const ClusterConfig& config
     const auto it = r->transition.target.find(p);
     for (std::size_t i = 0; it != r->transition.target.end() && i < it->second.size(); ++i) {
       if (it->second[i] == ResourceRole::kStopped) continue;
+      if (role == RoleFilter::kPromoted && it->second[i] != ResourceRole::kPromoted) continue;
       nodes.insert(config.nodes[i].name);
       here = here || (to && config.nodes[i].name == *to);
     }
@@ -527,13 +528,17 @@ std::expected<IntentCheck, std::string> check_intent(const ClusterConfig& config
   }
   out.nodes.assign(nodes.begin(), nodes.end());
   if (must_run && !(to ? all_there : !nodes.empty())) {
-    // Why not: what excludes that node (explain's terms), else the scheduler's note.
+    // Why not: what excludes that node (explain's terms), else the scheduler's note. For the
+    // promoted role, the promotion terms that hold its promotion score at 0 or below.
+    const bool promotion = role == RoleFilter::kPromoted;
     std::string why;
     if (to) {
       if (const auto e = explain(config, r->state, resource, *to); e) {
         for (const auto& n : (*e)["nodes"]) {
           for (const auto& reason : n["reasons"]) {
-            if (reason["score"].get<int>() > -kInf) continue;
+            const bool promotion_term = reason["promotion"].get<bool>();
+            if (promotion_term && !promotion) continue;
+            if (reason["score"].get<int>() > (promotion_term ? 0 : -kInf)) continue;
             why += (why.empty() ? "" : "; ") + reason["text"].get<std::string>();
             if (reason["change"].is_string())
               why += " (`" + reason["change"].get<std::string>() + "`)";
@@ -545,8 +550,9 @@ std::expected<IntentCheck, std::string> check_intent(const ClusterConfig& config
       if (why.empty() && note.starts_with(resource + ":")) why = note;
     }
     if (why.empty()) why = "the scheduler would place it elsewhere (constraints or colocations)";
-    out.refusal = "cannot move " + resource + (to ? " to " + *to : " away from where it runs") +
-                  ": " + why + "; nothing was changed";
+    const std::string what = promotion ? "the promoted role of " + resource : resource;
+    out.refusal = "cannot move " + what + (to ? " to " + *to : " away from where it runs") + ": " +
+                  why + "; nothing was changed";
   }
   out.result = std::move(*r);
   return out;

@@ -51,17 +51,16 @@ std::string action_why(const ClusterConfig& config, const ClusterState& state, c
 // scheduler run on `state` under `config` (the effective configuration with the intent in it).
 // With `must_run` (a move), a move the scheduler would not carry out (the resource would not
 // run on `to`, or without `to` nowhere) gets a refusal naming why: the terms that exclude `to`
-// (explain's), else the scheduler's note on the resource.
+// (explain's), else the scheduler's note on the resource. With `role` kPromoted (a promotable
+// clone's promoted role), "run" is "be promoted".
 struct IntentCheck {
   SimulateResult result;
   std::vector<std::string> nodes;  // where the resource's primitives would run, sorted
   std::optional<std::string> refusal;
 };
-std::expected<IntentCheck, std::string> check_intent(const ClusterConfig& config,
-                                                     ClusterState state,
-                                                     const std::string& resource,
-                                                     const std::optional<std::string>& to,
-                                                     bool must_run);
+std::expected<IntentCheck, std::string> check_intent(
+    const ClusterConfig& config, ClusterState state, const std::string& resource,
+    const std::optional<std::string>& to, bool must_run, RoleFilter role = RoleFilter::kAny);
 
 // The text of one score term, and the command that would change it ("" when none does).
 struct TermText {

@@ -146,15 +146,17 @@ ClusterState with_node_intents(const IntentContext& c, const ClusterDoc& next) {
 // scheduler would not carry out is refused with why, and nothing is written.
 IntentResult place(const IntentContext& c, ClusterDoc next, const std::string& resource,
                    const std::optional<std::string>& to, bool must_run, nlohmann::json answer,
-                   bool dry_run) {
+                   const Intent& i) {
   const ClusterConfig config = effective_config(c.base, next, c.now_unix);
-  auto r = check_intent(config, with_node_intents(c, next), resource, to, must_run);
+  const RoleFilter role = i.promoted ? RoleFilter::kPromoted : RoleFilter::kAny;
+  if (i.promoted) answer["role"] = "promoted";
+  auto r = check_intent(config, with_node_intents(c, next), resource, to, must_run, role);
   if (!r) return refuse(r.error());
   nlohmann::json plan = to_json(r->result);
   plan["text"] = format_transition(r->result);
   plan["nodes"] = r->nodes;
   if (r->refusal) return refuse(*r->refusal, {plan["text"].get<std::string>()});
-  if (!dry_run) return IntentDecision{std::move(next), std::move(answer)};
+  if (!i.dry_run) return IntentDecision{std::move(next), std::move(answer)};
   answer["ok"] = true;
   answer["dry_run"] = true;
   answer["changed"] = false;
@@ -162,60 +164,99 @@ IntentResult place(const IntentContext& c, ClusterDoc next, const std::string& r
   return IntentDecision{std::nullopt, std::move(answer)};
 }
 
+// The role a move or ban is about, refused for --promoted on what is not a promotable clone.
+std::expected<RoleFilter, IntentRefusal> intent_role(const IntentContext& c, const Intent& i,
+                                                     const std::string& res) {
+  if (!i.promoted) return RoleFilter::kAny;
+  const auto* clone = c.base.resources.clone(res);
+  if (clone == nullptr || !clone->promotable) {
+    return refuse("'" + res +
+                  "' is not a promotable clone: --promoted moves or bans the promoted role of "
+                  "one");
+  }
+  return RoleFilter::kPromoted;
+}
+
+PlacementIntent placement(const IntentContext& c, const Intent& i, PlacementIntent::Kind kind,
+                          const std::string& res, const std::string& node, RoleFilter role) {
+  return PlacementIntent{kind, res, node, c.now_unix, expires_at(i.lifetime_s, c.now_unix),
+                         i.by, role};
+}
+
 IntentResult ban(const IntentContext& c, const Intent& i, ClusterDoc next, const std::string& res) {
   const auto node = node_operand(c.base, i.node, true);
   if (!node) return Unexpected(node.error());
-  std::erase_if(next.placements,
-                [&](const PlacementIntent& p) { return p.resource == res && p.node == *node; });
-  next.placements.push_back(PlacementIntent{PlacementIntent::Kind::kBan, res, *node, c.now_unix,
-                                            expires_at(i.lifetime_s, c.now_unix), i.by});
+  const auto role = intent_role(c, i, res);
+  if (!role) return Unexpected(role.error());
+  std::erase_if(next.placements, [&](const PlacementIntent& p) {
+    return p.resource == res && p.node == *node && p.role == *role;
+  });
+  next.placements.push_back(placement(c, i, PlacementIntent::Kind::kBan, res, *node, *role));
   // A ban may leave a resource nowhere to run: that is the operator's call, shown by --dry-run.
   return place(c, std::move(next), res, std::nullopt, false, {{"resource", res}, {"node", *node}},
-               i.dry_run);
+               i);
 }
 
-// Where a resource runs now: the first node running one of its primitives.
-std::optional<std::string> running_on(const IntentContext& c, const std::string& res) {
+// Where a resource runs now (promoted, for the promoted role): the nodes running one of its
+// primitives, in the configuration's order.
+std::vector<std::string> running_on(const IntentContext& c, const std::string& res,
+                                    RoleFilter role) {
+  std::vector<bool> on(c.base.nodes.size(), false);
   for (const auto& id : primitives_of(c.base.resources, res)) {
     const auto it = c.state.roles.find(id);
     if (it == c.state.roles.end()) continue;
-    for (std::size_t n = 0; n < it->second.size() && n < c.base.nodes.size(); ++n) {
-      if (it->second[n] != ResourceRole::kStopped) return c.base.nodes[n].name;
+    for (std::size_t n = 0; n < it->second.size() && n < on.size(); ++n) {
+      const auto r = it->second[n];
+      on[n] = on[n] || (role == RoleFilter::kPromoted ? r == ResourceRole::kPromoted
+                                                      : r != ResourceRole::kStopped);
     }
   }
-  return std::nullopt;
+  std::vector<std::string> out;
+  for (std::size_t n = 0; n < on.size(); ++n) {
+    if (on[n]) out.push_back(c.base.nodes[n].name);
+  }
+  return out;
 }
 
 IntentResult move(const IntentContext& c, const Intent& i, ClusterDoc next,
                   const std::string& res) {
   using Kind = PlacementIntent::Kind;
+  const auto role = intent_role(c, i, res);
+  if (!role) return Unexpected(role.error());
   if (i.node) {
     const auto node = node_operand(c.base, i.node, true);
     if (!node) return Unexpected(node.error());
     std::erase_if(next.placements, [&](const PlacementIntent& p) {
-      return p.resource == res && (p.kind == Kind::kPrefer || p.node == *node);
+      return p.resource == res && p.role == *role && (p.kind == Kind::kPrefer || p.node == *node);
     });
-    next.placements.push_back(
-        {Kind::kPrefer, res, *node, c.now_unix, expires_at(i.lifetime_s, c.now_unix), i.by});
-    return place(c, std::move(next), res, *node, true, {{"resource", res}, {"node", *node}},
-                 i.dry_run);
+    next.placements.push_back(placement(c, i, Kind::kPrefer, res, *node, *role));
+    return place(c, std::move(next), res, *node, true, {{"resource", res}, {"node", *node}}, i);
   }
-  // No node: away from where it runs now.
-  if (c.base.resources.clone(res) != nullptr) {
+  // No node: away from where it runs now (where it is promoted, for the promoted role).
+  if (!i.promoted && c.base.resources.clone(res) != nullptr) {
     return refuse("'" + res +
                   "' is a clone and runs on several nodes: name the node to move it away from "
                   "with `hactl resource ban " +
                   res + " NODE`");
   }
-  const auto where = running_on(c, res);
-  if (!where) return refuse("'" + res + "' is not running anywhere; name the node to move it to");
+  const auto where = running_on(c, res, *role);
+  if (where.empty()) {
+    return refuse("'" + res + "' is not " + (i.promoted ? "promoted" : "running") +
+                  " anywhere; name the node to move it to");
+  }
+  if (i.promoted && where.size() > 1) {
+    std::string nodes;
+    for (const auto& n : where) nodes += (nodes.empty() ? "" : ", ") + n;
+    return refuse("'" + res + "' is promoted on " + nodes +
+                  ": name the node to move it away from with `hactl resource ban " + res +
+                  " NODE --promoted`");
+  }
   std::erase_if(next.placements, [&](const PlacementIntent& p) {
-    return p.resource == res && (p.node == *where || p.kind == Kind::kPrefer);
+    return p.resource == res && p.role == *role && (p.node == where[0] || p.kind == Kind::kPrefer);
   });
-  next.placements.push_back(
-      {Kind::kBan, res, *where, c.now_unix, expires_at(i.lifetime_s, c.now_unix), i.by});
+  next.placements.push_back(placement(c, i, Kind::kBan, res, where[0], *role));
   return place(c, std::move(next), res, std::nullopt, true,
-               {{"resource", res}, {"away_from", *where}}, i.dry_run);
+               {{"resource", res}, {"away_from", where[0]}}, i);
 }
 
 IntentResult restart(const IntentContext& c, const Intent& i, ClusterDoc next,
@@ -294,6 +335,7 @@ std::expected<void, std::string> read_members(Intent& i, const nlohmann::json& b
   if (v == V::kNodeOnline) i.force = body.value("force", false);
   if (v == V::kResourceMove || v == V::kResourceBan) {
     i.dry_run = body.value("dry_run", false);
+    i.promoted = body.value("promoted", false);
     const auto lifetime = lifetime_member(body);
     if (!lifetime) return std::unexpected(lifetime.error());
     i.lifetime_s = *lifetime;

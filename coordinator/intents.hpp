@@ -44,6 +44,7 @@ struct Intent {
   std::int64_t lifetime_s = 0;         // move, ban: 0 the default (an hour), < 0 until cleared
   bool force = false;                  // online: end the maintenance of an unreachable node
   bool dry_run = false;                // move, ban: what it would do; nothing is written
+  bool promoted = false;  // move, ban: the promoted role of a promotable clone (--promoted)
   std::int64_t timeout_s = kDefaultSequenceTimeoutSeconds;  // restart: for the stop
   std::string by;                                           // who asks ("uid 0 (root)")
 };

@@ -27,6 +27,10 @@ packages=(
   # the load test (tests/integration/test_load.py): stress-ng saturates CPU and disk in a node's
   # namespace; python3-fusepy runs slowfs.py, the state directory with a slow fsync
   stress-ng python3-fusepy
+  # real replicated databases under Debian's promotable agents (ocf:heartbeat:pgsql, redis):
+  # PostgreSQL 15 and a client that records each acknowledged write
+  # (tests/integration/test_pgsql.py, dbclient.py, bench/replication_failover.py)
+  postgresql-15 python3-psycopg2
   # xmllint reads hactl-crm's crm_mon and cibadmin XML as galera's agent does
   # (tests/unit/crm_compat_binary_test.cpp)
   libxml2-utils

@@ -132,7 +132,7 @@ _hactl() {
         ;;
     events) opts="--count --follow --json --audit" ;;
     "node online") opts="--force" ;;
-    "resource move" | "resource ban") opts="--lifetime --dry-run" ;;
+    "resource move" | "resource ban") opts="--lifetime --dry-run --promoted" ;;
     "resource clear" | "resource cleanup") opts="--node" ;;
     "resource restart") opts="--timeout" ;;
     "config validate") opts="--node" ;;

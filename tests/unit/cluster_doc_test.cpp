@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
 namespace hactl {
 namespace {
 
@@ -29,11 +31,20 @@ TEST(ClusterDoc, RoundTripsWithFlapHolds) {
   d.config_text = kConfig;
   d.standby = {"n2"};
   d.placements.push_back({PlacementIntent::Kind::kPrefer, "web", "n1", 10, 0, "uid 0"});
+  d.placements.push_back(
+      {PlacementIntent::Kind::kBan, "db", "n2", 10, 0, "uid 0", RoleFilter::kPromoted});
   d.held.push_back(FlapHold{"web", "n2", 1700000000, 7, 3600});
   const auto back = doc_from_bytes(doc_to_bytes(d));
   ASSERT_TRUE(back) << back.error();
   EXPECT_EQ(*back, d);
   EXPECT_EQ(d.held[0].why(), "7 moves within 1h");
+  // A placement of the whole resource names no role (an agent of an earlier version reads it).
+  const auto j = nlohmann::json::parse(doc_to_bytes(d));
+  EXPECT_FALSE(j["placements"][0].contains("role"));
+  EXPECT_EQ(j["placements"][1]["role"], "promoted");
+  auto bad = j;
+  bad["placements"][1]["role"] = "unpromoted";
+  EXPECT_FALSE(doc_from_bytes(bad.dump()));
 }
 
 TEST(ClusterDoc, RoundTripsWithSequences) {

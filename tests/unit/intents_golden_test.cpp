@@ -75,7 +75,8 @@ std::string describe_doc(const Session& s, const ClusterDoc& d) {
   out << "  standby: " << list(d.standby) << "\n  maintenance: " << list(d.maintenance) << "\n";
   out << "  placements:" << (d.placements.empty() ? " -" : "") << "\n";
   for (const auto& p : d.placements) {
-    out << "    " << to_string(p.kind) << " " << p.resource << " " << p.node << ", "
+    out << "    " << to_string(p.kind) << (p.role == RoleFilter::kPromoted ? " promoted " : " ")
+        << p.resource << " " << p.node << ", "
         << (p.expires == 0 ? "until cleared"
                            : "expires in " + std::to_string(p.expires - s.now) + " s")
         << ", by " << p.by << "\n";
@@ -138,6 +139,8 @@ std::optional<nlohmann::json> cli_request(const std::vector<std::string>& w, std
     const std::string& a = w[i];
     if (a == "--dry-run") {
       body["dry_run"] = true;
+    } else if (a == "--promoted") {
+      body["promoted"] = true;
     } else if (a == "--force") {
       body["force"] = true;
     } else if ((a == "--lifetime" || a == "--node" || a == "--timeout") && i + 1 < w.size()) {

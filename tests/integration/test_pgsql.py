@@ -1,0 +1,417 @@
+"""PostgreSQL streaming replication under hactl, with Debian's own ocf:heartbeat:pgsql.
+
+Debian 12's PostgreSQL 15 and the pgsql agent, unchanged, as a promotable clone on three netns
+nodes, in synchronous mode, with a vip colocated with the promoted instance (docs/replication.md
+has the same configuration as a guide). Each node's data directory is /run/pg/data in its
+private /run. A client in the switch's namespace writes numbered rows through the vip all the
+time and records every commit the server acknowledged (dbclient.py).
+  - a crash of the primary's node (its agent, its guard and postgres killed with SIGKILL, its
+    link cut): a replica holding every acknowledged row is promoted, the vip follows, the client
+    writes again, and every acknowledged row is on the new primary. The old primary then comes
+    back as a replica after the manual step pgsql asks for (its lock file, and a fresh copy of
+    the new primary's data, as docs/replication.md says);
+  - a planned switchover (`hactl resource move CLONE NODE --promoted`): the primary is demoted,
+    NODE promoted, 0 acknowledged rows lost.
+Run as root.
+"""
+
+import os
+import pwd
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import netns  # noqa: E402
+import test_pair_fencing  # noqa: E402
+from netns import ClusterTestCase  # noqa: E402
+
+PGBIN = "/usr/lib/postgresql/15/bin"
+SYSTEM_PYTHON = "/usr/bin/python3"  # where Debian's python3-psycopg2 is importable
+CLIENT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "dbclient.py")
+VIP = f"{netns.SUBNET}.100"
+
+# What every node's postgresql.conf adds to initdb's: streaming replication to the others, and
+# no restart after a crash (pgsql decides that). The pgsql agent adds its own include lines.
+POSTGRESQL_CONF = """
+listen_addresses = '*'
+port = 5432
+unix_socket_directories = '/run/postgresql'
+wal_level = replica
+max_wal_senders = 10
+wal_keep_size = 256MB
+hot_standby = on
+hot_standby_feedback = on
+restart_after_crash = off
+wal_receiver_status_interval = 1
+max_standby_streaming_delay = -1
+synchronous_commit = on
+logging_collector = off
+"""
+PG_HBA = f"""
+local all all trust
+host all all 127.0.0.1/32 trust
+host all all {netns.SUBNET}.0/24 trust
+host replication all {netns.SUBNET}.0/24 trust
+"""
+
+
+def resources(names):
+    return f"""
+resources:
+  - id: pgsql
+    type: ocf:heartbeat:pgsql
+    params:
+      pgctl: {PGBIN}/pg_ctl
+      psql: {PGBIN}/psql
+      pgdata: /run/pg/data
+      config: /run/pg/data/postgresql.conf
+      tmpdir: /run/pg/tmp
+      socketdir: /run/postgresql
+      logfile: /run/pg/postgres.log
+      rep_mode: sync
+      node_list: "{' '.join(names)}"
+      master_ip: {VIP}
+      primary_conninfo_opt: "keepalives_idle=5 keepalives_interval=1 keepalives_count=3"
+      stop_escalate: "5"
+    ops:
+      monitor: {{interval: 2s, timeout: 30s}}
+      start: {{timeout: 60s}}
+      stop: {{timeout: 20s}}
+      promote: {{timeout: 60s}}
+      demote: {{timeout: 60s}}
+  - id: vip
+    type: vip
+    params: {{address: {VIP}/24, interface: eth0}}
+    ops: {{monitor: {{interval: 1s, timeout: 5s}}}}
+clones:
+  - id: pgsql-clone
+    resource: pgsql
+    promotable: true
+    notify: true
+constraints:
+  colocation:
+    - {{resource: vip, with: pgsql-clone, score: inf, with_role: promoted}}
+  order:
+    - {{first: pgsql-clone, first_action: promote, then: vip, then_action: start,
+       symmetrical: false}}
+    - {{first: pgsql-clone, first_action: demote, then: vip, then_action: stop,
+       symmetrical: false}}
+"""
+
+
+def chown_tree(path, user):
+    for root, dirs, files in os.walk(path):
+        for name in [root] + [os.path.join(root, x) for x in dirs + files]:
+            os.lchown(name, user.pw_uid, user.pw_gid)
+
+
+class PgNodes:
+    """The PostgreSQL side of a netns cluster: data directories, processes, queries."""
+
+    def __init__(self, cluster):
+        self.c = cluster
+        self.user = pwd.getpwnam("postgres")
+
+    def data(self, name):
+        return os.path.join(self.c.nodes[name].run_dir, "pg", "data")
+
+    def prepare(self):
+        """One initdb, copied to every node (the same system identifier, one checkpoint: each
+        copy can follow the primary as a standby)."""
+        os.chmod(self.c.tmp, 0o711)  # the postgres user reaches the nodes' data directories
+        first = None
+        for name, node in self.c.nodes.items():
+            for d in ("pg", "pg/tmp", "postgresql"):
+                os.makedirs(os.path.join(node.run_dir, d), mode=0o700)
+                os.chown(os.path.join(node.run_dir, d), self.user.pw_uid, self.user.pw_gid)
+            if first is None:
+                first = self.data(name)
+                self.as_postgres(f"{PGBIN}/initdb", "-D", first, "-A", "trust", timeout=60)
+                with open(os.path.join(first, "postgresql.conf"), "a") as f:
+                    f.write(POSTGRESQL_CONF)
+                with open(os.path.join(first, "pg_hba.conf"), "w") as f:
+                    f.write(PG_HBA)
+            else:
+                shutil.copytree(first, self.data(name), symlinks=True)
+                chown_tree(self.data(name), self.user)
+
+    def as_postgres(self, *cmd, ns=None, timeout=30):
+        prefix = ["ip", "netns", "exec", ns] if ns else []
+        return netns.run(*prefix, "runuser", "-u", "postgres", "--", *cmd, timeout=timeout)
+
+    def postmaster(self, name):
+        try:
+            with open(os.path.join(self.data(name), "postmaster.pid")) as f:
+                pid = int(f.readline())
+            with open(f"/proc/{pid}/comm") as f:
+                return pid if f.read().strip() == "postgres" else None
+        except (OSError, ValueError):
+            return None
+
+    def kill(self, name):
+        """SIGKILL the node's postmaster and every process it started."""
+        pid = self.postmaster(name)
+        if pid is None:
+            return
+        pids = [pid] + netns.Cluster._children(pid)
+        for p in pids:
+            try:
+                os.kill(p, signal.SIGKILL)
+            except OSError:
+                pass
+
+    def stop_all(self):
+        """Cleanup: the agents first (so nothing starts postgres again), then every postmaster."""
+        for name in self.c.nodes:
+            if self.c.alive(name):
+                kids = netns.Cluster._children(self.c.nodes[name].proc.pid)
+                self.c.kill(name)
+                for p in kids:
+                    try:
+                        os.kill(p, signal.SIGKILL)
+                    except OSError:
+                        pass
+        for name in self.c.nodes:
+            self.kill(name)
+
+    def sql(self, name, query, host=None):
+        """Run `query` on NAME's postgres over its address; its rows as text, or None."""
+        node = self.c.nodes[name]
+        r = netns.run("ip", "netns", "exec", node.ns, f"{PGBIN}/psql", "-h", host or node.ip,
+                      "-U", "postgres", "-d", "postgres", "-Atc", query, check=False, timeout=10,
+                      env={**os.environ, "PGCONNECT_TIMEOUT": "2"})
+        return r.stdout.strip() if r.returncode == 0 else None
+
+    def primaries(self, names=None):
+        """The nodes whose postgres runs and is not in recovery."""
+        return [n for n in (names or self.c.nodes)
+                if self.postmaster(n) and self.sql(n, "select pg_is_in_recovery()") == "f"]
+
+    def sync_standbys(self, primary):
+        rows = self.sql(primary, "select application_name from pg_stat_replication "
+                                 "where sync_state = 'sync' and state = 'streaming'")
+        return rows.split() if rows else []
+
+    def rows(self, name):
+        out = self.sql(name, "select id from hactl_acked")
+        return {int(x) for x in out.split()} if out else set()
+
+
+class Client:
+    """dbclient.py in the switch's namespace, writing through the vip; its acks as they come."""
+
+    def __init__(self, cluster, deadline=600):
+        self.acks = []   # (n, monotonic time)
+        self.fails = []  # (n, monotonic time, why)
+        self.lock = threading.Lock()
+        self.proc = subprocess.Popen(
+            ["ip", "netns", "exec", cluster.switch, SYSTEM_PYTHON, CLIENT, "pgsql", VIP,
+             str(deadline)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            parts = line.split(" ", 3)
+            with self.lock:
+                if parts[0] == "ack":
+                    self.acks.append((int(parts[1]), float(parts[2])))
+                elif parts[0] == "fail":
+                    self.fails.append((int(parts[1]), float(parts[2]),
+                                       parts[3].strip() if len(parts) > 3 else ""))
+
+    def acked(self):
+        with self.lock:
+            return [n for n, _t in self.acks]
+
+    def first_ack_after(self, t):
+        with self.lock:
+            return next((when for _n, when in self.acks if when > t), None)
+
+    def longest_gap(self, start, end):
+        """The longest time between two acks within [start, end]."""
+        with self.lock:
+            times = [start] + [t for _n, t in self.acks if start <= t <= end] + [end]
+        return max(b - a for a, b in zip(times, times[1:]))
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.stdin.close()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        self.reader.join(timeout=10)
+        self.proc.stdout.close()
+
+
+class PgsqlReplication(ClusterTestCase):
+    log_lines = 80
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        if not os.access(f"{PGBIN}/initdb", os.X_OK):
+            netns.cannot_run(f"PostgreSQL 15 is not installed ({PGBIN}/initdb)")
+        if not os.access("/usr/lib/ocf/resource.d/heartbeat/pgsql", os.X_OK):
+            netns.cannot_run("resource-agents' pgsql agent is not installed")
+        probe = subprocess.run([SYSTEM_PYTHON, "-c", "import psycopg2"], capture_output=True)
+        if probe.returncode != 0:
+            netns.cannot_run("python3-psycopg2 is not installed")
+
+    def start(self):
+        """The cluster, with fence_netns (test_fencing.py) as every node's fence device: a
+        database's promotion elsewhere waits for its old primary to be fenced, as Pacemaker
+        requires, not for the pgsql stop timeout (docs/fencing.md)."""
+        c = self.cluster()
+        agent, log = test_pair_fencing.fence_agent(c)
+        host_map = ", ".join(f'{n.name}: "{n.ns}/{n.switch_port}"' for n in c.nodes.values())
+        c.resources_yaml = resources(list(c.nodes)) + f"""fencing:
+  devices:
+    - id: power
+      agent: {agent}
+      params: {{switch: {c.switch}, log: {log}, off_ok: "1", host_pid: "{os.getpid()}"}}
+      nodes: [{", ".join(c.nodes)}]
+      host_map: {{{host_map}}}
+      timeout: 20s
+"""
+        with open(c.config, "w") as f:
+            f.write(c.config_text())
+        pg = PgNodes(c)
+        self.addCleanup(pg.stop_all)
+        pg.prepare()
+        c.start_all()
+        return c, pg
+
+    def wait_steady(self, c, pg, names=None, timeout=90):
+        """One primary holding the vip, every other node of `names` its standby, one of them
+        synchronous. Returns the primary."""
+        names = sorted(names or c.nodes)
+        state = {}
+
+        def steady():
+            prim = pg.primaries(names)
+            if len(prim) != 1 or c.holders(VIP) != prim:
+                return False
+            streaming = pg.sql(prim[0], "select application_name from pg_stat_replication "
+                                        "where state = 'streaming'")
+            state["primary"] = prim[0]
+            return (sorted((streaming or "").split()) == sorted(set(names) - set(prim))
+                    and pg.sync_standbys(prim[0]))
+        c.wait_until(steady, timeout, 0.5, f"one primary with the vip, standbys {names}")
+        return state["primary"]
+
+    def test_primary_crash_loses_no_acknowledged_row(self):
+        c, pg = self.start()
+        old = self.wait_steady(c, pg)
+        sync = pg.sync_standbys(old)
+        print(f"\nprimary {old}, synchronous standby {sync}", flush=True)
+        client = Client(c)
+        self.addCleanup(client.close)
+        c.wait_until(lambda: len(client.acked()) >= 200, 60, 0.1, "200 acknowledged rows")
+
+        # The crash: postgres, the agent and its guard killed at once, the link cut.
+        t_crash = self.crash(c, pg, old)
+        t_dead = time.monotonic()  # no write can be acknowledged by the old primary from here
+        survivors = sorted(set(c.nodes) - {old})
+        c.wait_until(lambda: client.first_ack_after(t_dead) is not None, 120, 0.1,
+                     "a write accepted through the vip after the crash")
+        first = client.first_ack_after(t_dead)
+        new = pg.primaries(survivors)
+        print(f"crash of {old} to the first write accepted: {first - t_crash:.2f} s; "
+              f"new primary {new}", flush=True)
+        self.assertEqual(len(new), 1, new)
+        # (the crashed node's namespace keeps its address, as a dead host's NIC would: its
+        # link is down and nothing there answers)
+        self.assertEqual([n for n in c.holders(VIP) if n != old], new)
+        after = len(client.acked())
+        c.wait_until(lambda: len(client.acked()) >= after + 50, 30, 0.1, "50 more writes")
+        client.close()
+        acked = set(client.acked())
+        stored = pg.rows(new[0])
+        lost = sorted(acked - stored)
+        print(f"{len(acked)} rows acknowledged, {len(lost)} of them missing on {new[0]}",
+              flush=True)
+        self.assertEqual(lost, [], "acknowledged rows lost")
+
+        # The old primary comes back as a replica, after the step pgsql asks for.
+        self.rejoin(c, pg, old, new[0])
+        self.assertEqual(self.wait_steady(c, pg), new[0])
+        c.wait_until(lambda: acked <= pg.rows(old), 30, 0.2,
+                     f"every acknowledged row on {old}, now a standby")
+
+    def test_switchover_loses_no_acknowledged_row(self):
+        c, pg = self.start()
+        old = self.wait_steady(c, pg)
+        to = pg.sync_standbys(old)[0]
+        client = Client(c)
+        self.addCleanup(client.close)
+        c.wait_until(lambda: len(client.acked()) >= 200, 60, 0.1, "200 acknowledged rows")
+        t_move = time.monotonic()
+        r = c.hactl(old, "resource", "move", "pgsql-clone", to, "--promoted")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        c.wait_until(lambda: pg.primaries() == [to] and c.holders(VIP) == [to], 60, 0.2,
+                     f"{to} the only primary, with the vip")
+        first = client.first_ack_after(t_move)
+        c.wait_until(lambda: client.first_ack_after(time.monotonic() - 0.5), 30, 0.1,
+                     "writes going on after the switchover")
+        gap = client.longest_gap(t_move, time.monotonic())
+        print(f"\nswitchover {old} -> {to}: longest time without a write {gap:.2f} s "
+              f"(first write after the move {first - t_move:.2f} s)", flush=True)
+        client.close()
+        acked = set(client.acked())
+        lost = sorted(acked - pg.rows(to))
+        print(f"{len(acked)} rows acknowledged, {len(lost)} of them missing on {to}", flush=True)
+        self.assertEqual(lost, [], "acknowledged rows lost")
+        # pgsql's demote stops postgres and keeps its lock file (PGSQL.lock): the instance
+        # fails its next monitor and cannot start until the operator removes the lock and
+        # cleans the failure up, as under Pacemaker. Its data is the new primary's past (a clean
+        # shutdown that the synchronous standby received), so it follows as a standby.
+        lock = os.path.join(c.nodes[old].run_dir, "pg", "tmp", "PGSQL.lock")
+        c.wait_until(lambda: os.path.exists(lock) and not pg.postmaster(old), 30, 0.2,
+                     f"{old} stopped, its lock file kept")
+        os.unlink(lock)
+        r = c.hactl(old, "resource", "cleanup", "pgsql", "--node", old)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertEqual(self.wait_steady(c, pg), to)
+        c.wait_until(lambda: acked <= pg.rows(old), 30, 0.2,
+                     f"every acknowledged row on {old}, now a standby")
+
+    @staticmethod
+    def crash(c, pg, name):
+        """SIGKILL NAME's postgres (every process of it), its agent and the agent's children
+        (the guard, any resource agent running) at once, and cut its link. Returns when."""
+        agent = c.nodes[name].proc.pid
+        postmaster = pg.postmaster(name)
+        pids = [agent] + netns.Cluster._children(agent)
+        if postmaster:
+            pids += [postmaster] + netns.Cluster._children(postmaster)
+        t = time.monotonic()
+        for p in pids:
+            try:
+                os.kill(p, signal.SIGKILL)
+            except OSError:
+                pass
+        c.link_down(name)
+        c.kill(name)  # reaps it
+        return t
+
+    def rejoin(self, c, pg, name, primary):
+        """What docs/replication.md tells the operator to do before a crashed primary's node
+        comes back: remove pgsql's lock file and take a fresh copy of the primary's data."""
+        run = c.nodes[name].run_dir
+        os.unlink(os.path.join(run, "pg", "tmp", "PGSQL.lock"))
+        shutil.rmtree(pg.data(name))
+        c.link_up(name)
+        pg.as_postgres(f"{PGBIN}/pg_basebackup", "-h", c.nodes[primary].ip, "-U", "postgres",
+                       "-D", pg.data(name), "-X", "stream", ns=c.nodes[name].ns, timeout=120)
+        c.start(name)
+
+
+if __name__ == "__main__":
+    netns.main()
