@@ -605,6 +605,7 @@ nlohmann::json Agent::status() const {
   add_resources_json(j, config(), host().conductor(), rt_->membership(t), t);
   j["document"] = doc_json();
   j["attributes"] = attributes_json(config(), doc(), rt_->incarnations(t));
+  j["properties"] = doc().properties;
   j["availability"] = availability_json();
   j["failures"] = failures_json(host().conductor().state(rt_->membership(t), t), t);
   const Membership mem = rt_->membership(t);

@@ -435,12 +435,16 @@ void Agent::config_history(ControlServer::Reply reply) {
 void Agent::attribute(ControlVerb verb, const nlohmann::json& request, ControlServer::Reply reply) {
   const auto r = attribute_request(verb, request, base(), config().node(options_.self).name);
   if (!r) return reply({{"error", r.error()}});
-  nlohmann::json answer = {
-      {"node", r->node}, {"name", r->name}, {"lifetime", r->reboot ? "reboot" : "forever"}};
+  nlohmann::json answer = {{"name", r->name}, {"lifetime", r->reboot ? "reboot" : "forever"}};
+  if (r->cluster) {
+    answer["scope"] = "cluster";
+  } else {
+    answer["node"] = r->node;
+  }
   const Instant t = now();
   if (r->op == AttributeRequest::Op::kQuery) {
     const auto node = config().find_node(r->node);
-    const auto v = query_attribute(doc(), *r, rt_->incarnations(t).at(node->value));
+    const auto v = query_attribute(doc(), *r, node ? rt_->incarnations(t).at(node->value) : 0);
     answer["value"] = v ? nlohmann::json(*v) : nlohmann::json(nullptr);
     return reply(answer);
   }

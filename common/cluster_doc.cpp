@@ -118,6 +118,7 @@ std::string doc_to_bytes(const ClusterDoc& doc) {
                           {"incarnation", a.incarnation}});
   }
   if (!attributes.empty()) j["attributes"] = std::move(attributes);
+  if (!doc.properties.empty()) j["properties"] = doc.properties;
   if (doc.sequence) j["sequence"] = sequence_bytes(*doc.sequence);
   if (doc.last_sequence) j["last_sequence"] = sequence_end_bytes(*doc.last_sequence);
   return j.dump();
@@ -174,6 +175,7 @@ std::expected<ClusterDoc, std::string> doc_from_bytes(std::string_view bytes) {
       d.attributes.push_back(std::move(x));
     }
     sort_attributes(d.attributes);  // find_attribute searches them
+    d.properties = j.value("properties", std::map<std::string, std::string>{});
     if (const auto s = j.find("sequence"); s != j.end()) d.sequence = sequence_from(*s);
     if (const auto e = j.find("last_sequence"); e != j.end()) {
       d.last_sequence = sequence_end_from(*e);

@@ -108,6 +108,9 @@ struct ClusterDoc {
   std::optional<OperatorSequence> sequence;  // one at a time
   std::optional<SequenceEnd> last_sequence;  // the latest to end
   std::vector<NodeAttribute> attributes;     // sorted by (node, name, reboot)
+  // Cluster properties set by resource agents (Pacemaker's crm_config section:
+  // `crm_attribute -t crm_config`, redis's replication info): name -> value, kept until deleted.
+  std::map<std::string, std::string> properties;
   bool operator==(const ClusterDoc&) const = default;
 };
 

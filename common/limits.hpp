@@ -29,6 +29,8 @@ inline constexpr std::size_t kMaxHostReportBytes = 512 * 1024;
 inline constexpr std::size_t kConfigHistory = 20;
 // Node attributes (crm_attribute, attrd_updater): per node, and the length of a name and value.
 inline constexpr std::size_t kMaxAttributesPerNode = 256;
+// Cluster properties (crm_attribute -t crm_config) the document keeps at most.
+inline constexpr std::size_t kMaxClusterProperties = 256;
 inline constexpr std::size_t kMaxAttributeNameLength = 128;
 inline constexpr std::size_t kMaxAttributeValueLength = 4096;
 // Control socket: largest request line and most concurrent clients.

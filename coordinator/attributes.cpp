@@ -68,7 +68,15 @@ std::expected<AttributeRequest, std::string> attribute_request(ControlVerb verb,
   r.op = verb == ControlVerb::kAttributeSet      ? AttributeRequest::Op::kSet
          : verb == ControlVerb::kAttributeDelete ? AttributeRequest::Op::kDelete
                                                  : AttributeRequest::Op::kQuery;
-  r.node = self;
+  const auto scope = body.find("scope");
+  if (scope != body.end() && !scope->is_null() && *scope != "cluster" && *scope != "node") {
+    return std::unexpected("scope is cluster or node");
+  }
+  r.cluster = scope != body.end() && *scope == "cluster";
+  r.node = r.cluster ? std::string() : self;
+  if (const auto n = body.find("node"); r.cluster && n != body.end() && !n->is_null()) {
+    return std::unexpected("a cluster property belongs to no node: no node with scope cluster");
+  }
   if (const auto n = body.find("node"); n != body.end() && !n->is_null()) {
     if (!n->is_string()) return std::unexpected("malformed request: node is not a string");
     r.node = n->get<std::string>();
@@ -84,6 +92,9 @@ std::expected<AttributeRequest, std::string> attribute_request(ControlVerb verb,
       return std::unexpected("lifetime is reboot or forever");
     }
     r.reboot = *l == "reboot";
+    if (r.cluster && r.reboot) {
+      return std::unexpected("a cluster property is kept until deleted: no reboot lifetime");
+    }
   }
   if (r.op != AttributeRequest::Op::kSet) return r;
   const auto v = body.find("value");
@@ -98,9 +109,33 @@ std::expected<AttributeRequest, std::string> attribute_request(ControlVerb verb,
   return r;
 }
 
+namespace {
+
+std::expected<std::optional<ClusterDoc>, std::string> apply_property(const ClusterDoc& doc,
+                                                                     const AttributeRequest& r) {
+  const auto have = doc.properties.find(r.name);
+  if (r.op == AttributeRequest::Op::kDelete) {
+    if (have == doc.properties.end()) return std::nullopt;
+    ClusterDoc next = doc;
+    next.properties.erase(r.name);
+    return next;
+  }
+  if (have != doc.properties.end() && have->second == r.value) return std::nullopt;
+  if (have == doc.properties.end() && doc.properties.size() >= limits::kMaxClusterProperties) {
+    return std::unexpected("the cluster has " + std::to_string(limits::kMaxClusterProperties) +
+                           " properties already: delete some first");
+  }
+  ClusterDoc next = doc;
+  next.properties[r.name] = r.value;
+  return next;
+}
+
+}  // namespace
+
 std::expected<std::optional<ClusterDoc>, std::string> apply_attribute(const ClusterDoc& doc,
                                                                       const AttributeRequest& r,
                                                                       std::uint64_t incarnation) {
+  if (r.cluster) return apply_property(doc, r);
   const NodeAttribute* have = find_attribute(doc, r.node, r.name, r.reboot);
   if (r.op == AttributeRequest::Op::kDelete) {
     if (have == nullptr) return std::nullopt;
@@ -129,6 +164,11 @@ std::expected<std::optional<ClusterDoc>, std::string> apply_attribute(const Clus
 
 std::optional<std::string> query_attribute(const ClusterDoc& doc, const AttributeRequest& r,
                                            std::uint64_t incarnation) {
+  if (r.cluster) {
+    const auto it = doc.properties.find(r.name);
+    if (it == doc.properties.end()) return std::nullopt;
+    return it->second;
+  }
   const NodeAttribute* a = find_attribute(doc, r.node, r.name, r.reboot);
   if (a == nullptr || !attribute_in_force(*a, incarnation)) return std::nullopt;
   return a->value;

@@ -24,10 +24,14 @@ struct AttributeRequest {
   std::string name;
   std::string value;  // kSet
   bool reboot = false;
+  // A cluster property (crm_attribute -t crm_config; the body's "scope": "cluster"): no node
+  // (`node` is empty) and no lifetime (kept until deleted).
+  bool cluster = false;
 };
 
 // The request a control body asks for ("node" absent: `self`; "lifetime" absent: forever, as
-// Pacemaker's crm_attribute); an error naming the member otherwise.
+// Pacemaker's crm_attribute; "scope": "cluster" a cluster property, with neither node nor
+// lifetime); an error naming the member otherwise.
 std::expected<AttributeRequest, std::string> attribute_request(ControlVerb verb,
                                                                const nlohmann::json& body,
                                                                const ClusterConfig& config,

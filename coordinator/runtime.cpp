@@ -267,8 +267,8 @@ std::expected<std::optional<std::uint64_t>, std::string> NodeRuntime::change_att
     const AttributeRequest& r, Instant now) {
   HACTL_ASSERT(docs_ != nullptr && r.op != AttributeRequest::Op::kQuery);
   const auto node = config_.find_node(r.node);
-  if (!node) return std::unexpected("no node " + r.node);
-  const std::uint64_t incarnation = incarnations(now).at(node->value);
+  if (!node && !r.cluster) return std::unexpected("no node " + r.node);
+  const std::uint64_t incarnation = node ? incarnations(now).at(node->value) : 0;
   if (r.op == AttributeRequest::Op::kSet && r.reboot && incarnation == 0) {
     return std::unexpected("node " + r.node +
                            " is down: a reboot attribute holds only while its agent runs");

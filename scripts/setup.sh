@@ -28,9 +28,9 @@ packages=(
   # namespace; python3-fusepy runs slowfs.py, the state directory with a slow fsync
   stress-ng python3-fusepy
   # real replicated databases under Debian's promotable agents (ocf:heartbeat:pgsql, redis):
-  # PostgreSQL 15 and a client that records each acknowledged write
-  # (tests/integration/test_pgsql.py, dbclient.py, bench/replication_failover.py)
-  postgresql-15 python3-psycopg2
+  # PostgreSQL 15, Redis, and a client that records each acknowledged write
+  # (tests/integration/test_pgsql.py, test_redis.py, dbclient.py, bench/replication_failover.py)
+  postgresql-15 python3-psycopg2 redis-server python3-redis
   # xmllint reads hactl-crm's crm_mon and cibadmin XML as galera's agent does
   # (tests/unit/crm_compat_binary_test.cpp)
   libxml2-utils

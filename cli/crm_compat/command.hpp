@@ -44,6 +44,7 @@ struct AttributeCommand {
   bool quiet = false;
   std::optional<std::string> default_value;  // crm_attribute -G -d VALUE
   bool all_nodes = false;                    // attrd_updater -Q -A
+  bool cluster = false;  // crm_attribute -t crm_config: a cluster property, of no node
 };
 
 struct NodeCommand {

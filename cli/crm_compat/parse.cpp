@@ -56,11 +56,12 @@ std::expected<Lifetime, Refusal> lifetime_of(Program p, const ScannedOption& o) 
   }
   if (v == "status") return Lifetime::kReboot;
   if (v == "nodes") return Lifetime::kForever;
-  if (v == "crm_config" || v == "rsc_defaults" || v == "op_defaults" || v == "tickets") {
-    return std::unexpected(
-        unsupported(o.spelled + " " + v + " (hactl keeps node attributes only)"));
+  if (v == "rsc_defaults" || v == "op_defaults" || v == "tickets") {
+    return std::unexpected(unsupported(
+        o.spelled + " " + v + " (hactl keeps node attributes and cluster properties only)"));
   }
-  return std::unexpected(usage(p, o.spelled + " must be status or nodes, not '" + v + "'"));
+  return std::unexpected(
+      usage(p, o.spelled + " must be status, nodes or crm_config, not '" + v + "'"));
 }
 
 constexpr std::array kAttributeSpecs{
@@ -106,6 +107,10 @@ std::optional<Refusal> apply_attribute_option(const ScannedOption& o, AttributeC
   if (o.key == "quiet") c.quiet = true;
   if (o.key == "default") c.default_value = *o.value;
   if (o.key == "promotion") promotion = o.value.value_or("");
+  if (o.key == "type" && *o.value == "crm_config") {
+    c.cluster = true;
+    return std::nullopt;
+  }
   if (o.key == "lifetime" || o.key == "type") {
     auto l = lifetime_of(p, o);
     if (!l) return l.error();
@@ -145,6 +150,11 @@ Result parse_crm_attribute(const ScannedArgs& s, const Env& env) {
     if (auto r = apply_promotion(*promotion, env, explicit_lifetime, c)) return std::unexpected(*r);
   }
   if (c.name.empty()) return std::unexpected(usage(c.program, "-n/--name NAME is required"));
+  if (c.cluster && (c.node || promotion || c.lifetime == Lifetime::kReboot)) {
+    return std::unexpected(usage(c.program,
+                                 "-t crm_config is a cluster property: no -N/--node, "
+                                 "-p/--promotion or -l reboot with it"));
+  }
   return c;
 }
 

@@ -26,8 +26,12 @@ Request attribute_request(const AttributeCommand& c) {
                            : c.action == A::kDelete ? ControlVerb::kAttributeDelete
                                                     : ControlVerb::kAttributeQuery);
   body["name"] = c.name;
-  body["lifetime"] = std::string(lifetime_name(c.lifetime));
-  if (c.node) body["node"] = *c.node;
+  if (c.cluster) {
+    body["scope"] = "cluster";
+  } else {
+    body["lifetime"] = std::string(lifetime_name(c.lifetime));
+    if (c.node) body["node"] = *c.node;
+  }
   if (c.action == A::kUpdate) body["value"] = c.value;
   return {body, c.action == A::kQuery ? kReadMs : kWriteMs};
 }
@@ -66,10 +70,12 @@ Output missing_attribute(const AttributeCommand& c, const std::string& node) {
                 "\n",
             kExitNoSuch};
   }
+  const std::string where =
+      c.cluster ? "as a cluster property"
+                : "on " + node + ", lifetime " + std::string(lifetime_name(c.lifetime));
   return {"",
           who + ": Error performing operation: No such device or address (" + c.name +
-              " is not set on " + node + ", lifetime " + std::string(lifetime_name(c.lifetime)) +
-              ")\n",
+              " is not set " + where + ")\n",
           kExitNoSuch};
 }
 
@@ -77,7 +83,9 @@ Output attribute_value(const AttributeCommand& c, const std::string& node,
                        const std::string& value) {
   if (c.program == Program::kAttrdUpdater) return {attrd_line(c.name, node, value), "", kExitOk};
   if (c.quiet) return {value + "\n", "", kExitOk};
-  const char* scope = c.lifetime == Lifetime::kReboot ? "status" : "nodes";
+  const char* scope = c.cluster                         ? "crm_config"
+                      : c.lifetime == Lifetime::kReboot ? "status"
+                                                        : "nodes";
   return {std::string("scope=") + scope + "  name=" + c.name + " value=" + value + "\n", "",
           kExitOk};
 }

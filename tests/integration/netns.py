@@ -190,6 +190,7 @@ class Cluster:
         self.extra_cluster_yaml = extra_cluster_yaml
         self.resources_yaml = resources_yaml
         self.created_ns = []
+        self.hosts_file = None  # write_hosts()
         self.cleaned = False
         self.final_logs = {}
         register(self)
@@ -225,6 +226,16 @@ class Cluster:
         self.config = os.path.join(self.tmp, "cluster.yaml")
         with open(self.config, "w") as f:
             f.write(self.config_text())
+
+    def write_hosts(self):
+        """Give every node (from its next start) an /etc/hosts naming the cluster's nodes, bound
+        over the host's own in its private mount namespace."""
+        self.hosts_file = os.path.join(self.tmp, "hosts")
+        with open(self.hosts_file, "w") as f:
+            f.write("127.0.0.1 localhost\n")
+            for n in self.nodes.values():
+                f.write(f"{n.ip} {n.name}\n")
+        os.chmod(self.hosts_file, 0o644)
 
     def config_text(self):
         lines = ["cluster:", f"  name: {self.name}", f"  auth_key_file: {self.key}",
@@ -282,7 +293,10 @@ class Cluster:
     def start(self, name):
         node = self.nodes[name]
         assert node.proc is None or node.proc.poll() is not None, f"{name} already running"
-        agent = (f"mount --bind {node.run_dir} /run && exec {AGENT} --config {self.config} "
+        # A hosts file of the cluster's own (node names to addresses), when asked for: for
+        # agents that reach their peers by node name (redis).
+        hosts = f"mount --bind {self.hosts_file} /etc/hosts && " if self.hosts_file else ""
+        agent = (f"{hosts}mount --bind {node.run_dir} /run && exec {AGENT} --config {self.config} "
                  f"--node {name} --socket {node.socket} --state-dir {node.state_dir} "
                  f"--tools-dir {TOOLS_DIR}")
         log = open(node.log_path, "a")

@@ -18,21 +18,16 @@ Run as root.
 import os
 import pwd
 import shutil
-import signal
-import subprocess
 import sys
-import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import netns  # noqa: E402
-import test_pair_fencing  # noqa: E402
+import replication  # noqa: E402
 from netns import ClusterTestCase  # noqa: E402
+from replication import VIP, Client  # noqa: E402
 
 PGBIN = "/usr/lib/postgresql/15/bin"
-SYSTEM_PYTHON = "/usr/bin/python3"  # where Debian's python3-psycopg2 is importable
-CLIENT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "dbclient.py")
-VIP = f"{netns.SUBNET}.100"
 
 # What every node's postgresql.conf adds to initdb's: streaming replication to the others, and
 # no restart after a crash (pgsql decides that). The pgsql agent adds its own include lines.
@@ -83,24 +78,7 @@ resources:
       stop: {{timeout: 20s}}
       promote: {{timeout: 60s}}
       demote: {{timeout: 60s}}
-  - id: vip
-    type: vip
-    params: {{address: {VIP}/24, interface: eth0}}
-    ops: {{monitor: {{interval: 1s, timeout: 5s}}}}
-clones:
-  - id: pgsql-clone
-    resource: pgsql
-    promotable: true
-    notify: true
-constraints:
-  colocation:
-    - {{resource: vip, with: pgsql-clone, score: inf, with_role: promoted}}
-  order:
-    - {{first: pgsql-clone, first_action: promote, then: vip, then_action: start,
-       symmetrical: false}}
-    - {{first: pgsql-clone, first_action: demote, then: vip, then_action: stop,
-       symmetrical: false}}
-"""
+""" + replication.clone_yaml("pgsql-clone", "pgsql")
 
 
 def chown_tree(path, user):
@@ -157,24 +135,11 @@ class PgNodes:
         pid = self.postmaster(name)
         if pid is None:
             return
-        pids = [pid] + netns.Cluster._children(pid)
-        for p in pids:
-            try:
-                os.kill(p, signal.SIGKILL)
-            except OSError:
-                pass
+        replication.kill([pid] + netns.Cluster._children(pid))
 
     def stop_all(self):
         """Cleanup: the agents first (so nothing starts postgres again), then every postmaster."""
-        for name in self.c.nodes:
-            if self.c.alive(name):
-                kids = netns.Cluster._children(self.c.nodes[name].proc.pid)
-                self.c.kill(name)
-                for p in kids:
-                    try:
-                        os.kill(p, signal.SIGKILL)
-                    except OSError:
-                        pass
+        replication.stop_agents(self.c)
         for name in self.c.nodes:
             self.kill(name)
 
@@ -201,24 +166,9 @@ class PgNodes:
         return {int(x) for x in out.split()} if out else set()
 
     def configure(self):
-        """The pgsql clone and the vip, with fence_netns (test_fencing.py) as every node's
-        fence device: the promotion elsewhere waits for the old primary's node to be fenced,
-        as Pacemaker requires, not for pgsql's stop timeout (docs/fencing.md). Then the data
-        directories. The cluster is set up and not started."""
-        c = self.c
-        agent, log = test_pair_fencing.fence_agent(c)
-        host_map = ", ".join(f'{n.name}: "{n.ns}/{n.switch_port}"' for n in c.nodes.values())
-        c.resources_yaml = resources(list(c.nodes)) + f"""fencing:
-  devices:
-    - id: power
-      agent: {agent}
-      params: {{switch: {c.switch}, log: {log}, off_ok: "1", host_pid: "{os.getpid()}"}}
-      nodes: [{", ".join(c.nodes)}]
-      host_map: {{{host_map}}}
-      timeout: 20s
-"""
-        with open(c.config, "w") as f:
-            f.write(c.config_text())
+        """The pgsql clone, the vip and fencing (replication.py), then the data directories.
+        The cluster is set up and not started."""
+        replication.write_config(self.c, resources(list(self.c.nodes)))
         self.prepare()
 
     def wait_steady(self, names=None, timeout=90):
@@ -249,28 +199,10 @@ class PgNodes:
         return state["primary"]
 
     def attributes(self, name):
-        """{(node, attribute): value}: the node attributes NAME's agent reports."""
-        status = self.c.status(name) or {}
-        return {(a["node"], a["name"]): a["value"] for a in status.get("attributes", [])}
+        return replication.attributes(self.c, name)
 
     def crash(self, name):
-        """SIGKILL NAME's postgres (every process of it), its agent and the agent's children
-        (the guard, any resource agent running) at once, and cut its link. Returns when."""
-        c = self.c
-        agent = c.nodes[name].proc.pid
-        postmaster = self.postmaster(name)
-        pids = [agent] + netns.Cluster._children(agent)
-        if postmaster:
-            pids += [postmaster] + netns.Cluster._children(postmaster)
-        t = time.monotonic()
-        for p in pids:
-            try:
-                os.kill(p, signal.SIGKILL)
-            except OSError:
-                pass
-        c.link_down(name)
-        c.kill(name)  # reaps it
-        return t
+        return replication.crash(self.c, name, self.postmaster(name))
 
     def rejoin_crashed(self, name, primary):
         """What docs/replication.md tells the operator to do before a crashed primary's node
@@ -298,57 +230,18 @@ class PgNodes:
         if r.returncode != 0:
             raise AssertionError(f"hactl resource cleanup: {r.stdout}{r.stderr}")
 
+    # What bench/replication_failover.py asks of each database.
+    kind = "pgsql"
+    clone = "pgsql-clone"
+
+    def switch_target(self, primary):
+        return self.sync_standbys(primary)[0]
+
+    def after_switchover(self, old):
+        self.rejoin_demoted(old)
+
     def lock(self, name):
         return os.path.join(self.c.nodes[name].run_dir, "pg", "tmp", "PGSQL.lock")
-
-
-class Client:
-    """dbclient.py in the switch's namespace, writing through the vip; its acks as they come."""
-
-    def __init__(self, cluster, deadline=600):
-        self.acks = []   # (n, monotonic time)
-        self.fails = []  # (n, monotonic time, why)
-        self.lock = threading.Lock()
-        self.proc = subprocess.Popen(
-            ["ip", "netns", "exec", cluster.switch, SYSTEM_PYTHON, CLIENT, "pgsql", VIP,
-             str(deadline)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        self.reader = threading.Thread(target=self._read, daemon=True)
-        self.reader.start()
-
-    def _read(self):
-        for line in self.proc.stdout:
-            parts = line.split(" ", 3)
-            with self.lock:
-                if parts[0] == "ack":
-                    self.acks.append((int(parts[1]), float(parts[2])))
-                elif parts[0] == "fail":
-                    self.fails.append((int(parts[1]), float(parts[2]),
-                                       parts[3].strip() if len(parts) > 3 else ""))
-
-    def acked(self):
-        with self.lock:
-            return [n for n, _t in self.acks]
-
-    def first_ack_after(self, t):
-        with self.lock:
-            return next((when for _n, when in self.acks if when > t), None)
-
-    def longest_gap(self, start, end):
-        """The longest time between two acks within [start, end]."""
-        with self.lock:
-            times = [start] + [t for _n, t in self.acks if start <= t <= end] + [end]
-        return max(b - a for a, b in zip(times, times[1:]))
-
-    def close(self):
-        if self.proc.poll() is None:
-            self.proc.stdin.close()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-        self.reader.join(timeout=10)
-        self.proc.stdout.close()
 
 
 def missing():
@@ -357,10 +250,7 @@ def missing():
         return f"PostgreSQL 15 is not installed ({PGBIN}/initdb)"
     if not os.access("/usr/lib/ocf/resource.d/heartbeat/pgsql", os.X_OK):
         return "resource-agents' pgsql agent is not installed"
-    probe = subprocess.run([SYSTEM_PYTHON, "-c", "import psycopg2"], capture_output=True)
-    if probe.returncode != 0:
-        return "python3-psycopg2 is not installed"
-    return None
+    return replication.python_missing("psycopg2", "python3-psycopg2")
 
 
 class PgsqlReplication(ClusterTestCase):
@@ -385,7 +275,7 @@ class PgsqlReplication(ClusterTestCase):
         c, pg = self.start()
         old = pg.wait_steady()
         print(f"\nprimary {old}, synchronous standby {pg.sync_standbys(old)}", flush=True)
-        client = Client(c)
+        client = Client(c, "pgsql")
         self.addCleanup(client.close)
         c.wait_until(lambda: len(client.acked()) >= 200, 60, 0.1, "200 acknowledged rows")
 
@@ -422,7 +312,7 @@ class PgsqlReplication(ClusterTestCase):
         c, pg = self.start()
         old = pg.wait_steady()
         to = pg.sync_standbys(old)[0]
-        client = Client(c)
+        client = Client(c, "pgsql")
         self.addCleanup(client.close)
         c.wait_until(lambda: len(client.acked()) >= 200, 60, 0.1, "200 acknowledged rows")
         t_move = time.monotonic()

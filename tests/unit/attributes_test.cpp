@@ -157,6 +157,49 @@ TEST(Attributes, TheDocumentKeepsThem) {
   EXPECT_EQ(*back, doc);
 }
 
+TEST(Attributes, ClusterPropertiesBelongToNoNode) {
+  // redis's replication info: crm_attribute -t crm_config -n redis_REPL_INFO -v n2
+  const auto r = request(ControlVerb::kAttributeSet,
+                         {{"scope", "cluster"}, {"name", "redis_REPL_INFO"}, {"value", "n2"}});
+  ASSERT_TRUE(r) << r.error();
+  EXPECT_TRUE(r->cluster);
+  EXPECT_EQ(r->node, "");
+  EXPECT_FALSE(request(ControlVerb::kAttributeSet,
+                       {{"scope", "cluster"}, {"node", "n2"}, {"name", "a"}, {"value", "1"}}));
+  EXPECT_FALSE(
+      request(ControlVerb::kAttributeSet,
+              {{"scope", "cluster"}, {"lifetime", "reboot"}, {"name", "a"}, {"value", "1"}}));
+  EXPECT_FALSE(request(ControlVerb::kAttributeSet, {{"scope", "rsc_defaults"}, {"name", "a"}}));
+  ClusterDoc doc;
+  auto next = apply_attribute(doc, *r, 0);
+  ASSERT_TRUE(next && *next);
+  doc = **next;
+  EXPECT_EQ(doc.properties.at("redis_REPL_INFO"), "n2");
+  EXPECT_TRUE(doc.attributes.empty());
+  next = apply_attribute(doc, *r, 0);
+  ASSERT_TRUE(next);
+  EXPECT_FALSE(*next) << "the same value again writes nothing";
+  AttributeRequest q = *r;
+  q.op = AttributeRequest::Op::kQuery;
+  EXPECT_EQ(query_attribute(doc, q, 0), "n2");
+  const auto back = doc_from_bytes(doc_to_bytes(doc));
+  ASSERT_TRUE(back) << back.error();
+  EXPECT_EQ(*back, doc);
+  AttributeRequest del = *r;
+  del.op = AttributeRequest::Op::kDelete;
+  next = apply_attribute(doc, del, 0);
+  ASSERT_TRUE(next && *next);
+  EXPECT_TRUE((*next)->properties.empty());
+  EXPECT_EQ(query_attribute(**next, q, 0), std::nullopt);
+  // Bounded, as a node's attributes are.
+  for (std::size_t i = 0; i < limits::kMaxClusterProperties; ++i) {
+    doc.properties["p" + std::to_string(i)] = "1";
+  }
+  AttributeRequest more = *r;
+  more.name = "one-more";
+  EXPECT_FALSE(apply_attribute(doc, more, 0));
+}
+
 TEST(Attributes, ScoresAreReadAsPacemakerWritesThem) {
   EXPECT_EQ(parse_score("100"), 100);
   EXPECT_EQ(parse_score("+5"), 5);

@@ -200,13 +200,50 @@ TEST(CrmAttribute, LongOutputNamesTheScope) {
   EXPECT_EQ(out.out, "scope=nodes  name=a value=1000\n");
 }
 
-TEST(CrmAttribute, RefusesWhatHactlDoesNotKeep) {
+TEST(CrmAttribute, ClusterPropertiesOfRedis) {
   Harness h;
-  // redis:236  crm_attribute --type crm_config --name ..._REPL_INFO -s redis_replication
+  // redis:236,299  crm_attribute --type crm_config --name ..._REPL_INFO -s redis_replication
+  // -v "$1" -q: a cluster property, of no node and no lifetime.
   auto out = h.run(Program::kCrmAttribute, {"--type", "crm_config", "--name", "redis_REPL_INFO",
                                             "-s", "redis_replication", "-v", "n1", "-q"});
+  EXPECT_EQ(out.code, 0) << out.err;
+  ASSERT_EQ(h.calls.size(), 1u);
+  const json& set = h.calls.back().request;
+  EXPECT_EQ(set["cmd"], "attribute-set");
+  EXPECT_EQ(set["scope"], "cluster");
+  EXPECT_EQ(set["name"], "redis_REPL_INFO");
+  EXPECT_EQ(set["value"], "n1");
+  EXPECT_FALSE(set.contains("node"));
+  EXPECT_FALSE(set.contains("lifetime"));
+  // redis:305  ${CRM_ATTR_REPL_INFO} --query -q
+  h.reply = {{"scope", "cluster"}, {"name", "redis_REPL_INFO"}, {"value", "n1"}};
+  out = h.run(Program::kCrmAttribute, {"--type", "crm_config", "--name", "redis_REPL_INFO", "-s",
+                                       "redis_replication", "--query", "-q"});
+  EXPECT_EQ(out.out, "n1\n");
+  EXPECT_EQ(h.calls.back().request["cmd"], "attribute-query");
+  out = h.run(Program::kCrmAttribute, {"-t", "crm_config", "-n", "redis_REPL_INFO", "-G"});
+  EXPECT_EQ(out.out, "scope=crm_config  name=redis_REPL_INFO value=n1\n");
+  h.reply = {{"scope", "cluster"}, {"name", "gone"}, {"value", nullptr}};
+  out = h.run(Program::kCrmAttribute, {"-t", "crm_config", "-n", "gone", "-G", "-q"});
+  EXPECT_EQ(out.code, 105);
+  EXPECT_NE(out.err.find("gone is not set as a cluster property"), std::string::npos) << out.err;
+  // A cluster property has no node and no reboot lifetime.
+  const auto calls = h.calls.size();
+  for (const auto& bad : std::vector<std::vector<std::string>>{
+           {"-t", "crm_config", "-N", "n1", "-n", "a", "-v", "1"},
+           {"-t", "crm_config", "-l", "reboot", "-n", "a", "-v", "1"},
+           {"-t", "crm_config", "-p", "-v", "1"}}) {
+    out = h.run(Program::kCrmAttribute, bad, "redis:0");
+    EXPECT_EQ(out.code, 64) << out.err;
+  }
+  EXPECT_EQ(h.calls.size(), calls);
+}
+
+TEST(CrmAttribute, RefusesWhatHactlDoesNotKeep) {
+  Harness h;
+  auto out = h.run(Program::kCrmAttribute, {"--type", "rsc_defaults", "--name", "x", "-v", "1"});
   EXPECT_EQ(out.code, 3);
-  EXPECT_NE(out.err.find("crm_config"), std::string::npos);
+  EXPECT_NE(out.err.find("rsc_defaults"), std::string::npos);
   // NodeUtilization:155  crm_attribute -t nodes --node "$host_name" -z -n cpu -v $sys_cpu
   out =
       h.run(Program::kCrmAttribute, {"-t", "nodes", "--node", "n1", "-z", "-n", "cpu", "-v", "4"});
