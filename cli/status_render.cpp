@@ -152,6 +152,36 @@ void render_document(std::ostringstream& out, const nlohmann::json& d) {
 
 }  // namespace
 
+namespace {
+
+// Node attributes (crm_attribute, crm_master, attrd_updater) by node, and cluster properties
+// (crm_attribute -t crm_config), as crm_mon -A shows them.
+void render_attributes(std::ostringstream& out, const nlohmann::json& s) {
+  std::vector<std::pair<std::string, std::string>> by_node;  // node, "name=value ..."
+  if (s.contains("attributes") && s["attributes"].is_array()) {
+    for (const auto& a : s["attributes"]) {
+      const std::string node = str(a, "node");
+      std::string item = str(a, "name") + "=" + str(a, "value", "");
+      if (str(a, "lifetime") == "reboot") item += " (reboot)";
+      if (by_node.empty() || by_node.back().first != node) by_node.emplace_back(node, "");
+      by_node.back().second += (by_node.back().second.empty() ? "" : ", ") + item;
+    }
+  }
+  if (!by_node.empty()) {
+    out << "\nNode attributes (set by resource agents; reboot: until the node's agent stops):\n";
+    for (const auto& [node, items] : by_node) out << "  " << node << ": " << items << "\n";
+  }
+  if (s.contains("properties") && s["properties"].is_object() && !s["properties"].empty()) {
+    out << "Cluster properties:";
+    for (const auto& [name, value] : s["properties"].items()) {
+      out << " " << name << "=" << (value.is_string() ? value.get<std::string>() : value.dump());
+    }
+    out << "\n";
+  }
+}
+
+}  // namespace
+
 std::string render_status(const nlohmann::json& s) {
   std::ostringstream out;
   const bool quorum = s.value("quorum", false);
@@ -257,6 +287,7 @@ std::string render_status(const nlohmann::json& s) {
       out << "\n";
     }
   }
+  render_attributes(out, s);
   if (s.contains("document") && s["document"].is_object()) render_document(out, s["document"]);
   if (s.contains("scheduler") && s["scheduler"].is_object()) {
     const auto& sch = s["scheduler"];
