@@ -7,6 +7,7 @@
 #include <set>
 
 #include "common/assert.hpp"
+#include "common/cluster_doc.hpp"
 #include "common/limits.hpp"
 
 namespace hactl {
@@ -484,12 +485,7 @@ std::optional<std::string> attribute_name_problem(std::string_view name) {
            "' is not a built-in attribute (hactl has #uname, #id, #kind, #cluster-name and "
            "#site-name)";
   }
-  const bool ok = !name.empty() && name.size() <= limits::kMaxAttributeNameLength &&
-                  std::all_of(name.begin(), name.end(), [](char c) {
-                    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                           (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.' || c == ':';
-                  });
-  if (ok) return std::nullopt;
+  if (valid_attribute_name(name)) return std::nullopt;
   return "'" + shortened(name) + "' is not a node attribute name (1 to " +
          std::to_string(limits::kMaxAttributeNameLength) +
          " letters, digits and - _ . :, or a built-in such as #uname)";
