@@ -222,6 +222,14 @@ NodeAttributes attributes_in_force(const ClusterConfig& config, const ClusterDoc
   return out;
 }
 
+bool valid_attribute_name(std::string_view name) {
+  return !name.empty() && name.size() <= limits::kMaxAttributeNameLength &&
+         std::all_of(name.begin(), name.end(), [](char c) {
+           return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '-' || c == '_' || c == '.' || c == ':';
+         });
+}
+
 std::string promotion_attribute(std::string_view primitive) {
   return "master-" + std::string(primitive);
 }

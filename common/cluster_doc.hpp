@@ -140,6 +140,9 @@ NodeAttributes attributes_in_force(const ClusterConfig& config, const ClusterDoc
                                    const std::vector<std::uint64_t>& incarnations);
 // A promotion score (crm_master): master-PRIMITIVE.
 std::string promotion_attribute(std::string_view primitive);
+// A name an attribute may have: 1 to limits::kMaxAttributeNameLength letters, digits and
+// - _ . : (names that start with # are Pacemaker's built-ins, common/rule.hpp).
+bool valid_attribute_name(std::string_view name);
 
 // The top-level resource a name stands for: itself if top-level, else the group or clone that
 // holds it (a group member -> its group -> its clone, if cloned). Nullopt if unknown.

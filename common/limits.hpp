@@ -33,6 +33,12 @@ inline constexpr std::size_t kMaxAttributesPerNode = 256;
 inline constexpr std::size_t kMaxClusterProperties = 256;
 inline constexpr std::size_t kMaxAttributeNameLength = 128;
 inline constexpr std::size_t kMaxAttributeValueLength = 4096;
+// Location rules (common/rule.hpp): the text of one, its conditions, and how deep its
+// parentheses nest. Far above what pcs or crm shell users write (pgsql's rule has two
+// conditions), and small enough that evaluating every rule on every node stays cheap.
+inline constexpr std::size_t kMaxRuleLength = 1024;
+inline constexpr std::size_t kMaxRuleConditions = 64;
+inline constexpr std::size_t kMaxRuleDepth = 8;
 // Control socket: largest request line and most concurrent clients.
 // A request from a writer (root or the admin group) may carry a configuration file.
 inline constexpr std::size_t kMaxControlRequest = 64 * 1024;

@@ -44,6 +44,7 @@ struct Checker {
   void reference(const std::string& id, const YAML::Node& at, const std::string& path);
   void role_on(const std::string& id, RoleFilter role, const YAML::Node& at,
                const std::string& path);
+  void rule_nodes(const Rule& rule, const YAML::Node& at, const std::string& path);
   void cycles(const char* kind, const std::vector<std::pair<std::string, std::string>>& edges);
 };
 
@@ -183,13 +184,38 @@ void Checker::role_on(const std::string& id, RoleFilter role, const YAML::Node& 
   }
 }
 
+// `#uname eq NAME` (or ne) with a NAME that is no node never matches (or always does): a typo
+// the scheduler would follow silently. Names compare without regard to case, as in the rule.
+void Checker::rule_nodes(const Rule& rule, const YAML::Node& at, const std::string& path) {
+  std::vector<std::string> names;
+  for (const auto& n : config.nodes) names.push_back(n.name);
+  for (const Rule::Step& s : rule.steps) {
+    const RuleCondition& c = s.condition;
+    if (s.kind != Rule::Step::Kind::kCondition || c.attribute != "#uname" ||
+        (c.op != RuleOp::kEq && c.op != RuleOp::kNe) ||
+        (c.type != RuleType::kDefault && c.type != RuleType::kString)) {
+      continue;
+    }
+    const RuleCondition same{"#uname", RuleOp::kEq, RuleType::kString, c.value};
+    const bool known = std::any_of(names.begin(), names.end(), [&](const std::string& n) {
+      return holds(same, std::string_view(n));
+    });
+    if (!known) {
+      r.error(at, path,
+              "rule '" + rule.text + "': " + unknown_name_message("node", c.value, names));
+    }
+  }
+}
+
 void Checker::constraints() {
   std::vector<std::pair<std::string, std::string>> coloc_edges, order_edges;
   for (std::size_t i = 0; i < rc.locations.size(); ++i) {
     const auto& l = rc.locations[i];
     const std::string p = "constraints.location[" + std::to_string(i) + "]";
     reference(l.resource, constraint("location", i, "resource"), p + ".resource");
-    if (!config.find_node(l.node)) {
+    if (l.rule) {
+      rule_nodes(*l.rule, constraint("location", i, "rule"), p + ".rule");
+    } else if (root["constraints"]["location"][i]["node"] && !config.find_node(l.node)) {
       r.error(constraint("location", i, "node"), p + ".node", "no node is called '" + l.node + "'");
     }
     role_on(l.resource, l.role, constraint("location", i, "role"), p + ".role");

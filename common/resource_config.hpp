@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "common/rule.hpp"
 #include "common/types.hpp"
 
 namespace hactl {
@@ -125,9 +126,11 @@ struct CloneConfig {
   bool notify = false;
 };
 
+// A score for a resource on one node (`node`), or on each node where a rule on node attributes
+// holds (`rule`, configuration only): exactly one of the two.
 struct LocationConstraint {
   std::string resource;
-  std::string node;
+  std::string node;  // empty with a rule
   int score = 0;
   RoleFilter role = RoleFilter::kAny;
   // Where it comes from: the configuration, or an operator's intent in the cluster document
@@ -135,6 +138,12 @@ struct LocationConstraint {
   enum class Origin : std::uint8_t { kConfig, kMove, kBan, kDisabled };
   Origin origin = Origin::kConfig;
   std::int64_t expires = 0;  // an intent's expiry, unix seconds; 0: until cleared
+  // Where it applies instead of `node`: each node where this holds, given that node's attributes
+  // in force (Pacemaker's rule in a location constraint).
+  std::optional<Rule> rule = std::nullopt;
+  // With a rule, instead of `score`: the node's value of this attribute where the rule holds
+  // (Pacemaker's score-attribute); -inf where it is not set or not a score.
+  std::string score_attribute = {};
   bool is_move() const { return origin == Origin::kMove; }
 };
 

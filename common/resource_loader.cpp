@@ -9,6 +9,7 @@
 
 #include "common/limits.hpp"
 #include "common/names.hpp"
+#include "common/rule.hpp"
 
 namespace hactl {
 namespace {
@@ -190,6 +191,55 @@ ActionKind action_field(YamlReader& r, const YAML::Node& n, const std::string& p
   return ActionKind::kStart;
 }
 
+// rule: TEXT (common/rule.hpp); a text that does not parse is an error naming the character.
+std::optional<Rule> rule_field(YamlReader& r, const YAML::Node& n, const std::string& path) {
+  const auto text = r.string_field(n, path, "rule");
+  if (!text) return std::nullopt;
+  auto rule = parse_rule(*text);
+  if (!rule) {
+    r.error(n["rule"], path_join(path, "rule"),
+            "rule '" + (text->size() > 80 ? text->substr(0, 80) + "..." : *text) +
+                "': " + rule.error().to_string());
+    return std::nullopt;
+  }
+  return std::move(*rule);
+}
+
+// A location: resource, node or rule (exactly one), score (or, with a rule, score_attribute),
+// role.
+std::optional<LocationConstraint> load_location(YamlReader& r, const YAML::Node& n,
+                                                const std::string& p) {
+  if (!r.expect_map(n, p, {"resource", "node", "rule", "score", "score_attribute", "role"}))
+    return std::nullopt;
+  LocationConstraint l;
+  l.resource = r.string_field(n, p, "resource", true).value_or("");
+  l.role = role_field(r, n, p, "role");
+  const bool by_node = n["node"].IsDefined(), by_rule = n["rule"].IsDefined();
+  if (by_node && by_rule) {
+    r.error(n["rule"], p + ".rule", "a location has a node or a rule, not both");
+  } else if (!by_node && !by_rule) {
+    r.error(n, p + ".node", "required key 'node' (or 'rule') is missing");
+  }
+  if (by_node) l.node = r.string_field(n, p, "node").value_or("");
+  if (by_rule) l.rule = rule_field(r, n, p);
+  if (!n["score_attribute"]) {
+    l.score = r.score_field(n, p, "score", true).value_or(0);
+    return l;
+  }
+  const std::string sp = p + ".score_attribute";
+  l.score_attribute = r.string_field(n, p, "score_attribute").value_or("");
+  if (!by_rule) {
+    r.error(n["score_attribute"], sp, "score_attribute goes with a rule (with a node, give score)");
+  } else if (n["score"]) {
+    r.error(n["score"], p + ".score", "give score or score_attribute, not both");
+  } else if (l.score_attribute.starts_with('#')) {
+    r.error(n["score_attribute"], sp, "a built-in attribute is not a score");
+  } else if (auto why = attribute_name_problem(l.score_attribute)) {
+    r.error(n["score_attribute"], sp, *why);
+  }
+  return l;
+}
+
 template <typename F>
 void each(YamlReader& r, const YAML::Node& list, const std::string& path, F&& f) {
   if (!list) return;
@@ -203,13 +253,7 @@ void each(YamlReader& r, const YAML::Node& list, const std::string& path, F&& f)
 void load_constraints(YamlReader& r, const YAML::Node& c, ResourceConfig& out) {
   if (!r.expect_map(c, "constraints", {"location", "colocation", "order"})) return;
   each(r, c["location"], "constraints.location", [&](const YAML::Node& n, const std::string& p) {
-    if (!r.expect_map(n, p, {"resource", "node", "score", "role"})) return;
-    LocationConstraint l;
-    l.resource = r.string_field(n, p, "resource", true).value_or("");
-    l.node = r.string_field(n, p, "node", true).value_or("");
-    l.score = r.score_field(n, p, "score", true).value_or(0);
-    l.role = role_field(r, n, p, "role");
-    out.locations.push_back(l);
+    if (auto l = load_location(r, n, p)) out.locations.push_back(std::move(*l));
   });
   each(r, c["colocation"], "constraints.colocation",
        [&](const YAML::Node& n, const std::string& p) {

@@ -46,14 +46,10 @@ std::expected<std::string, std::string> name_member(const nlohmann::json& body) 
   if (name.front() == '#') {
     return std::unexpected("attribute '" + name + "': names that start with # are built in");
   }
-  for (const char c : name) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                    c == '-' || c == '_' || c == '.' || c == ':';
-    if (!ok) {
-      return std::unexpected("attribute name '" +
-                             std::string(clean_text(name) ? name : "(unprintable)") +
-                             "': letters, digits and - _ . : only");
-    }
+  if (!valid_attribute_name(name)) {
+    return std::unexpected("attribute name '" +
+                           std::string(clean_text(name) ? name : "(unprintable)") +
+                           "': letters, digits and - _ . : only");
   }
   return name;
 }

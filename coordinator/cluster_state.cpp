@@ -51,4 +51,13 @@ std::optional<int> ClusterState::promotion_score(const std::string& primitive, N
   return parse_score(it->second);
 }
 
+RuleInput ClusterState::rule_input(const ClusterConfig& config, std::size_t node) const {
+  RuleInput in;
+  in.name = config.nodes.at(node).name;
+  in.id = std::to_string(node + 1);  // crm_node -i: the 1-based position in the configuration
+  in.cluster_name = config.name;
+  if (node < attributes.size()) in.attributes = &attributes[node];
+  return in;
+}
+
 }  // namespace hactl

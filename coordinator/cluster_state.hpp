@@ -59,6 +59,9 @@ struct ClusterState {
   NodeAttributes attributes;
   // The promotion score a node's attribute gives `primitive` there (crm_master), if any.
   std::optional<int> promotion_score(const std::string& primitive, NodeId node) const;
+  // What a location rule reads on node `node` (common/rule.hpp): its attributes in force and
+  // the built-ins (#uname, #id, ...). Views into `config` and this state.
+  RuleInput rule_input(const ClusterConfig& config, std::size_t node) const;
 
   ResourceRole role(const std::string& primitive, NodeId node) const;
   bool is_failed(const std::string& primitive, NodeId node) const;

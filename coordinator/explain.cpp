@@ -213,6 +213,29 @@ std::optional<std::string> promotion_tie_break(const ClusterConfig& config, cons
   return std::nullopt;
 }
 
+// A location rule that holds on the term's node: its text, what it read there, and where its
+// score came from.
+TermText rule_term_text(const ClusterConfig& config, const ClusterState& state, const ScoreTerm& t,
+                        const std::string& what) {
+  const LocationConstraint& l = *t.location;
+  const RuleInput in = state.rule_input(config, t.node);
+  std::string detail = rule_inputs_text(*l.rule, in);
+  if (!l.score_attribute.empty()) {
+    detail += "; score from " + l.score_attribute;
+    const bool read = std::any_of(l.rule->steps.begin(), l.rule->steps.end(), [&](const auto& s) {
+      return s.kind == Rule::Step::Kind::kCondition && s.condition.attribute == l.score_attribute;
+    });
+    const auto v = in.get(l.score_attribute);
+    if (!read) detail += v ? ", which is " + std::string(*v) : std::string(", not set here");
+  }
+  const bool promotion = t.kind == ScoreTerm::Kind::kPromotionLocation;
+  if (t.value <= -kInf) detail += promotion ? "; never promoted here" : "; never here";
+  if (t.value >= kInf) detail += "; here whenever it can";
+  return {"location rule" + what + " '" + l.rule->text + "' matched here (" + detail + ")",
+          "the node's attributes (hactl status --json lists them), or edit the rule and run "
+          "hactl config apply"};
+}
+
 }  // namespace
 
 TermText term_text(const ClusterConfig& config, const ClusterState& state, const UnitWhy& unit,
@@ -238,6 +261,7 @@ TermText term_text(const ClusterConfig& config, const ClusterState& state, const
       }
       switch (l.origin) {
         case LocationConstraint::Origin::kConfig:
+          if (l.rule) return rule_term_text(config, state, t, what);
           return {"location constraint" + what + " in the configuration (" + node + ": " +
                       total_text(l.score) +
                       (l.score <= -kInf  ? ", never here"

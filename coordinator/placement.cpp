@@ -11,6 +11,7 @@
 #include "common/assert.hpp"
 #include "common/cluster_doc.hpp"
 #include "common/limits.hpp"
+#include "common/yaml_reader.hpp"
 #include "coordinator/scheduler.hpp"
 
 namespace hactl {
@@ -125,6 +126,8 @@ struct Placer {
   std::vector<std::map<std::string, int>> left;
   std::unordered_map<std::string, std::vector<std::size_t>> reserved;  // unit -> nodes
   std::map<std::string, int> need;  // the unit being placed: its members' utilization summed
+  // By node: what location rules read there (its attributes in force, built-ins).
+  std::vector<RuleInput> rule_inputs;
 
   Placer(const ClusterConfig& c, const ClusterState& st, bool ex)
       : config(c), state(st), explain(ex) {
@@ -140,6 +143,7 @@ struct Placer {
     load.assign(c.nodes.size(), 0);
     left.resize(c.nodes.size());
     for (std::size_t i = 0; i < c.nodes.size(); ++i) left[i] = c.nodes[i].capacity;
+    for (std::size_t i = 0; i < c.nodes.size(); ++i) rule_inputs.push_back(st.rule_input(c, i));
   }
 
   static std::map<std::string, int> utilization_of(const Unit& u) {
@@ -228,6 +232,9 @@ struct Placer {
     if (!out.recheck || t < *out.recheck) out.recheck = t;
   }
   Scores base_scores(const Unit& u) const;
+  void apply_locations(const Unit& u, Scores& s) const;
+  std::optional<int> location_score(const LocationConstraint& l, std::size_t node) const;
+  Scores promotion_scores(const Unit& u, const std::vector<ResourceRole>& roles) const;
   void apply_colocations(const Unit& u, Scores& s) const;
   std::vector<ResourceRole> place_single(const Unit& u, const Scores& s);
   std::size_t choose(const Unit& u, const Scores& s);
@@ -251,15 +258,7 @@ Scores Placer::base_scores(const Unit& u) const {
       term(ScoreTerm::Kind::kNodeCondition, i, -kInf);
     }
   }
-  if (const auto* locs = lookup(locations, u.id)) {
-    for (const LocationConstraint* l : *locs) {
-      const auto node = node_index.find(l->node);
-      if (node != node_index.end() && l->role != RoleFilter::kPromoted) {
-        s[node->second] = add_scores(s[node->second], l->score);
-        term(ScoreTerm::Kind::kLocation, node->second, l->score, located(l));
-      }
-    }
-  }
+  apply_locations(u, s);
   for (const MemberView& m : members) {
     const bool stop_everywhere = m.p->on_fail == OnFail::kStop && failed_anywhere(m);
     for (std::size_t i = 0; i < n(); ++i) {
@@ -283,6 +282,41 @@ Scores Placer::base_scores(const Unit& u) const {
     }
   }
   return s;
+}
+
+// Location constraints other than for the promoted role: on their node, or on each node where
+// their rule holds.
+void Placer::apply_locations(const Unit& u, Scores& s) const {
+  const auto* locs = lookup(locations, u.id);
+  if (locs == nullptr) return;
+  for (const LocationConstraint* l : *locs) {
+    if (l->role == RoleFilter::kPromoted) continue;
+    if (!l->rule) {
+      const auto node = node_index.find(l->node);
+      if (node == node_index.end()) continue;
+      s[node->second] = add_scores(s[node->second], l->score);
+      term(ScoreTerm::Kind::kLocation, node->second, l->score, located(l));
+      continue;
+    }
+    for (std::size_t i = 0; i < n(); ++i) {
+      const auto v = location_score(*l, i);
+      if (!v) continue;
+      s[i] = add_scores(s[i], *v);
+      term(ScoreTerm::Kind::kLocation, i, *v, located(l));
+    }
+  }
+}
+
+// The score `l` gives node i, if it applies there: its node, or a node where its rule holds
+// (with score_attribute, that attribute's value there; -inf where it is not set or not a score,
+// as in Pacemaker).
+std::optional<int> Placer::location_score(const LocationConstraint& l, std::size_t node) const {
+  if (!l.rule) return l.node == name(node) ? std::optional(l.score) : std::nullopt;
+  if (!evaluate(*l.rule, rule_inputs[node])) return std::nullopt;
+  if (l.score_attribute.empty()) return l.score;
+  const auto value = rule_inputs[node].get(l.score_attribute);
+  const auto score = value ? parse_score(*value) : std::nullopt;
+  return score.value_or(-kInf);
 }
 
 bool Placer::holds_back(const Unit& u, std::size_t j, std::optional<Instant>& until) const {
@@ -623,12 +657,13 @@ std::vector<ResourceRole> Placer::place_clone(const Unit& u, const Scores& s) {
 // An instance may be promoted only where the agent's promotion score (crm_master) and the
 // promotion locations add up to more than 0, as in Pacemaker: a replica whose agent has not
 // said it holds the newest data is never promoted by default. Stickiness then favours the
-// instance promoted now.
-void Placer::promote(const Unit& u, std::vector<ResourceRole>& roles) {
+// instance promoted now. -inf where it cannot be promoted.
+Scores Placer::promotion_scores(const Unit& u, const std::vector<ResourceRole>& roles) const {
   const PrimitiveConfig& child = *u.members.front();
   const bool sticky = !failback_of(u);
-  std::size_t promoted = 0;
-  for (std::size_t i = 0; i < n(); ++i) promoted += roles[i] == ResourceRole::kPromoted ? 1 : 0;
+  static const std::vector<const LocationConstraint*> kNone;
+  const auto* found = lookup(locations, u.id);
+  const auto& locs = found != nullptr ? *found : kNone;
   Scores s(n(), -kInf);
   for (std::size_t i = 0; i < n(); ++i) {
     if (roles[i] != ResourceRole::kStarted || state.nodes[i] != NodeCondition::kOnline) continue;
@@ -637,11 +672,11 @@ void Placer::promote(const Unit& u, std::vector<ResourceRole>& roles) {
       s[i] = add_scores(s[i], *score);
       term(ScoreTerm::Kind::kPromotionScore, i, *score, of_member(&child));
     }
-    for (const auto& l : config.resources.locations) {
-      if (l.resource == u.id && l.node == name(i) && l.role == RoleFilter::kPromoted) {
-        s[i] = add_scores(s[i], l.score);
-        term(ScoreTerm::Kind::kPromotionLocation, i, l.score, located(&l));
-      }
+    for (const LocationConstraint* l : locs) {
+      const auto v = l->role == RoleFilter::kPromoted ? location_score(*l, i) : std::nullopt;
+      if (!v) continue;
+      s[i] = add_scores(s[i], *v);
+      term(ScoreTerm::Kind::kPromotionLocation, i, *v, located(l));
     }
     if (s[i] <= 0) {
       if (s[i] > -kInf) term(ScoreTerm::Kind::kPromotionNoScore, i, -kInf);
@@ -654,6 +689,15 @@ void Placer::promote(const Unit& u, std::vector<ResourceRole>& roles) {
         term(ScoreTerm::Kind::kPromotionStickiness, i, child.stickiness, of_member(&child));
     }
   }
+  return s;
+}
+
+// Promotes the best promoted_max instances by promotion score (promotion_scores), keeping the
+// promoted role where failback or flap damping hold it.
+void Placer::promote(const Unit& u, std::vector<ResourceRole>& roles) {
+  std::size_t promoted = 0;
+  for (std::size_t i = 0; i < n(); ++i) promoted += roles[i] == ResourceRole::kPromoted ? 1 : 0;
+  Scores s = promotion_scores(u, roles);
   // Failback never / after and flap damping hold the promoted role where it is, as they hold
   // an instance (hold_back).
   int floor = kInf;

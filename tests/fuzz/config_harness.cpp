@@ -61,6 +61,8 @@ std::string check_resources(const ClusterConfig& c) {
   }
   for (const auto& l : rc.locations) {
     if (!rc.exists(l.resource)) return "a location on an unknown resource accepted";
+    if (l.node.empty() == !l.rule) return "a location without exactly one of node and rule";
+    if (!l.score_attribute.empty() && !l.rule) return "a score_attribute without a rule";
     if (l.score < -limits::kInfinity || l.score > limits::kInfinity) return "a score past infinity";
   }
   return {};

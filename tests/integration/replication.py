@@ -18,9 +18,10 @@ CLIENT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "dbclient.py")
 VIP = f"{netns.SUBNET}.100"
 
 
-def clone_yaml(clone, primitive):
+def clone_yaml(clone, primitive, locations=""):
     """A promotable clone of `primitive` with notifications, and a vip that runs with its
-    promoted instance: started after the promote, stopped before the demote."""
+    promoted instance: started after the promote, stopped before the demote; `locations`, the
+    YAML of more location constraints."""
     return f"""  - id: vip
     type: vip
     params: {{address: {VIP}/24, interface: eth0}}
@@ -38,7 +39,7 @@ constraints:
        symmetrical: false}}
     - {{first: {clone}, first_action: demote, then: vip, then_action: stop,
        symmetrical: false}}
-"""
+""" + (f"  location:\n{locations}" if locations else "")
 
 
 def fence_yaml(c):

@@ -78,7 +78,18 @@ resources:
       stop: {{timeout: 20s}}
       promote: {{timeout: 60s}}
       demote: {{timeout: 60s}}
-""" + replication.clone_yaml("pgsql-clone", "pgsql")
+""" + replication.clone_yaml("pgsql-clone", "pgsql", PROMOTION_RULE)
+
+
+# Never promote a replica pgsql itself says is out of date (docs/replication.md, "Location
+# rules"): a rule on the node attribute the agent keeps, applied by hactl's scheduler.
+PROMOTION_RULE = """    - resource: pgsql-clone
+      rule: >-
+        defined pgsql-data-status and pgsql-data-status ne LATEST
+        and pgsql-data-status ne "STREAMING|SYNC"
+      score: -inf
+      role: promoted
+"""
 
 
 def chown_tree(path, user):

@@ -570,5 +570,53 @@ TEST_F(Scenario, ARebootAttributeHoldsForOneRunOfItsNodesAgent) {
   EXPECT_FALSE(in_force(1));
 }
 
+// A location rule on a node attribute, through the whole runtime the agent runs: ping-style
+// attributes written into the cluster document decide where a resource may run, and one that
+// drops to 0 moves it (the coordinator plans again when the attributes in force change).
+TEST_F(Scenario, ALocationRuleFollowsANodeAttribute) {
+  SimOptions o = exact(3);
+  o.documents = true;
+  o.resources_yaml = R"(resources:
+  - id: app
+    type: ocf:heartbeat:Dummy
+    ops: {monitor: {interval: 1s}}
+constraints:
+  location:
+    - {resource: app, rule: "not_defined pingd or pingd lte 0", score: -inf}
+)";
+  Simulation sim(o, 9);
+  const auto c = start_and_agree(sim);
+  ASSERT_TRUE(c);
+  const auto running = [&] {
+    std::vector<std::size_t> on;
+    for (std::size_t n = 0; n < 3; ++n) {
+      if (sim.actual(n, 0) != ResourceRole::kStopped) on.push_back(n);
+    }
+    return on;
+  };
+  // pingd set on the nodes named, in one document (forever attributes need no incarnation).
+  const auto set_pingd = [&](const std::vector<std::pair<std::string, std::string>>& values) {
+    ClusterDoc doc = sim.runtime(index(*sim.agreed()))->doc();
+    for (const auto& [node, value] : values) {
+      const auto next =
+          apply_attribute(doc, {AttributeRequest::Op::kSet, node, "pingd", value, false}, 0);
+      ASSERT_TRUE(next && *next) << node;
+      doc = **next;
+    }
+    sim.propose(index(*sim.agreed()), doc);
+  };
+  sim.run_for(2000 * kMs);
+  EXPECT_TRUE(running().empty()) << "no node has pingd: app may run nowhere";
+  set_pingd({{"n1", "1"}, {"n2", "1"}, {"n3", "1"}});
+  for (int i = 0; i < 200 && running().size() != 1; ++i) sim.run_for(20 * kMs);
+  ASSERT_EQ(running(), std::vector<std::size_t>{0}) << "n1 sorts first";
+  set_pingd({{"n1", "0"}});
+  for (int i = 0; i < 200 && running() != std::vector<std::size_t>{1}; ++i) {
+    sim.run_for(20 * kMs);
+  }
+  expect_safe(sim);
+  EXPECT_EQ(running(), std::vector<std::size_t>{1}) << "app left n1 (pingd 0) for n2";
+}
+
 }  // namespace
 }  // namespace hactl::sim

@@ -51,15 +51,16 @@ TEST(Conductor, WaitsForNothingOnceItNoLongerLeads) {
 // once and reports the outcome, so placements play out over "time" in a few lines.
 class TwoNodes {
  public:
-  explicit TwoNodes(const std::string& meta)
-      : loaded_(load(meta)), c_(loaded_.config, NodeId{1}), m_(membership(true)) {
+  explicit TwoNodes(const std::string& meta,
+                    const std::string& location = "{resource: ip, node: n1, score: 100}")
+      : loaded_(load(meta, location)), c_(loaded_.config, NodeId{1}), m_(membership(true)) {
     m_.up = {true, true};
     m_.lease_over.assign(2, Instant::min());  // lost nodes' leases known over
     m_.echo.assign(2, 0);
     report(0);
     report(1);
   }
-  static LoadedConfig load(const std::string& meta) {
+  static LoadedConfig load(const std::string& meta, const std::string& location) {
     const std::string text = std::string(R"(cluster:
   name: c
   auth_key_file: /etc/hactl/authkey
@@ -73,8 +74,7 @@ resources:
     meta: )") + meta + R"(
 constraints:
   location:
-    - {resource: ip, node: n1, score: 100}
-)";
+    - )" + location + "\n";
     auto l = parse_config(text, "c.yaml");
     EXPECT_TRUE(l) << (l ? "" : l.error().front().to_string());
     return *l;
@@ -313,6 +313,26 @@ TEST(ConductorPlans, AFailureAsksForAWakeWhenItIsForgotten) {
   const auto wake = t.c_.next_deadline();
   ASSERT_TRUE(wake.has_value());
   EXPECT_EQ(*wake, t.now_ + std::chrono::seconds{29});
+}
+
+// A location rule reads the node attributes in force: when one changes, the cluster state
+// changes with it, so the coordinator plans again at its next tick (as for promotion scores)
+// and the resource leaves a node where the rule now holds.
+TEST(ConductorPlans, AnAttributeChangeMovesAResourceByItsRule) {
+  TwoNodes t("{stickiness: 0}",
+             "{resource: ip, rule: \"not_defined pingd or pingd lte 0\", score: -inf}");
+  t.settle();
+  EXPECT_EQ(t.where(), "nowhere") << "no node has pingd yet";
+  t.c_.set_attributes({{{"pingd", "1"}}, {{"pingd", "1"}}});
+  t.settle();
+  ASSERT_EQ(t.where(), "n1");
+  const std::uint64_t settled = t.c_.plans();
+  t.c_.tick(t.m_, t.now_);
+  EXPECT_EQ(t.c_.plans(), settled) << "nothing changed: not planned again";
+  t.c_.set_attributes({{{"pingd", "0"}}, {{"pingd", "1"}}});
+  t.settle();
+  EXPECT_GT(t.c_.plans(), settled);
+  EXPECT_EQ(t.where(), "n2");
 }
 
 }  // namespace

@@ -267,5 +267,78 @@ groups:
             std::string::npos);
 }
 
+const std::string kPreferN1 = "    - {resource: web, node: n1, score: 100}\n";
+
+// Location constraints whose nodes come from a rule on node attributes (docs/scheduler.md,
+// "Location rules"), with a score or score_attribute and a role, as Pacemaker's rule has.
+TEST(ResourceConfig, LocationRules) {
+  const std::string yaml =
+      replace(kWeb, kPreferN1,
+              "    - {resource: web, rule: \"not_defined pingd or pingd lte 0\", score: -inf}\n"
+              "    - resource: db-clone\n"
+              "      rule: not_defined pgsql-data-status or pgsql-data-status ne LATEST\n"
+              "      score: -inf\n"
+              "      role: promoted\n"
+              "    - {resource: web, rule: defined cpu_mips, score_attribute: cpu_mips}\n");
+  auto r = parse_config(kHead + yaml, "c.yaml");
+  ASSERT_TRUE(r) << errors(yaml);
+  const auto& locs = r->config.resources.locations;
+  ASSERT_EQ(locs.size(), 4u);
+  EXPECT_TRUE(locs[0].node.empty());
+  ASSERT_TRUE(locs[0].rule);
+  EXPECT_EQ(locs[0].rule->text, "not_defined pingd or pingd lte 0");
+  EXPECT_EQ(locs[0].score, -1'000'000);
+  ASSERT_TRUE(locs[1].rule);
+  EXPECT_EQ(locs[1].rule->text, "not_defined pgsql-data-status or pgsql-data-status ne LATEST");
+  EXPECT_EQ(locs[1].role, RoleFilter::kPromoted);
+  EXPECT_EQ(locs[2].score_attribute, "cpu_mips");
+  EXPECT_EQ(locs[3].node, "n3");
+  EXPECT_FALSE(locs[3].rule);
+}
+
+std::string with_location(const std::string& location) {
+  return errors(replace(kWeb, kPreferN1, "    - " + location + "\n"));
+}
+
+TEST(ResourceConfig, LocationRuleErrorsNameFileLineFieldAndCharacter) {
+  // One error, at the rule's own line and column, naming the character in the rule.
+  EXPECT_EQ(with_location("{resource: web, rule: \"pingd lte\", score: -inf}"),
+            "c.yaml:33:29: constraints.location[0].rule: rule 'pingd lte': at character 10: "
+            "expected a value to compare pingd with after 'lte', got the end of the rule\n");
+  EXPECT_NE(with_location("{resource: web, rule: \"a eq 1 and b eq 2 or c eq 3\", score: 1}")
+                .find("constraints.location[0].rule: rule 'a eq 1 and b eq 2 or c eq 3': at "
+                      "character 19: 'or' follows 'and' (character 8) without parentheses"),
+            std::string::npos);
+  EXPECT_EQ(with_location("{resource: web, node: n1, rule: \"pingd lte 0\", score: -inf}"),
+            "c.yaml:33:39: constraints.location[0].rule: a location has a node or a rule, not "
+            "both\n");
+  EXPECT_EQ(with_location("{resource: web, score: -inf}"),
+            "c.yaml:33:7: constraints.location[0].node: required key 'node' (or 'rule') is "
+            "missing\n");
+  EXPECT_NE(with_location("{resource: web, rule: defined pingd}")
+                .find("constraints.location[0].score: required key 'score' is missing"),
+            std::string::npos);
+  EXPECT_NE(with_location("{resource: web, node: n1, score_attribute: pingd}")
+                .find("constraints.location[0].score_attribute: score_attribute goes with a rule "
+                      "(with a node, give score)"),
+            std::string::npos);
+  EXPECT_NE(with_location("{resource: web, rule: defined p, score: 1, score_attribute: p}")
+                .find("constraints.location[0].score: give score or score_attribute, not both"),
+            std::string::npos);
+  EXPECT_NE(with_location("{resource: web, rule: defined p, score_attribute: \"#uname\"}")
+                .find("constraints.location[0].score_attribute: a built-in attribute is not a "
+                      "score"),
+            std::string::npos);
+  EXPECT_NE(with_location("{resource: web, rule: \"#uname eq n4 or #uname eq n2\", score: 1}")
+                .find("constraints.location[0].rule: rule '#uname eq n4 or #uname eq n2': no "
+                      "node is called 'n4'"),
+            std::string::npos);
+  EXPECT_EQ(with_location("{resource: web, rule: \"#uname eq N2 or #uname ne n3\", score: 1}"), "");
+  EXPECT_NE(with_location("{resource: web, rule: defined p, score: 1, role: promoted}")
+                .find("constraints.location[0].role: the roles promoted and unpromoted exist "
+                      "only for promotable clones"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace hactl
