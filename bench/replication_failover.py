@@ -22,7 +22,8 @@ by the team (not in this run: no Pacemaker is installed here): Pacemaker with th
 primary crashed, first write accepted again after 11.3 s (5.5 s with fast timing).
 
 Usage (root): python3 bench/replication_failover.py [TRIALS] [pgsql] [redis] [crash] [switchover]
-(default 20 trials of each, both databases)
+(default 20 trials of each, both databases; HACTL_BENCH_DUMP_SLOWER_THAN=SECONDS prints the
+agents' logs of a crash trial slower than that)
 """
 
 import os
@@ -81,6 +82,8 @@ def crash_trial(db, k):
         new = pg.primaries(survivors)
         client.close()
         lost = len(set(client.acked()) - pg.rows(new[0])) if len(new) == 1 else -1
+        if took > float(os.environ.get("HACTL_BENCH_DUMP_SLOWER_THAN", "inf")):
+            c.dump_logs(int(os.environ.get("DUMP_LINES", "400")))
         print(f"  crash {k}: {old} crashed, {new} promoted, first write after {took:.2f} s, "
               f"{lost} lost" + (f" (replication lag before, bytes: {lag})" if lag else ""),
               flush=True)

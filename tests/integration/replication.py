@@ -97,6 +97,18 @@ def stop_agents(c):
             kill(kids)
 
 
+def settled(c):
+    """The coordinator waits for nothing: no action or notification in flight. (A crash while
+    one runs measures that action's timeout as well: an instance runs one operation at a time,
+    so a promote waits for a notify still running there.)"""
+    views = [v for v in c.views().values() if v]
+    coordinators = {v.get("coordinator") for v in views}
+    if len(coordinators) != 1 or None in coordinators:
+        return False
+    status = c.status(coordinators.pop())
+    return bool(status) and status.get("scheduler", {}).get("waiting_for", "x") == ""
+
+
 def attributes(c, name):
     """{(node, attribute): value}: the node attributes NAME's agent reports."""
     status = c.status(name) or {}

@@ -15,6 +15,7 @@ time and records every commit the server acknowledged (dbclient.py).
 Run as root.
 """
 
+import json
 import os
 import pwd
 import shutil
@@ -205,7 +206,8 @@ class PgNodes:
             attrs = self.attributes(prim[0])
             return (attrs.get((prim[0], "pgsql-status")) == "PRI"
                     and attrs.get((sync[0], "pgsql-status")) == "HS:sync"
-                    and int(attrs.get((sync[0], "master-pgsql"), "0")) > 0)
+                    and int(attrs.get((sync[0], "master-pgsql"), "0")) > 0
+                    and replication.settled(c))
         c.wait_until(steady, timeout, 0.5, f"one primary with the vip, standbys {names}")
         return state["primary"]
 
@@ -286,6 +288,10 @@ class PgsqlReplication(ClusterTestCase):
         c, pg = self.start()
         old = pg.wait_steady()
         print(f"\nprimary {old}, synchronous standby {pg.sync_standbys(old)}", flush=True)
+        # The promotion rule reads what pgsql wrote: the asynchronous standby (STREAMING|ASYNC)
+        # is kept from promotion by it, the synchronous one is not.
+        asynchronous = sorted(set(c.nodes) - {old} - set(pg.sync_standbys(old)))[0]
+        self.assertEqual(self.rule_nodes(c, old), [asynchronous])
         client = Client(c, "pgsql")
         self.addCleanup(client.close)
         c.wait_until(lambda: len(client.acked()) >= 200, 60, 0.1, "200 acknowledged rows")
@@ -318,6 +324,15 @@ class PgsqlReplication(ClusterTestCase):
         self.assertEqual(pg.wait_steady(), new[0])
         c.wait_until(lambda: acked <= pg.rows(old), 30, 0.2,
                      f"every acknowledged row on {old}, now a standby")
+
+    @staticmethod
+    def rule_nodes(c, name):
+        """The nodes where `hactl explain pgsql-clone` shows the promotion rule matched."""
+        r = c.hactl(name, "explain", "pgsql-clone", "--json")
+        if r.returncode != 0:
+            raise AssertionError(r.stdout + r.stderr)
+        return sorted(n["node"] for n in json.loads(r.stdout)["nodes"]
+                      if any("location rule for promotion" in x["text"] for x in n["reasons"]))
 
     def test_switchover_loses_no_acknowledged_row(self):
         c, pg = self.start()

@@ -140,7 +140,8 @@ class RedisNodes:
 
     def wait_steady(self, names=None, timeout=90):
         """One primary holding the vip, every other node of `names` its replica with the link
-        up (the agent names the primary by its node name). Returns the primary."""
+        up (the agent names the primary by its node name), and nothing in flight (the agent's
+        post-promote notify on a replica waits until its link is up). Returns the primary."""
         c = self.c
         names = sorted(names or c.nodes)
         state = {}
@@ -154,7 +155,8 @@ class RedisNodes:
                 i = self.info(n)
                 if i.get("master_host") != prim[0] or i.get("master_link_status") != "up":
                     return False
-            return int(self.info(prim[0]).get("connected_slaves", "0")) == len(names) - 1
+            return (int(self.info(prim[0]).get("connected_slaves", "0")) == len(names) - 1
+                    and replication.settled(c))
         c.wait_until(steady, timeout, 0.5, f"one primary with the vip, replicas {names}")
         return state["primary"]
 
