@@ -353,12 +353,12 @@ bool same_definition(const PrimitiveConfig& a, const PrimitiveConfig& b) {
 bool same_settings(const PrimitiveConfig& a, const PrimitiveConfig& b) {
   return same_definition(a, b) && a.monitor == b.monitor && a.start == b.start &&
          a.stop == b.stop && a.promote == b.promote && a.demote == b.demote &&
-         a.stickiness == b.stickiness && a.migration_threshold == b.migration_threshold &&
-         a.failure_timeout == b.failure_timeout && a.on_fail == b.on_fail &&
-         a.priority == b.priority && a.on_quorum_loss == b.on_quorum_loss &&
-         a.failback == b.failback && a.flap_damping == b.flap_damping &&
-         a.placement == b.placement && a.takeover_delay == b.takeover_delay &&
-         a.utilization == b.utilization;
+         a.notify == b.notify && a.stickiness == b.stickiness &&
+         a.migration_threshold == b.migration_threshold && a.failure_timeout == b.failure_timeout &&
+         a.on_fail == b.on_fail && a.priority == b.priority &&
+         a.on_quorum_loss == b.on_quorum_loss && a.failback == b.failback &&
+         a.flap_damping == b.flap_damping && a.placement == b.placement &&
+         a.takeover_delay == b.takeover_delay && a.utilization == b.utilization;
 }
 
 std::string_view to_string(PlacementStrategy s) {

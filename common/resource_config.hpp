@@ -79,6 +79,9 @@ struct PrimitiveConfig {
   OperationConfig stop{Duration{0}, std::chrono::seconds{20}};
   OperationConfig promote{Duration{0}, std::chrono::seconds{20}};
   OperationConfig demote{Duration{0}, std::chrono::seconds{20}};
+  // A clone notification's notify action (docs/replication.md): its timeout bounds how long a
+  // late notification can hold the instance's next operation (one runs at a time).
+  OperationConfig notify{Duration{0}, std::chrono::seconds{20}};
   int stickiness = 100;
   int migration_threshold = 1'000'000;  // failures on a node before it is banned there
   Duration failure_timeout = std::chrono::minutes{10};  // failures older than this are forgotten

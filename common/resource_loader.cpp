@@ -157,12 +157,13 @@ void load_primitive(YamlReader& r, const YAML::Node& n, const std::string& path,
   if (n["params"]) load_params(r, n["params"], path + ".params", p);
   if (const YAML::Node ops = n["ops"]; ops) {
     const std::string op_path = path + ".ops";
-    if (r.expect_map(ops, op_path, {"monitor", "start", "stop", "promote", "demote"})) {
+    if (r.expect_map(ops, op_path, {"monitor", "start", "stop", "promote", "demote", "notify"})) {
       load_op(r, ops, op_path, "monitor", p.monitor, true);
       load_op(r, ops, op_path, "start", p.start, false);
       load_op(r, ops, op_path, "stop", p.stop, false);
       load_op(r, ops, op_path, "promote", p.promote, false);
       load_op(r, ops, op_path, "demote", p.demote, false);
+      load_op(r, ops, op_path, "notify", p.notify, false);
     }
   }
   if (n["meta"]) load_meta(r, n["meta"], path + ".meta", p);

@@ -77,6 +77,7 @@ Duration Executor::timeout_for(const PrimitiveConfig& p, const std::string& acti
   if (action == "promote") return p.promote.timeout;
   if (action == "demote") return p.demote.timeout;
   if (action == "monitor") return p.monitor.timeout;
+  if (action == "notify") return p.notify.timeout;
   return std::chrono::seconds{20};
 }
 

@@ -221,6 +221,35 @@ TEST_F(ExecutorTest, NotifyRunsTheAgentWithItsLists) {
   }
 }
 
+// A notify that hangs ends at the primitive's ops.notify timeout (a request without a timeout
+// of its own, as the keeper sends it), not at the 20 s default: a late notification holds the
+// instance's next operation no longer than that.
+TEST_F(ExecutorTest, ANotifyEndsAtItsConfiguredTimeout) {
+  const auto root = dir_ / "ocf";
+  fs::create_directories(root / "resource.d" / "hactltest");
+  const auto agent = root / "resource.d" / "hactltest" / "slownotify";
+  std::ofstream(agent) << "#!/bin/sh\n[ \"$1\" = notify ] && exec sleep 30\nexit 0\n";
+  fs::permissions(agent, fs::perms::owner_all);
+  PrimitiveConfig p;
+  p.id = "db";
+  p.cls = ResourceClass::kOcf;
+  p.provider = "hactltest";
+  p.type = "slownotify";
+  p.notify.timeout = 300ms;
+  rc_.primitives = {p};
+  OcfContext context;
+  context.ocf_root = root.string();
+  executor_ = std::make_unique<Executor>(
+      *spawner_, rc_, [this](const OpResult& r) { results_.push_back(r); }, context);
+  OpRequest request{1, "db", "notify", Duration{0}};
+  request.notification = CloneNotification{};
+  executor_->submit(request);
+  run_until_idle();
+  ASSERT_EQ(results_.size(), 1u);
+  EXPECT_EQ(results_[0].ended, ProcessResult::Ended::kTimedOut) << results_[0].output;
+  EXPECT_LT(results_[0].took, 5s);
+}
+
 TEST_F(ExecutorTest, UnknownResource) {
   make({dummy("a")});
   executor_->submit(OpRequest{1, "ghost", "start", 0s});

@@ -25,7 +25,7 @@ const std::string kWeb = R"(resources:
   - id: web-app
     type: ocf:heartbeat:Dummy
     params: {state: /run/hactl/web-app.state}
-    ops: {monitor: {interval: 1s, timeout: 5s}}
+    ops: {monitor: {interval: 1s, timeout: 5s}, notify: {timeout: 7s}}
     meta: {stickiness: inf, migration_threshold: 3, failure_timeout: 1m, on_fail: move}
   - id: db
     type: ocf:heartbeat:Stateful
@@ -79,6 +79,7 @@ TEST(ResourceConfig, TheDocumentedShapeParses) {
   EXPECT_EQ(app->monitor.interval, 1s);
   EXPECT_EQ(app->monitor.timeout, 5s);
   EXPECT_EQ(app->start.timeout, 20s);
+  EXPECT_EQ(app->notify.timeout, 7s);
   EXPECT_EQ(app->stickiness, 1'000'000);
   EXPECT_EQ(app->migration_threshold, 3);
   EXPECT_EQ(app->failure_timeout, 1min);
