@@ -12,6 +12,7 @@ import time
 
 import netns
 import test_pair_fencing
+from netns import ClusterTestCase
 
 SYSTEM_PYTHON = "/usr/bin/python3"  # where Debian's python3-psycopg2 and python3-redis are
 CLIENT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "dbclient.py")
@@ -176,3 +177,28 @@ class Client:
                 self.proc.wait(timeout=10)
         self.reader.join(timeout=10)
         self.proc.stdout.close()
+
+
+class DatabaseTestCase(ClusterTestCase):
+    """A test of a replicated database: `nodes` is its class of the database side of a
+    cluster (configure, stop_all), `missing` says why it cannot run here (or None)."""
+
+    log_lines = 80
+    nodes = None
+    missing = None
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        why = cls.missing()
+        if why:
+            netns.cannot_run(why)
+
+    def start(self):
+        """The cluster configured and started, and its database side, cleaned up after."""
+        c = self.cluster()
+        db = self.nodes(c)
+        self.addCleanup(db.stop_all)
+        db.configure()
+        c.start_all()
+        return c, db

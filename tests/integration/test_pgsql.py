@@ -25,7 +25,6 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import netns  # noqa: E402
 import replication  # noqa: E402
-from netns import ClusterTestCase  # noqa: E402
 from replication import VIP, Client  # noqa: E402
 
 PGBIN = "/usr/lib/postgresql/15/bin"
@@ -266,23 +265,9 @@ def missing():
     return replication.python_missing("psycopg2", "python3-psycopg2")
 
 
-class PgsqlReplication(ClusterTestCase):
-    log_lines = 80
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        why = missing()
-        if why:
-            netns.cannot_run(why)
-
-    def start(self):
-        c = self.cluster()
-        pg = PgNodes(c)
-        self.addCleanup(pg.stop_all)
-        pg.configure()
-        c.start_all()
-        return c, pg
+class PgsqlReplication(replication.DatabaseTestCase):
+    nodes = PgNodes
+    missing = staticmethod(missing)
 
     def test_primary_crash_loses_no_acknowledged_row(self):
         c, pg = self.start()

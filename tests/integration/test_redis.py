@@ -28,7 +28,6 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import netns  # noqa: E402
 import replication  # noqa: E402
-from netns import ClusterTestCase  # noqa: E402
 from replication import VIP, Client  # noqa: E402
 
 REDIS_SERVER = "/usr/bin/redis-server"
@@ -197,23 +196,9 @@ def lost_tail(acked, stored):
     return lost, not lost or not kept or min(lost) > max(kept)
 
 
-class RedisReplication(ClusterTestCase):
-    log_lines = 80
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        why = missing()
-        if why:
-            netns.cannot_run(why)
-
-    def start(self):
-        c = self.cluster()
-        r = RedisNodes(c)
-        self.addCleanup(r.stop_all)
-        r.configure()
-        c.start_all()
-        return c, r
+class RedisReplication(replication.DatabaseTestCase):
+    nodes = RedisNodes
+    missing = staticmethod(missing)
 
     def test_primary_crash(self):
         c, r = self.start()
