@@ -202,3 +202,16 @@ class DatabaseTestCase(ClusterTestCase):
         db.configure()
         c.start_all()
         return c, db
+
+    def switchover(self, c, db, client, old, to):
+        """`hactl resource move CLONE TO --promoted` on OLD; waits until TO is the only primary,
+        with the vip, and the client writes again. Returns when the move was asked and the
+        longest time the client went without an acknowledged write since."""
+        t_move = time.monotonic()
+        r = c.hactl(old, "resource", "move", db.clone, to, "--promoted")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        c.wait_until(lambda: db.primaries() == [to] and c.holders(VIP) == [to], 60, 0.2,
+                     f"{to} the only primary, with the vip")
+        c.wait_until(lambda: client.first_ack_after(time.monotonic() - 0.5), 30, 0.1,
+                     "writes going on after the switchover")
+        return t_move, client.longest_gap(t_move, time.monotonic())

@@ -326,14 +326,7 @@ class PgsqlReplication(replication.DatabaseTestCase):
         client = Client(c, "pgsql")
         self.addCleanup(client.close)
         c.wait_until(lambda: len(client.acked()) >= 200, 60, 0.1, "200 acknowledged rows")
-        t_move = time.monotonic()
-        r = c.hactl(old, "resource", "move", "pgsql-clone", to, "--promoted")
-        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
-        c.wait_until(lambda: pg.primaries() == [to] and c.holders(VIP) == [to], 60, 0.2,
-                     f"{to} the only primary, with the vip")
-        c.wait_until(lambda: client.first_ack_after(time.monotonic() - 0.5), 30, 0.1,
-                     "writes going on after the switchover")
-        gap = client.longest_gap(t_move, time.monotonic())
+        _t_move, gap = self.switchover(c, pg, client, old, to)
         print(f"\nswitchover {old} -> {to}: longest time without a write {gap:.2f} s",
               flush=True)
         client.close()

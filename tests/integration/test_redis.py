@@ -235,14 +235,7 @@ class RedisReplication(replication.DatabaseTestCase):
         client = Client(c, "redis")
         self.addCleanup(client.close)
         c.wait_until(lambda: len(client.acked()) >= 300, 60, 0.1, "300 acknowledged writes")
-        t_move = time.monotonic()
-        res = c.hactl(old, "resource", "move", "redis-clone", to, "--promoted")
-        self.assertEqual(res.returncode, 0, res.stdout + res.stderr)
-        c.wait_until(lambda: r.primaries() == [to] and c.holders(VIP) == [to], 60, 0.2,
-                     f"{to} the only primary, with the vip")
-        c.wait_until(lambda: client.first_ack_after(time.monotonic() - 0.5), 30, 0.1,
-                     "writes going on after the switchover")
-        gap = client.longest_gap(t_move, time.monotonic())
+        t_move, gap = self.switchover(c, r, client, old, to)
         client.close()
         # What the old primary acknowledged: every write before the first one refused.
         refused = client.first_fail_after(t_move) or time.monotonic()
