@@ -422,6 +422,8 @@ std::expected<nlohmann::json, std::string> explain(const ClusterConfig& config,
                           {"promotion", promotion},
                           {"text", tt.detail.empty() ? tt.text : tt.text + "; " + tt.detail}};
       r["change"] = tt.change.empty() ? nlohmann::json(nullptr) : nlohmann::json(tt.change);
+      // A location rule's term names its rule (typed, for tools; the text is for people).
+      if (term.location != nullptr && term.location->rule) r["rule"] = term.location->rule->text;
       reasons.push_back(std::move(r));
     }
     nlohmann::json n = {{"node", config.nodes[i].name},

@@ -98,6 +98,24 @@ def stop_agents(c):
             kill(kids)
 
 
+def wait_primary(db, followers_ready, what, names=None, timeout=90):
+    """Waits until one node of `names` (default all) is `db`'s primary and holds the vip, the
+    others follow it (`followers_ready(primary, followers)`, the database's own test) and the
+    coordinator has nothing in flight (settled). Returns the primary."""
+    c = db.c
+    names = sorted(names or c.nodes)
+    found = []
+
+    def steady():
+        prim = db.primaries(names)
+        if len(prim) != 1 or c.holders(VIP) != prim:
+            return False
+        found[:] = prim
+        return followers_ready(prim[0], sorted(set(names) - set(prim))) and settled(c)
+    c.wait_until(steady, timeout, 0.5, f"one primary with the vip, {what} {names}")
+    return found[0]
+
+
 def settled(c):
     """The coordinator waits for nothing: no action or notification in flight. (A crash while
     one runs measures that action's timeout as well: an instance runs one operation at a time,

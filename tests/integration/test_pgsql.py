@@ -188,27 +188,18 @@ class PgNodes:
         synchronous standby's HS:sync with a positive promotion score (until pgsql has seen a
         standby in sync, it lets none be promoted: its data may lack the last commits).
         Returns the primary."""
-        c = self.c
-        names = sorted(names or c.nodes)
-        state = {}
+        return replication.wait_primary(self, self.standbys_ready, "standbys", names, timeout)
 
-        def steady():
-            prim = self.primaries(names)
-            if len(prim) != 1 or c.holders(VIP) != prim:
-                return False
-            streaming = self.sql(prim[0], "select application_name from pg_stat_replication "
-                                          "where state = 'streaming'")
-            sync = self.sync_standbys(prim[0])
-            state["primary"] = prim[0]
-            if sorted((streaming or "").split()) != sorted(set(names) - set(prim)) or not sync:
-                return False
-            attrs = self.attributes(prim[0])
-            return (attrs.get((prim[0], "pgsql-status")) == "PRI"
-                    and attrs.get((sync[0], "pgsql-status")) == "HS:sync"
-                    and int(attrs.get((sync[0], "master-pgsql"), "0")) > 0
-                    and replication.settled(c))
-        c.wait_until(steady, timeout, 0.5, f"one primary with the vip, standbys {names}")
-        return state["primary"]
+    def standbys_ready(self, primary, standbys):
+        streaming = self.sql(primary, "select application_name from pg_stat_replication "
+                                      "where state = 'streaming'")
+        sync = self.sync_standbys(primary)
+        if sorted((streaming or "").split()) != standbys or not sync:
+            return False
+        attrs = self.attributes(primary)
+        return (attrs.get((primary, "pgsql-status")) == "PRI"
+                and attrs.get((sync[0], "pgsql-status")) == "HS:sync"
+                and int(attrs.get((sync[0], "master-pgsql"), "0")) > 0)
 
     def attributes(self, name):
         return replication.attributes(self.c, name)
@@ -317,7 +308,7 @@ class PgsqlReplication(replication.DatabaseTestCase):
         if r.returncode != 0:
             raise AssertionError(r.stdout + r.stderr)
         return sorted(n["node"] for n in json.loads(r.stdout)["nodes"]
-                      if any("location rule for promotion" in x["text"] for x in n["reasons"]))
+                      if any(x.get("rule") and x["promotion"] for x in n["reasons"]))
 
     def test_switchover_loses_no_acknowledged_row(self):
         c, pg = self.start()

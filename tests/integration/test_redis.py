@@ -141,23 +141,14 @@ class RedisNodes:
         """One primary holding the vip, every other node of `names` its replica with the link
         up (the agent names the primary by its node name), and nothing in flight (the agent's
         post-promote notify on a replica waits until its link is up). Returns the primary."""
-        c = self.c
-        names = sorted(names or c.nodes)
-        state = {}
+        return replication.wait_primary(self, self.replicas_ready, "replicas", names, timeout)
 
-        def steady():
-            prim = self.primaries(names)
-            if len(prim) != 1 or c.holders(VIP) != prim:
+    def replicas_ready(self, primary, replicas):
+        for n in replicas:
+            i = self.info(n)
+            if i.get("master_host") != primary or i.get("master_link_status") != "up":
                 return False
-            state["primary"] = prim[0]
-            for n in set(names) - set(prim):
-                i = self.info(n)
-                if i.get("master_host") != prim[0] or i.get("master_link_status") != "up":
-                    return False
-            return (int(self.info(prim[0]).get("connected_slaves", "0")) == len(names) - 1
-                    and replication.settled(c))
-        c.wait_until(steady, timeout, 0.5, f"one primary with the vip, replicas {names}")
-        return state["primary"]
+        return int(self.info(primary).get("connected_slaves", "0")) == len(replicas)
 
     def crash(self, name):
         return replication.crash(self.c, name, self.server(name))
