@@ -98,13 +98,16 @@ struct PrimitiveConfig {
   // When the node holding this resource is lost, how long after that node's lease has ended
   // the resource may start elsewhere. The lost node stops its resources when its lease ends
   // (a vip before it ends); an agent restarted meanwhile keeps what it finds for at most
-  // `restart_grace` after that lease's end, then stops it. So the default covers both: 0 for a
-  // vip (its guard removes it when the agent dies), restart_grace + the stop timeout for the
-  // rest. 0 says "may briefly run on two nodes" (stateless services only).
+  // `restart_grace` after that lease's end, then stops it (the agent, or its guard, stops all
+  // it holds at once, an instance of a promotable clone demoted first). So the default covers
+  // both: 0 for a vip (its guard removes it when the agent dies), restart_grace + the stop
+  // timeout for the rest, + the demote timeout in a promotable clone. 0 says "may briefly run
+  // on two nodes" (stateless services only).
   std::optional<Duration> takeover_delay;
-  Duration effective_takeover_delay(Duration restart_grace) const {
+  Duration effective_takeover_delay(Duration restart_grace, bool promotable) const {
     if (takeover_delay) return *takeover_delay;
-    return cls == ResourceClass::kVip ? Duration::zero() : restart_grace + stop.timeout;
+    if (cls == ResourceClass::kVip) return Duration::zero();
+    return restart_grace + stop.timeout + (promotable ? demote.timeout : Duration::zero());
   }
 };
 

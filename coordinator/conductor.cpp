@@ -47,7 +47,6 @@ Conductor::Conductor(const ClusterConfig& config, NodeId self)
     v.page_version.assign(pages, 0);
   }
   for (const auto& p : config.resources.primitives) {
-    max_delay_ = std::max(max_delay_, p.effective_takeover_delay(restart_grace(config.timing)));
     keeps_.push_back(!stops_without_quorum(p, config.no_quorum_policy));
     prim_index_.emplace(p.id, static_cast<std::uint32_t>(prim_index_.size()));
   }
@@ -61,6 +60,11 @@ Conductor::Conductor(const ClusterConfig& config, NodeId self)
     const auto c = promotable.find(top);
     could_be_.push_back(c != promotable.end() && c->second ? ResourceRole::kPromoted
                                                            : ResourceRole::kStarted);
+  }
+  for (std::size_t k = 0; k < n; ++k) {
+    takeover_.push_back(config.resources.primitives[k].effective_takeover_delay(
+        restart_grace(config.timing), could_be_[k] == ResourceRole::kPromoted));
+    max_delay_ = std::max(max_delay_, takeover_.back());
   }
   online_since_.assign(config.nodes.size(), std::nullopt);
   notifying_ = notifying_primitives(config);
@@ -508,7 +512,6 @@ ClusterState Conductor::state(const Membership& m, Instant now) const {
     unknown[i] =
         active_ && !config_.nodes[i].witness && (!views_[i].complete || views_[i].term != term_);
   }
-  const Duration grace = restart_grace(config_.timing);
   for (std::size_t k = 0; k < config_.resources.primitives.size(); ++k) {
     const PrimitiveConfig& p = config_.resources.primitives[k];
     std::vector<ResourceRole> roles(n, ResourceRole::kStopped);
@@ -535,9 +538,8 @@ ClusterState Conductor::state(const Membership& m, Instant now) const {
         // Kept without quorum (on_quorum_loss freeze, or the cluster's freeze): it stays
         // there for as long as the node is away, unless the node was fenced.
         const bool kept = keeps_[k] && base[i] != Instant::min();
-        const Instant settle = base[i] == Instant::max() || kept
-                                   ? Instant::max()
-                                   : base[i] + p.effective_takeover_delay(grace);
+        const Instant settle =
+            base[i] == Instant::max() || kept ? Instant::max() : base[i] + takeover_[k];
         if (now >= settle) role = ResourceRole::kStopped;
         settling[i] = now >= base[i] && now < settle;
       }
@@ -571,10 +573,8 @@ void Conductor::dispatch(const Membership& m, Instant now, const ClusterState& s
     if (base == Instant::max()) continue;
     if (now < base) wake_at(base);
     for (std::size_t k = 0; k < config_.resources.primitives.size(); ++k) {
-      const PrimitiveConfig& p = config_.resources.primitives[k];
       if (keeps_[k]) continue;
-      const Duration delay = p.effective_takeover_delay(restart_grace(config_.timing));
-      if (now < base + delay) wake_at(base + delay);
+      if (now < base + takeover_[k]) wake_at(base + takeover_[k]);
     }
   }
   wake_at_failure_expiry(s);

@@ -207,6 +207,7 @@ class Conductor {
   std::map<std::pair<std::uint32_t, std::uint16_t>, std::pair<ResourceRole, std::uint64_t>>
       answered_;
   Duration max_delay_{0};
+  std::vector<Duration> takeover_;  // by primitive: its effective takeover_delay
   std::vector<bool> keeps_;  // by primitive: kept by a node without quorum (never taken over)
   std::unordered_map<std::string, std::uint32_t> prim_index_;
   std::vector<ResourceRole> could_be_;

@@ -266,6 +266,12 @@ NodeAttributes NodeRuntime::attributes(Instant now) const {
 std::expected<std::optional<std::uint64_t>, std::string> NodeRuntime::change_attribute(
     const AttributeRequest& r, Instant now) {
   HACTL_ASSERT(docs_ != nullptr && r.op != AttributeRequest::Op::kQuery);
+  // Without quorum no majority can store it: answered at once, not after the 10 s the proposal
+  // would wait (a demote or stop on a cut-off node calls crm_master; waiting there held the
+  // stop of what the node must give up).
+  if (!node_.has_quorum(now)) {
+    return std::unexpected("no quorum: this node cannot have a majority store the change now");
+  }
   const auto node = config_.find_node(r.node);
   if (!node && !r.cluster) return std::unexpected("no node " + r.node);
   const std::uint64_t incarnation = node ? incarnations(now).at(node->value) : 0;

@@ -154,6 +154,7 @@ ProcessSpec ocf_spec(const PrimitiveConfig& p, std::string_view action, Duration
     s.env.push_back("OCF_RESKEY_crm_feature_set=" + std::string(kCrmFeatureSet));
   }
   if (!context.socket.empty()) s.env.push_back("HACTL_SOCKET=" + context.socket);
+  if (!context.tools_offline.empty()) s.env.push_back("HACTL_CRM_OFFLINE=" + context.tools_offline);
   if (!context.node.empty()) s.env.push_back("OCF_RESKEY_CRM_meta_on_node=" + context.node);
   if (const auto c = context.clone_env.find(p.id); c != context.clone_env.end()) {
     s.env.insert(s.env.end(), c->second.begin(), c->second.end());

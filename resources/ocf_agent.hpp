@@ -51,7 +51,10 @@ struct OcfContext {
   // find hactl's and a Pacemaker on the same host is never used. "": neither is set.
   std::string tools_dir;
   std::string socket;  // the local agent's control socket, for those commands (HACTL_SOCKET)
-  std::string node;    // this node's name (OCF_RESKEY_CRM_meta_on_node)
+  // Set: why the local agent cannot answer (HACTL_CRM_OFFLINE), so those commands say "not
+  // connected" at once instead of waiting on a stopped agent's socket (the guard's stops).
+  std::string tools_offline;
+  std::string node;  // this node's name (OCF_RESKEY_CRM_meta_on_node)
   // The clone meta of each primitive that runs in a clone (ocf_clone_env), by primitive id.
   std::map<std::string, std::vector<std::string>, std::less<>> clone_env;
   // For notify calls (ocf_notify_env): every node's name by index, and the nodes that may run

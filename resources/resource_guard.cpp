@@ -66,59 +66,110 @@ void remove_all(std::set<std::string>& held) {
   held.clear();
 }
 
-// Runs `stop` for each resource still held, last taken first, each within its stop timeout,
-// on a loop of the guard's own.
+// One resource's way down: for a promotable OCF instance a demote first (agents stop only what
+// is not promoted; a demote of one that is not does nothing), then its stop, each within its
+// own timeout. `how` says how the last step ended.
+struct StopChain {
+  const PrimitiveConfig* p = nullptr;
+  std::vector<const char*> actions;
+  std::size_t next = 0;
+  std::string how = "not run";
+  bool done = false;
+};
+
+std::vector<const char*> stop_actions(const GuardOptions& o, const PrimitiveConfig& p) {
+  if (p.cls == ResourceClass::kSystemd) return {"stop"};
+  if (p.cls != ResourceClass::kOcf && p.cls != ResourceClass::kExec) return {};
+  const CloneConfig* clone = o.resources.clone_of(p.id);
+  if (clone != nullptr && clone->promotable && p.cls == ResourceClass::kOcf)
+    return {"demote", "stop"};
+  return {"stop"};
+}
+
+struct GuardStopper {
+  const GuardOptions& o;
+  uv_loop_t* loop;
+  Spawner& spawner;
+  std::unique_ptr<SystemdClient> systemd;  // connected for the first unit
+  bool systemd_tried = false;
+  std::string systemd_error;
+
+  // Runs chain c's next step; its end runs the one after.
+  void advance(StopChain& c) {
+    if (c.next >= c.actions.size()) {
+      c.done = true;
+      return;
+    }
+    const char* action = c.actions[c.next++];
+    const PrimitiveConfig& p = *c.p;
+    if (p.cls == ResourceClass::kSystemd) return stop_unit(c);
+    const Duration timeout =
+        std::string_view(action) == "demote" ? p.demote.timeout : p.stop.timeout;
+    const ProcessSpec spec = p.cls == ResourceClass::kOcf
+                                 ? ocf_spec(p, action, timeout, Duration{0}, o.ocf)
+                                 : exec_spec(p, action, timeout);
+    run_process(spawner, spec, [this, &c, action](const ProcessResult& r) {
+      c.how = std::string(action) + " " + std::string(to_string(r.ended)) +
+              " code=" + std::to_string(r.exit_code);
+      advance(c);
+    });
+  }
+
+  void stop_unit(StopChain& c) {
+    if (!systemd_tried) {
+      systemd_tried = true;
+      auto client = SystemdClient::connect(loop);
+      if (client) systemd = std::move(*client);
+      if (!client) systemd_error = "no systemd: " + client.error();
+    }
+    if (!systemd) {
+      c.how = systemd_error;
+      c.done = true;
+      return;
+    }
+    systemd->stop(c.p->type, c.p->stop.timeout, [&c](OcfCode code, const std::string& why) {
+      c.how = "code=" + std::to_string(static_cast<int>(code)) + (why.empty() ? "" : " " + why);
+      c.done = true;
+    });
+  }
+};
+
+// Stops every resource still held, all at once, on a loop of the guard's own, as the agent's
+// own lapse does (Keeper::lapse): each is down within its own demote and stop timeouts of the
+// instant the guard acts, which is what its takeover_delay counts on. (One after another, a
+// resource waited for every stop before it: with a promotable instance whose demote called a
+// Pacemaker command of the stopped agent, a plain resource was stopped 4 s late and ran on two
+// nodes, the nemesis with 'link@app:0.53&pause@app:5.01+0.08', 2 nodes and a witness.)
 void stop_resources(const GuardOptions& o, std::vector<std::string>& held) {
   uv_loop_t loop;
   if (uv_loop_init(&loop) != 0) return;
-  SpawnerOptions one_thread;
-  one_thread.threads = 1;  // the stops run one after another
-  Spawner spawner(&loop, one_thread);
-  std::unique_ptr<SystemdClient> systemd;  // connected for the first unit
-  for (auto it = held.rbegin(); it != held.rend(); ++it) {
-    const PrimitiveConfig* p = o.resources.primitive(*it);
-    if (p == nullptr) continue;
-    std::string how = "not run";
-    if (p->cls == ResourceClass::kSystemd) {
-      if (!systemd) {
-        auto c = SystemdClient::connect(&loop);
-        if (c) systemd = std::move(*c);
-        if (!c) how = "no systemd: " + c.error();
-      }
-      if (systemd) {
-        systemd->stop(p->type, p->stop.timeout, [&how](OcfCode code, const std::string& why) {
-          how = "code=" + std::to_string(static_cast<int>(code)) + (why.empty() ? "" : " " + why);
-        });
-        for (int i = 0; i < 100'000 && how == "not run"; ++i) uv_run(&loop, UV_RUN_ONCE);
-      }
-    } else if (p->cls == ResourceClass::kOcf || p->cls == ResourceClass::kExec) {
-      // A promotable instance may be promoted, and agents stop only what is not: demote first
-      // (a demote of an instance that is not promoted does nothing).
-      const CloneConfig* clone = o.resources.clone_of(p->id);
-      const bool promotable = clone != nullptr && clone->promotable;
-      for (const char* action : {"demote", "stop"}) {
-        if (std::string_view(action) == "demote" && (!promotable || p->cls != ResourceClass::kOcf))
-          continue;
-        const Duration timeout =
-            std::string_view(action) == "demote" ? p->demote.timeout : p->stop.timeout;
-        const ProcessSpec spec = p->cls == ResourceClass::kOcf
-                                     ? ocf_spec(*p, action, timeout, Duration{0}, o.ocf)
-                                     : exec_spec(*p, action, timeout);
-        run_process(spawner, spec, [&how, action](const ProcessResult& r) {
-          how = std::string(action) + " " + std::string(to_string(r.ended)) +
-                " code=" + std::to_string(r.exit_code);
-        });
-        uv_run(&loop, UV_RUN_DEFAULT);
-      }
-    } else {
-      continue;
+  {
+    Spawner spawner(&loop);
+    GuardStopper stopper{o, &loop, spawner, nullptr, false, {}};
+    std::vector<StopChain> chains;
+    chains.reserve(held.size());
+    for (const std::string& id : held) {
+      const PrimitiveConfig* p = o.resources.primitive(id);
+      if (p == nullptr) continue;
+      chains.push_back(StopChain{p, stop_actions(o, *p), 0, "not run", false});
     }
-    guard_log(
-        Event(EventKind::kGuardStopped, EventLevel::kWarn).add("resource", *it).text("how", how));
+    for (StopChain& c : chains) stopper.advance(c);
+    const auto all_done = [&chains] {
+      return std::all_of(chains.begin(), chains.end(), [](const StopChain& c) { return c.done; });
+    };
+    // Each step ends by its timeout (and the kill grace after it); the count only bounds a loop
+    // that would otherwise spin on a broken handle.
+    for (int i = 0; i < 1'000'000 && !all_done(); ++i) uv_run(&loop, UV_RUN_ONCE);
+    for (const StopChain& c : chains) {
+      guard_log(Event(EventKind::kGuardStopped, EventLevel::kWarn)
+                    .add("resource", c.p->id)
+                    .text("how", c.how));
+    }
+    held.clear();
+    stopper.systemd.reset();
+    spawner.close();
+    uv_run(&loop, UV_RUN_NOWAIT);
   }
-  held.clear();
-  systemd.reset();
-  spawner.close();
   uv_run(&loop, UV_RUN_NOWAIT);
   uv_loop_close(&loop);
 }
@@ -233,6 +284,9 @@ class Reloader {
 [[noreturn]] void guard_main(int fd, const GuardOptions& options,
                              const ResourceGuard::Shared& shared) {
   GuardOptions o = options;
+  // When the guard runs an agent, its own agent is stopped, hung or gone: hactl's Pacemaker
+  // commands must not wait on its socket (a demote calling crm_master held every stop after it).
+  o.ocf.tools_offline = "the hactl agent is silent or gone; its guard is stopping resources";
   setsid();
   // It enforces the lease deadline: it must not wait behind a busy machine either (it is forked
   // before the agent goes realtime). What it stops resources with runs at normal priority.

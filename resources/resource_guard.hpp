@@ -4,9 +4,10 @@
 //  - VIPs: removed the moment the agent dies (SIGKILL included: the kernel closes the agent's
 //    end of the pipe, the guard reads EOF), and at the lease deadline the agent gave it, so a
 //    stopped (SIGSTOP), starved or stuck agent cannot keep a VIP past its lease.
-//  - Other resources (OCF, exec and systemd classes): stopped, in the reverse of the order
-//    they were taken, at the lease deadline + restart_grace, the instant after which the cluster
-//    may start them elsewhere once their stop timeout is over, if by then the agent is dead and no
+//  - Other resources (OCF, exec and systemd classes): stopped, all at once (a promotable
+//    instance demoted first), at the lease deadline + restart_grace, the instant after which the
+//    cluster may start them elsewhere once their own demote and stop timeouts are over
+//    (PrimitiveConfig::effective_takeover_delay), if by then the agent is dead and no
 //    new agent runs (the lock file is free) or the agent has been silent for longer than
 //    `alive_window` (stopped or hung). An agent that lives does this itself; a new agent that
 //    started meanwhile keeps what it finds if it gets a lease in time, or stops it itself.

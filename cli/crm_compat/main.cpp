@@ -25,7 +25,12 @@ int main(int argc, char** argv) {
   // The same default as the hactl CLI's --socket.
   const std::string socket = env_or("HACTL_SOCKET", "/run/hactl/hactl.sock");
   const hactl::crm::Env env{env_or("OCF_RESOURCE_INSTANCE", "")};
-  const auto ask = [&socket](const nlohmann::json& request, int timeout_ms) {
+  // Set by the resource guard (its agent is stopped or gone): answer "not connected" at once.
+  const std::string offline = env_or("HACTL_CRM_OFFLINE", "");
+  const auto ask = [&socket, &offline](
+                       const nlohmann::json& request,
+                       int timeout_ms) -> std::expected<nlohmann::json, std::string> {
+    if (!offline.empty()) return std::unexpected(offline);
     return hactl::control_request(socket, request, timeout_ms);
   };
   const auto out = hactl::crm::run_as(argc > 0 ? argv[0] : "hactl-crm", args, env, ask);

@@ -82,9 +82,9 @@ STATUS_PERIOD_S = 0.5
 # After the last heal, at default timing (heartbeat 100 ms, node_timeout 300 ms): the
 # worst case is `app` banned on every node it may run on (migration_threshold reached on each
 # by hung monitors), which lasts until its failure_timeout (15 s) after the last failure, then
-# a start; plus an election, takeover delays (db 0.9 + 2 s, app 0.9 + 3 s) and a few
-# monitor intervals. 30 s covers that with room; the cluster must then stay converged for
-# STABLE_S.
+# a start; plus an election, takeover delays (db 0.9 + 2 + 5 s with its demote, app 0.9 +
+# 3 s) and a few monitor intervals. 30 s covers that with room; the cluster must then stay
+# converged for STABLE_S.
 CONVERGE_BOUND_S = 30.0
 STABLE_S = 3.0
 # Flap bounds per resource, FLAP_BASE + FLAP_PER_FAULT per fault executed for moves (the

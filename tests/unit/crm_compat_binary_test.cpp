@@ -193,6 +193,24 @@ TEST_F(CrmBinary, EveryLinkAnswers) {
   EXPECT_EQ(run("hactl-crm", {}).code, 64);
 }
 
+TEST_F(CrmBinary, UnderTheGuardNothingWaitsOnTheAgent) {
+  if (!fs::exists(fs::path(HACTL_CRM_LINK_DIR) / "crm_master"))
+    HACTL_SKIP("hactl-crm is not built");
+  // The guard runs a demote or stop when its agent is stopped (SIGSTOP) or hung: a command that
+  // waited on its socket would hold the stop until the agent woke. It says "not connected" (as
+  // a Pacemaker without its cluster does) and exits CRM_EX_UNAVAILABLE without asking.
+  const std::string cmd = "HACTL_CRM_OFFLINE='the hactl agent is silent' HACTL_SOCKET=" +
+                          quoted((dir_ / "hactl.sock").string()) + " OCF_RESOURCE_INSTANCE=db:0 " +
+                          quoted(std::string(HACTL_CRM_LINK_DIR) + "/crm_master") +
+                          " -l reboot -v 5 2>" + quoted((dir_ / "err").string());
+  const int status = std::system(cmd.c_str());
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 69);
+  EXPECT_EQ(slurp(dir_ / "err"),
+            "crm_master: not connected to the hactl agent: the hactl agent is silent\n");
+  EXPECT_TRUE(agent_->requests().empty());
+}
+
 TEST_F(CrmBinary, OutputIsWellFormedXml) {
   if (!fs::exists(fs::path(HACTL_CRM_LINK_DIR) / "crm_mon")) HACTL_SKIP("hactl-crm is not built");
   if (std::system("command -v xmllint >/dev/null 2>&1") != 0)

@@ -10,6 +10,8 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <string>
 #include <thread>
 
 #include "resources/resource_guard.hpp"
@@ -176,6 +178,58 @@ TEST_F(GuardTest, AResourceOnlyAReloadedFileDefinesIsStoppedToo) {
     g.set_deadline(now_us() + 200'000);
   }  // the agent is gone: EOF
   EXPECT_TRUE(wait_stopped(3s));
+  EXPECT_TRUE(exits(pid));
+}
+
+// The guard stops everything it holds at once, each resource within its own timeouts, as the
+// agent's own lapse does: a resource's stop does not wait for the stops taken before it. Here
+// the promotable OCF instance `db` (taken last, so stopped first one after another) stops only
+// once `job` has been stopped: one after another it would give up (after 3 s, before its own
+// timeout) and `job` would be stopped only after it. Its demote runs first, with hactl's
+// Pacemaker commands told not to wait on the silent agent (HACTL_CRM_OFFLINE).
+TEST_F(GuardTest, ResourcesAreStoppedAtOnceEachWithinItsOwnTimeouts) {
+  const fs::path agent_dir = dir_ / "ocf" / "resource.d" / "test";
+  fs::create_directories(agent_dir);
+  const fs::path agent = agent_dir / "slow";
+  std::ofstream(agent) << R"(#!/bin/sh
+d="$OCF_RESKEY_dir"
+case "$1" in
+  demote) printf %s "$HACTL_CRM_OFFLINE" > "$d/demoted" ;;
+  stop) i=0
+    while [ ! -f "$d/stopped" ] && [ $i -lt 30 ]; do sleep 0.1; i=$((i + 1)); done
+    [ -f "$d/stopped" ] || exit 1
+    [ -f "$d/demoted" ] && touch "$d/db-stopped" ;;
+esac
+exit 0
+)";
+  fs::permissions(agent, fs::perms::owner_all);
+  PrimitiveConfig db;
+  db.id = "db";
+  db.cls = ResourceClass::kOcf;
+  db.provider = "test";
+  db.type = "slow";
+  db.params = {{"dir", dir_.string()}};
+  db.stop.timeout = 5s;
+  db.demote.timeout = 5s;
+  options_.resources.primitives.push_back(db);
+  options_.resources.clones.push_back(CloneConfig{"db-clone", "db", 0, true, 1, false});
+  options_.ocf.ocf_root = (dir_ / "ocf").string();
+  pid_t pid = 0;
+  {
+    ResourceGuard g = spawn();
+    pid = g.pid();
+    g.hold_resource("job");
+    g.hold_resource("db");
+    g.set_deadline(now_us() + 100'000);
+  }  // the agent is gone: EOF
+  const auto end = std::chrono::steady_clock::now() + 8s;
+  while (!fs::exists(dir_ / "db-stopped") && std::chrono::steady_clock::now() < end)
+    std::this_thread::sleep_for(10ms);
+  EXPECT_TRUE(stopped());
+  EXPECT_TRUE(fs::exists(dir_ / "db-stopped")) << "db's stop waited for job's, or ran undemoted";
+  std::ifstream demoted(dir_ / "demoted");
+  std::string why((std::istreambuf_iterator<char>(demoted)), std::istreambuf_iterator<char>());
+  EXPECT_NE(why.find("silent or gone"), std::string::npos) << why;
   EXPECT_TRUE(exits(pid));
 }
 

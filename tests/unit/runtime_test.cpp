@@ -88,6 +88,22 @@ TEST_F(RuntimeTest, StandbyAndMaintenanceInTheDocumentShapeTheHandoverAndTheGuar
   EXPECT_EQ(rt_->handover_avoid(), (std::vector<bool>{true, true, false}));
 }
 
+// crm_master from a demote or stop on a node cut off from the majority: refused at once (the
+// proposal would wait 10 s for a majority, holding the stop of what the node must give up).
+TEST_F(RuntimeTest, AnAttributeWriteWithoutQuorumIsRefusedAtOnce) {
+  start(doc());
+  advance(kUnix);
+  AttributeRequest r;
+  r.op = AttributeRequest::Op::kSet;
+  r.node = "n1";
+  r.name = "master-db";
+  r.value = "5";
+  r.reboot = true;
+  const auto id = rt_->change_attribute(r, t0_);
+  ASSERT_FALSE(id.has_value());
+  EXPECT_EQ(id.error(), "no quorum: this node cannot have a majority store the change now");
+}
+
 TEST_F(RuntimeTest, ABanExpiresByTheWallClockGiven) {
   ClusterDoc d = doc();
   d.placements.push_back(
