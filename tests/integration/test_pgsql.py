@@ -81,6 +81,14 @@ resources:
 """ + replication.clone_yaml("pgsql-clone", "pgsql")
 
 
+def score(text):
+    """A promotion score as Pacemaker writes it: an integer, or +/-INFINITY."""
+    text = (text or "0").strip().upper()
+    if text.endswith("INFINITY"):
+        return float("-inf") if text.startswith("-") else float("inf")
+    return int(text)
+
+
 def chown_tree(path, user):
     for root, dirs, files in os.walk(path):
         for name in [root] + [os.path.join(root, x) for x in dirs + files]:
@@ -171,32 +179,42 @@ class PgNodes:
         replication.write_config(self.c, resources(list(self.c.nodes)))
         self.prepare()
 
-    def wait_steady(self, names=None, timeout=90):
-        """One primary holding the vip, every other node of `names` its standby, one of them
-        synchronous, and the pgsql agent saying so too: the primary's pgsql-status PRI, the
+    def steady(self, names=None):
+        """The primary, when one node of `names` (default: every node) is the only primary and
+        holds the vip, every other node of `names` is its standby, streaming, one of them
+        synchronous, and the pgsql agent says so too: the primary's pgsql-status PRI, the
         synchronous standby's HS:sync with a positive promotion score (until pgsql has seen a
         standby in sync, it lets none be promoted: its data may lack the last commits).
-        Returns the primary."""
+        Else None."""
+        return self.steady_why(names)[0]
+
+    def steady_why(self, names=None):
+        """(the primary, "") when steady(), else (None, what is not so yet)."""
         c = self.c
         names = sorted(names or c.nodes)
-        state = {}
+        prim = self.primaries(names)
+        holders = c.holders(VIP)
+        if len(prim) != 1 or holders != prim:
+            return None, f"primaries {prim}, the vip on {holders}"
+        streaming = self.sql(prim[0], "select application_name from pg_stat_replication "
+                                      "where state = 'streaming'")
+        sync = self.sync_standbys(prim[0])
+        if sorted((streaming or "").split()) != sorted(set(names) - set(prim)) or not sync:
+            return None, (f"primary {prim[0]}, streaming to {(streaming or '').split()}, "
+                          f"synchronous {sync}")
+        attrs = self.attributes(prim[0])
+        status = (attrs.get((prim[0], "pgsql-status")), attrs.get((sync[0], "pgsql-status")),
+                  attrs.get((sync[0], "master-pgsql"), "0"))
+        if status[:2] == ("PRI", "HS:sync") and score(status[2]) > 0:
+            return prim[0], ""
+        return None, (f"primary {prim[0]}, synchronous {sync[0]}; pgsql says "
+                      f"{prim[0]} {status[0]}, {sync[0]} {status[1]} score {status[2]}")
 
-        def steady():
-            prim = self.primaries(names)
-            if len(prim) != 1 or c.holders(VIP) != prim:
-                return False
-            streaming = self.sql(prim[0], "select application_name from pg_stat_replication "
-                                          "where state = 'streaming'")
-            sync = self.sync_standbys(prim[0])
-            state["primary"] = prim[0]
-            if sorted((streaming or "").split()) != sorted(set(names) - set(prim)) or not sync:
-                return False
-            attrs = self.attributes(prim[0])
-            return (attrs.get((prim[0], "pgsql-status")) == "PRI"
-                    and attrs.get((sync[0], "pgsql-status")) == "HS:sync"
-                    and int(attrs.get((sync[0], "master-pgsql"), "0")) > 0)
-        c.wait_until(steady, timeout, 0.5, f"one primary with the vip, standbys {names}")
-        return state["primary"]
+    def wait_steady(self, names=None, timeout=90):
+        """Waits until steady() names a primary, and returns it."""
+        return self.c.wait_until(lambda: self.steady(names), timeout, 0.5,
+                                 f"one primary with the vip, standbys "
+                                 f"{sorted(names or self.c.nodes)}")
 
     def attributes(self, name):
         return replication.attributes(self.c, name)
@@ -210,12 +228,18 @@ class PgNodes:
         Then its agent starts."""
         c = self.c
         os.unlink(self.lock(name))
-        shutil.rmtree(self.data(name))
         c.link_up(name)
-        self.as_postgres(f"{PGBIN}/pg_basebackup", "-h", c.nodes[primary].ip, "-U", "postgres",
-                         "-D", self.data(name), "-X", "stream", ns=c.nodes[name].ns,
-                         timeout=120)
+        self.fresh_copy(name, primary)
         c.start(name)
+
+    def fresh_copy(self, name, primary):
+        """NAME's data directory replaced by a copy of the primary's (pg_basebackup from its
+        address, a fast checkpoint first). NAME's postgres must not run."""
+        c = self.c
+        shutil.rmtree(self.data(name), ignore_errors=True)
+        self.as_postgres(f"{PGBIN}/pg_basebackup", "-h", c.nodes[primary].ip, "-U", "postgres",
+                         "-D", self.data(name), "-X", "stream", "-c", "fast",
+                         ns=c.nodes[name].ns, timeout=120)
 
     def rejoin_demoted(self, name):
         """After a switchover: pgsql's demote stopped postgres and kept its lock file, so the
