@@ -83,6 +83,10 @@ FAULT_KINDS = ("kill", "pause", "link", "partition", "oneway", "loss", "delay", 
 # How often each kind is drawn (relative).
 FAULT_WEIGHTS = {"kill": 3, "pause": 2, "link": 2, "partition": 3, "oneway": 2, "loss": 2,
                  "delay": 2, "duplicate": 1, "hang": 2}
+# Only in a --plan, never drawn: `tcp`, every TCP segment between the node and the others
+# dropped both ways, its UDP (hactl) untouched: a path-MTU or firewall black hole, which cuts
+# postgres's replication and the client but not the cluster's membership.
+PLAN_ONLY_KINDS = ("tcp",)
 FAULT_MIN_S, FAULT_MAX_S = 0.5, 8.0
 PLAN_GAP_S = 5.0
 PLAN_ITEM = re.compile(r"(?P<kind>[a-z]+)(?:/(?P<option>[\w.-]+))?@(?P<target>[\w-]+)"
@@ -906,7 +910,8 @@ class Fault:
             who = {"coordinator": self.nem.coordinator, "vip": lambda: self.nem.observed_holder(
                 "vip"), "app": lambda: self.nem.observed_holder("app"),
                 "master": self.nem.observed_master,
-                "sync": self.nem.observed_sync}.get(self.forced, lambda: self.forced)()
+                "sync": self.nem.observed_sync,
+                "async": self.nem.observed_async}.get(self.forced, lambda: self.forced)()
             return [who] if who in names else []
         if self.kind == "pause":
             pref = [self.nem.coordinator()] + [eligible[self.pick % len(eligible)]]
@@ -981,11 +986,11 @@ class Fault:
         c.link_down(n)
         self.undo.append(lambda: self.nem.link_up(n))
 
-    def _nft_drop(self, ns_name, sources):
+    def _nft_drop(self, ns_name, sources, match=""):
         table = f"nemesis{self.fid}"
         cmds = [f"add table inet {table}",
                 f"add chain inet {table} input {{ type filter hook input priority -10 ; }}"]
-        cmds += [f"add rule inet {table} input ip saddr {src} drop" for src in sources]
+        cmds += [f"add rule inet {table} input {match}ip saddr {src} drop" for src in sources]
         node = self.nem.cluster.nodes[ns_name]
         self.undo.append(lambda: node.exec("nft", f"delete table inet {table}", check=False))
         for cmd in cmds:
@@ -998,6 +1003,15 @@ class Fault:
         for m in others:
             self._nft_drop(m, [c.nodes[n].ip])
         self.detail = f"alone | {' '.join(others)}"
+
+    def _start_tcp(self):
+        c, n = self.nem.cluster, self.target
+        others = [m for m in c.nodes if m != n]
+        self._nft_drop(n, [c.nodes[m].ip for m in others] + [f"{c.subnet}.250"],
+                       "meta l4proto tcp ")
+        for m in others:
+            self._nft_drop(m, [c.nodes[n].ip], "meta l4proto tcp ")
+        self.detail = "TCP to and from the others dropped, UDP not"
 
     def _start_oneway(self):
         c, n = self.nem.cluster, self.target
@@ -2021,6 +2035,15 @@ class Nemesis:
         sync = self.pg.sync_standbys(primary) if primary else []
         return sync[0] if sync else None
 
+    def observed_async(self):
+        """--db pgsql: a standby streaming from the primary that is not its synchronous one."""
+        primary = self.observed_primary() if self.db == "pgsql" else None
+        if primary is None:
+            return None
+        rows = self.pg.sql(primary, "select application_name from pg_stat_replication "
+                                    "where sync_state = 'async'")
+        return (rows or "").split()[0] if rows else None
+
     def observed_primary(self, writing=False):
         """The one node whose postgres is out of recovery (and with `writing`, whose latest
         probe commit was acknowledged), from probes of the last 2 s; else None."""
@@ -2328,7 +2351,8 @@ class Nemesis:
 def parse_plan(text):
     """--plan: waves separated by ";", the faults of a wave by "&"; a fault is
     KIND[/OPTION]@TARGET:SECONDS[+OFFSET], TARGET a node or coordinator, vip, app, master (with
-    --db pgsql: the primary), sync (--db pgsql: the synchronous standby).
+    --db pgsql: the primary), sync, async (--db pgsql: the synchronous standby, the other one).
+    KIND tcp (in a plan only): the node's TCP to and from the others dropped, its UDP not.
     E.g. "hang@app:12&partition@app:8+1.5;oneway/deaf@vip:30" -> [[(kind, option, target,
     seconds, offset)]]."""
     waves = []
@@ -2336,9 +2360,10 @@ def parse_plan(text):
         faults = []
         for item in wave.split("&"):
             m = PLAN_ITEM.fullmatch(item.strip())
-            if not m or m["kind"] not in FAULT_KINDS:
+            if not m or m["kind"] not in FAULT_KINDS + PLAN_ONLY_KINDS:
                 raise ValueError(f"bad --plan item {item.strip()!r} (KIND[/OPTION]@TARGET:"
-                                 f"SECONDS[+OFFSET], KIND one of {','.join(FAULT_KINDS)})")
+                                 f"SECONDS[+OFFSET], KIND one of "
+                                 f"{','.join(FAULT_KINDS + PLAN_ONLY_KINDS)})")
             faults.append((m["kind"], m["option"], m["target"], float(m["seconds"]),
                            float(m["offset"] or 0)))
         waves.append(faults)
