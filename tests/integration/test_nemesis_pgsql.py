@@ -98,7 +98,9 @@ class PgNemesisTest(unittest.TestCase):
         nem, res = self.nemesis(seed=seed(20261127), duration=60)
         self.assertTrue(res.passed, f"seed {nem.seed}: {res.violations}; reproduce with: "
                                     f"{nem.command()}")
-        self.assertGreaterEqual(len(res.faults), 4)
+        # The schedule runs on wall-clock time, the operator's steps between waves included:
+        # 3 to 7 faults in 60 s in the runs of docs/nemesis.md.
+        self.assertGreaterEqual(len(res.faults), 3)
         self.assertGreater(res.rows.get("acked", 0), 500, res.rows)
         self.assertEqual((res.rows.get("lost"), res.rows.get("lost_probes")), (0, 0), res.rows)
 
