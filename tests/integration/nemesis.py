@@ -1175,6 +1175,7 @@ class Nemesis:
         self.views = {}
         self.samplers = {}
         self.coordinator_faults = []  # faults of the disruption rule (single, on the coordinator)
+        self.started = []  # start of every fault executed (ns), for the end of those windows
         self.result = Result()
         self.cluster = None
         self.t0 = None
@@ -1880,6 +1881,7 @@ class Nemesis:
                             self.heal(f)
                             continue
                         claimed |= f.claims(target)
+                        self.started.append(f.started_ns)
                         if f.coordinator_hit:
                             self.coordinator_faults.append(f)
                         active.append((time.monotonic() + f.duration, f))
@@ -2238,6 +2240,8 @@ class Nemesis:
                 res.outages[rule] = (secs, self.rel(at))
         for f in self.coordinator_faults:
             end = getattr(f, "healed_ns", time.monotonic_ns()) + int(DISRUPTION_GRACE_S * 1e9)
+            # Up to the next wave's first fault at the latest: what that one takes is its own.
+            end = min([end] + [t for t in self.started if t > f.started_ns])
             for what, (src, prop) in kept.items():
                 for n, rs in steady[src].items():
                     if n == f.target or any(m == n and f.started_ns <= t <= end
