@@ -92,6 +92,14 @@ PROMOTION_RULE = """    - resource: pgsql-clone
 """
 
 
+def score(text):
+    """A promotion score as Pacemaker writes it: an integer, or +/-INFINITY."""
+    text = (text or "0").strip().upper()
+    if text.endswith("INFINITY"):
+        return float("-inf") if text.startswith("-") else float("inf")
+    return int(text)
+
+
 def chown_tree(path, user):
     for root, dirs, files in os.walk(path):
         for name in [root] + [os.path.join(root, x) for x in dirs + files]:
@@ -182,24 +190,49 @@ class PgNodes:
         replication.write_config(self.c, resources(list(self.c.nodes)))
         self.prepare()
 
+    def steady(self, names=None):
+        """The primary, when one node of `names` (default: every node) is the only primary and
+        holds the vip, every other node of `names` is its standby, streaming, one of them
+        synchronous, and the pgsql agent says so too (standbys_why). Else None. Does not wait
+        (the nemesis judges with it)."""
+        return self.steady_why(names)[0]
+
+    def steady_why(self, names=None):
+        """(the primary, "") when steady(), else (None, what is not so yet)."""
+        names = sorted(names or self.c.nodes)
+        prim = self.primaries(names)
+        holders = self.c.holders(VIP)
+        if len(prim) != 1 or holders != prim:
+            return None, f"primaries {prim}, the vip on {holders}"
+        why = self.standbys_why(prim[0], sorted(set(names) - set(prim)))
+        return (None, why) if why else (prim[0], "")
+
     def wait_steady(self, names=None, timeout=90):
-        """One primary holding the vip, every other node of `names` its standby, one of them
-        synchronous, and the pgsql agent saying so too: the primary's pgsql-status PRI, the
-        synchronous standby's HS:sync with a positive promotion score (until pgsql has seen a
-        standby in sync, it lets none be promoted: its data may lack the last commits).
-        Returns the primary."""
+        """Waits until steady() and the coordinator has nothing in flight; returns the
+        primary."""
         return replication.wait_primary(self, self.standbys_ready, "standbys", names, timeout)
 
     def standbys_ready(self, primary, standbys):
+        return self.standbys_why(primary, standbys) == ""
+
+    def standbys_why(self, primary, standbys):
+        """"" when `standbys` (sorted) all stream from `primary`, one of them synchronous, and
+        pgsql says so: the primary's pgsql-status PRI, the synchronous standby's HS:sync with a
+        positive promotion score (until pgsql has seen a standby in sync, it lets none be
+        promoted: its data may lack the last commits). Else what is not so yet."""
         streaming = self.sql(primary, "select application_name from pg_stat_replication "
                                       "where state = 'streaming'")
         sync = self.sync_standbys(primary)
         if sorted((streaming or "").split()) != standbys or not sync:
-            return False
+            return (f"primary {primary}, streaming to {(streaming or '').split()}, "
+                    f"synchronous {sync}")
         attrs = self.attributes(primary)
-        return (attrs.get((primary, "pgsql-status")) == "PRI"
-                and attrs.get((sync[0], "pgsql-status")) == "HS:sync"
-                and int(attrs.get((sync[0], "master-pgsql"), "0")) > 0)
+        status = (attrs.get((primary, "pgsql-status")), attrs.get((sync[0], "pgsql-status")),
+                  attrs.get((sync[0], "master-pgsql"), "0"))
+        if status[:2] == ("PRI", "HS:sync") and score(status[2]) > 0:
+            return ""
+        return (f"primary {primary}, synchronous {sync[0]}; pgsql says "
+                f"{primary} {status[0]}, {sync[0]} {status[1]} score {status[2]}")
 
     def attributes(self, name):
         return replication.attributes(self.c, name)
@@ -213,12 +246,18 @@ class PgNodes:
         Then its agent starts."""
         c = self.c
         os.unlink(self.lock(name))
-        shutil.rmtree(self.data(name))
         c.link_up(name)
-        self.as_postgres(f"{PGBIN}/pg_basebackup", "-h", c.nodes[primary].ip, "-U", "postgres",
-                         "-D", self.data(name), "-X", "stream", ns=c.nodes[name].ns,
-                         timeout=120)
+        self.fresh_copy(name, primary)
         c.start(name)
+
+    def fresh_copy(self, name, primary):
+        """NAME's data directory replaced by a copy of the primary's (pg_basebackup from its
+        address, a fast checkpoint first). NAME's postgres must not run."""
+        c = self.c
+        shutil.rmtree(self.data(name), ignore_errors=True)
+        self.as_postgres(f"{PGBIN}/pg_basebackup", "-h", c.nodes[primary].ip, "-U", "postgres",
+                         "-D", self.data(name), "-X", "stream", "-c", "fast",
+                         ns=c.nodes[name].ns, timeout=120)
 
     def rejoin_demoted(self, name):
         """After a switchover: pgsql's demote stopped postgres and kept its lock file, so the
