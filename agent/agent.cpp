@@ -112,8 +112,8 @@ std::expected<void, std::string> Agent::start() {
   transport_ = std::make_unique<Transport>(loop_, config(), options_.self, options_.key,
                                            persisted_.incarnation);
   auto started = transport_->start([this](const Envelope& e) { on_message(e); },
-                                   [this](NodeId from) {
-                                     rt_->peer_restarted(from, now());
+                                   [this](NodeId from, std::uint64_t incarnation) {
+                                     rt_->peer_restarted(from, incarnation, now());
                                      process();
                                    });
   if (!started) return started;

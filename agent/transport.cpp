@@ -211,7 +211,7 @@ void Transport::handle_verdict(const Envelope& env, PeerGate::Verdict verdict) {
   ++counters_.received;
   const bool restarted = verdict == V::kAcceptNewIncarnation && heard_[env.sender.value];
   heard_[env.sender.value] = true;
-  if (restarted) on_restart_(env.sender);
+  if (restarted) on_restart_(env.sender, env.incarnation);
   on_message_(env);
 }
 

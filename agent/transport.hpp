@@ -32,7 +32,7 @@ struct TransportCounters {
 class Transport {
  public:
   using OnMessage = std::function<void(const Envelope&)>;
-  using OnRestart = std::function<void(NodeId)>;
+  using OnRestart = std::function<void(NodeId, std::uint64_t incarnation)>;  // the new one
 
   Transport(uv_loop_t* loop, const ClusterConfig& config, NodeId self, const ClusterKey& key,
             std::uint64_t incarnation);

@@ -234,7 +234,9 @@ void Conductor::on_result(NodeId from, const ActionResult& r) {
                           .add("node", config_.node(from).name)
                           .add("code", r.code));
   }
-  if (f.kind == RequestKind::kStart || f.kind == RequestKind::kPromote) {
+  const NodeView& v = views_[from.value];
+  const bool reported = v.complete && v.version >= r.report_version;  // the report came first
+  if ((f.kind == RequestKind::kStart || f.kind == RequestKind::kPromote) && !reported) {
     answered_[{f.index, from.value}] = {
         f.kind == RequestKind::kPromote ? ResourceRole::kPromoted : ResourceRole::kStarted,
         r.report_version};

@@ -170,6 +170,7 @@ void ElectionCore::peer_restarted(NodeId from, Instant now) {
   p.restarted_at = now;
   p.last_ping_received = 0;
   p.last_ping_received_at.reset();
+  p.echoed_ping_sent_at.reset();
   p.srtt.reset();
   emit(EventKind::kNodeRestarted, from, {{"reason", "new_incarnation"}});
   note_heard(from, now);
@@ -203,6 +204,10 @@ void ElectionCore::sample_rtt(Peer& p, std::uint64_t echo, Instant now) {
 void ElectionCore::on_heartbeat(NodeId from, const Heartbeat& m, Instant now) {
   Peer& p = peers_[from.value];
   sample_rtt(p, m.echo, now);
+  if (const auto sent = m.echo != 0 ? ping_sent_at(m.echo) : std::nullopt;
+      sent && (!p.echoed_ping_sent_at || *sent > *p.echoed_ping_sent_at)) {
+    p.echoed_ping_sent_at = sent;
+  }
   if (m.term > hard_.term) {
     const bool from_coordinator = m.coordinator == from;
     become_follower(m.term, from_coordinator ? std::optional{from} : std::nullopt, now,
@@ -1000,7 +1005,7 @@ NodeStatus ElectionCore::status(Instant now) const {
       continue;
     }
     s.peers.push_back(PeerStatus{NodeId{static_cast<std::uint16_t>(i)}, p.up, p.last_heard, p.srtt,
-                                 p.up ? "" : p.down_reason});
+                                 p.up ? "" : p.down_reason, p.echoed_ping_sent_at});
   }
   return s;
 }

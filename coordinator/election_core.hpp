@@ -87,6 +87,8 @@ struct PeerStatus {
   std::optional<Instant> last_heard;
   std::optional<Duration> rtt;  // smoothed round trip, once known
   std::string down_reason;      // why it is down ("" while up)
+  // When this node sent the latest of its pings the peer echoed (in this boot of the peer).
+  std::optional<Instant> echoed_ping_sent_at{};
 };
 
 // The arbiter as this node sees it (docs/pairs.md).
@@ -195,9 +197,10 @@ class ElectionCore {
     std::string down_reason = "never heard";
     std::uint64_t last_ping_received = 0;  // to echo back
     std::optional<Instant> last_ping_received_at;
-    std::optional<Instant> last_ping_at;        // as above, kept across the peer's restart
-    std::optional<Instant> restarted_at;        // its transport saw a new boot then
-    std::optional<Instant> acked_ping_sent_at;  // coordinator: latest own ping this peer acked
+    std::optional<Instant> last_ping_at;         // as above, kept across the peer's restart
+    std::optional<Instant> restarted_at;         // its transport saw a new boot then
+    std::optional<Instant> acked_ping_sent_at;   // coordinator: latest own ping this peer acked
+    std::optional<Instant> echoed_ping_sent_at;  // latest own ping it echoed (this boot of it)
     std::optional<Duration> srtt;
     Duration rttvar{};  // mean deviation of the round trip (RFC 6298's RTTVAR)
     // quorum lease

@@ -90,7 +90,7 @@ void Fencer::tick(const FenceView& v, Instant now) {
     if (v.up[i]) {
       heard_[i].reset();
       if (f.stage == FenceStage::kFenced) {
-        const Instant heard = i < v.heard.size() && v.heard[i] ? *v.heard[i] : Instant::min();
+        const Instant echoed = i < v.echoed.size() && v.echoed[i] ? *v.echoed[i] : Instant::min();
         if (inc != f.incarnation) {
           f = NodeFencing{};  // a new boot: the fence did its job
         } else if (f.by == kLastResort) {
@@ -99,8 +99,9 @@ void Fencer::tick(const FenceView& v, Instant now) {
                     .text("reason",
                           "heard again: it ran through the split (last_resort took it as dead)"));
           f = NodeFencing{};
-        } else if (heard > f.since + config_.timing.heartbeat_interval) {
-          // Not a datagram that was on its way when the fence ended: it still runs.
+        } else if (echoed > f.since) {
+          // It answered a ping sent after the fence had ended, in the same boot: it still runs.
+          // (Only that proves it: a datagram sent before the power went may arrive much later.)
           event(Event(EventKind::kFenceIneffective, EventLevel::kError)
                     .add("node", name(id))
                     .text("by", f.by)

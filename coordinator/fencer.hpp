@@ -55,9 +55,11 @@ struct FenceView {
   bool leads = false;
   Term term;
   std::vector<bool> up;
-  std::vector<bool> needs;                    // Conductor::needs_fencing
-  std::vector<std::uint64_t> incarnation;     // last boot incarnation heard; 0: never heard
-  std::vector<std::optional<Instant>> heard;  // when a datagram of it last arrived
+  std::vector<bool> needs;                 // Conductor::needs_fencing
+  std::vector<std::uint64_t> incarnation;  // last boot incarnation heard; 0: never heard
+  // When this node sent the latest of its own pings the node echoed back: proof it ran then
+  // (a datagram alone may have been on its way for a while).
+  std::vector<std::optional<Instant>> echoed;
 };
 
 enum class FenceStage : std::uint8_t { kNone, kRunning, kFenced, kFailed };

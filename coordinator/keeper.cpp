@@ -110,18 +110,19 @@ void Keeper::on_request(NodeId from, const ActionRequest& r, const LeaseView& le
     refused(r.index, "sent_before_this_lease");
     return;
   }
-  if (leaving_ && (r.kind == RequestKind::kStart || r.kind == RequestKind::kPromote)) {
-    refused(r.index, "shutting_down");
-    return;
-  }
   Local& l = local_[r.index];
-  if (r.kind == RequestKind::kPromote && l.role == ResourceRole::kStopped && l.pending == 0) {
-    // Not running here (stopped since the coordinator's view of it): nothing to promote. The
-    // answer and a fresh report let it schedule again from what is true.
-    const ActionResult refused{last_term_, r.id,           r.index,     r.kind,
-                               false,      kOcfNotRunning, version_ + 1};
-    requests_.emplace(r.id, refused);
-    out_.messages.emplace_back(from, refused);
+  const bool promote_nothing =
+      r.kind == RequestKind::kPromote && l.role == ResourceRole::kStopped && l.pending == 0;
+  if (promote_nothing ||
+      (leaving_ && (r.kind == RequestKind::kStart || r.kind == RequestKind::kPromote))) {
+    // Not run: nothing to promote (stopped since the coordinator's view of it), or this agent
+    // is shutting down. Answered, with a fresh report, so that the coordinator schedules again
+    // from what is true; unanswered, it counted the start as possibly run, and a node that then
+    // left cleanly was fenced for it (the nemesis with pgsql, seed 101).
+    if (!promote_nothing) refused(r.index, "shutting_down");
+    const ActionResult no{last_term_, r.id, r.index, r.kind, false, kOcfNotRunning, version_ + 1};
+    requests_.emplace(r.id, no);
+    out_.messages.emplace_back(from, no);
     changed();
     return;
   }

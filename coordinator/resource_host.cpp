@@ -164,8 +164,9 @@ void ResourceHost::run(const ElectionCore& core, Instant now) {
       for (std::size_t i = 0; i < m.up.size(); ++i) {
         fv.needs[i] = conductor_.needs_fencing(NodeId{static_cast<std::uint16_t>(i)}, m);
       }
-      fv.heard.assign(m.up.size(), std::nullopt);
-      for (const PeerStatus& p : core.status(now).peers) fv.heard[p.id.value] = p.last_heard;
+      fv.echoed.assign(m.up.size(), std::nullopt);
+      for (const PeerStatus& p : core.status(now).peers)
+        fv.echoed[p.id.value] = p.echoed_ping_sent_at;
       fencer_.tick(fv, now);
       for (auto& op : fencer_.take_ops()) {
         if (op.executor == self_) {

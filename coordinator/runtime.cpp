@@ -96,10 +96,16 @@ void NodeRuntime::step(NodeId from, std::uint64_t incarnation, const Message& m,
   if (host_) host_->peer_incarnation(from, incarnation);
 }
 
-void NodeRuntime::peer_restarted(NodeId from, Instant now) {
+void NodeRuntime::peer_restarted(NodeId from, std::uint64_t incarnation, Instant now) {
   now_ = now;
   node_.peer_restarted(from, now);
-  if (host_) host_->peer_restarted(from);
+  if (host_) {
+    host_->peer_restarted(from);
+    // Now, not only after the datagram that showed it (step): the core already takes the peer
+    // as heard, and a fence record compared with the old boot said "the device did not stop
+    // it" on every boot of a fenced node.
+    host_->peer_incarnation(from, incarnation);
+  }
   if (docs_) docs_->peer_restarted(from);
   checks_.peer_restarted(from);
 }

@@ -104,7 +104,8 @@ class NodeRuntime {
 
   // A datagram from a peer whose boot incarnation (the clear header's) is `incarnation`.
   void step(NodeId from, std::uint64_t incarnation, const Message& m, Instant now);
-  void peer_restarted(NodeId from, Instant now);
+  // A peer's first datagram of a new boot `incarnation`, before step() takes it.
+  void peer_restarted(NodeId from, std::uint64_t incarnation, Instant now);
   void tick(Instant now);
   void on_call_done(std::uint64_t call_id, int ocf_code, bool ran, Instant now);
   void on_monitor(std::size_t index, int ocf_code, Instant now);

@@ -142,12 +142,15 @@ resources:
 
 
 def stateful(promoted_max):
+    # A lost master's instance is promoted elsewhere after restart_grace + its stop and demote
+    # timeouts (its node demotes, then stops it): short ones keep the crash tests short.
     return f"""
 resources:
   - id: db
     type: ocf:heartbeat:Stateful
     params: {{state: /run/hactl/db.state}}
-    ops: {{monitor: {{interval: 1s, timeout: 10s}}, stop: {{timeout: 2s}}}}
+    ops: {{monitor: {{interval: 1s, timeout: 10s}}, stop: {{timeout: 2s}},
+          demote: {{timeout: 2s}}}}
 clones:
   - id: db-clone
     resource: db

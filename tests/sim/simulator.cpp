@@ -328,7 +328,12 @@ void Simulation::crash_agent(std::size_t i) {
 void Simulation::carry_out_resources(std::size_t i, RuntimeOutput& out) {
   SimNode& n = *nodes_[i];
   if (out.lease_end) n.lease_end = out.lease_end;
-  for (const auto& e : out.host_log) trace(config_.nodes[i].name + " " + format_event(e));
+  for (const auto& e : out.host_log) {
+    trace(config_.nodes[i].name + " " + format_event(e));
+    // Every device here cuts the power when it says so, unless told to lie.
+    if (e.kind == EventKind::kFenceIneffective && !options_.ineffective_fencing)
+      fail(config_.nodes[i].name + " says a fence did not stop its target, and it did");
+  }
   for (const auto& [index, on] : out.monitors) {
     // As the executor: the first result after a monitor is switched on is always reported.
     n.monitoring[index] = on;
@@ -688,7 +693,11 @@ void Simulation::receive(const InFlight& f) {
   std::uint64_t& heard = n.heard_epoch[f.from.value];
   if (f.epoch < heard) return;
   if (f.epoch > heard) {
-    if (heard != 0) n.rt->peer_restarted(f.from, local);
+    // As the agent: the transport's restart callback runs the runtime before the datagram.
+    if (heard != 0) {
+      n.rt->peer_restarted(f.from, f.epoch, local);
+      drain(f.to.value);
+    }
     heard = f.epoch;
   }
   n.rt->step(f.from, f.epoch, f.message, local);

@@ -58,7 +58,7 @@ struct Rig {
     v.up = {true, true, true, true};
     v.needs = {false, false, false, false};
     v.incarnation = {11, 12, 13, 14};
-    v.heard.assign(4, std::nullopt);
+    v.echoed.assign(4, std::nullopt);
   }
   void lose(NodeId n) {
     v.up[n.value] = false;
@@ -182,15 +182,16 @@ TEST(Fencer, ANewBootEndsTheFenceAndTheSameBootHeardAgainIsAnError) {
   r.done(r.tick().at(0), true);
   ASSERT_TRUE(r.f.fenced(n3));
   r.f.take_events();
-  // A datagram that was on its way when the fence ended is not a sign of life...
+  // A datagram that answers a ping sent before the fence ended is not a sign of life, however
+  // late it arrives (it may have been on its way)...
   r.v.up[2] = true;
   r.v.needs[2] = false;
-  r.v.heard[2] = r.now;
-  r.tick(10ms);
-  EXPECT_TRUE(r.f.fenced(n3));
-  // ...one heard later is: the device said it stopped the node and it did not.
-  r.v.heard[2] = r.now + 500ms;
+  r.v.echoed[2] = r.now - 1ms;
   r.tick(500ms);
+  EXPECT_TRUE(r.f.fenced(n3));
+  // ...an answer to a ping sent after it is: the device said it stopped the node and it did not.
+  r.v.echoed[2] = r.now + 1ms;
+  r.tick(10ms);
   EXPECT_FALSE(r.f.fenced(n3));
   const auto events = r.f.take_events();
   ASSERT_FALSE(events.empty());
@@ -203,7 +204,7 @@ TEST(Fencer, ANewBootEndsTheFenceAndTheSameBootHeardAgainIsAnError) {
   s.v.up[2] = true;
   s.v.needs[2] = false;
   s.v.incarnation[2] = 99;  // rebooted
-  s.v.heard[2] = s.now + 5s;
+  s.v.echoed[2] = s.now + 5s;
   s.tick(5s);
   EXPECT_FALSE(s.f.fenced(n3));
   for (const auto& e : s.f.take_events()) EXPECT_NE(e.kind, EventKind::kFenceIneffective);
@@ -360,7 +361,7 @@ nodes:
   v.up = {true, false};
   v.needs = {false, true};
   v.incarnation = {1, 2};
-  v.heard.assign(2, std::nullopt);
+  v.echoed.assign(2, std::nullopt);
   const Instant t{Duration{1'000'000'000}};
   f.tick(v, t);
   EXPECT_TRUE(f.take_ops().empty()) << "nothing runs";
@@ -373,7 +374,7 @@ nodes:
   // Heard again in the same boot: the split healed (not an ineffective device).
   v.up = {true, true};
   v.needs = {false, false};
-  v.heard[1] = t + 5s;
+  v.echoed[1] = t + 5s;
   f.tick(v, t + 5s);
   EXPECT_FALSE(f.fenced(n2));
   bool healed = false;
@@ -506,6 +507,35 @@ TEST(ConductorFencing, AFailedStopOnAnUpNodeNeedsFencingWhileItStillRuns) {
   EXPECT_EQ(reqs[0].second.kind, RequestKind::kStop);
   c.on_report(n3, report(config, ResourceRole::kStopped, 3));  // this one did it
   EXPECT_FALSE(c.needs_fencing(n3, all_up));
+}
+
+// A node shutting down refuses a start sent to it and answers so, with a report saying it is
+// leaving and runs nothing: once gone it needs no fencing, whichever came first.
+TEST(ConductorFencing, ANodeThatLeftRefusingAStartNeedsNoFencing) {
+  const ClusterConfig config = load();
+  for (const bool report_first : {false, true}) {
+    Conductor c(config, n1);
+    const Instant now{Duration{1'000'000'000}};
+    const auto all_up = members({true, true, true, true}, {});
+    c.tick(all_up, now);
+    c.on_report(n1, report(config, ResourceRole::kStopped, 1));
+    c.on_report(n2, report(config, ResourceRole::kStopped, 1));
+    c.on_report(n3, report(config, ResourceRole::kStopped, 1));
+    c.set_standby({true, true, false, false});  // only n3 may run it: it gets the start
+    c.tick(all_up, now);
+    auto reqs = c.take_requests();
+    ASSERT_EQ(reqs.size(), 1u) << "report_first " << report_first;
+    ASSERT_EQ(reqs[0].first, n3);
+    ASSERT_EQ(reqs[0].second.kind, RequestKind::kStart);
+    ResourceReport leaving = report(config, ResourceRole::kStopped, 2);
+    leaving.leaving = true;
+    const ActionResult no{Term{3}, reqs[0].second.id, 0, RequestKind::kStart, false, 7, 2};
+    if (report_first) c.on_report(n3, leaving);
+    c.on_result(n3, no);
+    if (!report_first) c.on_report(n3, leaving);
+    EXPECT_FALSE(c.needs_fencing(n3, members({true, true, false, true}, {})))
+        << "report_first " << report_first;
+  }
 }
 
 TEST(ConductorFencing, ANodeThatRanNothingNeedsNoFencing) {

@@ -308,9 +308,26 @@ TEST_F(KeeperTest, LeavingStopsEverythingStartsNothingAndSaysSoInItsReports) {
   ASSERT_NE(report, nullptr);
   EXPECT_TRUE(report->leaving);
   EXPECT_FALSE(keeper_->done());
-  // A start asked now is refused.
+  // A start asked now is refused, and answered (not run, with a fresh report): unanswered, the
+  // coordinator would count it as possibly run and fence the node once it has left.
   keeper_->on_request(kCoordinator, start(3, 1), lease(now + 300ms), now);
-  EXPECT_TRUE(calls(now).empty());
+  const auto refusal = keeper_->take(now);
+  EXPECT_TRUE(refusal.calls.empty());
+  const ActionResult* answer = nullptr;
+  const ResourceReport* fresh = nullptr;
+  for (const auto& [to, m] : refusal.messages) {
+    if (const auto* a = std::get_if<ActionResult>(&m)) {
+      answer = a;
+      EXPECT_EQ(to, kCoordinator);
+    }
+    if (const auto* r = std::get_if<ResourceReport>(&m)) fresh = r;
+  }
+  ASSERT_NE(answer, nullptr);
+  EXPECT_EQ(answer->id, 3u);
+  EXPECT_FALSE(answer->ok);
+  ASSERT_NE(fresh, nullptr);
+  EXPECT_GE(fresh->version, answer->report_version);
+  EXPECT_TRUE(fresh->leaving);
   keeper_->on_call_done(out.calls[0].call_id, 0, true, now);
   keeper_->on_call_done(running[0].call_id, 0, true, now);
   EXPECT_FALSE(keeper_->done());
