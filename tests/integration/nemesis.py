@@ -77,6 +77,14 @@ import test_pgsql  # noqa: E402
 from netns import SUBNET, Cluster, run  # noqa: E402
 
 VIP = f"{SUBNET}.100"
+MS = 1_000_000  # a millisecond in the samplers' nanoseconds
+
+
+def env_seed(default):
+    """A CI test's seed: HACTL_NEMESIS_SEED if set (one seed for all its runs), else default."""
+    return int(os.environ.get("HACTL_NEMESIS_SEED", default))
+
+
 PROMOTED_MAX = 1
 FAULT_KINDS = ("kill", "pause", "link", "partition", "oneway", "loss", "delay", "duplicate",
                "hang")
@@ -226,7 +234,32 @@ def pgsql_resources_yaml(names, app_script, monitor_timeout=2.0, stop_timeout=3.
 # log (argv[9]) has more "end"s of an off or reboot of the node's plug (argv[10]) than the
 # harness has booted it since (the count in argv[11]). OFF is read first in each sample: the
 # harness removes what a reboot loses (the VIP, /run/hactl) before it counts a boot.
-SAMPLER = r"""
+# What both samplers share (prepended to each script): a run-length fold of samples. A run is
+# [FLAG, VALUE, B1, E1, B2, E2]; emit() prints one, fold() takes one sample (value v, seen from
+# `since` or b to e) and returns the run under way and when it was last printed. The scripts
+# define max_gap and flush (nanoseconds) before they sample.
+RUN_FOLD = r"""
+def emit(r):
+    sys.stdout.write("%s %s %d %d %d %d\n" % tuple(r))
+    sys.stdout.flush()
+
+def fold(cur, last_flush, v, since, b, e):
+    if cur is None:
+        return ["g", v, since, e, b, e], b
+    if b - cur[4] > max_gap:
+        emit(cur)
+        return ["g", v, since, e, b, e], b
+    if v != cur[1]:
+        emit(cur)
+        return ["v", v, since, e, b, e], b
+    if b - last_flush > flush:
+        emit(cur)
+        cur, last_flush = ["c", v, cur[4], cur[5], cur[4], cur[5]], b
+    cur[4], cur[5] = b, e
+    return cur, last_flush
+"""
+
+SAMPLER = RUN_FOLD + r"""
 import os, signal, socket, struct, sys, time
 vip = socket.inet_aton(sys.argv[1])
 db, app = sys.argv[2], sys.argv[3]
@@ -322,10 +355,6 @@ def word(path):
     except OSError:
         return "-"
 
-def emit(r):
-    sys.stdout.write("%s %s %d %d %d %d\n" % tuple(r))
-    sys.stdout.flush()
-
 cur = None
 last_flush = 0
 while not stop and time.monotonic_ns() < deadline:
@@ -336,19 +365,7 @@ while not stop and time.monotonic_ns() < deadline:
     else:
         v = "%d,%s,%d" % (has_vip(), word(db), os.path.exists(app))
     e = time.monotonic_ns()
-    if cur is None:
-        cur, last_flush = ["g", v, b, e, b, e], b
-    elif b - cur[4] > max_gap:
-        emit(cur)
-        cur, last_flush = ["g", v, b, e, b, e], b
-    elif v != cur[1]:
-        emit(cur)
-        cur, last_flush = ["v", v, b, e, b, e], b
-    else:
-        if b - last_flush > flush:
-            emit(cur)
-            cur, last_flush = ["c", v, cur[4], cur[5], cur[4], cur[5]], b
-        cur[4], cur[5] = b, e
+    cur, last_flush = fold(cur, last_flush, v, b, b, e)
     time.sleep(max(0.0, period - (time.monotonic_ns() - b) / 1e9))
 if cur is not None:
     emit(cur)
@@ -438,7 +455,7 @@ class NodeSampler:
 # E2"), and each acknowledged probe as "a N B E" (row N of this node, acknowledged within
 # [B, E]). A commit whose wait is cancelled can be reported as committed by PostgreSQL (with a
 # warning): the probe never cancels one, it only stops waiting when it stops.
-PG_SAMPLER = r"""
+PG_SAMPLER = RUN_FOLD + r"""
 import select, signal, sys, time
 import psycopg2
 from psycopg2 import extensions
@@ -507,10 +524,6 @@ def sample():
         close()
         return "error", None
 
-def emit(r):
-    sys.stdout.write("%s %s %d %d %d %d\n" % tuple(r))
-    sys.stdout.flush()
-
 cur = None
 last_flush = 0
 prev_b = None
@@ -524,19 +537,7 @@ while not stop and time.monotonic_ns() < deadline:
     if n is not None:
         sys.stdout.write("a %d %d %d\n" % (n, since, e))
         sys.stdout.flush()
-    if cur is None:
-        cur, last_flush = ["g", v, since, e, b, e], b
-    elif b - cur[4] > max_gap:
-        emit(cur)
-        cur, last_flush = ["g", v, since, e, b, e], b
-    elif v != cur[1]:
-        emit(cur)
-        cur, last_flush = ["v", v, since, e, b, e], b
-    else:
-        if b - last_flush > flush:
-            emit(cur)
-            cur, last_flush = ["c", v, cur[4], cur[5], cur[4], cur[5]], b
-        cur[4], cur[5] = b, e
+    cur, last_flush = fold(cur, last_flush, v, since, b, e)
     time.sleep(max(0.0, period - (time.monotonic_ns() - b) / 1e9))
 if cur is not None:
     emit(cur)

@@ -16,13 +16,8 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import nemesis  # noqa: E402
 from nemesis import Run, first_samples_inside, moves, spans, taken_down  # noqa: E402
+from nemesis import MS, env_seed as seed  # noqa: E402
 from netns import cannot_run, main  # noqa: E402
-
-MS = 1_000_000
-
-
-def seed(default):
-    return int(os.environ.get("HACTL_NEMESIS_SEED", default))
 
 
 def runs(*spec):
