@@ -2086,19 +2086,28 @@ class Nemesis:
             time.sleep(0.25)
         return False, why
 
+    def agreed_views(self):
+        """(every agent's status by node, "") when each answers, names the same coordinator and
+        has quorum; else (None, why not)."""
+        c = self.cluster
+        views = {n: c.status(n, timeout=2) for n in c.nodes}
+        if any(v is None for v in views.values()):
+            return None, "no status from " + ",".join(n for n, v in views.items() if v is None)
+        coords = {v["coordinator"] for v in views.values()}
+        if len(coords) != 1 or None in coords or not all(v["quorum"] for v in views.values()):
+            return None, "coordinators " + ", ".join(
+                f"{n}:{v['coordinator']}{'' if v['quorum'] else ' (no quorum)'}"
+                for n, v in views.items())
+        return views, ""
+
     def converged(self):
         if self.db == "pgsql":
             return self.pg_converged()
         c = self.cluster
         eligible = [n for n in c.nodes if not c.nodes[n].witness]
-        views = {n: c.status(n, timeout=2) for n in c.nodes}
-        if any(v is None for v in views.values()):
-            return False, "no status from " + ",".join(n for n, v in views.items() if v is None)
-        coords = {v["coordinator"] for v in views.values()}
-        if len(coords) != 1 or None in coords or not all(v["quorum"] for v in views.values()):
-            return False, "coordinators " + ", ".join(
-                f"{n}:{v['coordinator']}{'' if v['quorum'] else ' (no quorum)'}"
-                for n, v in views.items())
+        views, why = self.agreed_views()
+        if views is None:
+            return False, why
         now = time.monotonic_ns()
         latest = {n: s.latest() for n, s in self.samplers.items()}
         if any(r is None or now - r.e2 > 1e9 for r in latest.values()):
@@ -2129,14 +2138,9 @@ class Nemesis:
         (probes); pgsql's steady state (test_pgsql.PgNodes.steady: both standbys streaming, one
         synchronous, pgsql saying so); app on one node; every agent's status says the same."""
         c, pg = self.cluster, self.pg
-        views = {n: c.status(n, timeout=2) for n in c.nodes}
-        if any(v is None for v in views.values()):
-            return False, "no status from " + ",".join(n for n, v in views.items() if v is None)
-        coords = {v["coordinator"] for v in views.values()}
-        if len(coords) != 1 or None in coords or not all(v["quorum"] for v in views.values()):
-            return False, "coordinators " + ", ".join(
-                f"{n}:{v['coordinator']}{'' if v['quorum'] else ' (no quorum)'}"
-                for n, v in views.items())
+        views, why = self.agreed_views()
+        if views is None:
+            return False, why
         now = time.monotonic_ns()
         latest = {n: s.latest() for n, s in self.samplers.items()}
         roles = {n: s.latest() for n, s in self.pg_samplers.items()}
