@@ -144,7 +144,12 @@ void stop_resources(const GuardOptions& o, std::vector<std::string>& held) {
   uv_loop_t loop;
   if (uv_loop_init(&loop) != 0) return;
   {
-    Spawner spawner(&loop);
+    // One spawning thread is enough (it only forks and execs; the stops run side by side), and
+    // the fewest threads are best in a process forked from one that may have had others (a
+    // test's: two threads of this child once waited forever on a lock of ASan's allocator).
+    SpawnerOptions one_thread;
+    one_thread.threads = 1;
+    Spawner spawner(&loop, one_thread);
     GuardStopper stopper{o, &loop, spawner, nullptr, false, {}};
     std::vector<StopChain> chains;
     chains.reserve(held.size());
