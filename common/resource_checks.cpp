@@ -401,22 +401,53 @@ std::string_view to_string(ActionKind a) {
   return "unknown";
 }
 
-const PrimitiveConfig* ResourceConfig::primitive(std::string_view id) const {
-  for (const auto& p : primitives)
-    if (p.id == id) return &p;
+void ResourceConfig::build_index() {
+  index_ = Index{};
+  for (std::size_t i = 0; i < primitives.size(); ++i) index_.primitive.emplace(primitives[i].id, i);
+  for (std::size_t i = 0; i < groups.size(); ++i) index_.group.emplace(groups[i].id, i);
+  for (std::size_t i = 0; i < clones.size(); ++i) {
+    index_.clone.emplace(clones[i].id, i);
+    index_.clone_of.emplace(clones[i].child, i);
+    const auto g = index_.group.find(clones[i].child);
+    if (g == index_.group.end()) continue;
+    for (const auto& member : groups[g->second].members) index_.clone_of.emplace(member, i);
+  }
+  index_.primitives = primitives.size();
+  index_.groups = groups.size();
+  index_.clones = clones.size();
+  index_.built = true;
+}
+
+namespace {
+// The element of `items` with this id: through the index when it is current, else by a scan.
+template <typename T, typename Map>
+const T* find_by_id(const std::vector<T>& items, const Map& index, bool indexed,
+                    std::string_view id) {
+  if (indexed) {
+    const auto it = index.find(id);
+    if (it == index.end()) return nullptr;
+    if (it->second < items.size() && items[it->second].id == id) return &items[it->second];
+  }
+  for (const auto& x : items)
+    if (x.id == id) return &x;
   return nullptr;
+}
+}  // namespace
+
+const PrimitiveConfig* ResourceConfig::primitive(std::string_view id) const {
+  return find_by_id(primitives, index_.primitive, indexed(), id);
 }
 const GroupConfig* ResourceConfig::group(std::string_view id) const {
-  for (const auto& g : groups)
-    if (g.id == id) return &g;
-  return nullptr;
+  return find_by_id(groups, index_.group, indexed(), id);
 }
 const CloneConfig* ResourceConfig::clone(std::string_view id) const {
-  for (const auto& c : clones)
-    if (c.id == id) return &c;
-  return nullptr;
+  return find_by_id(clones, index_.clone, indexed(), id);
 }
 const CloneConfig* ResourceConfig::clone_of(std::string_view primitive) const {
+  if (indexed()) {
+    const auto it = index_.clone_of.find(primitive);
+    return it == index_.clone_of.end() ? nullptr : &clones[it->second];
+  }
   for (const auto& c : clones) {
     if (c.child == primitive) return &c;
     if (const GroupConfig* g = group(c.child);

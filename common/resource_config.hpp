@@ -176,12 +176,30 @@ struct ResourceConfig {
   std::vector<ColocationConstraint> colocations;
   std::vector<OrderConstraint> orders;
 
+  // Makes the lookups below O(log n) (the loader calls it; call it again after changing ids or
+  // adding resources, or they fall back to a linear search). An index is used only while the
+  // vectors have the sizes it was built for, and a hit is checked against the id found there,
+  // so a stale index is slow, never wrong (bar an id renamed in place: index again then).
+  void build_index();
   const PrimitiveConfig* primitive(std::string_view id) const;
   const GroupConfig* group(std::string_view id) const;
   const CloneConfig* clone(std::string_view id) const;
   // The clone a primitive runs in (directly, or as a member of the cloned group), if any.
   const CloneConfig* clone_of(std::string_view primitive) const;
   bool exists(std::string_view id) const { return primitive(id) || group(id) || clone(id); }
+
+ private:
+  struct Index {
+    bool built = false;
+    std::size_t primitives = 0, groups = 0, clones = 0;  // the sizes it was built for
+    std::map<std::string, std::size_t, std::less<>> primitive, group, clone;
+    std::map<std::string, std::size_t, std::less<>> clone_of;  // primitive -> its clone
+  };
+  bool indexed() const {
+    return index_.built && index_.primitives == primitives.size() &&
+           index_.groups == groups.size() && index_.clones == clones.size();
+  }
+  Index index_ = {};
 };
 
 }  // namespace hactl

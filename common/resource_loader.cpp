@@ -354,6 +354,7 @@ void load_resources(YamlReader& r, const YAML::Node& root, ResourceConfig& out) 
     g.members = r.string_list(n, p, "members", true).value_or(std::vector<std::string>{});
     out.groups.push_back(std::move(g));
   });
+  out.build_index();  // the clones below look their primitives up
   each(r, root["clones"], "clones", [&](const YAML::Node& n, const std::string& p) {
     if (!r.expect_map(n, p,
                       {"id", "resource", "clone_max", "promotable", "promoted_max", "notify"}))
@@ -370,9 +371,8 @@ void load_resources(YamlReader& r, const YAML::Node& root, ResourceConfig& out) 
     if (c.notify) {
       // Only an OCF agent has a notify action (a group's members are notified in Pacemaker
       // one by one; hactl does not do that).
-      const auto prim = std::find_if(out.primitives.begin(), out.primitives.end(),
-                                     [&](const PrimitiveConfig& x) { return x.id == c.child; });
-      if (prim == out.primitives.end() || prim->cls != ResourceClass::kOcf) {
+      const PrimitiveConfig* prim = out.primitive(c.child);
+      if (prim == nullptr || prim->cls != ResourceClass::kOcf) {
         r.error(n["notify"], p + ".notify",
                 "notify needs the clone's resource to be an OCF primitive, whose agent has a "
                 "notify action (not a group, vip, systemd unit or exec script)");
@@ -380,6 +380,7 @@ void load_resources(YamlReader& r, const YAML::Node& root, ResourceConfig& out) 
     }
     out.clones.push_back(std::move(c));
   });
+  out.build_index();
   if (root["constraints"]) load_constraints(r, root["constraints"], out);
 }
 

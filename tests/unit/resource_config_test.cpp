@@ -343,3 +343,42 @@ TEST(ResourceConfig, LocationRuleErrorsNameFileLineFieldAndCharacter) {
 
 }  // namespace
 }  // namespace hactl
+
+namespace hactl {
+namespace {
+
+// The loader indexes the resources; lookups through the index find what a scan finds, and an
+// index made stale by later changes falls back to a scan instead of answering wrong.
+TEST(ResourceConfigIndex, LookupsAgreeWithAScanAndSurviveChanges) {
+  auto r = parse_config(kHead + kWeb, "c.yaml");
+  ASSERT_TRUE(r) << r.error().front().to_string();
+  ResourceConfig rc = r->config.resources;  // a copy keeps a valid index (positions, not pointers)
+  ASSERT_NE(rc.primitive("web-app"), nullptr);
+  EXPECT_EQ(rc.primitive("web-app")->id, "web-app");
+  EXPECT_EQ(rc.primitive("web"), nullptr);
+  EXPECT_EQ(rc.group("web")->id, "web");
+  EXPECT_EQ(rc.clone("db-clone")->child, "db");
+  EXPECT_EQ(rc.clone_of("db")->id, "db-clone");
+  EXPECT_EQ(rc.clone_of("web-app"), nullptr);
+  EXPECT_TRUE(rc.exists("web") && rc.exists("db-clone") && !rc.exists("nope"));
+
+  // Added after indexing: found by a scan.
+  PrimitiveConfig extra;
+  extra.id = "extra";
+  rc.primitives.push_back(extra);
+  ASSERT_NE(rc.primitive("extra"), nullptr);
+  EXPECT_EQ(rc.primitive("web-app")->id, "web-app");
+  // Reordered after indexing (same size): a hit is checked, so still right.
+  std::swap(rc.primitives.front(), rc.primitives.back());
+  EXPECT_EQ(rc.primitive("web-ip")->id, "web-ip");
+  EXPECT_EQ(rc.primitive("extra")->id, "extra");
+  rc.build_index();
+  EXPECT_EQ(rc.primitive("extra"), &rc.primitives.front());
+  // A cloned group's members belong to the clone.
+  rc.clones.push_back(CloneConfig{.id = "web-clone", .child = "web"});
+  rc.build_index();
+  EXPECT_EQ(rc.clone_of("web-ip")->id, "web-clone");
+}
+
+}  // namespace
+}  // namespace hactl
