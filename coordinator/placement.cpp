@@ -239,6 +239,7 @@ struct Placer {
   std::vector<ResourceRole> place_single(const Unit& u, const Scores& s);
   std::size_t choose(const Unit& u, const Scores& s);
   std::size_t choose_by_hash(const Unit& u, const Scores& s, int top);
+  std::string tie_text(const Scores& s, std::size_t w) const;
   std::size_t settling_split(const std::vector<std::size_t>& held) const;
   std::vector<ResourceRole> place_clone(const Unit& u, const Scores& s);
   void promote(const Unit& u, std::vector<ResourceRole>& roles);
@@ -428,11 +429,17 @@ void Placer::apply_colocations(const Unit& u, Scores& s) const {
   }
 }
 
-// Whether node a goes before node b: score, then where it runs now, then node name.
+// Whether node a goes before node b: the score; then where it runs now; then the node with the
+// fewest primitives placed so far in this pass (Pacemaker's default placement strategy, so a
+// lost node's resources spread over the survivors); then node name. Pacemaker puts the fewest
+// placed before where it runs when the tie is at 0 or below, which moves a resource of
+// stickiness 0 whenever another one is added or stopped; hactl does not move a running
+// resource for a tie (docs/scheduler.md, "Differences from Pacemaker").
 bool better(const Placer& p, const Scores& s, std::size_t a, std::size_t b) {
   if (s[a] != s[b]) return s[a] > s[b];
   const bool aa = p.active_on(a), ab = p.active_on(b);
   if (aa != ab) return aa;
+  if (p.load[a] != p.load[b]) return p.load[a] < p.load[b];
   return p.name_rank[a] < p.name_rank[b];
 }
 
@@ -533,6 +540,8 @@ std::size_t Placer::choose(const Unit& u, const Scores& s) {
   const std::size_t first = best(*this, s);
   const PlacementStrategy strategy = u.members.front()->placement;
   const int top = s[first];
+  if (strategy == PlacementStrategy::kScore && why_now != nullptr && top > -kInf)
+    why_now->chosen_by = tie_text(s, first);
   if (strategy == PlacementStrategy::kScore || top <= -kInf) return first;
   if (strategy == PlacementStrategy::kHash) return choose_by_hash(u, s, top);
   std::vector<std::size_t> tier;
@@ -568,6 +577,38 @@ std::size_t Placer::choose(const Unit& u, const Scores& s) {
                          std::to_string(tier.size()) + " nodes that score " + std::to_string(top);
   }
   return pick;
+}
+
+// Why node w beat the nodes of its score (as better() ranks them), "" when none tied.
+std::string Placer::tie_text(const Scores& s, std::size_t w) const {
+  std::string runs, fewer, named, all;
+  auto add = [](std::string& to, const std::string& what) {
+    to += (to.empty() ? "" : ", ") + what;
+  };
+  for (std::size_t j = 0; j < n(); ++j) {
+    if (j == w || s[j] != s[w]) continue;
+    add(all, name(j));
+    if (active_on(w) != active_on(j)) {
+      add(runs, name(j));
+    } else if (load[w] != load[j]) {
+      add(fewer, name(j) + " (" + std::to_string(load[j]) + ")");
+    } else {
+      add(named, name(j));
+    }
+  }
+  if (all.empty()) return "";
+  std::vector<std::string> why;
+  if (!runs.empty()) why.push_back("it already runs there");
+  if (!fewer.empty())
+    why.push_back("it has fewer resources placed before it (" + std::to_string(load[w]) +
+                  ") than " + fewer);
+  if (!named.empty()) why.push_back("its name sorts before " + named);
+  std::string because;
+  for (std::size_t k = 0; k < why.size(); ++k)
+    because += (k == 0 ? "" : k + 1 == why.size() ? ", and " : ", ") + why[k];
+  const std::string at = s[w] >= kInf ? "+inf" : std::to_string(s[w]);
+  return name(w) + " ties with " + all + " at " + at + "; " + name(w) + " wins because " +
+         because;
 }
 
 std::size_t Placer::choose_by_hash(const Unit& u, const Scores& s, int top) {
@@ -825,7 +866,8 @@ std::vector<Unit> make_units(const ResourceConfig& rc) {
   for (const auto& c : rc.clones)
     units.push_back(Unit{Unit::Kind::kClone, c.id, members_of(c.child), &c});
   // Sort key: depth in the colocation graph (a unit comes after everything it is colocated
-  // with), then priority (higher first), then id.
+  // with), then priority (higher first), then the order above (primitives, groups, clones, each
+  // in configuration order, as Pacemaker takes resources in the order of the CIB).
   std::unordered_map<std::string, std::vector<std::string>> with;
   for (const auto& c : rc.colocations) with[c.resource].push_back(c.with);
   std::unordered_map<std::string, int> depth;
@@ -837,16 +879,16 @@ std::vector<Unit> make_units(const ResourceConfig& rc) {
     }
     return depth[id] = d;
   };
-  std::vector<std::tuple<int, int, std::string, std::size_t>> keys;
+  std::vector<std::tuple<int, int, std::size_t>> keys;
   for (std::size_t i = 0; i < units.size(); ++i) {
     int priority = 0;
     for (const auto* m : units[i].members) priority = std::max(priority, m->priority);
-    keys.emplace_back(depth_of(units[i].id), -priority, units[i].id, i);
+    keys.emplace_back(depth_of(units[i].id), -priority, i);
   }
   std::sort(keys.begin(), keys.end());
   std::vector<Unit> ordered;
   ordered.reserve(units.size());
-  for (const auto& k : keys) ordered.push_back(std::move(units[std::get<3>(k)]));
+  for (const auto& k : keys) ordered.push_back(std::move(units[std::get<2>(k)]));
   return ordered;
 }
 

@@ -112,7 +112,13 @@ TEST(ConfigPlan, AnApplyLeavesUnrelatedResourcesAlone) {
           }
           EXPECT_EQ(after.outcome, before.outcome)
               << c.name << ": " << what << " " << p.id << " changed what happens to " << q.id;
-          EXPECT_EQ(after.to, before.to) << c.name << ": " << what << " " << p.id << ", " << q.id;
+          // Where a resource that starts or moves anyway goes may change: the default placement
+          // spreads resources by how many each node was given before them in this pass.
+          if (before.outcome != ResourcePlan::Outcome::kStart &&
+              before.outcome != ResourcePlan::Outcome::kMove) {
+            EXPECT_EQ(after.to, before.to)
+                << c.name << ": " << what << " " << p.id << ", " << q.id;
+          }
           ++checked;
         }
       }

@@ -159,13 +159,47 @@ TEST(PlacementBalanced, ALostNodesResourcesSpreadOverTheOthers) {
       EXPECT_EQ(after.at(id), node) << id << " stays where it runs";
     }
   }
-  // By score alone both would go to n2 (name order).
+  // The default strategy (score) spreads them too, as Pacemaker's default does: among nodes of
+  // the same score, the fewest placed so far (name order alone put both on n2, 4 against 2).
   const ClusterConfig by_score = config_of(cluster_yaml(3, 6, "score"));
   ClusterState t = running(by_score, first);
   t.nodes[0] = NodeCondition::kOffline;
   for (auto& [id, roles] : t.roles) roles[0] = ResourceRole::kStopped;
   EXPECT_EQ(per_node(placed(by_score, schedule(by_score, t))),
-            (std::map<std::string, int>{{"n2", 4}, {"n3", 2}}));
+            (std::map<std::string, int>{{"n2", 3}, {"n3", 3}}));
+}
+
+// Issue 23's domino: 32 nodes and 10,000 primitives placed by the default strategy, each where
+// the first pass put it, then one node lost. Its primitives spread over the 31 others (by name
+// order alone all of them went to n1: 560 there against about 300 elsewhere).
+TEST(PlacementScore, ALostNodesResourcesSpreadByDefault) {
+  constexpr std::size_t kNodes = 32, kResources = 10000;
+  const ClusterConfig c = config_of(cluster_yaml(kNodes, kResources, "score"));
+  const auto first = placed(c, schedule(c, fresh(c)));
+  ASSERT_EQ(first.size(), kResources);
+  const auto before = per_node(first);
+  const auto [low, high] = std::minmax_element(
+      before.begin(), before.end(), [](const auto& a, const auto& b) { return a.second < b.second; });
+  EXPECT_LE(high->second - low->second, 1) << "a fresh placement is even";
+  ClusterState s = running(c, first);
+  s.nodes[4] = NodeCondition::kOffline;
+  for (auto& [id, roles] : s.roles) roles[4] = ResourceRole::kStopped;
+  const auto after = placed(c, schedule(c, s));
+  const auto counts = per_node(after);
+  int most = 0;
+  for (const auto& [node, count] : counts) most = std::max(most, count);
+  std::size_t moved = 0;
+  for (const auto& [id, node] : first) {
+    if (node == "n5") {
+      ++moved;
+    } else {
+      EXPECT_EQ(after.at(id), node) << id << " stays where it runs";
+    }
+  }
+  std::cout << "lost n5: its " << moved << " primitives spread; the fullest node now has " << most
+            << " (" << kResources / (kNodes - 1) << " to " << kResources / (kNodes - 1) + 1
+            << " is even)\n";
+  EXPECT_LE(most, static_cast<int>(kResources / (kNodes - 1)) + 1);
 }
 
 TEST(PlacementStrategy, BadValuesAndMixedGroupsAreRefused) {
