@@ -387,6 +387,18 @@ std::string_view to_string(OnFail f) {
   return "unknown";
 }
 
+std::string_view to_string(OrderConstraint::Kind k) {
+  switch (k) {
+    case OrderConstraint::Kind::kMandatory:
+      return "mandatory";
+    case OrderConstraint::Kind::kOptional:
+      return "optional";
+    case OrderConstraint::Kind::kSerialize:
+      return "serialize";
+  }
+  return "unknown";
+}
+
 std::string_view to_string(ActionKind a) {
   switch (a) {
     case ActionKind::kStart:

@@ -161,12 +161,19 @@ struct ColocationConstraint {
 };
 
 struct OrderConstraint {
+  // Pacemaker's kinds (docs/scheduler.md, "Orders"). kMandatory: `then` may only start once
+  // `first` can run; symmetrical, `then` stops when `first` cannot run and restarts when `first`
+  // (not a clone) starts, stops or moves. kOptional: only the sequence, when both act in one
+  // transition. kSerialize: never both starting or stopping at the same time, no implications.
+  enum class Kind : std::uint8_t { kMandatory, kOptional, kSerialize };
   std::string first;
   ActionKind first_action = ActionKind::kStart;
   std::string then;
   ActionKind then_action = ActionKind::kStart;
-  bool symmetrical = true;  // stop `then` before stopping `first`
+  bool symmetrical = true;  // stop `then` before stopping `first` (never for kSerialize)
+  Kind kind = Kind::kMandatory;
 };
+std::string_view to_string(OrderConstraint::Kind k);
 
 struct ResourceConfig {
   std::vector<PrimitiveConfig> primitives;

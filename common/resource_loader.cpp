@@ -192,6 +192,18 @@ ActionKind action_field(YamlReader& r, const YAML::Node& n, const std::string& p
   return ActionKind::kStart;
 }
 
+// kind: mandatory (default), optional or serialize; Pacemaker's capitalised words too.
+OrderConstraint::Kind order_kind_field(YamlReader& r, const YAML::Node& n,
+                                       const std::string& path) {
+  const auto v = r.string_field(n, path, "kind");
+  if (!v || *v == "mandatory" || *v == "Mandatory") return OrderConstraint::Kind::kMandatory;
+  if (*v == "optional" || *v == "Optional") return OrderConstraint::Kind::kOptional;
+  if (*v == "serialize" || *v == "Serialize") return OrderConstraint::Kind::kSerialize;
+  r.error(n["kind"], path_join(path, "kind"),
+          "must be mandatory, optional or serialize, got '" + *v + "'");
+  return OrderConstraint::Kind::kMandatory;
+}
+
 // rule: TEXT (common/rule.hpp); a text that does not parse is an error naming the character.
 std::optional<Rule> rule_field(YamlReader& r, const YAML::Node& n, const std::string& path) {
   const auto text = r.string_field(n, path, "rule");
@@ -267,14 +279,21 @@ void load_constraints(YamlReader& r, const YAML::Node& c, ResourceConfig& out) {
          out.colocations.push_back(l);
        });
   each(r, c["order"], "constraints.order", [&](const YAML::Node& n, const std::string& p) {
-    if (!r.expect_map(n, p, {"first", "first_action", "then", "then_action", "symmetrical"}))
+    if (!r.expect_map(n, p,
+                      {"first", "first_action", "then", "then_action", "symmetrical", "kind"}))
       return;
     OrderConstraint o;
     o.first = r.string_field(n, p, "first", true).value_or("");
     o.then = r.string_field(n, p, "then", true).value_or("");
     o.first_action = action_field(r, n, p, "first_action");
     o.then_action = action_field(r, n, p, "then_action");
-    o.symmetrical = r.bool_field(n, p, "symmetrical").value_or(true);
+    o.kind = order_kind_field(r, n, p);
+    const bool serial = o.kind == OrderConstraint::Kind::kSerialize;
+    o.symmetrical = r.bool_field(n, p, "symmetrical").value_or(!serial);
+    if (serial && o.symmetrical) {
+      r.error(n["symmetrical"], p + ".symmetrical",
+              "a serialize order has no direction to reverse: leave symmetrical out");
+    }
     out.orders.push_back(o);
   });
 }

@@ -607,8 +607,7 @@ std::string Placer::tie_text(const Scores& s, std::size_t w) const {
   for (std::size_t k = 0; k < why.size(); ++k)
     because += (k == 0 ? "" : k + 1 == why.size() ? ", and " : ", ") + why[k];
   const std::string at = s[w] >= kInf ? "+inf" : std::to_string(s[w]);
-  return name(w) + " ties with " + all + " at " + at + "; " + name(w) + " wins because " +
-         because;
+  return name(w) + " ties with " + all + " at " + at + "; " + name(w) + " wins because " + because;
 }
 
 std::size_t Placer::choose_by_hash(const Unit& u, const Scores& s, int top) {
@@ -892,12 +891,127 @@ std::vector<Unit> make_units(const ResourceConfig& rc) {
   return ordered;
 }
 
+namespace {
+
+// Mandatory orders decide what may run, as in Pacemaker: when `first` is placed nowhere (for
+// first_action promote: promoted nowhere), `then` may not start (or be promoted); symmetrical,
+// it stops (is demoted) where it runs; not symmetrical, it keeps running where it runs and
+// only starts nowhere new. As in Pacemaker, units colocated with `then` were placed already
+// and are not placed again. Orders are taken in topological order of their `first`, so a chain
+// is settled in one pass.
+class OrderGate {
+ public:
+  OrderGate(const ClusterConfig& c, const ClusterState& st, const std::vector<Unit>& units,
+            Placement& out)
+      : config_(c), state_(st), out_(out) {
+    for (const Unit& u : units) unit_[u.id] = &u;
+  }
+  void run() {
+    for (const OrderConstraint* o : orders_by_first(config_.resources)) {
+      if (o->kind != OrderConstraint::Kind::kMandatory || able(*o)) continue;
+      gate(*o);
+    }
+  }
+
+ private:
+  bool able(const OrderConstraint& o) const;
+  void gate(const OrderConstraint& o);
+
+  const ClusterConfig& config_;
+  const ClusterState& state_;
+  Placement& out_;
+  std::unordered_map<std::string, const Unit*> unit_;
+};
+
+bool OrderGate::able(const OrderConstraint& o) const {
+  const auto u = unit_.find(o.first);
+  if (u == unit_.end()) return true;
+  const bool promote = o.first_action == ActionKind::kPromote;
+  if (!promote && o.first_action != ActionKind::kStart) return true;
+  for (const PrimitiveConfig* p : u->second->members) {
+    const auto t = out_.target.find(p->id);
+    bool there = false;
+    for (const ResourceRole r : t == out_.target.end() ? std::vector<ResourceRole>{} : t->second)
+      there = there || (promote ? r == ResourceRole::kPromoted : r != ResourceRole::kStopped);
+    if (promote && there) return true;
+    if (!promote && !there) return false;
+  }
+  return !promote;
+}
+
+void OrderGate::gate(const OrderConstraint& o) {
+  const auto u = unit_.find(o.then);
+  if (u == unit_.end()) return;
+  const bool promote = o.then_action == ActionKind::kPromote;
+  if (!promote && o.then_action != ActionKind::kStart) return;
+  const ResourceRole cap = promote ? ResourceRole::kStarted : ResourceRole::kStopped;
+  bool changed = false;
+  for (const PrimitiveConfig* p : u->second->members) {
+    auto& roles = out_.target[p->id];
+    const auto cur = state_.roles.find(p->id);
+    for (std::size_t i = 0; i < roles.size(); ++i) {
+      if (roles[i] <= cap || frozen(state_.nodes[i])) continue;
+      const ResourceRole now = cur == state_.roles.end() ? ResourceRole::kStopped : cur->second[i];
+      // Not symmetrical: what runs (is promoted) now stays so; nothing new.
+      if (!o.symmetrical && now >= roles[i]) continue;
+      roles[i] = cap;
+      changed = true;
+    }
+  }
+  if (!changed) return;
+  auto& unit_roles = out_.unit_roles[o.then];
+  for (std::size_t i = 0; i < unit_roles.size(); ++i) {
+    ResourceRole r = ResourceRole::kStopped;
+    for (const PrimitiveConfig* p : u->second->members) r = std::max(r, out_.target[p->id][i]);
+    unit_roles[i] = r;
+  }
+  for (auto& why : out_.why) {
+    if (why.unit == o.then) why.roles = unit_roles;
+  }
+  const char* what = promote ? (o.symmetrical ? "demoted" : "not promoted anew")
+                             : (o.symmetrical ? "stopped" : "not started anew");
+  out_.notes.push_back(o.then + ": " + what + " because " + o.first + " cannot " +
+                       (o.first_action == ActionKind::kPromote ? "be promoted" : "run") +
+                       " anywhere (order " + o.first + " then " + o.then + ")");
+}
+
+}  // namespace
+
+std::vector<const OrderConstraint*> orders_by_first(const ResourceConfig& rc) {
+  const auto& orders = rc.orders;
+  std::unordered_map<std::string, std::vector<const OrderConstraint*>> from;
+  std::unordered_map<std::string, int> indegree;
+  for (const auto& o : orders) {
+    from[o.first].push_back(&o);
+    ++indegree[o.then];
+    indegree.try_emplace(o.first, 0);
+  }
+  std::vector<std::string> ready;
+  for (const auto& o : orders) {
+    if (indegree[o.first] == 0) {
+      ready.push_back(o.first);
+      indegree[o.first] = -1;  // queued once
+    }
+  }
+  std::vector<const OrderConstraint*> sorted;
+  for (std::size_t k = 0; k < ready.size(); ++k) {
+    const auto it = from.find(ready[k]);
+    if (it == from.end()) continue;
+    for (const OrderConstraint* o : it->second) {
+      sorted.push_back(o);
+      if (--indegree[o->then] == 0) ready.push_back(o->then);
+    }
+  }
+  return sorted;  // the loader refuses cycles, so every order is here
+}
+
 Placement place(const ClusterConfig& config, const ClusterState& state, bool explain) {
   HACTL_ASSERT(state.nodes.size() == config.nodes.size());
   Placer p(config, state, explain);
   const std::vector<Unit> units = make_units(config.resources);
   p.reserve_running(units);
   for (const Unit& u : units) p.place_unit(u);
+  if (!config.resources.orders.empty()) OrderGate(config, state, units, p.out).run();
   return std::move(p.out);
 }
 

@@ -79,6 +79,9 @@ struct Placement {
 // Units in placement order: what others are colocated with comes first, then by priority,
 // then by id.
 std::vector<Unit> make_units(const ResourceConfig& rc);
+// The order constraints, each after every order whose `then` is its `first` (the loader refuses
+// cycles), so that effects along a chain of orders are settled in one pass.
+std::vector<const OrderConstraint*> orders_by_first(const ResourceConfig& rc);
 // With `explain`, Placement::why says what made every score (a little slower: the terms are
 // kept; scheduler_bench measures both).
 Placement place(const ClusterConfig& config, const ClusterState& state, bool explain = false);

@@ -48,10 +48,12 @@ class Builder {
   std::optional<std::size_t> find(std::size_t prim, std::size_t node, ActionKind kind) const;
   void edge(std::optional<std::size_t> a, std::optional<std::size_t> b);
   void actions_for(std::size_t prim);
-  void restart_group_followers();
+  void restart_followers(const GroupConfig& g);
   void order_primitive(std::size_t prim, bool cloned);
   void order_groups();
   void order_constraints();
+  void order_restart(const OrderConstraint& o);
+  void restart_then(const OrderConstraint& o);
   std::vector<std::size_t> primitives_of(const std::string& unit) const;
   Transition sorted();
 
@@ -142,22 +144,20 @@ void Builder::actions_for(std::size_t prim) {
 }
 
 // A group member that restarts in place takes the members after it down and up with it.
-void Builder::restart_group_followers() {
-  for (const auto& g : config_.resources.groups) {
-    std::vector<std::size_t> members;
-    for (const auto& m : g.members) members.push_back(prim_index_.at(m));
-    for (std::size_t i = 0; i < config_.nodes.size(); ++i) {
-      bool restarting = false;
-      for (std::size_t m : members) {
-        const bool restarts = find(m, i, ActionKind::kStop) && find(m, i, ActionKind::kStart);
-        const bool running =
-            current_[m] && active((*current_[m])[i]) && target_[m] && active((*target_[m])[i]);
-        if (restarting && !restarts && running) {
-          add(m, i, ActionKind::kStop, "restart: an earlier member of " + g.id + " restarts");
-          add(m, i, ActionKind::kStart, "restart: an earlier member of " + g.id + " restarts");
-        }
-        restarting = restarting || restarts;
+void Builder::restart_followers(const GroupConfig& g) {
+  std::vector<std::size_t> members;
+  for (const auto& m : g.members) members.push_back(prim_index_.at(m));
+  for (std::size_t i = 0; i < config_.nodes.size(); ++i) {
+    bool restarting = false;
+    for (std::size_t m : members) {
+      const bool restarts = find(m, i, ActionKind::kStop) && find(m, i, ActionKind::kStart);
+      const bool running =
+          current_[m] && active((*current_[m])[i]) && target_[m] && active((*target_[m])[i]);
+      if (restarting && !restarts && running) {
+        add(m, i, ActionKind::kStop, "restart: an earlier member of " + g.id + " restarts");
+        add(m, i, ActionKind::kStart, "restart: an earlier member of " + g.id + " restarts");
       }
+      restarting = restarting || restarts;
     }
   }
 }
@@ -223,11 +223,18 @@ ActionKind inverse(ActionKind k) {
 
 void Builder::order_constraints() {
   for (const auto& o : config_.resources.orders) {
+    const bool serial = o.kind == OrderConstraint::Kind::kSerialize;
     for (std::size_t f : primitives_of(o.first)) {
       for (std::size_t t : primitives_of(o.then)) {
         for (std::size_t x : by_prim_[f]) {
           for (std::size_t y : by_prim_[t]) {
             const ActionKind xk = actions_[x].kind, yk = actions_[y].kind;
+            if (serial) {
+              // One at a time: starts first then then, stops the other way round.
+              if (xk == ActionKind::kStart && yk == ActionKind::kStart) edge(x, y);
+              if (xk == ActionKind::kStop && yk == ActionKind::kStop) edge(y, x);
+              continue;
+            }
             if (xk == o.first_action && yk == o.then_action) edge(x, y);
             if (o.symmetrical && yk == inverse(o.then_action) && xk == inverse(o.first_action)) {
               edge(y, x);
@@ -235,6 +242,50 @@ void Builder::order_constraints() {
           }
         }
       }
+    }
+  }
+}
+
+// A mandatory, symmetrical order restarts `then` where it stays when `first` starts, stops or
+// moves (is promoted or demoted, for first_action promote), as Pacemaker does: `then` must not
+// run on a `first` that went away under it. Instances of a clone that start or stop do not
+// restart what is ordered after the clone (Pacemaker's clone pseudo-actions); its promotion
+// moving does.
+void Builder::order_restart(const OrderConstraint& o) {
+  if (o.kind != OrderConstraint::Kind::kMandatory || !o.symmetrical) return;
+  const bool promote = o.first_action == ActionKind::kPromote;
+  if (!promote && o.first_action != ActionKind::kStart) return;
+  if (!promote && config_.resources.clone(o.first) != nullptr) return;
+  for (std::size_t f : primitives_of(o.first)) {
+    for (std::size_t a : by_prim_[f]) {
+      const ActionKind k = actions_[a].kind;
+      if (k == o.first_action || k == inverse(o.first_action)) return restart_then(o);
+    }
+  }
+}
+
+void Builder::restart_then(const OrderConstraint& o) {
+  const bool promote = o.then_action == ActionKind::kPromote;
+  if (!promote && o.then_action != ActionKind::kStart) return;
+  const ResourceRole held = promote ? ResourceRole::kPromoted : ResourceRole::kStarted;
+  const ActionKind down = promote ? ActionKind::kDemote : ActionKind::kStop;
+  const std::string why =
+      "restart: " + o.first + " " +
+      (o.first_action == ActionKind::kPromote ? "is promoted anew" : "restarts") + " (order " +
+      o.first + " then " + o.then + ")";
+  for (std::size_t t : primitives_of(o.then)) {
+    for (std::size_t i = 0; i < config_.nodes.size(); ++i) {
+      const NodeCondition cond = state_.nodes[i];
+      if (frozen(cond) || cond == NodeCondition::kOffline) continue;
+      const bool stays =
+          current_[t] && (*current_[t])[i] >= held && target_[t] && (*target_[t])[i] >= held;
+      if (!stays || find(t, i, down)) continue;
+      if (promote || (*current_[t])[i] == ResourceRole::kPromoted)
+        add(t, i, ActionKind::kDemote, why);
+      if (!promote) add(t, i, ActionKind::kStop, why);
+      if (!promote) add(t, i, ActionKind::kStart, why);
+      if (promote || (*target_[t])[i] == ResourceRole::kPromoted)
+        add(t, i, ActionKind::kPromote, why);
     }
   }
 }
@@ -293,7 +344,14 @@ Transition Builder::build() {
     for (std::size_t p : primitives_of(c.id)) cloned[p] = true;
   }
   for (std::size_t p = 0; p < prims_.size(); ++p) actions_for(p);
-  restart_group_followers();
+  // Restarts spread along groups and mandatory orders, in one pass: each order after the
+  // orders that lead to its `first`, which has its group's restarts by then.
+  for (const auto& g : config_.resources.groups) restart_followers(g);
+  for (const OrderConstraint* o : orders_by_first(config_.resources)) {
+    if (const GroupConfig* g = config_.resources.group(o->first)) restart_followers(*g);
+    order_restart(*o);
+  }
+  for (const auto& g : config_.resources.groups) restart_followers(g);
   for (std::size_t p = 0; p < prims_.size(); ++p) order_primitive(p, cloned[p]);
   order_groups();
   order_constraints();

@@ -116,8 +116,7 @@ TEST(ConfigPlan, AnApplyLeavesUnrelatedResourcesAlone) {
           // spreads resources by how many each node was given before them in this pass.
           if (before.outcome != ResourcePlan::Outcome::kStart &&
               before.outcome != ResourcePlan::Outcome::kMove) {
-            EXPECT_EQ(after.to, before.to)
-                << c.name << ": " << what << " " << p.id << ", " << q.id;
+            EXPECT_EQ(after.to, before.to) << c.name << ": " << what << " " << p.id << ", " << q.id;
           }
           ++checked;
         }

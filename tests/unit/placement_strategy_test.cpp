@@ -178,8 +178,9 @@ TEST(PlacementScore, ALostNodesResourcesSpreadByDefault) {
   const auto first = placed(c, schedule(c, fresh(c)));
   ASSERT_EQ(first.size(), kResources);
   const auto before = per_node(first);
-  const auto [low, high] = std::minmax_element(
-      before.begin(), before.end(), [](const auto& a, const auto& b) { return a.second < b.second; });
+  const auto [low, high] =
+      std::minmax_element(before.begin(), before.end(),
+                          [](const auto& a, const auto& b) { return a.second < b.second; });
   EXPECT_LE(high->second - low->second, 1) << "a fresh placement is even";
   ClusterState s = running(c, first);
   s.nodes[4] = NodeCondition::kOffline;

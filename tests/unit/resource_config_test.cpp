@@ -1,6 +1,8 @@
 // Resource sections of the cluster file: the shapes the issues promise, and each error class.
 #include <gtest/gtest.h>
 
+#include <tuple>
+
 #include "common/config.hpp"
 #include "common/vip_params.hpp"
 
@@ -119,6 +121,32 @@ TEST(ResourceConfig, ErrorsNameFileLineAndField) {
                 .find("constraints.location[0].score: expected a score (an integer, inf or -inf), "
                       "got 'lots'"),
             std::string::npos);
+  const std::string order = "{first: db-clone, first_action: promote, then: web}";
+  EXPECT_NE(errors(replace(kWeb, order, "{first: db-clone, then: web, kind: sometimes}"))
+                .find("c.yaml:38:42: constraints.order[0].kind: must be mandatory, optional or "
+                      "serialize, got 'sometimes'"),
+            std::string::npos)
+      << errors(replace(kWeb, order, "{first: db-clone, then: web, kind: sometimes}"));
+  EXPECT_NE(errors(replace(kWeb, order,
+                           "{first: db-clone, then: web, kind: serialize, symmetrical: true}"))
+                .find("constraints.order[0].symmetrical: a serialize order has no direction"),
+            std::string::npos);
+}
+
+TEST(ResourceConfig, OrderKinds) {
+  const std::string order = "{first: db-clone, first_action: promote, then: web}";
+  for (const auto& [text, kind, symmetrical] :
+       std::vector<std::tuple<std::string, OrderConstraint::Kind, bool>>{
+           {"", OrderConstraint::Kind::kMandatory, true},
+           {", kind: Optional", OrderConstraint::Kind::kOptional, true},
+           {", kind: optional, symmetrical: false", OrderConstraint::Kind::kOptional, false},
+           {", kind: serialize", OrderConstraint::Kind::kSerialize, false}}) {
+    auto r = parse_config(kHead + replace(kWeb, order, "{first: db-clone, then: web" + text + "}"),
+                          "c.yaml");
+    ASSERT_TRUE(r) << text << ": " << r.error().front().to_string();
+    EXPECT_EQ(r->config.resources.orders.front().kind, kind) << text;
+    EXPECT_EQ(r->config.resources.orders.front().symmetrical, symmetrical) << text;
+  }
 }
 
 TEST(ResourceConfig, CrossChecks) {
