@@ -260,11 +260,24 @@ void add_peers(Mapper& m, std::set<std::string>& taken) {
   }
   if (peers.empty()) {
     const std::string name = take(taken, "peer");
-    m.out.nodes.push_back({name, placeholder(1)});
-    m.mapped.push_back("the peer: node " + name + ", address " + placeholder(1) + " (assumed)");
-    m.notes.assume(h.file, "node " + name + ": address " + placeholder(1),
-                   "one host's file names no peer: a second node with a documentation address "
-                   "(RFC 5737) to replace; give every host's file to import the pair");
+    const auto given = m.options.addresses.find(name);
+    const auto a = given == m.options.addresses.end()
+                       ? parse_init_address(placeholder(1), kDefaultNodePort)
+                       : parse_init_address(given->second, kDefaultNodePort);
+    if (!a) {
+      m.errors.push_back("--address " + name + "=" + given->second + ": " + a.error());
+      return;
+    }
+    const bool assumed = given == m.options.addresses.end();
+    m.out.nodes.push_back({name, a->to_string()});
+    m.mapped.push_back("the peer: node " + name + ", address " + a->to_string() +
+                       (assumed ? " (assumed)" : " (--address)"));
+    m.notes.assume(h.file, "node " + name + (assumed ? ": address " + a->to_string() : ""),
+                   assumed ? "one host's file names no peer: a second node with a documentation "
+                             "address (RFC 5737) to replace; give every host's file to import "
+                             "the pair"
+                           : "one host's file names no peer: a second node at --address; its "
+                             "priorities are not known, so it has no location score");
     return;
   }
   for (std::size_t i = 0; i < peers.size() && i < limits::kMaxNodes; ++i) {
@@ -323,13 +336,6 @@ void third_vote(Mapper& m) {
 void place_nodes(Mapper& m) {
   std::set<std::string> taken;
   for (const Host& h : m.hosts) taken.insert(h.node);
-  for (const auto& [name, value] : m.options.addresses) {
-    if (!taken.contains(name)) {
-      m.errors.push_back(
-          "--address " + name + "=" + value + ": no node is called '" + name +
-          "' (the nodes: " + list(std::vector<std::string>(taken.begin(), taken.end())) + ")");
-    }
-  }
   for (std::size_t i = 0; i < m.hosts.size(); ++i) {
     std::string from = {};
     const std::string address = host_address(m, i, from);
@@ -338,7 +344,15 @@ void place_nodes(Mapper& m) {
                        "), address " + address + " (" + from + ")");
   }
   if (m.one_file) add_peers(m, taken);
+  std::vector<std::string> names;  // what --address may name: the hosts and their peers
+  for (const NodeOut& n : m.out.nodes) names.push_back(n.name);
   third_vote(m);
+  for (const auto& [name, value] : m.options.addresses) {
+    if (std::find(names.begin(), names.end(), name) == names.end()) {
+      m.errors.push_back("--address " + name + "=" + value + ": no node is called '" + name +
+                         "' (the nodes: " + list(names) + ")");
+    }
+  }
   std::map<std::string, std::string> seen;
   for (const NodeOut& n : m.out.nodes) {
     if (n.address.empty()) continue;

@@ -228,6 +228,13 @@ TEST(ImportKeepalived, OneFileAloneSaysWhatItAssumed) {
   const std::string report = r->report();
   EXPECT_NE(report.find("one host's file names no peer"), std::string::npos) << report;
   EXPECT_NE(report.find("a documentation address (RFC 5737) to replace"), std::string::npos);
+  // The assumed peer's address may be given.
+  KaImportOptions o;
+  o.addresses = {{"peer", "10.1.1.2"}, {"LVS_DEVEL", "10.1.1.1"}};
+  const auto given =
+      import_keepalived({src("keepalived.conf", pair_file("LVS_DEVEL", 100))}, o, kNoFiles);
+  ASSERT_TRUE(given) << given.error().front();
+  EXPECT_EQ(load(*given).nodes[1].address.to_string(), "10.1.1.2:5405");
 }
 
 TEST(ImportKeepalived, ThirdVoteAndNames) {
