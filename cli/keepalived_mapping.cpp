@@ -613,7 +613,8 @@ void add_locations(Mapper& m, const Unit& u) {
   if (!m.one_file && priorities.size() == 1 && m.hosts.size() > 1) {
     m.notes.assume(u.where.front(), u.what + ": priority",
                    "the same on every host: keepalived broke the tie by the higher address, "
-                   "hactl keeps the vip where it runs, else on the node whose name sorts first");
+                   "hactl keeps the vip where it runs, else puts it on the node with the fewest "
+                   "resources placed so far, then the first by name (docs/scheduler.md)");
   }
 }
 
