@@ -7,6 +7,7 @@
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iomanip>
 #include <iostream>
@@ -17,6 +18,7 @@
 
 #include "cli/arbiter_cmd.hpp"
 #include "cli/control_client.hpp"
+#include "cli/import_keepalived.hpp"
 #include "cli/init_cmd.hpp"
 #include "cli/status_render.hpp"
 #include "common/config.hpp"
@@ -623,6 +625,132 @@ int cmd_cleanup(const std::string& socket, const std::string& resource, const st
   return 0;
 }
 
+using hactl::KaDiskReader;
+using hactl::KaImportOptions;
+using hactl::KaParseLimits;
+using hactl::KaSource;
+
+// `hactl import keepalived` (cli/import_keepalived.hpp): its flags. `import` is a parent of one
+// verb per tool imported from.
+struct ImportArgs {
+  CLI::App* keepalived = nullptr;
+  std::vector<std::string> files;
+  std::vector<std::string> nodes;      // NAME=FILE
+  std::vector<std::string> addresses;  // NAME=ADDRESS[:PORT]
+  KaImportOptions options;
+  std::string output;
+  std::string report;
+  bool force = false;
+};
+
+void add_import_verbs(CLI::App& app, ImportArgs& a) {
+  auto* import_cmd = app.add_subcommand(
+      "import", "turn another cluster manager's configuration into an hactl configuration");
+  import_cmd->require_subcommand(1);
+  auto* k = import_cmd->add_subcommand(
+      "keepalived",
+      "keepalived.conf files, one per host, as an hactl configuration and a report of what was "
+      "not carried over and what was assumed (docs/importing.md)");
+  a.keepalived = k;
+  k->add_option("FILE", a.files, "a host's keepalived.conf (the node: its router_id)");
+  k->add_option("--node", a.nodes, "NAME=FILE: a host's keepalived.conf and its node's name")
+      ->type_name("NAME=FILE");
+  k->add_option("--address", a.addresses,
+                "NAME=ADDRESS[:PORT]: the address node NAME's agent listens on (default: the "
+                "file's unicast_src_ip, port 5405)")
+      ->type_name("NAME=ADDRESS");
+  k->add_option("--name", a.options.cluster_name, "the cluster's name")->capture_default_str();
+  k->add_option("--key", a.options.key_file, "the cluster key's path (auth_key_file)")
+      ->capture_default_str();
+  k->add_option("--arbiter", a.options.arbiter,
+                "HOST[:PORT]: a hactl-arbiter as the pair's third vote (default: keepalived's "
+                "behaviour in a split, last_resort: unsafe_take_over)");
+  k->add_option("--witness", a.options.witness,
+                "NAME=ADDRESS[:PORT]: a third node as the pair's third vote");
+  k->add_option("-o,--output", a.output, "where to write the configuration (default: stdout)");
+  k->add_option("--report", a.report, "where to write the report (default: stderr)");
+  k->add_flag("--force", a.force, "replace an existing --output or --report file");
+}
+
+// "NAME=VALUE" split at the first '='; nullopt (with a message) when it is not that.
+std::optional<std::pair<std::string, std::string>> name_value(const std::string& flag,
+                                                              const std::string& text) {
+  const auto eq = text.find('=');
+  if (eq == std::string::npos || eq == 0 || eq + 1 == text.size()) {
+    std::cerr << "hactl: " << flag << " " << text << ": expected NAME=VALUE\n";
+    return std::nullopt;
+  }
+  return std::pair{text.substr(0, eq), text.substr(eq + 1)};
+}
+
+// Writes `text` to `path`, refusing to replace a file without --force.
+bool write_out(const std::string& path, const std::string& text, bool force) {
+  if (!force && std::filesystem::exists(path)) {
+    std::cerr << "hactl: " << path << " exists: --force replaces it\n";
+    return false;
+  }
+  std::ofstream f(path, std::ios::binary | std::ios::trunc);
+  f << text;
+  f.close();
+  if (!f) std::cerr << "hactl: cannot write " << path << "\n";
+  return static_cast<bool>(f);
+}
+
+int cmd_import_keepalived(ImportArgs& a) {
+  std::vector<std::pair<std::string, std::string>> given;  // node, path
+  for (const auto& f : a.files) given.emplace_back("", f);
+  for (const auto& n : a.nodes) {
+    const auto nv = name_value("--node", n);
+    if (!nv) return 2;
+    given.emplace_back(nv->first, nv->second);
+  }
+  for (const auto& text : a.addresses) {
+    const auto nv = name_value("--address", text);
+    if (!nv) return 2;
+    if (!a.options.addresses.emplace(nv->first, nv->second).second) {
+      std::cerr << "hactl: --address " << nv->first << " is given twice\n";
+      return 2;
+    }
+  }
+  if (given.empty()) {
+    std::cerr << "hactl: import keepalived: give the keepalived.conf of each host (FILE or "
+                 "--node NAME=FILE)\n";
+    return 2;
+  }
+  for (const std::string& path : {a.output, a.report}) {
+    if (!path.empty() && !a.force && std::filesystem::exists(path)) {
+      std::cerr << "hactl: " << path << " exists: --force replaces it\n";
+      return 1;
+    }
+  }
+  const KaDiskReader reader;
+  std::vector<KaSource> sources;
+  for (const auto& [node, path] : given) {
+    auto text = reader.read(path, KaParseLimits::kMaxFileBytes);
+    if (!text) {
+      std::cerr << "hactl: " << path << ": " << text.error() << "\n";
+      return 1;
+    }
+    sources.push_back(KaSource{path, node, std::move(*text)});
+  }
+  const auto imported = hactl::import_keepalived(sources, a.options, reader);
+  if (!imported) {
+    for (const auto& e : imported.error()) std::cerr << e << "\n";
+    return 1;
+  }
+  if (!a.report.empty() && !write_out(a.report, imported->report(), a.force)) return 1;
+  if (a.report.empty()) std::cerr << imported->report();
+  if (a.output.empty()) {
+    std::cout << imported->yaml;
+    return 0;
+  }
+  if (!write_out(a.output, imported->yaml, a.force)) return 1;
+  std::cerr << "hactl: wrote " << a.output << " (read the report"
+            << (a.report.empty() ? " above" : " in " + a.report)
+            << " first; check it with: hactl config validate " << a.output << ")\n";
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -664,6 +792,9 @@ int main(int argc, char** argv) {
 
   hactl::InitVerb init_verb;
   hactl::add_init_verb(app, init_verb);
+
+  ImportArgs import_args;
+  add_import_verbs(app, import_args);
 
   // node
   std::string node;
@@ -827,6 +958,7 @@ int main(int argc, char** argv) {
   if (keygen->parsed()) return cmd_keygen(key_path);
   if (const auto r = hactl::run_arbiter_verb(arbiter_verbs)) return *r;
   if (const auto r = hactl::run_init_verb(init_verb)) return *r;
+  if (import_args.keepalived->parsed()) return cmd_import_keepalived(import_args);
   if (explain->parsed())
     return cmd_explain(socket, explain_resource, explain_node, explain_config, explain_state,
                        as_json);

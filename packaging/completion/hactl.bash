@@ -97,7 +97,7 @@ _hactl() {
             ;;
         --lifetime | --node | --timeout | --interval | -n | --count | --kill | --fail | \
             --config | --version | --address | --output | -o | -c | --name | --vip | \
-            --interface | --arbiter | --witness | --key)
+            --interface | --arbiter | --witness | --key | --report)
             # Options that take a value (--version only under config show).
             if [[ $word != --version || "${path[*]}" == "config show" ]]; then
                 ((i++))
@@ -116,7 +116,7 @@ _hactl() {
     local verb="${path[*]}"
     local words="" opts=""
     case $verb in
-    "") words="status events init keygen node coordinator cluster resource config simulate explain arbiter"
+    "") words="status events init import keygen node coordinator cluster resource config simulate explain arbiter"
         opts="--socket --version --help" ;;
     node) words="standby online maintenance" ;;
     coordinator) words="handover" ;;
@@ -124,6 +124,10 @@ _hactl() {
     resource) words="move ban clear enable disable restart cleanup" ;;
     config) words="validate diff apply show history" ;;
     arbiter) words="status key" ;;
+    import) words="keepalived" ;;
+    "import keepalived")
+        opts="--node --address --name --key --arbiter --witness --output --report --force"
+        ;;
     "arbiter status") opts="--address --json" ;;
     "arbiter key") opts="--config --output" ;;
     status) opts="--json --watch --interval" ;;
@@ -155,8 +159,9 @@ _hactl() {
         [[ $verb == simulate || $verb == explain || $verb == "arbiter key" ]] && _hactl_files "$cur"
         return 0
         ;;
-    --output | -o | --key)
-        [[ $verb == "arbiter key" || $verb == init ]] && _hactl_files "$cur"
+    --output | -o | --key | --report)
+        [[ $verb == "arbiter key" || $verb == init || $verb == "import keepalived" ]] &&
+            _hactl_files "$cur"
         return 0
         ;;
     --interface)
@@ -172,7 +177,8 @@ _hactl() {
         return 0
         ;;
     --node | --kill)
-        [[ $verb == init ]] && return 0 # NAME=ADDRESS: a new node, not the cluster's
+        # NAME=ADDRESS or NAME=FILE: a new node, not the cluster's
+        [[ $verb == init || $verb == "import keepalived" ]] && return 0
         mapfile -t COMPREPLY < <(compgen -W "$(_hactl_names nodes "$socket")" -- "$cur")
         return 0
         ;;
@@ -203,6 +209,9 @@ _hactl() {
     keygen | "config validate" | "config diff" | "config apply")
         ((n == 0)) && _hactl_files "$cur"
         ;;
+    "import keepalived")
+        _hactl_files "$cur" # one keepalived.conf per host
+        ;;
     "node standby" | "node online" | "node maintenance" | "coordinator handover")
         ((n == 0)) && mapfile -t COMPREPLY < <(compgen -W "$(_hactl_names nodes "$socket")" -- "$cur")
         ;;
@@ -226,8 +235,9 @@ _hactl() {
 # Whether WORD is a verb under PATH ("" for the top level).
 _hactl_is_verb() {
     case "$1:$2" in
-    :status | :events | :init | :keygen | :node | :coordinator | :cluster | :resource | :config | \
-        :simulate | :explain | :arbiter) return 0 ;;
+    :status | :events | :init | :import | :keygen | :node | :coordinator | :cluster | :resource | \
+        :config | :simulate | :explain | :arbiter) return 0 ;;
+    import:keepalived) return 0 ;;
     cluster:unblock) return 0 ;;
     arbiter:status | arbiter:key) return 0 ;;
     coordinator:handover) return 0 ;;

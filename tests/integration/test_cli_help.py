@@ -31,7 +31,7 @@ KNOWN = {
     ("resource", "cleanup"), ("config",), ("config", "validate"), ("config", "diff"),
     ("config", "apply"), ("config", "show"), ("config", "history"), ("node", "maintenance"),
     ("simulate",), ("events",), ("explain",), ("arbiter",), ("arbiter", "status"),
-    ("arbiter", "key"), ("init",),
+    ("arbiter", "key"), ("init",), ("import",), ("import", "keepalived"),
 }
 
 
