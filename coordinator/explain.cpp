@@ -429,7 +429,8 @@ std::expected<nlohmann::json, std::string> explain(const ClusterConfig& config,
     nlohmann::json n = {{"node", config.nodes[i].name},
                         {"condition", std::string(to_string(state.nodes[i]))},
                         {"score", u->scores[i]},
-                        {"excluded", u->scores[i] <= -kInf},
+                        // Below 0 a resource cannot run (Pacemaker's rule), -inf or not.
+                        {"excluded", u->scores[i] < 0},
                         {"now", active(u->current[i]) ? role_name(config, u->unit, u->current[i])
                                                       : std::string("stopped")},
                         {"after", active(u->roles[i]) ? role_name(config, u->unit, u->roles[i])
@@ -623,7 +624,7 @@ std::string action_why(const ClusterConfig& config, const ClusterState& state, c
       if (j == i || taken) continue;
       if (!next || scores[j] > scores[*next]) next = j;
     }
-    if (next && scores[*next] > -kInf) {
+    if (next && scores[*next] >= 0) {
       line += "; best other: " + config.nodes[*next].name + " " + total_text(scores[*next]);
       if (const auto s = summary(*next); !s.empty()) line += " (" + s + ")";
     } else {

@@ -235,11 +235,12 @@ struct Placer {
   void apply_locations(const Unit& u, Scores& s) const;
   std::optional<int> location_score(const LocationConstraint& l, std::size_t node) const;
   Scores promotion_scores(const Unit& u, const std::vector<ResourceRole>& roles) const;
-  void apply_colocations(const Unit& u, Scores& s) const;
+  void apply_colocations(const Unit& u, Scores& s);
   std::vector<ResourceRole> place_single(const Unit& u, const Scores& s);
   std::size_t choose(const Unit& u, const Scores& s);
   std::size_t choose_by_hash(const Unit& u, const Scores& s, int top);
   std::string tie_text(const Scores& s, std::size_t w) const;
+  std::string cannot_run(const Unit& u, int top, std::size_t at) const;
   std::size_t settling_split(const std::vector<std::size_t>& held) const;
   std::vector<ResourceRole> place_clone(const Unit& u, const Scores& s);
   void promote(const Unit& u, std::vector<ResourceRole>& roles);
@@ -340,7 +341,7 @@ void Placer::hold_back(const Unit& u, Scores& s) {
   int floor = kInf;
   bool stays = false;
   for (std::size_t i = 0; i < n(); ++i) {
-    if (active_on(i) && s[i] > -kInf && state.nodes[i] == NodeCondition::kOnline) {
+    if (active_on(i) && s[i] >= 0 && state.nodes[i] == NodeCondition::kOnline) {
       floor = std::min(floor, s[i]);
       stays = true;
     }
@@ -406,26 +407,41 @@ void Placer::apply_capacity(Scores& s) const {
   }
 }
 
-void Placer::apply_colocations(const Unit& u, Scores& s) const {
+// Colocations with units placed before: inf allows only the nodes where `with` runs (in
+// `with_role`), -inf forbids them, other scores add there. As in Pacemaker, a finite negative
+// colocation that would leave the unit no node scoring 0 or more is dropped (it may then run
+// with `with` rather than nowhere).
+void Placer::apply_colocations(const Unit& u, Scores& s) {
   const auto* list = lookup(colocations, u.id);
   if (list == nullptr) return;
   for (const ColocationConstraint* cp : *list) {
     const ColocationConstraint& c = *cp;
     const auto with = out.unit_roles.find(c.with);
     HACTL_ASSERT(with != out.unit_roles.end());  // placement order puts `with` first
+    Scores added(n(), 0);
+    bool runs = false;
     for (std::size_t i = 0; i < n(); ++i) {
       const ResourceRole r = with->second[i];
       const bool there = c.with_role == RoleFilter::kPromoted     ? r == ResourceRole::kPromoted
                          : c.with_role == RoleFilter::kUnpromoted ? r == ResourceRole::kStarted
                                                                   : active(r);
-      int added = 0;
-      if (c.score >= kInf && !there) added = -kInf;
-      if (c.score <= -kInf && there) added = -kInf;
-      if (c.score > -kInf && c.score < kInf && there) added = c.score;
-      s[i] = added == -kInf ? -kInf : add_scores(s[i], added);
-      if (added != 0 || (c.score >= kInf && there))
-        term(ScoreTerm::Kind::kColocation, i, added == 0 ? kInf : added, colocated(cp));
+      if (c.score >= kInf && !there) added[i] = -kInf;
+      if (c.score <= -kInf && there) added[i] = -kInf;
+      if (c.score > -kInf && c.score < kInf && there) added[i] = c.score;
+      runs = runs || add_scores(s[i], added[i]) >= 0;
+      if (added[i] != 0 || (c.score >= kInf && there))
+        term(ScoreTerm::Kind::kColocation, i, added[i] == 0 ? kInf : added[i], colocated(cp));
     }
+    if (!runs && c.score < 0 && c.score > -kInf) {
+      if (why_now != nullptr) {
+        std::erase_if(why_now->terms, [&](const ScoreTerm& t) { return t.colocation == cp; });
+      }
+      out.notes.push_back(u.id + ": its colocation away from " + c.with + " (" +
+                          std::to_string(c.score) +
+                          ") is not applied: it would leave no node where it may run");
+      continue;
+    }
+    for (std::size_t i = 0; i < n(); ++i) s[i] = add_scores(s[i], added[i]);
   }
 }
 
@@ -482,7 +498,7 @@ std::vector<ResourceRole> Placer::place_single(const Unit& u, const Scores& s) {
     // where they may still run until their takeover_delay is over (Pacemaker's group rule: a
     // member that cannot run stops the ones after it, not the ones before).
     const std::size_t top = best(*this, s);
-    if (s[top] > -kInf) roles[top] = ResourceRole::kStarted;
+    if (s[top] >= 0) roles[top] = ResourceRole::kStarted;
     for (std::size_t k = 0; k < members.size(); ++k) {
       std::vector<ResourceRole> r = roles;
       if (k >= split) {
@@ -527,8 +543,8 @@ std::vector<ResourceRole> Placer::place_single(const Unit& u, const Scores& s) {
     return roles;
   }
   const std::size_t top = choose(u, s);
-  if (s[top] <= -kInf) {
-    out.notes.push_back(u.id + ": cannot run anywhere (every node is excluded)");
+  if (s[top] < 0) {
+    out.notes.push_back(cannot_run(u, s[top], top));
     return roles;
   }
   roles[top] = ResourceRole::kStarted;
@@ -540,9 +556,9 @@ std::size_t Placer::choose(const Unit& u, const Scores& s) {
   const std::size_t first = best(*this, s);
   const PlacementStrategy strategy = u.members.front()->placement;
   const int top = s[first];
-  if (strategy == PlacementStrategy::kScore && why_now != nullptr && top > -kInf)
+  if (strategy == PlacementStrategy::kScore && why_now != nullptr && top >= 0)
     why_now->chosen_by = tie_text(s, first);
-  if (strategy == PlacementStrategy::kScore || top <= -kInf) return first;
+  if (strategy == PlacementStrategy::kScore || top < 0) return first;
   if (strategy == PlacementStrategy::kHash) return choose_by_hash(u, s, top);
   std::vector<std::size_t> tier;
   for (std::size_t i = 0; i < n(); ++i) {
@@ -577,6 +593,14 @@ std::size_t Placer::choose(const Unit& u, const Scores& s) {
                          std::to_string(tier.size()) + " nodes that score " + std::to_string(top);
   }
   return pick;
+}
+
+// Why a unit runs nowhere: every node excluded (-inf), or the best scores below 0, where
+// nothing runs (Pacemaker Explained: a negative score means the resource cannot run there).
+std::string Placer::cannot_run(const Unit& u, int top, std::size_t at) const {
+  if (top <= -kInf) return u.id + ": cannot run anywhere (every node is excluded)";
+  return u.id + ": cannot run anywhere (the best node, " + name(at) + ", scores " +
+         std::to_string(top) + "; a resource runs only where it scores 0 or more)";
 }
 
 // Why node w beat the nodes of its score (as better() ranks them), "" when none tied.
@@ -684,12 +708,12 @@ std::vector<ResourceRole> Placer::place_clone(const Unit& u, const Scores& s) {
     ++placed;
   }
   for (std::size_t i : ranked(*this, s)) {
-    if (placed >= max || s[i] <= -kInf) break;
+    if (placed >= max || s[i] < 0) break;
     if (roles[i] != ResourceRole::kStopped) continue;
     roles[i] = ResourceRole::kStarted;
     ++placed;
   }
-  if (placed == 0) out.notes.push_back(u.id + ": cannot run anywhere (every node is excluded)");
+  if (placed == 0) out.notes.push_back(cannot_run(u, s[best(*this, s)], best(*this, s)));
   if (u.clone->promotable) promote(u, roles);
   return roles;
 }
