@@ -41,7 +41,8 @@ struct Checker {
   void groups();
   void clones();
   void constraints();
-  void reference(const std::string& id, const YAML::Node& at, const std::string& path);
+  void reference(const std::string& id, const YAML::Node& at, const std::string& path,
+                 bool member_ok = false);
   void role_on(const std::string& id, RoleFilter role, const YAML::Node& at,
                const std::string& path);
   void rule_nodes(const Rule& rule, const YAML::Node& at, const std::string& path);
@@ -166,10 +167,16 @@ void Checker::clones() {
   }
 }
 
-void Checker::reference(const std::string& id, const YAML::Node& at, const std::string& path) {
+// `member_ok`: a member of a group that is not cloned may be named (a location constraint on a
+// member, as in Pacemaker: docs/scheduler.md, "Group members").
+void Checker::reference(const std::string& id, const YAML::Node& at, const std::string& path,
+                        bool member_ok) {
+  const auto it = owner.find(id);
+  const bool member =
+      it != owner.end() && rc.group(it->second) != nullptr && !owner.contains(it->second);
   if (!rc.exists(id)) {
     r.error(at, path, "no resource, group or clone is called '" + id + "'");
-  } else if (auto it = owner.find(id); it != owner.end()) {
+  } else if (it != owner.end() && !(member_ok && member)) {
     r.error(at, path,
             "'" + id + "' belongs to " + it->second + ": constrain " + it->second + " instead");
   }
@@ -212,7 +219,7 @@ void Checker::constraints() {
   for (std::size_t i = 0; i < rc.locations.size(); ++i) {
     const auto& l = rc.locations[i];
     const std::string p = "constraints.location[" + std::to_string(i) + "]";
-    reference(l.resource, constraint("location", i, "resource"), p + ".resource");
+    reference(l.resource, constraint("location", i, "resource"), p + ".resource", true);
     if (l.rule) {
       rule_nodes(*l.rule, constraint("location", i, "rule"), p + ".rule");
     } else if (root["constraints"]["location"][i]["node"] && !config.find_node(l.node)) {

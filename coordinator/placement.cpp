@@ -120,6 +120,8 @@ struct Placer {
   std::vector<std::pair<std::uint64_t, std::size_t>> ring;
   // Whether hold_back capped another node for the unit being placed.
   bool held_now = false;
+  // How many of the unit's members run (merge_members): the rest cannot where they can.
+  std::size_t prefix = 0;
   // Capacity left on each node (its capacity less the utilization of what is placed there; a
   // name the node does not list is unlimited). What runs now is reserved where it runs before
   // any unit is placed, so that a new resource never pushes a running one off its node.
@@ -232,7 +234,9 @@ struct Placer {
     if (!out.recheck || t < *out.recheck) out.recheck = t;
   }
   Scores base_scores(const Unit& u) const;
-  void apply_locations(const Unit& u, Scores& s) const;
+  void apply_locations(const std::string& id, Scores& s) const;
+  void add_member(const Unit& u, std::size_t k, Scores& s) const;
+  void merge_members(const Unit& u, Scores& s);
   std::optional<int> location_score(const LocationConstraint& l, std::size_t node) const;
   Scores promotion_scores(const Unit& u, const std::vector<ResourceRole>& roles) const;
   void apply_colocations(const Unit& u, Scores& s);
@@ -249,8 +253,6 @@ struct Placer {
 
 Scores Placer::base_scores(const Unit& u) const {
   Scores s(n(), 0);
-  // A failback replaces stickiness; a hashed unit goes where the ring says.
-  const bool sticky = !failback_of(u) && u.members.front()->placement != PlacementStrategy::kHash;
   for (std::size_t i = 0; i < n(); ++i) {
     if (config.nodes[i].witness) {
       s[i] = -kInf;
@@ -260,36 +262,69 @@ Scores Placer::base_scores(const Unit& u) const {
       term(ScoreTerm::Kind::kNodeCondition, i, -kInf);
     }
   }
-  apply_locations(u, s);
-  for (const MemberView& m : members) {
-    const bool stop_everywhere = m.p->on_fail == OnFail::kStop && failed_anywhere(m);
-    for (std::size_t i = 0; i < n(); ++i) {
-      if (const int count = m.fail_count(i, state.now); count >= m.p->migration_threshold) {
-        s[i] = -kInf;
-        term(ScoreTerm::Kind::kFailThreshold, i, -kInf, of_member(m.p, count));
-      }
-      if (m.p->on_fail == OnFail::kMove && m.is_failed(i)) {
-        s[i] = -kInf;
-        term(ScoreTerm::Kind::kOnFailMove, i, -kInf, of_member(m.p));
-      }
-      if (stop_everywhere) {
-        s[i] = -kInf;
-        term(ScoreTerm::Kind::kOnFailStop, i, -kInf, of_member(m.p));
-      }
-      if (sticky && active(m.role(i))) {
-        s[i] = add_scores(s[i], m.p->stickiness);
-        if (m.p->stickiness != 0)
-          term(ScoreTerm::Kind::kStickiness, i, m.p->stickiness, of_member(m.p));
-      }
+  apply_locations(u.id, s);
+  add_member(u, 0, s);
+  return s;
+}
+
+// A member's own terms: location constraints on it (a group's member), failures, stickiness.
+void Placer::add_member(const Unit& u, std::size_t k, Scores& s) const {
+  const MemberView& m = members[k];
+  if (m.p->id != u.id) apply_locations(m.p->id, s);
+  // A failback replaces stickiness; a hashed unit goes where the ring says.
+  const bool sticky = !failback_of(u) && u.members.front()->placement != PlacementStrategy::kHash;
+  const bool stop_everywhere = m.p->on_fail == OnFail::kStop && failed_anywhere(m);
+  for (std::size_t i = 0; i < n(); ++i) {
+    if (const int count = m.fail_count(i, state.now); count >= m.p->migration_threshold) {
+      s[i] = -kInf;
+      term(ScoreTerm::Kind::kFailThreshold, i, -kInf, of_member(m.p, count));
+    }
+    if (m.p->on_fail == OnFail::kMove && m.is_failed(i)) {
+      s[i] = -kInf;
+      term(ScoreTerm::Kind::kOnFailMove, i, -kInf, of_member(m.p));
+    }
+    if (stop_everywhere) {
+      s[i] = -kInf;
+      term(ScoreTerm::Kind::kOnFailStop, i, -kInf, of_member(m.p));
+    }
+    if (sticky && active(m.role(i))) {
+      s[i] = add_scores(s[i], m.p->stickiness);
+      if (m.p->stickiness != 0)
+        term(ScoreTerm::Kind::kStickiness, i, m.p->stickiness, of_member(m.p));
     }
   }
-  return s;
+}
+
+// A group's members after the first, each added to the unit's scores while some node still
+// scores 0 or more. As Pacemaker merges a group's later members into its first member's scores
+// and rolls back a merge that leaves it nowhere to run, a member that can run on no node the
+// members before it can (banned, failed, disabled) stops with the members after it, and the
+// members before it run without them.
+void Placer::merge_members(const Unit& u, Scores& s) {
+  prefix = members.size();
+  auto runs = [](const Scores& x) {
+    return std::any_of(x.begin(), x.end(), [](int v) { return v >= 0; });
+  };
+  for (std::size_t k = 1; k < members.size(); ++k) {
+    const std::size_t terms_before = why_now != nullptr ? why_now->terms.size() : 0;
+    Scores next = s;
+    add_member(u, k, next);
+    if (!runs(next) && runs(s)) {
+      if (why_now != nullptr) why_now->terms.resize(terms_before);
+      prefix = k;
+      out.notes.push_back(u.id + ": " + members[k].p->id +
+                          (k + 1 < members.size() ? " and the members after it" : "") +
+                          " cannot run where the members before it can; they stay stopped");
+      return;
+    }
+    s = std::move(next);
+  }
 }
 
 // Location constraints other than for the promoted role: on their node, or on each node where
 // their rule holds.
-void Placer::apply_locations(const Unit& u, Scores& s) const {
-  const auto* locs = lookup(locations, u.id);
+void Placer::apply_locations(const std::string& id, Scores& s) const {
+  const auto* locs = lookup(locations, id);
   if (locs == nullptr) return;
   for (const LocationConstraint* l : *locs) {
     if (l->role == RoleFilter::kPromoted) continue;
@@ -837,6 +872,7 @@ void Placer::place_unit(const Unit& u) {
   }
   Scores s = base_scores(u);
   apply_colocations(u, s);
+  merge_members(u, s);
   apply_capacity(s);
   hold_back(u, s);
   const auto roles = u.kind == Unit::Kind::kClone ? place_clone(u, s) : place_single(u, s);
@@ -850,12 +886,15 @@ void Placer::place_unit(const Unit& u) {
   held_now = false;
   for (std::size_t i = 0; i < n(); ++i) {
     if (!active(roles[i])) continue;
-    load[i] += static_cast<int>(u.members.size());
+    load[i] += static_cast<int>(prefix);
     use(i, need, -1);
   }
   out.unit_roles[u.id] = roles;
+  const std::vector<ResourceRole> stopped(n(), ResourceRole::kStopped);
   for (std::size_t k = 0; k < u.members.size(); ++k) {
-    out.target[u.members[k]->id] = member_roles.empty() ? roles : member_roles[k];
+    out.target[u.members[k]->id] = !member_roles.empty() ? member_roles[k]
+                                   : k < prefix          ? roles
+                                                         : stopped;
   }
 }
 

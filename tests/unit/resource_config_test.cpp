@@ -185,10 +185,17 @@ TEST(ResourceConfig, CrossChecks) {
   EXPECT_NE(errors(replace(kWeb, "resource: db\n", "resource: web-server\n"))
                 .find("a promotable clone needs an ocf resource"),
             std::string::npos);
+  // A location constraint may name a group's member (Pacemaker's rule); other constraints and
+  // a cloned primitive may not.
+  EXPECT_EQ(errors(replace(kWeb, "{resource: web, node: n1", "{resource: web-ip, node: n1")), "");
   EXPECT_NE(
-      errors(replace(kWeb, "{resource: web, node: n1", "{resource: web-ip, node: n1"))
-          .find("constraints.location[0].resource: 'web-ip' belongs to web: constrain web instead"),
+      errors(replace(kWeb, "{resource: web, with: db-clone", "{resource: web-ip, with: db-clone"))
+          .find("constraints.colocation[0].resource: 'web-ip' belongs to web: constrain web "
+                "instead"),
       std::string::npos);
+  EXPECT_NE(errors(replace(kWeb, "{resource: db-clone, node: n3", "{resource: db, node: n3"))
+                .find("constraints.location[1].resource: 'db' belongs to db-clone"),
+            std::string::npos);
   EXPECT_NE(errors(replace(kWeb, "node: n1", "node: n7"))
                 .find("constraints.location[0].node: no node is called 'n7'"),
             std::string::npos);
