@@ -159,10 +159,10 @@ void Checker::clones() {
       r.error(at, path + ".resource",
               "a promotable clone needs an ocf resource (promote and demote are OCF actions)");
     }
-    if (c.clone_max != 0 && c.promoted_max > c.clone_max) {
+    if (c.clone_max && *c.clone_max > 0 && c.promoted_max > *c.clone_max) {
       r.error(node("clones", i, "promoted_max"), path + ".promoted_max",
               "promoted_max (" + std::to_string(c.promoted_max) + ") exceeds clone_max (" +
-                  std::to_string(c.clone_max) + ")");
+                  std::to_string(*c.clone_max) + ")");
     }
   }
 }

@@ -125,7 +125,8 @@ struct GroupConfig {
 struct CloneConfig {
   std::string id;
   std::string child;  // a primitive or a group
-  int clone_max = 0;  // 0: one per eligible node
+  // How many instances run: unset, one per eligible node; 0, none (as Pacemaker's clone-max 0).
+  std::optional<int> clone_max = std::nullopt;
   bool promotable = false;
   int promoted_max = 1;
   // Its instances' agents run `notify` around each operation on them (clone_notification.hpp).

@@ -381,8 +381,7 @@ void load_resources(YamlReader& r, const YAML::Node& root, ResourceConfig& out) 
     CloneConfig c;
     c.id = r.string_field(n, p, "id", true).value_or("");
     c.child = r.string_field(n, p, "resource", true).value_or("");
-    c.clone_max =
-        r.int_field(n, p, "clone_max", 1, static_cast<int>(limits::kMaxNodes)).value_or(0);
+    c.clone_max = r.int_field(n, p, "clone_max", 0, static_cast<int>(limits::kMaxNodes));
     c.promotable = r.bool_field(n, p, "promotable").value_or(false);
     c.promoted_max =
         r.int_field(n, p, "promoted_max", 1, static_cast<int>(limits::kMaxNodes)).value_or(1);

@@ -372,7 +372,7 @@ bool Placer::holds_back(const Unit& u, std::size_t j, std::optional<Instant>& un
 // node outscores that place (a tie goes to where it runs), except one an operator moved it to
 // and, with `after`, one online for that long. Not for clones on every node (nothing to move).
 void Placer::hold_back(const Unit& u, Scores& s) {
-  if (u.kind == Unit::Kind::kClone && u.clone->clone_max == 0) return;
+  if (u.kind == Unit::Kind::kClone && !u.clone->clone_max) return;
   int floor = kInf;
   bool stays = false;
   for (std::size_t i = 0; i < n(); ++i) {
@@ -734,8 +734,7 @@ std::size_t Placer::settling_split(const std::vector<std::size_t>& held) const {
 
 std::vector<ResourceRole> Placer::place_clone(const Unit& u, const Scores& s) {
   std::vector<ResourceRole> roles(n(), ResourceRole::kStopped);
-  const std::size_t max =
-      u.clone->clone_max > 0 ? static_cast<std::size_t>(u.clone->clone_max) : n();
+  const std::size_t max = u.clone->clone_max ? static_cast<std::size_t>(*u.clone->clone_max) : n();
   std::size_t placed = 0;
   for (std::size_t i : unclean_holders(*this)) {
     roles[i] = members.front().role(i) == ResourceRole::kPromoted ? ResourceRole::kPromoted
@@ -748,7 +747,11 @@ std::vector<ResourceRole> Placer::place_clone(const Unit& u, const Scores& s) {
     roles[i] = ResourceRole::kStarted;
     ++placed;
   }
-  if (placed == 0) out.notes.push_back(cannot_run(u, s[best(*this, s)], best(*this, s)));
+  if (max == 0) {
+    out.notes.push_back(u.id + ": clone_max is 0, so no instance runs");
+  } else if (placed == 0) {
+    out.notes.push_back(cannot_run(u, s[best(*this, s)], best(*this, s)));
+  }
   if (u.clone->promotable) promote(u, roles);
   return roles;
 }

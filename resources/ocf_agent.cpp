@@ -57,7 +57,7 @@ std::map<std::string, std::vector<std::string>, std::less<>> ocf_clone_env(const
   for (const auto& g : rc.groups) groups.emplace(g.id, &g);
   for (const auto& c : rc.clones) {
     const std::string max =
-        std::to_string(c.clone_max > 0 ? static_cast<std::size_t>(c.clone_max) : nodes);
+        std::to_string(c.clone_max ? static_cast<std::size_t>(*c.clone_max) : nodes);
     const std::string meta = "OCF_RESKEY_CRM_meta_";
     std::vector<std::string> env = {meta + "clone_max=" + max, meta + "clone_node_max=1",
                                     meta + "globally_unique=false",

@@ -212,7 +212,7 @@ exit 0
   db.stop.timeout = 5s;
   db.demote.timeout = 5s;
   options_.resources.primitives.push_back(db);
-  options_.resources.clones.push_back(CloneConfig{"db-clone", "db", 0, true, 1, false});
+  options_.resources.clones.push_back(CloneConfig{"db-clone", "db", std::nullopt, true, 1, false});
   options_.ocf.ocf_root = (dir_ / "ocf").string();
   pid_t pid = 0;
   {

@@ -133,6 +133,16 @@ TEST(ResourceConfig, ErrorsNameFileLineAndField) {
             std::string::npos);
 }
 
+TEST(ResourceConfig, CloneMaxZeroIsAcceptedAndUnsetMeansEveryNode) {
+  auto unset = parse_config(kHead + kWeb, "c.yaml");
+  ASSERT_TRUE(unset);
+  EXPECT_FALSE(unset->config.resources.clones.front().clone_max.has_value());
+  auto zero = parse_config(
+      kHead + replace(kWeb, "promoted_max: 2", "promoted_max: 2\n    clone_max: 0"), "c.yaml");
+  ASSERT_TRUE(zero) << zero.error().front().to_string();
+  EXPECT_EQ(zero->config.resources.clones.front().clone_max, 0);
+}
+
 TEST(ResourceConfig, OrderKinds) {
   const std::string order = "{first: db-clone, first_action: promote, then: web}";
   for (const auto& [text, kind, symmetrical] :
