@@ -233,6 +233,7 @@ void Checker::constraints() {
     reference(c.resource, constraint("colocation", i, "resource"), p + ".resource");
     reference(c.with, constraint("colocation", i, "with"), p + ".with");
     role_on(c.with, c.with_role, constraint("colocation", i, "with_role"), p + ".with_role");
+    role_on(c.resource, c.role, constraint("colocation", i, "role"), p + ".role");
     if (c.resource == c.with) {
       r.error(constraint("colocation", i, "with"), p + ".with",
               "a resource cannot be colocated with itself");

@@ -159,6 +159,9 @@ struct ColocationConstraint {
   std::string with;
   int score = 0;
   RoleFilter with_role = RoleFilter::kAny;
+  // Pacemaker's rsc-role: kPromoted colocates `resource`'s promoted instance (a promotable
+  // clone's) instead of where its instances run: it decides where it is promoted.
+  RoleFilter role = RoleFilter::kAny;
 };
 
 struct OrderConstraint {

@@ -270,12 +270,18 @@ void load_constraints(YamlReader& r, const YAML::Node& c, ResourceConfig& out) {
   });
   each(r, c["colocation"], "constraints.colocation",
        [&](const YAML::Node& n, const std::string& p) {
-         if (!r.expect_map(n, p, {"resource", "with", "score", "with_role"})) return;
+         if (!r.expect_map(n, p, {"resource", "with", "score", "with_role", "role"})) return;
          ColocationConstraint l;
          l.resource = r.string_field(n, p, "resource", true).value_or("");
          l.with = r.string_field(n, p, "with", true).value_or("");
          l.score = r.score_field(n, p, "score", true).value_or(0);
          l.with_role = role_field(r, n, p, "with_role");
+         l.role = role_field(r, n, p, "role");
+         if (l.role == RoleFilter::kUnpromoted) {
+           r.error(n["role"], p + ".role",
+                   "role: unpromoted on the colocated side is not supported: colocate the "
+                   "clone (its instances) or its promoted role");
+         }
          out.colocations.push_back(l);
        });
   each(r, c["order"], "constraints.order", [&](const YAML::Node& n, const std::string& p) {

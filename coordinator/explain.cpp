@@ -67,6 +67,8 @@ std::string_view kind_name(const ScoreTerm& t) {
       return "promotion_stickiness";
     case K::kColocation:
       return "colocation";
+    case K::kPromotionColocation:
+      return "promotion_colocation";
     case K::kHeldBack:
     case K::kPromotionHeldBack:
       return "held_back";
@@ -316,18 +318,20 @@ TermText term_text(const ClusterConfig& config, const ClusterState& state, const
       return {t.member->id + (t.kind == K::kStickiness ? " runs here" : " is promoted here") +
                   " (stickiness " + std::to_string(t.member->stickiness) + ")",
               "hactl resource move " + id + " NODE"};
-    case K::kColocation: {
+    case K::kColocation:
+    case K::kPromotionColocation: {
       const ColocationConstraint& c = *t.colocation;
       const std::string with = c.with + (c.with_role == RoleFilter::kPromoted     ? " (promoted)"
                                          : c.with_role == RoleFilter::kUnpromoted ? " (unpromoted)"
                                                                                   : "");
+      const std::string be = t.kind == K::kPromotionColocation ? "be promoted" : "run";
       std::string text;
       if (t.value >= kInf) {
-        text = "must run with " + with + ", which runs here";
+        text = "must " + be + " with " + with + ", which runs here";
       } else if (t.value <= -kInf && c.score >= kInf) {
-        text = "must run with " + with + ", which does not run here";
+        text = "must " + be + " with " + with + ", which does not run here";
       } else if (t.value <= -kInf) {
-        text = "must not run with " + with + ", which runs here";
+        text = "must not " + be + " with " + with + ", which runs here";
       } else {
         text = "colocation with " + with + ", which runs here (score " + total_text(c.score) + ")";
       }

@@ -240,6 +240,7 @@ struct Placer {
   std::optional<int> location_score(const LocationConstraint& l, std::size_t node) const;
   Scores promotion_scores(const Unit& u, const std::vector<ResourceRole>& roles) const;
   void apply_colocations(const Unit& u, Scores& s);
+  int colocation_score(const ColocationConstraint& c, std::size_t i, bool& there) const;
   std::vector<ResourceRole> place_single(const Unit& u, const Scores& s);
   std::size_t choose(const Unit& u, const Scores& s);
   std::size_t choose_by_hash(const Unit& u, const Scores& s, int top);
@@ -442,6 +443,20 @@ void Placer::apply_capacity(Scores& s) const {
   }
 }
 
+// What colocation c adds on node i, given where its `with` was placed (in its `with_role`):
+// inf: 0 there, -inf elsewhere; -inf: -inf there; a finite score: that score there.
+int Placer::colocation_score(const ColocationConstraint& c, std::size_t i, bool& there) const {
+  const auto with = out.unit_roles.find(c.with);
+  HACTL_ASSERT(with != out.unit_roles.end());  // placement order puts `with` first
+  const ResourceRole r = with->second[i];
+  there = c.with_role == RoleFilter::kPromoted     ? r == ResourceRole::kPromoted
+          : c.with_role == RoleFilter::kUnpromoted ? r == ResourceRole::kStarted
+                                                   : active(r);
+  if (c.score >= kInf) return there ? 0 : -kInf;
+  if (c.score <= -kInf) return there ? -kInf : 0;
+  return there ? c.score : 0;
+}
+
 // Colocations with units placed before: inf allows only the nodes where `with` runs (in
 // `with_role`), -inf forbids them, other scores add there. As in Pacemaker, a finite negative
 // colocation that would leave the unit no node scoring 0 or more is dropped (it may then run
@@ -451,18 +466,12 @@ void Placer::apply_colocations(const Unit& u, Scores& s) {
   if (list == nullptr) return;
   for (const ColocationConstraint* cp : *list) {
     const ColocationConstraint& c = *cp;
-    const auto with = out.unit_roles.find(c.with);
-    HACTL_ASSERT(with != out.unit_roles.end());  // placement order puts `with` first
+    if (c.role == RoleFilter::kPromoted) continue;  // where it is promoted: promotion_scores
     Scores added(n(), 0);
     bool runs = false;
     for (std::size_t i = 0; i < n(); ++i) {
-      const ResourceRole r = with->second[i];
-      const bool there = c.with_role == RoleFilter::kPromoted     ? r == ResourceRole::kPromoted
-                         : c.with_role == RoleFilter::kUnpromoted ? r == ResourceRole::kStarted
-                                                                  : active(r);
-      if (c.score >= kInf && !there) added[i] = -kInf;
-      if (c.score <= -kInf && there) added[i] = -kInf;
-      if (c.score > -kInf && c.score < kInf && there) added[i] = c.score;
+      bool there = false;
+      added[i] = colocation_score(c, i, there);
       runs = runs || add_scores(s[i], added[i]) >= 0;
       if (added[i] != 0 || (c.score >= kInf && there))
         term(ScoreTerm::Kind::kColocation, i, added[i] == 0 ? kInf : added[i], colocated(cp));
@@ -766,6 +775,9 @@ Scores Placer::promotion_scores(const Unit& u, const std::vector<ResourceRole>& 
   static const std::vector<const LocationConstraint*> kNone;
   const auto* found = lookup(locations, u.id);
   const auto& locs = found != nullptr ? *found : kNone;
+  static const std::vector<const ColocationConstraint*> kNoColocations;
+  const auto* colocated_found = lookup(colocations, u.id);
+  const auto& colos = colocated_found != nullptr ? *colocated_found : kNoColocations;
   Scores s(n(), -kInf);
   for (std::size_t i = 0; i < n(); ++i) {
     if (roles[i] != ResourceRole::kStarted || state.nodes[i] != NodeCondition::kOnline) continue;
@@ -779,6 +791,14 @@ Scores Placer::promotion_scores(const Unit& u, const std::vector<ResourceRole>& 
       if (!v) continue;
       s[i] = add_scores(s[i], *v);
       term(ScoreTerm::Kind::kPromotionLocation, i, *v, located(l));
+    }
+    for (const ColocationConstraint* c : colos) {
+      if (c->role != RoleFilter::kPromoted) continue;
+      bool there = false;
+      const int v = colocation_score(*c, i, there);
+      s[i] = add_scores(s[i], v);
+      if (v != 0 || (c->score >= kInf && there))
+        term(ScoreTerm::Kind::kPromotionColocation, i, v == 0 ? kInf : v, colocated(c));
     }
     if (s[i] <= 0) {
       if (s[i] > -kInf) term(ScoreTerm::Kind::kPromotionNoScore, i, -kInf);

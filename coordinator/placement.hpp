@@ -37,8 +37,9 @@ struct ScoreTerm {
     kPromotionLocation,
     kPromotionStickiness,
     kPromotionHeldBack,
-    kPromotionScore,    // the agent's promotion score here (crm_master: master-PRIMITIVE)
-    kPromotionNoScore,  // -inf: no positive score from the agent or a promotion location
+    kPromotionScore,       // the agent's promotion score here (crm_master: master-PRIMITIVE)
+    kPromotionNoScore,     // -inf: no positive score from the agent or a promotion location
+    kPromotionColocation,  // a colocation of the promoted role (role: promoted)
   };
   bool promotion() const { return kind >= Kind::kPromotionLocation; }
   Kind kind = Kind::kLocation;

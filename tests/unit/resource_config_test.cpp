@@ -143,6 +143,25 @@ TEST(ResourceConfig, CloneMaxZeroIsAcceptedAndUnsetMeansEveryNode) {
   EXPECT_EQ(zero->config.resources.clones.front().clone_max, 0);
 }
 
+TEST(ResourceConfig, ColocationRoleOnTheColocatedSide) {
+  const std::string coloc = "{resource: web, with: db-clone, score: inf, with_role: promoted}";
+  EXPECT_NE(
+      errors(replace(kWeb, coloc, "{resource: web, role: promoted, with: db-clone, score: inf}"))
+          .find("constraints.colocation[0].role: the roles promoted and unpromoted exist only "
+                "for promotable clones"),
+      std::string::npos);
+  EXPECT_NE(
+      errors(replace(kWeb, coloc, "{resource: db-clone, role: unpromoted, with: web, score: inf}"))
+          .find("constraints.colocation[0].role: role: unpromoted on the colocated side is "
+                "not supported"),
+      std::string::npos);
+  auto ok = parse_config(
+      kHead + replace(kWeb, coloc, "{resource: db-clone, role: promoted, with: web, score: inf}"),
+      "c.yaml");
+  ASSERT_TRUE(ok) << ok.error().front().to_string();
+  EXPECT_EQ(ok->config.resources.colocations.front().role, RoleFilter::kPromoted);
+}
+
 TEST(ResourceConfig, OrderKinds) {
   const std::string order = "{first: db-clone, first_action: promote, then: web}";
   for (const auto& [text, kind, symmetrical] :
