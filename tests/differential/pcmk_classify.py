@@ -1,0 +1,434 @@
+"""The categories of the differences between Pacemaker's placement and hactl's (pcmk_diff.py).
+
+Each differing top-level resource (a primitive outside any group or clone, a group, a clone)
+is put in the first category whose evidence is found, from both schedulers' own accounts:
+Pacemaker's planned actions with their reasons and its allocation and promotion scores
+(crm_simulate -R -s --output-as=xml, plan.xml), hactl's scores and tie-breaks (hactl explain
+--json). A resource that is colocated with, or ordered after, another that differs is
+counted as a consequence of that one, not on its own. The rule each category names is cited
+in CATEGORIES (Pacemaker 2.1's sources, lib/pacemaker/).
+"""
+
+import json
+import os
+import re
+import subprocess
+import xml.etree.ElementTree as ET
+
+INF = 1000000
+
+# Category keys (what the CI test's table of known categories names) and their titles.
+REFUSED = "refused"
+PCMK_ERROR = "pcmk-error"
+ORDER = "order-blocks-then"
+INACTIVE_PRIMARY = "inactive-primary"
+PROMOTE_ZERO = "promote-at-0"
+GROUP_PARTIAL = "group-partial"
+NEGATIVE = "negative-score"
+CLONE_NEGATIVE = "clone-negative"
+TIE = "tie-fewest-resources"
+DEPENDENTS = "dependents-pull-primary"
+PROMOTE_TIE = "promote-tie"
+PROMOTE_STICKINESS = "promote-stickiness"
+PROMOTE_LOCATION = "promote-clone-location"
+PROMOTE_PLACEMENT = "promotion-score-places"
+PCMK_UNSETTLED = "pcmk-unsettled"
+UNCLASSIFIED = "unclassified"
+
+TITLES = {
+    REFUSED: "hactl refuses the configuration",
+    PCMK_ERROR: "Pacemaker's tools failed (a bug of this script)",
+    ORDER: "order: Pacemaker stops or blocks `then` while `first` cannot run",
+    INACTIVE_PRIMARY: "colocation with an inactive primary: Pacemaker subtracts its score "
+                      "everywhere",
+    PROMOTE_ZERO: "promotion: Pacemaker promotes at a promotion score of 0",
+    GROUP_PARTIAL: "group: Pacemaker runs the members before the first that cannot run",
+    NEGATIVE: "negative score: Pacemaker runs nothing on a node scoring below 0",
+    CLONE_NEGATIVE: "clone: an instance's stickiness does not lift the clone's negative score",
+    TIE: "tie: Pacemaker prefers the node with the fewest resources assigned so far",
+    DEPENDENTS: "colocation: Pacemaker weighs the dependents' scores into the primary's "
+                "placement",
+    PROMOTE_TIE: "promotion tie: Pacemaker breaks it by its instance order, hactl by name",
+    PROMOTE_STICKINESS: "promotion: Pacemaker adds no stickiness to the promoted instance",
+    PROMOTE_LOCATION: "promotion: Pacemaker counts the clone's location scores (any role)",
+    PROMOTE_PLACEMENT: "promotable clone: Pacemaker places instances where promotion scores "
+                       "are high",
+    PCMK_UNSETTLED: "Pacemaker does not settle (compared: its first transition)",
+    UNCLASSIFIED: "differs (unclassified)",
+}
+
+# What each category means, and the rule of Pacemaker's it comes from (for the report).
+CATEGORIES = {
+    REFUSED: "hactl's loader refused the file (a feature hactl does not have yet); the first "
+             "line of its error is the detail.",
+    PCMK_ERROR: "cibadmin, crm_attribute or crm_simulate failed, or the status section did not "
+                "hold what the generator meant: a bug of the generator, not a finding.",
+    ORDER: "A Mandatory order makes `then` depend on `first` being runnable: when `first` "
+           "cannot run, Pacemaker marks then's start (and its running pseudo-action) "
+           "unrunnable and stops it (\"due to unrunnable FIRST start\"; "
+           "pcmk__update_action_for_orderings, pe_order_runnable_left). hactl's orders only "
+           "sequence actions and never change where something runs.",
+    NEGATIVE: "pcmk__assign_primitive (pcmk_sched_primitive.c): when the best node's score is "
+              "below 0 the resource is not assigned (\"node availability\"); clone instances "
+              "likewise skip nodes scoring below 0. A negative score is a ban in Pacemaker, "
+              "while hactl takes the best node whatever its score unless it is -inf.",
+    INACTIVE_PRIMARY: "pcmk__apply_coloc_to_weights (pcmk_sched_colocation.c): for a positive "
+                      "non-INFINITY colocation whose primary is not active, the score is "
+                      "subtracted from the dependent on every node (\"subtracting S because "
+                      "primary P inactive\"), which can push every node below 0 (and then it "
+                      "stops, see the negative-score rule); hactl ignores a colocation with "
+                      "something that does not run.",
+    TIE: "compare_nodes (pcmk_sched_nodes.c) breaks equal scores by the number of resources "
+         "already assigned to each node (fewest first), and only then by the node the "
+         "resource runs on and the node name; hactl breaks them by where it runs, then name "
+         "(docs/scheduler.md, stage 3).",
+    PROMOTE_ZERO: "set_instance_role (pcmk_sched_promotable.c) refuses promotion only when the "
+                  "instance's promotion score is below 0; a missing master score counts -1, an "
+                  "explicit 0 may be promoted. hactl promotes only above 0.",
+    DEPENDENTS: "Before placing a resource, Pacemaker adds the scores of the resources "
+                "colocated with it, scaled by colocation score / INFINITY "
+                "(pcmk__add_colocated_node_scores, add_node_scores_matching_attr; rolled "
+                "back if no node would be left), so a dependent's location preference, "
+                "stickiness or ban pulls its primary; a product that rounds to 0 counts +1 "
+                "whatever the sign of the dependent's score. hactl places the primary on its "
+                "own scores first.",
+    CLONE_NEGATIVE: "can_run_instance (pcmk_sched_clone.c) checks the clone's own score on "
+                    "the node, which holds no instance's stickiness: below 0 no instance runs "
+                    "there, even one whose stickiness would make its own score positive. "
+                    "hactl adds the instances' stickiness to the clone's score first.",
+    GROUP_PARTIAL: "A group is a chain of INFINITY colocations and orders of its members: its "
+                   "node is the first member's (later members' bans are merged only if some "
+                   "node stays available), and a member that cannot run there stops, with "
+                   "those after it; hactl moves the whole group to a node where every member "
+                   "can run.",
+    PROMOTE_TIE: "cmp_promotable_instance (pcmk_sched_promotable.c): equal promotion "
+                 "priorities go to the instance whose current role is higher, then to "
+                 "pcmk__cmp_instance's order of the instances (their nodes' scores and "
+                 "resource counts), not to the node name as in hactl.",
+    PROMOTE_STICKINESS: "An instance's promotion priority is its promotion score plus the "
+                        "promoted-role locations and colocations (sort_promotable_instances); "
+                        "resource-stickiness counts only for where instances run. hactl adds "
+                        "the stickiness to the promotion score of the instance promoted now.",
+    PROMOTE_LOCATION: "set_sort_index_to_node_weight (pcmk_sched_promotable.c) makes the "
+                      "final promotion priority the clone's own score on the instance's node "
+                      "plus its promotion score, so location constraints for any role count "
+                      "for promotion; hactl counts only those with role: promoted.",
+    PROMOTE_PLACEMENT: "pcmk__add_promotion_scores adds each positive promotion score to the "
+                       "instance's score on that node before instances are placed, so with "
+                       "clone-max below the number of nodes the instances go where they may "
+                       "be promoted; hactl places instances without promotion scores.",
+    PCMK_UNSETTLED: "crm_simulate kept scheduling actions for 5 transitions (seen with cloned "
+                    "groups, whose members' histories it matches to different instances); the "
+                    "first transition's outcome is compared.",
+    UNCLASSIFIED: "None of the rules above explains it: read the case.",
+}
+
+
+def score(text):
+    if text in ("INFINITY", "+INFINITY"):
+        return INF
+    if text == "-INFINITY":
+        return -INF
+    return int(text)
+
+
+class Evidence:
+    """What both schedulers said about one case."""
+
+    def __init__(self, c, pc, ha, d, hactl):
+        self.c, self.pc, self.ha, self.d, self.hactl = c, pc, ha, d, hactl
+        plan = ET.parse(os.path.join(d, "plan.xml")).getroot()
+        self.actions = [a.attrib for a in plan.iter("rsc_action")]
+        self.weights = {}  # (function, id, node) -> score
+        for w in plan.iter("node_weight"):
+            self.weights[(w.get("function"), w.get("id"), w.get("node"))] = score(w.get("score"))
+        self.promotion = [(p.get("id"), p.get("node"), score(p.get("score")))
+                          for p in plan.iter("promotion_score")]
+        final = ET.parse(os.path.join(d, "final.xml")).getroot()
+        # (primitive, node) -> its instance's promotion priority, once settled
+        self.final_promotion = {(p.get("id").split(":")[0], p.get("node")): score(p.get("score"))
+                                for p in final.iter("promotion_score") if p.get("node")}
+
+        self._explained = {}
+
+    def promotion_of(self, unit, node):
+        return self.final_promotion.get((self.c.primitives_of(unit)[0], node))
+
+    def explain(self, unit):
+        """hactl explain UNIT --json: {node: {score, promotion_score, reasons}}, tie_break."""
+        if unit not in self._explained:
+            r = subprocess.run([self.hactl, "explain", unit, "--config", "config.yaml",
+                                "--state", "state.yaml", "--json"], cwd=self.d,
+                               capture_output=True, text=True, timeout=60,
+                               stdin=subprocess.DEVNULL)
+            j = json.loads(r.stdout) if r.returncode == 0 else {"nodes": [], "tie_break": None}
+            self._explained[unit] = ({n["node"]: n for n in j["nodes"]}, j.get("tie_break"))
+        return self._explained[unit]
+
+    def nodes(self, placed, unit, role=None):
+        """Nodes where any primitive of the unit is active (in that role, if given)."""
+        out = set()
+        for p in self.c.primitives_of(unit):
+            out |= {n for n, r in placed.get(p, ()) if role is None or r == role}
+        return out
+
+
+def unit_of(c, prim):
+    return c.top_of(prim)
+
+
+def depends_on(c, unit):
+    """Units this one is colocated with (as the dependent): where they go, it follows."""
+    out = set()
+    for x in c.colocations:
+        if unit_of(c, x["rsc"]) == unit:
+            out.add(unit_of(c, x["with"]))
+    for s in c.coloc_sets:
+        members = [unit_of(c, r) for x in s["sets"] for r in x["resources"]]
+        if unit in members:
+            out |= set(members)
+    out.discard(unit)
+    return out
+
+
+def order_blocked(ev, unit):
+    """`unit` is `then` of a Mandatory order whose `first` does not run (or is not promoted,
+    for first-action promote) in Pacemaker's outcome, and runs in fewer places there than in
+    hactl's; or Pacemaker says so ("unrunnable FIRST ...", "required FIRST ...")."""
+    c = ev.c
+    if not (ev.nodes(ev.ha, unit) - ev.nodes(ev.pc, unit)):
+        return None
+    prims = set(c.primitives_of(unit))
+    for o in c.orders:
+        if unit_of(c, o["then"]) != unit or o["kind"] != "Mandatory":
+            continue
+        role = "promoted" if o["first_action"] == "promote" else None
+        if not ev.nodes(ev.pc, unit_of(c, o["first"]), role):
+            what = "is not promoted" if role else "does not run"
+            return f"{o['first']} {what} (Mandatory order {o['first']} -> {o['then']})"
+        for a in ev.actions:
+            m = re.match(r"(unrunnable|required) (\S+) ", a.get("reason", "") + " ")
+            if m and a["resource"].split(":")[0] in prims and m.group(2) in c.primitives_of(
+                    unit_of(c, o["first"])) + [o["first"]]:
+                return f"{a['resource']}: {a['action']} due to {a['reason']}"
+    return None
+
+
+def inactive_primary(ev, unit):
+    if ev.nodes(ev.pc, unit) or not ev.nodes(ev.ha, unit):
+        return None
+    for x in ev.c.colocations:
+        if (unit_of(ev.c, x["rsc"]) == unit and 0 < x["score"] < INF
+                and not ev.nodes(ev.pc, unit_of(ev.c, x["with"]))):
+            return f"{unit} with {x['with']} ({x['score']}), which does not run"
+    return None
+
+
+def negative(ev, unit):
+    scores, _ = ev.explain(unit)
+    for n in sorted(ev.nodes(ev.ha, unit) - ev.nodes(ev.pc, unit)):
+        s = scores.get(n, {}).get("score")
+        if s is not None and -INF < s < 0:
+            return f"hactl runs {unit} on {n}, which it scores {s}"
+    return None
+
+
+def clone_negative(ev, unit):
+    """hactl runs an instance where the clone scores >= 0 only thanks to its stickiness."""
+    if unit not in ev.c.clones:
+        return None
+    scores, _ = ev.explain(unit)
+    for n in sorted(ev.nodes(ev.ha, unit) - ev.nodes(ev.pc, unit)):
+        node = scores.get(n, {})
+        sticky = sum(r["score"] for r in node.get("reasons", []) if r["kind"] == "stickiness")
+        s = node.get("score")
+        if s is not None and sticky and -INF < s - sticky < 0 <= s:
+            return f"{unit} on {n}: {s - sticky} without the instance's stickiness {sticky}"
+    return None
+
+
+def promote_zero(ev, unit):
+    if not ev.c.promotable(unit):
+        return None
+    extra = ev.nodes(ev.pc, unit, "promoted") - ev.nodes(ev.ha, unit, "promoted")
+    for node in sorted(extra):
+        if ev.promotion_of(unit, node) == 0:
+            return f"Pacemaker promotes {unit} on {node} at promotion score 0"
+    return None
+
+
+def promoted_diff(ev, unit):
+    """(nodes promoted by Pacemaker only, by hactl only) when both run instances there."""
+    if not ev.c.promotable(unit):
+        return set(), set()
+    both = ev.nodes(ev.pc, unit) & ev.nodes(ev.ha, unit)
+    a = (ev.nodes(ev.pc, unit, "promoted") - ev.nodes(ev.ha, unit, "promoted")) & both
+    b = (ev.nodes(ev.ha, unit, "promoted") - ev.nodes(ev.pc, unit, "promoted")) & both
+    return a, b
+
+
+def promote_tie(ev, unit):
+    a_nodes, b_nodes = promoted_diff(ev, unit)
+    for a in sorted(a_nodes):
+        for b in sorted(b_nodes):
+            pa, pb = ev.promotion_of(unit, a), ev.promotion_of(unit, b)
+            if pa is not None and pa == pb:
+                return f"{unit}: {a} and {b} both at promotion priority {pa} in Pacemaker; " \
+                       f"it promotes {a}, hactl {b}"
+    return None
+
+
+def promote_stickiness(ev, unit):
+    a_nodes, b_nodes = promoted_diff(ev, unit)
+    scores, _ = ev.explain(unit)
+    for b in sorted(b_nodes):
+        reasons = scores.get(b, {}).get("reasons", [])
+        sticky = sum(r["score"] for r in reasons if r["kind"] == "promotion_stickiness")
+        hb = scores.get(b, {}).get("promotion_score")
+        for a in sorted(a_nodes):
+            ha = scores.get(a, {}).get("promotion_score")
+            if sticky and ha is not None and hb is not None and hb - sticky <= ha < hb:
+                return f"{unit}: hactl keeps {b} promoted ({hb} with its stickiness {sticky}, " \
+                       f"{a} {ha}); Pacemaker promotes {a}"
+    return None
+
+
+def promote_location(ev, unit):
+    from pcmk_diff import location_score
+    a_nodes, b_nodes = promoted_diff(ev, unit)
+    for a in sorted(a_nodes):
+        for b in sorted(b_nodes):
+            pa, pb = ev.promotion_of(unit, a), ev.promotion_of(unit, b)
+            la, lb = location_score(ev.c, unit, a), location_score(ev.c, unit, b)
+            if pa is None or pb is None or la == lb or abs(la) >= INF or abs(lb) >= INF:
+                continue
+            if pa > pb and pa - la <= pb - lb:
+                return f"{unit}: the clone's locations give {a} {la} and {b} {lb}; " \
+                       f"Pacemaker promotes {a} ({pa} against {pb}), hactl {b}"
+    return None
+
+
+def promote_placement(ev, unit):
+    """Instances on different nodes, Pacemaker's on nodes with higher promotion scores."""
+    if not ev.c.promotable(unit):
+        return None
+    only_p = ev.nodes(ev.pc, unit) - ev.nodes(ev.ha, unit)
+    only_h = ev.nodes(ev.ha, unit) - ev.nodes(ev.pc, unit)
+    scores, _ = ev.explain(unit)
+    for a in sorted(only_p):
+        for b in sorted(only_h):
+            ma = sum(int(ev.c.promo[a].get(f"master-{p}", 0)) for p in ev.c.primitives_of(unit))
+            mb = sum(int(ev.c.promo[b].get(f"master-{p}", 0)) for p in ev.c.primitives_of(unit))
+            ha, hb = scores.get(a, {}).get("score"), scores.get(b, {}).get("score")
+            if ma > max(mb, 0) and ha is not None and hb is not None and ha <= hb < ha + ma:
+                return f"{unit}: Pacemaker runs an instance on {a} (promotion score {ma}), " \
+                       f"hactl on {b} ({mb}); hactl scores them {ha} and {hb}"
+    return None
+
+
+def tie(ev, unit):
+    """Pacemaker and hactl each saw the nodes they chose as equal, and chose differently."""
+    only_p = ev.nodes(ev.pc, unit) - ev.nodes(ev.ha, unit)
+    only_h = ev.nodes(ev.ha, unit) - ev.nodes(ev.pc, unit)
+    if not only_p or not only_h:
+        return None
+    scores, _ = ev.explain(unit)
+    fn, ident = ("pcmk__clone_allocate", unit) if unit in ev.c.clones else \
+        ("pcmk__primitive_assign", ev.c.primitives_of(unit)[0])
+    for a in sorted(only_p):
+        for b in sorted(only_h):
+            ha, hb = scores.get(a, {}).get("score"), scores.get(b, {}).get("score")
+            pa, pb = ev.weights.get((fn, ident, a)), ev.weights.get((fn, ident, b))
+            if ha is not None and ha == hb and (pa is None or pa == pb):
+                return (f"{unit}: {a} and {b} tie at {ha} in hactl"
+                        + (f" and {pa} in Pacemaker" if pa is not None else "")
+                        + f"; Pacemaker takes {a}, hactl {b}")
+    return None
+
+
+def dependents(ev, unit):
+    """A primary placed by Pacemaker on a node hactl does not score higher, which Pacemaker
+    scores higher once it has weighed in the resources colocated with it."""
+    deps = [x for x in ev.c.colocations if unit_of(ev.c, x["with"]) == unit and x["score"] != 0]
+    if not deps:
+        return None
+    scores, _ = ev.explain(unit)
+    fn, ident = ("pcmk__clone_allocate", unit) if unit in ev.c.clones else \
+        ("pcmk__primitive_assign", ev.c.primitives_of(unit)[0])
+    for a in sorted(ev.nodes(ev.pc, unit) - ev.nodes(ev.ha, unit)):
+        for b in sorted(ev.nodes(ev.ha, unit) - ev.nodes(ev.pc, unit)) or [None]:
+            ha = scores.get(a, {}).get("score")
+            hb = scores.get(b, {}).get("score") if b else None
+            pa, pb = ev.weights.get((fn, ident, a)), ev.weights.get((fn, ident, b))
+            if ha is None or (hb is not None and ha > hb):
+                continue
+            if pa is not None and (pb is None or pa > pb):
+                names = ", ".join(sorted({x["rsc"] for x in deps}))
+                return (f"{unit} on {a}: Pacemaker {pa}" + (f" against {pb} on {b}" if b else "")
+                        + f", hactl {ha}" + (f" against {hb}" if b else "")
+                        + f"; colocated with it: {names}")
+    return None
+
+
+def group_partial(ev, unit):
+    """Pacemaker runs the group's first members (not all), hactl all of them or none."""
+    if unit not in ev.c.groups:
+        return None
+    members = ev.c.groups[unit]
+    on = [bool(ev.pc.get(m)) for m in members]
+    if not on[0] or all(on) or any(on[on.index(False):]):
+        return None
+    h = [bool(ev.ha.get(m)) for m in members]
+    if any(h) and not all(h):
+        return None
+    cut = on.index(False)
+    return (f"Pacemaker runs {', '.join(members[:cut])} and stops {', '.join(members[cut:])}; "
+            f"hactl runs " + ("the whole group" if all(h) else "none of it"))
+
+
+DETECTORS = [(ORDER, order_blocked), (INACTIVE_PRIMARY, inactive_primary),
+             (PROMOTE_ZERO, promote_zero), (GROUP_PARTIAL, group_partial),
+             (NEGATIVE, negative), (CLONE_NEGATIVE, clone_negative),
+             (PROMOTE_PLACEMENT, promote_placement), (TIE, tie), (DEPENDENTS, dependents),
+             (PROMOTE_STICKINESS, promote_stickiness), (PROMOTE_LOCATION, promote_location),
+             (PROMOTE_TIE, promote_tie)]
+
+
+def classify_units(ev, diffs):
+    """[(unit, category, detail)] for each differing unit; consequences as (unit, None, of)."""
+    c = ev.c
+    units = []
+    for prim, _a, _b in diffs:
+        u = unit_of(c, prim)
+        if u not in units:
+            units.append(u)
+    out = []
+    for u in units:
+        upstream = sorted(depends_on(c, u) & set(units))
+        found = None
+        for category, detect in DETECTORS:
+            if category != ORDER and upstream:
+                break
+            detail = detect(ev, u)
+            if detail:
+                found = (u, category, detail)
+                break
+        if found is None and upstream:
+            found = (u, None, f"follows {', '.join(upstream)}")
+        out.append(found or (u, UNCLASSIFIED, f"{u}: no rule found"))
+    return out
+
+
+def classify(c, pc, ha, diffs, d, hactl):
+    """(categories, detail): the categories of the case's root differences, in the order of
+    DETECTORS, and one line per differing unit."""
+    ev = Evidence(c, pc, ha, d, hactl)
+    per_unit = classify_units(ev, diffs)
+    cats = []
+    for _u, cat, _detail in per_unit:
+        if cat is not None and cat not in cats:
+            cats.append(cat)
+    if not cats:  # only consequences: of a cycle of differences
+        cats = [UNCLASSIFIED]
+    detail = "\n".join(f"  {u}: {cat or 'consequence'}: {detail}" for u, cat, detail in per_unit)
+    return cats, detail
