@@ -44,13 +44,15 @@ TITLES = {
     PROMOTE_ZERO: "promotion: Pacemaker promotes at a promotion score of 0",
     GROUP_PARTIAL: "group: Pacemaker runs the members before the first that cannot run",
     NEGATIVE: "negative score: Pacemaker runs nothing on a node scoring below 0",
-    CLONE_NEGATIVE: "clone: an instance's stickiness does not lift the clone's negative score",
+    CLONE_NEGATIVE: "clone: no instance where the clone's own score is below 0 (stickiness "
+                    "and colocations do not lift it)",
     TIE: "tie: Pacemaker prefers the node with the fewest resources assigned so far",
     DEPENDENTS: "colocation: Pacemaker weighs the dependents' scores into the primary's "
                 "placement",
     PROMOTE_TIE: "promotion tie: Pacemaker breaks it by its instance order, hactl by name",
     PROMOTE_STICKINESS: "promotion: Pacemaker adds no stickiness to the promoted instance",
-    PROMOTE_LOCATION: "promotion: Pacemaker counts the clone's location scores (any role)",
+    PROMOTE_LOCATION: "promotion: Pacemaker counts the clone's own node score (locations for "
+                      "any role, dependents)",
     PROMOTE_PLACEMENT: "promotable clone: Pacemaker places instances where promotion scores "
                        "are high",
     PCMK_UNSETTLED: "Pacemaker does not settle (compared: its first transition)",
@@ -93,9 +95,10 @@ CATEGORIES = {
                 "whatever the sign of the dependent's score. hactl places the primary on its "
                 "own scores first.",
     CLONE_NEGATIVE: "can_run_instance (pcmk_sched_clone.c) checks the clone's own score on "
-                    "the node, which holds no instance's stickiness: below 0 no instance runs "
-                    "there, even one whose stickiness would make its own score positive. "
-                    "hactl adds the instances' stickiness to the clone's score first.",
+                    "the node (its locations; no instance's stickiness, and a colocation with "
+                    "another clone counts only per instance, later): below 0 no instance runs "
+                    "there, whatever would lift the instance's own score. hactl adds "
+                    "stickiness and colocations to the clone's score before that test.",
     GROUP_PARTIAL: "A group is a chain of INFINITY colocations and orders of its members: its "
                    "node is the first member's (later members' bans are merged only if some "
                    "node stays available), and a member that cannot run there stops, with "
@@ -111,8 +114,10 @@ CATEGORIES = {
                         "the stickiness to the promotion score of the instance promoted now.",
     PROMOTE_LOCATION: "set_sort_index_to_node_weight (pcmk_sched_promotable.c) makes the "
                       "final promotion priority the clone's own score on the instance's node "
-                      "plus its promotion score, so location constraints for any role count "
-                      "for promotion; hactl counts only those with role: promoted.",
+                      "plus its promotion score, so location constraints for any role, and "
+                      "the scores merged from resources colocated with the clone, count for "
+                      "promotion; hactl counts only the agent's score and locations with "
+                      "role: promoted.",
     PROMOTE_PLACEMENT: "pcmk__add_promotion_scores adds each positive promotion score to the "
                        "instance's score on that node before instances are placed, so with "
                        "clone-max below the number of nodes the instances go where they may "
@@ -142,8 +147,8 @@ class Evidence:
         self.weights = {}  # (function, id, node) -> score
         for w in plan.iter("node_weight"):
             self.weights[(w.get("function"), w.get("id"), w.get("node"))] = score(w.get("score"))
-        self.promotion = [(p.get("id"), p.get("node"), score(p.get("score")))
-                          for p in plan.iter("promotion_score")]
+        self.plan_promotion = {(p.get("id").split(":")[0], p.get("node")): score(p.get("score"))
+                               for p in plan.iter("promotion_score") if p.get("node")}
         final = ET.parse(os.path.join(d, "final.xml")).getroot()
         # (primitive, node) -> its instance's promotion priority, once settled
         self.final_promotion = {(p.get("id").split(":")[0], p.get("node")): score(p.get("score"))
@@ -151,8 +156,28 @@ class Evidence:
 
         self._explained = {}
 
-    def promotion_of(self, unit, node):
-        return self.final_promotion.get((self.c.primitives_of(unit)[0], node))
+    def promotion_of(self, unit, node, plan=False):
+        table = self.plan_promotion if plan else self.final_promotion
+        return table.get((self.c.primitives_of(unit)[0], node))
+
+    def pcmk_score(self, unit, node):
+        """Pacemaker's final score for the unit on node in its first transition: its first
+        primitive's (for a clone, the best of its instances')."""
+        prim = self.c.primitives_of(unit)[0]
+        if unit not in self.c.clones:
+            return self.weights.get(("pcmk__primitive_assign", prim, node))
+        found = [v for (fn, ident, n), v in self.weights.items()
+                 if fn == "pcmk__primitive_assign" and n == node
+                 and re.fullmatch(re.escape(prim) + r":\d+", ident)]
+        return max(found) if found else None
+
+    def hactl_promotion_sum(self, unit, node):
+        """hactl's promotion score on node before its > 0 test: the agent's score and the
+        promoted-role locations (no stickiness)."""
+        scores, _ = self.explain(unit)
+        reasons = scores.get(node, {}).get("reasons", [])
+        return sum(r["score"] for r in reasons if r.get("promotion") and r["kind"] in (
+            "promotion_score", "promotion_location"))
 
     def explain(self, unit):
         """hactl explain UNIT --json: {node: {score, promotion_score, reasons}}, tie_break."""
@@ -203,7 +228,10 @@ def order_blocked(ev, unit):
         if unit_of(c, o["then"]) != unit or o["kind"] != "Mandatory":
             continue
         role = "promoted" if o["first_action"] == "promote" else None
-        if not ev.nodes(ev.pc, unit_of(c, o["first"]), role):
+        first = unit_of(c, o["first"])
+        if ev.nodes(ev.pc, first, role) != ev.nodes(ev.ha, first, role):
+            continue  # `first` differs: `then` follows it (classify_units)
+        if not ev.nodes(ev.pc, first, role):
             what = "is not promoted" if role else "does not run"
             return f"{o['first']} {what} (Mandatory order {o['first']} -> {o['then']})"
         for a in ev.actions:
@@ -234,16 +262,18 @@ def negative(ev, unit):
 
 
 def clone_negative(ev, unit):
-    """hactl runs an instance where the clone scores >= 0 only thanks to its stickiness."""
+    """hactl runs an instance where the clone's own score (without its instances'
+    stickiness and its colocations) is below 0."""
     if unit not in ev.c.clones:
         return None
     scores, _ = ev.explain(unit)
     for n in sorted(ev.nodes(ev.ha, unit) - ev.nodes(ev.pc, unit)):
         node = scores.get(n, {})
-        sticky = sum(r["score"] for r in node.get("reasons", []) if r["kind"] == "stickiness")
+        added = sum(r["score"] for r in node.get("reasons", [])
+                    if r["kind"] in ("stickiness", "colocation") and not r.get("promotion"))
         s = node.get("score")
-        if s is not None and sticky and -INF < s - sticky < 0 <= s:
-            return f"{unit} on {n}: {s - sticky} without the instance's stickiness {sticky}"
+        if s is not None and added and -INF < s - added < 0 <= s:
+            return f"{unit} on {n}: {s - added} without its stickiness and colocations ({added})"
     return None
 
 
@@ -252,7 +282,8 @@ def promote_zero(ev, unit):
         return None
     extra = ev.nodes(ev.pc, unit, "promoted") - ev.nodes(ev.ha, unit, "promoted")
     for node in sorted(extra):
-        if ev.promotion_of(unit, node) == 0:
+        if 0 in (ev.promotion_of(unit, node), ev.promotion_of(unit, node, plan=True)) or \
+                ev.hactl_promotion_sum(unit, node) == 0:
             return f"Pacemaker promotes {unit} on {node} at promotion score 0"
     return None
 
@@ -294,17 +325,21 @@ def promote_stickiness(ev, unit):
 
 
 def promote_location(ev, unit):
-    from pcmk_diff import location_score
+    """Pacemaker promotes a over b by the clone's own score on the nodes (its locations for
+    any role, its dependents' scores), where hactl's promotion scores rank b first."""
     a_nodes, b_nodes = promoted_diff(ev, unit)
+    scores, _ = ev.explain(unit)
     for a in sorted(a_nodes):
         for b in sorted(b_nodes):
             pa, pb = ev.promotion_of(unit, a), ev.promotion_of(unit, b)
-            la, lb = location_score(ev.c, unit, a), location_score(ev.c, unit, b)
-            if pa is None or pb is None or la == lb or abs(la) >= INF or abs(lb) >= INF:
+            ha = scores.get(a, {}).get("promotion_score")
+            hb = scores.get(b, {}).get("promotion_score")
+            if None in (pa, pb, ha, hb) or not (pa > pb and ha <= hb):
                 continue
-            if pa > pb and pa - la <= pb - lb:
-                return f"{unit}: the clone's locations give {a} {la} and {b} {lb}; " \
-                       f"Pacemaker promotes {a} ({pa} against {pb}), hactl {b}"
+            base = sum(ev.hactl_promotion_sum(unit, n) for n in (a, b))
+            if pa + pb != base:  # something beyond the agent's and the role's scores
+                return f"{unit}: Pacemaker's promotion priorities {a} {pa}, {b} {pb}; " \
+                       f"hactl's {ha} and {hb}"
     return None
 
 
@@ -333,12 +368,10 @@ def tie(ev, unit):
     if not only_p or not only_h:
         return None
     scores, _ = ev.explain(unit)
-    fn, ident = ("pcmk__clone_allocate", unit) if unit in ev.c.clones else \
-        ("pcmk__primitive_assign", ev.c.primitives_of(unit)[0])
     for a in sorted(only_p):
         for b in sorted(only_h):
             ha, hb = scores.get(a, {}).get("score"), scores.get(b, {}).get("score")
-            pa, pb = ev.weights.get((fn, ident, a)), ev.weights.get((fn, ident, b))
+            pa, pb = ev.pcmk_score(unit, a), ev.pcmk_score(unit, b)
             if ha is not None and ha == hb and (pa is None or pa == pb):
                 return (f"{unit}: {a} and {b} tie at {ha} in hactl"
                         + (f" and {pa} in Pacemaker" if pa is not None else "")
@@ -353,13 +386,11 @@ def dependents(ev, unit):
     if not deps:
         return None
     scores, _ = ev.explain(unit)
-    fn, ident = ("pcmk__clone_allocate", unit) if unit in ev.c.clones else \
-        ("pcmk__primitive_assign", ev.c.primitives_of(unit)[0])
     for a in sorted(ev.nodes(ev.pc, unit) - ev.nodes(ev.ha, unit)):
         for b in sorted(ev.nodes(ev.ha, unit) - ev.nodes(ev.pc, unit)) or [None]:
             ha = scores.get(a, {}).get("score")
             hb = scores.get(b, {}).get("score") if b else None
-            pa, pb = ev.weights.get((fn, ident, a)), ev.weights.get((fn, ident, b))
+            pa, pb = ev.pcmk_score(unit, a), ev.pcmk_score(unit, b)
             if ha is None or (hb is not None and ha > hb):
                 continue
             if pa is not None and (pb is None or pa > pb):
@@ -394,8 +425,16 @@ DETECTORS = [(ORDER, order_blocked), (INACTIVE_PRIMARY, inactive_primary),
              (PROMOTE_TIE, promote_tie)]
 
 
+def ordered_after(c, unit):
+    """Units this one is ordered after (Mandatory): if they do not run, neither does it."""
+    return {unit_of(c, o["first"]) for o in c.orders
+            if unit_of(c, o["then"]) == unit and o["kind"] == "Mandatory"} - {unit}
+
+
 def classify_units(ev, diffs):
-    """[(unit, category, detail)] for each differing unit; consequences as (unit, None, of)."""
+    """[(unit, category, detail)] for each differing unit; consequences as (unit, None, of):
+    a unit colocated with one that differs follows it; one ordered after a differing one
+    follows it unless a rule of its own explains it."""
     c = ev.c
     units = []
     for prim, _a, _b in diffs:
@@ -404,17 +443,18 @@ def classify_units(ev, diffs):
             units.append(u)
     out = []
     for u in units:
-        upstream = sorted(depends_on(c, u) & set(units))
+        primaries = sorted(depends_on(c, u) & set(units))
+        firsts = sorted(ordered_after(c, u) & set(units))
         found = None
-        for category, detect in DETECTORS:
-            if category != ORDER and upstream:
-                break
+        if primaries:
+            found = (u, None, f"follows {', '.join(primaries)}")
+        for category, detect in DETECTORS if not primaries else []:
             detail = detect(ev, u)
             if detail:
                 found = (u, category, detail)
                 break
-        if found is None and upstream:
-            found = (u, None, f"follows {', '.join(upstream)}")
+        if found is None and firsts:
+            found = (u, None, f"follows {', '.join(firsts)} (ordered after it)")
         out.append(found or (u, UNCLASSIFIED, f"{u}: no rule found"))
     return out
 

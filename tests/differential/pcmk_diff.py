@@ -563,15 +563,15 @@ def hactl_constraints(c):
     for rid in c.stopped:  # target-role Stopped: hactl has no such meta; -inf on every node
         for n in c.nodes:
             loc.append(flow({"resource": rid, "node": n, "score": "-inf"}))
-    for loc in c.locations:
-        d = {"resource": loc["rsc"]}
-        if loc["rule"]:
-            d["rule"] = json.dumps(hactl_rule(loc["rule"]))
+    for x in c.locations:
+        d = {"resource": x["rsc"]}
+        if x["rule"]:
+            d["rule"] = json.dumps(hactl_rule(x["rule"]))
         else:
-            d["node"] = loc["node"]
-        d["score"] = hactl_score(loc["score"])
-        if loc["role"]:
-            d["role"] = loc["role"].lower()
+            d["node"] = x["node"]
+        d["score"] = hactl_score(x["score"])
+        if x["role"]:
+            d["role"] = x["role"].lower()
         loc.append(flow(d))
     for x in c.colocations:
         d = {"resource": x["rsc"], "with": x["with"], "score": hactl_score(x["score"])}
