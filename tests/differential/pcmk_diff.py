@@ -161,46 +161,6 @@ class Cluster:
         return [n for n in self.nodes if self.node_state[n] == "online"]
 
 
-def rule_holds(rule, node, attrs):
-    """Whether a generated rule holds on a node (its attributes): Pacemaker's and hactl's
-    reading, which agree on these (integers compared as integers, strings without case)."""
-    op, exprs = rule
-    results = []
-    for attr, cmp, _typ, value in exprs:
-        have = node if attr == "#uname" else attrs.get(attr)
-        if cmp in ("defined", "not_defined"):
-            results.append((have is not None) == (cmp == "defined"))
-        elif have is None:
-            results.append(cmp == "ne")
-        elif cmp in ("eq", "ne"):
-            results.append((have.lower() == value.lower()) == (cmp == "eq"))
-        else:
-            a, b = int(have), int(value)
-            results.append({"gt": a > b, "lt": a < b, "gte": a >= b, "lte": a <= b}[cmp])
-    return all(results) if op == "and" else any(results)
-
-
-def add_scores(a, b):
-    """Pacemaker's and hactl's saturating sum: -INFINITY wins over +INFINITY."""
-    if a <= -INF or b <= -INF:
-        return -INF
-    if a >= INF or b >= INF:
-        return INF
-    return max(-INF, min(INF, a + b))
-
-
-def location_score(c, rid, node, role=None):
-    """The sum of the location constraints (and target-role Stopped) on rid for node, those
-    for `role` (None: those for any role)."""
-    total = -INF if rid in c.stopped and role is None else 0
-    for loc in c.locations:
-        if loc["rsc"] != rid or loc["role"] != role:
-            continue
-        if loc["node"] == node or (loc["rule"] and rule_holds(loc["rule"], node, c.attrs[node])):
-            total = add_scores(total, loc["score"])
-    return total
-
-
 SCORES = [-INF, -1000, -100, -10, 0, 10, 50, 100, 200, 1000, INF]
 COLOC_SCORES = [INF, INF, -INF, 100, 500, -100, -500, 50]
 STICKINESS = [0, 0, 1, 50, 100, 100, 200, 1000]
