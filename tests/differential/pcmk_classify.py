@@ -280,7 +280,7 @@ def clone_negative(ev, unit):
 def promote_zero(ev, unit):
     if not ev.c.promotable(unit):
         return None
-    extra = ev.nodes(ev.pc, unit, "promoted") - ev.nodes(ev.ha, unit, "promoted")
+    extra, _ = promoted_diff(ev, unit)
     for node in sorted(extra):
         if 0 in (ev.promotion_of(unit, node), ev.promotion_of(unit, node, plan=True)) or \
                 ev.hactl_promotion_sum(unit, node) == 0:

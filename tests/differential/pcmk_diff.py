@@ -326,18 +326,17 @@ class Generator:
         r, c = self.rng, self.c
         gid = r.choice(sorted(c.groups))
         member = r.choice(c.groups[gid])
-        what = r.choice(["location", "stopped", "colocation"])
+        other = [u for u in c.units if u != gid]
+        what = r.choice(["location", "stopped", "colocation"] if other else ["location", "stopped"])
         if what == "location":
             c.locations.append({"rsc": member, "node": r.choice(c.nodes), "rule": None,
                                 "score": r.choice(SCORES), "role": None})
         elif what == "stopped":
             c.stopped.append(member)
         else:
-            other = [u for u in c.units if u != gid]
-            if other:
-                c.colocations.append({"rsc": member, "with": r.choice(other),
-                                      "score": r.choice(COLOC_SCORES), "with_role": None,
-                                      "rsc_role": None})
+            c.colocations.append({"rsc": member, "with": r.choice(other),
+                                  "score": r.choice(COLOC_SCORES), "with_role": None,
+                                  "rsc_role": None})
 
     def colocations(self):
         """Pairs (dependent, primary) with the primary earlier in a random order of the units
@@ -956,10 +955,16 @@ def run_pacemaker(c, d, work):
         # crashes on some of these files in 2.1.5; crm_simulate reads them all).
         final = pcmk(d, "crm_simulate", "-x", out, "-R", "-s", "--output-as=xml", cib=out,
                      stdout="final.xml")
+        now = read_status(final)
         if k == 1:
-            first = read_status(final)
+            first = before = now
+        elif now == before:
+            # What it still schedules does not run (an action an order keeps waiting):
+            # nothing changed in this transition.
+            return now, k - 1, notes, True
         if not actions_of(final):
-            return read_status(final), k, notes, True
+            return now, k, notes, True
+        before = now
     notes.append(f"Pacemaker still acts after {ROUNDS} transitions: "
                  + "; ".join(" ".join(a[:3]) for a in actions_of(final))
                  + "; compared: the outcome of its first transition")
@@ -1156,6 +1161,13 @@ def report(results, features, out=sys.stdout):
         seeds = " ".join(str(r.seed) for r in rs[:40]) + (" ..." if len(rs) > 40 else "")
         title = pcmk_classify.TITLES.get(cat, cat)
         out.write(f"  {len(rs):5d} ({p(len(rs))})  {cat}: {title}\n         seeds: {seeds}\n")
+    refusals = collections.Counter(refusal_kind(r.detail) for r in by_cat.get(
+        pcmk_classify.REFUSED, []))
+    if refusals:
+        out.write("\nhactl's refusals, by its error (file positions, indexes and names left "
+                  "out):\n")
+        for text, k in refusals.most_common():
+            out.write(f"  {k:5d}  {text}\n")
     out.write("\nper feature (clusters that use it: identical / each category):\n")
     for f in FEATURES:
         rs = [r for r in results if f in r.used]
@@ -1175,6 +1187,16 @@ def report(results, features, out=sys.stdout):
     if unsettled:
         out.write(f"not settled after {ROUNDS}: {' '.join(map(str, unsettled))}\n")
     return by_cat
+
+
+def refusal_kind(error):
+    """hactl's error without what differs from case to case."""
+    text = re.sub(r"^\S+:\d+:\d+: ", "", error)
+    text = re.sub(r"\[\d+\]", "[]", text)
+    text = re.sub(r"'[a-z]+\d+[a-z]*'", "'ID'", text)
+    text = re.sub(r"belongs to \S+: constrain \S+ instead", "belongs to GROUP: constrain GROUP "
+                  "instead", text)
+    return re.sub(r"form a cycle: .*", "form a cycle", text)
 
 
 def show_one(res, c):
