@@ -73,7 +73,11 @@ CATEGORIES = {
     NEGATIVE: "pcmk__assign_primitive (pcmk_sched_primitive.c): when the best node's score is "
               "below 0 the resource is not assigned (\"node availability\"); clone instances "
               "likewise skip nodes scoring below 0. A negative score is a ban in Pacemaker, "
-              "while hactl takes the best node whatever its score unless it is -inf.",
+              "while hactl takes the best node whatever its score unless it is -inf. Also "
+              "counted here: hactl runs it where Pacemaker's own sum is below 0 and hactl's "
+              "is not, as when a group's later members are merged into its first member "
+              "only while some node stays >= 0 (pcmk__add_colocated_node_scores rolls the "
+              "merge back otherwise), so their stickiness is lost.",
     INACTIVE_PRIMARY: "pcmk__apply_coloc_to_weights (pcmk_sched_colocation.c): for a positive "
                       "non-INFINITY colocation whose primary is not active, the score is "
                       "subtracted from the dependent on every node (\"subtracting S because "
@@ -142,7 +146,9 @@ class Evidence:
 
     def __init__(self, c, pc, ha, d, hactl):
         self.c, self.pc, self.ha, self.d, self.hactl = c, pc, ha, d, hactl
-        plan = ET.parse(os.path.join(d, "plan.xml")).getroot()
+        decided = os.path.join(d, "decided.xml")  # the plan of the transition that settled
+        plan = ET.parse(decided if os.path.exists(decided) else
+                        os.path.join(d, "plan.xml")).getroot()
         self.actions = [a.attrib for a in plan.iter("rsc_action")]
         self.weights = {}  # (function, id, node) -> score
         for w in plan.iter("node_weight"):
@@ -236,8 +242,9 @@ def order_blocked(ev, unit):
             return f"{o['first']} {what} (Mandatory order {o['first']} -> {o['then']})"
         for a in ev.actions:
             m = re.match(r"(unrunnable|required) (\S+) ", a.get("reason", "") + " ")
-            if m and a["resource"].split(":")[0] in prims and m.group(2) in c.primitives_of(
-                    unit_of(c, o["first"])) + [o["first"]]:
+            kept_off = a["action"] in ("stop", "demote") or a.get("blocked") == "true"
+            if m and kept_off and a["resource"].split(":")[0] in prims and m.group(2) in \
+                    c.primitives_of(first) + [o["first"], first]:
                 return f"{a['resource']}: {a['action']} due to {a['reason']}"
     return None
 
@@ -253,11 +260,24 @@ def inactive_primary(ev, unit):
 
 
 def negative(ev, unit):
+    """hactl runs the unit on a node it scores below 0."""
     scores, _ = ev.explain(unit)
     for n in sorted(ev.nodes(ev.ha, unit) - ev.nodes(ev.pc, unit)):
         s = scores.get(n, {}).get("score")
         if s is not None and -INF < s < 0:
             return f"hactl runs {unit} on {n}, which it scores {s}"
+    return None
+
+
+def negative_in_pacemaker(ev, unit):
+    """hactl runs the unit on a node that Pacemaker scores below 0, for a reason other than
+    its dependents (tried before): a group's merge of its members' scores is rolled back
+    when it leaves every node below 0, their stickiness with it."""
+    scores, _ = ev.explain(unit)
+    for n in sorted(ev.nodes(ev.ha, unit) - ev.nodes(ev.pc, unit)):
+        s, p = scores.get(n, {}).get("score"), ev.pcmk_score(unit, n)
+        if unit not in ev.c.clones and s is not None and p is not None and -INF < p < 0 <= s:
+            return f"hactl runs {unit} on {n} ({s}), which Pacemaker scores {p}"
     return None
 
 
@@ -270,7 +290,8 @@ def clone_negative(ev, unit):
     for n in sorted(ev.nodes(ev.ha, unit) - ev.nodes(ev.pc, unit)):
         node = scores.get(n, {})
         added = sum(r["score"] for r in node.get("reasons", [])
-                    if r["kind"] in ("stickiness", "colocation") and not r.get("promotion"))
+                    if r["kind"] in ("stickiness", "colocation") and not r.get("promotion")
+                    and abs(r["score"]) < INF)  # a mandatory colocation's term reads +inf
         s = node.get("score")
         if s is not None and added and -INF < s - added < 0 <= s:
             return f"{unit} on {n}: {s - added} without its stickiness and colocations ({added})"
@@ -417,10 +438,11 @@ def group_partial(ev, unit):
             f"hactl runs " + ("the whole group" if all(h) else "none of it"))
 
 
-DETECTORS = [(ORDER, order_blocked), (INACTIVE_PRIMARY, inactive_primary),
-             (PROMOTE_ZERO, promote_zero), (GROUP_PARTIAL, group_partial),
-             (NEGATIVE, negative), (CLONE_NEGATIVE, clone_negative),
+DETECTORS = [(ORDER, order_blocked), (PROMOTE_ZERO, promote_zero),
+             (GROUP_PARTIAL, group_partial), (NEGATIVE, negative),
+             (CLONE_NEGATIVE, clone_negative), (INACTIVE_PRIMARY, inactive_primary),
              (PROMOTE_PLACEMENT, promote_placement), (TIE, tie), (DEPENDENTS, dependents),
+             (NEGATIVE, negative_in_pacemaker),
              (PROMOTE_STICKINESS, promote_stickiness), (PROMOTE_LOCATION, promote_location),
              (PROMOTE_TIE, promote_tie)]
 
@@ -431,32 +453,79 @@ def ordered_after(c, unit):
             if unit_of(c, o["then"]) == unit and o["kind"] == "Mandatory"} - {unit}
 
 
+def cited_firsts(ev, unit, firsts):
+    """Those of `firsts` that Pacemaker names as why it does not start or keep `unit`."""
+    prims = set(ev.c.primitives_of(unit))
+    out = []
+    for a in ev.actions:
+        m = re.match(r"(unrunnable|required) (\S+) ", a.get("reason", "") + " ")
+        kept_off = a["action"] in ("stop", "demote") or a.get("blocked") == "true"
+        if m and kept_off and a["resource"].split(":")[0] in prims:
+            out += [f for f in firsts if m.group(2) == f or m.group(2) in
+                    ev.c.primitives_of(f)]
+    return sorted(set(out))
+
+
+def own_rule(ev, unit):
+    """(category, detail) of the first detector that explains the unit, or None."""
+    for category, detect in DETECTORS:
+        detail = detect(ev, unit)
+        if detail:
+            return category, detail
+    return None
+
+
 def classify_units(ev, diffs):
     """[(unit, category, detail)] for each differing unit; consequences as (unit, None, of):
     a unit colocated with one that differs follows it; one ordered after a differing one
-    follows it unless a rule of its own explains it."""
+    follows it unless a rule of its own explains it. Units that only follow each other (a
+    colocation one way, an order the other) are classified on their own."""
     c = ev.c
     units = []
     for prim, _a, _b in diffs:
         u = unit_of(c, prim)
         if u not in units:
             units.append(u)
-    out = []
+    found, upstream = {}, {}
     for u in units:
         primaries = sorted(depends_on(c, u) & set(units))
         firsts = sorted(ordered_after(c, u) & set(units))
-        found = None
-        if primaries:
-            found = (u, None, f"follows {', '.join(primaries)}")
-        for category, detect in DETECTORS if not primaries else []:
-            detail = detect(ev, u)
-            if detail:
-                found = (u, category, detail)
-                break
-        if found is None and firsts:
-            found = (u, None, f"follows {', '.join(firsts)} (ordered after it)")
-        out.append(found or (u, UNCLASSIFIED, f"{u}: no rule found"))
-    return out
+        blocked = order_blocked(ev, u)  # Pacemaker's own reasons say so, whatever else differs
+        if blocked:
+            found[u] = (ORDER, blocked)
+        elif primaries:
+            found[u], upstream[u] = (None, f"follows {', '.join(primaries)}"), primaries
+        elif cited_firsts(ev, u, firsts):
+            cited = cited_firsts(ev, u, firsts)
+            found[u] = (None, f"follows {', '.join(cited)} (Pacemaker: unrunnable "
+                              f"{', '.join(cited)})")
+            upstream[u] = cited
+        else:
+            found[u] = own_rule(ev, u)
+            if found[u] is None and firsts:
+                found[u] = (None, f"follows {', '.join(firsts)} (ordered after it)")
+                upstream[u] = firsts
+    rooted = spread({u for u in units if found[u] and found[u][0]}, upstream)
+    for u in units:
+        if u not in rooted:  # in a loop of consequences: its own rule, if any
+            own = own_rule(ev, u)
+            if own:
+                found[u] = own
+                upstream.pop(u, None)
+    rooted = spread({u for u in units if found[u] and found[u][0]}, upstream)
+    return [(u, *(found[u] if u in rooted else (UNCLASSIFIED, f"{u}: no rule found")))
+            for u in units]
+
+
+def spread(rooted, upstream):
+    """The units explained: those with a rule, and those following an explained one."""
+    rooted = set(rooted)
+    for _ in range(len(upstream) + 1):  # each pass explains at least one more, or stops
+        more = {u for u, ups in upstream.items() if u not in rooted and set(ups) & rooted}
+        if not more:
+            break
+        rooted |= more
+    return rooted
 
 
 def classify(c, pc, ha, diffs, d, hactl):

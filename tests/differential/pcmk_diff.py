@@ -945,6 +945,7 @@ def run_pacemaker(c, d, work):
                 cib="status.xml", stdout="plan.xml")
     check_status(c, d, plan)
     notes = []
+    plans = [plan]  # plans[j]: what transition j+1 was planned from (scores, reasons)
     for k in range(1, ROUNDS + 1):
         src, out = ("status.xml", "out.xml") if k == 1 else (f"out-{k - 1}.xml", f"out-{k}.xml")
         if k == 2:
@@ -955,20 +956,32 @@ def run_pacemaker(c, d, work):
         # crashes on some of these files in 2.1.5; crm_simulate reads them all).
         final = pcmk(d, "crm_simulate", "-x", out, "-R", "-s", "--output-as=xml", cib=out,
                      stdout="final.xml")
+        plans.append(final)
         now = read_status(final)
         if k == 1:
             first = before = now
         elif now == before:
             # What it still schedules does not run (an action an order keeps waiting):
             # nothing changed in this transition.
-            return now, k - 1, notes, True
+            return settled(d, now, k - 1, plans, notes)
         if not actions_of(final):
-            return now, k, notes, True
+            return settled(d, now, k, plans, notes)
         before = now
     notes.append(f"Pacemaker still acts after {ROUNDS} transitions: "
                  + "; ".join(" ".join(a[:3]) for a in actions_of(final))
                  + "; compared: the outcome of its first transition")
     return first, ROUNDS, notes, False
+
+
+def settled(d, placed, rounds, plans, notes):
+    """Pacemaker settled after `rounds` transitions: decided.xml is the plan of the last one,
+    the transition whose decisions the final placement shows (pcmk_classify reads it)."""
+    with open(os.path.join(d, "decided.xml"), "w") as f:
+        f.write(plans[rounds - 1])
+    if rounds > 1:
+        notes.append(f"Pacemaker settled after {rounds} transitions (a promotion score counts "
+                     f"only where the clone was probed, which its first transition does)")
+    return placed, rounds, notes, True
 
 
 def transition(d, src, out, text, notes):
