@@ -21,7 +21,6 @@ INF = 1000000
 REFUSED = "refused"
 PCMK_ERROR = "pcmk-error"
 ORDER = "order-blocks-then"
-INACTIVE_PRIMARY = "inactive-primary"
 PROMOTE_ZERO = "promote-at-0"
 GROUP_PARTIAL = "group-partial"
 NEGATIVE = "negative-score"
@@ -39,8 +38,6 @@ TITLES = {
     REFUSED: "hactl refuses the configuration",
     PCMK_ERROR: "Pacemaker's tools failed (a bug of this script)",
     ORDER: "order: Pacemaker stops or blocks `then` while `first` cannot run",
-    INACTIVE_PRIMARY: "colocation with an inactive primary: Pacemaker subtracts its score "
-                      "everywhere",
     PROMOTE_ZERO: "promotion: Pacemaker promotes at a promotion score of 0",
     GROUP_PARTIAL: "group: Pacemaker runs the members before the first that cannot run",
     NEGATIVE: "negative score: Pacemaker runs nothing on a node scoring below 0",
@@ -78,12 +75,6 @@ CATEGORIES = {
               "is not, as when a group's later members are merged into its first member "
               "only while some node stays >= 0 (pcmk__add_colocated_node_scores rolls the "
               "merge back otherwise), so their stickiness is lost.",
-    INACTIVE_PRIMARY: "pcmk__apply_coloc_to_weights (pcmk_sched_colocation.c): for a positive "
-                      "non-INFINITY colocation whose primary is not active, the score is "
-                      "subtracted from the dependent on every node (\"subtracting S because "
-                      "primary P inactive\"), which can push every node below 0 (and then it "
-                      "stops, see the negative-score rule); hactl ignores a colocation with "
-                      "something that does not run.",
     TIE: "compare_nodes (pcmk_sched_nodes.c) breaks equal scores by the number of resources "
          "already assigned to each node (fewest first), and only then by the node the "
          "resource runs on and the node name; hactl breaks them by where it runs, then name "
@@ -246,16 +237,6 @@ def order_blocked(ev, unit):
             if m and kept_off and a["resource"].split(":")[0] in prims and m.group(2) in \
                     c.primitives_of(first) + [o["first"], first]:
                 return f"{a['resource']}: {a['action']} due to {a['reason']}"
-    return None
-
-
-def inactive_primary(ev, unit):
-    if ev.nodes(ev.pc, unit) or not ev.nodes(ev.ha, unit):
-        return None
-    for x in ev.c.colocations:
-        if (unit_of(ev.c, x["rsc"]) == unit and 0 < x["score"] < INF
-                and not ev.nodes(ev.pc, unit_of(ev.c, x["with"]))):
-            return f"{unit} with {x['with']} ({x['score']}), which does not run"
     return None
 
 
@@ -440,7 +421,7 @@ def group_partial(ev, unit):
 
 DETECTORS = [(ORDER, order_blocked), (PROMOTE_ZERO, promote_zero),
              (GROUP_PARTIAL, group_partial), (NEGATIVE, negative),
-             (CLONE_NEGATIVE, clone_negative), (INACTIVE_PRIMARY, inactive_primary),
+             (CLONE_NEGATIVE, clone_negative),
              (PROMOTE_PLACEMENT, promote_placement), (TIE, tie), (DEPENDENTS, dependents),
              (NEGATIVE, negative_in_pacemaker),
              (PROMOTE_STICKINESS, promote_stickiness), (PROMOTE_LOCATION, promote_location),

@@ -1112,8 +1112,9 @@ def compare_case(seed, features, work, keep):
     res.diffs = compare(c, pc, ha)
     if res.diffs:
         res.categories, res.detail = pcmk_classify.classify(c, pc, ha, res.diffs, d, HACTL)
-        if not settled:
-            res.categories.insert(0, pcmk_classify.PCMK_UNSETTLED)
+        if not settled:  # what its first transition left is no settled outcome to explain
+            res.categories = [pcmk_classify.PCMK_UNSETTLED] + [
+                x for x in res.categories if x != pcmk_classify.UNCLASSIFIED]
         write_summary(c, res, pc, ha, features)
     elif not keep:
         shutil.rmtree(d, ignore_errors=True)

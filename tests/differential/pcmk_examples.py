@@ -61,15 +61,6 @@ def clone_negative():
     return c
 
 
-def inactive_primary():
-    c = cluster(p1=("Dummy", 0), p2=("Dummy", 0))
-    c.units = ["p1", "p2"]
-    c.stopped = ["p1"]
-    coloc(c, "p2", "p1", 100)
-    loc(c, "p2", "n1", 50)
-    return c
-
-
 def order():
     c = cluster(p1=("Dummy", 0), p2=("Dummy", 0))
     c.units = ["p1", "p2"]
@@ -152,8 +143,6 @@ EXAMPLES = [
      "p1 scores -100 on n1 and -200 on n2"),
     ("clone-negative", pc.CLONE_NEGATIVE, clone_negative,
      "clone c1 scores -100 on n1, where its instance runs with stickiness 200"),
-    ("inactive-primary", pc.INACTIVE_PRIMARY, inactive_primary,
-     "p2 prefers n1 by 50 and is colocated (100) with p1, which is disabled"),
     ("order", pc.ORDER, order,
      "p1 is disabled; p2 runs on n1 and is ordered after p1 (Mandatory)"),
     ("tie", pc.TIE, tie,

@@ -37,8 +37,6 @@ KNOWN = {
                  "score unless it is -inf",
     pc.CLONE_NEGATIVE: "a clone's instance may run only where the clone's own score is >= 0, "
                        "before stickiness and colocations",
-    pc.INACTIVE_PRIMARY: "a finite colocation with an inactive primary subtracts its score "
-                         "on every node",
     pc.TIE: "equal scores go to the node with the fewest resources assigned so far, then to "
             "where it runs, then name",
     pc.DEPENDENTS: "a primary's placement weighs in its dependents' scores (score/INFINITY)",
