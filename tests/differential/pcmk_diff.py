@@ -353,10 +353,10 @@ class Generator:
                    "with_role": None, "rsc_role": None}
             if c.promotable(primary) and r.random() < 0.6:
                 con["with_role"] = r.choice(["Promoted", "Promoted", "Unpromoted"])
-            if c.promotable(dependent) and self.on("rsc-role", 0.5):
-                con["rsc_role"] = r.choice(["Promoted", "Unpromoted"])
             if any(x["rsc"] == dependent and x["with"] == primary for x in c.colocations):
                 continue
+            if c.promotable(dependent) and self.on("rsc-role", 0.5):
+                con["rsc_role"] = r.choice(["Promoted", "Unpromoted"])
             c.colocations.append(con)
         if c.colocations and self.on("colocation-cycles", 0.5):
             back = r.choice(c.colocations)
