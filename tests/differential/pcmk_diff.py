@@ -157,9 +157,6 @@ class Cluster:
                 return gid
         return rid
 
-    def online(self):
-        return [n for n in self.nodes if self.node_state[n] == "online"]
-
 
 SCORES = [-INF, -1000, -100, -10, 0, 10, 50, 100, 200, 1000, INF]
 COLOC_SCORES = [INF, INF, -INF, 100, 500, -100, -500, 50]
@@ -576,7 +573,6 @@ def hactl_state(c):
     states = {n: s for n, s in c.node_state.items() if s != "online"}
     if states:
         lines.append(f"nodes: {flow(states)}")
-    clone_prims = {p for cid in c.clones for p in c.primitives_of(cid)}
     promotable_prims = {p for cid, cl in c.clones.items() if cl["promotable"]
                         for p in c.primitives_of(cid)}
     if c.running:
@@ -585,7 +581,6 @@ def hactl_state(c):
             roles = {n: ("unpromoted" if r == "started" and prim in promotable_prims else r)
                      for n, r in where.items()}
             lines.append(f"  {prim}: {flow(roles)}")
-    assert clone_prims is not None
     if c.failed_now:
         lines.append("failed:")
         lines += [f"  {p}: [{', '.join(ns)}]" for p, ns in c.failed_now.items()]
@@ -1214,16 +1209,30 @@ def refusal_kind(error):
 
 
 def show_one(res, c):
+    """--only: the summary, both schedulers' own outputs (Pacemaker's planned actions with
+    their reasons, hactl simulate's text) and the files."""
     if not res.dir:
         print(f"seed {res.seed}: {'; '.join(res.categories) or 'identical'}")
-    else:
-        with open(os.path.join(res.dir, "summary.txt")) as f:
-            print(f.read())
-        print(f"files: {res.dir}")
-        for name in ("cib.xml", "status.xml", "out.xml", "pcmk.txt", "plan.xml", "final.xml",
-                     "config.yaml", "state.yaml", "hactl.json"):
-            if os.path.exists(os.path.join(res.dir, name)):
-                print(f"  {os.path.join(res.dir, name)}")
+        return
+    with open(os.path.join(res.dir, "summary.txt")) as f:
+        print(f.read())
+    plan = os.path.join(res.dir, "plan.xml")
+    if os.path.exists(plan):
+        print("Pacemaker's first transition (crm_simulate -R, plan.xml):")
+        with open(plan) as f:
+            for action, rsc, node, why in actions_of(f.read(), blocked=True):
+                print(f"  {action} {rsc} on {node}" + (f"  ({why})" if why else ""))
+    if os.path.exists(os.path.join(res.dir, "config.yaml")):
+        r = subprocess.run([HACTL, "simulate", "--config", "config.yaml", "--state",
+                            "state.yaml"], cwd=res.dir, capture_output=True, text=True,
+                           timeout=TIMEOUT, stdin=subprocess.DEVNULL)
+        print("\nhactl simulate --config config.yaml --state state.yaml:")
+        print((r.stdout or r.stderr).rstrip())
+    print(f"\nfiles: {res.dir}")
+    for name in ("cib.xml", "status.xml", "pcmk.txt", "plan.xml", "final.xml", "config.yaml",
+                 "state.yaml", "hactl.json"):
+        if os.path.exists(os.path.join(res.dir, name)):
+            print(f"  {os.path.join(res.dir, name)}")
 
 
 def check_tools():
