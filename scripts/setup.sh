@@ -31,6 +31,11 @@ packages=(
   # PostgreSQL 15, Redis, and a client that records each acknowledged write
   # (tests/integration/test_pgsql.py, test_redis.py, dbclient.py, bench/replication_failover.py)
   postgresql-15 python3-psycopg2 redis-server python3-redis
+  # Pacemaker's own scheduler, the reference of the differential test (crm_simulate, cibadmin,
+  # crm_attribute, crm_resource build and simulate a CIB offline; tests/differential/,
+  # tests/integration/test_pcmk_diff.py). It pulls in pacemaker (its daemons, which no test
+  # starts) and the ocf:pacemaker agents; hactl's agents get hactl's own crm_* (--tools-dir).
+  pacemaker-cli-utils
   # xmllint reads hactl-crm's crm_mon and cibadmin XML as galera's agent does
   # (tests/unit/crm_compat_binary_test.cpp)
   libxml2-utils
