@@ -122,6 +122,9 @@ struct Placer {
   bool held_now = false;
   // How many of the unit's members run (merge_members): the rest cannot where they can.
   std::size_t prefix = 0;
+  // By node: what the unit's finite negative colocations took off there. Pacemaker applies them
+  // to each clone instance and rolls them back for an instance they leave nowhere to run.
+  Scores yielding;
   // Capacity left on each node (its capacity less the utilization of what is placed there; a
   // name the node does not list is unlimited). What runs now is reserved where it runs before
   // any unit is placed, so that a new resource never pushes a running one off its node.
@@ -485,7 +488,10 @@ void Placer::apply_colocations(const Unit& u, Scores& s) {
                           ") is not applied: it would leave no node where it may run");
       continue;
     }
-    for (std::size_t i = 0; i < n(); ++i) s[i] = add_scores(s[i], added[i]);
+    for (std::size_t i = 0; i < n(); ++i) {
+      s[i] = add_scores(s[i], added[i]);
+      if (c.score < 0 && c.score > -kInf) yielding[i] = add_scores(yielding[i], added[i]);
+    }
   }
 }
 
@@ -750,9 +756,19 @@ std::vector<ResourceRole> Placer::place_clone(const Unit& u, const Scores& s) {
                                                                   : ResourceRole::kStarted;
     ++placed;
   }
-  for (std::size_t i : ranked(*this, s)) {
+  const auto order = ranked(*this, s);
+  for (std::size_t i : order) {
     if (placed >= max || s[i] < 0) break;
     if (roles[i] != ResourceRole::kStopped) continue;
+    roles[i] = ResourceRole::kStarted;
+    ++placed;
+  }
+  // Instances still to place go where only a finite negative colocation kept them off (for
+  // each of them it is rolled back, as in Pacemaker, rather than leave it nowhere to run).
+  for (std::size_t i : order) {
+    if (placed >= max) break;
+    if (roles[i] != ResourceRole::kStopped || s[i] >= 0 || s[i] <= -kInf) continue;
+    if (add_scores(s[i], -yielding[i]) < 0) continue;
     roles[i] = ResourceRole::kStarted;
     ++placed;
   }
@@ -894,6 +910,7 @@ void Placer::place_unit(const Unit& u) {
     for (std::size_t i : r->second) use(i, need, +1);  // its own reservation, given back
   }
   Scores s = base_scores(u);
+  yielding.assign(n(), 0);
   apply_colocations(u, s);
   merge_members(u, s);
   apply_capacity(s);
